@@ -1,0 +1,129 @@
+"""Start a throwaway PostgreSQL server for tests and benchmarks.
+
+PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user and is
+started through `runuser`. The server listens only on 127.0.0.1, on a free port, in a temporary
+folder that `stop()` removes. `python -m cmdesk.devtools.postgres` starts one and prints its URL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _bindir() -> Path:
+    env = os.environ.get("CMDESK_PG_BINDIR")
+    if env:
+        return Path(env)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
+        cand = Path(out.stdout.strip())
+        if (cand / "initdb").exists():
+            return cand
+    for base in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (base / "initdb").exists():
+            return base
+    raise RuntimeError("No se encontraron los programas de PostgreSQL (initdb, pg_ctl).")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class TempPostgres:
+    folder: Path
+    port: int
+    bindir: Path
+    as_postgres_user: bool
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _cmd(self, *args: str) -> list[str]:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        return ["runuser", "-u", "postgres", "--", *cmd] if self.as_postgres_user else cmd
+
+    def stop(self) -> None:
+        subprocess.run(
+            self._cmd("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"),
+            capture_output=True,
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def start(max_connections: int = 200) -> TempPostgres:
+    bindir = _bindir()
+    as_pg = hasattr(os, "geteuid") and os.geteuid() == 0
+    folder = Path(tempfile.mkdtemp(prefix="cmdesk-pg-"))
+    data = folder / "data"
+    if as_pg:
+        shutil.chown(folder, "postgres", "postgres")
+        folder.chmod(0o700)
+    pg = TempPostgres(folder, free_port(), bindir, as_pg)
+    init = subprocess.run(
+        pg._cmd("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"),
+        capture_output=True,
+        text=True,
+    )
+    if init.returncode != 0:
+        raise RuntimeError(f"initdb falló: {init.stderr}")
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={pg.port} -c max_connections={max_connections} "
+        f"-c unix_socket_directories={folder} -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c shared_buffers=256MB"
+    )
+    log = folder / "postgres.log"
+    started = subprocess.run(
+        pg._cmd("pg_ctl", "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"),
+        capture_output=True,
+        text=True,
+    )
+    if started.returncode != 0:
+        detail = log.read_text(errors="replace") if log.exists() else started.stderr
+        raise RuntimeError(f"PostgreSQL no arrancó: {detail}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", pg.port), timeout=1):
+                return pg
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("PostgreSQL no respondió a tiempo.")
+
+
+def main() -> None:
+    pg = start()
+    print(pg.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pg.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""SQLAlchemy 2.0 typed ORM: the whole server schema (one DeclarativeBase, `Base`).
+
+Importing this package registers every table on `Base.metadata` (Alembic and the tests rely on it).
+"""
+
+from cmdesk.models.accounts import (
+    Account,
+    AccountSettings,
+    AttemptLog,
+    Counter,
+    EmailConfirmation,
+    Membership,
+    Profile,
+    RefreshToken,
+)
+from cmdesk.models.base import Base, Synced, utcnow
+from cmdesk.models.billing import Invoice, TopUpCode
+from cmdesk.models.catalog import CatalogContract, CatalogFee, CatalogPackage, Contract, License, PricePackage
+from cmdesk.models.clients import Client, ClientInteraction, SupportPolicy
+from cmdesk.models.ledger import Charge, Movement
+from cmdesk.models.server import ServerSecret
+from cmdesk.models.software import SoftwareFile, SoftwareProduct
+from cmdesk.models.stamping import AutoSaleRule, IssuedCfdi, StampingAccount
+from cmdesk.models.sync import ChangeLog, IdempotencyRecord
+
+__all__ = [
+    "Account",
+    "AccountSettings",
+    "AttemptLog",
+    "AutoSaleRule",
+    "Base",
+    "CatalogContract",
+    "CatalogFee",
+    "CatalogPackage",
+    "ChangeLog",
+    "Charge",
+    "Client",
+    "ClientInteraction",
+    "Contract",
+    "Counter",
+    "EmailConfirmation",
+    "IdempotencyRecord",
+    "Invoice",
+    "IssuedCfdi",
+    "License",
+    "Membership",
+    "Movement",
+    "PricePackage",
+    "Profile",
+    "RefreshToken",
+    "ServerSecret",
+    "SoftwareFile",
+    "SoftwareProduct",
+    "StampingAccount",
+    "SupportPolicy",
+    "Synced",
+    "TopUpCode",
+    "utcnow",
+]

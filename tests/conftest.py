@@ -1,0 +1,114 @@
+"""Shared fixtures: every database test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL comes from `CMDESK_TEST_PG_URL` when set; otherwise a throwaway server is started for the
+session (as the `postgres` user when running as root) and removed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from cmdesk.models import Base
+from cmdesk.server import db, security
+
+# Real Argon2 costs ~0.1 s a hash; the tests hash hundreds of passwords. Production keeps the defaults.
+security.configure_password_hashing(time_cost=1, memory_cost=1024, parallelism=1)
+
+DB_KINDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("db_kind") if callspec else None
+        if item.get_closest_marker("postgres_only") and kind == "sqlite":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    url = os.environ.get("CMDESK_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    from cmdesk.devtools import postgres
+
+    server = postgres.start()
+    try:
+        yield server.create_database("cmdesk_test")
+    finally:
+        server.stop()
+
+
+_engines: dict[str, Engine] = {}
+
+
+@pytest.fixture(scope="session")
+def _engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Engine]]:
+    yield _engines
+    for engine in _engines.values():
+        engine.dispose()
+
+
+@pytest.fixture(params=DB_KINDS)
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def engine(
+    db_kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    _engine_cache: dict,
+) -> Engine:
+    """A clean database with the whole schema, of the kind the test is parametrized with."""
+    eng = _engine_cache.get(db_kind)
+    if eng is None:
+        if db_kind == "sqlite":
+            path = Path(tmp_path_factory.mktemp("sqlite")) / "server.db"
+            eng = db.create_db_engine(f"sqlite:///{path.as_posix()}")
+        else:
+            eng = db.create_db_engine(request.getfixturevalue("pg_url"), pool_size=20)
+            with eng.begin() as c:
+                c.execute(text("DROP SCHEMA public CASCADE"))
+                c.execute(text("CREATE SCHEMA public"))
+        Base.metadata.create_all(eng)
+        _engine_cache[db_kind] = eng
+    else:
+        _wipe(eng)
+    return eng
+
+
+def _wipe(eng: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with eng.begin() as c:
+        if eng.dialect.name == "postgresql":
+            c.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                c.execute(text(f'DELETE FROM "{t}"'))
+            c.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(c) else None
+
+
+def _has_sqlite_sequence(c: object) -> bool:
+    row = c.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first()  # type: ignore[attr-defined]
+    return row is not None
+
+
+@pytest.fixture
+def factory(engine: Engine) -> db.SessionFactory:
+    return db.session_factory(engine)
