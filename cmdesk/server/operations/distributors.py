@@ -1,0 +1,656 @@
+"""Sub-distributors (manual, "Distribuidores"): a distributor's own network of Cuentas Maestras.
+
+With the Multinivel subscription a distributor creates sub-distributor accounts (in the portal, from
+an existing client, or through self-registration on an external web site), and moves them through
+their states: Sin validar → Sin activar → Activo ⇄ Suspendido, Vencido → renewed, and Cancelado,
+which can be re-activated for 30 days and is then purged (`operations.maintenance`). The rules of the
+states live in `cmdesk.domain.distributor_states`; this module applies them to the rows.
+
+A new sub-distributor must not reuse the creating distributor's e-mail or phone (manual: "no debe
+contener datos como correo electrónico o número telefónico del Distribuidor que da de alta"). Its
+administrator is an existing profile with that e-mail or mobile, or a new one that confirms its e-mail
+(the account stays "Sin validar" until then).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from cmdesk.domain import codes, contact, geography, identity, passwords
+from cmdesk.domain.distributor_states import (
+    REACTIVATION_WINDOW,
+    SPANISH_STATUS,
+    Action,
+    renewed_expiry,
+    transition,
+)
+from cmdesk.domain.enums import MULTINIVEL_CODE, AccountStatus, ChargeKind, Role
+from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
+from cmdesk.domain.proration import add_one_year
+from cmdesk.models import (
+    Account,
+    CatalogFee,
+    Charge,
+    Client,
+    EmailConfirmation,
+    Membership,
+    Profile,
+    utcnow,
+)
+from cmdesk.server import feed
+from cmdesk.server.operations import accounts, contracts
+from cmdesk.server.operations.context import Actor
+from cmdesk.server.security import hash_password
+
+ANNUAL_FEE_CODE = "distributor_annual_fee"
+CONFIRMATION_VALIDITY = dt.timedelta(days=7)
+
+# Company fields of the manual's form (besides name, RFC and phone), with their labels and lengths.
+COMPANY_FIELDS: dict[str, tuple[str, int]] = {
+    "trade_name": ("Nombre comercial", 200),
+    "state": ("Estado", 40),
+    "city": ("Ciudad", 100),
+    "postal_code": ("Código postal", 5),
+    "neighborhood": ("Colonia", 100),
+    "street": ("Calle", 200),
+    "exterior_number": ("Número exterior", 20),
+    "interior_number": ("Número interior", 20),
+    "business_activity": ("¿A qué se dedica su empresa?", 200),
+    "comments": ("Comentarios", 2000),
+}
+
+
+def token_hash(token: str) -> str:
+    """What is stored of an e-mail confirmation token: its SHA-256, so a database leak confirms nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+def distributor_view(account: Account, admin: Profile | None = None) -> dict[str, Any]:
+    """A sub-distributor as its parent sees it in the Distribuidores tab."""
+    status = AccountStatus(account.status)
+    return {
+        **accounts.account_view(account),
+        "status_label": SPANISH_STATUS[status],
+        # The end of the 30 days in which a cancelled account can still be re-activated.
+        "purge_at": (
+            account.cancelled_at + REACTIVATION_WINDOW
+            if status is AccountStatus.CANCELLED and account.cancelled_at is not None
+            else None
+        ),
+        "source_client_id": account.source_client_id,
+        "referred_by_nic": account.referred_by_nic,
+        "admin_profile": (
+            {
+                "id": admin.id,
+                "name": admin.name,
+                "email": admin.email,
+                "mobile": admin.mobile,
+                "email_confirmed": admin.email_confirmed_at is not None,
+            }
+            if admin is not None
+            else None
+        ),
+    }
+
+
+def _with_admins(session: Session, where: Any, order: bool = False) -> list[tuple[Account, Profile | None]]:
+    """Accounts matching `where` with their master profile, in one query."""
+    stmt = (
+        select(Account, Profile)
+        .outerjoin(
+            Membership,
+            and_(Membership.account_id == Account.id, Membership.role == Role.MASTER.value),
+        )
+        .outerjoin(Profile, Profile.id == Membership.profile_id)
+        .where(where)
+    )
+    if order:
+        stmt = stmt.order_by(Account.nic)
+    seen: dict[str, tuple[Account, Profile | None]] = {}
+    for account, profile in session.execute(stmt).all():
+        seen.setdefault(account.id, (account, profile))
+    return list(seen.values())
+
+
+def load_distributors(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    return {a.id: distributor_view(a, p) for a, p in _with_admins(session, Account.id.in_(ids))}
+
+
+FEED_LOADERS: dict[str, Callable[[Session, list[str]], dict[str, dict[str, Any]]]] = {
+    "distributor": load_distributors,
+}
+
+
+def _view(session: Session, account: Account) -> dict[str, Any]:
+    session.flush()
+    return load_distributors(session, [account.id])[account.id]
+
+
+# --- creating ------------------------------------------------------------------------------------
+
+
+def _normalized_phone(value: str) -> str:
+    """A stored phone in the 10-digit form `check_phone` gives, or its bare digits if it is malformed."""
+    try:
+        return contact.check_phone(value)
+    except DomainError:
+        return "".join(c for c in value if c.isdigit())
+
+
+def _valid_phone_or_empty(value: str) -> str:
+    try:
+        return contact.check_phone(value) if value.strip() else ""
+    except DomainError:
+        return ""
+
+
+def _own_contacts(session: Session, parent: Account) -> tuple[set[str], set[str]]:
+    """E-mails and phones of the creating distributor: its account's and every member profile's."""
+    emails = {parent.email.strip().lower()} if parent.email.strip() else set()
+    phones = {_normalized_phone(parent.phone)} if parent.phone.strip() else set()
+    members = session.scalars(
+        select(Profile)
+        .join(Membership, Membership.profile_id == Profile.id)
+        .where(Membership.account_id == parent.id)
+    ).all()
+    for profile in members:
+        emails.add(profile.email.strip().lower())
+        phones.add(_normalized_phone(profile.mobile))
+    phones.discard("")
+    return emails, phones
+
+
+def _validate_company(v: contact.Validator, company: dict[str, str]) -> dict[str, str]:
+    unknown = set(company) - set(COMPANY_FIELDS)
+    if unknown:
+        raise validation_error({name: "Campo desconocido." for name in sorted(unknown)})
+    values: dict[str, str] = {}
+    for name, (label, length) in COMPANY_FIELDS.items():
+        raw = company.get(name) or ""
+        if not isinstance(raw, str):
+            v.add(name, f"El campo «{label}» debe ser texto.")
+            continue
+        value = v.run(name, contact.check_max_length, raw, label, length)
+        if value and name == "state":
+            value = v.run(name, geography.check_state, value)
+        elif value and name == "postal_code":
+            value = v.run(name, contact.check_postal_code, value)
+        values[name] = value or ""
+    return values
+
+
+def _validate_new(
+    session: Session,
+    parent: Account,
+    *,
+    email: str,
+    mobile: str,
+    name: str,
+    rfc: str,
+    phone: str,
+    company: dict[str, str],
+    password: str | None = None,
+) -> dict[str, Any]:
+    """Every field of a new sub-distributor checked at once; the profile to reuse, if any."""
+    v = contact.Validator()
+    email_ok = v.run("email", contact.check_email, email)
+    mobile_ok = v.run("mobile", contact.check_phone, mobile)
+    name_ok = v.run("name", contact.check_required, name, "Empresa")
+    if name_ok is not None and len(name_ok) > 200:
+        v.add("name", "El campo «Empresa» admite como máximo 200 caracteres.")
+    rfc_ok = v.run("rfc", identity.check_rfc, rfc)
+    phone_ok = v.optional("phone", contact.check_phone, phone)
+    values = _validate_company(v, company)
+    if password is not None:
+        v.run("password", passwords.check_password, password)
+    own_emails, own_phones = _own_contacts(session, parent)
+    if email_ok is not None and email_ok in own_emails:
+        v.add("email", "El correo electrónico no puede ser el suyo: escriba el del nuevo distribuidor.")
+    if mobile_ok is not None and mobile_ok in own_phones:
+        v.add("mobile", "El número móvil no puede ser el suyo: escriba el del nuevo distribuidor.")
+    if phone_ok is not None and phone_ok in own_phones:
+        v.add("phone", "El teléfono no puede ser el suyo: escriba el del nuevo distribuidor.")
+    profile: Profile | None = None
+    if (
+        email_ok is not None
+        and mobile_ok is not None
+        and not v.has_error("email")
+        and not v.has_error("mobile")
+    ):
+        by_email = session.scalar(select(Profile).where(Profile.email == email_ok))
+        by_mobile = session.scalar(select(Profile).where(Profile.mobile == mobile_ok))
+        if by_email is not None and by_mobile is not None and by_email.id != by_mobile.id:
+            v.add(
+                "mobile",
+                "El correo y el número móvil pertenecen a perfiles distintos: "
+                "use los de un mismo perfil o unos nuevos.",
+            )
+        profile = by_email or by_mobile
+    v.raise_if_any()
+    assert email_ok is not None and mobile_ok is not None and name_ok is not None and rfc_ok is not None
+    return {
+        "email": email_ok,
+        "mobile": mobile_ok,
+        "name": name_ok,
+        "rfc": rfc_ok.rfc,
+        "phone": phone_ok or "",
+        "company": values,
+        "profile": profile,
+    }
+
+
+def _require_multinivel(session: Session, account_id: str, now: dt.datetime) -> None:
+    contracts.require_contract(session, account_id, MULTINIVEL_CODE, now, "Administrar distribuidores")
+
+
+def _new_confirmation(session: Session, profile_id: str, account_id: str, now: dt.datetime) -> str:
+    token = codes.generate_token()
+    session.add(
+        EmailConfirmation(
+            token_hash=token_hash(token),
+            profile_id=profile_id,
+            account_id=account_id,
+            created_at=now,
+            expires_at=now + CONFIRMATION_VALIDITY,
+        )
+    )
+    return token
+
+
+def _create_child(
+    session: Session,
+    parent: Account,
+    checked: dict[str, Any],
+    *,
+    now: dt.datetime,
+    password: str | None = None,
+    profile_name: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    """The sub-account and (if needed) its master profile; a confirmation token for an unconfirmed one."""
+    existing: Profile | None = checked["profile"]
+    confirmed = existing is not None and existing.email_confirmed_at is not None
+    status = AccountStatus.INACTIVE if confirmed else AccountStatus.UNVALIDATED
+    created = accounts.create_distributor(
+        session,
+        name=checked["name"],
+        email=checked["email"],
+        mobile=checked["mobile"],
+        password=password,
+        rfc=checked["rfc"],
+        parent_id=parent.id,
+        status=status,
+        expires_at=add_one_year(now),
+        profile_name=profile_name.strip(),
+        confirmed=False,
+        now=now,
+        **checked["company"],
+    )
+    account = session.get(Account, created["account"]["id"])
+    assert account is not None
+    # The company phone is the form's; `create_distributor` only knows the administrator's mobile.
+    account.phone = checked["phone"] or checked["mobile"]
+    for key, value in extra.items():
+        setattr(account, key, value)
+    profile_id: str = created["profile"]["id"]
+    token = None if confirmed else _new_confirmation(session, profile_id, account.id, now)
+    # Profiles reach the feed through their accounts (Profile.feed_audience is empty).
+    feed.record(session, "profile", profile_id, [account.id])
+    session.flush()
+    return {
+        "distributor": _view(session, account),
+        "profile": created["profile"],
+        "confirmation_token": token,
+    }
+
+
+def _parent(session: Session, actor: Actor) -> Account:
+    parent = session.get(Account, actor.account_id)
+    if parent is None:
+        raise not_found("La cuenta")
+    return parent
+
+
+def create_sub_distributor(
+    session: Session,
+    actor: Actor,
+    *,
+    email: str,
+    mobile: str,
+    name: str,
+    rfc: str,
+    phone: str = "",
+    profile_name: str = "",
+    now: dt.datetime | None = None,
+    **company: str,
+) -> dict[str, Any]:
+    """Alta de distribuidor: a sub-account of the actor's, "Sin validar" until its profile confirms
+    the e-mail (then "Sin activar"). Returns the distributor, its profile and, for a new profile, the
+    confirmation token the e-mail carries."""
+    now = now or utcnow()
+    _require_multinivel(session, actor.account_id, now)
+    parent = _parent(session, actor)
+    checked = _validate_new(
+        session, parent, email=email, mobile=mobile, name=name, rfc=rfc, phone=phone, company=company
+    )
+    return _create_child(session, parent, checked, now=now, profile_name=profile_name)
+
+
+def register_public(
+    session: Session,
+    *,
+    referrer_nic: str,
+    email: str,
+    mobile: str,
+    password: str,
+    name: str,
+    rfc: str,
+    phone: str = "",
+    profile_name: str = "",
+    now: dt.datetime | None = None,
+    **company: str,
+) -> dict[str, Any]:
+    """Self-registration from an external web site linked to a distributor with Multinivel: a new
+    profile (with its password, e-mail not confirmed yet) and a "Sin validar" sub-account."""
+    now = now or utcnow()
+    referrer = session.scalar(select(Account).where(Account.nic == (referrer_nic or "").strip()))
+    if referrer is None or referrer.status != AccountStatus.ACTIVE.value:
+        raise not_found("El distribuidor que lo invita")
+    _require_multinivel(session, referrer.id, now)
+    checked = _validate_new(
+        session,
+        referrer,
+        email=email,
+        mobile=mobile,
+        name=name,
+        rfc=rfc,
+        phone=phone,
+        company=company,
+        password=password,
+    )
+    if checked["profile"] is not None:
+        raise DomainError(
+            ErrorCode.DUPLICATE,
+            "Ya existe un perfil con ese correo o número móvil: inicie sesión con él.",
+        )
+    return _create_child(
+        session,
+        referrer,
+        checked,
+        now=now,
+        password=password,
+        profile_name=profile_name,
+        referred_by_nic=referrer.nic,
+    )
+
+
+def convert_client_to_distributor(
+    session: Session,
+    actor: Actor,
+    client_id: str,
+    *,
+    email: str,
+    mobile: str,
+    profile_name: str = "",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A sub-distributor made from a client's data (name, RFC, address). The client stays as it is,
+    with its CTIs and balances; it only remembers the account it became. A client converts once."""
+    now = now or utcnow()
+    _require_multinivel(session, actor.account_id, now)
+    client = session.scalar(
+        select(Client).where(Client.id == client_id, Client.account_id == actor.account_id).with_for_update()
+    )
+    if client is None:
+        raise not_found("El cliente")
+    if client.converted_account_id is not None:
+        raise DomainError(ErrorCode.DUPLICATE, "Este cliente ya se convirtió en distribuidor.")
+    parent = _parent(session, actor)
+    company = {
+        "trade_name": client.trade_name,
+        "state": client.address_state,
+        "city": client.address_city,
+        "postal_code": client.address_postal_code,
+        "neighborhood": client.address_neighborhood,
+        "street": client.address_street,
+        "exterior_number": client.address_exterior_number,
+        "interior_number": client.address_interior_number,
+        "business_activity": client.business_activity,
+    }
+    checked = _validate_new(
+        session,
+        parent,
+        email=email,
+        mobile=mobile,
+        name=client.name,
+        rfc=client.rfc,
+        # The client's phone was checked when the client was saved; an odd legacy one is left out
+        # rather than blocking a conversion the user can't fix from this dialog.
+        phone=_valid_phone_or_empty(client.phone),
+        company=company,
+    )
+    result = _create_child(
+        session,
+        parent,
+        checked,
+        now=now,
+        profile_name=profile_name or client.legal_name,
+        source_client_id=client.id,
+    )
+    client.converted_account_id = result["distributor"]["id"]
+    session.flush()
+    result["client_id"] = client.id
+    return result
+
+
+# --- e-mail confirmation -------------------------------------------------------------------------
+
+
+def confirm_email(
+    session: Session, token: str, password: str | None = None, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The link of the confirmation e-mail (public): sets the profile's password (required if it has
+    none yet), marks the e-mail confirmed and moves its "Sin validar" accounts to "Sin activar"."""
+    now = now or utcnow()
+    row = session.scalar(
+        select(EmailConfirmation)
+        .where(EmailConfirmation.token_hash == token_hash(token or ""))
+        .with_for_update()
+    )
+    if row is None or row.used_at is not None:
+        raise validation_error({"token": "El enlace de confirmación no es válido o ya se usó."})
+    if row.expires_at <= now:
+        raise validation_error(
+            {"token": "El enlace de confirmación venció; pida a su distribuidor que se lo envíe de nuevo."}
+        )
+    profile = session.get(Profile, row.profile_id)
+    if profile is None:
+        raise validation_error({"token": "El enlace de confirmación no es válido o ya se usó."})
+    if password is None and profile.password_hash is None:
+        raise validation_error({"password": "Escriba la contraseña de su perfil."})
+    if password is not None:
+        profile.password_hash = hash_password(passwords.check_password(password))
+    if profile.email_confirmed_at is None:
+        profile.email_confirmed_at = now
+    row.used_at = now
+    owned = session.scalars(
+        select(Account)
+        .join(Membership, Membership.account_id == Account.id)
+        .where(
+            Membership.profile_id == profile.id,
+            Membership.role == Role.MASTER.value,
+            Account.status == AccountStatus.UNVALIDATED.value,
+        )
+        .with_for_update(of=Account)
+    ).all()
+    for account in owned:
+        account.status = transition(AccountStatus.UNVALIDATED, Action.CONFIRM_EMAIL, now=now).value
+    member_of = session.scalars(
+        select(Membership.account_id).where(Membership.profile_id == profile.id)
+    ).all()
+    feed.record(session, "profile", profile.id, member_of)
+    session.flush()
+    return {"profile": accounts.profile_view(profile), "confirmed_account_ids": [a.id for a in owned]}
+
+
+def resend_confirmation(
+    session: Session, actor: Actor, distributor_id: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """A new confirmation token for a "Sin validar" sub-distributor (the e-mail got lost or expired)."""
+    now = now or utcnow()
+    account = _child(session, actor, distributor_id)
+    if account.status != AccountStatus.UNVALIDATED.value:
+        raise DomainError(
+            ErrorCode.INVALID_STATE_TRANSITION,
+            "Sólo las cuentas sin validar esperan la confirmación del correo.",
+        )
+    master_id = session.scalar(
+        select(Membership.profile_id).where(
+            Membership.account_id == account.id, Membership.role == Role.MASTER.value
+        )
+    )
+    if master_id is None:
+        raise not_found("El perfil administrador")
+    token = _new_confirmation(session, master_id, account.id, now)
+    session.flush()
+    return {"distributor": _view(session, account), "confirmation_token": token}
+
+
+# --- states --------------------------------------------------------------------------------------
+
+
+def _child(session: Session, actor: Actor, distributor_id: str) -> Account:
+    """One of the actor's own sub-distributors, locked; anybody else's is "not found"."""
+    account = session.scalar(
+        select(Account)
+        .where(Account.id == distributor_id, Account.parent_id == actor.account_id)
+        .with_for_update()
+    )
+    if account is None:
+        raise not_found("El distribuidor")
+    return account
+
+
+def _expire_if_due(account: Account, now: dt.datetime) -> None:
+    """Maintenance marks expired accounts periodically; an action in between sees the true state."""
+    status = AccountStatus(account.status)
+    if status in (AccountStatus.ACTIVE, AccountStatus.SUSPENDED) and account.expires_at <= now:
+        account.status = transition(status, Action.EXPIRE, now=now, expires_at=account.expires_at).value
+
+
+def _apply(
+    session: Session, actor: Actor, distributor_id: str, action: Action | None, now: dt.datetime
+) -> Account:
+    """Lock the sub-distributor and move it by `action`; None is the manual's "Activar" button."""
+    account = _child(session, actor, distributor_id)
+    _expire_if_due(account, now)
+    status = AccountStatus(account.status)
+    if action is None:
+        # The portal has one "Activar" button on the Sin activar, Suspendido and Cancelado tabs.
+        reactivating = status in (AccountStatus.SUSPENDED, AccountStatus.CANCELLED)
+        action = Action.REACTIVATE if reactivating else Action.ACTIVATE
+    account.status = transition(status, action, now=now, cancelled_at=account.cancelled_at).value
+    if action is Action.REACTIVATE:
+        account.cancelled_at = None
+    if account.status == AccountStatus.ACTIVE.value:
+        account.activated_at = account.activated_at or now
+    return account
+
+
+def activate(
+    session: Session, actor: Actor, distributor_id: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The manual's "Activar": Sin activar → Activo, and the re-activation of a Suspendido or a
+    Cancelado (within its 30 days) account, as `reactivate` does."""
+    now = now or utcnow()
+    account = _apply(session, actor, distributor_id, None, now)
+    # Cancelled past its expiry: back, but as Vencido, to be renewed (never active unpaid).
+    _expire_if_due(account, now)
+    return _view(session, account)
+
+
+def suspend(
+    session: Session, actor: Actor, distributor_id: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Activo → Suspendido."""
+    now = now or utcnow()
+    return _view(session, _apply(session, actor, distributor_id, Action.SUSPEND, now))
+
+
+def reactivate(
+    session: Session, actor: Actor, distributor_id: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Suspendido → Activo; Cancelado → Activo while less than 30 days have passed."""
+    now = now or utcnow()
+    account = _apply(session, actor, distributor_id, Action.REACTIVATE, now)
+    _expire_if_due(account, now)
+    return _view(session, account)
+
+
+def cancel(
+    session: Session, actor: Actor, distributor_id: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """→ Cancelado; purged 30 days later unless re-activated."""
+    now = now or utcnow()
+    account = _apply(session, actor, distributor_id, Action.CANCEL, now)
+    account.cancelled_at = now
+    return _view(session, account)
+
+
+def renew(
+    session: Session, actor: Actor, distributor_id: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Vencido → Activo for one more year: charges the annual fee and the full year of every
+    auto-renewed contract to the renewed account's statement, and extends those contracts."""
+    now = now or utcnow()
+    account = _apply(session, actor, distributor_id, Action.RENEW, now)
+    account.expires_at = renewed_expiry(account.expires_at, now)
+    charges: list[Charge] = []
+    fee = session.get(CatalogFee, ANNUAL_FEE_CODE)
+    if fee is not None and fee.amount_cents > 0:
+        charge = Charge(
+            account_id=account.id,
+            kind=ChargeKind.ANNUAL_FEE.value,
+            description=f"{fee.name}: renovación hasta el {account.expires_at:%d/%m/%Y}",
+            amount_cents=fee.amount_cents,
+            created_at=now,
+            created_by=actor.author,
+        )
+        session.add(charge)
+        charges.append(charge)
+    charges.extend(contracts.renew_contracts(session, account, now=now, author=actor.author))
+    view = _view(session, account)
+    return {**view, "charges": [contracts.charge_view(c) for c in charges]}
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+
+def read_distributor(session: Session, actor: Actor, distributor_id: str) -> dict[str, Any]:
+    """One of the actor's own sub-distributors; anybody else's is "not found"."""
+    found = _with_admins(
+        session, and_(Account.id == distributor_id, Account.parent_id == actor.account_id)
+    )
+    if not found:
+        raise not_found("El distribuidor")
+    return distributor_view(*found[0])
+
+
+def list_distributors(session: Session, actor: Actor, status: str | None = None) -> list[dict[str, Any]]:
+    """The Distribuidores tab: the actor's own sub-distributors by NIC, optionally of one state."""
+    where: Any = Account.parent_id == actor.account_id
+    if status is not None:
+        try:
+            where = and_(where, Account.status == AccountStatus(status).value)
+        except ValueError:
+            raise validation_error({"status": "Estado de distribuidor desconocido."}) from None
+    return [distributor_view(a, p) for a, p in _with_admins(session, where, order=True)]

@@ -1,0 +1,676 @@
+"""The ledger: purchases from the catalog, transfers, bulk transfers, stamp consumption and auto-sale.
+
+Stamps and points are created only by a purchase from the catalog and destroyed only by issuing a
+CFDI (or, for points, by paying fees). Every balance change goes through `balances.debit/credit`
+(conditional UPDATEs), so no balance goes below zero at any concurrency, and each change is an
+irreversible `Movement` with quantity, amount (centavos, IVA included), author, time and comment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from cmdesk.domain import identity, usage
+from cmdesk.domain.enums import AccountStatus, Asset, ChargeKind, MovementKind, PartyType, StampingAccountKind
+from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, not_found, validation_error
+from cmdesk.models import (
+    Account,
+    AutoSaleRule,
+    CatalogContract,
+    CatalogPackage,
+    Charge,
+    Client,
+    IssuedCfdi,
+    Movement,
+    StampingAccount,
+    utcnow,
+)
+from cmdesk.server import feed
+from cmdesk.server.operations import balances
+from cmdesk.server.operations.context import Actor
+
+# ---- Views --------------------------------------------------------------------------------------
+
+
+def movement_view(m: Movement) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "version": m.version,
+        "kind": m.kind,
+        "asset": m.asset,
+        "quantity": m.quantity,
+        "amount_cents": m.amount_cents,
+        "source": {"type": m.source_type, "id": m.source_id},
+        "target": {"type": m.target_type, "id": m.target_id},
+        "client_id": m.client_id,
+        "account_id": m.account_id,
+        "comments": m.comments,
+        "created_at": m.created_at,
+        "created_by": m.created_by,
+        "invoice_id": m.invoice_id,
+        "top_up_code_id": m.top_up_code_id,
+        "contract_id": m.contract_id,
+    }
+
+
+def load_movements(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    return {m.id: movement_view(m) for m in session.scalars(select(Movement).where(Movement.id.in_(ids)))}
+
+
+FEED_LOADERS = {"movement": load_movements}
+
+
+def _asset(value: str) -> Asset:
+    try:
+        return Asset(value)
+    except ValueError:
+        raise validation_error(
+            {"asset": "El activo debe ser «stamps» (timbres) o «points» (puntos)."}
+        ) from None
+
+
+def _amount(value: Any, field: str = "amount_cents") -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise validation_error(
+            {field: "El importe debe ser un número entero de centavos mayor o igual a cero."}
+        )
+    return value
+
+
+def record_movement(
+    session: Session,
+    actor: Actor,
+    *,
+    kind: MovementKind,
+    asset: Asset,
+    quantity: int,
+    amount_cents: int,
+    source: tuple[PartyType, str],
+    target: tuple[PartyType, str],
+    client_id: str | None = None,
+    counterpart_account_id: str | None = None,
+    comments: str = "",
+    now: dt.datetime | None = None,
+    **extra: Any,
+) -> Movement:
+    m = Movement(
+        account_id=actor.account_id,
+        counterpart_account_id=counterpart_account_id,
+        kind=kind.value,
+        asset=asset.value,
+        quantity=quantity,
+        amount_cents=amount_cents,
+        source_type=source[0].value,
+        source_id=source[1],
+        target_type=target[0].value,
+        target_id=target[1],
+        client_id=client_id,
+        comments=comments,
+        created_at=now or utcnow(),
+        created_by=actor.author,
+        **extra,
+    )
+    session.add(m)
+    session.flush()
+    return m
+
+
+# ---- Catalog and purchases ----------------------------------------------------------------------
+
+
+def catalog(session: Session) -> dict[str, Any]:
+    packages = session.scalars(
+        select(CatalogPackage)
+        .where(CatalogPackage.active.is_(True))
+        .order_by(CatalogPackage.asset, CatalogPackage.quantity)
+    ).all()
+    contracts = session.scalars(
+        select(CatalogContract).where(CatalogContract.active.is_(True)).order_by(CatalogContract.name)
+    ).all()
+
+    def pkg(p: CatalogPackage) -> dict[str, Any]:
+        return {"id": p.id, "quantity": p.quantity, "price_cents": p.price_cents, "demo_price": p.demo_price}
+
+    def con(c: CatalogContract) -> dict[str, Any]:
+        from cmdesk.domain.money import add_iva
+
+        return {
+            "code": c.code,
+            "name": c.name,
+            "annual_price_cents": add_iva(c.annual_price_before_tax_cents),
+            "annual_price_before_tax_cents": c.annual_price_before_tax_cents,
+            "demo_price": c.demo_price,
+        }
+
+    return {
+        "stamp_packages": [pkg(p) for p in packages if p.asset == Asset.STAMPS.value],
+        "point_packages": [pkg(p) for p in packages if p.asset == Asset.POINTS.value],
+        "mkl": [con(c) for c in contracts if c.kind == "mkl"],
+        "subscriptions": [con(c) for c in contracts if c.kind == "subscription"],
+    }
+
+
+def purchase(
+    session: Session, actor: Actor, package_id: str, quantity: int = 1, *, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Buy `quantity` catalog packages: credits the account and charges its statement (irreversible)."""
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise validation_error({"quantity": "La cantidad de paquetes debe ser un entero mayor que cero."})
+    if quantity > 1000:
+        raise validation_error({"quantity": "Compre como máximo 1,000 paquetes en una operación."})
+    package = session.get(CatalogPackage, package_id)
+    if package is None or not package.active:
+        raise not_found("El paquete")
+    asset = Asset(package.asset)
+    units = package.quantity * quantity
+    charge_cents = package.price_cents * quantity
+    balances.credit(session, PartyType.ACCOUNT, actor.account_id, asset, units)
+    movement = record_movement(
+        session,
+        actor,
+        kind=MovementKind.PURCHASE,
+        asset=asset,
+        quantity=units,
+        amount_cents=charge_cents,
+        source=(PartyType.CATALOG, package.id),
+        target=(PartyType.ACCOUNT, actor.account_id),
+        comments=f"Compra de {quantity} × {package.quantity:,} {balances.ASSET_LABEL[asset]}",
+        now=now,
+    )
+    session.add(
+        Charge(
+            account_id=actor.account_id,
+            kind=ChargeKind.PURCHASE.value,
+            description=movement.comments,
+            amount_cents=charge_cents,
+            movement_id=movement.id,
+            created_at=movement.created_at,
+            created_by=actor.author,
+        )
+    )
+    session.flush()
+    return {"movement": movement_view(movement), "charge_cents": charge_cents}
+
+
+# ---- Transfers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    party: PartyType
+    id: str
+    client_id: str | None
+    counterpart_account_id: str | None
+
+
+def _resolve_target(
+    session: Session, actor: Actor, asset: Asset, target_type: str, target_id: str
+) -> _Target:
+    """Stamps go to a standard CTI or a sub-distributor; points to a client or a sub-distributor."""
+    if not isinstance(target_id, str) or not target_id:
+        raise validation_error({"target.id": "Indique el destinatario."})
+    if target_type == PartyType.STAMPING_ACCOUNT.value:
+        if asset != Asset.STAMPS:
+            raise validation_error(
+                {"target.type": "Los puntos se transfieren a un cliente, no a una cuenta de timbrado."}
+            )
+        cti = session.scalar(
+            select(StampingAccount).where(
+                StampingAccount.id == target_id, StampingAccount.account_id == actor.account_id
+            )
+        )
+        if cti is None:
+            raise not_found("La cuenta de timbrado")
+        if cti.kind != StampingAccountKind.STANDARD.value:
+            raise validation_error(
+                {
+                    "target.id": "Las cuentas de timbrado ilimitadas no tienen saldo de timbres; "
+                    "no se les transfieren timbres."
+                }
+            )
+        return _Target(PartyType.STAMPING_ACCOUNT, cti.id, cti.client_id, None)
+    if target_type == PartyType.CLIENT.value:
+        if asset != Asset.POINTS:
+            raise validation_error(
+                {"target.type": "Los timbres se transfieren a una cuenta de timbrado estándar del cliente."}
+            )
+        client = session.scalar(
+            select(Client).where(Client.id == target_id, Client.account_id == actor.account_id)
+        )
+        if client is None:
+            raise not_found("El cliente")
+        return _Target(PartyType.CLIENT, client.id, client.id, None)
+    if target_type == PartyType.ACCOUNT.value:
+        sub = session.scalar(
+            select(Account).where(Account.id == target_id, Account.parent_id == actor.account_id)
+        )
+        if sub is None:
+            raise not_found("El distribuidor")
+        if sub.status in (AccountStatus.CANCELLED.value, AccountStatus.UNVALIDATED.value):
+            raise DomainError(
+                ErrorCode.INVALID_STATE_TRANSITION,
+                "No se puede transferir a un distribuidor cancelado o sin validar.",
+            )
+        return _Target(PartyType.ACCOUNT, sub.id, None, sub.id)
+    raise validation_error(
+        {"target.type": "El destino debe ser «stamping_account», «client» o «account» (sub-distribuidor)."}
+    )
+
+
+def transfer(
+    session: Session,
+    actor: Actor,
+    *,
+    asset: str,
+    target_type: str,
+    target_id: str,
+    quantity: int,
+    amount_cents: int = 0,
+    comments: str = "",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Transfer stamps or points from the distributor (irreversible). With an amount it is a sale that
+    stays "por facturar" until an invoice is registered for it."""
+    a = _asset(asset)
+    amount = _amount(amount_cents)
+    if not isinstance(comments, str) or len(comments) > 500:
+        raise validation_error({"comments": "Los comentarios admiten hasta 500 caracteres."})
+    target = _resolve_target(session, actor, a, target_type, target_id)
+    balances.debit(session, PartyType.ACCOUNT, actor.account_id, a, quantity)
+    balances.credit(session, target.party, target.id, a, quantity)
+    m = record_movement(
+        session,
+        actor,
+        kind=MovementKind.TRANSFER,
+        asset=a,
+        quantity=quantity,
+        amount_cents=amount,
+        source=(PartyType.ACCOUNT, actor.account_id),
+        target=(target.party, target.id),
+        client_id=target.client_id,
+        counterpart_account_id=target.counterpart_account_id,
+        comments=comments.strip(),
+        now=now,
+    )
+    return movement_view(m)
+
+
+def bulk_transfer(
+    session: Session, actor: Actor, items: list[dict[str, Any]], *, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Transferencia masiva: every item or none (any failure rolls the whole transaction back).
+    Each item: {"asset", "target": {"type", "id"}, "quantity", "amount_cents", "comments"}."""
+    if not isinstance(items, list) or not items:
+        raise validation_error({"items": "Indique al menos una transferencia."})
+    if len(items) > 5000:
+        raise validation_error({"items": "Como máximo 5,000 transferencias en una operación."})
+    movements = []
+    for i, item in enumerate(items):
+        target = item.get("target") or {}
+        try:
+            movements.append(
+                transfer(
+                    session,
+                    actor,
+                    asset=item.get("asset", "stamps"),
+                    target_type=target.get("type", ""),
+                    target_id=target.get("id", ""),
+                    quantity=item.get("quantity", 0),
+                    amount_cents=item.get("amount_cents", 0),
+                    comments=item.get("comments", "") or "",
+                    now=now,
+                )
+            )
+        except DomainError as err:
+            err.errors = [FieldError(f"items[{i}].{e.field}", e.message) for e in err.errors] or [
+                FieldError(f"items[{i}]", err.detail)
+            ]
+            err.detail = f"Transferencia {i + 1}: {err.detail} No se aplicó ninguna transferencia."
+            raise
+    return {"movements": movements}
+
+
+# ---- Movements list -----------------------------------------------------------------------------
+
+
+def list_movements(
+    session: Session,
+    actor: Actor,
+    *,
+    client_id: str | None = None,
+    asset: str | None = None,
+    kind: str | None = None,
+    invoiced: bool | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 100,
+    after: tuple[dt.datetime, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Movements the account made or received, newest first, keyset-paginated by (created_at, id)."""
+    stmt = select(Movement).where(
+        (Movement.account_id == actor.account_id) | (Movement.counterpart_account_id == actor.account_id)
+    )
+    if client_id:
+        stmt = stmt.where(Movement.client_id == client_id)
+    if asset:
+        stmt = stmt.where(Movement.asset == _asset(asset).value)
+    if kind:
+        stmt = stmt.where(Movement.kind == kind)
+    if invoiced is not None:
+        stmt = stmt.where(Movement.invoice_id.is_not(None) if invoiced else Movement.invoice_id.is_(None))
+    if since:
+        stmt = stmt.where(Movement.created_at >= since)
+    if until:
+        stmt = stmt.where(Movement.created_at < until)
+    if after:
+        stmt = stmt.where(
+            (Movement.created_at < after[0]) | ((Movement.created_at == after[0]) & (Movement.id < after[1]))
+        )
+    stmt = stmt.order_by(Movement.created_at.desc(), Movement.id.desc()).limit(limit)
+    return [movement_view(m) for m in session.scalars(stmt)]
+
+
+# ---- Consumption (the stamping fast path) -------------------------------------------------------
+
+
+def _insert_cfdi(session: Session, values: dict[str, Any]) -> bool:
+    """Insert the issued CFDI unless its UUID exists; True when this call inserted it."""
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert(IssuedCfdi) if dialect == "postgresql" else sqlite_insert(IssuedCfdi)
+    stmt = ins.values(**values).on_conflict_do_nothing(index_elements=["cfdi_uuid"]).returning(IssuedCfdi.id)
+    return session.execute(stmt).first() is not None
+
+
+def _normalize_uuid(value: Any) -> str:
+    import uuid as _uuid
+
+    if not isinstance(value, str):
+        raise validation_error({"cfdi_uuid": "Indique el UUID del CFDI."})
+    try:
+        return str(_uuid.UUID(value.strip())).upper()
+    except ValueError:
+        raise validation_error({"cfdi_uuid": "El UUID del CFDI no es válido."}) from None
+
+
+def consume(
+    session: Session,
+    *,
+    stamping_account_id: str,
+    emitter_rfc: str,
+    cfdi_uuid: str,
+    verify: Callable[[str], bool] | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """One stamp for one CFDI, in one short transaction. The same UUID again answers the same and
+    debits nothing. `verify(password_hash)` checks the caller's password (HTTP Basic)."""
+    now = now or utcnow()
+    row = session.execute(
+        select(
+            StampingAccount.id,
+            StampingAccount.account_id,
+            StampingAccount.client_id,
+            StampingAccount.kind,
+            StampingAccount.active,
+            StampingAccount.rfc_restriction,
+            StampingAccount.paid_until,
+            StampingAccount.password_hash,
+        ).where(StampingAccount.id == stamping_account_id)
+    ).first()
+    if row is None or (verify is not None and not verify(row.password_hash)):
+        raise DomainError(
+            ErrorCode.INVALID_CREDENTIALS, "El id o la contraseña de la cuenta de timbrado no son correctos."
+        )
+    uuid = _normalize_uuid(cfdi_uuid)
+    rfc = identity.normalize_rfc(emitter_rfc or "") if isinstance(emitter_rfc, str) else ""
+    if not rfc:
+        raise validation_error({"emitter_rfc": "Indique el RFC del emisor."})
+    unlimited = row.kind == StampingAccountKind.UNLIMITED.value
+    if not _insert_cfdi(
+        session,
+        {
+            "cfdi_uuid": uuid,
+            "stamping_account_id": row.id,
+            "account_id": row.account_id,
+            "emitter_rfc": rfc[:13],
+            "debited": not unlimited,
+            "issued_at": now,
+        },
+    ):
+        owner = session.scalar(select(IssuedCfdi.stamping_account_id).where(IssuedCfdi.cfdi_uuid == uuid))
+        if owner != row.id:
+            raise DomainError(ErrorCode.DUPLICATE, "Ese UUID ya fue timbrado con otra cuenta de timbrado.")
+        return _stamp_state(session, row.id)
+    if not row.active:
+        raise DomainError(ErrorCode.ACCOUNT_BLOCKED, "La cuenta de timbrado está bloqueada.")
+    if unlimited:
+        if row.rfc_restriction and row.rfc_restriction != rfc:
+            raise DomainError(
+                ErrorCode.RFC_NOT_ALLOWED, "Esta cuenta ilimitada sólo timbra para otro RFC emisor."
+            )
+        paid_until = row.paid_until
+        if paid_until is not None and paid_until.tzinfo is None:
+            paid_until = paid_until.replace(tzinfo=dt.UTC)
+        if paid_until is None or paid_until < now:
+            raise DomainError(
+                ErrorCode.UNLIMITED_EXPIRED, "La anualidad de la cuenta ilimitada está vencida."
+            )
+        result = session.execute(
+            update(StampingAccount)
+            .where(StampingAccount.id == row.id)
+            .values(
+                issued=StampingAccount.issued + 1,
+                last_issue_at=now,
+                first_issue_at=func.coalesce(StampingAccount.first_issue_at, now),
+                version=StampingAccount.version + 1,
+            )
+            .returning(StampingAccount.issued),
+            execution_options={"synchronize_session": False},
+        ).one()
+        feed.record_many(
+            session, [(row.account_id, "stamping_account", row.id), (row.account_id, "client", row.client_id)]
+        )
+        return {"balance": None, "issued": int(result[0])}
+    debited = _debit_one(session, row.id, now)
+    if debited is None:
+        # Empty: an enabled auto-sale may refill it before refusing.
+        if _auto_sale(session, row.id, row.account_id, row.client_id, now, force=True):
+            debited = _debit_one(session, row.id, now)
+        if debited is None:
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_BALANCE, "La cuenta de timbrado no tiene timbres disponibles."
+            )
+    balance, issued = debited
+    feed.record_many(
+        session, [(row.account_id, "stamping_account", row.id), (row.account_id, "client", row.client_id)]
+    )
+    if _auto_sale(session, row.id, row.account_id, row.client_id, now, balance=balance):
+        balance = int(
+            session.scalar(select(StampingAccount.balance).where(StampingAccount.id == row.id)) or 0
+        )
+    return {"balance": balance, "issued": issued}
+
+
+def _debit_one(session: Session, cti_id: str, now: dt.datetime) -> tuple[int, int] | None:
+    r = session.execute(
+        update(StampingAccount)
+        .where(StampingAccount.id == cti_id, StampingAccount.balance >= 1)
+        .values(
+            balance=StampingAccount.balance - 1,
+            issued=StampingAccount.issued + 1,
+            last_issue_at=now,
+            first_issue_at=func.coalesce(StampingAccount.first_issue_at, now),
+            version=StampingAccount.version + 1,
+        )
+        .returning(StampingAccount.balance, StampingAccount.issued),
+        execution_options={"synchronize_session": False},
+    ).first()
+    return (int(r[0]), int(r[1])) if r else None
+
+
+def _stamp_state(session: Session, cti_id: str) -> dict[str, Any]:
+    kind, balance, issued = session.execute(
+        select(StampingAccount.kind, StampingAccount.balance, StampingAccount.issued).where(
+            StampingAccount.id == cti_id
+        )
+    ).one()
+    return {
+        "balance": None if kind == StampingAccountKind.UNLIMITED.value else int(balance),
+        "issued": int(issued),
+    }
+
+
+def _auto_sale(
+    session: Session,
+    cti_id: str,
+    account_id: str,
+    client_id: str,
+    now: dt.datetime,
+    *,
+    balance: int | None = None,
+    force: bool = False,
+) -> bool:
+    """Venta automática: below the rule's minimum, credit the rule's stamps from the distributor and
+    record a sale at the rule's amount. Without distributor stamps it does nothing (no overdraft)."""
+    rule = session.scalar(
+        select(AutoSaleRule).where(AutoSaleRule.stamping_account_id == cti_id, AutoSaleRule.enabled.is_(True))
+    )
+    if rule is None or (not force and (balance is None or balance >= rule.minimum)):
+        return False
+    try:
+        with session.begin_nested():
+            balances.debit(session, PartyType.ACCOUNT, account_id, Asset.STAMPS, rule.credit)
+    except DomainError:
+        return False
+    balances.credit(session, PartyType.STAMPING_ACCOUNT, cti_id, Asset.STAMPS, rule.credit)
+    record_movement(
+        session,
+        Actor(account_id, "auto_sale"),
+        kind=MovementKind.AUTO_SALE,
+        asset=Asset.STAMPS,
+        quantity=rule.credit,
+        amount_cents=rule.amount_cents,
+        source=(PartyType.ACCOUNT, account_id),
+        target=(PartyType.STAMPING_ACCOUNT, cti_id),
+        client_id=client_id,
+        comments="Venta automática",
+        now=now,
+    )
+    return True
+
+
+# ---- Usage (C.P.D. / D.R.) ----------------------------------------------------------------------
+
+MX_OFFSET_HOURS = -6  # America/Mexico_City has had no daylight saving time since 2022.
+
+
+def usage_report(
+    session: Session, actor: Actor, cti_id: str, *, days: int = 90, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Daily CFDI issued over the last `days` (Mexico City days), C.P.D. and D.R."""
+    if not isinstance(days, int) or not 1 <= days <= 3660:
+        raise validation_error({"days": "Indique entre 1 y 3,660 días."})
+    cti = session.scalar(
+        select(StampingAccount).where(
+            StampingAccount.id == cti_id, StampingAccount.account_id == actor.account_id
+        )
+    )
+    if cti is None:
+        raise not_found("La cuenta de timbrado")
+    now = now or utcnow()
+    local_today = (now + dt.timedelta(hours=MX_OFFSET_HOURS)).date()
+    start = local_today - dt.timedelta(days=days - 1)
+    start_utc = dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(hours=MX_OFFSET_HOURS)
+    day: Any
+    if session.get_bind().dialect.name == "postgresql":
+        day = literal_column("((issued_at AT TIME ZONE 'UTC') + interval '-6 hours')::date")
+    else:
+        day = literal_column("date(issued_at, '-6 hours')")
+    rows = session.execute(
+        select(day.label("day"), func.count())
+        .select_from(IssuedCfdi)
+        .where(IssuedCfdi.stamping_account_id == cti.id, IssuedCfdi.issued_at >= start_utc)
+        .group_by(text("1"))
+    ).all()
+    counts = {
+        (r[0] if isinstance(r[0], dt.date) else dt.date.fromisoformat(str(r[0]))): int(r[1]) for r in rows
+    }
+    series = usage.fill_daily_series(counts, start, local_today)
+    avg = usage.average_daily_use([n for _, n in series])
+    unlimited = cti.kind == StampingAccountKind.UNLIMITED.value
+    return {
+        "stamping_account_id": cti.id,
+        "daily": [{"date": d.isoformat(), "issued": n} for d, n in series],
+        "average_daily_use": float(avg),
+        "days_remaining": usage.days_remaining(None if unlimited else cti.balance, avg),
+    }
+
+
+# ---- Invariant ----------------------------------------------------------------------------------
+
+
+def ledger_check(session: Session) -> dict[str, dict[str, int]]:
+    """For each asset: Σ balances + Σ issued/spent == Σ purchased. Returns the figures per asset
+    with `ok` = 1 when the equation holds (the tests and the soak check call this)."""
+    out: dict[str, dict[str, int]] = {}
+    for asset in Asset:
+        held = balances.totals(session, asset)
+        purchased = int(
+            session.scalar(
+                select(func.coalesce(func.sum(Movement.quantity), 0)).where(
+                    Movement.kind == MovementKind.PURCHASE.value, Movement.asset == asset.value
+                )
+            )
+            or 0
+        )
+        spent = int(
+            session.scalar(
+                select(func.coalesce(func.sum(Movement.quantity), 0)).where(
+                    Movement.asset == asset.value,
+                    Movement.target_type == PartyType.CATALOG.value,
+                )
+            )
+            or 0
+        )
+        if asset == Asset.STAMPS:
+            spent += int(
+                session.scalar(
+                    select(func.count()).select_from(IssuedCfdi).where(IssuedCfdi.debited.is_(True))
+                )
+                or 0
+            )
+        total_held = sum(held.values())
+        negative = _negative_balances(session)
+        out[asset.value] = {
+            **held,
+            "held": total_held,
+            "spent_or_issued": spent,
+            "purchased": purchased,
+            "negative_balances": negative,
+            "ok": int(total_held + spent == purchased and negative == 0),
+        }
+    return out
+
+
+def _negative_balances(session: Session) -> int:
+    n = (
+        session.scalar(
+            select(func.count())
+            .select_from(Account)
+            .where((Account.stamps_balance < 0) | (Account.points_balance < 0))
+        )
+        or 0
+    )
+    n += session.scalar(select(func.count()).select_from(Client).where(Client.points_balance < 0)) or 0
+    n += (
+        session.scalar(select(func.count()).select_from(StampingAccount).where(StampingAccount.balance < 0))
+        or 0
+    )
+    return int(n)

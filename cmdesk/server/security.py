@@ -1,0 +1,277 @@
+"""Secrets of the server: password hashing (Argon2id), the stamping credential cache, access tokens
+(HMAC-SHA256, JWT-compatible compact form) and refresh-token material.
+
+Nothing here touches the database or logs a secret; `operations.auth` stores refresh tokens (as
+SHA-256 digests) and the server-wide signing key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from cmdesk.domain.codes import generate_token, new_id
+from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.models.base import utcnow
+
+# ---------------------------------------------------------------------------------------------------
+# Passwords
+
+# argon2-cffi's defaults are RFC 9106's low-memory profile (t=3, 64 MiB, p=4): ~0.1 s per hash here.
+_hasher = PasswordHasher()
+
+
+def configure_password_hashing(*, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4) -> None:
+    """Change the Argon2id cost of new hashes (tests use a cheap one). Old hashes keep verifying, and a
+    login re-hashes them with the current cost (`needs_rehash`)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash (PHC string, salt and parameters included) of `password` as typed."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches `password_hash`. A missing or malformed hash never matches."""
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with other parameters than the current ones (hash it again after a
+    successful verification)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
+
+
+_DUMMY_HASH: str | None = None
+
+
+def dummy_verify(password: str) -> None:
+    """Spend the time of a verification when there is no hash to check (unknown login), so the answer
+    time does not tell whether a login exists."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+    verify_password(_DUMMY_HASH, password)
+
+
+class CredentialCache:
+    """Remembers, per CTI id, a password verified in the last `ttl_seconds`, so stamping one CFDI after
+    another does not pay Argon2 each time.
+
+    An entry holds the stored hash it was verified against and an HMAC of the password under a key
+    that lives only in this process (never the password): a changed hash (password reset) or another
+    password is a miss and goes through Argon2 again. A least-recently-used bound keeps it small.
+    """
+
+    def __init__(self, *, ttl_seconds: float = 600.0, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._key = secrets.token_bytes(32)
+        self._entries: OrderedDict[str, tuple[bytes, str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _digest(self, password: str) -> bytes:
+        return hmac.new(self._key, password.encode("utf-8"), hashlib.sha256).digest()
+
+    def verify(self, cti_id: str, password: str, password_hash: str | None) -> bool:
+        """Like `verify_password`, answered from the cache when this password was verified recently."""
+        if not password_hash:
+            return False
+        digest = self._digest(password)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(cti_id)
+            if entry is not None:
+                cached_digest, cached_hash, verified_at = entry
+                if (
+                    now - verified_at < self.ttl_seconds
+                    and cached_hash == password_hash
+                    and hmac.compare_digest(cached_digest, digest)
+                ):
+                    self._entries.move_to_end(cti_id)
+                    return True
+        if not verify_password(password_hash, password):
+            return False
+        with self._lock:
+            self._entries[cti_id] = (digest, password_hash, now)
+            self._entries.move_to_end(cti_id)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return True
+
+    def forget(self, cti_id: str) -> None:
+        with self._lock:
+            self._entries.pop(cti_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Access tokens: a JWT (RFC 7519) signed with HS256, written by hand because it is this small. Only
+# the exact header below is accepted, so "alg: none" and algorithm confusion are impossible.
+
+_HEADER = {"alg": "HS256", "typ": "JWT"}
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_HEADER_B64 = _b64encode(json.dumps(_HEADER, separators=(",", ":")).encode())
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """What an access token says: who (profile) acts for which account, in which session (the refresh
+    token family, so logging out ends the session), until when."""
+
+    profile_id: str
+    account_id: str
+    session_id: str
+    token_id: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def _sign(secret: bytes, signing_input: str) -> bytes:
+    return hmac.new(secret, signing_input.encode("ascii"), hashlib.sha256).digest()
+
+
+def issue_access_token(
+    secret: bytes,
+    *,
+    profile_id: str,
+    account_id: str,
+    session_id: str,
+    lifetime: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> tuple[str, AccessClaims]:
+    """A signed access token and its claims."""
+    now = now or utcnow()
+    issued = int(now.timestamp())
+    expires = issued + int(lifetime.total_seconds())
+    claims = AccessClaims(
+        profile_id=profile_id,
+        account_id=account_id,
+        session_id=session_id,
+        token_id=new_id(),
+        issued_at=dt.datetime.fromtimestamp(issued, dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(expires, dt.UTC),
+    )
+    payload = {
+        "sub": profile_id,
+        "acc": account_id,
+        "sid": session_id,
+        "jti": claims.token_id,
+        "iat": issued,
+        "exp": expires,
+    }
+    signing_input = _HEADER_B64 + "." + _b64encode(json.dumps(payload, separators=(",", ":")).encode())
+    return signing_input + "." + _b64encode(_sign(secret, signing_input)), claims
+
+
+def _invalid() -> DomainError:
+    return DomainError(ErrorCode.INVALID_CREDENTIALS, "La sesión no es válida; inicie sesión de nuevo.")
+
+
+def read_access_token(
+    secret: bytes, token: str, *, now: dt.datetime | None = None, allow_expired: bool = False
+) -> AccessClaims:
+    """The claims of a token this server signed, or 401 `invalid_credentials` / `token_expired`."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != _HEADER_B64 or len(token) > 4096:
+        raise _invalid()
+    signing_input = parts[0] + "." + parts[1]
+    try:
+        signature = _b64decode(parts[2])
+        payload: Any = json.loads(_b64decode(parts[1]))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise _invalid() from None
+    if not hmac.compare_digest(signature, _sign(secret, signing_input)):
+        raise _invalid()
+    try:
+        claims = AccessClaims(
+            profile_id=_str_claim(payload, "sub"),
+            account_id=_str_claim(payload, "acc"),
+            session_id=_str_claim(payload, "sid"),
+            token_id=_str_claim(payload, "jti"),
+            issued_at=dt.datetime.fromtimestamp(_int_claim(payload, "iat"), dt.UTC),
+            expires_at=dt.datetime.fromtimestamp(_int_claim(payload, "exp"), dt.UTC),
+        )
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise _invalid() from None
+    if not allow_expired and (now or utcnow()) >= claims.expires_at:
+        raise DomainError(
+            ErrorCode.TOKEN_EXPIRED, "La sesión expiró; renueve el token o inicie sesión de nuevo."
+        )
+    return claims
+
+
+def _str_claim(payload: Any, name: str) -> str:
+    value = payload.get(name) if isinstance(payload, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ValueError(name)
+    return value
+
+
+def _int_claim(payload: Any, name: str) -> int:
+    value = payload.get(name) if isinstance(payload, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(name)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# Opaque secrets stored only as digests (refresh tokens)
+
+
+def new_refresh_token() -> str:
+    """256 random bits, URL-safe. Stored only as `token_digest()`."""
+    return generate_token()
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 hex of an opaque token: what the database keeps (the token is random, so no salt)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_secret_key() -> str:
+    """A signing key for access tokens: 256 random bits, URL-safe text."""
+    return secrets.token_urlsafe(32)
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A key for one purpose from the server secret, so one secret can sign several kinds of things."""
+    return hmac.new(secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
