@@ -1,0 +1,72 @@
+"""Run `cmdesk-server` as a separate process (several uvicorn workers), for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from cmdesk.devtools.postgres import free_port
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start(
+    database_url: str, *, workers: int = 2, log_dir: Path, env: dict[str, str] | None = None
+) -> ServerProcess:
+    port = free_port()
+    log_path = log_dir / f"cmdesk-server-{port}.log"
+    full_env = {**os.environ, **(env or {}), "CMDESK_DATABASE_URL": database_url}
+    full_env.setdefault("CMDESK_SECRET_KEY", "bench-and-test-secret-key-not-for-production")
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cmdesk.server.cli",
+                "run",
+                "--db",
+                database_url,
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"cmdesk-server terminó al arrancar:\n{log_path.read_text(errors='replace')}")
+        try:
+            if requests.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                return ServerProcess(proc, url, log_path)
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("cmdesk-server no respondió a tiempo.")

@@ -1,0 +1,59 @@
+"""What invoicing applications call to stamp: `POST /v1/stamping/consume` with HTTP Basic (CTI id and
+password). The fast path of the system: one short transaction, Argon2 skipped for a password verified
+recently (`security.CredentialCache`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.server import db, security
+from cmdesk.server.api import schemas
+from cmdesk.server.api.deps import Db
+from cmdesk.server.api.schemas_common import problem_responses
+from cmdesk.server.operations import ledger
+
+router = APIRouter(tags=["stamping"])
+_basic = HTTPBasic(auto_error=False, description="Id y contraseña de la cuenta de timbrado (CTI).")
+
+
+def _cache(request: Request) -> security.CredentialCache:
+    cache = getattr(request.app.state, "credential_cache", None)
+    if cache is None:
+        minutes = request.app.state.settings.credential_cache_minutes
+        cache = security.CredentialCache(ttl_seconds=minutes * 60)
+        request.app.state.credential_cache = cache
+    return cache
+
+
+@router.post(
+    "/v1/stamping/consume", response_model=schemas.ConsumeOut, responses=problem_responses(401, 403, 409, 422)
+)
+def consume(
+    body: schemas.ConsumeIn,
+    request: Request,
+    factory: Db,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> dict[str, Any]:
+    """Un timbre por CFDI. El mismo `cfdi_uuid` otra vez responde lo mismo y no descuenta."""
+    if credentials is None or not credentials.username:
+        raise DomainError(
+            ErrorCode.INVALID_CREDENTIALS, "Indique el id y la contraseña de la cuenta de timbrado."
+        )
+    cache = _cache(request)
+    cti_id, password = credentials.username, credentials.password
+
+    def verify(password_hash: str) -> bool:
+        return cache.verify(cti_id, password, password_hash)
+
+    return db.run(
+        factory,
+        ledger.consume,
+        stamping_account_id=cti_id,
+        emitter_rfc=body.emitter_rfc,
+        cfdi_uuid=body.cfdi_uuid,
+        verify=verify,
+    )

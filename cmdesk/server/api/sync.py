@@ -1,0 +1,108 @@
+"""`GET /v1/sync/changes`: the change feed of the signed-in account, with each entity's current data.
+
+`cmdesk.server.feed.read` gives the changed (entity, id) pairs in a never-skipping order; the loaders
+of the modules in `LOADER_MODULES` (their `FEED_LOADERS` dicts, merged) turn ids into API dicts, one
+query per entity per page. A row that no longer exists is a tombstone (`deleted: true, data: null`);
+an entity no loader knows is left out with a warning (a missing loader is a bug to fix, not a 500).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
+
+from cmdesk.server import db, feed
+from cmdesk.server.api.deps import CurrentActor, Db
+from cmdesk.server.api.schemas_common import problem_responses
+from cmdesk.server.operations.context import Actor
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["sync"])
+
+Loader = Callable[[Session, list[str]], dict[str, dict[str, Any]]]
+
+# Modules with a `FEED_LOADERS: dict[str, Loader]` (entity name → bulk loader). Add yours here.
+LOADER_MODULES: list[str] = [
+    "cmdesk.server.operations.accounts",
+    "cmdesk.server.operations.clients",
+    "cmdesk.server.operations.ledger",
+    "cmdesk.server.operations.billing",
+    "cmdesk.server.operations.contracts",
+    "cmdesk.server.operations.distributors",
+    "cmdesk.server.operations.top_up_codes",
+    "cmdesk.server.operations.tools",
+    "cmdesk.server.operations.records",
+    "cmdesk.server.operations.software",
+]
+
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 1000
+
+
+@functools.cache
+def feed_loaders() -> dict[str, Loader]:
+    """Every module's loaders merged (imported once; an entity claimed twice is a mistake)."""
+    merged: dict[str, Loader] = {}
+    for name in LOADER_MODULES:
+        loaders: dict[str, Loader] = importlib.import_module(name).FEED_LOADERS
+        for entity, loader in loaders.items():
+            if entity in merged and merged[entity] is not loader:
+                raise RuntimeError(f"feed entity {entity!r} has two loaders ({name})")
+            merged[entity] = loader
+    return merged
+
+
+_warned: set[str] = set()
+
+
+def read_changes(session: Session, actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
+    page = feed.read(session, actor.account_id, cursor, limit)
+    loaders = feed_loaders()
+    wanted: dict[str, list[str]] = {}
+    for ref in page.changes:
+        if not ref.deleted:
+            wanted.setdefault(ref.entity, []).append(ref.entity_id)
+    loaded: dict[str, dict[str, dict[str, Any]]] = {}
+    for entity, ids in wanted.items():
+        loader = loaders.get(entity)
+        if loader is None:
+            if entity not in _warned:
+                _warned.add(entity)
+                log.warning("sync feed: no loader for entity %r; its changes are left out", entity)
+            continue
+        loaded[entity] = loader(session, ids)
+    changes: list[dict[str, Any]] = []
+    for ref in page.changes:
+        if ref.entity not in loaders:
+            continue
+        data = None if ref.deleted else loaded.get(ref.entity, {}).get(ref.entity_id)
+        changes.append(
+            {
+                "entity": ref.entity,
+                "id": ref.entity_id,
+                "version": data.get("version") if data else None,
+                "deleted": data is None,
+                "data": data,
+            }
+        )
+    return {"changes": changes, "cursor": page.cursor, "has_more": page.has_more}
+
+
+@router.get("/v1/sync/changes", responses=problem_responses(401, 422))
+def changes(
+    actor: CurrentActor,
+    factory: Db,
+    cursor: Annotated[
+        str | None, Query(max_length=100, description="El `cursor` de la respuesta anterior.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """Everything of the account that changed after `cursor` (from the beginning without one)."""
+    return db.run(factory, read_changes, actor, cursor or None, limit)

@@ -1,0 +1,147 @@
+"""The reference server running inside another process (the desktop's embedded default, and tests).
+
+    server = EmbeddedServer("sqlite:///C:/Users/ana/AppData/Local/Induxsoft/cmdesk/server/cmdesk-server.db")
+    server.start()          # a free loopback port; returns when /v1/health answers
+    api = ApiClient(server.url)
+    ...
+    server.stop()
+
+The database is migrated first (Alembic), so a file made by an older version is upgraded. uvicorn
+runs in a daemon thread with its own event loop; the socket is bound before the thread starts,
+so the port is known at once and no other program can take it meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+import uvicorn
+from sqlalchemy import Engine
+
+from cmdesk.server import db
+from cmdesk.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the current schema with the Alembic migrations (a fresh file, or one an
+    older version created)."""
+    from cmdesk.server import migrations
+
+    migrations.upgrade(engine.url.render_as_string(hide_password=False))
+
+
+class EmbeddedServer:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        settings: Settings | None = None,
+        engine: Engine | None = None,
+        prepare: Callable[[Engine], None] | None = migrate,
+        log_level: str = "warning",
+    ) -> None:
+        self.database_url = database_url
+        self.host = host
+        self.port = port
+        self._settings = settings
+        self._engine = engine
+        self._prepare = prepare
+        self._log_level = log_level
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._owns_engine = engine is None
+
+    @property
+    def url(self) -> str:
+        if self._socket is None:
+            raise RuntimeError("the embedded server is not running")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start serving and wait until `/v1/health` answers; returns the base URL."""
+        if self.running:
+            return self.url
+        from cmdesk.server.app import create_app
+
+        settings = self._settings or Settings(database_url=self.database_url)
+        if self._engine is None:
+            self._engine = db.create_db_engine(self.database_url)
+        if self._prepare is not None:
+            self._prepare(self._engine)
+        app = create_app(settings, engine=self._engine)
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(128)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+
+        config = uvicorn.Config(app, log_level=self._log_level, access_log=False, lifespan="off")
+        # uvicorn leaves signals alone outside the main thread: they stay the host application's.
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="cmdesk-embedded-server", daemon=True
+        )
+        self._thread.start()
+
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        with requests.Session() as http:
+            http.trust_env = False  # never through a proxy: this is loopback
+            while time.monotonic() < deadline:
+                if not self._thread.is_alive():
+                    self._close_socket()
+                    raise RuntimeError("the embedded server stopped while starting; see the log")
+                try:
+                    if http.get(self.url + "/v1/health", timeout=2).status_code == 200:
+                        log.info("embedded server listening on %s", self.url)
+                        return self.url
+                except requests.RequestException as exc:
+                    last_error = exc
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"the embedded server did not answer within {timeout:.0f} s ({last_error})")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (open connections get `timeout` seconds to finish)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive() and self._server is not None:
+                self._server.force_exit = True
+                self._thread.join(timeout)
+        self._thread = None
+        self._server = None
+        self._close_socket()
+        if self._owns_engine and self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _close_socket(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,55 @@
+"""Configuration of cmdesk-server, read from `CMDESK_*` environment variables (pydantic-settings).
+
+`secret_key` signs access tokens. When it is not set, the server generates one the first time and keeps
+it in the database (`server_secrets`), so every worker process of a deployment shares it and tokens
+survive restarts. It is a `SecretStr`: printing or logging the settings never shows it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cmdesk.server import db
+
+
+def default_software_store() -> Path:
+    """Where published software files live by default: beside the embedded database."""
+    from platformdirs import user_data_path
+
+    return user_data_path("cmdesk", "Induxsoft", roaming=False) / "server" / "files"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CMDESK_", extra="ignore")
+
+    database_url: str = Field(default_factory=db.default_database_url)
+    secret_key: SecretStr | None = None
+
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(30, ge=1, le=365)
+
+    # Failed logins counted per login (e-mail or mobile) and per client address, in the last minute.
+    login_attempts_per_minute: int = Field(5, ge=1)
+    login_attempts_per_ip_per_minute: int = Field(30, ge=1)
+    # Unauthenticated endpoints (self-registration, top-up code redemption), per client address.
+    public_requests_per_minute: int = Field(20, ge=1)
+    public_failures_per_hour: int = Field(20, ge=1)
+
+    idempotency_retention_days: int = Field(90, ge=1)
+    # How long the stamping endpoint trusts a CTI password it verified (skips Argon2 meanwhile).
+    credential_cache_minutes: int = Field(10, ge=0)
+
+    software_store: Path = Field(default_factory=default_software_store)
+
+    # CORS is off unless origins are listed (e.g. CMDESK_CORS_ORIGINS='["https://portal.example"]').
+    cors_origins: list[str] = Field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # The URL may carry a database password: show only its scheme.
+        scheme = self.database_url.split(":", 1)[0]
+        return f"Settings(database={scheme}, access_token_minutes={self.access_token_minutes})"
+
+    __str__ = __repr__

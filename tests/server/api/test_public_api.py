@@ -1,0 +1,122 @@
+"""HTTP: public self-registration from a distributor's web site, the e-mail confirmation link, their
+refusals, and the per-address throttle (429 with Retry-After)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cmdesk.server import db
+from cmdesk.server.api import schemas_distributors as sd
+from cmdesk.server.operations import accounts, contracts
+from cmdesk.server.settings import Settings
+from tests.server.api.test_distributors_api import conforms
+from tests.server.helpers import RFC_FISICA, make_distributor
+
+PASSWORD = "secreto123"
+LIMIT = 8
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url="sqlite://", software_store=tmp_path / "files", public_requests_per_minute=LIMIT)
+
+
+@pytest.fixture
+def outbox(app):
+    sent: list[tuple[str, str]] = []
+    app.state.confirmation_sender = lambda email, token: sent.append((email, token))
+    return sent
+
+
+@pytest.fixture
+def referrer(factory, client, auth_headers):
+    """A distributor with Multinivel: its NIC and sign-in headers."""
+    actor = make_distributor(factory, email="red@dist.mx", mobile="5511111111", password=PASSWORD)
+    db.run(factory, contracts.contract, actor, "multinivel")
+    nic = db.run(factory, lambda s: accounts.get_account(s, actor.account_id).nic)
+    return nic, auth_headers("red@dist.mx")
+
+
+def _body(nic: str, **fields):
+    return {
+        "referrer_nic": nic, "email": "nuevo@web.mx", "mobile": "3311112222", "password": "MiClave2026",
+        "name": "Juan Pérez", "rfc": RFC_FISICA, "profile_name": "Juan", "city": "Guadalajara", **fields,
+    }
+
+
+def test_register_confirm_and_sign_in(client, referrer, outbox):
+    nic, h = referrer
+    r = client.post("/v1/public/registrations", json=_body(nic))
+    assert r.status_code == 201, r.text
+    out = conforms(sd.Registration, r.json())
+    assert out["status"] == "unvalidated" and out["status_label"] == "Sin validar"
+    assert out["email"] == "nuevo@web.mx" and out["confirmation_sent"] is True
+    assert set(out) == {"id", "nic", "name", "status", "status_label", "email", "confirmation_sent"}
+    assert [e for e, _ in outbox] == ["nuevo@web.mx"]
+    token = outbox[0][1]
+
+    login = {"login": "nuevo@web.mx", "password": "MiClave2026"}
+    r = client.post("/v1/auth/token", json=login)
+    assert r.status_code == 403 and r.json()["code"] == "account_blocked"
+
+    r = client.post("/v1/public/registrations/confirm", json={"token": token})
+    assert r.status_code == 200, r.text
+    assert r.json()["confirmed_account_ids"] == [out["id"]] and r.json()["profile"]["email_confirmed"] is True
+    r = client.post("/v1/public/registrations/confirm", json={"token": token})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token"
+
+    mine = client.get(f"/v1/distributors/{out['id']}", headers=h).json()
+    assert mine["status"] == "inactive" and mine["referred_by_nic"] == nic and mine["address"]["city"] == "Guadalajara"
+    assert client.post("/v1/auth/token", json=login).status_code == 200
+
+
+def test_registration_refusals(client, referrer, factory):
+    nic, _ = referrer
+    r = client.post("/v1/public/registrations", json=_body("999999"))
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    plain = make_distributor(factory, email="sinred@dist.mx", mobile="5522222222")
+    plain_nic = db.run(factory, lambda s: accounts.get_account(s, plain.account_id).nic)
+    r = client.post("/v1/public/registrations", json=_body(plain_nic))
+    assert r.status_code == 409 and r.json()["code"] == "feature_not_contracted"
+    r = client.post("/v1/public/registrations", json=_body(nic, email="sinred@dist.mx", mobile="5522222222"))
+    assert r.status_code == 409 and r.json()["code"] == "duplicate"
+    r = client.post("/v1/public/registrations", json=_body(nic, password="corta", rfc="XYZ"))
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"password", "rfc"}
+    body = _body(nic)
+    del body["email"]
+    r = client.post("/v1/public/registrations", json=body)
+    assert r.status_code == 422 and r.json()["errors"] == [{"field": "email", "message": "Este campo es obligatorio."}]
+    r = client.post("/v1/public/registrations/confirm", json={"token": "inventado"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token"
+    r = client.post("/v1/public/registrations/confirm", json={"token": ""})
+    assert r.status_code == 422 and r.json()["errors"][0] == {"field": "token", "message": "Este campo es obligatorio."}
+
+
+def test_an_unconfirmed_profile_without_password_must_choose_one(client, referrer, outbox):
+    _, h = referrer
+    r = client.post("/v1/distributors", json={"email": "hijo@sub.mx", "mobile": "3300000001", "name": "Sub", "rfc": RFC_FISICA}, headers=h)
+    assert r.status_code == 201
+    token = outbox[0][1]
+    r = client.post("/v1/public/registrations/confirm", json={"token": token})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "password"
+    r = client.post("/v1/public/registrations/confirm", json={"token": token, "password": "123"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "password"
+    assert client.post("/v1/public/registrations/confirm", json={"token": token, "password": "Segura2026"}).status_code == 200
+
+
+def test_public_spam_is_throttled_per_address(client, referrer):
+    nic, _ = referrer
+    for n in range(LIMIT):
+        # Refused calls count too: guessing tokens or NICs costs the same as registering.
+        r = client.post("/v1/public/registrations", json=_body("999999", email=f"spam{n}@web.mx"))
+        assert r.status_code == 404, r.text
+    r = client.post("/v1/public/registrations", json=_body(nic))
+    assert r.status_code == 429
+    body = r.json()
+    assert body["code"] == "too_many_attempts" and 1 <= int(r.headers["Retry-After"]) <= 60
+    assert body["retry_after"] == int(r.headers["Retry-After"]) and "solicitudes" in body["detail"]
+    r = client.post("/v1/public/registrations/confirm", json={"token": "inventado"})
+    assert r.status_code == 429 and "Retry-After" in r.headers
