@@ -106,3 +106,12 @@ def changes(
 ) -> dict[str, Any]:
     """Everything of the account that changed after `cursor` (from the beginning without one)."""
     return db.run(factory, read_changes, actor, cursor or None, limit)
+
+
+@router.get("/v1/sync/counts", responses=problem_responses(401))
+def counts(actor: CurrentActor, factory: Db) -> dict[str, int]:
+    """Cuántos registros de cada entidad ve la cuenta: el escritorio los compara con su caché
+    después de sincronizar y la reconstruye si difieren."""
+    from cmdesk.server.operations import sync_counts
+
+    return db.run(factory, sync_counts.entity_counts, actor)

@@ -171,3 +171,33 @@ def test_loader_registry(monkeypatch):
         monkeypatch.undo()
         sync.feed_loaders.cache_clear()
     assert sync.feed_loaders().keys() == loaders.keys()
+
+
+def test_counts_match_what_the_feed_delivers(client, factory):
+    from cmdesk.domain.enums import Asset
+    from tests.server.helpers import give, make_client, make_distributor
+
+    make_distributor(factory, email="cnt@dist.mx", mobile="5544444444", password="secreto123")
+    token = client.post("/v1/auth/token", json={"login": "cnt@dist.mx", "password": "secreto123"}).json()["access_token"]
+    h = {"Authorization": f"Bearer {token}"}
+    me = client.get("/v1/me", headers=h).json()
+    from cmdesk.server.operations.context import Actor
+
+    actor = Actor(me["account"]["id"], me["profile"]["id"])
+    give(factory, actor, Asset.STAMPS, 5)
+    for _ in range(3):
+        make_client(factory, actor)
+    seen: dict[str, set[str]] = {}
+    cursor = None
+    while True:
+        params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/sync/changes", params=params, headers=h).json()
+        for c in page["changes"]:
+            if c["entity"] != "account":
+                (seen.setdefault(c["entity"], set()).discard if c["deleted"] else seen.setdefault(c["entity"], set()).add)(c["id"])
+        cursor = page["cursor"]
+        if not page["has_more"]:
+            break
+    counts = client.get("/v1/sync/counts", headers=h).json()
+    for entity, n in counts.items():
+        assert len(seen.get(entity, set())) == n, (entity, n, seen.get(entity))
