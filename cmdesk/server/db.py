@@ -55,8 +55,10 @@ def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
         engine = create_engine(url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False})
         _configure_sqlite(engine)
     else:
+        # No pre-ping (a round trip on every checkout, on the hot path); connections are recycled
+        # instead, and a connection that died is discarded by the pool on its first error.
         engine = create_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+            url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
         )
     return engine
 

@@ -422,7 +422,13 @@ def consume(
             StampingAccount.rfc_restriction,
             StampingAccount.paid_until,
             StampingAccount.password_hash,
-        ).where(StampingAccount.id == stamping_account_id)
+            AutoSaleRule.minimum.label("auto_sale_minimum"),
+        )
+        .outerjoin(
+            AutoSaleRule,
+            (AutoSaleRule.stamping_account_id == StampingAccount.id) & AutoSaleRule.enabled.is_(True),
+        )
+        .where(StampingAccount.id == stamping_account_id)
     ).first()
     if row is None or (verify is not None and not verify(row.password_hash)):
         raise DomainError(
@@ -481,7 +487,9 @@ def consume(
     debited = _debit_one(session, row.id, now)
     if debited is None:
         # Empty: an enabled auto-sale may refill it before refusing.
-        if _auto_sale(session, row.id, row.account_id, row.client_id, now, force=True):
+        if row.auto_sale_minimum is not None and _auto_sale(
+            session, row.id, row.account_id, row.client_id, now, force=True
+        ):
             debited = _debit_one(session, row.id, now)
         if debited is None:
             raise DomainError(
@@ -491,7 +499,11 @@ def consume(
     feed.record_many(
         session, [(row.account_id, "stamping_account", row.id), (row.account_id, "client", row.client_id)]
     )
-    if _auto_sale(session, row.id, row.account_id, row.client_id, now, balance=balance):
+    if (
+        row.auto_sale_minimum is not None
+        and balance < row.auto_sale_minimum
+        and _auto_sale(session, row.id, row.account_id, row.client_id, now, balance=balance)
+    ):
         balance = int(
             session.scalar(select(StampingAccount.balance).where(StampingAccount.id == row.id)) or 0
         )
