@@ -1,0 +1,676 @@
+"""The desktop's HTTP client of API v1 (requests): timeouts, safe retries, tokens, and Spanish errors.
+
+    api = ApiClient("https://cm.example.mx", on_refresh_token=save_to_keyring)
+    api.sign_in("ana@example.mx", "secreto")            # or api.resume(saved_refresh_token)
+    clients = api.get("/v1/clients", params={"limit": 200})
+    api.post("/v1/transfers", body, idempotency_key=command.idempotency_key)
+
+Errors. An answer ≥ 400 raises `ApiError` carrying the server's problem+json (`code`, Spanish `title` and
+`detail`, per-field `errors`, the whole `body` for extension members such as `current`); `str()` is the
+detail, fit to show. Not reaching the server (refused, reset, timed out, DNS) raises `OfflineError`
+("No hay conexión con el servidor."); its `maybe_sent` says whether the request may have reached the
+server before the line failed.
+
+Retries, with exponential backoff, only where repeating cannot apply something twice: GET, PUT and
+DELETE, and POST/PATCH carrying an `Idempotency-Key` (the server applies a key once). A request that
+never left (connection refused, connect timeout) is retried whatever its method. A POST without a key
+is never retried once it may have reached the server: the caller gets `OfflineError(maybe_sent=True)`.
+502/503/504 and `409 idempotency_key_in_progress` are retried for the same idempotent calls.
+
+Tokens. `sign_in`/`resume` keep the access and refresh tokens. A call answered `401` (`token_expired`,
+or a token the server no longer accepts) refreshes once and is sent again; refreshes are serialized
+(refresh tokens rotate, and presenting a used one makes the server end the whole session), so threads
+that fail together share one refresh. `on_refresh_token(token)` is called each time the refresh token
+changes, with None when the session is lost; the caller keeps it in the OS keyring.
+
+Thread-safe: the UI calls it from a pool. Each thread has its own `requests.Session`; the token state is
+behind a lock. Loopback servers are always reached directly, never through a configured proxy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from ipaddress import ip_address
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+import cmdesk
+from cmdesk.domain.errors import DomainError, ErrorCode, FieldError
+
+log = logging.getLogger(__name__)
+
+OFFLINE_MESSAGE = "No hay conexión con el servidor."
+TLS_MESSAGE = (
+    "No se pudo establecer una conexión segura con el servidor: su certificado no es válido o no es "
+    "de confianza."
+)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+# The longest wait between two attempts, whatever the backoff or Retry-After say.
+MAX_BACKOFF_SECONDS = 30.0
+# Failures of the line (anything else requests raises is a programming error and propagates as is).
+NETWORK_ERRORS: tuple[type[requests.RequestException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+_PROBLEM_RESERVED = frozenset({"type", "title", "status", "detail", "code", "errors"})
+_AUTH_PREFIX = "/v1/auth/"
+
+RefreshCallback = Callable[[str | None], None]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Errors
+
+# What to say when an answer ≥ 400 is not one of the server's problem+json (a proxy's or gateway's page).
+_UNAVAILABLE = "El servidor no está disponible; intente más tarde."
+_STATUS_TEXTS: dict[int, tuple[str, str, str]] = {
+    400: ("bad_request", "Solicitud no válida", "La solicitud no se pudo interpretar."),
+    401: ("invalid_credentials", "Credenciales incorrectas", "Inicie sesión para continuar."),
+    403: ("forbidden", "Acceso denegado", "No tiene permiso para esta operación."),
+    404: ("not_found", "No encontrado", "La dirección solicitada no existe en el servidor."),
+    408: ("request_timeout", "Tiempo agotado", "El servidor tardó demasiado en recibir la solicitud."),
+    413: ("payload_too_large", "Solicitud demasiado grande", "La solicitud es demasiado grande."),
+    429: ("too_many_attempts", "Demasiados intentos", "Espere un momento e intente de nuevo."),
+    502: ("bad_gateway", "Servidor no disponible", _UNAVAILABLE),
+    503: ("service_unavailable", "Servidor no disponible", _UNAVAILABLE),
+    504: ("gateway_timeout", "Servidor no disponible", "El servidor tardó demasiado en responder."),
+}
+_SERVER_ERROR = ("server_error", "Error del servidor", "Ocurrió un error en el servidor; intente más tarde.")
+_CLIENT_ERROR = ("http_error", "Solicitud no atendida", "La solicitud no pudo atenderse.")
+_INVALID_RESPONSE = (
+    "invalid_response",
+    "Respuesta no válida",
+    "El servidor envió una respuesta que no se pudo interpretar.",
+)
+
+# A code this client does not know, as the closest domain code (for `to_domain_error`).
+_DOMAIN_CODE_BY_STATUS: dict[int, ErrorCode] = {
+    401: ErrorCode.INVALID_CREDENTIALS,
+    404: ErrorCode.NOT_FOUND,
+    412: ErrorCode.VERSION_CONFLICT,
+    423: ErrorCode.CODE_LOCKED,
+    428: ErrorCode.PRECONDITION_REQUIRED,
+    429: ErrorCode.TOO_MANY_ATTEMPTS,
+}
+
+
+class ApiError(Exception):
+    """The server answered with an error (problem+json, RFC 9457). `str()` is the Spanish detail."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        errors: list[FieldError] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.errors: list[FieldError] = list(errors or [])
+        self.body: dict[str, Any] = dict(body or {})
+
+    def __str__(self) -> str:
+        return self.detail
+
+    def __repr__(self) -> str:
+        return f"ApiError(status={self.status}, code={self.code!r}, detail={self.detail!r})"
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds the server asked to wait (429), when it said."""
+        value = self.body.get("retry_after")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def field_errors(self) -> dict[str, str]:
+        """`{field: Spanish message}`, for showing each beside its field."""
+        return {e.field: e.message for e in self.errors}
+
+    def to_domain_error(self) -> DomainError:
+        """The same refusal as the domain error the server raised (its code, detail, field errors and
+        extension members such as `current`). A code unknown to this version maps to the closest one,
+        and the original stays in `extra["code"]`."""
+        extra = {k: v for k, v in self.body.items() if k not in _PROBLEM_RESERVED and k != "status"}
+        try:
+            code = ErrorCode(self.code)
+        except ValueError:
+            code = _DOMAIN_CODE_BY_STATUS.get(self.status, ErrorCode.VALIDATION_ERROR)
+            extra["code"] = self.code
+        return DomainError(code, self.detail, list(self.errors), extra)
+
+    @classmethod
+    def from_response(cls, response: requests.Response) -> ApiError:
+        """Read (and close) an error answer."""
+        try:
+            body: Any = response.json() if response.content else None
+        except (ValueError, requests.RequestException):
+            body = None
+        finally:
+            response.close()
+        status = response.status_code
+        default_code, default_title, default_detail = _STATUS_TEXTS.get(
+            status, _SERVER_ERROR if status >= 500 else _CLIENT_ERROR
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+            return cls(status, default_code, default_title, default_detail, body={"status": status})
+        errors = [
+            FieldError(str(e.get("field", "")), str(e.get("message", "")))
+            for e in body.get("errors") or []
+            if isinstance(e, dict)
+        ]
+        return cls(
+            status,
+            body["code"],
+            _text(body.get("title"), default_title),
+            _text(body.get("detail"), default_detail),
+            errors,
+            body,
+        )
+
+
+def _text(value: Any, default: str) -> str:
+    return value if isinstance(value, str) and value.strip() else default
+
+
+class OfflineError(Exception):
+    """The server could not be reached (refused, reset, timed out, DNS). `maybe_sent` is True when the
+    request may have reached the server before the line failed (so a non-idempotent one may have been
+    applied); False when it surely never left."""
+
+    def __init__(self, message: str = OFFLINE_MESSAGE, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.maybe_sent = maybe_sent
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the failure happened before any byte of the request could reach the server."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Bodies
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise TypeError("naive datetime in a request body; use tz-aware UTC")
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encode_json(body: Any) -> bytes:
+    """A request body as UTF-8 JSON (tz-aware datetimes as ISO 8601 `Z`, dates, enums by value)."""
+    return json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _decode(response: requests.Response) -> Any:
+    """A successful answer's JSON, or None when it has no body."""
+    try:
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+    except (ValueError, requests.RequestException):
+        code, title, detail = _INVALID_RESPONSE
+        raise ApiError(response.status_code, code, title, detail) from None
+    finally:
+        response.close()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_NO_BODY = object()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The client
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        on_refresh_token: RefreshCallback | None = None,
+    ) -> None:
+        parts = urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"La dirección del servidor no es válida: {base_url!r} (use http:// o https://)."
+            )
+        self.base_url = base_url.strip().rstrip("/")
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retries = max(0, retries)
+        self.backoff = max(0.0, backoff)
+        self.on_refresh_token = on_refresh_token
+        self._trust_env = not _is_loopback(parts.hostname)
+        self._lock = threading.Lock()  # the token state and the list of sessions
+        # One refresh at a time (refresh tokens rotate). Reentrant: `on_refresh_token` may call the client.
+        self._refresh_lock = threading.RLock()
+        self._access_token: str | None = None
+        self._refresh_token: str | None = None
+        self._account: dict[str, Any] | None = None
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+
+    def __repr__(self) -> str:  # never the tokens
+        return f"ApiClient({self.base_url!r}, signed_in={self.signed_in})"
+
+    # -- state --------------------------------------------------------------------------------------
+
+    @property
+    def refresh_token(self) -> str | None:
+        with self._lock:
+            return self._refresh_token
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether the client holds a session (tokens), not whether the server still accepts it."""
+        with self._lock:
+            return self._access_token is not None or self._refresh_token is not None
+
+    @property
+    def account(self) -> dict[str, Any] | None:
+        """The account of the last sign-in or refresh answer."""
+        with self._lock:
+            return self._account
+
+    # -- auth ---------------------------------------------------------------------------------------
+
+    def sign_in(self, login: str, password: str, account_id: str | None = None) -> dict[str, Any]:
+        """`POST /v1/auth/token`; keeps the tokens and returns the answer (`account`, `accounts`, …).
+        Wrong credentials raise `ApiError` 401 `invalid_credentials`; too many failures 429."""
+        body: dict[str, Any] = {"login": login, "password": password}
+        if account_id is not None:
+            body["account_id"] = account_id
+        # Not retried once sent: a second attempt would count as another login attempt.
+        answer = self._json("POST", "/v1/auth/token", body=body, auth=False, retryable=False)
+        with self._refresh_lock:
+            self._accept(answer)
+        return dict(answer)
+
+    def resume(self, refresh_token: str) -> dict[str, Any]:
+        """`POST /v1/auth/refresh` with a saved refresh token; keeps the new tokens. When the server
+        refuses it the session is lost (`on_refresh_token(None)`) and `ApiError` is raised; offline,
+        the token is kept so a later call can refresh by itself."""
+        with self._refresh_lock:
+            with self._lock:
+                self._access_token = None
+                self._refresh_token = refresh_token
+            return dict(self._refresh(refresh_token))
+
+    def logout(self) -> None:
+        """End the session on the server (best effort: offline, it is forgotten locally anyway)."""
+        with self._refresh_lock:
+            with self._lock:
+                access, refresh = self._access_token, self._refresh_token
+                self._access_token = self._refresh_token = self._account = None
+            if access is None and refresh is None:
+                return
+            headers = {"Authorization": f"Bearer {access}"} if access else {}
+            try:
+                response = self._send(
+                    "POST",
+                    "/v1/auth/logout",
+                    params=None,
+                    data=encode_json({"refresh_token": refresh}),
+                    headers=headers,
+                    stream=False,
+                    timeout=(self.connect_timeout, min(self.read_timeout, 10.0)),
+                )
+                response.close()
+            except NETWORK_ERRORS as exc:
+                log.info("logout could not reach the server: %s", type(exc).__name__)
+            self._notify(None)
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._json("GET", path, params=params)
+
+    def post(
+        self,
+        path: str,
+        json: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        if_match: int | str | None = None,
+    ) -> Any:
+        """POST (`json=None` sends no body); retried after a failure only when it carries
+        `idempotency_key`."""
+        return self._json(
+            "POST",
+            path,
+            body=_NO_BODY if json is None else json,
+            headers=_headers(idempotency_key, if_match),
+            retryable=idempotency_key is not None,
+        )
+
+    def patch(
+        self,
+        path: str,
+        json: Any,
+        *,
+        if_match: int | str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """PATCH (`If-Match: <version>`); retried after a failure only when it carries `idempotency_key`."""
+        return self._json(
+            "PATCH",
+            path,
+            body=json,
+            headers=_headers(idempotency_key, if_match),
+            retryable=idempotency_key is not None,
+        )
+
+    def put(self, path: str, json: Any) -> Any:
+        return self._json("PUT", path, body=json)
+
+    def delete(self, path: str) -> Any:
+        return self._json("DELETE", path)
+
+    def health(self) -> bool:
+        """Whether `/v1/health` answers OK right now (one quick try, no retries, never raises)."""
+        try:
+            response = self._send(
+                "GET",
+                "/v1/health",
+                params=None,
+                data=None,
+                headers={},
+                stream=False,
+                timeout=(self.connect_timeout, min(self.read_timeout, 5.0)),
+            )
+        except Exception:
+            return False
+        try:
+            body = response.json() if response.status_code == 200 else None
+        except ValueError:
+            body = None
+        finally:
+            response.close()
+        return isinstance(body, dict) and body.get("status") == "ok"
+
+    def stream(self, path: str, headers: Mapping[str, str] | None = None) -> requests.Response:
+        """A raw streaming GET (downloads; `Range` may go in `headers`). The caller closes it (use it
+        as a context manager). Errors raise like any call, before any byte is returned."""
+        return self._call("GET", path, headers=dict(headers or {}), stream=True)
+
+    def close(self) -> None:
+        """Close the connections of every thread (the client can still be used afterwards)."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        self._local = threading.local()
+        for session in sessions:
+            session.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = _NO_BODY,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+        retryable: bool | None = None,
+    ) -> Any:
+        response = self._call(
+            method, path, params=params, body=body, headers=headers, auth=auth, retryable=retryable
+        )
+        return _decode(response)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = _NO_BODY,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+        retryable: bool | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send until there is an answer < 400 (returned open) or a final error (raised)."""
+        if retryable is None:
+            retryable = method in IDEMPOTENT_METHODS
+        auth = auth and not path.startswith(_AUTH_PREFIX)
+        data = None if body is _NO_BODY else encode_json(body)
+        timeout = (self.connect_timeout, self.read_timeout)
+        attempt = 0
+        refreshed = False
+        while True:
+            token = self._current_token() if auth else None
+            request_headers = dict(headers or {})
+            if token is not None:
+                request_headers["Authorization"] = f"Bearer {token}"
+            try:
+                response = self._send(
+                    method,
+                    path,
+                    params=params,
+                    data=data,
+                    headers=request_headers,
+                    stream=stream,
+                    timeout=timeout,
+                )
+            except NETWORK_ERRORS as exc:
+                if isinstance(exc, requests.exceptions.SSLError):
+                    raise OfflineError(TLS_MESSAGE) from exc
+                sent = not _never_sent(exc)
+                if (retryable or not sent) and attempt < self.retries:
+                    log.info("%s %s failed (%s); retrying", method, path, type(exc).__name__)
+                    self._pause(attempt)
+                    attempt += 1
+                    continue
+                raise OfflineError(maybe_sent=sent) from exc
+
+            status = response.status_code
+            if status < 400:
+                return response
+            error = ApiError.from_response(response)
+            if status == 401 and auth and not refreshed and self._can_refresh(error):
+                # The server rejected the request before doing anything: safe to send again.
+                refreshed = True
+                self._refresh_after(token)
+                continue
+            in_progress = error.code == ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS.value
+            if retryable and attempt < self.retries and (status in RETRY_STATUSES or in_progress):
+                log.info("%s %s answered %s; retrying", method, path, status)
+                self._pause(attempt, error.retry_after)
+                attempt += 1
+                continue
+            raise error
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        data: bytes | None,
+        headers: dict[str, str],
+        stream: bool,
+        timeout: tuple[float, float],
+    ) -> requests.Response:
+        if data is not None:
+            headers = {"Content-Type": "application/json", **headers}
+        return self._http().request(
+            method,
+            self.base_url + path,
+            params=dict(params) if params else None,
+            data=data,
+            headers=headers,
+            stream=stream,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+
+    def _http(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = self._trust_env
+            session.headers.update(
+                {
+                    "User-Agent": f"cmdesk/{cmdesk.__version__}",
+                    "Accept": "application/json, application/problem+json",
+                }
+            )
+            # No retries inside urllib3: this class decides what may be sent twice.
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _pause(self, attempt: int, retry_after: int | None = None) -> None:
+        delay = self.backoff * (2**attempt) * random.uniform(0.8, 1.2)
+        if retry_after is not None:
+            delay = max(delay, float(retry_after))
+        time.sleep(min(delay, MAX_BACKOFF_SECONDS))
+
+    # -- tokens -------------------------------------------------------------------------------------
+
+    def _current_token(self) -> str | None:
+        """The access token to send; with only a refresh token (resumed offline), refresh first."""
+        with self._lock:
+            token, refresh = self._access_token, self._refresh_token
+        if token is None and refresh is not None:
+            self._refresh_after(None)
+            with self._lock:
+                token = self._access_token
+        return token
+
+    def _can_refresh(self, error: ApiError) -> bool:
+        if error.code not in (ErrorCode.TOKEN_EXPIRED.value, ErrorCode.INVALID_CREDENTIALS.value):
+            return False
+        with self._lock:
+            return self._refresh_token is not None
+
+    def _refresh_after(self, failed_token: str | None) -> None:
+        """Refresh because `failed_token` was refused (or there was none), unless another thread
+        already did meanwhile."""
+        with self._refresh_lock:
+            with self._lock:
+                current, refresh = self._access_token, self._refresh_token
+            if current is not None and current != failed_token:
+                return
+            if refresh is None:
+                self._session_lost()
+            self._refresh(refresh)
+
+    def _refresh(self, refresh_token: str) -> Mapping[str, Any]:
+        """`POST /v1/auth/refresh` (caller holds `_refresh_lock`). Never retried once sent: the token
+        is used up by the first attempt, and presenting it again would end the session."""
+        try:
+            answer = self._json(
+                "POST",
+                "/v1/auth/refresh",
+                body={"refresh_token": refresh_token},
+                auth=False,
+                retryable=False,
+            )
+        except ApiError as error:
+            if error.status in (401, 403):
+                with self._lock:
+                    self._access_token = self._refresh_token = self._account = None
+                self._notify(None)
+            raise
+        self._accept(answer)
+        return dict(answer)
+
+    def _accept(self, answer: Any) -> None:
+        """Keep the tokens of a sign-in or refresh answer (caller holds `_refresh_lock`)."""
+        if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
+            code, title, detail = _INVALID_RESPONSE
+            raise ApiError(200, code, title, detail)
+        refresh = answer.get("refresh_token")
+        with self._lock:
+            changed = refresh != self._refresh_token
+            self._access_token = answer["access_token"]
+            self._refresh_token = refresh if isinstance(refresh, str) else None
+            account = answer.get("account")
+            self._account = account if isinstance(account, dict) else None
+        if changed:
+            self._notify(self._refresh_token)
+
+    def _session_lost(self) -> NoReturn:
+        code, title, detail = _STATUS_TEXTS[401]
+        raise ApiError(401, code, title, detail, body={"status": 401})
+
+    def _notify(self, token: str | None) -> None:
+        callback = self.on_refresh_token
+        if callback is None:
+            return
+        try:
+            callback(token)
+        except Exception:
+            # Saving the token (the keyring) failing must not fail the call that rotated it.
+            log.warning("on_refresh_token failed", exc_info=True)
+
+
+def _headers(idempotency_key: str | None, if_match: int | str | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    if if_match is not None:
+        headers["If-Match"] = str(if_match)
+    return headers

@@ -1,0 +1,1284 @@
+"""The desktop's local cache: a disposable SQLite mirror of what the server's change feed sends.
+
+Every synced entity is kept as the server sent it in `entities` (JSON), and the ones the views list
+have a typed table too (`clients`, `stamping_accounts`, `movements`, `distributors`) with an index on
+every sort column, so sorting, filtering and paging happen in SQL even at 100,000 clients. Client
+search uses an FTS5 trigram index (substring matching, API.md's `q`) when this SQLite has the trigram
+tokenizer, and `LIKE` over a `search` column otherwise.
+
+Optimistic values: `apply_local` lays a user's pending change over the server's copy (in `local`),
+marks the typed row `pending`, and `restore` drops it again; the server's copy is never overwritten
+by a local value, so a rejected command leaves nothing behind.
+
+The file is disposable: a file with another `SCHEMA_VERSION` (or unreadable) is deleted and made anew,
+and the next sync fills it. Two connections (a writer and a reader) over WAL let the views read while
+a sync writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+# WAL pages between checkpoints while an empty cache is filled (the default is 1,000).
+BULK_AUTOCHECKPOINT = 50_000
+
+Listener = Callable[[set[str]], None]
+
+# Entities with a typed table (the others live only in `entities`).
+TYPED_ENTITIES = ("client", "stamping_account", "movement", "distributor")
+
+
+def _trigram_available() -> bool:
+    try:
+        with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+            conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, tokenize='trigram')")
+        return True
+    except sqlite3.Error:
+        return False
+
+
+FTS_AVAILABLE = _trigram_available()
+SEARCH_MODE = "fts5-trigram" if FTS_AVAILABLE else "like"
+
+
+# ---- Normalization ----------------------------------------------------------------------------------
+
+
+_COMBINING = re.compile("[\u0300-\u036f]")
+
+
+def fold(text: str | None) -> str:
+    """Text for matching: lower case, without accents (`José Peña` → `jose pena`)."""
+    if not text:
+        return ""
+    text = text.casefold()
+    if text.isascii():
+        return text
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+
+
+def sort_key(text: str | None) -> str:
+    """Text for sorting names as Spanish does: like `fold`, but ñ right after n (`Ñandú` after `Nube`)."""
+    if not text:
+        return ""
+    return fold(text.replace("ñ", "n~").replace("Ñ", "n~"))
+
+
+def sortable_time(value: Any) -> str | None:
+    """An ISO 8601 time as fixed-width UTC text (`2026-05-01T10:00:00.000000Z`), which sorts as text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value[-1:] == "Z" and len(value) >= 20 and value[10:11] == "T":
+        # The server's own form (`...:00Z` or `...:00.123Z`): pad the fraction, no parsing needed.
+        if len(value) == 20:
+            return value[:19] + ".000000Z"
+        if value[19] == "." and len(value) <= 27:
+            return value[:-1].ljust(26, "0") + "Z"
+    try:
+        parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _nic_num(nic: Any) -> int | None:
+    try:
+        return int(str(nic))
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `over` laid on top; nested dicts merge key by key."""
+    out = dict(base)
+    for key, value in over.items():
+        current = out.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            out[key] = deep_merge(current, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# ---- Projections: API dict → typed row ---------------------------------------------------------------
+
+_CONTACT_SECTIONS = ("legal_representative", "financial_contact", "technical_contact")
+_CONTACT_FIELDS = ("name", "email", "phone", "phone_alt")
+
+
+def client_search_text(data: Mapping[str, Any]) -> str:
+    """What API.md's `q` matches on a client (CTI ids are kept apart, in `cti_ids`)."""
+    parts = [data.get(k) or "" for k in ("nic", "name", "trade_name", "rfc", "phone", "email")]
+    for section in _CONTACT_SECTIONS:
+        values = data.get(section) or {}
+        parts.extend(values.get(f) or "" for f in _CONTACT_FIELDS)
+    # Each word once: the trigram index costs per character, and contacts often repeat the company's.
+    words = dict.fromkeys(fold(" ".join(p for p in parts if isinstance(p, str) and p)).split())
+    return " ".join(words)
+
+
+CLIENT_COLUMNS = (
+    "id",
+    "nic",
+    "nic_num",
+    "name",
+    "name_key",
+    "trade_name",
+    "rfc",
+    "phone",
+    "email",
+    "favorite",
+    "dropped",
+    "color",
+    "stamps",
+    "points",
+    "credited",
+    "issued",
+    "created_at",
+    "last_purchase_at",
+    "last_issue_at",
+    "search",
+    "version",
+    "pending",
+)
+
+
+def _client_row(data: Mapping[str, Any], pending: bool) -> tuple[Any, ...]:
+    balances = data.get("balances") or {}
+    return (
+        data["id"],
+        data.get("nic") or "",
+        _nic_num(data.get("nic")),
+        data.get("name") or "",
+        sort_key(data.get("name")),
+        data.get("trade_name") or "",
+        data.get("rfc") or "",
+        data.get("phone") or "",
+        data.get("email") or "",
+        1 if data.get("favorite") else 0,
+        1 if data.get("dropped") else 0,
+        data.get("color"),
+        _int(balances.get("stamps")),
+        _int(balances.get("points")),
+        _int(data.get("credited")),
+        _int(data.get("issued")),
+        sortable_time(data.get("created_at")),
+        sortable_time(data.get("last_purchase_at")),
+        sortable_time(data.get("last_issue_at")),
+        client_search_text(data),
+        data.get("version"),
+        1 if pending else 0,
+    )
+
+
+CTI_COLUMNS = (
+    "id",
+    "id_key",
+    "client_id",
+    "kind",
+    "active",
+    "credited",
+    "issued",
+    "balance",
+    "rfc_restriction",
+    "paid_until",
+    "created_at",
+    "first_issue_at",
+    "last_issue_at",
+    "last_purchase_at",
+    "auto_sale_enabled",
+    "auto_sale_minimum",
+    "auto_sale_credit",
+    "auto_sale_amount_cents",
+    "version",
+    "pending",
+)
+
+
+def _cti_row(data: Mapping[str, Any], pending: bool) -> tuple[Any, ...]:
+    rule = data.get("auto_sale") or None
+    balance = data.get("balance")
+    return (
+        data["id"],
+        fold(data["id"]),
+        data.get("client_id") or "",
+        data.get("kind") or "standard",
+        1 if data.get("active", True) else 0,
+        _int(data.get("credited")),
+        _int(data.get("issued")),
+        balance if isinstance(balance, int) else None,
+        data.get("rfc_restriction"),
+        sortable_time(data.get("paid_until")),
+        sortable_time(data.get("created_at")),
+        sortable_time(data.get("first_issue_at")),
+        sortable_time(data.get("last_issue_at")),
+        sortable_time(data.get("last_purchase_at")),
+        None if rule is None else (1 if rule.get("enabled") else 0),
+        None if rule is None else rule.get("minimum"),
+        None if rule is None else rule.get("credit"),
+        None if rule is None else rule.get("amount_cents"),
+        data.get("version"),
+        1 if pending else 0,
+    )
+
+
+MOVEMENT_COLUMNS = (
+    "id",
+    "kind",
+    "asset",
+    "quantity",
+    "amount_cents",
+    "source_type",
+    "source_id",
+    "target_type",
+    "target_id",
+    "client_id",
+    "account_id",
+    "comments",
+    "created_at",
+    "created_by",
+    "invoice_id",
+    "top_up_code_id",
+    "contract_id",
+    "version",
+    "pending",
+)
+
+
+def _movement_row(data: Mapping[str, Any], pending: bool) -> tuple[Any, ...]:
+    source = data.get("source") or {}
+    target = data.get("target") or {}
+    return (
+        data["id"],
+        data.get("kind") or "",
+        data.get("asset") or "",
+        _int(data.get("quantity")),
+        _int(data.get("amount_cents")),
+        source.get("type"),
+        source.get("id"),
+        target.get("type"),
+        target.get("id"),
+        data.get("client_id"),
+        data.get("account_id"),
+        data.get("comments") or "",
+        sortable_time(data.get("created_at")),
+        data.get("created_by"),
+        data.get("invoice_id"),
+        data.get("top_up_code_id"),
+        data.get("contract_id"),
+        data.get("version"),
+        1 if pending else 0,
+    )
+
+
+DISTRIBUTOR_COLUMNS = (
+    "id",
+    "nic",
+    "nic_num",
+    "name",
+    "name_key",
+    "rfc",
+    "email",
+    "phone",
+    "status",
+    "stamps",
+    "points",
+    "created_at",
+    "expires_at",
+    "version",
+    "pending",
+)
+
+
+def _distributor_row(data: Mapping[str, Any], pending: bool) -> tuple[Any, ...]:
+    balances = data.get("balances") or {}
+    return (
+        data["id"],
+        data.get("nic") or "",
+        _nic_num(data.get("nic")),
+        data.get("name") or "",
+        sort_key(data.get("name")),
+        data.get("rfc") or "",
+        data.get("email") or "",
+        data.get("phone") or "",
+        data.get("status") or "",
+        _int(balances.get("stamps")),
+        _int(balances.get("points")),
+        sortable_time(data.get("created_at")),
+        sortable_time(data.get("expires_at")),
+        data.get("version"),
+        1 if pending else 0,
+    )
+
+
+_TYPED: dict[str, tuple[str, tuple[str, ...], Callable[[Mapping[str, Any], bool], tuple[Any, ...]]]] = {
+    "client": ("clients", CLIENT_COLUMNS, _client_row),
+    "stamping_account": ("stamping_accounts", CTI_COLUMNS, _cti_row),
+    "movement": ("movements", MOVEMENT_COLUMNS, _movement_row),
+    "distributor": ("distributors", DISTRIBUTOR_COLUMNS, _distributor_row),
+}
+
+
+def _upsert_sql(table: str, columns: Sequence[str]) -> str:
+    cols = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {sets}"
+
+
+_UPSERT = {entity: _upsert_sql(table, cols) for entity, (table, cols, _) in _TYPED.items()}
+
+
+def _CTI_IDS_OF(client: str) -> str:
+    return (
+        "coalesce((SELECT group_concat(s.id_key, ' ') FROM stamping_accounts s"
+        f" WHERE s.client_id = {client}), '')"
+    )
+
+
+def _ACTIVE_OF(client: str) -> str:
+    return f"coalesce((SELECT max(s.active) FROM stamping_accounts s WHERE s.client_id = {client}), 0)"
+
+
+def _client_upsert_sql() -> str:
+    cols = [*CLIENT_COLUMNS, "cti_ids", "active"]
+    marks = ", ".join("?" for _ in CLIENT_COLUMNS) + f", {_CTI_IDS_OF('?')}, {_ACTIVE_OF('?')}"
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id")
+    return f"INSERT INTO clients ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {sets}"
+
+
+# A client row takes its CTI ids and "any CTI active" from the CTIs stored (parameters: the row, then
+# the client id twice).
+_CLIENT_UPSERT = _client_upsert_sql()
+
+_CLIENT_LINK_COLUMNS = ("client_nic", "client_nic_num", "client_name", "client_name_key")
+
+
+def _client_fields(client: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """A CTI's copy of its client's NIC and name, when the client comes in the same page."""
+    if client is None:
+        return (None, None, None, None)
+    return (
+        client.get("nic") or "",
+        _nic_num(client.get("nic")),
+        client.get("name") or "",
+        sort_key(client.get("name")),
+    )
+
+
+def _cti_upsert_sql() -> str:
+    cols = [*CTI_COLUMNS, *_CLIENT_LINK_COLUMNS]
+    sources = {
+        "client_nic": "nic",
+        "client_nic_num": "nic_num",
+        "client_name": "name",
+        "client_name_key": "name_key",
+    }
+    marks = (
+        ", ".join("?" for _ in CTI_COLUMNS)
+        + ", "
+        + ", ".join(
+            f"coalesce(?, (SELECT c.{sources[c]} FROM clients c WHERE c.id = ?)"
+            + ("" if c == "client_nic_num" else ", ''")
+            + ")"
+            for c in _CLIENT_LINK_COLUMNS
+        )
+    )
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id")
+    return (
+        f"INSERT INTO stamping_accounts ({', '.join(cols)}) VALUES ({marks})"
+        f" ON CONFLICT(id) DO UPDATE SET {sets}"
+    )
+
+
+_CTI_UPSERT = _cti_upsert_sql()
+
+
+def _cti_params(data: Mapping[str, Any], pending: bool, client: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """`_CTI_UPSERT`'s parameters: the row, then for each client field its value from the page (or
+    None: read from the stored client) and the client id."""
+    client_id = data.get("client_id")
+    linked = [value for field in _client_fields(client) for value in (field, client_id)]
+    return (*_cti_row(data, pending), *linked)
+
+
+_CTI_CLIENT_FIELDS_SQL = """
+UPDATE stamping_accounts SET client_nic = c.nic, client_nic_num = c.nic_num, client_name = c.name,
+    client_name_key = c.name_key
+FROM clients c
+WHERE c.id = stamping_accounts.client_id AND c.id IN (SELECT id FROM affected_clients)
+    AND (stamping_accounts.client_name IS NOT c.name OR stamping_accounts.client_nic IS NOT c.nic)
+"""
+
+
+# ---- Schema -----------------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+-- A rowid table: its rows (JSON of ~1 KB) are too big for a WITHOUT ROWID b-tree.
+CREATE TABLE entities (
+    rowid INTEGER PRIMARY KEY, entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER, data TEXT NOT NULL,
+    UNIQUE (entity, id)
+);
+CREATE TABLE local (
+    entity TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, local_only INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (entity, id)
+) WITHOUT ROWID;
+
+CREATE TABLE clients (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, nic TEXT NOT NULL, nic_num INTEGER,
+    name TEXT NOT NULL, name_key TEXT NOT NULL, trade_name TEXT NOT NULL, rfc TEXT NOT NULL,
+    phone TEXT NOT NULL, email TEXT NOT NULL, favorite INTEGER NOT NULL, dropped INTEGER NOT NULL,
+    color TEXT, stamps INTEGER NOT NULL, points INTEGER NOT NULL, credited INTEGER NOT NULL,
+    issued INTEGER NOT NULL, created_at TEXT, last_purchase_at TEXT, last_issue_at TEXT,
+    active INTEGER NOT NULL DEFAULT 0, cti_ids TEXT NOT NULL DEFAULT '', search TEXT NOT NULL,
+    version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+);
+-- One index per order of the manual (DESC orders scan the same index backwards; SQLite puts NULLs
+-- first ascending, so the ascending date orders, which want them last, use an expression index).
+CREATE INDEX ix_clients_name ON clients (name_key, id);
+CREATE INDEX ix_clients_nic ON clients (nic_num, id);
+CREATE INDEX ix_clients_stamps ON clients (stamps, id);
+CREATE INDEX ix_clients_points ON clients (points, id);
+CREATE INDEX ix_clients_last_purchase ON clients (last_purchase_at, id);
+CREATE INDEX ix_clients_last_purchase_asc ON clients (coalesce(last_purchase_at, '~'), id);
+CREATE INDEX ix_clients_created ON clients (created_at, id);
+CREATE INDEX ix_clients_last_issue ON clients (last_issue_at, id);
+CREATE INDEX ix_clients_last_issue_asc ON clients (coalesce(last_issue_at, '~'), id);
+CREATE INDEX ix_clients_rfc ON clients (rfc, id);
+CREATE INDEX ix_clients_credited ON clients (credited, id);
+CREATE INDEX ix_clients_issued ON clients (issued, id);
+CREATE INDEX ix_clients_favorite ON clients (favorite, name_key, id) WHERE favorite = 1;
+CREATE INDEX ix_clients_dropped ON clients (dropped, name_key, id) WHERE dropped = 1;
+CREATE INDEX ix_clients_color ON clients (color, name_key, id) WHERE color IS NOT NULL;
+
+CREATE TABLE stamping_accounts (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, id_key TEXT NOT NULL, client_id TEXT NOT NULL,
+    client_nic TEXT NOT NULL DEFAULT '', client_nic_num INTEGER, client_name TEXT NOT NULL DEFAULT '',
+    client_name_key TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL, active INTEGER NOT NULL,
+    credited INTEGER NOT NULL, issued INTEGER NOT NULL, balance INTEGER, rfc_restriction TEXT,
+    paid_until TEXT, created_at TEXT, first_issue_at TEXT, last_issue_at TEXT, last_purchase_at TEXT,
+    auto_sale_enabled INTEGER, auto_sale_minimum INTEGER, auto_sale_credit INTEGER,
+    auto_sale_amount_cents INTEGER, version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ix_cti_client ON stamping_accounts (client_id, created_at, id);
+CREATE INDEX ix_cti_client_name ON stamping_accounts (client_name_key, client_id, created_at, id);
+CREATE INDEX ix_cti_client_nic ON stamping_accounts (client_nic_num, created_at, id);
+CREATE INDEX ix_cti_created ON stamping_accounts (created_at, id);
+CREATE INDEX ix_cti_first_issue ON stamping_accounts (first_issue_at, id);
+CREATE INDEX ix_cti_last_issue ON stamping_accounts (last_issue_at, id);
+CREATE INDEX ix_cti_last_purchase ON stamping_accounts (last_purchase_at, id);
+CREATE INDEX ix_cti_balance ON stamping_accounts (balance, id);
+CREATE INDEX ix_cti_credited ON stamping_accounts (credited, id);
+CREATE INDEX ix_cti_issued ON stamping_accounts (issued, id);
+CREATE INDEX ix_cti_id_key ON stamping_accounts (id_key);
+
+CREATE TABLE movements (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, asset TEXT NOT NULL,
+    quantity INTEGER NOT NULL, amount_cents INTEGER NOT NULL, source_type TEXT, source_id TEXT,
+    target_type TEXT, target_id TEXT, client_id TEXT, account_id TEXT, comments TEXT NOT NULL,
+    created_at TEXT, created_by TEXT, invoice_id TEXT, top_up_code_id TEXT, contract_id TEXT,
+    version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ix_movements_created ON movements (created_at, id);
+CREATE INDEX ix_movements_client ON movements (client_id, created_at, id);
+CREATE INDEX ix_movements_target ON movements (target_id, created_at, id);
+
+CREATE TABLE distributors (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, nic TEXT NOT NULL, nic_num INTEGER,
+    name TEXT NOT NULL, name_key TEXT NOT NULL, rfc TEXT NOT NULL, email TEXT NOT NULL,
+    phone TEXT NOT NULL, status TEXT NOT NULL, stamps INTEGER NOT NULL, points INTEGER NOT NULL,
+    created_at TEXT, expires_at TEXT, version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ix_distributors_nic ON distributors (nic_num, id);
+CREATE INDEX ix_distributors_status ON distributors (status, nic_num, id);
+"""
+
+_FTS_TABLE = """
+CREATE VIRTUAL TABLE clients_fts USING fts5(
+    search, cti_ids, content='clients', content_rowid='rowid', tokenize='trigram'
+);
+"""
+
+_FTS_TRIGGERS = """
+CREATE TRIGGER clients_fts_insert AFTER INSERT ON clients BEGIN
+    INSERT INTO clients_fts (rowid, search, cti_ids) VALUES (new.rowid, new.search, new.cti_ids);
+END;
+CREATE TRIGGER clients_fts_delete AFTER DELETE ON clients BEGIN
+    INSERT INTO clients_fts (clients_fts, rowid, search, cti_ids)
+    VALUES ('delete', old.rowid, old.search, old.cti_ids);
+END;
+CREATE TRIGGER clients_fts_update AFTER UPDATE OF search, cti_ids ON clients
+WHEN old.search IS NOT new.search OR old.cti_ids IS NOT new.cti_ids BEGIN
+    INSERT INTO clients_fts (clients_fts, rowid, search, cti_ids)
+    VALUES ('delete', old.rowid, old.search, old.cti_ids);
+    INSERT INTO clients_fts (rowid, search, cti_ids) VALUES (new.rowid, new.search, new.cti_ids);
+END;
+"""
+
+_DROP_FTS_TRIGGERS = """
+DROP TRIGGER IF EXISTS clients_fts_insert;
+DROP TRIGGER IF EXISTS clients_fts_delete;
+DROP TRIGGER IF EXISTS clients_fts_update;
+"""
+
+# The indexes built after filling an empty cache (see `Cache._bulk_fill`). `ix_cti_client` stays: the
+# upserts themselves look CTIs up by client.
+_DEFERRED_INDEXES: dict[str, str] = {
+    m.group(1): m.group(0)
+    for m in re.finditer(r"CREATE INDEX (\w+) ON [^;]+", _SCHEMA)
+    if m.group(1) != "ix_cti_client"
+}
+
+_DATA_TABLES = ("entities", "local", "clients", "stamping_accounts", "movements", "distributors")
+
+
+# ---- Queries: the orders --------------------------------------------------------------------------
+
+# The manual's twelve orders (API.md `sort`) plus column sorts (`<column>` / `<column>_desc`).
+# Every one is satisfied by an index above: no sorting step, whatever the number of clients.
+CLIENT_ORDERS: dict[str, str] = {
+    "name": "name_key, id",
+    "name_desc": "name_key DESC, id DESC",
+    "nic": "nic_num, id",
+    "nic_desc": "nic_num DESC, id DESC",
+    "stamps_desc": "stamps DESC, id DESC",
+    "stamps_asc": "stamps, id",
+    "points_desc": "points DESC, id DESC",
+    "points_asc": "points, id",
+    "last_purchase_desc": "last_purchase_at DESC, id DESC",
+    "last_purchase_asc": "coalesce(last_purchase_at, '~'), id",
+    "created_desc": "created_at DESC, id DESC",
+    "created_asc": "created_at, id",
+    "last_issue_desc": "last_issue_at DESC, id DESC",
+    "last_issue_asc": "coalesce(last_issue_at, '~'), id",
+    "rfc": "rfc, id",
+    "rfc_desc": "rfc DESC, id DESC",
+    "credited": "credited, id",
+    "credited_desc": "credited DESC, id DESC",
+    "issued": "issued, id",
+    "issued_desc": "issued DESC, id DESC",
+}
+# Aliases so a table header can ask for `<column>` / `<column>_desc` with the column's own name.
+for _alias, _target in {
+    "stamps": "stamps_asc",
+    "points": "points_asc",
+    "created_at": "created_asc",
+    "created_at_desc": "created_desc",
+    "last_purchase_at": "last_purchase_asc",
+    "last_purchase_at_desc": "last_purchase_desc",
+    "last_issue_at": "last_issue_asc",
+    "last_issue_at_desc": "last_issue_desc",
+}.items():
+    CLIENT_ORDERS[_alias] = CLIENT_ORDERS[_target]
+
+CATEGORIES = ("all", "favorites", "dropped")
+
+CTI_ORDERS: dict[str, str] = {
+    "client": "client_name_key, client_id, created_at, id",
+    "client_desc": "client_name_key DESC, client_id DESC, created_at DESC, id DESC",
+    "nic": "client_nic_num, created_at, id",
+    "nic_desc": "client_nic_num DESC, created_at DESC, id DESC",
+    "id": "id",
+    "id_desc": "id DESC",
+    "created_asc": "created_at, id",
+    "created_desc": "created_at DESC, id DESC",
+    "first_issue_asc": "first_issue_at, id",
+    "first_issue_desc": "first_issue_at DESC, id DESC",
+    "last_issue_asc": "last_issue_at, id",
+    "last_issue_desc": "last_issue_at DESC, id DESC",
+    "last_purchase_asc": "last_purchase_at, id",
+    "last_purchase_desc": "last_purchase_at DESC, id DESC",
+    "balance_asc": "balance, id",
+    "balance_desc": "balance DESC, id DESC",
+    "credited_asc": "credited, id",
+    "credited_desc": "credited DESC, id DESC",
+    "issued_asc": "issued, id",
+    "issued_desc": "issued DESC, id DESC",
+}
+
+_BOOL_COLUMNS = {"favorite", "dropped", "active", "pending", "auto_sale_enabled"}
+
+
+def _like_pattern(word: str) -> str:
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _fts_phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+class Cache:
+    """The local cache of one account on one server (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.RLock()
+        self._read_lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        self._writer = self._open_writer()
+        self._reader = self._connect()
+
+    # ---- opening ----------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # Disposable data: a power loss may lose the last pages, which the next sync brings again.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-65536")
+        return conn
+
+    def _open_writer(self) -> sqlite3.Connection:
+        try:
+            conn = self._connect()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            mode = None
+            if version == SCHEMA_VERSION:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'search_mode'").fetchone()
+                mode = row[0] if row else None
+        except sqlite3.DatabaseError as exc:
+            log.warning("cache %s unreadable (%s); it is rebuilt", self.path, exc)
+            self._delete_files()
+            conn = self._connect()
+            version, mode = 0, None
+        if version == SCHEMA_VERSION and mode == SEARCH_MODE:
+            return conn
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            log.info("cache %s has schema %s (wanted %s); it is rebuilt", self.path, version, SCHEMA_VERSION)
+            conn.close()
+            self._delete_files()
+            conn = self._connect()
+        conn.executescript(
+            "BEGIN;" + _SCHEMA + (_FTS_TABLE + _FTS_TRIGGERS if FTS_AVAILABLE else "") + "COMMIT;"
+        )
+        conn.execute("INSERT INTO meta (key, value) VALUES ('search_mode', ?)", (SEARCH_MODE,))
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return conn
+
+    def _delete_files(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            candidate = self.path.with_name(self.path.name + suffix)
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+
+    def close(self) -> None:
+        with self._write_lock, self._read_lock:
+            self._reader.close()
+            self._writer.close()
+
+    # ---- listeners ----------------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(changed_entities)` after every change; returns the unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, changed: set[str]) -> None:
+        if not changed:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(set(changed))
+            except Exception:
+                log.exception("cache listener failed")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._read_lock:
+            yield self._reader
+
+    # ---- meta -------------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self._write() as conn:
+            self._set_meta(conn, key, value)
+
+    @staticmethod
+    def _set_meta(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+        if value is None:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+                (key, value, value),
+            )
+
+    @property
+    def cursor(self) -> str | None:
+        return self.get_meta("cursor")
+
+    @property
+    def account_id(self) -> str | None:
+        return self.get_meta("account_id")
+
+    @property
+    def last_sync_at(self) -> dt.datetime | None:
+        value = self.get_meta("last_sync_at")
+        return dt.datetime.fromisoformat(value) if value else None
+
+    def mark_synced(self, when: dt.datetime | None = None) -> None:
+        self.set_meta("last_sync_at", (when or dt.datetime.now(dt.UTC)).isoformat())
+
+    def catalog(self) -> dict[str, Any] | None:
+        value = self.get_meta("catalog")
+        return json.loads(value) if value else None
+
+    def set_catalog(self, catalog: Mapping[str, Any]) -> None:
+        self.set_meta("catalog", _dumps(catalog))
+        self._notify({"catalog"})
+
+    # ---- writing the server's data --------------------------------------------------------------------
+
+    def apply_page(self, changes: Sequence[Mapping[str, Any]], cursor: str | None) -> set[str]:
+        """Apply one page of `/v1/sync/changes` and move the cursor, in one transaction (the cursor
+        never gets ahead of what the cache holds). Returns the entities that changed."""
+        with self._write() as conn:
+            if self._bulk_fill(conn):
+                # Fewer, larger checkpoints while the file grows by hundreds of MB (see finish_pull).
+                conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_AUTOCHECKPOINT}")
+            changed = self._apply(conn, changes, guard=False)
+            if cursor is not None:
+                self._set_meta(conn, "cursor", cursor)
+        self._notify(changed)
+        return changed
+
+    def _bulk_fill(self, conn: sqlite3.Connection) -> bool:
+        """Whether an empty cache is being filled from the beginning of the feed. Then the sort
+        indexes and the search index are built once at the end (`finish_pull`): inserting 250,000 rows
+        into two dozen indexes row by row, page after page, is several times slower (and gets slower
+        as the file outgrows the page cache) than sorting each index once."""
+        meta = dict(
+            conn.execute("SELECT key, value FROM meta WHERE key IN ('cursor', 'bulk_fill')").fetchall()
+        )
+        if "bulk_fill" in meta:
+            return True
+        if meta or conn.execute("SELECT 1 FROM clients LIMIT 1").fetchone() is not None:
+            return False
+        for name in _DEFERRED_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+        if FTS_AVAILABLE:
+            self._exec_script(conn, _DROP_FTS_TRIGGERS)
+        self._set_meta(conn, "bulk_fill", "1")
+        return True
+
+    @staticmethod
+    def _exec_script(conn: sqlite3.Connection, script: str) -> None:
+        # executescript() would commit the open transaction: run the statements one by one.
+        buffer = ""
+        for line in script.splitlines(keepends=True):
+            buffer += line
+            if sqlite3.complete_statement(buffer):
+                conn.execute(buffer)
+                buffer = ""
+
+    def finish_pull(self) -> None:
+        """End of a pull: build the indexes that filling an empty cache put off."""
+        if self.get_meta("bulk_fill") is None:
+            return
+        with self._write() as conn:
+            for statement in _DEFERRED_INDEXES.values():
+                conn.execute(statement)
+            if FTS_AVAILABLE:
+                conn.execute("INSERT INTO clients_fts (clients_fts) VALUES ('rebuild')")
+                self._exec_script(conn, _FTS_TRIGGERS)
+            self._set_meta(conn, "bulk_fill", None)
+        with self._write_lock:
+            self._writer.execute("PRAGMA wal_autocheckpoint = 1000")
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def apply_answer(self, entity: str, data: Mapping[str, Any]) -> set[str]:
+        """Store an entity the server answered to a command (its current data), unless the cache
+        already has a newer version of it."""
+        change = {"entity": entity, "id": str(data["id"]), "version": data.get("version"), "data": data}
+        with self._write() as conn:
+            changed = self._apply(conn, [change], guard=True)
+        self._notify(changed)
+        return changed
+
+    def _apply(
+        self, conn: sqlite3.Connection, changes: Sequence[Mapping[str, Any]], *, guard: bool
+    ) -> set[str]:
+        upserts: dict[str, dict[str, Mapping[str, Any]]] = {}
+        deletes: dict[str, set[str]] = {}
+        for change in changes:
+            entity, ident = str(change["entity"]), str(change["id"])
+            data = change.get("data")
+            if change.get("deleted") or data is None:
+                deletes.setdefault(entity, set()).add(ident)
+                upserts.get(entity, {}).pop(ident, None)
+            else:
+                upserts.setdefault(entity, {})[ident] = data
+                deletes.get(entity, set()).discard(ident)
+        if guard:
+            self._drop_stale(conn, upserts)
+        changed = {e for e, ids in deletes.items() if ids} | {e for e, rows in upserts.items() if rows}
+        # Clients whose CTI list (searched by `q`) or "any CTI active" may have changed.
+        relinked: set[str] = set()
+        for entity, ids in deletes.items():
+            if not ids:
+                continue
+            keys = [(entity, i) for i in ids]
+            if entity == "stamping_account":
+                relinked.update(client for client, _active in self._cti_state(conn, ids).values())
+            conn.executemany("DELETE FROM entities WHERE entity = ? AND id = ?", keys)
+            conn.executemany("DELETE FROM local WHERE entity = ? AND id = ?", keys)
+            if entity in _TYPED:
+                conn.executemany(f"DELETE FROM {_TYPED[entity][0]} WHERE id = ?", [(i,) for i in ids])
+        for entity, rows in upserts.items():
+            if rows:
+                conn.executemany(
+                    "INSERT INTO entities (entity, id, version, data) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(entity, id) DO UPDATE SET version = excluded.version, data = excluded.data",
+                    [
+                        (
+                            entity,
+                            ident,
+                            v if isinstance(v := data.get("version"), int) else None,
+                            _dumps(data),
+                        )
+                        for ident, data in rows.items()
+                    ],
+                )
+        page_clients = upserts.get("client", {})
+        # CTIs before clients: a client row computes its CTI ids from the CTIs already stored.
+        ctis = upserts.get("stamping_account", {})
+        if ctis:
+            before = self._cti_state(conn, ctis.keys())
+            effective = self._effective(conn, "stamping_account", ctis)
+            for data, _pending in effective:
+                ident = str(data["id"])
+                client_id = str(data.get("client_id") or "")
+                active = 1 if data.get("active", True) else 0
+                old = before.get(ident)
+                if old != (client_id, active):
+                    relinked.add(client_id)
+                    if old is not None:
+                        relinked.add(old[0])
+            conn.executemany(
+                _CTI_UPSERT,
+                [
+                    _cti_params(data, pending, page_clients.get(str(data.get("client_id") or "")))
+                    for data, pending in effective
+                ],
+            )
+        if page_clients:
+            effective = self._effective(conn, "client", page_clients)
+            conn.executemany(_CLIENT_UPSERT, [(*_client_row(d, p), d["id"], d["id"]) for d, p in effective])
+            # CTIs stored before their client changed name or arrived: bring their copy up to date.
+            self._fill_temp(conn, page_clients.keys())
+            conn.execute(_CTI_CLIENT_FIELDS_SQL)
+        for entity in ("movement", "distributor"):
+            rows = upserts.get(entity, {})
+            if rows:
+                self._project(conn, entity, self._effective(conn, entity, rows))
+        relinked.difference_update(page_clients)
+        relinked.discard("")
+        if relinked:
+            self._refresh_client_links(conn, relinked)
+        return changed
+
+    @staticmethod
+    def _drop_stale(conn: sqlite3.Connection, upserts: dict[str, dict[str, Mapping[str, Any]]]) -> None:
+        for entity, rows in upserts.items():
+            for ident, data in list(rows.items()):
+                row = conn.execute(
+                    "SELECT version FROM entities WHERE entity = ? AND id = ?", (entity, ident)
+                ).fetchone()
+                incoming = data.get("version")
+                if row and row[0] is not None and isinstance(incoming, int) and incoming < row[0]:
+                    del rows[ident]
+
+    def _effective(
+        self, conn: sqlite3.Connection, entity: str, rows: Mapping[str, Mapping[str, Any]]
+    ) -> list[tuple[Mapping[str, Any], bool]]:
+        """The rows as the views show them: with any optimistic value laid over, marked pending."""
+        overlays = self._overlays(conn, entity)
+        if not overlays:
+            return [(data, False) for data in rows.values()]
+        out: list[tuple[Mapping[str, Any], bool]] = []
+        for ident, data in rows.items():
+            if ident in overlays:
+                merged = deep_merge(data, overlays[ident])
+                merged["id"] = ident
+                out.append((merged, True))
+            else:
+                out.append((data, False))
+        return out
+
+    @staticmethod
+    def _overlays(conn: sqlite3.Connection, entity: str) -> dict[str, dict[str, Any]]:
+        return {
+            row[0]: json.loads(row[1])
+            for row in conn.execute("SELECT id, data FROM local WHERE entity = ?", (entity,))
+        }
+
+    @staticmethod
+    def _cti_state(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """CTI id → (client id, active) of the CTIs the cache holds."""
+        out: dict[str, tuple[str, int]] = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" for _ in chunk)
+            sql = f"SELECT id, client_id, active FROM stamping_accounts WHERE id IN ({marks})"
+            out.update({r[0]: (r[1], r[2]) for r in conn.execute(sql, chunk)})
+        return out
+
+    @staticmethod
+    def _project(
+        conn: sqlite3.Connection, entity: str, rows: Iterable[tuple[Mapping[str, Any], bool]]
+    ) -> None:
+        if entity == "client":
+            conn.executemany(_CLIENT_UPSERT, [(*_client_row(d, p), d["id"], d["id"]) for d, p in rows])
+        elif entity == "stamping_account":
+            conn.executemany(_CTI_UPSERT, [_cti_params(d, p, None) for d, p in rows])
+        else:
+            conn.executemany(_UPSERT[entity], [_TYPED[entity][2](data, pending) for data, pending in rows])
+
+    @staticmethod
+    def _fill_temp(conn: sqlite3.Connection, client_ids: Iterable[str]) -> None:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS affected_clients (id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM affected_clients")
+        conn.executemany("INSERT OR IGNORE INTO affected_clients (id) VALUES (?)", [(i,) for i in client_ids])
+
+    def _refresh_client_links(self, conn: sqlite3.Connection, client_ids: set[str]) -> None:
+        """The denormalized links between clients and their CTIs: a client's CTI ids (searched with
+        `q`) and whether any CTI is active; a CTI's client NIC and name (shown and sorted on)."""
+        self._fill_temp(conn, client_ids)
+        conn.execute(
+            f"UPDATE clients SET cti_ids = {_CTI_IDS_OF('clients.id')}, active = {_ACTIVE_OF('clients.id')} "
+            "WHERE id IN (SELECT id FROM affected_clients)"
+        )
+        conn.execute(_CTI_CLIENT_FIELDS_SQL)
+
+    def reset(self) -> None:
+        """Forget everything the server sent (and the optimistic values): the next pull starts over."""
+        with self._write() as conn:
+            for table in _DATA_TABLES:
+                conn.execute(f"DELETE FROM {table}")
+            for key in ("cursor", "last_sync_at", "catalog"):
+                self._set_meta(conn, key, None)
+        self._notify({*TYPED_ENTITIES, "account"})
+
+    # ---- optimistic values --------------------------------------------------------------------------
+
+    def apply_local(self, entity: str, ident: str, data: Mapping[str, Any]) -> set[str]:
+        """Lay a pending change over the server's copy (`data` holds the changed fields; for a record
+        created offline, all of them). The typed row shows it, marked `pending`."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT data FROM local WHERE entity = ? AND id = ?", (entity, ident)
+            ).fetchone()
+            server = self._server_copy(conn, entity, ident)
+            overlay = deep_merge(json.loads(row[0]), data) if row else dict(data)
+            conn.execute(
+                "INSERT INTO local (entity, id, data, local_only) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(entity, id) DO UPDATE SET data = excluded.data",
+                (entity, ident, _dumps(overlay), 0 if server else 1),
+            )
+            if entity in _TYPED:
+                effective = deep_merge(server or {}, overlay)
+                effective["id"] = ident
+                self._project(conn, entity, [(effective, True)])
+                if entity == "client":
+                    self._refresh_client_links(conn, {ident})
+                elif entity == "stamping_account":
+                    self._refresh_client_links(conn, {str(effective.get("client_id") or "")})
+        self._notify({entity})
+        return {entity}
+
+    def restore(self, entity: str, ident: str) -> set[str]:
+        """Drop the optimistic value: back to the server's copy (or gone, if it was created here)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM local WHERE entity = ? AND id = ?", (entity, ident))
+            if entity in _TYPED:
+                server = self._server_copy(conn, entity, ident)
+                table = _TYPED[entity][0]
+                if server is None:
+                    conn.execute(f"DELETE FROM {table} WHERE id = ?", (ident,))
+                else:
+                    self._project(conn, entity, [(server, False)])
+        self._notify({entity})
+        return {entity}
+
+    def local_ids(self, entity: str | None = None) -> list[tuple[str, str]]:
+        """(entity, id) of every optimistic value."""
+        with self._read() as conn:
+            if entity is None:
+                return [
+                    (r[0], r[1]) for r in conn.execute("SELECT entity, id FROM local ORDER BY entity, id")
+                ]
+            return [
+                (r[0], r[1]) for r in conn.execute("SELECT entity, id FROM local WHERE entity = ?", (entity,))
+            ]
+
+    @staticmethod
+    def _server_copy(conn: sqlite3.Connection, entity: str, ident: str) -> dict[str, Any] | None:
+        row = conn.execute(
+            "SELECT data FROM entities WHERE entity = ? AND id = ?", (entity, ident)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # ---- reading ------------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """How many rows of each entity the server sent (optimistic records not included)."""
+        with self._read() as conn:
+            return {
+                r[0]: int(r[1]) for r in conn.execute("SELECT entity, count(*) FROM entities GROUP BY entity")
+            }
+
+    def server_copy(self, entity: str, ident: str) -> dict[str, Any] | None:
+        """The server's copy, without optimistic values."""
+        with self._read() as conn:
+            return self._server_copy(conn, entity, ident)
+
+    def get(self, entity: str, ident: str) -> dict[str, Any] | None:
+        """The entity as the user sees it: the server's copy with any pending change laid over it."""
+        with self._read() as conn:
+            server = self._server_copy(conn, entity, ident)
+            row = conn.execute(
+                "SELECT data FROM local WHERE entity = ? AND id = ?", (entity, ident)
+            ).fetchone()
+        if row is None:
+            return server
+        merged = deep_merge(server or {}, json.loads(row[0]))
+        merged["id"] = ident
+        return merged
+
+    def all(self, entity: str) -> list[dict[str, Any]]:
+        """Every row of an entity as the user sees it (for the small lists: settings, packages, …)."""
+        with self._read() as conn:
+            rows = {
+                r[0]: json.loads(r[1])
+                for r in conn.execute("SELECT id, data FROM entities WHERE entity = ? ORDER BY id", (entity,))
+            }
+            for ident, data in conn.execute("SELECT id, data FROM local WHERE entity = ?", (entity,)):
+                rows[ident] = deep_merge(rows.get(ident, {}), json.loads(data))
+                rows[ident]["id"] = ident
+        return list(rows.values())
+
+    def account(self) -> dict[str, Any] | None:
+        """The signed-in account (its balances included)."""
+        account_id = self.account_id
+        if account_id:
+            return self.get("account", account_id)
+        accounts = self.all("account")
+        return accounts[0] if len(accounts) == 1 else None
+
+    def _client_where(self, q: str | None, category: str, color: str | None) -> tuple[str, list[Any]]:
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}")
+        where: list[str] = []
+        params: list[Any] = []
+        if category == "favorites":
+            where.append("favorite = 1")
+        elif category == "dropped":
+            where.append("dropped = 1")
+        if color:
+            where.append("color = ?")
+            params.append(color)
+        words = fold(q).split() if q else []
+        use_fts = FTS_AVAILABLE and self.get_meta("bulk_fill") is None
+        if use_fts and words and all(len(w) < 3 for w in words):
+            # One or two letters (the first keystrokes): names that START with them, from the name
+            # index, like a phone book. As a substring they would match nearly every client, and
+            # scanning 100,000 rows on each keystroke is what the trigram index is there to avoid.
+            prefix = sort_key(" ".join((q or "").split()))
+            where.append("name_key >= ? AND name_key < ?")
+            params.extend([prefix, prefix + "\uffff"])
+            return " WHERE " + " AND ".join(where), params
+        long_words = [w for w in words if len(w) >= 3] if use_fts else []
+        if long_words:
+            where.append("rowid IN (SELECT rowid FROM clients_fts WHERE clients_fts MATCH ?)")
+            params.append(" AND ".join(_fts_phrase(w) for w in long_words))
+        for word in words:
+            if word in long_words:
+                continue
+            where.append("(search LIKE ? ESCAPE '\\' OR cti_ids LIKE ? ESCAPE '\\')")
+            params.extend([_like_pattern(word)] * 2)
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def query_clients(
+        self,
+        *,
+        q: str | None = None,
+        category: str = "all",
+        color: str | None = None,
+        sort: str = "name",
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """A page of the portfolio, filtered and sorted in SQL (see `CLIENT_ORDERS`)."""
+        order = CLIENT_ORDERS.get(sort)
+        if order is None:
+            raise ValueError(f"unknown client sort {sort!r}")
+        where, params = self._client_where(q, category, color)
+        sql = f"SELECT * FROM clients{where} ORDER BY {order} LIMIT ? OFFSET ?"
+        return self._rows(
+            sql, [*params, limit, offset], drop=("rowid", "search", "name_key", "nic_num", "cti_ids")
+        )
+
+    def count_clients(self, *, q: str | None = None, category: str = "all", color: str | None = None) -> int:
+        where, params = self._client_where(q, category, color)
+        with self._read() as conn:
+            return int(conn.execute(f"SELECT count(*) FROM clients{where}", params).fetchone()[0])
+
+    def explain_clients(self, **filters: Any) -> list[str]:
+        """SQLite's plan of `query_clients(**filters)` (for tests and benchmarks)."""
+        sort = filters.pop("sort", "name")
+        where, params = self._client_where(
+            filters.get("q"), filters.get("category", "all"), filters.get("color")
+        )
+        sql = f"SELECT * FROM clients{where} ORDER BY {CLIENT_ORDERS[sort]} LIMIT ? OFFSET ?"
+        with self._read() as conn:
+            return [str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, [*params, 200, 0])]
+
+    def _cti_where(
+        self, q: str | None, client_id: str | None, kind: str | None, active: bool | None
+    ) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if client_id:
+            where.append("client_id = ?")
+            params.append(client_id)
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        if active is not None:
+            where.append("active = ?")
+            params.append(1 if active else 0)
+        if q and q.strip():
+            client_where, client_params = self._client_where(q, "all", None)
+            words = fold(q).split()
+            id_match = " AND ".join("id_key LIKE ? ESCAPE '\\'" for _ in words)
+            where.append(f"(client_id IN (SELECT id FROM clients{client_where}) OR ({id_match}))")
+            params.extend(client_params)
+            params.extend(_like_pattern(w) for w in words)
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def query_stamping_accounts(
+        self,
+        *,
+        q: str | None = None,
+        client_id: str | None = None,
+        kind: str | None = None,
+        active: bool | None = None,
+        sort: str = "client",
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """A page of the Timbrado tab: CTIs with their client's NIC and name (see `CTI_ORDERS`)."""
+        order = CTI_ORDERS.get(sort)
+        if order is None:
+            raise ValueError(f"unknown stamping account sort {sort!r}")
+        where, params = self._cti_where(q, client_id, kind, active)
+        sql = f"SELECT * FROM stamping_accounts{where} ORDER BY {order} LIMIT ? OFFSET ?"
+        return self._rows(
+            sql, [*params, limit, offset], drop=("rowid", "id_key", "client_name_key", "client_nic_num")
+        )
+
+    def count_stamping_accounts(
+        self,
+        *,
+        q: str | None = None,
+        client_id: str | None = None,
+        kind: str | None = None,
+        active: bool | None = None,
+    ) -> int:
+        where, params = self._cti_where(q, client_id, kind, active)
+        with self._read() as conn:
+            return int(conn.execute(f"SELECT count(*) FROM stamping_accounts{where}", params).fetchone()[0])
+
+    def query_movements(
+        self,
+        *,
+        client_id: str | None = None,
+        target_id: str | None = None,
+        asset: str | None = None,
+        kind: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Movements, the most recent first."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("client_id", client_id),
+            ("target_id", target_id),
+            ("asset", asset),
+            ("kind", kind),
+        ):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        sql = f"SELECT * FROM movements{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        return self._rows(sql, [*params, limit, offset], drop=("rowid",))
+
+    def query_distributors(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Sub-distributors by NIC, all or those of one status (the Distribuidores tabs)."""
+        if status:
+            sql, params = "SELECT * FROM distributors WHERE status = ? ORDER BY nic_num, id", [status]
+        else:
+            sql, params = "SELECT * FROM distributors ORDER BY nic_num, id", []
+        return self._rows(sql, params, drop=("rowid", "name_key", "nic_num"))
+
+    def _rows(self, sql: str, params: Sequence[Any], drop: Sequence[str]) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            cursor = conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        keep = [(i, n) for i, n in enumerate(names) if n not in drop]
+        out = []
+        for row in rows:
+            item = {n: row[i] for i, n in keep}
+            for column in _BOOL_COLUMNS.intersection(item):
+                if item[column] is not None:
+                    item[column] = bool(item[column])
+            out.append(item)
+        return out

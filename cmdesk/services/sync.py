@@ -1,0 +1,345 @@
+"""The sync engine: push the outbox in order, pull the change feed in pages, check the counts.
+
+Push. Commands go strictly in queue order. Each is marked `sent` before its request leaves, and is
+sent with its idempotency key (the same on every retry), so a crash or a lost answer never applies it
+twice. The server's answer settles it:
+
+- success → `done` (its answer is stored in the cache at once, so the view needs no pull to show it);
+- `412 version_conflict` on an edit → merged: each field the user changed is compared with the value
+  the edit started from (`base`) and with the server's current one. Fields the server did not change
+  are sent again on top of the server's version; a field both changed to different values makes the
+  command a `conflict`, kept with both values for the user to settle. Nothing is lost either way;
+- another refusal (`insufficient_balance`, `not_found`, a validation error, …) → `rejected`, with the
+  server's code and Spanish reason, until the user retries it with a new key or discards it;
+- the line dropping, the server busy (5xx, 429) or the key still in progress → the push stops and
+  the command stays `sent`, to be sent again with the same key next time.
+
+Pull. `/v1/sync/changes` pages are applied to the cache one transaction per page, the cursor stored in
+the same transaction; the next page is fetched while the current one is written. After a pull the
+engine compares the cache's counts with `/v1/sync/counts`; when they differ even after pulling again,
+the cache is rebuilt from scratch (the outbox keeps every pending change, laid over it again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from cmdesk.domain.errors import ErrorCode
+from cmdesk.services import commands
+from cmdesk.services.api_client import ApiClient, ApiError, OfflineError
+from cmdesk.services.cache import Cache
+from cmdesk.services.outbox import Command, Outbox
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+# An edit re-based this many times in one push (someone else keeps editing the same record) waits.
+MAX_MERGES = 5
+
+# Answers after which the command stays `sent` and is sent again, with the same key, next time.
+_TRANSIENT_CODES = {ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS.value, ErrorCode.TOO_MANY_ATTEMPTS.value}
+_TRANSIENT_STATUSES = {408, 429, 502, 503, 504}
+
+# The Spanish name of the client fields a conflict may show.
+FIELD_LABELS: dict[str, str] = {
+    "name": "Nombre",
+    "trade_name": "Nombre comercial",
+    "rfc": "RFC",
+    "phone": "Teléfono",
+    "email": "Correo electrónico",
+    "favorite": "Favorito",
+    "dropped": "Baja",
+    "color": "Color",
+}
+
+
+def field_label(path: str) -> str:
+    return FIELD_LABELS.get(path, path)
+
+
+class SessionExpired(Exception):
+    """The server no longer accepts the session: the user has to sign in again."""
+
+    def __init__(self, message: str = "La sesión terminó; inicie sesión de nuevo.") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class PushReport:
+    done: int = 0
+    rejected: int = 0
+    conflicts: int = 0
+    merged: int = 0
+    # Still to send after this push (the line dropped, or the server asked to wait).
+    remaining: int = 0
+    offline: bool = False
+    changed: set[str] = field(default_factory=set)
+    # command id → the password the server generated for the CTI of a client created by that command
+    # (shown once to the user; never written to the outbox).
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PullReport:
+    changed: set[str] = field(default_factory=set)
+    pages: int = 0
+    changes: int = 0
+
+
+@dataclass
+class SyncReport:
+    push: PushReport
+    pull: PullReport
+    counts_ok: bool = True
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> set[str]:
+        return self.push.changed | self.pull.changed
+
+
+def _answer_entities(command: Command, answer: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    """The records a command's answer carries, to store in the cache right away."""
+    if not isinstance(answer, Mapping | list):
+        return []
+    if command.kind == "create_client" and isinstance(answer, Mapping):
+        out: list[tuple[str, Mapping[str, Any]]] = []
+        if isinstance(answer.get("client"), Mapping):
+            out.append(("client", answer["client"]))
+        if isinstance(answer.get("stamping_account"), Mapping):
+            out.append(("stamping_account", answer["stamping_account"]))
+        return out
+    if command.kind == "set_tags" and isinstance(answer, list):
+        return [("client", c) for c in answer if isinstance(c, Mapping) and "id" in c]
+    entity = {
+        "update_client": "client",
+        "set_admin_profile": "client",
+        "set_cti_active": "stamping_account",
+        "set_auto_sale": "stamping_account",
+        "transfer": "movement",
+    }.get(command.kind)
+    if entity and isinstance(answer, Mapping) and "id" in answer:
+        return [(entity, answer)]
+    return []
+
+
+class SyncEngine:
+    """Push, pull and count checks of one account's cache and outbox. One sync at a time."""
+
+    def __init__(self, api: ApiClient, cache: Cache, outbox: Outbox, *, page_size: int = PAGE_SIZE) -> None:
+        self.api = api
+        self.cache = cache
+        self.outbox = outbox
+        self.page_size = page_size
+        self._lock = threading.Lock()
+
+    # ---- push ---------------------------------------------------------------------------------------
+
+    def push(self) -> PushReport:
+        """Send every pending command, in order (see the module docstring)."""
+        report = PushReport()
+        finished: set[tuple[str, str]] = set()
+        merges: dict[str, int] = {}
+        try:
+            while (command := self.outbox.next_to_push()) is not None:
+                self.outbox.mark_sent(command.id)
+                try:
+                    answer = self._send(command)
+                except OfflineError:
+                    report.offline = True
+                    break
+                except ApiError as error:
+                    if not self._refused(command, error, report, merges):
+                        break
+                else:
+                    self._done(command, answer, report)
+                finished.update((e, i) for e, i, _ in commands.touched(command))
+        finally:
+            if finished:
+                commands.refresh_overlays(self.outbox, self.cache, finished)
+                report.changed.update(e for e, _ in finished)
+            report.remaining = self.outbox.pending_count()
+        return report
+
+    def _send(self, command: Command) -> Any:
+        method, path, body, key = command.method, command.path, command.body, command.idempotency_key
+        if method == "POST":
+            return self.api.post(path, body, idempotency_key=key, if_match=command.if_match)
+        if method == "PATCH":
+            # PATCH is applied once by nature (it sets values); the key lets the client retry it.
+            return self.api.patch(path, body, if_match=command.if_match, idempotency_key=key)
+        if method == "PUT":
+            return self.api.put(path, body)
+        if method == "DELETE":
+            return self.api.delete(path)
+        raise ValueError(f"unknown method {method!r}")
+
+    def _done(self, command: Command, answer: Any, report: PushReport) -> None:
+        result = answer
+        if isinstance(answer, Mapping) and isinstance(answer.get("password"), str):
+            # A generated CTI password is shown once and never kept on disk.
+            report.secrets[command.id] = answer["password"]
+            result = {**answer, "password": None}
+        for entity, data in _answer_entities(command, answer):
+            report.changed.update(self.cache.apply_answer(entity, data))
+        self.outbox.mark_done(command.id, result)
+        report.done += 1
+
+    def _refused(self, command: Command, error: ApiError, report: PushReport, merges: dict[str, int]) -> bool:
+        """Settle a command the server refused; returns whether the push goes on."""
+        if error.status == 401:
+            raise SessionExpired() from error
+        if error.code in _TRANSIENT_CODES or error.status in _TRANSIENT_STATUSES or error.status >= 500:
+            log.info("push of %s stopped: %s %s", command.kind, error.status, error.code)
+            return False
+        if error.code == ErrorCode.VERSION_CONFLICT.value and command.base is not None:
+            merges[command.id] = merges.get(command.id, 0) + 1
+            if merges[command.id] > MAX_MERGES:
+                return False
+            self._merge(command, error, report)
+            return True
+        self.outbox.mark_rejected(command.id, error.code, error.detail, error.body)
+        report.rejected += 1
+        return True
+
+    def _merge(self, command: Command, error: ApiError, report: PushReport) -> None:
+        current = error.body.get("current")
+        if not isinstance(current, Mapping):
+            self.outbox.mark_rejected(command.id, error.code, error.detail, error.body)
+            report.rejected += 1
+            return
+        if command.entity and "id" in current:
+            report.changed.update(self.cache.apply_answer(command.entity, current))
+        base = command.base or {}
+        resend: dict[str, Any] = {}
+        conflicts: dict[str, Any] = {}
+        for path, mine in commands.flatten(command.body or {}).items():
+            theirs = commands.value_at(current, path)
+            if theirs == mine:
+                continue  # already so (another user made the same change, or our earlier send)
+            if path in base and theirs == base[path]:
+                resend[path] = mine
+            else:
+                conflicts[path] = {"mine": mine, "server": theirs, "base": base.get(path)}
+        if conflicts:
+            names = ", ".join(field_label(p) for p in conflicts)
+            detail = (
+                f"Otra persona cambió {names} mientras usted editaba este registro; "
+                "elija qué valor conservar."
+            )
+            self.outbox.mark_conflict(command.id, detail, conflicts, current)
+            report.conflicts += 1
+        elif not resend:
+            self.outbox.mark_done(command.id, dict(current))
+            report.done += 1
+        else:
+            version = current.get("version")
+            self.outbox.rebase(
+                command.id,
+                commands.unflatten(resend),
+                if_match=version if isinstance(version, int) else None,
+                base={p: commands.value_at(current, p) for p in resend},
+            )
+            report.merged += 1
+
+    # ---- pull ---------------------------------------------------------------------------------------
+
+    def _fetch(self, cursor: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": self.page_size}
+        if cursor:
+            params["cursor"] = cursor
+        page: dict[str, Any] = self.api.get("/v1/sync/changes", params=params)
+        return page
+
+    def pull(self) -> PullReport:
+        """Bring the cache up to date with the feed. The next page is fetched while one is written."""
+        report = PullReport()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmdesk-pull") as pool:
+            future: Future[dict[str, Any]] = pool.submit(self._fetch, self.cache.cursor)
+            try:
+                while True:
+                    page = future.result()
+                    more = bool(page.get("has_more"))
+                    if more:
+                        future = pool.submit(self._fetch, page.get("cursor"))
+                    changes = page.get("changes") or []
+                    report.changed |= self.cache.apply_page(changes, page.get("cursor"))
+                    report.pages += 1
+                    report.changes += len(changes)
+                    if not more:
+                        break
+            finally:
+                future.cancel()
+                self.cache.finish_pull()
+        return report
+
+    # ---- counts -------------------------------------------------------------------------------------
+
+    def count_differences(self) -> dict[str, tuple[int, int]]:
+        """entity → (server, cache) for every entity whose counts differ."""
+        server: dict[str, Any] = self.api.get("/v1/sync/counts")
+        local = self.cache.counts()
+        return {
+            entity: (int(count), local.get(entity, 0))
+            for entity, count in server.items()
+            if isinstance(count, int) and local.get(entity, 0) != count
+        }
+
+    def rebuild(self) -> PullReport:
+        """Drop the cache and fill it again from the beginning of the feed."""
+        self.cache.reset()
+        report = self.pull()
+        commands.reapply_all(self.outbox, self.cache)
+        return report
+
+    # ---- all of it ----------------------------------------------------------------------------------
+
+    def sync_once(self, *, check_counts: bool = True) -> SyncReport:
+        """Push, then pull, then compare counts (rebuilding the cache when they differ). Raises
+        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in."""
+        with self._lock:
+            started = time.perf_counter()
+            push = self.push()
+            if push.offline:
+                raise OfflineError()
+            try:
+                pull = self.pull()
+                if self.cache.catalog() is None:
+                    self.cache.set_catalog(self.api.get("/v1/catalog"))
+                report = SyncReport(push=push, pull=pull)
+                if check_counts:
+                    differences = self.count_differences()
+                    if differences:
+                        # A change may have landed between the pull and the count: pull once more.
+                        pull2 = self.pull()
+                        pull.changed |= pull2.changed
+                        pull.pages += pull2.pages
+                        pull.changes += pull2.changes
+                        differences = self.count_differences()
+                    if differences:
+                        log.warning("cache counts differ from the server's %s; rebuilding", differences)
+                        rebuilt = self.rebuild()
+                        pull.changed |= rebuilt.changed
+                        pull.pages += rebuilt.pages
+                        pull.changes += rebuilt.changes
+                        report.rebuilt = True
+                        report.counts_ok = not self.count_differences()
+            except ApiError as error:
+                if error.status == 401:
+                    raise SessionExpired() from error
+                raise
+            self.cache.mark_synced(dt.datetime.now(dt.UTC))
+            report.seconds = time.perf_counter() - started
+            return report

@@ -1,0 +1,131 @@
+"""A tiny loopback TCP proxy for tests that need a line that fails at a chosen moment.
+
+    with FlakyProxy(server.url) as proxy:
+        api = ApiClient(proxy.url)
+        proxy.arm("drop_before")   # the next request is cut before reaching the server
+        proxy.arm("drop_after")    # ... reaches the server, but its answer is never delivered
+        proxy.arm("hang")          # ... is swallowed: no answer at all (read timeout)
+        proxy.arm("bad_gateway")   # ... is answered 502 with an HTML page, as a gateway would
+
+One action is armed at a time and applies to the next chunk of request bytes on any connection;
+everything else is relayed untouched. `requests_seen` counts the requests' first chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import threading
+from typing import Literal
+from urllib.parse import urlsplit
+
+Action = Literal["drop_before", "drop_after", "hang", "bad_gateway"]
+
+_BAD_GATEWAY_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+BAD_GATEWAY = (
+    b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nConnection: close\r\n"
+    + b"Content-Length: %d\r\n\r\n" % len(_BAD_GATEWAY_PAGE)
+    + _BAD_GATEWAY_PAGE
+)
+
+
+class FlakyProxy:
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        assert parts.hostname and parts.port
+        self.upstream = (parts.hostname, parts.port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._listener.settimeout(0.05)
+        self._lock = threading.Lock()
+        self._armed: list[Action] = []
+        self._sockets: list[socket.socket] = []
+        self._closed = threading.Event()
+        self.connections = 0
+        self.requests_seen = 0
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def arm(self, *actions: Action) -> None:
+        """Queue actions for the next requests, in order."""
+        with self._lock:
+            self._armed.extend(actions)
+
+    def _take(self) -> Action | None:
+        with self._lock:
+            self.requests_seen += 1
+            return self._armed.pop(0) if self._armed else None
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue  # wake up now and then to notice close()
+            except OSError:
+                return
+            client.settimeout(None)
+            with self._lock:
+                self.connections += 1
+                self._sockets.append(client)
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        upstream: socket.socket | None = None
+        try:
+            upstream = socket.create_connection(self.upstream)
+            with self._lock:
+                self._sockets.append(upstream)
+            dropping = False
+            waiting_request = True  # the next client bytes start a request
+            while not self._closed.is_set():
+                readable, _, _ = select.select([client, upstream], [], [], 0.2)
+                if client in readable:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    if waiting_request:
+                        waiting_request = False
+                        action = self._take()
+                        if action == "drop_before":
+                            return
+                        if action == "bad_gateway":
+                            client.sendall(BAD_GATEWAY)
+                            return
+                        if action == "hang":
+                            self._closed.wait()
+                            return
+                        dropping = action == "drop_after"
+                    upstream.sendall(data)
+                if upstream in readable:
+                    data = upstream.recv(65536)
+                    if not data:
+                        return
+                    if dropping:
+                        return  # the server answered (so it applied the request): cut the line
+                    waiting_request = True
+                    client.sendall(data)
+        except OSError:
+            return
+        finally:
+            for sock in (client, upstream):
+                if sock is not None:
+                    sock.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._thread.join(2)
+
+    def __enter__(self) -> FlakyProxy:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
