@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,8 @@ def demo_client_data(rng: random.Random, people: dict[str, Any], i: int) -> dict
         name = f"{given} {s1} {s2}"
         rfc = _rfc_fisica(rng, given, s1, s2, born)
     phone = f"{rng.randrange(2, 10)}{rng.randrange(10**8, 10**9)}"
-    slug = "".join(ch for ch in s1.lower() if ch.isascii() and ch.isalpha()) or "cliente"
+    plain = unicodedata.normalize("NFKD", s1.lower()).encode("ascii", "ignore").decode()
+    slug = "".join(ch for ch in plain if ch.isalpha()) or "cliente"
     return {
         "name": name,
         "trade_name": name.split(" S.")[0] if moral else "",

@@ -1,0 +1,359 @@
+"""`cmdesk`: the QApplication in Spanish (Mexico), the command line, and the main window.
+
+    cmdesk                          the embedded default, or the server in config.json
+    cmdesk --server https://cm.example.mx     use (and remember) a central server
+    cmdesk --server embedded        back to the embedded default
+    cmdesk --home D:\\cmdesk         keep every file in that folder (CMDESK_HOME)
+    cmdesk --version                print the version
+    cmdesk --self-test              open the embedded default in a temporary folder, offscreen, and
+                                    say what works (exit 0) or what failed (exit 1)
+
+Language: the default QLocale is es-MX, Qt's own dialogs come from `qtbase_es` (skipped when the
+file is missing), and a second translator slot loads cmdesk's own `.qm` when one ships
+(`cmdesk/resources/translations/cmdesk_es_MX.qm`). High-DPI scaling is Qt 6's default. Dark mode:
+the platform palette is used as is; on Windows the old "windowsvista" style can't draw dark, so a
+dark system gets Fusion (which follows the palette).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEventLoop,
+    QLibraryInfo,
+    QLocale,
+    Qt,
+    QTranslator,
+)
+from PySide6.QtWidgets import QApplication
+
+import cmdesk
+from cmdesk.services import paths
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_ARGUMENT = "embedded"
+OUR_TRANSLATION = "cmdesk_es_MX"
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("app", text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cmdesk",
+        description="Cuenta Maestra de escritorio (Induxsoft).",
+        add_help=True,
+    )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="usar este servidor central y recordarlo; «embedded» vuelve al servidor integrado",
+    )
+    parser.add_argument("--home", metavar="CARPETA", help="carpeta de datos (reemplaza a CMDESK_HOME)")
+    parser.add_argument("--version", action="version", version=f"cmdesk {cmdesk.__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="comprobar la instalación en una carpeta temporal, sin ventana, y salir",
+    )
+    return parser
+
+
+# ---- the application --------------------------------------------------------------------------------
+
+
+def spanish_locale() -> QLocale:
+    return QLocale(QLocale.Language.Spanish, QLocale.Country.Mexico)
+
+
+def install_translations(app: QCoreApplication) -> list[QTranslator]:
+    """es-MX as the default locale, Qt's Spanish strings, and cmdesk's own translation if present."""
+    QLocale.setDefault(spanish_locale())
+    installed: list[QTranslator] = []
+    qt_dir = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    qt = QTranslator(app)
+    if qt.load("qtbase_es", qt_dir):
+        app.installTranslator(qt)
+        installed.append(qt)
+    else:
+        log.info("qtbase_es not found in %s; Qt's own texts stay in English", qt_dir)
+    ours = QTranslator(app)
+    folder = Path(cmdesk.__file__).resolve().parent / "resources" / "translations"
+    if (folder / f"{OUR_TRANSLATION}.qm").is_file() and ours.load(OUR_TRANSLATION, str(folder)):
+        app.installTranslator(ours)
+        installed.append(ours)
+    return installed
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication (or the one that already exists), named, in Spanish, dark-mode aware."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        app = existing
+    else:
+        QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+    app.setOrganizationName("Induxsoft")
+    app.setApplicationName("cmdesk")
+    app.setApplicationDisplayName("Cuenta Maestra")
+    app.setApplicationVersion(cmdesk.__version__)
+    if not getattr(app, "_cmdesk_translators", None):
+        app._cmdesk_translators = install_translations(app)  # type: ignore[attr-defined]
+    _follow_dark_mode(app)
+    return app
+
+
+def _follow_dark_mode(app: QApplication) -> None:
+    style = app.style()
+    name = style.name().lower() if style is not None else ""
+    if name == "windowsvista" and app.styleHints().colorScheme() == Qt.ColorScheme.Dark:
+        app.setStyle("Fusion")
+
+
+def _windows_app_id() -> None:
+    """Group the taskbar button under cmdesk, not under python.exe."""
+    if sys.platform != "win32":
+        return
+    try:
+        import ctypes
+
+        ctypes.windll.shell32.SetCurrentProcessExplicitAppUserModelID("Induxsoft.cmdesk")
+    except (AttributeError, OSError):
+        pass
+
+
+def apply_server_argument(value: str) -> str | None:
+    """Save `--server` in the configuration; returns a Spanish error, or None."""
+    from cmdesk.services.config import load_config, save_config
+    from cmdesk.ui.settings_dialog import check_server_url
+
+    config = load_config()
+    if value.strip().lower() == EMBEDDED_ARGUMENT:
+        config.server_url = None
+    else:
+        url, problem = check_server_url(value)
+        if problem:
+            return problem
+        config.server_url = url
+    save_config(config)
+    return None
+
+
+# ---- entry point ------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    if args.self_test:
+        return self_test()
+    if args.home:
+        os.environ[paths.HOME_ENV] = str(Path(args.home).expanduser().resolve())
+    if args.server is not None:
+        # Validated with the same rules (and texts) as the settings dialog.
+        problem = apply_server_argument(args.server)
+        if problem:
+            print(f"cmdesk: {problem}", file=sys.stderr)
+            return 2
+
+    from cmdesk.services.config import load_config
+    from cmdesk.services.logs import setup_logging
+    from cmdesk.services.session import DesktopSession
+    from cmdesk.ui import errors
+    from cmdesk.ui.main_window import MainWindow
+
+    log_path = setup_logging()
+    log.info("cmdesk %s starting", cmdesk.__version__)
+    _windows_app_id()
+    app = create_application(sys.argv[:1])
+    errors.install(log_path, app)
+    window = MainWindow(DesktopSession(load_config()), log_path=log_path)
+    window.show()
+    window.start_session()
+    try:
+        return int(app.exec())
+    finally:
+        errors.uninstall()
+        log.info("cmdesk closed")
+
+
+# ---- self-test ----------------------------------------------------------------------------------------
+
+
+class _Report:
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.failures: list[str] = []
+
+    def ok(self, what: str) -> None:
+        self.out(f"[OK]    {what}")
+
+    def warn(self, what: str) -> None:
+        self.out(f"[AVISO] {what}")
+
+    def fail(self, what: str) -> None:
+        self.failures.append(what)
+        self.out(f"[FALLA] {what}")
+
+
+def _wait(app: QCoreApplication, done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.01)
+    return True
+
+
+def _print(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except UnicodeEncodeError:  # a console without these characters
+        print(text.encode("ascii", "replace").decode("ascii"), flush=True)
+
+
+def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> int:
+    """Start the embedded default in a temporary CMDESK_HOME, open the main window offscreen, check the
+    keyring, the database, the cache and the outbox, and print each result. 0 when nothing failed."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    home = Path(tempfile.mkdtemp(prefix="cmdesk-self-test-"))
+    previous_home = os.environ.get(paths.HOME_ENV)
+    os.environ[paths.HOME_ENV] = str(home)
+    report = _Report(out)
+    out(tr("cmdesk {version} — autoprueba en {folder}").format(version=cmdesk.__version__, folder=home))
+    window = None
+    session = None
+    try:
+        from cmdesk.services.config import DesktopConfig
+        from cmdesk.services.credentials import CredentialStore
+        from cmdesk.services.logs import setup_logging
+        from cmdesk.services.session import DesktopSession
+        from cmdesk.ui import errors
+        from cmdesk.ui.main_window import MainWindow
+
+        log_path = setup_logging()
+        app = create_application(sys.argv[:1])
+        errors.install_qt_message_handler()
+        report.ok(
+            tr("Qt {platform} · idioma {language}").format(
+                platform=app.platformName(), language=QLocale().name()
+            )
+        )
+
+        store = CredentialStore()
+        backend = _keyring_name()
+        if store.available():
+            report.ok(tr("almacén de contraseñas: {backend}").format(backend=backend))
+        else:
+            # Not a failure: cmdesk works, it only asks for the password at each start.
+            report.warn(
+                tr("sin almacén seguro de contraseñas ({backend}); se pedirá la contraseña cada vez").format(
+                    backend=backend
+                )
+            )
+
+        session = DesktopSession(DesktopConfig())
+        window = MainWindow(session, log_path=log_path)
+        window.show()
+        results: list[object] = []
+        window.session_ready.connect(results.append)
+        window.start_session()
+        if not _wait(app, lambda: bool(results), timeout):
+            report.fail(tr("el servidor integrado no respondió a tiempo"))
+            return 1
+        result = results[0]
+        if result is None or getattr(result, "needs_sign_in", True):
+            report.fail(tr("no se pudo abrir la sesión en el servidor integrado"))
+            return 1
+        report.ok(tr("servidor integrado en {url}").format(url=session.server.url if session.server else "?"))
+
+        api = session.api
+        health = api.get("/v1/health") if api is not None else None
+        if isinstance(health, dict) and health.get("database") == "ok":
+            report.ok(tr("base de datos del servidor (SQLite) en orden"))
+        else:
+            report.fail(
+                tr("la base de datos del servidor no respondió bien: {answer}").format(answer=repr(health))
+            )
+
+        cache = session.cache
+        counts = cache.counts() if cache is not None else {}
+        if counts.get("client", 0) > 0:
+            report.ok(
+                tr("caché local: {clients} clientes, {rows} registros").format(
+                    clients=counts.get("client", 0), rows=sum(counts.values())
+                )
+            )
+        else:
+            report.fail(
+                tr("la caché local quedó vacía después de sincronizar: {counts}").format(counts=counts)
+            )
+        if session.outbox is not None:
+            report.ok(
+                tr("bandeja de salida: {n} comandos pendientes").format(n=session.outbox.pending_count())
+            )
+        else:
+            report.fail(tr("la bandeja de salida no se abrió"))
+
+        from cmdesk.ui.tabs import LAYOUT, TablePage
+
+        titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+        expected = [QCoreApplication.translate("tabs", spec.title) for spec in LAYOUT]
+        if titles == expected:
+            report.ok(tr("ventana principal: ") + ", ".join(titles))
+        else:
+            report.fail(tr("pestañas inesperadas: {titles}").format(titles=titles))
+        clients = window.pages["clientes.clientes"]
+        if isinstance(clients, TablePage) and _wait(app, lambda: clients.model.rowCount() > 0, 30):
+            report.ok(tr("pestaña Clientes con {n} filas").format(n=clients.model.rowCount()))
+        else:
+            report.fail(tr("la pestaña Clientes no mostró datos"))
+        account = session.account()
+        if account:
+            report.ok(tr("cuenta {nic} — {name}").format(nic=account.get("nic"), name=account.get("name")))
+        else:
+            report.fail(tr("no se leyó la cuenta"))
+    except Exception as exc:  # every failure is reported, not raised
+        log.exception("self-test failed")
+        report.fail(f"{type(exc).__name__}: {exc}")
+    finally:
+        if window is not None:
+            window.close()
+        elif session is not None:
+            session.close()
+        if previous_home is None:
+            os.environ.pop(paths.HOME_ENV, None)
+        else:
+            os.environ[paths.HOME_ENV] = previous_home
+        logging.shutdown()
+        shutil.rmtree(home, ignore_errors=True)
+    if report.failures:
+        out(tr("Autoprueba con {n} falla(s): ").format(n=len(report.failures)) + "; ".join(report.failures))
+        return 1
+    out(tr("Autoprueba correcta."))
+    return 0
+
+
+def _keyring_name() -> str:
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+        return f"{type(backend).__module__}.{type(backend).__name__}"
+    except Exception as exc:
+        return f"error: {exc}"
+
+
+__all__ = ["build_parser", "create_application", "install_translations", "main", "self_test"]

@@ -1,0 +1,123 @@
+"""The band above the tabs: the signed-in Cuenta Maestra (NIC, name, expiry) and its balances.
+
+Colors come from the platform palette (light or dark); the balances use a larger font, not a color.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import locale as fmt
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("header", text)
+
+
+_STATUS = {
+    "unvalidated": QT_TRANSLATE_NOOP("header", "Sin validar"),
+    "inactive": QT_TRANSLATE_NOOP("header", "Sin activar"),
+    "active": QT_TRANSLATE_NOOP("header", "Activo"),
+    "suspended": QT_TRANSLATE_NOOP("header", "Suspendido"),
+    "cancelled": QT_TRANSLATE_NOOP("header", "Cancelado"),
+    "expired": QT_TRANSLATE_NOOP("header", "Vencido"),
+}
+
+
+class _Balance(QWidget):
+    """A caption over a big number ("Timbres" / "12,500")."""
+
+    def __init__(self, caption: str, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.caption = QLabel(caption, self)
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.caption.setEnabled(False)  # the palette's dimmed text
+        self.value = QLabel("—", self)
+        self.value.setObjectName(name)
+        self.value.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.value.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.value.setFont(font)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.value)
+
+
+class AccountHeader(QFrame):
+    """Shows `set_account(account)`: the API's Account dict (nic, name, expires_at, status, balances)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("accountHeader")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+        self.name = QLabel(self)
+        self.name.setObjectName("accountName")
+        font = self.name.font()
+        font.setPointSizeF(font.pointSizeF() * 1.35)
+        font.setBold(True)
+        self.name.setFont(font)
+        self.name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.nic = QLabel(self)
+        self.nic.setObjectName("accountNic")
+        self.nic.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.expiry = QLabel(self)
+        self.expiry.setObjectName("accountExpiry")
+        self.status = QLabel(self)
+        self.status.setObjectName("accountStatus")
+
+        details = QHBoxLayout()
+        details.setSpacing(18)
+        details.addWidget(self.nic)
+        details.addWidget(self.expiry)
+        details.addWidget(self.status)
+        details.addStretch(1)
+
+        left = QGridLayout()
+        left.setVerticalSpacing(2)
+        left.addWidget(self.name, 0, 0)
+        left.addLayout(details, 1, 0)
+
+        self.stamps = _Balance(tr("Timbres"), "stampsBalance", self)
+        self.points = _Balance(tr("Puntos"), "pointsBalance", self)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addLayout(left, 1)
+        layout.addWidget(self.stamps)
+        layout.addWidget(self.points)
+        self.set_account(None)
+
+    def set_account(self, account: Mapping[str, Any] | None) -> None:
+        if not account:
+            self.name.setText(tr("Sin sesión"))
+            self.nic.setText(tr("Inicie sesión para ver su Cuenta Maestra."))
+            self.expiry.clear()
+            self.status.clear()
+            self.stamps.value.setText("—")
+            self.points.value.setText("—")
+            return
+        name = str(account.get("name") or "")
+        trade_name = str(account.get("trade_name") or "")
+        self.name.setText(name or trade_name)
+        self.name.setToolTip(trade_name if trade_name and trade_name != name else "")
+        self.nic.setText(tr("NIC {nic}").format(nic=account.get("nic") or "—"))
+        expires = fmt.date(account.get("expires_at"))
+        self.expiry.setText(tr("Vence: {date}").format(date=expires) if expires else "")
+        status = str(account.get("status") or "")
+        self.status.setText(
+            tr("Estado: {status}").format(status=tr(_STATUS[status])) if status in _STATUS else ""
+        )
+        balances = account.get("balances") or {}
+        self.stamps.value.setText(fmt.number(balances.get("stamps") or 0))
+        self.points.value.setText(fmt.number(balances.get("points") or 0))

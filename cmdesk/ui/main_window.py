@@ -1,0 +1,562 @@
+"""The main window: the account header, the tabs (the portal's menus), the status bar and the menus.
+
+It owns the session's life on screen: `start_session()` opens it in the network pool (the embedded
+server starts, or the saved session resumes; a sign-in dialog when needed), a timer syncs every
+`config.sync_interval_seconds` (and Archivo → Sincronizar ahora, F5), and the session's events —
+which arrive on whatever thread caused them — are brought to the UI thread by `SessionBridge` and
+handed to every page as `refresh(changed)`. Nothing here waits on the network or the disk: reads of
+the cache and the outbox go to the cache pool, the rest to the network pool.
+
+Size and position are kept with QSettings (Induxsoft / cmdesk; an INI file under CMDESK_HOME when
+that is set, so tests and portable installs leave the registry alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import os
+import platform
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+
+import cmdesk
+from cmdesk.services import paths
+from cmdesk.services.api_client import OfflineError
+from cmdesk.services.config import DesktopConfig
+from cmdesk.services.connectivity import ConnectionState
+from cmdesk.services.session import DesktopSession, SessionEvent, StartResult
+from cmdesk.services.sync import SessionExpired
+from cmdesk.ui import tabs
+from cmdesk.ui.header import AccountHeader
+from cmdesk.ui.operations import OperationHandle, Operations
+from cmdesk.ui.pending_panel import PendingPanel
+from cmdesk.ui.settings_dialog import SettingsDialog
+from cmdesk.ui.signin_dialog import SignInDialog
+from cmdesk.ui.status_bar import StatusBar
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "Induxsoft"
+APPLICATION = "cmdesk"
+DEFAULT_SIZE = (1280, 800)
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("main", text)
+
+
+def window_settings() -> QSettings:
+    """Where the window remembers itself: the platform's store, or an INI file under CMDESK_HOME."""
+    if os.environ.get(paths.HOME_ENV, "").strip():
+        return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+class SessionBridge(QObject):
+    """Receives the session's events on any thread and re-emits them on the UI thread."""
+
+    received = Signal(object)
+    _from_any_thread = Signal(object)
+
+    def __init__(self, session: DesktopSession, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._closed = False
+        self._from_any_thread.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = session.subscribe(self._on_event)
+
+    def _on_event(self, event: SessionEvent) -> None:
+        if self._closed:
+            return
+        # RuntimeError: the bridge is being destroyed (the window closed).
+        with contextlib.suppress(RuntimeError):
+            self._from_any_thread.emit(event)
+
+    @Slot(object)
+    def _deliver(self, event: object) -> None:
+        if not self._closed:
+            self.received.emit(event)
+
+    def close(self) -> None:
+        self._closed = True
+        self._unsubscribe()
+
+
+def read_status(session: DesktopSession) -> dict[str, Any]:
+    """What the header and the status bar show (runs in the cache pool)."""
+    outbox = session.outbox
+    return {
+        "account": session.account(),
+        "pending": outbox.pending_count() if outbox is not None else 0,
+        "attention": outbox.attention_count() if outbox is not None else 0,
+        "last_sync_at": session.last_sync_at,
+        "state": session.state,
+    }
+
+
+class MainWindow(QMainWindow):
+    session_ready = Signal(object)  # the StartResult, once the session is open (or None if it failed)
+    synced = Signal(object)  # the SyncReport of each sync the window ran
+    status_updated = Signal(dict)  # the header and status bar were refreshed with this data
+
+    def __init__(
+        self,
+        session: DesktopSession,
+        *,
+        ops: Operations | None = None,
+        log_path: Path | None = None,
+        session_factory: Callable[[DesktopConfig], DesktopSession] | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        # Qt adds the application's display name ("Cuenta Maestra") after the title.
+        self.setWindowTitle("cmdesk")
+        self.ops = ops or Operations(self)
+        self.log_path = log_path
+        self.session_factory = session_factory or (lambda config: DesktopSession(config))
+        self.context = tabs.AppContext(ops=self.ops, session=session)
+        self.bridge: SessionBridge | None = None
+        self.started = False
+        self.signed_out = False
+        self._sync_handle: OperationHandle | None = None
+        self._status_loading = False
+        self._status_again = False
+        self._pending_changed: frozenset[str] = frozenset()
+        self.sign_in_dialog: SignInDialog | None = None
+        self.pending_panel: PendingPanel | None = None
+
+        self.header = AccountHeader(self)
+        self.tabs, self.pages = tabs.build(self.context, self)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.status.pending_clicked.connect(self.show_pending_panel)
+        self.ops.busy_changed.connect(lambda n: self.status.set_busy(n, self.ops.labels()))
+        self.ops.progress.connect(
+            lambda _label, done, total, text: self.status.set_progress(done, total, text)
+        )
+        self.ops.job_failed.connect(self._job_failed)
+
+        self.sync_timer = QTimer(self)
+        self.sync_timer.setObjectName("syncTimer")
+        self.sync_timer.timeout.connect(self.sync_now)
+
+        self._build_menus()
+        self._connect_session(session)
+        self._restore_geometry()
+
+    # ---- session ------------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> DesktopSession | None:
+        return self.context.session
+
+    def page(self, name: str) -> tabs.TabPage:
+        return self.pages[name]
+
+    def _connect_session(self, session: DesktopSession) -> None:
+        if self.bridge is not None:
+            self.bridge.close()
+            self.bridge.deleteLater()
+        self.context.session = session
+        self.bridge = SessionBridge(session, self)
+        self.bridge.received.connect(self._on_session_event)
+        self._apply_interval(session.config.sync_interval_seconds)
+
+    def _apply_interval(self, seconds: int) -> None:
+        self.sync_timer.setInterval(max(int(seconds), 1) * 1000)
+
+    def start_session(self) -> None:
+        """Open the session in the network pool; the window shows cached data as soon as it can."""
+        session = self.session
+        if session is None:
+            return
+        self.status.set_state(None)
+        self.status.showMessage(tr("Abriendo la sesión…"))
+        self.ops.run(
+            session.start,
+            on_done=self._session_started,
+            on_error=self._session_failed,
+            pool="net",
+            label=tr("Abriendo la sesión"),
+        )
+
+    def _session_started(self, result: StartResult) -> None:
+        self.status.clearMessage()
+        self.started = True
+        self.status.set_state(self.session.state if self.session else None)
+        self._show_notice(result.message)
+        self.refresh_all(tabs.EVERYTHING)
+        self.sync_timer.start()
+        if result.needs_sign_in:
+            self.ask_sign_in(result.message)
+        self.session_ready.emit(result)
+
+    def _session_failed(self, error: BaseException) -> None:
+        log.error("the session could not start", exc_info=error)
+        self.status.clearMessage()
+        self.status.set_state(ConnectionState.OFFLINE)
+        self.session_ready.emit(None)
+        QMessageBox.critical(
+            self,
+            tr("No se pudo abrir la sesión"),
+            tr(
+                "No se pudo abrir la sesión: {error}\n\nRevise la configuración (Archivo → Configuración) "
+                "o el registro en {log}."
+            ).format(error=str(error) or type(error).__name__, log=self._log_text()),
+        )
+
+    def _show_notice(self, message: str | None) -> None:
+        session = self.session
+        if (
+            message is None
+            and session is not None
+            and not session.embedded
+            and not session.credentials.available()
+        ):
+            message = tr(
+                "Este equipo no tiene un almacén seguro de contraseñas: la contraseña se pedirá "
+                "de nuevo la próxima vez."
+            )
+        self.status.set_notice(message)
+
+    def ask_sign_in(self, message: str | None = None) -> SignInDialog | None:
+        session = self.session
+        if session is None:
+            return None
+        if self.sign_in_dialog is not None and self.sign_in_dialog.isVisible():
+            return self.sign_in_dialog
+        dialog = SignInDialog(session, self.ops, self, message=message)
+        dialog.signed_in.connect(self._signed_in)
+        dialog.finished.connect(lambda _code: setattr(self, "sign_in_dialog", None))
+        self.sign_in_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _signed_in(self, result: StartResult) -> None:
+        self.signed_out = False
+        self._update_session_actions()
+        if self.started:
+            self.sync_timer.start()
+        self._show_notice(result.message)
+        self.refresh_all(tabs.EVERYTHING)
+
+    # ---- events and refreshing ----------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_session_event(self, event: SessionEvent) -> None:
+        if event.kind == "state":
+            self.status.set_state(self.session.state if self.session else None)
+        else:
+            self.refresh_all(event.changed)
+        if event.kind == "commands" and self.pending_panel is not None and self.pending_panel.isVisible():
+            self.pending_panel.refresh()
+
+    def refresh_all(self, changed: frozenset[str]) -> None:
+        """Tell every page what changed, and refresh the header and the status bar."""
+        for page in tabs.all_pages(self.pages):
+            try:
+                page.refresh(changed)
+            except Exception:
+                log.exception("page %s failed to refresh", page.objectName())
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        if self._status_loading:
+            self._status_again = True
+            return
+        self._status_loading = True
+        self.ops.run(
+            read_status, session, on_done=self._status_read, on_error=self._status_failed, pool="cache"
+        )
+
+    def _status_read(self, data: dict[str, Any]) -> None:
+        account = data["account"]
+        self.header.set_account(account)
+        self.setWindowTitle(str(account.get("name") or "cmdesk") if account else "cmdesk")
+        self.status.set_pending(data["pending"], data["attention"])
+        self.status.set_last_sync(data["last_sync_at"])
+        self.status.set_state(self.session.state if self.session is not None else data["state"])
+        self.status_updated.emit(data)
+        self._status_done()
+
+    def _status_failed(self, error: BaseException) -> None:
+        log.warning("could not read the status: %s", error)
+        self._status_done()
+
+    def _status_done(self) -> None:
+        self._status_loading = False
+        if self._status_again:
+            self._status_again = False
+            self.refresh_status()
+
+    # ---- syncing ------------------------------------------------------------------------------------
+
+    def sync_now(self) -> OperationHandle | None:
+        """Sincronizar ahora: one sync at a time, in the network pool."""
+        session = self.session
+        if session is None or session.engine is None or self.signed_out:
+            return None
+        if self._sync_handle is not None and not self._sync_handle.is_finished:
+            return self._sync_handle
+        self._sync_handle = self.ops.run(
+            session.sync_now,
+            on_done=self._synced,
+            on_error=self._sync_failed,
+            pool="net",
+            label=tr("Sincronizando"),
+        )
+        return self._sync_handle
+
+    def _synced(self, report: object) -> None:
+        self.synced.emit(report)
+
+    def _sync_failed(self, error: BaseException) -> None:
+        if isinstance(error, OfflineError):
+            self.status.showMessage(tr("Sin conexión con el servidor; se reintentará más tarde."), 8000)
+        elif isinstance(error, SessionExpired):
+            self.status.showMessage(str(error), 8000)
+            self.ask_sign_in(str(error))
+        else:
+            log.warning("sync failed", exc_info=error)
+            self.status.showMessage(tr("La sincronización falló: {error}").format(error=str(error)), 10000)
+        self.refresh_status()
+
+    def _job_failed(self, label: str, error: object) -> None:
+        self.status.showMessage(
+            tr("{what}: {error}").format(what=label or tr("Operación"), error=str(error)), 8000
+        )
+
+    # ---- menus --------------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu(tr("&Archivo"))
+        self.settings_action = QAction(tr("&Configuración…"), self)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.triggered.connect(self.show_settings)
+        self.sync_action = QAction(tr("&Sincronizar ahora"), self)
+        self.sync_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.sync_action.triggered.connect(self.sync_now)
+        self.pending_action = QAction(tr("Comandos &pendientes…"), self)
+        self.pending_action.triggered.connect(self.show_pending_panel)
+        self.session_action = QAction(tr("Cerrar s&esión"), self)
+        self.session_action.triggered.connect(self.toggle_session)
+        self.quit_action = QAction(tr("&Salir"), self)
+        self.quit_action.setShortcut(QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Q))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        menu.addAction(self.settings_action)
+        menu.addSeparator()
+        menu.addAction(self.sync_action)
+        menu.addAction(self.pending_action)
+        menu.addSeparator()
+        menu.addAction(self.session_action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+
+        help_menu = self.menuBar().addMenu(tr("A&yuda"))
+        self.about_action = QAction(tr("&Acerca de cmdesk"), self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+
+    def _update_session_actions(self) -> None:
+        self.session_action.setText(tr("&Iniciar sesión…") if self.signed_out else tr("Cerrar s&esión"))
+        self.sync_action.setEnabled(not self.signed_out)
+
+    def show_settings(self) -> SettingsDialog | None:
+        session = self.session
+        if session is None:
+            return None
+        dialog = SettingsDialog(session.config, self)
+        dialog.finished.connect(lambda code: self._settings_closed(dialog, code))
+        dialog.open()
+        return dialog
+
+    def _settings_closed(self, dialog: SettingsDialog, code: int) -> None:
+        config = dialog.config
+        if not code or config is None:
+            return
+        session = self.session
+        if session is not None:
+            session.config.sync_interval_seconds = config.sync_interval_seconds
+        self._apply_interval(config.sync_interval_seconds)
+        if dialog.server_changed and dialog.restart_requested:
+            self.restart_session(config)
+        elif dialog.server_changed:
+            self.status.showMessage(tr("El nuevo servidor se usará la próxima vez que abra cmdesk."), 10000)
+
+    def restart_session(self, config: DesktopConfig) -> None:
+        """Close the current session (in the network pool) and open one with `config`."""
+        old = self.session
+        self.sync_timer.stop()
+        self.started = False
+        new = self.session_factory(config)
+        self._connect_session(new)
+        self.header.set_account(None)
+        self.refresh_all(tabs.EVERYTHING)
+
+        def close_old() -> None:
+            if old is not None:
+                old.close()
+
+        self.ops.run(
+            close_old,
+            on_done=lambda _r: self.start_session(),
+            on_error=lambda _e: self.start_session(),
+            pool="net",
+            label=tr("Cerrando la sesión"),
+        )
+
+    def show_pending_panel(self) -> PendingPanel:
+        if self.pending_panel is None:
+            self.pending_panel = PendingPanel(self.context, self)
+            self.pending_panel.sync_requested.connect(self.sync_now)
+        self.pending_panel.show()
+        self.pending_panel.raise_()
+        self.pending_panel.activateWindow()
+        self.pending_panel.refresh()
+        return self.pending_panel
+
+    def toggle_session(self) -> None:
+        if self.signed_out:
+            self.ask_sign_in()
+            return
+        session = self.session
+        if session is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            tr("Cerrar sesión"),
+            tr(
+                "¿Cerrar la sesión? Los cambios pendientes se quedan en este equipo y se enviarán cuando "
+                "vuelva a iniciar sesión."
+            ),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.sign_out()
+
+    def sign_out(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.sync_timer.stop()
+        self.signed_out = True
+        self._update_session_actions()
+
+        def done(_result: object) -> None:
+            self.header.set_account(None)
+            self.refresh_all(tabs.EVERYTHING)
+            self.status.set_pending(0, 0)
+            self.ask_sign_in()
+
+        def failed(error: BaseException) -> None:
+            log.warning("sign-out failed", exc_info=error)
+            done(None)
+
+        self.ops.run(
+            session.sign_out, on_done=done, on_error=failed, pool="net", label=tr("Cerrando la sesión")
+        )
+
+    def about_dialog(self) -> QMessageBox:
+        session = self.session
+        server = tr("servidor integrado en este equipo")
+        if session is not None and session.config.server_url:
+            server = session.config.server_url
+        text = tr(
+            "<h3>cmdesk {version}</h3>"
+            "<p>Cuenta Maestra de escritorio: la cartera de clientes, los timbres y los puntos de los "
+            "distribuidores de Induxsoft, también sin conexión.</p>"
+            "<p>Servidor: {server}<br>Datos: {data}<br>Registro: {log}</p>"
+            "<p>Qt {qt} · Python {python}</p>"
+        ).format(
+            version=cmdesk.__version__,
+            server=html.escape(server),
+            data=html.escape(str(paths.data_dir())),
+            log=html.escape(self._log_text()),
+            qt=qVersion(),
+            python=platform.python_version(),
+        )
+        box = QMessageBox(self)
+        box.setObjectName("aboutDialog")
+        box.setWindowTitle(tr("Acerca de cmdesk"))
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(text)
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.button(QMessageBox.StandardButton.Ok).setText(tr("Aceptar"))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        return box
+
+    def show_about(self) -> QMessageBox:
+        box = self.about_dialog()
+        box.open()
+        return box
+
+    def _log_text(self) -> str:
+        return str(self.log_path) if self.log_path is not None else tr("(sin registro)")
+
+    # ---- geometry and closing -----------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        settings = window_settings()
+        geometry = settings.value("main_window/geometry")
+        restored = False
+        if geometry is not None:
+            try:
+                restored = bool(self.restoreGeometry(geometry))
+            except TypeError:
+                restored = False
+        if not restored:
+            self.resize(*DEFAULT_SIZE)
+        tab = settings.value("main_window/tab")
+        if tab is not None:
+            with contextlib.suppress(ValueError):
+                self.tabs.setCurrentIndex(int(str(tab)))
+
+    def save_geometry(self) -> None:
+        settings = window_settings()
+        settings.setValue("main_window/geometry", self.saveGeometry())
+        settings.setValue("main_window/tab", self.tabs.currentIndex())
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_geometry()
+        self.sync_timer.stop()
+        if self.bridge is not None:
+            self.bridge.close()
+        for dialog in (self.pending_panel, self.sign_in_dialog):
+            if dialog is not None:
+                dialog.close()
+        self.ops.shutdown()
+        session = self.session
+        if session is not None:
+            try:
+                session.close()
+            except Exception:
+                log.exception("closing the session failed")
+        super().closeEvent(event)
+
+
+def subpage_tabs(window: MainWindow, name: str) -> QTabWidget | None:
+    """The inner QTabWidget of a top-level tab with sub-tabs (tests, screenshots)."""
+    found = window.tabs.findChild(QTabWidget, f"tabs_{name}")
+    return found if isinstance(found, QTabWidget) else None
