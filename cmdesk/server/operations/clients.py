@@ -7,7 +7,7 @@ edits are versioned (optimistic concurrency); tags (favorites, dropped, color) a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -219,31 +219,54 @@ def _client_aggregates(session: Session, client_ids: Iterable[str]) -> dict[str,
     }
 
 
-def client_view(client: Client, agg: dict[str, Any] | None, admin: Profile | None) -> dict[str, Any]:
-    agg = agg or {"stamps": 0, "credited": 0, "issued": 0, "last_purchase_at": None, "last_issue_at": None}
-    out: dict[str, Any] = {"id": client.id, "nic": client.nic, "version": client.version}
-    for path, col in CLIENT_FIELDS.items():
-        target = out
-        for part in path[:-1]:
-            target = target.setdefault(part, {})
-        target[path[-1]] = getattr(client, col)
-    out["balances"] = {"stamps": agg["stamps"], "points": client.points_balance}
+# CLIENT_FIELDS grouped by section once, so building a view is a few dict comprehensions (the
+# change feed builds thousands of them per page).
+_TOP_FIELDS: list[tuple[str, str]] = [(p[0], c) for p, c in CLIENT_FIELDS.items() if len(p) == 1]
+_SECTIONS: dict[str, list[tuple[str, str]]] = {}
+for _path, _col in CLIENT_FIELDS.items():
+    if len(_path) == 2:
+        _SECTIONS.setdefault(_path[0], []).append((_path[1], _col))
+_NO_AGGREGATES = {"stamps": 0, "credited": 0, "issued": 0, "last_purchase_at": None, "last_issue_at": None}
+
+
+_CLIENT_COLUMNS = [c.name for c in Client.__table__.columns]
+
+
+def _values(obj: Any, columns: list[str]) -> Mapping[str, Any]:
+    """Column values of an ORM object or of a Core row, as a mapping (fast for rows)."""
+    mapping = getattr(obj, "_mapping", None)
+    if mapping is not None:
+        return mapping  # type: ignore[no-any-return]
+    return {col: getattr(obj, col) for col in columns}
+
+
+def client_view(client: Any, agg: dict[str, Any] | None, admin: Profile | None) -> dict[str, Any]:
+    """The API's Client. `client` is a `Client` or a Core row of the clients table."""
+    c = _values(client, _CLIENT_COLUMNS)
+    agg = agg or _NO_AGGREGATES
+    out: dict[str, Any] = {"id": c["id"], "nic": c["nic"], "version": c["version"]}
+    for key, col in _TOP_FIELDS:
+        out[key] = c[col]
+    for section, fields in _SECTIONS.items():
+        out[section] = {key: c[col] for key, col in fields}
+    out["balances"] = {"stamps": agg["stamps"], "points": c["points_balance"]}
     out["credited"] = agg["credited"]
     out["issued"] = agg["issued"]
-    out["created_at"] = client.created_at
+    out["created_at"] = c["created_at"]
     out["last_purchase_at"] = agg["last_purchase_at"]
     out["last_issue_at"] = agg["last_issue_at"]
     out["admin_profile"] = {"email": admin.email, "mobile": admin.mobile} if admin else None
-    out["converted_account_id"] = client.converted_account_id
+    out["converted_account_id"] = c["converted_account_id"]
     return out
 
 
 def load_clients(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-    clients = session.scalars(select(Client).where(Client.id.in_(ids))).all()
-    return views_for(session, clients)
+    # Plain rows, not ORM objects: the feed loads thousands per page and needs no identity map.
+    rows = session.execute(select(*Client.__table__.columns).where(Client.id.in_(ids))).all()
+    return views_for(session, rows)
 
 
-def views_for(session: Session, clients: Iterable[Client]) -> dict[str, dict[str, Any]]:
+def views_for(session: Session, clients: Iterable[Any]) -> dict[str, dict[str, Any]]:
     clients = list(clients)
     aggs = _client_aggregates(session, (c.id for c in clients))
     admin_ids = {c.admin_profile_id for c in clients if c.admin_profile_id}
@@ -392,23 +415,28 @@ def set_admin_profile(
 # ---- Stamping accounts (CTI) -------------------------------------------------------------------
 
 
-def stamping_account_view(cti: StampingAccount, rule: AutoSaleRule | None) -> dict[str, Any]:
-    unlimited = cti.kind == StampingAccountKind.UNLIMITED.value
+_CTI_COLUMNS = [c.name for c in StampingAccount.__table__.columns]
+
+
+def stamping_account_view(cti: Any, rule: AutoSaleRule | None) -> dict[str, Any]:
+    """The API's StampingAccount. `cti` is a `StampingAccount` or a Core row of its table."""
+    c = _values(cti, _CTI_COLUMNS)
+    unlimited = c["kind"] == StampingAccountKind.UNLIMITED.value
     return {
-        "id": cti.id,
-        "client_id": cti.client_id,
-        "kind": cti.kind,
-        "active": cti.active,
-        "version": cti.version,
-        "credited": cti.credited,
-        "issued": cti.issued,
-        "balance": None if unlimited else cti.balance,
-        "rfc_restriction": cti.rfc_restriction if unlimited else None,
-        "paid_until": cti.paid_until if unlimited else None,
-        "created_at": cti.created_at,
-        "first_issue_at": cti.first_issue_at,
-        "last_issue_at": cti.last_issue_at,
-        "last_purchase_at": cti.last_credit_at,
+        "id": c["id"],
+        "client_id": c["client_id"],
+        "kind": c["kind"],
+        "active": c["active"],
+        "version": c["version"],
+        "credited": c["credited"],
+        "issued": c["issued"],
+        "balance": None if unlimited else c["balance"],
+        "rfc_restriction": c["rfc_restriction"] if unlimited else None,
+        "paid_until": c["paid_until"] if unlimited else None,
+        "created_at": c["created_at"],
+        "first_issue_at": c["first_issue_at"],
+        "last_issue_at": c["last_issue_at"],
+        "last_purchase_at": c["last_credit_at"],
         "auto_sale": (
             {
                 "minimum": rule.minimum,
@@ -423,11 +451,13 @@ def stamping_account_view(cti: StampingAccount, rule: AutoSaleRule | None) -> di
 
 
 def load_stamping_accounts(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-    ctis = session.scalars(select(StampingAccount).where(StampingAccount.id.in_(ids))).all()
-    return cti_views_for(session, ctis)
+    rows = session.execute(
+        select(*StampingAccount.__table__.columns).where(StampingAccount.id.in_(ids))
+    ).all()
+    return cti_views_for(session, rows)
 
 
-def cti_views_for(session: Session, ctis: Iterable[StampingAccount]) -> dict[str, dict[str, Any]]:
+def cti_views_for(session: Session, ctis: Iterable[Any]) -> dict[str, dict[str, Any]]:
     ctis = list(ctis)
     ids = [c.id for c in ctis]
     rules = (
