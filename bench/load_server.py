@@ -129,7 +129,12 @@ async def drive(name: str, url: str, concurrency: int, seconds: float, make_requ
 
 
 async def warm_credentials(url: str, ctis: list[str], rounds: int) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+    """Each request on a new connection (`Connection: close`), so every worker accepts some: a
+    kept-alive pool may talk to one worker only and leave the others cold."""
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, limits=limits, headers={"Connection": "close"}
+    ) as client:
         for _ in range(rounds):
             for start in range(0, len(ctis), 8):
                 await asyncio.gather(
@@ -183,7 +188,7 @@ def main() -> None:
         results: list[tuple[Result, float]] = []
         # Each worker verifies a CTI's password with Argon2 once, then trusts it for 10 minutes
         # (security.CredentialCache): warm every CTI on every worker before measuring.
-        asyncio.run(warm_credentials(server.url, ctis, rounds=4 * args.workers))
+        asyncio.run(warm_credentials(server.url, ctis, rounds=6 * args.workers))
         for c in levels:
             tps = pgbench(pg, int(args.seconds), c)
 

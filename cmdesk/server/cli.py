@@ -7,6 +7,9 @@
     cmdesk-server create-distributor --email E --mobile M --password P --name N [--db URL]
     cmdesk-server maintenance [--db URL]
     cmdesk-server software add --product CODE --product-name NAME --kind KIND --title T --version V FILE
+                                [--manifest FILE.manifest.json --signature FILE.manifest.sig]
+    cmdesk-server software sign-manifest --key PRIVATE.pem --version V [--product cmdesk] FILE
+    cmdesk-server software keygen --private PRIVATE.pem --public PUBLIC.pub
 
 Every command takes `--db URL` (default `CMDESK_DATABASE_URL`, else a SQLite file in the user's
 data folder). Messages are in Spanish; a failure exits with status 1 and says why.
@@ -127,12 +130,108 @@ def cmd_software_add(args: argparse.Namespace) -> int:
         file_version=args.version,
         source=source,
     )
-    if args.manifest:
-        kwargs["manifest"] = Path(args.manifest).read_text(encoding="utf-8")
-        kwargs["signature"] = args.signature
+    if args.manifest or args.signature:
+        if not (args.manifest and args.signature):
+            print("--manifest y --signature van juntos (vea «software sign-manifest»).", file=sys.stderr)
+            return 2
+        kwargs["manifest"] = Path(args.manifest).read_text(encoding="utf-8").strip()
+        kwargs["signature"] = _signature_argument(args.signature)
     out = db.run(_factory(_db_url(args)), software.publish_file, **kwargs)
     print(f"Publicado {out['file_name']} ({out['size']:,} bytes, SHA-256 {out['sha256']}).")
+    if out.get("manifest"):
+        print("Con manifiesto firmado: cmdesk lo ofrecerá como actualización.")
     return 0
+
+
+def _signature_argument(value: str) -> str:
+    """`--signature`: the base64 text itself, or the path of a file holding it (`.sig`)."""
+    path = Path(value)
+    if len(value) < 400 and path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    return value.strip()
+
+
+def _read_private_key(path: str) -> Any:
+    from cmdesk.domain import releases
+
+    passphrase = os.environ.get(SIGNING_PASSPHRASE_ENV)
+    return releases.load_private_key(
+        Path(path).read_bytes(), passphrase.encode("utf-8") if passphrase else None
+    )
+
+
+SIGNING_PASSPHRASE_ENV = "CMDESK_SIGNING_PASSPHRASE"
+
+
+def cmd_software_sign_manifest(args: argparse.Namespace) -> int:
+    """Write FILE.manifest.json and FILE.manifest.sig: the signed manifest of a cmdesk release."""
+    import hashlib
+
+    from cmdesk.domain import releases
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"No existe el archivo {source}.", file=sys.stderr)
+        return 1
+    try:
+        key = _read_private_key(args.key)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"No se pudo leer la llave privada {args.key}: {exc}", file=sys.stderr)
+        return 1
+    digest = hashlib.sha256()
+    with source.open("rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    text = releases.manifest_text(
+        product=args.product,
+        version=args.version,
+        file_name=source.name,
+        sha256=digest.hexdigest(),
+        size=source.stat().st_size,
+    )
+    signature = releases.sign(key, text)
+    manifest_path = Path(args.out or f"{source}.manifest.json")
+    signature_path = manifest_path.with_suffix(".sig")
+    manifest_path.write_text(text + "\n", encoding="utf-8")
+    signature_path.write_text(signature + "\n", encoding="ascii")
+    print(f"Manifiesto: {manifest_path}")
+    print(f"Firma:      {signature_path}")
+    print(
+        f"Publíquelo con: cmdesk-server software add --product {args.product} --kind installer "
+        f"--title Instalador --version {args.version} --manifest {manifest_path} "
+        f"--signature {signature_path} {source}"
+    )
+    return 0
+
+
+def cmd_software_keygen(args: argparse.Namespace) -> int:
+    """A new Ed25519 key pair for signing cmdesk releases (the private one stays off the repository)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from cmdesk.domain import releases
+
+    private, public = Path(args.private), Path(args.public)
+    if private.exists() and not args.force:
+        print(f"{private} ya existe; no se sobrescribe (use --force).", file=sys.stderr)
+        return 1
+    key = Ed25519PrivateKey.generate()
+    passphrase = os.environ.get(SIGNING_PASSPHRASE_ENV)
+    private.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(releases.private_key_pem(key, passphrase.encode("utf-8") if passphrase else None))
+    public.parent.mkdir(parents=True, exist_ok=True)
+    public.write_bytes(releases.public_key_pem(key.public_key()))
+    print(f"Llave privada: {private} (guárdela fuera del repositorio)")
+    print(f"Llave pública: {public}")
+    return 0
+
+
+SOFTWARE_COMMANDS = {
+    "add": cmd_software_add,
+    "sign-manifest": cmd_software_sign_manifest,
+    "keygen": cmd_software_keygen,
+}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -158,6 +257,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        http="cmdesk.server.http_protocol:NoDelayHTTPProtocol",
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )
@@ -224,8 +324,20 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--title", required=True)
     sa.add_argument("--version", required=True)
     sa.add_argument("--manifest", help="Manifiesto de la versión (actualizaciones de cmdesk)")
-    sa.add_argument("--signature", help="Firma Ed25519 del manifiesto, en base64")
+    sa.add_argument(
+        "--signature", help="Firma Ed25519 del manifiesto, en base64 (o el archivo .sig que la contiene)"
+    )
     sa.add_argument("file")
+    sm = swsub.add_parser("sign-manifest", help="Firma el manifiesto de una versión de cmdesk")
+    sm.add_argument("--key", required=True, help="Llave privada Ed25519 (PEM)")
+    sm.add_argument("--product", default="cmdesk", help="Código del producto (cmdesk)")
+    sm.add_argument("--version", required=True)
+    sm.add_argument("--out", help="Dónde escribir el manifiesto (por omisión ARCHIVO.manifest.json)")
+    sm.add_argument("file", help="El instalador")
+    sk = swsub.add_parser("keygen", help="Crea el par de llaves para firmar versiones de cmdesk")
+    sk.add_argument("--private", required=True)
+    sk.add_argument("--public", required=True)
+    sk.add_argument("--force", action="store_true")
     return p
 
 
@@ -242,7 +354,10 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    handler = cmd_software_add if args.command == "software" else COMMANDS[args.command]
+    if args.command == "software":
+        handler = SOFTWARE_COMMANDS[args.software_command]
+    else:
+        handler = COMMANDS[args.command]
     try:
         return handler(args)
     except DomainError as err:

@@ -91,7 +91,15 @@ class EmbeddedServer:
         self._socket = sock
         self.port = sock.getsockname()[1]
 
-        config = uvicorn.Config(app, log_level=self._log_level, access_log=False, lifespan="off")
+        # Our protocol sets TCP_NODELAY: this socket's `proto` is 0, so asyncio would not (see
+        # cmdesk.server.http_protocol), and every answer would wait ~40 ms for a delayed ACK.
+        config = uvicorn.Config(
+            app,
+            log_level=self._log_level,
+            access_log=False,
+            lifespan="off",
+            http="cmdesk.server.http_protocol:NoDelayHTTPProtocol",
+        )
         # uvicorn leaves signals alone outside the main thread: they stay the host application's.
         server = uvicorn.Server(config)
         self._server = server
