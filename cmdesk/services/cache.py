@@ -1282,3 +1282,266 @@ class Cache:
                     item[column] = bool(item[column])
             out.append(item)
         return out
+
+    # ---- additions for the Clientes tab (cmdesk.ui.clientes) -----------------------------------------
+
+    def cti_ids_by_client(self, client_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The CTI ids (as the server spells them) of each client, oldest CTI first: what the clients
+        table shows under each name. One indexed query per 500 clients."""
+        out: dict[str, list[str]] = {i: [] for i in client_ids}
+        ids = list(out)
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" for _ in chunk)
+                sql = (
+                    f"SELECT client_id, id FROM stamping_accounts WHERE client_id IN ({marks})"
+                    " ORDER BY client_id, created_at, id"
+                )
+                for client_id, cti_id in conn.execute(sql, chunk):
+                    out[client_id].append(cti_id)
+        return out
+
+    def entities_of_client(self, entity: str, client_id: str) -> list[dict[str, Any]]:
+        """The rows of an untyped entity (license, interaction, support_policy, invoice, …) that belong
+        to one client (`data.client_id`), as the user sees them (pending values laid over)."""
+        with self._read() as conn:
+            rows = {
+                r[0]: json.loads(r[1])
+                for r in conn.execute(
+                    "SELECT id, data FROM entities"
+                    " WHERE entity = ? AND json_extract(data, '$.client_id') = ?",
+                    (entity, client_id),
+                )
+            }
+            for ident, data in conn.execute(
+                "SELECT id, data FROM local WHERE entity = ? AND json_extract(data, '$.client_id') = ?",
+                (entity, client_id),
+            ):
+                rows[ident] = deep_merge(rows.get(ident, {}), json.loads(data))
+                rows[ident]["id"] = ident
+        return list(rows.values())
+
+    # A search page read by walking the view's order: how many rows in order it may look at.
+    SEARCH_SCAN_BUDGET = 3000
+
+    def query_clients_page(
+        self,
+        *,
+        q: str | None = None,
+        category: str = "all",
+        color: str | None = None,
+        sort: str = "name",
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """The same rows as `query_clients`, faster for the first pages of a search that matches many
+        clients (the Clientes tab's keystrokes: "mar", a phone prefix).
+
+        `query_clients` reads every client the trigram index matches and sorts them all: ~100 ms when
+        a third of 100,000 clients match. Here the view's order index is walked first, testing each
+        row with LIKE, over at most `SEARCH_SCAN_BUDGET` rows: when the page fills within them it is
+        exactly the page `query_clients` returns (the rows come in order, so the first matches are
+        the first matches), in a few ms. A rarer search (the page does not fill) falls back to
+        `query_clients`, whose match set is then small."""
+        order = CLIENT_ORDERS.get(sort)
+        if order is None:
+            raise ValueError(f"unknown client sort {sort!r}")
+        words = fold(q).split() if q else []
+        if (
+            not words
+            or all(len(w) < 3 for w in words)  # the name-prefix search: already an index range
+            or offset + limit > self.SEARCH_SCAN_BUDGET
+        ):
+            return self.query_clients(
+                q=q, category=category, color=color, sort=sort, limit=limit, offset=offset
+            )
+        where, params = self._client_where(None, category, color)
+        like = " AND ".join("(search LIKE ? ESCAPE '\\' OR cti_ids LIKE ? ESCAPE '\\')" for _ in words)
+        for word in words:
+            params.extend([_like_pattern(word)] * 2)
+        sql = (
+            f"SELECT * FROM (SELECT * FROM clients{where} ORDER BY {order} LIMIT {self.SEARCH_SCAN_BUDGET})"
+            f" WHERE {like} ORDER BY {order} LIMIT ? OFFSET ?"
+        )
+        drop = ("rowid", "search", "name_key", "nic_num", "cti_ids")
+        rows = self._rows(sql, [*params, limit, offset], drop=drop)
+        if len(rows) == limit:
+            return rows
+        return self.query_clients(q=q, category=category, color=color, sort=sort, limit=limit, offset=offset)
+
+    # ---- additions for Distribuidores, Facturación, Compras, Herramientas (cmdesk.ui.*) ---------------
+
+    def query_entities(
+        self,
+        entity: str,
+        *,
+        equals: Mapping[str, Any] | None = None,
+        since: tuple[str, str] | None = None,
+        until: tuple[str, str] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Rows of an untyped entity (top-up codes, invoices, price packages, profiles, distributors…)
+        as the user sees them, filtered and sorted in SQL on their JSON: `equals` = {field path: value}
+        (None matches a missing/null value), `since`/`until` = (path, ISO text) bounds (until
+        excluded), `order` = [(path, descending)], then id. Paths are dotted field names
+        ("balances.stamps")."""
+        sql, params = self._entities_sql(entity, equals, since, until)
+        order_sql = "".join(f"json_extract(merged, ?) {'DESC' if desc else 'ASC'}, " for _path, desc in order)
+        params += [_json_path(path) for path, _desc in order]
+        sql = f"SELECT id, data, overlay FROM ({sql}) ORDER BY {order_sql}id LIMIT ? OFFSET ?"
+        params += [limit, offset]
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        out = []
+        for ident, data, overlay in rows:
+            item = json.loads(data) if data else {}
+            if overlay:
+                item = deep_merge(item, json.loads(overlay))
+            item["id"] = ident
+            out.append(item)
+        return out
+
+    def count_entities(
+        self,
+        entity: str,
+        *,
+        equals: Mapping[str, Any] | None = None,
+        since: tuple[str, str] | None = None,
+        until: tuple[str, str] | None = None,
+    ) -> int:
+        sql, params = self._entities_sql(entity, equals, since, until)
+        with self._read() as conn:
+            return int(conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
+
+    @staticmethod
+    def _entities_sql(
+        entity: str,
+        equals: Mapping[str, Any] | None,
+        since: tuple[str, str] | None,
+        until: tuple[str, str] | None,
+    ) -> tuple[str, list[Any]]:
+        # `merged`: the server's copy with the pending values patched in, for filtering and sorting;
+        # the rows themselves are merged in Python (deep_merge) like `get` does.
+        base = (
+            "SELECT e.id AS id, e.data AS data, l.data AS overlay, "
+            "CASE WHEN l.data IS NULL THEN e.data ELSE json_patch(e.data, l.data) END AS merged "
+            "FROM entities e LEFT JOIN local l ON l.entity = e.entity AND l.id = e.id WHERE e.entity = ? "
+            "UNION ALL SELECT id, NULL, data, data FROM local WHERE entity = ? AND local_only = 1"
+        )
+        params: list[Any] = [entity, entity]
+        where: list[str] = []
+        for path, value in (equals or {}).items():
+            if value is None:
+                where.append("json_extract(merged, ?) IS NULL")
+                params.append(_json_path(path))
+            else:
+                where.append("json_extract(merged, ?) = ?")
+                params.extend([_json_path(path), 1 if value is True else 0 if value is False else value])
+        if since is not None:
+            where.append("json_extract(merged, ?) >= ?")
+            params.extend([_json_path(since[0]), since[1]])
+        if until is not None:
+            where.append("json_extract(merged, ?) < ?")
+            params.extend([_json_path(until[0]), until[1]])
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        return f"SELECT * FROM ({base}){clause}", params
+
+    _PENDING_SALES_WHERE = (
+        "kind IN ('transfer', 'auto_sale') AND amount_cents > 0 AND client_id IS NOT NULL "
+        "AND invoice_id IS NULL AND (account_id IS NULL OR account_id = ? OR ? IS NULL)"
+    )
+
+    def pending_sales_by_client(self) -> list[dict[str, Any]]:
+        """Facturación → Timbres y Puntos: the clients with sales to invoice (client_id, nic, name,
+        count, total_cents), by name — as the server's `/v1/billing/pending/by-client` answers."""
+        account = self.account_id
+        sql = (
+            "SELECT m.client_id, coalesce(c.nic, ''), coalesce(c.name, ''), count(*), sum(m.amount_cents) "
+            f"FROM movements m LEFT JOIN clients c ON c.id = m.client_id WHERE {self._PENDING_SALES_WHERE} "
+            "GROUP BY m.client_id ORDER BY coalesce(c.name_key, ''), c.nic_num, m.client_id"
+        )
+        with self._read() as conn:
+            rows = conn.execute(sql, (account, account)).fetchall()
+        return [
+            {"client_id": r[0], "nic": r[1], "name": r[2], "count": int(r[3]), "total_cents": int(r[4])}
+            for r in rows
+        ]
+
+    def query_pending_sales(
+        self, client_id: str, *, limit: int = 1000, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """The sales of one client still to invoice, oldest first (typed movement rows)."""
+        account = self.account_id
+        sql = (
+            f"SELECT * FROM movements WHERE client_id = ? AND {self._PENDING_SALES_WHERE} "
+            "ORDER BY created_at, id LIMIT ? OFFSET ?"
+        )
+        return self._rows(sql, [client_id, account, account, limit, offset], drop=("rowid",))
+
+    def apply_deleted(self, entity: str, ident: str) -> set[str]:
+        """The server answered that a record is gone (a deleted price package, a removed user): drop it
+        now instead of waiting for the next pull, which brings the same tombstone."""
+        return self.apply_page([{"entity": entity, "id": ident, "deleted": True, "data": None}], None)
+
+    # ---- additions for the Timbrado tab (cmdesk.ui.timbrado): daily usage of CTIs ---------------------
+    # The feed carries no daily series, so the tab fetches `GET /v1/stamping-accounts/{id}/usage` for
+    # the rows on screen and keeps the answer here (C.P.D., D.R. and the consumption chart then work
+    # offline with the last value). Created on first use, so caches made before it need no rebuild.
+
+    _USAGE_TABLE = (
+        "CREATE TABLE IF NOT EXISTS stamping_usage (id TEXT PRIMARY KEY, fetched_at TEXT NOT NULL, "
+        "issued INTEGER, daily TEXT NOT NULL) WITHOUT ROWID"
+    )
+
+    def set_stamping_usage(
+        self,
+        cti_id: str,
+        daily: Sequence[Mapping[str, Any]],
+        *,
+        issued: int | None,
+        fetched_at: dt.datetime | None = None,
+    ) -> None:
+        """Keep a CTI's daily series (`[{"date", "issued"}]`, oldest first) with the CTI's `issued`
+        count when it was fetched (a different count later means the series is out of date)."""
+        when = (fetched_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
+        series = [{"date": str(d.get("date")), "issued": _int(d.get("issued"))} for d in daily]
+        with self._write() as conn:
+            conn.execute(self._USAGE_TABLE)
+            conn.execute(
+                "INSERT INTO stamping_usage (id, fetched_at, issued, daily) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET fetched_at = excluded.fetched_at, issued = excluded.issued, "
+                "daily = excluded.daily",
+                (cti_id, when, issued, _dumps(series)),
+            )
+
+    def stamping_usage(self, cti_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """CTI id → {"daily": [...], "issued": int | None, "fetched_at": aware datetime} of the CTIs
+        whose usage was fetched (the others are missing)."""
+        out: dict[str, dict[str, Any]] = {}
+        ids = list(dict.fromkeys(cti_ids))
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" for _ in chunk)
+                try:
+                    sql = f"SELECT id, fetched_at, issued, daily FROM stamping_usage WHERE id IN ({marks})"
+                    rows = conn.execute(sql, chunk).fetchall()
+                except sqlite3.OperationalError:  # no usage fetched yet on this cache
+                    return {}
+                for ident, fetched_at, issued, daily in rows:
+                    out[ident] = {
+                        "daily": json.loads(daily),
+                        "issued": issued,
+                        "fetched_at": dt.datetime.fromisoformat(fetched_at),
+                    }
+        return out
+
+
+def _json_path(path: str) -> str:
+    """`balances.stamps` → `$.balances.stamps` (field names only: letters, digits, `_`, dots)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", path):
+        raise ValueError(f"not a field path: {path!r}")
+    return "$." + path

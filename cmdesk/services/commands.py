@@ -269,7 +269,7 @@ def set_tags(
         fields["color"] = color
     if not fields:
         raise validation_error({"tags": "Indique qué clasificación aplicar."})
-    what = "Clasificar " + (f"{len(ids)} clientes" if len(ids) > 1 else "un cliente")
+    what = "Clasificar " + clients_label(cache, ids)
     return _enqueue(
         outbox,
         cache,
@@ -297,7 +297,7 @@ def set_admin_profile(outbox: Outbox, cache: Cache, client_id: str, *, email: st
         "PUT",
         f"/v1/clients/{client_id}/admin-profile",
         {"email": email.strip(), "mobile": mobile.strip()},
-        description="Asignar el perfil principal del cliente",
+        description=f"Asignar el perfil principal de {client_label(cache, client_id)}",
         entity="client",
         entity_id=client_id,
     )
@@ -315,7 +315,8 @@ def set_cti_active(outbox: Outbox, cache: Cache, cti_id: str, active: bool) -> C
         "PATCH",
         f"/v1/stamping-accounts/{cti_id}",
         {"active": bool(active)},
-        description=("Reactivar" if active else "Bloquear") + f" la cuenta de timbrado {cti_id}",
+        description=("Reactivar " if active else "Bloquear ")
+        + target_label(cache, "stamping_account", cti_id),
         entity="stamping_account",
         entity_id=cti_id,
         local=[("stamping_account", cti_id, {"active": bool(active)})],
@@ -362,7 +363,7 @@ def set_auto_sale(
         "PUT",
         f"/v1/stamping-accounts/{cti_id}/auto-sale",
         rule,
-        description=f"Venta automática de la cuenta de timbrado {cti_id}",
+        description="Venta automática de " + target_label(cache, "stamping_account", cti_id),
         entity="stamping_account",
         entity_id=cti_id,
         local=[("stamping_account", cti_id, {"auto_sale": rule})],
@@ -457,7 +458,8 @@ def transfer(
         "POST",
         "/v1/transfers",
         body,
-        description=f"Transferir {quantity:,} {_ASSET_NAMES[asset]} a {target_id}",
+        description=f"Transferir {quantity:,} {_ASSET_NAMES[asset]} "
+        + _to(target_label(cache, target_type, target_id)),
         entity=target_type,
         entity_id=target_id,
     )
@@ -487,7 +489,7 @@ def bulk_transfer(outbox: Outbox, cache: Cache, items: Sequence[Mapping[str, Any
         "POST",
         "/v1/transfers/bulk",
         {"items": body_items},
-        description=f"Transferencia masiva: {total:,} a {len(body_items)} cuentas",
+        description=bulk_transfer_label(cache, body_items, total),
     )
 
 
@@ -570,3 +572,218 @@ def resolve_conflict(
         base={path: value_at(current, path) for path in resend},
         local=[("client", command.entity_id, unflatten(resend))],
     )
+
+
+# ---- Names in descriptions ------------------------------------------------------------------------
+# The pending-commands panel shows a command's description: people recognise clients by name, not by
+# their ids.
+
+
+def client_label(cache: Cache, client_id: str) -> str:
+    """«Name» (NIC n) of a client in the cache, or «el cliente» when the cache does not know it."""
+    client = cache.get("client", client_id) or {}
+    name = str(client.get("name") or "").strip()
+    if not name:
+        return "el cliente"
+    nic = str(client.get("nic") or "").strip()
+    return f"«{name}» (NIC {nic})" if nic else f"«{name}»"
+
+
+def clients_label(cache: Cache, client_ids: Sequence[str]) -> str:
+    """One client by name; a few by name; many as a count with the first names."""
+    if len(client_ids) == 1:
+        return "a " + client_label(cache, client_ids[0])
+    names = [str((cache.get("client", i) or {}).get("name") or "").strip() for i in client_ids[:3]]
+    names = [f"«{n}»" for n in names if n]
+    if not names:
+        return f"{len(client_ids)} clientes"
+    rest = len(client_ids) - len(names)
+    listed = ", ".join(names) + (f" y {rest} más" if rest > 0 else "")
+    return f"{len(client_ids)} clientes: {listed}"
+
+
+def target_label(cache: Cache, target_type: str, target_id: str) -> str:
+    """What a transfer or a CTI command is about, by name: a client, a CTI of a client, a
+    sub-distributor."""
+    if target_type == "client":
+        return client_label(cache, target_id)
+    if target_type == "stamping_account":
+        cti = cache.get("stamping_account", target_id) or {}
+        owner = client_label(cache, str(cti.get("client_id") or ""))
+        return f"la cuenta de timbrado {target_id}" + (f" de {owner}" if owner != "el cliente" else "")
+    if target_type in ("distributor", "account"):
+        distributor = cache.get("distributor", target_id) or {}
+        name = str(distributor.get("name") or "").strip()
+        return f"el distribuidor «{name}»" if name else f"el distribuidor {target_id}"
+    return target_id
+
+
+def _to(label: str) -> str:
+    """«a» before a label, contracted before «el» (al distribuidor)."""
+    return "al " + label[3:] if label.startswith("el ") else "a " + label
+
+
+# ---- Facturación (cmdesk.ui.facturacion) -----------------------------------------------------------
+
+
+def register_invoice(
+    outbox: Outbox,
+    cache: Cache,
+    *,
+    reference: str,
+    client_id: str | None = None,
+    movement_ids: Sequence[str] = (),
+    top_up_code_ids: Sequence[str] = (),
+) -> Command:
+    """Registrar factura of sales (`client_id` + `movement_ids`) or of top-up codes (`top_up_code_ids`,
+    `client_id` optional). Queued: until the server answers, the sales and codes show as invoiced
+    (pending), so they leave the lists "por facturar" at once; a refusal brings them back."""
+    ref = " ".join(str(reference or "").split())
+    errors: dict[str, str] = {}
+    if not ref:
+        errors["reference"] = "Escriba la referencia (folio) de la factura."
+    elif len(ref) > 200:
+        errors["reference"] = "La referencia admite como máximo 200 caracteres."
+    sales = list(dict.fromkeys(movement_ids))
+    codes = list(dict.fromkeys(top_up_code_ids))
+    if bool(sales) == bool(codes):
+        errors["movement_ids"] = "Seleccione al menos una venta o un código de abono para facturar."
+    if sales and not client_id:
+        errors["client_id"] = "Indique el cliente de la factura."
+    if errors:
+        raise validation_error(errors)
+    marker = LOCAL_PREFIX + uuid.uuid4().hex
+    body: dict[str, Any] = {"reference": ref}
+    if client_id:
+        body["client_id"] = client_id
+    if sales:
+        body["movement_ids"] = sales
+        local = [("movement", i, {"invoice_id": marker}) for i in sales]
+        what = f"{len(sales)} venta" + ("s" if len(sales) != 1 else "")
+    else:
+        body["top_up_code_ids"] = codes
+        local = [("top_up_code", i, {"invoice_id": marker}) for i in codes]
+        what = f"{len(codes)} código" + ("s" if len(codes) != 1 else "") + " de abono"
+    who = f" de {client_label(cache, client_id)}" if client_id else ""
+    return _enqueue(
+        outbox,
+        cache,
+        "register_invoice",
+        "POST",
+        "/v1/invoices",
+        body,
+        description=f"Registrar la factura {ref}{who} ({what})",
+        entity="invoice",
+        local=local,
+    )
+
+
+
+# ---- A client's records (detail window: Interacciones, Pólizas) -------------------------------------
+
+
+def add_interaction(
+    outbox: Outbox, cache: Cache, client_id: str, text: str, occurred_at: dt.datetime | None = None
+) -> Command:
+    """Registrar una interacción (llamada, visita, acuerdo) with a client. Shown at once, pending."""
+    text = text.strip()
+    if not text:
+        raise validation_error({"text": "Escriba la interacción."})
+    if len(text) > 10_000:
+        raise validation_error({"text": "La interacción admite como máximo 10,000 caracteres."})
+    if client_id.startswith(LOCAL_PREFIX):
+        raise validation_error(
+            {"client_id": "El cliente aún no se registra en el servidor; espere a que se envíe."}
+        )
+    body: dict[str, Any] = {"text": text}
+    when = occurred_at or dt.datetime.now(dt.UTC)
+    if occurred_at is not None:
+        body["occurred_at"] = occurred_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    local_id = LOCAL_PREFIX + uuid.uuid4().hex
+    provisional = {
+        "client_id": client_id,
+        "text": text,
+        "occurred_at": when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "author": "",
+    }
+    return _enqueue(
+        outbox,
+        cache,
+        "add_interaction",
+        "POST",
+        f"/v1/clients/{client_id}/interactions",
+        body,
+        description="Interacción con " + client_label(cache, client_id),
+        entity="interaction",
+        entity_id=local_id,
+        local=[("interaction", local_id, provisional)],
+    )
+
+
+def add_policy(
+    outbox: Outbox,
+    cache: Cache,
+    client_id: str,
+    *,
+    product: str,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    reference: str = "",
+) -> Command:
+    """Registrar una póliza de soporte del cliente, vigente de `starts_on` a `ends_on`."""
+    errors: dict[str, str] = {}
+    product = product.strip()
+    if not product:
+        errors["product"] = "Escriba el producto de la póliza."
+    if ends_on < starts_on:
+        errors["ends_on"] = "El fin de la vigencia no puede ser anterior a su inicio."
+    if client_id.startswith(LOCAL_PREFIX):
+        errors["client_id"] = "El cliente aún no se registra en el servidor; espere a que se envíe."
+    if errors:
+        raise validation_error(errors)
+    body = {
+        "product": product,
+        "starts_on": starts_on.isoformat(),
+        "ends_on": ends_on.isoformat(),
+        "reference": reference.strip(),
+    }
+    local_id = LOCAL_PREFIX + uuid.uuid4().hex
+    return _enqueue(
+        outbox,
+        cache,
+        "add_policy",
+        "POST",
+        f"/v1/clients/{client_id}/policies",
+        body,
+        description=f"Póliza «{product}» de " + client_label(cache, client_id),
+        entity="support_policy",
+        entity_id=local_id,
+        local=[("support_policy", local_id, {**body, "client_id": client_id})],
+    )
+
+
+# ---- Timbrado (cmdesk.ui.timbrado) -----------------------------------------------------------------
+
+
+def bulk_transfer_label(cache: Cache, items: Sequence[Mapping[str, Any]], total: int) -> str:
+    """«Transferencia masiva: 1,200 timbres a 3 cuentas de timbrado (Pruebas de «Empresa», …)»: the
+    CTIs by id with their client's name, the first three."""
+    assets = {str(i.get("asset")) for i in items}
+    what = _ASSET_NAMES[assets.pop()] if len(assets) == 1 and next(iter(assets), "") in _ASSET_NAMES else ""
+    n = len(items)
+    named = []
+    for item in items[:3]:
+        target = item.get("target") or {}
+        ident = str(target.get("id") or "")
+        if target.get("type") == "stamping_account":
+            owner = (cache.get("stamping_account", ident) or {}).get("client_id")
+            name = str((cache.get("client", str(owner or "")) or {}).get("name") or "").strip()
+            named.append(f"{ident} de «{name}»" if name else ident)
+        else:
+            label = target_label(cache, str(target.get("type") or ""), ident)
+            named.append(label[3:] if label.startswith("el ") else label)
+    listed = ", ".join(named) + (f" y {n - len(named)} más" if n > len(named) else "")
+    accounts = "cuenta de timbrado" if n == 1 else "cuentas de timbrado"
+    if any((i.get("target") or {}).get("type") != "stamping_account" for i in items):
+        accounts = "destino" if n == 1 else "destinos"
+    return f"Transferencia masiva: {total:,} {what} a {n} {accounts} ({listed})".replace("  ", " ")

@@ -33,7 +33,7 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.session import DesktopSession, SessionEvent, StartResult
 from cmdesk.services.sync import SessionExpired
-from cmdesk.ui import tabs
+from cmdesk.ui import pages, tabs  # noqa: F401  (pages: every page registers itself)
 from cmdesk.ui.header import AccountHeader
 from cmdesk.ui.operations import OperationHandle, Operations
 from cmdesk.ui.pending_panel import PendingPanel
@@ -370,6 +370,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.quit_action)
 
         help_menu = self.menuBar().addMenu(tr("A&yuda"))
+        # Pages may add their own entries (Ayuda → Buscar actualizaciones, cmdesk/ui/ayuda).
+        self.help_menu = help_menu
         self.about_action = QAction(tr("&Acerca de cmdesk"), self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self.show_about)

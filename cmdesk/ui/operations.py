@@ -22,6 +22,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,39 @@ class _Job(QRunnable):
             handle._done_from_worker.emit(result)
 
 
+def _owner_of(callback: Callable[..., Any]) -> QObject | None:
+    """The QObject a callback belongs to: the object of a bound method, or the first QObject a
+    lambda/closure captured (typically `self` of the page that started the job)."""
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, QObject):
+        return owner
+    for cell in getattr(callback, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, QObject):
+            return value
+    return None
+
+
+def _guarded[**P](callback: Callable[P, None] | None) -> Callable[P, None] | None:
+    """A callback that belongs to a QObject is dropped once that object is deleted: a page closed
+    while its query ran must not be called back (its C++ side is gone)."""
+    owner = _owner_of(callback) if callback is not None else None
+    if callback is None or owner is None:
+        return callback
+    target = callback
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> None:
+        if shiboken6.isValid(owner):
+            target(*args, **kwargs)
+        else:
+            log.debug("dropped the callback of a deleted %s", type(owner).__name__)
+
+    return call
+
+
 class _Cancelled(Exception):
     """The job was cancelled before it started."""
 
@@ -179,6 +213,7 @@ class Operations(QObject):
     ) -> OperationHandle:
         """Run `fn(*args, **kwargs)` in `pool` ("net" or "cache"); callbacks run on the UI thread."""
         handle = OperationHandle(label, self)
+        on_done, on_error, on_progress = _guarded(on_done), _guarded(on_error), _guarded(on_progress)
         if on_done is not None:
             handle.done.connect(on_done)
         if on_error is not None:

@@ -64,6 +64,8 @@ KIND_NAMES: dict[str, str] = {
     "transfer": QT_TRANSLATE_NOOP("pending", "Transferencia"),
     "bulk_transfer": QT_TRANSLATE_NOOP("pending", "Transferencia masiva"),
     "purchase": QT_TRANSLATE_NOOP("pending", "Compra"),
+    "add_interaction": QT_TRANSLATE_NOOP("pending", "Interacción con cliente"),
+    "add_policy": QT_TRANSLATE_NOOP("pending", "Póliza de soporte"),
 }
 
 # What the user can do about each refusal.

@@ -155,3 +155,33 @@ def test_after_shutdown_jobs_are_refused(qtbot, ops: Operations) -> None:
     errors: list[BaseException] = []
     ops.run(lambda: 1, on_error=errors.append)
     assert errors and "cerrando" in str(errors[0])
+
+
+def test_a_callback_of_a_deleted_object_is_dropped(qtbot) -> None:
+    """A page closed while its query ran is not called back (its C++ side is gone)."""
+    import threading
+
+    from PySide6.QtCore import QObject
+
+    from cmdesk.ui.operations import Operations
+
+    ops = Operations()
+    release = threading.Event()
+    calls: list[object] = []
+
+    class Owner(QObject):
+        def arrived(self, result: object) -> None:
+            calls.append(result)
+
+    owner = Owner()
+    closure_owner = Owner()
+    ops.run(release.wait, 5, on_done=owner.arrived)
+    ops.run(release.wait, 5, on_done=lambda r: closure_owner.arrived(r))
+    owner.deleteLater()
+    closure_owner.deleteLater()
+    qtbot.wait(50)  # both objects are deleted now
+    release.set()
+    assert ops.wait_for_done(5000)
+    qtbot.wait(100)
+    assert calls == []
+    ops.shutdown()

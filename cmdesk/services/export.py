@@ -1,0 +1,273 @@
+"""Export of the clients view to Excel (.xlsx) and CSV: the rows the user is looking at — the same
+search, filter and order — all of them, not only the page the table has loaded.
+
+    export_clients(cache, Path("clientes.xlsx"), q="martínez", category="favorites", sort="stamps_desc")
+
+Rows are read from the cache in pages (`Cache.query_clients`, sorted in SQL) and written as they come,
+so 100,000 clients never sit in memory at once (openpyxl's write-only workbook streams them too).
+
+- Excel: numbers are numbers, dates are real dates (Mexico City time, shown `dd/mm/yyyy hh:mm`), the
+  header row is bold and frozen, and the columns have sensible widths.
+- CSV: UTF-8 with a BOM (Excel on Windows reads accents and ñ only then), comma separated, CRLF line
+  ends, dates as `dd/mm/yyyy hh:mm`, numbers without thousands separators (so Excel reads them as
+  numbers).
+
+Runs in the cache pool (it reads the cache); `progress(done, total)` is called after each page, and
+returning True from `cancelled()` stops it (the partial file is removed). No Qt here.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cmdesk.services.cache import Cache
+
+PAGE = 2000
+FORMATS = ("xlsx", "csv")
+
+COLOR_NAMES = {
+    "red": "Rojo",
+    "orange": "Naranja",
+    "yellow": "Amarillo",
+    "green": "Verde",
+    "blue": "Azul",
+    "purple": "Morado",
+    "gray": "Gris",
+}
+
+
+def _mexico_city() -> dt.tzinfo:
+    """America/Mexico_City; a fixed UTC-6 where the zone database is missing (Windows without the
+    `tzdata` package). Mexico City has kept UTC-6 all year since October 2022."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("America/Mexico_City")
+    except Exception:
+        return dt.timezone(dt.timedelta(hours=-6), "CST")
+
+
+MEXICO_CITY = _mexico_city()
+
+
+def local_time(value: Any) -> dt.datetime | None:
+    """A stored UTC time (ISO text or datetime) as a naive Mexico City datetime (what a spreadsheet
+    cell holds), or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(MEXICO_CITY).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True)
+class ExportColumn:
+    title: str
+    value: Callable[[Mapping[str, Any]], Any]
+    kind: str = "text"  # text · number · datetime · bool
+    width: int = 14
+
+
+def _yes_no(value: Any) -> str:
+    return "Sí" if value else "No"
+
+
+COLUMNS: tuple[ExportColumn, ...] = (
+    ExportColumn("NIC", lambda r: r.get("nic") or "", width=10),
+    ExportColumn("Nombre", lambda r: r.get("name") or "", width=40),
+    ExportColumn("Nombre comercial", lambda r: r.get("trade_name") or "", width=28),
+    ExportColumn("RFC", lambda r: r.get("rfc") or "", width=15),
+    ExportColumn("Teléfono", lambda r: r.get("phone") or "", width=13),
+    ExportColumn("Correo", lambda r: r.get("email") or "", width=30),
+    ExportColumn("Cuentas de timbrado", lambda r: " ".join(r.get("cti_id_list") or []), width=36),
+    ExportColumn("Abonados", lambda r: r.get("credited") or 0, "number", 11),
+    ExportColumn("Usados", lambda r: r.get("issued") or 0, "number", 11),
+    ExportColumn("Timbres", lambda r: r.get("stamps") or 0, "number", 11),
+    ExportColumn("Puntos", lambda r: r.get("points") or 0, "number", 11),
+    ExportColumn("Fecha alta", lambda r: r.get("created_at"), "datetime", 17),
+    ExportColumn("Última compra", lambda r: r.get("last_purchase_at"), "datetime", 17),
+    ExportColumn("Última emisión", lambda r: r.get("last_issue_at"), "datetime", 17),
+    ExportColumn("Activo", lambda r: r.get("active"), "bool", 8),
+    ExportColumn("Favorito", lambda r: r.get("favorite"), "bool", 9),
+    ExportColumn("Baja", lambda r: r.get("dropped"), "bool", 7),
+    ExportColumn("Color", lambda r: COLOR_NAMES.get(str(r.get("color") or ""), ""), width=10),
+)
+
+HEADERS = [c.title for c in COLUMNS]
+
+
+class ExportCancelled(Exception):
+    """The user stopped the export."""
+
+
+def iter_client_pages(
+    cache: Cache,
+    *,
+    q: str | None = None,
+    category: str = "all",
+    color: str | None = None,
+    sort: str = "name",
+    page: int = PAGE,
+) -> Any:
+    """The view's rows, page by page, each row with `cti_id_list` (its CTI ids)."""
+    offset = 0
+    while True:
+        rows = cache.query_clients(q=q, category=category, color=color, sort=sort, limit=page, offset=offset)
+        if not rows:
+            return
+        ctis = cache.cti_ids_by_client([r["id"] for r in rows])
+        for row in rows:
+            row["cti_id_list"] = ctis.get(row["id"], [])
+        yield rows
+        if len(rows) < page:
+            return
+        offset += len(rows)
+
+
+def _csv_value(column: ExportColumn, row: Mapping[str, Any]) -> str:
+    value = column.value(row)
+    if column.kind == "datetime":
+        moment = local_time(value)
+        return moment.strftime("%d/%m/%Y %H:%M") if moment else ""
+    if column.kind == "bool":
+        return _yes_no(value)
+    if column.kind == "number":
+        return str(int(value or 0))
+    return _safe_text(str(value))
+
+
+def _xlsx_value(column: ExportColumn, row: Mapping[str, Any]) -> Any:
+    value = column.value(row)
+    if column.kind == "datetime":
+        return local_time(value)
+    if column.kind == "bool":
+        return _yes_no(value)
+    if column.kind == "number":
+        return int(value or 0)
+    return _safe_text(str(value))
+
+
+def _safe_text(text: str) -> str:
+    """Text a spreadsheet must not run as a formula (a name typed as "=HYPERLINK(...)")."""
+    return "'" + text if text[:1] in ("=", "+", "@") or (text[:1] == "-" and len(text) > 1) else text
+
+
+def export_clients(
+    cache: Cache,
+    path: Path,
+    *,
+    q: str | None = None,
+    category: str = "all",
+    color: str | None = None,
+    sort: str = "name",
+    file_format: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> int:
+    """Write the clients of the view to `path` (format from `file_format`, else from the suffix).
+    Returns how many clients were written."""
+    path = Path(path)
+    kind = (file_format or path.suffix.lstrip(".")).lower()
+    if kind not in FORMATS:
+        raise ValueError(f"formato de exportación desconocido: {kind!r}")
+    total = cache.count_clients(q=q, category=category, color=color)
+    pages = iter_client_pages(cache, q=q, category=category, color=color, sort=sort)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        if kind == "csv":
+            written = _write_csv(tmp, pages, total, progress, cancelled)
+        else:
+            written = _write_xlsx(tmp, pages, total, progress, cancelled)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return written
+
+
+def _check(cancelled: Callable[[], bool] | None) -> None:
+    if cancelled is not None and cancelled():
+        raise ExportCancelled("Exportación cancelada.")
+
+
+def _write_csv(
+    path: Path,
+    pages: Any,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> int:
+    written = 0
+    # utf-8-sig: the BOM that tells Excel the file is UTF-8.
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(HEADERS)
+        for rows in pages:
+            _check(cancelled)
+            writer.writerows([_csv_value(c, r) for c in COLUMNS] for r in rows)
+            written += len(rows)
+            if progress is not None:
+                progress(written, total)
+    return written
+
+
+def _write_xlsx(
+    path: Path,
+    pages: Any,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> int:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Clientes")
+    for index, column in enumerate(COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = column.width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header: list[Any] = []
+    for title in HEADERS:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    date_columns = {i for i, c in enumerate(COLUMNS) if c.kind == "datetime"}
+    written = 0
+    for rows in pages:
+        _check(cancelled)
+        for row in rows:
+            values: Sequence[Any] = [_xlsx_value(c, row) for c in COLUMNS]
+            out: list[Any] = []
+            for i, value in enumerate(values):
+                if i in date_columns and value is not None:
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.number_format = "dd/mm/yyyy hh:mm"
+                    out.append(cell)
+                else:
+                    out.append(value)
+            sheet.append(out)
+        written += len(rows)
+        if progress is not None:
+            progress(written, total)
+    book.save(str(path))
+    return written

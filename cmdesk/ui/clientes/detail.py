@@ -1,0 +1,845 @@
+"""A client's window, with the portal's tabs: Datos generales, Cuentas de timbrado, Puntos,
+Facturación y pagos, Pólizas, Licencias and Interacciones — each from the cache (read in the cache
+pool), kept up to date by the page when a sync or a command changes them.
+
+From here the user edits the client, assigns its admin profile, transfers stamps or points, registers
+an interaction or a support policy (commands: queued, shown pending offline) and generates MKL
+licenses ("Usar MKL": online, `POST /v1/licenses`; without the MKL contracted the server's Spanish
+reason is shown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cmdesk.services import commands
+from cmdesk.services.api_client import ApiClient
+from cmdesk.services.cache import Cache
+from cmdesk.ui import locale as fmt
+from cmdesk.ui.clientes.client_form import ERROR_COLOR
+from cmdesk.ui.clientes.common import error_text, field_errors, request_sync, run_command, run_online, tr
+from cmdesk.ui.tabs import COLOR_NAMES, AppContext
+
+TABS: tuple[tuple[str, str], ...] = (
+    ("general", "Datos generales"),
+    ("ctis", "Cuentas de timbrado"),
+    ("points", "Puntos"),
+    ("billing", "Facturación y pagos"),
+    ("policies", "Pólizas"),
+    ("licenses", "Licencias"),
+    ("interactions", "Interacciones"),
+)
+ENTITIES = frozenset(
+    {
+        "client",
+        "stamping_account",
+        "movement",
+        "invoice",
+        "support_policy",
+        "license",
+        "interaction",
+        "contract",
+    }
+)
+KIND_NAMES = {
+    "purchase": "Compra",
+    "transfer": "Transferencia",
+    "auto_sale": "Venta automática",
+    "top_up": "Código de abono",
+    "contract": "Contrato",
+    "unlimited_fee": "Anualidad CTI ilimitada",
+}
+
+
+def read_detail(cache: Cache, client_id: str) -> dict[str, Any]:
+    """Everything the window shows about one client (runs in the cache pool)."""
+    contracts = [
+        c for c in cache.all("contract") if c.get("kind") == "mkl" and c.get("status", "active") == "active"
+    ]
+    return {
+        "client": cache.get("client", client_id),
+        "ctis": cache.query_stamping_accounts(client_id=client_id, sort="created_asc", limit=1000),
+        "movements": cache.query_movements(client_id=client_id, limit=5000),
+        "invoices": sorted(
+            cache.entities_of_client("invoice", client_id),
+            key=lambda i: str(i.get("created_at")),
+            reverse=True,
+        ),
+        "policies": sorted(
+            cache.entities_of_client("support_policy", client_id),
+            key=lambda p: str(p.get("ends_on")),
+            reverse=True,
+        ),
+        "licenses": sorted(
+            cache.entities_of_client("license", client_id),
+            key=lambda x: str(x.get("created_at")),
+            reverse=True,
+        ),
+        "interactions": sorted(
+            cache.entities_of_client("interaction", client_id),
+            key=lambda x: str(x.get("occurred_at")),
+            reverse=True,
+        ),
+        "mkl": list((cache.catalog() or {}).get("mkl") or []),
+        "contracted": sorted({str(c.get("code")) for c in contracts}),
+    }
+
+
+def generate_licenses(
+    api: ApiClient, cache: Cache, client_id: str, code: str, count: int
+) -> list[dict[str, Any]]:
+    """Usar MKL: licenses for the client, each valid a year (online; the server checks the contract)."""
+    answer: list[dict[str, Any]] = api.post(
+        "/v1/licenses",
+        {"client_id": client_id, "product_code": code, "count": count},
+        idempotency_key=uuid.uuid4().hex,
+    )
+    for item in answer:
+        cache.apply_answer("license", item)
+    return answer
+
+
+def make_table(name: str, headers: Sequence[str], parent: QWidget) -> QTableWidget:
+    table = QTableWidget(0, len(headers), parent)
+    table.setObjectName(name)
+    table.setHorizontalHeaderLabels([tr(h) for h in headers])
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+def fill(table: QTableWidget, rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> None:
+    table.setRowCount(len(rows))
+    for r, values in enumerate(rows):
+        for c, text in enumerate(values):
+            item = QTableWidgetItem(text)
+            if c in right:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(r, c, item)
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 10:  # a plain date (policies): no time zone to apply
+        try:
+            return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    return fmt.date(value)
+
+
+def _yes(value: Any) -> str:
+    return tr("Sí") if value else tr("No")
+
+
+class ClientDetailWindow(QDialog):
+    """Non-modal: several clients can be open at once, beside the table."""
+
+    loaded = Signal()
+
+    def __init__(
+        self, context: AppContext, client_id: str, parent: QWidget | None = None, *, tab: str | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.client_id = client_id
+        self.data: dict[str, Any] = {}
+        self._loading = False
+        self._again = False
+        self.setObjectName("clientDetail")
+        self.setModal(False)
+        self.setWindowTitle(tr("Cliente"))
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+
+        self.heading = QLabel(self)
+        self.heading.setObjectName("heading")
+        self.heading.setTextFormat(Qt.TextFormat.RichText)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("detailTabs")
+        self.pages: dict[str, QWidget] = {}
+        builders: dict[str, Callable[[], QWidget]] = {
+            "general": self._general_tab,
+            "ctis": self._ctis_tab,
+            "points": self._points_tab,
+            "billing": self._billing_tab,
+            "policies": self._policies_tab,
+            "licenses": self._licenses_tab,
+            "interactions": self._interactions_tab,
+        }
+        for key, title in TABS:
+            page = builders[key]()
+            page.setObjectName(f"tab_{key}")
+            self.pages[key] = page
+            self.tabs.addTab(page, tr(title))
+        close = QPushButton(tr("Cerrar"), self)
+        close.clicked.connect(self.close)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(bottom)
+        self.resize(980, 620)
+        self.show_tab(tab)
+        self.reload()
+
+    def show_tab(self, tab: str | None) -> None:
+        if tab in self.pages:
+            self.tabs.setCurrentWidget(self.pages[tab])
+
+    # ---- tabs ------------------------------------------------------------------------------------------
+
+    def _general_tab(self) -> QWidget:
+        page = QWidget()
+        self.general = QTextBrowser(page)
+        self.general.setObjectName("general")
+        self.general.setOpenLinks(False)
+        edit = QPushButton(tr("Editar datos…"), page)
+        edit.setObjectName("edit")
+        edit.clicked.connect(self.edit)
+        admin = QPushButton(tr("Asignar perfil admin…"), page)
+        admin.setObjectName("admin")
+        admin.clicked.connect(self.admin_profile)
+        buttons = QHBoxLayout()
+        buttons.addWidget(edit)
+        buttons.addWidget(admin)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(page)
+        layout.addLayout(buttons)
+        layout.addWidget(self.general, 1)
+        return page
+
+    def _ctis_tab(self) -> QWidget:
+        page = QWidget()
+        self.ctis = make_table(
+            "ctis",
+            (
+                "Cuenta de timbrado",
+                "Tipo",
+                "F. creación",
+                "Primera emisión",
+                "Última emisión",
+                "Abonados",
+                "Emitidos",
+                "Saldo",
+                "Activo",
+            ),
+            page,
+        )
+        transfer = QPushButton(tr("Transferir timbres…"), page)
+        transfer.clicked.connect(lambda: self.transfer("stamps"))
+        layout = QVBoxLayout(page)
+        row = QHBoxLayout()
+        row.addWidget(transfer)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addWidget(self.ctis, 1)
+        return page
+
+    def _points_tab(self) -> QWidget:
+        page = QWidget()
+        self.points_balance = QLabel(page)
+        self.points_balance.setObjectName("pointsBalance")
+        self.points = make_table("points", ("Fecha", "Movimiento", "Puntos", "Importe", "Comentarios"), page)
+        transfer = QPushButton(tr("Transferir puntos…"), page)
+        transfer.clicked.connect(lambda: self.transfer("points"))
+        row = QHBoxLayout()
+        row.addWidget(self.points_balance)
+        row.addStretch(1)
+        row.addWidget(transfer)
+        layout = QVBoxLayout(page)
+        layout.addLayout(row)
+        layout.addWidget(self.points, 1)
+        return page
+
+    def _billing_tab(self) -> QWidget:
+        page = QWidget()
+        self.billing_summary = QLabel(page)
+        self.billing_summary.setObjectName("billingSummary")
+        self.sales = make_table("sales", ("Fecha", "Concepto", "Cantidad", "Importe", "Factura"), page)
+        self.invoices = make_table("invoices", ("Fecha", "Referencia", "Total"), page)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.billing_summary)
+        layout.addWidget(QLabel("<b>" + tr("Ventas") + "</b>", page))
+        layout.addWidget(self.sales, 3)
+        layout.addWidget(QLabel("<b>" + tr("Facturas registradas") + "</b>", page))
+        layout.addWidget(self.invoices, 2)
+        return page
+
+    def _policies_tab(self) -> QWidget:
+        page = QWidget()
+        self.policies = make_table("policies", ("Producto", "Inicio", "Fin", "Referencia", "Vigente"), page)
+        add = QPushButton(tr("Agregar póliza…"), page)
+        add.setObjectName("addPolicy")
+        add.clicked.connect(self.add_policy)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addStretch(1)
+        layout = QVBoxLayout(page)
+        layout.addLayout(row)
+        layout.addWidget(self.policies, 1)
+        return page
+
+    def _licenses_tab(self) -> QWidget:
+        page = QWidget()
+        intro = QLabel(
+            tr(
+                "Usar MKL: si tiene contratada la funcionalidad MKL (Master Key License) puede generar "
+                "licencias para este cliente, cada una válida por un año."
+            ),
+            page,
+        )
+        intro.setWordWrap(True)
+        self.mkl = QComboBox(page)
+        self.mkl.setObjectName("mkl")
+        self.license_count = QSpinBox(page)
+        self.license_count.setObjectName("licenseCount")
+        self.license_count.setRange(1, 100)
+        self.generate = QPushButton(tr("Generar licencias"), page)
+        self.generate.setObjectName("generate")
+        self.generate.clicked.connect(self.generate_licenses)
+        self.license_message = QLabel(page)
+        self.license_message.setObjectName("licenseMessage")
+        self.license_message.setWordWrap(True)
+        self.license_message.setVisible(False)
+        row = QHBoxLayout()
+        row.addWidget(QLabel(tr("MKL:"), page))
+        row.addWidget(self.mkl, 1)
+        row.addWidget(QLabel(tr("Cantidad:"), page))
+        row.addWidget(self.license_count)
+        row.addWidget(self.generate)
+        self.licenses = make_table(
+            "licenses", ("Producto", "Clave de licencia", "Válida desde", "Válida hasta"), page
+        )
+        layout = QVBoxLayout(page)
+        layout.addWidget(intro)
+        layout.addLayout(row)
+        layout.addWidget(self.license_message)
+        layout.addWidget(self.licenses, 1)
+        return page
+
+    def _interactions_tab(self) -> QWidget:
+        page = QWidget()
+        self.interactions = make_table("interactions", ("Fecha", "Autor", "Interacción"), page)
+        self.interactions.setWordWrap(True)
+        self.interaction_text = QPlainTextEdit(page)
+        self.interaction_text.setObjectName("interactionText")
+        self.interaction_text.setPlaceholderText(
+            tr("Llamada, visita, acuerdo… (se registra con la fecha de hoy)")
+        )
+        self.interaction_text.setMaximumHeight(70)
+        add = QPushButton(tr("Agregar interacción"), page)
+        add.setObjectName("addInteraction")
+        add.clicked.connect(self.add_interaction)
+        self.interaction_error = QLabel(page)
+        self.interaction_error.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.interaction_error.setVisible(False)
+        row = QHBoxLayout()
+        row.addWidget(self.interaction_text, 1)
+        row.addWidget(add, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(page)
+        layout.addLayout(row)
+        layout.addWidget(self.interaction_error)
+        layout.addWidget(self.interactions, 1)
+        return page
+
+    # ---- loading ---------------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        session = self.context.session
+        cache = session.cache if session is not None else None
+        if cache is None:
+            return
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self.context.ops.run(
+            read_detail,
+            cache,
+            self.client_id,
+            on_done=self._loaded,
+            on_error=lambda e: self._loaded({"error": error_text(e)}),
+            pool="cache",
+            label=tr("Leyendo el cliente"),
+        )
+
+    def _loaded(self, data: dict[str, Any]) -> None:
+        self._loading = False
+        if self._again:
+            self._again = False
+            self.reload()
+            return
+        self.data = data
+        client = data.get("client")
+        if not client:
+            self.heading.setText(tr("El cliente ya no existe en este equipo."))
+            self.loaded.emit()
+            return
+        name = str(client.get("name") or "")
+        self.setWindowTitle(
+            tr("Cliente {nic} — {name}").format(nic=client.get("nic") or tr("pendiente"), name=name)
+        )
+        self.heading.setText(
+            f"<span style='font-size:14pt'><b>{html.escape(name)}</b></span>"
+            + "<br>NIC "
+            + html.escape(str(client.get("nic") or tr("pendiente")))
+            + " · RFC "
+            + html.escape(str(client.get("rfc") or ""))
+        )
+        self.general.setHtml(general_html(client))
+        self._fill_ctis(data["ctis"])
+        self._fill_points(client, data["movements"])
+        self._fill_billing(data["movements"], data["invoices"])
+        self._fill_policies(data["policies"])
+        self._fill_licenses(data["licenses"], data["mkl"], data["contracted"])
+        self._fill_interactions(data["interactions"])
+        self.loaded.emit()
+
+    def _fill_ctis(self, ctis: Sequence[Mapping[str, Any]]) -> None:
+        rows = [
+            (
+                str(c["id"]) + (" " + tr("(pendiente)") if c.get("pending") else ""),
+                tr("Estándar") if c.get("kind") == "standard" else tr("Ilimitada"),
+                fmt.date(c.get("created_at")),
+                fmt.date(c.get("first_issue_at")),
+                fmt.date(c.get("last_issue_at")),
+                fmt.number(c.get("credited") or 0),
+                fmt.number(c.get("issued") or 0),
+                fmt.number(c["balance"]) if c.get("balance") is not None else tr("Ilimitado"),
+                _yes(c.get("active")),
+            )
+            for c in ctis
+        ]
+        fill(self.ctis, rows, right=(5, 6, 7))
+
+    def _fill_points(self, client: Mapping[str, Any], movements: Sequence[Mapping[str, Any]]) -> None:
+        balance = int((client.get("balances") or {}).get("points") or 0)
+        self.points_balance.setText(tr("Saldo de puntos: {n}").format(n=fmt.number(balance)))
+        rows = [
+            (
+                fmt.date_time(m.get("created_at")),
+                tr(KIND_NAMES.get(str(m.get("kind")), str(m.get("kind")))),
+                fmt.number((-1 if m.get("source_id") == self.client_id else 1) * int(m.get("quantity") or 0)),
+                fmt.money(m.get("amount_cents") or 0),
+                str(m.get("comments") or ""),
+            )
+            for m in movements
+            if m.get("asset") == "points"
+        ]
+        fill(self.points, rows, right=(2, 3))
+
+    def _fill_billing(
+        self, movements: Sequence[Mapping[str, Any]], invoices: Sequence[Mapping[str, Any]]
+    ) -> None:
+        references = {str(i["id"]): str(i.get("reference") or "") for i in invoices}
+        sales = [m for m in movements if int(m.get("amount_cents") or 0) > 0]
+        pending = [m for m in sales if not m.get("invoice_id")]
+        self.billing_summary.setText(
+            (
+                tr("Por facturar: {amount} en 1 venta")
+                if len(pending) == 1
+                else tr("Por facturar: {amount} en {n} ventas")
+            ).format(
+                amount=fmt.money(sum(int(m.get("amount_cents") or 0) for m in pending)),
+                n=fmt.number(len(pending)),
+            )
+            + " · "
+            + tr("Facturas registradas: {n}").format(n=fmt.number(len(invoices)))
+        )
+        rows = [
+            (
+                fmt.date_time(m.get("created_at")),
+                tr("Timbres") if m.get("asset") == "stamps" else tr("Puntos"),
+                fmt.number(int(m.get("quantity") or 0)),
+                fmt.money(int(m.get("amount_cents") or 0)),
+                references.get(str(m.get("invoice_id")), str(m.get("invoice_id") or ""))
+                if m.get("invoice_id")
+                else tr("Por facturar"),
+            )
+            for m in sales
+        ]
+        fill(self.sales, rows, right=(2, 3))
+        fill(
+            self.invoices,
+            [
+                (
+                    fmt.date_time(i.get("created_at")),
+                    str(i.get("reference") or ""),
+                    fmt.money(i.get("total_cents") or 0),
+                )
+                for i in invoices
+            ],
+            right=(2,),
+        )
+
+    def _fill_policies(self, policies: Sequence[Mapping[str, Any]]) -> None:
+        today = dt.date.today().isoformat()
+        rows = [
+            (
+                str(p.get("product") or ""),
+                _date(p.get("starts_on")),
+                _date(p.get("ends_on")),
+                str(p.get("reference") or ""),
+                _yes(str(p.get("starts_on") or "") <= today <= str(p.get("ends_on") or ""))
+                + (" " + tr("(pendiente)") if str(p.get("id", "")).startswith(commands.LOCAL_PREFIX) else ""),
+            )
+            for p in policies
+        ]
+        fill(self.policies, rows)
+
+    def _fill_licenses(
+        self,
+        licenses: Sequence[Mapping[str, Any]],
+        mkl: Sequence[Mapping[str, Any]],
+        contracted: Sequence[str],
+    ) -> None:
+        names = {str(m.get("code")): str(m.get("name") or m.get("code")) for m in mkl}
+        current = self.mkl.currentData()
+        self.mkl.blockSignals(True)
+        self.mkl.clear()
+        ordered = sorted(mkl, key=lambda m: (str(m.get("code")) not in contracted, str(m.get("name"))))
+        for m in ordered:
+            code = str(m.get("code"))
+            label = names[code] + ("" if code in contracted else " " + tr("(no contratado)"))
+            self.mkl.addItem(label, code)
+        if current is not None and self.mkl.findData(current) >= 0:
+            self.mkl.setCurrentIndex(self.mkl.findData(current))
+        self.mkl.blockSignals(False)
+        rows = [
+            (
+                names.get(str(x.get("product_code")), str(x.get("product_code") or "")),
+                str(x.get("license_key") or ""),
+                fmt.date(x.get("valid_from")),
+                fmt.date(x.get("valid_until")),
+            )
+            for x in licenses
+        ]
+        fill(self.licenses, rows)
+
+    def _fill_interactions(self, interactions: Sequence[Mapping[str, Any]]) -> None:
+        rows = [
+            (
+                fmt.date_time(i.get("occurred_at")),
+                str(i.get("author") or "")
+                or (tr("(pendiente)") if str(i.get("id", "")).startswith(commands.LOCAL_PREFIX) else ""),
+                str(i.get("text") or ""),
+            )
+            for i in interactions
+        ]
+        fill(self.interactions, rows)
+        self.interactions.resizeRowsToContents()
+
+    # ---- actions ---------------------------------------------------------------------------------------
+
+    def _client(self) -> dict[str, Any] | None:
+        client = self.data.get("client")
+        return dict(client) if isinstance(client, dict) else None
+
+    def edit(self) -> None:
+        from cmdesk.ui.clientes.client_form import ClientForm
+
+        client = self._client()
+        if client is not None:
+            self.form = ClientForm(self.context, client, self)
+            self.form.saved.connect(lambda _c: request_sync(self))
+            self.form.open()
+
+    def admin_profile(self) -> None:
+        from cmdesk.ui.clientes.admin_profile import AdminProfileDialog
+
+        client = self._client()
+        if client is not None:
+            self.admin_dialog = AdminProfileDialog(self.context, client, self)
+            self.admin_dialog.assigned.connect(lambda _c: self.reload())
+            self.admin_dialog.open()
+
+    def transfer(self, asset: str) -> None:
+        from cmdesk.ui.clientes.transfer import open_transfer_dialog
+
+        client = self._client()
+        if client is not None:
+            self.transfer_dialog = open_transfer_dialog(self.context, asset, client, self)
+
+    def add_interaction(self) -> None:
+        text = self.interaction_text.toPlainText().strip()
+        self.interaction_error.setVisible(False)
+
+        def done(_c: object) -> None:
+            self.interaction_text.clear()
+            self.reload()
+
+        def failed(error: BaseException) -> None:
+            self.interaction_error.setText(" ".join(field_errors(error).values()) or error_text(error))
+            self.interaction_error.setVisible(True)
+
+        run_command(
+            self.context, self, commands.add_interaction, self.client_id, text, on_done=done, on_error=failed
+        )
+
+    def add_policy(self) -> PolicyDialog:
+        dialog = PolicyDialog(self.context, self.client_id, self)
+        dialog.added.connect(lambda _c: self.reload())
+        dialog.open()
+        self.policy_dialog = dialog
+        return dialog
+
+    def generate_licenses(self) -> None:
+        code = self.mkl.currentData()
+        if not code:
+            return
+        self.generate.setEnabled(False)
+        self.license_message.setVisible(False)
+        run_online(
+            self.context,
+            generate_licenses,
+            self.client_id,
+            str(code),
+            int(self.license_count.value()),
+            on_done=self._licenses_made,
+            on_error=self._licenses_refused,
+            label=tr("Generando licencias"),
+        )
+
+    def _licenses_made(self, items: list[dict[str, Any]]) -> None:
+        self.generate.setEnabled(True)
+        self._license_text(
+            tr("Se generaron {n} licencias, válidas por un año.").format(n=len(items))
+            if len(items) != 1
+            else tr("Se generó 1 licencia, válida por un año."),
+            error=False,
+        )
+        self.reload()
+
+    def _licenses_refused(self, error: BaseException) -> None:
+        self.generate.setEnabled(True)
+        self._license_text(error_text(error), error=True)
+
+    def _license_text(self, text: str, *, error: bool) -> None:
+        self.license_message.setText(text)
+        self.license_message.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
+        self.license_message.setVisible(True)
+
+
+def general_html(client: Mapping[str, Any]) -> str:
+    """Datos generales, section by section, as the portal's form groups them."""
+
+    def row(label: str, value: Any) -> str:
+        text = "" if value is None else str(value)
+        if not text.strip() and label not in ("Nombre", "RFC"):
+            return ""  # an empty field says nothing
+        return (
+            f"<tr><td style='padding-right:12px'><b>{html.escape(tr(label))}</b></td>"
+            f"<td>{html.escape(text)}</td></tr>"
+        )
+
+    address = client.get("address") or {}
+    legal = client.get("legal_representative") or {}
+    other = client.get("other") or {}
+    admin = client.get("admin_profile") or None
+    street = " ".join(
+        p
+        for p in (
+            address.get("street"),
+            address.get("exterior_number"),
+            ("int. " + str(address["interior_number"])) if address.get("interior_number") else "",
+        )
+        if p
+    )
+    place = ", ".join(
+        p
+        for p in (
+            address.get("neighborhood"),
+            address.get("city"),
+            address.get("state"),
+            ("C.P. " + str(address["postal_code"])) if address.get("postal_code") else "",
+        )
+        if p
+    )
+    sections: list[tuple[str, list[str]]] = [
+        (
+            "Datos generales",
+            [
+                row("Nombre", client.get("name")),
+                row("Nombre comercial", client.get("trade_name")),
+                row("RFC", client.get("rfc")),
+                row("Teléfono", client.get("phone")),
+                row("Correo", client.get("email")),
+                row("Dirección", street),
+                row("", place),
+                row("Fecha de alta", fmt.date_time(client.get("created_at"))),
+                row(
+                    "Clasificación",
+                    ", ".join(
+                        x
+                        for x in (
+                            tr("Favorito") if client.get("favorite") else "",
+                            tr("Baja") if client.get("dropped") else "",
+                            tr(COLOR_NAMES[client["color"]]) if client.get("color") in COLOR_NAMES else "",
+                        )
+                        if x
+                    )
+                    or tr("Sin clasificar"),
+                ),
+                row(
+                    "Perfil principal",
+                    f"{admin.get('email', '')} · {admin.get('mobile', '')}"
+                    if isinstance(admin, dict)
+                    else tr("Sin asignar"),
+                ),
+            ],
+        ),
+        (
+            "Representante legal",
+            [
+                row(
+                    "Tipo de persona",
+                    tr("Persona física") if legal.get("person_type") == "fisica" else tr("Persona moral"),
+                ),
+                row("Nombre", legal.get("name")),
+                row("Puesto", legal.get("position")),
+                row("Correo", legal.get("email")),
+                row("Teléfono", " / ".join(p for p in (legal.get("phone"), legal.get("phone_alt")) if p)),
+                row("CURP", legal.get("curp")),
+            ],
+        ),
+    ]
+    for key, title in (
+        ("financial_contact", "Contacto financiero"),
+        ("technical_contact", "Contacto técnico"),
+    ):
+        person = client.get(key) or {}
+        sections.append(
+            (
+                title,
+                [
+                    row("Nombre", person.get("name")),
+                    row("Puesto", person.get("position")),
+                    row("Correo", person.get("email")),
+                    row(
+                        "Teléfono", " / ".join(p for p in (person.get("phone"), person.get("phone_alt")) if p)
+                    ),
+                ],
+            )
+        )
+    price = other.get("bulk_stamp_price_cents")
+    sections.append(
+        (
+            "Otros",
+            [
+                row(
+                    "Precio de timbres a granel",
+                    fmt.money(price) if price is not None else tr("El precio general"),
+                ),
+                row("Porcentaje de descuento", f"{int(other.get('discount_percent') or 0)} %"),
+                row("Días de crédito", str(int(other.get("credit_days") or 0))),
+                row("Fax", other.get("fax")),
+                row("Tipo de cliente", other.get("client_type")),
+                row("Giro", other.get("business_activity")),
+                row("Comentarios", other.get("comments")),
+            ],
+        )
+    )
+    parts = []
+    for title, rows in sections:
+        parts.append(f"<h3>{html.escape(tr(title))}</h3><table>{''.join(rows)}</table>")
+    return "".join(parts)
+
+
+class PolicyDialog(QDialog):
+    """Agregar póliza: product, validity and reference (a command: works offline)."""
+
+    added = Signal(object)
+
+    def __init__(self, context: AppContext, client_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.client_id = client_id
+        self.setObjectName("policyDialog")
+        self.setWindowTitle(tr("Agregar póliza de soporte"))
+        self.product = QLineEdit(self)
+        self.product.setObjectName("product")
+        self.starts = QDateEdit(QDate.currentDate(), self)
+        self.starts.setObjectName("starts")
+        self.starts.setCalendarPopup(True)
+        self.starts.setDisplayFormat("dd/MM/yyyy")
+        self.ends = QDateEdit(QDate.currentDate().addYears(1), self)
+        self.ends.setObjectName("ends")
+        self.ends.setCalendarPopup(True)
+        self.ends.setDisplayFormat("dd/MM/yyyy")
+        self.reference = QLineEdit(self)
+        self.reference.setObjectName("reference")
+        self.error = QLabel(self)
+        self.error.setObjectName("error")
+        self.error.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+        form = QFormLayout()
+        form.addRow(tr("Producto:"), self.product)
+        form.addRow(tr("Inicio de vigencia:"), self.starts)
+        form.addRow(tr("Fin de vigencia:"), self.ends)
+        form.addRow(tr("Referencia:"), self.reference)
+        buttons = QDialogButtonBox(self)
+        self.save_button = buttons.addButton(tr("Guardar"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.save_button.setObjectName("save")
+        self.save_button.clicked.connect(self.save)
+        buttons.addButton(tr("Cancelar"), QDialogButtonBox.ButtonRole.RejectRole).clicked.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def save(self) -> None:
+        self.error.setVisible(False)
+
+        def failed(error: BaseException) -> None:
+            self.error.setText(" ".join(field_errors(error).values()) or error_text(error))
+            self.error.setVisible(True)
+
+        def done(command: object) -> None:
+            self.added.emit(command)
+            self.accept()
+
+        run_command(
+            self.context,
+            self,
+            commands.add_policy,
+            self.client_id,
+            product=self.product.text(),
+            starts_on=self.starts.date().toPython(),
+            ends_on=self.ends.date().toPython(),
+            reference=self.reference.text(),
+            on_done=done,
+            on_error=failed,
+        )

@@ -1,0 +1,660 @@
+"""The Clientes sub-tab (page `clientes.clientes`): the client portfolio as the portal shows it.
+
+- The table (`ClientsModel`, paged from the cache, sorted and filtered in SQL) with the portal's
+  columns; the CTI ids under each name; a star (Favoritos) and a color tag set with a click on the
+  cell; the row's actions (Licencias, Transferir timbres, Transferir puntos) as links.
+- Search (API.md's `q`: NIC, names, RFC, phones, e-mails, CTI ids) as the user types, 150 ms after the
+  last keystroke, read in the cache pool; Todos / Favoritos / Bajas; a color filter; the manual's twelve
+  orders in «Ordenar por», and the column headers.
+- Classifying one or many selected clients (context menu, or the star and color cells), which queues a
+  `set_tags` command (it shows at once, marked pending until the server has it).
+- Agregar cliente, Editar, Asignar perfil admin, the client's detail window, and the export of the
+  current view to Excel or CSV.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QProgressDialog,
+    QPushButton,
+    QStackedLayout,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cmdesk.services import commands, export
+from cmdesk.ui import locale as fmt
+from cmdesk.ui.clientes.common import error_text, inform, request_sync, run_command, tr
+from cmdesk.ui.clientes.delegates import ActionsDelegate, ColorDelegate, NameDelegate, two_line_height
+from cmdesk.ui.clientes.model import (
+    COLUMN_INDEX,
+    COLUMNS,
+    TWELVE_ORDERS,
+    ClientQuery,
+    ClientRow,
+    ClientsModel,
+    column_for_sort,
+)
+from cmdesk.ui.tabs import COLOR_NAMES, COLOR_SWATCHES, AppContext, TabPage
+
+log = logging.getLogger(__name__)
+
+SEARCH_DELAY_MS = 150
+CATEGORIES = (("all", "Todos"), ("favorites", "Favoritos"), ("dropped", "Bajas"))
+
+
+def swatch_icon(color: str | None, size: int = 14) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(COLOR_SWATCHES[color]) if color in COLOR_SWATCHES else QColor(0, 0, 0, 0))
+    return QIcon(pixmap)
+
+
+class ClientsPage(TabPage):
+    entities = frozenset({"client", "stamping_account", "account"})
+
+    view_updated = Signal()  # the table shows the latest query's first page
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.model = ClientsModel(context.ops, self._cache, self)
+        self._started = False
+        self._selected_before: list[str] = []
+        self._windows: list[QWidget] = []
+        self._synced_hooked = False
+        self._build()
+        self.model.modelAboutToBeReset.connect(self._remember_selection)
+        self.model.loaded.connect(self._loaded)
+        self.model.counted.connect(self._counted)
+        self.model.failed.connect(
+            lambda text: self.summary.setText(tr("No se pudo leer: {e}").format(e=text))
+        )
+
+    def _cache(self) -> Any:
+        session = self.context.session
+        return session.cache if session is not None else None
+
+    # ---- building ------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.search = QLineEdit(self)
+        self.search.setObjectName("search")
+        self.search.setClearButtonEnabled(True)
+        self.search.setPlaceholderText(
+            tr("Buscar por NIC, nombre, RFC, teléfono, correo o cuenta de timbrado")
+        )
+        self.search.setMinimumWidth(220)
+        self.search_timer = QTimer(self)
+        self.search_timer.setSingleShot(True)
+        self.search_timer.setInterval(SEARCH_DELAY_MS)
+        self.search_timer.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _t: self.search_timer.start())
+        self.search.returnPressed.connect(self.apply_filters)
+        search_button = QPushButton(tr("Buscar"), self)
+        search_button.setObjectName("searchButton")
+        search_button.clicked.connect(self.apply_filters)
+
+        self.category_group = QButtonGroup(self)
+        self.category_group.setExclusive(True)
+        categories = QHBoxLayout()
+        categories.setSpacing(0)
+        self.category_buttons: dict[str, QToolButton] = {}
+        for key, text in CATEGORIES:
+            button = QToolButton(self)
+            button.setObjectName(f"category_{key}")
+            button.setText(tr(text))
+            button.setCheckable(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            self.category_group.addButton(button)
+            self.category_buttons[key] = button
+            categories.addWidget(button)
+        self.category_buttons["all"].setChecked(True)
+        self.category_group.buttonToggled.connect(self._category_toggled)
+
+        self.color_filter = QComboBox(self)
+        self.color_filter.setObjectName("colorFilter")
+        self.color_filter.addItem(tr("Todos los colores"), None)
+        for name, label in COLOR_NAMES.items():
+            self.color_filter.addItem(swatch_icon(name), tr(label), name)
+        self.color_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
+
+        self.order = QComboBox(self)
+        self.order.setObjectName("order")
+        for key, label in TWELVE_ORDERS:
+            self.order.addItem(tr(label), key)
+        self.order.setPlaceholderText(tr("Orden por columna"))
+        for combo in (self.order, self.color_filter):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.order.setMinimumContentsLength(22)
+        self.color_filter.setMinimumContentsLength(13)
+        self.order.currentIndexChanged.connect(self._order_chosen)
+
+        self.add_button = QPushButton(tr("Agregar cliente"), self)
+        self.add_button.setObjectName("addClient")
+        self.add_button.clicked.connect(lambda: self.open_form(None))
+        self.export_button = QPushButton(tr("Exportar"), self)
+        self.export_button.setObjectName("export")
+        export_menu = QMenu(self.export_button)
+        export_menu.addAction(tr("A Excel (.xlsx)…"), lambda: self.choose_export("xlsx"))
+        export_menu.addAction(tr("A CSV (.csv)…"), lambda: self.choose_export("csv"))
+        self.export_button.setMenu(export_menu)
+
+        # Two rows, so the page fits a narrow window (the main window can be 720 px wide).
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(search_button)
+        top.addSpacing(12)
+        top.addWidget(self.add_button)
+        top.addWidget(self.export_button)
+
+        second = QHBoxLayout()
+        second.addLayout(categories)
+        second.addSpacing(8)
+        second.addWidget(self.color_filter)
+        second.addSpacing(12)
+        order_label = QLabel(tr("Ordenar por:"), self)
+        order_label.setBuddy(self.order)
+        second.addWidget(order_label)
+        second.addWidget(self.order)
+        second.addStretch(1)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("summary")
+        second.addWidget(self.summary)
+
+        self.view = QTableView(self)
+        self.view.setObjectName("clientsTable")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.setMouseTracking(True)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.clicked.connect(self._clicked)
+        self.view.doubleClicked.connect(self._double_clicked)
+        self.view.activated.connect(self._activated)
+        vertical = self.view.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(two_line_height(self.view.fontMetrics()))
+        header = self.view.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COLUMN_INDEX["name"], QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicatorShown(True)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self._header_clicked)
+        self.view.setItemDelegateForColumn(COLUMN_INDEX["name"], NameDelegate(self.view))
+        self.view.setItemDelegateForColumn(COLUMN_INDEX["color"], ColorDelegate(self.view))
+        self.actions_delegate = ActionsDelegate(self.view)
+        self.actions_delegate.activated.connect(self._row_action)
+        self.view.setItemDelegateForColumn(COLUMN_INDEX["actions"], self.actions_delegate)
+        metrics = self.view.fontMetrics()
+        widths = {
+            "favorite": metrics.horizontalAdvance("★") + 22,
+            "color": metrics.horizontalAdvance(tr("Color")) + 20,
+            "nic": metrics.horizontalAdvance("0000000") + 16,
+            "credited": metrics.horizontalAdvance(tr("Abonados")) + 20,
+            "issued": metrics.horizontalAdvance("000,000") + 20,
+            "stamps": metrics.horizontalAdvance("000,000") + 20,
+            "points": metrics.horizontalAdvance("000,000") + 20,
+            "created_at": metrics.horizontalAdvance("00/00/0000") + 20,
+            "last_purchase_at": metrics.horizontalAdvance("00/00/0000") + 20,
+            "last_issue_at": metrics.horizontalAdvance("00/00/0000") + 20,
+            "active": metrics.horizontalAdvance(tr("Activo")) + 20,
+            "actions": ActionsDelegate.width_for(metrics) + 8,
+        }
+        for key, width in widths.items():
+            self.view.setColumnWidth(COLUMN_INDEX[key], width)
+        self.view.setMinimumWidth(400)
+        self._show_sort("name")
+
+        self.empty = QLabel(tr("Ningún cliente coincide con la búsqueda o el filtro."), self)
+        self.empty.setObjectName("empty")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setEnabled(False)
+        self._stack = QStackedLayout()
+        self._stack.addWidget(self.view)
+        self._stack.addWidget(self.empty)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(second)
+        layout.addLayout(self._stack, 1)
+
+        find = QAction(self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(self._focus_search)
+        self.addAction(find)
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _category_toggled(self, _button: object, on: bool) -> None:
+        if on:
+            self.apply_filters()
+
+    # ---- the query -----------------------------------------------------------------------------------
+
+    def current_query(self) -> ClientQuery:
+        category = next((k for k, b in self.category_buttons.items() if b.isChecked()), "all")
+        return ClientQuery(
+            q=self.search.text().strip(),
+            category=category,
+            color=self.color_filter.currentData(),
+            sort=self.model.query.sort,
+        )
+
+    def apply_filters(self) -> None:
+        """Read the view again with the search box and filters as they are now."""
+        self.search_timer.stop()
+        query = self.current_query()
+        if query != self.model.query or not self._started:
+            self._started = True
+            self.model.set_query(query)
+
+    def set_sort(self, sort: str) -> None:
+        """One of the cache's orders (the twelve of the manual, or a column's)."""
+        self._show_sort(sort)
+        if sort != self.model.query.sort:
+            self.model.set_query(self.current_query().with_(sort=sort))
+
+    def _order_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.set_sort(str(self.order.itemData(index)))
+
+    def _show_sort(self, sort: str) -> None:
+        """The combo and the header's arrow show `sort`."""
+        combo = next((i for i, (k, _l) in enumerate(TWELVE_ORDERS) if k == sort), -1)
+        self.order.blockSignals(True)
+        self.order.setCurrentIndex(combo)
+        self.order.blockSignals(False)
+        header = self.view.horizontalHeader()
+        place = column_for_sort(sort)
+        header.blockSignals(True)
+        if place is None:
+            header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        else:
+            header.setSortIndicator(place[0], place[1])
+        header.blockSignals(False)
+
+    def _header_clicked(self, section: int) -> None:
+        column = COLUMNS[section]
+        if column.sort is None:
+            self._show_sort(self.model.query.sort)  # not sortable: keep the arrow where it was
+            return
+        current = column_for_sort(self.model.query.sort)
+        # A new column starts ascending (the numbers and dates: largest / newest first reads better).
+        if current is not None and current[0] == section:
+            descending = current[1] == Qt.SortOrder.AscendingOrder
+        else:
+            descending = column.kind in ("number", "date")
+        self.set_sort(column.sort[1] if descending else column.sort[0])
+
+    def refresh(self, changed: frozenset[str]) -> None:
+        self._hook_synced()
+        self._refresh_windows(changed)
+        if self.context.session is None or not self.wants(changed):
+            return
+        if not self._started:
+            self.apply_filters()
+        else:
+            self.model.reload()
+
+    def _refresh_windows(self, changed: frozenset[str]) -> None:
+        """The open client windows follow the cache too (their records, movements, licenses…)."""
+        from cmdesk.ui.clientes.detail import ENTITIES, ClientDetailWindow
+
+        for window in self._windows:
+            if (
+                isinstance(window, ClientDetailWindow)
+                and window.isVisible()
+                and ("*" in changed or changed & ENTITIES)
+            ):
+                window.reload()
+
+    def _remember_selection(self) -> None:
+        self._selected_before = [r.id for r in self.selected_rows()]
+
+    def _counted(self, total: int) -> None:
+        query = self.model.query
+        filtered = bool(query.q or query.color or query.category != "all")
+        text = tr("{n} clientes").format(n=fmt.number(total)) if total != 1 else tr("1 cliente")
+        if filtered:
+            text += " " + tr("(con la búsqueda o el filtro)")
+        self.summary.setText(text)
+
+    def _loaded(self, total: int) -> None:
+        self._stack.setCurrentWidget(self.view if total else self.empty)
+        if self._selected_before:
+            selection = self.view.selectionModel()
+            for client_id in self._selected_before:
+                row = self.model.row_of(client_id)
+                if row >= 0:
+                    selection.select(
+                        self.model.index(row, 0),
+                        selection.SelectionFlag.Select | selection.SelectionFlag.Rows,
+                    )
+            self._selected_before = []
+        self.view_updated.emit()
+
+    # ---- selection and classification ---------------------------------------------------------------
+
+    def selected_rows(self) -> list[ClientRow]:
+        selection = self.view.selectionModel()
+        if selection is None:
+            return []
+        rows = sorted({i.row() for i in selection.selectedRows()})
+        return [r for r in (self.model.row_at(i) for i in rows) if r is not None]
+
+    def _targets(self, row: int) -> list[ClientRow]:
+        """The clicked row, or the whole selection when the clicked row is part of it."""
+        selected = self.selected_rows()
+        clicked = self.model.row_at(row)
+        if clicked is None:
+            return selected
+        if any(r.id == clicked.id for r in selected):
+            return selected
+        return [clicked]
+
+    def set_tags(self, rows: list[ClientRow], **tags: Any) -> None:
+        """Favoritos / Bajas / color of `rows` (queued; shown at once as pending)."""
+        ids = [r.id for r in rows if not r.id.startswith(commands.LOCAL_PREFIX)]
+        if len(ids) < len(rows):
+            inform(
+                self,
+                tr("Clasificar clientes"),
+                tr("Un cliente nuevo se clasifica cuando ya está registrado en el servidor."),
+                warning=True,
+            )
+        if ids:
+            run_command(self.context, self, commands.set_tags, ids, **tags)
+
+    def _clicked(self, index: Any) -> None:
+        column = COLUMNS[index.column()]
+        row = self.model.row_at(index.row())
+        if row is None:
+            return
+        if column.kind == "favorite":
+            self.set_tags(self._targets(index.row()), favorite=not row.data.get("favorite"))
+        elif column.kind == "color":
+            rect = self.view.visualRect(index)
+            self.color_menu(self._targets(index.row())).popup(
+                self.view.viewport().mapToGlobal(rect.bottomLeft())
+            )
+
+    def color_menu(self, rows: list[ClientRow], parent: QWidget | None = None) -> QMenu:
+        menu = QMenu(tr("Color"), parent or self)
+        menu.setObjectName("colorMenu")
+        for name, label in COLOR_NAMES.items():
+            action = menu.addAction(swatch_icon(name), tr(label))
+            action.setData(name)
+            action.triggered.connect(lambda _c=False, n=name: self.set_tags(rows, color=n))
+        menu.addSeparator()
+        clear = menu.addAction(tr("Sin color"))
+        clear.setData("none")
+        clear.triggered.connect(lambda _c=False: self.set_tags(rows, color=None))
+        return menu
+
+    def context_menu_for(self, rows: list[ClientRow]) -> QMenu:
+        """The menu of the selected clients (built apart so tests can trigger its actions)."""
+        menu = QMenu(self)
+        menu.setObjectName("clientMenu")
+        if not rows:
+            menu.addAction(tr("Agregar cliente…"), lambda: self.open_form(None))
+            return menu
+        one = rows[0] if len(rows) == 1 else None
+        if one is not None:
+            menu.addAction(tr("Ver detalle…"), lambda: self.open_detail(one.id)).setObjectName("detail")
+            menu.addAction(tr("Editar…"), lambda: self.open_form(one.id)).setObjectName("edit")
+            menu.addAction(
+                tr("Asignar perfil admin…"), lambda: self.open_admin_profile(one.id)
+            ).setObjectName("admin")
+            menu.addSeparator()
+        all_favorite = all(r.data.get("favorite") for r in rows)
+        all_dropped = all(r.data.get("dropped") for r in rows)
+        fav = menu.addAction(
+            tr("Quitar de Favoritos") if all_favorite else tr("Agregar a Favoritos"),
+            lambda: self.set_tags(rows, favorite=not all_favorite),
+        )
+        fav.setObjectName("favorite")
+        drop = menu.addAction(
+            tr("Quitar de Bajas") if all_dropped else tr("Marcar como Baja"),
+            lambda: self.set_tags(rows, dropped=not all_dropped),
+        )
+        drop.setObjectName("dropped")
+        colors = self.color_menu(rows, menu)
+        colors.setTitle(tr("Color"))
+        menu.addMenu(colors)
+        if one is not None:
+            menu.addSeparator()
+            menu.addAction(tr("Licencias…"), lambda: self.open_detail(one.id, "licenses"))
+            menu.addAction(tr("Transferir timbres…"), lambda: self.open_transfer("stamps", one.id))
+            menu.addAction(tr("Transferir puntos…"), lambda: self.open_transfer("points", one.id))
+        return menu
+
+    def _context_menu(self, point: QPoint) -> None:
+        index = self.view.indexAt(point)
+        rows = self._targets(index.row()) if index.isValid() else self.selected_rows()
+        self.context_menu_for(rows).popup(self.view.viewport().mapToGlobal(point))
+
+    def _double_clicked(self, index: Any) -> None:
+        if COLUMNS[index.column()].kind in ("favorite", "color", "actions"):
+            return
+        row = self.model.row_at(index.row())
+        if row is not None:
+            self.open_detail(row.id)
+
+    def _activated(self, index: Any) -> None:
+        # Enter on a row (the keyboard's double-click); the mouse's goes through _double_clicked.
+        if self.view.hasFocus() and not self.view.underMouse():
+            self._double_clicked(index)
+
+    def _row_action(self, row: int, action: str) -> None:
+        client = self.model.row_at(row)
+        if client is None:
+            return
+        if action == "licenses":
+            self.open_detail(client.id, "licenses")
+        else:
+            self.open_transfer(action, client.id)
+
+    # ---- windows and dialogs -----------------------------------------------------------------------
+
+    def _keep(self, widget: QWidget) -> QWidget:
+        self._windows = [w for w in self._windows if w.isVisible()]
+        self._windows.append(widget)
+        return widget
+
+    def open_form(self, client_id: str | None) -> Any:
+        from cmdesk.ui.clientes.client_form import ClientForm
+
+        cache = self._cache()
+        data = cache.get("client", client_id) if cache is not None and client_id else None
+        if client_id and data is None:
+            return None
+        form = ClientForm(self.context, data, self)
+        form.saved.connect(self._form_saved)
+        form.open()
+        return self._keep(form)
+
+    def _form_saved(self, _command: object) -> None:
+        request_sync(self)
+
+    def open_admin_profile(self, client_id: str) -> Any:
+        from cmdesk.ui.clientes.admin_profile import AdminProfileDialog
+
+        cache = self._cache()
+        data = cache.get("client", client_id) if cache is not None else None
+        if data is None:
+            return None
+        dialog = AdminProfileDialog(self.context, data, self)
+        dialog.open()
+        return self._keep(dialog)
+
+    def open_detail(self, client_id: str, tab: str | None = None) -> Any:
+        from cmdesk.ui.clientes.detail import ClientDetailWindow
+
+        for window in self._windows:
+            if (
+                isinstance(window, ClientDetailWindow)
+                and window.client_id == client_id
+                and window.isVisible()
+            ):
+                window.show_tab(tab)
+                window.raise_()
+                window.activateWindow()
+                return window
+        window = ClientDetailWindow(self.context, client_id, self, tab=tab)
+        window.show()
+        return self._keep(window)
+
+    def open_transfer(self, asset: str, client_id: str) -> Any:
+        from cmdesk.ui.clientes.transfer import open_transfer_dialog
+
+        cache = self._cache()
+        data = cache.get("client", client_id) if cache is not None else None
+        if data is None:
+            return None
+        row = self.model.row_at(self.model.row_of(client_id))
+        dialog = open_transfer_dialog(self.context, asset, data, self, row.cti_ids if row is not None else ())
+        return self._keep(dialog) if dialog is not None else None
+
+    # ---- export ------------------------------------------------------------------------------------
+
+    def choose_export(self, kind: str) -> None:
+        suffix = "xlsx" if kind == "xlsx" else "csv"
+        file_filter = (
+            tr("Libro de Excel (*.xlsx)") if kind == "xlsx" else tr("Valores separados por comas (*.csv)")
+        )
+        path, _ = QFileDialog.getSaveFileName(
+            self, tr("Exportar clientes"), str(Path.home() / f"clientes.{suffix}"), file_filter
+        )
+        if path:
+            if not path.lower().endswith("." + suffix):
+                path += "." + suffix
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> None:
+        """Export the current view (search, filter and order; every row) to `path` in the cache pool."""
+        cache = self._cache()
+        if cache is None:
+            return
+        query = self.model.query
+        progress_box = QProgressDialog(
+            tr("Exportando clientes…"), tr("Cancelar"), 0, max(self.model.total, 1), self
+        )
+        progress_box.setObjectName("exportProgress")
+        progress_box.setWindowTitle(tr("Exportar clientes"))
+        progress_box.setMinimumDuration(400)
+        progress_box.setAutoClose(True)
+        handle_box: list[Any] = []
+
+        def job(progress: Any) -> int:
+            return export.export_clients(
+                cache,
+                path,
+                q=query.q or None,
+                category=query.category,
+                color=query.color,
+                sort=query.sort,
+                progress=lambda done, total: progress(done, total),
+                cancelled=lambda: progress.cancelled,
+            )
+
+        def done(count: int) -> None:
+            progress_box.reset()
+            self.exported.emit(str(path), count)
+            inform(
+                self,
+                tr("Exportar clientes"),
+                tr("Se exportaron {n} clientes a {path}.").format(n=fmt.number(count), path=str(path)),
+            )
+
+        def failed(error: BaseException) -> None:
+            progress_box.reset()
+            if isinstance(error, export.ExportCancelled):
+                return
+            self.exported.emit("", 0)
+            inform(
+                self,
+                tr("Exportar clientes"),
+                tr("No se pudo exportar: {error}").format(error=error_text(error)),
+                warning=True,
+            )
+
+        handle = self.context.ops.run(
+            job,
+            on_done=done,
+            on_error=failed,
+            on_progress=lambda d, t, _x: progress_box.setValue(min(d, progress_box.maximum())),
+            pool="cache",
+            label=tr("Exportando clientes"),
+            progress=True,
+        )
+        handle_box.append(handle)
+        progress_box.canceled.connect(handle.cancel)
+
+    exported = Signal(str, int)  # path ("" when it failed) and how many clients
+
+    # ---- the CTI password of a client created here --------------------------------------------------
+
+    def _hook_synced(self) -> None:
+        if self._synced_hooked:
+            return
+        window = self.window()
+        synced = getattr(window, "synced", None)
+        if synced is not None and window is not self:
+            synced.connect(self._synced)
+            self._synced_hooked = True
+
+    def _synced(self, report: Any) -> None:
+        secrets = getattr(getattr(report, "push", None), "secrets", None)
+        session = self.context.session
+        if not secrets or session is None:
+            return
+        outbox = session.outbox
+
+        def read() -> list[tuple[str, str, str]]:
+            out = []
+            for command_id, password in secrets.items():
+                command = outbox.get(command_id) if outbox is not None else None
+                result = command.result if command is not None and isinstance(command.result, dict) else {}
+                client = result.get("client") or {}
+                cti = result.get("stamping_account") or {}
+                out.append((str(client.get("name") or ""), str(cti.get("id") or ""), password))
+            return out
+
+        self.context.ops.run(read, on_done=self.show_new_passwords, pool="cache")
+
+    new_password_shown = Signal(str)
+
+    def show_new_passwords(self, items: list[tuple[str, str, str]]) -> None:
+        for name, cti_id, password in items:
+            text = tr(
+                "El cliente «{name}» quedó registrado con su cuenta de timbrado estándar.\n\n"
+                "Cuenta de timbrado: {cti}\nContraseña: {password}\n\n"
+                "Anote la contraseña ahora: no se vuelve a mostrar (puede restablecerla después)."
+            ).format(name=name, cti=cti_id, password=password)
+            box = inform(self, tr("Cliente registrado"), text)
+            box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.new_password_shown.emit(text)

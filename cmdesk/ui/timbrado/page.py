@@ -1,0 +1,589 @@
+"""Clientes → Timbrado: every CTI of the portfolio, and what the manual does with them.
+
+The table (`StampingAccountsModel`) is searched by CTI id, client NIC or name and sorted by clicking a
+header, both in SQL on the cache; rows page in as the view scrolls. Select one or several rows, then:
+
+- Crear cuenta (for the selected row's client, or one picked in the dialog) — online only;
+- Transferir timbres (to the selected standard CTI) and Transferir puntos (to its client);
+- Transferencia masiva and Venta automática over the selected standard CTIs;
+- Bloquear / Reactivar (also a double click on the Activo column), after the manual's question
+  "¿Realmente desea desactivar la cuenta?";
+- Restablecer contraseña — online only.
+
+Writes are outbox commands (sent at once when online, pending otherwise: the row turns amber with the
+commands in its tooltip); a refusal that comes back later is shown with the server's reason
+(`watch.CommandWatcher`). Under the table, the consumption chart of the current CTI. C.P.D. and D.R. of
+the rows on screen are fetched in the background (`usage_fetch.UsageFetcher`) and kept in the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtGui import QAction, QResizeEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cmdesk.services import commands
+from cmdesk.services.outbox import Command
+from cmdesk.ui import locale as fmt
+from cmdesk.ui import tabs
+from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, ResetPasswordDialog
+from cmdesk.ui.timbrado.chart import ConsumptionPanel
+from cmdesk.ui.timbrado.common import client_text, online, queued_text, request_push, tr
+from cmdesk.ui.timbrado.model import COLUMN_KEYS, CtiRow, StampingAccountsModel
+from cmdesk.ui.timbrado.sales_dialogs import AutoSaleDialog, BulkTransferDialog
+from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
+from cmdesk.ui.timbrado.usage_fetch import UsageFetcher
+from cmdesk.ui.timbrado.watch import watcher_for
+
+if TYPE_CHECKING:
+    from cmdesk.services.session import DesktopSession
+    from cmdesk.ui.tabs import AppContext
+
+DEACTIVATE_QUESTION = "¿Realmente desea desactivar la cuenta?"
+REACTIVATE_QUESTION = "¿Realmente desea reactivar la cuenta?"
+
+
+class TimbradoPage(tabs.TabPage):
+    entities = frozenset({"stamping_account", "client", "account", "settings"})
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.model = StampingAccountsModel(context, self)
+        self.fetcher = UsageFetcher(context, self)
+        self.dialog: QWidget | None = None  # the dialog opened last (tests and screenshots reach it)
+        self.confirm_box: QMessageBox | None = None
+        self._keep_ids: list[str] = []
+        self._current_id: str | None = None
+        self._select_after_load: str | None = None
+
+        # Search and count
+        self.search = QLineEdit(self)
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText(tr("Buscar por cuenta (Id), NIC, nombre o RFC del cliente…"))
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(360)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+        self._search_timer.timeout.connect(lambda: self.model.set_search(self.search.text()))
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.summary = QLabel(self)
+        self.summary.setObjectName("summary")
+
+        # Actions
+        self.actions_by_name: dict[str, QAction] = {}
+        self.buttons: dict[str, QPushButton] = {}
+        specs: list[tuple[str, str, Callable[[], object]]] = [
+            ("create", tr("Crear cuenta"), self.create_account),
+            ("transfer", tr("Transferir timbres"), self.transfer_stamps),
+            ("points", tr("Transferir puntos"), self.transfer_points),
+            ("bulk", tr("Transferencia masiva"), self.bulk_transfer),
+            ("auto_sale", tr("Venta automática"), self.auto_sale),
+            ("block", tr("Bloquear"), lambda: self.set_active(False)),
+            ("reactivate", tr("Reactivar"), lambda: self.set_active(True)),
+            ("reset", tr("Restablecer contraseña"), self.reset_password),
+        ]
+        actions_row = QHBoxLayout()
+        actions_row.setSpacing(6)
+        for name, text, slot in specs:
+            action = QAction(text, self)
+            action.setObjectName(f"action_{name}")
+            action.triggered.connect(slot)
+            self.actions_by_name[name] = action
+            button = QPushButton(text, self)
+            button.setObjectName(f"button_{name}")
+            button.clicked.connect(action.trigger)
+            self.buttons[name] = button
+            actions_row.addWidget(button)
+        actions_row.addStretch(1)
+
+        # The table
+        self.view = QTableView(self)
+        self.view.setObjectName("table")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.doubleClicked.connect(self._double_clicked)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setHighlightSections(False)
+        header.setStretchLastSection(False)
+        header.setSortIndicator(self.model.sort_column, self.model.sort_order)
+        self.view.setSortingEnabled(True)
+        header.sortIndicatorChanged.connect(self._sort_indicator_changed)
+        self._size_columns()
+        self.empty = QLabel(self)
+        self.empty.setObjectName("empty")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setEnabled(False)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self.empty)
+
+        self.legend = QLabel(tr("*C.P.D. = Consumo Promedio Diario    *D.R. = Días Restantes"), self)
+        self.legend.setEnabled(False)
+        self.pending_legend = QLabel(
+            tr("Filas en ámbar: operaciones pendientes de enviar (pase el puntero sobre ellas para verlas)."),
+            self,
+        )
+        self.pending_legend.setObjectName("pendingLegend")
+        self.pending_legend.setStyleSheet("color: #b26a00;")
+        self.pending_legend.hide()
+        self.notice = QLabel(self)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice.hide()
+
+        self.chart_panel = ConsumptionPanel(self)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel(tr("<b>Cuentas de timbrado</b>"), self))
+        top.addSpacing(12)
+        top.addWidget(self.search, 1)
+        top.addWidget(self.summary)
+        upper = QWidget(self)
+        upper_layout = QVBoxLayout(upper)
+        upper_layout.setContentsMargins(0, 0, 0, 0)
+        upper_layout.addLayout(top)
+        upper_layout.addLayout(actions_row)
+        upper_layout.addWidget(self.stack, 1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.legend)
+        bottom.addStretch(1)
+        bottom.addWidget(self.pending_legend)
+        upper_layout.addLayout(bottom)
+        upper_layout.addWidget(self.notice)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(upper)
+        self.splitter.addWidget(self.chart_panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.splitter)
+
+        self._visible_timer = QTimer(self)
+        self._visible_timer.setSingleShot(True)
+        self._visible_timer.setInterval(250)
+        self._visible_timer.timeout.connect(self._fetch_visible_usage)
+        self.view.verticalScrollBar().valueChanged.connect(lambda _v: self._visible_timer.start())
+        self.model.modelAboutToBeReset.connect(self._remember_selection)
+        self.model.modelReset.connect(self._restore_selection)
+        self.model.loaded.connect(self._loaded)
+        self.model.rowsInserted.connect(lambda *_: self._visible_timer.start())
+        self.model.failed.connect(
+            lambda e: self.show_notice(tr("No se pudo leer la caché: {e}").format(e=str(e)))
+        )
+        self.fetcher.updated.connect(lambda _ids: self.model.reload())
+        selection = self.view.selectionModel()
+        selection.selectionChanged.connect(self._selection_changed)
+        selection.currentRowChanged.connect(self._current_changed)
+        self._update_actions()
+        self._update_empty()
+
+    # ---- loading ----------------------------------------------------------------------------------------
+
+    def refresh(self, changed: frozenset[str]) -> None:
+        if self.context.session is None:
+            return
+        # An empty set: the outbox changed (a command queued, sent or settled), so pending marks may too.
+        if self.wants(changed) or not changed:
+            self.model.reload()
+
+    def _loaded(self) -> None:
+        total = self.model.total
+        self.summary.setText(tr("1 cuenta") if total == 1 else tr("{n} cuentas").format(n=fmt.number(total)))
+        self._update_empty()
+        self.pending_legend.setVisible(any(r.is_pending for r in self.model.rows()))
+        if self._select_after_load:
+            row = self.model.row_of(self._select_after_load)
+            if row is not None:
+                self._select_after_load = None
+                self.view.selectRow(row)
+                self.view.scrollTo(self.model.index(row, 0))
+        self._show_current()
+        self._update_actions()
+        self._visible_timer.start()
+
+    def _update_empty(self) -> None:
+        q = self.model.search_text.strip()
+        if self.model.rowCount() == 0:
+            self.empty.setText(
+                tr("Ninguna cuenta de timbrado coincide con «{q}».").format(q=q)
+                if q
+                else tr("Aún no hay cuentas de timbrado: se crea una con cada cliente nuevo.")
+            )
+            self.stack.setCurrentWidget(self.empty)
+        else:
+            self.stack.setCurrentWidget(self.view)
+
+    def _size_columns(self) -> None:
+        """Widths from the font: snug dates and figures, the CTI id at about two thirds of its 32
+        characters (elided in the middle, whole in its tooltip), and the client's name taking the rest."""
+        metrics = self.view.fontMetrics()
+        pad = 16
+        samples = {
+            "id": "D2F81F20D0614ACDB02783",
+            "kind": tr("Ilimitada"),
+            "balance": tr("Ilimitada"),
+            "cpd": "00.00",
+            "dr": "0,000",
+            "credited": "000,000",
+            "issued": "000,000",
+        }
+        header = self.view.horizontalHeader()
+        for i, key in enumerate(COLUMN_KEYS):
+            title = str(self.model.headerData(i, Qt.Orientation.Horizontal))
+            sample = "00/00/0000" if key.endswith("_at") else samples.get(key, "")
+            width = max(metrics.horizontalAdvance(title), metrics.horizontalAdvance(sample)) + pad
+            self.view.setColumnWidth(i, width)
+        header.setSectionResizeMode(COLUMN_KEYS.index("client"), QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(metrics.horizontalAdvance("0000") + pad)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._visible_timer.start()
+
+    def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
+        if not self.model.sortable(column):
+            header = self.view.horizontalHeader()
+            header.blockSignals(True)
+            header.setSortIndicator(self.model.sort_column, self.model.sort_order)
+            header.blockSignals(False)
+            self.show_notice(
+                tr("La columna «{c}» no se puede ordenar.").format(
+                    c=str(self.model.headerData(column, Qt.Orientation.Horizontal))
+                )
+            )
+
+    # ---- usage of the rows on screen ----------------------------------------------------------------------
+
+    def visible_rows(self) -> list[CtiRow]:
+        count = self.model.rowCount()
+        if not count:
+            return []
+        first = self.view.rowAt(0)
+        last = self.view.rowAt(self.view.viewport().height() - 1)
+        first = 0 if first < 0 else first
+        last = count - 1 if last < 0 else last
+        return [self.model.row(i) for i in range(first, min(last, count - 1) + 1)]
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._visible_timer.start()
+
+    def _fetch_visible_usage(self) -> None:
+        # Only for rows a person can see: a hidden tab asks the server for nothing.
+        if self.isVisible() and online(self.context):
+            self.fetcher.want(self.visible_rows())
+
+    # ---- selection ----------------------------------------------------------------------------------------
+
+    def selected_rows(self) -> list[CtiRow]:
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        return [self.model.row(r) for r in rows if r < self.model.rowCount()]
+
+    def select_ids(self, ids: list[str]) -> None:
+        selection = QItemSelection()
+        for ident in ids:
+            row = self.model.row_of(ident)
+            if row is not None:
+                selection.select(
+                    self.model.index(row, 0), self.model.index(row, self.model.columnCount() - 1)
+                )
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.view.selectionModel().select(selection, flags)
+        if ids:
+            row = self.model.row_of(ids[0])
+            if row is not None:
+                self.view.selectionModel().setCurrentIndex(
+                    self.model.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate
+                )
+
+    def _remember_selection(self) -> None:
+        self._keep_ids = [r.id for r in self.selected_rows()]
+        current = self.view.currentIndex()
+        self._current_id = self.model.row(current.row()).id if current.isValid() else None
+
+    def _restore_selection(self) -> None:
+        if self._keep_ids:
+            self.select_ids(self._keep_ids)
+        if self._current_id:
+            row = self.model.row_of(self._current_id)
+            if row is not None:
+                self.view.selectionModel().setCurrentIndex(
+                    self.model.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate
+                )
+
+    def _selection_changed(self, *_args: Any) -> None:
+        self._update_actions()
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_current()
+        if current.isValid() and online(self.context):
+            self.fetcher.want([self.model.row(current.row())], first=True)
+
+    def current_row(self) -> CtiRow | None:
+        index = self.view.currentIndex()
+        if index.isValid() and index.row() < self.model.rowCount():
+            return self.model.row(index.row())
+        selected = self.selected_rows()
+        return selected[0] if selected else None
+
+    def _show_current(self) -> None:
+        self.chart_panel.set_row(self.current_row(), online=online(self.context))
+
+    def _update_actions(self) -> None:
+        rows = self.selected_rows()
+        one = len(rows) == 1
+        standard = [r for r in rows if r.kind == "standard"]
+        has_session = self.context.session is not None
+        enabled = {
+            "create": has_session,
+            "transfer": one and bool(standard),
+            "points": one,
+            "bulk": bool(standard),
+            "auto_sale": bool(standard),
+            "block": any(r.active for r in rows),
+            "reactivate": any(not r.active for r in rows),
+            "reset": one,
+        }
+        tips = {
+            "transfer": tr("Seleccione una cuenta de timbrado estándar."),
+            "points": tr("Seleccione una cuenta: los puntos se transfieren a su cliente."),
+            "bulk": tr("Seleccione una o varias cuentas estándar."),
+            "auto_sale": tr("Seleccione una o varias cuentas estándar."),
+            "reset": tr("Seleccione una cuenta."),
+        }
+        for name, action in self.actions_by_name.items():
+            action.setEnabled(enabled[name])
+            self.buttons[name].setEnabled(enabled[name])
+            self.buttons[name].setToolTip("" if enabled[name] else tips.get(name, ""))
+
+    def _context_menu(self, point: QPoint) -> None:
+        menu = QMenu(self)
+        for name in (
+            "transfer",
+            "points",
+            "bulk",
+            "auto_sale",
+            None,
+            "block",
+            "reactivate",
+            "reset",
+            None,
+            "create",
+        ):
+            if name is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(self.actions_by_name[name])
+        menu.popup(self.view.viewport().mapToGlobal(point))
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        row = self.model.row(index.row())
+        if COLUMN_KEYS[index.column()] == "active":
+            self.select_ids([row.id])
+            self.set_active(not row.active)
+        elif row.kind == "standard":
+            self.select_ids([row.id])
+            self.transfer_stamps()
+
+    # ---- messages -------------------------------------------------------------------------------------
+
+    def show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def _open(self, dialog: QWidget) -> None:
+        self.dialog = dialog
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_: self._forget(dialog))
+        if hasattr(dialog, "open"):
+            dialog.open()
+
+    def _forget(self, dialog: QWidget) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+
+    # ---- actions ----------------------------------------------------------------------------------------
+
+    def create_account(self) -> CreateStampingAccountDialog | None:
+        if self.context.session is None:
+            return None
+        rows = self.selected_rows()
+        row = rows[0] if len(rows) == 1 else None
+        dialog = CreateStampingAccountDialog(
+            self.context,
+            row.client_id if row else None,
+            client_text(row.data.get("client_nic"), row.client_name) if row else "",
+            parent=self,
+        )
+
+        def created() -> None:
+            answer = dialog.created or {}
+            self._select_after_load = str(answer.get("id") or "") or None
+            self.show_notice(
+                tr("Se creó la cuenta de timbrado {id}. Anote la contraseña: no se vuelve a mostrar.").format(
+                    id=answer.get("id", "")
+                )
+            )
+
+        dialog.accepted.connect(created)
+        self._open(dialog)
+        return dialog
+
+    def transfer_stamps(self) -> TransferDialog | None:
+        rows = [r for r in self.selected_rows() if r.kind == "standard"]
+        if len(rows) != 1:
+            return None
+        return self._transfer("stamping_account", rows[0].id)
+
+    def transfer_points(self) -> TransferDialog | None:
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            return None
+        return self._transfer("client", rows[0].client_id)
+
+    def _transfer(self, target_type: str, target_id: str) -> TransferDialog:
+        dialog = TransferDialog(self.context, target_type, target_id, parent=self)
+        dialog.queued.connect(lambda command: self._queued([command], dialog.pushed))
+        self._open(dialog)
+        return dialog
+
+    def bulk_transfer(self) -> BulkTransferDialog | None:
+        rows = self.selected_rows()
+        if not rows:
+            return None
+        dialog = BulkTransferDialog(self.context, rows, parent=self)
+        dialog.queued.connect(lambda queued: self._queued(queued, dialog.pushed))
+        self._open(dialog)
+        return dialog
+
+    def auto_sale(self) -> AutoSaleDialog | None:
+        rows = self.selected_rows()
+        if not rows:
+            return None
+        dialog = AutoSaleDialog(self.context, rows, parent=self)
+        dialog.queued.connect(lambda queued: self._queued(queued, dialog.pushed))
+        self._open(dialog)
+        return dialog
+
+    def _queued(self, queued: list[Command], pushed: bool) -> None:
+        self.show_notice(queued_text(queued, pushed))
+        self.model.reload()
+
+    def set_active(self, active: bool) -> QMessageBox | None:
+        """Bloquear / reactivar the selected CTIs that are not already so, after the question."""
+        rows = [r for r in self.selected_rows() if r.active != active]
+        if not rows or self.context.session is None:
+            return None
+        box = QMessageBox(self)
+        box.setObjectName("confirmActive")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(tr("Reactivar cuenta") if active else tr("Bloquear cuenta"))
+        if len(rows) == 1:
+            box.setText(tr(REACTIVATE_QUESTION) if active else tr(DEACTIVATE_QUESTION))
+            box.setInformativeText(
+                tr("Cuenta: {cti}\nCliente: {client}").format(
+                    cti=rows[0].id, client=client_text(rows[0].data.get("client_nic"), rows[0].client_name)
+                )
+                + ("" if active else "\n\n" + tr("Mientras esté bloqueada no podrá timbrar."))
+            )
+        else:
+            box.setText(
+                (
+                    tr("¿Realmente desea reactivar las {n} cuentas?")
+                    if active
+                    else tr("¿Realmente desea desactivar las {n} cuentas?")
+                ).format(n=len(rows))
+            )
+            box.setInformativeText(", ".join(r.id for r in rows[:6]) + ("…" if len(rows) > 6 else ""))
+        yes = box.addButton(tr("Sí"), QMessageBox.ButtonRole.YesRole)
+        box.addButton(tr("No"), QMessageBox.ButtonRole.NoRole)
+        box.setDefaultButton(yes)
+        ids = [r.id for r in rows]
+
+        def answered() -> None:
+            if box.clickedButton() is yes:
+                self._queue_active(ids, active)
+
+        box.finished.connect(lambda _code: answered())
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.confirm_box = box
+        box.destroyed.connect(
+            lambda *_: setattr(self, "confirm_box", None) if self.confirm_box is box else None
+        )
+        box.open()
+        return box
+
+    def _queue_active(self, ids: list[str], active: bool) -> None:
+        session = self.context.session
+        if session is None:
+            return
+
+        def queue(session: DesktopSession) -> list[Command]:
+            return [session.command(commands.set_cti_active, cti, active) for cti in ids]
+
+        def queued(result: list[Command]) -> None:
+            watcher = watcher_for(self.context)
+            for command in result:
+                watcher.watch(command)
+            self._queued(result, request_push(self, self.context))
+
+        self.context.ops.run(
+            queue,
+            session,
+            on_done=queued,
+            on_error=lambda e: self.show_notice(str(e)),
+            pool="cache",
+            label=tr("Registrando el cambio"),
+        )
+
+    def reset_password(self) -> ResetPasswordDialog | None:
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            return None
+        row = rows[0]
+        dialog = ResetPasswordDialog(
+            self.context, row.id, client_text(row.data.get("client_nic"), row.client_name), parent=self
+        )
+        dialog.accepted.connect(
+            lambda: self.show_notice(
+                tr(
+                    "Se restableció la contraseña de la cuenta {cti}. Configure la nueva contraseña en las "
+                    "aplicaciones que timbran con ella."
+                ).format(cti=row.id)
+            )
+        )
+        self._open(dialog)
+        return dialog

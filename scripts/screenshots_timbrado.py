@@ -1,0 +1,206 @@
+"""Save PNGs of Clientes → Timbrado and each of its dialogs to `docs/screenshots/timbrado/`.
+
+    python scripts/screenshots_timbrado.py [--out docs/screenshots/timbrado]
+
+Offscreen, against the embedded default in a temporary CMDESK_HOME (the demo distributor's data), like
+`scripts/screenshots.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "timbrado")
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="cmdesk-timbrado-shots-"))
+    os.environ["CMDESK_HOME"] = str(home)
+    try:
+        return _shoot(out)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _shoot(out: Path) -> int:
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+    from PySide6.QtWidgets import QTabWidget, QWidget
+
+    from cmdesk.services.config import DesktopConfig
+    from cmdesk.services.connectivity import ConnectionState
+    from cmdesk.services.logs import setup_logging
+    from cmdesk.services.session import DesktopSession
+    from cmdesk.ui import errors
+    from cmdesk.ui.app import create_application
+    from cmdesk.ui.main_window import MainWindow
+    from cmdesk.ui.timbrado.page import TimbradoPage
+    from cmdesk.ui.timbrado.watch import watcher_for
+
+    log_path = setup_logging()
+    app = create_application([sys.argv[0]])
+    errors.install_qt_message_handler()
+
+    def pump(seconds: float = 0.3) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            time.sleep(0.01)
+
+    def wait(predicate: Callable[[], object], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out waiting for {predicate}")
+            pump(0.05)
+
+    def save(widget: QWidget, name: str) -> None:
+        pump()
+        path = out / f"{name}.png"
+        if not widget.grab().save(str(path)):
+            raise SystemExit(f"could not save {path}")
+        print(path)
+
+    window = MainWindow(DesktopSession(DesktopConfig()), log_path=log_path)
+    window.resize(1366, 860)
+    ready: list[object] = []
+    window.session_ready.connect(ready.append)
+    window.show()
+    window.start_session()
+    wait(lambda: ready and window.ops.busy == 0)
+    page = window.page("clientes.timbrado")
+    assert isinstance(page, TimbradoPage)
+    window.tabs.setCurrentIndex(0)
+    inner = window.tabs.widget(0)
+    assert isinstance(inner, QTabWidget)
+    inner.setCurrentWidget(page)
+    wait(lambda: page.model.rowCount() > 0)
+    page.view.selectRow(0)
+    for _ in range(2):  # the visible rows' usage is asked for a moment after they show
+        pump(0.6)
+        wait(lambda: window.ops.busy == 0 and not page.fetcher.busy)
+    pump(0.5)
+    save(window, "timbrado-tab")
+
+    # A CTI with consumption, for the chart.
+    busiest = max(range(page.model.rowCount()), key=lambda r: page.model.row(r).data.get("issued") or 0)
+    page.view.selectRow(busiest)
+    wait(lambda: window.ops.busy == 0 and not page.fetcher.busy)
+    pump(0.5)
+    save(window, "timbrado-tab-chart")
+    page.chart_panel.set_days(90)
+    save(page.chart_panel, "timbrado-chart-90")
+    page.chart_panel.set_days(30)
+
+    def shoot_dialog(
+        open_it: Callable[[], QWidget | None], name: str, prepare: Callable[[QWidget], None] | None = None
+    ) -> None:
+        dialog = open_it()
+        assert dialog is not None, name
+        wait(lambda: window.ops.busy == 0)
+        if prepare is not None:
+            prepare(dialog)
+        pump(0.3)
+        save(dialog, name)
+        dialog.close()
+        pump(0.2)
+
+    standard = next(r for r in range(page.model.rowCount()) if page.model.row(r).kind == "standard")
+    page.view.selectRow(standard)
+    pump()
+    shoot_dialog(page.transfer_stamps, "timbrado-transfer", lambda d: d.quantity.setValue(100))  # type: ignore[attr-defined]
+    shoot_dialog(page.transfer_points, "timbrado-transfer-points", lambda d: d.quantity.setValue(500))  # type: ignore[attr-defined]
+
+    def weak(dialog: QWidget) -> None:
+        dialog.choose_id.setChecked(True)  # type: ignore[attr-defined]
+        dialog.cti_id.setText("mi cuenta")  # type: ignore[attr-defined]
+        dialog.passwords.password.setText("abc")  # type: ignore[attr-defined]
+        dialog.passwords.confirm.setText("abd")  # type: ignore[attr-defined]
+        dialog.validate()  # type: ignore[attr-defined]
+
+    shoot_dialog(page.create_account, "timbrado-create")
+    shoot_dialog(page.create_account, "timbrado-create-errors", weak)
+
+    def unlimited(dialog: QWidget) -> None:
+        dialog.unlimited.setChecked(True)  # type: ignore[attr-defined]
+        dialog.rfc.setText("GODE561231GR8")  # type: ignore[attr-defined]
+
+    shoot_dialog(page.create_account, "timbrado-create-unlimited", unlimited)
+    shoot_dialog(page.reset_password, "timbrado-reset-password")
+    shoot_dialog(lambda: page.set_active(False), "timbrado-confirm-block")
+
+    # Several rows for the bulk dialogs.
+    rows = [r for r in range(page.model.rowCount()) if page.model.row(r).kind == "standard"][:4]
+    page.select_ids([page.model.row(r).id for r in rows])
+    pump()
+
+    def fill_bulk(dialog: QWidget) -> None:
+        model = dialog.model  # type: ignore[attr-defined]
+        for i in range(model.rowCount()):
+            model.set_value(i, "quantity", 100 * (i + 1))
+        model.setData(model.index(model.rowCount() - 1, 0), True, 10)  # exclude the last one
+
+    shoot_dialog(page.bulk_transfer, "timbrado-bulk-transfer", fill_bulk)
+
+    def fill_auto_sale(dialog: QWidget) -> None:
+        model = dialog.model  # type: ignore[attr-defined]
+        for i in range(model.rowCount()):
+            model.set_value(i, "minimum", 50 * (i + 1))
+            model.set_value(i, "credit", 500)
+
+    shoot_dialog(page.auto_sale, "timbrado-auto-sale", fill_auto_sale)
+
+    # More than the distributor has: warned in the dialog, refused by the server with its reason.
+    page.view.selectRow(standard)
+    pump()
+    session = window.session
+    assert session is not None and session.cache is not None
+    too_many = int(session.cache.account()["balances"]["stamps"]) + 1000  # type: ignore[index]
+
+    def too_much(dialog: QWidget) -> None:
+        dialog.quantity.setValue(too_many)  # type: ignore[attr-defined]
+
+    dialog = page.transfer_stamps()
+    assert dialog is not None
+    wait(lambda: dialog.loaded)
+    too_much(dialog)
+    save(dialog, "timbrado-transfer-too-many")
+    watcher = watcher_for(window.context)
+    dialog.ok_button.click()
+    wait(lambda: watcher.last_message is not None and watcher.last_message.isVisible())
+    save(watcher.last_message, "timbrado-rejected")
+    watcher.last_message.close()
+    pump()
+
+    # Offline: the transfer waits, and its row is marked pending.
+    session._set_state(ConnectionState.OFFLINE)
+    dialog = page.transfer_stamps()
+    assert dialog is not None
+    wait(lambda: dialog.loaded)
+    dialog.quantity.setValue(150)
+    dialog.ok_button.click()
+    wait(lambda: page.model.row(page.model.row_of(page.model.row(standard).id) or 0).is_pending)
+    page.view.clearSelection()
+    pump(0.5)
+    save(window, "timbrado-tab-pending")
+    QCoreApplication.processEvents()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
