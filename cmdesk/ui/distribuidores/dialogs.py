@@ -1,0 +1,426 @@
+"""The dialogs of Clientes → Distribuidores: Agregar distribuidor (the manual's two steps), convertir un
+cliente en distribuidor, and Transferir timbres/puntos a un sub-distribuidor.
+
+Creating and converting change the network of accounts and need the server's answer (the new NIC, the
+administrator's confirmation e-mail), so they go online; transfers are queued like every transfer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollArea,
+    QSpinBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from cmdesk.domain import contact, geography, identity
+from cmdesk.domain.enums import MULTINIVEL_CODE
+from cmdesk.domain.errors import DomainError, validation_error
+from cmdesk.services import commands
+from cmdesk.ui import locale as fmt
+from cmdesk.ui.page_kit import FormDialog, money_value, request_sync
+
+if TYPE_CHECKING:
+    from cmdesk.services.api_client import ApiClient
+    from cmdesk.services.cache import Cache
+    from cmdesk.ui.tabs import AppContext
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("distribuidores", text)
+
+
+OWN_EMAIL = "El correo electrónico no puede ser el suyo: escriba el del nuevo distribuidor."
+OWN_MOBILE = "El número móvil no puede ser el suyo: escriba el del nuevo distribuidor."
+OWN_PHONE = "El teléfono no puede ser el suyo: escriba el del nuevo distribuidor."
+NEEDS_MULTINIVEL = "Administrar distribuidores requiere contratar «Multinivel» en Compras."
+
+
+def _phone_or_none(value: str) -> str | None:
+    try:
+        return contact.check_phone(value) if value.strip() else None
+    except DomainError:
+        return None
+
+
+def own_contacts(cache: Cache) -> tuple[set[str], set[str]]:
+    """The e-mails and phones of the signed-in account and its users (the new distributor's must
+    differ: manual, "Alta de distribuidor en el portal", step 5)."""
+    emails: set[str] = set()
+    phones: set[str] = set()
+    account = cache.account() or {}
+    people = [account, *cache.all("profile")]
+    for item in people:
+        email = str(item.get("email") or "").strip().lower()
+        if email:
+            emails.add(email)
+        for key in ("phone", "mobile"):
+            phone = _phone_or_none(str(item.get(key) or ""))
+            if phone:
+                phones.add(phone)
+    return emails, phones
+
+
+def has_multinivel(cache: Cache) -> bool:
+    """Whether the cache shows a Multinivel contract in force (the server has the last word)."""
+    now = dt.datetime.now(dt.UTC)
+    for item in cache.all("contract"):
+        if item.get("code") == MULTINIVEL_CODE and item.get("status") == "active":
+            expires = fmt.parse_utc(item.get("expires_at"))
+            if expires is None or expires > now:
+                return True
+    return False
+
+
+# ---- Agregar distribuidor -----------------------------------------------------------------------------
+
+COMPANY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("trade_name", "Nombre comercial"),
+    ("phone", "Teléfono"),
+    ("state", "Estado"),
+    ("city", "Ciudad"),
+    ("neighborhood", "Colonia"),
+    ("street", "Calle"),
+    ("exterior_number", "Número exterior"),
+    ("interior_number", "Número interior"),
+    ("postal_code", "Código postal"),
+    ("business_activity", "¿A qué se dedica su empresa?"),
+    ("comments", "Comentarios"),
+)
+
+
+class AddDistributorDialog(FormDialog):
+    """Agregar distribuidor: first the administrator's e-mail and mobile (never the creating
+    distributor's own), then the company's data; `Continuar` creates the sub-account online."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, tr("Alta de distribuidor"), parent, accept_text="Continuar")
+        self.setObjectName("addDistributorDialog")
+        self.step = 1
+        self.stack = QStackedWidget(self)
+        self.layout_.insertWidget(0, self.stack)
+        # Step 1
+        first = QWidget(self)
+        first_form = QFormLayout(first)
+        intro = QLabel(
+            tr(
+                "Por favor proporcione el correo electrónico y número de teléfono móvil del "
+                "Administrador de la cuenta de distribuidor."
+            ),
+            first,
+        )
+        intro.setWordWrap(True)
+        first_form.addRow(intro)
+        self.email = QLineEdit(first)
+        self.email.setPlaceholderText(tr("nombre@empresa.com.mx"))
+        self.mobile = QLineEdit(first)
+        self.mobile.setPlaceholderText(tr("10 dígitos, con lada"))
+        self.add_field("email", tr("Correo electrónico"), self.email, form=first_form)
+        self.add_field("mobile", tr("Número telefónico (móvil)"), self.mobile, form=first_form)
+        self.stack.addWidget(first)
+        # Step 2, in a scroll area: the manual's form is long.
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        second = QWidget(scroll)
+        form = QFormLayout(second)
+        heading = QLabel(tr("Datos de la empresa del nuevo distribuidor"), second)
+        font = heading.font()
+        font.setBold(True)
+        heading.setFont(font)
+        form.addRow(heading)
+        self.profile_name = QLineEdit(second)
+        self.add_field("profile_name", tr("Nombre del administrador"), self.profile_name, form=form)
+        self.name = QLineEdit(second)
+        self.name.setPlaceholderText(tr("Empresa (persona física o moral)"))
+        self.add_field("name", tr("Empresa"), self.name, form=form)
+        self.rfc = QLineEdit(second)
+        self.rfc.setMaxLength(16)
+        self.add_field("rfc", tr("RFC"), self.rfc, hint=self._rfc_hint(""), form=form)
+        self.rfc.textChanged.connect(self._rfc_changed)
+        self.company: dict[str, QWidget] = {}
+        for key, label in COMPANY_FIELDS:
+            widget: QWidget
+            if key == "state":
+                combo = QComboBox(second)
+                combo.addItem(tr("(Seleccione)"), "")
+                for state in geography.MEXICAN_STATES:
+                    combo.addItem(state, state)
+                widget = combo
+            elif key == "comments":
+                text = QPlainTextEdit(second)
+                text.setFixedHeight(text.fontMetrics().lineSpacing() * 3 + 12)
+                widget = text
+            else:
+                line = QLineEdit(second)
+                if key == "postal_code":
+                    line.setMaxLength(5)
+                widget = line
+            self.company[key] = widget
+            self.add_field(key, tr(label), widget, form=form)
+        scroll.setWidget(second)
+        self.stack.addWidget(scroll)
+        self.stack.setCurrentIndex(0)
+        self.back_button = self.buttons.addButton(tr("Atrás"), QDialogButtonBox.ButtonRole.ResetRole)
+        self.back_button.setObjectName("backButton")
+        self.back_button.clicked.connect(lambda: self.go_to(1))
+        self.back_button.hide()
+        self.resize(520, 240)
+
+    @staticmethod
+    def _rfc_hint(value: str) -> str:
+        return tr("{counter} (mínimo 12, máximo 13 caracteres)").format(
+            counter=identity.rfc_counter_text(value)
+        )
+
+    def _rfc_changed(self, text: str) -> None:
+        hint = self.findChild(QLabel, "rfc_hint")
+        if isinstance(hint, QLabel):
+            hint.setText(self._rfc_hint(text))
+
+    def company_value(self, key: str) -> str:
+        widget = self.company[key]
+        if isinstance(widget, QComboBox):
+            return str(widget.currentData() or "")
+        if isinstance(widget, QPlainTextEdit):
+            return widget.toPlainText().strip()
+        assert isinstance(widget, QLineEdit)
+        return widget.text().strip()
+
+    def go_to(self, step: int) -> None:
+        self.step = step
+        self.stack.setCurrentIndex(step - 1)
+        self.back_button.setVisible(step == 2)
+        if step == 2:
+            self.resize(max(self.width(), 600), 640)
+            self.profile_name.setFocus()
+        else:
+            self.email.setFocus()
+
+    def field_for(self, name: str) -> str:
+        return name
+
+    def _check_contacts(self) -> tuple[str, str]:
+        v = contact.Validator()
+        email = v.run("email", contact.check_email, self.email.text())
+        mobile = v.run("mobile", contact.check_phone, self.mobile.text())
+        v.raise_if_any()
+        assert email is not None and mobile is not None
+        session = self.context.session
+        if session is not None and session.cache is not None:
+            emails, phones = own_contacts(session.cache)
+            errors = {}
+            if email in emails:
+                errors["email"] = tr(OWN_EMAIL)
+            if mobile in phones:
+                errors["mobile"] = tr(OWN_MOBILE)
+            if errors:
+                raise validation_error(errors)
+        return email, mobile
+
+    def submit(self) -> None:
+        if self.step == 1:
+            self._check_contacts()
+            self.go_to(2)
+            return
+        email, mobile = self._check_contacts()
+        v = contact.Validator()
+        name = v.run("name", contact.check_required, self.name.text(), "Empresa")
+        rfc = v.run("rfc", identity.check_rfc, self.rfc.text())
+        phone = v.optional("phone", contact.check_phone, self.company_value("phone"))
+        v.optional("postal_code", contact.check_postal_code, self.company_value("postal_code"))
+        v.raise_if_any()
+        assert name is not None and rfc is not None
+        session = self.context.session
+        if (
+            phone
+            and session is not None
+            and session.cache is not None
+            and phone in own_contacts(session.cache)[1]
+        ):
+            raise validation_error({"phone": tr(OWN_PHONE)})
+        body: dict[str, Any] = {
+            "email": email,
+            "mobile": mobile,
+            "name": name,
+            "rfc": rfc.rfc,
+            "profile_name": self.profile_name.text().strip(),
+        }
+        for key, _label in COMPANY_FIELDS:
+            body[key] = self.company_value(key)
+        body["phone"] = phone or ""
+        key = uuid.uuid4().hex
+
+        def create(api: ApiClient, cache: Cache) -> dict[str, Any]:
+            answer: dict[str, Any] = api.post("/v1/distributors", body, idempotency_key=key)
+            cache.apply_answer("distributor", answer["distributor"])
+            return answer
+
+        self.run(create)
+
+    def set_errors(self, errors: Mapping[str, str], detail: str = "") -> None:
+        # A refusal of the e-mail or the mobile takes the user back to the first step.
+        if self.step == 2 and ("email" in errors or "mobile" in errors):
+            self.go_to(1)
+        super().set_errors(errors, detail)
+
+
+def created_text(answer: Mapping[str, Any]) -> str:
+    """What to tell after Alta de distribuidor (the manual: the account is being provisioned)."""
+    distributor = answer.get("distributor") or {}
+    nic = distributor.get("nic") or ""
+    if distributor.get("status") == "unvalidated":
+        then = tr(
+            "La cuenta queda «Sin validar» hasta que su administrador confirme el correo electrónico "
+            "que se le envió; después aparecerá en la pestaña «Sin activar», donde usted la activa."
+        )
+    else:
+        then = tr(
+            "El administrador ya tiene un perfil confirmado: la cuenta está en la pestaña «Sin activar»; "
+            "actívela para que pueda usarse plenamente."
+        )
+    return (
+        tr("La cuenta de sub-distribuidor {name} (NIC {nic}) se creó correctamente.").format(
+            name=distributor.get("name") or "", nic=nic
+        )
+        + "\n\n"
+        + then
+    )
+
+
+# ---- Convertir un cliente en distribuidor --------------------------------------------------------------
+
+
+class ConvertClientDialog(FormDialog):
+    """A client becomes a sub-distributor with its own data; the client stays as it is."""
+
+    def __init__(self, context: AppContext, client: Mapping[str, Any], parent: QWidget | None = None) -> None:
+        name = str(client.get("name") or "")
+        nic = str(client.get("nic") or "")
+        super().__init__(
+            context,
+            tr("Convertir en distribuidor"),
+            parent,
+            accept_text="Convertir",
+            intro=tr(
+                "Se creará una cuenta de distribuidor con los datos del cliente [{nic}] {name} "
+                "(el cliente conserva sus cuentas de timbrado y saldos). Proporcione el correo "
+                "electrónico y el número de teléfono móvil del Administrador de la nueva cuenta."
+            ).format(nic=nic, name=name),
+        )
+        self.setObjectName("convertClientDialog")
+        self.client_id = str(client.get("id") or "")
+        self.email = QLineEdit(self)
+        self.mobile = QLineEdit(self)
+        self.profile_name = QLineEdit(self)
+        self.profile_name.setText(str(client.get("legal_name") or ""))
+        self.add_field("email", tr("Correo electrónico"), self.email)
+        self.add_field("mobile", tr("Número telefónico (móvil)"), self.mobile)
+        self.add_field("profile_name", tr("Nombre del administrador"), self.profile_name)
+        self.fit_width(520)
+
+    def submit(self) -> None:
+        v = contact.Validator()
+        email = v.run("email", contact.check_email, self.email.text())
+        mobile = v.run("mobile", contact.check_phone, self.mobile.text())
+        v.raise_if_any()
+        session = self.context.session
+        if session is not None and session.cache is not None:
+            emails, phones = own_contacts(session.cache)
+            errors = {}
+            if email in emails:
+                errors["email"] = tr(OWN_EMAIL)
+            if mobile in phones:
+                errors["mobile"] = tr(OWN_MOBILE)
+            if errors:
+                raise validation_error(errors)
+        body = {"email": email, "mobile": mobile, "profile_name": self.profile_name.text().strip()}
+        client_id, key = self.client_id, uuid.uuid4().hex
+
+        def convert(api: ApiClient, cache: Cache) -> dict[str, Any]:
+            answer: dict[str, Any] = api.post(
+                f"/v1/clients/{client_id}/convert-to-distributor", body, idempotency_key=key
+            )
+            cache.apply_answer("distributor", answer["distributor"])
+            return answer
+
+        self.run(convert)
+
+
+# ---- Transferir ----------------------------------------------------------------------------------------
+
+ASSET_WORDS = {"stamps": "timbres", "points": "puntos"}
+
+
+class TransferDialog(FormDialog):
+    """Transferir timbres o puntos a un sub-distribuidor (queued; irreversible once applied)."""
+
+    def __init__(
+        self, context: AppContext, distributor: Mapping[str, Any], asset: str, parent: QWidget | None = None
+    ) -> None:
+        word = tr(ASSET_WORDS[asset])
+        available = ((context.session.account() if context.session else None) or {}).get("balances") or {}
+        super().__init__(
+            context,
+            tr("Transferir {what}").format(what=word),
+            parent,
+            accept_text="Transferir",
+            intro=tr(
+                "Transferir {what} a [{nic}] {name}. Usted tiene {balance} {what}. "
+                "La transferencia es irreversible."
+            ).format(
+                what=word,
+                nic=distributor.get("nic") or "",
+                name=str(distributor.get("name") or "").rstrip("."),
+                balance=fmt.number(int(available.get(asset) or 0)),
+            ),
+        )
+        self.setObjectName("transferDialog")
+        self.distributor_id = str(distributor.get("id") or "")
+        self.asset = asset
+        self.quantity = QSpinBox(self)
+        self.quantity.setRange(0, 1_000_000_000)
+        self.quantity.setGroupSeparatorShown(True)
+        self.quantity.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.amount = QLineEdit(self)
+        self.amount.setPlaceholderText("$0.00")
+        self.comments = QLineEdit(self)
+        self.comments.setMaxLength(500)
+        self.add_field("quantity", tr("Cantidad"), self.quantity)
+        self.add_field("amount_cents", tr("Importe (IVA incluido)"), self.amount)
+        self.add_field("comments", tr("Comentarios"), self.comments)
+        self.fit_width(460)
+
+    def submit(self) -> None:
+        if self.quantity.value() <= 0:
+            raise validation_error({"quantity": tr("Escriba una cantidad mayor que cero.")})
+        amount = money_value(self.amount, "amount_cents", required=False)
+        session = self.context.session
+        if session is None:
+            raise validation_error({}, tr("Inicie sesión para transferir."))
+        command = session.command(
+            commands.transfer,
+            asset=self.asset,
+            target_type="account",
+            target_id=self.distributor_id,
+            quantity=self.quantity.value(),
+            amount_cents=amount,
+            comments=self.comments.text().strip(),
+        )
+        self.result_value = command
+        self.done_ok.emit(command)
+        request_sync(self.parentWidget() or self)
+        self.accept()

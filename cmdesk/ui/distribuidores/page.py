@@ -1,0 +1,419 @@
+"""Clientes → Distribuidores (manual, "Distribuidores"): the sub-distributors of a distributor with
+Multinivel, by state (Todos / Sin validar / Sin activar / Activo / Suspendido / Cancelado / Vencido),
+with the manual's actions: Activar, Suspender, Cancelar, Renovar, Transferir timbres / puntos, and
+Agregar distribuidor.
+
+The state buttons change who can work in the portal, so they are sent to the server at once (each
+after the manual's "¿Realmente desea … la cuenta?") and need the connection; the answer is stored in
+the cache so the row moves to its new tab without waiting for a sync. Transfers are queued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QTabBar, QVBoxLayout, QWidget
+
+from cmdesk.domain.distributor_states import SPANISH_STATUS, Action, allowed_actions
+from cmdesk.domain.enums import AccountStatus
+from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import locale as fmt
+from cmdesk.ui.distribuidores.dialogs import (
+    NEEDS_MULTINIVEL,
+    AddDistributorDialog,
+    TransferDialog,
+    created_text,
+    has_multinivel,
+)
+from cmdesk.ui.page_kit import (
+    CONTRACT_HINT,
+    Col,
+    PagedModel,
+    ask,
+    error_text,
+    field,
+    fit_columns,
+    inform,
+    make_table,
+    online,
+    push_button,
+    request_sync,
+    selected_row,
+)
+from cmdesk.ui.tabs import AppContext, TabPage
+
+if TYPE_CHECKING:
+    from cmdesk.services.api_client import ApiClient
+    from cmdesk.services.cache import Cache
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("distribuidores", text)
+
+
+# The tabs of the manual, in its order; None = every state.
+STATUS_TABS: tuple[tuple[str | None, str], ...] = (
+    (None, QT_TRANSLATE_NOOP("distribuidores", "Todos los distribuidores")),
+    ("unvalidated", QT_TRANSLATE_NOOP("distribuidores", "Sin validar")),
+    ("inactive", QT_TRANSLATE_NOOP("distribuidores", "Sin activar")),
+    ("active", QT_TRANSLATE_NOOP("distribuidores", "Activo")),
+    ("suspended", QT_TRANSLATE_NOOP("distribuidores", "Suspendido")),
+    ("cancelled", QT_TRANSLATE_NOOP("distribuidores", "Cancelado")),
+    ("expired", QT_TRANSLATE_NOOP("distribuidores", "Vencido")),
+)
+
+STATUS_NAMES = {status.value: label for status, label in SPANISH_STATUS.items()}
+
+
+def _status(row: Mapping[str, Any]) -> str:
+    return tr(STATUS_NAMES.get(str(row.get("status")), str(row.get("status") or "")))
+
+
+def _remark(row: Mapping[str, Any]) -> str:
+    status = row.get("status")
+    if status == "unvalidated":
+        return tr("Espera que su administrador confirme el correo")
+    if status == "inactive":
+        return tr("Por activar")
+    if status == "cancelled" and row.get("purge_at"):
+        return tr("Se eliminará el {date}").format(date=fmt.date(row.get("purge_at")))
+    if status == "expired":
+        return tr("Venció; puede renovarla o cancelarla")
+    return ""
+
+
+COLUMNS = (
+    Col(QT_TRANSLATE_NOOP("portal", "NIC"), field("nic"), sort="nic"),
+    Col(QT_TRANSLATE_NOOP("portal", "Empresa"), field("name"), sort="name"),
+    Col(QT_TRANSLATE_NOOP("portal", "F. alta"), field("created_at"), "date", sort="created_at"),
+    Col(
+        QT_TRANSLATE_NOOP("portal", "Timbres"), field("balances", "stamps"), "number", sort="balances.stamps"
+    ),
+    Col(QT_TRANSLATE_NOOP("portal", "Puntos"), field("balances", "points"), "number", sort="balances.points"),
+    Col(QT_TRANSLATE_NOOP("portal", "F. vencimiento"), field("expires_at"), "date", sort="expires_at"),
+    Col(QT_TRANSLATE_NOOP("portal", "Estado"), _status, sort="status"),
+    Col(QT_TRANSLATE_NOOP("portal", "Administrador"), field("admin_profile", "email")),
+    Col(QT_TRANSLATE_NOOP("portal", "Observaciones"), _remark),
+)
+
+
+def allowed(row: Mapping[str, Any], now: dt.datetime | None = None) -> frozenset[Action]:
+    """The actions the row's state accepts now (the buttons to enable)."""
+    try:
+        status = AccountStatus(str(row.get("status")))
+    except ValueError:
+        return frozenset()
+    return allowed_actions(
+        status,
+        now=now or dt.datetime.now(dt.UTC),
+        cancelled_at=fmt.parse_utc(row.get("cancelled_at")),
+    )
+
+
+# action → (endpoint, confirmation, what the row becomes)
+STATE_ACTIONS: dict[str, tuple[str, str, str]] = {
+    "activate": (
+        "activate",
+        QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea activar la cuenta?"),
+        QT_TRANSLATE_NOOP("distribuidores", "La cuenta de {name} quedó activa."),
+    ),
+    "suspend": (
+        "suspend",
+        QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea suspender la cuenta?"),
+        QT_TRANSLATE_NOOP("distribuidores", "La cuenta de {name} quedó suspendida."),
+    ),
+    "cancel": (
+        "cancel",
+        QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea cancelar la cuenta?"),
+        QT_TRANSLATE_NOOP(
+            "distribuidores", "La cuenta de {name} quedó cancelada; se eliminará en 30 días naturales."
+        ),
+    ),
+    "renew": (
+        "renew",
+        QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea renovar la cuenta?"),
+        QT_TRANSLATE_NOOP("distribuidores", "La cuenta de {name} se renovó y quedó activa."),
+    ),
+    "resend": (
+        "resend-confirmation",
+        QT_TRANSLATE_NOOP("distribuidores", "¿Reenviar el correo de confirmación a su administrador?"),
+        QT_TRANSLATE_NOOP("distribuidores", "Se envió de nuevo el correo de confirmación a {email}."),
+    ),
+}
+
+INFORMATIVE = {
+    "cancel": QT_TRANSLATE_NOOP(
+        "distribuidores",
+        "La cuenta será eliminada definitivamente en un término de 30 días naturales, salvo que la "
+        "active de nuevo antes.",
+    ),
+    "renew": QT_TRANSLATE_NOOP(
+        "distribuidores",
+        "La cuenta vuelve a estar activa por un año más; se cargan la anualidad y el año completo de sus "
+        "MKL y suscripciones al estado de cuenta del distribuidor.",
+    ),
+}
+
+
+def enabled_buttons(row: Mapping[str, Any] | None) -> set[str]:
+    """Which action buttons apply to the selected sub-distributor."""
+    if row is None:
+        return set()
+    actions = allowed(row)
+    out: set[str] = set()
+    if actions & {Action.ACTIVATE, Action.REACTIVATE}:
+        out.add("activate")
+    if Action.SUSPEND in actions:
+        out.add("suspend")
+    if Action.CANCEL in actions:
+        out.add("cancel")
+    if Action.RENEW in actions:
+        out.add("renew")
+    if row.get("status") == "unvalidated":
+        out.add("resend")
+    if row.get("status") not in ("cancelled", "unvalidated"):
+        out.update({"transfer_stamps", "transfer_points"})
+    return out
+
+
+class DistributorsPage(TabPage):
+    entities = frozenset({"distributor", "contract", "account"})
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.status_filter: str | None = None
+        self.last_box: Any = None
+        self.dialog: Any = None
+        self.model = PagedModel(COLUMNS, context, self._load, default_sort=("nic", False), parent=self)
+        title = QLabel(f"<b>{tr('Distribuidores')}</b>", self)
+        subtitle = QLabel(
+            tr(
+                "Con Multinivel administra su propia red de distribuidores; "
+                "cada uno entra al portal como usted."
+            ),
+            self,
+        )
+        subtitle.setEnabled(False)
+        subtitle.setWordWrap(True)
+        self.add_button = push_button(
+            tr("Agregar distribuidor…"), self, "addDistributor", self.add_distributor
+        )
+        top = QHBoxLayout()
+        heading = QVBoxLayout()
+        heading.addWidget(title)
+        heading.addWidget(subtitle)
+        top.addLayout(heading, 1)
+        top.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.tabs = QTabBar(self)
+        self.tabs.setObjectName("statusTabs")
+        self.tabs.setExpanding(False)
+        self.tabs.setDrawBase(True)
+        for _status, label in STATUS_TABS:
+            self.tabs.addTab(tr(label))
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self.table = make_table(self.model, self, stretch=1)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.model.loaded.connect(self._loaded)
+
+        self.buttons: dict[str, QPushButton] = {}
+        actions = QHBoxLayout()
+        for key, text in (
+            ("activate", tr("Activar")),
+            ("suspend", tr("Suspender")),
+            ("cancel", tr("Cancelar")),
+            ("renew", tr("Renovar")),
+            ("resend", tr("Reenviar correo")),
+        ):
+            button = push_button(text, self, f"{key}Button", functools.partial(self.act, key))
+            button.setEnabled(False)
+            if key == "resend":
+                button.setToolTip(tr("Reenviar el correo de confirmación a su administrador"))
+            self.buttons[key] = button
+            actions.addWidget(button)
+        # Transferir: one button with the manual's two transfers (timbres, puntos) in its menu.
+        self.transfer_button = QPushButton(tr("Transferir"), self)
+        self.transfer_button.setObjectName("transferButton")
+        transfer_menu = QMenu(self.transfer_button)
+        self.transfer_actions: dict[str, QAction] = {}
+        for key, text in (("transfer_stamps", tr("Timbres…")), ("transfer_points", tr("Puntos…"))):
+            action = transfer_menu.addAction(text)
+            action.setObjectName(key)
+            action.triggered.connect(functools.partial(self.act, key))
+            self.transfer_actions[key] = action
+        self.transfer_button.setMenu(transfer_menu)
+        self.transfer_button.setEnabled(False)
+        actions.addWidget(self.transfer_button)
+        actions.addStretch(1)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("summary")
+
+        self.notice = QLabel(self)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        strip = QHBoxLayout()
+        strip.addWidget(self.tabs, 1)
+        strip.addWidget(self.summary)
+        layout.addLayout(strip)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+        layout.addWidget(self.notice)
+        self._fitted = False
+
+    # ---- data -------------------------------------------------------------------------------------------
+
+    def _load(
+        self, cache: Cache, sort: str | None, desc: bool, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        equals = {"status": self.status_filter} if self.status_filter else None
+        return cache.query_entities(
+            "distributor", equals=equals, order=[(sort or "nic", desc)], limit=limit, offset=offset
+        )
+
+    def refresh(self, changed: frozenset[str]) -> None:
+        if self.context.session is None or not self.wants(changed):
+            return
+        self.model.reload()
+
+    def _tab_changed(self, index: int) -> None:
+        self.status_filter = STATUS_TABS[index][0] if 0 <= index < len(STATUS_TABS) else None
+        self.model.reload()
+
+    def set_status(self, status: str | None) -> None:
+        """Show one state's tab (None: all)."""
+        index = next(i for i, (s, _label) in enumerate(STATUS_TABS) if s == status)
+        if index == self.tabs.currentIndex():
+            self.model.reload()
+        else:
+            self.tabs.setCurrentIndex(index)
+
+    def _loaded(self) -> None:
+        count = self.model.rowCount()
+        more = "+" if self.model.canFetchMore() else ""
+        self.summary.setText(tr("{n}{more} distribuidores").format(n=fmt.number(count), more=more))
+        if not self._fitted and count:
+            fit_columns(self.table, (8, 0, 11, 9, 9, 13, 11, 26, 0))
+            self._fitted = True
+        self._update_buttons()
+
+    def selected(self) -> dict[str, Any] | None:
+        return selected_row(self.table, self.model)
+
+    def _update_buttons(self) -> None:
+        enabled = enabled_buttons(self.selected())
+        for key, button in self.buttons.items():
+            button.setEnabled(key in enabled)
+        for key, action in self.transfer_actions.items():
+            action.setEnabled(key in enabled)
+        self.transfer_button.setEnabled(bool(enabled & set(self.transfer_actions)))
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        self.table.selectRow(index.row())
+        enabled = enabled_buttons(self.selected())
+        menu = QMenu(self)
+        for key, button in self.buttons.items():
+            if key in enabled:
+                menu.addAction(button.text(), functools.partial(self.act, key))
+        for key, text in (
+            ("transfer_stamps", tr("Transferir timbres…")),
+            ("transfer_points", tr("Transferir puntos…")),
+        ):
+            if key in enabled:
+                menu.addAction(text, functools.partial(self.act, key))
+        if not menu.isEmpty():
+            menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def show_notice(self, text: str, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color: #c62828;" if error else "")
+        self.notice.setVisible(bool(text))
+
+    # ---- actions ------------------------------------------------------------------------------------------
+
+    def act(self, key: str) -> None:
+        row = self.selected()
+        if row is None or key not in enabled_buttons(row):
+            return
+        if key in ("transfer_stamps", "transfer_points"):
+            asset = "stamps" if key == "transfer_stamps" else "points"
+            self.dialog = TransferDialog(self.context, row, asset, self)
+            self.dialog.done_ok.connect(
+                lambda _c: self.show_notice(
+                    tr("La transferencia quedó en la cola y se enviará al sincronizar.")
+                )
+            )
+            self.dialog.open()
+            return
+        _path, question, _done = STATE_ACTIONS[key]
+        ask(
+            self,
+            tr("Distribuidores"),
+            tr(question),
+            lambda: self.change_state(key, row),
+            informative=f"[{row.get('nic') or ''}] {row.get('name') or ''}"
+            + (f"\n\n{tr(INFORMATIVE[key])}" if key in INFORMATIVE else ""),
+        )
+
+    def change_state(self, key: str, row: Mapping[str, Any]) -> None:
+        path, _question, done_text = STATE_ACTIONS[key]
+        ident = str(row.get("id"))
+        idempotency = uuid.uuid4().hex if key == "renew" else None
+
+        def call(api: ApiClient, cache: Cache) -> dict[str, Any]:
+            answer: dict[str, Any] = api.post(
+                f"/v1/distributors/{ident}/{path}", None, idempotency_key=idempotency
+            )
+            data = answer.get("distributor", answer) if key == "resend" else answer
+            cache.apply_answer("distributor", {k: v for k, v in data.items() if k != "charges"})
+            return data
+
+        def done(data: dict[str, Any]) -> None:
+            admin = data.get("admin_profile") or {}
+            self.show_notice(
+                tr(done_text).format(name=data.get("name") or "", email=admin.get("email") or "")
+            )
+            request_sync(self)
+
+        online(self.context, call, on_done=done, on_error=self._failed, label=tr("Distribuidores"))
+
+    def _failed(self, error: BaseException) -> None:
+        self.show_notice(error_text(error), error=True)
+        inform(self, tr("Distribuidores"), error_text(error), error=True)
+
+    def add_distributor(self) -> AddDistributorDialog | None:
+        session = self.context.session
+        if session is not None and session.cache is not None and not has_multinivel(session.cache):
+            inform(
+                self,
+                tr("Alta de distribuidor"),
+                tr(NEEDS_MULTINIVEL),
+                error=True,
+                informative=tr(CONTRACT_HINT),
+            )
+            return None
+        dialog = AddDistributorDialog(self.context, self)
+        dialog.done_ok.connect(self._created)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _created(self, answer: dict[str, Any]) -> None:
+        self.show_notice(created_text(answer).split("\n\n")[0])
+        inform(self, tr("Alta de distribuidor"), created_text(answer))
+        request_sync(self)

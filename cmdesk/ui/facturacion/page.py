@@ -1,0 +1,633 @@
+"""Facturación (manual, "Facturación"): the sales still to invoice, client by client ("Por facturar →
+Timbres y Puntos"), the top-up codes by year, month and type ("Códigos de abono", where codes are also
+made and cancelled), and the invoices registered.
+
+Everything is read from the cache: the pending sales from its typed movements (in SQL, grouped by
+client), the codes and invoices from their synced records. Registering an invoice is queued; making or
+cancelling a code goes to the server at once (it moves balances and its answer must be shown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QRadioButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import locale as fmt
+from cmdesk.ui.facturacion.dialogs import (
+    ASSET_NAMES,
+    CodeIssuedDialog,
+    GenerateCodeDialog,
+    RegisterInvoiceDialog,
+    client_title,
+)
+from cmdesk.ui.page_kit import (
+    Col,
+    PagedModel,
+    ask,
+    error_text,
+    field,
+    fit_columns,
+    inform,
+    make_table,
+    online,
+    push_button,
+    request_sync,
+    selected_row,
+)
+from cmdesk.ui.tabs import AppContext, TabPage
+
+if TYPE_CHECKING:
+    from cmdesk.services.api_client import ApiClient
+    from cmdesk.services.cache import Cache
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("facturacion", text)
+
+
+MONTHS = (
+    QT_TRANSLATE_NOOP("facturacion", "Enero"),
+    QT_TRANSLATE_NOOP("facturacion", "Febrero"),
+    QT_TRANSLATE_NOOP("facturacion", "Marzo"),
+    QT_TRANSLATE_NOOP("facturacion", "Abril"),
+    QT_TRANSLATE_NOOP("facturacion", "Mayo"),
+    QT_TRANSLATE_NOOP("facturacion", "Junio"),
+    QT_TRANSLATE_NOOP("facturacion", "Julio"),
+    QT_TRANSLATE_NOOP("facturacion", "Agosto"),
+    QT_TRANSLATE_NOOP("facturacion", "Septiembre"),
+    QT_TRANSLATE_NOOP("facturacion", "Octubre"),
+    QT_TRANSLATE_NOOP("facturacion", "Noviembre"),
+    QT_TRANSLATE_NOOP("facturacion", "Diciembre"),
+)
+
+CODE_STATUS = {
+    "available": QT_TRANSLATE_NOOP("facturacion", "Disponible"),
+    "redeemed": QT_TRANSLATE_NOOP("facturacion", "Canjeado"),
+    "cancelled": QT_TRANSLATE_NOOP("facturacion", "Cancelado"),
+    "locked": QT_TRANSLATE_NOOP("facturacion", "Bloqueado"),
+}
+
+
+def month_start_utc(year: int, month: int) -> str:
+    """The first moment of a month in Mexico City, as the ISO UTC text the records carry."""
+    local = QDateTime(QDate(year, month, 1), QTime(0, 0), fmt.time_zone())
+    utc = local.toTimeZone(QTimeZone.utc())
+    return str(utc.toString("yyyy-MM-ddTHH:mm:ss")) + "Z"
+
+
+def period(year: int | None, month: int | None) -> tuple[str, str] | None:
+    """[start, end) of a year or a month (Mexico City), in UTC text; None for every date."""
+    if year is None:
+        return None
+    if month is None:
+        return month_start_utc(year, 1), month_start_utc(year + 1, 1)
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return month_start_utc(year, month), month_start_utc(*following)
+
+
+# ---- Por facturar: timbres y puntos -------------------------------------------------------------------
+
+
+def _asset_word(row: Mapping[str, Any]) -> str:
+    return tr("timbres") if row.get("asset") == "stamps" else tr("puntos")
+
+
+def _reference(row: Mapping[str, Any]) -> str:
+    """What the sale went to: the CTI (its id is what the client uses to stamp), or the client's points."""
+    if row.get("target_type") == "stamping_account":
+        return tr("CTI {id}").format(id=row.get("target_id") or "")
+    return tr("Puntos del cliente")
+
+
+CLIENT_COLUMNS = (
+    Col(QT_TRANSLATE_NOOP("portal", "NIC"), field("nic")),
+    Col(QT_TRANSLATE_NOOP("portal", "Cliente"), field("name")),
+    Col(QT_TRANSLATE_NOOP("portal", "Ventas"), field("count"), "number"),
+    Col(QT_TRANSLATE_NOOP("portal", "Total"), field("total_cents"), "money"),
+)
+
+SALE_COLUMNS = (
+    Col(QT_TRANSLATE_NOOP("portal", "Fecha"), field("created_at"), "datetime"),
+    Col(QT_TRANSLATE_NOOP("portal", "Referencia"), _reference),
+    Col(QT_TRANSLATE_NOOP("portal", "Tipo"), _asset_word),
+    Col(QT_TRANSLATE_NOOP("portal", "Cantidad"), field("quantity"), "number"),
+    Col(QT_TRANSLATE_NOOP("portal", "Importe"), field("amount_cents"), "money"),
+    Col(QT_TRANSLATE_NOOP("portal", "Facturar"), lambda _r: "", "check"),
+)
+
+
+class SalesTab(QWidget):
+    """Clients with sales to invoice; a client's sales with a check to choose them; Facturar."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.client: dict[str, Any] | None = None
+        self.dialog: RegisterInvoiceDialog | None = None
+        self.last_box: Any = None
+        self.clients = PagedModel(CLIENT_COLUMNS, context, self._load_clients, parent=self)
+        self.sales = PagedModel(
+            SALE_COLUMNS, context, self._load_sales, checkable=lambda _r: True, page_size=1000, parent=self
+        )
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(QLabel(f"<b>{tr('Clientes con ventas por facturar')}</b>", left))
+        self.clients_view = make_table(self.clients, left, "clientsTable", stretch=1)
+        self.clients_view.setSortingEnabled(False)
+        self.clients_view.selectionModel().selectionChanged.connect(lambda *_: self._client_chosen())
+        left_layout.addWidget(self.clients_view, 1)
+        self.empty = QLabel(tr("No hay ventas pendientes de facturar."), left)
+        self.empty.setEnabled(False)
+        self.empty.hide()
+        left_layout.addWidget(self.empty)
+
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        self.heading = QLabel(tr("Elija un cliente para ver sus ventas por facturar."), right)
+        self.heading.setObjectName("clientHeading")
+        font = self.heading.font()
+        font.setBold(True)
+        self.heading.setFont(font)
+        right_layout.addWidget(self.heading)
+        self.sales_view = make_table(self.sales, right, "salesTable", stretch=1)
+        self.sales_view.setSortingEnabled(False)
+        right_layout.addWidget(self.sales_view, 1)
+        bottom = QHBoxLayout()
+        self.all_button = push_button(tr("Seleccionar todas"), right, "selectAll", self.check_all)
+        self.none_button = push_button(tr("Ninguna"), right, "selectNone", lambda: self.check_all(False))
+        self.total = QLabel(right)
+        self.total.setObjectName("total")
+        self.invoice_button = push_button(tr("Facturar…"), right, "invoiceButton", self.invoice)
+        self.invoice_button.setEnabled(False)
+        bottom.addWidget(self.all_button)
+        bottom.addWidget(self.none_button)
+        bottom.addStretch(1)
+        bottom.addWidget(self.total)
+        bottom.addWidget(self.invoice_button)
+        right_layout.addLayout(bottom)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([520, 740])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.clients.loaded.connect(self._clients_loaded)
+        self.sales.loaded.connect(self._sales_loaded)
+        self.sales.checks_changed.connect(self._update_total)
+        self._fitted = False
+        self._update_total()
+
+    @staticmethod
+    def _load_clients(
+        cache: Cache, _sort: str | None, _desc: bool, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        return cache.pending_sales_by_client()[offset : offset + limit]
+
+    def _load_sales(
+        self, cache: Cache, _sort: str | None, _desc: bool, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        if self.client is None:
+            return []
+        return cache.query_pending_sales(str(self.client["client_id"]), limit=limit, offset=offset)
+
+    def refresh(self) -> None:
+        self.clients.reload()
+
+    def _clients_loaded(self) -> None:
+        self.empty.setVisible(self.clients.rowCount() == 0)
+        if not self._fitted and self.clients.rowCount():
+            fit_columns(self.clients_view, (8, 0, 7, 12))
+            self._fitted = True
+        # Keep the chosen client, or let go of it once its sales are all invoiced.
+        if self.client is not None:
+            row = self.clients.find(str(self.client["client_id"]))
+            if row >= 0:
+                self.clients_view.selectRow(row)
+                self.client = self.clients.row(row)
+                self.sales.reload()
+            else:
+                self.choose(None)
+
+    def _client_chosen(self) -> None:
+        row = selected_row(self.clients_view, self.clients)
+        if row is not None and (self.client is None or row["client_id"] != self.client["client_id"]):
+            self.choose(row)
+
+    def choose(self, client: Mapping[str, Any] | None) -> None:
+        self.client = dict(client) if client is not None else None
+        self.heading.setText(
+            client_title(self.client)
+            if self.client
+            else tr("Elija un cliente para ver sus ventas por facturar.")
+        )
+        self.sales.reload()
+
+    def choose_client(self, client_id: str) -> bool:
+        """Select a client of the list (tests)."""
+        row = next((i for i, r in enumerate(self.clients.rows()) if r["client_id"] == client_id), -1)
+        if row < 0:
+            return False
+        self.clients_view.selectRow(row)
+        return True
+
+    def _sales_loaded(self) -> None:
+        if self.sales.rowCount():
+            fit_columns(self.sales_view, (16, 0, 8, 9, 12, 9))
+        self._update_total()
+
+    def check_all(self, checked: bool = True) -> None:
+        for row in self.sales.rows():
+            self.sales.set_checked(str(row["id"]), checked)
+
+    def _update_total(self) -> None:
+        chosen = self.sales.checked_rows()
+        total = sum(int(r.get("amount_cents") or 0) for r in chosen)
+        self.total.setText(
+            tr("Total: {total} ({n} seleccionadas)").format(total=fmt.money(total), n=fmt.number(len(chosen)))
+        )
+        self.invoice_button.setEnabled(bool(chosen))
+        has_rows = self.sales.rowCount() > 0
+        self.all_button.setEnabled(has_rows)
+        self.none_button.setEnabled(has_rows)
+
+    def invoice(self) -> RegisterInvoiceDialog | None:
+        chosen = self.sales.checked_rows()
+        if self.client is None or not chosen:
+            return None
+        dialog = RegisterInvoiceDialog(
+            self.context,
+            client_text=client_title(self.client),
+            total_cents=sum(int(r.get("amount_cents") or 0) for r in chosen),
+            client_id=str(self.client["client_id"]),
+            movement_ids=[str(r["id"]) for r in chosen],
+            parent=self,
+        )
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+
+# ---- Códigos de abono ---------------------------------------------------------------------------------
+
+
+def _receiver(row: Mapping[str, Any]) -> str:
+    receiver = row.get("receiver") or {}
+    if not receiver:
+        return ""
+    if receiver.get("client_name"):
+        return f"[{receiver.get('client_nic') or ''}] - {receiver.get('client_name')}"
+    return str(receiver.get("id") or "")
+
+
+def invoiceable(row: Mapping[str, Any]) -> bool:
+    """A code can be invoiced once: sold (with an amount), not cancelled, not invoiced yet."""
+    return (
+        not row.get("invoice_id")
+        and int(row.get("amount_cents") or 0) > 0
+        and row.get("status") != "cancelled"
+    )
+
+
+def _invoice_state(row: Mapping[str, Any]) -> str:
+    invoice = str(row.get("invoice_id") or "")
+    if invoice.startswith("local-"):
+        return tr("Por enviar")
+    if invoice:
+        return tr("Facturado")
+    return ""
+
+
+CODE_COLUMNS = (
+    Col(QT_TRANSLATE_NOOP("portal", "Código de abono"), field("code"), sort="code"),
+    Col(QT_TRANSLATE_NOOP("portal", "NIP"), field("nip")),
+    Col(QT_TRANSLATE_NOOP("portal", "Fecha de creación"), field("created_at"), "datetime", sort="created_at"),
+    Col(
+        QT_TRANSLATE_NOOP("portal", "Tipo"),
+        lambda r: tr(ASSET_NAMES.get(str(r.get("asset")), "")),
+        sort="asset",
+    ),
+    Col(QT_TRANSLATE_NOOP("portal", "Cantidad"), field("quantity"), "number", sort="quantity"),
+    Col(QT_TRANSLATE_NOOP("portal", "Importe"), field("amount_cents"), "money", sort="amount_cents"),
+    Col(QT_TRANSLATE_NOOP("portal", "Consumido"), field("consumed"), "bool", sort="consumed"),
+    Col(QT_TRANSLATE_NOOP("portal", "Receptor"), _receiver),
+    Col(
+        QT_TRANSLATE_NOOP("portal", "Estado"),
+        lambda r: tr(CODE_STATUS.get(str(r.get("status")), "")),
+        sort="status",
+    ),
+    Col(QT_TRANSLATE_NOOP("portal", "Facturar"), _invoice_state, "check"),
+)
+
+
+class CodesTab(QWidget):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.dialog: Any = None
+        self.last_box: Any = None
+        self.model = PagedModel(
+            CODE_COLUMNS,
+            context,
+            self._load,
+            default_sort=("created_at", True),
+            checkable=invoiceable,
+            parent=self,
+        )
+        filters = QHBoxLayout()
+        self.year = QComboBox(self)
+        self.year.setObjectName("year")
+        self.year.addItem(tr("Todos"), None)
+        this_year = dt.datetime.now(dt.UTC).year
+        for year in range(this_year, this_year - 6, -1):
+            self.year.addItem(str(year), year)
+        self.month = QComboBox(self)
+        self.month.setObjectName("month")
+        self.month.addItem(tr("Todos los meses"), None)
+        for number, name in enumerate(MONTHS, start=1):
+            self.month.addItem(tr(name), number)
+        self.assets = QButtonGroup(self)
+        self.asset_buttons: dict[str | None, QRadioButton] = {}
+        for key, text in ((None, tr("Todos")), ("stamps", tr("Timbres")), ("points", tr("Puntos"))):
+            radio = QRadioButton(text, self)
+            radio.setObjectName(f"asset_{key or 'all'}")
+            self.assets.addButton(radio)
+            self.asset_buttons[key] = radio
+        self.asset_buttons[None].setChecked(True)
+        self.pending_only = QCheckBox(tr("Sólo los no facturados"), self)
+        self.pending_only.setObjectName("pendingOnly")
+        filters.addWidget(QLabel(tr("Año"), self))
+        filters.addWidget(self.year)
+        filters.addWidget(QLabel(tr("Mes"), self))
+        filters.addWidget(self.month)
+        filters.addSpacing(12)
+        for radio in self.asset_buttons.values():
+            filters.addWidget(radio)
+        filters.addSpacing(12)
+        filters.addWidget(self.pending_only)
+        filters.addStretch(1)
+        self.generate_button = push_button(
+            tr("Generar código de abono…"), self, "generateCode", self.generate
+        )
+        for signal in (self.year.currentIndexChanged, self.month.currentIndexChanged):
+            signal.connect(lambda *_: self.model.reload())
+        self.assets.buttonClicked.connect(lambda *_: self.model.reload())
+        self.pending_only.toggled.connect(lambda *_: self.model.reload())
+
+        self.view = make_table(self.model, self, "codesTable", stretch=7)
+        self.view.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update())
+        bottom = QHBoxLayout()
+        self.cancel_button = push_button(tr("Cancelar código…"), self, "cancelCode", self.cancel_code)
+        self.summary = QLabel(self)
+        self.invoice_button = push_button(tr("Facturar seleccionados…"), self, "invoiceCodes", self.invoice)
+        bottom.addWidget(self.generate_button)
+        bottom.addWidget(self.cancel_button)
+        bottom.addStretch(1)
+        bottom.addWidget(self.summary)
+        bottom.addWidget(self.invoice_button)
+        self.notice = QLabel(self)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(bottom)
+        layout.addWidget(self.notice)
+        self.model.loaded.connect(self._loaded)
+        self.model.checks_changed.connect(self._update)
+        self._fitted = False
+        self._update()
+
+    def _load(
+        self, cache: Cache, sort: str | None, desc: bool, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        equals: dict[str, Any] = {}
+        asset = next((k for k, b in self.asset_buttons.items() if b.isChecked()), None)
+        if asset:
+            equals["asset"] = asset
+        if self.pending_only.isChecked():
+            equals["invoice_id"] = None
+        span = period(self.year.currentData(), self.month.currentData())
+        return cache.query_entities(
+            "top_up_code",
+            equals=equals,
+            since=("created_at", span[0]) if span else None,
+            until=("created_at", span[1]) if span else None,
+            order=[(sort or "created_at", desc)],
+            limit=limit,
+            offset=offset,
+        )
+
+    def refresh(self) -> None:
+        self.model.reload()
+
+    def _loaded(self) -> None:
+        if not self._fitted and self.model.rowCount():
+            fit_columns(self.view, (0, 6, 16, 12, 9, 11, 10, 0, 11, 10))
+            self._fitted = True
+        self._update()
+
+    def selected(self) -> dict[str, Any] | None:
+        return selected_row(self.view, self.model)
+
+    def _update(self) -> None:
+        row = self.selected()
+        self.cancel_button.setEnabled(row is not None and row.get("status") in ("available", "locked"))
+        chosen = self.model.checked_rows()
+        total = sum(int(r.get("amount_cents") or 0) for r in chosen)
+        self.summary.setText(tr("Seleccionados: {total}").format(total=fmt.money(total)))
+        self.invoice_button.setEnabled(bool(chosen))
+
+    def show_notice(self, text: str, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color: #c62828;" if error else "")
+        self.notice.setVisible(bool(text))
+
+    def generate(self) -> GenerateCodeDialog:
+        dialog = GenerateCodeDialog(self.context, self)
+        dialog.done_ok.connect(self._generated)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _generated(self, answer: dict[str, Any]) -> None:
+        code = answer["code"]
+        self.show_notice(tr("Se generó el código de abono {code}.").format(code=code.get("code") or ""))
+        issued = CodeIssuedDialog(code, self)
+        self.dialog = issued
+        issued.open()
+        request_sync(self)
+
+    def cancel_code(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        ident, text = str(row["id"]), str(row.get("code") or "")
+        ask(
+            self,
+            tr("Códigos de abono"),
+            tr("¿Realmente desea cancelar el código de abono?"),
+            lambda: self._cancel(ident),
+            informative=tr(
+                "{code}: {quantity} {what} regresan a su cuenta; el código ya no podrá canjearse."
+            ).format(
+                code=text,
+                quantity=fmt.number(int(row.get("quantity") or 0)),
+                what=tr("timbres") if row.get("asset") == "stamps" else tr("puntos"),
+            ),
+        )
+
+    def _cancel(self, ident: str) -> None:
+        key = uuid.uuid4().hex
+
+        def call(api: ApiClient, cache: Cache) -> dict[str, Any]:
+            answer: dict[str, Any] = api.post(f"/v1/top-up-codes/{ident}/cancel", None, idempotency_key=key)
+            cache.apply_answer("top_up_code", answer["code"])
+            cache.apply_answer("movement", answer["movement"])
+            return answer
+
+        def done(answer: dict[str, Any]) -> None:
+            self.show_notice(
+                tr("Se canceló el código {code}; la cantidad regresó a su cuenta.").format(
+                    code=answer["code"].get("code") or ""
+                )
+            )
+            request_sync(self)
+
+        def failed(error: BaseException) -> None:
+            self.show_notice(error_text(error), error=True)
+            inform(self, tr("Códigos de abono"), error_text(error), error=True)
+
+        online(self.context, call, on_done=done, on_error=failed, label=tr("Cancelar código de abono"))
+
+    def invoice(self) -> RegisterInvoiceDialog | None:
+        chosen = self.model.checked_rows()
+        if not chosen:
+            return None
+        receivers = {(r.get("receiver") or {}).get("client_id") for r in chosen}
+        client_text = ""
+        if len(receivers) == 1 and None not in receivers:
+            receiver = chosen[0]["receiver"]
+            client_text = f"[{receiver.get('client_nic') or ''}] - {receiver.get('client_name') or ''}"
+        dialog = RegisterInvoiceDialog(
+            self.context,
+            client_text=client_text,
+            total_cents=sum(int(r.get("amount_cents") or 0) for r in chosen),
+            top_up_code_ids=[str(r["id"]) for r in chosen],
+            parent=self,
+        )
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+
+# ---- Facturas -----------------------------------------------------------------------------------------
+
+
+def _client_of_invoice(row: Mapping[str, Any]) -> str:
+    return client_title(row.get("client")) if row.get("client") else ""
+
+
+INVOICE_COLUMNS = (
+    Col(QT_TRANSLATE_NOOP("portal", "Fecha"), field("created_at"), "datetime", sort="created_at"),
+    Col(QT_TRANSLATE_NOOP("portal", "Referencia"), field("reference"), sort="reference"),
+    Col(QT_TRANSLATE_NOOP("portal", "Cliente"), _client_of_invoice),
+    Col(QT_TRANSLATE_NOOP("portal", "Total"), field("total_cents"), "money", sort="total_cents"),
+)
+
+
+class InvoicesTab(QWidget):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = PagedModel(
+            INVOICE_COLUMNS, context, self._load, default_sort=("created_at", True), parent=self
+        )
+        self.view = make_table(self.model, self, "invoicesTable", stretch=2)
+        self.view.horizontalHeader().setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view)
+        self.model.loaded.connect(self._loaded)
+        self._fitted = False
+
+    @staticmethod
+    def _load(cache: Cache, sort: str | None, desc: bool, limit: int, offset: int) -> list[dict[str, Any]]:
+        rows = cache.query_entities(
+            "invoice", order=[(sort or "created_at", desc)], limit=limit, offset=offset
+        )
+        for row in rows:
+            if row.get("client_id"):
+                row["client"] = cache.get("client", str(row["client_id"]))
+        return rows
+
+    def refresh(self) -> None:
+        self.model.reload()
+
+    def _loaded(self) -> None:
+        if not self._fitted and self.model.rowCount():
+            fit_columns(self.view, (16, 24, 0, 14))
+            self._fitted = True
+
+
+# ---- The page -----------------------------------------------------------------------------------------
+
+
+class BillingPage(TabPage):
+    entities = frozenset({"movement", "client", "invoice", "top_up_code"})
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.sales = SalesTab(context, self)
+        self.codes = CodesTab(context, self)
+        self.invoices = InvoicesTab(context, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("facturacionTabs")
+        self.tabs.addTab(self.sales, tr("Por facturar: timbres y puntos"))
+        self.tabs.addTab(self.codes, tr("Códigos de abono"))
+        self.tabs.addTab(self.invoices, tr("Facturas registradas"))
+        intro = QLabel(
+            tr(
+                "Todas las operaciones que realice a favor de sus clientes deberían dar origen a facturas "
+                "por cobrar: registre aquí la factura de cada venta."
+            ),
+            self,
+        )
+        intro.setEnabled(False)
+        intro.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"<b>{tr('Facturación')}</b>", self))
+        layout.addWidget(intro)
+        layout.addWidget(self.tabs, 1)
+
+    def refresh(self, changed: frozenset[str]) -> None:
+        if self.context.session is None or not self.wants(changed):
+            return
+        everything = "*" in changed
+        if everything or changed & {"movement", "client"}:
+            self.sales.refresh()
+        if everything or changed & {"top_up_code", "client"}:
+            self.codes.refresh()
+        if everything or changed & {"invoice", "client"}:
+            self.invoices.refresh()

@@ -1,0 +1,256 @@
+"""Herramientas → Usuarios (manual, "Administración de usuarios"): the people with access to the
+account (ID usuario, Nombre, Correo, Teléfono, "Master User"), Nuevo usuario (e-mail and mobile, then
+Agregar usuario) and Eliminar (never the master: the server says why).
+
+Granting and removing access is done online: the server decides whether the e-mail and mobile belong
+to an existing profile, and a removed user's sessions end at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cmdesk.domain import contact
+from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui.page_kit import (
+    Col,
+    FormDialog,
+    PagedModel,
+    ask,
+    error_text,
+    field,
+    fit_columns,
+    inform,
+    make_table,
+    online,
+    push_button,
+    selected_row,
+)
+from cmdesk.ui.tabs import AppContext, TabPage
+
+if TYPE_CHECKING:
+    from cmdesk.services.api_client import ApiClient
+    from cmdesk.services.cache import Cache
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("herramientas", text)
+
+
+MASTER_USER = QT_TRANSLATE_NOOP("herramientas", "Master User")
+
+COLUMNS = (
+    Col(QT_TRANSLATE_NOOP("portal", "ID usuario"), field("id")),
+    Col(QT_TRANSLATE_NOOP("portal", "Nombre"), field("name"), sort="name"),
+    Col(QT_TRANSLATE_NOOP("portal", "Correo"), field("email"), sort="email"),
+    Col(QT_TRANSLATE_NOOP("portal", "Teléfono"), field("mobile"), sort="mobile"),
+    Col(QT_TRANSLATE_NOOP("portal", "Confirmado"), field("email_confirmed"), "bool"),
+    Col(QT_TRANSLATE_NOOP("portal", "Eliminar"), lambda r: tr(MASTER_USER) if r.get("is_master") else ""),
+)
+
+
+def load_users(cache: Cache, sort: str | None, desc: bool, limit: int, offset: int) -> list[dict[str, Any]]:
+    """The account's profiles, the master first (the account's settings name it)."""
+    settings = cache.all("settings")
+    master = next((s.get("master_profile_id") for s in settings if s.get("master_profile_id")), None)
+    rows = cache.query_entities("profile", order=[(sort or "name", desc)], limit=100_000)
+    for row in rows:
+        row["is_master"] = row.get("id") == master
+    if sort is None:
+        rows.sort(key=lambda r: not r["is_master"])  # stable: by name after the master
+    return rows[offset : offset + limit]
+
+
+class NewUserDialog(FormDialog):
+    """Nuevo usuario: the person's e-mail and mobile; then their details and «Agregar usuario»."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, tr("Nuevo usuario"), parent, accept_text="Siguiente")
+        self.setObjectName("newUserDialog")
+        self.step = 1
+        self.stack = QStackedWidget(self)
+        self.layout_.insertWidget(0, self.stack)
+        first = QWidget(self)
+        form = QFormLayout(first)
+        intro = QLabel(
+            tr("Por favor proporcione el correo electrónico y número de teléfono móvil del nuevo usuario."),
+            first,
+        )
+        intro.setWordWrap(True)
+        form.addRow(intro)
+        self.email = QLineEdit(first)
+        self.mobile = QLineEdit(first)
+        self.add_field("email", tr("Correo electrónico"), self.email, form=form)
+        self.add_field("mobile", tr("Número telefónico (móvil)"), self.mobile, form=form)
+        self.stack.addWidget(first)
+        second = QWidget(self)
+        form2 = QFormLayout(second)
+        self.summary = QLabel(second)
+        self.summary.setObjectName("summary")
+        self.summary.setWordWrap(True)
+        form2.addRow(self.summary)
+        self.name = QLineEdit(second)
+        self.add_field(
+            "name",
+            tr("Nombre"),
+            self.name,
+            hint=tr("Si la persona aún no tiene perfil, recibirá un correo para definir su contraseña."),
+            form=form2,
+        )
+        self.stack.addWidget(second)
+        self.fit_width(480)
+
+    def _checked(self) -> tuple[str, str]:
+        v = contact.Validator()
+        email = v.run("email", contact.check_email, self.email.text())
+        mobile = v.run("mobile", contact.check_phone, self.mobile.text())
+        v.raise_if_any()
+        assert email is not None and mobile is not None
+        return email, mobile
+
+    def go_to(self, step: int) -> None:
+        self.step = step
+        self.stack.setCurrentIndex(step - 1)
+        self.ok_button.setText(tr("Agregar usuario") if step == 2 else tr("Siguiente"))
+
+    def set_errors(self, errors: Mapping[str, str], detail: str = "") -> None:
+        if self.step == 2 and ("email" in errors or "mobile" in errors):
+            self.go_to(1)
+        super().set_errors(errors, detail)
+
+    def submit(self) -> None:
+        email, mobile = self._checked()
+        if self.step == 1:
+            self.summary.setText(
+                tr("Correo electrónico: {email}\nTeléfono móvil: {mobile}").format(email=email, mobile=mobile)
+            )
+            self.go_to(2)
+            self.name.setFocus()
+            return
+        body = {"email": email, "mobile": mobile, "name": self.name.text().strip()}
+
+        def add(api: ApiClient, cache: Cache) -> dict[str, Any]:
+            answer: dict[str, Any] = api.post("/v1/users", body)
+            user = {k: v for k, v in answer["user"].items() if k not in ("role", "is_master", "member_since")}
+            cache.apply_answer("profile", user)
+            return answer
+
+        self.run(add)
+
+
+class UsersPage(TabPage):
+    entities = frozenset({"profile", "settings"})
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.last_box: Any = None
+        self.dialog: NewUserDialog | None = None
+        self.model = PagedModel(COLUMNS, context, load_users, parent=self)
+        self.table = make_table(self.model, self, stretch=2)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
+        title = QLabel(f"<b>{tr('Usuarios')}</b>", self)
+        subtitle = QLabel(
+            tr(
+                "Cree y administre a los usuarios: cada uno entra a esta Cuenta Maestra con su propio perfil "
+                "y puede realizar los movimientos que requiera."
+            ),
+            self,
+        )
+        subtitle.setWordWrap(True)
+        subtitle.setEnabled(False)
+        self.new_button = push_button(tr("Nuevo usuario…"), self, "newUser", self.new_user)
+        self.delete_button = push_button(tr("Eliminar"), self, "deleteUser", self.delete)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.new_button)
+        buttons.addWidget(self.delete_button)
+        buttons.addStretch(1)
+        self.notice = QLabel(self)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.notice)
+        self.model.loaded.connect(self._loaded)
+        self._fitted = False
+        self._update()
+
+    def refresh(self, changed: frozenset[str]) -> None:
+        if self.context.session is not None and self.wants(changed):
+            self.model.reload()
+
+    def _loaded(self) -> None:
+        if not self._fitted and self.model.rowCount():
+            fit_columns(self.table, (0, 24, 0, 12, 0, 14))
+            self._fitted = True
+        self._update()
+
+    def _update(self) -> None:
+        self.delete_button.setEnabled(selected_row(self.table, self.model) is not None)
+
+    def show_notice(self, text: str, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color: #c62828;" if error else "")
+        self.notice.setVisible(bool(text))
+
+    def new_user(self) -> NewUserDialog:
+        dialog = NewUserDialog(self.context, self)
+        dialog.done_ok.connect(self._added)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _added(self, answer: dict[str, Any]) -> None:
+        user = answer["user"]
+        who = user.get("name") or user.get("email") or ""
+        if answer.get("created"):
+            text = tr("Se agregó a {who}; recibirá un correo para definir su contraseña.").format(who=who)
+        else:
+            text = tr("Se agregó a {who} con su perfil existente.").format(who=who)
+        self.show_notice(text)
+
+    def delete(self) -> None:
+        row = selected_row(self.table, self.model)
+        if row is None:
+            return
+        ident = str(row["id"])
+        who = str(row.get("name") or row.get("email") or "")
+        ask(
+            self,
+            tr("Usuarios"),
+            tr("¿Realmente desea eliminar al usuario?"),
+            lambda: self._delete(ident, who),
+            informative=tr("{who} ya no podrá entrar a esta Cuenta Maestra.").format(who=who),
+        )
+
+    def _delete(self, ident: str, who: str) -> None:
+        def call(api: ApiClient, cache: Cache) -> None:
+            api.delete(f"/v1/users/{ident}")
+            cache.apply_deleted("profile", ident)
+
+        def failed(error: BaseException) -> None:
+            self.show_notice(error_text(error), error=True)
+            inform(self, tr("Usuarios"), error_text(error), error=True)
+
+        online(
+            self.context,
+            call,
+            on_done=lambda _r: self.show_notice(tr("Se eliminó al usuario {who}.").format(who=who)),
+            on_error=failed,
+            label=tr("Eliminar usuario"),
+        )

@@ -1,0 +1,95 @@
+"""Helpers for the tests of the portal pages (Distribuidores, Facturación, Compras, Herramientas):
+press the buttons of the message boxes the pages open, sync, and reach the embedded server's database
+(to set up a state the demo lacks, through the server's own operations)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QWidget,
+)
+
+from cmdesk.server import db
+from cmdesk.ui.main_window import MainWindow
+
+
+def click(qtbot: Any, button: QAbstractButton) -> None:
+    assert button.isEnabled(), f"{button.objectName() or button.text()} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def button(widget: QWidget, name: str) -> QPushButton:
+    found = widget.findChild(QPushButton, name)
+    assert isinstance(found, QPushButton), name
+    return found
+
+
+def box(qtbot: Any, page: QWidget, previous: object = None) -> QMessageBox:
+    """The message box the page opened last (a new one, when `previous` is given)."""
+
+    def ready() -> bool:
+        found = getattr(page, "last_box", None)
+        return (
+            isinstance(found, QMessageBox)
+            and shiboken6.isValid(found)
+            and found is not previous
+            and found.isVisible()
+        )
+
+    qtbot.waitUntil(ready, timeout=30_000)
+    found: QMessageBox = page.last_box
+    return found
+
+
+def answer(qtbot: Any, page: QWidget, name: str = "yesButton", previous: object = None) -> str:
+    """Press a button of the page's last message box; returns the box's text (and informative text)."""
+    message = box(qtbot, page, previous)
+    text = message.text() + "\n" + message.informativeText()
+    click(qtbot, button(message, name))
+    return text
+
+
+def sync(qtbot: Any, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.synced, timeout=60_000):
+        window.sync_now()
+
+
+@contextmanager
+def server_db(window: MainWindow) -> Iterator[db.SessionFactory]:
+    """A session factory on the embedded server's database (the server's operations write through it,
+    change feed included)."""
+    session = window.session
+    assert session is not None
+    url = f"sqlite:///{(session.server_folder() / 'server.sqlite3').as_posix()}"
+    engine = db.create_db_engine(url)
+    try:
+        yield db.session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def wait_rows(qtbot: Any, model: Any, predicate: Callable[[list[dict[str, Any]]], bool]) -> None:
+    qtbot.waitUntil(lambda: predicate(model.rows()), timeout=30_000)
+
+
+def show_page(window: MainWindow, name: str) -> QWidget:
+    """Bring a page on screen (its top tab and sub-tab), as a person clicking the tabs would."""
+    page = window.page(name)
+    current: QWidget | None = page
+    while current is not None and current is not window:
+        stack = current.parentWidget()
+        tabs = stack.parentWidget() if stack is not None else None
+        if isinstance(stack, QStackedWidget) and isinstance(tabs, QTabWidget):
+            tabs.setCurrentWidget(current)
+        current = stack
+    return page
