@@ -35,6 +35,13 @@ class DesktopConfig:
     server_url: str | None = None
     last_login: str | None = None
     sync_interval_seconds: int = DEFAULT_SYNC_INTERVAL
+    # Software downloads (cmdesk.services.downloads): the folder (None: this desk's data folder; a
+    # shared office folder, e.g. a network share), its size limit in MB (0: none), how many files
+    # download at once, and a bandwidth cap in KB/s (0: none).
+    software_folder: str | None = None
+    software_limit_mb: int = 10240
+    download_parallel: int = 2
+    download_rate_kbps: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -54,6 +61,17 @@ class DesktopConfig:
         interval = data.get("sync_interval_seconds")
         if isinstance(interval, int) and not isinstance(interval, bool):
             cfg.sync_interval_seconds = min(max(interval, MIN_SYNC_INTERVAL), MAX_SYNC_INTERVAL)
+        folder = data.get("software_folder")
+        if isinstance(folder, str) and folder.strip():
+            cfg.software_folder = folder.strip()
+        for name, low, high in (
+            ("software_limit_mb", 0, 10**8),
+            ("download_parallel", 1, 8),
+            ("download_rate_kbps", 0, 10**7),
+        ):
+            value = data.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(cfg, name, min(max(value, low), high))
         return cfg
 
 

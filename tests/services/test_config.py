@@ -23,6 +23,7 @@ def test_round_trip(home: Path) -> None:
     assert path == home / "config" / "config.json" == config_path()
     assert load_config() == cfg
     assert json.loads(path.read_text(encoding="utf-8")) == {
+        **DesktopConfig().to_json(),  # the other settings' defaults (downloads…)
         "server_url": "https://cm.example.mx",
         "last_login": "ana@example.mx",
         "sync_interval_seconds": 120,
