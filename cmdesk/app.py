@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-_CONSOLE_FLAGS = ("--version", "--self-test", "-h", "--help")
+_CONSOLE_FLAGS = ("--version", "--self-test", "--measure-startup", "-h", "--help")
 
 
 def _attach_console() -> None:
@@ -32,13 +32,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in _CONSOLE_FLAGS or a.startswith("--server") for a in args):
         _attach_console()
-    from cmdesk.ui.app import main as ui_main
-
     try:
+        from cmdesk.ui.app import main as ui_main
+
         return ui_main(args)
     except SystemExit as exit_:  # argparse's --version / --help / usage errors
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 2)
+    except BaseException as exc:
+        # The windowed app has no console: leave the traceback where the user can send it from.
+        if not isinstance(exc, KeyboardInterrupt):
+            from cmdesk.services.frozen import record_crash
+
+            record_crash(exc)
+        raise
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 PostgreSQL comes from `CMDESK_TEST_PG_URL` when set; otherwise a throwaway server is started for the
 session (as the `postgres` user when running as root) and removed at the end.
+
+`CMDESK_TEST_SKIP_PG=1` runs the suite on SQLite only (a machine without PostgreSQL, e.g. a Windows
+CI runner whose PostgreSQL service is missing): the PostgreSQL parameter, the `postgres_only` tests
+and every test that asks for `pg_url` are skipped. Never set it where PostgreSQL is available.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from cmdesk.server import db, security
 # Real Argon2 costs ~0.1 s a hash; the tests hash hundreds of passwords. Production keeps the defaults.
 security.configure_password_hashing(time_cost=1, memory_cost=1024, parallelism=1)
 
-DB_KINDS = ["sqlite", "postgresql"]
+SKIP_PG = os.environ.get("CMDESK_TEST_SKIP_PG") == "1"
+DB_KINDS = ["sqlite"] if SKIP_PG else ["sqlite", "postgresql"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,7 +34,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         callspec = getattr(item, "callspec", None)
         kind = callspec.params.get("db_kind") if callspec else None
-        if item.get_closest_marker("postgres_only") and kind == "sqlite":
+        if item.get_closest_marker("postgres_only") and (kind == "sqlite" or SKIP_PG):
             drop.append(item)
         else:
             keep.append(item)
@@ -40,6 +45,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
+    if SKIP_PG:
+        pytest.skip("CMDESK_TEST_SKIP_PG=1: PostgreSQL is not available here")
     url = os.environ.get("CMDESK_TEST_PG_URL")
     if url:
         yield url

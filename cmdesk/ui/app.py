@@ -7,6 +7,9 @@
     cmdesk --version                print the version
     cmdesk --self-test              open the embedded default in a temporary folder, offscreen, and
                                     say what works (exit 0) or what failed (exit 1)
+    cmdesk --measure-startup        start as usual, print `startup: window X s, ready Y s` (seconds
+                                    since `CMDESK_MEASURE_T0`, an epoch time, else since main()) and
+                                    quit: the cold-start figure of `bench/run_all.py`
 
 Language: the default QLocale is es-MX, Qt's own dialogs come from `qtbase_es` (skipped when the
 file is missing), and a second translator slot loads cmdesk's own `.qm` when one ships
@@ -33,17 +36,21 @@ from PySide6.QtCore import (
     QLibraryInfo,
     QLocale,
     Qt,
+    QTimer,
     QTranslator,
 )
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 import cmdesk
-from cmdesk.services import paths
+from cmdesk.resources import resource_path
+from cmdesk.services import frozen, paths
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_ARGUMENT = "embedded"
 OUR_TRANSLATION = "cmdesk_es_MX"
+WINDOW_ICON = "cmdesk.png"  # drawn by installer/make_icon.py, like the exe's and installer's .ico
 
 
 def tr(text: str) -> str:
@@ -68,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="comprobar la instalación en una carpeta temporal, sin ventana, y salir",
     )
+    parser.add_argument(
+        "--measure-startup",
+        action="store_true",
+        help="medir el arranque (ventana visible y sesión abierta), informarlo y salir",
+    )
     return parser
 
 
@@ -90,7 +102,7 @@ def install_translations(app: QCoreApplication) -> list[QTranslator]:
     else:
         log.info("qtbase_es not found in %s; Qt's own texts stay in English", qt_dir)
     ours = QTranslator(app)
-    folder = Path(cmdesk.__file__).resolve().parent / "resources" / "translations"
+    folder = resource_path("translations")  # also inside the PyInstaller bundle
     if (folder / f"{OUR_TRANSLATION}.qm").is_file() and ours.load(OUR_TRANSLATION, str(folder)):
         app.installTranslator(ours)
         installed.append(ours)
@@ -109,6 +121,9 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     app.setApplicationName("cmdesk")
     app.setApplicationDisplayName("Cuenta Maestra")
     app.setApplicationVersion(cmdesk.__version__)
+    icon = resource_path(WINDOW_ICON)
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     if not getattr(app, "_cmdesk_translators", None):
         app._cmdesk_translators = install_translations(app)  # type: ignore[attr-defined]
     _follow_dark_mode(app)
@@ -155,6 +170,7 @@ def apply_server_argument(value: str) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    main_started = time.time()
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     if args.self_test:
         return self_test()
@@ -175,17 +191,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log_path = setup_logging()
     log.info("cmdesk %s starting", cmdesk.__version__)
+    # Frozen app: the Windows Credential Manager, a crash log, the installer's mutex.
+    frozen.prepare(log_path.parent)
     _windows_app_id()
     app = create_application(sys.argv[:1])
     errors.install(log_path, app)
     window = MainWindow(DesktopSession(load_config()), log_path=log_path)
     window.show()
+    if args.measure_startup:
+        _report_startup(app, window, float(os.environ.get("CMDESK_MEASURE_T0") or main_started))
     window.start_session()
     try:
         return int(app.exec())
     finally:
         errors.uninstall()
         log.info("cmdesk closed")
+
+
+def _report_startup(app: QApplication, window: QWidget, t0: float) -> None:
+    """--measure-startup: note when the event loop first runs with the window shown, and when the
+    session is open and the loop runs again (the window then works on real data); print both, quit."""
+    marks: dict[str, float] = {}
+    QTimer.singleShot(0, lambda: marks.setdefault("window", time.time() - t0))
+
+    def ready(result: object) -> None:
+        def report() -> None:
+            marks["ready"] = time.time() - t0
+            window_at = marks.get("window", marks["ready"])
+            print(f"startup: window {window_at:.3f} s, ready {marks['ready']:.3f} s", flush=True)
+            window.close()
+            app.exit(0 if result is not None else 1)
+
+        QTimer.singleShot(0, report)
+
+    window.session_ready.connect(ready)  # type: ignore[attr-defined]
 
 
 # ---- self-test ----------------------------------------------------------------------------------------
@@ -235,6 +274,7 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
     out(tr("cmdesk {version} — autoprueba en {folder}").format(version=cmdesk.__version__, folder=home))
     window = None
     session = None
+    modal_watch: QTimer | None = None
     try:
         from cmdesk.services.config import DesktopConfig
         from cmdesk.services.credentials import CredentialStore
@@ -244,13 +284,24 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
         from cmdesk.ui.main_window import MainWindow
 
         log_path = setup_logging()
+        frozen.choose_keyring()
         app = create_application(sys.argv[:1])
         errors.install_qt_message_handler()
+        # A modal message box would block the test forever offscreen: report it and close it.
+        modal_watch = QTimer()
+        modal_watch.setInterval(100)
+        modal_watch.timeout.connect(lambda: _close_modal(report))
+        modal_watch.start()
         report.ok(
             tr("Qt {platform} · idioma {language}").format(
                 platform=app.platformName(), language=QLocale().name()
             )
         )
+        if len(getattr(app, "_cmdesk_translators", [])) >= 1:
+            report.ok(tr("textos de Qt en español (qtbase_es)"))
+        else:
+            report.warn(tr("no se encontró qtbase_es: los diálogos de Qt saldrán en inglés"))
+        _check_bundle(report)
 
         store = CredentialStore()
         backend = _keyring_name()
@@ -307,7 +358,7 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
         else:
             report.fail(tr("la bandeja de salida no se abrió"))
 
-        from cmdesk.ui.tabs import LAYOUT, TablePage
+        from cmdesk.ui.tabs import LAYOUT
 
         titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
         expected = [QCoreApplication.translate("tabs", spec.title) for spec in LAYOUT]
@@ -316,8 +367,9 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
         else:
             report.fail(tr("pestañas inesperadas: {titles}").format(titles=titles))
         clients = window.pages["clientes.clientes"]
-        if isinstance(clients, TablePage) and _wait(app, lambda: clients.model.rowCount() > 0, 30):
-            report.ok(tr("pestaña Clientes con {n} filas").format(n=clients.model.rowCount()))
+        model = getattr(clients, "model", None)  # the interim TablePage or the real Clientes page
+        if model is not None and _wait(app, lambda: model.rowCount() > 0, 30):
+            report.ok(tr("pestaña Clientes con {n} filas").format(n=model.rowCount()))
         else:
             report.fail(tr("la pestaña Clientes no mostró datos"))
         account = session.account()
@@ -329,6 +381,9 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
         log.exception("self-test failed")
         report.fail(f"{type(exc).__name__}: {exc}")
     finally:
+        if modal_watch is not None:
+            modal_watch.stop()
+            modal_watch.deleteLater()
         if window is not None:
             window.close()
         elif session is not None:
@@ -344,6 +399,45 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
         return 1
     out(tr("Autoprueba correcta."))
     return 0
+
+
+def _close_modal(report: _Report) -> None:
+    widget = QApplication.activeModalWidget()
+    if isinstance(widget, QMessageBox):
+        report.fail(tr("aviso inesperado: {text}").format(text=widget.text()))
+        widget.reject()
+
+
+def _check_bundle(report: _Report) -> None:
+    """The data files an installed cmdesk needs: the migrations (found through their package, which
+    is `sys._MEIPASS/cmdesk/server/migrations` when frozen), the demo data and the update key."""
+    from cmdesk.server import migrations
+
+    head = migrations.current_head()
+    if head and (migrations.HERE / "script.py.mako").is_file():
+        report.ok(tr("migraciones de la base de datos hasta {head}").format(head=head))
+    else:
+        report.fail(tr("faltan las migraciones en {folder}").format(folder=migrations.HERE))
+    missing = [
+        name
+        for name in ("demo/catalog.json", "demo/people.json", "update_key.pub", WINDOW_ICON)
+        if not resource_path(*name.split("/")).is_file()
+    ]
+    if missing:
+        report.fail(tr("faltan archivos de cmdesk/resources: {files}").format(files=", ".join(missing)))
+    else:
+        report.ok(
+            tr("recursos en {folder}{frozen}").format(
+                folder=resource_path(), frozen=tr(" (aplicación empaquetada)") if frozen.is_frozen() else ""
+            )
+        )
+    from cmdesk.services import updates
+
+    try:
+        updates.load_public_key()  # Ed25519 through `cryptography`, as the self-update uses it
+        report.ok(tr("llave para verificar las actualizaciones (Ed25519)"))
+    except updates.UpdateError as exc:
+        report.fail(str(exc))
 
 
 def _keyring_name() -> str:

@@ -332,6 +332,10 @@ class SoftwareFile(BaseModel):
     sha256: str
     published_at: dt.datetime
     active: bool
+    manifest: str | None = Field(
+        default=None, description="Manifiesto JSON de una versión de cmdesk (autoactualización)."
+    )
+    signature: str | None = Field(default=None, description="Firma Ed25519 del manifiesto, en base64.")
 
 
 class SoftwareProduct(BaseModel):

@@ -70,6 +70,9 @@ def file_view(f: SoftwareFile) -> dict[str, Any]:
         "sha256": f.sha256,
         "published_at": f.published_at,
         "active": f.active,
+        # cmdesk's own releases: the signed manifest the desktop verifies before updating itself.
+        "manifest": f.manifest,
+        "signature": f.signature,
     }
 
 
@@ -172,6 +175,38 @@ def _check_publish(
     return {"product_name": name, "title": clean_title, "file_version": file_version.strip()}
 
 
+def _check_release(
+    manifest: str | None,
+    signature: str | None,
+    *,
+    product_code: str,
+    file_version: str,
+    sha256: str,
+    size: int,
+) -> None:
+    """A manifest given with a file must be well formed, signed, and describe that very file (the
+    server has no key to verify the signature: the desktop does; this catches publishing mistakes)."""
+    from cmdesk.domain import releases
+
+    if manifest is None and signature is None:
+        return
+    if not manifest or not signature:
+        raise validation_error(
+            {"manifest" if not manifest else "signature": "El manifiesto y su firma van juntos."}
+        )
+    if releases.decode_signature(signature) is None:
+        raise validation_error({"signature": "La firma debe ser Ed25519 (64 bytes) en base64."})
+    try:
+        parsed = releases.parse_manifest(manifest, file_version)
+        releases.check_matches(
+            parsed,
+            {"file_version": file_version, "sha256": sha256, "size": size},
+            product_code,
+        )
+    except releases.ReleaseRefused as refused:
+        raise validation_error({"manifest": str(refused)}) from None
+
+
 def _product(session: Session, code: str, name: str, description: str = "") -> SoftwareProduct:
     product = session.scalar(select(SoftwareProduct).where(SoftwareProduct.code == code))
     if product is None:
@@ -196,6 +231,8 @@ def _publish_stream(
     chunks: Iterable[bytes],
     description: str = "",
     now: dt.datetime | None = None,
+    manifest: str | None = None,
+    signature: str | None = None,
 ) -> dict[str, Any]:
     values = _check_publish(
         product_code=product_code,
@@ -220,6 +257,14 @@ def _publish_stream(
             out.flush()
             os.fsync(out.fileno())
         sha = digest.hexdigest()
+        _check_release(
+            manifest,
+            signature,
+            product_code=product_code,
+            file_version=values["file_version"],
+            sha256=sha,
+            size=size,
+        )
         existing = session.scalar(select(SoftwareFile).where(SoftwareFile.storage_path == relative))
         if existing is not None:
             if existing.sha256 != sha:
@@ -230,6 +275,11 @@ def _publish_stream(
             if not final.exists() or final.stat().st_size != existing.size:
                 # The store lost the file (restored database, new disk): put it back.
                 os.replace(temp, final)
+            if manifest is not None and (existing.manifest, existing.signature) != (manifest, signature):
+                # Signing a release already published (or signing it again): the file stays.
+                existing.manifest, existing.signature = manifest, signature
+                session.flush()
+                broadcast(session, "software_file", existing.id)
             return file_view(existing)
         os.replace(temp, final)
     finally:
@@ -245,6 +295,8 @@ def _publish_stream(
         sha256=sha,
         storage_path=relative,
         published_at=now or utcnow(),
+        manifest=manifest,
+        signature=signature,
     )
     session.add(row)
     session.flush()
@@ -270,9 +322,13 @@ def publish_file(
     source: Path,
     description: str = "",
     now: dt.datetime | None = None,
+    manifest: str | None = None,
+    signature: str | None = None,
 ) -> dict[str, Any]:
     """Publish `source` as a download option of a product (created if new). Publishing the same file
-    again changes nothing; another content under the same name is a `duplicate`."""
+    again changes nothing (except adding or replacing its signed manifest); another content under the
+    same name is a `duplicate`. `manifest` and `signature` (cmdesk's own releases, see
+    `cmdesk.domain.releases`) are stored as given, once they match the file."""
     source = Path(source)
     if not source.is_file():
         raise validation_error({"source": f"No existe el archivo «{source}»."})
@@ -289,6 +345,8 @@ def publish_file(
         chunks=_read_chunks(source),
         description=description,
         now=now,
+        manifest=manifest,
+        signature=signature,
     )
 
 

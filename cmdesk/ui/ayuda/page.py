@@ -1,0 +1,106 @@
+"""The Ayuda page: the manual's help text, the installed version, and Buscar actualizaciones.
+
+It extends the shell's `HelpPage` with an "Actualizaciones" box (version, last result, a button,
+a progress bar while an update downloads) and adds "Buscar actualizaciones…" to the window's Ayuda
+menu. When the session first opens, it runs the automatic check (at most daily; see
+`UpdateController`).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+import cmdesk
+from cmdesk.ui.ayuda.updates import UpdateController
+from cmdesk.ui.tabs import AppContext, HelpPage
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("ayuda", text)
+
+
+class AyudaPage(HelpPage):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.updates = UpdateController(context, self)
+        self.menu_action: QAction | None = None
+        self._started_for: object | None = None
+
+        box = QGroupBox(tr("Actualizaciones"), self)
+        box.setObjectName("updatesBox")
+        self.update_status = QLabel(
+            tr("Tiene la versión {version}. cmdesk busca versiones nuevas una vez al día.").format(
+                version=cmdesk.__version__
+            ),
+            box,
+        )
+        self.update_status.setObjectName("updateStatus")
+        self.update_status.setWordWrap(True)
+        self.check_button = QPushButton(tr("Buscar actualizaciones"), box)
+        self.check_button.setObjectName("checkUpdates")
+        self.check_button.clicked.connect(self.check_for_updates)
+        self.progress = QProgressBar(box)
+        self.progress.setObjectName("updateProgress")
+        self.progress.setVisible(False)
+        row = QHBoxLayout()
+        row.addWidget(self.update_status, 1)
+        row.addWidget(self.check_button)
+        inner = QVBoxLayout(box)
+        inner.addLayout(row)
+        inner.addWidget(self.progress)
+        layout = self.layout()
+        if isinstance(layout, QVBoxLayout):
+            layout.insertWidget(layout.count() - 1, box)
+
+        self.updates.status.connect(self.update_status.setText)
+        self.updates.progress.connect(self._progress)
+        self.updates.downloaded.connect(lambda _path: self.progress.setVisible(False))
+        self.updates.failed.connect(lambda _text: self.progress.setVisible(False))
+        # The window's menus exist once the window is built.
+        # (The page as context: no call if it is gone first.)
+        QTimer.singleShot(0, self, self.install_menu_action)
+
+    def install_menu_action(self) -> QAction | None:
+        """Ayuda → Buscar actualizaciones…, before "Acerca de" (once)."""
+        if self.menu_action is not None:
+            return self.menu_action
+        window = self.window()
+        menu = getattr(window, "help_menu", None)
+        if menu is None:
+            return None
+        action = QAction(tr("Buscar &actualizaciones…"), window)
+        action.setObjectName("checkUpdatesAction")
+        action.triggered.connect(self.check_for_updates)
+        about = getattr(window, "about_action", None)
+        if about is not None:
+            menu.insertAction(about, action)
+            menu.insertSeparator(about)
+        else:
+            menu.addAction(action)
+        self.menu_action = action
+        return action
+
+    def check_for_updates(self) -> None:
+        self.updates.check(manual=True)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setVisible(True)
+        if total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(done * 1000 / total))
+        else:
+            self.progress.setRange(0, 0)
+
+    def refresh(self, changed: frozenset[str]) -> None:
+        """On a new session: the automatic update check (a central server only — the embedded
+        server's catalog always lists the running version)."""
+        self.install_menu_action()
+        session = self.context.session
+        if "*" not in changed or session is None or session is self._started_for:
+            return
+        if session.embedded or session.api is None or not session.api.signed_in:
+            return
+        self._started_for = session
+        self.updates.check(manual=False)
