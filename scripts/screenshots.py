@@ -8,82 +8,29 @@ pictures show the demo distributor's real data; nothing of the user's own data i
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from screens_kit import ROOT, Shots, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-
-    home = Path(tempfile.mkdtemp(prefix="cmdesk-screenshots-"))
-    os.environ["CMDESK_HOME"] = str(home)
-    try:
-        return _shoot(out, home)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return run(__doc__, ROOT / "docs" / "screenshots", "cmdesk-screenshots-", _shoot, argv)
 
 
 def _shoot(out: Path, home: Path) -> int:
-    from PySide6.QtCore import QCoreApplication, QEventLoop
-    from PySide6.QtWidgets import QTabWidget, QWidget
+    from PySide6.QtWidgets import QTabWidget
 
     from cmdesk.services import commands
     from cmdesk.services.config import DesktopConfig
     from cmdesk.services.connectivity import ConnectionState
-    from cmdesk.services.logs import setup_logging
     from cmdesk.services.session import DesktopSession
     from cmdesk.ui import errors
-    from cmdesk.ui.app import create_application
-    from cmdesk.ui.main_window import MainWindow
     from cmdesk.ui.signin_dialog import SignInDialog
 
-    log_path = setup_logging()
-    app = create_application([sys.argv[0]])
-    errors.install_qt_message_handler()
-    saved: list[Path] = []
-
-    def pump(seconds: float = 0.2) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            time.sleep(0.01)
-
-    def wait(predicate: Callable[[], object], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {predicate}")
-            pump(0.05)
-
-    def save(widget: QWidget, name: str) -> None:
-        pump()
-        path = out / f"{name}.png"
-        if not widget.grab().save(str(path)):
-            raise SystemExit(f"could not save {path}")
-        saved.append(path)
-
-    window = MainWindow(DesktopSession(DesktopConfig()), log_path=log_path)
-    window.resize(1280, 800)
-    ready: list[object] = []
-    window.session_ready.connect(ready.append)
-    window.show()
-    window.start_session()
-    wait(lambda: ready and window.ops.busy == 0)
+    kit = Shots(out, settle=0.2)
+    pump, wait, save = kit.pump, kit.wait, kit.save
+    window = kit.main_window()
     session = window.session
     assert session is not None and session.cache is not None
 
@@ -162,7 +109,7 @@ def _shoot(out: Path, home: Path) -> int:
     about = window.show_about()
     save(about, "about")
     about.close()
-    reporter = errors.install(log_path)
+    reporter = errors.install(kit.log_path)
     try:
         raise ZeroDivisionError("división entre cero")
     except ZeroDivisionError as exc:
@@ -173,11 +120,7 @@ def _shoot(out: Path, home: Path) -> int:
     reporter.dialog.close()
     errors.uninstall()
 
-    window.close()
-    QCoreApplication.processEvents()
-    for path in saved:
-        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
-    return 0
+    return kit.finish(window)
 
 
 def _slug(text: str) -> str:

@@ -9,77 +9,27 @@ profile dialog with the server's refusal, the transfer dialog and every tab of t
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from screens_kit import ROOT, Shots, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="cmdesk-shots-clientes-"))
-    os.environ["CMDESK_HOME"] = str(home)
-    try:
-        return _shoot(out)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return run(__doc__, ROOT / "docs" / "screenshots", "cmdesk-shots-clientes-", _shoot, argv)
 
 
-def _shoot(out: Path) -> int:
-    from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QTabWidget, QWidget
+def _shoot(out: Path, _home: Path) -> int:
+    from PySide6.QtWidgets import QTabWidget
 
-    from cmdesk.services.config import DesktopConfig
-    from cmdesk.services.session import DesktopSession
-    from cmdesk.ui.app import create_application
     from cmdesk.ui.clientes.admin_profile import AdminProfileDialog
     from cmdesk.ui.clientes.client_form import ClientForm
     from cmdesk.ui.clientes.detail import TABS, ClientDetailWindow
     from cmdesk.ui.clientes.page import ClientsPage
     from cmdesk.ui.clientes.transfer import ClientTransferDialog
-    from cmdesk.ui.main_window import MainWindow
 
-    app = create_application([sys.argv[0]])
-
-    def pump(seconds: float = 0.2) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            time.sleep(0.01)
-
-    def wait(predicate: Callable[[], object], timeout: float = 60) -> None:
-        end = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > end:
-                raise TimeoutError(str(predicate))
-            pump(0.05)
-
-    def save(widget: QWidget, name: str) -> None:
-        pump(0.3)
-        path = out / f"clientes_{name}.png"
-        widget.grab().save(str(path))
-        print(path)
-
-    window = MainWindow(DesktopSession(DesktopConfig()))
-    window.resize(1280, 800)
-    ready: list[object] = []
-    window.session_ready.connect(ready.append)
-    window.show()
-    window.start_session()
-    wait(lambda: ready and window.ops.busy == 0)
+    kit = Shots(out, name_prefix="clientes_", logging=False)
+    wait, save = kit.wait, kit.save
+    window = kit.main_window()
     inner = window.tabs.widget(0)
     assert isinstance(inner, QTabWidget)
     inner.setCurrentIndex(0)
@@ -144,9 +94,7 @@ def _shoot(out: Path) -> int:
         detail.tabs.setCurrentIndex(index)
         save(detail, f"detail_{key}")
     detail.close()
-    window.close()
-    pump(0.5)
-    return 0
+    return kit.finish(window)
 
 
 if __name__ == "__main__":

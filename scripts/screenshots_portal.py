@@ -9,89 +9,35 @@ driving the real widgets as a person would; nothing of the user's own data is to
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from screens_kit import ROOT, Shots, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "portal")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="cmdesk-portal-shots-"))
-    os.environ["CMDESK_HOME"] = str(home)
-    try:
-        return _shoot(out)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return run(__doc__, ROOT / "docs" / "screenshots" / "portal", "cmdesk-portal-shots-", _shoot, argv)
 
 
-def _shoot(out: Path) -> int:
-    from PySide6.QtCore import QCoreApplication, QEventLoop
+def _shoot(out: Path, _home: Path) -> int:
     from PySide6.QtWidgets import QMessageBox, QWidget
 
-    from cmdesk.services.config import DesktopConfig
-    from cmdesk.services.logs import setup_logging
-    from cmdesk.services.session import DesktopSession
-    from cmdesk.ui import errors
-    from cmdesk.ui.app import create_application
     from cmdesk.ui.compras import PurchasesPage
     from cmdesk.ui.distribuidores import DistributorsPage, convert_client
     from cmdesk.ui.facturacion import BillingPage
     from cmdesk.ui.herramientas import PricesPage, SettingsPage, UsersPage
-    from cmdesk.ui.main_window import MainWindow
     from cmdesk.ui.page_kit import select_id
 
-    log_path = setup_logging()
-    app = create_application([sys.argv[0]])
-    errors.install_qt_message_handler()
-    saved: list[Path] = []
-
-    def pump(seconds: float = 0.3) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            time.sleep(0.01)
-
-    def wait(predicate: Callable[[], object], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {predicate}")
-            pump(0.05)
-
-    def save(widget: QWidget, name: str) -> None:
-        pump()
-        path = out / f"{name}.png"
-        if not widget.grab().save(str(path)):
-            raise SystemExit(f"could not save {path}")
-        saved.append(path)
+    kit = Shots(out)
+    pump, wait, save = kit.pump, kit.wait, kit.save
 
     def last_box(page: Any) -> QMessageBox:
         wait(lambda: isinstance(getattr(page, "last_box", None), QMessageBox) and page.last_box.isVisible())
         box: QMessageBox = page.last_box
         return box
 
-    window = MainWindow(DesktopSession(DesktopConfig()), log_path=log_path)
-    window.resize(1280, 800)
-    ready: list[object] = []
-    window.session_ready.connect(ready.append)
-    window.show()
-    window.start_session()
-    wait(lambda: ready and window.ops.busy == 0)
+    window = kit.main_window()
 
     def show(name: str) -> Any:
         page = window.page(name)
@@ -242,11 +188,7 @@ def _shoot(out: Path) -> int:
     save(window, "herramientas-configuracion-editar")
     settings.cancel()
 
-    window.close()
-    QCoreApplication.processEvents()
-    for path in saved:
-        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
-    return 0
+    return kit.finish(window)
 
 
 if __name__ == "__main__":

@@ -9,79 +9,28 @@ generated files); a bandwidth cap keeps downloads on screen long enough to be se
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from screens_kit import ROOT, Shots, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="cmdesk-screenshots-software-"))
-    os.environ["CMDESK_HOME"] = str(home)
-    try:
-        return _shoot(out)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return run(__doc__, ROOT / "docs" / "screenshots", "cmdesk-screenshots-software-", _shoot, argv)
 
 
-def _shoot(out: Path) -> int:
-    from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QWidget
-
+def _shoot(out: Path, _home: Path) -> int:
     from cmdesk.services import paths
-    from cmdesk.services.config import DesktopConfig
     from cmdesk.services.downloads import DownloadState
-    from cmdesk.services.session import DesktopSession
-    from cmdesk.ui.app import create_application
-    from cmdesk.ui.main_window import MainWindow
     from cmdesk.ui.software import SoftwarePage
 
-    app = create_application([sys.argv[0]])
-    saved: list[Path] = []
-
-    def pump(seconds: float = 0.2) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            time.sleep(0.01)
-
-    def wait(predicate: Callable[[], object], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {predicate}")
-            pump(0.05)
-
-    def save(widget: QWidget, name: str) -> None:
-        pump(0.3)
-        path = out / f"{name}.png"
-        if not widget.grab().save(str(path)):
-            raise SystemExit(f"could not save {path}")
-        saved.append(path)
-
-    window = MainWindow(DesktopSession(DesktopConfig()))
-    window.resize(1440, 860)
-    ready: list[object] = []
-    window.session_ready.connect(ready.append)
-    window.show()
-    window.start_session()
-    wait(lambda: ready and window.ops.busy == 0)
+    kit = Shots(out, logging=False)
+    pump, wait, save = kit.pump, kit.wait, kit.save
+    window = kit.main_window(1440, 860)
     window.tabs.setCurrentIndex(3)  # Software
     page = window.page("software")
     assert isinstance(page, SoftwarePage)
@@ -169,10 +118,7 @@ def _shoot(out: Path) -> int:
     stop.set()
     beater.join(2)
     manager.set_rate_limit(None)
-    window.close()
-    for path in saved:
-        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
-    return 0
+    return kit.finish(window)
 
 
 if __name__ == "__main__":

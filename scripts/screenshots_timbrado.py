@@ -8,80 +8,26 @@ Offscreen, against the embedded default in a temporary CMDESK_HOME (the demo dis
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import sys
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from screens_kit import ROOT, Shots, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "timbrado")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="cmdesk-timbrado-shots-"))
-    os.environ["CMDESK_HOME"] = str(home)
-    try:
-        return _shoot(out)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return run(__doc__, ROOT / "docs" / "screenshots" / "timbrado", "cmdesk-timbrado-shots-", _shoot, argv)
 
 
-def _shoot(out: Path) -> int:
-    from PySide6.QtCore import QCoreApplication, QEventLoop
+def _shoot(out: Path, _home: Path) -> int:
     from PySide6.QtWidgets import QTabWidget, QWidget
 
-    from cmdesk.services.config import DesktopConfig
     from cmdesk.services.connectivity import ConnectionState
-    from cmdesk.services.logs import setup_logging
-    from cmdesk.services.session import DesktopSession
-    from cmdesk.ui import errors
-    from cmdesk.ui.app import create_application
-    from cmdesk.ui.main_window import MainWindow
     from cmdesk.ui.timbrado.page import TimbradoPage
     from cmdesk.ui.timbrado.watch import watcher_for
 
-    log_path = setup_logging()
-    app = create_application([sys.argv[0]])
-    errors.install_qt_message_handler()
-
-    def pump(seconds: float = 0.3) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            time.sleep(0.01)
-
-    def wait(predicate: Callable[[], object], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {predicate}")
-            pump(0.05)
-
-    def save(widget: QWidget, name: str) -> None:
-        pump()
-        path = out / f"{name}.png"
-        if not widget.grab().save(str(path)):
-            raise SystemExit(f"could not save {path}")
-        print(path)
-
-    window = MainWindow(DesktopSession(DesktopConfig()), log_path=log_path)
-    window.resize(1366, 860)
-    ready: list[object] = []
-    window.session_ready.connect(ready.append)
-    window.show()
-    window.start_session()
-    wait(lambda: ready and window.ops.busy == 0)
+    kit = Shots(out)
+    pump, wait, save = kit.pump, kit.wait, kit.save
+    window = kit.main_window(1366, 860)
     page = window.page("clientes.timbrado")
     assert isinstance(page, TimbradoPage)
     window.tabs.setCurrentIndex(0)
@@ -197,9 +143,7 @@ def _shoot(out: Path) -> int:
     page.view.clearSelection()
     pump(0.5)
     save(window, "timbrado-tab-pending")
-    QCoreApplication.processEvents()
-    window.close()
-    return 0
+    return kit.finish(window)
 
 
 if __name__ == "__main__":

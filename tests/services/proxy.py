@@ -17,7 +17,7 @@ import contextlib
 import select
 import socket
 import threading
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 Action = Literal["drop_before", "drop_after", "hang", "bad_gateway"]
@@ -30,7 +30,11 @@ BAD_GATEWAY = (
 )
 
 
-class FlakyProxy:
+class LoopbackProxy:
+    """A loopback TCP proxy to `upstream_url`: each accepted connection is handed to `_relay` on a
+    thread of its own. Subclasses set their own state before calling `super().__init__` (which starts
+    accepting) and open the upstream side with `_connect_upstream`, so that `close` ends both sides."""
+
     def __init__(self, upstream_url: str) -> None:
         parts = urlsplit(upstream_url)
         assert parts.hostname and parts.port
@@ -40,23 +44,11 @@ class FlakyProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self._listener.settimeout(0.05)
         self._lock = threading.Lock()
-        self._armed: list[Action] = []
         self._sockets: list[socket.socket] = []
         self._closed = threading.Event()
         self.connections = 0
-        self.requests_seen = 0
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._thread.start()
-
-    def arm(self, *actions: Action) -> None:
-        """Queue actions for the next requests, in order."""
-        with self._lock:
-            self._armed.extend(actions)
-
-    def _take(self) -> Action | None:
-        with self._lock:
-            self.requests_seen += 1
-            return self._armed.pop(0) if self._armed else None
 
     def _accept_loop(self) -> None:
         while not self._closed.is_set():
@@ -72,12 +64,52 @@ class FlakyProxy:
                 self._sockets.append(client)
             threading.Thread(target=self._relay, args=(client,), daemon=True).start()
 
+    def _connect_upstream(self) -> socket.socket:
+        upstream = socket.create_connection(self.upstream)
+        with self._lock:
+            self._sockets.append(upstream)
+        return upstream
+
+    def _relay(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._thread.join(2)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class FlakyProxy(LoopbackProxy):
+    def __init__(self, upstream_url: str) -> None:
+        self._armed: list[Action] = []
+        self.requests_seen = 0
+        super().__init__(upstream_url)
+
+    def arm(self, *actions: Action) -> None:
+        """Queue actions for the next requests, in order."""
+        with self._lock:
+            self._armed.extend(actions)
+
+    def _take(self) -> Action | None:
+        with self._lock:
+            self.requests_seen += 1
+            return self._armed.pop(0) if self._armed else None
+
     def _relay(self, client: socket.socket) -> None:
         upstream: socket.socket | None = None
         try:
-            upstream = socket.create_connection(self.upstream)
-            with self._lock:
-                self._sockets.append(upstream)
+            upstream = self._connect_upstream()
             dropping = False
             waiting_request = True  # the next client bytes start a request
             while not self._closed.is_set():
@@ -113,19 +145,3 @@ class FlakyProxy:
             for sock in (client, upstream):
                 if sock is not None:
                     sock.close()
-
-    def close(self) -> None:
-        self._closed.set()
-        self._listener.close()
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
-        self._thread.join(2)
-
-    def __enter__(self) -> FlakyProxy:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()

@@ -18,34 +18,22 @@ import contextlib
 import re
 import select
 import socket
-import threading
-from urllib.parse import urlsplit
+
+from tests.services.proxy import LoopbackProxy
 
 _RANGE_LINE = re.compile(rb"\r\nRange:[^\r\n]*", re.IGNORECASE)
 
 
-class CuttingProxy:
+class CuttingProxy(LoopbackProxy):
     def __init__(self, upstream_url: str) -> None:
-        parts = urlsplit(upstream_url)
-        assert parts.hostname and parts.port
-        self.upstream = (parts.hostname, parts.port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._sockets: list[socket.socket] = []
         self._budgets: list[int] = []
         self.cut_every: int | None = None
         self.strip_range = False
         self.bytes_down = 0
-        self.connections = 0
         self.cuts = 0
         self.file_requests = 0
         self.range_requests = 0
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self._thread.start()
+        super().__init__(upstream_url)
 
     def cut_next(self, *budgets: int) -> None:
         """The answers to the next file requests are cut after these many bytes, one each."""
@@ -56,29 +44,13 @@ class CuttingProxy:
         with self._lock:
             self.bytes_down = self.connections = self.cuts = self.file_requests = self.range_requests = 0
 
-    def _accept_loop(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            client.settimeout(None)
-            with self._lock:
-                self.connections += 1
-                self._sockets.append(client)
-            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
-
     def _relay(self, client: socket.socket) -> None:
         upstream: socket.socket | None = None
         budget: int | None = None
         relayed = 0
         try:
-            upstream = socket.create_connection(self.upstream)
+            upstream = self._connect_upstream()
             upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                self._sockets.append(upstream)
             while not self._closed.is_set():
                 readable, _, _ = select.select([client, upstream], [], [], 0.2)
                 if client in readable:
@@ -119,19 +91,3 @@ class CuttingProxy:
                     with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)
                     sock.close()
-
-    def close(self) -> None:
-        self._closed.set()
-        self._listener.close()
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
-        self._thread.join(2)
-
-    def __enter__(self) -> CuttingProxy:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
