@@ -138,11 +138,13 @@ class CommandWatcher(QObject):
             self.last_message = None
 
     def _open_panel(self) -> None:
-        for widget in QApplication.topLevelWidgets():
-            show = getattr(widget, "show_pending_panel", None)
-            if callable(show):
-                show()
-                return
+        # The panel of the window this watcher works for (there may be other main windows, e.g.
+        # after changing server), else of any main window.
+        top = QApplication.topLevelWidgets()
+        windows = [w for w in top if callable(getattr(w, "show_pending_panel", None))]
+        own = [w for w in windows if getattr(w, "context", None) is self.context]
+        for widget in own or windows[:1]:
+            widget.show_pending_panel()  # type: ignore[attr-defined]
 
 
 _watchers: dict[int, CommandWatcher] = {}
