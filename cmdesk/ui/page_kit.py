@@ -692,3 +692,12 @@ def push_button(text: str, parent: QWidget, name: str, slot: Callable[[], object
     button.setObjectName(name)
     button.clicked.connect(slot)
     return button
+
+
+def notice_label(parent: QWidget) -> QLabel:
+    """The hidden, word-wrapped line a page uses to say what an action did or why it was refused."""
+    label = QLabel(parent)
+    label.setObjectName("notice")
+    label.setWordWrap(True)
+    label.hide()
+    return label

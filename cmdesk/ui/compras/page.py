@@ -52,6 +52,7 @@ from cmdesk.ui.page_kit import (
     fit_columns,
     inform,
     make_table,
+    notice_label,
     online,
     request_sync,
 )
@@ -123,10 +124,7 @@ class PackagesTab(QWidget):
         self.buy_button = QPushButton(tr("Comprar"), self)
         self.buy_button.setObjectName("buyButton")
         self.buy_button.clicked.connect(self.buy)
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
+        self.notice = notice_label(self)
         self.quantity.setMaximumWidth(120)
         self.buy_button.setMinimumWidth(140)
         side = QGridLayout()
@@ -381,10 +379,7 @@ class ContractsTab(QWidget):
         )
         intro.setWordWrap(True)
         intro.setEnabled(False)
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
+        self.notice = notice_label(self)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.view, 1)

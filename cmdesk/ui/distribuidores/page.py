@@ -41,6 +41,7 @@ from cmdesk.ui.page_kit import (
     fit_columns,
     inform,
     make_table,
+    notice_label,
     online,
     push_button,
     request_sync,
@@ -257,10 +258,7 @@ class DistributorsPage(TabPage):
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
 
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
+        self.notice = notice_label(self)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)

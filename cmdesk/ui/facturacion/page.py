@@ -46,6 +46,7 @@ from cmdesk.ui.page_kit import (
     fit_columns,
     inform,
     make_table,
+    notice_label,
     online,
     push_button,
     request_sync,
@@ -407,10 +408,7 @@ class CodesTab(QWidget):
         bottom.addStretch(1)
         bottom.addWidget(self.summary)
         bottom.addWidget(self.invoice_button)
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
+        self.notice = notice_label(self)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(self.view, 1)

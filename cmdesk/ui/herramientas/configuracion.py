@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.services.api_client import ApiError
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.page_kit import error_text, field_errors, money_value, online, push_button
+from cmdesk.ui.page_kit import error_text, field_errors, money_value, notice_label, online, push_button
 from cmdesk.ui.tabs import AppContext, TabPage
 
 if TYPE_CHECKING:
@@ -103,10 +103,7 @@ class SettingsPage(TabPage):
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
+        self.notice = notice_label(self)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(subtitle)

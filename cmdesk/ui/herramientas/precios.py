@@ -40,6 +40,7 @@ from cmdesk.ui.page_kit import (
     inform,
     make_table,
     money_value,
+    notice_label,
     online,
     push_button,
     selected_row,
@@ -216,10 +217,7 @@ class PricesPage(TabPage):
         buttons.addWidget(self.edit_button)
         buttons.addWidget(self.delete_button)
         buttons.addStretch(1)
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
+        self.notice = notice_label(self)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(subtitle)

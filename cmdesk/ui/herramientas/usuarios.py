@@ -34,6 +34,7 @@ from cmdesk.ui.page_kit import (
     fit_columns,
     inform,
     make_table,
+    notice_label,
     online,
     push_button,
     selected_row,
@@ -176,10 +177,7 @@ class UsersPage(TabPage):
         buttons.addWidget(self.new_button)
         buttons.addWidget(self.delete_button)
         buttons.addStretch(1)
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
+        self.notice = notice_label(self)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(subtitle)
