@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import re
-import statistics
 import subprocess
 import tempfile
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from bench.http_load import Request, Result, drive, tree_cpu_seconds
 from cmdesk.devtools import postgres, server_process
 from cmdesk.server import db, migrations
 from cmdesk.server.operations import accounts, clients, ledger
@@ -34,14 +34,15 @@ CTIS = 64
 CTI_PASSWORD = "Bench2026pass"
 
 
-@dataclass
-class Result:
-    name: str
-    concurrency: int
-    throughput: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
+def postmaster_pid(pg: postgres.TempPostgres) -> int:
+    return int((pg.folder / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def cpu_ms_per(pid: int, before: float | None, count: float) -> str:
+    after = tree_cpu_seconds(pid)
+    if before is None or after is None or not count:
+        return "n/a"
+    return f"{(after - before) * 1000 / count:.2f}"
 
 
 def pgbench(pg: postgres.TempPostgres, seconds: int, concurrency: int) -> float:
@@ -97,35 +98,6 @@ def prepare(url: str) -> tuple[str, list[str]]:
         ids.append(cti)
     engine.dispose()
     return "bench@cmdesk.mx", ids
-
-
-async def drive(name: str, url: str, concurrency: int, seconds: float, make_request) -> Result:  # type: ignore[no-untyped-def]
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-
-        async def worker(w: int) -> None:
-            nonlocal errors
-            i = 0
-            while time.monotonic() < deadline:
-                method, path, kwargs, ok = make_request(w, i)
-                t0 = time.perf_counter()
-                r = await client.request(method, path, **kwargs)
-                latencies.append(time.perf_counter() - t0)
-                if r.status_code != ok:
-                    errors += 1
-                i += 1
-
-        started = time.monotonic()
-        await asyncio.gather(*(worker(w) for w in range(concurrency)))
-        elapsed = time.monotonic() - started
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return Result(
-        name, concurrency, len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000, errors
-    )
 
 
 async def warm_credentials(url: str, ctis: list[str], rounds: int) -> None:
@@ -184,39 +156,58 @@ def main() -> None:
         token = httpx.post(
             f"{server.url}/v1/auth/token", json={"login": login, "password": "bench1234"}
         ).json()["access_token"]
-        bearer = {"Authorization": f"Bearer {token}"}
-        results: list[tuple[Result, float]] = []
+        bearer = f"Bearer {token}"
+        basic = {cti: "Basic " + base64.b64encode(f"{cti}:{CTI_PASSWORD}".encode()).decode() for cti in ctis}
+        results: list[tuple[Result, float, str, tuple[str, str]]] = []
+        postmaster, server_pid = postmaster_pid(pg), server.process.pid
         # Each worker verifies a CTI's password with Argon2 once, then trusts it for 10 minutes
         # (security.CredentialCache): warm every CTI on every worker before measuring.
         asyncio.run(warm_credentials(server.url, ctis, rounds=6 * args.workers))
         for c in levels:
+            pg_before = tree_cpu_seconds(postmaster)
             tps = pgbench(pg, int(args.seconds), c)
+            pg_cost = cpu_ms_per(postmaster, pg_before, tps * int(args.seconds))
 
-            def consume(w: int, i: int, c: int = c) -> tuple[str, str, dict, int]:  # type: ignore[type-arg]
+            def consume(w: int, i: int) -> Request:
                 cti = ctis[(w * 7 + i) % len(ctis)]
-                body = {"emitter_rfc": "EKU9003173C9", "cfdi_uuid": str(uuid.uuid4())}
-                return "POST", "/v1/stamping/consume", {"json": body, "auth": (cti, CTI_PASSWORD)}, 200
+                body = json.dumps({"emitter_rfc": "EKU9003173C9", "cfdi_uuid": str(uuid.uuid4())})
+                headers = {"Content-Type": "application/json", "Authorization": basic[cti]}
+                return "POST", "/v1/stamping/consume", headers, body.encode(), 200
 
-            def transfer(w: int, i: int) -> tuple[str, str, dict, int]:  # type: ignore[type-arg]
+            def transfer(w: int, i: int) -> Request:
                 cti = ctis[(w * 13 + i) % len(ctis)]
                 body = {"asset": "stamps", "target": {"type": "stamping_account", "id": cti}, "quantity": 1}
-                headers = {**bearer, "Idempotency-Key": str(uuid.uuid4())}
-                return "POST", "/v1/transfers", {"json": body, "headers": headers}, 201
+                headers = {
+                    "Content-Type": "application/json",
+                    "Authorization": bearer,
+                    "Idempotency-Key": str(uuid.uuid4()),
+                }
+                return "POST", "/v1/transfers", headers, json.dumps(body).encode(), 201
 
             for name, fn in (("consume", consume), ("transfer", transfer)):
                 asyncio.run(drive(name, server.url, c, 1.0, fn))  # warm-up (credential cache, pools)
+                server_before, pg_before = tree_cpu_seconds(server_pid), tree_cpu_seconds(postmaster)
                 r = asyncio.run(drive(name, server.url, c, args.seconds, fn))
-                results.append((r, tps))
+                done = r.throughput * args.seconds
+                costs = (cpu_ms_per(server_pid, server_before, done), cpu_ms_per(postmaster, pg_before, done))
+                results.append((r, tps, pg_cost, costs))
+                if r.errors:
+                    print(f"{name} ({c}): {r.errors} errores; el primero: {r.first_error}")
         print(f"\nServer load on PostgreSQL, {args.workers} workers, {args.seconds:.0f} s per figure")
-        fmt = "{:<10} {:>7} {:>15} {:>13} {:>7} {:>8} {:>8} {:>7}"
+        fmt = "{:<10} {:>7} {:>15} {:>13} {:>7} {:>8} {:>8} {:>7} {:>11} {:>10}"
         heads: tuple[str, ...] = ("operation", "callers", "pgbench -N tps", "server req/s", "ratio")
-        heads += ("p50 ms", "p99 ms", "errors")
+        heads += ("p50 ms", "p99 ms", "errors", "server cpu", "pg cpu")
         print(fmt.format(*heads))
-        for r, tps in results:
+        for r, tps, pg_cost, (server_cost, pg_server_cost) in results:
             ratio = f"{r.throughput / tps:.1%}"
             p50, p99 = f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}"
             rate = f"{r.throughput:.0f}"
-            print(fmt.format(r.name, r.concurrency, f"{tps:.0f}", rate, ratio, p50, p99, r.errors))
+            row = (r.name, r.concurrency, f"{tps:.0f}", rate, ratio, p50, p99, r.errors)
+            print(fmt.format(*row, server_cost, f"{pg_server_cost} ({pg_cost})"))
+        print(
+            "server cpu / pg cpu: CPU milliseconds per request of cmdesk-server's processes and of "
+            "PostgreSQL's\n(in brackets: PostgreSQL's per pgbench transaction). Both run on the same cores."
+        )
     finally:
         if server:
             server.stop()

@@ -9,6 +9,8 @@ Run it with `uvicorn --factory cmdesk.server.app:create_app`, or in-process with
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,6 +22,7 @@ from cmdesk.server.api import ROUTERS, errors
 from cmdesk.server.api.deps import AuthState
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
+from cmdesk.server.stamping_fast import FastConsume
 
 DESCRIPTION = (
     "API v1 de Cuenta Maestra: el servidor central de cmdesk, autoridad de saldos, estados y reglas. "
@@ -39,13 +42,26 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         engine = db.create_db_engine(settings.database_url)
     factory = db.session_factory(engine)
 
-    app = FastAPI(title="cmdesk-server", version=cmdesk.__version__, description=DESCRIPTION)
+    # The stamping fast path (PostgreSQL): a pool of async connections per worker, closed on shutdown.
+    url = engine.url.render_as_string(hide_password=False)
+    fast_consume = FastConsume(url) if settings.consume_fast_path and FastConsume.supports(url) else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if fast_consume is not None:
+            await fast_consume.close()
+
+    app = FastAPI(
+        title="cmdesk-server", version=cmdesk.__version__, description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = factory
     app.state.auth = AuthState(settings, factory)
     # CTI passwords verified recently, so stamping CFDI after CFDI skips Argon2 (see security).
     app.state.credential_cache = CredentialCache(ttl_seconds=settings.credential_cache_minutes * 60)
+    app.state.fast_consume = fast_consume
 
     errors.install(app)
     if settings.cors_origins:

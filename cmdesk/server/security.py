@@ -122,6 +122,21 @@ class CredentialCache:
                 self._entries.popitem(last=False)
         return True
 
+    def known_hash(self, cti_id: str, password: str) -> str | None:
+        """The stored hash this password was verified against in the last `ttl_seconds`, if any: the
+        stamping fast path hands it to the database, which compares it with the current one."""
+        digest = self._digest(password)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(cti_id)
+            if entry is None:
+                return None
+            cached_digest, cached_hash, verified_at = entry
+            if now - verified_at < self.ttl_seconds and hmac.compare_digest(cached_digest, digest):
+                self._entries.move_to_end(cti_id)
+                return cached_hash
+        return None
+
     def forget(self, cti_id: str) -> None:
         with self._lock:
             self._entries.pop(cti_id, None)

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # How long the stamping endpoint trusts a CTI password it verified (skips Argon2 meanwhile).
     credential_cache_minutes: int = Field(10, ge=0)
 
+    # PostgreSQL: stamp through the database function cmdesk_consume (one round trip). Off, every
+    # consumption takes the general ORM path (same rules, slower).
+    consume_fast_path: bool = True
+
     software_store: Path = Field(default_factory=default_software_store)
 
     # CORS is off unless origins are listed (e.g. CMDESK_CORS_ORIGINS='["https://portal.example"]').

@@ -77,12 +77,14 @@ class AuthState:
         self._config = config
 
 
-def get_settings(request: Request) -> Settings:
+# Plain attribute reads are `async def`: FastAPI runs a sync dependency in a worker thread, a hop
+# that costs more than the read itself on every request.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_factory(request: Request) -> db.SessionFactory:
+async def get_factory(request: Request) -> db.SessionFactory:
     factory: db.SessionFactory = request.app.state.session_factory
     return factory
 
@@ -92,7 +94,7 @@ def get_auth_config(request: Request) -> auth.AuthConfig:
     return state.config()
 
 
-def get_credential_cache(request: Request) -> security.CredentialCache:
+async def get_credential_cache(request: Request) -> security.CredentialCache:
     cache: security.CredentialCache = request.app.state.credential_cache
     return cache
 

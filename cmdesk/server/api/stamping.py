@@ -1,6 +1,8 @@
 """What invoicing applications call to stamp: `POST /v1/stamping/consume` with HTTP Basic (CTI id and
-password). The fast path of the system: one short transaction, Argon2 skipped for a password verified
-recently (`security.CredentialCache`)."""
+password). The fast path of the system: on PostgreSQL one call to the database function
+`cmdesk_consume` (`cmdesk.server.stamping_fast`); otherwise, and for auto-sale CTIs, `ledger.consume`
+in one short ORM transaction. Argon2 is skipped for a password verified recently
+(`security.CredentialCache`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from starlette.concurrency import run_in_threadpool
 
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.server import db, security
@@ -15,24 +18,16 @@ from cmdesk.server.api import schemas
 from cmdesk.server.api.deps import Db
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.operations import ledger
+from cmdesk.server.stamping_fast import FastConsume
 
 router = APIRouter(tags=["stamping"])
 _basic = HTTPBasic(auto_error=False, description="Id y contraseña de la cuenta de timbrado (CTI).")
 
 
-def _cache(request: Request) -> security.CredentialCache:
-    cache = getattr(request.app.state, "credential_cache", None)
-    if cache is None:
-        minutes = request.app.state.settings.credential_cache_minutes
-        cache = security.CredentialCache(ttl_seconds=minutes * 60)
-        request.app.state.credential_cache = cache
-    return cache
-
-
 @router.post(
     "/v1/stamping/consume", response_model=schemas.ConsumeOut, responses=problem_responses(401, 403, 409, 422)
 )
-def consume(
+async def consume(
     body: schemas.ConsumeIn,
     request: Request,
     factory: Db,
@@ -43,13 +38,19 @@ def consume(
         raise DomainError(
             ErrorCode.INVALID_CREDENTIALS, "Indique el id y la contraseña de la cuenta de timbrado."
         )
-    cache = _cache(request)
+    cache: security.CredentialCache = request.app.state.credential_cache
     cti_id, password = credentials.username, credentials.password
+    fast: FastConsume | None = request.app.state.fast_consume
+    if fast is not None:
+        answer = await fast.consume(cache, cti_id, password, body.emitter_rfc, body.cfdi_uuid)
+        if answer is not None:
+            return answer
 
     def verify(password_hash: str) -> bool:
         return cache.verify(cti_id, password, password_hash)
 
-    return db.run(
+    return await run_in_threadpool(
+        db.run,
         factory,
         ledger.consume,
         stamping_account_id=cti_id,

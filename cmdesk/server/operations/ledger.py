@@ -400,6 +400,31 @@ def _normalize_uuid(value: Any) -> str:
         raise validation_error({"cfdi_uuid": "El UUID del CFDI no es válido."}) from None
 
 
+# Why a consumption is refused: the general path below and the PostgreSQL fast path
+# (`cmdesk.server.stamping_fast`, function `cmdesk_consume`) answer with the same words.
+CONSUME_REFUSALS: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_CREDENTIALS: "El id o la contraseña de la cuenta de timbrado no son correctos.",
+    ErrorCode.DUPLICATE: "Ese UUID ya fue timbrado con otra cuenta de timbrado.",
+    ErrorCode.ACCOUNT_BLOCKED: "La cuenta de timbrado está bloqueada.",
+    ErrorCode.RFC_NOT_ALLOWED: "Esta cuenta ilimitada sólo timbra para otro RFC emisor.",
+    ErrorCode.UNLIMITED_EXPIRED: "La anualidad de la cuenta ilimitada está vencida.",
+    ErrorCode.INSUFFICIENT_BALANCE: "La cuenta de timbrado no tiene timbres disponibles.",
+}
+
+
+def consume_refusal(code: ErrorCode) -> DomainError:
+    return DomainError(code, CONSUME_REFUSALS[code])
+
+
+def consume_input(emitter_rfc: Any, cfdi_uuid: Any) -> tuple[str, str]:
+    """The emitter's RFC and the CFDI UUID as stored: (normalized RFC, upper-case canonical UUID)."""
+    uuid = _normalize_uuid(cfdi_uuid)
+    rfc = identity.normalize_rfc(emitter_rfc or "") if isinstance(emitter_rfc, str) else ""
+    if not rfc:
+        raise validation_error({"emitter_rfc": "Indique el RFC del emisor."})
+    return rfc, uuid
+
+
 def consume(
     session: Session,
     *,
@@ -431,13 +456,8 @@ def consume(
         .where(StampingAccount.id == stamping_account_id)
     ).first()
     if row is None or (verify is not None and not verify(row.password_hash)):
-        raise DomainError(
-            ErrorCode.INVALID_CREDENTIALS, "El id o la contraseña de la cuenta de timbrado no son correctos."
-        )
-    uuid = _normalize_uuid(cfdi_uuid)
-    rfc = identity.normalize_rfc(emitter_rfc or "") if isinstance(emitter_rfc, str) else ""
-    if not rfc:
-        raise validation_error({"emitter_rfc": "Indique el RFC del emisor."})
+        raise consume_refusal(ErrorCode.INVALID_CREDENTIALS)
+    rfc, uuid = consume_input(emitter_rfc, cfdi_uuid)
     unlimited = row.kind == StampingAccountKind.UNLIMITED.value
     if not _insert_cfdi(
         session,
@@ -452,22 +472,18 @@ def consume(
     ):
         owner = session.scalar(select(IssuedCfdi.stamping_account_id).where(IssuedCfdi.cfdi_uuid == uuid))
         if owner != row.id:
-            raise DomainError(ErrorCode.DUPLICATE, "Ese UUID ya fue timbrado con otra cuenta de timbrado.")
+            raise consume_refusal(ErrorCode.DUPLICATE)
         return _stamp_state(session, row.id)
     if not row.active:
-        raise DomainError(ErrorCode.ACCOUNT_BLOCKED, "La cuenta de timbrado está bloqueada.")
+        raise consume_refusal(ErrorCode.ACCOUNT_BLOCKED)
     if unlimited:
         if row.rfc_restriction and row.rfc_restriction != rfc:
-            raise DomainError(
-                ErrorCode.RFC_NOT_ALLOWED, "Esta cuenta ilimitada sólo timbra para otro RFC emisor."
-            )
+            raise consume_refusal(ErrorCode.RFC_NOT_ALLOWED)
         paid_until = row.paid_until
         if paid_until is not None and paid_until.tzinfo is None:
             paid_until = paid_until.replace(tzinfo=dt.UTC)
         if paid_until is None or paid_until < now:
-            raise DomainError(
-                ErrorCode.UNLIMITED_EXPIRED, "La anualidad de la cuenta ilimitada está vencida."
-            )
+            raise consume_refusal(ErrorCode.UNLIMITED_EXPIRED)
         result = session.execute(
             update(StampingAccount)
             .where(StampingAccount.id == row.id)
@@ -492,9 +508,7 @@ def consume(
         ):
             debited = _debit_one(session, row.id, now)
         if debited is None:
-            raise DomainError(
-                ErrorCode.INSUFFICIENT_BALANCE, "La cuenta de timbrado no tiene timbres disponibles."
-            )
+            raise consume_refusal(ErrorCode.INSUFFICIENT_BALANCE)
     balance, issued = debited
     feed.record_many(
         session, [(row.account_id, "stamping_account", row.id), (row.account_id, "client", row.client_id)]
