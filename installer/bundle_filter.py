@@ -86,6 +86,8 @@ EXCLUDED_MODULES = [
     "psycopg",
     "psycopg_binary",
     "psycopg2",
+    "psycopg_pool",
+    "cmdesk.server.stamping_fast",
     "cmdesk.devtools",
     # fastapi's and uvicorn's optional extras (the command-line tools, reloading, other servers).
     "fastapi_cli",

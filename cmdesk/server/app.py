@@ -22,7 +22,6 @@ from cmdesk.server.api import ROUTERS, errors
 from cmdesk.server.api.deps import AuthState
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
-from cmdesk.server.stamping_fast import FastConsume
 
 DESCRIPTION = (
     "API v1 de Cuenta Maestra: el servidor central de cmdesk, autoridad de saldos, estados y reglas. "
@@ -43,8 +42,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     factory = db.session_factory(engine)
 
     # The stamping fast path (PostgreSQL): a pool of async connections per worker, closed on shutdown.
-    url = engine.url.render_as_string(hide_password=False)
-    fast_consume = FastConsume(url) if settings.consume_fast_path and FastConsume.supports(url) else None
+    fast_consume = None
+    if settings.consume_fast_path and engine.dialect.name == "postgresql":
+        from cmdesk.server.stamping_fast import FastConsume  # psycopg: not in the desktop's bundle
+
+        fast_consume = FastConsume(engine.url.render_as_string(hide_password=False))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -6,7 +6,7 @@ in one short ORM transaction. Argon2 is skipped for a password verified recently
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -18,7 +18,9 @@ from cmdesk.server.api import schemas
 from cmdesk.server.api.deps import Db
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.operations import ledger
-from cmdesk.server.stamping_fast import FastConsume
+
+if TYPE_CHECKING:
+    from cmdesk.server.stamping_fast import FastConsume
 
 router = APIRouter(tags=["stamping"])
 _basic = HTTPBasic(auto_error=False, description="Id y contraseña de la cuenta de timbrado (CTI).")
