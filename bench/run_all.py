@@ -148,20 +148,28 @@ def generic(output: str, quick: bool) -> list[Figure]:
 
 def parse_load_server(output: str, quick: bool) -> list[Figure]:
     """`bench/load_server.py`'s table: operation, callers, pgbench tps, server req/s, ratio, p50, p99,
-    errors. The ratio to pgbench -N is the figure (DESIGN.md sets no threshold); errors must be 0."""
+    errors, then CPU per request. The ratio to pgbench -N is the figure; the issue's aim for consume is
+    25 % (transfers of one distributor serialize on its balance row by design: no aim); errors must
+    be 0."""
     names = {"consume": "Consumo de timbres (HTTP Basic)", "transfer": "Transferencias (Bearer + clave)"}
     out = []
     for line in output.splitlines():
         parts = line.split()
-        if len(parts) == 8 and parts[0] in names and parts[1].isdigit():
-            op, callers, tps, rate, ratio, _p50, p99, errors = parts
+        if len(parts) >= 8 and parts[0] in names and parts[1].isdigit():
+            op, callers, tps, rate, ratio, _p50, p99, errors = parts[:8]
+            share = float(rate) / float(tps) if float(tps) else 0.0
+            ok: bool | None = None
+            if errors != "0":
+                ok = False
+            elif op == "consume":
+                ok = share >= 0.25
             out.append(
                 Figure(
                     f"{names[op]}, {callers} llamadas simultáneas",
-                    "proporción de pgbench -N",
+                    "≥ 25 % de pgbench -N" if op == "consume" else "proporción de pgbench -N",
                     f"{float(rate):,.0f} req/s (p99 {float(p99):,.0f} ms)",
                     ratio,
-                    None if errors == "0" else False,
+                    ok,
                     note=f"pgbench -N {float(tps):,.0f} tps"
                     + ("" if errors == "0" else f"; {errors} errores"),
                 )
@@ -192,20 +200,36 @@ def parse_soak(output: str, quick: bool) -> list[Figure]:
 
 # ---- Cold start ---------------------------------------------------------------------------------------
 
-_STARTUP = re.compile(
-    r"(?P<what>window|ventana|ready|lista|interactive|interactiva)\D{0,20}?(?P<v>[\d.]+)\s*(?P<u>ms|s)\b"
+_STARTUP = re.compile(r"\b(?P<what>window|data|session|ready)\s+(?P<v>[\d.]+)\s*(?P<u>ms|s)\b")
+# What `cmdesk --measure-startup` reports (see cmdesk/ui/app.py `_report_startup`); "ready", the
+# session mark of older builds, is read as "session".
+_STARTUP_FIGURES = (
+    ("window", "Arranque en frío: ventana visible (mediana)", 2.0),
+    ("data", "Arranque en frío: ventana con datos, cuenta y filas (mediana)", 2.0),
+    ("session", "Arranque en frío: sesión abierta y sincronizada (mediana)", None),
 )
+
+
+def _startup_marks(stdout: str) -> dict[str, float]:
+    marks: dict[str, float] = {}
+    for m in _STARTUP.finditer(next((x for x in stdout.splitlines() if x.startswith("startup:")), "")):
+        what = "session" if m["what"] == "ready" else m["what"]
+        marks[what] = float(m["v"]) * (0.001 if m["u"] == "ms" else 1.0)
+    return marks
 
 
 def measure_startup(quick: bool, logs: Path) -> tuple[str, list[Figure]]:
     """Cold start of the desktop on the embedded default, offscreen: `cmdesk --measure-startup` in a
-    new process, timed from the spawn to its report (a first run seeds the demo and is not counted)."""
+    new process, timed from the spawn to its report. The first run (empty folder: the demo is seeded,
+    then synced) is reported on its own; the medians are of the runs after it, which start on the
+    data the previous run left (what a user sees every day)."""
     home = Path(tempfile.mkdtemp(prefix="cmdesk-start-"))
     cmd = [sys.executable, "-m", "cmdesk.app", "--measure-startup"]
     runs = 2 if quick else 5
     outputs: list[str] = []
     walls: list[float] = []
     reported: dict[str, list[float]] = {}
+    first: dict[str, float] = {}
     for i in range(runs + 1):
         t = time.perf_counter()
         env = {
@@ -220,37 +244,34 @@ def measure_startup(quick: bool, logs: Path) -> tuple[str, list[Figure]]:
         if done.returncode != 0:
             if "--measure-startup" in done.stderr and "unrecognized" in done.stderr:
                 return "\n".join(outputs), []
-            raise RuntimeError(
-                f"cmdesk --measure-startup terminó con {done.returncode}: {done.stderr[-500:]}"
-            )
+            tail = (done.stdout + done.stderr)[-500:]
+            raise RuntimeError(f"cmdesk --measure-startup terminó con {done.returncode}: {tail}")
+        marks = _startup_marks(done.stdout)
         if i == 0:
-            continue  # the first run creates and seeds the embedded database
+            first = marks  # the first run creates and seeds the embedded database
+            continue
         walls.append(wall)
-        for m in _STARTUP.finditer(done.stdout):
-            seconds = float(m["v"]) * (0.001 if m["u"] == "ms" else 1.0)
-            key = "window" if m["what"] in ("window", "ventana") else "ready"
+        for key, seconds in marks.items():
             reported.setdefault(key, []).append(seconds)
-    figures = []
-    if "window" in reported:
-        figures.append(
-            figure(
-                "Arranque en frío: ventana visible (mediana)", statistics.median(reported["window"]), "s", 2.0
-            )
-        )
-    if "ready" in reported:
-        figures.append(
-            figure(
-                "Arranque en frío: ventana interactiva con datos (mediana)",
-                statistics.median(reported["ready"]),
-                "s",
-                2.0,
-            )
-        )
+    figures = [
+        figure(title, statistics.median(reported[key]), "s", goal)
+        for key, title, goal in _STARTUP_FIGURES
+        if key in reported
+    ]
     figures.append(
         figure(
             "Arranque en frío: del proceso nuevo a su salida (mediana)", statistics.median(walls), "s", None
         )
     )
+    if "data" in first:
+        figures.append(
+            figure(
+                "Primer arranque (siembra de la demostración): ventana con datos",
+                first["data"],
+                "s",
+                None,
+            )
+        )
     shutil.rmtree(home, ignore_errors=True)
     return "\n".join(outputs), figures
 
@@ -265,7 +286,7 @@ BENCHMARKS: list[Benchmark] = [
         [],
         [],
         runner=measure_startup,
-        expected=[("Arranque en frío a una ventana interactiva", "< 2.00 s")],
+        expected=[("Arranque en frío a una ventana con datos", "< 2.00 s")],
     ),
     Benchmark(
         "desktop_sync",

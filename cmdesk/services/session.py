@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import logging
 import re
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,32 +177,55 @@ class DesktopSession:
 
     def _open_account(self, account_id: str) -> None:
         """Open the cache and outbox of `account_id` (closing another account's)."""
-        if self.account_id == account_id and self.cache is not None:
-            return
-        self._close_stores()
-        folder = self.account_folder(account_id)
-        self.cache = Cache(folder / "cache.sqlite3")
-        self.outbox = Outbox(folder / "outbox.sqlite3")
-        if self.cache.account_id != account_id:
-            self.cache.set_meta("account_id", account_id)
-        self.account_id = account_id
-        self._unsubscribe = [
-            self.outbox.subscribe(self._on_outbox_change),
-            self.cache.subscribe(self._on_cache_change),
-        ]
-        if self.api is not None:
-            self.engine = SyncEngine(self.api, self.cache, self.outbox)
+        with self._lock:  # `open_saved_account` (cache pool) may run while `start` (network pool) does
+            if self.account_id == account_id and self.cache is not None:
+                return
+            self._close_stores()
+            folder = self.account_folder(account_id)
+            self.cache = Cache(folder / "cache.sqlite3")
+            self.outbox = Outbox(folder / "outbox.sqlite3")
+            if self.cache.account_id != account_id:
+                self.cache.set_meta("account_id", account_id)
+            self.account_id = account_id
+            self._unsubscribe = [
+                self.outbox.subscribe(self._on_outbox_change),
+                self.cache.subscribe(self._on_cache_change),
+            ]
+            if self.api is not None:
+                self.engine = SyncEngine(self.api, self.cache, self.outbox)
 
     def _close_stores(self) -> None:
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe = []
-        if self.cache is not None:
-            self.cache.close()
-        if self.outbox is not None:
-            self.outbox.close()
-        self.cache = self.outbox = self.engine = None
-        self.account_id = None
+        with self._lock:
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            self._unsubscribe = []
+            if self.cache is not None:
+                self.cache.close()
+            if self.outbox is not None:
+                self.outbox.close()
+            self.cache = self.outbox = self.engine = None
+            self.account_id = None
+
+    def open_saved_account(self) -> bool:
+        """Open the cache and outbox of the account last used on this server (`session.json`) with no
+        server and no network, so the window shows the data kept on this computer while `start()`
+        brings the server up and syncs. True when an account's stores are open (already, or now);
+        False on a first start (nothing saved yet). `start()` keeps these stores when it signs in to
+        the same account, and replaces them (with an event) when the account is another one."""
+        with self._lock:
+            if self.cache is not None:
+                return True
+            account_id = self._saved_session().get("account_id")
+            if not account_id:
+                return False
+            try:
+                self._open_account(str(account_id))
+            except (OSError, ValueError, sqlite3.Error):
+                # Not fatal: `start()` opens the account again once signed in.
+                log.warning("could not open the saved account's data", exc_info=True)
+                self._close_stores()
+                return False
+            return True
 
     def _saved_session(self) -> dict[str, Any]:
         try:

@@ -1,11 +1,12 @@
 """The main window: the account header, the tabs (the portal's menus), the status bar and the menus.
 
-It owns the session's life on screen: `start_session()` opens it in the network pool (the embedded
-server starts, or the saved session resumes; a sign-in dialog when needed), a timer syncs every
-`config.sync_interval_seconds` (and Archivo → Sincronizar ahora, F5), and the session's events —
-which arrive on whatever thread caused them — are brought to the UI thread by `SessionBridge` and
-handed to every page as `refresh(changed)`. Nothing here waits on the network or the disk: reads of
-the cache and the outbox go to the cache pool, the rest to the network pool.
+It owns the session's life on screen: `start_session()` first shows the data kept on this computer
+(the cache of the account last used, read in the cache pool), then opens the session in the network
+pool (the embedded server starts, or the saved session resumes; a sign-in dialog when needed), a
+timer syncs every `config.sync_interval_seconds` (and Archivo → Sincronizar ahora, F5), and the
+session's events — which arrive on whatever thread caused them — are brought to the UI thread by
+`SessionBridge` and handed to every page as `refresh(changed)`. Nothing here waits on the network
+or the disk: reads of the cache and the outbox go to the cache pool, the rest to the network pool.
 
 Size and position are kept with QSettings (Induxsoft / cmdesk; an INI file under CMDESK_HOME when
 that is set, so tests and portable installs leave the registry alone).
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 ORGANIZATION = "Induxsoft"
 APPLICATION = "cmdesk"
 DEFAULT_SIZE = (1280, 800)
+# `start_session` opens the session at the latest this long after it showed the saved data.
+SAVED_DATA_WAIT_MS = 1500
 
 
 def tr(text: str) -> str:
@@ -86,6 +89,10 @@ class SessionBridge(QObject):
     def close(self) -> None:
         self._closed = True
         self._unsubscribe()
+
+
+def _nothing() -> None:
+    """A job that marks a place in the cache pool's queue."""
 
 
 def read_status(session: DesktopSession) -> dict[str, Any]:
@@ -130,6 +137,8 @@ class MainWindow(QMainWindow):
         self._pending_changed: frozenset[str] = frozenset()
         self.sign_in_dialog: SignInDialog | None = None
         self.pending_panel: PendingPanel | None = None
+        self.shown_account: dict[str, Any] | None = None  # what the header shows
+        self.closing = False
 
         self.header = AccountHeader(self)
         self.tabs, self.pages = tabs.build(self.context, self)
@@ -179,12 +188,51 @@ class MainWindow(QMainWindow):
         self.sync_timer.setInterval(max(int(seconds), 1) * 1000)
 
     def start_session(self) -> None:
-        """Open the session in the network pool; the window shows cached data as soon as it can."""
+        """Show the data this computer kept of the account last used here, then open the session.
+
+        The cache pool opens that account's cache (no server, no network) and the pages read it; once
+        those reads are done (the pool runs its jobs in order) the network pool opens the session: the
+        embedded server starts, or the saved session resumes; a sign-in dialog when needed. Starting
+        the server after the reads, not beside them, puts the saved data on screen sooner (the
+        server's start is Python work that would share the interpreter with them) and costs the
+        session nothing measurable. Without saved data (a first start) the session opens at once; it
+        opens at the latest `SAVED_DATA_WAIT_MS` after this call whatever the cache does."""
         session = self.session
         if session is None:
             return
         self.status.set_state(None)
         self.status.showMessage(tr("Abriendo la sesión…"))
+        opened_once = False
+
+        def open_session(*_args: object) -> None:
+            nonlocal opened_once
+            if not opened_once:
+                opened_once = True
+                self._open_session(session)
+
+        def saved_opened(opened: object) -> None:
+            if opened and session is self.session and not self.started and not self.signed_out:
+                self.refresh_all(tabs.EVERYTHING)
+                self.ops.run(_nothing, on_done=open_session, on_error=open_session, pool="cache")
+            else:
+                open_session()
+
+        def saved_failed(error: BaseException) -> None:
+            log.warning("could not show the saved data: %s", error)
+            open_session()
+
+        self.ops.run(
+            session.open_saved_account,
+            on_done=saved_opened,
+            on_error=saved_failed,
+            pool="cache",
+            label=tr("Leyendo los datos guardados"),
+        )
+        QTimer.singleShot(SAVED_DATA_WAIT_MS, self, open_session)
+
+    def _open_session(self, session: DesktopSession) -> None:
+        if self.closing or session is not self.session:
+            return
         self.ops.run(
             session.start,
             on_done=self._session_started,
@@ -287,13 +335,32 @@ class MainWindow(QMainWindow):
 
     def _status_read(self, data: dict[str, Any]) -> None:
         account = data["account"]
-        self.header.set_account(account)
+        self._show_account(account)
         self.setWindowTitle(str(account.get("name") or "cmdesk") if account else "cmdesk")
         self.status.set_pending(data["pending"], data["attention"])
         self.status.set_last_sync(data["last_sync_at"])
-        self.status.set_state(self.session.state if self.session is not None else data["state"])
+        self.status.set_state(
+            self._shown_state(self.session.state if self.session is not None else data["state"])
+        )
         self.status_updated.emit(data)
         self._status_done()
+
+    def _shown_state(self, state: ConnectionState | None) -> ConnectionState | None:
+        """While the session opens (the saved data already on screen) the session's OFFLINE is only
+        its initial value, not something it found: the status bar keeps «Iniciando…» until then."""
+        if not self.started and state is ConnectionState.OFFLINE:
+            return None
+        return state
+
+    def _show_account(self, account: dict[str, Any] | None) -> None:
+        self.shown_account = account or None
+        self.header.set_account(account)
+
+    def shows_data(self) -> bool:
+        """Whether the window shows an account's data: the header names the account and the client
+        portfolio has rows (what `cmdesk --measure-startup` waits for)."""
+        model = getattr(self.pages.get("clientes.clientes"), "model", None)
+        return self.shown_account is not None and model is not None and model.rowCount() > 0
 
     def _status_failed(self, error: BaseException) -> None:
         log.warning("could not read the status: %s", error)
@@ -410,7 +477,7 @@ class MainWindow(QMainWindow):
         self.started = False
         new = self.session_factory(config)
         self._connect_session(new)
-        self.header.set_account(None)
+        self._show_account(None)
         self.refresh_all(tabs.EVERYTHING)
 
         def close_old() -> None:
@@ -465,7 +532,7 @@ class MainWindow(QMainWindow):
         self._update_session_actions()
 
         def done(_result: object) -> None:
-            self.header.set_account(None)
+            self._show_account(None)
             self.refresh_all(tabs.EVERYTHING)
             self.status.set_pending(0, 0)
             self.ask_sign_in()
@@ -541,6 +608,7 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.closing = True
         self.save_geometry()
         self.sync_timer.stop()
         if self.bridge is not None:
