@@ -66,6 +66,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.fast_consume = fast_consume
 
     errors.install(app)
+    if fast_consume is not None and settings.consume_lane:
+        from cmdesk.server.api.consume_lane import ConsumeLane
+
+        app.add_middleware(ConsumeLane, fast=fast_consume, cache=app.state.credential_cache)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # PostgreSQL: stamp through the database function cmdesk_consume (one round trip). Off, every
     # consumption takes the general ORM path (same rules, slower).
     consume_fast_path: bool = True
+    # With the fast path: plain consume requests answered before FastAPI's routing (api/consume_lane).
+    consume_lane: bool = True
 
     software_store: Path = Field(default_factory=default_software_store)
 

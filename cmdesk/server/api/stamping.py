@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.server import db, security
 from cmdesk.server.api import schemas
+from cmdesk.server.api.consume_lane import GENERAL_PATH_MARK
 from cmdesk.server.api.deps import Db
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.operations import ledger
@@ -43,7 +44,7 @@ async def consume(
     cache: security.CredentialCache = request.app.state.credential_cache
     cti_id, password = credentials.username, credentials.password
     fast: FastConsume | None = request.app.state.fast_consume
-    if fast is not None:
+    if fast is not None and not request.scope.get(GENERAL_PATH_MARK):
         answer = await fast.consume(cache, cti_id, password, body.emitter_rfc, body.cfdi_uuid)
         if answer is not None:
             return answer
