@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Date, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from cmdesk.domain.enums import Asset, ChargeKind, MovementKind, PartyType
 from cmdesk.models import (
@@ -54,13 +54,13 @@ from cmdesk.models import (
     utcnow,
 )
 from cmdesk.models.accounts import Account, Counter
-from cmdesk.models.base import UTCDateTime
 from cmdesk.models.sync import ChangeLog
 from cmdesk.resources import load_json
 from cmdesk.server import db, feed
 from cmdesk.server.operations import accounts
 from cmdesk.server.operations.accounts import FIRST_NIC
 from cmdesk.server.security import hash_password
+from cmdesk.server.seed import BulkRows, BulkSink
 
 CTI_PASSWORD = "Bench2026pass"
 CHUNK = 5000
@@ -346,99 +346,14 @@ def _quiet(_message: str) -> None:
     return None
 
 
-# ---- Writing rows fast ------------------------------------------------------------------------------
+# ---- Writing rows fast: the demo seed's bulk writer (`cmdesk.server.seed.BulkSink`) -------------------
 
 
-def _sqlite_time(value: dt.datetime | None) -> str | None:
-    """SQLAlchemy's SQLite storage of `UTCDateTime`: naive UTC, microseconds always written."""
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-class _Sink:
-    """Writes tuples into a table inside the caller's transaction: COPY on PostgreSQL, executemany on
-    SQLite (with the values converted as SQLAlchemy's types would store them)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-        self.raw: Any = conn.connection.driver_connection
-
-    def write(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        if self.postgres:
-            from psycopg import sql
-
-            stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-            )
-            with self.raw.cursor() as cur, cur.copy(stmt) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        converters: list[Callable[[Any], Any] | None] = []
-        for name in columns:
-            kind = table.c[name].type
-            if isinstance(kind, UTCDateTime):
-                converters.append(_sqlite_time)
-            elif isinstance(kind, Boolean):
-                converters.append(lambda v: None if v is None else int(v))
-            elif isinstance(kind, Date):
-                converters.append(lambda v: None if v is None else v.isoformat())
-            else:
-                converters.append(None)
-        if any(converters):
-            pairs = list(enumerate(converters))
-            rows = [tuple(f(row[i]) if f else row[i] for i, f in pairs) for row in rows]
-        marks = ", ".join("?" for _ in columns)
-        names = ", ".join(f'"{c}"' for c in columns)
-        self.raw.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
-
-
-class _Rows:
-    """A buffered table: `add(dict)` fills the columns not given with their defaults (scalar Python
-    defaults, else NULL); `add_tuple` takes values in `columns` order. Flushed in chunks, after the
-    tables its rows refer to (`after`), so foreign keys always find their row."""
-
-    def __init__(
-        self,
-        sink: _Sink,
-        table: Table,
-        columns: Sequence[str] | None = None,
-        *,
-        after: Sequence[_Rows] = (),
-    ) -> None:
-        auto = table.autoincrement_column
-        self.sink = sink
-        self.after = tuple(after)
-        self.table = table
-        self.columns = tuple(columns or [c.name for c in table.columns if c is not auto])
-        defaults: list[Any] = []
-        for name in self.columns:
-            default = table.c[name].default
-            defaults.append(default.arg if default is not None and default.is_scalar else None)  # type: ignore[attr-defined]
-        self.defaults = tuple(zip(self.columns, defaults, strict=True))
-        self.buffer: list[tuple[Any, ...]] = []
-        self.written = 0
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.buffer.append(tuple(row.get(name, default) for name, default in self.defaults))
-        if len(self.buffer) >= CHUNK:
-            self.flush()
-
-    def add_tuple(self, row: tuple[Any, ...]) -> None:
-        self.buffer.append(row)
-        if len(self.buffer) >= CHUNK * 4:
-            self.flush()
-
-    def flush(self) -> None:
-        for parent in self.after:
-            parent.flush()
-        self.sink.write(self.table, self.columns, self.buffer)
-        self.written += len(self.buffer)
-        self.buffer = []
+def _rows(
+    sink: BulkSink, table: Any, columns: Sequence[str] | None = None, *, after: Sequence[BulkRows] = ()
+) -> BulkRows:
+    """A buffered table flushed every `CHUNK` rows (read when called: tests make it small)."""
+    return BulkRows(sink, table, columns, after=after, chunk=CHUNK)
 
 
 # ---- Realistic values -------------------------------------------------------------------------------
@@ -673,24 +588,24 @@ class _Generator:
         issued = _allocate(spec.cfdi, weights, rng)
         cti_password = hash_password(CTI_PASSWORD)
         with self.engine.begin() as conn:
-            sink = _Sink(conn)
+            sink = BulkSink(conn)
             txid = int(conn.execute(select(feed.current_txid())).scalar() or 0)
-            clients = _Rows(sink, Client.__table__)  # type: ignore[arg-type]
-            ctis = _Rows(sink, StampingAccount.__table__, after=[clients])  # type: ignore[arg-type]
+            clients = _rows(sink, Client.__table__)
+            ctis = _rows(sink, StampingAccount.__table__, after=[clients])
             t = {
                 "clients": clients,
                 "ctis": ctis,
-                "rules": _Rows(sink, AutoSaleRule.__table__, after=[ctis]),  # type: ignore[arg-type]
-                "movements": _Rows(sink, Movement.__table__),  # type: ignore[arg-type]
-                "charges": _Rows(sink, Charge.__table__),  # type: ignore[arg-type]
-                "cfdi": _Rows(
+                "rules": _rows(sink, AutoSaleRule.__table__, after=[ctis]),
+                "movements": _rows(sink, Movement.__table__),
+                "charges": _rows(sink, Charge.__table__),
+                "cfdi": _rows(
                     sink,
-                    IssuedCfdi.__table__,  # type: ignore[arg-type]
+                    IssuedCfdi.__table__,
                     ["cfdi_uuid", "stamping_account_id", "account_id", "emitter_rfc", "debited", "issued_at"],
                 ),
-                "changes": _Rows(
+                "changes": _rows(
                     sink,
-                    ChangeLog.__table__,  # type: ignore[arg-type]
+                    ChangeLog.__table__,
                     ["account_id", "entity", "entity_id", "txid", "deleted", "created_at"],
                 ),
             }

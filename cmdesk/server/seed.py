@@ -1,6 +1,22 @@
 """`cmdesk-server seed --demo`: the catalog of the manual and a demo distributor with a realistic
-portfolio (clients, CTIs, a few months of sales and issued CFDI), built through the real operations
-so every balance obeys the ledger's rules. Seeding twice changes nothing the second time."""
+portfolio (clients, CTIs, a few months of sales and issued CFDI). Seeding twice changes nothing the
+second time.
+
+A first start of the desktop on its embedded default waits for this, so it takes about a second:
+
+- The business steps (the distributor, its purchases and contracts, the CTIs with chosen passwords,
+  the auto-sale rule, invoices, codes, users, sub-distributors) go through the real operations.
+- The history (the clients and their CTIs, five months of sales to CTIs and clients, two thousand
+  issued CFDI) is written in bulk, as `cmdesk.devtools.dataset` writes its big datasets (with the
+  writer shared below): the rows and change-feed entries the operations would write one by one,
+  with each balance, `credited`, `issued` and `version` set once per row to what those operations
+  would leave, so the ledger's sums hold and the desktop's first sync sees everything.
+- The portfolio is one transaction (the catalog and the software files are one each), and the
+  Argon2 password hashes are made in a worker thread meanwhile.
+
+The random draws come from one seeded generator in a fixed order: the same names, quantities, dates
+and CFDI UUIDs on every run (ids, passwords and codes made by the operations stay random).
+"""
 
 from __future__ import annotations
 
@@ -9,24 +25,44 @@ import logging
 import random
 import unicodedata
 import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Boolean, Connection, Date, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from stdnum.mx import rfc as stdnum_rfc
 
-from cmdesk.models import CatalogContract, CatalogFee, CatalogPackage, Profile, StampingAccount, utcnow
+from cmdesk.domain import codes
+from cmdesk.domain.enums import Asset, MovementKind, PartyType, StampingAccountKind
+from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.models import (
+    Account,
+    AutoSaleRule,
+    CatalogContract,
+    CatalogFee,
+    CatalogPackage,
+    Client,
+    IssuedCfdi,
+    Movement,
+    Profile,
+    StampingAccount,
+    utcnow,
+)
+from cmdesk.models.base import UTCDateTime
 from cmdesk.resources import load_json
-from cmdesk.server import db
+from cmdesk.server import db, feed
 from cmdesk.server.operations import accounts, clients, ledger
 from cmdesk.server.operations.context import Actor
+from cmdesk.server.security import hash_password
 
 log = logging.getLogger(__name__)
 
 DEMO_EMAIL = "demo@cmdesk.mx"
 DEMO_PASSWORD = "demo1234"
 DEMO_MOBILE = "9611000000"
+SUB_DISTRIBUTOR_PASSWORD = "Heaven2016"
 
 
 def load_catalog(session: Session) -> int:
@@ -176,45 +212,76 @@ def seed_demo(
     now = now or utcnow()
     with db.transaction(factory) as s:
         load_catalog(s)
-        existing = s.scalar(select(Profile).where(Profile.email == DEMO_EMAIL))
+        existing = s.scalar(select(Profile.id).where(Profile.email == DEMO_EMAIL))
     if existing is not None:
         log.info("la distribuidora demo ya existe; sólo se actualizó el catálogo")
         _seed_software(factory, software_store)
         return {"created": False}
+    # The Argon2 hashes (~0.1 s of CPU each, outside the GIL) are made by a worker thread while this
+    # one writes the software files and the first rows, in the order they are needed. "unknown": the
+    # password all the clients' first CTIs share (see `_add_clients`), random and thrown away.
+    passwords = {
+        "unknown": codes.generate_password(),
+        "sub_distributor": SUB_DISTRIBUTOR_PASSWORD,
+        "demo": DEMO_PASSWORD,
+    }
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-hash") as pool:
+        hashes = {name: pool.submit(hash_password, password) for name, password in passwords.items()}
+        _seed_software(factory, software_store)
+        with db.transaction(factory) as s:
+            return _seed_portfolio(s, clients_count, now, rng_seed, hashes)
+
+
+def _op[T](s: Session, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """One operation inside the seed's transaction, left as if it had run in its own: its changes
+    flushed and every loaded row expired, so the next step reads the database again."""
+    result = fn(s, *args, **kwargs)
+    s.flush()
+    s.expire_all()
+    return result
+
+
+def _set_password_hash(s: Session, profile_id: str, password_hash: str) -> None:
+    """A profile's password, hashed beforehand (the row and its feed entry exist already)."""
+    s.execute(
+        update(_table(Profile)).where(_table(Profile).c.id == profile_id).values(password_hash=password_hash)
+    )
+
+
+def _seed_portfolio(
+    s: Session, clients_count: int, now: dt.datetime, rng_seed: int, hashes: dict[str, Future[str]]
+) -> dict[str, Any]:
+    """The demo distributor and its portfolio, in the caller's transaction. `hashes`: the Argon2
+    hashes of the passwords `seed_demo` named, being made meanwhile."""
     rng = random.Random(rng_seed)
     people = load_json("demo", "people.json")
     start = now - dt.timedelta(days=150)
-    with db.transaction(factory) as s:
-        out = accounts.create_distributor(
-            s,
-            name="Soluciones Contables del Sureste S.A. de C.V.",
-            email=DEMO_EMAIL,
-            mobile=DEMO_MOBILE,
-            password=DEMO_PASSWORD,
-            rfc="SCS1604146B2",
-            profile_name="Luz Clara",
-            now=start,
-            expires_at=now + dt.timedelta(days=140),
-            state="Chiapas",
-            city="Tuxtla Gutiérrez",
-            postal_code="29000",
-            street="Av. Central Oriente",
-            exterior_number="1450",
-            trade_name="SoluCont",
-            business_activity="Compra venta de equipo de cómputo y software",
-        )
+    out = _op(
+        s,
+        accounts.create_distributor,
+        name="Soluciones Contables del Sureste S.A. de C.V.",
+        email=DEMO_EMAIL,
+        mobile=DEMO_MOBILE,
+        password=None,  # DEMO_PASSWORD, hashed in a worker thread
+        rfc="SCS1604146B2",
+        profile_name="Luz Clara",
+        now=start,
+        expires_at=now + dt.timedelta(days=140),
+        state="Chiapas",
+        city="Tuxtla Gutiérrez",
+        postal_code="29000",
+        street="Av. Central Oriente",
+        exterior_number="1450",
+        trade_name="SoluCont",
+        business_activity="Compra venta de equipo de cómputo y software",
+    )
     actor = Actor(out["account"]["id"], out["profile"]["id"])
-    db.run(factory, ledger.purchase, actor, "stamps_250000", 1, now=start)
-    db.run(factory, ledger.purchase, actor, "points_3000", 2, now=start)
-    _seed_contracts(factory, actor, start)
-    made = []
-    for i in range(clients_count):
-        created = start + dt.timedelta(days=rng.randrange(0, 120), minutes=rng.randrange(0, 600))
-        made.append(
-            db.run(factory, clients.create_client, actor, demo_client_data(rng, people, i), now=created)
-        )
-    extra_cti = db.run(
-        factory,
+    _op(s, ledger.purchase, actor, "stamps_250000", 1, now=start)
+    _op(s, ledger.purchase, actor, "points_3000", 2, now=start)
+    _seed_contracts(s, actor, start)
+    made = _add_clients(s, actor, rng, people, clients_count, start, hashes["unknown"].result())
+    extra_cti = _op(
+        s,
         clients.create_stamping_account,
         actor,
         made[0]["client"]["id"],
@@ -222,11 +289,9 @@ def seed_demo(
         password="Pruebas2016",
         now=start + dt.timedelta(days=3),
     )
-    db.run(
-        factory, clients.set_auto_sale, actor, extra_cti["id"], minimum=100, credit=2000, amount_cents=200000
-    )
-    unlimited = db.run(
-        factory,
+    _op(s, clients.set_auto_sale, actor, extra_cti["id"], minimum=100, credit=2000, amount_cents=200000)
+    unlimited = _op(
+        s,
         clients.create_stamping_account,
         actor,
         made[1]["client"]["id"],
@@ -235,93 +300,335 @@ def seed_demo(
         rfc_restriction=made[1]["client"]["rfc"],
         now=start,
     )
-    _seed_unlimited_fee(factory, actor, made[1]["client"]["id"], unlimited["id"], start)
+    _seed_unlimited_fee(s, actor, unlimited["id"], start)
     ctis = [m["stamping_account"]["id"] for m in made] + [extra_cti["id"]]
-    # Sales over the months: transfers with an amount (por facturar), points to some clients.
+    _seed_sales(s, actor, ctis, made, rng, start)
+    _seed_usage(s, actor, ctis, rng, now)
+    _seed_billing_and_more(s, actor, made, rng, now, hashes["sub_distributor"].result())
+    _set_password_hash(s, actor.profile_id, hashes["demo"].result())
+    return {"created": True, "account_id": actor.account_id, "clients": len(made)}
+
+
+def _add_clients(
+    s: Session,
+    actor: Actor,
+    rng: random.Random,
+    people: dict[str, Any],
+    count: int,
+    start: dt.datetime,
+    password_hash: str,
+) -> list[dict[str, Any]]:
+    """The clients, each with its standard CTI: the rows `clients.create_client` makes (the same
+    validation, NICs and feed entries), all in one flush. `create_client` gives each CTI a random
+    password that it returns once, and the seed never keeps it; one Argon2 hash per CTI (~0.1 s
+    each) was most of the seed's time, so they all get the hash of one such password: as before, no
+    one can stamp with them until the distributor sets a password."""
+    made: list[dict[str, Any]] = []
+    rows: list[Client | StampingAccount] = []
+    for i in range(count):
+        created = start + dt.timedelta(days=rng.randrange(0, 120), minutes=rng.randrange(0, 600))
+        data = demo_client_data(rng, people, i)
+        values = clients.validate_client_columns(clients.flatten_client_data(data), creating=True)
+        client = Client(
+            id=codes.new_id(),
+            account_id=actor.account_id,
+            nic=accounts.next_nic(s),
+            created_at=created,
+            **values,
+        )
+        cti = StampingAccount(
+            id=codes.generate_cti_id(),
+            account_id=actor.account_id,
+            client_id=client.id,
+            kind=StampingAccountKind.STANDARD.value,
+            password_hash=password_hash,
+            created_at=created,
+        )
+        rows += [client, cti]
+        made.append(
+            {
+                "client": {"id": client.id, "nic": client.nic, "rfc": client.rfc},
+                "stamping_account": {"id": cti.id},
+            }
+        )
+    s.add_all(rows)
+    s.flush()
+    s.expire_all()
+    return made
+
+
+def _seed_sales(
+    s: Session,
+    actor: Actor,
+    ctis: list[str],
+    made: list[dict[str, Any]],
+    rng: random.Random,
+    start: dt.datetime,
+) -> None:
+    """Sales over the months: stamps to CTIs with an amount (por facturar), points to some clients.
+    The movements `ledger.transfer` records, written in bulk; the balances change once per party."""
+    owner = {
+        r.id: r.client_id
+        for r in s.execute(
+            select(StampingAccount.id, StampingAccount.client_id).where(StampingAccount.id.in_(ctis))
+        )
+    }
+    sales: list[dict[str, Any]] = []
+
+    def sale(
+        asset: Asset,
+        target: tuple[PartyType, str],
+        client_id: str,
+        quantity: int,
+        amount: int,
+        comments: str,
+        when: dt.datetime,
+    ) -> None:
+        sales.append(
+            {
+                "id": codes.new_id(),
+                "account_id": actor.account_id,
+                "kind": MovementKind.TRANSFER.value,
+                "asset": asset.value,
+                "quantity": quantity,
+                "amount_cents": amount,
+                "source_type": PartyType.ACCOUNT.value,
+                "source_id": actor.account_id,
+                "target_type": target[0].value,
+                "target_id": target[1],
+                "client_id": client_id,
+                "comments": comments,
+                "created_at": when,
+                "created_by": actor.author,
+            }
+        )
+
     for day in range(0, 150, 6):
         when = start + dt.timedelta(days=day, hours=rng.randrange(9, 19))
         for cti in rng.sample(ctis, min(4, len(ctis))):
             qty = rng.choice([50, 100, 200, 500, 1000])
-            db.run(
-                factory,
-                ledger.transfer,
-                actor,
-                asset="stamps",
-                target_type="stamping_account",
-                target_id=cti,
-                quantity=qty,
-                amount_cents=qty * rng.choice([50, 65, 80]),
-                comments="timbres a granel",
-                now=when,
-            )
+            amount = qty * rng.choice([50, 65, 80])
+            target = (PartyType.STAMPING_ACCOUNT, cti)
+            sale(Asset.STAMPS, target, owner[cti], qty, amount, "timbres a granel", when)
         if day % 30 == 0:
-            m = rng.choice(made)
-            db.run(
-                factory,
-                ledger.transfer,
-                actor,
-                asset="points",
-                target_type="client",
-                target_id=m["client"]["id"],
-                quantity=500,
-                amount_cents=50000,
-                comments="Puntos Induxsoft",
-                now=when,
+            client_id = rng.choice(made)["client"]["id"]
+            sale(Asset.POINTS, (PartyType.CLIENT, client_id), client_id, 500, 50000, "Puntos Induxsoft", when)
+    _write_transfers(s, actor.account_id, sales)
+
+
+def _write_transfers(s: Session, account_id: str, sales: Sequence[dict[str, Any]]) -> None:
+    """Bulk `ledger.transfer`: the movements (`Movement` columns; stamps to standard CTIs, points to
+    clients, from `account_id`), the distributor's balances debited once per asset (refused, like
+    `balances.debit`, without enough), each target credited once, and their feed entries."""
+    s.flush()
+    conn = s.connection()
+    rows = BulkRows(BulkSink(conn), _table(Movement))
+    changes: list[tuple[str, str, str]] = []
+    spent: dict[str, list[int]] = {}
+    received: dict[tuple[str, str], list[int]] = {}
+    for m in sales:
+        rows.add(m)
+        changes.append((account_id, "movement", m["id"]))
+        spent.setdefault(m["asset"], []).append(m["quantity"])
+        total = received.setdefault((m["target_type"], m["target_id"]), [0, 0])
+        total[0] += m["quantity"]
+        total[1] += 1
+    rows.flush()
+    for asset, quantities in spent.items():
+        col = Account.stamps_balance if asset == Asset.STAMPS.value else Account.points_balance
+        debited = conn.execute(
+            update(Account)
+            .where(Account.id == account_id, col >= sum(quantities))
+            .values({col: col - sum(quantities), Account.version: Account.version + len(quantities)})
+            .returning(Account.parent_id)
+        ).first()
+        if debited is None:
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_BALANCE, f"Saldo insuficiente de {asset} para las ventas."
             )
-    # Issued CFDI: skewed consumption (a few busy clients, many quiet ones).
+        changes.append((account_id, "account", account_id))
+        if debited.parent_id:
+            changes.append((debited.parent_id, "distributor", account_id))
+    cti_t = _table(StampingAccount)
+    client_t = _table(Client)
+    to_ctis: list[dict[str, Any]] = [
+        {"b_id": ident, "b_qty": qty, "b_n": n}
+        for (kind, ident), (qty, n) in received.items()
+        if kind == PartyType.STAMPING_ACCOUNT.value
+    ]
+    to_clients: list[dict[str, Any]] = [
+        {"b_id": ident, "b_qty": qty, "b_n": n}
+        for (kind, ident), (qty, n) in received.items()
+        if kind == PartyType.CLIENT.value
+    ]
+    if len(to_ctis) + len(to_clients) != len(received):
+        raise ValueError("_write_transfers: only stamps to CTIs and points to clients")
+    if to_ctis:
+        done = conn.execute(
+            update(cti_t)
+            .where(cti_t.c.id == bindparam("b_id"), cti_t.c.kind == StampingAccountKind.STANDARD.value)
+            .values(
+                balance=cti_t.c.balance + bindparam("b_qty"),
+                credited=cti_t.c.credited + bindparam("b_qty"),
+                version=cti_t.c.version + bindparam("b_n"),
+                last_credit_at=utcnow(),
+            ),
+            to_ctis,
+        )
+        if done.rowcount != len(to_ctis):
+            raise ValueError("_write_transfers: a target is not a standard CTI")
+        for cti_id, client_id in conn.execute(
+            select(cti_t.c.id, cti_t.c.client_id).where(cti_t.c.id.in_([t["b_id"] for t in to_ctis]))
+        ):
+            changes += [(account_id, "stamping_account", cti_id), (account_id, "client", client_id)]
+    if to_clients:
+        conn.execute(
+            update(client_t)
+            .where(client_t.c.id == bindparam("b_id"))
+            .values(
+                points_balance=client_t.c.points_balance + bindparam("b_qty"),
+                version=client_t.c.version + bindparam("b_n"),
+            ),
+            to_clients,
+        )
+        changes += [(account_id, "client", t["b_id"]) for t in to_clients]
+    feed.record_many(s, changes)
+    s.expire_all()
+
+
+_CFDI_COLUMNS = ("cfdi_uuid", "stamping_account_id", "account_id", "emitter_rfc", "debited", "issued_at")
+
+
+def _seed_usage(s: Session, actor: Actor, ctis: list[str], rng: random.Random, now: dt.datetime) -> None:
+    """Issued CFDI over the last 90 days, skewed (a few busy clients, many quiet ones), so C.P.D.,
+    D.R. and the consumption chart have data. Each CTI issues fewer than it holds. The rows
+    `ledger.consume` inserts, written in bulk, with each CTI's counters set once; only a CFDI that
+    takes a CTI below its auto-sale minimum goes through `ledger.consume` (it makes the sale)."""
     weights = [rng.paretovariate(1.2) for _ in ctis]
-    with db.transaction(factory) as s:
-        for cti, w in zip(ctis, weights, strict=True):
-            balance = s.get(StampingAccount, cti).balance  # type: ignore[union-attr]
-            for _ in range(min(balance - 1, int(w * 20))):
-                when = now - dt.timedelta(days=rng.randrange(0, 90), minutes=rng.randrange(0, 1440))
-                ledger.consume(
-                    s,
-                    stamping_account_id=cti,
-                    emitter_rfc="XAXX010101000",
-                    cfdi_uuid=str(uuid.UUID(int=rng.getrandbits(128))),
-                    now=when,
+    state = {
+        r.id: r
+        for r in s.execute(
+            select(
+                StampingAccount.id, StampingAccount.client_id, StampingAccount.balance, AutoSaleRule.minimum
+            )
+            .outerjoin(
+                AutoSaleRule,
+                (AutoSaleRule.stamping_account_id == StampingAccount.id) & AutoSaleRule.enabled.is_(True),
+            )
+            .where(StampingAccount.id.in_(ctis))
+        )
+    }
+    rfc, _ = ledger.consume_input("XAXX010101000", str(uuid.UUID(int=0)))  # as `consume` stores it
+    issued = _IssuedHistory(s)
+    for cti, w in zip(ctis, weights, strict=True):
+        row = state[cti]
+        balance = row.balance
+        for _ in range(min(balance - 1, int(w * 20))):
+            when = now - dt.timedelta(days=rng.randrange(0, 90), minutes=rng.randrange(0, 1440))
+            cfdi_uuid = str(uuid.UUID(int=rng.getrandbits(128))).upper()
+            if row.minimum is not None and balance - 1 < row.minimum:
+                issued.flush()
+                answer = ledger.consume(
+                    s, stamping_account_id=cti, emitter_rfc=rfc, cfdi_uuid=cfdi_uuid, now=when
                 )
-    _seed_billing_and_more(factory, actor, made, rng, now)
-    _seed_software(factory, software_store)
-    return {"created": True, "account_id": actor.account_id, "clients": len(made)}
+                balance = answer["balance"]
+                continue
+            issued.add(cfdi_uuid, cti, actor.account_id, rfc, when)
+            balance -= 1
+    issued.flush()
+    feed.record_many(
+        s,
+        [
+            change
+            for cti in issued.touched
+            for change in (
+                (actor.account_id, "stamping_account", cti),
+                (actor.account_id, "client", state[cti].client_id),
+            )
+        ],
+    )
+    s.expire_all()
 
 
-def _seed_contracts(factory: db.SessionFactory, actor: Actor, when: dt.datetime) -> None:
+class _IssuedHistory:
+    """Issued CFDI of standard CTIs written in bulk: the rows, and per CTI what `ledger.consume` does
+    to its counters for each (balance - 1, issued + 1, version + 1, first/last issue times in the
+    order given). `flush()` before anything else reads or writes those CTIs."""
+
+    def __init__(self, s: Session) -> None:
+        self.s = s
+        self.rows = BulkRows(BulkSink(s.connection()), _table(IssuedCfdi), _CFDI_COLUMNS)
+        self.counters: dict[str, list[Any]] = {}
+        self.touched: dict[str, None] = {}
+
+    def add(self, cfdi_uuid: str, cti: str, account_id: str, rfc: str, when: dt.datetime) -> None:
+        self.rows.add_tuple((cfdi_uuid, cti, account_id, rfc, True, when))
+        counter = self.counters.setdefault(cti, [0, when, when])
+        counter[0] += 1
+        counter[2] = when
+        self.touched[cti] = None
+
+    def flush(self) -> None:
+        self.rows.flush()
+        if not self.counters:
+            return
+        t = _table(StampingAccount)
+        params = [{"b_id": k, "b_n": n, "b_first": a, "b_last": b} for k, (n, a, b) in self.counters.items()]
+        done = self.s.connection().execute(
+            update(t)
+            .where(t.c.id == bindparam("b_id"), t.c.balance >= bindparam("b_n"))
+            .values(
+                balance=t.c.balance - bindparam("b_n"),
+                issued=t.c.issued + bindparam("b_n"),
+                version=t.c.version + bindparam("b_n"),
+                first_issue_at=func.coalesce(t.c.first_issue_at, bindparam("b_first", type_=UTCDateTime())),
+                last_issue_at=bindparam("b_last", type_=UTCDateTime()),
+            ),
+            params,
+        )
+        if done.rowcount != len(params):
+            raise ValueError("_IssuedHistory: a CTI would issue more CFDI than its balance")
+        self.counters.clear()
+
+
+def _seed_contracts(s: Session, actor: Actor, when: dt.datetime) -> None:
     from cmdesk.server.operations import contracts
 
-    db.run(factory, contracts.contract, actor, "multinivel", now=when)
-    db.run(factory, contracts.contract, actor, "mkl_dominus", now=when)
+    _op(s, contracts.contract, actor, "multinivel", now=when)
+    _op(s, contracts.contract, actor, "mkl_dominus", now=when)
 
 
-def _seed_unlimited_fee(
-    factory: db.SessionFactory, actor: Actor, client_id: str, cti_id: str, when: dt.datetime
-) -> None:
+def _seed_unlimited_fee(s: Session, actor: Actor, cti_id: str, when: dt.datetime) -> None:
     from cmdesk.server.operations import unlimited
 
-    db.run(factory, unlimited.pay_unlimited_fee, actor, cti_id, payer="account", now=when)
+    _op(s, unlimited.pay_unlimited_fee, actor, cti_id, payer="account", now=when)
 
 
 def _seed_billing_and_more(
-    factory: db.SessionFactory, actor: Actor, made: list[dict[str, Any]], rng: random.Random, now: dt.datetime
+    s: Session,
+    actor: Actor,
+    made: list[dict[str, Any]],
+    rng: random.Random,
+    now: dt.datetime,
+    sub_password_hash: str,
 ) -> None:
     from cmdesk.server.operations import billing, contracts, distributors, records, tools, top_up_codes
 
     # Invoices for the older sales of a few clients.
     for m in made[:6]:
-        pending = db.run(factory, billing.pending_sales, actor, m["client"]["id"])
+        pending = _op(s, billing.pending_sales, actor, m["client"]["id"])
         if len(pending) > 1:
             ids = [p["id"] for p in pending[: len(pending) // 2]]
-            db.run(
-                factory,
+            _op(
+                s,
                 billing.register_invoice,
                 actor,
                 client_id=m["client"]["id"],
                 reference=f"F{rng.randrange(1000, 9999)}-{m['client']['nic']}",
                 movement_ids=ids,
             )
-    db.run(
-        factory,
+    _op(
+        s,
         top_up_codes.create_code,
         actor,
         asset="stamps",
@@ -329,25 +636,25 @@ def _seed_billing_and_more(
         amount_cents=5000,
         comments="Código de promoción",
     )
-    db.run(factory, top_up_codes.create_code, actor, asset="points", quantity=300, amount_cents=30000)
-    db.run(
-        factory,
+    _op(s, top_up_codes.create_code, actor, asset="points", quantity=300, amount_cents=30000)
+    _op(
+        s,
         tools.create_price_package,
         actor,
         quantity=100,
         price_cents=50000,
         description="Paquete de 100 Timbres",
     )
-    db.run(
-        factory,
+    _op(
+        s,
         tools.create_price_package,
         actor,
         quantity=500,
         price_cents=200000,
         description="Paquete de 500 Timbres",
     )
-    db.run(
-        factory,
+    _op(
+        s,
         tools.create_price_package,
         actor,
         quantity=1000,
@@ -355,12 +662,10 @@ def _seed_billing_and_more(
         description="Paquete de 1,000 Timbres para distribuidores",
         for_distributors=True,
     )
-    db.run(
-        factory, tools.add_user, actor, email="alicia@solucont.mx", mobile="9611258690", name="Prueba Alicia"
-    )
+    _op(s, tools.add_user, actor, email="alicia@solucont.mx", mobile="9611258690", name="Prueba Alicia")
     for m in made[:10]:
-        db.run(
-            factory,
+        _op(
+            s,
             records.add_interaction,
             actor,
             m["client"]["id"],
@@ -369,8 +674,8 @@ def _seed_billing_and_more(
         )
     for m in made[:5]:
         start = (now - dt.timedelta(days=rng.randrange(10, 200))).date()
-        db.run(
-            factory,
+        _op(
+            s,
             records.add_policy,
             actor,
             m["client"]["id"],
@@ -379,9 +684,9 @@ def _seed_billing_and_more(
             ends_on=start + dt.timedelta(days=365),
             reference=f"POL-{m['client']['nic']}",
         )
-    db.run(factory, contracts.generate_licenses, actor, made[2]["client"]["id"], "mkl_dominus", 1)
-    sub = db.run(
-        factory,
+    _op(s, contracts.generate_licenses, actor, made[2]["client"]["id"], "mkl_dominus", 1)
+    sub = _op(
+        s,
         distributors.create_sub_distributor,
         actor,
         email="ventas@heavensoft.mx",
@@ -391,10 +696,12 @@ def _seed_billing_and_more(
     )
     token = sub.get("confirmation_token")
     if token:
-        db.run(factory, distributors.confirm_email, token=token, password="Heaven2016")
-    db.run(factory, distributors.activate, actor, sub["distributor"]["id"])
-    db.run(
-        factory,
+        # SUB_DISTRIBUTOR_PASSWORD, hashed in a worker thread; the link then only confirms the e-mail.
+        _set_password_hash(s, sub["profile"]["id"], sub_password_hash)
+        _op(s, distributors.confirm_email, token=token)
+    _op(s, distributors.activate, actor, sub["distributor"]["id"])
+    _op(
+        s,
         ledger.transfer,
         actor,
         asset="stamps",
@@ -404,8 +711,8 @@ def _seed_billing_and_more(
         amount_cents=45000,
         comments="Abono a sub-distribuidor",
     )
-    db.run(
-        factory,
+    _op(
+        s,
         distributors.create_sub_distributor,
         actor,
         email="daniel@martinezarce.mx",
@@ -422,3 +729,108 @@ def _seed_software(factory: db.SessionFactory, store: Path | None) -> None:
 
     with db.transaction(factory) as s:
         software.seed_demo_software(s, store)
+
+
+# ---- Bulk writing (shared with cmdesk.devtools.dataset) ---------------------------------------------
+
+BULK_CHUNK = 5000
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def sqlite_time(value: dt.datetime | None) -> str | None:
+    """SQLAlchemy's SQLite storage of `UTCDateTime`: naive UTC, microseconds always written."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+class BulkSink:
+    """Writes tuples into a table inside the caller's transaction: COPY on PostgreSQL, executemany on
+    SQLite (with the values converted as SQLAlchemy's types would store them). The rows bypass the
+    ORM: whoever writes synced rows records their changes (`feed.record_many`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self.raw: Any = conn.connection.driver_connection
+
+    def write(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self.postgres:
+            from psycopg import sql
+
+            stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+            )
+            with self.raw.cursor() as cur, cur.copy(stmt) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        converters: list[Callable[[Any], Any] | None] = []
+        for name in columns:
+            kind = table.c[name].type
+            if isinstance(kind, UTCDateTime):
+                converters.append(sqlite_time)
+            elif isinstance(kind, Boolean):
+                converters.append(lambda v: None if v is None else int(v))
+            elif isinstance(kind, Date):
+                converters.append(lambda v: None if v is None else v.isoformat())
+            else:
+                converters.append(None)
+        if any(converters):
+            pairs = list(enumerate(converters))
+            rows = [tuple(f(row[i]) if f else row[i] for i, f in pairs) for row in rows]
+        marks = ", ".join("?" for _ in columns)
+        names = ", ".join(f'"{c}"' for c in columns)
+        self.raw.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
+
+
+class BulkRows:
+    """A buffered table: `add(dict)` fills the columns not given with their defaults (scalar Python
+    defaults, else NULL); `add_tuple` takes values in `columns` order. Flushed in chunks, after the
+    tables its rows refer to (`after`), so foreign keys always find their row: every `chunk` rows
+    given as dicts, `4 × chunk` as tuples."""
+
+    def __init__(
+        self,
+        sink: BulkSink,
+        table: Table,
+        columns: Sequence[str] | None = None,
+        *,
+        after: Sequence[BulkRows] = (),
+        chunk: int = BULK_CHUNK,
+    ) -> None:
+        auto = table.autoincrement_column
+        self.chunk = chunk
+        self.sink = sink
+        self.after = tuple(after)
+        self.table = table
+        self.columns = tuple(columns or [c.name for c in table.columns if c is not auto])
+        defaults: list[Any] = []
+        for name in self.columns:
+            default = table.c[name].default
+            defaults.append(default.arg if default is not None and default.is_scalar else None)  # type: ignore[attr-defined]
+        self.defaults = tuple(zip(self.columns, defaults, strict=True))
+        self.buffer: list[tuple[Any, ...]] = []
+        self.written = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(tuple(row.get(name, default) for name, default in self.defaults))
+        if len(self.buffer) >= self.chunk:
+            self.flush()
+
+    def add_tuple(self, row: tuple[Any, ...]) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= self.chunk * 4:
+            self.flush()
+
+    def flush(self) -> None:
+        for parent in self.after:
+            parent.flush()
+        self.sink.write(self.table, self.columns, self.buffer)
+        self.written += len(self.buffer)
+        self.buffer = []
