@@ -41,6 +41,7 @@ from ipaddress import ip_address
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
@@ -238,6 +239,22 @@ def encode_json(body: Any) -> bytes:
     return json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def decode_json(content: bytes) -> Any:
+    """A large answer's JSON (the sync pages, ~1 MB each), with orjson: several times faster than
+    `json`, and the same values for what the server sends (its integers are SQL BIGINTs; orjson would
+    read a larger one as a float). What orjson refuses (NaN, a BOM, another encoding) goes to `json`."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
+
+
+def invalid_response(status: int = 200) -> ApiError:
+    """The error of an answer that could not be understood."""
+    code, title, detail = _INVALID_RESPONSE
+    return ApiError(status, code, title, detail)
+
+
 def _decode(response: requests.Response) -> Any:
     """A successful answer's JSON, or None when it has no body."""
     try:
@@ -245,8 +262,7 @@ def _decode(response: requests.Response) -> Any:
             return None
         return response.json()
     except (ValueError, requests.RequestException):
-        code, title, detail = _INVALID_RESPONSE
-        raise ApiError(response.status_code, code, title, detail) from None
+        raise invalid_response(response.status_code) from None
     finally:
         response.close()
 
@@ -373,6 +389,28 @@ class ApiClient:
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self._json("GET", path, params=params)
+
+    def get_raw(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """GET, the answer's body undecoded (`decode_json` reads it): for a caller that decodes it
+        elsewhere, like the sync engine, which decodes a page while the next one is requested.
+
+        The body is read in one piece: requests reads 10 KB at a time, taking the GIL back after
+        each, and while another thread runs Python (the engine writing the previous page) every
+        one of those waits; a 1 MB page then took tens of ms longer."""
+        attempt = 0
+        while True:
+            response = self._call("GET", path, params=params, stream=True)
+            try:
+                return b"".join(response.iter_content(chunk_size=None))
+            except NETWORK_ERRORS as exc:
+                if attempt < self.retries:
+                    log.info("GET %s failed while reading (%s); retrying", path, type(exc).__name__)
+                    self._pause(attempt)
+                    attempt += 1
+                    continue
+                raise OfflineError(maybe_sent=True) from exc
+            finally:
+                response.close()
 
     def post(
         self,

@@ -10,9 +10,17 @@ Optimistic values: `apply_local` lays a user's pending change over the server's 
 marks the typed row `pending`, and `restore` drops it again; the server's copy is never overwritten
 by a local value, so a rejected command leaves nothing behind.
 
-The file is disposable: a file with another `SCHEMA_VERSION` (or unreadable) is deleted and made anew,
-and the next sync fills it. Two connections (a writer and a reader) over WAL let the views read while
-a sync writes.
+The files are disposable: a cache with another `SCHEMA_VERSION` (or unreadable) is deleted and made
+anew, and the next sync fills it. Two connections (a writer and a reader) over WAL let the views read
+while a sync writes.
+
+The search index lives in a file of its own beside the cache (`<name>-search.sqlite3`, attached as
+`fts`), so that after a first sync it is built on one core while the sort indexes are built on the
+other (SQLite writes one file at a time). Temporary triggers of the writer connection keep it in step
+with `clients`, in the same transactions. Two files do not commit atomically together: each write
+transaction also counts itself in both (`search_generation`), and a cache whose counts differ on
+opening (the program stopped between the two commits) searches with `LIKE` until the next sync has
+built the index again.
 """
 
 from __future__ import annotations
@@ -26,14 +34,24 @@ import sqlite3
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # WAL pages between checkpoints while an empty cache is filled (the default is 1,000).
 BULK_AUTOCHECKPOINT = 50_000
+# Page caches (negative: KiB): of the cache's file for each connection, of the search file (searches
+# read a few posting lists), the smaller one the sorts of `finish_pull` use, and the search file's
+# while its index is built (merging segments: with half of it, the build takes twice as long).
+CACHE_KB = -65536
+SEARCH_CACHE_KB = -16384
+INDEX_BUILD_CACHE_KB = -2048
+SEARCH_BUILD_CACHE_KB = -32768
 
 Listener = Callable[[set[str]], None]
 
@@ -119,24 +137,35 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+# orjson writes what json.dumps(ensure_ascii=False, separators=(",", ":"), default=str) writes, several
+# times faster (the first sync stores 250,000 entities): datetimes and dataclasses go to `default=str`
+# as with json; what orjson refuses (non-string keys, integers beyond 64 bits) is written by json.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        return orjson.dumps(data, default=str, option=_ORJSON_OPTIONS).decode("utf-8")
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 # ---- Projections: API dict → typed row ---------------------------------------------------------------
 
+# The contacts' name, email, phone and phone_alt are searched too.
 _CONTACT_SECTIONS = ("legal_representative", "financial_contact", "technical_contact")
-_CONTACT_FIELDS = ("name", "email", "phone", "phone_alt")
 
 
 def client_search_text(data: Mapping[str, Any]) -> str:
     """What API.md's `q` matches on a client (CTI ids are kept apart, in `cti_ids`)."""
-    parts = [data.get(k) or "" for k in ("nic", "name", "trade_name", "rfc", "phone", "email")]
+    get = data.get
+    parts = [get("nic"), get("name"), get("trade_name"), get("rfc"), get("phone"), get("email")]
     for section in _CONTACT_SECTIONS:
-        values = data.get(section) or {}
-        parts.extend(values.get(f) or "" for f in _CONTACT_FIELDS)
+        values = get(section)
+        if values:
+            parts += (values.get("name"), values.get("email"), values.get("phone"), values.get("phone_alt"))
     # Each word once: the trigram index costs per character, and contacts often repeat the company's.
-    words = dict.fromkeys(fold(" ".join(p for p in parts if isinstance(p, str) and p)).split())
+    words = dict.fromkeys(fold(" ".join([p for p in parts if p and isinstance(p, str)])).split())
     return " ".join(words)
 
 
@@ -517,21 +546,28 @@ CREATE INDEX ix_distributors_nic ON distributors (nic_num, id);
 CREATE INDEX ix_distributors_status ON distributors (status, nic_num, id);
 """
 
-_FTS_TABLE = """
-CREATE VIRTUAL TABLE clients_fts USING fts5(
-    search, cti_ids, content='clients', content_rowid='rowid', tokenize='trigram'
-);
+# The search file (attached as `fts`): the trigram index of `clients` (contentless: the text is in
+# `clients`; the index holds the rowids) and the count of write transactions (see the module docstring).
+_SEARCH_SCHEMA = """
+CREATE TABLE fts.state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO fts.state (key, value) VALUES ('generation', 0);
 """
 
+_FTS_TABLE = """
+CREATE VIRTUAL TABLE fts.clients_fts USING fts5(search, cti_ids, content='', tokenize='trigram');
+"""
+
+# Temporary triggers (per connection: the writer's) may write a table of another attached file; the
+# table is named without its schema inside a trigger, and `clients_fts` exists only in `fts`.
 _FTS_TRIGGERS = """
-CREATE TRIGGER clients_fts_insert AFTER INSERT ON clients BEGIN
+CREATE TEMP TRIGGER IF NOT EXISTS clients_fts_insert AFTER INSERT ON main.clients BEGIN
     INSERT INTO clients_fts (rowid, search, cti_ids) VALUES (new.rowid, new.search, new.cti_ids);
 END;
-CREATE TRIGGER clients_fts_delete AFTER DELETE ON clients BEGIN
+CREATE TEMP TRIGGER IF NOT EXISTS clients_fts_delete AFTER DELETE ON main.clients BEGIN
     INSERT INTO clients_fts (clients_fts, rowid, search, cti_ids)
     VALUES ('delete', old.rowid, old.search, old.cti_ids);
 END;
-CREATE TRIGGER clients_fts_update AFTER UPDATE OF search, cti_ids ON clients
+CREATE TEMP TRIGGER IF NOT EXISTS clients_fts_update AFTER UPDATE OF search, cti_ids ON main.clients
 WHEN old.search IS NOT new.search OR old.cti_ids IS NOT new.cti_ids BEGIN
     INSERT INTO clients_fts (clients_fts, rowid, search, cti_ids)
     VALUES ('delete', old.rowid, old.search, old.cti_ids);
@@ -540,10 +576,17 @@ END;
 """
 
 _DROP_FTS_TRIGGERS = """
-DROP TRIGGER IF EXISTS clients_fts_insert;
-DROP TRIGGER IF EXISTS clients_fts_delete;
-DROP TRIGGER IF EXISTS clients_fts_update;
+DROP TRIGGER IF EXISTS temp.clients_fts_insert;
+DROP TRIGGER IF EXISTS temp.clients_fts_delete;
+DROP TRIGGER IF EXISTS temp.clients_fts_update;
 """
+
+_SEARCH_FLAGS = "SELECT key, value FROM meta WHERE key IN ('bulk_fill', 'search_stale', 'search_generation')"
+
+_BUMP_GENERATION = (
+    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'search_generation'",
+    "UPDATE fts.state SET value = value + 1 WHERE key = 'generation'",
+)
 
 # The indexes built after filling an empty cache (see `Cache._bulk_fill`). `ix_cti_client` stays: the
 # upserts themselves look CTIs up by client.
@@ -636,6 +679,7 @@ class Cache:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.search_path = self.path.with_name(f"{self.path.stem}-search{self.path.suffix}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.RLock()
         self._read_lock = threading.RLock()
@@ -645,48 +689,82 @@ class Cache:
 
     # ---- opening ----------------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(
+        self, main_cache_kb: int = CACHE_KB, search_cache_kb: int = SEARCH_CACHE_KB
+    ) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # Disposable data: a power loss may lose the last pages, which the next sync brings again.
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("ATTACH DATABASE ? AS fts", (str(self.search_path),))
+        for schema, cache_kb in (("main", main_cache_kb), ("fts", search_cache_kb)):
+            conn.execute(f"PRAGMA {schema}.journal_mode=WAL")
+            # Disposable data: a power loss may lose the last pages, which the next sync brings again.
+            conn.execute(f"PRAGMA {schema}.synchronous=NORMAL")
+            conn.execute(f"PRAGMA {schema}.cache_size = {cache_kb}")
         conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA cache_size=-65536")
         return conn
 
     def _open_writer(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = None
         try:
             conn = self._connect()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             mode = None
-            if version == SCHEMA_VERSION:
+            if version == SCHEMA_VERSION and conn.execute("PRAGMA fts.user_version").fetchone()[0] == version:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'search_mode'").fetchone()
                 mode = row[0] if row else None
+                if mode == SEARCH_MODE:
+                    self._check_search(conn)
         except sqlite3.DatabaseError as exc:
             log.warning("cache %s unreadable (%s); it is rebuilt", self.path, exc)
-            self._delete_files()
-            conn = self._connect()
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
             version, mode = 0, None
-        if version == SCHEMA_VERSION and mode == SEARCH_MODE:
-            return conn
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables:
-            log.info("cache %s has schema %s (wanted %s); it is rebuilt", self.path, version, SCHEMA_VERSION)
+        else:
+            if version == SCHEMA_VERSION and mode == SEARCH_MODE:
+                return conn
+            if version:
+                log.info(
+                    "cache %s has schema %s (wanted %s); it is rebuilt", self.path, version, SCHEMA_VERSION
+                )
             conn.close()
-            self._delete_files()
-            conn = self._connect()
+        self._delete_files()
+        conn = self._connect()
         conn.executescript(
-            "BEGIN;" + _SCHEMA + (_FTS_TABLE + _FTS_TRIGGERS if FTS_AVAILABLE else "") + "COMMIT;"
+            "BEGIN;"
+            + _SCHEMA
+            + _SEARCH_SCHEMA
+            + (_FTS_TABLE + _FTS_TRIGGERS if FTS_AVAILABLE else "")
+            + "COMMIT;"
         )
-        conn.execute("INSERT INTO meta (key, value) VALUES ('search_mode', ?)", (SEARCH_MODE,))
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("search_mode", SEARCH_MODE), ("search_generation", 0)],
+        )
+        conn.execute(f"PRAGMA fts.user_version = {SCHEMA_VERSION}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return conn
 
+    def _check_search(self, conn: sqlite3.Connection) -> None:
+        """On opening: whether the search index matches `clients` (see the module docstring); the
+        triggers that keep it so are laid unless it is being filled or has to be built again."""
+        if not FTS_AVAILABLE:
+            return
+        flags = dict(conn.execute(_SEARCH_FLAGS).fetchall())
+        generation = conn.execute("SELECT value FROM fts.state WHERE key = 'generation'").fetchone()
+        if generation is None or int(flags.get("search_generation", -1)) != generation[0]:
+            if "search_stale" not in flags:
+                log.warning("search index of %s out of step with the cache; it is built again", self.path)
+                conn.execute("INSERT INTO meta (key, value) VALUES ('search_stale', '1')")
+            return
+        if "bulk_fill" not in flags and "search_stale" not in flags:
+            self._exec_script(conn, _FTS_TRIGGERS)
+
     def _delete_files(self) -> None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            candidate = self.path.with_name(self.path.name + suffix)
-            with contextlib.suppress(FileNotFoundError):
-                candidate.unlink()
+        for base in (self.path, self.search_path):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                candidate = base.with_name(base.name + suffix)
+                with contextlib.suppress(FileNotFoundError):
+                    candidate.unlink()
 
     def close(self) -> None:
         with self._write_lock, self._read_lock:
@@ -716,6 +794,8 @@ class Cache:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                for statement in _BUMP_GENERATION:
+                    conn.execute(statement)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -816,19 +896,76 @@ class Cache:
                 buffer = ""
 
     def finish_pull(self) -> None:
-        """End of a pull: build the indexes that filling an empty cache put off."""
-        if self.get_meta("bulk_fill") is None:
-            return
-        with self._write() as conn:
+        """End of a pull: build what filling an empty cache put off (the sort indexes and the search
+        index), or the search index alone when it was found out of step. The search index is built
+        by another connection, into its own file, while this one builds the sort indexes."""
+        with self._write_lock:
+            conn = self._writer
+            flags = dict(conn.execute(_SEARCH_FLAGS).fetchall())
+            bulk = "bulk_fill" in flags
+            build_search = FTS_AVAILABLE and (bulk or "search_stale" in flags)
+            if not bulk and not build_search:
+                return
+            # A count neither file has had: the two agree again once both have committed.
+            searched = conn.execute("SELECT value FROM fts.state WHERE key = 'generation'").fetchone()
+            generation = max(int(flags.get("search_generation", 0)), searched[0] if searched else 0) + 1
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmdesk-search") as pool:
+                search = pool.submit(self._build_search, generation) if build_search else None
+                if bulk:
+                    # BEGIN, not BEGIN IMMEDIATE: this transaction writes the cache's file only (the
+                    # other connection writes the search file). Committed without waiting for the
+                    # search index: `q` is matched with LIKE until that is there too.
+                    with self._transaction(conn, "BEGIN"):
+                        self._build_indexes(conn)
+                        self._set_meta(conn, "bulk_fill", None)
+                        if search is not None:
+                            self._set_meta(conn, "search_stale", "1")
+                    conn.execute("PRAGMA wal_autocheckpoint = 1000")
+                    conn.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
+                if search is not None:
+                    search.result()
+                    with self._transaction(conn, "BEGIN"):
+                        self._exec_script(conn, _FTS_TRIGGERS)
+                        self._set_meta(conn, "search_generation", str(generation))
+                        self._set_meta(conn, "search_stale", None)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _transaction(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
+        conn.execute(begin)
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @staticmethod
+    def _build_indexes(conn: sqlite3.Connection) -> None:
+        # Each index is one sort of 100,000-odd keys: SQLite sorts in runs as large as the page cache,
+        # and sorting (then merging) runs of a few MB is faster than one run of 64 MB.
+        conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KB}")
+        try:
             for statement in _DEFERRED_INDEXES.values():
                 conn.execute(statement)
-            if FTS_AVAILABLE:
-                conn.execute("INSERT INTO clients_fts (clients_fts) VALUES ('rebuild')")
-                self._exec_script(conn, _FTS_TRIGGERS)
-            self._set_meta(conn, "bulk_fill", None)
-        with self._write_lock:
-            self._writer.execute("PRAGMA wal_autocheckpoint = 1000")
-            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.execute(f"PRAGMA cache_size = {CACHE_KB}")
+
+    def _build_search(self, generation: int) -> None:
+        """The search index of every client, anew, on a connection of its own (see `finish_pull`).
+        It reads `clients` once, in order (no cache needed), and writes and merges the index."""
+        conn = self._connect(main_cache_kb=INDEX_BUILD_CACHE_KB, search_cache_kb=SEARCH_BUILD_CACHE_KB)
+        try:
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO clients_fts (clients_fts) VALUES ('delete-all')")
+            conn.execute(
+                "INSERT INTO clients_fts (rowid, search, cti_ids)"
+                " SELECT rowid, search, cti_ids FROM main.clients ORDER BY rowid"
+            )
+            conn.execute("UPDATE fts.state SET value = ? WHERE key = 'generation'", (generation,))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
 
     def apply_answer(self, entity: str, data: Mapping[str, Any]) -> set[str]:
         """Store an entity the server answered to a command (its current data), unless the cache
@@ -998,11 +1135,26 @@ class Cache:
     def reset(self) -> None:
         """Forget everything the server sent (and the optimistic values): the next pull starts over."""
         with self._write() as conn:
+            if FTS_AVAILABLE:
+                # Emptied at once rather than client by client (and so in step again if it was not).
+                self._exec_script(conn, _DROP_FTS_TRIGGERS)
+                conn.execute("INSERT INTO clients_fts (clients_fts) VALUES ('delete-all')")
+                conn.execute(
+                    "UPDATE fts.state SET value ="
+                    " (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_generation')"
+                    " WHERE key = 'generation'"
+                )
             for table in _DATA_TABLES:
                 conn.execute(f"DELETE FROM {table}")
-            for key in ("cursor", "last_sync_at", "catalog"):
+            for key in ("cursor", "last_sync_at", "catalog", "search_stale"):
                 self._set_meta(conn, key, None)
+            if FTS_AVAILABLE and not self._bulk_filling(conn):
+                self._exec_script(conn, _FTS_TRIGGERS)
         self._notify({*TYPED_ENTITIES, "account"})
+
+    @staticmethod
+    def _bulk_filling(conn: sqlite3.Connection) -> bool:
+        return conn.execute("SELECT 1 FROM meta WHERE key = 'bulk_fill'").fetchone() is not None
 
     # ---- optimistic values --------------------------------------------------------------------------
 
@@ -1123,7 +1275,7 @@ class Cache:
             where.append("color = ?")
             params.append(color)
         words = fold(q).split() if q else []
-        use_fts = FTS_AVAILABLE and self.get_meta("bulk_fill") is None
+        use_fts = FTS_AVAILABLE and not self._search_pending()
         if use_fts and words and all(len(w) < 3 for w in words):
             # One or two letters (the first keystrokes): names that START with them, from the name
             # index, like a phone book. As a substring they would match nearly every client, and
@@ -1142,6 +1294,15 @@ class Cache:
             where.append("(search LIKE ? ESCAPE '\\' OR cti_ids LIKE ? ESCAPE '\\')")
             params.extend([_like_pattern(word)] * 2)
         return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def _search_pending(self) -> bool:
+        """Whether the search index is not there yet (a first sync) or out of step (see `finish_pull`):
+        `q` is then matched with LIKE."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM meta WHERE key IN ('bulk_fill', 'search_stale') LIMIT 1"
+            ).fetchone()
+        return row is not None
 
     def query_clients(
         self,

@@ -17,8 +17,8 @@ Offline: the account last used on a server is remembered (`session.json`, no sec
 server can't be reached at start the app still opens on its cached data, state OFFLINE, and every
 change goes to the outbox; the next `sync_now` (the saved refresh token still in hand) sends it.
 
-Files of a server: `<server folder>/session.json`, and per account `accounts/<id>/cache.sqlite3`
-(disposable) and `accounts/<id>/outbox.sqlite3` (durable).
+Files of a server: `<server folder>/session.json`, and per account `accounts/<id>/cache.sqlite3` with
+its search index `cache-search.sqlite3` (disposable) and `accounts/<id>/outbox.sqlite3` (durable).
 """
 
 from __future__ import annotations

@@ -14,8 +14,12 @@ twice. The server's answer settles it:
 - the line dropping, the server busy (5xx, 429) or the key still in progress → the push stops and
   the command stays `sent`, to be sent again with the same key next time.
 
-Pull. `/v1/sync/changes` pages are applied to the cache one transaction per page, the cursor stored in
-the same transaction; the next page is fetched while the current one is written. After a pull the
+Pull. `/v1/sync/changes` pages are applied to the cache in transactions that store the cursor of their
+last page, so the cursor never gets ahead of the data. Pages are fetched (a few) ahead while others are
+written, and decoded by the writer (the next request leaves as soon as a page has arrived). Pages are
+written together, up to `BATCH_CHANGES` changes in one transaction, when several are waiting, and
+always while an empty cache is filled: each commit rewrites every index page it touched, and with
+random ids that is most of them, so a commit per page wrote several times the data. After a pull the
 engine compares the cache's counts with `/v1/sync/counts`; when they differ even after pulling again,
 the cache is rebuilt from scratch (the outbox keeps every pending change, laid over it again).
 """
@@ -24,22 +28,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import re
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from cmdesk.domain.errors import ErrorCode
 from cmdesk.services import commands
-from cmdesk.services.api_client import ApiClient, ApiError, OfflineError
+from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import TO_PUSH, Command, Outbox
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
+# Pages fetched ahead of the writer, and how many changes it writes at most in one transaction.
+PREFETCH_PAGES = 16
+BATCH_CHANGES = 5000
 # An edit re-based this many times in one push (someone else keeps editing the same record) waits.
 MAX_MERGES = 5
 
@@ -108,6 +117,38 @@ class SyncReport:
     @property
     def changed(self) -> set[str]:
         return self.push.changed | self.pull.changed
+
+
+# The end of a feed page as the server writes it: the next request can leave before the page (~1 MB)
+# is decoded. Anything else (another key order, an escaped cursor) is decoded first.
+_PAGE_TAIL = re.compile(rb'"cursor":"([^"\\]*)","has_more":(true|false)}\s*$')
+
+
+def _decoded(raw: bytes) -> dict[str, Any]:
+    try:
+        page = decode_json(raw)
+    except ValueError:
+        raise invalid_response() from None
+    if not isinstance(page, dict):
+        raise invalid_response()
+    return page
+
+
+@dataclass
+class _Fetched:
+    """A fetched feed page: its body, decoded or not yet, and the cursor and `has_more` its end told
+    (checked against the decoded page before anything is written)."""
+
+    raw: bytes
+    decoded: dict[str, Any] | None
+    cursor: str | None
+    has_more: bool
+
+    def page(self) -> dict[str, Any]:
+        page = self.decoded if self.decoded is not None else _decoded(self.raw)
+        if page.get("cursor") != self.cursor or bool(page.get("has_more")) != self.has_more:
+            raise invalid_response()
+        return page
 
 
 def _answer_entities(command: Command, answer: Any) -> list[tuple[str, Mapping[str, Any]]]:
@@ -274,32 +315,76 @@ class SyncEngine:
 
     # ---- pull ---------------------------------------------------------------------------------------
 
-    def _fetch(self, cursor: str | None) -> dict[str, Any]:
+    def _fetch(self, cursor: str | None) -> _Fetched:
+        """One page of the feed, undecoded when its end tells the next cursor (see `_Fetched`)."""
         params: dict[str, Any] = {"limit": self.page_size}
         if cursor:
             params["cursor"] = cursor
-        page: dict[str, Any] = self.api.get("/v1/sync/changes", params=params)
-        return page
+        raw = self.api.get_raw("/v1/sync/changes", params=params)
+        tail = _PAGE_TAIL.search(raw, max(0, len(raw) - 512))
+        if tail is not None:
+            return _Fetched(raw, None, tail[1].decode("ascii"), tail[2] == b"true")
+        page = _decoded(raw)
+        cursor = page.get("cursor")
+        return _Fetched(raw, page, cursor if isinstance(cursor, str) else None, bool(page.get("has_more")))
+
+    def _fetch_ahead(self, cursor: str | None, pages: queue.Queue[Any], stop: threading.Event) -> None:
+        """Fetch page after page into `pages`, up to its size ahead of the writer; an error goes into
+        the queue in the place of the page, and ends the fetching."""
+        item: _Fetched | BaseException
+        while not stop.is_set():
+            try:
+                item = self._fetch(cursor)
+            except BaseException as error:
+                item = error
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException) or not item.has_more:
+                return
+            cursor = item.cursor
+
+    @staticmethod
+    def _page(item: _Fetched | BaseException) -> dict[str, Any]:
+        if isinstance(item, BaseException):
+            raise item
+        return item.page()
 
     def pull(self) -> PullReport:
-        """Bring the cache up to date with the feed. The next page is fetched while one is written."""
+        """Bring the cache up to date with the feed. Pages are fetched while others are written; the
+        pages waiting when the writer is free are written together (see the module docstring)."""
         report = PullReport()
+        pages: queue.Queue[_Fetched | BaseException] = queue.Queue(maxsize=PREFETCH_PAGES)
+        stop = threading.Event()
+        cursor = self.cache.cursor
+        # Filling an empty cache (the first sync, a rebuild): wait for pages to write them together.
+        filling = cursor is None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmdesk-pull") as pool:
-            future: Future[dict[str, Any]] = pool.submit(self._fetch, self.cache.cursor)
+            fetching = pool.submit(self._fetch_ahead, cursor, pages, stop)
             try:
-                while True:
-                    page = future.result()
-                    more = bool(page.get("has_more"))
-                    if more:
-                        future = pool.submit(self._fetch, page.get("cursor"))
-                    changes = page.get("changes") or []
-                    report.changed |= self.cache.apply_page(changes, page.get("cursor"))
-                    report.pages += 1
+                more = True
+                while more:
+                    batch = [self._page(pages.get())]
+                    size = len(batch[0].get("changes") or [])
+                    while batch[-1].get("has_more") and size < BATCH_CHANGES:
+                        try:
+                            item = pages.get() if filling else pages.get_nowait()
+                        except queue.Empty:
+                            break
+                        batch.append(self._page(item))
+                        size += len(batch[-1].get("changes") or [])
+                    last = batch[-1]
+                    more = bool(last.get("has_more"))
+                    changes = [c for page in batch for c in page.get("changes") or []]
+                    report.changed |= self.cache.apply_page(changes, last.get("cursor"))
+                    report.pages += len(batch)
                     report.changes += len(changes)
-                    if not more:
-                        break
             finally:
-                future.cancel()
+                stop.set()
+                fetching.cancel()
                 self.cache.finish_pull()
         return report
 

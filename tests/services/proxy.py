@@ -6,6 +6,7 @@
         proxy.arm("drop_after")    # ... reaches the server, but its answer is never delivered
         proxy.arm("hang")          # ... is swallowed: no answer at all (read timeout)
         proxy.arm("bad_gateway")   # ... is answered 502 with an HTML page, as a gateway would
+        proxy.arm("cut_answer")    # ... is answered, but the line drops a few bytes into the body
 
 One action is armed at a time and applies to the next chunk of request bytes on any connection;
 everything else is relayed untouched. `requests_seen` counts the requests' first chunks.
@@ -20,7 +21,7 @@ import threading
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-Action = Literal["drop_before", "drop_after", "hang", "bad_gateway"]
+Action = Literal["drop_before", "drop_after", "hang", "bad_gateway", "cut_answer"]
 
 _BAD_GATEWAY_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 BAD_GATEWAY = (
@@ -110,7 +111,7 @@ class FlakyProxy(LoopbackProxy):
         upstream: socket.socket | None = None
         try:
             upstream = self._connect_upstream()
-            dropping = False
+            dropping = cutting = False
             waiting_request = True  # the next client bytes start a request
             while not self._closed.is_set():
                 readable, _, _ = select.select([client, upstream], [], [], 0.2)
@@ -130,6 +131,7 @@ class FlakyProxy(LoopbackProxy):
                             self._closed.wait()
                             return
                         dropping = action == "drop_after"
+                        cutting = action == "cut_answer"
                     upstream.sendall(data)
                 if upstream in readable:
                     data = upstream.recv(65536)
@@ -137,6 +139,11 @@ class FlakyProxy(LoopbackProxy):
                         return
                     if dropping:
                         return  # the server answered (so it applied the request): cut the line
+                    if cutting:
+                        # The headers (whole, in the first chunk on loopback) and a few bytes more.
+                        end = data.find(b"\r\n\r\n")
+                        client.sendall(data[: end + 14] if end >= 0 else data)
+                        return
                     waiting_request = True
                     client.sendall(data)
         except OSError:

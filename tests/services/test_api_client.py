@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import math
 import socket
 import threading
 import time
@@ -17,7 +19,14 @@ from cmdesk.domain.errors import DomainError, ErrorCode, FieldError
 from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.operations import auth as auth_ops
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
-from cmdesk.services.api_client import OFFLINE_MESSAGE, ApiClient, ApiError, OfflineError, encode_json
+from cmdesk.services.api_client import (
+    OFFLINE_MESSAGE,
+    ApiClient,
+    ApiError,
+    OfflineError,
+    decode_json,
+    encode_json,
+)
 from tests.services.conftest import auth_state, set_access_token_lifetime
 from tests.services.proxy import FlakyProxy
 
@@ -480,3 +489,42 @@ def test_a_server_rejection_is_not_retried(api: ApiClient, proxy: FlakyProxy) ->
         flaky.post("/v1/transfers", body, idempotency_key=str(uuid.uuid4()))
     assert caught.value.status == 404
     assert proxy.requests_seen == seen + 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# Undecoded bodies (the sync engine's pages)
+
+
+def test_get_raw_is_the_body_get_decodes(api: ApiClient) -> None:
+    params = {"limit": 50}
+    raw = api.get_raw("/v1/sync/changes", params=params)
+    assert isinstance(raw, bytes) and decode_json(raw) == api.get("/v1/sync/changes", params=params)
+
+
+@pytest.mark.parametrize("action", ["drop_before", "drop_after", "cut_answer"])
+def test_get_raw_is_retried_after_a_dropped_connection(proxy: FlakyProxy, action: Any) -> None:
+    api = client(proxy.url)
+    api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
+    whole = api.get_raw("/v1/me")
+    seen = proxy.requests_seen
+    proxy.arm(action)
+    assert api.get_raw("/v1/me") == whole
+    assert proxy.requests_seen == seen + 2
+
+
+def test_get_raw_cut_every_time_is_offline(proxy: FlakyProxy) -> None:
+    api = client(proxy.url)  # two retries
+    api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
+    proxy.arm("cut_answer", "cut_answer", "cut_answer")
+    with pytest.raises(OfflineError) as caught:
+        api.get_raw("/v1/me")
+    assert caught.value.maybe_sent is True
+
+
+def test_decode_json_reads_what_the_standard_library_reads() -> None:
+    text = '{"a": [1, 2.5, "ñ", null, true], "b": {"c": -9223372036854775808, "d": 9223372036854775807}}'
+    assert decode_json(text.encode()) == json.loads(text)
+    assert decode_json(b"\xef\xbb\xbf" + text.encode()) == json.loads(text)  # with a BOM: json reads it
+    assert math.isnan(decode_json(b'{"x": NaN}')["x"])  # orjson refuses NaN: json reads it
+    with pytest.raises(ValueError):
+        decode_json(b"<html>no es JSON</html>")

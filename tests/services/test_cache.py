@@ -3,6 +3,9 @@ manual's twelve orders served by indexes, trigram search, and the rebuild of a f
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,6 +211,50 @@ def test_sortable_time(value: str | None, expected: str | None) -> None:
     assert sortable_time(value) == expected
 
 
+def test_client_search_text() -> None:
+    data = client(
+        7,
+        name="José Pérez S.A.",
+        trade_name="Pérez Hermanos",
+        phone=9611234567,  # not text: left out
+        legal_representative={"name": "María José", "email": "legal@perez.mx", "phone": None},
+        financial_contact=None,
+        technical_contact={"name": "", "email": "jose@perez.mx", "phone_alt": "9619999999"},
+    )
+    words = cache_module.client_search_text(data).split()
+    assert words == [
+        "200007",
+        "jose",
+        "perez",
+        "s.a.",
+        "hermanos",
+        "xaxx000000007",
+        "cliente7@ejemplo.mx",
+        "maria",
+        "legal@perez.mx",
+        "jose@perez.mx",
+        "9619999999",
+    ]
+    assert cache_module.client_search_text({"id": "x"}) == ""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"name": "Ñandú «Software»", "n": 12, "f": 0.1, "none": None, "ok": True, "list": [1, "é", {}]},
+        {"when": dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.UTC), "day": dt.date(2026, 5, 1)},  # default=str
+        {1: "a clave entera"},  # orjson refuses it: json writes it
+        {"big": 2**70},  # beyond 64 bits: json too
+        ["a", ("tuple", 2)],
+        "texto \u2028 con separador",
+    ],
+)
+def test_stored_json_is_what_the_standard_library_writes(value: Any) -> None:
+    assert cache_module._dumps(value) == json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), default=str
+    )
+
+
 # ---- pages, cursor, tombstones ----------------------------------------------------------------------
 
 
@@ -407,13 +454,90 @@ def test_search_without_trigram_falls_back_to_like(tmp_path: Path, monkeypatch: 
     c.apply_page(
         [change("client", PORTFOLIO[2]), change("stamping_account", cti("Pruebas", PORTFOLIO[2]["id"]))], "1"
     )
+    c.finish_pull()
     assert ids(c.query_clients(q="jose perez")) == ["cl00003"]
     assert ids(c.query_clients(q="prueba")) == ["cl00003"]
-    with sqlite3.connect(path) as conn:
-        assert (
-            conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'clients_fts'").fetchone()[0] == 0
-        )
+    for file in (path, c.search_path):
+        with contextlib.closing(sqlite3.connect(file)) as conn:
+            assert (
+                conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'clients_fts'").fetchone()[0]
+                == 0
+            )
     c.close()
+
+
+# ---- the search index (a file of its own) ------------------------------------------------------------
+
+
+def uses_search_index(cache: Cache, q: str) -> bool:
+    return any("clients_fts" in step for step in cache.explain_clients(q=q))
+
+
+def test_the_search_index_follows_later_pages(portfolio: Cache) -> None:
+    assert portfolio.search_path.exists() and uses_search_index(portfolio, "nandu")
+    portfolio.apply_page(
+        [
+            change("client", client(2, name="Bosque Contable", version=2)),  # renamed
+            change("stamping_account", cti("Nuevo777", "cl00003")),  # a CTI more
+            tombstone("stamping_account", "ABC123XYZ"),  # a CTI less
+            tombstone("client", "cl00001"),  # a client less
+            change("client", client(20, name="Recién Llegado")),  # a client more
+        ],
+        "0.2",
+    )
+    portfolio.finish_pull()  # nothing put off: the index was kept up page by page
+    assert uses_search_index(portfolio, "bosque")
+    assert ids(portfolio.query_clients(q="bosque")) == ["cl00002"]
+    assert ids(portfolio.query_clients(q="arbol")) == []
+    assert ids(portfolio.query_clients(q="nuevo777")) == ["cl00003"]
+    assert ids(portfolio.query_clients(q="abc123")) == []
+    assert ids(portfolio.query_clients(q="nandu")) == []
+    assert ids(portfolio.query_clients(q="recien llegado")) == ["cl00020"]
+
+
+def test_a_search_index_out_of_step_is_built_again(portfolio: Cache) -> None:
+    path, search_path = portfolio.path, portfolio.search_path
+    portfolio.close()
+    # The program stopped between the commits of the two files: the search file missed one.
+    with contextlib.closing(sqlite3.connect(search_path)) as conn, conn:
+        conn.execute("UPDATE state SET value = value - 1 WHERE key = 'generation'")
+    c = Cache(path)
+    try:
+        assert c.counts()["client"] == 4  # the cache itself is kept
+        assert not uses_search_index(c, "nandu")  # searched with LIKE meanwhile
+        assert ids(c.query_clients(q="nandu")) == ["cl00001"]
+        c.apply_page([change("client", client(1, name="Ñandú Renombrado", version=2))], "0.2")
+        c.finish_pull()  # the next sync builds it again
+        assert uses_search_index(c, "nandu")
+        assert ids(c.query_clients(q="renombrado")) == ["cl00001"]
+        assert ids(c.query_clients(q="abc123")) == ["cl00010"]
+    finally:
+        c.close()
+    c = Cache(path)  # in step: kept as it is
+    try:
+        assert uses_search_index(c, "nandu") and ids(c.query_clients(q="renombrado")) == ["cl00001"]
+    finally:
+        c.close()
+
+
+def test_a_cache_without_its_search_file_is_rebuilt(portfolio: Cache) -> None:
+    path, search_path = portfolio.path, portfolio.search_path
+    portfolio.close()
+    search_path.unlink()
+    c = Cache(path)
+    try:
+        assert c.counts() == {} and c.cursor is None
+    finally:
+        c.close()
+
+
+def test_reset_empties_the_search_index(portfolio: Cache) -> None:
+    portfolio.reset()
+    assert portfolio.count_clients(q="nandu") == 0
+    portfolio.apply_page([change("client", client(30, name="Ñandú Segundo"))], "0.1")
+    portfolio.finish_pull()
+    assert uses_search_index(portfolio, "nandu")
+    assert ids(portfolio.query_clients(q="nandu")) == ["cl00030"]
 
 
 def test_stamping_accounts_query(portfolio: Cache) -> None:

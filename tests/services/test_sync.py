@@ -3,6 +3,7 @@ checks and rebuilds, and pushes that end done, merged, in conflict or rejected â
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
 from cmdesk.services import commands
-from cmdesk.services.api_client import ApiClient
+from cmdesk.services import sync as sync_module
+from cmdesk.services.api_client import ApiClient, ApiError, OfflineError
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import CommandState, Outbox
 from cmdesk.services.sync import PushReport, SyncEngine
@@ -322,3 +324,91 @@ def test_edits_not_yet_sent_fold_into_one_request(engine: SyncEngine, api: ApiCl
     assert report.push.done == 2 and report.push.merged == 1  # the second edit met the first's version
     server = api.get(f"/v1/clients/{client['id']}")
     assert (server["trade_name"], server["address"]["street"]) == ("Tres", "Dos")
+
+
+# ---- pulling pages ----------------------------------------------------------------------------------
+
+
+def final_cursor(api: ApiClient) -> str:
+    cursor = None
+    while True:
+        page = api.get("/v1/sync/changes", params={"limit": 1000, **({"cursor": cursor} if cursor else {})})
+        cursor = page["cursor"]
+        if not page["has_more"]:
+            return str(cursor)
+
+
+def test_a_first_sync_writes_the_pages_together(
+    engine: SyncEngine, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_module, "BATCH_CHANGES", 120)  # pages of 50: about three per transaction
+    written: list[int] = []
+    apply_page = engine.cache.apply_page
+
+    def counted(changes: Any, cursor: str | None) -> set[str]:
+        written.append(len(changes))
+        return apply_page(changes, cursor)
+
+    monkeypatch.setattr(engine.cache, "apply_page", counted)
+    report = engine.sync_once()
+    assert report.counts_ok and not report.rebuilt
+    assert 1 < len(written) < report.pull.pages and sum(written) == report.pull.changes
+    assert all(n >= 120 for n in written[:-1])  # an empty cache waits for pages to write them together
+    assert engine.cache.cursor == final_cursor(api)  # the cursor of the last page of the last one
+    assert cache_keys(engine.cache) == feed_keys(api)
+
+
+def test_a_pull_cut_short_keeps_what_it_wrote_and_resumes(
+    engine: SyncEngine, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_module, "BATCH_CHANGES", 1)  # a transaction per page
+    fetched: list[str | None] = []
+    get_raw = api.get_raw
+
+    def line_drops_at_the_fourth_page(path: str, params: Any = None) -> bytes:
+        fetched.append((params or {}).get("cursor"))
+        if len(fetched) == 4:
+            raise OfflineError()
+        return get_raw(path, params)
+
+    monkeypatch.setattr(api, "get_raw", line_drops_at_the_fourth_page)
+    with pytest.raises(OfflineError):
+        engine.sync_once()
+    assert engine.cache.cursor == fetched[3]  # the three pages before were written, with their cursor
+    monkeypatch.undo()
+    report = engine.sync_once()
+    assert report.counts_ok and not report.rebuilt
+    assert cache_keys(engine.cache) == feed_keys(api)
+    assert engine.cache.count_clients() == api.get("/v1/sync/counts")["client"]
+
+
+def test_pages_written_in_another_key_order_are_read_too(
+    engine: SyncEngine, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    get_raw = api.get_raw
+
+    def reordered(path: str, params: Any = None) -> bytes:
+        page = json.loads(get_raw(path, params))
+        return json.dumps(
+            {"has_more": page["has_more"], "cursor": page["cursor"], "changes": page["changes"]}
+        ).encode()
+
+    monkeypatch.setattr(api, "get_raw", reordered)
+    report = engine.sync_once()
+    assert report.counts_ok and not report.rebuilt and report.pull.pages > 1
+    assert cache_keys(engine.cache) == feed_keys(api)
+
+
+def test_a_page_that_is_not_json_or_contradicts_its_end_is_refused(
+    engine: SyncEngine, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = b'{"changes":[],"cursor":"0.12","has_more":false}'
+    assert sync_module._Fetched(page, None, "0.12", False).page()["cursor"] == "0.12"
+    with pytest.raises(ApiError) as caught:
+        sync_module._Fetched(page, None, "0.99", False).page()
+    assert caught.value.code == "invalid_response"
+    monkeypatch.setattr(api, "get_raw", lambda path, params=None: b"<html>Mantenimiento</html>")
+    with pytest.raises(ApiError) as caught:
+        engine.sync_once()
+    assert caught.value.code == "invalid_response"
+    assert engine.cache.cursor is None and engine.cache.counts() == {}
