@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, and_, event, insert, or_, select, text
+from sqlalchemy import BigInteger, Select, event, insert, literal, select, text, tuple_, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import expression
@@ -133,8 +133,8 @@ class Cursor:
             raise validation_error({"cursor": "El cursor de sincronización no es válido."}) from None
 
 
-@dataclass(frozen=True)
-class ChangeRef:
+class ChangeRef(NamedTuple):
+    # A tuple, not a dataclass: a page builds a thousand of them.
     entity: str
     entity_id: str
     deleted: bool
@@ -151,22 +151,44 @@ def read(session: Session, account_id: str, cursor: str | None, limit: int) -> C
     """The next page of changes for `account_id` after `cursor` (entity references only; the
     caller loads the current data). Duplicates inside a page are folded to the last one."""
     cur = Cursor.decode(cursor)
-    stmt = (
-        select(ChangeLog.id, ChangeLog.txid, ChangeLog.entity, ChangeLog.entity_id, ChangeLog.deleted)
-        .where(ChangeLog.account_id == account_id)
-        .where(or_(ChangeLog.txid > cur.txid, and_(ChangeLog.txid == cur.txid, ChangeLog.id > cur.id)))
-        .order_by(ChangeLog.txid, ChangeLog.id)
-        .limit(limit + 1)
-    )
+    cols = (ChangeLog.id, ChangeLog.txid, ChangeLog.entity, ChangeLog.entity_id, ChangeLog.deleted)
+    mine = ChangeLog.account_id == account_id
+    stmt: Select[int, int, str, str, bool]
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.where(ChangeLog.txid < text("(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"))
+        # A row comparison: PostgreSQL seeks the (account_id, txid, id) index straight to the cursor.
+        stmt = (
+            select(*cols)
+            .where(mine, tuple_(ChangeLog.txid, ChangeLog.id) > tuple_(literal(cur.txid), literal(cur.id)))
+            .where(ChangeLog.txid < text("(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"))
+            .order_by(ChangeLog.txid, ChangeLog.id)
+            .limit(limit + 1)
+        )
+    else:
+        # SQLite seeks an index only on the first column of a row comparison (or of an OR), so it
+        # walked every earlier entry of the account on each page (12 ms a page at 250,000 entries,
+        # growing with the cursor). Two seeks instead: the rest of the cursor's transaction, then
+        # the later ones (txid is always 0 on SQLite, but the query does not rely on it).
+        same = (
+            select(*cols)
+            .where(mine, ChangeLog.txid == cur.txid, ChangeLog.id > cur.id)
+            .order_by(ChangeLog.id)
+            .limit(limit + 1)
+        )
+        later = (
+            select(*cols)
+            .where(mine, ChangeLog.txid > cur.txid)
+            .order_by(ChangeLog.txid, ChangeLog.id)
+            .limit(limit + 1)
+        )
+        both = union_all(select(same.subquery()), select(later.subquery())).subquery()
+        stmt = select(both).order_by(both.c.txid, both.c.id).limit(limit + 1)
     rows = session.execute(stmt).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    folded: dict[tuple[str, str], ChangeRef] = {}
-    for r in rows:
-        key = (r.entity, r.entity_id)
-        folded.pop(key, None)
-        folded[key] = ChangeRef(r.entity, r.entity_id, r.deleted)
+    folded: dict[tuple[str, str], bool] = {}
+    for _id, _txid, entity, entity_id, deleted in rows:
+        key = (entity, entity_id)
+        folded.pop(key, None)  # the last change of a row decides its place in the page
+        folded[key] = bool(deleted)
     new_cursor = Cursor(rows[-1].txid, rows[-1].id).encode() if rows else (cursor or Cursor(-1, 0).encode())
-    return ChangePage(list(folded.values()), new_cursor, has_more)
+    return ChangePage([ChangeRef(e, i, d) for (e, i), d in folded.items()], new_cursor, has_more)

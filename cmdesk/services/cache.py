@@ -99,12 +99,14 @@ def sortable_time(value: Any) -> str | None:
     """An ISO 8601 time as fixed-width UTC text (`2026-05-01T10:00:00.000000Z`), which sorts as text."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value[-1:] == "Z" and len(value) >= 20 and value[10:11] == "T":
-        # The server's own form (`...:00Z` or `...:00.123Z`): pad the fraction, no parsing needed.
-        if len(value) == 20:
-            return value[:19] + ".000000Z"
-        if value[19] == "." and len(value) <= 27:
-            return value[:-1].ljust(26, "0") + "Z"
+    if isinstance(value, str) and value[10:11] == "T":
+        # UTC as the server writes it (`…:00+00:00`, `…:00.123456+00:00`, or with `Z`): pad the
+        # fraction, no parsing needed (a first sync has a million of these).
+        body = value[:-1] if value[-1:] == "Z" else value[:-6] if value[-6:] == "+00:00" else ""
+        if len(body) == 19:
+            return body + ".000000Z"
+        if 19 < len(body) <= 26 and body[19] == "." and body[20:].isdigit():
+            return body.ljust(26, "0") + "Z"
     try:
         parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     except ValueError:

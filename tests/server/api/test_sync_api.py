@@ -201,3 +201,31 @@ def test_counts_match_what_the_feed_delivers(client, factory):
     counts = client.get("/v1/sync/counts", headers=h).json()
     for entity, n in counts.items():
         assert len(seen.get(entity, set())) == n, (entity, n, seen.get(entity))
+
+
+def test_pages_are_the_json_fastapi_would_write(factory, tmp_path):
+    """The feed is written with orjson for speed: on the demo portfolio (every entity the feed
+    carries: clients, CTIs, movements, invoices, codes, contracts, software, …) the JSON must be the
+    one FastAPI's encoder writes."""
+    import json
+
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse
+    from sqlalchemy import select
+
+    from cmdesk.models import Membership, Profile
+    from cmdesk.server.operations.context import Actor
+    from cmdesk.server.seed import DEMO_EMAIL, seed_demo
+
+    seed_demo(factory, software_store=tmp_path / "files", clients_count=6)
+    with db.transaction(factory) as s:
+        account_id, profile_id = s.execute(
+            select(Membership.account_id, Membership.profile_id)
+            .join(Profile, Profile.id == Membership.profile_id)
+            .where(Profile.email == DEMO_EMAIL)
+        ).one()
+    page = db.run(factory, sync.read_changes, Actor(account_id, profile_id), None, 1000)
+    assert len({c["entity"] for c in page["changes"]}) >= 8
+    ours = json.loads(sync.json_page(page).body)
+    fastapis = json.loads(JSONResponse(jsonable_encoder(page)).body)
+    assert ours == fastapis
