@@ -85,6 +85,19 @@ def make_client(factory: db.SessionFactory, actor: Actor, **fields: Any) -> dict
     return db.run(factory, clients.create_client, actor, fields)
 
 
+def fund_cti(factory: db.SessionFactory, actor: Actor, cti_id: str, stamps: int) -> None:
+    """Transfer `stamps` of the distributor's stamps to a CTI (the distributor must hold them)."""
+    db.run(
+        factory,
+        ledger.transfer,
+        actor,
+        asset="stamps",
+        target_type="stamping_account",
+        target_id=cti_id,
+        quantity=stamps,
+    )
+
+
 def assert_ledger_ok(factory: db.SessionFactory) -> None:
     with db.transaction(factory) as s:
         check = ledger.ledger_check(s)

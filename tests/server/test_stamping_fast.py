@@ -23,7 +23,7 @@ from cmdesk.server import db
 from cmdesk.server.operations import clients, ledger
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.stamping_fast import FastConsume
-from tests.server.helpers import assert_ledger_ok, give, make_client, make_distributor
+from tests.server.helpers import assert_ledger_ok, fund_cti, give, make_client, make_distributor
 
 pytestmark = pytest.mark.postgres_only
 
@@ -83,15 +83,7 @@ def standard_cti(factory: db.SessionFactory, stamps: int) -> tuple[Any, str, str
     db.run(factory, clients.reset_stamping_password, actor, cti, password=PASSWORD)
     if stamps:
         give(factory, actor, Asset.STAMPS, stamps)
-        db.run(
-            factory,
-            ledger.transfer,
-            actor,
-            asset="stamps",
-            target_type="stamping_account",
-            target_id=cti,
-            quantity=stamps,
-        )
+        fund_cti(factory, actor, cti, stamps)
     return actor, c["client"]["id"], cti
 
 
@@ -243,4 +235,3 @@ def test_concurrent_consumptions_never_overdraw(engine: Engine, factory: db.Sess
 def test_only_postgresql_urls_are_supported() -> None:
     assert FastConsume.supports("postgresql+psycopg://u@h/db")
     assert not FastConsume.supports("sqlite:///x.db")
-

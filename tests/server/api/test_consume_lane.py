@@ -20,9 +20,9 @@ from cmdesk.domain.enums import Asset
 from cmdesk.server import db
 from cmdesk.server.api import consume_lane
 from cmdesk.server.app import create_app
-from cmdesk.server.operations import clients, ledger
+from cmdesk.server.operations import clients
 from cmdesk.server.settings import Settings
-from tests.server.helpers import give, make_client, make_distributor
+from tests.server.helpers import fund_cti, give, make_client, make_distributor
 
 RFC = "EKU9003173C9"
 PASSWORD = "Timbrado2026"
@@ -81,15 +81,7 @@ def scenario(factory: db.SessionFactory) -> dict[str, str]:
     for name in ("standard", "blocked", "auto_sale"):
         cti = make_client(factory, actor)["stamping_account"]["id"]
         db.run(factory, clients.reset_stamping_password, actor, cti, password=PASSWORD)
-        db.run(
-            factory,
-            ledger.transfer,
-            actor,
-            asset="stamps",
-            target_type="stamping_account",
-            target_id=cti,
-            quantity=3,
-        )
+        fund_cti(factory, actor, cti, 3)
         ctis[name] = cti
     db.run(factory, clients.set_stamping_account_active, actor, ctis["blocked"], active=False)
     db.run(factory, clients.set_auto_sale, actor, ctis["auto_sale"], minimum=2, credit=10, amount_cents=100)
