@@ -85,11 +85,13 @@ class FastConsume:
                     assert row is not None
                     return tuple(row)
             except psycopg.OperationalError:
-                # A connection the database dropped (restart, failover). Consume is idempotent by
-                # UUID, so sending it again on a fresh connection cannot stamp twice.
+                # A connection the database dropped (restart, failover): the pool's other idle ones
+                # are likely dead too, so they are checked (and replaced) before the one retry.
+                # Consume is idempotent by UUID, so sending it again cannot stamp twice.
                 if attempt == 2:
                     raise
-                log.warning("Conexión perdida durante un consumo; se reintenta una vez.")
+                log.warning("Conexión perdida durante un consumo; se revisa el pool y se reintenta.")
+                await pool.check()
         raise AssertionError("unreachable")
 
     async def consume(

@@ -235,3 +235,42 @@ def test_concurrent_consumptions_never_overdraw(engine: Engine, factory: db.Sess
 def test_only_postgresql_urls_are_supported() -> None:
     assert FastConsume.supports("postgresql+psycopg://u@h/db")
     assert not FastConsume.supports("sqlite:///x.db")
+
+
+def test_connections_dropped_by_the_database_are_replaced(
+    engine: Engine, factory: db.SessionFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database restart (here: every connection of the pool terminated) costs no consumption."""
+    from sqlalchemy import text
+
+    _, _, cti = standard_cti(factory, 10)
+    cache, fast = CredentialCache(), FastConsume(engine.url.render_as_string(hide_password=False))
+
+    def terminate_pool_connections() -> None:
+        with engine.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND application_name = ''"
+                )
+            )
+
+    async def run() -> list[Any]:
+        try:
+            # Several connections in the pool, then all of them dropped.
+            answers = list(
+                await asyncio.gather(
+                    *(fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4())) for _ in range(4))
+                )
+            )
+            await asyncio.to_thread(terminate_pool_connections)
+            answers.append(await fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4())))
+            return answers
+        finally:
+            await fast.close()
+
+    answers = asyncio.run(run())
+    assert "se revisa el pool" in caplog.text  # the dropped connection was met, and replaced
+    assert answers[-1] == {"balance": 5, "issued": 5}
+    assert count(factory, IssuedCfdi, IssuedCfdi.stamping_account_id == cti) == 5
