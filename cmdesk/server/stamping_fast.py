@@ -65,6 +65,8 @@ class FastConsume:
                 name="cmdesk-consume",
             )
             self._loop = loop
+            # Published before the await, so callers arriving together share this pool; `open()`
+            # marks it open before its first suspension (an uncontended lock does not yield).
             await self._pool.open()
         return self._pool
 
