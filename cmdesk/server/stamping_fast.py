@@ -32,6 +32,7 @@ from cmdesk.server.security import CredentialCache
 
 log = logging.getLogger(__name__)
 
+APPLICATION_NAME = "cmdesk-consume"
 _CALL = "SELECT status, balance, issued, password_hash FROM cmdesk_consume(%s, %s, %s, %s, %s)"
 
 
@@ -61,7 +62,8 @@ class FastConsume:
                 min_size=1,
                 max_size=self._max,
                 open=False,
-                kwargs={"autocommit": True},
+                # Named, so pg_stat_activity tells these connections apart from the ORM's.
+                kwargs={"autocommit": True, "application_name": APPLICATION_NAME},
                 name="cmdesk-consume",
             )
             self._loop = loop

@@ -22,7 +22,7 @@ from cmdesk.models import ChangeLog, IssuedCfdi, StampingAccount
 from cmdesk.server import db
 from cmdesk.server.operations import clients, ledger
 from cmdesk.server.security import CredentialCache
-from cmdesk.server.stamping_fast import FastConsume
+from cmdesk.server.stamping_fast import APPLICATION_NAME, FastConsume
 from tests.server.helpers import assert_ledger_ok, fund_cti, give, make_client, make_distributor
 
 pytestmark = pytest.mark.postgres_only
@@ -248,13 +248,14 @@ def test_connections_dropped_by_the_database_are_replaced(
 
     def terminate_pool_connections() -> None:
         with engine.connect() as conn:
-            conn.execute(
+            dropped = conn.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                    "AND application_name = ''"
-                )
-            )
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            ).scalar()
+        assert dropped and dropped >= 1
 
     async def run() -> list[Any]:
         try:
