@@ -425,14 +425,15 @@ def _write_transfers(s: Session, account_id: str, sales: Sequence[dict[str, Any]
     rows = BulkRows(BulkSink(conn), _table(Movement))
     changes: list[tuple[str, str, str]] = []
     spent: dict[str, list[int]] = {}
-    received: dict[tuple[str, str], list[int]] = {}
+    received: dict[tuple[str, str], list[Any]] = {}
     for m in sales:
         rows.add(m)
         changes.append((account_id, "movement", m["id"]))
         spent.setdefault(m["asset"], []).append(m["quantity"])
-        total = received.setdefault((m["target_type"], m["target_id"]), [0, 0])
+        total = received.setdefault((m["target_type"], m["target_id"]), [0, 0, m["created_at"]])
         total[0] += m["quantity"]
         total[1] += 1
+        total[2] = max(total[2], m["created_at"])  # the CTI's "última compra"
     rows.flush()
     for asset, quantities in spent.items():
         col = Account.stamps_balance if asset == Asset.STAMPS.value else Account.points_balance
@@ -452,13 +453,13 @@ def _write_transfers(s: Session, account_id: str, sales: Sequence[dict[str, Any]
     cti_t = _table(StampingAccount)
     client_t = _table(Client)
     to_ctis: list[dict[str, Any]] = [
-        {"b_id": ident, "b_qty": qty, "b_n": n}
-        for (kind, ident), (qty, n) in received.items()
+        {"b_id": ident, "b_qty": qty, "b_n": n, "b_at": last}
+        for (kind, ident), (qty, n, last) in received.items()
         if kind == PartyType.STAMPING_ACCOUNT.value
     ]
     to_clients: list[dict[str, Any]] = [
         {"b_id": ident, "b_qty": qty, "b_n": n}
-        for (kind, ident), (qty, n) in received.items()
+        for (kind, ident), (qty, n, _last) in received.items()
         if kind == PartyType.CLIENT.value
     ]
     if len(to_ctis) + len(to_clients) != len(received):
@@ -471,7 +472,7 @@ def _write_transfers(s: Session, account_id: str, sales: Sequence[dict[str, Any]
                 balance=cti_t.c.balance + bindparam("b_qty"),
                 credited=cti_t.c.credited + bindparam("b_qty"),
                 version=cti_t.c.version + bindparam("b_n"),
-                last_credit_at=utcnow(),
+                last_credit_at=bindparam("b_at", type_=cti_t.c.last_credit_at.type),
             ),
             to_ctis,
         )

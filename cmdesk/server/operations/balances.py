@@ -11,6 +11,7 @@ caller's transaction. Where stamps and points live:
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, update
@@ -30,7 +31,13 @@ def _check_quantity(quantity: int) -> None:
 
 
 def _column_update(
-    party_type: PartyType, party_id: str, asset: Asset, delta: int, *, debit: bool
+    party_type: PartyType,
+    party_id: str,
+    asset: Asset,
+    delta: int,
+    *,
+    debit: bool,
+    now: dt.datetime | None = None,
 ) -> tuple[Any, Any, str]:
     """(statement, model, entity) for changing one balance by `delta` (negative for a debit)."""
     stmt: Any
@@ -69,7 +76,7 @@ def _column_update(
         }
         if not debit:
             values[StampingAccount.credited] = StampingAccount.credited + delta
-            values[StampingAccount.last_credit_at] = utcnow()
+            values[StampingAccount.last_credit_at] = now or utcnow()
         stmt = (
             update(StampingAccount)
             .where(StampingAccount.id == party_id, StampingAccount.kind == StampingAccountKind.STANDARD.value)
@@ -107,10 +114,19 @@ def debit(session: Session, party_type: PartyType, party_id: str, asset: Asset, 
     _record(session, entity, row)
 
 
-def credit(session: Session, party_type: PartyType, party_id: str, asset: Asset, quantity: int) -> None:
-    """Add `quantity` to a balance. The party must exist (and a CTI must be standard)."""
+def credit(
+    session: Session,
+    party_type: PartyType,
+    party_id: str,
+    asset: Asset,
+    quantity: int,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Add `quantity` to a balance. The party must exist (and a CTI must be standard). `now`: the
+    operation's time, a CTI's "última compra" (default: the current time)."""
     _check_quantity(quantity)
-    stmt, _model, entity = _column_update(party_type, party_id, asset, quantity, debit=False)
+    stmt, _model, entity = _column_update(party_type, party_id, asset, quantity, debit=False, now=now)
     row = session.execute(stmt, execution_options={"synchronize_session": "fetch"}).first()
     if row is None:
         if entity == "stamping_account":

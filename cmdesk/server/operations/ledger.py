@@ -285,7 +285,7 @@ def transfer(
         raise validation_error({"comments": "Los comentarios admiten hasta 500 caracteres."})
     target = _resolve_target(session, actor, a, target_type, target_id)
     balances.debit(session, PartyType.ACCOUNT, actor.account_id, a, quantity)
-    balances.credit(session, target.party, target.id, a, quantity)
+    balances.credit(session, target.party, target.id, a, quantity, now=now)
     m = record_movement(
         session,
         actor,
@@ -575,7 +575,7 @@ def _auto_sale(
             balances.debit(session, PartyType.ACCOUNT, account_id, Asset.STAMPS, rule.credit)
     except DomainError:
         return False
-    balances.credit(session, PartyType.STAMPING_ACCOUNT, cti_id, Asset.STAMPS, rule.credit)
+    balances.credit(session, PartyType.STAMPING_ACCOUNT, cti_id, Asset.STAMPS, rule.credit, now=now)
     record_movement(
         session,
         Actor(account_id, "auto_sale"),

@@ -615,7 +615,7 @@ def panel_purchase(
         catalog_package, count = _covering_purchase(session, asset, shortfall)
         bought = ledger.purchase(session, distributor, catalog_package.id, count, now=now)
     balances.debit(session, PartyType.ACCOUNT, account.id, asset, package.quantity)
-    balances.credit(session, target[0], target[1], asset, package.quantity)
+    balances.credit(session, target[0], target[1], asset, package.quantity, now=now)
     movement = ledger.record_movement(
         session,
         distributor,

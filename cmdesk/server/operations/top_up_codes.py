@@ -271,7 +271,7 @@ def redeem(
         session.refresh(row)
         raise _unavailable(row) or _used()
     feed.record(session, "top_up_code", row.id, [row.account_id])
-    balances.credit(session, receiver_type, receiver_id, asset, row.quantity)
+    balances.credit(session, receiver_type, receiver_id, asset, row.quantity, now=now)
     movement = Movement(
         account_id=row.account_id,
         kind=MovementKind.TOP_UP.value,

@@ -459,3 +459,27 @@ def test_same_cfdi_uuid_concurrently_debits_once(factory):
     results = _hammer(20, lambda i: _consume(factory, cti, u=u))
     assert all(r == {"balance": 9, "issued": 1} for r in results), results
     assert _balance(factory, StampingAccount, cti) == 9
+
+
+def test_a_sale_dates_the_ctis_last_purchase(factory):
+    """«Última compra» of a CTI is the time of the sale that credited it (the seed dates its history)."""
+    actor = make_distributor(factory)
+    give(factory, actor, Asset.STAMPS, 10)
+    cti = make_client(factory, actor)["stamping_account"]["id"]
+    when = dt.datetime(2026, 3, 15, 17, 30, tzinfo=dt.UTC)
+    db.run(
+        factory,
+        ledger.transfer,
+        actor,
+        asset="stamps",
+        target_type="stamping_account",
+        target_id=cti,
+        quantity=10,
+        amount_cents=500,
+        now=when,
+    )
+    with db.transaction(factory) as s:
+        row = s.get(StampingAccount, cti)
+        assert row is not None and row.last_credit_at == when
+    view = db.run(factory, clients.read_stamping_account, actor, cti)
+    assert view["last_purchase_at"] == when
