@@ -524,9 +524,16 @@ def _seed_usage(s: Session, actor: Actor, ctis: list[str], rng: random.Random, n
     for cti, w in zip(ctis, weights, strict=True):
         row = state[cti]
         balance = row.balance
-        for _ in range(min(balance - 1, int(w * 20))):
-            when = now - dt.timedelta(days=rng.randrange(0, 90), minutes=rng.randrange(0, 1440))
-            cfdi_uuid = str(uuid.UUID(int=rng.getrandbits(128))).upper()
+        stamped = [
+            (
+                now - dt.timedelta(days=rng.randrange(0, 90), minutes=rng.randrange(0, 1440)),
+                str(uuid.UUID(int=rng.getrandbits(128))).upper(),
+            )
+            for _ in range(min(balance - 1, int(w * 20)))
+        ]
+        # In time order, as they would have been stamped: the first and last issue times are then
+        # the earliest and latest, and an auto-sale fires when the balance really ran low.
+        for when, cfdi_uuid in sorted(stamped):
             if row.minimum is not None and balance - 1 < row.minimum:
                 issued.flush()
                 answer = ledger.consume(

@@ -122,6 +122,38 @@ def test_usage_history_is_spread_over_the_last_90_days(
         assert sum(d["issued"] for d in report["daily"]) == busiest.issued
 
 
+def test_first_and_last_issue_and_last_purchase_are_the_history_s_dates(
+    factory: db.SessionFactory, seeded: dict[str, Any]
+) -> None:
+    """Primera/última emisión are the earliest/latest CFDI and «última compra» the latest sale, as a
+    CTI that lived through that history would show."""
+    with db.transaction(factory) as s:
+        spans = dict(
+            (cti, (first, last))
+            for cti, first, last in s.execute(
+                select(
+                    IssuedCfdi.stamping_account_id,
+                    func.min(IssuedCfdi.issued_at),
+                    func.max(IssuedCfdi.issued_at),
+                ).group_by(IssuedCfdi.stamping_account_id)
+            )
+        )
+        sales = dict(
+            s.execute(
+                select(Movement.target_id, func.max(Movement.created_at))
+                .where(Movement.target_type == "stamping_account")
+                .group_by(Movement.target_id)
+            ).all()
+        )
+        ctis = s.scalars(select(StampingAccount).where(StampingAccount.kind == "standard")).all()
+        assert sum(1 for c in ctis if c.id in spans) >= 30
+        for cti in ctis:
+            if cti.id in spans:
+                assert (cti.first_issue_at, cti.last_issue_at) == spans[cti.id], cti.id
+            if cti.id in sales:
+                assert cti.last_credit_at == sales[cti.id], cti.id
+
+
 def test_the_feed_covers_every_synced_row(factory: db.SessionFactory, seeded: dict[str, Any]) -> None:
     """Every synced row reaches each account that sees it, read as the desktop reads the feed."""
     with db.transaction(factory) as s:
