@@ -45,6 +45,26 @@ WORKFLOW = ROOT / ".github" / "workflows" / "windows.yml"
         ("PySide6/Qt/plugins/tls/qopensslbackend.dll", "win32", False),
         ("PySide6/Qt/plugins/platforminputcontexts/libcomposeplatforminputcontextplugin.so", "linux", True),
         ("PySide6/Qt/plugins/platforminputcontexts/qtvirtualkeyboardplugin.dll", "win32", False),
+        # Windows: PyInstaller keeps the wheel's layout (no Qt/ folder), with backslashes.
+        ("PySide6\\plugins\\platforms\\qwindows.dll", "win32", True),
+        ("PySide6\\plugins\\platforms\\qoffscreen.dll", "win32", True),
+        ("PySide6\\plugins\\platforms\\qdirect2d.dll", "win32", False),
+        ("PySide6/plugins/platforms/qminimal.dll", "win32", False),
+        ("PySide6\\plugins\\styles\\qmodernwindowsstyle.dll", "win32", True),
+        ("PySide6\\plugins\\imageformats\\qjpeg.dll", "win32", False),
+        ("PySide6\\plugins\\imageformats\\qsvg.dll", "win32", False),
+        ("PySide6\\plugins\\tls\\qschannelbackend.dll", "win32", False),
+        ("PySide6\\plugins\\iconengines\\qsvgicon.dll", "win32", False),
+        ("PySide6\\plugins\\generic\\qtuiotouchplugin.dll", "win32", False),
+        ("PySide6\\plugins\\platforminputcontexts\\qtvirtualkeyboardplugin.dll", "win32", False),
+        ("PySide6\\translations\\qtbase_es.qm", "win32", True),
+        ("PySide6\\translations\\qtbase_de.qm", "win32", False),
+        ("PySide6\\translations\\qt_es.qm", "win32", False),
+        ("PySide6\\Qt6Core.dll", "win32", True),
+        ("PySide6\\Qt6Svg.dll", "win32", False),
+        ("PySide6\\opengl32sw.dll", "win32", False),
+        ("PySide6\\msvcp140.dll", "win32", True),
+        ("shiboken6\\shiboken6.abi3.dll", "win32", True),
         ("PySide6/Qt/translations/qtbase_es.qm", "win32", True),
         ("PySide6/Qt/translations/qtbase_de.qm", "win32", False),
         ("PySide6/Qt/translations/qt_help_es.qm", "linux", False),
@@ -60,6 +80,30 @@ WORKFLOW = ROOT / ".github" / "workflows" / "windows.yml"
 )
 def test_keep(dest, platform, kept):
     assert bundle_filter.keep(dest, platform) is kept
+
+
+@pytest.mark.parametrize(
+    ("dest", "kind", "plugin_type", "stem"),
+    [
+        ("PySide6/Qt/plugins/platforms/libqxcb.so", "plugin", "platforms", "qxcb"),
+        ("PySide6\\plugins\\platforms\\qwindows.dll", "plugin", "platforms", "qwindows"),
+        ("PySide6/plugins/styles/qmodernwindowsstyle.dll", "plugin", "styles", "qmodernwindowsstyle"),
+        ("PyQt6/Qt6/plugins/platforms/libqcocoa.dylib", "plugin", "platforms", "qcocoa"),
+        ("PySide6\\translations\\qtbase_es.qm", "translation", "", "qtbase_es"),
+        ("PySide6/Qt/translations/qt_help_de.qm", "translation", "", "qt_help_de"),
+        ("PySide6/Qt/lib/libQt6Core.so.6", "other", "", "Qt6Core"),
+        ("PySide6\\Qt6Core.dll", "other", "", "Qt6Core"),
+    ],
+)
+def test_qt_role_reads_both_layouts(dest, kind, plugin_type, stem):
+    role = bundle_filter.qt_role(dest)
+    assert role is not None
+    assert (role.kind, role.plugin_type, role.stem) == (kind, plugin_type, stem)
+
+
+def test_qt_role_is_none_outside_the_bindings():
+    assert bundle_filter.qt_role("cmdesk/resources/cmdesk.png") is None
+    assert bundle_filter.qt_role("plugins/platforms/qwindows.dll") is None
 
 
 def test_other_bindings_and_tools_are_excluded():
@@ -229,3 +273,20 @@ def test_windows_workflow():
         assert "secrets." not in str(step.get("if", ""))
     signing = [s for s in steps if "signtool" in str(s.get("run", "")) and "iscc" not in str(s.get("run", ""))]
     assert signing and all("if" in s for s in signing)
+
+
+# ---- the Windows check (scripts/check-windows.sh) -------------------------------------------------------
+
+
+def test_iscc_errors_and_warnings_are_found_and_file_names_are_not():
+    import check_windows
+    output = [
+        r"   Compressing: Z:\stage\cmdesk\_internal\libgpg-error.so.0",
+        "Successful compile (0.564 sec). Resulting Setup program filename is:",
+        'Warning: Architecture identifier "x64" is deprecated.',
+        "Warning: Line 11, Column 5: [Hint] Variable 'X' never used",
+        "Error on line 40 in Z:\\w\\installer\\cmdesk.iss: No existe cmdesk.exe en BuildDir",
+        "Compile aborted.",
+    ]
+    assert check_windows.iscc_problems(output) == output[2:]
+    assert check_windows.iscc_problems(output[:2]) == []
