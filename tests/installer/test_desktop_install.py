@@ -16,6 +16,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_ONLY = ("psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c", "httptools", "uvloop")
@@ -44,7 +46,7 @@ sys.exit(code or (3 if leaked else 0))
 
 
 def requirement_names(requirements: list[str]) -> set[str]:
-    return {r.split(";")[0].split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower() for r in requirements}
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
 
 
 def test_server_only_packages_are_the_server_extra():
