@@ -45,7 +45,7 @@ missing_qt_libraries() {
 if [ "$(uname -s)" = Linux ] && [ "${QT_QPA_PLATFORM:-xcb}" = xcb ] && command -v ldd >/dev/null 2>&1; then
   missing=$(missing_qt_libraries)
   if [ -n "$missing" ]; then
-    packages=$(for lib in $missing; do debian_package "$lib"; done | sort -u | tr '\n' ' ')
+    packages=$(for lib in $missing; do debian_package "$lib"; done | sort -u | paste -sd' ')
     echo "Faltan bibliotecas del sistema que Qt necesita para abrir ventanas (X11/xcb): $(echo $missing)"
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "Instalándolas con apt: $packages"
