@@ -49,7 +49,7 @@ if [ "$(uname -s)" = Linux ] && [ "${QT_QPA_PLATFORM:-xcb}" = xcb ] && command -
     echo "Faltan bibliotecas del sistema que Qt necesita para abrir ventanas (X11/xcb): $(echo $missing)"
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "Instalándolas con apt: $packages"
-      apt-get update -qq || true
+      apt-get update -qq >/dev/null 2>&1 || true  # a stale index elsewhere must not stop the install
       # shellcheck disable=SC2086
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages >/dev/null
       missing=$(missing_qt_libraries)
