@@ -8,38 +8,14 @@ The operations still return plain dicts (`operations.accounts.account_view`, `op
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from cmdesk.server.api.schemas import Balances
-from cmdesk.server.api.schemas_distributors import DistributorAddress, Profile, StatusName
+from cmdesk.server.api.schemas_distributors import Account, Profile, StatusName
 
 RoleName = Literal["master", "user"]
-
-
-class Account(BaseModel):
-    """The distributor account a session acts for (API.md, «Account»)."""
-
-    id: str
-    nic: str
-    version: int
-    parent_id: str | None = Field(description="La cuenta del distribuidor padre; null en la raíz.")
-    status: StatusName
-    name: str
-    trade_name: str
-    rfc: str
-    email: str
-    phone: str
-    address: DistributorAddress
-    business_activity: str
-    comments: str
-    balances: Balances
-    created_at: dt.datetime
-    expires_at: dt.datetime
-    activated_at: dt.datetime | None
-    cancelled_at: dt.datetime | None
 
 
 class AccountChoice(BaseModel):
