@@ -382,6 +382,7 @@ def check_iscc(wine: list[str], iscc: str, build: str, out: str, version: str) -
         f"/DAppVersion={version}",
         f"/DAppNumericVersion={numbers}",
         f"/O{out}",
+        "/DCheckCompile",
         str(INSTALLER / "cmdesk.iss") if not wine else to_windows_path(INSTALLER / "cmdesk.iss"),
     ]
     started = time.monotonic()
@@ -389,9 +390,10 @@ def check_iscc(wine: list[str], iscc: str, build: str, out: str, version: str) -
     output = result.stdout + result.stderr
     lines = output.splitlines()
     # One line per file compressed or parsed: counted, not printed.
-    noise = re.compile(r"^\s*(Compressing: |Parsing \[|Reading version info: )")
+    noise = re.compile(r"^\s*(Compressing: |Storing: |Parsing \[|Reading version info: )")
     print("\n".join(line for line in lines if line.strip() and not noise.match(line)))
-    print(f"({sum(1 for line in lines if 'Compressing: ' in line)} archivos comprimidos)")
+    packed = sum(1 for line in lines if re.match(r"\s*(Compressing|Storing): ", line))
+    print(f"({packed} archivos empaquetados)")
     problems = iscc_problems(lines)
     if result.returncode != 0 or problems:
         print(f"ISCC: código {result.returncode}, {len(problems)} errores o advertencias.", file=sys.stderr)

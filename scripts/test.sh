@@ -31,6 +31,9 @@ if [ "${CMDESK_SKIP_WINDOWS_CHECK:-}" = 1 ]; then
 else
   echo "== Windows (scripts/check-windows.sh)"
   bash scripts/check-windows.sh
+  # The one-folder build it made from installer/cmdesk.spec: tests/installer/test_frozen_build.py runs it.
+  cache=${CMDESK_WINDOWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cmdesk-windows}
+  export CMDESK_TEST_FROZEN_BUILD="$cache/pyinstaller/dist/cmdesk"
 fi
 echo "== pytest"
 .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -237,6 +237,16 @@ def test_silent_updates_close_and_relaunch_cmdesk():
     assert user_model_id and f'SetCurrentProcessExplicitAppUserModelID("{user_model_id.group(1)}")' in app_source
 
 
+def test_the_check_compile_changes_only_the_compression():
+    """scripts/check-windows.sh compiles with /DCheckCompile: what it checks must be the release script."""
+    block = re.search(r"^#ifdef CheckCompile\n(.*?)^#else\n(.*?)^#endif", ISS, re.MULTILINE | re.DOTALL)
+    assert block
+    settings = [line.split("=")[0] for line in block.group(1).splitlines() if line and not line.startswith(";")]
+    assert settings == ["Compression", "SolidCompression"]
+    assert block.group(2).split() == ["Compression=lzma2/max", "SolidCompression=yes"]
+    assert ISS.count("CheckCompile") == 1
+
+
 def test_uninstaller_keeps_the_data_unless_asked():
     folder = re.search(r"DataFolder = '\{localappdata\}\\(.+)';", ISS)
     assert folder and folder.group(1) == f"{paths.APP_AUTHOR}\\{paths.APP_NAME}"
