@@ -52,7 +52,7 @@ install_wine() {
   # ISCC.exe is a 32-bit program: Wine needs its i386 half (wine32) besides wine64.
   dpkg --add-architecture i386
   local packages=(wine wine64 wine32:i386)
-  apt-get update -qq || true
+  apt-get update -qq >/dev/null 2>&1 || true  # one stale index must not stop it; the install reports
   if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; then
     return 0
   fi
