@@ -63,6 +63,7 @@ from cmdesk.models import (
     AlertRule,
     Client,
     CtiDailyUsage,
+    IssuedCfdi,
     Membership,
     Movement,
     PricePackage,
@@ -575,6 +576,7 @@ class Subject:
     balance: int
     eligible: bool  # in use (C.P.D. > 0), standard and active
     rule: Rule
+    last_credit_at: dt.datetime | None = None
 
 
 @dataclass
@@ -596,6 +598,46 @@ def _holds(kind: str, threshold: int, s: Subject) -> bool:
     if kind == "days":
         return s.forecast.days_remaining is not None and s.forecast.days_remaining <= threshold
     return s.balance <= threshold
+
+
+def _holds_at(kind: str, threshold: int, s: Subject, balance: int) -> bool:
+    """Whether the condition held with `balance` (at the subject's current C.P.D.)."""
+    if kind == "days":
+        remaining = forecast.days_remaining(balance, s.forecast.cpd_centi)
+        return remaining is not None and remaining <= threshold
+    return balance <= threshold
+
+
+def _after_credits(session: Session, s: Subject, since: dt.datetime) -> list[tuple[dt.datetime, int]]:
+    """`(time, balance right after)` of each credit a CTI received since `since`: its balance now,
+    plus the CFDI it issued after the credit, minus the credits after it. Only for a CTI credited
+    since then (a refill consumed before the evaluator looked must still re-arm its alerts)."""
+    if s.type != "stamping_account" or s.last_credit_at is None or s.last_credit_at <= since:
+        return []
+    credits = session.execute(
+        select(Movement.created_at, Movement.quantity)
+        .where(
+            Movement.target_type == PartyType.STAMPING_ACCOUNT.value,
+            Movement.target_id == s.id,
+            Movement.asset == Asset.STAMPS.value,
+            Movement.created_at > since,
+        )
+        .order_by(Movement.created_at.desc())
+    ).all()
+    out: list[tuple[dt.datetime, int]] = []
+    credited_later = 0
+    for at, quantity in credits:
+        issued_later = int(
+            session.scalar(
+                select(func.count())
+                .select_from(IssuedCfdi)
+                .where(IssuedCfdi.stamping_account_id == s.id, IssuedCfdi.issued_at > at)
+            )
+            or 0
+        )
+        out.append((at, s.balance + issued_later - credited_later))
+        credited_later += int(quantity)
+    return out
 
 
 def _insert_alert(session: Session, values: dict[str, Any]) -> bool:
@@ -635,12 +677,23 @@ def evaluate_subjects(ctx: _Context, subjects: Sequence[Subject]) -> list[Alert]
     created: list[Alert] = []
     for s in subjects:
         current = open_by.get((s.type, s.id), [])
-        # Re-arm: the condition no longer holds and the subject was refilled since it fired.
+        # Re-arm: refilled above the threshold since it fired — seen now (the condition no longer
+        # holds and the balance is above the one it fired at), or right after a credit that was
+        # used up again before this step looked (`_after_credits`).
+        peaks = _after_credits(session, s, min(a.created_at for a in current)) if current else []
         for a in current:
-            if not _holds(a.threshold_kind, a.threshold, s) and s.balance > a.balance:
+            refilled = not _holds(a.threshold_kind, a.threshold, s) and s.balance > a.balance
+            if not refilled:
+                refilled = any(
+                    at > a.created_at and not _holds_at(a.threshold_kind, a.threshold, s, balance)
+                    for at, balance in peaks
+                )
+            if refilled:
                 a.rearmed_at = ctx.now
                 if a.state != "resolved":
                     a.state, a.resolved_at, a.resolved_by = "resolved", ctx.now, "system"
+        if any(a.rearmed_at is not None for a in current):
+            session.flush()  # re-armed before the same threshold may fire again below
         if not s.rule.enabled or not s.eligible:
             continue
         still_open = {(a.threshold_kind, a.threshold) for a in current if a.rearmed_at is None}
@@ -853,6 +906,7 @@ def cti_subjects(ctx: _Context, cti_ids: Sequence[str]) -> list[Subject]:
                 StampingAccount.active,
                 StampingAccount.balance,
                 StampingAccount.created_at,
+                StampingAccount.last_credit_at,
             ).where(StampingAccount.id.in_(ids[i : i + 1000]))
         ).all()
     sums = _window_sums(session, [r.id for r in rows], ctx.today)
@@ -879,6 +933,7 @@ def cti_subjects(ctx: _Context, cti_ids: Sequence[str]) -> list[Subject]:
                 balance=int(r.balance),
                 eligible=standard and bool(r.active) and cpd > 0,
                 rule=ctx.rules.for_cti(r.account_id, r.client_id, r.id),
+                last_credit_at=r.last_credit_at,
             )
         )
     return out

@@ -337,3 +337,16 @@ def test_an_account_purged_takes_its_alerts(factory: db.SessionFactory) -> None:
     with db.transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(Alert)) == 0
         assert s.scalar(select(func.count()).select_from(AlertDelivery)) == 0
+
+
+def test_a_refill_used_up_before_the_evaluator_looked_still_re_arms(factory: db.SessionFactory) -> None:
+    """Empty, refilled and empty again between two steps: two crossings of "sin timbres", two alerts.
+    The refill lifted it to 10 (D.R. 7 at 1.33 a day): the ≤ 7 days crossing never ended."""
+    actor, _, cti = setup(factory, 30)
+    consume(factory, cti, 30)
+    assert tick(factory).created == 2
+    fund_cti(factory, actor, cti, 10)
+    consume(factory, cti, 10)
+    assert tick(factory).created == 1
+    kinds = Counter((a.threshold_kind, a.rearmed_at is None) for a in all_alerts(factory, actor))
+    assert kinds == {("balance", False): 1, ("balance", True): 1, ("days", True): 1}
