@@ -13,16 +13,14 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 import requests
-from sqlalchemy import make_url, select, update
+from sqlalchemy import select, update
 
-from cmdesk.devtools import server_process
 from cmdesk.domain.enums import Asset
 from cmdesk.models import Alert, AlertDelivery, StampingAccount
-from cmdesk.server import db, migrations
-from tests.server.helpers import give, make_client, make_distributor
+from cmdesk.server import db
+from tests.server.helpers import give, make_client, make_distributor, server_on_fresh_database
 
 pytestmark = pytest.mark.postgres_only
 
@@ -33,24 +31,10 @@ STAMPS = 12
 
 @pytest.fixture
 def server(pg_url, tmp_path):
-    base = make_url(pg_url)
-    name = f"al_{uuid.uuid4().hex[:8]}"
-    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    engine = db.create_db_engine(url)
-    proc = server_process.start(
-        url, workers=2, log_dir=tmp_path, env={"CMDESK_ALERTS_INTERVAL_SECONDS": "0.2"}
-    )
-    try:
-        yield proc, db.session_factory(engine)
-    finally:
-        proc.stop()
-        engine.dispose()
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with server_on_fresh_database(
+        pg_url, tmp_path, workers=2, env={"CMDESK_ALERTS_INTERVAL_SECONDS": "0.2"}
+    ) as running:
+        yield running
 
 
 def test_every_crossing_is_alerted_exactly_once(server):
@@ -72,14 +56,23 @@ def test_every_crossing_is_alerted_exactly_once(server):
     def refill(cti: str) -> None:
         body = {"asset": "stamps", "target": {"type": "stamping_account", "id": cti}, "quantity": STAMPS}
         r = requests.post(
-            f"{proc.url}/v1/transfers", json=body, headers={**bearer, "Idempotency-Key": str(uuid.uuid4())}, timeout=60
+            f"{proc.url}/v1/transfers",
+            json=body,
+            headers={**bearer, "Idempotency-Key": str(uuid.uuid4())},
+            timeout=60,
         )
         assert r.status_code == 201, r.text
 
     def empty_alerts(cti: str) -> set[str]:
         """The ids of this CTI's "se quedó sin timbres" alerts so far."""
-        items = requests.get(f"{proc.url}/v1/alerts", params={"limit": 1000}, headers=bearer, timeout=60).json()["items"]
-        return {a["id"] for a in items if a["subject"]["id"] == cti and a["threshold"] == {"kind": "balance", "value": 0}}
+        items = requests.get(
+            f"{proc.url}/v1/alerts", params={"limit": 1000}, headers=bearer, timeout=60
+        ).json()["items"]
+        return {
+            a["id"]
+            for a in items
+            if a["subject"]["id"] == cti and a["threshold"] == {"kind": "balance", "value": 0}
+        }
 
     def run(one: dict) -> int:
         cti, password = one["stamping_account"]["id"], one["password"]

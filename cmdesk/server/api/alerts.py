@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from cmdesk.server import db
-from cmdesk.server.api.deps import CurrentActor, Db, IfMatch, Pagination, decode_cursor, encode_cursor
+from cmdesk.server.api.deps import CurrentActor, Db, IfMatch, Pagination, keyset_after, keyset_answer
 from cmdesk.server.api.schemas_common import RequestModel, problem_responses
 from cmdesk.server.operations import alerts
 from cmdesk.server.operations import calendar as renewals
@@ -148,13 +148,6 @@ def list_alerts(
     client_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     """Las alertas de saldo de la cuenta, la más reciente primero (filtros: estado, cliente)."""
-    after = None
-    if page.cursor:
-        created, ident = decode_cursor(page.cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(str(created)), str(ident))
-        except ValueError:
-            decode_cursor("", 2)
     items = db.run(
         factory,
         alerts.list_alerts,
@@ -162,13 +155,9 @@ def list_alerts(
         state=state,
         client_id=client_id,
         limit=page.limit + 1,
-        after=after,
+        after=keyset_after(page),
     )
-    nxt = None
-    if len(items) > page.limit:
-        items = items[: page.limit]
-        nxt = encode_cursor([items[-1]["created_at"].isoformat(), items[-1]["id"]])
-    return {"items": items, "next_cursor": nxt}
+    return keyset_answer(items, page)
 
 
 @router.get("/v1/alerts/{alert_id}", response_model=AlertOut, responses=problem_responses(401, 404))
