@@ -8,7 +8,7 @@ database function instead (`cmdesk.models.pg_functions`, same UPSERT).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -72,7 +72,3 @@ def summaries(
     found = daily_usage(session, ids, since, today)
     return {cti: usage.encode_summary(found.get(cti, {}), today) for cti in ids}
 
-
-def summary_total(summary: Mapping[str, Any] | None) -> int:
-    """CFDI a summary counts (what the tests and the seed check against `issued`)."""
-    return sum(usage.decode_summary(summary).values())
