@@ -44,6 +44,7 @@ LOADER_MODULES: list[str] = [
     "cmdesk.server.operations.tools",
     "cmdesk.server.operations.records",
     "cmdesk.server.operations.software",
+    "cmdesk.server.operations.alerts",
 ]
 
 DEFAULT_LIMIT = 500
