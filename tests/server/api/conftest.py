@@ -24,7 +24,10 @@ PASSWORD = "secreto123"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url="sqlite://", software_store=tmp_path / "files")
+    # No sender thread: the mail tests run the sender themselves, when they choose.
+    return Settings(
+        database_url="sqlite://", software_store=tmp_path / "files", mail_sender=False, mail_folder=tmp_path / "mail"
+    )
 
 
 @pytest.fixture
