@@ -224,7 +224,7 @@ class Sender:
         elif isinstance(params.get("action_url"), str):
             link = params["action_url"]
         rendered = templates.render(mail.kind, params, subject=mail.subject, link=link)
-        return templates.build_message(
+        message = templates.build_message(
             rendered=rendered,
             mail_from=self.settings.mail_from,
             to_address=mail.to_address,
@@ -233,6 +233,9 @@ class Sender:
             mail_id=mail.id,
             created_at=mail.created_at,
         )
+        # Which sender sent it (host:pid): tracing a mail through several workers.
+        message["X-Cmdesk-Sender"] = self.identity
+        return message
 
     def _mine(self, session: Session, claimed: Claimed) -> OutboundMail | None:
         mail = session.scalar(select(OutboundMail).where(OutboundMail.id == claimed.id).with_for_update())
