@@ -79,7 +79,7 @@ def test_reset_over_json_ends_sessions_and_works_once(client, factory, ana):
 
 
 def test_invitation_states_resend_and_accept(client, factory, ana):
-    actor, h = ana
+    _actor, h = ana
     r = client.post("/v1/users", json={"email": "alicia@dist.mx", "mobile": "5522223333", "name": "Alicia"}, headers=h)
     assert r.status_code == 201
     user = conforms(st.UserCreated, r.json())["user"]
