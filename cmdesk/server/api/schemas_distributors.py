@@ -78,13 +78,14 @@ class DistributorAdmin(BaseModel):
     email_confirmed: bool
 
 
-class Distributor(BaseModel):
+class AccountOut(BaseModel):
+    """A Cuenta Maestra (`operations.accounts.account_view`)."""
+
     id: str
     nic: str
     version: int
     parent_id: str | None
     status: StatusName
-    status_label: str = Field(description="El estado como lo nombra el portal (Sin validar, Activo...).")
     name: str
     trade_name: str
     rfc: str
@@ -98,6 +99,10 @@ class Distributor(BaseModel):
     expires_at: dt.datetime
     activated_at: dt.datetime | None
     cancelled_at: dt.datetime | None
+
+
+class Distributor(AccountOut):
+    status_label: str = Field(description="El estado como lo nombra el portal (Sin validar, Activo...).")
     purge_at: dt.datetime | None = Field(
         description="Fin de los 30 días en que una cuenta cancelada puede reactivarse."
     )

@@ -8,9 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from cmdesk.server.api import schemas
 from cmdesk.server.api.schemas_common import Mail, MailKind, MailStatus, RequestModel
-from cmdesk.server.api.schemas_distributors import Charge, DistributorAddress, Profile
+from cmdesk.server.api.schemas_distributors import AccountOut, Charge, Profile
 
 Token = Annotated[str, Field(min_length=1, max_length=200, description="El token del enlace del correo.")]
 Password = Annotated[str, Field(min_length=1, max_length=128)]
@@ -103,27 +102,6 @@ class RenewalQuote(BaseModel):
     new_expires_at: dt.datetime
     charges: list[RenewalLine]
     total_cents: int
-
-
-class AccountOut(BaseModel):
-    id: str
-    nic: str
-    version: int
-    parent_id: str | None
-    status: str
-    name: str
-    trade_name: str
-    rfc: str
-    email: str
-    phone: str
-    address: DistributorAddress
-    business_activity: str
-    comments: str
-    balances: schemas.Balances
-    created_at: dt.datetime
-    expires_at: dt.datetime
-    activated_at: dt.datetime | None
-    cancelled_at: dt.datetime | None
 
 
 class Renewed(BaseModel):

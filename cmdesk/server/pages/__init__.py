@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -164,167 +165,138 @@ def _describe(factory: db.SessionFactory, fn: Any, token: str) -> dict[str, Any]
     return result
 
 
-def _check_repeat(form: dict[str, str], errors: dict[str, str]) -> None:
-    if form.get("password", "") != form.get("password2", ""):
-        errors.setdefault("password2", "Las dos contraseñas no coinciden: escríbala igual en ambos campos.")
-
-
 @router.get("/cuenta/estilo.css")
 def stylesheet() -> Response:
     css = (templates.TEMPLATES / "pages" / "estilo.css").read_text(encoding="utf-8")
     return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
-# ---- confirm the e-mail -------------------------------------------------------------------------------
+# ---- the three link pages ----------------------------------------------------------------------------
+#
+# Each opens with GET (shows the form, changes nothing) and acts on POST. `act` runs the operation and
+# returns the success page; a DomainError on `token` means the link was used meanwhile (a double
+# submit), any other is shown beside the fields.
+
+Describe = Callable[[Session, str], dict[str, Any]]
+Act = Callable[[db.SessionFactory, str, dict[str, str], dict[str, Any]], HTMLResponse]
+
+
+def _open(request: Request, token: str, purpose: str, describe: Describe, template: str) -> Response:
+    if (throttled := _count(request)) is not None:
+        return throttled
+    info = _describe(request.app.state.session_factory, describe, token)
+    if isinstance(info, links.LinkProblem):
+        return _problem_page(info, purpose)
+    return _page(template, token=token, info=info, errors={}, hint=PASSWORD_HINT, name=info["profile_name"])
+
+
+async def _submit(request: Request, purpose: str, describe: Describe, template: str, act: Act) -> Response:
+    if (throttled := _count(request)) is not None:
+        return throttled
+    form = await _form(request)
+    token = form.get("t", "")
+    factory = request.app.state.session_factory
+    info = _describe(factory, describe, token)
+    if isinstance(info, links.LinkProblem):
+        return _problem_page(info, purpose)
+    errors: dict[str, str] = {}
+    if info.get("needs_password", True) and form.get("password", "") != form.get("password2", ""):
+        errors["password2"] = "Las dos contraseñas no coinciden: escríbala igual en ambos campos."
+    if not errors:
+        try:
+            return act(factory, token, form, info)
+        except DomainError as exc:
+            if any(e.field == "token" for e in exc.errors):
+                return _problem_page(links.LinkProblem("used"), purpose)
+            errors = _field_errors(exc)
+    name = form.get("name", "").strip()
+    return _page(template, status=422, token=token, info=info, errors=errors, hint=PASSWORD_HINT, name=name)
+
+
+def _signed_in_with(password: str | None, usual: str) -> str:
+    return " y la contraseña que acaba de elegir." if password else f" y {usual}."
+
+
+def _confirm(
+    factory: db.SessionFactory, token: str, form: dict[str, str], info: dict[str, Any]
+) -> HTMLResponse:
+    password = form.get("password") if info["needs_password"] else None
+    result = db.run(factory, distributors.confirm_email, token, password)
+    paragraphs = [f"El correo {info['email']} quedó confirmado."]
+    if result["confirmed_account_ids"]:
+        paragraphs.append(
+            f"Su Cuenta Maestra {info['account_name']} (NIC {info['account_nic']}) está ahora "
+            "«Sin activar»: su distribuidor debe activarla para que pueda usarla."
+        )
+    paragraphs.append(
+        "Podrá iniciar sesión en cmdesk con su correo o su número móvil"
+        + _signed_in_with(password, "su contraseña")
+    )
+    return _page("message.html", title="¡Listo! Su correo quedó confirmado", paragraphs=paragraphs)
+
+
+def _accept(
+    factory: db.SessionFactory, token: str, form: dict[str, str], info: dict[str, Any]
+) -> HTMLResponse:
+    password = form.get("password") if info["needs_password"] else None
+    name = form.get("name", "").strip()
+    result = db.run(factory, access.accept_invitation, token, password, name or None)
+    account = result["account"]
+    return _page(
+        "message.html",
+        title="¡Bienvenido! Ya tiene acceso",
+        paragraphs=[
+            f"Ya puede usar la Cuenta Maestra {account['name']} (NIC {account['nic']}).",
+            f"Inicie sesión en cmdesk con su correo {result['profile']['email']} o su número móvil"
+            + _signed_in_with(password, "su contraseña de siempre"),
+        ],
+    )
+
+
+def _reset(
+    factory: db.SessionFactory, token: str, form: dict[str, str], info: dict[str, Any]
+) -> HTMLResponse:
+    db.run(factory, access.complete_password_reset, token, form.get("password", ""))
+    return _page(
+        "message.html",
+        title="Su contraseña cambió",
+        paragraphs=[
+            f"La contraseña del perfil {info['email']} es ahora la que acaba de elegir.",
+            "Inicie sesión en cmdesk con ella. Las sesiones abiertas con la contraseña anterior se cerraron.",
+        ],
+    )
 
 
 @router.get("/cuenta/confirmar")
 def confirm_page(request: Request, t: str = "") -> Response:
-    if (throttled := _count(request)) is not None:
-        return throttled
-    info = _describe(request.app.state.session_factory, distributors.describe_confirmation, t)
-    if isinstance(info, links.LinkProblem):
-        return _problem_page(info, "confirm_email")
-    return _page("confirm.html", token=t, info=info, errors={}, hint=PASSWORD_HINT)
+    return _open(request, t, "confirm_email", distributors.describe_confirmation, "confirm.html")
 
 
 @router.post("/cuenta/confirmar")
 async def confirm_submit(request: Request) -> Response:
-    if (throttled := _count(request)) is not None:
-        return throttled
-    form = await _form(request)
-    token = form.get("t", "")
-    factory = request.app.state.session_factory
-    info = _describe(factory, distributors.describe_confirmation, token)
-    if isinstance(info, links.LinkProblem):
-        return _problem_page(info, "confirm_email")
-    errors: dict[str, str] = {}
-    password = form.get("password") if info["needs_password"] else None
-    if info["needs_password"]:
-        _check_repeat(form, errors)
-    if not errors:
-        try:
-            result = db.run(factory, distributors.confirm_email, token, password)
-        except DomainError as exc:
-            if any(e.field == "token" for e in exc.errors):
-                return _problem_page(links.LinkProblem("used"), "confirm_email")
-            errors = _field_errors(exc)
-        else:
-            inactive = bool(result["confirmed_account_ids"])
-            paragraphs = [f"El correo {info['email']} quedó confirmado."]
-            if inactive:
-                paragraphs.append(
-                    f"Su Cuenta Maestra {info['account_name']} (NIC {info['account_nic']}) está ahora "
-                    "«Sin activar»: su distribuidor debe activarla para que pueda usarla."
-                )
-            paragraphs.append(
-                "Podrá iniciar sesión en cmdesk con su correo o su número móvil"
-                + (" y la contraseña que acaba de elegir." if password else " y su contraseña.")
-            )
-            return _page("message.html", title="¡Listo! Su correo quedó confirmado", paragraphs=paragraphs)
-    return _page("confirm.html", status=422, token=token, info=info, errors=errors, hint=PASSWORD_HINT)
-
-
-# ---- accept an invitation -----------------------------------------------------------------------------
+    return await _submit(
+        request, "confirm_email", distributors.describe_confirmation, "confirm.html", _confirm
+    )
 
 
 @router.get("/cuenta/invitacion")
 def invitation_page(request: Request, t: str = "") -> Response:
-    if (throttled := _count(request)) is not None:
-        return throttled
-    info = _describe(request.app.state.session_factory, access.describe_invitation, t)
-    if isinstance(info, links.LinkProblem):
-        return _problem_page(info, "invitation")
-    return _page(
-        "invitation.html", token=t, info=info, errors={}, hint=PASSWORD_HINT, name=info["profile_name"]
-    )
+    return _open(request, t, "invitation", access.describe_invitation, "invitation.html")
 
 
 @router.post("/cuenta/invitacion")
 async def invitation_submit(request: Request) -> Response:
-    if (throttled := _count(request)) is not None:
-        return throttled
-    form = await _form(request)
-    token = form.get("t", "")
-    factory = request.app.state.session_factory
-    info = _describe(factory, access.describe_invitation, token)
-    if isinstance(info, links.LinkProblem):
-        return _problem_page(info, "invitation")
-    errors: dict[str, str] = {}
-    password = form.get("password") if info["needs_password"] else None
-    if info["needs_password"]:
-        _check_repeat(form, errors)
-    name = form.get("name", "").strip()
-    if not errors:
-        try:
-            result = db.run(factory, access.accept_invitation, token, password, name or None)
-        except DomainError as exc:
-            if any(e.field == "token" for e in exc.errors):
-                return _problem_page(links.LinkProblem("used"), "invitation")
-            errors = _field_errors(exc)
-        else:
-            account = result["account"]
-            return _page(
-                "message.html",
-                title="¡Bienvenido! Ya tiene acceso",
-                paragraphs=[
-                    f"Ya puede usar la Cuenta Maestra {account['name']} (NIC {account['nic']}).",
-                    f"Inicie sesión en cmdesk con su correo {result['profile']['email']} o su número móvil"
-                    + (
-                        " y la contraseña que acaba de elegir."
-                        if password
-                        else " y su contraseña de siempre."
-                    ),
-                ],
-            )
-    return _page(
-        "invitation.html", status=422, token=token, info=info, errors=errors, hint=PASSWORD_HINT, name=name
-    )
-
-
-# ---- reset a password ---------------------------------------------------------------------------------
+    return await _submit(request, "invitation", access.describe_invitation, "invitation.html", _accept)
 
 
 @router.get("/cuenta/restablecer")
 def reset_page(request: Request, t: str = "") -> Response:
-    if (throttled := _count(request)) is not None:
-        return throttled
-    info = _describe(request.app.state.session_factory, access.describe_reset, t)
-    if isinstance(info, links.LinkProblem):
-        return _problem_page(info, "password_reset")
-    return _page("reset.html", token=t, info=info, errors={}, hint=PASSWORD_HINT)
+    return _open(request, t, "password_reset", access.describe_reset, "reset.html")
 
 
 @router.post("/cuenta/restablecer")
 async def reset_submit(request: Request) -> Response:
-    if (throttled := _count(request)) is not None:
-        return throttled
-    form = await _form(request)
-    token = form.get("t", "")
-    factory = request.app.state.session_factory
-    info = _describe(factory, access.describe_reset, token)
-    if isinstance(info, links.LinkProblem):
-        return _problem_page(info, "password_reset")
-    errors: dict[str, str] = {}
-    _check_repeat(form, errors)
-    if not errors:
-        try:
-            db.run(factory, access.complete_password_reset, token, form.get("password", ""))
-        except DomainError as exc:
-            if any(e.field == "token" for e in exc.errors):
-                return _problem_page(links.LinkProblem("used"), "password_reset")
-            errors = _field_errors(exc)
-        else:
-            return _page(
-                "message.html",
-                title="Su contraseña cambió",
-                paragraphs=[
-                    f"La contraseña del perfil {info['email']} es ahora la que acaba de elegir.",
-                    "Inicie sesión en cmdesk con ella. Las sesiones abiertas con la contraseña anterior "
-                    "se cerraron.",
-                ],
-            )
-    return _page("reset.html", status=422, token=token, info=info, errors=errors, hint=PASSWORD_HINT)
+    return await _submit(request, "password_reset", access.describe_reset, "reset.html", _reset)
 
 
 # ---- ask for a reset ----------------------------------------------------------------------------------
