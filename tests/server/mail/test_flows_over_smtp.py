@@ -167,3 +167,31 @@ def test_expired_confirmation_shows_what_to_do_and_changes_nothing(factory, smtp
     assert follow(fresh, password=NEW_PASSWORD, password2=NEW_PASSWORD).status_code == 200
     with db.transaction(factory) as s:
         assert s.get(Account, child["id"]).status == "inactive"
+
+
+def test_self_registration_from_a_web_site_confirms_by_mail(factory, smtp, live):
+    """Manual, "Integrar el alta desde un sitio Web externo": «Hemos enviado un correo electrónico para
+    la activación de su cuenta». The mail arrives, its link confirms without asking the password again,
+    and the referring distributor then activates the account."""
+    actor = make_distributor(factory, name="Distribuidora Ana", email="ana@dist.mx", mobile="5511111111", password=PASSWORD)
+    db.run(factory, contracts.contract, actor, "multinivel")
+    nic = db.run(factory, lambda s: s.get(Account, actor.account_id).nic)
+    body = {
+        "referrer_nic": nic, "email": "sara@web.mx", "mobile": "3311112222", "password": NEW_PASSWORD,
+        "name": "Sara Hilerio", "rfc": "GODE561231GR8", "profile_name": "Sara",
+    }
+    r = requests.post(f"{live.url}/v1/public/registrations", json=body, timeout=30)
+    assert r.status_code == 201 and r.json()["confirmation_sent"] is True
+    new_id = r.json()["id"]
+    assert sign_in(live.url, "sara@web.mx", NEW_PASSWORD).status_code == 403  # not confirmed yet
+
+    mail = wait_for(lambda: smtp.recorder.to("sara@web.mx"), what="the confirmation mail")[0]
+    assert "Gracias por registrarse" in html_of(mail) and "Distribuidora Ana" in html_of(mail)
+    page = requests.get(link_of(mail), timeout=30)
+    assert page.status_code == 200 and 'name="password"' not in page.text  # it has its password already
+    done = follow(link_of(mail))
+    assert done.status_code == 200 and "Sin activar" in done.text, done.text
+
+    h = _bearer(live.url, "ana@dist.mx")
+    assert requests.post(f"{live.url}/v1/distributors/{new_id}/activate", headers=h, timeout=30).json()["status"] == "active"
+    assert sign_in(live.url, "sara@web.mx", NEW_PASSWORD).status_code == 200
