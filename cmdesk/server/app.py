@@ -96,4 +96,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if not isinstance(router, APIRouter):
             raise TypeError(f"{name}.router is not an APIRouter")
         app.include_router(router)
+    # The HTML pages the mails' links open (not part of the API nor of its OpenAPI document).
+    app.include_router(pages.router)
     return app

@@ -19,5 +19,4 @@ ROUTERS: list[str] = [
     "cmdesk.server.api.records",
     "cmdesk.server.api.software",
     "cmdesk.server.api.access",
-    "cmdesk.server.pages",
 ]
