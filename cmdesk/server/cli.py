@@ -113,6 +113,9 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     from cmdesk.server.operations import renewal
 
     out["expiry_reminders_queued"] = db.run(factory, renewal.enqueue_expiry_reminders)
+    from cmdesk.server.mail import queue
+
+    out.update(db.run(factory, queue.purge))
     out["idempotency_records_purged"] = db.run(factory, idempotency.purge)
     from cmdesk.server.operations import auth
 

@@ -241,3 +241,28 @@ def retry(session: Session, mail_ids: list[str] | None = None, now: dt.datetime 
     if count:
         session.info[ENQUEUED_INFO] = True
     return count
+
+
+MAIL_RETENTION = dt.timedelta(days=180)
+TOKEN_RETENTION = dt.timedelta(days=30)
+
+
+def purge(session: Session, now: dt.datetime | None = None) -> dict[str, int]:
+    """Maintenance: forget mails that left (or gave up) more than 180 days ago, and link tokens past
+    their expiry by 30 days (used or not, they open nothing any more)."""
+    from sqlalchemy import delete
+
+    from cmdesk.models import LinkToken
+
+    now = now or utcnow()
+    mails = session.execute(
+        delete(OutboundMail).where(
+            OutboundMail.status.in_(["sent", "failed", "cancelled"]),
+            OutboundMail.created_at < now - MAIL_RETENTION,
+        )
+    )
+    tokens = session.execute(delete(LinkToken).where(LinkToken.expires_at < now - TOKEN_RETENTION))
+    return {
+        "mails_purged": int(getattr(mails, "rowcount", 0) or 0),
+        "link_tokens_purged": int(getattr(tokens, "rowcount", 0) or 0),
+    }

@@ -279,3 +279,21 @@ def test_the_message_a_person_receives(factory, engine, smtp, tmp_path):
     # Names people type are text, never markup.
     assert "Distribuidora &lt;b&gt;Ana&lt;/b&gt;" in html and "<b>Ana</b>" not in html
     assert 'href="https://cm.example.mx/"' in html and "Abrir cmdesk" in html
+
+
+def test_maintenance_forgets_old_mails_and_dead_tokens(factory, engine, smtp, tmp_path, capsys):
+    from cmdesk.models import LinkToken
+
+    _child(factory)
+    assert _sender(factory, engine, smtp, tmp_path).run_once().sent == 1
+    _child(factory, 2)  # still queued: never purged
+    url = engine.url.render_as_string(hide_password=False)
+    assert cli.main(["maintenance", "--db", url]) == 0
+    assert json.loads(capsys.readouterr().out)["mails_purged"] == 0
+    old = utcnow() - dt.timedelta(days=200)
+    db.run(factory, lambda s: s.execute(update(OutboundMail).values(created_at=old)))
+    db.run(factory, lambda s: s.execute(update(LinkToken).values(expires_at=old)))
+    assert cli.main(["maintenance", "--db", url]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mails_purged"] == 1 and out["link_tokens_purged"] == 2
+    assert [m.status for m in _mails(factory)] == ["queued"]
