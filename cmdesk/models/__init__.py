@@ -9,7 +9,6 @@ from cmdesk.models.accounts import (
     AccountSettings,
     AttemptLog,
     Counter,
-    EmailConfirmation,
     Membership,
     Profile,
     RefreshToken,
@@ -20,6 +19,7 @@ from cmdesk.models.billing import Invoice, TopUpCode
 from cmdesk.models.catalog import CatalogContract, CatalogFee, CatalogPackage, Contract, License, PricePackage
 from cmdesk.models.clients import Client, ClientInteraction, SupportPolicy
 from cmdesk.models.ledger import Charge, Movement
+from cmdesk.models.mail import Invitation, LinkToken, OutboundMail
 from cmdesk.models.server import ServerSecret
 from cmdesk.models.software import SoftwareFile, SoftwareProduct
 from cmdesk.models.stamping import AutoSaleRule, IssuedCfdi, StampingAccount
@@ -47,13 +47,15 @@ __all__ = [
     "Contract",
     "Counter",
     "CtiDailyUsage",
-    "EmailConfirmation",
     "IdempotencyRecord",
+    "Invitation",
     "Invoice",
     "IssuedCfdi",
     "License",
+    "LinkToken",
     "Membership",
     "Movement",
+    "OutboundMail",
     "PricePackage",
     "Profile",
     "RefreshToken",

@@ -113,8 +113,8 @@ class Alert(Synced, Base):
 
 
 class AlertDelivery(Base):
-    """Who an alert was meant for: one row per recipient. `pending` rows are what the mail queue is
-    to send; `capped` ones were over the recipient's daily cap and are not sent."""
+    """Who an alert was meant for: one row per recipient. `queued` rows went to the mail queue
+    (`mail_id`); `capped` ones were over the recipient's daily cap and are not sent."""
 
     __tablename__ = "alert_deliveries"
     __table_args__ = (
@@ -131,6 +131,8 @@ class AlertDelivery(Base):
     status: Mapped[str] = mapped_column(String(10))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    # The mail queued for it (`mail_queue.id`); None when capped.
+    mail_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

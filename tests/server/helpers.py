@@ -168,3 +168,37 @@ def server_on_fresh_database(
         engine.dispose()
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+class QueuedLinks:
+    """The link mails in the queue, as (address, token) pairs in the order they were queued: what a
+    person would find in their inbox. Read again on every use."""
+
+    def __init__(self, factory: db.SessionFactory, kind: str = "confirm_email") -> None:
+        self.factory = factory
+        self.kind = kind
+
+    def _items(self) -> list[tuple[str, str]]:
+        from cmdesk.models import LinkToken, OutboundMail
+        from cmdesk.server.mail import links
+
+        with db.transaction(self.factory) as s:
+            rows = s.execute(
+                select(OutboundMail.to_address, LinkToken)
+                .join(LinkToken, LinkToken.id == OutboundMail.token_id)
+                .where(OutboundMail.kind == self.kind)
+                .order_by(OutboundMail.created_at, LinkToken.created_at)
+            ).all()
+            return [(address, links.token_of(s, token)) for address, token in rows]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __getitem__(self, index: int) -> tuple[str, str]:
+        return self._items()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return self._items() == other
+
+    __hash__ = None  # type: ignore[assignment]

@@ -26,9 +26,10 @@ On a schedule (`sweep_minutes`) it also sweeps every CTI with consumption and ev
 batch per step, which catches what only time changes (the distributor's combined C.P.D.) and a rule
 edited. Alerts reach the desktop through the change feed (entity `alert`).
 
-Delivery. `deliver()` is the one hand-off to mail: for now it records each intended message in
-`alert_deliveries` (`pending`), enforcing the daily cap per recipient (`capped` beyond it). The mail
-queue (issue 13) takes `pending` rows from there.
+Delivery. `deliver()` is the one hand-off to mail: it records each intended message in
+`alert_deliveries`, enforcing the daily cap per recipient (`capped` beyond it), and queues the others
+on the durable mail queue (`cmdesk.server.mail.queue`, a "notice" mail) in the same transaction
+(`queued`): an alert never commits without its mails, and a rolled-back evaluation sends none.
 """
 
 from __future__ import annotations
@@ -522,11 +523,14 @@ def deliver(
     """Hand an alert's messages to mail, once per recipient, at most `daily_cap` a day per recipient
     (Mexico City day) for the alert's account.
 
-    MAIL SEAM: today this records each intended message (`alert_deliveries`, status `pending`, or
-    `capped` beyond the cap). When the durable mail queue lands (issue 13), enqueue each `pending`
-    message here, in this same transaction, and mark it `queued`: this function is the only place
-    that hands alerts to mail.
+    Each message is recorded (`alert_deliveries`): `capped` beyond the cap, otherwise queued on the
+    mail queue in this same transaction (`queued`, with the mail's id). This function is the only
+    place that hands alerts to mail; a queued mail's dedupe key (alert and recipient) keeps a retried
+    evaluation from mailing twice.
     """
+    from cmdesk.server.mail import queue
+
+    account = session.get(Account, alert.account_id)
     today = usage.mx_day(alert.created_at)
     made: list[AlertDelivery] = []
     for r in {r.email.strip().lower(): r for r in recipients if r.email.strip()}.values():
@@ -550,11 +554,30 @@ def deliver(
             recipient=email,
             recipient_kind=r.kind,
             day=today,
-            status="pending" if sent_today < daily_cap else "capped",
+            status="queued" if sent_today < daily_cap else "capped",
             subject=r.subject[:300],
             body=r.body,
             created_at=alert.created_at,
         )
+        if row.status == "queued":
+            row.mail_id = queue.enqueue(
+                session,
+                "notice",
+                to_address=email,
+                params={
+                    "title": r.subject,
+                    "paragraphs": [p.strip() for p in r.body.split("\n\n") if p.strip()],
+                    "facts": [],
+                    "action_label": None,
+                    "action_url": None,
+                    "profile_name": "",
+                    "account_name": account.name if account is not None else "",
+                    "account_nic": account.nic if account is not None else "",
+                },
+                account_id=alert.account_id,
+                dedupe_key=f"alert:{alert.id}:{email}",
+                now=alert.created_at,
+            )
         session.add(row)
         made.append(row)
     session.flush()

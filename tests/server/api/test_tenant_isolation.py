@@ -16,7 +16,13 @@ from cmdesk.server.operations import alerts, contracts, distributors, ledger, re
 from tests.server.helpers import give, make_client, make_distributor
 
 PASSWORD = "secreto123"
-GLOBAL_PATHS = {"/v1/software/files/{file_id}"}  # the software catalog is the same for every account
+GLOBAL_PATHS = {
+    "/v1/software/files/{file_id}",  # the software catalog is the same for every account
+    # The demo mail viewer shows every mail by design, and answers only on the embedded default (one
+    # person's own database, CMDESK_MAIL_VIEWER); everywhere else it is a 404 for everybody.
+    "/v1/demo/mails/{mail_id}",
+    "/v1/demo/mails/{mail_id}/eml",
+}
 
 
 @pytest.fixture
@@ -89,6 +95,7 @@ CALLS = {
     ("patch", "/v1/price-packages/{package_id}"): {"price_cents": 1},
     ("delete", "/v1/price-packages/{package_id}"): None,
     ("delete", "/v1/users/{profile_id}"): None,
+    ("post", "/v1/users/{profile_id}/resend-invitation"): None,
     ("get", "/v1/clients/{client_id}/interactions"): None,
     ("post", "/v1/clients/{client_id}/interactions"): {"text": "hola"},
     ("delete", "/v1/clients/{client_id}/interactions/{interaction_id}"): None,

@@ -122,7 +122,7 @@ def test_thresholds_crossed_together_notify_once(factory: db.SessionFactory) -> 
     consume(factory, cti, 30)
     assert tick(factory).created == 2  # ≤ 7 days and empty, in one step
     sent = deliveries(factory, actor)
-    assert len(sent) == 1 and sent[0].status == "pending" and sent[0].recipient_kind == "user"
+    assert len(sent) == 1 and sent[0].status == "queued" and sent[0].recipient_kind == "user"
     with db.transaction(factory) as s:
         alert = s.get(Alert, sent[0].alert_id)
         assert alert is not None and alert.threshold_kind == "balance"  # the most severe
@@ -215,7 +215,15 @@ def test_the_daily_cap_per_recipient(factory: db.SessionFactory) -> None:
         consume(factory, cti, 9)
     assert tick(factory).created == 4
     statuses = Counter(d.status for d in deliveries(factory, actor))
-    assert statuses == {"pending": 2, "capped": 2}
+    assert statuses == {"queued": 2, "capped": 2}
+    # Exactly the queued ones are on the mail queue, as notices to their recipient.
+    from cmdesk.models import OutboundMail
+
+    queued = {d.mail_id: d.recipient for d in deliveries(factory, actor) if d.status == "queued"}
+    with db.transaction(factory) as s:
+        mails = s.scalars(select(OutboundMail).where(OutboundMail.kind == "notice")).all()
+        assert {m.id: m.to_address for m in mails} == queued
+        assert all(m.account_id == actor.account_id and m.status == "queued" for m in mails)
 
 
 def test_the_distributor_s_own_stamps(factory: db.SessionFactory) -> None:
