@@ -23,6 +23,7 @@ from cmdesk.models.server import ServerSecret
 from cmdesk.models.software import SoftwareFile, SoftwareProduct
 from cmdesk.models.stamping import AutoSaleRule, IssuedCfdi, StampingAccount
 from cmdesk.models.sync import ChangeLog, IdempotencyRecord
+from cmdesk.models.throttle import ThrottleCounter
 
 __all__ = [
     "Account",
@@ -55,6 +56,7 @@ __all__ = [
     "StampingAccount",
     "SupportPolicy",
     "Synced",
+    "ThrottleCounter",
     "TopUpCode",
     "utcnow",
 ]

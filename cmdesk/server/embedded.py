@@ -131,7 +131,8 @@ class EmbeddedServer:
             return self.url
         from cmdesk.server.app import create_app
 
-        settings = self._settings or Settings(database_url=self.database_url)
+        # The embedded default shows its API documentation (/docs): it listens on loopback only.
+        settings = self._settings or Settings(database_url=self.database_url, api_docs=True)
         if self._engine is None:
             self._engine = db.create_db_engine(self.database_url)
         if self._prepare is not None:

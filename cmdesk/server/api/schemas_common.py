@@ -7,15 +7,72 @@ FastAPI then serializes through pydantic, which writes UTC times as ISO 8601 wit
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from cmdesk.server.api.strict import check_text
 
 
 class RequestModel(BaseModel):
-    """Base of request bodies: unknown fields are refused (422), so a typo never passes silently."""
+    """Base of request bodies: unknown fields are refused (422), so a typo never passes silently.
+
+    Strict input, for every field of every body (validators inherited by every subclass, nested
+    models included): no control characters in any string (`strict.check_text`); an integer field
+    takes only a JSON integer (not `"2"`, `true` nor `1e2`) and a boolean only `true`/`false`.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = _field_kinds(cls).get(info.field_name or "")
+        if value is None or kind is None:
+            return value
+        if kind is int and type(value) is not int:
+            if type(value) is float:
+                raise ValueError("Debe ser un número entero, sin decimales.")
+            raise ValueError("Debe ser un número entero.")
+        if kind is bool and type(value) is not bool:
+            raise ValueError("Debe ser verdadero o falso.")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return check_text(value)
+
+
+_KINDS: dict[type, dict[str, type | None]] = {}
+
+
+def _base_types(annotation: Any) -> set[Any]:
+    """The plain types a field annotation accepts, through `Annotated`, `Optional` and unions."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _base_types(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        out: set[Any] = set()
+        for arg in get_args(annotation):
+            out |= _base_types(arg)
+        return out
+    if origin is Literal:
+        return {type(v) for v in get_args(annotation)}
+    return {origin or annotation}
+
+
+def _field_kinds(model: type[BaseModel]) -> dict[str, type | None]:
+    """Per field: `int` or `bool` when that is the only type it takes (besides null), else None."""
+    kinds = _KINDS.get(model)
+    if kinds is None:
+        kinds = {}
+        for name, info in model.model_fields.items():
+            accepted = _base_types(info.annotation) - {type(None)}
+            kinds[name] = next(iter(accepted)) if accepted in ({int}, {bool}) else None
+        _KINDS[model] = kinds
+    return kinds
 
 
 class FieldErrorOut(BaseModel):

@@ -24,7 +24,8 @@ PASSWORD = "secreto123"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url="sqlite://", software_store=tmp_path / "files")
+    # The API documentation is on here (schemathesis reads /openapi.json); production turns it off.
+    return Settings(database_url="sqlite://", software_store=tmp_path / "files", api_docs=True)
 
 
 @pytest.fixture
