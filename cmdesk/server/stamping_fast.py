@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.server.operations import ledger
 from cmdesk.server.security import CredentialCache
-from cmdesk.server.throttle import Guard, Kind
+from cmdesk.server.throttle import Guard
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +120,10 @@ class FastConsume:
         pool = await self._get_pool()
         if pool is None:
             return None
-        # A source or CTI this process knows to be refused is refused before the cache is consulted,
-        # or a refused guesser could still tell the right password (cache hit) from a wrong one.
-        refused = guard.local.refused(Kind.CTI, cti_id, source)
-        if refused is not None:
-            raise refused
-        status, balance, issued, _ = await self._call(
-            pool, cti_id, cache.known_hash(cti_id, password), uuid, rfc
-        )
+        # What this process knows of refusals comes before the cache, or a refused guesser could still
+        # tell the right password (a cache hit) from a wrong one.
+        known = guard.cached_cti_hash(cache, cti_id, password, source)
+        status, balance, issued, _ = await self._call(pool, cti_id, known, uuid, rfc)
         if status in ("verify", "invalid_credentials"):
             # Not verified recently, or no such CTI: the throttled check (an unknown id costs the same
             # Argon2 work), in a worker thread and outside any transaction.

@@ -304,13 +304,14 @@ def purge(session: Session, policy: Policy | None = None, now: dt.datetime | Non
 
 
 class LocalRefusals:
-    """What this process learned from the shared counters about refused sources and subjects, for a
-    check that does not go to the database: a CTI password found in the `CredentialCache`.
+    """What this process learned from the shared counters about refused sources and locked subjects,
+    for a check that does not go to the database: a CTI password found in the `CredentialCache`.
 
     Without it, a refused attacker could keep guessing at wire speed: a wrong guess answers 429 from
     the counters, the right one 200 from the cache. Every wrong guess does go through `admit` (it
-    misses the cache), which teaches this process the refusal; the cache path then refuses too, until
-    the refusal ends. Known-good (subject, source) pairs are remembered the same way.
+    misses the cache), which teaches this process the refusal; from then on the cache path refuses a
+    blocked source at once, and sends a locked subject's password through `admit` again unless this
+    process knows the source is known-good (the shared counters know it in any case).
     """
 
     def __init__(self, max_entries: int = 50_000) -> None:
@@ -355,20 +356,25 @@ class LocalRefusals:
                 return False
             return True
 
-    def refused(self, kind: Kind, subject: str, source: str) -> DomainError | None:
-        """A 429 when this process knows the source or (for a source not known-good) the subject is
-        refused right now; None otherwise. Cheap: no database."""
+    def refused(self, kind: Kind, source: str) -> DomainError | None:
+        """A 429 when this process knows `source` is refused right now (its growing delay); None
+        otherwise. Cheap: no database."""
         if not self._until:
             return None
-        keys: list[tuple[str, ...]] = [("src", kind.value, source)]
-        if not self._live(self._trusted, (kind.value, subject, source)):
-            keys.append(("sub", kind.value, subject))
-        for key in keys:
-            if self._live(self._until, key):
-                with self._lock:
-                    left = self._until.get(key, 0.0) - time.monotonic()
-                return refusal(kind, left)
-        return None
+        key = ("src", kind.value, source)
+        if not self._live(self._until, key):
+            return None
+        with self._lock:
+            left = self._until.get(key, 0.0) - time.monotonic()
+        return refusal(kind, left)
+
+    def must_check(self, kind: Kind, subject: str, source: str) -> bool:
+        """True when this process knows `subject` is locked for sources not known-good and does not
+        know `source` to be one: the password must then go through the counters (`admit` decides,
+        with the shared record of known-good sources) even if it is in the credential cache."""
+        if not self._until or not self._live(self._until, ("sub", kind.value, subject)):
+            return False
+        return not self._live(self._trusted, (kind.value, subject, source))
 
     def clear(self) -> None:
         with self._lock:
@@ -389,6 +395,17 @@ class Guard:
 
     def policy(self, kind: Kind) -> Policy:
         return self.policies.get(kind) or Policy()
+
+    def cached_cti_hash(self, cache: CredentialCache, cti_id: str, password: str, source: str) -> str | None:
+        """The hash this password was verified against recently (`CredentialCache.known_hash`), unless
+        this process knows the source is refused (429) or the CTI is locked for sources it does not
+        know to be good (None: the password goes through `check_cti`)."""
+        refused = self.local.refused(Kind.CTI, source)
+        if refused is not None:
+            raise refused
+        if self.local.must_check(Kind.CTI, cti_id, source):
+            return None
+        return cache.known_hash(cti_id, password)
 
     def check_cti(self, cache: CredentialCache, cti_id: str, password: str, source: str) -> str:
         """The stored hash of CTI `cti_id` once `password` is verified against it — throttled, with

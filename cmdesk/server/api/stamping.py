@@ -20,7 +20,7 @@ from cmdesk.server.api.deps import Db, client_ip
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.api.strict import CONTROL_MESSAGE, check_header_value
 from cmdesk.server.operations import ledger
-from cmdesk.server.throttle import Guard, Kind
+from cmdesk.server.throttle import Guard
 
 if TYPE_CHECKING:
     from cmdesk.server.stamping_fast import FastConsume
@@ -60,10 +60,7 @@ async def consume(
     # The general path: the password is checked before the transaction (Argon2 never runs while it
     # holds locks — on SQLite, the write lock of every other request), and the transaction only
     # compares the stored hash with the one that was verified.
-    refused = guard.local.refused(Kind.CTI, cti_id, source)
-    if refused is not None:
-        raise refused
-    verified = cache.known_hash(cti_id, password) or await run_in_threadpool(
+    verified = guard.cached_cti_hash(cache, cti_id, password, source) or await run_in_threadpool(
         guard.check_cti, cache, cti_id, password, source
     )
 
