@@ -35,7 +35,12 @@ class ServerProcess:
 
 
 def start(
-    database_url: str, *, workers: int = 2, log_dir: Path, env: dict[str, str] | None = None
+    database_url: str,
+    *,
+    workers: int = 2,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    log_level: str = "warning",
 ) -> ServerProcess:
     port = free_port()
     log_path = log_dir / f"cmdesk-server-{port}.log"
@@ -55,7 +60,7 @@ def start(
                 "--workers",
                 str(workers),
                 "--log-level",
-                "warning",
+                log_level,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
