@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -103,3 +106,33 @@ def assert_ledger_ok(factory: db.SessionFactory) -> None:
         check = ledger.ledger_check(s)
     for asset, figures in check.items():
         assert figures["ok"] == 1, (asset, figures)
+
+
+@contextmanager
+def server_on_new_database(pg_url: str, log_dir: Path, **start: Any) -> Iterator[tuple[Any, db.SessionFactory]]:
+    """A real `cmdesk-server` (`server_process.start(**start)`) on a fresh, migrated PostgreSQL
+    database, with a session factory on the same database; all removed afterwards."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy import make_url
+
+    from cmdesk.devtools import server_process
+    from cmdesk.server import migrations
+
+    base = make_url(pg_url)
+    name = f"srv_{uuid.uuid4().hex[:8]}"
+    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    migrations.upgrade(url)
+    engine = db.create_db_engine(url)
+    proc = server_process.start(url, log_dir=log_dir, **start)
+    try:
+        yield proc, db.session_factory(engine)
+    finally:
+        proc.stop()
+        engine.dispose()
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -14,17 +14,15 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 import requests
-from sqlalchemy import make_url, update
+from sqlalchemy import update
 
-from cmdesk.devtools import server_process
 from cmdesk.domain.enums import Asset
 from cmdesk.models import Account, utcnow
-from cmdesk.server import db, migrations
+from cmdesk.server import db
 from cmdesk.server.operations import accounts
-from tests.server.helpers import give, make_client, make_distributor
+from tests.server.helpers import give, make_client, make_distributor, server_on_new_database
 
 pytestmark = pytest.mark.postgres_only
 
@@ -35,28 +33,14 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def server(pg_url, tmp_path_factory):
-    base = make_url(pg_url)
-    name = f"atk_{uuid.uuid4().hex[:8]}"
-    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    engine = db.create_db_engine(url)
     env = {
         "CMDESK_PUBLIC_FAILURES_PER_HOUR": "5",
         "CMDESK_PUBLIC_REQUESTS_PER_MINUTE": "1000",
         # The production gate of this 2-core machine, stated so the figure below is reproducible.
         "CMDESK_PASSWORD_HASH_CONCURRENCY": "2",
     }
-    proc = server_process.start(url, workers=2, log_dir=tmp_path_factory.mktemp("atk"), env=env)
-    try:
-        yield proc, db.session_factory(engine)
-    finally:
-        proc.stop()
-        engine.dispose()
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with server_on_new_database(pg_url, tmp_path_factory.mktemp("atk"), workers=2, env=env) as running:
+        yield running
 
 
 def post(url: str, path: str, source: str, **kw):

@@ -14,18 +14,14 @@ import warnings
 from collections import Counter
 from typing import Any
 
-import psycopg
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import make_url
 
-from cmdesk.devtools import server_process
 from cmdesk.domain.enums import Asset
-from cmdesk.server import db, migrations
-from tests.server.helpers import give, make_client, make_distributor
+from tests.server.helpers import give, make_client, make_distributor, server_on_new_database
 
 pytestmark = pytest.mark.postgres_only
 
@@ -39,23 +35,9 @@ SKIP = {("POST", "/v1/auth/logout")}
 
 @pytest.fixture
 def server(pg_url, tmp_path):
-    base = make_url(pg_url)
-    name = f"fz_{uuid.uuid4().hex[:8]}"
-    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    engine = db.create_db_engine(url)
     env = {"CMDESK_API_DOCS": "true", "CMDESK_SECRET_KEY": SECRET_KEY}
-    proc = server_process.start(url, workers=2, log_dir=tmp_path, env=env, log_level="info")
-    try:
-        yield proc, db.session_factory(engine)
-    finally:
-        proc.stop()
-        engine.dispose()
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with server_on_new_database(pg_url, tmp_path, workers=2, env=env, log_level="info") as running:
+        yield running
 
 
 def string_places(case: Any) -> list[tuple[str, Any]]:
