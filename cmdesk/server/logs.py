@@ -41,7 +41,13 @@ def describe_for_log(exc: BaseException) -> str:
     return "\n\nDuring or because of:\n".join(reversed(parts))
 
 
+# The loggers of the server's stack. The desktop that embeds the server keeps its own logs as they are.
+SERVER_LOGGERS = ("cmdesk.server", "uvicorn", "fastapi", "starlette", "sqlalchemy", "psycopg", "asyncio")
+
+
 def _scrub(record: logging.LogRecord) -> None:
+    if not record.name.startswith(SERVER_LOGGERS):
+        return
     exc_info = record.exc_info
     if exc_info and isinstance(exc_info, tuple) and exc_info[1] is not None:
         record.msg = f"{record.getMessage()}\n{describe_for_log(exc_info[1])}"

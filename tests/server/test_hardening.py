@@ -30,11 +30,19 @@ def test_exceptions_are_logged_without_their_messages():
         except ValueError as inner:
             raise IntegrityError("INSERT INTO profiles (password_hash) VALUES (%(h)s)", {"h": SECRET}, inner) from inner
     except IntegrityError as exc:
-        record = _record("cmdesk.test", "unexpected error answering %s", ("POST /v1/x",), exc)
+        record = _record("cmdesk.server.api.errors", "unexpected error answering %s", ("POST /v1/x",), exc)
     text = logging.Formatter().format(record)
     assert SECRET not in text and "argon2" not in text
     assert "IntegrityError" in text and "ValueError" in text and "test_hardening.py" in text
     assert "INSERT INTO profiles (password_hash) VALUES (%(h)s)" in text  # the statement, no values
+
+
+def test_the_desktops_own_logs_are_left_alone():
+    try:
+        raise ValueError("detalle útil")
+    except ValueError as exc:
+        record = _record("cmdesk.services.sync", "falló", (), exc)
+    assert "detalle útil" in logging.Formatter().format(record)
 
 
 def test_the_access_log_leaves_query_strings_out():
