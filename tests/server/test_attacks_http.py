@@ -36,8 +36,10 @@ def server(pg_url, tmp_path_factory):
     env = {
         "CMDESK_PUBLIC_FAILURES_PER_HOUR": "5",
         "CMDESK_PUBLIC_REQUESTS_PER_MINUTE": "1000",
-        # The production gate of this 2-core machine, stated so the figure below is reproducible.
+        # The production gate of this 2-core machine, stated so the figure below is reproducible; a
+        # long wait, so that the admitted checks of a loaded test machine are rarely turned away.
         "CMDESK_PASSWORD_HASH_CONCURRENCY": "2",
+        "CMDESK_PASSWORD_HASH_WAIT_SECONDS": "10",
     }
     with server_on_new_database(pg_url, tmp_path_factory.mktemp("atk"), workers=2, env=env) as running:
         yield running
@@ -72,7 +74,8 @@ def test_parallel_login_guesses_are_counted_atomically_and_spare_the_owner(serve
         return post(proc.url, "/v1/auth/token", f"203.0.113.{i}", json={"login": login, "password": f"mala-{i}-x9"})
 
     codes = Counter(r.status_code for r in burst(40, guess))
-    assert codes == {401: 5, 429: 35}, codes
+    # Exactly 5 checked (401; or 503 if the hashing gate of a loaded machine turned one away).
+    assert codes[429] == 35 and codes[401] + codes[503] == 5, codes
     # Even the right password is refused from an unknown address now...
     r = post(proc.url, "/v1/auth/token", "203.0.113.250", json={"login": "victima@dist.mx", "password": PASSWORD})
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
@@ -97,7 +100,7 @@ def test_parallel_cti_guesses_are_counted_atomically_and_spare_the_invoicing_app
 
     assert stamp(app, password).status_code == 200
     codes = Counter(r.status_code for r in burst(40, lambda i: stamp(f"198.51.100.{i}", f"Adivina{i}x2026")))
-    assert codes == {401: 5, 429: 35}, codes
+    assert codes[429] == 35 and codes[401] + codes[503] == 5, codes
     assert stamp("198.51.100.250", password).status_code == 429  # the right password, unknown address
     # The invoicing application keeps stamping (in whichever worker, cached password or not).
     answers = [stamp(app, password) for _ in range(10)]
