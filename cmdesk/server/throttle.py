@@ -74,19 +74,30 @@ class Policy:
     trust_for: dt.timedelta = dt.timedelta(days=30)
 
 
-# What a refused attempt is told, per kind (the wait is in `retry_after` and the Retry-After header).
+# What a refused attempt is told, per kind; the wait is said in words and in `retry_after` (and the
+# Retry-After header).
 _REFUSALS = {
-    Kind.LOGIN: "Demasiados intentos fallidos de inicio de sesión. Espere e intente de nuevo.",
-    Kind.CTI: "Demasiados intentos con credenciales incorrectas para esta cuenta de timbrado. "
-    "Espere e intente de nuevo.",
-    Kind.NIP: "Demasiados intentos de canje. Espere e intente de nuevo.",
-    Kind.RESET: "Demasiadas solicitudes para restablecer la contraseña. Espere e intente de nuevo.",
+    Kind.LOGIN: "Demasiados intentos fallidos de inicio de sesión.",
+    Kind.CTI: "Demasiados intentos con credenciales incorrectas para esta cuenta de timbrado.",
+    Kind.NIP: "Demasiados intentos de canje.",
+    Kind.RESET: "Demasiadas solicitudes para restablecer la contraseña.",
 }
 
 
+def wait_phrase(seconds: int) -> str:
+    if seconds <= 1:
+        return "Espere un segundo e intente de nuevo."
+    if seconds < 50:
+        return f"Espere {seconds} segundos e intente de nuevo."
+    if seconds <= 90:
+        return "Espere un minuto e intente de nuevo."
+    return f"Espere {round(seconds / 60)} minutos e intente de nuevo."
+
+
 def refusal(kind: Kind, seconds: float) -> DomainError:
+    wait = max(1, math.ceil(seconds))
     return DomainError(
-        ErrorCode.TOO_MANY_ATTEMPTS, _REFUSALS[kind], extra={"retry_after": max(1, math.ceil(seconds))}
+        ErrorCode.TOO_MANY_ATTEMPTS, f"{_REFUSALS[kind]} {wait_phrase(wait)}", extra={"retry_after": wait}
     )
 
 

@@ -30,6 +30,7 @@ def test_subject_limit_then_refused_until_the_window_ends(factory):
     ticket = attempt(factory, source="10.0.0.99", now=T0 + dt.timedelta(seconds=20))
     assert ticket.refusal is not None and ticket.refusal.code == ErrorCode.TOO_MANY_ATTEMPTS
     assert ticket.refusal.extra["retry_after"] == 40
+    assert ticket.refusal.detail == "Demasiados intentos fallidos de inicio de sesión. Espere 40 segundos e intente de nuevo."
     # Another subject is not affected; a minute later this one is free again.
     assert attempt(factory, subject="perfil-2", source="10.0.0.99").refusal is None
     assert attempt(factory, source="10.0.0.99", now=T0 + dt.timedelta(seconds=61)).refusal is None
