@@ -24,6 +24,7 @@ from cmdesk.models.server import ServerSecret
 from cmdesk.models.software import SoftwareFile, SoftwareProduct
 from cmdesk.models.stamping import AutoSaleRule, IssuedCfdi, StampingAccount
 from cmdesk.models.sync import ChangeLog, IdempotencyRecord
+from cmdesk.models.throttle import ThrottleCounter
 from cmdesk.models.usage import CtiDailyUsage
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "StampingAccount",
     "SupportPolicy",
     "Synced",
+    "ThrottleCounter",
     "TopUpCode",
     "utcnow",
 ]

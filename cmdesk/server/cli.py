@@ -84,9 +84,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_create_distributor(args: argparse.Namespace) -> int:
+    from cmdesk.domain import passwords
     from cmdesk.server import db, migrations
     from cmdesk.server.operations import accounts
 
+    passwords.check_password(args.password)  # the API's policy: refused before touching the database
     url = _db_url(args)
     migrations.upgrade(url)
     out = db.run(
@@ -408,7 +410,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"cmdesk-server escuchando en http://{args.host}:{args.port} (documentación en /docs)", flush=True)
+    from cmdesk.server.settings import Settings
+
+    docs = " (documentación en /docs)" if Settings(database_url=url).api_docs else ""
+    print(f"cmdesk-server escuchando en http://{args.host}:{args.port}{docs}", flush=True)
     uvicorn.run(
         "cmdesk.server.app:create_app",
         factory=True,
@@ -424,6 +429,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # A demonstration shows its API documentation (/docs); `run` leaves it off unless CMDESK_API_DOCS.
+    os.environ.setdefault("CMDESK_API_DOCS", "true")
     args.demo, args.clients = True, args.clients or 36
     # The demo sends nothing: mails are .eml files, listed at /v1/demo/mails.
     args.mail_viewer = not os.environ.get("CMDESK_SMTP_HOST")

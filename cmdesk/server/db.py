@@ -51,14 +51,25 @@ def normalize_url(url: str) -> str:
 
 def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     url = normalize_url(url)
+    # Errors and echo never show SQL parameters: they hold password hashes, NIPs, personal data.
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"timeout": 60, "check_same_thread": False},
+        )
         _configure_sqlite(engine)
     else:
         # No pre-ping (a round trip on every checkout, on the hot path); connections are recycled
         # instead, and a connection that died is discarded by the pool on its first error.
         engine = create_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
+            url,
+            echo=echo,
+            hide_parameters=True,
+            pool_size=pool_size,
+            max_overflow=pool_size * 2,
+            pool_recycle=1800,
         )
     return engine
 

@@ -137,7 +137,8 @@ class EmbeddedServer:
             return self.url
         from cmdesk.server.app import create_app
 
-        settings = self._settings or Settings(database_url=self.database_url)
+        # The embedded default shows its API documentation (/docs): it listens on loopback only.
+        settings = self._settings or Settings(database_url=self.database_url, api_docs=True)
         if not settings.smtp_host:
             # No SMTP: mails go to .eml files (`mail` beside the database) and the desktop lists
             # them through /v1/demo/mails (or reads that folder itself).

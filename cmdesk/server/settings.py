@@ -7,13 +7,18 @@ survive restarts. It is a `SecretStr`: printing or logging the settings never sh
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cmdesk.server import db
+from cmdesk.server.security import default_hashing_slots
+
+if TYPE_CHECKING:
+    from cmdesk.server.throttle import Policy
 
 
 def default_software_store() -> Path:
@@ -32,12 +37,32 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(30, ge=1, le=365)
 
-    # Failed logins counted per login (e-mail or mobile) and per client address, in the last minute.
+    # Password checks (sign-in, CTI passwords, top-up NIPs, reset requests), see docs/security.md.
+    # Per profile / per CTI: attempts a minute from addresses that are not known-good for it.
     login_attempts_per_minute: int = Field(5, ge=1)
-    login_attempts_per_ip_per_minute: int = Field(30, ge=1)
+    cti_attempts_per_minute: int = Field(5, ge=1)
+    # Per client address: attempts an hour before each next one waits (1 s, 2 s, 4 s … up to the max).
+    attempts_per_source_per_hour: int = Field(30, ge=1)
+    attempt_delay_max_seconds: int = Field(300, ge=1)
+    # An address where a profile or CTI passed its check stays known-good for it this long.
+    trusted_source_days: int = Field(30, ge=0)
     # Unauthenticated endpoints (self-registration, top-up code redemption), per client address.
     public_requests_per_minute: int = Field(20, ge=1)
     public_failures_per_hour: int = Field(20, ge=1)
+
+    # Argon2 computations at once in a process (each takes 64 MiB), how many more may wait, how long:
+    # beyond that a password check answers 503 `server_busy` with Retry-After at once.
+    password_hash_concurrency: int = Field(default_factory=default_hashing_slots, ge=1, le=64)
+    password_hash_queue: int = Field(16, ge=0)
+    password_hash_wait_seconds: float = Field(2.0, gt=0, le=60)
+
+    # Request bodies larger than this answer 413 (the largest legitimate one, a 5,000-item bulk
+    # transfer, is under 1 MiB).
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+
+    # /docs, /redoc and /openapi.json: off in production unless turned on; `cmdesk-server demo` and
+    # the desktop's embedded server turn them on.
+    api_docs: bool = False
 
     idempotency_retention_days: int = Field(90, ge=1)
     # How long the stamping endpoint trusts a CTI password it verified (skips Argon2 meanwhile).
@@ -88,6 +113,19 @@ class Settings(BaseSettings):
     mail_lease_seconds: float = Field(600.0, gt=0, le=86400)
     # Password reset mails asked for one login (e-mail or mobile) per hour.
     password_resets_per_hour: int = Field(3, ge=1)
+
+    def throttle_policy(self, per_minute: int) -> Policy:
+        """The throttle rule of one kind of password check, `per_minute` per subject."""
+        from cmdesk.server.throttle import Policy
+
+        return Policy(
+            subject_limit=per_minute,
+            subject_window=dt.timedelta(minutes=1),
+            source_free=self.attempts_per_source_per_hour,
+            source_window=dt.timedelta(hours=1),
+            max_delay=dt.timedelta(seconds=self.attempt_delay_max_seconds),
+            trust_for=dt.timedelta(days=self.trusted_source_days),
+        )
 
     def __repr__(self) -> str:
         # The URL may carry a database password: show only its scheme.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -139,11 +140,9 @@ def assert_usage_matches_cfdi(factory: db.SessionFactory, now: Any = None) -> in
 
 
 @contextmanager
-def server_on_fresh_database(
-    pg_url: str, log_dir: Any, *, workers: int, env: dict[str, str] | None = None
-) -> Iterator[tuple[Any, db.SessionFactory]]:
-    """A `cmdesk-server` process (several uvicorn workers) on a new, migrated PostgreSQL database,
-    and a session factory on it; both removed afterwards."""
+def server_on_new_database(pg_url: str, log_dir: Path, **start: Any) -> Iterator[tuple[Any, db.SessionFactory]]:
+    """A real `cmdesk-server` (`server_process.start(**start)`) on a fresh, migrated PostgreSQL
+    database, with a session factory on the same database; all removed afterwards."""
     import uuid
 
     import psycopg
@@ -160,7 +159,7 @@ def server_on_fresh_database(
     url = base.set(database=name).render_as_string(hide_password=False)
     migrations.upgrade(url)
     engine = db.create_db_engine(url)
-    proc = server_process.start(url, workers=workers, log_dir=log_dir, env=env)
+    proc = server_process.start(url, log_dir=log_dir, **start)
     try:
         yield proc, db.session_factory(engine)
     finally:

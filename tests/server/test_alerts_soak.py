@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from cmdesk.domain.enums import Asset
 from cmdesk.models import Alert, AlertDelivery, StampingAccount
 from cmdesk.server import db
-from tests.server.helpers import give, make_client, make_distributor, server_on_fresh_database
+from tests.server.helpers import give, make_client, make_distributor, server_on_new_database
 
 pytestmark = pytest.mark.postgres_only
 
@@ -31,7 +31,7 @@ STAMPS = 12
 
 @pytest.fixture
 def server(pg_url, tmp_path):
-    with server_on_fresh_database(
+    with server_on_new_database(
         pg_url, tmp_path, workers=2, env={"CMDESK_ALERTS_INTERVAL_SECONDS": "0.2"}
     ) as running:
         yield running

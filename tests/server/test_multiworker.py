@@ -9,12 +9,12 @@ import pytest
 import requests
 
 from cmdesk.domain.enums import Asset
-from tests.server.helpers import give, make_client, make_distributor, server_on_fresh_database
+from tests.server.helpers import give, make_client, make_distributor, server_on_new_database
 
 
 @pytest.fixture
 def server(pg_url, tmp_path):
-    with server_on_fresh_database(pg_url, tmp_path, workers=3) as running:
+    with server_on_new_database(pg_url, tmp_path, workers=3) as running:
         yield running
 
 

@@ -14,7 +14,6 @@ else it is a 404, like an unknown path.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from email import policy
 from email.message import EmailMessage
@@ -38,6 +37,7 @@ from cmdesk.server.api.deps import (
     IdempotencyKey,
     Pagination,
     decode_cursor,
+    decode_time_cursor,
     encode_cursor,
     idempotent_call,
 )
@@ -128,13 +128,7 @@ def list_mails(
 ) -> dict[str, Any]:
     """Los correos que conciernen a la cuenta (confirmaciones de sus sub-distribuidores, invitaciones,
     avisos de vencimiento), el más reciente primero: cuándo salieron, o por qué no."""
-    before: tuple[dt.datetime, str] | None = None
-    if page.cursor:
-        at, ident = decode_cursor(page.cursor, 2)
-        try:
-            before = (dt.datetime.fromisoformat(str(at)), str(ident))
-        except ValueError:
-            decode_cursor("", 2)  # the 422 on `cursor`
+    before = decode_time_cursor(page.cursor) if page.cursor else None
     items = db.run(
         factory,
         queue.list_for_account,
@@ -216,13 +210,13 @@ def _parts(path: Path) -> tuple[str, str]:
 def demo_mails(actor: CurrentActor, factory: Db, page: Pagination, request: Request) -> dict[str, Any]:
     """Correo de prueba (sólo en el servidor incorporado y en la demostración, que no envían correos
     sino que los escriben como archivos .eml): todos los correos, el más reciente primero."""
-    folder = _viewer_folder(request)
     offset = 0
-    if page.cursor:
+    if page.cursor:  # a foreign cursor is a 422 whether or not the viewer is on
         value = decode_cursor(page.cursor, 1)[0]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             decode_cursor("", 1)
         offset = int(value)
+    folder = _viewer_folder(request)
 
     def read(session: Session) -> list[OutboundMail]:
         return list(

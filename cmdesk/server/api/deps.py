@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
 from cmdesk.server import db, idempotency, security
 from cmdesk.server.api.errors import problem_response
+from cmdesk.server.api.strict import has_control
 from cmdesk.server.operations import auth
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.settings import Settings
@@ -67,8 +68,7 @@ class AuthState:
                         signing_key=auth.signing_key(secret),
                         access_token_lifetime=dt.timedelta(minutes=s.access_token_minutes),
                         refresh_token_lifetime=dt.timedelta(days=s.refresh_token_days),
-                        attempts_per_minute=s.login_attempts_per_minute,
-                        attempts_per_ip_per_minute=s.login_attempts_per_ip_per_minute,
+                        throttle=s.throttle_policy(s.login_attempts_per_minute),
                     )
         return self._config
 
@@ -144,9 +144,35 @@ CurrentClaims = Annotated[security.AccessClaims, Depends(current_claims)]
 LenientClaims = Annotated[security.AccessClaims | None, Depends(lenient_claims)]
 
 
-def current_actor(claims: CurrentClaims, factory: Db) -> Actor:
-    """Who acts: the token's profile for the token's account, if its session is still open."""
-    return db.run(factory, auth.authenticate, claims)
+# What an expired (Vencido) account may still do besides signing out and refreshing its session: read
+# its own state, statement, contracts and prices — what renewing needs. Everything else answers 403
+# `account_blocked` until it is renewed.
+EXPIRED_ALLOWED = {
+    ("GET", "/v1/me"),
+    ("GET", "/v1/charges"),
+    ("GET", "/v1/contracts"),
+    ("GET", "/v1/catalog"),
+}
+
+
+def current_access(claims: CurrentClaims, factory: Db, request: Request) -> auth.Access:
+    """The token's access, checked against the database on every request (one query): open session,
+    membership, and the account's state — a suspension or cancellation stops every token at once."""
+    access = db.run(factory, auth.authenticate, claims)
+    if access.expired:
+        route = request.scope.get("route")
+        if (request.method, getattr(route, "path", "")) not in EXPIRED_ALLOWED:
+            raise auth.expired_account()
+    return access
+
+
+CurrentAccess = Annotated[auth.Access, Depends(current_access)]
+
+
+async def current_actor(access: CurrentAccess) -> Actor:
+    """Who acts: the token's profile for the token's account, if its session is still open and the
+    account may act."""
+    return access.actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
@@ -253,23 +279,48 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         values = None
-    if not isinstance(values, list) or len(values) != size:
+    if not isinstance(values, list) or len(values) != size or not all(map(_cursor_value_ok, values)):
         raise validation_error(
             {"cursor": "El cursor no es válido; vuelva a pedir la lista desde el principio."}
         )
     return values
 
 
+# The values `encode_cursor` writes: offsets and ids/ISO times. Anything else (a float, an integer no
+# column can hold, a control character) was not written by this server and would only reach the
+# database as an error.
+CURSOR_INT_MAX = 2**53
+
+
+def _cursor_value_ok(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= CURSOR_INT_MAX
+    if isinstance(value, str):
+        return len(value) <= 100 and not has_control(value, body=False)
+    return False
+
+
+def decode_time_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    """A keyset cursor of (UTC time, id), as `encode_cursor([time.isoformat(), id])` wrote it."""
+    created, ident = decode_cursor(cursor, 2)
+    try:
+        when = dt.datetime.fromisoformat(created)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return when.astimezone(dt.UTC), ident
+    except (TypeError, ValueError, OverflowError):
+        raise validation_error(
+            {"cursor": "El cursor no es válido; vuelva a pedir la lista desde el principio."}
+        ) from None
+
+
 def keyset_after(page: Page) -> tuple[dt.datetime, str] | None:
     """Where a list ordered by (created_at, id), newest first, goes on: the cursor's last row."""
     if not page.cursor:
         return None
-    created, ident = decode_cursor(page.cursor, 2)
-    try:
-        return dt.datetime.fromisoformat(str(created)), str(ident)
-    except ValueError:
-        decode_cursor("", 2)  # raises the 422 on `cursor`
-        raise
+    return decode_time_cursor(page.cursor)
 
 
 def keyset_answer(items: list[dict[str, Any]], page: Page) -> dict[str, Any]:
