@@ -14,6 +14,7 @@ from cmdesk.models.accounts import (
     Profile,
     RefreshToken,
 )
+from cmdesk.models.audit import AuditRecord, AuditSubject
 from cmdesk.models.base import Base, Synced, utcnow
 from cmdesk.models.billing import Invoice, TopUpCode
 from cmdesk.models.catalog import CatalogContract, CatalogFee, CatalogPackage, Contract, License, PricePackage
@@ -28,6 +29,8 @@ __all__ = [
     "Account",
     "AccountSettings",
     "AttemptLog",
+    "AuditRecord",
+    "AuditSubject",
     "AutoSaleRule",
     "Base",
     "CatalogContract",

@@ -12,14 +12,14 @@ import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 import cmdesk
 from cmdesk.server import db
 from cmdesk.server.api import ROUTERS, errors
-from cmdesk.server.api.deps import AuthState
+from cmdesk.server.api.deps import AuthState, audit_scope
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
 
@@ -75,12 +75,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Range"],
+            allow_headers=[
+                "Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Range",
+                "X-Cmdesk-Device", "X-Cmdesk-Reason",
+            ],
             expose_headers=["ETag", "Retry-After", "Content-Range"],
         )
     for name in ROUTERS:
         router = importlib.import_module(name).router
         if not isinstance(router, APIRouter):
             raise TypeError(f"{name}.router is not an APIRouter")
-        app.include_router(router)
+        # Every mutating route gets the bitácora's context (cmdesk.server.audit).
+        app.include_router(router, dependencies=[Depends(audit_scope)])
     return app
