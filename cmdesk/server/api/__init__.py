@@ -19,4 +19,5 @@ ROUTERS: list[str] = [
     "cmdesk.server.api.records",
     "cmdesk.server.api.software",
     "cmdesk.server.api.audit",
+    "cmdesk.server.api.statements",
 ]

@@ -242,7 +242,7 @@ async def audit_scope(
         str | None,
         Header(
             alias="X-Cmdesk-Device",
-            max_length=3 * DEVICE_MAX_LENGTH,
+            max_length=10 * DEVICE_MAX_LENGTH,
             description="El equipo que hace la operación (bitácora), p. ej. `cmdesk/1.4 (OFICINA-2; 5f1c…)`: "
             "UTF-8 codificado con %XX. Sin él se anota el User-Agent.",
         ),
@@ -251,7 +251,7 @@ async def audit_scope(
         str | None,
         Header(
             alias="X-Cmdesk-Reason",
-            max_length=3 * REASON_MAX_LENGTH,
+            max_length=12 * REASON_MAX_LENGTH,
             description="El motivo que dio el usuario (bitácora), hasta 500 caracteres: UTF-8 codificado "
             "con %XX. Sólo en operaciones que modifican.",
         ),

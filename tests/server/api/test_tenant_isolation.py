@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from cmdesk.domain.enums import Asset
-from cmdesk.server import db
+from cmdesk.server import audit, db
 from cmdesk.server.operations import contracts, distributors, ledger, records, tools, top_up_codes
 from tests.server.helpers import give, make_client, make_distributor
 
@@ -37,6 +37,7 @@ def victim(factory):
     interaction = db.run(factory, records.add_interaction, b, client_id, text="Llamada")
     today = dt.date.today()
     policy = db.run(factory, records.add_policy, b, client_id, product="Póliza", starts_on=today, ends_on=today)
+    record_id = db.run(factory, lambda s: audit.write_record(s, account_id=b.account_id, action="x", entity_type="client", entity_id=client_id))
     return {
         "client_id": client_id,
         "cti_id": cti,
@@ -47,6 +48,7 @@ def victim(factory):
         "interaction_id": interaction["id"],
         "policy_id": policy["id"],
         "movement_id": sale["id"],
+        "record_id": record_id,
     }
 
 
@@ -88,6 +90,9 @@ CALLS = {
     ("post", "/v1/clients/{client_id}/policies"): {"product": "P", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
     ("patch", "/v1/clients/{client_id}/policies/{policy_id}"): {"reference": "x"},
     ("delete", "/v1/clients/{client_id}/policies/{policy_id}"): None,
+    ("get", "/v1/audit/{record_id}"): None,
+    ("get", "/v1/statements/clients/{client_id}"): None,
+    ("get", "/v1/statements/stamping-accounts/{cti_id}"): None,
 }
 
 
@@ -141,6 +146,9 @@ def test_ids_in_bodies_and_queries_never_reach_another_account(client, factory, 
         f"/v1/licenses?client_id={v['client_id']}",
         f"/v1/billing/pending?client_id={v['client_id']}",
         f"/v1/invoices?client_id={v['client_id']}",
+        f"/v1/audit?entity=client&entity_id={v['client_id']}",
+        f"/v1/audit?account_id={v['distributor_id']}",
+        f"/v1/audit/{v['record_id']}?account_id={v['distributor_id']}",
     ):
         r = client.get(path, headers={"Authorization": h["Authorization"]})
         assert r.status_code in (200, 404), (path, r.text)
