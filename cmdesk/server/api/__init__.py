@@ -20,4 +20,5 @@ ROUTERS: list[str] = [
     "cmdesk.server.api.software",
     "cmdesk.server.api.audit",
     "cmdesk.server.api.statements",
+    "cmdesk.server.api.network",
 ]

@@ -61,22 +61,29 @@ class Statement(BaseModel):
 def _cursor(value: str | None) -> statements.PageCursor | None:
     if not value:
         return None
-    at, ref, balance = decode_cursor(value, 3)
+    at, ref, *numbers = decode_cursor(value, 7)
     try:
-        if not isinstance(ref, str) or isinstance(balance, bool) or not isinstance(balance, int):
+        if not isinstance(ref, str) or any(isinstance(n, bool) or not isinstance(n, int) for n in numbers):
             raise ValueError
         moment = dt.datetime.fromisoformat(str(at))
         if moment.tzinfo is None:
             raise ValueError
     except ValueError:
-        decode_cursor("", 3)  # raises the 422 on `cursor`
+        decode_cursor("", 7)  # raises the 422 on `cursor`
         raise
-    return statements.PageCursor(moment.astimezone(dt.UTC), ref, balance)
+    balance, opening, closing, count, live = numbers
+    return statements.PageCursor(moment.astimezone(dt.UTC), ref, balance, opening, closing, count, live)
 
 
 def _answer(result: tuple[dict[str, Any], statements.PageCursor | None]) -> dict[str, Any]:
     body, nxt = result
-    body["next_cursor"] = encode_cursor([nxt.at.isoformat(), nxt.ref, nxt.balance]) if nxt else None
+    body["next_cursor"] = (
+        encode_cursor(
+            [nxt.at.isoformat(), nxt.ref, nxt.balance, nxt.opening, nxt.closing, nxt.count, nxt.live]
+        )
+        if nxt
+        else None
+    )
     return body
 
 

@@ -23,7 +23,20 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    String,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from cmdesk.domain import statements as st
@@ -173,51 +186,50 @@ def _movement_delta(party: _Party) -> Any:
     return case((incoming, Movement.quantity), else_=0) - case((outgoing, Movement.quantity), else_=0)
 
 
-def _sum_between(
-    session: Session, party: _Party, since: dt.datetime, until: dt.datetime | None
-) -> tuple[int, int]:
-    """(Σ of the changes in [since, until), how many rows they make) for the party."""
-    total = count = 0
+def _sums(session: Session, party: _Party, start: dt.datetime, end: dt.datetime) -> tuple[int, int, int]:
+    """(Σ of the changes inside [start, end), Σ of those after it, how many rows the period has), each
+    source of changes read in one index range from `start` on."""
+    inside = after = count = 0
+
+    def split(at_col: Any, value: Any) -> tuple[Any, Any, Any]:
+        return (
+            func.coalesce(func.sum(case((at_col < end, value), else_=0)), 0),
+            func.coalesce(func.sum(case((at_col >= end, value), else_=0)), 0),
+            func.coalesce(func.sum(case((at_col < end, 1), else_=0)), 0),
+        )
+
     if party.asset == "money":
         where = [
             Charge.account_id == party.id,
             Charge.paid_with_points.is_(False),
-            Charge.created_at >= since,
+            Charge.created_at >= start,
         ]
-        if until is not None:
-            where.append(Charge.created_at < until)
-        s, n = session.execute(
-            select(func.coalesce(func.sum(Charge.amount_cents), 0), func.count()).where(*where)
-        ).one()
-        return int(s or 0), int(n or 0)
+        i, a, n = session.execute(select(*split(Charge.created_at, Charge.amount_cents)).where(*where)).one()
+        return int(i), int(a), int(n)
     if party.keys:
-        where = [*_movements_where(party), Movement.created_at >= since]
-        if until is not None:
-            where.append(Movement.created_at < until)
-        s, n = session.execute(
-            select(func.coalesce(func.sum(_movement_delta(party)), 0), func.count()).where(*where)
+        where = [*_movements_where(party), Movement.created_at >= start]
+        i, a, n = session.execute(
+            select(*split(Movement.created_at, _movement_delta(party))).where(*where)
         ).one()
-        total, count = int(s or 0), int(n or 0)
+        inside, after, count = int(i), int(a), int(n)
     if party.ctis and party.asset == Asset.STAMPS.value:
-        where = [IssuedCfdi.stamping_account_id.in_(party.ctis), IssuedCfdi.issued_at >= since]
-        if until is not None:
-            where.append(IssuedCfdi.issued_at < until)
+        where = [IssuedCfdi.stamping_account_id.in_(party.ctis), IssuedCfdi.issued_at >= start]
         if not party.unlimited:
             where.append(IssuedCfdi.debited.is_(True))
-        issued = int(session.scalar(select(func.count()).select_from(IssuedCfdi).where(*where)) or 0)
+        i, a, _ = session.execute(select(*split(IssuedCfdi.issued_at, 1)).where(*where)).one()
         if not party.unlimited:
-            total -= issued
-        if issued:
+            inside, after = inside - int(i), after - int(a)
+        if i:
             days = session.scalar(
                 select(func.count()).select_from(
                     select(_day_expr(session), IssuedCfdi.stamping_account_id)
-                    .where(*where)
+                    .where(*where, IssuedCfdi.issued_at < end)
                     .group_by(text("1"), text("2"))
                     .subquery()
                 )
             )
             count += int(days or 0)
-    return total, count
+    return inside, after, count
 
 
 def _day_expr(session: Session) -> Any:
@@ -226,6 +238,20 @@ def _day_expr(session: Session) -> Any:
             "((issued_cfdi.issued_at AT TIME ZONE 'UTC') + interval '-6 hours')::date"
         ).label("day")
     return literal_column("date(issued_cfdi.issued_at, '-6 hours')").label("day")
+
+
+def _raw_time(session: Session, column: Any) -> Any:
+    """A time column without the per-row type conversion (100,000 rows: SQLite's text parsing through
+    the ORM type costs more than the rest of the statement); `_time_parser` finishes it."""
+    if session.get_bind().dialect.name == "sqlite":
+        return type_coerce(column, String()) + "+00:00"
+    return type_coerce(column, DateTime(timezone=True))
+
+
+def _time_parser(session: Session) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return dt.datetime.fromisoformat  # "2026-11-29 06:20:00.000000+00:00": aware, UTC
+    return lambda value: value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
 
 
 def _after_key(
@@ -282,8 +308,21 @@ def _page_entries(
             )
         return entries
     if party.keys:
-        movements = session.scalars(
-            select(Movement)
+        keys = set(party.keys)
+        rows = session.execute(
+            select(
+                Movement.id,
+                Movement.kind,
+                Movement.quantity,
+                Movement.amount_cents,
+                Movement.source_type,
+                Movement.source_id,
+                Movement.target_type,
+                Movement.target_id,
+                Movement.comments,
+                _raw_time(session, Movement.created_at),
+                Movement.created_by,
+            )
             .where(
                 *_movements_where(party),
                 Movement.created_at >= start,
@@ -293,20 +332,10 @@ def _page_entries(
             .order_by(Movement.created_at, Movement.id)
             .limit(limit + 1)
         )
-        for m in movements:
-            entry = st.movement_entry(
-                {
-                    "id": m.id,
-                    "kind": m.kind,
-                    "quantity": m.quantity,
-                    "amount_cents": m.amount_cents,
-                    "source": {"type": m.source_type, "id": m.source_id},
-                    "target": {"type": m.target_type, "id": m.target_id},
-                    "comments": m.comments,
-                    "created_at": m.created_at,
-                    "created_by": m.created_by,
-                },
-                party.keys,
+        parse = _time_parser(session)
+        for mid, kind, qty, amount, s_type, s_id, t_type, t_id, comments, at, author in rows:
+            entry = st.entry_for(
+                keys, mid, kind, qty, amount, s_type, s_id, t_type, t_id, comments, parse(at), author
             )
             if entry is not None:
                 entries.append(entry)
@@ -332,7 +361,7 @@ def _page_entries(
             entry = st.issued_day_entry(day_value, cti, int(n), debited=not party.unlimited)
             if after is None or entry.key > after:
                 entries.append(entry)
-    entries.sort(key=lambda e: e.key)
+        entries.sort()  # merge the days among the movements: by (at, ref)
     return entries[: limit + 1]
 
 
@@ -389,6 +418,28 @@ def author_names(session: Session, authors: set[str]) -> dict[str, str]:
     }
 
 
+def annotate_movements(session: Session, views: list[dict[str, Any]]) -> None:
+    """Add what a desktop needs to build statements offline to movement views (the feed's): the
+    author's display name (`created_by_name`: a profile of another account, e.g. the parent's, is
+    not in the desktop's cache) and the name of account and catalog parties (`source.name`,
+    `target.name`: the parent distributor, a package). Additive: no field of API.md changes."""
+    wanted: set[tuple[str, str]] = set()
+    for v in views:
+        for side in ("source", "target"):
+            party = v.get(side) or {}
+            if party.get("type") in ("account", "catalog") and party.get("id"):
+                wanted.add((party["type"], party["id"]))
+    names = party_names(session, wanted) if wanted else {}
+    authors = author_names(session, {str(v.get("created_by") or "") for v in views})
+    for v in views:
+        author = str(v.get("created_by") or "")
+        v["created_by_name"] = authors.get(author) or st.AUTHOR_LABELS.get(author, "")
+        for side in ("source", "target"):
+            party = v.get(side)
+            if party and party.get("type") in ("account", "catalog"):
+                party["name"] = names.get((party["type"], party.get("id")), "")
+
+
 def entry_view(row: st.Row) -> dict[str, Any]:
     e = row.entry
     return {
@@ -420,6 +471,10 @@ class PageCursor:
     at: dt.datetime
     ref: str
     balance: int  # the running balance after the row at (at, ref)
+    opening: int  # the statement's, as its first page computed them
+    closing: int
+    count: int
+    live: int
 
 
 def _check_days(first: dt.date, last: dt.date) -> None:
@@ -454,9 +509,13 @@ def statement(
     _check_days(first, last)
     start, end = st.period(first, last)
     party = _resolve(session, actor, party_type, party_id, asset)
-    in_period, count = _sum_between(session, party, start, end)
-    after_period, _ = _sum_between(session, party, end, None)
-    opening, closing = st.bounds(party.live, in_period, after_period)
+    if cursor is None:
+        in_period, after_period, count = _sums(session, party, start, end)
+        opening, closing = st.bounds(party.live, in_period, after_period)
+        live = party.live
+    else:
+        # Later pages are the statement the first page opened: its balances travel in the cursor.
+        opening, closing, count, live = cursor.opening, cursor.closing, cursor.count, cursor.live
     entries = _page_entries(session, party, start, end, (cursor.at, cursor.ref) if cursor else None, limit)
     more = len(entries) > limit
     entries = entries[:limit]
@@ -474,11 +533,15 @@ def statement(
         "to": last,
         "opening_balance": opening,
         "closing_balance": closing,
-        "live_balance": party.live,
+        "live_balance": live,
         "count": count,
         "items": [entry_view(r) for r in rows],
     }
-    nxt = PageCursor(rows[-1].entry.at, rows[-1].entry.ref, rows[-1].balance) if more and rows else None
+    nxt = (
+        PageCursor(rows[-1].entry.at, rows[-1].entry.ref, rows[-1].balance, opening, closing, count, live)
+        if more and rows
+        else None
+    )
     return answer, nxt
 
 

@@ -9,6 +9,7 @@ import uuid
 from cmdesk.domain import statements as st
 from cmdesk.domain.enums import Asset
 from cmdesk.models import utcnow
+from cmdesk.server import db
 from cmdesk.server.api.statements import Statement
 from tests.server.api.test_distributors_api import _same_keys
 from tests.server.helpers import RFC_MORAL, give, make_client, make_distributor
@@ -98,3 +99,30 @@ def test_statement_errors(client, factory, auth_headers):
         assert r.status_code == status, (path, r.text)
         body = r.json()
         assert body["code"] == what if status == 404 else body["errors"][0]["field"] == what, body
+
+
+def test_the_feed_carries_what_an_offline_statement_needs(client, factory, auth_headers):
+    """A sub-distributor's desktop has neither its parent's name nor its parent's users in its cache:
+    the feed's movements name them (additive fields; the API.md ones are unchanged)."""
+    from cmdesk.server.operations import accounts, contracts
+
+    parent = make_distributor(factory, name="Matriz", email="matriz@dist.mx", mobile="5575000001",
+                              password=PASSWORD, profile_name="Laura Ruiz")
+    db.run(factory, contracts.contract, parent, "multinivel")
+    give(factory, parent, Asset.STAMPS, 50)
+    with db.transaction(factory) as s:
+        sub = accounts.create_distributor(s, name="Sucursal", email="suc@dist.mx", mobile="5575000002",
+                                          password=PASSWORD, parent_id=parent.account_id)
+    h = auth_headers("matriz@dist.mx")
+    body = {"asset": "stamps", "target": {"type": "account", "id": sub["account"]["id"]}, "quantity": 9}
+    assert client.post("/v1/transfers", json=body, headers={**h, **_key()}).status_code == 201
+    changes = client.get("/v1/sync/changes", params={"limit": 1000}, headers=auth_headers("suc@dist.mx")).json()
+    [movement] = [c["data"] for c in changes["changes"] if c["entity"] == "movement"]
+    assert movement["source"] == {"type": "account", "id": parent.account_id, "name": "Matriz"}
+    assert movement["target"]["name"] == "Sucursal" and movement["created_by_name"] == "Laura Ruiz"
+    mine = client.get("/v1/sync/changes", params={"limit": 1000}, headers=h).json()
+    purchase = [c["data"] for c in mine["changes"] if c["entity"] == "movement" and c["data"]["kind"] == "purchase"]
+    assert purchase[0]["source"]["name"] == "Paquete de 1 timbre"
+    # The statement the desktop will build from these rows is the server's.
+    entry = st.movement_entry(movement, [("account", sub["account"]["id"])])
+    assert entry is not None and (entry.delta, entry.counterpart_name, entry.created_by_name) == (9, "Matriz", "Laura Ruiz")

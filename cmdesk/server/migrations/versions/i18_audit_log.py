@@ -1,4 +1,5 @@
-"""The bitácora: audit_log, audit_subjects and (PostgreSQL) the cmdesk_audit function.
+"""The bitácora: audit_log, audit_subjects and (PostgreSQL) the cmdesk_audit function; and a client's
+movements indexed in time order, for its statements' pages.
 
 Revision ID: i18_audit
 Revises: 0002
@@ -68,9 +69,15 @@ def upgrade() -> None:
         )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(AUDIT_FUNCTION_V1)
+    with op.batch_alter_table("movements", schema=None) as batch_op:
+        batch_op.drop_index("ix_movements_client")
+        batch_op.create_index("ix_movements_client", ["client_id", "created_at", "id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("movements", schema=None) as batch_op:
+        batch_op.drop_index("ix_movements_client")
+        batch_op.create_index("ix_movements_client", ["client_id"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute(DROP_AUDIT_FUNCTION)
     with op.batch_alter_table("audit_subjects", schema=None) as batch_op:
