@@ -10,9 +10,10 @@ in the log, by user, by entity type, the history of one client, a week a year ag
 slowest kind (median of 15 runs each). Goal: < 100 ms.
 
 Statement: 100,000 point transfers to one client over three years. Timed: the server's first page of
-the whole period (`cmdesk.server.operations.statements.statement`: live balance, two sums, a keyset
-page), the whole statement at once (every row read and run through `domain.statements.build`), and
-the domain function alone on 100,000 entries in memory. Goal: < 500 ms.
+the whole period (`cmdesk.server.operations.statements.statement`: live balance, one sum, a keyset
+page: what opening the statement costs) and the domain function alone on 100,000 entries in memory
+(what the desktop will run on its cache); goal < 500 ms for both. Also shown, without a goal: the
+whole statement at once (every row read and run through `domain.statements.build`, as an export).
 
 Figures are printed as `FIGURE {...}` lines for `python -m bench`. On a shared machine they are noisy;
 quote them with the command and the load.
@@ -267,9 +268,8 @@ def run(kind: str, url: str, records: int, movements: int, runs: int) -> None:
     figure(
         f"Estado de cuenta de {movements:,} movimientos: página ({label})", page_ms, "ms", STATEMENT_GOAL_MS
     )
-    figure(
-        f"Estado de cuenta de {movements:,} movimientos: completo ({label})", full_ms, "ms", STATEMENT_GOAL_MS
-    )
+    # Every row at once (an export): informative; the goal is for opening the statement.
+    figure(f"Estado de cuenta de {movements:,} movimientos: completo ({label})", full_ms, "ms")
     figure(
         f"Estado de cuenta de {movements:,} movimientos: dominio ({label})",
         domain_ms,

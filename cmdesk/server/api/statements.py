@@ -10,9 +10,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from cmdesk.server import db
-from cmdesk.server.api.deps import CurrentActor, Db, Pagination, decode_cursor, encode_cursor
+from cmdesk.server.api.deps import CurrentActor, Db, Page, Pagination, decode_cursor, encode_cursor
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.operations import statements
+from cmdesk.server.operations.context import Actor
 
 router = APIRouter(tags=["statements"])
 
@@ -75,8 +76,10 @@ def _cursor(value: str | None) -> statements.PageCursor | None:
     return statements.PageCursor(moment.astimezone(dt.UTC), ref, balance, opening, closing, count, live)
 
 
-def _answer(result: tuple[dict[str, Any], statements.PageCursor | None]) -> dict[str, Any]:
-    body, nxt = result
+def _statement(factory: db.SessionFactory, actor: Actor, page: Page, **kw: Any) -> dict[str, Any]:
+    body, nxt = db.run(
+        factory, statements.statement, actor, limit=page.limit, cursor=_cursor(page.cursor), **kw
+    )
     body["next_cursor"] = (
         encode_cursor(
             [nxt.at.isoformat(), nxt.ref, nxt.balance, nxt.opening, nxt.closing, nxt.count, nxt.live]
@@ -108,19 +111,7 @@ def account_statement(
 ) -> dict[str, Any]:
     """Estado de cuenta de la Cuenta Maestra: timbres, puntos o dinero cargado, con saldo inicial, cada
     movimiento con el saldo después de él, y saldo final."""
-    return _answer(
-        db.run(
-            factory,
-            statements.statement,
-            actor,
-            party_type="account",
-            asset=asset,
-            first=from_,
-            last=to,
-            limit=page.limit,
-            cursor=_cursor(page.cursor),
-        )
-    )
+    return _statement(factory, actor, page, party_type="account", asset=asset, first=from_, last=to)
 
 
 @router.get(
@@ -140,19 +131,8 @@ def client_statement(
 ) -> dict[str, Any]:
     """Estado de cuenta de un cliente: sus puntos, o los timbres de sus CTI estándar (abonos y CFDI
     emitidos por día)."""
-    return _answer(
-        db.run(
-            factory,
-            statements.statement,
-            actor,
-            party_type="client",
-            party_id=client_id,
-            asset=asset,
-            first=from_,
-            last=to,
-            limit=page.limit,
-            cursor=_cursor(page.cursor),
-        )
+    return _statement(
+        factory, actor, page, party_type="client", party_id=client_id, asset=asset, first=from_, last=to
     )
 
 
@@ -171,17 +151,13 @@ def stamping_account_statement(
     to: To = None,
 ) -> dict[str, Any]:
     """Estado de cuenta de una CTI: abonos, ventas automáticas y CFDI emitidos por día, con su saldo."""
-    return _answer(
-        db.run(
-            factory,
-            statements.statement,
-            actor,
-            party_type="stamping_account",
-            party_id=cti_id,
-            asset="stamps",
-            first=from_,
-            last=to,
-            limit=page.limit,
-            cursor=_cursor(page.cursor),
-        )
+    return _statement(
+        factory,
+        actor,
+        page,
+        party_type="stamping_account",
+        party_id=cti_id,
+        asset="stamps",
+        first=from_,
+        last=to,
     )

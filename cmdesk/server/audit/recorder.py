@@ -87,6 +87,9 @@ class AuditContext:
     reason: str = ""
     account_id: str | None = None
     profile_id: str | None = None
+    # A system job touching many accounts at once (the CLI's maintenance): one record per account whose
+    # rows changed, instead of one for the whole transaction.
+    per_owner: bool = False
 
 
 _CURRENT: ContextVar[AuditContext | None] = ContextVar("cmdesk_audit_context", default=None)
@@ -573,6 +576,21 @@ def _write_collected(session: Session, ctx: AuditContext, col: _Collector) -> No
     changes = [c for c in sorted(col.changes.values(), key=lambda c: c.seq) if _meaningful(c)]
     if not changes:
         return
+    if ctx.per_owner and ctx.account_id is None:
+        owners: dict[str, str | None] = {}
+        groups: dict[str | None, list[_Change]] = {}
+        for c in changes:
+            groups.setdefault(_resolve_owner(session, c, owners), []).append(c)
+        for owner, group in groups.items():
+            if owner is not None:
+                _write_one(session, ctx, col, group, owner)
+        return
+    _write_one(session, ctx, col, changes, None)
+
+
+def _write_one(
+    session: Session, ctx: AuditContext, col: _Collector, changes: list[_Change], owner: str | None
+) -> None:
     # The main entity: named by the operation, else the route's kind of entity (created first), else
     # the first row created, else the first changed.
     main: _Change | None = col.changes.get(col.primary) if col.primary else None
@@ -584,7 +602,7 @@ def _write_collected(session: Session, ctx: AuditContext, col: _Collector) -> No
     if main is None:
         main = next((c for c in changes if c.op == "create"), changes[0])
     owners: dict[str, str | None] = {}
-    owner = ctx.account_id or _resolve_owner(session, main, owners)
+    owner = owner or ctx.account_id or _resolve_owner(session, main, owners)
     if owner is None:
         owner = next((o for c in changes if (o := _resolve_owner(session, c, owners)) is not None), None)
     if owner is None:
@@ -624,6 +642,12 @@ def _write_collected(session: Session, ctx: AuditContext, col: _Collector) -> No
     )
 
 
+def _scrub_changes(changes: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if not changes:
+        return None
+    return [{**c, "before": scrub(c.get("before")), "after": scrub(c.get("after"))} for c in changes]
+
+
 def write_record(
     conn: Connection | Session,
     *,
@@ -661,9 +685,7 @@ def write_record(
             reason=reason,
             before=scrub(before),
             after=scrub(after),
-            changes=[{**c, "before": scrub(c.get("before")), "after": scrub(c.get("after"))} for c in changes]
-            if changes
-            else None,
+            changes=_scrub_changes(changes),
         )
         .returning(AuditRecord.id)
     ).scalar_one()
@@ -714,10 +736,6 @@ def sql_arguments(
         "entity_id": entity_id,
         "before": enc(scrub(before)),
         "after": enc(scrub(after)),
-        "changes": enc(
-            [{**c, "before": scrub(c.get("before")), "after": scrub(c.get("after"))} for c in changes]
-            if changes
-            else None
-        ),
+        "changes": enc(_scrub_changes(changes)),
         "subjects": enc([list(s) for s in subjects]),
     }

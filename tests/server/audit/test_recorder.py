@@ -200,3 +200,38 @@ def test_operations_without_a_context_are_not_recorded(factory, dist):
     assert records_after(factory, 0) == []
     with db.transaction(factory) as s:
         assert s.scalar(select(Client.name).where(Client.id == made["client"]["id"])) == "Sin bitácora"
+
+
+def test_maintenance_writes_one_record_per_parent(factory):
+    """The CLI's maintenance (a system job over many accounts): each parent's bitácora gets the state
+    changes of its own sub-distributors, with no profile."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from cmdesk.domain.enums import AccountStatus
+    from cmdesk.models import Account, utcnow
+    from cmdesk.server.operations import accounts, maintenance
+
+    parents = [make_distributor(factory) for _ in range(2)]
+    subs = []
+    for i, parent in enumerate(parents):
+        with db.transaction(factory) as s:
+            out = accounts.create_distributor(
+                s, name=f"Hija {i}", email=f"hija{i}@m.mx", mobile=f"33750000{i:02d}", password=None,
+                parent_id=parent.account_id, status=AccountStatus.ACTIVE,
+            )
+            s.execute(
+                update(Account).where(Account.id == out["account"]["id"]).values(expires_at=utcnow() - dt.timedelta(days=1))
+            )
+        subs.append(out["account"]["id"])
+    start = records_after(factory, 0)
+    with audit.context("distributor.maintenance", entity="distributor", per_owner=True):
+        assert db.run(factory, maintenance.run_maintenance)["expired"] == 2
+    written = records_after(factory, len(start) and start[-1]["id"])
+    assert sorted((r["account_id"], r["entity_id"]) for r in written) == sorted(
+        (p.account_id, s) for p, s in zip(parents, subs, strict=True)
+    )
+    for r in written:
+        assert r["profile_id"] is None and r["entity_type"] == "distributor"
+        assert r["before"] == {"status": "active"} and r["after"] == {"status": "expired"}
