@@ -14,6 +14,7 @@ from cmdesk.models.accounts import (
     Profile,
     RefreshToken,
 )
+from cmdesk.models.alerts import Alert, AlertCursor, AlertDelivery, AlertEvaluator, AlertRule
 from cmdesk.models.audit import AuditRecord, AuditSubject
 from cmdesk.models.base import Base, Synced, utcnow
 from cmdesk.models.billing import Invoice, TopUpCode
@@ -24,10 +25,16 @@ from cmdesk.models.server import ServerSecret
 from cmdesk.models.software import SoftwareFile, SoftwareProduct
 from cmdesk.models.stamping import AutoSaleRule, IssuedCfdi, StampingAccount
 from cmdesk.models.sync import ChangeLog, IdempotencyRecord
+from cmdesk.models.usage import CtiDailyUsage
 
 __all__ = [
     "Account",
     "AccountSettings",
+    "Alert",
+    "AlertCursor",
+    "AlertDelivery",
+    "AlertEvaluator",
+    "AlertRule",
     "AttemptLog",
     "AuditRecord",
     "AuditSubject",
@@ -42,6 +49,7 @@ __all__ = [
     "ClientInteraction",
     "Contract",
     "Counter",
+    "CtiDailyUsage",
     "EmailConfirmation",
     "IdempotencyRecord",
     "Invoice",

@@ -48,9 +48,26 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
         fast_consume = FastConsume(engine.url.render_as_string(hide_password=False))
 
+    # Low-balance alerts, evaluated in the background of every worker (they take turns: a lease).
+    alert_evaluator = None
+    if settings.alerts_evaluator:
+        import datetime as dt
+
+        from cmdesk.server.operations.alerts import EvaluatorThread
+
+        alert_evaluator = EvaluatorThread(
+            factory,
+            interval=settings.alerts_interval_seconds,
+            sweep_every=dt.timedelta(minutes=settings.alerts_sweep_minutes),
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if alert_evaluator is not None:
+            alert_evaluator.start()
         yield
+        if alert_evaluator is not None:
+            alert_evaluator.stop()
         if fast_consume is not None:
             await fast_consume.close()
 
@@ -64,6 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # CTI passwords verified recently, so stamping CFDI after CFDI skips Argon2 (see security).
     app.state.credential_cache = CredentialCache(ttl_seconds=settings.credential_cache_minutes * 60)
     app.state.fast_consume = fast_consume
+    app.state.alert_evaluator = alert_evaluator
 
     errors.install(app)
     if fast_consume is not None and settings.consume_lane:

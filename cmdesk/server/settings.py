@@ -50,6 +50,13 @@ class Settings(BaseSettings):
 
     software_store: Path = Field(default_factory=default_software_store)
 
+    # Low-balance alerts (cmdesk.server.operations.alerts): every server process runs the evaluator,
+    # taking turns through its lease; it follows the change feed every `alerts_interval_seconds` and
+    # sweeps every account every `alerts_sweep_minutes`.
+    alerts_evaluator: bool = True
+    alerts_interval_seconds: float = Field(5.0, gt=0, le=3600)
+    alerts_sweep_minutes: float = Field(15.0, gt=0, le=24 * 60)
+
     # CORS is off unless origins are listed (e.g. CMDESK_CORS_ORIGINS='["https://portal.example"]').
     cors_origins: list[str] = Field(default_factory=list)
 

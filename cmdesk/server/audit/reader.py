@@ -46,6 +46,8 @@ EntityType = Literal[
     "catalog_package",
     "catalog_contract",
     "catalog_fee",
+    "alert",
+    "alert_rule",
 ]
 ENTITY_TYPES: tuple[str, ...] = get_args(EntityType)
 

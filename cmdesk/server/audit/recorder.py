@@ -42,6 +42,8 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from cmdesk.models import (
     Account,
     AccountSettings,
+    Alert,
+    AlertRule,
     AuditRecord,
     AuditSubject,
     AutoSaleRule,
@@ -151,6 +153,8 @@ _SPECS: dict[type, tuple[str, str, str]] = {
     CatalogPackage: ("catalog_package", "id", ""),
     CatalogContract: ("catalog_contract", "code", ""),
     CatalogFee: ("catalog_fee", "code", ""),
+    AlertRule: ("alert_rule", "id", ""),
+    Alert: ("alert", "id", ""),
 }
 
 # Parties of a movement or a code, as entities (catalog and issued are not entities of an account).
@@ -185,6 +189,13 @@ def _related(obj: Any) -> set[tuple[str, str]]:
             out.add(("client", obj.receiver_client_id))
     elif isinstance(obj, License | Charge) and obj.contract_id:
         out.add(("contract", obj.contract_id))
+    elif isinstance(obj, Alert | AlertRule):
+        kind, ident = (
+            (obj.subject_type, obj.subject_id) if isinstance(obj, Alert) else (obj.scope, obj.scope_id)
+        )
+        entity = _PARTY_ENTITY.get(kind or "")
+        if entity and ident:
+            out.add((entity, ident))
     return out
 
 

@@ -113,6 +113,13 @@ ACTIONS: dict[tuple[str, str], RouteAction] = {
     ("POST", "/v1/users"): RouteAction("user.add", "Nuevo usuario", "profile"),
     ("DELETE", "/v1/users/{profile_id}"): RouteAction("user.remove", "Baja de usuario", "profile"),
     ("PATCH", "/v1/settings"): RouteAction("settings.update", "Configuraciones globales", "settings"),
+    # Alerts
+    ("PATCH", "/v1/alerts/{alert_id}"): RouteAction("alert.state", "Estado de una alerta", "alert"),
+    ("POST", "/v1/alerts/state"): RouteAction("alert.states", "Estado de varias alertas", "alert"),
+    ("PUT", "/v1/alert-rules"): RouteAction("alert_rule.save", "Regla de alerta", "alert_rule"),
+    ("DELETE", "/v1/alert-rules/{rule_id}"): RouteAction(
+        "alert_rule.delete", "Eliminación de regla de alerta", "alert_rule"
+    ),
 }
 
 # Mutating routes that write no audit record, and why. The context is not even set for them.

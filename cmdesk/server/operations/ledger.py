@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ from cmdesk.models import (
 )
 from cmdesk.server import feed
 from cmdesk.server.operations import balances
+from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.context import Actor
 
 # ---- Views --------------------------------------------------------------------------------------
@@ -500,6 +501,7 @@ def consume(
             .returning(StampingAccount.issued),
             execution_options={"synchronize_session": False},
         ).one()
+        usage_ops.count_one(session, row.id, now)
         feed.record_many(
             session, [(row.account_id, "stamping_account", row.id), (row.account_id, "client", row.client_id)]
         )
@@ -514,6 +516,7 @@ def consume(
         if debited is None:
             raise consume_refusal(ErrorCode.INSUFFICIENT_BALANCE)
     balance, issued = debited
+    usage_ops.count_one(session, row.id, now)
     feed.record_many(
         session, [(row.account_id, "stamping_account", row.id), (row.account_id, "client", row.client_id)]
     )
@@ -598,13 +601,12 @@ def _auto_sale(
 
 # ---- Usage (C.P.D. / D.R.) ----------------------------------------------------------------------
 
-MX_OFFSET_HOURS = -6  # America/Mexico_City has had no daylight saving time since 2022.
-
 
 def usage_report(
     session: Session, actor: Actor, cti_id: str, *, days: int = 90, now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """Daily CFDI issued over the last `days` (Mexico City days), C.P.D. and D.R."""
+    """Daily CFDI issued over the last `days` (Mexico City days, `usage.mx_day`), C.P.D. and D.R.,
+    from the daily usage table both stamping paths keep."""
     if not isinstance(days, int) or not 1 <= days <= 3660:
         raise validation_error({"days": "Indique entre 1 y 3,660 días."})
     cti = session.scalar(
@@ -614,24 +616,9 @@ def usage_report(
     )
     if cti is None:
         raise not_found("La cuenta de timbrado")
-    now = now or utcnow()
-    local_today = (now + dt.timedelta(hours=MX_OFFSET_HOURS)).date()
+    local_today = usage.mx_day(now or utcnow())
     start = local_today - dt.timedelta(days=days - 1)
-    start_utc = dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(hours=MX_OFFSET_HOURS)
-    day: Any
-    if session.get_bind().dialect.name == "postgresql":
-        day = literal_column("((issued_at AT TIME ZONE 'UTC') + interval '-6 hours')::date")
-    else:
-        day = literal_column("date(issued_at, '-6 hours')")
-    rows = session.execute(
-        select(day.label("day"), func.count())
-        .select_from(IssuedCfdi)
-        .where(IssuedCfdi.stamping_account_id == cti.id, IssuedCfdi.issued_at >= start_utc)
-        .group_by(text("1"))
-    ).all()
-    counts = {
-        (r[0] if isinstance(r[0], dt.date) else dt.date.fromisoformat(str(r[0]))): int(r[1]) for r in rows
-    }
+    counts = usage_ops.daily_usage(session, [cti.id], start, local_today).get(cti.id, {})
     series = usage.fill_daily_series(counts, start, local_today)
     avg = usage.average_daily_use([n for _, n in series])
     unlimited = cti.kind == StampingAccountKind.UNLIMITED.value

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from cmdesk.models import (
     Account,
+    Alert,
+    AlertRule,
     Charge,
     Client,
     ClientInteraction,
@@ -50,4 +52,6 @@ def entity_counts(session: Session, actor: Actor) -> dict[str, int]:
         "support_policy": count(SupportPolicy, SupportPolicy.account_id == a),
         "software_product": count(SoftwareProduct),
         "software_file": count(SoftwareFile),
+        "alert": count(Alert, Alert.account_id == a),
+        "alert_rule": count(AlertRule, AlertRule.account_id == a),
     }

@@ -24,7 +24,8 @@ PASSWORD = "secreto123"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url="sqlite://", software_store=tmp_path / "files")
+    # The alert evaluator runs in the background of a real server; tests that want it start it.
+    return Settings(database_url="sqlite://", software_store=tmp_path / "files", alerts_evaluator=False)
 
 
 @pytest.fixture

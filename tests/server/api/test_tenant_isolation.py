@@ -12,7 +12,7 @@ import pytest
 
 from cmdesk.domain.enums import Asset
 from cmdesk.server import audit, db
-from cmdesk.server.operations import contracts, distributors, ledger, records, tools, top_up_codes
+from cmdesk.server.operations import alerts, contracts, distributors, ledger, records, tools, top_up_codes
 from tests.server.helpers import give, make_client, make_distributor
 
 PASSWORD = "secreto123"
@@ -37,8 +37,16 @@ def victim(factory):
     interaction = db.run(factory, records.add_interaction, b, client_id, text="Llamada")
     today = dt.date.today()
     policy = db.run(factory, records.add_policy, b, client_id, product="Póliza", starts_on=today, ends_on=today)
+    rule = db.run(factory, alerts.save_rule, b, scope="client", scope_id=client_id, days_thresholds=[9])
+    for _ in range(5):  # the CTI runs out: an alert
+        db.run(factory, ledger.consume, stamping_account_id=cti, emitter_rfc="EKU9003173C9", cfdi_uuid=str(uuid.uuid4()))
+    while alerts.tick(factory).more:
+        pass
+    alert = db.run(factory, alerts.list_alerts, b)[0]
     record_id = db.run(factory, lambda s: audit.write_record(s, account_id=b.account_id, action="x", entity_type="client", entity_id=client_id))
     return {
+        "alert_id": alert["id"],
+        "rule_id": rule["id"],
         "client_id": client_id,
         "cti_id": cti,
         "distributor_id": sub["distributor"]["id"],
@@ -90,6 +98,9 @@ CALLS = {
     ("post", "/v1/clients/{client_id}/policies"): {"product": "P", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
     ("patch", "/v1/clients/{client_id}/policies/{policy_id}"): {"reference": "x"},
     ("delete", "/v1/clients/{client_id}/policies/{policy_id}"): None,
+    ("get", "/v1/alerts/{alert_id}"): None,
+    ("patch", "/v1/alerts/{alert_id}"): {"state": "seen"},
+    ("delete", "/v1/alert-rules/{rule_id}"): None,
     ("get", "/v1/audit/{record_id}"): None,
     ("get", "/v1/statements/clients/{client_id}"): None,
     ("get", "/v1/statements/stamping-accounts/{cti_id}"): None,

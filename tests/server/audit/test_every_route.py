@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from cmdesk.domain.enums import Asset
 from cmdesk.models import Account, EmailConfirmation, Profile, StampingAccount, TopUpCode, utcnow
 from cmdesk.server import audit, db
-from cmdesk.server.operations import accounts, contracts
+from cmdesk.server.operations import accounts, alerts, contracts, ledger
 from tests.server.audit.helpers import assert_no_secrets, mutating_routes, no_record, one_record
-from tests.server.helpers import RFC_FISICA, RFC_MORAL, give, make_client, make_distributor
+from tests.server.helpers import RFC_FISICA, RFC_MORAL, fund_cti, give, make_client, make_distributor
 
 PASSWORD = "secreto123"
 DEVICE = "cmdesk/1.4 (OFICINA-2; 5f1c)"
@@ -245,6 +245,34 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
     _, rec = w.call("PATCH", "/v1/settings", action="settings.update", entity="settings",
                     json={"bulk_stamp_price_cents": 150, "auto_stamp_purchase": True})
     assert rec["before"] == {"bulk_stamp_price_cents": 0, "auto_stamp_purchase": False}
+
+    # ---- Alerts
+    _, rec = w.call("PUT", "/v1/alert-rules", action="alert_rule.save", entity="alert_rule",
+                    json={"scope": "stamping_account", "scope_id": "ACME-2", "days_thresholds": [9]})
+    rule = rec["entity_id"]
+    assert rec["before"] is None and rec["after"]["days_thresholds"] == [9] and ("stamping_account", "ACME-2") in rec["subjects"]
+    _, rec = w.call("PUT", "/v1/alert-rules", action="alert_rule.save", entity="alert_rule",
+                    json={"scope": "stamping_account", "scope_id": "ACME-2", "enabled": False})
+    assert rec["entity_id"] == rule and rec["before"]["enabled"] is True and rec["after"]["enabled"] is False
+    made = make_client(factory, actor, name="Sin timbres")
+    fund_cti(factory, actor, made["stamping_account"]["id"], 2)
+    for _ in range(2):  # a CTI that runs out: alerts, made by the evaluator (not by a request)
+        db.run(factory, ledger.consume, stamping_account_id=made["stamping_account"]["id"], emitter_rfc=RFC_MORAL,
+               cfdi_uuid=str(uuid.uuid4()))
+    with no_record(factory):
+        while alerts.tick(factory).more:
+            pass
+    listed = w.client.get("/v1/alerts", headers=headers).json()["items"]
+    assert listed, "no alerts to mark"
+    _, rec = w.call("PATCH", "/v1/alerts/{alert_id}", action="alert.state", entity="alert", alert_id=listed[0]["id"],
+                    json={"state": "seen"})
+    assert rec["before"]["state"] == "new" and rec["after"]["state"] == "seen"
+    assert ("stamping_account", made["stamping_account"]["id"]) in rec["subjects"]
+    _, rec = w.call("POST", "/v1/alerts/state", action="alert.states", entity="alert",
+                    json={"ids": [a["id"] for a in listed], "state": "resolved"})
+    assert rec["after"]["state"] == "resolved"
+    w.call("DELETE", "/v1/alert-rules/{rule_id}", action="alert_rule.delete", entity="alert_rule", status=204,
+           rule_id=rule)
 
     # ---- Distributors
     body = {"email": "hijo@sub.mx", "mobile": "3300000001", "name": "Sub Uno", "rfc": RFC_MORAL}

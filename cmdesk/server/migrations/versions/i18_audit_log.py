@@ -2,7 +2,7 @@
 movements indexed in time order, for its statements' pages.
 
 Revision ID: i18_audit
-Revises: 0002
+Revises: i17_usage_alerts
 Create Date: 2026-12-05 22:49:01
 """
 
@@ -17,7 +17,7 @@ import cmdesk.models.base
 from cmdesk.models.audit import AUDIT_FUNCTION_V1, DROP_AUDIT_FUNCTION, JsonValue
 
 revision: str = "i18_audit"
-down_revision: str | None = "0002"
+down_revision: str | None = "i17_usage_alerts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
