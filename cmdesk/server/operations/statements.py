@@ -8,6 +8,9 @@ keyset page of the period's movements and daily CFDI counts, the running balance
 cursor. The same statement computed whole by the domain function (`domain.statements.build`) is the
 reference the tests compare with.
 
+CFDI issued come from `cti_daily_usage` (per CTI and Mexico City day, kept by both stamping paths in
+the consumption's transaction), so a CTI's statement never counts `issued_cfdi` rows.
+
 Which movements touch a party, and how they are found fast:
 
 - the account: movements it made (`account_id`) or received from its parent (`counterpart_account_id`);
@@ -30,10 +33,8 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal_column,
     or_,
     select,
-    text,
     tuple_,
     type_coerce,
 )
@@ -49,7 +50,7 @@ from cmdesk.models import (
     CatalogPackage,
     Charge,
     Client,
-    IssuedCfdi,
+    CtiDailyUsage,
     Movement,
     Profile,
     StampingAccount,
@@ -213,31 +214,20 @@ def _sums(session: Session, party: _Party, start: dt.datetime, end: dt.datetime)
         ).one()
         inside, after, count = int(i), int(a), int(n)
     if party.ctis and party.asset == Asset.STAMPS.value:
-        where = [IssuedCfdi.stamping_account_id.in_(party.ctis), IssuedCfdi.issued_at >= start]
-        if not party.unlimited:
-            where.append(IssuedCfdi.debited.is_(True))
-        i, a, _ = session.execute(select(*split(IssuedCfdi.issued_at, 1)).where(*where)).one()
-        if not party.unlimited:
+        # CFDI per CTI and Mexico City day (issue 17's `cti_daily_usage`): periods are whole days.
+        first_day, end_day = st.local_day(start), st.local_day(end)
+        u = CtiDailyUsage
+        i, a, n = session.execute(
+            select(
+                func.coalesce(func.sum(case((u.day < end_day, u.issued), else_=0)), 0),
+                func.coalesce(func.sum(case((u.day >= end_day, u.issued), else_=0)), 0),
+                func.coalesce(func.sum(case((u.day < end_day, 1), else_=0)), 0),
+            ).where(u.stamping_account_id.in_(party.ctis), u.day >= first_day, u.issued > 0)
+        ).one()
+        if not party.unlimited:  # an unlimited CTI's CFDI use no stamp
             inside, after = inside - int(i), after - int(a)
-        if i:
-            days = session.scalar(
-                select(func.count()).select_from(
-                    select(_day_expr(session), IssuedCfdi.stamping_account_id)
-                    .where(*where, IssuedCfdi.issued_at < end)
-                    .group_by(text("1"), text("2"))
-                    .subquery()
-                )
-            )
-            count += int(days or 0)
+        count += int(n)
     return inside, after, count
-
-
-def _day_expr(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return literal_column(
-            "((issued_cfdi.issued_at AT TIME ZONE 'UTC') + interval '-6 hours')::date"
-        ).label("day")
-    return literal_column("date(issued_cfdi.issued_at, '-6 hours')").label("day")
 
 
 def _raw_time(session: Session, column: Any) -> Any:
@@ -340,25 +330,21 @@ def _page_entries(
             if entry is not None:
                 entries.append(entry)
     if party.ctis and party.asset == Asset.STAMPS.value:
-        first = start if after is None else max(start, st.day_start(st.local_day(after[0])))
-        where = [
-            IssuedCfdi.stamping_account_id.in_(party.ctis),
-            IssuedCfdi.issued_at >= first,
-            IssuedCfdi.issued_at < end,
-        ]
-        if not party.unlimited:
-            where.append(IssuedCfdi.debited.is_(True))
-        day = _day_expr(session)
-        rows2 = session.execute(
-            select(day, IssuedCfdi.stamping_account_id, func.count())
-            .where(*where)
-            .group_by(text("1"), text("2"))
-            .order_by(text("1"), text("2"))
+        u = CtiDailyUsage
+        first_day = st.local_day(start if after is None else max(start, after[0]))
+        days = session.execute(
+            select(u.day, u.stamping_account_id, u.issued)
+            .where(
+                u.stamping_account_id.in_(party.ctis),
+                u.day >= first_day,
+                u.day < st.local_day(end),
+                u.issued > 0,
+            )
+            .order_by(u.day, u.stamping_account_id)
             .limit(limit + 1 + len(party.ctis))
         ).all()
-        for d, cti, n in rows2:
-            day_value = d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
-            entry = st.issued_day_entry(day_value, cti, int(n), debited=not party.unlimited)
+        for day, cti, issued in days:
+            entry = st.issued_day_entry(day, cti, int(issued), debited=not party.unlimited)
             if after is None or entry.key > after:
                 entries.append(entry)
         entries.sort()  # merge the days among the movements: by (at, ref)
