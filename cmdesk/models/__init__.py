@@ -14,6 +14,7 @@ from cmdesk.models.accounts import (
     RefreshToken,
 )
 from cmdesk.models.alerts import Alert, AlertCursor, AlertDelivery, AlertEvaluator, AlertRule
+from cmdesk.models.audit import AuditRecord, AuditSubject
 from cmdesk.models.base import Base, Synced, utcnow
 from cmdesk.models.billing import Invoice, TopUpCode
 from cmdesk.models.catalog import CatalogContract, CatalogFee, CatalogPackage, Contract, License, PricePackage
@@ -36,6 +37,8 @@ __all__ = [
     "AlertEvaluator",
     "AlertRule",
     "AttemptLog",
+    "AuditRecord",
+    "AuditSubject",
     "AutoSaleRule",
     "Base",
     "CatalogContract",

@@ -13,14 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 import cmdesk
 from cmdesk.server import db, logs, pages, security, throttle
 from cmdesk.server.api import ROUTERS, errors
-from cmdesk.server.api.deps import AuthState
+from cmdesk.server.api.deps import AuthState, audit_scope
 from cmdesk.server.api.strict import StrictInput
 from cmdesk.server.mail import links, queue
 from cmdesk.server.mail.sender import MailService
@@ -136,14 +136,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Range"],
+            allow_headers=[
+                "Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Range",
+                "X-Cmdesk-Device", "X-Cmdesk-Reason",
+            ],
             expose_headers=["ETag", "Retry-After", "Content-Range"],
         )
     for name in ROUTERS:
         router = importlib.import_module(name).router
         if not isinstance(router, APIRouter):
             raise TypeError(f"{name}.router is not an APIRouter")
-        app.include_router(router)
+        # Every mutating route gets the bitácora's context (cmdesk.server.audit).
+        app.include_router(router, dependencies=[Depends(audit_scope)])
     # The HTML pages the mails' links open (not part of the API nor of its OpenAPI document).
     app.include_router(pages.router)
     _document_global_answers(app)

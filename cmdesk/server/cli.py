@@ -111,7 +111,14 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     from cmdesk.server.operations import maintenance
 
     factory = _factory(_db_url(args))
-    out = db.run(factory, maintenance.run_maintenance)
+    from cmdesk.server import audit
+
+    # Expired and purged sub-distributors: a record in each parent's bitácora, by the system.
+    with audit.context(
+        "distributor.maintenance", "Mantenimiento: vencimiento o depuración", "distributor",
+        device="cmdesk-server maintenance", per_owner=True,
+    ):
+        out = db.run(factory, maintenance.run_maintenance)
     from cmdesk.server.operations import renewal
 
     out["expiry_reminders_queued"] = db.run(factory, renewal.enqueue_expiry_reminders)

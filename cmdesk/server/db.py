@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cmdesk.server import feed
+from cmdesk.server import audit, feed
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def _configure_sqlite(engine: Engine) -> None:
 def session_factory(engine: Engine) -> SessionFactory:
     factory = sessionmaker(engine, expire_on_commit=False)
     feed.install_hooks(factory)
+    audit.install_hooks(factory)
     return factory
 
 

@@ -20,4 +20,7 @@ ROUTERS: list[str] = [
     "cmdesk.server.api.software",
     "cmdesk.server.api.alerts",
     "cmdesk.server.api.access",
+    "cmdesk.server.api.audit",
+    "cmdesk.server.api.statements",
+    "cmdesk.server.api.network",
 ]

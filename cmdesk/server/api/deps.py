@@ -32,7 +32,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.orm import Session
 
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
-from cmdesk.server import db, idempotency, security
+from cmdesk.server import audit, db, idempotency, security
 from cmdesk.server.api.errors import problem_response
 from cmdesk.server.api.strict import has_control
 from cmdesk.server.operations import auth
@@ -172,7 +172,9 @@ CurrentAccess = Annotated[auth.Access, Depends(current_access)]
 async def current_actor(access: CurrentAccess) -> Actor:
     """Who acts: the token's profile for the token's account, if its session is still open and the
     account may act."""
-    return access.actor
+    actor = access.actor
+    audit.set_actor(actor.account_id, actor.profile_id)  # the bitácora's "who" (see audit_scope)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
@@ -234,6 +236,76 @@ def if_match_version(if_match: Annotated[str | None, Header(alias="If-Match")] =
 
 
 IfMatch = Annotated[int | None, Depends(if_match_version)]
+
+# ---------------------------------------------------------------------------------------------------
+# The audit context (bitácora): X-Cmdesk-Device and X-Cmdesk-Reason
+
+DEVICE_MAX_LENGTH = 200
+REASON_MAX_LENGTH = 500
+
+
+def _header_text(name: str, value: str | None, limit: int, *, truncate: bool) -> str:
+    """A percent-encoded UTF-8 header value as text (plain ASCII passes as it is)."""
+    if not value:
+        return ""
+    from urllib.parse import unquote
+
+    try:
+        text = unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise validation_error({name: f"{name} debe ser texto UTF-8 codificado con %XX."}) from None
+    text = " ".join(text.split())  # no control characters nor line breaks in the log
+    if len(text) > limit:
+        if not truncate:
+            raise validation_error({name: f"{name} admite como máximo {limit} caracteres."})
+        text = text[:limit]
+    return text
+
+
+async def audit_scope(
+    request: Request,
+    device: Annotated[
+        str | None,
+        Header(
+            alias="X-Cmdesk-Device",
+            max_length=10 * DEVICE_MAX_LENGTH,
+            description="El equipo que hace la operación (bitácora), p. ej. `cmdesk/1.4 (OFICINA-2; 5f1c…)`: "
+            "UTF-8 codificado con %XX. Sin él se anota el User-Agent.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        Header(
+            alias="X-Cmdesk-Reason",
+            max_length=12 * REASON_MAX_LENGTH,
+            description="El motivo que dio el usuario (bitácora), hasta 500 caracteres: UTF-8 codificado "
+            "con %XX. Sólo en operaciones que modifican.",
+        ),
+    ] = None,
+) -> None:
+    """Bind the bitácora's context for a mutating request (every router gets this dependency, see
+    `create_app`); `current_actor` then names who acts. Reads and exempt routes bind nothing."""
+    route = request.scope.get("route")
+    path: str = getattr(route, "path", "") or request.url.path
+    method = request.method
+    if not audit.audited(method, path):
+        audit.bind(None)
+        return
+    endpoint = request.scope.get("endpoint")
+    action = audit.route_action(method, path, getattr(endpoint, "__name__", ""))
+    audit.bind(
+        audit.AuditContext(
+            action=action.action,
+            label=action.label,
+            entity=action.entity,
+            method=method,
+            route=path,
+            device=_header_text("X-Cmdesk-Device", device, DEVICE_MAX_LENGTH, truncate=True)
+            or request.headers.get("user-agent", "")[:DEVICE_MAX_LENGTH],
+            ip=client_ip(request),
+            reason=_header_text("X-Cmdesk-Reason", reason, REASON_MAX_LENGTH, truncate=False),
+        )
+    )
 
 # ---------------------------------------------------------------------------------------------------
 # Lists

@@ -63,7 +63,11 @@ def movement_view(m: Movement) -> dict[str, Any]:
 
 
 def load_movements(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-    return {m.id: movement_view(m) for m in session.scalars(select(Movement).where(Movement.id.in_(ids)))}
+    from cmdesk.server.operations.statements import annotate_movements
+
+    views = {m.id: movement_view(m) for m in session.scalars(select(Movement).where(Movement.id.in_(ids)))}
+    annotate_movements(session, list(views.values()))  # names for statements built offline (issue 18)
+    return views
 
 
 FEED_LOADERS = {"movement": load_movements}

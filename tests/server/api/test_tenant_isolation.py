@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from cmdesk.domain.enums import Asset
-from cmdesk.server import db
+from cmdesk.server import audit, db
 from cmdesk.server.operations import alerts, contracts, distributors, ledger, records, tools, top_up_codes
 from tests.server.helpers import give, make_client, make_distributor
 
@@ -49,6 +49,7 @@ def victim(factory):
     while alerts.tick(factory).more:
         pass
     alert = db.run(factory, alerts.list_alerts, b)[0]
+    record_id = db.run(factory, lambda s: audit.write_record(s, account_id=b.account_id, action="x", entity_type="client", entity_id=client_id))
     return {
         "alert_id": alert["id"],
         "rule_id": rule["id"],
@@ -61,6 +62,7 @@ def victim(factory):
         "interaction_id": interaction["id"],
         "policy_id": policy["id"],
         "movement_id": sale["id"],
+        "record_id": record_id,
     }
 
 
@@ -106,6 +108,9 @@ CALLS = {
     ("get", "/v1/alerts/{alert_id}"): None,
     ("patch", "/v1/alerts/{alert_id}"): {"state": "seen"},
     ("delete", "/v1/alert-rules/{rule_id}"): None,
+    ("get", "/v1/audit/{record_id}"): None,
+    ("get", "/v1/statements/clients/{client_id}"): None,
+    ("get", "/v1/statements/stamping-accounts/{cti_id}"): None,
 }
 
 
@@ -159,6 +164,9 @@ def test_ids_in_bodies_and_queries_never_reach_another_account(client, factory, 
         f"/v1/licenses?client_id={v['client_id']}",
         f"/v1/billing/pending?client_id={v['client_id']}",
         f"/v1/invoices?client_id={v['client_id']}",
+        f"/v1/audit?entity=client&entity_id={v['client_id']}",
+        f"/v1/audit?account_id={v['distributor_id']}",
+        f"/v1/audit/{v['record_id']}?account_id={v['distributor_id']}",
     ):
         r = client.get(path, headers={"Authorization": h["Authorization"]})
         assert r.status_code in (200, 404), (path, r.text)
