@@ -126,7 +126,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("cmdesk")
         self.ops = ops or Operations(self)
         self.log_path = log_path
-        self.session_factory = session_factory or (lambda config: DesktopSession(config))
+        self.session_factory = session_factory or (
+            lambda config: DesktopSession(config, embedded=session.embedded_default)
+        )
         self.context = tabs.AppContext(ops=self.ops, session=session)
         self.bridge: SessionBridge | None = None
         self.started = False

@@ -24,6 +24,7 @@ from keyring.backends import fail
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QApplication
 
+from cmdesk.app import embedded_default
 from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.settings import Settings
 from cmdesk.services import paths
@@ -68,7 +69,7 @@ def seeded_server_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("seed-home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(paths.HOME_ENV, str(home))
-        session = DesktopSession(DesktopConfig())
+        session = DesktopSession(DesktopConfig(), embedded=embedded_default())
         try:
             result = session.start(sync=False)
             assert not result.needs_sign_in, result
@@ -99,7 +100,7 @@ def ui_home(tmp_path_factory: pytest.TempPathFactory, seeded_server_folder: Path
 
 @pytest.fixture(scope="module")
 def started_window(ui_home: Path, spanish_app: QApplication) -> Iterator[MainWindow]:
-    window = MainWindow(DesktopSession(DesktopConfig()))
+    window = MainWindow(DesktopSession(DesktopConfig(), embedded=embedded_default()))
     results: list[object] = []
     window.session_ready.connect(results.append)
     window.show()

@@ -18,9 +18,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from cmdesk.domain import identity, usage
+from cmdesk.domain import amounts, clock, identity, usage
 from cmdesk.domain.enums import AccountStatus, Asset, ChargeKind, MovementKind, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, not_found, validation_error
+from cmdesk.domain.money import check_amount_cents
 from cmdesk.models import (
     Account,
     AutoSaleRule,
@@ -69,20 +70,11 @@ FEED_LOADERS = {"movement": load_movements}
 
 
 def _asset(value: str) -> Asset:
-    try:
-        return Asset(value)
-    except ValueError:
-        raise validation_error(
-            {"asset": "El activo debe ser «stamps» (timbres) o «points» (puntos)."}
-        ) from None
+    return amounts.check_asset(value)
 
 
 def _amount(value: Any, field: str = "amount_cents") -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise validation_error(
-            {field: "El importe debe ser un número entero de centavos mayor o igual a cero."}
-        )
-    return value
+    return check_amount_cents(value, field)
 
 
 def record_movement(
@@ -594,8 +586,6 @@ def _auto_sale(
 
 # ---- Usage (C.P.D. / D.R.) ----------------------------------------------------------------------
 
-MX_OFFSET_HOURS = -6  # America/Mexico_City has had no daylight saving time since 2022.
-
 
 def usage_report(
     session: Session, actor: Actor, cti_id: str, *, days: int = 90, now: dt.datetime | None = None
@@ -611,14 +601,15 @@ def usage_report(
     if cti is None:
         raise not_found("La cuenta de timbrado")
     now = now or utcnow()
-    local_today = (now + dt.timedelta(hours=MX_OFFSET_HOURS)).date()
+    local_today = clock.today(now)
     start = local_today - dt.timedelta(days=days - 1)
-    start_utc = dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(hours=MX_OFFSET_HOURS)
+    start_utc = clock.day_start(start)
     day: Any
+    offset = f"{clock.OFFSET_HOURS} hours"  # the business day: see `cmdesk.domain.clock`
     if session.get_bind().dialect.name == "postgresql":
-        day = literal_column("((issued_at AT TIME ZONE 'UTC') + interval '-6 hours')::date")
+        day = literal_column(f"((issued_at AT TIME ZONE 'UTC') + interval '{offset}')::date")
     else:
-        day = literal_column("date(issued_at, '-6 hours')")
+        day = literal_column(f"date(issued_at, '{offset}')")
     rows = session.execute(
         select(day.label("day"), func.count())
         .select_from(IssuedCfdi)

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain import contact, identity
+from cmdesk.domain import contact, field_paths, identity
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.domain.geography import MEXICAN_STATES
 from cmdesk.domain.money import parse_mxn
@@ -164,7 +164,7 @@ class FieldBox(QWidget):
 
 
 def value_at(data: Mapping[str, Any] | None, path: str) -> Any:
-    return commands.value_at(data, path)
+    return field_paths.value_at(data, path)
 
 
 class ClientForm(QDialog):
@@ -527,7 +527,7 @@ class ClientForm(QDialog):
                 continue  # the radio's default over data that never said: not a change
             if current != value:
                 flat[path] = value
-        return commands.unflatten(flat)
+        return field_paths.unflatten(flat)
 
     def save(self) -> None:
         if self._saving:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from cmdesk.domain import contact, geography, identity
 from cmdesk.domain.enums import MULTINIVEL_CODE
-from cmdesk.domain.errors import DomainError, validation_error
+from cmdesk.domain.errors import validation_error
 from cmdesk.services import commands
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.page_kit import FormDialog, money_value, request_sync
@@ -43,35 +43,20 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("distribuidores", text)
 
 
-OWN_EMAIL = "El correo electrónico no puede ser el suyo: escriba el del nuevo distribuidor."
-OWN_MOBILE = "El número móvil no puede ser el suyo: escriba el del nuevo distribuidor."
-OWN_PHONE = "El teléfono no puede ser el suyo: escriba el del nuevo distribuidor."
+OWN_EMAIL = contact.OWN_EMAIL
+OWN_MOBILE = contact.OWN_MOBILE
 NEEDS_MULTINIVEL = "Administrar distribuidores requiere contratar «Multinivel» en Compras."
-
-
-def _phone_or_none(value: str) -> str | None:
-    try:
-        return contact.check_phone(value) if value.strip() else None
-    except DomainError:
-        return None
 
 
 def own_contacts(cache: Cache) -> tuple[set[str], set[str]]:
     """The e-mails and phones of the signed-in account and its users (the new distributor's must
     differ: manual, "Alta de distribuidor en el portal", step 5)."""
-    emails: set[str] = set()
-    phones: set[str] = set()
     account = cache.account() or {}
     people = [account, *cache.all("profile")]
-    for item in people:
-        email = str(item.get("email") or "").strip().lower()
-        if email:
-            emails.add(email)
-        for key in ("phone", "mobile"):
-            phone = _phone_or_none(str(item.get(key) or ""))
-            if phone:
-                phones.add(phone)
-    return emails, phones
+    return contact.own_contacts(
+        [str(p.get("email") or "") for p in people],
+        [str(p.get(key) or "") for p in people for key in ("phone", "mobile")],
+    )
 
 
 def has_multinivel(cache: Cache) -> bool:
@@ -221,14 +206,9 @@ class AddDistributorDialog(FormDialog):
         assert email is not None and mobile is not None
         session = self.context.session
         if session is not None and session.cache is not None:
-            emails, phones = own_contacts(session.cache)
-            errors = {}
-            if email in emails:
-                errors["email"] = tr(OWN_EMAIL)
-            if mobile in phones:
-                errors["mobile"] = tr(OWN_MOBILE)
+            errors = contact.own_contact_problems(own_contacts(session.cache), email=email, mobile=mobile)
             if errors:
-                raise validation_error(errors)
+                raise validation_error({k: tr(v) for k, v in errors.items()})
         return email, mobile
 
     def submit(self) -> None:
@@ -245,13 +225,10 @@ class AddDistributorDialog(FormDialog):
         v.raise_if_any()
         assert name is not None and rfc is not None
         session = self.context.session
-        if (
-            phone
-            and session is not None
-            and session.cache is not None
-            and phone in own_contacts(session.cache)[1]
-        ):
-            raise validation_error({"phone": tr(OWN_PHONE)})
+        if phone and session is not None and session.cache is not None:
+            errors = contact.own_contact_problems(own_contacts(session.cache), phone=phone)
+            if errors:
+                raise validation_error({k: tr(v) for k, v in errors.items()})
         body: dict[str, Any] = {
             "email": email,
             "mobile": mobile,
@@ -339,14 +316,9 @@ class ConvertClientDialog(FormDialog):
         v.raise_if_any()
         session = self.context.session
         if session is not None and session.cache is not None:
-            emails, phones = own_contacts(session.cache)
-            errors = {}
-            if email in emails:
-                errors["email"] = tr(OWN_EMAIL)
-            if mobile in phones:
-                errors["mobile"] = tr(OWN_MOBILE)
+            errors = contact.own_contact_problems(own_contacts(session.cache), email=email, mobile=mobile)
             if errors:
-                raise validation_error(errors)
+                raise validation_error({k: tr(v) for k, v in errors.items()})
         body = {"email": email, "mobile": mobile, "profile_name": self.profile_name.text().strip()}
         client_id, key = self.client_id, uuid.uuid4().hex
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cmdesk.domain import clock
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.facturacion.dialogs import (
@@ -86,21 +87,11 @@ CODE_STATUS = {
 }
 
 
-def month_start_utc(year: int, month: int) -> str:
-    """The first moment of a month in Mexico City, as the ISO UTC text the records carry."""
-    local = QDateTime(QDate(year, month, 1), QTime(0, 0), fmt.time_zone())
-    utc = local.toTimeZone(QTimeZone.utc())
-    return str(utc.toString("yyyy-MM-ddTHH:mm:ss")) + "Z"
-
-
 def period(year: int | None, month: int | None) -> tuple[str, str] | None:
-    """[start, end) of a year or a month (Mexico City), in UTC text; None for every date."""
-    if year is None:
-        return None
-    if month is None:
-        return month_start_utc(year, 1), month_start_utc(year + 1, 1)
-    following = (year + 1, 1) if month == 12 else (year, month + 1)
-    return month_start_utc(year, month), month_start_utc(*following)
+    """[start, end) of a year or a month (Mexico City), as the UTC text the records carry; None for
+    every date."""
+    span = clock.period(year, month)
+    return (clock.iso_utc(span[0]), clock.iso_utc(span[1])) if span is not None else None
 
 
 # ---- Por facturar: timbres y puntos -------------------------------------------------------------------

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QAbstractItemModel, QCoreApplication, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QFont
 
-from cmdesk.services.downloads.catalog import newer_versions, version_key
+from cmdesk.domain.files import version_key
+from cmdesk.services.downloads.catalog import newer_versions
 from cmdesk.services.downloads.models import DownloadState, DownloadStatus, FileInfo
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt

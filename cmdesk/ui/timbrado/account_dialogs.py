@@ -374,6 +374,7 @@ class ResetPasswordDialog(QDialog):
         self.context.ops.run(
             commands.reset_stamping_password,
             session.api,
+            session.cache,
             self.cti_id,
             password=self.passwords.password.text(),
             password_confirmation=self.passwords.confirm.text(),

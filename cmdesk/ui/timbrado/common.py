@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QLayout, QWidget
 
-from cmdesk.domain import usage
+from cmdesk.domain import clock, usage
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
@@ -40,8 +40,6 @@ KIND_NAMES = {
     "unlimited": QT_TRANSLATE_NOOP(CONTEXT, "Ilimitada"),
 }
 
-# America/Mexico_City has kept UTC-6 all year since 2022; the server counts its days the same way.
-MX_OFFSET = dt.timedelta(hours=-6)
 USAGE_DAYS = 90  # what is fetched (the chart's longest view)
 CPD_DAYS = usage.CPD_WINDOW_DAYS  # what the C.P.D. of the tables averages
 
@@ -49,8 +47,7 @@ ERROR_STYLE = "color: #d32f2f;"
 WARNING_STYLE = "color: #b26a00;"
 
 
-def mx_today(now: dt.datetime | None = None) -> dt.date:
-    return ((now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC) + MX_OFFSET).date()
+mx_today = clock.today  # the business day (the server counts its days the same way)
 
 
 @dataclass(frozen=True)

@@ -146,8 +146,9 @@ def test_signed_release_offered_downloaded_and_installed(
     assert quits == [True]
     assert page.update_status.text() == "Instalando cmdesk 99.0.0; cmdesk se cerrará."
     arguments = Path(installer).parent / "arguments.txt"
-    qtbot.waitUntil(arguments.exists, timeout=10_000)
-    assert "/VERYSILENT" in arguments.read_text() and "/relaunch=1" in arguments.read_text()
+    # The script writes its arguments after the file exists: wait for the whole line.
+    qtbot.waitUntil(lambda: arguments.exists() and "/relaunch=1" in arguments.read_text(), timeout=10_000)
+    assert "/VERYSILENT" in arguments.read_text()
 
 
 def test_elsewhere_the_verified_installer_is_left_for_the_user(started_window: MainWindow, qtbot) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from cmdesk.services.outbox import CommandState
 from cmdesk.ui.facturacion import BillingPage
 from cmdesk.ui.facturacion.dialogs import CodeIssuedDialog, GenerateCodeDialog, RegisterInvoiceDialog
-from cmdesk.ui.facturacion.page import month_start_utc, period
+from cmdesk.ui.facturacion.page import period
 from cmdesk.ui.main_window import MainWindow
 from cmdesk.ui.page_kit import select_id
 from tests.ui.portal_helpers import answer, button, click, show_page
@@ -47,7 +47,7 @@ def test_models_pass_the_tester(qtmodeltester: Any, qtbot: Any, started_window: 
 
 
 def test_mexico_city_months_in_utc() -> None:
-    assert month_start_utc(2026, 3) == "2026-03-01T06:00:00Z"
+    assert period(2026, 3) == ("2026-03-01T06:00:00Z", "2026-04-01T06:00:00Z")
     assert period(2026, 12) == ("2026-12-01T06:00:00Z", "2027-01-01T06:00:00Z")
     assert period(None, 5) is None
 
