@@ -3,10 +3,12 @@
 It owns the session's life on screen: `start_session()` first shows the data kept on this computer
 (the cache of the account last used, read in the cache pool), then opens the session in the network
 pool (the embedded server starts, or the saved session resumes; a sign-in dialog when needed), a
-timer syncs every `config.sync_interval_seconds` (and Archivo → Sincronizar ahora, F5), and the
-session's events — which arrive on whatever thread caused them — are brought to the UI thread by
-`SessionBridge` and handed to every page as `refresh(changed)`. Nothing here waits on the network
-or the disk: reads of the cache and the outbox go to the cache pool, the rest to the network pool.
+timer syncs every `config.sync_interval_seconds` (and Archivo → Sincronizar ahora, F5; and every
+action that queued a command: `AppContext.request_sync`), and the session's events — which arrive on
+whatever thread caused them — are brought to the UI thread by `SessionBridge` and handed to every page
+as `refresh(changed)` (a page on screen reloads at once, a hidden one when it is shown). Nothing here
+waits on the network or the disk: reads of the cache and the outbox go to the cache pool, the rest to
+the network pool.
 
 Size and position are kept with QSettings (Induxsoft / cmdesk; an INI file under CMDESK_HOME when
 that is set, so tests and portable installs leave the registry alone).
@@ -130,10 +132,12 @@ class MainWindow(QMainWindow):
             lambda config: DesktopSession(config, embedded=session.embedded_default)
         )
         self.context = tabs.AppContext(ops=self.ops, session=session)
+        self.context.sync_hook = self.request_sync
         self.bridge: SessionBridge | None = None
         self.started = False
         self.signed_out = False
         self._sync_handle: OperationHandle | None = None
+        self._sync_again = False
         self._status_loading = False
         self._status_again = False
         self._pending_changed: frozenset[str] = frozenset()
@@ -392,8 +396,23 @@ class MainWindow(QMainWindow):
         )
         return self._sync_handle
 
+    def request_sync(self) -> OperationHandle | None:
+        """A sync for what was just queued: now, or once more after the one under way (which may have
+        pushed before the command was queued)."""
+        running = self._sync_handle
+        if running is not None and not running.is_finished:
+            self._sync_again = True
+            return running
+        return self.sync_now()
+
+    def _sync_ended(self) -> None:
+        if self._sync_again:
+            self._sync_again = False
+            self.sync_now()
+
     def _synced(self, report: object) -> None:
         self.synced.emit(report)
+        self._sync_ended()
 
     def _sync_failed(self, error: BaseException) -> None:
         if isinstance(error, OfflineError):
@@ -405,6 +424,10 @@ class MainWindow(QMainWindow):
             log.warning("sync failed", exc_info=error)
             self.status.showMessage(tr("La sincronización falló: {error}").format(error=str(error)), 10000)
         self.refresh_status()
+        if isinstance(error, OfflineError | SessionExpired):
+            self._sync_again = False  # the next sync that can run sends what waits
+        else:
+            self._sync_ended()
 
     def _job_failed(self, label: str, error: object) -> None:
         self.status.showMessage(
@@ -497,7 +520,6 @@ class MainWindow(QMainWindow):
     def show_pending_panel(self) -> PendingPanel:
         if self.pending_panel is None:
             self.pending_panel = PendingPanel(self.context, self)
-            self.pending_panel.sync_requested.connect(self.sync_now)
         self.pending_panel.show()
         self.pending_panel.raise_()
         self.pending_panel.activateWindow()

@@ -7,8 +7,9 @@ from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QS
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from cmdesk.ui.clientes.model import CTI_ROLE, ROW_ROLE, tr
-from cmdesk.ui.tabs import COLOR_SWATCHES
+from cmdesk.ui.clientes.model import CTI_ROLE, tr
+from cmdesk.ui.kit.labels import COLOR_SWATCHES
+from cmdesk.ui.kit.table import RECORD_ROLE
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -22,7 +23,22 @@ _GAP = 14
 
 
 class NameDelegate(QStyledItemDelegate):
-    """Name on the first line; the client's CTI ids, smaller and dimmed, on the second."""
+    """Name on the first line; the client's CTI ids, smaller and dimmed, on the second. (Painted for
+    every row on screen at each keystroke of a search: the fonts and their metrics are made once.)"""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fonts: dict[str, tuple[QFont, QFontMetrics, QFont, QFontMetrics]] = {}
+
+    def _fonts_for(self, base: QFont) -> tuple[QFont, QFontMetrics, QFont, QFontMetrics]:
+        key = base.key()
+        fonts = self._fonts.get(key)
+        if fonts is None:
+            first = QFont(base)
+            small = QFont(base)
+            small.setPointSizeF(max(base.pointSizeF() * 0.85, 6.0))
+            fonts = self._fonts[key] = (first, QFontMetrics(first), small, QFontMetrics(small))
+        return fonts
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
@@ -42,8 +58,7 @@ class NameDelegate(QStyledItemDelegate):
         if brush is not None and not selected:
             text_color = brush.color()
         painter.save()
-        first = QFont(opt.font)
-        metrics = QFontMetrics(first)
+        first, metrics, small, small_metrics = self._fonts_for(opt.font)
         painter.setFont(first)
         painter.setPen(text_color)
         top = QRect(rect.left(), rect.top(), rect.width(), metrics.height())
@@ -53,9 +68,6 @@ class NameDelegate(QStyledItemDelegate):
             metrics.elidedText(name, Qt.TextElideMode.ElideRight, rect.width()),
         )
         if ctis:
-            small = QFont(opt.font)
-            small.setPointSizeF(max(opt.font.pointSizeF() * 0.85, 6.0))
-            small_metrics = QFontMetrics(small)
             painter.setFont(small)
             dim = QColor(text_color)
             if not selected:
@@ -89,15 +101,16 @@ class ColorDelegate(QStyledItemDelegate):
         opt.features &= ~QStyleOptionViewItem.ViewItemFeature.HasDecoration
         style = opt.widget.style() if opt.widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        row = index.data(ROW_ROLE) or {}
-        color = row.get("color")
+        record = index.data(RECORD_ROLE) or {}
+        color = record.get("color")
         side = min(opt.rect.height() - 10, 16)
         swatch = QRect(opt.rect.center().x() - side // 2, opt.rect.center().y() - side // 2, side, side)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if color in COLOR_SWATCHES:
+        swatch_color = COLOR_SWATCHES.get(str(color))
+        if swatch_color is not None:
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(COLOR_SWATCHES[color]))
+            painter.setBrush(QColor(swatch_color))
         else:
             pen = painter.pen()
             pen.setColor(opt.palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))

@@ -1,18 +1,15 @@
-"""The dialogs of Clientes → Distribuidores: Agregar distribuidor (the manual's two steps), convertir un
-cliente en distribuidor, and Transferir timbres/puntos a un sub-distribuidor.
-
-Creating and converting change the network of accounts and need the server's answer (the new NIC, the
-administrator's confirmation e-mail), so they go online; transfers are queued like every transfer.
+"""The dialogs of Clientes → Distribuidores: Agregar distribuidor (the manual's two steps) and convertir
+un cliente en distribuidor. Both change the network of accounts and need the server's answer (the new
+NIC, the administrator's confirmation e-mail), so they go online (`distribuidores.actions`). Transfers
+to a sub-distributor use the Timbrado tab's `TransferDialog`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
@@ -21,22 +18,18 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QScrollArea,
-    QSpinBox,
     QStackedWidget,
     QWidget,
 )
 
-from cmdesk.domain import contact, geography, identity
-from cmdesk.domain.enums import MULTINIVEL_CODE
+from cmdesk.domain import contact, contracts, geography, identity
 from cmdesk.domain.errors import validation_error
-from cmdesk.services import commands
-from cmdesk.ui import locale as fmt
-from cmdesk.ui.page_kit import FormDialog, money_value, request_sync
+from cmdesk.ui.distribuidores import actions
+from cmdesk.ui.kit.forms import FormDialog
 
 if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
     from cmdesk.services.cache import Cache
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.ui.kit.actions import AppContext
 
 
 def tr(text: str) -> str:
@@ -61,13 +54,7 @@ def own_contacts(cache: Cache) -> tuple[set[str], set[str]]:
 
 def has_multinivel(cache: Cache) -> bool:
     """Whether the cache shows a Multinivel contract in force (the server has the last word)."""
-    now = dt.datetime.now(dt.UTC)
-    for item in cache.all("contract"):
-        if item.get("code") == MULTINIVEL_CODE and item.get("status") == "active":
-            expires = fmt.parse_utc(item.get("expires_at"))
-            if expires is None or expires > now:
-                return True
-    return False
+    return contracts.has_multinivel(cache.all("contract"))
 
 
 # ---- Agregar distribuidor -----------------------------------------------------------------------------
@@ -239,14 +226,7 @@ class AddDistributorDialog(FormDialog):
         for key, _label in COMPANY_FIELDS:
             body[key] = self.company_value(key)
         body["phone"] = phone or ""
-        key = uuid.uuid4().hex
-
-        def create(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post("/v1/distributors", body, idempotency_key=key)
-            cache.apply_answer("distributor", answer["distributor"])
-            return answer
-
-        self.run(create)
+        self.run(actions.create(self.context, body, parent=self))
 
     def set_errors(self, errors: Mapping[str, str], detail: str = "") -> None:
         # A refusal of the e-mail or the mobile takes the user back to the first step.
@@ -320,79 +300,4 @@ class ConvertClientDialog(FormDialog):
             if errors:
                 raise validation_error({k: tr(v) for k, v in errors.items()})
         body = {"email": email, "mobile": mobile, "profile_name": self.profile_name.text().strip()}
-        client_id, key = self.client_id, uuid.uuid4().hex
-
-        def convert(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post(
-                f"/v1/clients/{client_id}/convert-to-distributor", body, idempotency_key=key
-            )
-            cache.apply_answer("distributor", answer["distributor"])
-            return answer
-
-        self.run(convert)
-
-
-# ---- Transferir ----------------------------------------------------------------------------------------
-
-ASSET_WORDS = {"stamps": "timbres", "points": "puntos"}
-
-
-class TransferDialog(FormDialog):
-    """Transferir timbres o puntos a un sub-distribuidor (queued; irreversible once applied)."""
-
-    def __init__(
-        self, context: AppContext, distributor: Mapping[str, Any], asset: str, parent: QWidget | None = None
-    ) -> None:
-        word = tr(ASSET_WORDS[asset])
-        available = ((context.session.account() if context.session else None) or {}).get("balances") or {}
-        super().__init__(
-            context,
-            tr("Transferir {what}").format(what=word),
-            parent,
-            accept_text="Transferir",
-            intro=tr(
-                "Transferir {what} a [{nic}] {name}. Usted tiene {balance} {what}. "
-                "La transferencia es irreversible."
-            ).format(
-                what=word,
-                nic=distributor.get("nic") or "",
-                name=str(distributor.get("name") or "").rstrip("."),
-                balance=fmt.number(int(available.get(asset) or 0)),
-            ),
-        )
-        self.setObjectName("transferDialog")
-        self.distributor_id = str(distributor.get("id") or "")
-        self.asset = asset
-        self.quantity = QSpinBox(self)
-        self.quantity.setRange(0, 1_000_000_000)
-        self.quantity.setGroupSeparatorShown(True)
-        self.quantity.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.amount = QLineEdit(self)
-        self.amount.setPlaceholderText("$0.00")
-        self.comments = QLineEdit(self)
-        self.comments.setMaxLength(500)
-        self.add_field("quantity", tr("Cantidad"), self.quantity)
-        self.add_field("amount_cents", tr("Importe (IVA incluido)"), self.amount)
-        self.add_field("comments", tr("Comentarios"), self.comments)
-        self.fit_width(460)
-
-    def submit(self) -> None:
-        if self.quantity.value() <= 0:
-            raise validation_error({"quantity": tr("Escriba una cantidad mayor que cero.")})
-        amount = money_value(self.amount, "amount_cents", required=False)
-        session = self.context.session
-        if session is None:
-            raise validation_error({}, tr("Inicie sesión para transferir."))
-        command = session.command(
-            commands.transfer,
-            asset=self.asset,
-            target_type="account",
-            target_id=self.distributor_id,
-            quantity=self.quantity.value(),
-            amount_cents=amount,
-            comments=self.comments.text().strip(),
-        )
-        self.result_value = command
-        self.done_ok.emit(command)
-        request_sync(self.parentWidget() or self)
-        self.accept()
+        self.run(actions.convert_client(self.context, self.client_id, body, parent=self))

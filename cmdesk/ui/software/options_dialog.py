@@ -22,10 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.services.downloads import check_folder
+from cmdesk.ui.kit.forms import ERROR_STYLE
+from cmdesk.ui.software import actions
 
 if TYPE_CHECKING:
-    from cmdesk.ui.operations import Operations
+    from cmdesk.ui.kit.actions import AppContext
 
 MB_PER_GB = 1024
 
@@ -46,12 +47,16 @@ class DownloadOptionsDialog(QDialog):
     saved = Signal(object)  # the DownloadOptions, once checked
 
     def __init__(
-        self, options: DownloadOptions, default_folder: Path, ops: Operations, parent: QWidget | None = None
+        self,
+        options: DownloadOptions,
+        default_folder: Path,
+        context: AppContext,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("downloadOptions")
         self.setWindowTitle(tr("Opciones de descarga"))
-        self.ops = ops
+        self.context = context
         self.default_folder = default_folder
         self.result_options: DownloadOptions | None = None
 
@@ -84,7 +89,7 @@ class DownloadOptionsDialog(QDialog):
         self.folder_error = QLabel(self)
         self.folder_error.setObjectName("folderError")
         self.folder_error.setWordWrap(True)
-        self.folder_error.setStyleSheet("color: #c62828;")
+        self.folder_error.setStyleSheet(ERROR_STYLE)
         self.folder_error.hide()
 
         self.limit = QSpinBox(self)
@@ -151,14 +156,9 @@ class DownloadOptionsDialog(QDialog):
         folder = Path(options.folder) if options.folder else self.default_folder
         self.folder_error.hide()
         self.buttons.setEnabled(False)
-        self.ops.run(
-            check_folder,
-            folder,
-            on_done=lambda problem: self._checked(options, problem),
-            on_error=lambda error: self._checked(options, str(error)),
-            pool="net",
-            label=tr("Comprobando la carpeta"),
-        )
+        actions.check_folder(self.context, folder).success(
+            lambda problem: self._checked(options, problem)
+        ).failure(lambda error: self._checked(options, str(error))).run()
 
     def _checked(self, options: DownloadOptions, problem: str | None) -> None:
         self.buttons.setEnabled(True)

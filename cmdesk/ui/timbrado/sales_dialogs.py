@@ -44,32 +44,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cmdesk.domain.amounts import MAX_QUANTITY
 from cmdesk.domain.errors import DomainError
 from cmdesk.domain.money import parse_mxn, split_iva
-from cmdesk.services import commands
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.timbrado.common import (
-    CONTEXT,
-    WARNING_STYLE,
-    FieldMessage,
-    cpd_text,
-    dr_text,
-    queued_text,
-    request_push,
-    tr,
-)
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message
+from cmdesk.ui.kit.table import Column
+from cmdesk.ui.timbrado import actions
+from cmdesk.ui.timbrado.common import CONTEXT, cpd_text, dr_text, queued_text, tr
 from cmdesk.ui.timbrado.model import CtiRow
-from cmdesk.ui.timbrado.transfer_dialog import IRREVERSIBLE, load_transfer_info
-from cmdesk.ui.timbrado.watch import watcher_for
+from cmdesk.ui.timbrado.transfer_dialog import IRREVERSIBLE
 
 if TYPE_CHECKING:
-    from cmdesk.services.session import DesktopSession
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.ui.kit.actions import Action, AppContext
 
 Index = QModelIndex | QPersistentModelIndex
-MAX_QUANTITY = 1_000_000_000
 ERROR_BACKGROUND = QColor(211, 47, 47, 60)
 
 
@@ -84,15 +75,6 @@ class SaleRow:
     amount_text: str | None = None  # what was typed in Importe when it isn't an amount
     amount_auto: bool = True
     unit_price: int | None = None  # centavos per stamp, for the automatic amount
-
-
-@dataclass(frozen=True)
-class SaleColumn:
-    key: str
-    title: str
-    kind: str  # exclude · text · number · int · money · check
-    read: Callable[[SaleRow], Any] = lambda row: None
-    minimum: int = 0
 
 
 def _cti_read(key: str) -> Callable[[SaleRow], Any]:
@@ -116,29 +98,30 @@ def _value(key: str) -> Callable[[SaleRow], Any]:
     return lambda row: row.values.get(key)
 
 
+def _column(key: str, title: str, kind: str, read: Callable[[SaleRow], Any] | None = None) -> Column:
+    """A column of these dialogs (kinds: exclude · text · number · int · money · check)."""
+    return Column(key, title, kind, value=read or _value(key), context=CONTEXT)
+
+
 _INFO_COLUMNS = (
-    SaleColumn("exclude", QT_TRANSLATE_NOOP(CONTEXT, "Excluir"), "exclude"),
-    SaleColumn("id", QT_TRANSLATE_NOOP(CONTEXT, "Cuenta"), "text", _cti_read("id")),
-    SaleColumn("client", QT_TRANSLATE_NOOP(CONTEXT, "Cliente"), "text", _cti_read("client")),
-    SaleColumn("balance", QT_TRANSLATE_NOOP(CONTEXT, "Saldo"), "number", _cti_read("balance")),
-    SaleColumn("cpd", QT_TRANSLATE_NOOP(CONTEXT, "*C.P.D."), "number", _cti_read("cpd")),
-    SaleColumn("dr", QT_TRANSLATE_NOOP(CONTEXT, "*D.R."), "number", _cti_read("dr")),
+    _column("exclude", QT_TRANSLATE_NOOP(CONTEXT, "Excluir"), "exclude", lambda _row: None),
+    _column("id", QT_TRANSLATE_NOOP(CONTEXT, "Cuenta"), "text", _cti_read("id")),
+    _column("client", QT_TRANSLATE_NOOP(CONTEXT, "Cliente"), "text", _cti_read("client")),
+    _column("balance", QT_TRANSLATE_NOOP(CONTEXT, "Saldo"), "number", _cti_read("balance")),
+    _column("cpd", QT_TRANSLATE_NOOP(CONTEXT, "*C.P.D."), "number", _cti_read("cpd")),
+    _column("dr", QT_TRANSLATE_NOOP(CONTEXT, "*D.R."), "number", _cti_read("dr")),
 )
 BULK_COLUMNS = (
     *_INFO_COLUMNS,
-    SaleColumn("quantity", QT_TRANSLATE_NOOP(CONTEXT, "Cantidad"), "int", _value("quantity"), 1),
-    SaleColumn(
-        "amount_cents", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe (c/IVA)"), "money", _value("amount_cents")
-    ),
+    _column("quantity", QT_TRANSLATE_NOOP(CONTEXT, "Cantidad"), "int"),
+    _column("amount_cents", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe (c/IVA)"), "money"),
 )
 AUTO_SALE_COLUMNS = (
     *_INFO_COLUMNS,
-    SaleColumn("minimum", QT_TRANSLATE_NOOP(CONTEXT, "Mínimo"), "int", _value("minimum"), 0),
-    SaleColumn("credit", QT_TRANSLATE_NOOP(CONTEXT, "Abonar"), "int", _value("credit"), 1),
-    SaleColumn(
-        "amount_cents", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe (c/IVA)"), "money", _value("amount_cents")
-    ),
-    SaleColumn("enabled", QT_TRANSLATE_NOOP(CONTEXT, "Activa"), "check", _value("enabled")),
+    _column("minimum", QT_TRANSLATE_NOOP(CONTEXT, "Mínimo"), "int"),
+    _column("credit", QT_TRANSLATE_NOOP(CONTEXT, "Abonar"), "int"),
+    _column("amount_cents", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe (c/IVA)"), "money"),
+    _column("enabled", QT_TRANSLATE_NOOP(CONTEXT, "Activa"), "check"),
 )
 
 
@@ -149,7 +132,7 @@ class SaleRowsModel(QAbstractTableModel):
 
     def __init__(
         self,
-        columns: Sequence[SaleColumn],
+        columns: Sequence[Column],
         rows: Sequence[SaleRow],
         *,
         price_key: str,
@@ -241,7 +224,7 @@ class SaleRowsModel(QAbstractTableModel):
                 return app.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         return None
 
-    def _display(self, row: SaleRow, column: SaleColumn) -> Any:
+    def _display(self, row: SaleRow, column: Column) -> Any:
         if column.kind in ("exclude", "check"):
             return None
         if column.kind == "int":
@@ -292,7 +275,7 @@ class SaleRowsModel(QAbstractTableModel):
                 row.errors.pop(column.key, None)
             except DomainError as error:
                 row.amount_text = text
-                row.errors[column.key] = error.errors[0].message if error.errors else error.detail
+                row.errors[column.key] = first_message(error)
         else:
             return False
         self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), len(self.columns) - 1))
@@ -376,7 +359,7 @@ class _SalesDialog(QDialog):
         self,
         context: AppContext,
         ctis: Sequence[CtiRow],
-        columns: Sequence[SaleColumn],
+        columns: Sequence[Column],
         rows: list[SaleRow],
         price_key: str,
         parent: QWidget | None = None,
@@ -429,18 +412,11 @@ class _SalesDialog(QDialog):
         self.resize(920, 460)
 
     def _load_info(self, first: CtiRow | None) -> None:
-        """The balances, what pending transfers take, and each client's stamp price (cache pool)."""
-        self.context.ops.run(
-            load_transfer_info,
-            self.context.session,
-            "stamping_account",
-            first.id if first is not None else "",
-            sorted({r.cti.client_id for r in self.model.sale_rows}),
-            on_done=self._info_loaded,
-            on_error=lambda _e: None,
-            pool="cache",
-            label=tr("Leyendo la caché"),
-        )
+        """The balances, what pending transfers take, and each client's stamp price."""
+        clients = sorted({r.cti.client_id for r in self.model.sale_rows})
+        actions.transfer_info(
+            self.context, "stamping_account", first.id if first is not None else "", clients
+        ).success(self._info_loaded).failure(lambda _e: None).run()
 
     def _info_loaded(self, info: dict[str, Any]) -> None:
         self.info = info
@@ -459,24 +435,16 @@ class _SalesDialog(QDialog):
     def submit(self) -> None:
         raise NotImplementedError
 
-    def _queue(self, fn: Callable[[DesktopSession], list[Command]], label: str) -> None:
-        session = self.context.session
-        if session is None:
-            return
+    def _queue(self, action: Action) -> None:
         self.busy = True
         self.ok_button.setEnabled(False)
-        self.context.ops.run(
-            fn, session, on_done=self._queued, on_error=self._failed, pool="cache", label=label
-        )
+        action.success(self._queued).failure(self._failed).run()
 
-    def _queued(self, queued: list[Command]) -> None:
+    def _queued(self, queued: Command | list[Command]) -> None:
         self.busy = False
-        self.commands = queued
-        watcher = watcher_for(self.context)
-        for command in queued:
-            watcher.watch(command)
-        self.pushed = request_push(self, self.context)
-        self.queued.emit(queued)
+        self.commands = queued if isinstance(queued, list) else [queued]
+        self.pushed = self.context.is_online()
+        self.queued.emit(self.commands)
         self.accept()
 
     def _failed(self, error: BaseException) -> None:
@@ -601,11 +569,7 @@ class BulkTransferDialog(_SalesDialog):
             }
             for r in self.model.included()
         ]
-
-        def queue(session: DesktopSession) -> list[Command]:
-            return [session.command(commands.bulk_transfer, items)]
-
-        self._queue(queue, tr("Registrando la transferencia masiva"))
+        self._queue(actions.bulk_transfer(self.context, items, parent=self))
 
 
 class AutoSaleDialog(_SalesDialog):
@@ -669,21 +633,7 @@ class AutoSaleDialog(_SalesDialog):
             )
             return
         rules = [(r.cti.id, dict(r.values)) for r in self.model.included()]
-
-        def queue(session: DesktopSession) -> list[Command]:
-            return [
-                session.command(
-                    commands.set_auto_sale,
-                    cti_id,
-                    minimum=int(v["minimum"]),
-                    credit=int(v["credit"]),
-                    amount_cents=int(v["amount_cents"]),
-                    enabled=bool(v["enabled"]),
-                )
-                for cti_id, v in rules
-            ]
-
-        self._queue(queue, tr("Registrando la venta automática"))
+        self._queue(actions.auto_sale(self.context, rules, parent=self))
 
 
 __all__ = [

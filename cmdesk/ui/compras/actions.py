@@ -1,0 +1,75 @@
+"""What Compras does, as actions (`cmdesk.ui.kit.actions`): buying packages (queued, after the
+manual's confirmation; the balance rises when the sync brings it back), quoting and contracting an MKL
+or a subscription (online: the prorated charge is the server's), downloading the catalog (online, kept
+in the cache), and the reads of the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QWidget
+
+from cmdesk.domain import contracts
+from cmdesk.services import commands
+from cmdesk.ui.kit.actions import Action, AppContext, command, online, read
+from cmdesk.ui.kit.table import Query
+
+if TYPE_CHECKING:
+    from cmdesk.services.cache import Cache
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("compras", text)
+
+
+def purchase(context: AppContext, package_id: str, count: int, *, parent: QWidget | None = None) -> Action:
+    return command(context, commands.purchase, package_id, count, parent=parent, label=tr("Comprar"))
+
+
+def quote(context: AppContext, code: str, *, parent: QWidget | None = None) -> Action:
+    return online(context, commands.quote_contract, code, parent=parent, label=tr("Cotizando"))
+
+
+def contract(
+    context: AppContext, code: str, *, pay_with_points: bool, parent: QWidget | None = None
+) -> Action:
+    return online(
+        context,
+        commands.contract,
+        code,
+        pay_with_points=pay_with_points,
+        parent=parent,
+        label=tr("Contratando"),
+        sync=True,
+    )
+
+
+def fetch_catalog(context: AppContext) -> Action:
+    return online(context, commands.fetch_catalog, label=tr("Descargando el catálogo"))
+
+
+def read_catalog(context: AppContext) -> Action:
+    return read(context, lambda cache: cache.catalog())
+
+
+def contract_rows(cache: Cache, key: str) -> list[dict[str, Any]]:
+    """The catalog's MKL or subscriptions with the account's expiry and whether each is contracted."""
+    catalog = cache.catalog() or {}
+    account = cache.account() or {}
+    contracted = contracts.contracted(cache.all("contract"), dt.datetime.now(dt.UTC))
+    return [
+        {
+            **item,
+            "id": str(item.get("code")),
+            "account_expires_at": account.get("expires_at"),
+            "contracted": str(item.get("code")) in contracted,
+            "contracted_until": contracted.get(str(item.get("code"))),
+        }
+        for item in catalog.get(key) or []
+    ]
+
+
+def load_contracts(cache: Cache, query: Query, limit: int, offset: int) -> list[dict[str, Any]]:
+    return contract_rows(cache, str(query.get("key")))[offset : offset + limit]
