@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -40,6 +38,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import command as kit_command
 from cmdesk.ui.kit.actions import task
+from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.kit.messages import advice
 from cmdesk.ui.operations import Pool
 
@@ -196,12 +195,7 @@ class PendingPanel(QDialog):
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.show_done)
-        buttons.addStretch(1)
-        buttons.addWidget(self.retry_button)
-        buttons.addWidget(self.discard_button)
-        buttons.addWidget(close)
+        buttons = hbox(self.show_done, None, self.retry_button, self.discard_button, close)
 
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.table)
@@ -209,11 +203,7 @@ class PendingPanel(QDialog):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.empty)
-        layout.addLayout(buttons)
+        vbox(self, intro, (splitter, 1), self.empty, buttons)
         self.resize(820, 520)
         self._selection_changed()
 

@@ -46,7 +46,7 @@ from cmdesk.ui.clientes.general import general_html
 from cmdesk.ui.clientes.model import tr
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import AppContext
-from cmdesk.ui.kit.forms import ERROR_STYLE
+from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, vbox
 from cmdesk.ui.kit.messages import error_text, field_errors
 
 TABS: tuple[tuple[str, str], ...] = (
@@ -153,13 +153,8 @@ class ClientDetailWindow(QDialog):
             self.tabs.addTab(page, tr(title))
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
-        bottom = QHBoxLayout()
-        bottom.addStretch(1)
-        bottom.addWidget(close)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.tabs, 1)
-        layout.addLayout(bottom)
+        bottom = hbox(None, close)
+        vbox(self, self.heading, (self.tabs, 1), bottom)
         self.resize(980, 620)
         self.show_tab(tab)
         self.reload()
@@ -181,13 +176,8 @@ class ClientDetailWindow(QDialog):
         admin = QPushButton(tr("Asignar perfil admin…"), page)
         admin.setObjectName("admin")
         admin.clicked.connect(self.admin_profile)
-        buttons = QHBoxLayout()
-        buttons.addWidget(edit)
-        buttons.addWidget(admin)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(page)
-        layout.addLayout(buttons)
-        layout.addWidget(self.general, 1)
+        buttons = hbox(edit, admin, None)
+        vbox(page, buttons, (self.general, 1))
         return page
 
     def _ctis_tab(self) -> QWidget:
@@ -210,9 +200,7 @@ class ClientDetailWindow(QDialog):
         transfer = QPushButton(tr("Transferir timbres…"), page)
         transfer.clicked.connect(lambda: self.transfer("stamps"))
         layout = QVBoxLayout(page)
-        row = QHBoxLayout()
-        row.addWidget(transfer)
-        row.addStretch(1)
+        row = hbox(transfer, None)
         layout.addLayout(row)
         layout.addWidget(self.ctis, 1)
         return page
@@ -224,13 +212,8 @@ class ClientDetailWindow(QDialog):
         self.points = make_table("points", ("Fecha", "Movimiento", "Puntos", "Importe", "Comentarios"), page)
         transfer = QPushButton(tr("Transferir puntos…"), page)
         transfer.clicked.connect(lambda: self.transfer("points"))
-        row = QHBoxLayout()
-        row.addWidget(self.points_balance)
-        row.addStretch(1)
-        row.addWidget(transfer)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.points, 1)
+        row = hbox(self.points_balance, None, transfer)
+        vbox(page, row, (self.points, 1))
         return page
 
     def _billing_tab(self) -> QWidget:
@@ -239,12 +222,14 @@ class ClientDetailWindow(QDialog):
         self.billing_summary.setObjectName("billingSummary")
         self.sales = make_table("sales", ("Fecha", "Concepto", "Cantidad", "Importe", "Factura"), page)
         self.invoices = make_table("invoices", ("Fecha", "Referencia", "Total"), page)
-        layout = QVBoxLayout(page)
-        layout.addWidget(self.billing_summary)
-        layout.addWidget(QLabel("<b>" + tr("Ventas") + "</b>", page))
-        layout.addWidget(self.sales, 3)
-        layout.addWidget(QLabel("<b>" + tr("Facturas registradas") + "</b>", page))
-        layout.addWidget(self.invoices, 2)
+        vbox(
+            page,
+            self.billing_summary,
+            QLabel("<b>" + tr("Ventas") + "</b>", page),
+            (self.sales, 3),
+            QLabel("<b>" + tr("Facturas registradas") + "</b>", page),
+            (self.invoices, 2),
+        )
         return page
 
     def _policies_tab(self) -> QWidget:
@@ -253,12 +238,8 @@ class ClientDetailWindow(QDialog):
         add = QPushButton(tr("Agregar póliza…"), page)
         add.setObjectName("addPolicy")
         add.clicked.connect(self.add_policy)
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addStretch(1)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.policies, 1)
+        row = hbox(add, None)
+        vbox(page, row, (self.policies, 1))
         return page
 
     def _licenses_tab(self) -> QWidget:
@@ -283,20 +264,17 @@ class ClientDetailWindow(QDialog):
         self.license_message.setObjectName("licenseMessage")
         self.license_message.setWordWrap(True)
         self.license_message.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(QLabel(tr("MKL:"), page))
-        row.addWidget(self.mkl, 1)
-        row.addWidget(QLabel(tr("Cantidad:"), page))
-        row.addWidget(self.license_count)
-        row.addWidget(self.generate)
+        row = hbox(
+            QLabel(tr("MKL:"), page),
+            (self.mkl, 1),
+            QLabel(tr("Cantidad:"), page),
+            self.license_count,
+            self.generate,
+        )
         self.licenses = make_table(
             "licenses", ("Producto", "Clave de licencia", "Válida desde", "Válida hasta"), page
         )
-        layout = QVBoxLayout(page)
-        layout.addWidget(intro)
-        layout.addLayout(row)
-        layout.addWidget(self.license_message)
-        layout.addWidget(self.licenses, 1)
+        vbox(page, intro, row, self.license_message, (self.licenses, 1))
         return page
 
     def _interactions_tab(self) -> QWidget:
@@ -318,10 +296,7 @@ class ClientDetailWindow(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.interaction_text, 1)
         row.addWidget(add, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.interaction_error)
-        layout.addWidget(self.interactions, 1)
+        vbox(page, row, self.interaction_error, (self.interactions, 1))
         return page
 
     # ---- loading ---------------------------------------------------------------------------------------
@@ -627,10 +602,7 @@ class PolicyDialog(QDialog):
         self.save_button.setObjectName("save")
         self.save_button.clicked.connect(self.save)
         buttons.addButton(tr("Cancelar"), QDialogButtonBox.ButtonRole.RejectRole).clicked.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        vbox(self, form, self.error, buttons)
 
     def save(self) -> None:
         self.error.setVisible(False)

@@ -32,9 +32,9 @@ from cmdesk.ui.distribuidores.dialogs import (
     has_multinivel,
 )
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice, heading, push_button
+from cmdesk.ui.kit.forms import Notice, hbox, heading, push_button
 from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform
-from cmdesk.ui.kit.table import Column, PagedTableModel, Query, fit_columns, make_table, selected_record
+from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
@@ -196,7 +196,7 @@ class DistributorsPage(TabPage):
             self.tabs.addTab(tr(label))
         self.tabs.currentChanged.connect(self._tab_changed)
 
-        self.table = make_table(self.model, self, stretch=1)
+        self.table = make_table(self.model, self, stretch=1, widths=(8, 0, 11, 9, 9, 13, 11, 26, 0))
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
@@ -238,14 +238,11 @@ class DistributorsPage(TabPage):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        strip = QHBoxLayout()
-        strip.addWidget(self.tabs, 1)
-        strip.addWidget(self.summary)
+        strip = hbox((self.tabs, 1), self.summary)
         layout.addLayout(strip)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons_row)
         layout.addWidget(self.notice)
-        self._fitted = False
 
     # ---- data -------------------------------------------------------------------------------------------
 
@@ -268,9 +265,6 @@ class DistributorsPage(TabPage):
         count = self.model.rowCount()
         more = "+" if self.model.canFetchMore() else ""
         self.summary.setText(tr("{n}{more} distribuidores").format(n=fmt.number(count), more=more))
-        if not self._fitted and count:
-            fit_columns(self.table, (8, 0, 11, 9, 9, 13, 11, 26, 0))
-            self._fitted = True
         self._update_buttons()
 
     def selected(self) -> Mapping[str, Any] | None:

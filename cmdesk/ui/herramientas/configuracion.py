@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -25,7 +24,7 @@ from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.services.api_client import ApiError
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
-from cmdesk.ui.kit.forms import ERROR_STYLE, Notice, heading, money_value, push_button
+from cmdesk.ui.kit.forms import ERROR_STYLE, Notice, hbox, heading, money_value, push_button
 from cmdesk.ui.kit.messages import error_text, field_errors
 from cmdesk.ui.tabs import AppContext, TabPage
 
@@ -93,11 +92,7 @@ class SettingsPage(TabPage):
         self.edit_button = push_button(tr("Editar"), self, "editSettings", self.edit)
         self.save_button = push_button(tr("Guardar"), self, "saveSettings", self.save)
         self.cancel_button = push_button(tr("Cancelar"), self, "cancelSettings", self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.edit_button)
-        buttons.addWidget(self.save_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
+        buttons = hbox(self.edit_button, self.save_button, self.cancel_button, None)
         self.notice = Notice(self)
         layout = QVBoxLayout(self)
         layout.addLayout(

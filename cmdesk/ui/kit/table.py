@@ -611,10 +611,11 @@ def make_table(
     stretch: int | None = None,
     sortable: bool = True,
     multiple: bool = False,
+    widths: Sequence[int] | None = None,
 ) -> QTableView:
     """A read-only table view over `model`: rows selected whole, one line each, sortable by the columns
     that have a sort (in SQL). `stretch`: the column that takes the spare width (the last one by
-    default)."""
+    default); `widths`: the columns' widths in characters (`fit_columns`), set when rows first come."""
     view = QTableView(parent)
     view.setObjectName(name)
     view.setModel(model)
@@ -634,19 +635,23 @@ def make_table(
     header = view.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setHighlightSections(False)
-    if sortable:
-        view.setSortingEnabled(True)
+    if sortable:  # the indicator first: enabling sorting sorts by it at once
+        header.setSortIndicator(*(model.sort_column() or (-1, Qt.SortOrder.AscendingOrder)))
         header.setSortIndicatorShown(True)
-        shown = model.sort_column()
-        if shown is None:
-            header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        else:
-            header.setSortIndicator(*shown)
+        view.setSortingEnabled(True)
     if stretch is None:
         header.setStretchLastSection(True)
     else:
         header.setStretchLastSection(False)
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    if widths is not None:
+
+        def fit_once() -> None:
+            if shiboken6.isValid(view) and model.rowCount() and not view.property("fitted"):
+                fit_columns(view, widths)
+                view.setProperty("fitted", True)
+
+        model.loaded.connect(fit_once)
     return view
 
 

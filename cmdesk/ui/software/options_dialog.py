@@ -13,16 +13,14 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
-from cmdesk.ui.kit.forms import ERROR_STYLE
+from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, vbox
 from cmdesk.ui.software import actions
 
 if TYPE_CHECKING:
@@ -82,10 +80,7 @@ class DownloadOptionsDialog(QDialog):
         local.setObjectName("useLocal")
         local.setToolTip(str(default_folder))
         local.clicked.connect(lambda: self.folder.setText(str(default_folder)))
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        row.addWidget(local)
+        row = hbox((self.folder, 1), browse, local)
         self.folder_error = QLabel(self)
         self.folder_error.setObjectName("folderError")
         self.folder_error.setWordWrap(True)
@@ -133,10 +128,7 @@ class DownloadOptionsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
+        vbox(self, intro, form, self.buttons)
 
     def _browse(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, tr("Carpeta de descargas"), self.folder.text())

@@ -49,7 +49,6 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
     QToolButton,
     QTreeView,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -57,7 +56,7 @@ from cmdesk.services import downloads
 from cmdesk.services.downloads import DownloadManager, DownloadState, DownloadStatus, FileInfo
 from cmdesk.ui import tabs
 from cmdesk.ui.kit.actions import Action
-from cmdesk.ui.kit.forms import Notice
+from cmdesk.ui.kit.forms import Notice, hbox, vbox
 from cmdesk.ui.software import actions
 from cmdesk.ui.software.model import (
     ACTIONS_COLUMN,
@@ -277,14 +276,15 @@ class SoftwarePage(tabs.TabPage):
         for combo in (self.product_filter, self.kind_filter):
             combo.currentIndexChanged.connect(lambda _i: self._apply_filters())
         self.search.textChanged.connect(lambda _t: self._apply_filters())
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel(tr("Producto:"), self))
-        filters.addWidget(self.product_filter)
-        filters.addSpacing(12)
-        filters.addWidget(QLabel(tr("Tipo:"), self))
-        filters.addWidget(self.kind_filter)
-        filters.addSpacing(12)
-        filters.addWidget(self.search, 1)
+        filters = hbox(
+            QLabel(tr("Producto:"), self),
+            self.product_filter,
+            12,
+            QLabel(tr("Tipo:"), self),
+            self.kind_filter,
+            12,
+            (self.search, 1),
+        )
 
         self.model = SoftwareModel(self)
         self.view = QTreeView(self)
@@ -332,18 +332,9 @@ class SoftwarePage(tabs.TabPage):
         self.options_button = QPushButton(tr("Opciones de descarga…"), self)
         self.options_button.setObjectName("options")
         self.options_button.clicked.connect(self.show_options)
-        footer = QHBoxLayout()
-        footer.addWidget(self.folder_label, 1)
-        footer.addWidget(self.open_folder_button)
-        footer.addWidget(self.options_button)
+        footer = hbox((self.folder_label, 1), self.open_folder_button, self.options_button)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addLayout(filters)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.empty, 1)
-        layout.addWidget(self.notice)
-        layout.addLayout(footer)
+        vbox(self, heading, filters, (self.view, 1), (self.empty, 1), self.notice, footer)
         self._update_footer()
 
     # ---- the manager ----------------------------------------------------------------------------------

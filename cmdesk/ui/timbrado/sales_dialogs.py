@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDialogButtonBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -40,7 +39,6 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -50,7 +48,7 @@ from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message, hbox, vbox
 from cmdesk.ui.kit.table import Column
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, cpd_text, dr_text, queued_text, tr
@@ -484,20 +482,20 @@ class BulkTransferDialog(_SalesDialog):
         warning.setObjectName("irreversible")
         warning.setStyleSheet(WARNING_STYLE + " font-weight: bold;")
         warning.setWordWrap(True)
-        comments_row = QHBoxLayout()
-        comments_row.addWidget(QLabel(tr("Comentarios:"), self))
-        comments_row.addWidget(self.comments, 1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.available_label)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.left_out)
-        layout.addWidget(self.totals)
-        layout.addWidget(self.balance_warning)
-        layout.addLayout(comments_row)
-        layout.addWidget(warning)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        comments_row = hbox(QLabel(tr("Comentarios:"), self), (self.comments, 1))
+        vbox(
+            self,
+            self.available_label,
+            (self.table, 1),
+            self.legend,
+            self.left_out,
+            self.totals,
+            self.balance_warning,
+            comments_row,
+            warning,
+            self.message,
+            self.buttons,
+        )
         self._update()
         self._load_info(rows[0].cti if rows else None)
         if not rows:
@@ -601,13 +599,7 @@ class AutoSaleDialog(_SalesDialog):
             self,
         )
         explain.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(explain)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.left_out)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        vbox(self, explain, (self.table, 1), self.legend, self.left_out, self.message, self.buttons)
         self._load_info(rows[0].cti if rows else None)
         if not rows:
             self.message.set_error(tr("Seleccione al menos una cuenta de timbrado estándar."))
