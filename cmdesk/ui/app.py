@@ -385,7 +385,7 @@ def self_test(
         report.ok(tr("servidor integrado en {url}").format(url=session.server.url if session.server else "?"))
 
         api = session.api
-        health = api.get("/v1/health") if api is not None else None
+        health = api.health_answer() if api is not None else None
         if isinstance(health, dict) and health.get("database") == "ok":
             report.ok(tr("base de datos del servidor (SQLite) en orden"))
         else:

@@ -13,7 +13,7 @@ Facturación, Compras, Software, Herramientas (Precios, Usuarios, Configuracione
 A page is a `TabPage`: a QWidget built from the `AppContext` (`cmdesk.ui.kit.actions`). The main window
 calls every page's `refresh(changed)` with the entities a sync or a command changed (`EVERYTHING` after
 the session starts); a page reloads (`reload(changed)`) at once when it is on screen and those concern
-it (`wants`), and otherwise when it is shown next — as Anki's screens do, a hidden page reads nothing.
+it (`wants`), and otherwise when it is shown next: a hidden page reads nothing.
 """
 
 from __future__ import annotations

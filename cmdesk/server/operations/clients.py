@@ -133,8 +133,9 @@ def validate_client_columns(values: dict[str, Any], *, creating: bool) -> dict[s
             if value is None and col == "bulk_stamp_price_cents":
                 out[col] = None
                 continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                v.add(field, "Debe ser un número entero mayor o igual a cero.")
+            problem = whole_number_problem(value, 0)
+            if problem is not None:
+                v.add(field, problem)
                 continue
             if col == "discount_percent" and value > 100:
                 v.add(field, "El porcentaje de descuento no puede ser mayor que 100.")

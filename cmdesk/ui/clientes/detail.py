@@ -4,7 +4,7 @@ kept up to date by the page when a sync or a command changes them.
 
 From here the user edits the client, assigns its admin profile, transfers stamps or points, registers
 an interaction or a support policy (commands: queued, shown pending offline) and generates MKL
-licenses ("Usar MKL": online, `POST /v1/licenses`; without the MKL contracted the server's Spanish
+licenses ("Usar MKL": online, `commands.generate_licenses`; without the MKL contracted the server's Spanish
 reason is shown).
 """
 

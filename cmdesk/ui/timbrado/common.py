@@ -1,7 +1,7 @@
 """What the Timbrado tab's pieces share: texts and the C.P.D./D.R. figures.
 
 C.P.D. (consumo promedio diario) and D.R. (días restantes) come from the daily series of
-`GET /v1/stamping-accounts/{id}/usage?days=90`, kept in the cache (`Cache.stamping_usage`): the C.P.D.
+`commands.fetch_usage` (the server's 90 days), kept in the cache (`Cache.stamping_usage`): the C.P.D.
 is the mean of the last 30 days of that series (as `cmdesk.domain.usage` defines it) and the D.R. is
 worked out against the balance the cache holds now, so a transfer moves the D.R. at once. A stored
 series is *fresh* while the CTI's `issued` count is the one it was fetched with and it was fetched on
