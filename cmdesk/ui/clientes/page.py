@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressDialog,
     QPushButton,
-    QStackedLayout,
     QToolButton,
     QWidget,
 )
@@ -174,14 +173,23 @@ class ClientsPage(TabPage):
         second.addWidget(self.order)
         second.addStretch(1)
         self.summary = QLabel(self)
+        self._summary_query: Query | None = None  # the query the summary speaks of
         self.summary.setObjectName("summary")
         second.addWidget(self.summary)
 
         # The header's clicks choose among the manual's orders (`_header_clicked`), not Qt's sort.
         self.view = make_table(
-            self.model, self, "clientsTable", stretch=COLUMN_INDEX["name"], sortable=False, multiple=True
+            self.model,
+            self,
+            "clientsTable",
+            stretch=COLUMN_INDEX["name"],
+            sortable=False,
+            multiple=True,
+            empty_text=tr("Ningún cliente coincide con la búsqueda o el filtro."),
         )
         self.view.setMouseTracking(True)
+        # Always there: the columns keep their widths as a search empties and fills the table.
+        self.view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.clicked.connect(self._clicked)
@@ -217,15 +225,7 @@ class ClientsPage(TabPage):
         self.view.setMinimumWidth(400)
         self._show_sort("name")
 
-        self.empty = QLabel(tr("Ningún cliente coincide con la búsqueda o el filtro."), self)
-        self.empty.setObjectName("empty")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setEnabled(False)
-        self._stack = QStackedLayout()
-        self._stack.addWidget(self.view)
-        self._stack.addWidget(self.empty)
-
-        vbox(self, top, second, (self._stack, 1))
+        vbox(self, top, second, (self.view, 1))
 
         find = QAction(self)
         find.setShortcut(QKeySequence.StandardKey.Find)
@@ -325,15 +325,20 @@ class ClientsPage(TabPage):
         self._selected_before = [r.id for r in self.selected_rows()]
 
     def _counted(self, total: int) -> None:
-        query = self.model.query
-        filtered = bool(query.q or query.get("color") or query.get("category", "all") != "all")
         text = tr("{n} clientes").format(n=fmt.number(total)) if total != 1 else tr("1 cliente")
-        if filtered:
+        self._show_summary(text)
+
+    def _show_summary(self, text: str) -> None:
+        query = self.model.query
+        if query.q or query.get("color") or query.get("category", "all") != "all":
             text += " " + tr("(con la búsqueda o el filtro)")
         self.summary.setText(text)
+        self._summary_query = query
 
     def _loaded(self) -> None:
-        self._stack.setCurrentWidget(self.view if self.model.rowCount() else self.empty)
+        if not self.model.exact and self.model.query != self._summary_query:
+            # Another search or filter: its count comes once the user stops typing.
+            self._show_summary(tr("Más de {n} clientes").format(n=fmt.number(self.model.rowCount())))
         if self._selected_before:
             selection = self.view.selectionModel()
             for client_id in self._selected_before:
