@@ -17,9 +17,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 import cmdesk
-from cmdesk.server import db
+from cmdesk.server import db, pages
 from cmdesk.server.api import ROUTERS, errors
 from cmdesk.server.api.deps import AuthState
+from cmdesk.server.mail import links, queue
+from cmdesk.server.mail.sender import MailService
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
 
@@ -40,6 +42,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if engine is None:
         engine = db.create_db_engine(settings.database_url)
     factory = db.session_factory(engine)
+    # Link tokens of mails derive from CMDESK_SECRET_KEY when set (else from the database's secret).
+    links.configure_factory(factory, settings.secret_key.get_secret_value() if settings.secret_key else None)
+    # The mail sender of this process (started with the app, when `mail_sender`); a commit that
+    # queued a mail wakes it up at once.
+    mail_service = MailService(factory, settings, base_url=settings.public_base_url)
+    queue.install_wakeup(factory, mail_service.wake)
 
     # The stamping fast path (PostgreSQL): a pool of async connections per worker, closed on shutdown.
     fast_consume = None
@@ -48,9 +56,29 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
         fast_consume = FastConsume(engine.url.render_as_string(hide_password=False))
 
+    # Low-balance alerts, evaluated in the background of every worker (they take turns: a lease).
+    alert_evaluator = None
+    if settings.alerts_evaluator:
+        import datetime as dt
+
+        from cmdesk.server.operations.alerts import EvaluatorThread
+
+        alert_evaluator = EvaluatorThread(
+            factory,
+            interval=settings.alerts_interval_seconds,
+            sweep_every=dt.timedelta(minutes=settings.alerts_sweep_minutes),
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.mail_sender:
+            mail_service.start()
+        if alert_evaluator is not None:
+            alert_evaluator.start()
         yield
+        if alert_evaluator is not None:
+            alert_evaluator.stop()
+        mail_service.stop()
         if fast_consume is not None:
             await fast_consume.close()
 
@@ -64,6 +92,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # CTI passwords verified recently, so stamping CFDI after CFDI skips Argon2 (see security).
     app.state.credential_cache = CredentialCache(ttl_seconds=settings.credential_cache_minutes * 60)
     app.state.fast_consume = fast_consume
+    app.state.alert_evaluator = alert_evaluator
+    app.state.mail = mail_service
+    pages.install_log_filter()
 
     errors.install(app)
     if fast_consume is not None and settings.consume_lane:
@@ -83,4 +114,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if not isinstance(router, APIRouter):
             raise TypeError(f"{name}.router is not an APIRouter")
         app.include_router(router)
+    # The HTML pages the mails' links open (not part of the API nor of its OpenAPI document).
+    app.include_router(pages.router)
     return app

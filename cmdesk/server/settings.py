@@ -8,6 +8,7 @@ survive restarts. It is a `SecretStr`: printing or logging the settings never sh
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,8 +51,43 @@ class Settings(BaseSettings):
 
     software_store: Path = Field(default_factory=default_software_store)
 
+    # Low-balance alerts (cmdesk.server.operations.alerts): every server process runs the evaluator,
+    # taking turns through its lease; it follows the change feed every `alerts_interval_seconds` and
+    # sweeps every account every `alerts_sweep_minutes`.
+    alerts_evaluator: bool = True
+    alerts_interval_seconds: float = Field(5.0, gt=0, le=3600)
+    alerts_sweep_minutes: float = Field(15.0, gt=0, le=24 * 60)
+
     # CORS is off unless origins are listed (e.g. CMDESK_CORS_ORIGINS='["https://portal.example"]').
     cors_origins: list[str] = Field(default_factory=list)
+
+    # ---- Outbound mail (cmdesk.server.mail; docs/deploy.md, "Mail") ----
+    # Without an SMTP host, mails are written as .eml files to `mail_folder` (the embedded default).
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(None, ge=1, le=65535)  # by default 587, 465 with implicit TLS, 25 plain
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    # An extra CA certificate (PEM) to trust, for a relay with a private certificate.
+    smtp_ca_file: Path | None = None
+    mail_from: str = "Cuenta Maestra <no-responder@localhost>"
+    # Where the links of mails point (the pages this server serves), e.g. https://cm.example.mx.
+    public_base_url: str | None = None
+    # The .eml folder without SMTP; by default `mail` beside a SQLite file, else in the data folder.
+    mail_folder: Path | None = None
+    # Run the sender inside this server process (every worker; they never send a mail twice).
+    mail_sender: bool = True
+    # Lets the signed-in user read the written .eml files through /v1/demo/mails (embedded, demo).
+    mail_viewer: bool = False
+    mail_poll_seconds: float = Field(5.0, gt=0, le=3600)
+    mail_max_attempts: int = Field(10, ge=1, le=100)
+    # First retry after this many seconds, doubling up to an hour.
+    mail_retry_seconds: float = Field(60.0, gt=0, le=86400)
+    # A claimed mail not marked within this time is claimed again (a sender died while sending).
+    mail_lease_seconds: float = Field(600.0, gt=0, le=86400)
+    # Password reset mails asked for one login (e-mail or mobile) per hour.
+    password_resets_per_hour: int = Field(3, ge=1)
 
     def __repr__(self) -> str:
         # The URL may carry a database password: show only its scheme.

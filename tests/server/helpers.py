@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -103,3 +105,100 @@ def assert_ledger_ok(factory: db.SessionFactory) -> None:
         check = ledger.ledger_check(s)
     for asset, figures in check.items():
         assert figures["ok"] == 1, (asset, figures)
+
+
+def assert_usage_matches_cfdi(factory: db.SessionFactory, now: Any = None) -> int:
+    """The daily usage table holds, per CTI and Mexico City day, exactly the CFDI issued (Σ == issued);
+    and each CTI's feed summary decodes to its days of the last 90. Returns the CTIs with use checked."""
+    import datetime as dt
+    from collections import Counter
+
+    from cmdesk.domain import usage
+    from cmdesk.models import CtiDailyUsage, IssuedCfdi, StampingAccount
+
+    now = now or dt.datetime.now(dt.UTC)
+    today = usage.mx_day(now)
+    with db.transaction(factory) as s:
+        expected: Counter[tuple[str, Any]] = Counter(
+            (cti, usage.mx_day(at))
+            for cti, at in s.execute(select(IssuedCfdi.stamping_account_id, IssuedCfdi.issued_at))
+        )
+        stored = {(r.stamping_account_id, r.day): r.issued for r in s.scalars(select(CtiDailyUsage))}
+        assert stored == dict(expected)
+        issued = dict(s.execute(select(StampingAccount.id, StampingAccount.issued)).all())
+        per_cti: Counter[str] = Counter()
+        for (cti, _day), n in stored.items():
+            per_cti[cti] += n
+        assert {k: v for k, v in issued.items() if v} == dict(per_cti)
+        views = clients.load_stamping_accounts(s, list(issued))
+    since = today - dt.timedelta(days=usage.SUMMARY_DAYS - 1)
+    for cti, view in views.items():
+        window = {day: n for (c, day), n in expected.items() if c == cti and since <= day <= today}
+        assert usage.decode_summary(view["usage"]) == window, cti
+    return len(per_cti)
+
+
+@contextmanager
+def server_on_fresh_database(
+    pg_url: str, log_dir: Any, *, workers: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[Any, db.SessionFactory]]:
+    """A `cmdesk-server` process (several uvicorn workers) on a new, migrated PostgreSQL database,
+    and a session factory on it; both removed afterwards."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy import make_url
+
+    from cmdesk.devtools import server_process
+    from cmdesk.server import migrations
+
+    base = make_url(pg_url)
+    name = f"srv_{uuid.uuid4().hex[:8]}"
+    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    migrations.upgrade(url)
+    engine = db.create_db_engine(url)
+    proc = server_process.start(url, workers=workers, log_dir=log_dir, env=env)
+    try:
+        yield proc, db.session_factory(engine)
+    finally:
+        proc.stop()
+        engine.dispose()
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+class QueuedLinks:
+    """The link mails in the queue, as (address, token) pairs in the order they were queued: what a
+    person would find in their inbox. Read again on every use."""
+
+    def __init__(self, factory: db.SessionFactory, kind: str = "confirm_email") -> None:
+        self.factory = factory
+        self.kind = kind
+
+    def _items(self) -> list[tuple[str, str]]:
+        from cmdesk.models import LinkToken, OutboundMail
+        from cmdesk.server.mail import links
+
+        with db.transaction(self.factory) as s:
+            rows = s.execute(
+                select(OutboundMail.to_address, LinkToken)
+                .join(LinkToken, LinkToken.id == OutboundMail.token_id)
+                .where(OutboundMail.kind == self.kind)
+                .order_by(OutboundMail.created_at, LinkToken.created_at)
+            ).all()
+            return [(address, links.token_of(s, token)) for address, token in rows]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __getitem__(self, index: int) -> tuple[str, str]:
+        return self._items()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return self._items() == other
+
+    __hash__ = None  # type: ignore[assignment]

@@ -18,4 +18,6 @@ ROUTERS: list[str] = [
     "cmdesk.server.api.tools",
     "cmdesk.server.api.records",
     "cmdesk.server.api.software",
+    "cmdesk.server.api.alerts",
+    "cmdesk.server.api.access",
 ]

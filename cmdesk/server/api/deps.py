@@ -260,6 +260,26 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     return values
 
 
+def keyset_after(page: Page) -> tuple[dt.datetime, str] | None:
+    """Where a list ordered by (created_at, id), newest first, goes on: the cursor's last row."""
+    if not page.cursor:
+        return None
+    created, ident = decode_cursor(page.cursor, 2)
+    try:
+        return dt.datetime.fromisoformat(str(created)), str(ident)
+    except ValueError:
+        decode_cursor("", 2)  # raises the 422 on `cursor`
+        raise
+
+
+def keyset_answer(items: list[dict[str, Any]], page: Page) -> dict[str, Any]:
+    """The answer of a keyset page fetched with `limit + 1` rows: the extra one says there is more."""
+    if len(items) <= page.limit:
+        return list_answer(items, None)
+    items = items[: page.limit]
+    return list_answer(items, encode_cursor([items[-1]["created_at"].isoformat(), items[-1]["id"]]))
+
+
 # ---------------------------------------------------------------------------------------------------
 # Answers
 

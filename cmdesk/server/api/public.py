@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from cmdesk.domain.errors import DomainError, ErrorCode
@@ -22,7 +22,6 @@ from cmdesk.models import AttemptLog, utcnow
 from cmdesk.server import db
 from cmdesk.server.api import schemas_distributors as sd
 from cmdesk.server.api.deps import AppSettings, ClientIp, Db
-from cmdesk.server.api.distributors import Outbox
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.operations import auth, distributors
 
@@ -57,17 +56,13 @@ def count_public_call(
     "/v1/public/registrations", status_code=201, response_model=sd.Registration,
     responses=problem_responses(404, 409, 422, 429),
 )
-def register(
-    body: sd.RegistrationIn, factory: Db, settings: AppSettings, ip: ClientIp, request: Request
-) -> dict[str, Any]:
+def register(body: sd.RegistrationIn, factory: Db, settings: AppSettings, ip: ClientIp) -> dict[str, Any]:
     """Registro desde el sitio web de un distribuidor con Multinivel (`referrer_nic`): un perfil nuevo
     y una sub-cuenta «Sin validar» hasta confirmar el correo con el enlace que se envía."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    outbox = Outbox()
     data = body.model_dump()
 
     def run(session: Session) -> dict[str, Any]:
-        outbox.reset()
         result = distributors.register_public(session, **data)
         view = result["distributor"]
         return {
@@ -77,12 +72,10 @@ def register(
             "status": view["status"],
             "status_label": view["status_label"],
             "email": result["profile"]["email"],
-            "confirmation_sent": outbox.take(result, result["profile"]["email"]),
+            "confirmation_sent": result.pop("confirmation_token", None) is not None,
         }
 
-    answer = db.run(factory, run)
-    outbox.send(request)
-    return answer
+    return db.run(factory, run)
 
 
 @router.post(

@@ -7,7 +7,8 @@ FastAPI then serializes through pydantic, which writes UTC times as ISO 8601 wit
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,3 +48,27 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": Problem, "content": {"application/problem+json": {}}, "description": "Error"}
         for status in statuses
     }
+
+
+MailKind = Literal["confirm_email", "invitation", "password_reset", "expiry_reminder", "notice"]
+MailStatus = Literal["queued", "sending", "sent", "failed", "cancelled"]
+
+
+class Mail(BaseModel):
+    """A mail as the desktop shows it: when it went out, or why not (never its link)."""
+
+    id: str
+    kind: MailKind
+    kind_label: str
+    to: str
+    subject: str
+    status: MailStatus
+    status_label: str = Field(description="En cola, En espera de reintento, Enviado, No se pudo enviar…")
+    attempts: int
+    created_at: dt.datetime
+    last_attempt_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None = Field(description="Cuándo se reintenta (sólo en cola).")
+    sent_at: dt.datetime | None
+    last_error: str | None = Field(description="La última respuesta del servidor de correo, si falló.")
+    account_id: str | None
+    invitation_id: str | None

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from cmdesk.server.api import schemas
-from cmdesk.server.api.schemas_common import RequestModel
+from cmdesk.server.api.schemas_common import Mail, RequestModel
 from cmdesk.server.operations.contracts import MAX_LICENSES_PER_REQUEST
 from cmdesk.server.operations.unlimited import MAX_YEARS
 
@@ -78,13 +78,15 @@ class DistributorAdmin(BaseModel):
     email_confirmed: bool
 
 
-class Distributor(BaseModel):
+class Account(BaseModel):
+    """A distributor account as the API shows it (`operations.accounts.account_view`): the signed-in
+    one (`/v1/auth/token`, `/v1/me`), and the base of a sub-distributor's view."""
+
     id: str
     nic: str
     version: int
-    parent_id: str | None
+    parent_id: str | None = Field(description="La cuenta del distribuidor padre; null en la raíz.")
     status: StatusName
-    status_label: str = Field(description="El estado como lo nombra el portal (Sin validar, Activo...).")
     name: str
     trade_name: str
     rfc: str
@@ -98,12 +100,19 @@ class Distributor(BaseModel):
     expires_at: dt.datetime
     activated_at: dt.datetime | None
     cancelled_at: dt.datetime | None
+
+
+class Distributor(Account):
+    status_label: str = Field(description="El estado como lo nombra el portal (Sin validar, Activo...).")
     purge_at: dt.datetime | None = Field(
         description="Fin de los 30 días en que una cuenta cancelada puede reactivarse."
     )
     source_client_id: str | None
     referred_by_nic: str | None
     admin_profile: DistributorAdmin | None
+    confirmation_mail: Mail | None = Field(
+        description="El último correo de confirmación enviado a su administrador: cuándo salió, o por qué no."
+    )
 
 
 class DistributorList(BaseModel):

@@ -24,7 +24,14 @@ PASSWORD = "secreto123"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url="sqlite://", software_store=tmp_path / "files")
+    # No background threads: the mail and alert tests run the sender and the evaluator themselves.
+    return Settings(
+        database_url="sqlite://",
+        software_store=tmp_path / "files",
+        mail_sender=False,
+        mail_folder=tmp_path / "mail",
+        alerts_evaluator=False,
+    )
 
 
 @pytest.fixture
