@@ -308,7 +308,7 @@ class SoftwarePage(tabs.TabPage):
         metrics = self.fontMetrics()
         for column, width in enumerate((310, 105, 75, 75, 90)):
             header.resizeSection(
-                column, max(width, metrics.horizontalAdvance(tr(COLUMNS[column].title)) + 24)
+                column, max(width, metrics.horizontalAdvance(COLUMNS[column].title_text()) + 24)
             )
         sample = FileActions(FileInfo("muestra", "0" * 64, 0, "muestra.exe", kind="installer"))
         sample.set_status(DownloadStatus("muestra", DownloadState.AVAILABLE))
