@@ -48,6 +48,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 import cmdesk
 from cmdesk.resources import resource_path
 from cmdesk.services import frozen, paths
+from cmdesk.ui import translator
 
 if TYPE_CHECKING:
     from cmdesk.services.session import EmbeddedDefault
@@ -60,8 +61,7 @@ OUR_TRANSLATION = "cmdesk_es_MX"
 WINDOW_ICON = "cmdesk.png"  # drawn by installer/make_icon.py, like the exe's and installer's .ico
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("app", text)
+tr = translator("app")
 
 
 def build_parser() -> argparse.ArgumentParser:

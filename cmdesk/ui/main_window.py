@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -36,7 +36,7 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.session import DesktopSession, SessionEvent, StartResult
 from cmdesk.services.sync import SessionExpired
-from cmdesk.ui import pages, tabs  # noqa: F401  (pages: every page registers itself)
+from cmdesk.ui import pages, tabs, translator  # noqa: F401  (pages: every page registers itself)
 from cmdesk.ui.header import AccountHeader
 from cmdesk.ui.kit.forms import vbox
 from cmdesk.ui.operations import OperationHandle, Operations
@@ -54,8 +54,7 @@ DEFAULT_SIZE = (1280, 800)
 SAVED_DATA_WAIT_MS = 1500
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("main", text)
+tr = translator("main")
 
 
 def window_settings() -> QSettings:

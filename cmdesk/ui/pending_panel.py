@@ -14,7 +14,7 @@ import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from cmdesk.services import commands
 from cmdesk.services.outbox import Command, CommandState
 from cmdesk.services.sync import field_label
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import command as kit_command
@@ -47,8 +47,7 @@ if TYPE_CHECKING:
     from cmdesk.ui.kit.actions import AppContext
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("pending", text)
+tr = translator("pending")
 
 
 def list_commands(outbox: Outbox | None, states: list[CommandState] | None) -> list[Command]:

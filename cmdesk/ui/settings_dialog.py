@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -27,11 +27,10 @@ from PySide6.QtWidgets import (
 
 from cmdesk.services import paths
 from cmdesk.services.config import MAX_SYNC_INTERVAL, MIN_SYNC_INTERVAL, DesktopConfig, save_config
+from cmdesk.ui import translator
 from cmdesk.ui.kit.forms import hbox, vbox
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("settings", text)
+tr = translator("settings")
 
 
 def check_server_url(text: str) -> tuple[str | None, str | None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.services.credentials import UNAVAILABLE_MESSAGE
+from cmdesk.ui import translator
 from cmdesk.ui.kit.forms import hbox, vbox
 
 if TYPE_CHECKING:
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
     from cmdesk.ui.operations import Operations
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("signin", text)
+tr = translator("signin")
 
 
 # What the dialog calls each refusal; the server's `detail` follows.

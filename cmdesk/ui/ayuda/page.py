@@ -20,13 +20,12 @@ from PySide6.QtWidgets import (
 )
 
 import cmdesk
+from cmdesk.ui import translator
 from cmdesk.ui.ayuda.updates import UpdateController
 from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.tabs import AppContext, TabPage
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("ayuda", text)
+tr = translator("ayuda")
 
 
 # The manual's "Ayuda" chapter.

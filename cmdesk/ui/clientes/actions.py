@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.services import commands, export
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read, task
 from cmdesk.ui.kit.table import Query
 from cmdesk.ui.operations import Pool, Progress
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("clientes", text)
+tr = translator("clientes")
 
 
 # ---- the portfolio ---------------------------------------------------------------------------------------

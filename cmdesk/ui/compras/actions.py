@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.services import commands
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read
 from cmdesk.ui.kit.table import Query
 
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("compras", text)
+tr = translator("compras")
 
 
 def purchase(context: AppContext, package_id: str, count: int, *, parent: QWidget | None = None) -> Action:

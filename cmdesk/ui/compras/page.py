@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain.money import div_round_half_up
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.compras import actions
 from cmdesk.ui.kit import labels
@@ -48,8 +48,7 @@ from cmdesk.ui.tabs import AppContext, TabPage
 CATALOG_MAX_AGE = 600.0  # seconds between two downloads of the catalog while the page is shown
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("compras", text)
+tr = translator("compras")
 
 
 def package_text(asset: str, quantity: int) -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.services import commands
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, online
 from cmdesk.ui.kit.table import Query
 
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("distribuidores", text)
+tr = translator("distribuidores")
 
 
 def create(context: AppContext, body: Mapping[str, Any], *, parent: QWidget | None = None) -> Action:

@@ -16,13 +16,13 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QTabBar, QVBoxLayout, QWidget
 
 from cmdesk.domain.distributor_states import Action, allowed_actions
 from cmdesk.domain.enums import AccountStatus
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.distribuidores import actions
 from cmdesk.ui.distribuidores.dialogs import (
@@ -32,15 +32,13 @@ from cmdesk.ui.distribuidores.dialogs import (
     has_multinivel,
 )
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice, hbox, heading, push_button
+from cmdesk.ui.kit.forms import hbox, heading, push_button
 from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform
 from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("distribuidores", text)
+tr = translator("distribuidores")
 
 
 # The tabs of the manual, in its order; None = every state.
@@ -166,8 +164,6 @@ class DistributorsPage(TabPage):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.status_filter: str | None = None
-        self.last_box: Any = None
-        self.dialog: Any = None
         self.model = PagedTableModel(
             context, COLUMNS, actions.load_distributors, query=Query(sort="nic"), parent=self
         )
@@ -234,8 +230,6 @@ class DistributorsPage(TabPage):
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
 
-        self.notice = Notice(self)
-
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         strip = hbox((self.tabs, 1), self.summary)
@@ -245,9 +239,6 @@ class DistributorsPage(TabPage):
         layout.addWidget(self.notice)
 
     # ---- data -------------------------------------------------------------------------------------------
-
-    def reload(self, changed: frozenset[str]) -> None:
-        self.model.reload()
 
     def _tab_changed(self, index: int) -> None:
         self.status_filter = STATUS_TABS[index][0] if 0 <= index < len(STATUS_TABS) else None
@@ -296,9 +287,6 @@ class DistributorsPage(TabPage):
                 menu.addAction(text, functools.partial(self.act, key))
         if not menu.isEmpty():
             menu.popup(self.table.viewport().mapToGlobal(pos))
-
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.show_text(text, error=error)
 
     # ---- actions ------------------------------------------------------------------------------------------
 

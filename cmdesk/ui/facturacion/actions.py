@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.domain import clock
 from cmdesk.services import commands
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, command, online
 from cmdesk.ui.kit.table import Query
 
@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("facturacion", text)
+tr = translator("facturacion")
 
 
 def register_invoice(context: AppContext, *, parent: QWidget | None = None, **fields: Any) -> Action:

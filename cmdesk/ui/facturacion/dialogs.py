@@ -11,7 +11,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +28,7 @@ from cmdesk.domain import names
 from cmdesk.domain.amounts import QUANTITY_MESSAGE
 from cmdesk.domain.errors import validation_error
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
 from cmdesk.ui.facturacion import actions
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.forms import FormDialog, money_value, vbox
@@ -36,8 +37,7 @@ if TYPE_CHECKING:
     from cmdesk.ui.kit.actions import AppContext
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("facturacion", text)
+tr = translator("facturacion")
 
 
 def client_title(client: Mapping[str, Any] | None) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QBoxLayout,
     QDialog,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.domain.money import parse_mxn
 from cmdesk.services.api_client import ApiError
+from cmdesk.ui import translator
 from cmdesk.ui.kit.messages import error_text, field_errors
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ WARNING_STYLE = f"color: {WARNING_COLOR};"
 OK_STYLE = f"color: {OK_COLOR};"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("forms", text)
+tr = translator("forms")
 
 
 # ---- messages -----------------------------------------------------------------------------------------

@@ -330,7 +330,9 @@ class PagedTableModel(QAbstractTableModel):
             return
         self._reading = True
         limit = self.page_size if reset else max(self.page_size, len(self._rows))
-        generation = self.generation
+        self._read_rows(cache, limit, 0, lambda page: self._first_page(page, reset))
+
+    def _read_rows(self, cache: Cache, limit: int, offset: int, done: Callable[[_Page], None]) -> None:
         self.context.ops.run(
             _read_page,
             cache,
@@ -339,9 +341,9 @@ class PagedTableModel(QAbstractTableModel):
             self.columns,
             self.query,
             limit,
-            0,
-            generation,
-            on_done=lambda page: self._first_page(page, reset),
+            offset,
+            self.generation,
+            on_done=done,
             on_error=self._read_failed,
             pool=Pool.CACHE,
         )
@@ -436,20 +438,7 @@ class PagedTableModel(QAbstractTableModel):
         if cache is None:
             return
         self._fetching = True
-        self.context.ops.run(
-            _read_page,
-            cache,
-            self.loader,
-            self.prepare,
-            self.columns,
-            self.query,
-            self.page_size,
-            len(self._rows),
-            self.generation,
-            on_done=self._more,
-            on_error=self._read_failed,
-            pool=Pool.CACHE,
-        )
+        self._read_rows(cache, self.page_size, len(self._rows), self._more)
 
     def _more(self, page: _Page) -> None:
         if not shiboken6.isValid(self) or page.generation != self.generation:

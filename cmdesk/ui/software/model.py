@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractItemModel, QCoreApplication, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QFont
 
 from cmdesk.domain.files import version_key
 from cmdesk.services.downloads.catalog import newer_versions
 from cmdesk.services.downloads.models import DownloadState, DownloadStatus, FileInfo
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit.table import RIGHT, Column
 
@@ -38,8 +38,7 @@ FAILED_COLOR = "#c62828"
 AVAILABLE_COLOR = "#2e7d32"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("software", text)
+tr = translator("software")
 
 
 KIND_ORDER = ("installer", "fix", "improvement", "documentation", "tool")

@@ -54,9 +54,9 @@ from PySide6.QtWidgets import (
 
 from cmdesk.services import downloads
 from cmdesk.services.downloads import DownloadManager, DownloadState, DownloadStatus, FileInfo
-from cmdesk.ui import tabs
+from cmdesk.ui import tabs, translator
 from cmdesk.ui.kit.actions import Action
-from cmdesk.ui.kit.forms import Notice, hbox, vbox
+from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.software import actions
 from cmdesk.ui.software.model import (
     ACTIONS_COLUMN,
@@ -83,8 +83,7 @@ ON_WINDOWS = sys.platform == "win32"
 RUN_LEASE_SECONDS = 2 * 3600  # an installer running from the folder: never evicted meanwhile
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("software", text)
+tr = translator("software")
 
 
 class DownloadBridge(QObject):
@@ -244,7 +243,6 @@ class SoftwarePage(tabs.TabPage):
         self._expanded: set[str] = set()
         self.catalog_loaded = False
         self.actions_by_file: dict[str, FileActions] = {}
-        self.last_box: QMessageBox | None = None
         self.options_dialog: DownloadOptionsDialog | None = None
         self.usage_bytes: int | None = None
 
@@ -321,7 +319,6 @@ class SoftwarePage(tabs.TabPage):
         self.empty.setEnabled(False)
         self.empty.hide()
 
-        self.notice = Notice(self)
         self.folder_label = QLabel(self)
         self.folder_label.setObjectName("folderLabel")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -553,9 +550,6 @@ class SoftwarePage(tabs.TabPage):
             else tr("sin límite de velocidad")
         )
         self.folder_label.setText(" · ".join(parts))
-
-    def show_notice(self, text: str, *, error: bool = False) -> None:
-        self.notice.show_text(text, error=error)
 
     # ---- events ---------------------------------------------------------------------------------------
 

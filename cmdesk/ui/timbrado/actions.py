@@ -9,18 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.services import commands
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read
 
 if TYPE_CHECKING:
     pass
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("timbrado", text)
+tr = translator("timbrado")
 
 
 def transfer(context: AppContext, *, parent: QWidget | None = None, **fields: Any) -> Action:

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
-
 from cmdesk.domain import clock, usage
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
 
 if TYPE_CHECKING:
     from cmdesk.services.outbox import Command
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
 CONTEXT = "timbrado"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
+tr = translator(CONTEXT)
 
 
 CPD_DAYS = usage.CPD_WINDOW_DAYS  # what the C.P.D. of the tables averages

@@ -66,7 +66,6 @@ class TimbradoPage(tabs.TabPage):
         super().__init__(context, parent)
         self.model = StampingAccountsModel(context, self)
         self.fetcher = UsageFetcher(context, self)
-        self.dialog: QWidget | None = None  # the dialog opened last (tests and screenshots reach it)
         self.confirm_box: QMessageBox | None = None
         self._keep_ids: list[str] = []
         self._current_id: str | None = None
@@ -141,11 +140,6 @@ class TimbradoPage(tabs.TabPage):
         self.pending_legend.setObjectName("pendingLegend")
         self.pending_legend.setStyleSheet(WARNING_STYLE)
         self.pending_legend.hide()
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notice.hide()
 
         self.chart_panel = ConsumptionPanel(self)
 
@@ -190,9 +184,6 @@ class TimbradoPage(tabs.TabPage):
     def wants(self, changed: frozenset[str]) -> bool:
         # An empty set: the outbox changed (a command queued, sent or settled), so pending marks may too.
         return not changed or super().wants(changed)
-
-    def reload(self, changed: frozenset[str]) -> None:
-        self.model.reload()
 
     def set_search(self, text: str) -> None:
         if text.strip() != self.model.query.q.strip():
@@ -405,10 +396,6 @@ class TimbradoPage(tabs.TabPage):
             self.transfer_stamps()
 
     # ---- messages -------------------------------------------------------------------------------------
-
-    def show_notice(self, text: str) -> None:
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
 
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog

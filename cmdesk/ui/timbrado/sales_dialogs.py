@@ -49,7 +49,7 @@ from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message, hbox, vbox
-from cmdesk.ui.kit.table import Column
+from cmdesk.ui.kit.table import RIGHT, Column
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, cpd_text, dr_text, queued_text, tr
 from cmdesk.ui.timbrado.model import CtiRow
@@ -96,9 +96,12 @@ def _value(key: str) -> Callable[[SaleRow], Any]:
     return lambda row: row.values.get(key)
 
 
-def _column(key: str, title: str, kind: str, read: Callable[[SaleRow], Any] | None = None) -> Column:
+def _column(
+    key: str, title: str, kind: str, read: Callable[[SaleRow], Any] | None = None, tooltip: str = ""
+) -> Column:
     """A column of these dialogs (kinds: exclude · text · number · int · money · check)."""
-    return Column(key, title, kind, value=read or _value(key), context=CONTEXT)
+    align = RIGHT if kind in ("number", "int", "money") else None
+    return Column(key, title, kind, value=read or _value(key), tooltip=tooltip, align=align, context=CONTEXT)
 
 
 _INFO_COLUMNS = (
@@ -106,8 +109,20 @@ _INFO_COLUMNS = (
     _column("id", QT_TRANSLATE_NOOP(CONTEXT, "Cuenta"), "text", _cti_read("id")),
     _column("client", QT_TRANSLATE_NOOP(CONTEXT, "Cliente"), "text", _cti_read("client")),
     _column("balance", QT_TRANSLATE_NOOP(CONTEXT, "Saldo"), "number", _cti_read("balance")),
-    _column("cpd", QT_TRANSLATE_NOOP(CONTEXT, "*C.P.D."), "number", _cti_read("cpd")),
-    _column("dr", QT_TRANSLATE_NOOP(CONTEXT, "*D.R."), "number", _cti_read("dr")),
+    _column(
+        "cpd",
+        QT_TRANSLATE_NOOP(CONTEXT, "*C.P.D."),
+        "number",
+        _cti_read("cpd"),
+        QT_TRANSLATE_NOOP(CONTEXT, "Consumo Promedio Diario"),
+    ),
+    _column(
+        "dr",
+        QT_TRANSLATE_NOOP(CONTEXT, "*D.R."),
+        "number",
+        _cti_read("dr"),
+        QT_TRANSLATE_NOOP(CONTEXT, "Días Restantes"),
+    ),
 )
 BULK_COLUMNS = (
     *_INFO_COLUMNS,
@@ -156,13 +171,9 @@ class SaleRowsModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return tr(self.columns[section].title)
+            return self.columns[section].title_text()
         if role == Qt.ItemDataRole.ToolTipRole:
-            key = self.columns[section].key
-            if key == "cpd":
-                return tr("Consumo Promedio Diario")
-            if key == "dr":
-                return tr("Días Restantes")
+            return self.columns[section].tooltip_text() or None
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -204,9 +215,7 @@ class SaleRowsModel(QAbstractTableModel):
                 )
             return self._display(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column.kind in ("number", "int", "money"):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            return column.alignment()
         if role == Qt.ItemDataRole.ToolTipRole:
             if column.key in row.errors:
                 return row.errors[column.key]
