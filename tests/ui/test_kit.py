@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -52,16 +51,6 @@ COLUMNS = (
     Column("stamps", "Timbres", "number", sort="stamps"),
     Column("pick", "Elegir", "check", value=lambda _r: ""),
 )
-
-
-@pytest.fixture
-def ops() -> Iterator[Operations]:
-    operations = Operations()
-    try:
-        yield operations
-    finally:
-        operations.shutdown()
-        operations.deleteLater()
 
 
 @pytest.fixture
