@@ -1,14 +1,23 @@
-"""The `cmdesk` command (a gui-script): hands over to the Qt application, imported only here, late.
+"""The `cmdesk` command (a gui-script): composes the application and hands over to the Qt interface.
 
-Keeping Qt out of this module's imports lets the core be imported (and tested) without PySide6.
+It is the one place that knows both halves: the desktop (`cmdesk.ui` over `cmdesk.services`) and the
+reference server that runs in this process as the embedded default (`embedded_default()`, given to the
+session: `cmdesk.services` never imports `cmdesk.server`). Both are imported here late, so the core can
+be imported (and tested) without PySide6, and a start on a central server never loads the server.
 A Windows gui-script has no console; `--version` and `--self-test` write to the console of the
 command prompt that started them when there is one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cmdesk.services.session import EmbeddedDefault, LocalServer
 
 _CONSOLE_FLAGS = ("--version", "--self-test", "--measure-startup", "-h", "--help")
 
@@ -28,6 +37,52 @@ def _attach_console() -> None:
         pass
 
 
+SEEDED_MARK = "seeded"
+
+
+def start_reference_server(folder: Path) -> LocalServer:
+    """The reference server on `folder/server.sqlite3` (migrated), its software files in `folder/files`,
+    seeded with the demo distributor, catalog and software the first time."""
+    from cmdesk.server import db
+    from cmdesk.server.embedded import EmbeddedServer
+    from cmdesk.server.seed import seed_demo
+    from cmdesk.server.settings import Settings
+
+    url = f"sqlite:///{(folder / 'server.sqlite3').as_posix()}"
+    store = folder / "files"
+    server = EmbeddedServer(url, settings=Settings(database_url=url, software_store=store))
+    server.start()
+    if not (folder / SEEDED_MARK).exists():
+        engine = db.create_db_engine(url)
+        try:
+            seed_demo(db.session_factory(engine), software_store=store)
+        finally:
+            engine.dispose()
+        (folder / SEEDED_MARK).write_text(dt.datetime.now(dt.UTC).isoformat(), encoding="utf-8")
+    return server
+
+
+def demo_login() -> tuple[str, str]:
+    from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
+
+    return DEMO_EMAIL, DEMO_PASSWORD
+
+
+def migrations_head() -> tuple[str | None, Path]:
+    """The head revision of the server's migrations and their folder (the self-test checks they ship:
+    they are found through their package, `sys._MEIPASS/cmdesk/server/migrations` when frozen)."""
+    from cmdesk.server import migrations
+
+    return migrations.current_head(), migrations.HERE
+
+
+def embedded_default() -> EmbeddedDefault:
+    """The embedded default the desktop session starts when no central server is configured."""
+    from cmdesk.services.session import EmbeddedDefault
+
+    return EmbeddedDefault(start=start_reference_server, demo_login=demo_login, migrations=migrations_head)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in _CONSOLE_FLAGS or a.startswith("--server") for a in args):
@@ -35,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from cmdesk.ui.app import main as ui_main
 
-        return ui_main(args)
+        return ui_main(args, embedded=embedded_default())
     except SystemExit as exit_:  # argparse's --version / --help / usage errors
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 2)

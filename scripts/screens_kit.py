@@ -113,11 +113,13 @@ class Shots:
 
     def main_window(self, width: int = 1280, height: int = 800) -> MainWindow:
         """The main window on the embedded default, shown and done with its first sync."""
+        from cmdesk.app import embedded_default
         from cmdesk.services.config import DesktopConfig
         from cmdesk.services.session import DesktopSession
         from cmdesk.ui.main_window import MainWindow
 
-        window = MainWindow(DesktopSession(DesktopConfig()), log_path=self.log_path)
+        session = DesktopSession(DesktopConfig(), embedded=embedded_default())
+        window = MainWindow(session, log_path=self.log_path)
         window.resize(width, height)
         ready: list[object] = []
         window.session_ready.connect(ready.append)

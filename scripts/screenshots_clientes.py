@@ -25,7 +25,7 @@ def _shoot(out: Path, _home: Path) -> int:
     from cmdesk.ui.clientes.client_form import ClientForm
     from cmdesk.ui.clientes.detail import TABS, ClientDetailWindow
     from cmdesk.ui.clientes.page import ClientsPage
-    from cmdesk.ui.clientes.transfer import ClientTransferDialog
+    from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
     kit = Shots(out, name_prefix="clientes_", logging=False)
     wait, save = kit.wait, kit.save
@@ -60,8 +60,8 @@ def _shoot(out: Path, _home: Path) -> int:
     save(form, "form_otros")
     form.reject()
 
-    client = page.model.rows[0].data
-    full = cache.get("client", page.model.rows[0].id)
+    client = page.model.row(0).data
+    full = cache.get("client", page.model.row(0).id)
     edit = ClientForm(context, full, page)
     edit.open()
     save(edit, "form_edit")
@@ -78,14 +78,13 @@ def _shoot(out: Path, _home: Path) -> int:
     save(admin, "admin_refused")
     admin.reject()
 
-    transfer = ClientTransferDialog(context, "points", full or client, page)
-    transfer.open()
-    wait(lambda: transfer.ok_button.isEnabled() or transfer.error.isVisible(), 30)
+    transfer = TransferDialog.for_client(context, "points", page.model.row(0).id, parent=page)
+    wait(lambda: transfer.loaded, 30)
     save(transfer, "transfer_points")
     transfer.reject()
 
     with_records = next(
-        (row["client_id"] for row in cache.all("license") if row.get("client_id")), page.model.rows[0].id
+        (row["client_id"] for row in cache.all("license") if row.get("client_id")), page.model.row(0).id
     )
     detail = ClientDetailWindow(context, with_records, page)
     detail.show()

@@ -27,7 +27,7 @@ def _shoot(out: Path, _home: Path) -> int:
     from cmdesk.ui.distribuidores import DistributorsPage, convert_client
     from cmdesk.ui.facturacion import BillingPage
     from cmdesk.ui.herramientas import PricesPage, SettingsPage, UsersPage
-    from cmdesk.ui.page_kit import select_id
+    from cmdesk.ui.kit.table import select_id
 
     kit = Shots(out)
     pump, wait, save = kit.pump, kit.wait, kit.save
@@ -57,14 +57,14 @@ def _shoot(out: Path, _home: Path) -> int:
     dist: DistributorsPage = show("clientes.distribuidores")
     wait(lambda: dist.model.rowCount() > 0)
     heaven = next(r for r in dist.model.rows() if r["status"] == "active")
-    select_id(dist.table, dist.model, heaven["id"])
+    select_id(dist.table, heaven["id"])
     save(window, "distribuidores")
     dist.set_status("unvalidated")
     wait(lambda: all(r["status"] == "unvalidated" for r in dist.model.rows()) and dist.model.rowCount())
     save(window, "distribuidores-sin-validar")
     dist.set_status("active")
     wait(lambda: dist.model.find(heaven["id"]) >= 0)
-    select_id(dist.table, dist.model, heaven["id"])
+    select_id(dist.table, heaven["id"])
     dist.act("suspend")
     save(last_box(dist), "distribuidores-confirmar-suspender")
     last_box(dist).reject()
@@ -122,7 +122,7 @@ def _shoot(out: Path, _home: Path) -> int:
     billing.codes.dialog.accept()
     wait(lambda: billing.codes.model.find(made[0]["code"]["id"]) >= 0)
     save(window, "facturacion-codigos-de-abono")
-    select_id(billing.codes.view, billing.codes.model, made[0]["code"]["id"])
+    select_id(billing.codes.view, made[0]["code"]["id"])
     billing.codes.cancel_code()
     save(last_box(billing.codes), "facturacion-cancelar-codigo")
     last_box(billing.codes).reject()
@@ -172,7 +172,7 @@ def _shoot(out: Path, _home: Path) -> int:
     new.ok_button.click()
     save(new, "herramientas-usuarios-nuevo-paso2")
     new.reject()
-    select_id(users.table, users.model, str(users.model.row(0)["id"]))
+    select_id(users.table, str(users.model.row(0)["id"]))
     users.delete()
     first = last_box(users)
     next(b for b in first.buttons() if b.objectName() == "yesButton").click()

@@ -23,7 +23,6 @@ def _shoot(out: Path, _home: Path) -> int:
 
     from cmdesk.services.connectivity import ConnectionState
     from cmdesk.ui.timbrado.page import TimbradoPage
-    from cmdesk.ui.timbrado.watch import watcher_for
 
     kit = Shots(out)
     pump, wait, save = kit.pump, kit.wait, kit.save
@@ -125,7 +124,7 @@ def _shoot(out: Path, _home: Path) -> int:
     wait(lambda: dialog.loaded)
     too_much(dialog)
     save(dialog, "timbrado-transfer-too-many")
-    watcher = watcher_for(window.context)
+    watcher = window.context.watcher
     dialog.ok_button.click()
     wait(lambda: watcher.last_message is not None and watcher.last_message.isVisible())
     save(watcher.last_message, "timbrado-rejected")

@@ -8,7 +8,7 @@ runs many checks and raises once with every error, so a form can mark all wrong 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Concatenate
 
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, validation_error
@@ -65,6 +65,22 @@ def check_email(value: str, field: str = "email") -> str:
     return email
 
 
+def national_digits(value: str) -> str:
+    """A phone as it is typed, without its separators (spaces, dashes, dots, parentheses), its country
+    code (+52, or 52 before ten digits) and the old mobile prefix 1 after it (+52 1 ...): the digits
+    two ways of writing one number share (unchecked: see `check_phone`)."""
+    digits = _PHONE_SEPARATORS_RE.sub("", value)
+    if digits.startswith("+52"):
+        digits = digits[3:]
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+    elif len(digits) == 12 and digits.startswith("52"):
+        digits = digits[2:]
+    elif len(digits) == 13 and digits.startswith("521"):
+        digits = digits[3:]
+    return digits
+
+
 def check_phone(value: str, field: str = "phone") -> str:
     """A Mexican phone number as its 10 national digits.
 
@@ -74,21 +90,59 @@ def check_phone(value: str, field: str = "phone") -> str:
     digits = _PHONE_SEPARATORS_RE.sub("", value)
     if not digits:
         raise validation_error({field: "Escriba el número de teléfono."})
-    if digits.startswith("+"):
-        if not digits.startswith("+52"):
-            raise validation_error({field: "Solo se aceptan teléfonos de México (+52)."})
-        digits = digits[3:]
-        if len(digits) == 11 and digits.startswith("1"):
-            digits = digits[1:]
-    elif len(digits) == 12 and digits.startswith("52"):
-        digits = digits[2:]
-    elif len(digits) == 13 and digits.startswith("521"):
-        digits = digits[3:]
+    if digits.startswith("+") and not digits.startswith("+52"):
+        raise validation_error({field: "Solo se aceptan teléfonos de México (+52)."})
+    digits = national_digits(digits)
     if not digits.isascii() or not digits.isdigit():
         raise validation_error({field: "El teléfono solo puede contener dígitos."})
     if len(digits) != 10:
         raise validation_error({field: "El teléfono debe tener 10 dígitos (con lada)."})
     return digits
+
+
+def comparable_phone(value: str) -> str:
+    """A phone as two are compared: its 10 digits (`check_phone`), or its bare digits when it is not a
+    valid number (old data); "" when there is none."""
+    if not value.strip():
+        return ""
+    try:
+        return check_phone(value)
+    except DomainError:
+        return "".join(c for c in value if c.isdigit())
+
+
+# A new sub-distributor's contacts must not be the creating distributor's own (manual, "Alta de
+# distribuidor en el portal", step 5): those of its account and of every user of it.
+OWN_EMAIL = "El correo electrónico no puede ser el suyo: escriba el del nuevo distribuidor."
+OWN_MOBILE = "El número móvil no puede ser el suyo: escriba el del nuevo distribuidor."
+OWN_PHONE = "El teléfono no puede ser el suyo: escriba el del nuevo distribuidor."
+
+
+def own_contacts(emails: Iterable[str], phones: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The distributor's own e-mails (lower case) and phones (`comparable_phone`), blanks left out."""
+    own_emails = {e.strip().lower() for e in emails if e and e.strip()}
+    own_phones = {comparable_phone(p) for p in phones if p}
+    own_phones.discard("")
+    return own_emails, own_phones
+
+
+def own_contact_problems(
+    own: tuple[set[str], set[str]],
+    *,
+    email: str | None = None,
+    mobile: str | None = None,
+    phone: str | None = None,
+) -> dict[str, str]:
+    """{field: reason} for the new distributor's checked contacts that are the distributor's own."""
+    emails, phones = own
+    problems: dict[str, str] = {}
+    if email is not None and email in emails:
+        problems["email"] = OWN_EMAIL
+    if mobile is not None and mobile in phones:
+        problems["mobile"] = OWN_MOBILE
+    if phone is not None and phone in phones:
+        problems["phone"] = OWN_PHONE
+    return problems
 
 
 def check_postal_code(value: str, field: str = "postal_code") -> str:

@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from cmdesk.domain.enums import AccountStatus
 from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.domain.names import ACCOUNT_STATUSES
 from cmdesk.domain.proration import add_one_year
 
 REACTIVATION_WINDOW = timedelta(days=30)
@@ -36,14 +37,7 @@ class Action(StrEnum):
     PURGE = "purge"
 
 
-SPANISH_STATUS: dict[AccountStatus, str] = {
-    AccountStatus.UNVALIDATED: "Sin validar",
-    AccountStatus.INACTIVE: "Sin activar",
-    AccountStatus.ACTIVE: "Activo",
-    AccountStatus.SUSPENDED: "Suspendido",
-    AccountStatus.CANCELLED: "Cancelado",
-    AccountStatus.EXPIRED: "Vencido",
-}
+SPANISH_STATUS: dict[AccountStatus, str] = {AccountStatus(k): v for k, v in ACCOUNT_STATUSES.items()}
 
 # Infinitive for "No se puede <verb> una cuenta ...".
 SPANISH_ACTION: dict[Action, str] = {

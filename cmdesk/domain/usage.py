@@ -26,29 +26,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
+from cmdesk.domain import clock
+
 CPD_WINDOW_DAYS = 30
 # Days of use the change feed's summary of a CTI covers (today included).
 SUMMARY_DAYS = 90
-# Mexico City's offset from UTC (no daylight saving time since 2022).
-MX_UTC_OFFSET = timedelta(hours=-6)
+# Mexico City's offset from UTC (no daylight saving time since 2022): `cmdesk.domain.clock`'s.
+MX_UTC_OFFSET = clock.OFFSET
 _HUNDREDTH = Decimal("0.01")
 
 
 def mx_day(moment: datetime) -> date:
-    """The Mexico City calendar day of an aware moment."""
+    """The Mexico City calendar day of an aware moment (`clock.today`)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("moment must be timezone-aware")
-    return (moment.astimezone(UTC) + MX_UTC_OFFSET).date()
+    return clock.today(moment)
 
 
 def mx_day_start(day: date) -> datetime:
-    """The UTC moment a Mexico City calendar day begins."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) - MX_UTC_OFFSET
+    """The UTC moment a Mexico City calendar day begins (`clock.day_start`)."""
+    return clock.day_start(day)
 
 
 def usage_window(

@@ -26,54 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cmdesk.domain.clock import in_mexico_city
+from cmdesk.domain.names import COLORS
 from cmdesk.services.cache import Cache
 
 PAGE = 2000
 FORMATS = ("xlsx", "csv")
 
-COLOR_NAMES = {
-    "red": "Rojo",
-    "orange": "Naranja",
-    "yellow": "Amarillo",
-    "green": "Verde",
-    "blue": "Azul",
-    "purple": "Morado",
-    "gray": "Gris",
-}
-
-
-def _mexico_city() -> dt.tzinfo:
-    """America/Mexico_City; a fixed UTC-6 where the zone database is missing (Windows without the
-    `tzdata` package). Mexico City has kept UTC-6 all year since October 2022."""
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("America/Mexico_City")
-    except Exception:
-        return dt.timezone(dt.timedelta(hours=-6), "CST")
-
-
-MEXICO_CITY = _mexico_city()
-
 
 def local_time(value: Any) -> dt.datetime | None:
     """A stored UTC time (ISO text or datetime) as a naive Mexico City datetime (what a spreadsheet
     cell holds), or None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        moment = value
-    else:
-        text = str(value).strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(MEXICO_CITY).replace(tzinfo=None, microsecond=0)
+    moment = in_mexico_city(value)
+    return moment.replace(tzinfo=None, microsecond=0) if moment is not None else None
 
 
 @dataclass(frozen=True)
@@ -106,7 +71,7 @@ COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn("Activo", lambda r: r.get("active"), "bool", 8),
     ExportColumn("Favorito", lambda r: r.get("favorite"), "bool", 9),
     ExportColumn("Baja", lambda r: r.get("dropped"), "bool", 7),
-    ExportColumn("Color", lambda r: COLOR_NAMES.get(str(r.get("color") or ""), ""), width=10),
+    ExportColumn("Color", lambda r: COLORS.get(str(r.get("color") or ""), ""), width=10),
 )
 
 HEADERS = [c.title for c in COLUMNS]

@@ -5,12 +5,14 @@
     if result.needs_sign_in:            # a central server without a saved session
         session.sign_in(login, password)
     session.subscribe(on_event)         # "state" / "synced" / "commands" events
-    session.command(commands.transfer, asset="stamps", ...)
+    session.command(commands.transfer, asset="stamps", ...)       # queued (the outbox)
+    session.online(commands.create_stamping_account, client_id, ...)  # needs the server now
     session.sync_now()                  # blocking: the UI runs it in a worker
 
 Embedded default (`config.server_url is None`): the reference server runs in this process on a SQLite
 file in `server_dir(EMBEDDED_KEY)`, migrated, seeded with the demo distributor on first run, and the
-session signs in as that distributor by itself. Central server: the refresh token saved in the OS
+session signs in as that distributor by itself. The server is not imported here: `cmdesk.app` gives
+the session an `EmbeddedDefault` that starts it. Central server: the refresh token saved in the OS
 keyring resumes the session; without one the user signs in.
 
 Offline: the account last used on a server is remembered (`session.json`, no secret), so when the
@@ -33,7 +35,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
 from cmdesk.services import paths
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError
@@ -55,11 +57,35 @@ OFFLINE_START_MESSAGE = "No hay conexión con el servidor; se muestran los datos
 OFFLINE_NO_DATA_MESSAGE = (
     "No hay conexión con el servidor y este equipo no tiene datos guardados de esta cuenta."
 )
+SIGN_IN_MESSAGE = "Inicie sesión para trabajar con una cuenta."
 EXPIRED_MESSAGE = "La sesión guardada ya no es válida; inicie sesión de nuevo."
 EMBEDDED_SIGN_IN_MESSAGE = (
     "No se pudo iniciar sesión en el servidor local con la cuenta de demostración; inicie sesión."
 )
+NO_EMBEDDED_MESSAGE = "Esta instalación no incluye el servidor integrado; configure un servidor central."
 SESSION_FILE = "session.json"
+
+
+class LocalServer(Protocol):
+    """The reference server running in this process."""
+
+    @property
+    def url(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class EmbeddedDefault:
+    """How to run the embedded default, given by `cmdesk.app` (cmdesk.services never imports the
+    server): `start(folder)` starts the reference server on the SQLite file of that folder, migrated,
+    seeded with the demo distributor the first time; `demo_login()` is the (login, password) the
+    session signs in with; `migrations()` the head revision of the server's migrations and their
+    folder (the self-test checks an installation ships them)."""
+
+    start: Callable[[Path], LocalServer]
+    demo_login: Callable[[], tuple[str, str]]
+    migrations: Callable[[], tuple[str | None, Path]] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,15 +114,17 @@ class DesktopSession:
         *,
         home: Path | None = None,
         credentials: CredentialStore | None = None,
+        embedded: EmbeddedDefault | None = None,
     ) -> None:
         self.config = config
+        self.embedded_default = embedded
         self.home = Path(home) if home is not None else None
         self.credentials = credentials or CredentialStore()
         self.api: ApiClient | None = None
         self.cache: Cache | None = None
         self.outbox: Outbox | None = None
         self.engine: SyncEngine | None = None
-        self.server: Any = None  # the EmbeddedServer of the embedded default
+        self.server: LocalServer | None = None  # the reference server of the embedded default
         self.login: str | None = config.last_login
         self.account_id: str | None = None
         self.credential_message: str | None = None
@@ -288,28 +316,15 @@ class DesktopSession:
         return self._start_central(sync)
 
     def _start_embedded(self, sync: bool) -> StartResult:
-        from cmdesk.server import db
-        from cmdesk.server.embedded import EmbeddedServer
-        from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
-        from cmdesk.server.settings import Settings
-
-        folder = self.server_folder()
-        url = f"sqlite:///{(folder / 'server.sqlite3').as_posix()}"
-        store = folder / "files"
-        server = EmbeddedServer(url, settings=Settings(database_url=url, software_store=store))
-        server.start()
+        if self.embedded_default is None:
+            return StartResult(True, NO_EMBEDDED_MESSAGE)
+        server = self.embedded_default.start(self.server_folder())
         self.server = server
-        if not (folder / "seeded").exists():
-            engine = db.create_db_engine(url)
-            try:
-                seed_demo(db.session_factory(engine), software_store=store)
-            finally:
-                engine.dispose()
-            (folder / "seeded").write_text(dt.datetime.now(dt.UTC).isoformat(), encoding="utf-8")
         api = self._new_api(server.url)
-        self.login = self.login or DEMO_EMAIL
+        demo_login, demo_password = self.embedded_default.demo_login()
+        self.login = self.login or demo_login
         try:
-            answer = api.sign_in(self.login, DEMO_PASSWORD)
+            answer = api.sign_in(self.login, demo_password)
         except ApiError:
             saved = self._saved_session()
             if saved.get("account_id"):
@@ -434,10 +449,17 @@ class DesktopSession:
             self._emit("commands")
 
     def command(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a `cmdesk.services.commands` function on this account's outbox and cache."""
+        """Queue a change: a `cmdesk.services.commands` function on this account's outbox and cache."""
         if self.outbox is None or self.cache is None:
-            raise SessionExpired("Inicie sesión para trabajar con una cuenta.")
+            raise SessionExpired(SIGN_IN_MESSAGE)
         return fn(self.outbox, self.cache, *args, **kwargs)
+
+    def online(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Make a change that needs the server now: a `cmdesk.services.commands` online function on
+        this session's API client and cache (raises `OfflineError` without the line)."""
+        if self.api is None or self.cache is None:
+            raise SessionExpired(SIGN_IN_MESSAGE)
+        return fn(self.api, self.cache, *args, **kwargs)
 
     @property
     def last_sync_at(self) -> dt.datetime | None:

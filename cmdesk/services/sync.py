@@ -38,10 +38,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cmdesk.domain.errors import ErrorCode
-from cmdesk.services import commands
+from cmdesk.domain.field_paths import flatten, unflatten, value_at
+from cmdesk.services import overlays
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
-from cmdesk.services.outbox import TO_PUSH, Command, Outbox
+from cmdesk.services.outbox import Command, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -210,27 +211,18 @@ class SyncEngine:
                         break
                 else:
                     self._done(command, answer, report)
-                finished.update((e, i) for e, i, _ in commands.touched(command))
+                finished.update((e, i) for e, i, _ in overlays.touched(command))
         finally:
             if finished:
-                commands.refresh_overlays(self.outbox, self.cache, finished)
+                overlays.refresh(self.outbox, self.cache, finished)
                 report.changed.update(e for e, _ in finished)
             report.remaining = self.outbox.pending_count()
         return report
 
     def settle_overlays(self) -> set[str]:
-        """Set the optimistic values right against the outbox, once per engine (at the first push).
-        A desktop killed in the middle of a push — after the server answered and the command was
-        recorded done, before its values came off the cache — would otherwise show them for good (a
-        provisional client without NIC, an edit marked pending); one killed between queueing a
-        command and laying its value would not show it. Found by the soak test (bench/soak.py)."""
-        live = {(e, i) for c in self.outbox.list(TO_PUSH) for e, i, _ in commands.touched(c)}
-        laid = set(self.cache.local_ids())
-        wrong = (laid - live) | (live - laid)
-        if wrong:
-            log.info("settling %d optimistic values left by an interrupted run", len(wrong))
-            commands.refresh_overlays(self.outbox, self.cache, wrong)
-        return {e for e, _ in wrong}
+        """Set the optimistic values right against the outbox, once per engine (at the first push):
+        see `overlays.settle`."""
+        return overlays.settle(self.outbox, self.cache)
 
     def _send(self, command: Command) -> Any:
         method, path, body, key = command.method, command.path, command.body, command.idempotency_key
@@ -284,8 +276,8 @@ class SyncEngine:
         base = command.base or {}
         resend: dict[str, Any] = {}
         conflicts: dict[str, Any] = {}
-        for path, mine in commands.flatten(command.body or {}).items():
-            theirs = commands.value_at(current, path)
+        for path, mine in flatten(command.body or {}).items():
+            theirs = value_at(current, path)
             if theirs == mine:
                 continue  # already so (another user made the same change, or our earlier send)
             if path in base and theirs == base[path]:
@@ -307,9 +299,9 @@ class SyncEngine:
             version = current.get("version")
             self.outbox.rebase(
                 command.id,
-                commands.unflatten(resend),
+                unflatten(resend),
                 if_match=version if isinstance(version, int) else None,
-                base={p: commands.value_at(current, p) for p in resend},
+                base={p: value_at(current, p) for p in resend},
             )
             report.merged += 1
 
@@ -404,7 +396,7 @@ class SyncEngine:
         """Drop the cache and fill it again from the beginning of the feed."""
         self.cache.reset()
         report = self.pull()
-        commands.reapply_all(self.outbox, self.cache)
+        overlays.reapply_all(self.outbox, self.cache)
         return report
 
     # ---- all of it ----------------------------------------------------------------------------------

@@ -48,8 +48,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 import cmdesk
 from cmdesk.resources import resource_path
 from cmdesk.services import frozen, paths
+from cmdesk.ui import translator
 
 if TYPE_CHECKING:
+    from cmdesk.services.session import EmbeddedDefault
     from cmdesk.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,7 @@ OUR_TRANSLATION = "cmdesk_es_MX"
 WINDOW_ICON = "cmdesk.png"  # drawn by installer/make_icon.py, like the exe's and installer's .ico
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("app", text)
+tr = translator("app")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,11 +176,12 @@ def apply_server_argument(value: str) -> str | None:
 # ---- entry point ------------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, embedded: EmbeddedDefault | None = None) -> int:
+    """The application; `embedded` runs the embedded default (`cmdesk.app.embedded_default`)."""
     main_started = time.time()
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     if args.self_test:
-        return self_test()
+        return self_test(embedded=embedded)
     if args.home:
         os.environ[paths.HOME_ENV] = str(Path(args.home).expanduser().resolve())
     if args.server is not None:
@@ -202,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _windows_app_id()
     app = create_application(sys.argv[:1])
     errors.install(log_path, app)
-    window = MainWindow(DesktopSession(load_config()), log_path=log_path)
+    window = MainWindow(DesktopSession(load_config(), embedded=embedded), log_path=log_path)
     window.show()
     if args.measure_startup:
         _report_startup(app, window, float(os.environ.get("CMDESK_MEASURE_T0") or main_started))
@@ -313,7 +315,9 @@ def _print(text: str) -> None:
         print(text.encode("ascii", "replace").decode("ascii"), flush=True)
 
 
-def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> int:
+def self_test(
+    out: Callable[[str], None] = _print, timeout: float = 120.0, *, embedded: EmbeddedDefault | None = None
+) -> int:
     """Start the embedded default in a temporary CMDESK_HOME, open the main window offscreen, check the
     keyring, the database, the cache and the outbox, and print each result. 0 when nothing failed."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -351,7 +355,7 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
             report.ok(tr("textos de Qt en español (qtbase_es)"))
         else:
             report.warn(tr("no se encontró qtbase_es: los diálogos de Qt saldrán en inglés"))
-        _check_bundle(report)
+        _check_bundle(report, embedded)
 
         store = CredentialStore()
         backend = _keyring_name()
@@ -365,7 +369,7 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
                 )
             )
 
-        session = DesktopSession(DesktopConfig())
+        session = DesktopSession(DesktopConfig(), embedded=embedded)
         window = MainWindow(session, log_path=log_path)
         window.show()
         results: list[object] = []
@@ -381,7 +385,7 @@ def self_test(out: Callable[[str], None] = _print, timeout: float = 120.0) -> in
         report.ok(tr("servidor integrado en {url}").format(url=session.server.url if session.server else "?"))
 
         api = session.api
-        health = api.get("/v1/health") if api is not None else None
+        health = api.health_answer() if api is not None else None
         if isinstance(health, dict) and health.get("database") == "ok":
             report.ok(tr("base de datos del servidor (SQLite) en orden"))
         else:
@@ -458,16 +462,17 @@ def _close_modal(report: _Report) -> None:
         widget.reject()
 
 
-def _check_bundle(report: _Report) -> None:
-    """The data files an installed cmdesk needs: the migrations (found through their package, which
-    is `sys._MEIPASS/cmdesk/server/migrations` when frozen), the demo data and the update key."""
-    from cmdesk.server import migrations
-
-    head = migrations.current_head()
-    if head and (migrations.HERE / "script.py.mako").is_file():
-        report.ok(tr("migraciones de la base de datos hasta {head}").format(head=head))
+def _check_bundle(report: _Report, embedded: EmbeddedDefault | None) -> None:
+    """The data files an installed cmdesk needs: the embedded server's migrations, the demo data and
+    the update key."""
+    if embedded is None or embedded.migrations is None:
+        report.fail(tr("esta instalación no incluye el servidor integrado"))
     else:
-        report.fail(tr("faltan las migraciones en {folder}").format(folder=migrations.HERE))
+        head, folder = embedded.migrations()
+        if head and (folder / "script.py.mako").is_file():
+            report.ok(tr("migraciones de la base de datos hasta {head}").format(head=head))
+        else:
+            report.fail(tr("faltan las migraciones en {folder}").format(folder=folder))
     missing = [
         name
         for name in ("demo/catalog.json", "demo/people.json", "update_key.pub", WINDOW_ICON)

@@ -10,15 +10,18 @@ Windows without the `tzdata` package that `zoneinfo` would need there.
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 
 from PySide6.QtCore import QDateTime, QLocale, QTimeZone
 
+from cmdesk.domain import clock
+from cmdesk.domain.clock import parse_utc as parse_utc
+from cmdesk.domain.text import sort_key as _spanish_key
+
 DATE_FORMAT = "dd/MM/yyyy"
 DATE_TIME_FORMAT = "dd/MM/yyyy HH:mm"
-TIME_ZONE_ID = b"America/Mexico_City"
-# Mexico City has kept UTC-6 all year since October 2022; used only if Qt lacks the zone database.
-_FALLBACK_OFFSET_SECONDS = -6 * 3600
+TIME_ZONE_ID = clock.TIME_ZONE.encode()
+# Used only if Qt lacks the zone database (see `cmdesk.domain.clock`).
+_FALLBACK_OFFSET_SECONDS = clock.OFFSET_HOURS * 3600
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -61,23 +64,6 @@ def money(cents: int | None) -> str:
     return f"{sign}{loc.currencySymbol()}{loc.toString(pesos)}{loc.decimalPoint()}{rest:02d}"
 
 
-def parse_utc(value: dt.datetime | str | None) -> dt.datetime | None:
-    """An aware UTC datetime from a datetime (naive ones are taken as UTC) or an ISO 8601 string."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
 def to_local(value: dt.datetime | str | None) -> QDateTime | None:
     """The moment as a QDateTime in America/Mexico_City, or None when there is none."""
     moment = parse_utc(value)
@@ -109,8 +95,4 @@ def sort_key(value: dt.datetime | str | None) -> float:
 
 def text_key(text: str | None) -> str:
     """A key that sorts text as a Spanish reader expects: case and accents ignored, ñ after n."""
-    if not text:
-        return ""
-    folded = text.casefold().replace("ñ", "n\uffff")
-    decomposed = unicodedata.normalize("NFKD", folded)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _spanish_key(text)

@@ -3,10 +3,12 @@
 It owns the session's life on screen: `start_session()` first shows the data kept on this computer
 (the cache of the account last used, read in the cache pool), then opens the session in the network
 pool (the embedded server starts, or the saved session resumes; a sign-in dialog when needed), a
-timer syncs every `config.sync_interval_seconds` (and Archivo → Sincronizar ahora, F5), and the
-session's events — which arrive on whatever thread caused them — are brought to the UI thread by
-`SessionBridge` and handed to every page as `refresh(changed)`. Nothing here waits on the network
-or the disk: reads of the cache and the outbox go to the cache pool, the rest to the network pool.
+timer syncs every `config.sync_interval_seconds` (and Archivo → Sincronizar ahora, F5; and every
+action that queued a command: `AppContext.request_sync`), and the session's events — which arrive on
+whatever thread caused them — are brought to the UI thread by `SessionBridge` and handed to every page
+as `refresh(changed)` (a page on screen reloads at once, a hidden one when it is shown). Nothing here
+waits on the network or the disk: reads of the cache and the outbox go to the cache pool, the rest to
+the network pool.
 
 Size and position are kept with QSettings (Induxsoft / cmdesk; an INI file under CMDESK_HOME when
 that is set, so tests and portable installs leave the registry alone).
@@ -23,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 import cmdesk
 from cmdesk.services import paths
@@ -34,8 +36,9 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.session import DesktopSession, SessionEvent, StartResult
 from cmdesk.services.sync import SessionExpired
-from cmdesk.ui import pages, tabs  # noqa: F401  (pages: every page registers itself)
+from cmdesk.ui import pages, tabs, translator  # noqa: F401  (pages: every page registers itself)
 from cmdesk.ui.header import AccountHeader
+from cmdesk.ui.kit.forms import vbox
 from cmdesk.ui.operations import OperationHandle, Operations
 from cmdesk.ui.pending_panel import PendingPanel
 from cmdesk.ui.settings_dialog import SettingsDialog
@@ -51,8 +54,7 @@ DEFAULT_SIZE = (1280, 800)
 SAVED_DATA_WAIT_MS = 1500
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("main", text)
+tr = translator("main")
 
 
 def window_settings() -> QSettings:
@@ -126,12 +128,16 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("cmdesk")
         self.ops = ops or Operations(self)
         self.log_path = log_path
-        self.session_factory = session_factory or (lambda config: DesktopSession(config))
+        self.session_factory = session_factory or (
+            lambda config: DesktopSession(config, embedded=session.embedded_default)
+        )
         self.context = tabs.AppContext(ops=self.ops, session=session)
+        self.context.sync_hook = self.request_sync
         self.bridge: SessionBridge | None = None
         self.started = False
         self.signed_out = False
         self._sync_handle: OperationHandle | None = None
+        self._sync_again = False
         self._status_loading = False
         self._status_again = False
         self._pending_changed: frozenset[str] = frozenset()
@@ -143,10 +149,8 @@ class MainWindow(QMainWindow):
         self.header = AccountHeader(self)
         self.tabs, self.pages = tabs.build(self.context, self)
         central = QWidget(self)
-        layout = QVBoxLayout(central)
+        layout = vbox(central, self.header, (self.tabs, 1))
         layout.setContentsMargins(8, 8, 8, 0)
-        layout.addWidget(self.header)
-        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.status = StatusBar(self)
@@ -390,8 +394,23 @@ class MainWindow(QMainWindow):
         )
         return self._sync_handle
 
+    def request_sync(self) -> OperationHandle | None:
+        """A sync for what was just queued: now, or once more after the one under way (which may have
+        pushed before the command was queued)."""
+        running = self._sync_handle
+        if running is not None and not running.is_finished:
+            self._sync_again = True
+            return running
+        return self.sync_now()
+
+    def _sync_ended(self) -> None:
+        if self._sync_again:
+            self._sync_again = False
+            self.sync_now()
+
     def _synced(self, report: object) -> None:
         self.synced.emit(report)
+        self._sync_ended()
 
     def _sync_failed(self, error: BaseException) -> None:
         if isinstance(error, OfflineError):
@@ -403,6 +422,10 @@ class MainWindow(QMainWindow):
             log.warning("sync failed", exc_info=error)
             self.status.showMessage(tr("La sincronización falló: {error}").format(error=str(error)), 10000)
         self.refresh_status()
+        if isinstance(error, OfflineError | SessionExpired):
+            self._sync_again = False  # the next sync that can run sends what waits
+        else:
+            self._sync_ended()
 
     def _job_failed(self, label: str, error: object) -> None:
         self.status.showMessage(
@@ -495,7 +518,6 @@ class MainWindow(QMainWindow):
     def show_pending_panel(self) -> PendingPanel:
         if self.pending_panel is None:
             self.pending_panel = PendingPanel(self.context, self)
-            self.pending_panel.sync_requested.connect(self.sync_now)
         self.pending_panel.show()
         self.pending_panel.raise_()
         self.pending_panel.activateWindow()

@@ -153,7 +153,7 @@ def _owner_of(callback: Callable[..., Any]) -> QObject | None:
     return None
 
 
-def _guarded[**P](callback: Callable[P, None] | None) -> Callable[P, None] | None:
+def guarded[**P](callback: Callable[P, None] | None) -> Callable[P, None] | None:
     """A callback that belongs to a QObject is dropped once that object is deleted: a page closed
     while its query ran must not be called back (its C++ side is gone)."""
     owner = _owner_of(callback) if callback is not None else None
@@ -196,6 +196,11 @@ class Operations(QObject):
     def busy(self) -> int:
         return len(self._active)
 
+    @property
+    def closed(self) -> bool:
+        """Whether `shutdown` ran (new jobs are refused)."""
+        return self._closed
+
     def labels(self) -> list[str]:
         return [h.label for h in self._active if h.label]
 
@@ -213,7 +218,7 @@ class Operations(QObject):
     ) -> OperationHandle:
         """Run `fn(*args, **kwargs)` in `pool` ("net" or "cache"); callbacks run on the UI thread."""
         handle = OperationHandle(label, self)
-        on_done, on_error, on_progress = _guarded(on_done), _guarded(on_error), _guarded(on_progress)
+        on_done, on_error, on_progress = guarded(on_done), guarded(on_error), guarded(on_progress)
         if on_done is not None:
             handle.done.connect(on_done)
         if on_error is not None:

@@ -4,8 +4,8 @@ Every command with its state (Pendiente, Enviado, Aplicado, Rechazado, Conflicto
 Spanish and when it was made. Selecting a rejected one shows the server's reason and what to do about
 it; a conflict shows both values of each field. "Reintentar con nueva clave" sends a rejected command
 again (a new idempotency key: the server keeps answering the old one with its first refusal), and
-"Descartar" forgets a command after a confirmation. The list reloads on the session's "commands"
-events (`refresh()`), reading the outbox in the cache pool.
+"Descartar" forgets a command after a confirmation (both through `kit.actions`). The list reloads on
+the session's "commands" events (`refresh()`), reading the outbox in the cache pool.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
@@ -28,110 +27,41 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
 from cmdesk.services import commands
 from cmdesk.services.outbox import Command, CommandState
 from cmdesk.services.sync import field_label
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.actions import command as kit_command
+from cmdesk.ui.kit.actions import task
+from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.kit.messages import advice
+from cmdesk.ui.operations import Pool
 
 if TYPE_CHECKING:
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.services.outbox import Outbox
+    from cmdesk.ui.kit.actions import AppContext
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("pending", text)
+tr = translator("pending")
 
 
-STATE_NAMES: dict[CommandState, str] = {
-    CommandState.PENDING: QT_TRANSLATE_NOOP("pending", "Pendiente"),
-    CommandState.SENT: QT_TRANSLATE_NOOP("pending", "Enviado"),
-    CommandState.DONE: QT_TRANSLATE_NOOP("pending", "Aplicado"),
-    CommandState.REJECTED: QT_TRANSLATE_NOOP("pending", "Rechazado"),
-    CommandState.CONFLICT: QT_TRANSLATE_NOOP("pending", "Conflicto"),
-}
-
-KIND_NAMES: dict[str, str] = {
-    "create_client": QT_TRANSLATE_NOOP("pending", "Alta de cliente"),
-    "update_client": QT_TRANSLATE_NOOP("pending", "Edición de cliente"),
-    "set_tags": QT_TRANSLATE_NOOP("pending", "Etiquetas de cliente"),
-    "set_admin_profile": QT_TRANSLATE_NOOP("pending", "Perfil principal del cliente"),
-    "set_cti_active": QT_TRANSLATE_NOOP("pending", "Activar o bloquear CTI"),
-    "set_auto_sale": QT_TRANSLATE_NOOP("pending", "Venta automática"),
-    "transfer": QT_TRANSLATE_NOOP("pending", "Transferencia"),
-    "bulk_transfer": QT_TRANSLATE_NOOP("pending", "Transferencia masiva"),
-    "purchase": QT_TRANSLATE_NOOP("pending", "Compra"),
-    "add_interaction": QT_TRANSLATE_NOOP("pending", "Interacción con cliente"),
-    "add_policy": QT_TRANSLATE_NOOP("pending", "Póliza de soporte"),
-}
-
-# What the user can do about each refusal.
-ADVICE: dict[str, str] = {
-    "insufficient_balance": QT_TRANSLATE_NOOP(
-        "pending",
-        "No hay saldo suficiente. Compre timbres o puntos (menú Compras) y pulse «Reintentar con nueva "
-        "clave», o descarte la operación.",
-    ),
-    "validation_error": QT_TRANSLATE_NOOP(
-        "pending",
-        "El servidor no aceptó los datos. Descarte la operación y vuelva a capturarla con los datos "
-        "corregidos.",
-    ),
-    "not_found": QT_TRANSLATE_NOOP(
-        "pending",
-        "El registro ya no existe en el servidor (otro usuario pudo eliminarlo). Descarte la operación.",
-    ),
-    "version_conflict": QT_TRANSLATE_NOOP(
-        "pending",
-        "Otro usuario cambió los mismos datos. Revise los valores de abajo, vuelva a capturar el cambio "
-        "si aún lo necesita y descarte esta operación.",
-    ),
-    "duplicate": QT_TRANSLATE_NOOP(
-        "pending", "Ya existe un registro con esos datos. Revise la información y descarte la operación."
-    ),
-    "account_blocked": QT_TRANSLATE_NOOP(
-        "pending", "La cuenta está bloqueada. Actívela y pulse «Reintentar con nueva clave»."
-    ),
-    "feature_not_contracted": QT_TRANSLATE_NOOP(
-        "pending",
-        "La operación requiere un servicio que no tiene contratado. Contrátelo y reintente, o descarte "
-        "la operación.",
-    ),
-    "invalid_state_transition": QT_TRANSLATE_NOOP(
-        "pending", "El estado del registro ya no permite esta operación. Descártela."
-    ),
-}
-DEFAULT_ADVICE = QT_TRANSLATE_NOOP(
-    "pending",
-    "Corrija la causa y pulse «Reintentar con nueva clave», o descarte la operación si ya no la necesita.",
-)
-
-
-def state_name(state: CommandState | str) -> str:
-    return tr(STATE_NAMES[CommandState(state)])
-
-
-def kind_name(kind: str) -> str:
-    return tr(KIND_NAMES[kind]) if kind in KIND_NAMES else kind.replace("_", " ").capitalize()
-
-
-def advice(command: Command) -> str:
-    if command.state == CommandState.CONFLICT:
-        return tr(ADVICE["version_conflict"])
-    return tr(ADVICE.get(command.error_code or "", DEFAULT_ADVICE))
+def list_commands(outbox: Outbox | None, states: list[CommandState] | None) -> list[Command]:
+    return [] if outbox is None else outbox.list(states)
 
 
 def details_html(command: Command) -> str:
     """The selected command, in words."""
     parts = [
-        f"<p><b>{html.escape(kind_name(command.kind))}</b>"
+        f"<p><b>{html.escape(labels.command_kind(command.kind))}</b>"
         + (f" — {html.escape(command.description)}" if command.description else "")
         + "</p>",
         "<p>"
-        + html.escape(tr("Estado: {state}").format(state=state_name(command.state)))
+        + html.escape(tr("Estado: {state}").format(state=labels.command_state(command.state)))
         + "<br>"
         + html.escape(tr("Creado: {when}").format(when=fmt.date_time(command.created_at)))
         + (
@@ -207,7 +137,6 @@ COLUMNS = (
 class PendingPanel(QDialog):
     """Non-modal: it stays open while the user works, and follows the outbox."""
 
-    sync_requested = Signal()  # after a retry: send it now
     loaded = Signal()  # the list was (re)read (tests wait on it)
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
@@ -265,12 +194,7 @@ class PendingPanel(QDialog):
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.show_done)
-        buttons.addStretch(1)
-        buttons.addWidget(self.retry_button)
-        buttons.addWidget(self.discard_button)
-        buttons.addWidget(close)
+        buttons = hbox(self.show_done, None, self.retry_button, self.discard_button, close)
 
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.table)
@@ -278,11 +202,7 @@ class PendingPanel(QDialog):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.empty)
-        layout.addLayout(buttons)
+        vbox(self, intro, (splitter, 1), self.empty, buttons)
         self.resize(820, 520)
         self._selection_changed()
 
@@ -298,14 +218,9 @@ class PendingPanel(QDialog):
             return
         self._loading = True
         states = None if self.show_done.isChecked() else [s for s in CommandState if s != CommandState.DONE]
-
-        def load() -> list[Command]:
-            outbox = session.outbox
-            return [] if outbox is None else outbox.list(states)
-
-        self.context.ops.run(
-            load, on_done=self._loaded, on_error=self._failed, pool="cache", label=tr("Leyendo comandos")
-        )
+        task(
+            self.context, list_commands, session.outbox, states, pool=Pool.CACHE, label=tr("Leyendo comandos")
+        ).success(self._loaded).failure(self._failed).run()
 
     def _loaded(self, items: list[Command]) -> None:
         selected = self.selected()
@@ -314,8 +229,8 @@ class PendingPanel(QDialog):
         self.table.setRowCount(len(items))
         for row, command in enumerate(items):
             values = (
-                state_name(command.state),
-                kind_name(command.kind),
+                labels.command_state(command.state),
+                labels.command_kind(command.kind),
                 command.description or "",
                 fmt.date_time(command.created_at),
             )
@@ -388,40 +303,31 @@ class PendingPanel(QDialog):
             tr(
                 "¿Descartar «{what}»?\n\nNo se enviará al servidor y los cambios que mostraba en este equipo "
                 "desaparecerán. Esta acción no se puede deshacer."
-            ).format(what=command.description or kind_name(command.kind)),
+            ).format(what=command.description or labels.command_kind(command.kind)),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
 
     def retry_selected(self) -> None:
+        """Send it again with a new key (queued, and sent at once when online)."""
         command = self.selected()
-        if command is None:
-            return
-        self._act(lambda s: s.command(commands.retry, command.id), then_sync=True)
+        if command is not None:
+            self._act(commands.retry, command.id)
 
     def discard_selected(self) -> None:
         command = self.selected()
-        if command is None or not self.confirm_discard(command):
-            return
-        self._act(lambda s: s.command(commands.discard, command.id), then_sync=False)
+        if command is not None and self.confirm_discard(command):
+            self._act(commands.discard, command.id)
 
-    def _act(self, action: Callable[[Any], object], *, then_sync: bool) -> None:
-        session = self.context.session
-        if session is None:
-            return
+    def _act(self, fn: Callable[..., object], command_id: str) -> None:
         self.retry_button.setEnabled(False)
         self.discard_button.setEnabled(False)
-
-        def done(_result: object) -> None:
-            self.refresh()
-            if then_sync:
-                self.sync_requested.emit()
 
         def failed(error: BaseException) -> None:
             QMessageBox.warning(self, tr("Comandos pendientes"), str(error) or type(error).__name__)
             self.refresh()
 
-        self.context.ops.run(
-            action, session, on_done=done, on_error=failed, pool="cache", label=tr("Actualizando comandos")
-        )
+        kit_command(self.context, fn, command_id, parent=self, label=tr("Actualizando comandos")).success(
+            lambda _result: self.refresh()
+        ).failure(failed).run()

@@ -15,6 +15,8 @@ import pytest
 
 from cmdesk.services import cache as cache_module
 from cmdesk.services.cache import CLIENT_ORDERS, SCHEMA_VERSION, Cache, fold, sortable_time
+from cmdesk.services.cache import rows as cache_rows
+from cmdesk.services.cache import schema as cache_schema
 
 TWELVE_ORDERS = [
     "name",
@@ -256,7 +258,7 @@ def test_client_search_text() -> None:
     ],
 )
 def test_stored_json_is_what_the_standard_library_writes(value: Any) -> None:
-    assert cache_module._dumps(value) == json.dumps(
+    assert cache_rows.dumps(value) == json.dumps(
         value, ensure_ascii=False, separators=(",", ":"), default=str
     )
 
@@ -454,8 +456,8 @@ def test_filters_and_search(portfolio: Cache, filters: dict[str, Any], expected:
 def test_search_without_trigram_falls_back_to_like(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "c.sqlite3"
     Cache(path).close()
-    monkeypatch.setattr(cache_module, "FTS_AVAILABLE", False)
-    monkeypatch.setattr(cache_module, "SEARCH_MODE", "like")
+    monkeypatch.setattr(cache_schema, "FTS_AVAILABLE", False)
+    monkeypatch.setattr(cache_schema, "SEARCH_MODE", "like")
     c = Cache(path)  # made with another search mode: rebuilt
     c.apply_page(
         [change("client", PORTFOLIO[2]), change("stamping_account", cti("Pruebas", PORTFOLIO[2]["id"]))], "1"

@@ -9,6 +9,7 @@ import keyring
 import pytest
 from keyring.backends import fail
 
+from cmdesk.app import embedded_default
 from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
 from cmdesk.services import commands, paths
@@ -22,7 +23,7 @@ from tests.services.conftest import MemoryKeyring
 
 def test_embedded_default_end_to_end(home: Path, memory_keyring: MemoryKeyring) -> None:
     events: list[SessionEvent] = []
-    session = DesktopSession(DesktopConfig())
+    session = DesktopSession(DesktopConfig(), embedded=embedded_default())
     session.subscribe(events.append)
     try:
         result = session.start()
@@ -59,7 +60,7 @@ def test_embedded_default_end_to_end(home: Path, memory_keyring: MemoryKeyring) 
     assert not session.server
 
     # The next start reuses the database: no new seed, same data.
-    again = DesktopSession(DesktopConfig())
+    again = DesktopSession(DesktopConfig(), embedded=embedded_default())
     try:
         assert not again.start().needs_sign_in
         assert again.cache is not None and again.cache.count_clients() == 36

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from cmdesk.app import embedded_default
 from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
 from cmdesk.services import paths
@@ -28,7 +29,7 @@ def signed_in_once(url: str) -> tuple[str, int]:
 
 
 def test_nothing_saved_yet_opens_nothing(home: Path) -> None:
-    session = DesktopSession(DesktopConfig())
+    session = DesktopSession(DesktopConfig(), embedded=embedded_default())
     try:
         assert session.open_saved_account() is False
         assert (session.cache, session.outbox, session.account_id) == (None, None, None)
@@ -97,7 +98,7 @@ def test_opening_the_saved_data_while_the_session_starts_opens_one_set_of_stores
 
 
 def test_a_saved_session_of_an_unreadable_account_opens_nothing(home: Path) -> None:
-    session = DesktopSession(DesktopConfig())
+    session = DesktopSession(DesktopConfig(), embedded=embedded_default())
     folder = paths.server_dir(paths.EMBEDDED_KEY)
     (folder / SESSION_FILE).write_text('{"account_id": "../../elsewhere"}', encoding="utf-8")
     try:
@@ -106,7 +107,7 @@ def test_a_saved_session_of_an_unreadable_account_opens_nothing(home: Path) -> N
     finally:
         session.close()
     (folder / SESSION_FILE).write_text("not json", encoding="utf-8")
-    again = DesktopSession(DesktopConfig())
+    again = DesktopSession(DesktopConfig(), embedded=embedded_default())
     try:
         assert again.open_saved_account() is False
     finally:

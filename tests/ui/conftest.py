@@ -24,6 +24,7 @@ from keyring.backends import fail
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QApplication
 
+from cmdesk.app import embedded_default
 from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.settings import Settings
 from cmdesk.services import paths
@@ -31,6 +32,7 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.session import DesktopSession
 from cmdesk.ui.app import create_application
 from cmdesk.ui.main_window import MainWindow
+from cmdesk.ui.operations import Operations
 
 SERVER_FILES = ("server.sqlite3", "files", "seeded")
 
@@ -63,12 +65,23 @@ def no_keyring() -> Iterator[None]:
         keyring.set_keyring(previous)
 
 
+@pytest.fixture
+def ops() -> Iterator[Operations]:
+    """The UI's two pools, shut down after the test."""
+    operations = Operations()
+    try:
+        yield operations
+    finally:
+        operations.shutdown()
+        operations.deleteLater()
+
+
 @pytest.fixture(scope="session")
 def seeded_server_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("seed-home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(paths.HOME_ENV, str(home))
-        session = DesktopSession(DesktopConfig())
+        session = DesktopSession(DesktopConfig(), embedded=embedded_default())
         try:
             result = session.start(sync=False)
             assert not result.needs_sign_in, result
@@ -99,7 +112,7 @@ def ui_home(tmp_path_factory: pytest.TempPathFactory, seeded_server_folder: Path
 
 @pytest.fixture(scope="module")
 def started_window(ui_home: Path, spanish_app: QApplication) -> Iterator[MainWindow]:
-    window = MainWindow(DesktopSession(DesktopConfig()))
+    window = MainWindow(DesktopSession(DesktopConfig(), embedded=embedded_default()))
     results: list[object] = []
     window.session_ready.connect(results.append)
     window.show()

@@ -60,6 +60,10 @@ def answer(qtbot: Any, page: QWidget, name: str = "yesButton", previous: object 
 
 
 def sync(qtbot: Any, window: MainWindow) -> None:
+    """A whole sync that starts now (one under way may have pushed before the last command was queued)."""
+    running = window._sync_handle
+    if running is not None and not running.is_finished:
+        qtbot.waitUntil(lambda: running.is_finished, timeout=60_000)
     with qtbot.waitSignal(window.synced, timeout=60_000):
         window.sync_now()
 

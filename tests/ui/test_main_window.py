@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings, Qt, QThread
@@ -12,33 +13,24 @@ from cmdesk.services import commands, paths
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
+from cmdesk.ui.ayuda import AyudaPage
+from cmdesk.ui.clientes.model import COLUMN_INDEX
 from cmdesk.ui.main_window import MainWindow, subpage_tabs, window_settings
 from cmdesk.ui.settings_dialog import SettingsDialog, check_server_url
-from cmdesk.ui.tabs import TablePage
 from tests.ui.conftest import wait_until
+from tests.ui.portal_helpers import show_page
 
 TOP_TABS = ["Clientes", "Facturación", "Compras", "Software", "Herramientas", "Ayuda"]
 
 
-def interim_table(window: MainWindow, name: str) -> TablePage:
-    """The interim read-only table of a page (`tabs.DEFAULT_PAGES`), also once a real page replaced it
-    in the window, loaded from the window's cache."""
-    page = window.page(name)
-    if isinstance(page, TablePage):
-        return page
-    table = tabs.DEFAULT_PAGES[name](window.context)
-    assert isinstance(table, TablePage)
-    table.refresh(tabs.EVERYTHING)
-    wait_until(lambda: not table._loading)
-    return table
+def shown(window: MainWindow, name: str) -> Any:
+    """A page brought on screen (a hidden page reads nothing until it is shown)."""
+    return show_page(window, name)
 
 
-def client_names(page: object) -> list[str]:
-    """The client names a Clientes page shows (the interim table, or the real page's model)."""
-    model = page.model  # type: ignore[attr-defined]
-    if isinstance(page, TablePage):
-        return [model.row_texts(r)[1] for r in range(model.rowCount())]
-    return [str(row.data["name"]) for row in model.rows]
+def client_names(page: Any) -> list[str]:
+    """The client names the Clientes page shows."""
+    return [str(row.data["name"]) for row in page.model.rows()]
 
 
 def tab_titles(widget: QTabWidget) -> list[str]:
@@ -58,6 +50,11 @@ def test_clientes_has_clientes_timbrado_and_distribuidores(started_window: MainW
     assert tab_titles(herramientas) == ["Precios", "Usuarios", "Configuraciones globales"]
 
 
+def rows_shown(page: Any) -> int:
+    model = page.model
+    return len(model.files()) if hasattr(model, "files") else int(model.rowCount())
+
+
 @pytest.mark.parametrize(
     ("page", "entity"),
     [
@@ -69,48 +66,61 @@ def test_clientes_has_clientes_timbrado_and_distribuidores(started_window: MainW
     ],
 )
 def test_pages_show_the_cached_rows(started_window: MainWindow, page: str, entity: str) -> None:
-    table = interim_table(started_window, page)
     cache = started_window.session.cache
     assert cache is not None
-    expected = len(cache.all(entity))
+    expected = len([r for r in cache.all(entity) if r.get("active", True) or entity != "software_file"])
     assert expected > 0
-    assert table.model.rowCount() == expected
-    assert table.summary.text().startswith(fmt.number(expected))
+    shown_page = shown(started_window, page)
+    wait_until(lambda: rows_shown(shown_page) == expected)
 
 
 def test_clients_rows_are_real_data_in_spanish_formats(started_window: MainWindow) -> None:
     cache = started_window.session.cache
     assert cache is not None
-    table = interim_table(started_window, "clientes.clientes")
+    page = shown(started_window, "clientes.clientes")
+    wait_until(lambda: page.model.rowCount() > 0 and not page.model.busy)
     first = sorted(cache.all("client"), key=lambda c: fmt.text_key(c["name"]))[0]
-    texts = table.model.row_texts(0)
-    assert texts[0] == first["nic"] and texts[1] == first["name"]
-    assert texts[7] == fmt.number(first["balances"]["stamps"])  # thousands separators
-    headers = [table.model.headerData(c, Qt.Orientation.Horizontal) for c in range(table.model.columnCount())]
-    assert headers[:4] == ["NIC", "Nombre", "Nombre comercial", "RFC"]
+    texts = page.model.row_texts(0)
+    assert texts[COLUMN_INDEX["nic"]] == first["nic"] and texts[COLUMN_INDEX["name"]] == first["name"]
+    assert texts[COLUMN_INDEX["stamps"]] == fmt.number(first["balances"]["stamps"])  # thousands separators
+    headers = [page.model.headerData(c, Qt.Orientation.Horizontal) for c in range(page.model.columnCount())]
+    assert headers[2:4] == ["NIC", "Nombre / cuentas de timbrado"]
 
 
-def test_pending_sales_catalog_and_settings_pages(started_window: MainWindow) -> None:
+def test_billing_purchases_and_settings_pages_read_the_cache(started_window: MainWindow) -> None:
     cache = started_window.session.cache
     assert cache is not None
-    sales = tabs.pending_sales(cache)
-    assert sales and all(m["amount_cents"] > 0 and m["invoice_id"] is None for m in sales)
-    billing = interim_table(started_window, "facturacion")
-    assert billing.model.rowCount() == len(sales)
-    assert billing.model.row_texts(0)[5].startswith("$")
-    compras = interim_table(started_window, "compras")
-    assert compras.model.rowCount() == len(
-        tabs.catalog_rows(cache.catalog())
-    )
-    settings = interim_table(started_window, "herramientas.configuracion")
-    assert settings.model.rowCount() == 4
+    billing = shown(started_window, "facturacion")
+    clients = cache.pending_sales_by_client()
+    assert clients
+    wait_until(lambda: billing.sales.clients.rowCount() == len(clients))
+    assert billing.sales.clients.row_texts(0)[3].startswith("$")
+    compras = shown(started_window, "compras")
+    wait_until(lambda: len(compras.stamps.packages) == len((cache.catalog() or {})["stamp_packages"]))
+    settings = shown(started_window, "herramientas.configuracion")
+    price = cache.all("settings")[0]["bulk_stamp_price_cents"] or 0
+    wait_until(lambda: settings.price.text() == fmt.money(price))
+
+
+def test_a_hidden_page_reloads_when_it_is_shown(qtbot, started_window: MainWindow) -> None:
+    """A change reaches every page; a hidden one reads it when it is shown, not before."""
+    page = shown(started_window, "herramientas.precios")
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.busy)
+    shown(started_window, "herramientas.usuarios")
+    loads = page.model.loads
+    started_window.refresh_all(frozenset({"price_package"}))
+    qtbot.wait(200)
+    assert page.model.loads == loads and page.stale == {"price_package"}
+    shown(started_window, "herramientas.precios")
+    qtbot.waitUntil(lambda: page.model.loads > loads)
+    assert not page.stale
 
 
 def test_ayuda_shows_the_manual_help_and_the_version(started_window: MainWindow) -> None:
     import cmdesk
 
     page = started_window.page("ayuda")
-    assert isinstance(page, tabs.HelpPage)
+    assert isinstance(page, AyudaPage)
     text = page.browser.toPlainText()
     assert "Hágalo usted mismo" in text and "aula virtual" in text
     assert cmdesk.__version__ in page.version.text()
@@ -172,12 +182,10 @@ def test_a_command_refreshes_the_pages_and_the_pending_count(qtbot, started_wind
     cache = session.cache
     assert cache is not None
     client = cache.all("client")[0]
-    table = started_window.page("clientes.clientes")
+    table = shown(started_window, "clientes.clientes")
     # An edit made on the UI thread: the cache's optimistic value → a "commands" event → refresh.
     session.command(commands.update_client, client["id"], {"name": "Zacarías Renombrado"})
-    qtbot.waitUntil(
-        lambda: "Zacarías Renombrado" in client_names(table)
-    )
+    qtbot.waitUntil(lambda: "Zacarías Renombrado" in client_names(table))
     qtbot.waitUntil(lambda: started_window.status.pending.text() == "Comandos pendientes: 1")
     with qtbot.waitSignal(started_window.synced, timeout=30_000):
         started_window.sync_now()
@@ -291,7 +299,7 @@ def test_a_page_is_replaced_by_name(qtbot, started_window: MainWindow) -> None:
     class Replacement(tabs.TabPage):
         entities = frozenset({"client"})
 
-        def refresh(self, changed: frozenset[str]) -> None:
+        def reload(self, changed: frozenset[str]) -> None:
             self.last = changed
 
     saved = dict(tabs._factories)  # the real pages registered at import (cmdesk.ui.pages)
@@ -300,7 +308,7 @@ def test_a_page_is_replaced_by_name(qtbot, started_window: MainWindow) -> None:
         widget, pages = tabs.build(started_window.context)
         qtbot.addWidget(widget)
         assert isinstance(pages["clientes.timbrado"], Replacement)
-        # The other pages are untouched: the one registered for Clientes, or the interim table.
+        # The other pages are untouched.
         assert type(pages["clientes.clientes"]) is type(started_window.page("clientes.clientes"))
         with pytest.raises(KeyError):
             tabs.register("clientes.inexistente", Replacement)
@@ -327,8 +335,7 @@ def test_sign_out_and_in_again(qtbot, started_window: MainWindow, monkeypatch) -
     from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
 
     monkeypatch.setattr(QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Yes)
-    clients = started_window.page("clientes.clientes")
-    assert hasattr(clients, "model")
+    clients = shown(started_window, "clientes.clientes")
     started_window.toggle_session()  # Archivo → Cerrar sesión
     qtbot.waitUntil(
         lambda: started_window.sign_in_dialog is not None and started_window.sign_in_dialog.isVisible()
@@ -372,8 +379,7 @@ def test_restart_on_another_server_and_back(qtbot, started_window: MainWindow) -
     started_window.restart_session(DesktopConfig())
     qtbot.waitUntil(lambda: bool(ready), timeout=60_000)
     assert not getattr(ready[0], "needs_sign_in", True)
-    clients = started_window.page("clientes.clientes")
-    assert hasattr(clients, "model")
+    clients = shown(started_window, "clientes.clientes")
     qtbot.waitUntil(lambda: clients.model.rowCount() > 0, timeout=30_000)
     qtbot.waitUntil(lambda: started_window.status.connection.text() == "En línea")
     assert not started_window.status.notice.isVisibleTo(started_window.status)

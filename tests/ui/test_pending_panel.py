@@ -7,8 +7,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from cmdesk.services import commands
 from cmdesk.services.outbox import Command, CommandState
+from cmdesk.ui.kit.labels import command_kind as kind_name
+from cmdesk.ui.kit.labels import command_state as state_name
 from cmdesk.ui.main_window import MainWindow
-from cmdesk.ui.pending_panel import PendingPanel, kind_name, state_name
+from cmdesk.ui.pending_panel import PendingPanel
 
 TOO_MANY = 10**9  # more stamps than the demo distributor has: the server rejects the transfer
 
@@ -30,6 +32,10 @@ def queue_transfer(window: MainWindow, quantity: int) -> Command:
 
 
 def sync(qtbot, window: MainWindow) -> None:
+    """A whole sync that starts now (one under way may have pushed before the last command was queued)."""
+    running = window._sync_handle
+    if running is not None and not running.is_finished:
+        qtbot.waitUntil(lambda: running.is_finished, timeout=30_000)
     with qtbot.waitSignal(window.synced, timeout=30_000):
         window.sync_now()
 

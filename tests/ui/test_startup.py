@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
+from cmdesk.app import embedded_default
 from cmdesk.services import paths
 from cmdesk.services.config import DesktopConfig
 from cmdesk.services.session import SESSION_FILE, DesktopSession, StartResult
@@ -37,7 +38,7 @@ def warm_home(tmp_path: Path, seeded_server_folder: Path, monkeypatch: pytest.Mo
     """A data folder a previous run left: the embedded server's database, the saved session and the
     account's synced cache."""
     home = fresh_home(tmp_path / "home", seeded_server_folder, monkeypatch)
-    previous = DesktopSession(DesktopConfig())
+    previous = DesktopSession(DesktopConfig(), embedded=embedded_default())
     try:
         assert not previous.start().needs_sign_in
         assert previous.cache is not None and previous.cache.count_clients() > 0
@@ -73,7 +74,7 @@ def test_the_saved_data_shows_before_the_session_opens(
     warm_home: Path, spanish_app: QApplication, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(main_window, "SAVED_DATA_WAIT_MS", NEVER_MS)
-    session = DesktopSession(DesktopConfig())
+    session = DesktopSession(DesktopConfig(), embedded=embedded_default())
     gate = GatedStart(session)
     monkeypatch.setattr(session, "start", gate)
     window, results = open_window(session)
@@ -109,7 +110,7 @@ def test_a_first_start_opens_the_session_at_once(
     folder = paths.server_dir(paths.EMBEDDED_KEY)
     assert not (folder / SESSION_FILE).exists() and not (folder / "accounts").exists()
     monkeypatch.setattr(main_window, "SAVED_DATA_WAIT_MS", NEVER_MS)
-    window, results = open_window(DesktopSession(DesktopConfig()))
+    window, results = open_window(DesktopSession(DesktopConfig(), embedded=embedded_default()))
     try:
         assert not window.shows_data()
         wait_until(lambda: results, timeout=60)
@@ -123,7 +124,7 @@ def test_the_session_opens_even_when_the_saved_data_is_slow(
     warm_home: Path, spanish_app: QApplication, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(main_window, "SAVED_DATA_WAIT_MS", 50)
-    session = DesktopSession(DesktopConfig())
+    session = DesktopSession(DesktopConfig(), embedded=embedded_default())
     release = threading.Event()
     original = session.open_saved_account
 
@@ -148,7 +149,7 @@ def test_closing_before_the_session_opens_starts_no_server(
     warm_home: Path, spanish_app: QApplication, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(main_window, "SAVED_DATA_WAIT_MS", NEVER_MS)
-    session = DesktopSession(DesktopConfig())
+    session = DesktopSession(DesktopConfig(), embedded=embedded_default())
     release = threading.Event()
     original = session.open_saved_account
     started: list[bool] = []

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from cmdesk.domain.portfolio import ClientCategory, ClientSort
 from cmdesk.server import db
 from cmdesk.server.api import schemas
 from cmdesk.server.api.deps import (
@@ -22,22 +23,6 @@ from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.operations import clients, ledger
 
 router = APIRouter(tags=["clients"])
-
-SortName = Literal[
-    "name",
-    "nic",
-    "stamps_desc",
-    "stamps_asc",
-    "points_desc",
-    "points_asc",
-    "last_purchase_desc",
-    "last_purchase_asc",
-    "created_desc",
-    "created_asc",
-    "last_issue_desc",
-    "last_issue_asc",
-]
-
 
 def _offset(cursor: str | None) -> int:
     if not cursor:
@@ -62,8 +47,8 @@ def list_clients(
         Query(max_length=200, description="NIC, nombre, RFC, teléfonos, correos, contactos o id de CTI"),
     ] = None,
     color: schemas.ColorName | None = None,
-    category: Literal["all", "favorites", "dropped"] = "all",
-    sort: SortName = "name",
+    category: ClientCategory = ClientCategory.ALL,
+    sort: ClientSort = ClientSort.NAME,
 ) -> dict[str, Any]:
     items, nxt = db.run(
         factory,

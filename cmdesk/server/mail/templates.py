@@ -21,10 +21,11 @@ from typing import Any
 
 import jinja2
 
+from cmdesk.domain import clock
 from cmdesk.domain.money import format_mxn
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
-MEXICO_CITY = dt.timezone(dt.timedelta(hours=-6), "America/Mexico_City")
+MEXICO_CITY = clock.FIXED  # the business day's fixed offset
 
 
 @dataclass(frozen=True)

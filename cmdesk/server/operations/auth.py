@@ -20,7 +20,6 @@ the rest are ordinary operations inside the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cmdesk.domain.codes import new_id
+from cmdesk.domain.contact import national_digits
 from cmdesk.domain.enums import AccountStatus, Role
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
 from cmdesk.models import Account, AttemptLog, Membership, Profile, RefreshToken, ServerSecret, utcnow
@@ -88,16 +88,7 @@ def normalize_login(login: str) -> str:
     value = login.strip()
     if "@" in value:
         return value.lower()[:LOGIN_MAX_LENGTH]
-    digits = re.sub(r"[\s\-().]", "", value)
-    if digits.startswith("+52"):
-        digits = digits[3:]
-        if len(digits) == 11 and digits.startswith("1"):
-            digits = digits[1:]
-    elif len(digits) == 12 and digits.startswith("52"):
-        digits = digits[2:]
-    elif len(digits) == 13 and digits.startswith("521"):
-        digits = digits[3:]
-    return digits[:LOGIN_MAX_LENGTH]
+    return national_digits(value)[:LOGIN_MAX_LENGTH]
 
 
 def purge_attempts(

@@ -17,17 +17,18 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
+from cmdesk.domain.amounts import check_quantity
 from cmdesk.domain.enums import Asset, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
+from cmdesk.domain.names import ASSET_WORDS
 from cmdesk.models import Account, Client, StampingAccount, utcnow
 from cmdesk.server import audit, feed
 
-ASSET_LABEL = {Asset.STAMPS: "timbres", Asset.POINTS: "puntos"}
+ASSET_LABEL = ASSET_WORDS
 
 
 def _check_quantity(quantity: int) -> None:
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-        raise validation_error({"quantity": "La cantidad debe ser un número entero mayor que cero."})
+    check_quantity(quantity)
 
 
 def _column_update(

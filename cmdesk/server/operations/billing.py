@@ -20,15 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cmdesk.domain import contact
-from cmdesk.domain.enums import MovementKind, PartyType
+from cmdesk.domain.enums import PartyType
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, not_found, validation_error
+from cmdesk.domain.sales import SALE_KINDS
 from cmdesk.models import Client, Invoice, Movement, TopUpCode
 from cmdesk.server import audit, feed
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.operations.ledger import movement_view
 
-# Movement kinds that are sales to a client (with an amount): the rest are purchases, fees, escrow.
-SALE_KINDS = (MovementKind.TRANSFER.value, MovementKind.AUTO_SALE.value)
 REFERENCE_MAX_LENGTH = 100
 # A cancelled top-up code is marked as "redeemed" by its own account (its escrow went back there).
 CODE_CANCELLED = PartyType.ACCOUNT.value

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from cmdesk.domain import codes, contact, geography, identity, passwords
+from cmdesk.domain.amounts import whole_number_problem
 from cmdesk.domain.enums import Color, PersonType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
+from cmdesk.domain.portfolio import CATEGORIES, CLIENT_SORTS
 from cmdesk.models import AutoSaleRule, Client, Membership, Profile, StampingAccount, utcnow
 from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.accounts import next_nic
@@ -132,8 +134,9 @@ def validate_client_columns(values: dict[str, Any], *, creating: bool) -> dict[s
             if value is None and col == "bulk_stamp_price_cents":
                 out[col] = None
                 continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                v.add(field, "Debe ser un número entero mayor o igual a cero.")
+            problem = whole_number_problem(value, 0)
+            if problem is not None:
+                v.add(field, problem)
                 continue
             if col == "discount_percent" and value > 100:
                 v.add(field, "El porcentaje de descuento no puede ser mayor que 100.")
@@ -583,13 +586,8 @@ def set_auto_sale(
         ("credit", credit, 1),
         ("amount_cents", amount_cents, 0),
     ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            v.add(
-                field,
-                "Debe ser un número entero mayor que cero."
-                if low
-                else "Debe ser un número entero mayor o igual a cero.",
-            )
+        if problem := whole_number_problem(value, low):
+            v.add(field, problem)
     v.raise_if_any()
     rule = session.get(AutoSaleRule, cti.id)
     if rule is None:
@@ -607,21 +605,6 @@ FEED_LOADERS = {"client": load_clients, "stamping_account": load_stamping_accoun
 
 # ---- Lists ----------------------------------------------------------------------------------------
 
-CLIENT_SORTS = (
-    "name",
-    "nic",
-    "stamps_desc",
-    "stamps_asc",
-    "points_desc",
-    "points_asc",
-    "last_purchase_desc",
-    "last_purchase_asc",
-    "created_desc",
-    "created_asc",
-    "last_issue_desc",
-    "last_issue_asc",
-)
-CATEGORIES = ("all", "favorites", "dropped")
 
 
 def _like(value: str) -> str:

@@ -139,14 +139,6 @@ def _view(session: Session, account: Account) -> dict[str, Any]:
 # --- creating ------------------------------------------------------------------------------------
 
 
-def _normalized_phone(value: str) -> str:
-    """A stored phone in the 10-digit form `check_phone` gives, or its bare digits if it is malformed."""
-    try:
-        return contact.check_phone(value)
-    except DomainError:
-        return "".join(c for c in value if c.isdigit())
-
-
 def _valid_phone_or_empty(value: str) -> str:
     try:
         return contact.check_phone(value) if value.strip() else ""
@@ -156,18 +148,14 @@ def _valid_phone_or_empty(value: str) -> str:
 
 def _own_contacts(session: Session, parent: Account) -> tuple[set[str], set[str]]:
     """E-mails and phones of the creating distributor: its account's and every member profile's."""
-    emails = {parent.email.strip().lower()} if parent.email.strip() else set()
-    phones = {_normalized_phone(parent.phone)} if parent.phone.strip() else set()
     members = session.scalars(
         select(Profile)
         .join(Membership, Membership.profile_id == Profile.id)
         .where(Membership.account_id == parent.id)
     ).all()
-    for profile in members:
-        emails.add(profile.email.strip().lower())
-        phones.add(_normalized_phone(profile.mobile))
-    phones.discard("")
-    return emails, phones
+    return contact.own_contacts(
+        [parent.email, *(p.email for p in members)], [parent.phone, *(p.mobile for p in members)]
+    )
 
 
 def _validate_company(v: contact.Validator, company: dict[str, str]) -> dict[str, str]:
@@ -213,13 +201,11 @@ def _validate_new(
     values = _validate_company(v, company)
     if password is not None:
         v.run("password", passwords.check_password, password)
-    own_emails, own_phones = _own_contacts(session, parent)
-    if email_ok is not None and email_ok in own_emails:
-        v.add("email", "El correo electrónico no puede ser el suyo: escriba el del nuevo distribuidor.")
-    if mobile_ok is not None and mobile_ok in own_phones:
-        v.add("mobile", "El número móvil no puede ser el suyo: escriba el del nuevo distribuidor.")
-    if phone_ok is not None and phone_ok in own_phones:
-        v.add("phone", "El teléfono no puede ser el suyo: escriba el del nuevo distribuidor.")
+    own = _own_contacts(session, parent)
+    for field, problem in contact.own_contact_problems(
+        own, email=email_ok, mobile=mobile_ok, phone=phone_ok
+    ).items():
+        v.add(field, problem)
     profile: Profile | None = None
     if (
         email_ok is not None

@@ -18,9 +18,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from cmdesk.domain import identity, usage
+from cmdesk.domain import amounts, clock, identity, usage
 from cmdesk.domain.enums import AccountStatus, Asset, ChargeKind, MovementKind, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, not_found, validation_error
+from cmdesk.domain.money import check_amount_cents
 from cmdesk.models import (
     Account,
     AutoSaleRule,
@@ -74,20 +75,11 @@ FEED_LOADERS = {"movement": load_movements}
 
 
 def _asset(value: str) -> Asset:
-    try:
-        return Asset(value)
-    except ValueError:
-        raise validation_error(
-            {"asset": "El activo debe ser «stamps» (timbres) o «points» (puntos)."}
-        ) from None
+    return amounts.check_asset(value)
 
 
 def _amount(value: Any, field: str = "amount_cents") -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise validation_error(
-            {field: "El importe debe ser un número entero de centavos mayor o igual a cero."}
-        )
-    return value
+    return check_amount_cents(value, field)
 
 
 def record_movement(
@@ -616,7 +608,7 @@ def usage_report(
     )
     if cti is None:
         raise not_found("La cuenta de timbrado")
-    local_today = usage.mx_day(now or utcnow())
+    local_today = clock.today(now or utcnow())
     start = local_today - dt.timedelta(days=days - 1)
     counts = usage_ops.daily_usage(session, [cti.id], start, local_today).get(cti.id, {})
     series = usage.fill_daily_series(counts, start, local_today)

@@ -31,26 +31,19 @@ import cmdesk
 from cmdesk.domain import contact
 from cmdesk.domain.enums import SoftwareFileKind
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
+from cmdesk.domain.files import safe_file_name as clean_file_name
+from cmdesk.domain.files import version_key
+from cmdesk.domain.names import SOFTWARE_FILE_KINDS
 from cmdesk.models import Account, ChangeLog, SoftwareFile, SoftwareProduct, utcnow
 from cmdesk.models.base import UTCDateTime
 from cmdesk.server.feed import current_txid
 
 CHUNK_SIZE = 1024 * 1024
-FILE_NAME_MAX_LENGTH = 150
 KIND_ORDER = {k.value: i for i, k in enumerate(SoftwareFileKind)}
-KIND_LABEL = {
-    SoftwareFileKind.INSTALLER.value: "Instalador",
-    SoftwareFileKind.FIX.value: "Corrección",
-    SoftwareFileKind.IMPROVEMENT.value: "Mejora",
-    SoftwareFileKind.DOCUMENTATION.value: "Documentación",
-    SoftwareFileKind.TOOL.value: "Herramienta",
-}
+KIND_LABEL = SOFTWARE_FILE_KINDS
 
 _PRODUCT_CODE_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?", re.ASCII)
 _FILE_VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,39}", re.ASCII)
-# Characters Windows forbids in file names, and the ASCII control characters.
-_UNSAFE_CHARS_RE = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
-_RESERVED_STEMS = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
 
 
 # ---- Views ---------------------------------------------------------------------------------------
@@ -93,15 +86,6 @@ def product_view(p: SoftwareProduct, files: list[SoftwareFile] | None = None) ->
     return out
 
 
-def version_key(value: str) -> tuple[tuple[int, int | str], ...]:
-    """Order versions as people read them: 10.2.1 > 10.2 > 9.9.9, 1.10 > 1.9, and a pre-release before
-    its release (2.0-beta < 2.0). Parts are tagged — 2 for a number, 0 for text, 1 for the end — so
-    a number is never compared with text and text sorts below the end of a shorter version."""
-    parts = re.findall(r"\d+|[A-Za-z]+", value)
-    key: list[tuple[int, int | str]] = [(2, int(p)) if p.isdigit() else (0, p.lower()) for p in parts]
-    return (*key, (1, ""))
-
-
 # ---- Feed ----------------------------------------------------------------------------------------
 
 
@@ -140,18 +124,7 @@ def record_catalog_for_account(session: Session, account_id: str) -> None:
 
 def safe_file_name(name: str) -> str:
     """`name` made safe for every file system the store may live on (Windows included)."""
-    cleaned = _UNSAFE_CHARS_RE.sub("_", name).strip().rstrip(". ")
-    stem, dot, ext = cleaned.rpartition(".")
-    if not dot:
-        stem, ext = cleaned, ""
-    if stem.split(".")[0].upper() in _RESERVED_STEMS:
-        stem = "_" + stem
-    ext = ext[:20]
-    stem = stem[: FILE_NAME_MAX_LENGTH - len(ext) - 1] if ext else stem[:FILE_NAME_MAX_LENGTH]
-    out = f"{stem}.{ext}" if ext else stem
-    if not out or set(out) <= {"_", "."}:
-        raise validation_error({"source": "El nombre del archivo no es válido."})
-    return out
+    return clean_file_name(name, strict=True)
 
 
 def _check_publish(

@@ -29,7 +29,8 @@ from typing import Any
 from sqlalchemy import case, literal, select, update
 from sqlalchemy.orm import Session
 
-from cmdesk.domain import codes
+from cmdesk.domain import clock, codes
+from cmdesk.domain.amounts import quantity_problem
 from cmdesk.domain.enums import Asset, MovementKind, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.domain.money import check_amount_cents
@@ -48,10 +49,6 @@ COMMENTS_MAX_LENGTH = 500
 REDEEMED_BY = "top_up_code"
 
 
-# America/Mexico_City has had no daylight saving time since October 2022; a fixed offset keeps month
-# filters identical on every platform (Windows has no tz database without the tzdata package), and
-# matches the day boundaries of `ledger.usage_report`.
-MEXICO_CITY = dt.timezone(dt.timedelta(hours=-6))
 
 
 def code_status(c: TopUpCode) -> str:
@@ -133,8 +130,8 @@ def create_code(
         kind = _check_asset(asset)
     except DomainError as e:
         errors["asset"] = e.detail
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-        errors["quantity"] = "La cantidad debe ser un número entero mayor que cero."
+    if problem := quantity_problem(quantity):
+        errors["quantity"] = problem
     try:
         check_amount_cents(amount_cents)
     except DomainError as e:
@@ -451,13 +448,9 @@ def cancel_code(
 
 def _month_range(year: int, month: int | None) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) in UTC of a calendar month (or year) in Mexico City time, as the manual filters."""
-    tz = MEXICO_CITY
-    if month is None:
-        start, end = dt.datetime(year, 1, 1, tzinfo=tz), dt.datetime(year + 1, 1, 1, tzinfo=tz)
-    else:
-        start = dt.datetime(year, month, 1, tzinfo=tz)
-        end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    span = clock.period(year, month)
+    assert span is not None
+    return span
 
 
 def list_codes(

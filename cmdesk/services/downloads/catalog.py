@@ -9,18 +9,12 @@ people read them (10.2.1 > 10.2 > 9.9.9; 2.0-beta < 2.0), as the server orders t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cmdesk.domain.files import version_key
+
 INSTALLER = "installer"
-
-
-def version_key(value: str) -> tuple[tuple[int, int | str], ...]:
-    """The server's version order (`cmdesk.server.operations.software.version_key`)."""
-    parts = re.findall(r"\d+|[A-Za-z]+", value)
-    key: list[tuple[int, int | str]] = [(2, int(p)) if p.isdigit() else (0, p.lower()) for p in parts]
-    return (*key, (1, ""))
 
 
 def _family(f: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -16,32 +16,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from cmdesk.domain.files import safe_file_name
+
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
-# Characters Windows forbids in file names, and the ASCII control characters.
-_UNSAFE_CHARS_RE = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
-_RESERVED_STEMS = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
-FILE_NAME_MAX_LENGTH = 150
 # The store's folder of a file is named after the start of its SHA-256: 96 bits tell files apart
 # while keeping paths short (a network share's path plus the name must stay under Windows' 260).
 KEY_LENGTH = 24
-
-
-def safe_file_name(name: str) -> str:
-    """`name` as a plain file name every file system accepts: no folders, no reserved names. A server
-    sends clean names; this keeps a damaged or hostile one from writing outside the store."""
-    base = re.split(r"[\\/]", name)[-1]
-    cleaned = _UNSAFE_CHARS_RE.sub("_", base).strip().rstrip(". ")
-    stem, dot, ext = cleaned.rpartition(".")
-    if not dot:
-        stem, ext = cleaned, ""
-    if stem.split(".")[0].upper() in _RESERVED_STEMS:
-        stem = "_" + stem
-    ext = ext[:20]
-    stem = stem[: FILE_NAME_MAX_LENGTH - len(ext) - 1] if ext else stem[:FILE_NAME_MAX_LENGTH]
-    result = f"{stem}.{ext}" if ext else stem
-    if not result.strip("._ "):
-        return "archivo"
-    return result
 
 
 @dataclass(frozen=True)

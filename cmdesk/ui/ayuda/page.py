@@ -1,29 +1,71 @@
 """The Ayuda page: the manual's help text, the installed version, and Buscar actualizaciones.
 
-It extends the shell's `HelpPage` with an "Actualizaciones" box (version, last result, a button,
-a progress bar while an update downloads) and adds "Buscar actualizaciones…" to the window's Ayuda
-menu. When the session first opens, it runs the automatic check (at most daily; see
-`UpdateController`).
+The manual's "Ayuda" chapter (its text, with the accents the scan lost), the version of cmdesk, and an
+"Actualizaciones" box (version, last result, a button, a progress bar while an update downloads); it
+adds "Buscar actualizaciones…" to the window's Ayuda menu. When the session first opens, it runs the
+automatic check (at most daily; see `UpdateController`).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTextBrowser,
+    QWidget,
+)
 
 import cmdesk
+from cmdesk.ui import translator
 from cmdesk.ui.ayuda.updates import UpdateController
-from cmdesk.ui.tabs import AppContext, HelpPage
+from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.tabs import AppContext, TabPage
+
+tr = translator("ayuda")
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("ayuda", text)
+# The manual's "Ayuda" chapter.
+HELP_HTML = """
+<h2>Ayuda</h2>
+<p>En la opción de ayuda contamos con varias opciones para ayudarle a sacar el máximo provecho de
+nuestros sistemas, facilitarle el trabajo diario o apoyarle en la solución de incidencias.</p>
+<h3>Hágalo usted mismo</h3>
+<p>Usted puede resolver la mayoría de las incidencias que pudieran presentársele, además de que irá
+aprendiendo cada vez más acerca de nuestras tecnologías y seguramente logrará sacar el mayor provecho
+de ellas.</p>
+<p><b>Encuentre información.</b> Busque artículos, documentación adicional o respuestas a preguntas
+frecuentes en nuestra base de conocimientos en
+<a href="http://www.induxsoft.net/">www.induxsoft.net</a>.</p>
+<h3>¿Necesita que uno de nuestros consultores le explique?</h3>
+<p>Si considera que la información que ha encontrado no es suficiente o clara y requiere que uno de
+nuestros consultores le asesore, deberá acceder a un aula virtual. El sistema de aulas virtuales le
+permitirá ver la pantalla de nuestro consultor y mantenerse en contacto a través de audio, video y
+chat. Puede acceder desde cualquier equipo de escritorio, tableta o teléfono inteligente.</p>
+<p>El servicio de aula virtual es gratuito y exclusivo para clientes con versiones actualizadas,
+contratos de soporte técnico y mantenimiento o distribuidores autorizados.</p>
+<h3>Deje que un profesional se encargue</h3>
+<p>Probablemente no tenga el tiempo de solucionar sus incidencias o requiera capacitación
+personalizada. En este caso puede obtener diferentes servicios directamente con Induxsoft o con un
+distribuidor autorizado.</p>
+"""
 
 
-class AyudaPage(HelpPage):
+class AyudaPage(TabPage):
+    """Ayuda: the portal's help text, the version of cmdesk and its updates."""
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
+        self.browser = QTextBrowser(self)
+        self.browser.setObjectName("helpText")
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setHtml(QCoreApplication.translate("help", HELP_HTML))
+        self.version = QLabel(tr("cmdesk versión {version}").format(version=cmdesk.__version__), self)
+        self.version.setObjectName("version")
+        self.version.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.updates = UpdateController(context, self)
         self.menu_action: QAction | None = None
         self._started_for: object | None = None
@@ -44,15 +86,9 @@ class AyudaPage(HelpPage):
         self.progress = QProgressBar(box)
         self.progress.setObjectName("updateProgress")
         self.progress.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(self.update_status, 1)
-        row.addWidget(self.check_button)
-        inner = QVBoxLayout(box)
-        inner.addLayout(row)
-        inner.addWidget(self.progress)
-        layout = self.layout()
-        if isinstance(layout, QVBoxLayout):
-            layout.insertWidget(layout.count() - 1, box)
+        row = hbox((self.update_status, 1), self.check_button)
+        vbox(box, row, self.progress)
+        vbox(self, (self.browser, 1), box, self.version)
 
         self.updates.status.connect(self.update_status.setText)
         self.updates.progress.connect(self._progress)
@@ -94,8 +130,8 @@ class AyudaPage(HelpPage):
             self.progress.setRange(0, 0)
 
     def refresh(self, changed: frozenset[str]) -> None:
-        """On a new session: the automatic update check (a central server only — the embedded
-        server's catalog always lists the running version)."""
+        """On a new session, shown or not: the automatic update check (a central server only — the
+        embedded server's catalog always lists the running version)."""
         self.install_menu_action()
         session = self.context.session
         if "*" not in changed or session is None or session is self._started_for:

@@ -20,24 +20,22 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from cmdesk.services import updates
-from cmdesk.services.downloads.models import DownloadStatus
 from cmdesk.services.updates import Release, UpdateCheck, Updater, UpdateStatus
-from cmdesk.ui.operations import OperationHandle, Progress
-from cmdesk.ui.tabs import AppContext
+from cmdesk.ui import translator
+from cmdesk.ui.ayuda import actions
+from cmdesk.ui.ayuda.actions import UpdaterFactory
+from cmdesk.ui.kit.actions import AppContext
+from cmdesk.ui.operations import OperationHandle
 
 log = logging.getLogger(__name__)
 
-UpdaterFactory = Callable[[Any], Updater]
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("ayuda", text)
+tr = translator("ayuda")
 
 
 class UpdateController(QObject):
@@ -81,17 +79,11 @@ class UpdateController(QObject):
             return None
         if manual:
             self.status.emit(tr("Buscando actualizaciones…"))
-
-        def job() -> tuple[Updater, UpdateCheck | None]:
-            updater = self.updater_factory(session)
-            return updater, updater.check() if manual else updater.check_if_due()
-
-        self._job = self.context.ops.run(
-            job,
-            on_done=lambda result: self._checked(result, manual),
-            on_error=lambda error: self._check_failed(error, manual),
-            pool="net",
-            label=tr("Buscando actualizaciones"),
+        self._job = (
+            actions.check(self.context, self.updater_factory, manual=manual)
+            .success(lambda result: self._checked(result, manual))
+            .failure(lambda error: self._check_failed(error, manual))
+            .run()
         )
         return self._job
 
@@ -142,25 +134,13 @@ class UpdateController(QObject):
         if updater is None or self.busy:
             return None
         self._cancel = threading.Event()
-        cancel = self._cancel
         self.status.emit(tr("Descargando cmdesk {version}…").format(version=release.version))
-
-        def job(progress: Progress) -> Path:
-            def on_status(status: DownloadStatus) -> None:
-                progress(status.received, status.total or release.file.size)
-                if progress.cancelled:
-                    cancel.set()
-
-            return updater.download(release, on_status=on_status, cancel=cancel)
-
-        self._job = self.context.ops.run(
-            job,
-            on_done=lambda path: self._downloaded(release, path),
-            on_error=self._download_failed,
-            on_progress=lambda done, total, _text: self.progress.emit(done, total),
-            pool="net",
-            label=tr("Descargando la actualización"),
-            progress=True,
+        self._job = (
+            actions.download(self.context, updater, release, self._cancel)
+            .progress(lambda done, total, _text: self.progress.emit(done, total))
+            .success(lambda path: self._downloaded(release, path))
+            .failure(self._download_failed)
+            .run()
         )
         return self._job
 

@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
 
 from cmdesk.domain import contact
 from cmdesk.domain.errors import DomainError
-from cmdesk.services.api_client import ApiClient, ApiError
-from cmdesk.services.cache import Cache
-from cmdesk.ui.clientes.client_form import ERROR_COLOR
-from cmdesk.ui.clientes.common import error_text, run_online, tr
-from cmdesk.ui.tabs import AppContext
+from cmdesk.services.api_client import ApiError
+from cmdesk.ui.clientes import actions
+from cmdesk.ui.clientes.model import tr
+from cmdesk.ui.kit.actions import AppContext
+from cmdesk.ui.kit.forms import ERROR_STYLE
+from cmdesk.ui.kit.messages import error_text
 
 RULE_TEXT = (
     "El perfil principal vinculado a un cliente puede, además de acceder al PCC, controlar todos los "
@@ -43,17 +44,6 @@ REFUSAL_TEXT = (
     "(esto evita que el distribuidor tenga el control de la cuenta del cliente en su nombre y sin "
     "autorización)."
 )
-
-
-def assign_admin_profile(
-    api: ApiClient, cache: Cache, client_id: str, email: str, mobile: str
-) -> dict[str, Any]:
-    """PUT the admin profile and keep the server's answer (the client) in the cache."""
-    answer: dict[str, Any] = api.put(
-        f"/v1/clients/{client_id}/admin-profile", {"email": email, "mobile": mobile}
-    )
-    cache.apply_answer("client", answer)
-    return answer
 
 
 class AdminProfileDialog(QDialog):
@@ -117,7 +107,7 @@ class AdminProfileDialog(QDialog):
         label = QLabel(self)
         label.setObjectName(name)
         label.setWordWrap(True)
-        label.setStyleSheet(f"color: {ERROR_COLOR};")
+        label.setStyleSheet(ERROR_STYLE)
         label.setVisible(False)
         return label
 
@@ -137,16 +127,9 @@ class AdminProfileDialog(QDialog):
         if errors or email is None or mobile is None:
             return
         self.save_button.setEnabled(False)
-        run_online(
-            self.context,
-            assign_admin_profile,
-            str(self.client["id"]),
-            email,
-            mobile,
-            on_done=self._done,
-            on_error=self._failed,
-            label=tr("Asignando perfil"),
-        )
+        actions.assign_admin_profile(
+            self.context, str(self.client["id"]), email, mobile, parent=self
+        ).success(self._done).failure(self._failed).run()
 
     def _done(self, client: dict[str, Any]) -> None:
         self.assigned.emit(client)

@@ -8,7 +8,7 @@ list), and each error shows in Spanish right under its field; a section with err
 tab. An RFC whose check digit does not match is a warning the user confirms, not an error (the SAT
 issued some such RFCs).
 
-Saving goes through `commands.create_client` / `commands.update_client`: the outbox, so it works
+Saving queues `actions.save_client` (`commands.create_client` / `update_client`): the outbox, so it works
 offline — the client shows in the table at once, marked pending, and goes to the server with the next
 sync. An edit sends only the fields that changed (with the version it started from).
 """
@@ -39,18 +39,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain import contact, identity
+from cmdesk.domain import contact, field_paths, identity, names
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.domain.geography import MEXICAN_STATES
 from cmdesk.domain.money import parse_mxn
-from cmdesk.services import commands
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.clientes.common import ask, error_text, field_errors, inform, tr
-from cmdesk.ui.tabs import AppContext
-
-ERROR_COLOR = "#d32f2f"
-WARNING_COLOR = "#b26a00"
+from cmdesk.ui.clientes import actions
+from cmdesk.ui.clientes.model import tr
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.actions import AppContext
+from cmdesk.ui.kit.forms import ERROR_COLOR, WARNING_COLOR, hbox, vbox
+from cmdesk.ui.kit.messages import ask, error_text, field_errors, inform
 
 
 @dataclass(frozen=True)
@@ -141,10 +141,8 @@ class FieldBox(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         if extra is not None:
-            row = QHBoxLayout()
+            row = hbox((editor, 1), extra)
             row.setContentsMargins(0, 0, 0, 0)
-            row.addWidget(editor, 1)
-            row.addWidget(extra)
             layout.addLayout(row)
         else:
             layout.addWidget(editor)
@@ -161,10 +159,6 @@ class FieldBox(QWidget):
         self.is_error = bool(text) and not warning
 
     is_error = False
-
-
-def value_at(data: Mapping[str, Any] | None, path: str) -> Any:
-    return commands.value_at(data, path)
 
 
 class ClientForm(QDialog):
@@ -240,12 +234,7 @@ class ClientForm(QDialog):
             self.admin_button.clicked.connect(self._admin_profile)
             top.addWidget(self.admin_button)
 
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.tabs, 1)
-        layout.addWidget(self.summary)
-        layout.addWidget(note)
-        layout.addWidget(buttons)
+        vbox(self, top, (self.tabs, 1), self.summary, note, buttons)
         self._load(self.data)
         self.resize(720, 560)
 
@@ -277,7 +266,7 @@ class ClientForm(QDialog):
             radios = QHBoxLayout(holder)
             radios.setContentsMargins(0, 0, 0, 0)
             self.person_group = QButtonGroup(holder)
-            for value, text in (("moral", tr("Persona moral")), ("fisica", tr("Persona física"))):
+            for value, text in labels.items(names.PERSON_TYPES):
                 radio = QRadioButton(text, holder)
                 radio.setObjectName(f"person_{value}")
                 radio.setProperty("value", value)
@@ -352,7 +341,7 @@ class ClientForm(QDialog):
 
     def _load(self, data: Mapping[str, Any] | None) -> None:
         for field in FIELDS:
-            value = value_at(data, field.path) if data else None
+            value = field_paths.value_at(data, field.path) if data else None
             self.set_value(field.path, value)
         if data is None:
             self.set_value("legal_representative.person_type", "moral")
@@ -520,14 +509,14 @@ class ClientForm(QDialog):
                 if value not in empty:
                     flat[path] = value
                 continue
-            current = value_at(self.data, path)
+            current = field_paths.value_at(self.data, path)
             if current in empty and value in empty:
                 continue
             if path == "legal_representative.person_type" and current in empty:
                 continue  # the radio's default over data that never said: not a change
             if current != value:
                 flat[path] = value
-        return commands.unflatten(flat)
+        return field_paths.unflatten(flat)
 
     def save(self) -> None:
         if self._saving:
@@ -543,27 +532,20 @@ class ClientForm(QDialog):
                 tr("Confirmar RFC"),
                 rfc_warning,
                 lambda: self._confirm_rfc(str(values.get("rfc"))),
-                yes=tr("El RFC es correcto"),
-                no=tr("Corregir"),
+                yes_text=tr("El RFC es correcto"),
+                no_text=tr("Corregir"),
             )
             return
         changes = self.changes(values)
         if self.data is not None and not changes:
             self.accept()
             return
-        session = self.context.session
-        if session is None:
-            return
         self._saving = True
         self.save_button.setEnabled(False)
-        if self.data is None:
-            job = lambda: session.command(commands.create_client, changes)  # noqa: E731
-        else:
-            client_id = self.client_id or ""
-            job = lambda: session.command(commands.update_client, client_id, changes)  # noqa: E731
-        self.context.ops.run(
-            job, on_done=self._saved, on_error=self._failed, pool="cache", label=tr("Guardando")
-        )
+        client_id = self.client_id if self.data is not None else None
+        actions.save_client(self.context, client_id, changes, parent=self).success(self._saved).failure(
+            self._failed
+        ).run()
 
     def _confirm_rfc(self, rfc: str) -> None:
         self.rfc_warning_confirmed = rfc
@@ -581,7 +563,7 @@ class ClientForm(QDialog):
         if fields:
             self.show_errors(fields)
         else:
-            inform(self, tr("No se pudo guardar"), error_text(error), warning=True)
+            inform(self, tr("No se pudo guardar"), error_text(error), error=True)
 
     def _admin_profile(self) -> None:
         from cmdesk.ui.clientes.admin_profile import AdminProfileDialog

@@ -1,10 +1,10 @@
-"""A client's window, with the portal's tabs: Datos generales, Cuentas de timbrado, Puntos,
-Facturación y pagos, Pólizas, Licencias and Interacciones — each from the cache (read in the cache
-pool), kept up to date by the page when a sync or a command changes them.
+"""A client's window, with the portal's tabs: Datos generales (`general_html`), Cuentas de timbrado, Puntos,
+Facturación y pagos, Pólizas, Licencias and Interacciones — each from the cache (`actions.read_detail`),
+kept up to date by the page when a sync or a command changes them.
 
 From here the user edits the client, assigns its admin profile, transfers stamps or points, registers
 an interaction or a support policy (commands: queued, shown pending offline) and generates MKL
-licenses ("Usar MKL": online, `POST /v1/licenses`; without the MKL contracted the server's Spanish
+licenses ("Usar MKL": online, `commands.generate_licenses`; without the MKL contracted the server's Spanish
 reason is shown).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,13 +38,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cmdesk.domain import sales
 from cmdesk.services import commands
-from cmdesk.services.api_client import ApiClient
-from cmdesk.services.cache import Cache
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.clientes.client_form import ERROR_COLOR
-from cmdesk.ui.clientes.common import error_text, field_errors, request_sync, run_command, run_online, tr
-from cmdesk.ui.tabs import COLOR_NAMES, AppContext
+from cmdesk.ui.clientes import actions
+from cmdesk.ui.clientes.general import general_html
+from cmdesk.ui.clientes.model import tr
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.actions import AppContext
+from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, vbox
+from cmdesk.ui.kit.messages import error_text, field_errors
 
 TABS: tuple[tuple[str, str], ...] = (
     ("general", "Datos generales"),
@@ -68,62 +70,6 @@ ENTITIES = frozenset(
         "contract",
     }
 )
-KIND_NAMES = {
-    "purchase": "Compra",
-    "transfer": "Transferencia",
-    "auto_sale": "Venta automática",
-    "top_up": "Código de abono",
-    "contract": "Contrato",
-    "unlimited_fee": "Anualidad CTI ilimitada",
-}
-
-
-def read_detail(cache: Cache, client_id: str) -> dict[str, Any]:
-    """Everything the window shows about one client (runs in the cache pool)."""
-    contracts = [
-        c for c in cache.all("contract") if c.get("kind") == "mkl" and c.get("status", "active") == "active"
-    ]
-    return {
-        "client": cache.get("client", client_id),
-        "ctis": cache.query_stamping_accounts(client_id=client_id, sort="created_asc", limit=1000),
-        "movements": cache.query_movements(client_id=client_id, limit=5000),
-        "invoices": sorted(
-            cache.entities_of_client("invoice", client_id),
-            key=lambda i: str(i.get("created_at")),
-            reverse=True,
-        ),
-        "policies": sorted(
-            cache.entities_of_client("support_policy", client_id),
-            key=lambda p: str(p.get("ends_on")),
-            reverse=True,
-        ),
-        "licenses": sorted(
-            cache.entities_of_client("license", client_id),
-            key=lambda x: str(x.get("created_at")),
-            reverse=True,
-        ),
-        "interactions": sorted(
-            cache.entities_of_client("interaction", client_id),
-            key=lambda x: str(x.get("occurred_at")),
-            reverse=True,
-        ),
-        "mkl": list((cache.catalog() or {}).get("mkl") or []),
-        "contracted": sorted({str(c.get("code")) for c in contracts}),
-    }
-
-
-def generate_licenses(
-    api: ApiClient, cache: Cache, client_id: str, code: str, count: int
-) -> list[dict[str, Any]]:
-    """Usar MKL: licenses for the client, each valid a year (online; the server checks the contract)."""
-    answer: list[dict[str, Any]] = api.post(
-        "/v1/licenses",
-        {"client_id": client_id, "product_code": code, "count": count},
-        idempotency_key=uuid.uuid4().hex,
-    )
-    for item in answer:
-        cache.apply_answer("license", item)
-    return answer
 
 
 def make_table(name: str, headers: Sequence[str], parent: QWidget) -> QTableWidget:
@@ -156,6 +102,10 @@ def _date(value: Any) -> str:
         except ValueError:
             return value
     return fmt.date(value)
+
+
+def _day(value: QDate) -> dt.date:
+    return dt.date(value.year(), value.month(), value.day())
 
 
 def _yes(value: Any) -> str:
@@ -203,13 +153,8 @@ class ClientDetailWindow(QDialog):
             self.tabs.addTab(page, tr(title))
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
-        bottom = QHBoxLayout()
-        bottom.addStretch(1)
-        bottom.addWidget(close)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.tabs, 1)
-        layout.addLayout(bottom)
+        bottom = hbox(None, close)
+        vbox(self, self.heading, (self.tabs, 1), bottom)
         self.resize(980, 620)
         self.show_tab(tab)
         self.reload()
@@ -231,13 +176,8 @@ class ClientDetailWindow(QDialog):
         admin = QPushButton(tr("Asignar perfil admin…"), page)
         admin.setObjectName("admin")
         admin.clicked.connect(self.admin_profile)
-        buttons = QHBoxLayout()
-        buttons.addWidget(edit)
-        buttons.addWidget(admin)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(page)
-        layout.addLayout(buttons)
-        layout.addWidget(self.general, 1)
+        buttons = hbox(edit, admin, None)
+        vbox(page, buttons, (self.general, 1))
         return page
 
     def _ctis_tab(self) -> QWidget:
@@ -260,9 +200,7 @@ class ClientDetailWindow(QDialog):
         transfer = QPushButton(tr("Transferir timbres…"), page)
         transfer.clicked.connect(lambda: self.transfer("stamps"))
         layout = QVBoxLayout(page)
-        row = QHBoxLayout()
-        row.addWidget(transfer)
-        row.addStretch(1)
+        row = hbox(transfer, None)
         layout.addLayout(row)
         layout.addWidget(self.ctis, 1)
         return page
@@ -274,13 +212,8 @@ class ClientDetailWindow(QDialog):
         self.points = make_table("points", ("Fecha", "Movimiento", "Puntos", "Importe", "Comentarios"), page)
         transfer = QPushButton(tr("Transferir puntos…"), page)
         transfer.clicked.connect(lambda: self.transfer("points"))
-        row = QHBoxLayout()
-        row.addWidget(self.points_balance)
-        row.addStretch(1)
-        row.addWidget(transfer)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.points, 1)
+        row = hbox(self.points_balance, None, transfer)
+        vbox(page, row, (self.points, 1))
         return page
 
     def _billing_tab(self) -> QWidget:
@@ -289,12 +222,14 @@ class ClientDetailWindow(QDialog):
         self.billing_summary.setObjectName("billingSummary")
         self.sales = make_table("sales", ("Fecha", "Concepto", "Cantidad", "Importe", "Factura"), page)
         self.invoices = make_table("invoices", ("Fecha", "Referencia", "Total"), page)
-        layout = QVBoxLayout(page)
-        layout.addWidget(self.billing_summary)
-        layout.addWidget(QLabel("<b>" + tr("Ventas") + "</b>", page))
-        layout.addWidget(self.sales, 3)
-        layout.addWidget(QLabel("<b>" + tr("Facturas registradas") + "</b>", page))
-        layout.addWidget(self.invoices, 2)
+        vbox(
+            page,
+            self.billing_summary,
+            QLabel("<b>" + tr("Ventas") + "</b>", page),
+            (self.sales, 3),
+            QLabel("<b>" + tr("Facturas registradas") + "</b>", page),
+            (self.invoices, 2),
+        )
         return page
 
     def _policies_tab(self) -> QWidget:
@@ -303,12 +238,8 @@ class ClientDetailWindow(QDialog):
         add = QPushButton(tr("Agregar póliza…"), page)
         add.setObjectName("addPolicy")
         add.clicked.connect(self.add_policy)
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addStretch(1)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.policies, 1)
+        row = hbox(add, None)
+        vbox(page, row, (self.policies, 1))
         return page
 
     def _licenses_tab(self) -> QWidget:
@@ -333,20 +264,17 @@ class ClientDetailWindow(QDialog):
         self.license_message.setObjectName("licenseMessage")
         self.license_message.setWordWrap(True)
         self.license_message.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(QLabel(tr("MKL:"), page))
-        row.addWidget(self.mkl, 1)
-        row.addWidget(QLabel(tr("Cantidad:"), page))
-        row.addWidget(self.license_count)
-        row.addWidget(self.generate)
+        row = hbox(
+            QLabel(tr("MKL:"), page),
+            (self.mkl, 1),
+            QLabel(tr("Cantidad:"), page),
+            self.license_count,
+            self.generate,
+        )
         self.licenses = make_table(
             "licenses", ("Producto", "Clave de licencia", "Válida desde", "Válida hasta"), page
         )
-        layout = QVBoxLayout(page)
-        layout.addWidget(intro)
-        layout.addLayout(row)
-        layout.addWidget(self.license_message)
-        layout.addWidget(self.licenses, 1)
+        vbox(page, intro, row, self.license_message, (self.licenses, 1))
         return page
 
     def _interactions_tab(self) -> QWidget:
@@ -363,37 +291,26 @@ class ClientDetailWindow(QDialog):
         add.setObjectName("addInteraction")
         add.clicked.connect(self.add_interaction)
         self.interaction_error = QLabel(page)
-        self.interaction_error.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.interaction_error.setStyleSheet(ERROR_STYLE)
         self.interaction_error.setVisible(False)
         row = QHBoxLayout()
         row.addWidget(self.interaction_text, 1)
         row.addWidget(add, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.interaction_error)
-        layout.addWidget(self.interactions, 1)
+        vbox(page, row, self.interaction_error, (self.interactions, 1))
         return page
 
     # ---- loading ---------------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        session = self.context.session
-        cache = session.cache if session is not None else None
-        if cache is None:
+        if self.context.session is None or self.context.session.cache is None:
             return
         if self._loading:
             self._again = True
             return
         self._loading = True
-        self.context.ops.run(
-            read_detail,
-            cache,
-            self.client_id,
-            on_done=self._loaded,
-            on_error=lambda e: self._loaded({"error": error_text(e)}),
-            pool="cache",
-            label=tr("Leyendo el cliente"),
-        )
+        actions.read_detail(self.context, self.client_id).success(self._loaded).failure(
+            lambda e: self._loaded({"error": error_text(e)})
+        ).run()
 
     def _loaded(self, data: dict[str, Any]) -> None:
         self._loading = False
@@ -431,7 +348,7 @@ class ClientDetailWindow(QDialog):
         rows = [
             (
                 str(c["id"]) + (" " + tr("(pendiente)") if c.get("pending") else ""),
-                tr("Estándar") if c.get("kind") == "standard" else tr("Ilimitada"),
+                labels.cti_kind(c.get("kind")),
                 fmt.date(c.get("created_at")),
                 fmt.date(c.get("first_issue_at")),
                 fmt.date(c.get("last_issue_at")),
@@ -450,7 +367,7 @@ class ClientDetailWindow(QDialog):
         rows = [
             (
                 fmt.date_time(m.get("created_at")),
-                tr(KIND_NAMES.get(str(m.get("kind")), str(m.get("kind")))),
+                labels.movement(m.get("kind")),
                 fmt.number((-1 if m.get("source_id") == self.client_id else 1) * int(m.get("quantity") or 0)),
                 fmt.money(m.get("amount_cents") or 0),
                 str(m.get("comments") or ""),
@@ -464,8 +381,8 @@ class ClientDetailWindow(QDialog):
         self, movements: Sequence[Mapping[str, Any]], invoices: Sequence[Mapping[str, Any]]
     ) -> None:
         references = {str(i["id"]): str(i.get("reference") or "") for i in invoices}
-        sales = [m for m in movements if int(m.get("amount_cents") or 0) > 0]
-        pending = [m for m in sales if not m.get("invoice_id")]
+        sold = [m for m in movements if sales.is_sale(m)]
+        pending = [m for m in sold if sales.is_pending_sale(m)]
         self.billing_summary.setText(
             (
                 tr("Por facturar: {amount} en 1 venta")
@@ -481,14 +398,14 @@ class ClientDetailWindow(QDialog):
         rows = [
             (
                 fmt.date_time(m.get("created_at")),
-                tr("Timbres") if m.get("asset") == "stamps" else tr("Puntos"),
+                labels.asset(m.get("asset")),
                 fmt.number(int(m.get("quantity") or 0)),
                 fmt.money(int(m.get("amount_cents") or 0)),
                 references.get(str(m.get("invoice_id")), str(m.get("invoice_id") or ""))
                 if m.get("invoice_id")
                 else tr("Por facturar"),
             )
-            for m in sales
+            for m in sold
         ]
         fill(self.sales, rows, right=(2, 3))
         fill(
@@ -513,7 +430,7 @@ class ClientDetailWindow(QDialog):
                 _date(p.get("ends_on")),
                 str(p.get("reference") or ""),
                 _yes(str(p.get("starts_on") or "") <= today <= str(p.get("ends_on") or ""))
-                + (" " + tr("(pendiente)") if str(p.get("id", "")).startswith(commands.LOCAL_PREFIX) else ""),
+                + (" " + tr("(pendiente)") if commands.is_local(str(p.get("id", ""))) else ""),
             )
             for p in policies
         ]
@@ -553,7 +470,7 @@ class ClientDetailWindow(QDialog):
             (
                 fmt.date_time(i.get("occurred_at")),
                 str(i.get("author") or "")
-                or (tr("(pendiente)") if str(i.get("id", "")).startswith(commands.LOCAL_PREFIX) else ""),
+                or (tr("(pendiente)") if commands.is_local(str(i.get("id", ""))) else ""),
                 str(i.get("text") or ""),
             )
             for i in interactions
@@ -573,7 +490,6 @@ class ClientDetailWindow(QDialog):
         client = self._client()
         if client is not None:
             self.form = ClientForm(self.context, client, self)
-            self.form.saved.connect(lambda _c: request_sync(self))
             self.form.open()
 
     def admin_profile(self) -> None:
@@ -586,11 +502,14 @@ class ClientDetailWindow(QDialog):
             self.admin_dialog.open()
 
     def transfer(self, asset: str) -> None:
-        from cmdesk.ui.clientes.transfer import open_transfer_dialog
+        from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
         client = self._client()
         if client is not None:
-            self.transfer_dialog = open_transfer_dialog(self.context, asset, client, self)
+            standard = [str(c["id"]) for c in self.data.get("ctis") or [] if c.get("kind") == "standard"]
+            self.transfer_dialog = TransferDialog.for_client(
+                self.context, asset, str(client["id"]), standard, parent=self
+            )
 
     def add_interaction(self) -> None:
         text = self.interaction_text.toPlainText().strip()
@@ -604,9 +523,9 @@ class ClientDetailWindow(QDialog):
             self.interaction_error.setText(" ".join(field_errors(error).values()) or error_text(error))
             self.interaction_error.setVisible(True)
 
-        run_command(
-            self.context, self, commands.add_interaction, self.client_id, text, on_done=done, on_error=failed
-        )
+        actions.add_interaction(self.context, self.client_id, text, parent=self).success(done).failure(
+            failed
+        ).run()
 
     def add_policy(self) -> PolicyDialog:
         dialog = PolicyDialog(self.context, self.client_id, self)
@@ -621,16 +540,9 @@ class ClientDetailWindow(QDialog):
             return
         self.generate.setEnabled(False)
         self.license_message.setVisible(False)
-        run_online(
-            self.context,
-            generate_licenses,
-            self.client_id,
-            str(code),
-            int(self.license_count.value()),
-            on_done=self._licenses_made,
-            on_error=self._licenses_refused,
-            label=tr("Generando licencias"),
-        )
+        actions.generate_licenses(
+            self.context, self.client_id, str(code), int(self.license_count.value()), parent=self
+        ).success(self._licenses_made).failure(self._licenses_refused).run()
 
     def _licenses_made(self, items: list[dict[str, Any]]) -> None:
         self.generate.setEnabled(True)
@@ -648,133 +560,8 @@ class ClientDetailWindow(QDialog):
 
     def _license_text(self, text: str, *, error: bool) -> None:
         self.license_message.setText(text)
-        self.license_message.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
+        self.license_message.setStyleSheet(ERROR_STYLE if error else "")
         self.license_message.setVisible(True)
-
-
-def general_html(client: Mapping[str, Any]) -> str:
-    """Datos generales, section by section, as the portal's form groups them."""
-
-    def row(label: str, value: Any) -> str:
-        text = "" if value is None else str(value)
-        if not text.strip() and label not in ("Nombre", "RFC"):
-            return ""  # an empty field says nothing
-        return (
-            f"<tr><td style='padding-right:12px'><b>{html.escape(tr(label))}</b></td>"
-            f"<td>{html.escape(text)}</td></tr>"
-        )
-
-    address = client.get("address") or {}
-    legal = client.get("legal_representative") or {}
-    other = client.get("other") or {}
-    admin = client.get("admin_profile") or None
-    street = " ".join(
-        p
-        for p in (
-            address.get("street"),
-            address.get("exterior_number"),
-            ("int. " + str(address["interior_number"])) if address.get("interior_number") else "",
-        )
-        if p
-    )
-    place = ", ".join(
-        p
-        for p in (
-            address.get("neighborhood"),
-            address.get("city"),
-            address.get("state"),
-            ("C.P. " + str(address["postal_code"])) if address.get("postal_code") else "",
-        )
-        if p
-    )
-    sections: list[tuple[str, list[str]]] = [
-        (
-            "Datos generales",
-            [
-                row("Nombre", client.get("name")),
-                row("Nombre comercial", client.get("trade_name")),
-                row("RFC", client.get("rfc")),
-                row("Teléfono", client.get("phone")),
-                row("Correo", client.get("email")),
-                row("Dirección", street),
-                row("", place),
-                row("Fecha de alta", fmt.date_time(client.get("created_at"))),
-                row(
-                    "Clasificación",
-                    ", ".join(
-                        x
-                        for x in (
-                            tr("Favorito") if client.get("favorite") else "",
-                            tr("Baja") if client.get("dropped") else "",
-                            tr(COLOR_NAMES[client["color"]]) if client.get("color") in COLOR_NAMES else "",
-                        )
-                        if x
-                    )
-                    or tr("Sin clasificar"),
-                ),
-                row(
-                    "Perfil principal",
-                    f"{admin.get('email', '')} · {admin.get('mobile', '')}"
-                    if isinstance(admin, dict)
-                    else tr("Sin asignar"),
-                ),
-            ],
-        ),
-        (
-            "Representante legal",
-            [
-                row(
-                    "Tipo de persona",
-                    tr("Persona física") if legal.get("person_type") == "fisica" else tr("Persona moral"),
-                ),
-                row("Nombre", legal.get("name")),
-                row("Puesto", legal.get("position")),
-                row("Correo", legal.get("email")),
-                row("Teléfono", " / ".join(p for p in (legal.get("phone"), legal.get("phone_alt")) if p)),
-                row("CURP", legal.get("curp")),
-            ],
-        ),
-    ]
-    for key, title in (
-        ("financial_contact", "Contacto financiero"),
-        ("technical_contact", "Contacto técnico"),
-    ):
-        person = client.get(key) or {}
-        sections.append(
-            (
-                title,
-                [
-                    row("Nombre", person.get("name")),
-                    row("Puesto", person.get("position")),
-                    row("Correo", person.get("email")),
-                    row(
-                        "Teléfono", " / ".join(p for p in (person.get("phone"), person.get("phone_alt")) if p)
-                    ),
-                ],
-            )
-        )
-    price = other.get("bulk_stamp_price_cents")
-    sections.append(
-        (
-            "Otros",
-            [
-                row(
-                    "Precio de timbres a granel",
-                    fmt.money(price) if price is not None else tr("El precio general"),
-                ),
-                row("Porcentaje de descuento", f"{int(other.get('discount_percent') or 0)} %"),
-                row("Días de crédito", str(int(other.get("credit_days") or 0))),
-                row("Fax", other.get("fax")),
-                row("Tipo de cliente", other.get("client_type")),
-                row("Giro", other.get("business_activity")),
-                row("Comentarios", other.get("comments")),
-            ],
-        )
-    )
-    parts = []
-    for title, rows in sections:
-        parts.append(f"<h3>{html.escape(tr(title))}</h3><table>{''.join(rows)}</table>")
-    return "".join(parts)
 
 
 class PolicyDialog(QDialog):
@@ -802,7 +589,7 @@ class PolicyDialog(QDialog):
         self.reference.setObjectName("reference")
         self.error = QLabel(self)
         self.error.setObjectName("error")
-        self.error.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.error.setStyleSheet(ERROR_STYLE)
         self.error.setWordWrap(True)
         self.error.setVisible(False)
         form = QFormLayout()
@@ -815,10 +602,7 @@ class PolicyDialog(QDialog):
         self.save_button.setObjectName("save")
         self.save_button.clicked.connect(self.save)
         buttons.addButton(tr("Cancelar"), QDialogButtonBox.ButtonRole.RejectRole).clicked.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        vbox(self, form, self.error, buttons)
 
     def save(self) -> None:
         self.error.setVisible(False)
@@ -831,15 +615,12 @@ class PolicyDialog(QDialog):
             self.added.emit(command)
             self.accept()
 
-        run_command(
+        actions.add_policy(
             self.context,
-            self,
-            commands.add_policy,
             self.client_id,
             product=self.product.text(),
-            starts_on=self.starts.date().toPython(),
-            ends_on=self.ends.date().toPython(),
+            starts_on=_day(self.starts.date()),
+            ends_on=_day(self.ends.date()),
             reference=self.reference.text(),
-            on_done=done,
-            on_error=failed,
-        )
+            parent=self,
+        ).success(done).failure(failed).run()

@@ -8,8 +8,11 @@
   orders in «Ordenar por», and the column headers.
 - Classifying one or many selected clients (context menu, or the star and color cells), which queues a
   `set_tags` command (it shows at once, marked pending until the server has it).
-- Agregar cliente, Editar, Asignar perfil admin, the client's detail window, and the export of the
-  current view to Excel or CSV.
+- Agregar cliente, Editar, Asignar perfil admin, the client's detail window, Transferir (the Timbrado
+  tab's `TransferDialog`), and the export of the current view to Excel or CSV.
+
+What it does goes through `clientes.actions`; the table reloads when the cache says clients changed
+(`refresh`, while the page is on screen; when it is shown next otherwise).
 """
 
 from __future__ import annotations
@@ -21,49 +24,58 @@ from typing import Any
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QProgressDialog,
     QPushButton,
-    QStackedLayout,
-    QTableView,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
+from cmdesk.domain import names
 from cmdesk.services import commands, export
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.clientes.common import error_text, inform, request_sync, run_command, tr
+from cmdesk.ui.clientes import actions
 from cmdesk.ui.clientes.delegates import ActionsDelegate, ColorDelegate, NameDelegate, two_line_height
 from cmdesk.ui.clientes.model import (
     COLUMN_INDEX,
     COLUMNS,
     TWELVE_ORDERS,
-    ClientQuery,
     ClientRow,
     ClientsModel,
-    column_for_sort,
+    client_query,
+    tr,
 )
-from cmdesk.ui.tabs import COLOR_NAMES, COLOR_SWATCHES, AppContext, TabPage
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.kit.messages import error_text, inform
+from cmdesk.ui.kit.table import Query, make_table
+from cmdesk.ui.tabs import AppContext, TabPage
 
 log = logging.getLogger(__name__)
 
 SEARCH_DELAY_MS = 150
-CATEGORIES = (("all", "Todos"), ("favorites", "Favoritos"), ("dropped", "Bajas"))
 
 
 def swatch_icon(color: str | None, size: int = 14) -> QIcon:
     pixmap = QPixmap(size, size)
-    pixmap.fill(QColor(COLOR_SWATCHES[color]) if color in COLOR_SWATCHES else QColor(0, 0, 0, 0))
+    swatch = labels.COLOR_SWATCHES.get(str(color))
+    pixmap.fill(QColor(swatch) if swatch else QColor(0, 0, 0, 0))
     return QIcon(pixmap)
+
+
+def column_for_sort(sort: str) -> tuple[int, Qt.SortOrder] | None:
+    """The column (and direction) whose header shows the order `sort`, if one does."""
+    for index, column in enumerate(COLUMNS):
+        order = column.shows_sort(sort, False)
+        if order is not None:
+            return index, order
+    return None
 
 
 class ClientsPage(TabPage):
@@ -73,7 +85,7 @@ class ClientsPage(TabPage):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.model = ClientsModel(context.ops, self._cache, self)
+        self.model = ClientsModel(context, self)
         self._started = False
         self._selected_before: list[str] = []
         self._windows: list[QWidget] = []
@@ -85,10 +97,6 @@ class ClientsPage(TabPage):
         self.model.failed.connect(
             lambda text: self.summary.setText(tr("No se pudo leer: {e}").format(e=text))
         )
-
-    def _cache(self) -> Any:
-        session = self.context.session
-        return session.cache if session is not None else None
 
     # ---- building ------------------------------------------------------------------------------------
 
@@ -115,10 +123,10 @@ class ClientsPage(TabPage):
         categories = QHBoxLayout()
         categories.setSpacing(0)
         self.category_buttons: dict[str, QToolButton] = {}
-        for key, text in CATEGORIES:
+        for key, text in labels.items(names.CLIENT_CATEGORIES):
             button = QToolButton(self)
             button.setObjectName(f"category_{key}")
-            button.setText(tr(text))
+            button.setText(text)
             button.setCheckable(True)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             self.category_group.addButton(button)
@@ -130,14 +138,14 @@ class ClientsPage(TabPage):
         self.color_filter = QComboBox(self)
         self.color_filter.setObjectName("colorFilter")
         self.color_filter.addItem(tr("Todos los colores"), None)
-        for name, label in COLOR_NAMES.items():
-            self.color_filter.addItem(swatch_icon(name), tr(label), name)
+        for name, label in labels.items(names.COLORS):
+            self.color_filter.addItem(swatch_icon(name), label, name)
         self.color_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
 
         self.order = QComboBox(self)
         self.order.setObjectName("order")
         for key, label in TWELVE_ORDERS:
-            self.order.addItem(tr(label), key)
+            self.order.addItem(label, key)
         self.order.setPlaceholderText(tr("Orden por columna"))
         for combo in (self.order, self.color_filter):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -156,49 +164,39 @@ class ClientsPage(TabPage):
         self.export_button.setMenu(export_menu)
 
         # Two rows, so the page fits a narrow window (the main window can be 720 px wide).
-        top = QHBoxLayout()
-        top.addWidget(self.search, 1)
-        top.addWidget(search_button)
-        top.addSpacing(12)
-        top.addWidget(self.add_button)
-        top.addWidget(self.export_button)
+        top = hbox((self.search, 1), search_button, 12, self.add_button, self.export_button)
 
-        second = QHBoxLayout()
-        second.addLayout(categories)
-        second.addSpacing(8)
-        second.addWidget(self.color_filter)
-        second.addSpacing(12)
+        second = hbox(categories, 8, self.color_filter, 12)
         order_label = QLabel(tr("Ordenar por:"), self)
         order_label.setBuddy(self.order)
         second.addWidget(order_label)
         second.addWidget(self.order)
         second.addStretch(1)
         self.summary = QLabel(self)
+        self._summary_query: Query | None = None  # the query the summary speaks of
         self.summary.setObjectName("summary")
         second.addWidget(self.summary)
 
-        self.view = QTableView(self)
-        self.view.setObjectName("clientsTable")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
+        # The header's clicks choose among the manual's orders (`_header_clicked`), not Qt's sort.
+        self.view = make_table(
+            self.model,
+            self,
+            "clientsTable",
+            stretch=COLUMN_INDEX["name"],
+            sortable=False,
+            multiple=True,
+            empty_text=tr("Ningún cliente coincide con la búsqueda o el filtro."),
+        )
         self.view.setMouseTracking(True)
+        # Always there: the columns keep their widths as a search empties and fills the table.
+        self.view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.clicked.connect(self._clicked)
         self.view.doubleClicked.connect(self._double_clicked)
         self.view.activated.connect(self._activated)
-        vertical = self.view.verticalHeader()
-        vertical.setVisible(False)
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(two_line_height(self.view.fontMetrics()))
+        self.view.verticalHeader().setDefaultSectionSize(two_line_height(self.view.fontMetrics()))
         header = self.view.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COLUMN_INDEX["name"], QHeaderView.ResizeMode.Stretch)
         header.setSortIndicatorShown(True)
         header.setSectionsClickable(True)
         header.sectionClicked.connect(self._header_clicked)
@@ -227,18 +225,7 @@ class ClientsPage(TabPage):
         self.view.setMinimumWidth(400)
         self._show_sort("name")
 
-        self.empty = QLabel(tr("Ningún cliente coincide con la búsqueda o el filtro."), self)
-        self.empty.setObjectName("empty")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setEnabled(False)
-        self._stack = QStackedLayout()
-        self._stack.addWidget(self.view)
-        self._stack.addWidget(self.empty)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(second)
-        layout.addLayout(self._stack, 1)
+        vbox(self, top, second, (self.view, 1))
 
         find = QAction(self)
         find.setShortcut(QKeySequence.StandardKey.Find)
@@ -255,13 +242,13 @@ class ClientsPage(TabPage):
 
     # ---- the query -----------------------------------------------------------------------------------
 
-    def current_query(self) -> ClientQuery:
+    def current_query(self) -> Query:
         category = next((k for k, b in self.category_buttons.items() if b.isChecked()), "all")
-        return ClientQuery(
-            q=self.search.text().strip(),
+        return client_query(
+            self.search.text().strip(),
             category=category,
             color=self.color_filter.currentData(),
-            sort=self.model.query.sort,
+            sort=self.model.query.sort or "name",
         )
 
     def apply_filters(self) -> None:
@@ -299,22 +286,24 @@ class ClientsPage(TabPage):
 
     def _header_clicked(self, section: int) -> None:
         column = COLUMNS[section]
+        sort = self.model.query.sort or "name"
         if column.sort is None:
-            self._show_sort(self.model.query.sort)  # not sortable: keep the arrow where it was
+            self._show_sort(sort)  # not sortable: keep the arrow where it was
             return
-        current = column_for_sort(self.model.query.sort)
+        current = column_for_sort(sort)
         # A new column starts ascending (the numbers and dates: largest / newest first reads better).
         if current is not None and current[0] == section:
             descending = current[1] == Qt.SortOrder.AscendingOrder
         else:
             descending = column.kind in ("number", "date")
-        self.set_sort(column.sort[1] if descending else column.sort[0])
+        self.set_sort(column.sort_key(descending) or "name")
 
     def refresh(self, changed: frozenset[str]) -> None:
         self._hook_synced()
-        self._refresh_windows(changed)
-        if self.context.session is None or not self.wants(changed):
-            return
+        self._refresh_windows(changed)  # the client windows follow the cache, shown or not
+        super().refresh(changed)
+
+    def reload(self, changed: frozenset[str]) -> None:
         if not self._started:
             self.apply_filters()
         else:
@@ -336,15 +325,20 @@ class ClientsPage(TabPage):
         self._selected_before = [r.id for r in self.selected_rows()]
 
     def _counted(self, total: int) -> None:
-        query = self.model.query
-        filtered = bool(query.q or query.color or query.category != "all")
         text = tr("{n} clientes").format(n=fmt.number(total)) if total != 1 else tr("1 cliente")
-        if filtered:
+        self._show_summary(text)
+
+    def _show_summary(self, text: str) -> None:
+        query = self.model.query
+        if query.q or query.get("color") or query.get("category", "all") != "all":
             text += " " + tr("(con la búsqueda o el filtro)")
         self.summary.setText(text)
+        self._summary_query = query
 
-    def _loaded(self, total: int) -> None:
-        self._stack.setCurrentWidget(self.view if total else self.empty)
+    def _loaded(self) -> None:
+        if not self.model.exact and self.model.query != self._summary_query:
+            # Another search or filter: its count comes once the user stops typing.
+            self._show_summary(tr("Más de {n} clientes").format(n=fmt.number(self.model.rowCount())))
         if self._selected_before:
             selection = self.view.selectionModel()
             for client_id in self._selected_before:
@@ -378,16 +372,16 @@ class ClientsPage(TabPage):
 
     def set_tags(self, rows: list[ClientRow], **tags: Any) -> None:
         """Favoritos / Bajas / color of `rows` (queued; shown at once as pending)."""
-        ids = [r.id for r in rows if not r.id.startswith(commands.LOCAL_PREFIX)]
+        ids = [r.id for r in rows if not commands.is_local(r.id)]
         if len(ids) < len(rows):
             inform(
                 self,
                 tr("Clasificar clientes"),
                 tr("Un cliente nuevo se clasifica cuando ya está registrado en el servidor."),
-                warning=True,
+                error=True,
             )
         if ids:
-            run_command(self.context, self, commands.set_tags, ids, **tags)
+            actions.set_tags(self.context, ids, parent=self, **tags).run()
 
     def _clicked(self, index: Any) -> None:
         column = COLUMNS[index.column()]
@@ -405,8 +399,8 @@ class ClientsPage(TabPage):
     def color_menu(self, rows: list[ClientRow], parent: QWidget | None = None) -> QMenu:
         menu = QMenu(tr("Color"), parent or self)
         menu.setObjectName("colorMenu")
-        for name, label in COLOR_NAMES.items():
-            action = menu.addAction(swatch_icon(name), tr(label))
+        for name, label in labels.items(names.COLORS):
+            action = menu.addAction(swatch_icon(name), label)
             action.setData(name)
             action.triggered.connect(lambda _c=False, n=name: self.set_tags(rows, color=n))
         menu.addSeparator()
@@ -485,26 +479,26 @@ class ClientsPage(TabPage):
         self._windows.append(widget)
         return widget
 
+    def _client(self, client_id: str) -> dict[str, Any] | None:
+        """The client as the cache has it now (an indexed read by id: the form opens with it)."""
+        session = self.context.session
+        cache = session.cache if session is not None else None
+        return cache.get("client", client_id) if cache is not None else None
+
     def open_form(self, client_id: str | None) -> Any:
         from cmdesk.ui.clientes.client_form import ClientForm
 
-        cache = self._cache()
-        data = cache.get("client", client_id) if cache is not None and client_id else None
+        data = self._client(client_id) if client_id else None
         if client_id and data is None:
             return None
         form = ClientForm(self.context, data, self)
-        form.saved.connect(self._form_saved)
         form.open()
         return self._keep(form)
-
-    def _form_saved(self, _command: object) -> None:
-        request_sync(self)
 
     def open_admin_profile(self, client_id: str) -> Any:
         from cmdesk.ui.clientes.admin_profile import AdminProfileDialog
 
-        cache = self._cache()
-        data = cache.get("client", client_id) if cache is not None else None
+        data = self._client(client_id)
         if data is None:
             return None
         dialog = AdminProfileDialog(self.context, data, self)
@@ -529,15 +523,12 @@ class ClientsPage(TabPage):
         return self._keep(window)
 
     def open_transfer(self, asset: str, client_id: str) -> Any:
-        from cmdesk.ui.clientes.transfer import open_transfer_dialog
+        """Transferir timbres (to one of the client's standard CTIs) or puntos (to the client)."""
+        from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
-        cache = self._cache()
-        data = cache.get("client", client_id) if cache is not None else None
-        if data is None:
-            return None
         row = self.model.row_at(self.model.row_of(client_id))
-        dialog = open_transfer_dialog(self.context, asset, data, self, row.cti_ids if row is not None else ())
-        return self._keep(dialog) if dialog is not None else None
+        ctis = list(row.cti_ids) if row is not None else []
+        return self._keep(TransferDialog.for_client(self.context, asset, client_id, ctis, parent=self))
 
     # ---- export ------------------------------------------------------------------------------------
 
@@ -555,11 +546,7 @@ class ClientsPage(TabPage):
             self.export_to(Path(path))
 
     def export_to(self, path: Path) -> None:
-        """Export the current view (search, filter and order; every row) to `path` in the cache pool."""
-        cache = self._cache()
-        if cache is None:
-            return
-        query = self.model.query
+        """Export the current view (search, filter and order; every row) to `path`."""
         progress_box = QProgressDialog(
             tr("Exportando clientes…"), tr("Cancelar"), 0, max(self.model.total, 1), self
         )
@@ -567,19 +554,6 @@ class ClientsPage(TabPage):
         progress_box.setWindowTitle(tr("Exportar clientes"))
         progress_box.setMinimumDuration(400)
         progress_box.setAutoClose(True)
-        handle_box: list[Any] = []
-
-        def job(progress: Any) -> int:
-            return export.export_clients(
-                cache,
-                path,
-                q=query.q or None,
-                category=query.category,
-                color=query.color,
-                sort=query.sort,
-                progress=lambda done, total: progress(done, total),
-                cancelled=lambda: progress.cancelled,
-            )
 
         def done(count: int) -> None:
             progress_box.reset()
@@ -599,20 +573,18 @@ class ClientsPage(TabPage):
                 self,
                 tr("Exportar clientes"),
                 tr("No se pudo exportar: {error}").format(error=error_text(error)),
-                warning=True,
+                error=True,
             )
 
-        handle = self.context.ops.run(
-            job,
-            on_done=done,
-            on_error=failed,
-            on_progress=lambda d, t, _x: progress_box.setValue(min(d, progress_box.maximum())),
-            pool="cache",
-            label=tr("Exportando clientes"),
-            progress=True,
+        handle = (
+            actions.export_view(self.context, path, self.model.query, parent=self)
+            .progress(lambda d, _t, _x: progress_box.setValue(min(d, progress_box.maximum())))
+            .success(done)
+            .failure(failed)
+            .run()
         )
-        handle_box.append(handle)
-        progress_box.canceled.connect(handle.cancel)
+        if handle is not None:
+            progress_box.canceled.connect(handle.cancel)
 
     exported = Signal(str, int)  # path ("" when it failed) and how many clients
 
@@ -629,22 +601,8 @@ class ClientsPage(TabPage):
 
     def _synced(self, report: Any) -> None:
         secrets = getattr(getattr(report, "push", None), "secrets", None)
-        session = self.context.session
-        if not secrets or session is None:
-            return
-        outbox = session.outbox
-
-        def read() -> list[tuple[str, str, str]]:
-            out = []
-            for command_id, password in secrets.items():
-                command = outbox.get(command_id) if outbox is not None else None
-                result = command.result if command is not None and isinstance(command.result, dict) else {}
-                client = result.get("client") or {}
-                cti = result.get("stamping_account") or {}
-                out.append((str(client.get("name") or ""), str(cti.get("id") or ""), password))
-            return out
-
-        self.context.ops.run(read, on_done=self.show_new_passwords, pool="cache")
+        if secrets and self.context.session is not None:
+            actions.new_passwords(self.context, secrets).success(self.show_new_passwords).run()
 
     new_password_shown = Signal(str)
 

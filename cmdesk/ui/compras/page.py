@@ -1,10 +1,10 @@
 """Compras (manual, "Compras"): Timbres CFDI and Puntos packages of Induxsoft's catalog, and the MKL and
 Suscripciones, annual contracts prorated to the Cuenta Maestra's expiry.
 
-The catalog comes from `GET /v1/catalog`, kept in the cache (`Cache.set_catalog`) so the page reads
-offline; it is asked again when the page is shown (at most every ten minutes) while online.
+The catalog is downloaded and kept in the cache (`actions.fetch_catalog`) so the page reads offline;
+it is asked again when the page is shown (at most every ten minutes) while online.
 
-Buying packages moves balances: it is queued like a transfer (`commands.purchase`, with its idempotency
+Buying packages moves balances: it is queued like a transfer (`actions.purchase`, with its idempotency
 key) after the manual's confirmation, and the header's balance rises when the sync brings it back.
 Contracting an MKL or a subscription needs the server's quote first (the prorated charge the user
 confirms), so it goes online: quote, confirmation ("Se aplicará un cargo por …"), contract.
@@ -12,14 +12,12 @@ confirms), so it goes online: quote, confirmation ("Se aplicará un cargo por �
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import time
-import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -27,7 +25,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -38,50 +35,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain.errors import DomainError
 from cmdesk.domain.money import div_round_half_up
-from cmdesk.services import commands
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.page_kit import (
-    Col,
-    PagedModel,
-    ask,
-    error_text,
-    field,
-    fit_columns,
-    inform,
-    make_table,
-    notice_label,
-    online,
-    request_sync,
-)
+from cmdesk.ui.compras import actions
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import Notice, hbox, vbox
+from cmdesk.ui.kit.messages import ask, error_text, inform
+from cmdesk.ui.kit.table import Column, PagedTableModel, Query, fit_columns, make_table
 from cmdesk.ui.tabs import AppContext, TabPage
-
-if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
-    from cmdesk.services.cache import Cache
 
 CATALOG_MAX_AGE = 600.0  # seconds between two downloads of the catalog while the page is shown
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("compras", text)
-
-
-PACKAGE_WORDS = {
-    "stamps": QT_TRANSLATE_NOOP("compras", "Timbres CFDI"),
-    "points": QT_TRANSLATE_NOOP("compras", "Puntos Induxsoft"),
-}
-CONFIRM_WORDS = {
-    "stamps": QT_TRANSLATE_NOOP("compras", "Timbres"),
-    "points": QT_TRANSLATE_NOOP("compras", "Puntos"),
-}
+tr = translator("compras")
 
 
 def package_text(asset: str, quantity: int) -> str:
     """`2,000 Timbres CFDI`, as the manual lists the packages."""
-    return f"{fmt.number(quantity)} {tr(PACKAGE_WORDS[asset])}"
+    return f"{fmt.number(quantity)} {labels.product(asset)}"
 
 
 class PackagesTab(QWidget):
@@ -124,7 +96,7 @@ class PackagesTab(QWidget):
         self.buy_button = QPushButton(tr("Comprar"), self)
         self.buy_button.setObjectName("buyButton")
         self.buy_button.clicked.connect(self.buy)
-        self.notice = notice_label(self)
+        self.notice = Notice(self)
         self.quantity.setMaximumWidth(120)
         self.buy_button.setMinimumWidth(140)
         side = QGridLayout()
@@ -139,15 +111,10 @@ class PackagesTab(QWidget):
         side_box.setLayout(side)
         scroll.setMinimumWidth(380)
         scroll.setMaximumWidth(520)
-        body = QHBoxLayout()
-        body.addWidget(scroll, 1)
-        body.addSpacing(24)
+        body = hbox((scroll, 1), 24)
         body.addWidget(side_box, 0, Qt.AlignmentFlag.AlignTop)
         body.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.empty)
-        layout.addLayout(body, 1)
-        layout.addWidget(self.notice)
+        vbox(self, self.empty, (body, 1), self.notice)
         self._update()
 
     def set_catalog(self, catalog: Mapping[str, Any] | None) -> None:
@@ -229,7 +196,7 @@ class PackagesTab(QWidget):
             self,
             tr("Confirmación de compra"),
             tr("Gracias por su compra en {what}.\nEste proceso es incancelable e irreversible.").format(
-                what=tr(CONFIRM_WORDS[self.asset])
+                what=labels.asset(self.asset)
             ),
             lambda: self._queue(str(package["id"]), count),
             informative=tr("{detail}: {total}\n\n¿Realmente desea continuar?").format(
@@ -238,23 +205,14 @@ class PackagesTab(QWidget):
         )
 
     def _queue(self, package_id: str, count: int) -> None:
-        session = self.context.session
-        if session is None:
-            return
-        try:
-            session.command(commands.purchase, package_id, count)
-        except DomainError as error:
-            self.show_notice(error.detail, error=True)
-            return
-        self.show_notice(
-            tr("Su compra quedó registrada y se envía al servidor; el saldo se actualiza al sincronizar.")
-        )
-        request_sync(self)
+        actions.purchase(self.context, package_id, count, parent=self).success(
+            lambda _c: self.show_notice(
+                tr("Su compra quedó registrada y se envía al servidor; el saldo se actualiza al sincronizar.")
+            )
+        ).failure(lambda e: self.show_notice(error_text(e), error=True)).run()
 
     def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color: #c62828;" if error else "")
-        self.notice.setVisible(bool(text))
+        self.notice.show_text(text, error=error)
 
 
 # ---- MKL and Suscripciones -----------------------------------------------------------------------------
@@ -269,40 +227,11 @@ def _notes(row: Mapping[str, Any]) -> str:
 
 
 CONTRACT_COLUMNS = (
-    Col(QT_TRANSLATE_NOOP("portal", "Nombre"), field("name")),
-    Col(
-        QT_TRANSLATE_NOOP("portal", "Precio (sin IVA)"),
-        field("annual_price_before_tax_cents"),
-        "money",
-    ),
-    Col(QT_TRANSLATE_NOOP("portal", "Notas"), _notes),
-    Col(QT_TRANSLATE_NOOP("portal", "Comprar"), lambda _r: ""),
+    Column("name", QT_TRANSLATE_NOOP("portal", "Nombre")),
+    Column("annual_price_before_tax_cents", QT_TRANSLATE_NOOP("portal", "Precio (sin IVA)"), "money"),
+    Column("notes", QT_TRANSLATE_NOOP("portal", "Notas"), value=_notes),
+    Column("buy", QT_TRANSLATE_NOOP("portal", "Comprar"), value=lambda _r: ""),
 )
-
-
-def contract_rows(cache: Cache, key: str) -> list[dict[str, Any]]:
-    """The catalog's MKL or subscriptions with the account's expiry and whether each is contracted."""
-    catalog = cache.catalog() or {}
-    account = cache.account() or {}
-    now = dt.datetime.now(dt.UTC)
-    contracted: dict[str, Any] = {}
-    for item in cache.all("contract"):
-        expires = fmt.parse_utc(item.get("expires_at"))
-        if item.get("status") == "active" and (expires is None or expires > now):
-            contracted[str(item.get("code"))] = item.get("expires_at")
-    rows = []
-    for item in catalog.get(key) or []:
-        code = str(item.get("code"))
-        rows.append(
-            {
-                **item,
-                "id": code,
-                "account_expires_at": account.get("expires_at"),
-                "contracted": code in contracted,
-                "contracted_until": contracted.get(code),
-            }
-        )
-    return rows
 
 
 class QuoteDialog(QDialog):
@@ -348,10 +277,7 @@ class QuoteDialog(QDialog):
         cancel.setObjectName("cancelButton")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(text)
-        layout.addWidget(self.pay_with_points)
-        layout.addWidget(buttons)
+        layout = vbox(self, text, self.pay_with_points, buttons)
         layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetDefaultConstraint)
         self.resize(480, max(layout.totalHeightForWidth(480), self.minimumSizeHint().height()))
 
@@ -365,9 +291,10 @@ class ContractsTab(QWidget):
         self.key = key
         self.last_box: Any = None
         self.dialog: QuoteDialog | None = None
-        self.model = PagedModel(CONTRACT_COLUMNS, context, self._load, parent=self)
-        self.view = make_table(self.model, self, "contractsTable", stretch=2)
-        self.view.setSortingEnabled(False)
+        self.model = PagedTableModel(
+            context, CONTRACT_COLUMNS, actions.load_contracts, query=Query().filtered(key=key), parent=self
+        )
+        self.view = make_table(self.model, self, "contractsTable", stretch=2, sortable=False)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 16)
         intro = QLabel(
             tr(
@@ -379,18 +306,10 @@ class ContractsTab(QWidget):
         )
         intro.setWordWrap(True)
         intro.setEnabled(False)
-        self.notice = notice_label(self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.notice)
+        self.notice = Notice(self)
+        vbox(self, intro, (self.view, 1), self.notice)
         self.model.loaded.connect(self._loaded)
         self.buttons: dict[str, QPushButton] = {}
-
-    def _load(
-        self, cache: Cache, _sort: str | None, _desc: bool, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        return contract_rows(cache, self.key)[offset : offset + limit]
 
     def refresh(self) -> None:
         self.model.reload()
@@ -398,7 +317,7 @@ class ContractsTab(QWidget):
     def _loaded(self) -> None:
         self.buttons = {}
         column = len(CONTRACT_COLUMNS) - 1
-        for index, row in enumerate(self.model.rows()):
+        for index, row in enumerate(self.model.records()):
             button = QPushButton(tr("Contratado") if row.get("contracted") else tr("Comprar"), self.view)
             button.setObjectName(f"buy_{row['code']}")
             button.setEnabled(not row.get("contracted"))
@@ -413,16 +332,12 @@ class ContractsTab(QWidget):
         if button is not None:
             button.setEnabled(False)
 
-        def quote(api: ApiClient, _cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post("/v1/contracts/quote", {"code": code})
-            return answer
-
         def failed(error: BaseException) -> None:
             if button is not None:
                 button.setEnabled(True)
             self._failed(error)
 
-        online(self.context, quote, on_done=self._confirm, on_error=failed, label=tr("Cotizando"))
+        actions.quote(self.context, code, parent=self).success(self._confirm).failure(failed).run()
 
     def _confirm(self, quote: dict[str, Any]) -> None:
         code = str(quote.get("code"))
@@ -437,16 +352,6 @@ class ContractsTab(QWidget):
         dialog.open()
 
     def _contract(self, code: str, pay_with_points: bool) -> None:
-        key = uuid.uuid4().hex
-        body = {"code": code, "pay_with_points": pay_with_points}
-
-        def call(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post("/v1/contracts", body, idempotency_key=key)
-            cache.apply_answer("contract", answer["contract"])
-            if answer.get("movement"):
-                cache.apply_answer("movement", answer["movement"])
-            return answer
-
         def done(answer: dict[str, Any]) -> None:
             charge = answer.get("charge") or {}
             how = tr(" con {n} puntos").format(n=fmt.number(int(answer.get("points_spent") or 0)))
@@ -457,18 +362,17 @@ class ContractsTab(QWidget):
                     how=how if answer.get("points_spent") else "",
                 )
             )
-            request_sync(self)
 
-        online(self.context, call, on_done=done, on_error=self._failed, label=tr("Contratando"))
+        actions.contract(self.context, code, pay_with_points=pay_with_points, parent=self).success(
+            done
+        ).failure(self._failed).run()
 
     def _failed(self, error: BaseException) -> None:
         self.show_notice(error_text(error), error=True)
         inform(self, tr("Compras"), error_text(error), error=True)
 
     def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color: #c62828;" if error else "")
-        self.notice.setVisible(bool(text))
+        self.notice.show_text(text, error=error)
 
 
 # ---- The page -----------------------------------------------------------------------------------------
@@ -489,30 +393,21 @@ class PurchasesPage(TabPage):
         self.tabs.addTab(self.points, tr("Puntos"))
         self.tabs.addTab(self.mkl, tr("MKL"))
         self.tabs.addTab(self.subscriptions, tr("Suscripciones"))
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"<b>{tr('Compras')}</b>", self))
-        layout.addWidget(self.tabs, 1)
+        vbox(self, QLabel(f"<b>{tr('Compras')}</b>", self), (self.tabs, 1))
         self.catalog_fetched_at: float | None = None
         self._fetching = False
         self._reading = False
 
-    def refresh(self, changed: frozenset[str]) -> None:
-        session = self.context.session
-        if session is None or not self.wants(changed):
-            return
+    def reload(self, changed: frozenset[str]) -> None:
         if "*" in changed or "catalog" in changed:
             self._read_catalog()
         self.mkl.refresh()
         self.subscriptions.refresh()
 
     def _read_catalog(self) -> None:
-        session = self.context.session
-        if session is None or self._reading:
+        if self._reading:
             return
         self._reading = True
-
-        def read() -> dict[str, Any] | None:
-            return session.cache.catalog() if session.cache is not None else None
 
         def done(catalog: dict[str, Any] | None) -> None:
             self._reading = False
@@ -522,7 +417,7 @@ class PurchasesPage(TabPage):
         def failed(_error: BaseException) -> None:
             self._reading = False
 
-        self.context.ops.run(read, on_done=done, on_error=failed, pool="cache", label=tr("Leyendo la caché"))
+        actions.read_catalog(self.context).success(done).failure(failed).run()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -540,9 +435,6 @@ class PurchasesPage(TabPage):
             return
         self._fetching = True
 
-        def fetch(api: ApiClient, cache: Cache) -> None:
-            cache.set_catalog(api.get("/v1/catalog"))
-
         def done(_result: object) -> None:
             self._fetching = False
             self.catalog_fetched_at = time.monotonic()
@@ -550,4 +442,4 @@ class PurchasesPage(TabPage):
         def failed(_error: BaseException) -> None:
             self._fetching = False  # offline: the cached catalog stays on screen
 
-        online(self.context, fetch, on_done=done, on_error=failed, label=tr("Descargando el catálogo"))
+        actions.fetch_catalog(self.context).success(done).failure(failed).run()

@@ -11,28 +11,26 @@ from typing import Any
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.ui import tabs
-from cmdesk.ui.distribuidores.dialogs import AddDistributorDialog, ConvertClientDialog, TransferDialog
+from cmdesk.ui.distribuidores.dialogs import AddDistributorDialog, ConvertClientDialog
 from cmdesk.ui.distribuidores.dialogs import tr as _tr
 from cmdesk.ui.distribuidores.page import DistributorsPage
-from cmdesk.ui.page_kit import inform, request_sync
+from cmdesk.ui.kit.actions import AppContext
+from cmdesk.ui.kit.messages import inform
 
 __all__ = [
     "AddDistributorDialog",
     "ConvertClientDialog",
     "DistributorsPage",
-    "TransferDialog",
     "convert_client",
 ]
 
 tabs.register("clientes.distribuidores", DistributorsPage)
 
 
-def convert_client(
-    context: tabs.AppContext, client_id: str, parent: QWidget | None = None
-) -> ConvertClientDialog:
+def convert_client(context: AppContext, client_id: str, parent: QWidget | None = None) -> ConvertClientDialog:
     """Open «Convertir en distribuidor» for a client of the cache (the Clientes tab's context action).
-    Returns the dialog (already open); its `done_ok(answer)` fires once the sub-account exists, after the
-    user was told so."""
+    Returns the dialog (already open); its `done_ok(answer)` fires once the sub-account exists (a sync
+    follows), after the user was told so."""
     session = context.session
     client: dict[str, Any] = {"id": client_id}
     if session is not None and session.cache is not None:
@@ -50,7 +48,6 @@ def convert_client(
                 "actívela cuando su administrador haya confirmado el correo."
             ).format(name=distributor.get("name") or "", nic=distributor.get("nic") or ""),
         )
-        request_sync(host)
 
     dialog.done_ok.connect(created)
     dialog.open()

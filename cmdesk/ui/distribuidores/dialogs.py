@@ -1,18 +1,14 @@
-"""The dialogs of Clientes → Distribuidores: Agregar distribuidor (the manual's two steps), convertir un
-cliente en distribuidor, and Transferir timbres/puntos a un sub-distribuidor.
-
-Creating and converting change the network of accounts and need the server's answer (the new NIC, the
-administrator's confirmation e-mail), so they go online; transfers are queued like every transfer.
+"""The dialogs of Clientes → Distribuidores: Agregar distribuidor (the manual's two steps) and convertir
+un cliente en distribuidor. Both change the network of accounts and need the server's answer (the new
+NIC, the administrator's confirmation e-mail), so they go online (`distribuidores.actions`). Transfers
+to a sub-distributor use the Timbrado tab's `TransferDialog`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
@@ -21,68 +17,43 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QScrollArea,
-    QSpinBox,
     QStackedWidget,
     QWidget,
 )
 
-from cmdesk.domain import contact, geography, identity
-from cmdesk.domain.enums import MULTINIVEL_CODE
-from cmdesk.domain.errors import DomainError, validation_error
-from cmdesk.services import commands
-from cmdesk.ui import locale as fmt
-from cmdesk.ui.page_kit import FormDialog, money_value, request_sync
+from cmdesk.domain import contact, contracts, geography, identity
+from cmdesk.domain.errors import validation_error
+from cmdesk.ui import translator
+from cmdesk.ui.distribuidores import actions
+from cmdesk.ui.kit.forms import FormDialog
 
 if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
     from cmdesk.services.cache import Cache
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.ui.kit.actions import AppContext
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("distribuidores", text)
+tr = translator("distribuidores")
 
 
-OWN_EMAIL = "El correo electrónico no puede ser el suyo: escriba el del nuevo distribuidor."
-OWN_MOBILE = "El número móvil no puede ser el suyo: escriba el del nuevo distribuidor."
-OWN_PHONE = "El teléfono no puede ser el suyo: escriba el del nuevo distribuidor."
+OWN_EMAIL = contact.OWN_EMAIL
+OWN_MOBILE = contact.OWN_MOBILE
 NEEDS_MULTINIVEL = "Administrar distribuidores requiere contratar «Multinivel» en Compras."
-
-
-def _phone_or_none(value: str) -> str | None:
-    try:
-        return contact.check_phone(value) if value.strip() else None
-    except DomainError:
-        return None
 
 
 def own_contacts(cache: Cache) -> tuple[set[str], set[str]]:
     """The e-mails and phones of the signed-in account and its users (the new distributor's must
     differ: manual, "Alta de distribuidor en el portal", step 5)."""
-    emails: set[str] = set()
-    phones: set[str] = set()
     account = cache.account() or {}
     people = [account, *cache.all("profile")]
-    for item in people:
-        email = str(item.get("email") or "").strip().lower()
-        if email:
-            emails.add(email)
-        for key in ("phone", "mobile"):
-            phone = _phone_or_none(str(item.get(key) or ""))
-            if phone:
-                phones.add(phone)
-    return emails, phones
+    return contact.own_contacts(
+        [str(p.get("email") or "") for p in people],
+        [str(p.get(key) or "") for p in people for key in ("phone", "mobile")],
+    )
 
 
 def has_multinivel(cache: Cache) -> bool:
     """Whether the cache shows a Multinivel contract in force (the server has the last word)."""
-    now = dt.datetime.now(dt.UTC)
-    for item in cache.all("contract"):
-        if item.get("code") == MULTINIVEL_CODE and item.get("status") == "active":
-            expires = fmt.parse_utc(item.get("expires_at"))
-            if expires is None or expires > now:
-                return True
-    return False
+    return contracts.has_multinivel(cache.all("contract"))
 
 
 # ---- Agregar distribuidor -----------------------------------------------------------------------------
@@ -221,14 +192,9 @@ class AddDistributorDialog(FormDialog):
         assert email is not None and mobile is not None
         session = self.context.session
         if session is not None and session.cache is not None:
-            emails, phones = own_contacts(session.cache)
-            errors = {}
-            if email in emails:
-                errors["email"] = tr(OWN_EMAIL)
-            if mobile in phones:
-                errors["mobile"] = tr(OWN_MOBILE)
+            errors = contact.own_contact_problems(own_contacts(session.cache), email=email, mobile=mobile)
             if errors:
-                raise validation_error(errors)
+                raise validation_error({k: tr(v) for k, v in errors.items()})
         return email, mobile
 
     def submit(self) -> None:
@@ -245,13 +211,10 @@ class AddDistributorDialog(FormDialog):
         v.raise_if_any()
         assert name is not None and rfc is not None
         session = self.context.session
-        if (
-            phone
-            and session is not None
-            and session.cache is not None
-            and phone in own_contacts(session.cache)[1]
-        ):
-            raise validation_error({"phone": tr(OWN_PHONE)})
+        if phone and session is not None and session.cache is not None:
+            errors = contact.own_contact_problems(own_contacts(session.cache), phone=phone)
+            if errors:
+                raise validation_error({k: tr(v) for k, v in errors.items()})
         body: dict[str, Any] = {
             "email": email,
             "mobile": mobile,
@@ -262,14 +225,7 @@ class AddDistributorDialog(FormDialog):
         for key, _label in COMPANY_FIELDS:
             body[key] = self.company_value(key)
         body["phone"] = phone or ""
-        key = uuid.uuid4().hex
-
-        def create(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post("/v1/distributors", body, idempotency_key=key)
-            cache.apply_answer("distributor", answer["distributor"])
-            return answer
-
-        self.run(create)
+        self.run(actions.create(self.context, body, parent=self))
 
     def set_errors(self, errors: Mapping[str, str], detail: str = "") -> None:
         # A refusal of the e-mail or the mobile takes the user back to the first step.
@@ -339,88 +295,8 @@ class ConvertClientDialog(FormDialog):
         v.raise_if_any()
         session = self.context.session
         if session is not None and session.cache is not None:
-            emails, phones = own_contacts(session.cache)
-            errors = {}
-            if email in emails:
-                errors["email"] = tr(OWN_EMAIL)
-            if mobile in phones:
-                errors["mobile"] = tr(OWN_MOBILE)
+            errors = contact.own_contact_problems(own_contacts(session.cache), email=email, mobile=mobile)
             if errors:
-                raise validation_error(errors)
+                raise validation_error({k: tr(v) for k, v in errors.items()})
         body = {"email": email, "mobile": mobile, "profile_name": self.profile_name.text().strip()}
-        client_id, key = self.client_id, uuid.uuid4().hex
-
-        def convert(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post(
-                f"/v1/clients/{client_id}/convert-to-distributor", body, idempotency_key=key
-            )
-            cache.apply_answer("distributor", answer["distributor"])
-            return answer
-
-        self.run(convert)
-
-
-# ---- Transferir ----------------------------------------------------------------------------------------
-
-ASSET_WORDS = {"stamps": "timbres", "points": "puntos"}
-
-
-class TransferDialog(FormDialog):
-    """Transferir timbres o puntos a un sub-distribuidor (queued; irreversible once applied)."""
-
-    def __init__(
-        self, context: AppContext, distributor: Mapping[str, Any], asset: str, parent: QWidget | None = None
-    ) -> None:
-        word = tr(ASSET_WORDS[asset])
-        available = ((context.session.account() if context.session else None) or {}).get("balances") or {}
-        super().__init__(
-            context,
-            tr("Transferir {what}").format(what=word),
-            parent,
-            accept_text="Transferir",
-            intro=tr(
-                "Transferir {what} a [{nic}] {name}. Usted tiene {balance} {what}. "
-                "La transferencia es irreversible."
-            ).format(
-                what=word,
-                nic=distributor.get("nic") or "",
-                name=str(distributor.get("name") or "").rstrip("."),
-                balance=fmt.number(int(available.get(asset) or 0)),
-            ),
-        )
-        self.setObjectName("transferDialog")
-        self.distributor_id = str(distributor.get("id") or "")
-        self.asset = asset
-        self.quantity = QSpinBox(self)
-        self.quantity.setRange(0, 1_000_000_000)
-        self.quantity.setGroupSeparatorShown(True)
-        self.quantity.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.amount = QLineEdit(self)
-        self.amount.setPlaceholderText("$0.00")
-        self.comments = QLineEdit(self)
-        self.comments.setMaxLength(500)
-        self.add_field("quantity", tr("Cantidad"), self.quantity)
-        self.add_field("amount_cents", tr("Importe (IVA incluido)"), self.amount)
-        self.add_field("comments", tr("Comentarios"), self.comments)
-        self.fit_width(460)
-
-    def submit(self) -> None:
-        if self.quantity.value() <= 0:
-            raise validation_error({"quantity": tr("Escriba una cantidad mayor que cero.")})
-        amount = money_value(self.amount, "amount_cents", required=False)
-        session = self.context.session
-        if session is None:
-            raise validation_error({}, tr("Inicie sesión para transferir."))
-        command = session.command(
-            commands.transfer,
-            asset=self.asset,
-            target_type="account",
-            target_id=self.distributor_id,
-            quantity=self.quantity.value(),
-            amount_cents=amount,
-            comments=self.comments.text().strip(),
-        )
-        self.result_value = command
-        self.done_ok.emit(command)
-        request_sync(self.parentWidget() or self)
-        self.accept()
+        self.run(actions.convert_client(self.context, self.client_id, body, parent=self))

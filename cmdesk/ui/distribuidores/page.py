@@ -4,58 +4,41 @@ with the manual's actions: Activar, Suspender, Cancelar, Renovar, Transferir tim
 Agregar distribuidor.
 
 The state buttons change who can work in the portal, so they are sent to the server at once (each
-after the manual's "¿Realmente desea … la cuenta?") and need the connection; the answer is stored in
-the cache so the row moves to its new tab without waiting for a sync. Transfers are queued.
+after the manual's "¿Realmente desea … la cuenta?") and need the connection (`distribuidores.actions`);
+the answer is kept in the cache so the row moves to its new tab without waiting for a sync. Transfers
+are queued (the Timbrado tab's `TransferDialog`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QTabBar, QVBoxLayout, QWidget
 
-from cmdesk.domain.distributor_states import SPANISH_STATUS, Action, allowed_actions
+from cmdesk.domain.distributor_states import Action, allowed_actions
 from cmdesk.domain.enums import AccountStatus
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
+from cmdesk.ui.distribuidores import actions
 from cmdesk.ui.distribuidores.dialogs import (
     NEEDS_MULTINIVEL,
     AddDistributorDialog,
-    TransferDialog,
     created_text,
     has_multinivel,
 )
-from cmdesk.ui.page_kit import (
-    CONTRACT_HINT,
-    Col,
-    PagedModel,
-    ask,
-    error_text,
-    field,
-    fit_columns,
-    inform,
-    make_table,
-    notice_label,
-    online,
-    push_button,
-    request_sync,
-    selected_row,
-)
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import hbox, heading, push_button
+from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform
+from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
+from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
-if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
-    from cmdesk.services.cache import Cache
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("distribuidores", text)
+tr = translator("distribuidores")
 
 
 # The tabs of the manual, in its order; None = every state.
@@ -68,12 +51,6 @@ STATUS_TABS: tuple[tuple[str | None, str], ...] = (
     ("cancelled", QT_TRANSLATE_NOOP("distribuidores", "Cancelado")),
     ("expired", QT_TRANSLATE_NOOP("distribuidores", "Vencido")),
 )
-
-STATUS_NAMES = {status.value: label for status, label in SPANISH_STATUS.items()}
-
-
-def _status(row: Mapping[str, Any]) -> str:
-    return tr(STATUS_NAMES.get(str(row.get("status")), str(row.get("status") or "")))
 
 
 def _remark(row: Mapping[str, Any]) -> str:
@@ -90,17 +67,20 @@ def _remark(row: Mapping[str, Any]) -> str:
 
 
 COLUMNS = (
-    Col(QT_TRANSLATE_NOOP("portal", "NIC"), field("nic"), sort="nic"),
-    Col(QT_TRANSLATE_NOOP("portal", "Empresa"), field("name"), sort="name"),
-    Col(QT_TRANSLATE_NOOP("portal", "F. alta"), field("created_at"), "date", sort="created_at"),
-    Col(
-        QT_TRANSLATE_NOOP("portal", "Timbres"), field("balances", "stamps"), "number", sort="balances.stamps"
+    Column("nic", QT_TRANSLATE_NOOP("portal", "NIC"), sort="nic"),
+    Column("name", QT_TRANSLATE_NOOP("portal", "Empresa"), sort="name"),
+    Column("created_at", QT_TRANSLATE_NOOP("portal", "F. alta"), "date", sort="created_at"),
+    Column("balances.stamps", QT_TRANSLATE_NOOP("portal", "Timbres"), "number", sort="balances.stamps"),
+    Column("balances.points", QT_TRANSLATE_NOOP("portal", "Puntos"), "number", sort="balances.points"),
+    Column("expires_at", QT_TRANSLATE_NOOP("portal", "F. vencimiento"), "date", sort="expires_at"),
+    Column(
+        "status",
+        QT_TRANSLATE_NOOP("portal", "Estado"),
+        value=lambda r: labels.status(r.get("status")),
+        sort="status",
     ),
-    Col(QT_TRANSLATE_NOOP("portal", "Puntos"), field("balances", "points"), "number", sort="balances.points"),
-    Col(QT_TRANSLATE_NOOP("portal", "F. vencimiento"), field("expires_at"), "date", sort="expires_at"),
-    Col(QT_TRANSLATE_NOOP("portal", "Estado"), _status, sort="status"),
-    Col(QT_TRANSLATE_NOOP("portal", "Administrador"), field("admin_profile", "email")),
-    Col(QT_TRANSLATE_NOOP("portal", "Observaciones"), _remark),
+    Column("admin_profile.email", QT_TRANSLATE_NOOP("portal", "Administrador")),
+    Column("remark", QT_TRANSLATE_NOOP("portal", "Observaciones"), value=_remark),
 )
 
 
@@ -117,32 +97,27 @@ def allowed(row: Mapping[str, Any], now: dt.datetime | None = None) -> frozenset
     )
 
 
-# action → (endpoint, confirmation, what the row becomes)
-STATE_ACTIONS: dict[str, tuple[str, str, str]] = {
+# action → (confirmation, what the row becomes)
+STATE_ACTIONS: dict[str, tuple[str, str]] = {
     "activate": (
-        "activate",
         QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea activar la cuenta?"),
         QT_TRANSLATE_NOOP("distribuidores", "La cuenta de {name} quedó activa."),
     ),
     "suspend": (
-        "suspend",
         QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea suspender la cuenta?"),
         QT_TRANSLATE_NOOP("distribuidores", "La cuenta de {name} quedó suspendida."),
     ),
     "cancel": (
-        "cancel",
         QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea cancelar la cuenta?"),
         QT_TRANSLATE_NOOP(
             "distribuidores", "La cuenta de {name} quedó cancelada; se eliminará en 30 días naturales."
         ),
     ),
     "renew": (
-        "renew",
         QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea renovar la cuenta?"),
         QT_TRANSLATE_NOOP("distribuidores", "La cuenta de {name} se renovó y quedó activa."),
     ),
     "resend": (
-        "resend-confirmation",
         QT_TRANSLATE_NOOP("distribuidores", "¿Reenviar el correo de confirmación a su administrador?"),
         QT_TRANSLATE_NOOP("distribuidores", "Se envió de nuevo el correo de confirmación a {email}."),
     ),
@@ -166,15 +141,15 @@ def enabled_buttons(row: Mapping[str, Any] | None) -> set[str]:
     """Which action buttons apply to the selected sub-distributor."""
     if row is None:
         return set()
-    actions = allowed(row)
+    permitted = allowed(row)
     out: set[str] = set()
-    if actions & {Action.ACTIVATE, Action.REACTIVATE}:
+    if permitted & {Action.ACTIVATE, Action.REACTIVATE}:
         out.add("activate")
-    if Action.SUSPEND in actions:
+    if Action.SUSPEND in permitted:
         out.add("suspend")
-    if Action.CANCEL in actions:
+    if Action.CANCEL in permitted:
         out.add("cancel")
-    if Action.RENEW in actions:
+    if Action.RENEW in permitted:
         out.add("renew")
     if row.get("status") == "unvalidated":
         out.add("resend")
@@ -189,27 +164,24 @@ class DistributorsPage(TabPage):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.status_filter: str | None = None
-        self.last_box: Any = None
-        self.dialog: Any = None
-        self.model = PagedModel(COLUMNS, context, self._load, default_sort=("nic", False), parent=self)
-        title = QLabel(f"<b>{tr('Distribuidores')}</b>", self)
-        subtitle = QLabel(
-            tr(
-                "Con Multinivel administra su propia red de distribuidores; "
-                "cada uno entra al portal como usted."
-            ),
-            self,
+        self.model = PagedTableModel(
+            context, COLUMNS, actions.load_distributors, query=Query(sort="nic"), parent=self
         )
-        subtitle.setEnabled(False)
-        subtitle.setWordWrap(True)
         self.add_button = push_button(
             tr("Agregar distribuidor…"), self, "addDistributor", self.add_distributor
         )
         top = QHBoxLayout()
-        heading = QVBoxLayout()
-        heading.addWidget(title)
-        heading.addWidget(subtitle)
-        top.addLayout(heading, 1)
+        top.addLayout(
+            heading(
+                tr("Distribuidores"),
+                self,
+                tr(
+                    "Con Multinivel administra su propia red de distribuidores; "
+                    "cada uno entra al portal como usted."
+                ),
+            ),
+            1,
+        )
         top.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.tabs = QTabBar(self)
@@ -220,14 +192,14 @@ class DistributorsPage(TabPage):
             self.tabs.addTab(tr(label))
         self.tabs.currentChanged.connect(self._tab_changed)
 
-        self.table = make_table(self.model, self, stretch=1)
+        self.table = make_table(self.model, self, stretch=1, widths=(8, 0, 11, 9, 9, 13, 11, 26, 0))
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
-        self.model.loaded.connect(self._loaded)
+        self.model.page_loaded.connect(self._loaded)
 
         self.buttons: dict[str, QPushButton] = {}
-        actions = QHBoxLayout()
+        buttons_row = QHBoxLayout()
         for key, text in (
             ("activate", tr("Activar")),
             ("suspend", tr("Suspender")),
@@ -240,7 +212,7 @@ class DistributorsPage(TabPage):
             if key == "resend":
                 button.setToolTip(tr("Reenviar el correo de confirmación a su administrador"))
             self.buttons[key] = button
-            actions.addWidget(button)
+            buttons_row.addWidget(button)
         # Transferir: one button with the manual's two transfers (timbres, puntos) in its menu.
         self.transfer_button = QPushButton(tr("Transferir"), self)
         self.transfer_button.setObjectName("transferButton")
@@ -253,42 +225,24 @@ class DistributorsPage(TabPage):
             self.transfer_actions[key] = action
         self.transfer_button.setMenu(transfer_menu)
         self.transfer_button.setEnabled(False)
-        actions.addWidget(self.transfer_button)
-        actions.addStretch(1)
+        buttons_row.addWidget(self.transfer_button)
+        buttons_row.addStretch(1)
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
 
-        self.notice = notice_label(self)
-
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        strip = QHBoxLayout()
-        strip.addWidget(self.tabs, 1)
-        strip.addWidget(self.summary)
+        strip = hbox((self.tabs, 1), self.summary)
         layout.addLayout(strip)
         layout.addWidget(self.table, 1)
-        layout.addLayout(actions)
+        layout.addLayout(buttons_row)
         layout.addWidget(self.notice)
-        self._fitted = False
 
     # ---- data -------------------------------------------------------------------------------------------
 
-    def _load(
-        self, cache: Cache, sort: str | None, desc: bool, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        equals = {"status": self.status_filter} if self.status_filter else None
-        return cache.query_entities(
-            "distributor", equals=equals, order=[(sort or "nic", desc)], limit=limit, offset=offset
-        )
-
-    def refresh(self, changed: frozenset[str]) -> None:
-        if self.context.session is None or not self.wants(changed):
-            return
-        self.model.reload()
-
     def _tab_changed(self, index: int) -> None:
         self.status_filter = STATUS_TABS[index][0] if 0 <= index < len(STATUS_TABS) else None
-        self.model.reload()
+        self.model.set_query(self.model.query.filtered(status=self.status_filter))
 
     def set_status(self, status: str | None) -> None:
         """Show one state's tab (None: all)."""
@@ -302,13 +256,10 @@ class DistributorsPage(TabPage):
         count = self.model.rowCount()
         more = "+" if self.model.canFetchMore() else ""
         self.summary.setText(tr("{n}{more} distribuidores").format(n=fmt.number(count), more=more))
-        if not self._fitted and count:
-            fit_columns(self.table, (8, 0, 11, 9, 9, 13, 11, 26, 0))
-            self._fitted = True
         self._update_buttons()
 
-    def selected(self) -> dict[str, Any] | None:
-        return selected_row(self.table, self.model)
+    def selected(self) -> Mapping[str, Any] | None:
+        return selected_record(self.table)
 
     def _update_buttons(self) -> None:
         enabled = enabled_buttons(self.selected())
@@ -337,11 +288,6 @@ class DistributorsPage(TabPage):
         if not menu.isEmpty():
             menu.popup(self.table.viewport().mapToGlobal(pos))
 
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color: #c62828;" if error else "")
-        self.notice.setVisible(bool(text))
-
     # ---- actions ------------------------------------------------------------------------------------------
 
     def act(self, key: str) -> None:
@@ -350,15 +296,17 @@ class DistributorsPage(TabPage):
             return
         if key in ("transfer_stamps", "transfer_points"):
             asset = "stamps" if key == "transfer_stamps" else "points"
-            self.dialog = TransferDialog(self.context, row, asset, self)
-            self.dialog.done_ok.connect(
+            self.dialog = TransferDialog(
+                self.context, "account", str(row.get("id")), asset=asset, parent=self
+            )
+            self.dialog.queued.connect(
                 lambda _c: self.show_notice(
                     tr("La transferencia quedó en la cola y se enviará al sincronizar.")
                 )
             )
             self.dialog.open()
             return
-        _path, question, _done = STATE_ACTIONS[key]
+        question, _done = STATE_ACTIONS[key]
         ask(
             self,
             tr("Distribuidores"),
@@ -369,26 +317,17 @@ class DistributorsPage(TabPage):
         )
 
     def change_state(self, key: str, row: Mapping[str, Any]) -> None:
-        path, _question, done_text = STATE_ACTIONS[key]
-        ident = str(row.get("id"))
-        idempotency = uuid.uuid4().hex if key == "renew" else None
-
-        def call(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post(
-                f"/v1/distributors/{ident}/{path}", None, idempotency_key=idempotency
-            )
-            data = answer.get("distributor", answer) if key == "resend" else answer
-            cache.apply_answer("distributor", {k: v for k, v in data.items() if k != "charges"})
-            return data
+        _question, done_text = STATE_ACTIONS[key]
 
         def done(data: dict[str, Any]) -> None:
             admin = data.get("admin_profile") or {}
             self.show_notice(
                 tr(done_text).format(name=data.get("name") or "", email=admin.get("email") or "")
             )
-            request_sync(self)
 
-        online(self.context, call, on_done=done, on_error=self._failed, label=tr("Distribuidores"))
+        actions.change_state(self.context, str(row.get("id")), key, parent=self).success(done).failure(
+            self._failed
+        ).run()
 
     def _failed(self, error: BaseException) -> None:
         self.show_notice(error_text(error), error=True)
@@ -414,4 +353,3 @@ class DistributorsPage(TabPage):
     def _created(self, answer: dict[str, Any]) -> None:
         self.show_notice(created_text(answer).split("\n\n")[0])
         inform(self, tr("Alta de distribuidor"), created_text(answer))
-        request_sync(self)

@@ -1,18 +1,17 @@
 """The dialogs of Facturación: Registrar factura (of sales or of top-up codes), Generar código de abono
 and the code just made (to copy or print: its NIP is shown only to whoever made it).
 
-Registering an invoice is queued (`commands.register_invoice`): the sales leave the list at once and the
+Registering an invoice is queued (`actions.register_invoice`): the sales leave the list at once and the
 server settles it at the next sync. A code is made online: its code and NIP come from the server.
 """
 
 from __future__ import annotations
 
 import html
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,26 +21,23 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
+from cmdesk.domain import names
+from cmdesk.domain.amounts import QUANTITY_MESSAGE
 from cmdesk.domain.errors import validation_error
-from cmdesk.services import commands
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.page_kit import FormDialog, money_value, request_sync
+from cmdesk.ui import translator
+from cmdesk.ui.facturacion import actions
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import FormDialog, money_value, vbox
 
 if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
-    from cmdesk.services.cache import Cache
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.ui.kit.actions import AppContext
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("facturacion", text)
-
-
-ASSET_NAMES = {"stamps": "Timbres CFDI", "points": "Puntos"}
+tr = translator("facturacion")
 
 
 def client_title(client: Mapping[str, Any] | None) -> str:
@@ -92,24 +88,17 @@ class RegisterInvoiceDialog(FormDialog):
         self.reference.setFocus()
         self.fit_width(480)
 
-    def field_for(self, name: str) -> str:
-        return "reference" if name in ("reference",) else name
-
     def submit(self) -> None:
-        session = self.context.session
-        if session is None:
-            raise validation_error({}, tr("Inicie sesión para registrar facturas."))
-        command = session.command(
-            commands.register_invoice,
-            reference=self.reference.text(),
-            client_id=self.client_id,
-            movement_ids=self.movement_ids,
-            top_up_code_ids=self.top_up_code_ids,
+        self.run(
+            actions.register_invoice(
+                self.context,
+                reference=self.reference.text(),
+                client_id=self.client_id,
+                movement_ids=self.movement_ids,
+                top_up_code_ids=self.top_up_code_ids,
+                parent=self,
+            )
         )
-        self.result_value = command
-        self.done_ok.emit(command)
-        request_sync(self.parentWidget() or self)
-        self.accept()
 
 
 class GenerateCodeDialog(FormDialog):
@@ -132,8 +121,8 @@ class GenerateCodeDialog(FormDialog):
         )
         self.setObjectName("generateCodeDialog")
         self.asset = QComboBox(self)
-        for key, label in ASSET_NAMES.items():
-            self.asset.addItem(tr(label), key)
+        for key, label in labels.items(names.PRODUCTS):
+            self.asset.addItem(label, key)
         self.quantity = QSpinBox(self)
         self.quantity.setRange(0, 100_000_000)
         self.quantity.setGroupSeparatorShown(True)
@@ -152,23 +141,18 @@ class GenerateCodeDialog(FormDialog):
 
     def submit(self) -> None:
         if self.quantity.value() <= 0:
-            raise validation_error({"quantity": tr("Escriba una cantidad mayor que cero.")})
+            raise validation_error({"quantity": tr(QUANTITY_MESSAGE)})
         amount = money_value(self.amount, "amount_cents", required=False)
-        body = {
-            "asset": str(self.asset.currentData()),
-            "quantity": self.quantity.value(),
-            "amount_cents": amount,
-            "comments": self.comments.text().strip(),
-        }
-        key = uuid.uuid4().hex
-
-        def create(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post("/v1/top-up-codes", body, idempotency_key=key)
-            cache.apply_answer("top_up_code", answer["code"])
-            cache.apply_answer("movement", answer["movement"])
-            return answer
-
-        self.run(create)
+        self.run(
+            actions.generate_code(
+                self.context,
+                asset=str(self.asset.currentData()),
+                quantity=self.quantity.value(),
+                amount_cents=amount,
+                comments=self.comments.text().strip(),
+                parent=self,
+            )
+        )
 
 
 def code_html(code: Mapping[str, Any]) -> str:
@@ -187,7 +171,7 @@ def code_html(code: Mapping[str, Any]) -> str:
         nip=html.escape(str(code.get("nip") or "")),
         what_label=html.escape(tr("Cantidad")),
         quantity=fmt.number(int(code.get("quantity") or 0)),
-        what=html.escape(tr(ASSET_NAMES.get(str(code.get("asset")), ""))),
+        what=html.escape(labels.product(code.get("asset"))),
         amount_label=html.escape(tr("Importe (IVA incluido)")),
         amount=fmt.money(int(code.get("amount_cents") or 0)),
         date_label=html.escape(tr("Fecha de creación")),
@@ -208,7 +192,7 @@ class CodeIssuedDialog(QDialog):
                 "Entregue a su cliente el código y su NIP. Con ellos abona {quantity} {what} a su cuenta."
             ).format(
                 quantity=fmt.number(int(code.get("quantity") or 0)),
-                what=tr("timbres") if code.get("asset") == "stamps" else tr("puntos"),
+                what=labels.asset_word(code.get("asset")),
             ),
             self,
         )
@@ -245,11 +229,7 @@ class CodeIssuedDialog(QDialog):
         close = buttons.addButton(tr("Cerrar"), QDialogButtonBox.ButtonRole.AcceptRole)
         close.setObjectName("closeButton")
         buttons.accepted.connect(self.accept)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(grid)
-        layout.addWidget(amount)
-        layout.addWidget(buttons)
+        vbox(self, intro, grid, amount, buttons)
         self.resize(max(560, self.sizeHint().width()), self.sizeHint().height())
 
     def text(self) -> str:

@@ -3,18 +3,17 @@ Timbres y Puntos"), the top-up codes by year, month and type ("Códigos de abono
 made and cancelled), and the invoices registered.
 
 Everything is read from the cache: the pending sales from its typed movements (in SQL, grouped by
-client), the codes and invoices from their synced records. Registering an invoice is queued; making or
-cancelling a code goes to the server at once (it moves balances and its answer must be shown).
+client), the codes and invoices from their synced records (the loaders of `facturacion.actions`).
+Registering an invoice is queued; making or cancelling a code goes to the server at once (it moves
+balances and its answer must be shown).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,39 +27,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.domain import clock
+from cmdesk.services.commands import is_local
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
+from cmdesk.ui.facturacion import actions
 from cmdesk.ui.facturacion.dialogs import (
-    ASSET_NAMES,
     CodeIssuedDialog,
     GenerateCodeDialog,
     RegisterInvoiceDialog,
     client_title,
 )
-from cmdesk.ui.page_kit import (
-    Col,
-    PagedModel,
-    ask,
-    error_text,
-    field,
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import Notice, push_button, vbox
+from cmdesk.ui.kit.messages import ask, error_text, inform
+from cmdesk.ui.kit.table import (
+    Column,
+    PagedTableModel,
+    Query,
     fit_columns,
-    inform,
     make_table,
-    notice_label,
-    online,
-    push_button,
-    request_sync,
-    selected_row,
+    selected_record,
 )
 from cmdesk.ui.tabs import AppContext, TabPage
 
-if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
-    from cmdesk.services.cache import Cache
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("facturacion", text)
+tr = translator("facturacion")
 
 
 MONTHS = (
@@ -78,36 +69,7 @@ MONTHS = (
     QT_TRANSLATE_NOOP("facturacion", "Diciembre"),
 )
 
-CODE_STATUS = {
-    "available": QT_TRANSLATE_NOOP("facturacion", "Disponible"),
-    "redeemed": QT_TRANSLATE_NOOP("facturacion", "Canjeado"),
-    "cancelled": QT_TRANSLATE_NOOP("facturacion", "Cancelado"),
-    "locked": QT_TRANSLATE_NOOP("facturacion", "Bloqueado"),
-}
-
-
-def month_start_utc(year: int, month: int) -> str:
-    """The first moment of a month in Mexico City, as the ISO UTC text the records carry."""
-    local = QDateTime(QDate(year, month, 1), QTime(0, 0), fmt.time_zone())
-    utc = local.toTimeZone(QTimeZone.utc())
-    return str(utc.toString("yyyy-MM-ddTHH:mm:ss")) + "Z"
-
-
-def period(year: int | None, month: int | None) -> tuple[str, str] | None:
-    """[start, end) of a year or a month (Mexico City), in UTC text; None for every date."""
-    if year is None:
-        return None
-    if month is None:
-        return month_start_utc(year, 1), month_start_utc(year + 1, 1)
-    following = (year + 1, 1) if month == 12 else (year, month + 1)
-    return month_start_utc(year, month), month_start_utc(*following)
-
-
 # ---- Por facturar: timbres y puntos -------------------------------------------------------------------
-
-
-def _asset_word(row: Mapping[str, Any]) -> str:
-    return tr("timbres") if row.get("asset") == "stamps" else tr("puntos")
 
 
 def _reference(row: Mapping[str, Any]) -> str:
@@ -118,19 +80,19 @@ def _reference(row: Mapping[str, Any]) -> str:
 
 
 CLIENT_COLUMNS = (
-    Col(QT_TRANSLATE_NOOP("portal", "NIC"), field("nic")),
-    Col(QT_TRANSLATE_NOOP("portal", "Cliente"), field("name")),
-    Col(QT_TRANSLATE_NOOP("portal", "Ventas"), field("count"), "number"),
-    Col(QT_TRANSLATE_NOOP("portal", "Total"), field("total_cents"), "money"),
+    Column("nic", QT_TRANSLATE_NOOP("portal", "NIC")),
+    Column("name", QT_TRANSLATE_NOOP("portal", "Cliente")),
+    Column("count", QT_TRANSLATE_NOOP("portal", "Ventas"), "number"),
+    Column("total_cents", QT_TRANSLATE_NOOP("portal", "Total"), "money"),
 )
 
 SALE_COLUMNS = (
-    Col(QT_TRANSLATE_NOOP("portal", "Fecha"), field("created_at"), "datetime"),
-    Col(QT_TRANSLATE_NOOP("portal", "Referencia"), _reference),
-    Col(QT_TRANSLATE_NOOP("portal", "Tipo"), _asset_word),
-    Col(QT_TRANSLATE_NOOP("portal", "Cantidad"), field("quantity"), "number"),
-    Col(QT_TRANSLATE_NOOP("portal", "Importe"), field("amount_cents"), "money"),
-    Col(QT_TRANSLATE_NOOP("portal", "Facturar"), lambda _r: "", "check"),
+    Column("created_at", QT_TRANSLATE_NOOP("portal", "Fecha"), "datetime"),
+    Column("target_id", QT_TRANSLATE_NOOP("portal", "Referencia"), value=_reference),
+    Column("asset", QT_TRANSLATE_NOOP("portal", "Tipo"), value=lambda r: labels.asset_word(r.get("asset"))),
+    Column("quantity", QT_TRANSLATE_NOOP("portal", "Cantidad"), "number"),
+    Column("amount_cents", QT_TRANSLATE_NOOP("portal", "Importe"), "money"),
+    Column("invoice", QT_TRANSLATE_NOOP("portal", "Facturar"), "check", value=lambda _r: ""),
 )
 
 
@@ -143,16 +105,17 @@ class SalesTab(QWidget):
         self.client: dict[str, Any] | None = None
         self.dialog: RegisterInvoiceDialog | None = None
         self.last_box: Any = None
-        self.clients = PagedModel(CLIENT_COLUMNS, context, self._load_clients, parent=self)
-        self.sales = PagedModel(
-            SALE_COLUMNS, context, self._load_sales, checkable=lambda _r: True, page_size=1000, parent=self
+        self.clients = PagedTableModel(context, CLIENT_COLUMNS, actions.load_clients_to_invoice, parent=self)
+        self.sales = PagedTableModel(
+            context, SALE_COLUMNS, actions.load_sales, checkable=lambda _r: True, page_size=1000, parent=self
         )
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(QLabel(f"<b>{tr('Clientes con ventas por facturar')}</b>", left))
-        self.clients_view = make_table(self.clients, left, "clientsTable", stretch=1)
-        self.clients_view.setSortingEnabled(False)
+        self.clients_view = make_table(
+            self.clients, left, "clientsTable", stretch=1, sortable=False, widths=(8, 0, 7, 12)
+        )
         self.clients_view.selectionModel().selectionChanged.connect(lambda *_: self._client_chosen())
         left_layout.addWidget(self.clients_view, 1)
         self.empty = QLabel(tr("No hay ventas pendientes de facturar."), left)
@@ -169,8 +132,7 @@ class SalesTab(QWidget):
         font.setBold(True)
         self.heading.setFont(font)
         right_layout.addWidget(self.heading)
-        self.sales_view = make_table(self.sales, right, "salesTable", stretch=1)
-        self.sales_view.setSortingEnabled(False)
+        self.sales_view = make_table(self.sales, right, "salesTable", stretch=1, sortable=False)
         right_layout.addWidget(self.sales_view, 1)
         bottom = QHBoxLayout()
         self.all_button = push_button(tr("Seleccionar todas"), right, "selectAll", self.check_all)
@@ -197,42 +159,25 @@ class SalesTab(QWidget):
         self.clients.loaded.connect(self._clients_loaded)
         self.sales.loaded.connect(self._sales_loaded)
         self.sales.checks_changed.connect(self._update_total)
-        self._fitted = False
         self._update_total()
-
-    @staticmethod
-    def _load_clients(
-        cache: Cache, _sort: str | None, _desc: bool, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        return cache.pending_sales_by_client()[offset : offset + limit]
-
-    def _load_sales(
-        self, cache: Cache, _sort: str | None, _desc: bool, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        if self.client is None:
-            return []
-        return cache.query_pending_sales(str(self.client["client_id"]), limit=limit, offset=offset)
 
     def refresh(self) -> None:
         self.clients.reload()
 
     def _clients_loaded(self) -> None:
         self.empty.setVisible(self.clients.rowCount() == 0)
-        if not self._fitted and self.clients.rowCount():
-            fit_columns(self.clients_view, (8, 0, 7, 12))
-            self._fitted = True
         # Keep the chosen client, or let go of it once its sales are all invoiced.
         if self.client is not None:
             row = self.clients.find(str(self.client["client_id"]))
             if row >= 0:
                 self.clients_view.selectRow(row)
-                self.client = self.clients.row(row)
+                self.client = dict(self.clients.record(row))
                 self.sales.reload()
             else:
                 self.choose(None)
 
     def _client_chosen(self) -> None:
-        row = selected_row(self.clients_view, self.clients)
+        row = selected_record(self.clients_view)
         if row is not None and (self.client is None or row["client_id"] != self.client["client_id"]):
             self.choose(row)
 
@@ -243,7 +188,7 @@ class SalesTab(QWidget):
             if self.client
             else tr("Elija un cliente para ver sus ventas por facturar.")
         )
-        self.sales.reload()
+        self.sales.set_query(Query().filtered(client_id=self.client["client_id"] if self.client else None))
 
     def choose_client(self, client_id: str) -> bool:
         """Select a client of the list (tests)."""
@@ -259,8 +204,8 @@ class SalesTab(QWidget):
         self._update_total()
 
     def check_all(self, checked: bool = True) -> None:
-        for row in self.sales.rows():
-            self.sales.set_checked(str(row["id"]), checked)
+        for ident in [str(r["id"]) for r in self.sales.records()]:
+            self.sales.set_checked(ident, checked)
 
     def _update_total(self) -> None:
         chosen = self.sales.checked_rows()
@@ -313,7 +258,7 @@ def invoiceable(row: Mapping[str, Any]) -> bool:
 
 def _invoice_state(row: Mapping[str, Any]) -> str:
     invoice = str(row.get("invoice_id") or "")
-    if invoice.startswith("local-"):
+    if is_local(invoice):
         return tr("Por enviar")
     if invoice:
         return tr("Facturado")
@@ -321,24 +266,26 @@ def _invoice_state(row: Mapping[str, Any]) -> str:
 
 
 CODE_COLUMNS = (
-    Col(QT_TRANSLATE_NOOP("portal", "Código de abono"), field("code"), sort="code"),
-    Col(QT_TRANSLATE_NOOP("portal", "NIP"), field("nip")),
-    Col(QT_TRANSLATE_NOOP("portal", "Fecha de creación"), field("created_at"), "datetime", sort="created_at"),
-    Col(
+    Column("code", QT_TRANSLATE_NOOP("portal", "Código de abono"), sort="code"),
+    Column("nip", QT_TRANSLATE_NOOP("portal", "NIP")),
+    Column("created_at", QT_TRANSLATE_NOOP("portal", "Fecha de creación"), "datetime", sort="created_at"),
+    Column(
+        "asset",
         QT_TRANSLATE_NOOP("portal", "Tipo"),
-        lambda r: tr(ASSET_NAMES.get(str(r.get("asset")), "")),
+        value=lambda r: labels.product(r.get("asset")),
         sort="asset",
     ),
-    Col(QT_TRANSLATE_NOOP("portal", "Cantidad"), field("quantity"), "number", sort="quantity"),
-    Col(QT_TRANSLATE_NOOP("portal", "Importe"), field("amount_cents"), "money", sort="amount_cents"),
-    Col(QT_TRANSLATE_NOOP("portal", "Consumido"), field("consumed"), "bool", sort="consumed"),
-    Col(QT_TRANSLATE_NOOP("portal", "Receptor"), _receiver),
-    Col(
+    Column("quantity", QT_TRANSLATE_NOOP("portal", "Cantidad"), "number", sort="quantity"),
+    Column("amount_cents", QT_TRANSLATE_NOOP("portal", "Importe"), "money", sort="amount_cents"),
+    Column("consumed", QT_TRANSLATE_NOOP("portal", "Consumido"), "bool", sort="consumed"),
+    Column("receiver", QT_TRANSLATE_NOOP("portal", "Receptor"), value=_receiver),
+    Column(
+        "status",
         QT_TRANSLATE_NOOP("portal", "Estado"),
-        lambda r: tr(CODE_STATUS.get(str(r.get("status")), "")),
+        value=lambda r: labels.code_status(r.get("status")),
         sort="status",
     ),
-    Col(QT_TRANSLATE_NOOP("portal", "Facturar"), _invoice_state, "check"),
+    Column("invoice_id", QT_TRANSLATE_NOOP("portal", "Facturar"), "check", value=_invoice_state),
 )
 
 
@@ -348,11 +295,11 @@ class CodesTab(QWidget):
         self.context = context
         self.dialog: Any = None
         self.last_box: Any = None
-        self.model = PagedModel(
-            CODE_COLUMNS,
+        self.model = PagedTableModel(
             context,
-            self._load,
-            default_sort=("created_at", True),
+            CODE_COLUMNS,
+            actions.load_codes,
+            query=Query(sort="created_at", descending=True),
             checkable=invoiceable,
             parent=self,
         )
@@ -360,7 +307,7 @@ class CodesTab(QWidget):
         self.year = QComboBox(self)
         self.year.setObjectName("year")
         self.year.addItem(tr("Todos"), None)
-        this_year = dt.datetime.now(dt.UTC).year
+        this_year = clock.today().year
         for year in range(this_year, this_year - 6, -1):
             self.year.addItem(str(year), year)
         self.month = QComboBox(self)
@@ -392,12 +339,13 @@ class CodesTab(QWidget):
             tr("Generar código de abono…"), self, "generateCode", self.generate
         )
         for signal in (self.year.currentIndexChanged, self.month.currentIndexChanged):
-            signal.connect(lambda *_: self.model.reload())
-        self.assets.buttonClicked.connect(lambda *_: self.model.reload())
-        self.pending_only.toggled.connect(lambda *_: self.model.reload())
+            signal.connect(lambda *_: self._filter())
+        self.assets.buttonClicked.connect(lambda *_: self._filter())
+        self.pending_only.toggled.connect(lambda *_: self._filter())
 
-        self.view = make_table(self.model, self, "codesTable", stretch=7)
-        self.view.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
+        self.view = make_table(
+            self.model, self, "codesTable", stretch=7, widths=(0, 6, 16, 12, 9, 11, 10, 0, 11, 10)
+        )
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update())
         bottom = QHBoxLayout()
         self.cancel_button = push_button(tr("Cancelar código…"), self, "cancelCode", self.cancel_code)
@@ -408,48 +356,28 @@ class CodesTab(QWidget):
         bottom.addStretch(1)
         bottom.addWidget(self.summary)
         bottom.addWidget(self.invoice_button)
-        self.notice = notice_label(self)
-        layout = QVBoxLayout(self)
-        layout.addLayout(filters)
-        layout.addWidget(self.view, 1)
-        layout.addLayout(bottom)
-        layout.addWidget(self.notice)
-        self.model.loaded.connect(self._loaded)
+        self.notice = Notice(self)
+        vbox(self, filters, (self.view, 1), bottom, self.notice)
+        self.model.loaded.connect(self._update)
         self.model.checks_changed.connect(self._update)
-        self._fitted = False
         self._update()
 
-    def _load(
-        self, cache: Cache, sort: str | None, desc: bool, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        equals: dict[str, Any] = {}
-        asset = next((k for k, b in self.asset_buttons.items() if b.isChecked()), None)
-        if asset:
-            equals["asset"] = asset
-        if self.pending_only.isChecked():
-            equals["invoice_id"] = None
-        span = period(self.year.currentData(), self.month.currentData())
-        return cache.query_entities(
-            "top_up_code",
-            equals=equals,
-            since=("created_at", span[0]) if span else None,
-            until=("created_at", span[1]) if span else None,
-            order=[(sort or "created_at", desc)],
-            limit=limit,
-            offset=offset,
+    def _filter(self) -> None:
+        """The list with the filters as they are now (year, month, type, not invoiced)."""
+        self.model.set_query(
+            self.model.query.filtered(
+                asset=next((k for k, b in self.asset_buttons.items() if b.isChecked()), None),
+                pending_only=self.pending_only.isChecked() or None,
+                year=self.year.currentData(),
+                month=self.month.currentData(),
+            )
         )
 
     def refresh(self) -> None:
         self.model.reload()
 
-    def _loaded(self) -> None:
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.view, (0, 6, 16, 12, 9, 11, 10, 0, 11, 10))
-            self._fitted = True
-        self._update()
-
-    def selected(self) -> dict[str, Any] | None:
-        return selected_row(self.view, self.model)
+    def selected(self) -> Mapping[str, Any] | None:
+        return selected_record(self.view)
 
     def _update(self) -> None:
         row = self.selected()
@@ -460,9 +388,7 @@ class CodesTab(QWidget):
         self.invoice_button.setEnabled(bool(chosen))
 
     def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color: #c62828;" if error else "")
-        self.notice.setVisible(bool(text))
+        self.notice.show_text(text, error=error)
 
     def generate(self) -> GenerateCodeDialog:
         dialog = GenerateCodeDialog(self.context, self)
@@ -477,7 +403,6 @@ class CodesTab(QWidget):
         issued = CodeIssuedDialog(code, self)
         self.dialog = issued
         issued.open()
-        request_sync(self)
 
     def cancel_code(self) -> None:
         row = self.selected()
@@ -494,32 +419,23 @@ class CodesTab(QWidget):
             ).format(
                 code=text,
                 quantity=fmt.number(int(row.get("quantity") or 0)),
-                what=tr("timbres") if row.get("asset") == "stamps" else tr("puntos"),
+                what=labels.asset_word(row.get("asset")),
             ),
         )
 
     def _cancel(self, ident: str) -> None:
-        key = uuid.uuid4().hex
-
-        def call(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post(f"/v1/top-up-codes/{ident}/cancel", None, idempotency_key=key)
-            cache.apply_answer("top_up_code", answer["code"])
-            cache.apply_answer("movement", answer["movement"])
-            return answer
-
         def done(answer: dict[str, Any]) -> None:
             self.show_notice(
                 tr("Se canceló el código {code}; la cantidad regresó a su cuenta.").format(
                     code=answer["code"].get("code") or ""
                 )
             )
-            request_sync(self)
 
         def failed(error: BaseException) -> None:
             self.show_notice(error_text(error), error=True)
             inform(self, tr("Códigos de abono"), error_text(error), error=True)
 
-        online(self.context, call, on_done=done, on_error=failed, label=tr("Cancelar código de abono"))
+        actions.cancel_code(self.context, ident, parent=self).success(done).failure(failed).run()
 
     def invoice(self) -> RegisterInvoiceDialog | None:
         chosen = self.model.checked_rows()
@@ -550,43 +466,29 @@ def _client_of_invoice(row: Mapping[str, Any]) -> str:
 
 
 INVOICE_COLUMNS = (
-    Col(QT_TRANSLATE_NOOP("portal", "Fecha"), field("created_at"), "datetime", sort="created_at"),
-    Col(QT_TRANSLATE_NOOP("portal", "Referencia"), field("reference"), sort="reference"),
-    Col(QT_TRANSLATE_NOOP("portal", "Cliente"), _client_of_invoice),
-    Col(QT_TRANSLATE_NOOP("portal", "Total"), field("total_cents"), "money", sort="total_cents"),
+    Column("created_at", QT_TRANSLATE_NOOP("portal", "Fecha"), "datetime", sort="created_at"),
+    Column("reference", QT_TRANSLATE_NOOP("portal", "Referencia"), sort="reference"),
+    Column("client", QT_TRANSLATE_NOOP("portal", "Cliente"), value=_client_of_invoice),
+    Column("total_cents", QT_TRANSLATE_NOOP("portal", "Total"), "money", sort="total_cents"),
 )
 
 
 class InvoicesTab(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = PagedModel(
-            INVOICE_COLUMNS, context, self._load, default_sort=("created_at", True), parent=self
+        self.model = PagedTableModel(
+            context,
+            INVOICE_COLUMNS,
+            actions.load_invoices,
+            query=Query(sort="created_at", descending=True),
+            parent=self,
         )
-        self.view = make_table(self.model, self, "invoicesTable", stretch=2)
-        self.view.horizontalHeader().setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        self.view = make_table(self.model, self, "invoicesTable", stretch=2, widths=(16, 24, 0, 14))
         layout = QVBoxLayout(self)
         layout.addWidget(self.view)
-        self.model.loaded.connect(self._loaded)
-        self._fitted = False
-
-    @staticmethod
-    def _load(cache: Cache, sort: str | None, desc: bool, limit: int, offset: int) -> list[dict[str, Any]]:
-        rows = cache.query_entities(
-            "invoice", order=[(sort or "created_at", desc)], limit=limit, offset=offset
-        )
-        for row in rows:
-            if row.get("client_id"):
-                row["client"] = cache.get("client", str(row["client_id"]))
-        return rows
 
     def refresh(self) -> None:
         self.model.reload()
-
-    def _loaded(self) -> None:
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.view, (16, 24, 0, 14))
-            self._fitted = True
 
 
 # ---- The page -----------------------------------------------------------------------------------------
@@ -614,14 +516,9 @@ class BillingPage(TabPage):
         )
         intro.setEnabled(False)
         intro.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"<b>{tr('Facturación')}</b>", self))
-        layout.addWidget(intro)
-        layout.addWidget(self.tabs, 1)
+        vbox(self, QLabel(f"<b>{tr('Facturación')}</b>", self), intro, (self.tabs, 1))
 
-    def refresh(self, changed: frozenset[str]) -> None:
-        if self.context.session is None or not self.wants(changed):
-            return
+    def reload(self, changed: frozenset[str]) -> None:
         everything = "*" in changed
         if everything or changed & {"movement", "client"}:
             self.sales.refresh()

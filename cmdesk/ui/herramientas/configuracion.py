@@ -7,14 +7,12 @@ names ("Permitir la compra de timbres a través del PCC requiere al menos un paq
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -24,16 +22,13 @@ from PySide6.QtWidgets import (
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.services.api_client import ApiError
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.page_kit import error_text, field_errors, money_value, notice_label, online, push_button
+from cmdesk.ui import translator
+from cmdesk.ui.herramientas import actions
+from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, heading, money_value, push_button
+from cmdesk.ui.kit.messages import error_text, field_errors
 from cmdesk.ui.tabs import AppContext, TabPage
 
-if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
-    from cmdesk.services.cache import Cache
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("herramientas", text)
+tr = translator("herramientas")
 
 
 FLAGS = ("allow_panel_stamp_purchase", "auto_stamp_purchase", "allow_panel_point_purchase")
@@ -47,9 +42,6 @@ class SettingsPage(TabPage):
         self.settings: dict[str, Any] | None = None
         self.editing = False
         self.saving = False
-        title = QLabel(f"<b>{tr('Configuraciones globales')}</b>", self)
-        subtitle = QLabel(tr("Administre las configuraciones globales sobre el portal."), self)
-        subtitle.setEnabled(False)
         group = QGroupBox(tr("Configuraciones"), self)
         form = QFormLayout(group)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -98,15 +90,15 @@ class SettingsPage(TabPage):
         self.edit_button = push_button(tr("Editar"), self, "editSettings", self.edit)
         self.save_button = push_button(tr("Guardar"), self, "saveSettings", self.save)
         self.cancel_button = push_button(tr("Cancelar"), self, "cancelSettings", self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.edit_button)
-        buttons.addWidget(self.save_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
-        self.notice = notice_label(self)
+        buttons = hbox(self.edit_button, self.save_button, self.cancel_button, None)
         layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
+        layout.addLayout(
+            heading(
+                tr("Configuraciones globales"),
+                self,
+                tr("Administre las configuraciones globales sobre el portal."),
+            )
+        )
         layout.addWidget(group)
         layout.addLayout(buttons)
         layout.addWidget(self.notice)
@@ -122,7 +114,7 @@ class SettingsPage(TabPage):
         error = QLabel(holder)
         error.setObjectName(f"{name}_error")
         error.setWordWrap(True)
-        error.setStyleSheet("color: #c62828;")
+        error.setStyleSheet(ERROR_STYLE)
         error.hide()
         column.addWidget(error)
         self.errors[name] = error
@@ -130,19 +122,8 @@ class SettingsPage(TabPage):
 
     # ---- reading ---------------------------------------------------------------------------------------
 
-    def refresh(self, changed: frozenset[str]) -> None:
-        session = self.context.session
-        if session is None or not self.wants(changed):
-            return
-
-        def read() -> dict[str, Any] | None:
-            cache = session.cache
-            if cache is None:
-                return None
-            rows = cache.all("settings")
-            return next((r for r in rows if r.get("id") == cache.account_id), rows[0] if rows else None)
-
-        self.context.ops.run(read, on_done=self._show, on_error=lambda _e: None, pool="cache")
+    def reload(self, changed: frozenset[str]) -> None:
+        actions.read_settings(self.context).success(self._show).failure(lambda _e: None).run()
 
     def _show(self, settings: Mapping[str, Any] | None) -> None:
         self.settings = dict(settings) if settings else None
@@ -184,11 +165,6 @@ class SettingsPage(TabPage):
     def error(self, name: str) -> str:
         return self.errors[name].text()
 
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color: #c62828;" if error else "")
-        self.notice.setVisible(bool(text))
-
     def edit(self) -> None:
         self.clear_errors()
         self.show_notice("")
@@ -222,22 +198,11 @@ class SettingsPage(TabPage):
         if not changes:
             self._set_editing(False)
             return
-        version = current.get("version")
-
-        def call(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            try:
-                answer: dict[str, Any] = api.patch("/v1/settings", changes, if_match=version)
-            except ApiError as error:
-                latest = error.body.get("current")
-                if error.code == ErrorCode.VERSION_CONFLICT.value and isinstance(latest, dict):
-                    cache.apply_answer("settings", latest)
-                raise
-            cache.apply_answer("settings", answer)
-            return answer
-
         self.saving = True
         self._set_editing(True)
-        online(self.context, call, on_done=self._saved, on_error=self._refused, label=tr("Guardando"))
+        actions.save_settings(self.context, changes, current.get("version"), parent=self).success(
+            self._saved
+        ).failure(self._refused).run()
 
     def _saved(self, answer: dict[str, Any]) -> None:
         self.saving = False

@@ -4,84 +4,59 @@ Eliminar (Cantidad, Precio IVA incluido, Distribuidor, Descripción).
 
 Prices are the account's configuration, checked by the server against its other settings (the PCC
 purchase needs a stamps package; packages for distributors need Multinivel), so they are saved online
-and the server's refusal is shown at once. Edits carry `If-Match` with the version they started from.
+and the server's refusal is shown at once (`herramientas.actions`). Edits carry `If-Match` with the
+version they started from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
-    QLabel,
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
-from cmdesk.services.api_client import ApiError
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.domain import names
+from cmdesk.domain.amounts import QUANTITY_MESSAGE
+from cmdesk.domain.errors import DomainError, validation_error
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.page_kit import (
-    Col,
-    FormDialog,
-    PagedModel,
-    ask,
-    error_text,
-    field,
-    field_errors,
-    fit_columns,
-    inform,
-    make_table,
-    money_value,
-    notice_label,
-    online,
-    push_button,
-    selected_row,
-)
+from cmdesk.ui.herramientas import actions
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import FormDialog, hbox, heading, money_value, push_button
+from cmdesk.ui.kit.messages import ask, error_text, field_errors, inform
+from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 
-if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
-    from cmdesk.services.cache import Cache
+tr = translator("herramientas")
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("herramientas", text)
-
-
-ASSETS = {
-    "stamps": QT_TRANSLATE_NOOP("herramientas", "Timbres"),
-    "points": QT_TRANSLATE_NOOP("herramientas", "Puntos"),
-}
 
 COLUMNS = (
-    Col(QT_TRANSLATE_NOOP("portal", "Tipo"), lambda r: tr(ASSETS.get(str(r.get("asset")), "")), sort="asset"),
-    Col(QT_TRANSLATE_NOOP("portal", "Cantidad"), field("quantity"), "number", sort="quantity"),
-    Col(
-        QT_TRANSLATE_NOOP("portal", "Precio (IVA incluido)"),
-        field("price_cents"),
-        "money",
-        sort="price_cents",
+    Column(
+        "asset",
+        QT_TRANSLATE_NOOP("portal", "Tipo"),
+        value=lambda r: labels.asset(r.get("asset")),
+        sort="asset",
     ),
-    Col(
-        QT_TRANSLATE_NOOP("portal", "Precio unitario"),
-        field("unit_price_cents"),
-        "money",
-        sort="unit_price_cents",
+    Column("quantity", QT_TRANSLATE_NOOP("portal", "Cantidad"), "number", sort="quantity"),
+    Column("price_cents", QT_TRANSLATE_NOOP("portal", "Precio (IVA incluido)"), "money", sort="price_cents"),
+    Column(
+        "unit_price_cents", QT_TRANSLATE_NOOP("portal", "Precio unitario"), "money", sort="unit_price_cents"
     ),
-    Col(
+    Column(
+        "for_distributors",
         QT_TRANSLATE_NOOP("portal", "Para"),
-        lambda r: tr("Distribuidores") if r.get("for_distributors") else tr("Clientes"),
+        value=lambda r: tr("Distribuidores") if r.get("for_distributors") else tr("Clientes"),
         sort="for_distributors",
     ),
-    Col(QT_TRANSLATE_NOOP("portal", "Descripción"), field("description"), sort="description"),
+    Column("description", QT_TRANSLATE_NOOP("portal", "Descripción"), sort="description"),
 )
 
 
@@ -95,8 +70,8 @@ class PackageDialog(FormDialog):
         self.setObjectName("packageDialog")
         self.package = dict(package) if package else None
         self.asset = QComboBox(self)
-        for key, label in ASSETS.items():
-            self.asset.addItem(tr(label), key)
+        for key, label in labels.items(names.ASSETS):
+            self.asset.addItem(label, key)
         self.quantity = QSpinBox(self)
         self.quantity.setRange(0, 10_000_000)
         self.quantity.setGroupSeparatorShown(True)
@@ -143,7 +118,7 @@ class PackageDialog(FormDialog):
     def submit(self) -> None:
         errors: dict[str, str] = {}
         if self.quantity.value() <= 0:
-            errors["quantity"] = tr("Escriba una cantidad mayor que cero.")
+            errors["quantity"] = tr(QUANTITY_MESSAGE)
         try:
             price = money_value(self.price, "price_cents")
         except DomainError as error:  # every wrong field at once, each beside its field
@@ -159,33 +134,10 @@ class PackageDialog(FormDialog):
             "description": self.description.text().strip(),
         }
         package = self.package
-        if package is None:
-
-            def create(api: ApiClient, cache: Cache) -> dict[str, Any]:
-                answer: dict[str, Any] = api.post("/v1/price-packages", values)
-                cache.apply_answer("price_package", answer)
-                return answer
-
-            self.run(create)
+        if package is not None and all(package.get(k) == v for k, v in values.items()):
+            self.accept()  # nothing changed
             return
-        changes = {k: v for k, v in values.items() if package.get(k) != v}
-        ident, version = str(package["id"]), package.get("version")
-
-        def update(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            try:
-                answer: dict[str, Any] = api.patch(f"/v1/price-packages/{ident}", changes, if_match=version)
-            except ApiError as error:
-                current = error.body.get("current")
-                if error.code == ErrorCode.VERSION_CONFLICT.value and isinstance(current, dict):
-                    cache.apply_answer("price_package", current)
-                raise
-            cache.apply_answer("price_package", answer)
-            return answer
-
-        if not changes:
-            self.accept()
-            return
-        self.run(update)
+        self.run(actions.save_package(self.context, package, values, parent=self))
 
 
 class PricesPage(TabPage):
@@ -193,68 +145,35 @@ class PricesPage(TabPage):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.last_box: Any = None
-        self.dialog: PackageDialog | None = None
-        self.model = PagedModel(COLUMNS, context, self._load, parent=self)
-        self.table = make_table(self.model, self)
+        self.model = PagedTableModel(context, COLUMNS, actions.load_packages, parent=self)
+        self.table = make_table(self.model, self, widths=(9, 11, 18, 14, 14, 40))
         self.table.doubleClicked.connect(lambda *_: self.edit())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
-        title = QLabel(f"<b>{tr('Precios')}</b>", self)
-        subtitle = QLabel(
-            tr(
-                "Administre precios de paquetes en Timbres y Puntos para sus clientes finales y, si tiene "
-                "contratado Multinivel, para sus distribuidores."
-            ),
-            self,
-        )
-        subtitle.setWordWrap(True)
-        subtitle.setEnabled(False)
         self.add_button = push_button(tr("Agregar…"), self, "addPackage", self.add)
         self.edit_button = push_button(tr("Modificar…"), self, "editPackage", self.edit)
         self.delete_button = push_button(tr("Eliminar"), self, "deletePackage", self.delete)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.edit_button)
-        buttons.addWidget(self.delete_button)
-        buttons.addStretch(1)
-        self.notice = notice_label(self)
+        buttons = hbox(self.add_button, self.edit_button, self.delete_button, None)
         layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
+        layout.addLayout(
+            heading(
+                tr("Precios"),
+                self,
+                tr(
+                    "Administre precios de paquetes en Timbres y Puntos para sus clientes finales y, si "
+                    "tiene contratado Multinivel, para sus distribuidores."
+                ),
+            )
+        )
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notice)
-        self.model.loaded.connect(self._loaded)
-        self._fitted = False
-        self._update()
-
-    @staticmethod
-    def _load(cache: Cache, sort: str | None, desc: bool, limit: int, offset: int) -> list[dict[str, Any]]:
-        # The server's order: by type (stamps first), clients' before distributors', smaller first.
-        order = (
-            [(sort, desc)] if sort else [("asset", True), ("for_distributors", False), ("quantity", False)]
-        )
-        return cache.query_entities("price_package", order=order, limit=limit, offset=offset)
-
-    def refresh(self, changed: frozenset[str]) -> None:
-        if self.context.session is not None and self.wants(changed):
-            self.model.reload()
-
-    def _loaded(self) -> None:
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.table, (9, 11, 18, 14, 14, 40))
-            self._fitted = True
+        self.model.loaded.connect(self._update)
         self._update()
 
     def _update(self) -> None:
-        chosen = selected_row(self.table, self.model) is not None
+        chosen = selected_record(self.table) is not None
         self.edit_button.setEnabled(chosen)
         self.delete_button.setEnabled(chosen)
-
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color: #c62828;" if error else "")
-        self.notice.setVisible(bool(text))
 
     def add(self) -> PackageDialog:
         dialog = PackageDialog(self.context, None, self)
@@ -266,7 +185,7 @@ class PricesPage(TabPage):
         return dialog
 
     def edit(self) -> PackageDialog | None:
-        row = selected_row(self.table, self.model)
+        row = selected_record(self.table)
         if row is None:
             return None
         dialog = PackageDialog(self.context, row, self)
@@ -278,7 +197,7 @@ class PricesPage(TabPage):
         return dialog
 
     def delete(self) -> None:
-        row = selected_row(self.table, self.model)
+        row = selected_record(self.table)
         if row is None:
             return
         ident = str(row["id"])
@@ -291,18 +210,10 @@ class PricesPage(TabPage):
         )
 
     def _delete(self, ident: str) -> None:
-        def call(api: ApiClient, cache: Cache) -> None:
-            api.delete(f"/v1/price-packages/{ident}")
-            cache.apply_deleted("price_package", ident)
-
         def failed(error: BaseException) -> None:
             self.show_notice(error_text(error), error=True)
             inform(self, tr("Precios"), error_text(error), error=True)
 
-        online(
-            self.context,
-            call,
-            on_done=lambda _r: self.show_notice(tr("Se eliminó el paquete.")),
-            on_error=failed,
-            label=tr("Eliminar paquete"),
-        )
+        actions.delete_package(self.context, ident, parent=self).success(
+            lambda _r: self.show_notice(tr("Se eliminó el paquete."))
+        ).failure(failed).run()

@@ -2,19 +2,17 @@
 account (ID usuario, Nombre, Correo, Teléfono, "Master User"), Nuevo usuario (e-mail and mobile, then
 Agregar usuario) and Eliminar (never the master: the server says why).
 
-Granting and removing access is done online: the server decides whether the e-mail and mobile belong
-to an existing profile, and a removed user's sessions end at once.
+Granting and removing access is done online (`herramientas.actions`): the server decides whether the
+e-mail and mobile belong to an existing profile, and a removed user's sessions end at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QStackedWidget,
@@ -22,56 +20,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain import contact
-from cmdesk.ui import QT_TRANSLATE_NOOP
-from cmdesk.ui.page_kit import (
-    Col,
-    FormDialog,
-    PagedModel,
-    ask,
-    error_text,
-    field,
-    fit_columns,
-    inform,
-    make_table,
-    notice_label,
-    online,
-    push_button,
-    selected_row,
-)
+from cmdesk.domain import contact, names
+from cmdesk.domain.enums import Role
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
+from cmdesk.ui.herramientas import actions
+from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import FormDialog, hbox, heading, push_button
+from cmdesk.ui.kit.messages import ask, error_text, inform
+from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 
-if TYPE_CHECKING:
-    from cmdesk.services.api_client import ApiClient
-    from cmdesk.services.cache import Cache
+tr = translator("herramientas")
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("herramientas", text)
-
-
-MASTER_USER = QT_TRANSLATE_NOOP("herramientas", "Master User")
 
 COLUMNS = (
-    Col(QT_TRANSLATE_NOOP("portal", "ID usuario"), field("id")),
-    Col(QT_TRANSLATE_NOOP("portal", "Nombre"), field("name"), sort="name"),
-    Col(QT_TRANSLATE_NOOP("portal", "Correo"), field("email"), sort="email"),
-    Col(QT_TRANSLATE_NOOP("portal", "Teléfono"), field("mobile"), sort="mobile"),
-    Col(QT_TRANSLATE_NOOP("portal", "Confirmado"), field("email_confirmed"), "bool"),
-    Col(QT_TRANSLATE_NOOP("portal", "Eliminar"), lambda r: tr(MASTER_USER) if r.get("is_master") else ""),
+    Column("id", QT_TRANSLATE_NOOP("portal", "ID usuario")),
+    Column("name", QT_TRANSLATE_NOOP("portal", "Nombre"), sort="name"),
+    Column("email", QT_TRANSLATE_NOOP("portal", "Correo"), sort="email"),
+    Column("mobile", QT_TRANSLATE_NOOP("portal", "Teléfono"), sort="mobile"),
+    Column("email_confirmed", QT_TRANSLATE_NOOP("portal", "Confirmado"), "bool"),
+    Column(
+        "is_master",
+        QT_TRANSLATE_NOOP("portal", "Eliminar"),
+        value=lambda r: labels.name(names.ROLES, Role.MASTER) if r.get("is_master") else "",
+    ),
 )
-
-
-def load_users(cache: Cache, sort: str | None, desc: bool, limit: int, offset: int) -> list[dict[str, Any]]:
-    """The account's profiles, the master first (the account's settings name it)."""
-    settings = cache.all("settings")
-    master = next((s.get("master_profile_id") for s in settings if s.get("master_profile_id")), None)
-    rows = cache.query_entities("profile", order=[(sort or "name", desc)], limit=100_000)
-    for row in rows:
-        row["is_master"] = row.get("id") == master
-    if sort is None:
-        rows.sort(key=lambda r: not r["is_master"])  # stable: by name after the master
-    return rows[offset : offset + limit]
 
 
 class NewUserDialog(FormDialog):
@@ -140,15 +113,11 @@ class NewUserDialog(FormDialog):
             self.go_to(2)
             self.name.setFocus()
             return
-        body = {"email": email, "mobile": mobile, "name": self.name.text().strip()}
-
-        def add(api: ApiClient, cache: Cache) -> dict[str, Any]:
-            answer: dict[str, Any] = api.post("/v1/users", body)
-            user = {k: v for k, v in answer["user"].items() if k not in ("role", "is_master", "member_since")}
-            cache.apply_answer("profile", user)
-            return answer
-
-        self.run(add)
+        self.run(
+            actions.add_user(
+                self.context, email=email, mobile=mobile, name=self.name.text().strip(), parent=self
+            )
+        )
 
 
 class UsersPage(TabPage):
@@ -156,55 +125,31 @@ class UsersPage(TabPage):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.last_box: Any = None
-        self.dialog: NewUserDialog | None = None
-        self.model = PagedModel(COLUMNS, context, load_users, parent=self)
-        self.table = make_table(self.model, self, stretch=2)
+        self.model = PagedTableModel(context, COLUMNS, actions.load_users, parent=self)
+        self.table = make_table(self.model, self, stretch=2, widths=(0, 24, 0, 12, 0, 14))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
-        title = QLabel(f"<b>{tr('Usuarios')}</b>", self)
-        subtitle = QLabel(
-            tr(
-                "Cree y administre a los usuarios: cada uno entra a esta Cuenta Maestra con su propio perfil "
-                "y puede realizar los movimientos que requiera."
-            ),
-            self,
-        )
-        subtitle.setWordWrap(True)
-        subtitle.setEnabled(False)
         self.new_button = push_button(tr("Nuevo usuario…"), self, "newUser", self.new_user)
         self.delete_button = push_button(tr("Eliminar"), self, "deleteUser", self.delete)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.new_button)
-        buttons.addWidget(self.delete_button)
-        buttons.addStretch(1)
-        self.notice = notice_label(self)
+        buttons = hbox(self.new_button, self.delete_button, None)
         layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
+        layout.addLayout(
+            heading(
+                tr("Usuarios"),
+                self,
+                tr(
+                    "Cree y administre a los usuarios: cada uno entra a esta Cuenta Maestra con su propio "
+                    "perfil y puede realizar los movimientos que requiera."
+                ),
+            )
+        )
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notice)
-        self.model.loaded.connect(self._loaded)
-        self._fitted = False
-        self._update()
-
-    def refresh(self, changed: frozenset[str]) -> None:
-        if self.context.session is not None and self.wants(changed):
-            self.model.reload()
-
-    def _loaded(self) -> None:
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.table, (0, 24, 0, 12, 0, 14))
-            self._fitted = True
+        self.model.loaded.connect(self._update)
         self._update()
 
     def _update(self) -> None:
-        self.delete_button.setEnabled(selected_row(self.table, self.model) is not None)
-
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color: #c62828;" if error else "")
-        self.notice.setVisible(bool(text))
+        self.delete_button.setEnabled(selected_record(self.table) is not None)
 
     def new_user(self) -> NewUserDialog:
         dialog = NewUserDialog(self.context, self)
@@ -223,7 +168,7 @@ class UsersPage(TabPage):
         self.show_notice(text)
 
     def delete(self) -> None:
-        row = selected_row(self.table, self.model)
+        row = selected_record(self.table)
         if row is None:
             return
         ident = str(row["id"])
@@ -237,18 +182,10 @@ class UsersPage(TabPage):
         )
 
     def _delete(self, ident: str, who: str) -> None:
-        def call(api: ApiClient, cache: Cache) -> None:
-            api.delete(f"/v1/users/{ident}")
-            cache.apply_deleted("profile", ident)
-
         def failed(error: BaseException) -> None:
             self.show_notice(error_text(error), error=True)
             inform(self, tr("Usuarios"), error_text(error), error=True)
 
-        online(
-            self.context,
-            call,
-            on_done=lambda _r: self.show_notice(tr("Se eliminó al usuario {who}.").format(who=who)),
-            on_error=failed,
-            label=tr("Eliminar usuario"),
-        )
+        actions.remove_user(self.context, ident, parent=self).success(
+            lambda _r: self.show_notice(tr("Se eliminó al usuario {who}.").format(who=who))
+        ).failure(failed).run()

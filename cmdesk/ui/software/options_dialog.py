@@ -7,31 +7,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
-from cmdesk.services.downloads import check_folder
+from cmdesk.ui import translator
+from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, vbox
+from cmdesk.ui.software import actions
 
 if TYPE_CHECKING:
-    from cmdesk.ui.operations import Operations
+    from cmdesk.ui.kit.actions import AppContext
 
 MB_PER_GB = 1024
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("software", text)
+tr = translator("software")
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,16 @@ class DownloadOptionsDialog(QDialog):
     saved = Signal(object)  # the DownloadOptions, once checked
 
     def __init__(
-        self, options: DownloadOptions, default_folder: Path, ops: Operations, parent: QWidget | None = None
+        self,
+        options: DownloadOptions,
+        default_folder: Path,
+        context: AppContext,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("downloadOptions")
         self.setWindowTitle(tr("Opciones de descarga"))
-        self.ops = ops
+        self.context = context
         self.default_folder = default_folder
         self.result_options: DownloadOptions | None = None
 
@@ -77,14 +80,11 @@ class DownloadOptionsDialog(QDialog):
         local.setObjectName("useLocal")
         local.setToolTip(str(default_folder))
         local.clicked.connect(lambda: self.folder.setText(str(default_folder)))
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        row.addWidget(local)
+        row = hbox((self.folder, 1), browse, local)
         self.folder_error = QLabel(self)
         self.folder_error.setObjectName("folderError")
         self.folder_error.setWordWrap(True)
-        self.folder_error.setStyleSheet("color: #c62828;")
+        self.folder_error.setStyleSheet(ERROR_STYLE)
         self.folder_error.hide()
 
         self.limit = QSpinBox(self)
@@ -128,10 +128,7 @@ class DownloadOptionsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
+        vbox(self, intro, form, self.buttons)
 
     def _browse(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, tr("Carpeta de descargas"), self.folder.text())
@@ -151,14 +148,9 @@ class DownloadOptionsDialog(QDialog):
         folder = Path(options.folder) if options.folder else self.default_folder
         self.folder_error.hide()
         self.buttons.setEnabled(False)
-        self.ops.run(
-            check_folder,
-            folder,
-            on_done=lambda problem: self._checked(options, problem),
-            on_error=lambda error: self._checked(options, str(error)),
-            pool="net",
-            label=tr("Comprobando la carpeta"),
-        )
+        actions.check_folder(self.context, folder).success(
+            lambda problem: self._checked(options, problem)
+        ).failure(lambda error: self._checked(options, str(error))).run()
 
     def _checked(self, options: DownloadOptions, problem: str | None) -> None:
         self.buttons.setEnabled(True)

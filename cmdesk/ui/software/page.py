@@ -49,13 +49,15 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
     QToolButton,
     QTreeView,
-    QVBoxLayout,
     QWidget,
 )
 
 from cmdesk.services import downloads
 from cmdesk.services.downloads import DownloadManager, DownloadState, DownloadStatus, FileInfo
-from cmdesk.ui import tabs
+from cmdesk.ui import tabs, translator
+from cmdesk.ui.kit.actions import Action
+from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.software import actions
 from cmdesk.ui.software.model import (
     ACTIONS_COLUMN,
     COLUMNS,
@@ -68,12 +70,10 @@ from cmdesk.ui.software.model import (
     SoftwareModel,
     data_size,
     filter_products,
-    load_catalog,
 )
 from cmdesk.ui.software.options_dialog import DownloadOptions, DownloadOptionsDialog
 
 if TYPE_CHECKING:
-    from cmdesk.services.cache import Cache
     from cmdesk.services.session import DesktopSession
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ ON_WINDOWS = sys.platform == "win32"
 RUN_LEASE_SECONDS = 2 * 3600  # an installer running from the folder: never evicted meanwhile
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("software", text)
+tr = translator("software")
 
 
 class DownloadBridge(QObject):
@@ -244,7 +243,6 @@ class SoftwarePage(tabs.TabPage):
         self._expanded: set[str] = set()
         self.catalog_loaded = False
         self.actions_by_file: dict[str, FileActions] = {}
-        self.last_box: QMessageBox | None = None
         self.options_dialog: DownloadOptionsDialog | None = None
         self.usage_bytes: int | None = None
 
@@ -276,14 +274,15 @@ class SoftwarePage(tabs.TabPage):
         for combo in (self.product_filter, self.kind_filter):
             combo.currentIndexChanged.connect(lambda _i: self._apply_filters())
         self.search.textChanged.connect(lambda _t: self._apply_filters())
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel(tr("Producto:"), self))
-        filters.addWidget(self.product_filter)
-        filters.addSpacing(12)
-        filters.addWidget(QLabel(tr("Tipo:"), self))
-        filters.addWidget(self.kind_filter)
-        filters.addSpacing(12)
-        filters.addWidget(self.search, 1)
+        filters = hbox(
+            QLabel(tr("Producto:"), self),
+            self.product_filter,
+            12,
+            QLabel(tr("Tipo:"), self),
+            self.kind_filter,
+            12,
+            (self.search, 1),
+        )
 
         self.model = SoftwareModel(self)
         self.view = QTreeView(self)
@@ -307,7 +306,7 @@ class SoftwarePage(tabs.TabPage):
         metrics = self.fontMetrics()
         for column, width in enumerate((310, 105, 75, 75, 90)):
             header.resizeSection(
-                column, max(width, metrics.horizontalAdvance(tr(COLUMNS[column].title)) + 24)
+                column, max(width, metrics.horizontalAdvance(COLUMNS[column].title_text()) + 24)
             )
         sample = FileActions(FileInfo("muestra", "0" * 64, 0, "muestra.exe", kind="installer"))
         sample.set_status(DownloadStatus("muestra", DownloadState.AVAILABLE))
@@ -320,10 +319,6 @@ class SoftwarePage(tabs.TabPage):
         self.empty.setEnabled(False)
         self.empty.hide()
 
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
         self.folder_label = QLabel(self)
         self.folder_label.setObjectName("folderLabel")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -334,18 +329,9 @@ class SoftwarePage(tabs.TabPage):
         self.options_button = QPushButton(tr("Opciones de descarga…"), self)
         self.options_button.setObjectName("options")
         self.options_button.clicked.connect(self.show_options)
-        footer = QHBoxLayout()
-        footer.addWidget(self.folder_label, 1)
-        footer.addWidget(self.open_folder_button)
-        footer.addWidget(self.options_button)
+        footer = hbox((self.folder_label, 1), self.open_folder_button, self.options_button)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addLayout(filters)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.empty, 1)
-        layout.addWidget(self.notice)
-        layout.addLayout(footer)
+        vbox(self, heading, filters, (self.view, 1), (self.empty, 1), self.notice, footer)
         self._update_footer()
 
     # ---- the manager ----------------------------------------------------------------------------------
@@ -362,25 +348,14 @@ class SoftwarePage(tabs.TabPage):
         self._creating = True
         self._manager_session = session
 
-        def make() -> DownloadManager:
-            if old is not None:
-                old.shutdown(timeout=5)
-            manager = downloads.manager_for(session)
-            manager.start()
-            return manager
-
-        self.context.ops.run(
-            make,
-            on_done=self._manager_ready,
-            on_error=self._manager_failed,
-            pool="net",
-            label=tr("Preparando descargas"),
-        )
+        actions.start_manager(self.context, session, old).success(self._manager_ready).failure(
+            self._manager_failed
+        ).run()
 
     def _manager_ready(self, manager: DownloadManager) -> None:
         self._creating = False
         if self.context.session is not self._manager_session:  # the session changed meanwhile
-            self.context.ops.run(manager.shutdown, pool="net")
+            actions.stop_manager(self.context, manager).run()
             self._manager_session = None
             self.refresh(tabs.EVERYTHING)
             return
@@ -428,28 +403,20 @@ class SoftwarePage(tabs.TabPage):
     # ---- loading --------------------------------------------------------------------------------------
 
     def refresh(self, changed: frozenset[str]) -> None:
+        # The downloads resume as soon as the session opens, whether the tab is shown or not.
         session = self.context.session
-        if session is None:
-            return
-        self._ensure_manager(session)
-        if not self.wants(changed):
+        if session is not None:
+            self._ensure_manager(session)
+        super().refresh(changed)
+
+    def reload(self, changed: frozenset[str]) -> None:
+        if self.context.session is None or self.context.session.cache is None:
             return
         if self._loading:
             self._again = True
             return
         self._loading = True
-
-        def read(cache_holder: DesktopSession = session) -> list[ProductRow]:
-            cache: Cache | None = cache_holder.cache
-            return load_catalog(cache) if cache is not None else []
-
-        self.context.ops.run(
-            read,
-            on_done=self._catalog_read,
-            on_error=self._catalog_failed,
-            pool="cache",
-            label=tr("Leyendo el catálogo"),
-        )
+        actions.read_catalog(self.context).success(self._catalog_read).failure(self._catalog_failed).run()
 
     def _catalog_read(self, products: list[ProductRow]) -> None:
         self._loading = False
@@ -481,20 +448,17 @@ class SoftwarePage(tabs.TabPage):
             return
         infos = [f.info for p in self._catalog for f in p.files]
         superseded = {f.info.sha256 for p in self._catalog for f in p.files if f.newer}
-
-        def read() -> tuple[dict[str, DownloadStatus], int]:
-            manager.set_superseded(superseded)
-            return manager.statuses(infos), manager.store.total_bytes()
-
-        self.context.ops.run(read, on_done=self._statuses_read, on_error=self._catalog_failed, pool="net")
+        actions.read_statuses(self.context, manager, infos, superseded).success(self._statuses_read).failure(
+            self._catalog_failed
+        ).run()
 
     def _statuses_read(self, result: tuple[dict[str, DownloadStatus], int]) -> None:
         statuses, used = result
         self.model.set_statuses(statuses)
         for file_id, status in statuses.items():
-            actions = self.actions_by_file.get(file_id)
-            if actions is not None:
-                actions.set_status(status)
+            buttons = self.actions_by_file.get(file_id)
+            if buttons is not None:
+                buttons.set_status(status)
         self.usage_bytes = used
         self._update_footer()
 
@@ -502,9 +466,7 @@ class SoftwarePage(tabs.TabPage):
         manager = self.manager
         if manager is None:
             return
-        self.context.ops.run(
-            manager.store.total_bytes, on_done=self._usage_read, on_error=lambda _e: None, pool="net"
-        )
+        actions.read_usage(self.context, manager).success(self._usage_read).failure(lambda _e: None).run()
 
     def _usage_read(self, used: int) -> None:
         self.usage_bytes = used
@@ -589,19 +551,14 @@ class SoftwarePage(tabs.TabPage):
         )
         self.folder_label.setText(" · ".join(parts))
 
-    def show_notice(self, text: str, *, error: bool = False) -> None:
-        self.notice.setStyleSheet("color: #c62828;" if error else "")
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
-
     # ---- events ---------------------------------------------------------------------------------------
 
     @Slot(object)
     def _on_status(self, status: DownloadStatus) -> None:
         self.model.set_status(status)
-        actions = self.actions_by_file.get(status.file_id)
-        if actions is not None:
-            actions.set_status(status)
+        buttons = self.actions_by_file.get(status.file_id)
+        if buttons is not None:
+            buttons.set_status(status)
         if status.state in (DownloadState.AVAILABLE, DownloadState.NOT_DOWNLOADED):
             self._refresh_usage()
 
@@ -622,13 +579,15 @@ class SoftwarePage(tabs.TabPage):
             self.show_notice(tr("Las descargas aún se están preparando; intente en un momento."))
             return
         info = row.info
-        ops = self.context.ops
-        failed = self._action_failed
+
+        def run(name: str, *args: Any) -> Action:
+            return actions.file_action(self.context, manager, name, *args).failure(self._action_failed)
+
         if action == "download":
             self.show_notice("")
-            ops.run(manager.enqueue, info, on_done=self._on_status, on_error=failed, pool="net")
+            run("enqueue", info).success(self._on_status).run()
         elif action in ("pause", "resume", "retry", "cancel"):
-            ops.run(getattr(manager, action), file_id, on_error=failed, pool="net")
+            run(action, file_id).run()
         elif action == "openFolder":
             self.open_file_folder(file_id)
         elif action == "copyPath":
@@ -636,11 +595,9 @@ class SoftwarePage(tabs.TabPage):
         elif action == "run":
             self.run_file(file_id)
         elif action == "verify":
-            ops.run(
-                manager.verify, info, on_done=lambda ok: self._verified(info, ok), on_error=failed, pool="net"
-            )
+            run("verify", info).success(lambda ok: self._verified(info, ok)).run()
         elif action in ("pin", "unpin"):
-            ops.run(manager.set_pinned, info, action == "pin", on_error=failed, pool="net")
+            run("set_pinned", info, action == "pin").run()
         elif action == "remove":
             self.ask_remove(info)
 
@@ -674,20 +631,9 @@ class SoftwarePage(tabs.TabPage):
         if session is None:
             return
         folder = downloads.folder_for(session.config, session)
-
-        def ensure() -> Path:
-            folder.mkdir(parents=True, exist_ok=True)
-            return folder
-
-        def show(f: Path) -> None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(f)))
-
-        self.context.ops.run(
-            ensure,
-            on_done=show,
-            on_error=self._action_failed,
-            pool="net",
-        )
+        actions.open_folder(self.context, folder).success(
+            lambda f: QDesktopServices.openUrl(QUrl.fromLocalFile(str(f)))
+        ).failure(self._action_failed).run()
 
     def run_file(self, file_id: str) -> None:
         """Ejecutar: hash the file again (never run a damaged one), mark it in use, then start it."""
@@ -699,14 +645,9 @@ class SoftwarePage(tabs.TabPage):
             self.show_notice(tr("Los instaladores solo se pueden ejecutar en Windows."), error=True)
             return
         self.show_notice(tr("Verificando «{name}»…").format(name=row.info.file_name))
-        self.context.ops.run(
-            manager.open_for_use,
-            row.info,
-            RUN_LEASE_SECONDS,
-            on_done=self._launch,
-            on_error=self._action_failed,
-            pool="net",
-        )
+        actions.file_action(self.context, manager, "open_for_use", row.info, RUN_LEASE_SECONDS).success(
+            self._launch
+        ).failure(self._action_failed).run()
 
     def _launch(self, path: Path) -> None:
         self.show_notice(tr("Abriendo «{name}»…").format(name=path.name))
@@ -745,7 +686,7 @@ class SoftwarePage(tabs.TabPage):
 
         def done(_code: int) -> None:
             if box.clickedButton() is yes and manager is not None:
-                self.context.ops.run(manager.remove, info, on_error=self._action_failed, pool="net")
+                actions.file_action(self.context, manager, "remove", info).failure(self._action_failed).run()
 
         box.finished.connect(done)
         self.last_box = box
@@ -764,7 +705,7 @@ class SoftwarePage(tabs.TabPage):
             config.download_parallel,
             config.download_rate_kbps,
         )
-        dialog = DownloadOptionsDialog(current, downloads.default_folder(session), self.context.ops, self)
+        dialog = DownloadOptionsDialog(current, downloads.default_folder(session), self.context, self)
         dialog.saved.connect(lambda options: self.apply_options(session, options))
         self.options_dialog = dialog
         dialog.open()
@@ -777,16 +718,7 @@ class SoftwarePage(tabs.TabPage):
         config.software_limit_mb = options.limit_mb
         config.download_parallel = options.parallel
         config.download_rate_kbps = options.rate_kbps
-        manager = self.manager
         self._update_footer()
-
-        def apply() -> None:
-            downloads.save_settings(session)
-            if manager is not None and not moved:
-                manager.set_parallel(options.parallel)
-                manager.set_rate_limit(options.rate_kbps * 1024 or None)
-                manager.set_max_bytes(options.limit_mb * 1024 * 1024 or None)
-                manager.evict()
 
         def applied(_result: Any) -> None:
             if moved:
@@ -797,4 +729,6 @@ class SoftwarePage(tabs.TabPage):
                 self._load_statuses()
             self.show_notice(tr("Se guardaron las opciones de descarga."))
 
-        self.context.ops.run(apply, on_done=applied, on_error=self._action_failed, pool="net")
+        actions.apply_options(self.context, session, self.manager, options, moved=moved).success(
+            applied
+        ).failure(self._action_failed).run()

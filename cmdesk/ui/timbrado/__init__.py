@@ -1,7 +1,7 @@
 """Clientes → Timbrado: the stamping accounts (CTI) of the portfolio (see `page`).
 
 Importing the package registers the page as `clientes.timbrado`. `TransferDialog` (transferir timbres o
-puntos) is shared with the Clientes and Distribuidores tabs.
+puntos) is the one transfer dialog of every screen (Clientes and Distribuidores use it too).
 """
 
 from cmdesk.ui import tabs
@@ -11,7 +11,6 @@ from cmdesk.ui.timbrado.model import StampingAccountsModel
 from cmdesk.ui.timbrado.page import TimbradoPage
 from cmdesk.ui.timbrado.sales_dialogs import AutoSaleDialog, BulkTransferDialog
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
-from cmdesk.ui.timbrado.watch import watcher_for
 
 tabs.register("clientes.timbrado", TimbradoPage)
 
@@ -25,5 +24,4 @@ __all__ = [
     "StampingAccountsModel",
     "TimbradoPage",
     "TransferDialog",
-    "watcher_for",
 ]

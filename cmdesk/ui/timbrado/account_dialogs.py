@@ -1,7 +1,7 @@
 """Crear cuenta de timbrado and Restablecer contraseña: the two CTI actions that need the line.
 
 Both carry a password, which is never written to the outbox (a plain file), so they go straight to the
-server (`commands.create_stamping_account`, `commands.reset_stamping_password`) in the network pool.
+server (`actions.create_account`, `actions.reset_password`: online calls of `cmdesk.services.commands`).
 Every field is checked in place first with the domain's rules (CTI id format, password policy and its
 confirmation, RFC of an unlimited account); what the server still refuses (an id already taken, say)
 is shown beside its field, or under the form. Without the line the dialog says so and keeps the data.
@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QRadioButton,
@@ -29,24 +28,21 @@ from PySide6.QtWidgets import (
 from cmdesk.domain.codes import check_cti_id
 from cmdesk.domain.errors import DomainError
 from cmdesk.domain.identity import check_rfc, rfc_counter_text, rfc_warning
-from cmdesk.services import commands
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.ui import QT_TRANSLATE_NOOP
-from cmdesk.ui.timbrado.common import CONTEXT, FieldMessage, FormGrid, fit_later, online, tr
+from cmdesk.ui.kit.forms import FieldMessage, FormGrid, first_message, fit_later, hbox, vbox
+from cmdesk.ui.timbrado import actions
+from cmdesk.ui.timbrado.common import CONTEXT, tr
 from cmdesk.ui.timbrado.forms import ClientPicker, PasswordFields
 
 if TYPE_CHECKING:
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.ui.kit.actions import AppContext
 
 OFFLINE_TEXT = QT_TRANSLATE_NOOP(
     CONTEXT,
     "No hay conexión con el servidor. {what} requiere conexión porque lleva una contraseña, que no se "
     "guarda en este equipo; intente de nuevo al reconectar.",
 )
-
-
-def _first_message(error: DomainError) -> str:
-    return error.errors[0].message if error.errors else error.detail
 
 
 class CreateStampingAccountDialog(QDialog):
@@ -91,10 +87,7 @@ class CreateStampingAccountDialog(QDialog):
         kinds = QButtonGroup(self)
         kinds.addButton(self.standard)
         kinds.addButton(self.unlimited)
-        kind_row = QHBoxLayout()
-        kind_row.addWidget(self.standard)
-        kind_row.addWidget(self.unlimited)
-        kind_row.addStretch(1)
+        kind_row = hbox(self.standard, self.unlimited, None)
         self.kind_note = QLabel(self)
         self.kind_note.setObjectName("kindNote")
         self.kind_note.setWordWrap(True)
@@ -127,9 +120,7 @@ class CreateStampingAccountDialog(QDialog):
         self.rfc_confirm.setObjectName("rfcConfirm")
         self.rfc_confirm.hide()
         self.rfc.textChanged.connect(self._rfc_changed)
-        rfc_row = QHBoxLayout()
-        rfc_row.addWidget(self.rfc, 1)
-        rfc_row.addWidget(self.rfc_counter)
+        rfc_row = hbox((self.rfc, 1), self.rfc_counter)
 
         form = FormGrid()
         form.addRow(tr("Tipo de cuenta:"), kind_row)
@@ -153,14 +144,10 @@ class CreateStampingAccountDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(client_box)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        vbox(self, client_box, form, self.message, self.buttons)
         self.standard.toggled.connect(lambda _on: self._kind_changed())
         self._kind_changed()
-        if not online(context):
+        if not context.is_online():
             self.message.set_warning(tr(OFFLINE_TEXT).format(what=tr("Crear una cuenta de timbrado")))
         self.setMinimumWidth(560)
 
@@ -223,14 +210,14 @@ class CreateStampingAccountDialog(QDialog):
             try:
                 values["id"] = check_cti_id(self.cti_id.text(), "id")
             except DomainError as error:
-                self.id_message.set_error(_first_message(error))
+                self.id_message.set_error(first_message(error))
                 ok = False
         ok = self.passwords.validate() and ok
         if self.kind == "unlimited" and self.rfc.text().strip():
             try:
                 check = check_rfc(self.rfc.text(), "rfc_restriction")
             except DomainError as error:
-                self.rfc_message.set_error(_first_message(error))
+                self.rfc_message.set_error(first_message(error))
                 ok = False
             else:
                 warning = rfc_warning(check)
@@ -254,21 +241,16 @@ class CreateStampingAccountDialog(QDialog):
             self.message.set_error(tr(OFFLINE_TEXT).format(what=tr("Crear una cuenta de timbrado")))
             return
         self._set_busy(True)
-        self.context.ops.run(
-            commands.create_stamping_account,
-            session.api,
-            session.cache,
-            self.client_id,
+        actions.create_account(
+            self.context,
+            self.client_id or "",
             kind=values["kind"],
             password=values["password"],
             password_confirmation=values["password_confirmation"],
             id=values.get("id"),
             rfc_restriction=values.get("rfc_restriction"),
-            on_done=self._created,
-            on_error=self._failed,
-            pool="net",
-            label=tr("Creando la cuenta de timbrado"),
-        )
+            parent=self,
+        ).success(self._created).failure(self._failed).run()
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
@@ -349,13 +331,8 @@ class ResetPasswordDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         form = FormGrid()
         self.passwords.add_rows(form)
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addWidget(self.reminder)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-        if not online(context):
+        vbox(self, heading, self.reminder, form, self.message, self.buttons)
+        if not context.is_online():
             self.message.set_warning(tr(OFFLINE_TEXT).format(what=tr("Restablecer la contraseña")))
         self.setMinimumWidth(500)
 
@@ -371,17 +348,13 @@ class ResetPasswordDialog(QDialog):
             return
         self.busy = True
         self.ok_button.setEnabled(False)
-        self.context.ops.run(
-            commands.reset_stamping_password,
-            session.api,
+        actions.reset_password(
+            self.context,
             self.cti_id,
             password=self.passwords.password.text(),
             password_confirmation=self.passwords.confirm.text(),
-            on_done=self._done,
-            on_error=self._failed,
-            pool="net",
-            label=tr("Restableciendo la contraseña"),
-        )
+            parent=self,
+        ).success(self._done).failure(self._failed).run()
 
     def _done(self, _result: object) -> None:
         self.busy = False

@@ -1,7 +1,7 @@
-"""What the Timbrado tab's pieces share: texts, the C.P.D./D.R. figures, field messages and pushing.
+"""What the Timbrado tab's pieces share: texts and the C.P.D./D.R. figures.
 
 C.P.D. (consumo promedio diario) and D.R. (días restantes) come from the daily series of
-`GET /v1/stamping-accounts/{id}/usage?days=90`, kept in the cache (`Cache.stamping_usage`): the C.P.D.
+`commands.fetch_usage` (the server's 90 days), kept in the cache (`Cache.stamping_usage`): the C.P.D.
 is the mean of the last 30 days of that series (as `cmdesk.domain.usage` defines it) and the D.R. is
 worked out against the balance the cache holds now, so a transfer moves the D.R. at once. A stored
 series is *fresh* while the CTI's `issued` count is the one it was fetched with and it was fetched on
@@ -16,41 +16,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer
-from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QLayout, QWidget
-
-from cmdesk.domain import usage
-from cmdesk.services.connectivity import ConnectionState
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.domain import clock, usage
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
 
 if TYPE_CHECKING:
     from cmdesk.services.outbox import Command
-    from cmdesk.ui.tabs import AppContext
 
 CONTEXT = "timbrado"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
+tr = translator(CONTEXT)
 
 
-KIND_NAMES = {
-    "standard": QT_TRANSLATE_NOOP(CONTEXT, "Estándar"),
-    "unlimited": QT_TRANSLATE_NOOP(CONTEXT, "Ilimitada"),
-}
-
-# America/Mexico_City has kept UTC-6 all year since 2022; the server counts its days the same way.
-MX_OFFSET = dt.timedelta(hours=-6)
-USAGE_DAYS = 90  # what is fetched (the chart's longest view)
 CPD_DAYS = usage.CPD_WINDOW_DAYS  # what the C.P.D. of the tables averages
-
-ERROR_STYLE = "color: #d32f2f;"
-WARNING_STYLE = "color: #b26a00;"
-
-
-def mx_today(now: dt.datetime | None = None) -> dt.date:
-    return ((now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC) + MX_OFFSET).date()
 
 
 @dataclass(frozen=True)
@@ -97,7 +76,7 @@ def usage_figures(
     fresh = (
         isinstance(fetched_at, dt.datetime)
         and stored.get("issued") == issued
-        and mx_today(fetched_at) == (today or mx_today())
+        and clock.today(fetched_at) == (today or clock.today())
     )
     return UsageFigures(
         cpd, remaining, fresh, fetched_at if isinstance(fetched_at, dt.datetime) else None, daily
@@ -142,31 +121,6 @@ def client_text(nic: Any, name: Any) -> str:
     return f"[{nic}] {name}" if nic else name
 
 
-def online(context: AppContext) -> bool:
-    session = context.session
-    return session is not None and session.api is not None and session.state != ConnectionState.OFFLINE
-
-
-def request_push(widget: QWidget | None, context: AppContext) -> bool:
-    """Send the outbox now when online (the main window's `sync_now`, so its status bar follows);
-    returns False when offline (the command waits for the next sync)."""
-    if not online(context):
-        return False
-    window = widget.window() if widget is not None else None
-    owner = window.parentWidget() if window is not None else None
-    if owner is not None:
-        window = owner.window()  # a dialog: its main window
-    sync = getattr(window, "sync_now", None)
-    if callable(sync):
-        sync()
-        return True
-    session = context.session
-    if session is None:
-        return False
-    context.ops.run(session.sync_now, on_error=lambda _e: None, pool="net", label=tr("Sincronizando"))
-    return True
-
-
 def queued_text(commands: Sequence[Command], pushed: bool) -> str:
     n = len(commands)
     if pushed:
@@ -176,84 +130,3 @@ def queued_text(commands: Sequence[Command], pushed: bool) -> str:
         if n == 1
         else tr("Sin conexión: {n} operaciones quedaron pendientes y se enviarán al sincronizar.").format(n=n)
     )
-
-
-class FieldMessage(QLabel):
-    """The Spanish message shown beside a field: an error (red) or a warning (amber); hidden when empty."""
-
-    def __init__(self, parent: QWidget | None = None, name: str = "") -> None:
-        super().__init__(parent)
-        if name:
-            self.setObjectName(name)
-        self.setWordWrap(True)
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.level = ""
-        self.hide()
-
-    def set_error(self, text: str | None) -> None:
-        self._set(text, ERROR_STYLE, "error")
-
-    def set_warning(self, text: str | None) -> None:
-        self._set(text, WARNING_STYLE, "warning")
-
-    def clear(self) -> None:
-        self._set(None, "", "")
-
-    def _set(self, text: str | None, style: str, level: str) -> None:
-        self.setText(text or "")
-        self.setStyleSheet(style if text else "")
-        self.level = level if text else ""
-        self.setVisible(bool(text))
-        if text:
-            fit_later(self)
-
-
-def fit_window(widget: QWidget) -> None:
-    """Grow a dialog to the height its wrapped texts need at its width (never shrink it, so it does not
-    jump while the user types); Qt leaves a shown dialog at its size when messages appear in it."""
-    window = widget.window()
-    if not isinstance(window, QDialog) or not window.isVisible():
-        return
-    layout = window.layout()
-    if layout is None:
-        return
-    layout.activate()
-    width = window.width()
-    needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.sizeHint().height()
-    needed = max(needed, layout.totalMinimumSize().height())
-    if window.height() < needed:
-        window.resize(width, needed)
-
-
-def fit_later(widget: QWidget) -> None:
-    """`fit_window` once the layout has taken in the change."""
-    QTimer.singleShot(0, widget, lambda: fit_window(widget))
-
-
-class FormGrid(QGridLayout):
-    """`QFormLayout`'s `addRow` over a grid. A form layout sizes word-wrapped labels (the messages
-    beside the fields) by their size hint instead of their height at the width they get, so a dialog
-    would open up gaps or clip them; a grid sizes them right."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setColumnStretch(1, 1)
-        self._next = 0
-
-    def addRow(self, label: str | QWidget | QLayout, field: QWidget | QLayout | None = None) -> None:
-        row = self._next
-        self._next += 1
-        if field is None:  # one item across both columns
-            if isinstance(label, QLayout):
-                self.addLayout(label, row, 0, 1, 2)
-            elif isinstance(label, QWidget):
-                self.addWidget(label, row, 0, 1, 2)
-            return
-        if isinstance(label, str):
-            label = QLabel(label, self.parentWidget()) if label else None  # type: ignore[assignment]
-        if isinstance(label, QWidget):
-            self.addWidget(label, row, 0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        if isinstance(field, QLayout):
-            self.addLayout(field, row, 1)
-        else:
-            self.addWidget(field, row, 1)

@@ -11,18 +11,16 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from cmdesk.domain.passwords import PASSWORD_MIN_LENGTH, password_problems
-from cmdesk.ui.timbrado.common import FieldMessage, FormGrid, client_text, tr
+from cmdesk.ui.kit.forms import FieldMessage, FormGrid, vbox
+from cmdesk.ui.timbrado import actions
+from cmdesk.ui.timbrado.common import client_text, tr
 
 if TYPE_CHECKING:
-    from cmdesk.services.cache import Cache
-    from cmdesk.ui.tabs import AppContext
-
-OK_STYLE = "color: #2e7d32;"
+    from cmdesk.ui.kit.actions import AppContext
 
 
 class PasswordFields(QObject):
@@ -79,9 +77,7 @@ class PasswordFields(QObject):
             if problems:
                 self.password_message.set_error("\n".join(problems))
             else:
-                self.password_message.set_error(tr("La contraseña cumple los requisitos."))
-                self.password_message.setStyleSheet(OK_STYLE)
-                self.password_message.level = "ok"
+                self.password_message.set_ok(tr("La contraseña cumple los requisitos."))
         confirm = self.confirm.text()
         if confirm and confirm != text and not text.startswith(confirm):
             self.confirm_message.set_error(tr("Las contraseñas no coinciden."))
@@ -121,12 +117,6 @@ class PasswordFields(QObject):
         return shown
 
 
-def search_clients(cache: Cache | None, text: str) -> list[dict[str, Any]]:
-    if cache is None:
-        return []
-    return cache.query_clients(q=text.strip() or None, sort="name", limit=30)
-
-
 class ClientPicker(QWidget):
     """Search a client by NIC, name or RFC (in the cache) and pick one from the list."""
 
@@ -150,23 +140,15 @@ class ClientPicker(QWidget):
         self._timer.timeout.connect(self._load)
         self.search.textChanged.connect(lambda _t: self._timer.start())
         self.results.currentItemChanged.connect(self._current)
-        layout = QVBoxLayout(self)
+        layout = vbox(self, self.search, self.results)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.search)
-        layout.addWidget(self.results)
         self.loads = 0
         self._load()
 
     def _load(self) -> None:
-        session = self.context.session
-        self.context.ops.run(
-            search_clients,
-            session.cache if session is not None else None,
-            self.search.text(),
-            on_done=self._show,
-            on_error=lambda _e: None,
-            pool="cache",
-        )
+        actions.search_clients(self.context, self.search.text()).success(self._show).failure(
+            lambda _e: None
+        ).run()
 
     def _show(self, clients: list[dict[str, Any]]) -> None:
         self.results.clear()

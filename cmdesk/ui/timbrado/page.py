@@ -10,10 +10,11 @@ header, both in SQL on the cache; rows page in as the view scrolls. Select one o
   "¿Realmente desea desactivar la cuenta?";
 - Restablecer contraseña — online only.
 
-Writes are outbox commands (sent at once when online, pending otherwise: the row turns amber with the
-commands in its tooltip); a refusal that comes back later is shown with the server's reason
-(`watch.CommandWatcher`). Under the table, the consumption chart of the current CTI. C.P.D. and D.R. of
-the rows on screen are fetched in the background (`usage_fetch.UsageFetcher`) and kept in the cache.
+Writes are outbox commands (`timbrado.actions`: sent at once when online, pending otherwise: the row
+turns amber with the commands in its tooltip); a refusal that comes back later is shown with the
+server's reason (the context's `CommandWatcher`). Under the table, the consumption chart of the current
+CTI. C.P.D. and D.R. of the rows on screen are fetched in the background (`usage_fetch.UsageFetcher`)
+and kept in the cache.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -34,26 +34,25 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from cmdesk.services import commands
 from cmdesk.services.outbox import Command
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
+from cmdesk.ui.kit.forms import WARNING_STYLE, hbox, vbox
+from cmdesk.ui.kit.table import make_table
+from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, ResetPasswordDialog
 from cmdesk.ui.timbrado.chart import ConsumptionPanel
-from cmdesk.ui.timbrado.common import client_text, online, queued_text, request_push, tr
+from cmdesk.ui.timbrado.common import client_text, queued_text, tr
 from cmdesk.ui.timbrado.model import COLUMN_KEYS, CtiRow, StampingAccountsModel
 from cmdesk.ui.timbrado.sales_dialogs import AutoSaleDialog, BulkTransferDialog
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 from cmdesk.ui.timbrado.usage_fetch import UsageFetcher
-from cmdesk.ui.timbrado.watch import watcher_for
 
 if TYPE_CHECKING:
-    from cmdesk.services.session import DesktopSession
     from cmdesk.ui.tabs import AppContext
 
 DEACTIVATE_QUESTION = "¿Realmente desea desactivar la cuenta?"
@@ -67,7 +66,6 @@ class TimbradoPage(tabs.TabPage):
         super().__init__(context, parent)
         self.model = StampingAccountsModel(context, self)
         self.fetcher = UsageFetcher(context, self)
-        self.dialog: QWidget | None = None  # the dialog opened last (tests and screenshots reach it)
         self.confirm_box: QMessageBox | None = None
         self._keep_ids: list[str] = []
         self._current_id: str | None = None
@@ -82,7 +80,7 @@ class TimbradoPage(tabs.TabPage):
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(250)
-        self._search_timer.timeout.connect(lambda: self.model.set_search(self.search.text()))
+        self._search_timer.timeout.connect(lambda: self.set_search(self.search.text()))
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
@@ -115,25 +113,13 @@ class TimbradoPage(tabs.TabPage):
         actions_row.addStretch(1)
 
         # The table
-        self.view = QTableView(self)
-        self.view.setObjectName("table")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
-        self.view.verticalHeader().setVisible(False)
+        self.view = make_table(self.model, self, "table", multiple=True)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(self._double_clicked)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setHighlightSections(False)
         header.setStretchLastSection(False)
-        header.setSortIndicator(self.model.sort_column, self.model.sort_order)
-        self.view.setSortingEnabled(True)
         header.sortIndicatorChanged.connect(self._sort_indicator_changed)
         self._size_columns()
         self.empty = QLabel(self)
@@ -152,31 +138,16 @@ class TimbradoPage(tabs.TabPage):
             self,
         )
         self.pending_legend.setObjectName("pendingLegend")
-        self.pending_legend.setStyleSheet("color: #b26a00;")
+        self.pending_legend.setStyleSheet(WARNING_STYLE)
         self.pending_legend.hide()
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notice.hide()
 
         self.chart_panel = ConsumptionPanel(self)
 
-        top = QHBoxLayout()
-        top.addWidget(QLabel(tr("<b>Cuentas de timbrado</b>"), self))
-        top.addSpacing(12)
-        top.addWidget(self.search, 1)
-        top.addWidget(self.summary)
+        top = hbox(QLabel(tr("<b>Cuentas de timbrado</b>"), self), 12, (self.search, 1), self.summary)
         upper = QWidget(self)
-        upper_layout = QVBoxLayout(upper)
+        upper_layout = vbox(upper, top, actions_row, (self.stack, 1))
         upper_layout.setContentsMargins(0, 0, 0, 0)
-        upper_layout.addLayout(top)
-        upper_layout.addLayout(actions_row)
-        upper_layout.addWidget(self.stack, 1)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.legend)
-        bottom.addStretch(1)
-        bottom.addWidget(self.pending_legend)
+        bottom = hbox(self.legend, None, self.pending_legend)
         upper_layout.addLayout(bottom)
         upper_layout.addWidget(self.notice)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -196,6 +167,7 @@ class TimbradoPage(tabs.TabPage):
         self.model.modelAboutToBeReset.connect(self._remember_selection)
         self.model.modelReset.connect(self._restore_selection)
         self.model.loaded.connect(self._loaded)
+        self.model.counted.connect(lambda _n: self._show_count())
         self.model.rowsInserted.connect(lambda *_: self._visible_timer.start())
         self.model.failed.connect(
             lambda e: self.show_notice(tr("No se pudo leer la caché: {e}").format(e=str(e)))
@@ -209,21 +181,25 @@ class TimbradoPage(tabs.TabPage):
 
     # ---- loading ----------------------------------------------------------------------------------------
 
-    def refresh(self, changed: frozenset[str]) -> None:
-        if self.context.session is None:
-            return
+    def wants(self, changed: frozenset[str]) -> bool:
         # An empty set: the outbox changed (a command queued, sent or settled), so pending marks may too.
-        if self.wants(changed) or not changed:
-            self.model.reload()
+        return not changed or super().wants(changed)
 
-    def _loaded(self) -> None:
+    def set_search(self, text: str) -> None:
+        if text.strip() != self.model.query.q.strip():
+            self.model.set_query(self.model.query.with_(q=text))
+
+    def _show_count(self) -> None:
         total = self.model.total
         self.summary.setText(tr("1 cuenta") if total == 1 else tr("{n} cuentas").format(n=fmt.number(total)))
+
+    def _loaded(self) -> None:
+        self._show_count()
         self._update_empty()
         self.pending_legend.setVisible(any(r.is_pending for r in self.model.rows()))
         if self._select_after_load:
             row = self.model.row_of(self._select_after_load)
-            if row is not None:
+            if row >= 0:
                 self._select_after_load = None
                 self.view.selectRow(row)
                 self.view.scrollTo(self.model.index(row, 0))
@@ -232,7 +208,7 @@ class TimbradoPage(tabs.TabPage):
         self._visible_timer.start()
 
     def _update_empty(self) -> None:
-        q = self.model.search_text.strip()
+        q = self.model.query.q.strip()
         if self.model.rowCount() == 0:
             self.empty.setText(
                 tr("Ninguna cuenta de timbrado coincide con «{q}».").format(q=q)
@@ -275,7 +251,7 @@ class TimbradoPage(tabs.TabPage):
         if not self.model.sortable(column):
             header = self.view.horizontalHeader()
             header.blockSignals(True)
-            header.setSortIndicator(self.model.sort_column, self.model.sort_order)
+            header.setSortIndicator(*(self.model.sort_column() or (-1, Qt.SortOrder.AscendingOrder)))
             header.blockSignals(False)
             self.show_notice(
                 tr("La columna «{c}» no se puede ordenar.").format(
@@ -301,7 +277,7 @@ class TimbradoPage(tabs.TabPage):
 
     def _fetch_visible_usage(self) -> None:
         # Only for rows a person can see: a hidden tab asks the server for nothing.
-        if self.isVisible() and online(self.context):
+        if self.isVisible() and self.context.is_online():
             self.fetcher.want(self.visible_rows())
 
     # ---- selection ----------------------------------------------------------------------------------------
@@ -314,7 +290,7 @@ class TimbradoPage(tabs.TabPage):
         selection = QItemSelection()
         for ident in ids:
             row = self.model.row_of(ident)
-            if row is not None:
+            if row >= 0:
                 selection.select(
                     self.model.index(row, 0), self.model.index(row, self.model.columnCount() - 1)
                 )
@@ -322,7 +298,7 @@ class TimbradoPage(tabs.TabPage):
         self.view.selectionModel().select(selection, flags)
         if ids:
             row = self.model.row_of(ids[0])
-            if row is not None:
+            if row >= 0:
                 self.view.selectionModel().setCurrentIndex(
                     self.model.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate
                 )
@@ -337,7 +313,7 @@ class TimbradoPage(tabs.TabPage):
             self.select_ids(self._keep_ids)
         if self._current_id:
             row = self.model.row_of(self._current_id)
-            if row is not None:
+            if row >= 0:
                 self.view.selectionModel().setCurrentIndex(
                     self.model.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate
                 )
@@ -347,18 +323,19 @@ class TimbradoPage(tabs.TabPage):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._show_current()
-        if current.isValid() and online(self.context):
+        if current.isValid() and self.context.is_online():
             self.fetcher.want([self.model.row(current.row())], first=True)
 
     def current_row(self) -> CtiRow | None:
         index = self.view.currentIndex()
         if index.isValid() and index.row() < self.model.rowCount():
-            return self.model.row(index.row())
+            row: CtiRow = self.model.row(index.row())
+            return row
         selected = self.selected_rows()
         return selected[0] if selected else None
 
     def _show_current(self) -> None:
-        self.chart_panel.set_row(self.current_row(), online=online(self.context))
+        self.chart_panel.set_row(self.current_row(), online=self.context.is_online())
 
     def _update_actions(self) -> None:
         rows = self.selected_rows()
@@ -419,10 +396,6 @@ class TimbradoPage(tabs.TabPage):
             self.transfer_stamps()
 
     # ---- messages -------------------------------------------------------------------------------------
-
-    def show_notice(self, text: str) -> None:
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
 
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog
@@ -547,27 +520,9 @@ class TimbradoPage(tabs.TabPage):
         return box
 
     def _queue_active(self, ids: list[str], active: bool) -> None:
-        session = self.context.session
-        if session is None:
-            return
-
-        def queue(session: DesktopSession) -> list[Command]:
-            return [session.command(commands.set_cti_active, cti, active) for cti in ids]
-
-        def queued(result: list[Command]) -> None:
-            watcher = watcher_for(self.context)
-            for command in result:
-                watcher.watch(command)
-            self._queued(result, request_push(self, self.context))
-
-        self.context.ops.run(
-            queue,
-            session,
-            on_done=queued,
-            on_error=lambda e: self.show_notice(str(e)),
-            pool="cache",
-            label=tr("Registrando el cambio"),
-        )
+        actions.set_active(self.context, ids, active, parent=self).success(
+            lambda result: self._queued(result, self.context.is_online())
+        ).failure(lambda e: self.show_notice(str(e))).run()
 
     def reset_password(self) -> ResetPasswordDialog | None:
         rows = self.selected_rows()

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDialogButtonBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -40,36 +39,26 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
+from cmdesk.domain.amounts import MAX_QUANTITY
 from cmdesk.domain.errors import DomainError
 from cmdesk.domain.money import parse_mxn, split_iva
-from cmdesk.services import commands
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.timbrado.common import (
-    CONTEXT,
-    WARNING_STYLE,
-    FieldMessage,
-    cpd_text,
-    dr_text,
-    queued_text,
-    request_push,
-    tr,
-)
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message, hbox, vbox
+from cmdesk.ui.kit.table import RIGHT, Column
+from cmdesk.ui.timbrado import actions
+from cmdesk.ui.timbrado.common import CONTEXT, cpd_text, dr_text, queued_text, tr
 from cmdesk.ui.timbrado.model import CtiRow
-from cmdesk.ui.timbrado.transfer_dialog import IRREVERSIBLE, load_transfer_info
-from cmdesk.ui.timbrado.watch import watcher_for
+from cmdesk.ui.timbrado.transfer_dialog import IRREVERSIBLE
 
 if TYPE_CHECKING:
-    from cmdesk.services.session import DesktopSession
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.ui.kit.actions import Action, AppContext
 
 Index = QModelIndex | QPersistentModelIndex
-MAX_QUANTITY = 1_000_000_000
 ERROR_BACKGROUND = QColor(211, 47, 47, 60)
 
 
@@ -84,15 +73,6 @@ class SaleRow:
     amount_text: str | None = None  # what was typed in Importe when it isn't an amount
     amount_auto: bool = True
     unit_price: int | None = None  # centavos per stamp, for the automatic amount
-
-
-@dataclass(frozen=True)
-class SaleColumn:
-    key: str
-    title: str
-    kind: str  # exclude · text · number · int · money · check
-    read: Callable[[SaleRow], Any] = lambda row: None
-    minimum: int = 0
 
 
 def _cti_read(key: str) -> Callable[[SaleRow], Any]:
@@ -116,29 +96,45 @@ def _value(key: str) -> Callable[[SaleRow], Any]:
     return lambda row: row.values.get(key)
 
 
+def _column(
+    key: str, title: str, kind: str, read: Callable[[SaleRow], Any] | None = None, tooltip: str = ""
+) -> Column:
+    """A column of these dialogs (kinds: exclude · text · number · int · money · check)."""
+    align = RIGHT if kind in ("number", "int", "money") else None
+    return Column(key, title, kind, value=read or _value(key), tooltip=tooltip, align=align, context=CONTEXT)
+
+
 _INFO_COLUMNS = (
-    SaleColumn("exclude", QT_TRANSLATE_NOOP(CONTEXT, "Excluir"), "exclude"),
-    SaleColumn("id", QT_TRANSLATE_NOOP(CONTEXT, "Cuenta"), "text", _cti_read("id")),
-    SaleColumn("client", QT_TRANSLATE_NOOP(CONTEXT, "Cliente"), "text", _cti_read("client")),
-    SaleColumn("balance", QT_TRANSLATE_NOOP(CONTEXT, "Saldo"), "number", _cti_read("balance")),
-    SaleColumn("cpd", QT_TRANSLATE_NOOP(CONTEXT, "*C.P.D."), "number", _cti_read("cpd")),
-    SaleColumn("dr", QT_TRANSLATE_NOOP(CONTEXT, "*D.R."), "number", _cti_read("dr")),
+    _column("exclude", QT_TRANSLATE_NOOP(CONTEXT, "Excluir"), "exclude", lambda _row: None),
+    _column("id", QT_TRANSLATE_NOOP(CONTEXT, "Cuenta"), "text", _cti_read("id")),
+    _column("client", QT_TRANSLATE_NOOP(CONTEXT, "Cliente"), "text", _cti_read("client")),
+    _column("balance", QT_TRANSLATE_NOOP(CONTEXT, "Saldo"), "number", _cti_read("balance")),
+    _column(
+        "cpd",
+        QT_TRANSLATE_NOOP(CONTEXT, "*C.P.D."),
+        "number",
+        _cti_read("cpd"),
+        QT_TRANSLATE_NOOP(CONTEXT, "Consumo Promedio Diario"),
+    ),
+    _column(
+        "dr",
+        QT_TRANSLATE_NOOP(CONTEXT, "*D.R."),
+        "number",
+        _cti_read("dr"),
+        QT_TRANSLATE_NOOP(CONTEXT, "Días Restantes"),
+    ),
 )
 BULK_COLUMNS = (
     *_INFO_COLUMNS,
-    SaleColumn("quantity", QT_TRANSLATE_NOOP(CONTEXT, "Cantidad"), "int", _value("quantity"), 1),
-    SaleColumn(
-        "amount_cents", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe (c/IVA)"), "money", _value("amount_cents")
-    ),
+    _column("quantity", QT_TRANSLATE_NOOP(CONTEXT, "Cantidad"), "int"),
+    _column("amount_cents", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe (c/IVA)"), "money"),
 )
 AUTO_SALE_COLUMNS = (
     *_INFO_COLUMNS,
-    SaleColumn("minimum", QT_TRANSLATE_NOOP(CONTEXT, "Mínimo"), "int", _value("minimum"), 0),
-    SaleColumn("credit", QT_TRANSLATE_NOOP(CONTEXT, "Abonar"), "int", _value("credit"), 1),
-    SaleColumn(
-        "amount_cents", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe (c/IVA)"), "money", _value("amount_cents")
-    ),
-    SaleColumn("enabled", QT_TRANSLATE_NOOP(CONTEXT, "Activa"), "check", _value("enabled")),
+    _column("minimum", QT_TRANSLATE_NOOP(CONTEXT, "Mínimo"), "int"),
+    _column("credit", QT_TRANSLATE_NOOP(CONTEXT, "Abonar"), "int"),
+    _column("amount_cents", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe (c/IVA)"), "money"),
+    _column("enabled", QT_TRANSLATE_NOOP(CONTEXT, "Activa"), "check"),
 )
 
 
@@ -149,7 +145,7 @@ class SaleRowsModel(QAbstractTableModel):
 
     def __init__(
         self,
-        columns: Sequence[SaleColumn],
+        columns: Sequence[Column],
         rows: Sequence[SaleRow],
         *,
         price_key: str,
@@ -175,13 +171,9 @@ class SaleRowsModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return tr(self.columns[section].title)
+            return self.columns[section].title_text()
         if role == Qt.ItemDataRole.ToolTipRole:
-            key = self.columns[section].key
-            if key == "cpd":
-                return tr("Consumo Promedio Diario")
-            if key == "dr":
-                return tr("Días Restantes")
+            return self.columns[section].tooltip_text() or None
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -223,9 +215,7 @@ class SaleRowsModel(QAbstractTableModel):
                 )
             return self._display(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column.kind in ("number", "int", "money"):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            return column.alignment()
         if role == Qt.ItemDataRole.ToolTipRole:
             if column.key in row.errors:
                 return row.errors[column.key]
@@ -241,7 +231,7 @@ class SaleRowsModel(QAbstractTableModel):
                 return app.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         return None
 
-    def _display(self, row: SaleRow, column: SaleColumn) -> Any:
+    def _display(self, row: SaleRow, column: Column) -> Any:
         if column.kind in ("exclude", "check"):
             return None
         if column.kind == "int":
@@ -292,7 +282,7 @@ class SaleRowsModel(QAbstractTableModel):
                 row.errors.pop(column.key, None)
             except DomainError as error:
                 row.amount_text = text
-                row.errors[column.key] = error.errors[0].message if error.errors else error.detail
+                row.errors[column.key] = first_message(error)
         else:
             return False
         self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), len(self.columns) - 1))
@@ -376,7 +366,7 @@ class _SalesDialog(QDialog):
         self,
         context: AppContext,
         ctis: Sequence[CtiRow],
-        columns: Sequence[SaleColumn],
+        columns: Sequence[Column],
         rows: list[SaleRow],
         price_key: str,
         parent: QWidget | None = None,
@@ -429,18 +419,11 @@ class _SalesDialog(QDialog):
         self.resize(920, 460)
 
     def _load_info(self, first: CtiRow | None) -> None:
-        """The balances, what pending transfers take, and each client's stamp price (cache pool)."""
-        self.context.ops.run(
-            load_transfer_info,
-            self.context.session,
-            "stamping_account",
-            first.id if first is not None else "",
-            sorted({r.cti.client_id for r in self.model.sale_rows}),
-            on_done=self._info_loaded,
-            on_error=lambda _e: None,
-            pool="cache",
-            label=tr("Leyendo la caché"),
-        )
+        """The balances, what pending transfers take, and each client's stamp price."""
+        clients = sorted({r.cti.client_id for r in self.model.sale_rows})
+        actions.transfer_info(
+            self.context, "stamping_account", first.id if first is not None else "", clients
+        ).success(self._info_loaded).failure(lambda _e: None).run()
 
     def _info_loaded(self, info: dict[str, Any]) -> None:
         self.info = info
@@ -459,24 +442,16 @@ class _SalesDialog(QDialog):
     def submit(self) -> None:
         raise NotImplementedError
 
-    def _queue(self, fn: Callable[[DesktopSession], list[Command]], label: str) -> None:
-        session = self.context.session
-        if session is None:
-            return
+    def _queue(self, action: Action) -> None:
         self.busy = True
         self.ok_button.setEnabled(False)
-        self.context.ops.run(
-            fn, session, on_done=self._queued, on_error=self._failed, pool="cache", label=label
-        )
+        action.success(self._queued).failure(self._failed).run()
 
-    def _queued(self, queued: list[Command]) -> None:
+    def _queued(self, queued: Command | list[Command]) -> None:
         self.busy = False
-        self.commands = queued
-        watcher = watcher_for(self.context)
-        for command in queued:
-            watcher.watch(command)
-        self.pushed = request_push(self, self.context)
-        self.queued.emit(queued)
+        self.commands = queued if isinstance(queued, list) else [queued]
+        self.pushed = self.context.is_online()
+        self.queued.emit(self.commands)
         self.accept()
 
     def _failed(self, error: BaseException) -> None:
@@ -516,20 +491,20 @@ class BulkTransferDialog(_SalesDialog):
         warning.setObjectName("irreversible")
         warning.setStyleSheet(WARNING_STYLE + " font-weight: bold;")
         warning.setWordWrap(True)
-        comments_row = QHBoxLayout()
-        comments_row.addWidget(QLabel(tr("Comentarios:"), self))
-        comments_row.addWidget(self.comments, 1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.available_label)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.left_out)
-        layout.addWidget(self.totals)
-        layout.addWidget(self.balance_warning)
-        layout.addLayout(comments_row)
-        layout.addWidget(warning)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        comments_row = hbox(QLabel(tr("Comentarios:"), self), (self.comments, 1))
+        vbox(
+            self,
+            self.available_label,
+            (self.table, 1),
+            self.legend,
+            self.left_out,
+            self.totals,
+            self.balance_warning,
+            comments_row,
+            warning,
+            self.message,
+            self.buttons,
+        )
         self._update()
         self._load_info(rows[0].cti if rows else None)
         if not rows:
@@ -601,11 +576,7 @@ class BulkTransferDialog(_SalesDialog):
             }
             for r in self.model.included()
         ]
-
-        def queue(session: DesktopSession) -> list[Command]:
-            return [session.command(commands.bulk_transfer, items)]
-
-        self._queue(queue, tr("Registrando la transferencia masiva"))
+        self._queue(actions.bulk_transfer(self.context, items, parent=self))
 
 
 class AutoSaleDialog(_SalesDialog):
@@ -637,13 +608,7 @@ class AutoSaleDialog(_SalesDialog):
             self,
         )
         explain.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(explain)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.left_out)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        vbox(self, explain, (self.table, 1), self.legend, self.left_out, self.message, self.buttons)
         self._load_info(rows[0].cti if rows else None)
         if not rows:
             self.message.set_error(tr("Seleccione al menos una cuenta de timbrado estándar."))
@@ -669,21 +634,7 @@ class AutoSaleDialog(_SalesDialog):
             )
             return
         rules = [(r.cti.id, dict(r.values)) for r in self.model.included()]
-
-        def queue(session: DesktopSession) -> list[Command]:
-            return [
-                session.command(
-                    commands.set_auto_sale,
-                    cti_id,
-                    minimum=int(v["minimum"]),
-                    credit=int(v["credit"]),
-                    amount_cents=int(v["amount_cents"]),
-                    enabled=bool(v["enabled"]),
-                )
-                for cti_id, v in rules
-            ]
-
-        self._queue(queue, tr("Registrando la venta automática"))
+        self._queue(actions.auto_sale(self.context, rules, parent=self))
 
 
 __all__ = [

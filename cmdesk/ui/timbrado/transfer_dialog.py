@@ -1,11 +1,12 @@
-"""Transferir timbres o puntos: the portal's "Abono de timbres [Granel]" window, for every target.
+"""Transferir timbres o puntos: the portal's "Abono de timbres [Granel]" window — the one transfer dialog
+of every screen (Timbrado, Clientes and its client windows, Distribuidores), for every target.
 
     TransferDialog(context, "stamping_account", cti_id)            # timbres to a standard CTI
     TransferDialog(context, "client", client_id)                   # puntos to a client
     TransferDialog(context, "client", client_id, asset="stamps")   # timbres to one of its standard CTIs
     TransferDialog(context, "account", distributor_id)             # timbres or puntos to a sub-distributor
     TransferDialog(context, "account", distributor_id, asset="points")
-    TransferDialog(context, "points" | "stamps", client_dict)     # from a client's row (Clientes tab)
+    TransferDialog.for_client(context, asset, client_id, cti_ids)  # from a client's row or window
 
 It shows what the distributor has available (the cached balance, less what transfers still on their way
 take), the recipient (NIC, name, RFC and, for a CTI, the account that will stamp), the quantity, the
@@ -14,15 +15,15 @@ comments, and the manual's warning that the process can't be cancelled or undone
 as quantity × the client's bulk stamp price (or the global one; a point is worth a peso) until the user
 types one.
 
-Accepting queues ONE `transfer` command (`commands.transfer`) and sends it at once when online;
-offline it stays pending (the Timbrado table marks the CTI). The server decides: a quantity above the
-cached balance is only warned about here, and a refusal (not enough stamps, say) comes back with the
-server's reason through `watch.watcher_for(context)`. `queued(command)` is emitted once it is queued.
+Accepting queues ONE `transfer` command (`actions.transfer`) and sends it at once when online; offline
+it stays pending (the Timbrado table marks the CTI). The server decides: a quantity above the cached
+balance is only warned about here, and a refusal (not enough stamps, say) comes back with the server's
+reason through the context's command watcher. `queued(command)` is emitted once it is queued.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -32,106 +33,27 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QRadioButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
+from cmdesk.domain.amounts import MAX_QUANTITY, POINT_PRICE_CENTS, QUANTITY_MESSAGE
 from cmdesk.domain.errors import DomainError
 from cmdesk.domain.money import parse_mxn, split_iva
-from cmdesk.services import commands
-from cmdesk.services.outbox import TO_PUSH, Command
+from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.timbrado.common import (
-    CONTEXT,
-    WARNING_STYLE,
-    FieldMessage,
-    FormGrid,
-    client_text,
-    fit_later,
-    request_push,
-    tr,
-)
-from cmdesk.ui.timbrado.watch import watcher_for
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, FormGrid, first_message, fit_later, hbox, vbox
+from cmdesk.ui.timbrado import actions
+from cmdesk.ui.timbrado.common import CONTEXT, client_text, tr
 
 if TYPE_CHECKING:
-    from cmdesk.services.session import DesktopSession
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.ui.kit.actions import AppContext
 
-MAX_QUANTITY = 1_000_000_000
-POINT_PRICE_CENTS = 100  # a point is worth a peso, IVA included (the manual)
-ASSET_WORDS = {
-    "stamps": QT_TRANSLATE_NOOP(CONTEXT, "Timbres"),
-    "points": QT_TRANSLATE_NOOP(CONTEXT, "Puntos"),
-}
 IRREVERSIBLE = QT_TRANSLATE_NOOP(CONTEXT, "Este proceso es incancelable e irreversible.")
-
-
-def pending_out(session: DesktopSession) -> dict[str, int]:
-    """Stamps and points that transfers still on their way will take from the distributor."""
-    out = {"stamps": 0, "points": 0}
-    if session.outbox is None:
-        return out
-    for command in session.outbox.list(TO_PUSH):
-        body = command.body if isinstance(command.body, dict) else {}
-        items = (
-            body.get("items")
-            if command.kind == "bulk_transfer"
-            else [body]
-            if command.kind == "transfer"
-            else []
-        )
-        for item in items or []:
-            asset = item.get("asset")
-            if asset in out and isinstance(item.get("quantity"), int):
-                out[asset] += item["quantity"]
-    return out
-
-
-def load_transfer_info(
-    session: DesktopSession | None, target_type: str, target_id: str, client_ids: Sequence[str] = ()
-) -> dict[str, Any]:
-    """What the dialog shows, read from the cache (cache pool); with `client_ids`, also each client's
-    stamp price (`client_prices`: its own bulk price, or the global one)."""
-    info: dict[str, Any] = {"balances": {}, "pending": {"stamps": 0, "points": 0}, "target": None}
-    cache = session.cache if session is not None else None
-    if session is None or cache is None:
-        return info
-    account = cache.account() or {}
-    info["balances"] = dict(account.get("balances") or {})
-    info["pending"] = pending_out(session)
-    settings = cache.all("settings")
-    global_price = settings[0].get("bulk_stamp_price_cents") if settings else None
-    client: dict[str, Any] | None = None
-    if target_type == "stamping_account":
-        cti = cache.get("stamping_account", target_id)
-        info["cti"] = cti
-        client = cache.get("client", str((cti or {}).get("client_id") or "")) if cti else None
-    elif target_type == "client":
-        client = cache.get("client", target_id)
-        info["ctis"] = [
-            c
-            for c in cache.query_stamping_accounts(client_id=target_id, sort="created_asc", limit=1000)
-            if c.get("kind") == "standard"
-        ]
-    elif target_type in ("account", "distributor"):
-        info["distributor"] = cache.get("distributor", target_id)
-    info["client"] = client
-    info["global_stamp_price_cents"] = global_price if isinstance(global_price, int) else None
-    info["client_prices"] = {}
-    for client_id in client_ids:
-        own = (((cache.get("client", client_id) or {}).get("other")) or {}).get("bulk_stamp_price_cents")
-        info["client_prices"][client_id] = own if isinstance(own, int) else info["global_stamp_price_cents"]
-    price = ((client or {}).get("other") or {}).get("bulk_stamp_price_cents")
-    info["stamp_price_cents"] = (
-        price if isinstance(price, int) else global_price if isinstance(global_price, int) else None
-    )
-    return info
 
 
 class TransferDialog(QDialog):
@@ -143,7 +65,7 @@ class TransferDialog(QDialog):
         self,
         context: AppContext,
         target_type: str,
-        target_id: str | Mapping[str, Any],
+        target_id: str,
         *,
         asset: str | None = None,
         parent: QWidget | None = None,
@@ -151,9 +73,6 @@ class TransferDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("transferDialog")
         self.context = context
-        if target_type in ("stamps", "points") and isinstance(target_id, Mapping):
-            # TransferDialog(context, asset, client): a client's row in the Clientes tab.
-            asset, target_type, target_id = target_type, "client", str(target_id["id"])
         self.target_type = "account" if target_type == "distributor" else target_type
         self.target_id = str(target_id)
         self.asset = asset or ("points" if self.target_type == "client" else "stamps")
@@ -199,14 +118,9 @@ class TransferDialog(QDialog):
         self.cti_choice = QComboBox(recipient)
         self.cti_choice.setObjectName("ctiChoice")
         self.cti_choice.currentIndexChanged.connect(lambda _i: self._cti_chosen())
-        box = QVBoxLayout(recipient)
-        box.addWidget(self.recipient_name)
-        box.addWidget(self.recipient_rfc)
-        box.addWidget(self.cti_label)
+        box = vbox(recipient, self.recipient_name, self.recipient_rfc, self.cti_label)
         if self.choose_cti:
-            cti_row = QHBoxLayout()
-            cti_row.addWidget(QLabel(tr("Cuenta para timbrar:"), recipient))
-            cti_row.addWidget(self.cti_choice, 1)
+            cti_row = hbox(QLabel(tr("Cuenta para timbrar:"), recipient), (self.cti_choice, 1))
             box.addLayout(cti_row)
         else:
             self.cti_choice.hide()
@@ -221,10 +135,7 @@ class TransferDialog(QDialog):
         assets = QButtonGroup(self)
         assets.addButton(self.asset_stamps)
         assets.addButton(self.asset_points)
-        asset_row = QHBoxLayout()
-        asset_row.addWidget(self.asset_stamps)
-        asset_row.addWidget(self.asset_points)
-        asset_row.addStretch(1)
+        asset_row = hbox(self.asset_stamps, self.asset_points, None)
         self.asset_stamps.toggled.connect(lambda _on: self._asset_changed())
 
         self.quantity = QSpinBox(sale)
@@ -259,9 +170,7 @@ class TransferDialog(QDialog):
         self.quantity_label = QLabel(sale)
         form.addRow(self.quantity_label, self.quantity)
         form.addRow("", self.quantity_message)
-        amount_row = QHBoxLayout()
-        amount_row.addWidget(self.amount)
-        amount_row.addStretch(1)
+        amount_row = hbox(self.amount, None)
         form.addRow(tr("Importe (IVA incluido 16%):"), amount_row)
         form.addRow("", self.amount_parts)
         form.addRow("", self.amount_message)
@@ -280,26 +189,32 @@ class TransferDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.available)
-        layout.addWidget(recipient)
-        layout.addWidget(sale)
-        layout.addWidget(self.warning)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        vbox(self, self.available, recipient, sale, self.warning, self.message, self.buttons)
         self.setMinimumWidth(600)
         self._asset_changed()
         self.ok_button.setEnabled(False)
-        context.ops.run(
-            load_transfer_info,
-            context.session,
-            self.target_type,
-            target_id,
-            on_done=self._loaded,
-            on_error=lambda e: self.message.set_error(str(e)),
-            pool="cache",
-            label=tr("Leyendo la caché"),
-        )
+        actions.transfer_info(context, self.target_type, self.target_id).success(self._loaded).failure(
+            lambda e: self.message.set_error(str(e))
+        ).run()
+
+    @classmethod
+    def for_client(
+        cls,
+        context: AppContext,
+        asset: str,
+        client_id: str,
+        cti_ids: Sequence[str] = (),
+        *,
+        parent: QWidget | None = None,
+    ) -> TransferDialog:
+        """Opened for a client: its points, or stamps to its standard CTI (`cti_ids`: straight to it when
+        it has one, chosen in the dialog when it has several). The dialog is open when returned."""
+        if asset == "stamps" and len(cti_ids) == 1:
+            dialog = cls(context, "stamping_account", cti_ids[0], parent=parent)
+        else:
+            dialog = cls(context, "client", client_id, asset=asset, parent=parent)
+        dialog.open()
+        return dialog
 
     # ---- showing ----------------------------------------------------------------------------------------
 
@@ -451,7 +366,7 @@ class TransferDialog(QDialog):
             return parse_mxn(text)
         except DomainError as error:
             if show:
-                self.amount_message.set_error(error.errors[0].message if error.errors else error.detail)
+                self.amount_message.set_error(first_message(error))
             return None
 
     # ---- sending ----------------------------------------------------------------------------------------
@@ -464,7 +379,7 @@ class TransferDialog(QDialog):
         ok = True
         quantity = self.quantity.value()
         if quantity < 1:
-            self.quantity_message.set_error(tr("Indique una cantidad mayor que cero."))
+            self.quantity_message.set_error(tr(QUANTITY_MESSAGE))
             ok = False
         cents = self.amount_cents()
         ok = ok and cents is not None
@@ -475,26 +390,21 @@ class TransferDialog(QDialog):
             target_type, target_id = "stamping_account", str(self.cti_choice.currentData() or "")
         self.busy = True
         self.ok_button.setEnabled(False)
-        self.context.ops.run(
-            session.command,
-            commands.transfer,
+        actions.transfer(
+            self.context,
             asset=self.current_asset,
             target_type=target_type,
             target_id=target_id,
             quantity=quantity,
             amount_cents=cents,
             comments=self.comments.text().strip(),
-            on_done=self._queued,
-            on_error=self._failed,
-            pool="cache",
-            label=tr("Registrando la transferencia"),
-        )
+            parent=self,
+        ).success(self._queued).failure(self._failed).run()
 
     def _queued(self, command: Command) -> None:
         self.busy = False
         self.command = command
-        watcher_for(self.context).watch(command)
-        self.pushed = request_push(self, self.context)
+        self.pushed = self.context.is_online()
         self.queued.emit(command)
         self.accept()
 

@@ -1,10 +1,10 @@
-"""Fetching the daily usage of the CTIs on screen, in the network pool, and keeping it in the cache.
+"""Fetching the daily usage of the CTIs on screen, and keeping it in the cache.
 
-The feed carries no daily series of issued CFDI, so the Timbrado tab asks
-`GET /v1/stamping-accounts/{id}/usage?days=90` for the rows the user can see whose stored series is
-missing or out of date (see `common.usage_figures`), a few at a time, one job at a time, and stores each
-answer with `Cache.set_stamping_usage`. Offline nothing is fetched and the last stored series is shown.
-`updated` says which CTIs got a new series, so the table re-reads them.
+The feed carries no daily series of issued CFDI, so the Timbrado tab asks for the usage of the rows the
+user can see whose stored series is missing or out of date (see `common.usage_figures`), a few at a
+time, one job at a time (`actions.fetch_usage`: `commands.fetch_usage`, which keeps each answer in the
+cache). Offline nothing is fetched and the last stored series is shown. `updated` says which CTIs got
+a new series, so the table re-reads them.
 """
 
 from __future__ import annotations
@@ -13,43 +13,20 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from PySide6.QtCore import QObject, Signal
 
-from cmdesk.services.api_client import ApiError, OfflineError
-from cmdesk.ui.timbrado.common import USAGE_DAYS, mx_today, online, tr
+from cmdesk.domain import clock
+from cmdesk.services.api_client import OfflineError
+from cmdesk.ui.timbrado import actions
 
 if TYPE_CHECKING:
-    from cmdesk.services.session import DesktopSession
-    from cmdesk.ui.tabs import AppContext
+    from cmdesk.ui.kit.actions import AppContext
     from cmdesk.ui.timbrado.model import CtiRow
 
 log = logging.getLogger(__name__)
 
 BATCH = 20  # CTIs per job: small enough that the table fills in as they arrive
-
-
-def fetch_usage(session: DesktopSession, items: list[tuple[str, int | None]]) -> list[str]:
-    """Fetch and store the usage of each (CTI id, issued count); returns the ids stored. Stops at the
-    first sign of being offline (raising `OfflineError` when nothing was fetched)."""
-    api, cache = session.api, session.cache
-    if api is None or cache is None:
-        return []
-    stored: list[str] = []
-    for cti_id, issued in items:
-        try:
-            answer = api.get(f"/v1/stamping-accounts/{quote(cti_id, safe='')}/usage", {"days": USAGE_DAYS})
-        except OfflineError:
-            if stored:
-                break
-            raise
-        except ApiError as error:  # gone meanwhile, say: the next sync removes the row
-            log.info("usage of %s not available: %s", cti_id, error)
-            continue
-        cache.set_stamping_usage(cti_id, answer.get("daily") or [], issued=issued)
-        stored.append(cti_id)
-    return stored
 
 
 class UsageFetcher(QObject):
@@ -70,7 +47,7 @@ class UsageFetcher(QObject):
     def want(self, rows: Iterable[CtiRow], *, first: bool = False) -> None:
         """Ask for the usage of `rows` whose series is missing or out of date (`first`: ahead of the
         others, for the CTI the user is looking at)."""
-        today = mx_today()
+        today = clock.today()
         wanted: dict[str, int | None] = {}
         for row in rows:
             if row.figures.fresh:
@@ -91,24 +68,16 @@ class UsageFetcher(QObject):
         session = self.context.session
         if self._running or not self._queue or session is None:
             return
-        if not online(self.context):
+        if not self.context.is_online():
             self._queue.clear()
             return
         items = list(self._queue.items())[:BATCH]
         for cti_id, _issued in items:
             del self._queue[cti_id]
-        today = mx_today()
+        today = clock.today()
         self._asked.update({cti_id: (issued, today) for cti_id, issued in items})
         self._running = True
-        self.context.ops.run(
-            fetch_usage,
-            session,
-            items,
-            on_done=self._done,
-            on_error=self._failed,
-            pool="net",
-            label=tr("Consultando el consumo de las cuentas"),
-        )
+        actions.fetch_usage(self.context, items).success(self._done).failure(self._failed).run()
 
     def _done(self, ids: list[str]) -> None:
         self._running = False

@@ -42,7 +42,7 @@ def test_publish_copies_hashes_and_is_idempotent(factory, tmp_path):
     b = make_distributor(factory)
     out = _publish(factory, store, source)
     assert out["size"] == len(data) and out["sha256"] == hashlib.sha256(data).hexdigest()
-    assert out["file_name"] == "Dominus-setup-5.1.0.exe" and out["kind_label"] == "Instalador"
+    assert out["file_name"] == "Dominus-setup-5.1.0.exe" and out["kind_label"] == "Instalable"
     view, relative = db.run(factory, software.file_for_download, out["id"])
     assert view == out and not relative.is_absolute()
     assert relative.as_posix() == "dominus/installer/Dominus-setup-5.1.0.exe"

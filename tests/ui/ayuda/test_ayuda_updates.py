@@ -79,7 +79,9 @@ def page_of(window: MainWindow) -> AyudaPage:
 
 
 def dialog_of(page: AyudaPage, qtbot) -> QMessageBox:
-    qtbot.waitUntil(lambda: page.updates.dialog is not None and page.updates.dialog.isVisible(), timeout=30_000)
+    qtbot.waitUntil(
+        lambda: page.updates.dialog is not None and page.updates.dialog.isVisible(), timeout=30_000
+    )
     dialog = page.updates.dialog
     assert dialog is not None
     return dialog
@@ -118,7 +120,9 @@ def test_unsigned_release_is_refused(started_window: MainWindow, qtbot, tmp_path
     dialog = dialog_of(page, qtbot)
     assert dialog.windowTitle() == "Actualización rechazada"
     assert dialog.text().startswith("La actualización 50.0.0 no trae la firma de Induxsoft")
-    assert page.updates.last_check is not None and page.updates.last_check.status is updates.UpdateStatus.REFUSED
+    assert (
+        page.updates.last_check is not None and page.updates.last_check.status is updates.UpdateStatus.REFUSED
+    )
     close(dialog)
 
 
@@ -146,8 +150,9 @@ def test_signed_release_offered_downloaded_and_installed(
     assert quits == [True]
     assert page.update_status.text() == "Instalando cmdesk 99.0.0; cmdesk se cerrará."
     arguments = Path(installer).parent / "arguments.txt"
-    qtbot.waitUntil(arguments.exists, timeout=10_000)
-    assert "/VERYSILENT" in arguments.read_text() and "/relaunch=1" in arguments.read_text()
+    # The script writes its arguments after the file exists: wait for the whole line.
+    qtbot.waitUntil(lambda: arguments.exists() and "/relaunch=1" in arguments.read_text(), timeout=10_000)
+    assert "/VERYSILENT" in arguments.read_text()
 
 
 def test_elsewhere_the_verified_installer_is_left_for_the_user(started_window: MainWindow, qtbot) -> None:

@@ -17,8 +17,8 @@ from cmdesk.services.export import HEADERS
 from cmdesk.ui.clientes.admin_profile import REFUSAL_TEXT, AdminProfileDialog
 from cmdesk.ui.clientes.detail import TABS, ClientDetailWindow
 from cmdesk.ui.clientes.page import ClientsPage
-from cmdesk.ui.clientes.transfer import ClientTransferDialog
 from cmdesk.ui.main_window import MainWindow
+from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_admin_profile_refusal_shows_the_manuals_text(
     page: ClientsPage, started_window: MainWindow, qtbot: Any
 ) -> None:
     ready(qtbot, started_window, page)
-    dialog = page.open_admin_profile(page.model.rows[0].id)
+    dialog = page.open_admin_profile(page.model.rows()[0].id)
     assert isinstance(dialog, AdminProfileDialog)
     dialog.email.setText("correo-malo")
     dialog.save_button.click()
@@ -132,14 +132,13 @@ def test_detail_window_tabs_show_the_clients_data(
 def test_points_transfer_dialog_queues_a_transfer_named_after_the_client(
     page: ClientsPage, started_window: MainWindow, qtbot: Any
 ) -> None:
+    """The row's «Puntos…» opens the one transfer dialog (the Timbrado tab's), for the client."""
     ready(qtbot, started_window, page)
-    row = page.model.rows[0]
-    dialog = ClientTransferDialog(
-        page.context, "points", page.context.session.cache.get("client", row.id), page
-    )
-    dialog.open()
+    row = page.model.rows()[0]
+    dialog = page.open_transfer("points", row.id)
+    assert isinstance(dialog, TransferDialog) and dialog.target_type == "client"
     qtbot.waitUntil(dialog.ok_button.isEnabled, timeout=20000)
-    assert dialog.available.text().startswith("Puntos disponibles:")
+    assert "Puntos disponibles:" in dialog.available.text()
     dialog.quantity.setValue(10)
     dialog.amount.setText("10.00")
     dialog.ok_button.click()
@@ -158,7 +157,7 @@ def test_export_of_the_current_view_reads_back(
     page.search.setText("s.a.")
     qtbot.waitUntil(lambda: page.model.query.q == "s.a." and not page.model.busy, timeout=20000)
     qtbot.waitUntil(lambda: started_window.ops.busy == 0, timeout=20000)
-    expected = [(r.data["nic"], r.data["name"], r.data["stamps"]) for r in page.model.rows]
+    expected = [(r.data["nic"], r.data["name"], r.data["stamps"]) for r in page.model.rows()]
     assert 0 < len(expected) < cache_of(started_window).count_clients()
     path = tmp_path / f"clientes.{kind}"
     with qtbot.waitSignal(page.exported, timeout=30000) as signal:

@@ -12,9 +12,10 @@ from cmdesk.domain.enums import MULTINIVEL_CODE
 from cmdesk.models import Contract
 from cmdesk.services.outbox import CommandState
 from cmdesk.ui.distribuidores import AddDistributorDialog, DistributorsPage, convert_client
-from cmdesk.ui.distribuidores.dialogs import OWN_EMAIL, OWN_MOBILE, TransferDialog
+from cmdesk.ui.distribuidores.dialogs import OWN_EMAIL, OWN_MOBILE
+from cmdesk.ui.kit.table import select_id
 from cmdesk.ui.main_window import MainWindow
-from cmdesk.ui.page_kit import select_id
+from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 from tests.ui.portal_helpers import answer, button, click, server_db, show_page, sync
 
 HEAVEN_EMAIL, HEAVEN_MOBILE = "ventas@heavensoft.mx", "9616058925"
@@ -41,7 +42,7 @@ def pick(qtbot: Any, page: DistributorsPage, name: str) -> dict[str, Any]:
     qtbot.waitUntil(lambda: by_name(page, name) is not None, timeout=10_000)
     row = by_name(page, name)
     assert row is not None
-    assert select_id(page.table, page.model, str(row["id"]))
+    assert select_id(page.table, str(row["id"]))
     return row
 
 
@@ -51,9 +52,9 @@ def status_in_cache(window: MainWindow, ident: str) -> str:
     return str((cache.get("distributor", ident) or {}).get("status"))
 
 
-def test_the_model_passes_the_tester(qtmodeltester: Any, started_window: MainWindow) -> None:
-    page = page_of(started_window)
-    assert page.model.rowCount() >= 2
+def test_the_model_passes_the_tester(qtbot: Any, qtmodeltester: Any, started_window: MainWindow) -> None:
+    page = page_of(started_window)  # shown: a hidden page loads when it comes on screen
+    qtbot.waitUntil(lambda: page.model.rowCount() >= 2, timeout=10_000)
     qtmodeltester.check(page.model)
 
 
@@ -171,12 +172,15 @@ def test_transfer_stamps_to_a_sub_distributor_is_queued_and_applied(
     assert page.transfer_button.isEnabled()
     page.transfer_actions["transfer_stamps"].trigger()
     dialog = page.dialog
-    assert isinstance(dialog, TransferDialog)
+    assert isinstance(dialog, TransferDialog)  # the one transfer dialog, for a sub-distributor
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    assert dialog.asset_stamps.isChecked()
     click(qtbot, dialog.ok_button)
-    assert "mayor que cero" in dialog.error("quantity")
+    assert "mayor que cero" in dialog.quantity_message.text()
     dialog.quantity.setValue(150)
     fill(qtbot, dialog.amount, "75.5")
-    click(qtbot, dialog.ok_button)
+    with qtbot.waitSignal(dialog.queued, timeout=10_000):
+        click(qtbot, dialog.ok_button)
     outbox = started_window.session.outbox
     assert outbox is not None
     transfers = [c for c in outbox.list() if c.kind == "transfer"]

@@ -18,13 +18,11 @@ from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.outbox import CommandState
 from cmdesk.ui import tabs
 from cmdesk.ui.main_window import MainWindow
-from cmdesk.ui.timbrado import model as model_module
 from cmdesk.ui.timbrado.chart import BAR_COLOR, ConsumptionChart
 from cmdesk.ui.timbrado.model import COLUMN_KEYS, PENDING_COLOR, CtiRow, StampingAccountsModel
 from cmdesk.ui.timbrado.page import TimbradoPage
 from cmdesk.ui.timbrado.sales_dialogs import AUTO_SALE_COLUMNS, BULK_COLUMNS, SaleRow, SaleRowsModel
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
-from cmdesk.ui.timbrado.watch import watcher_for
 
 TIMEOUT = 30_000
 
@@ -48,11 +46,11 @@ def page(qtbot, started_window: MainWindow) -> Iterator[TimbradoPage]:
     started_window.tabs.setCurrentIndex(0)
     inner.setCurrentWidget(page)
     page.search.clear()
-    page.model.set_search("")
-    qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.loading, timeout=TIMEOUT)
+    page.set_search("")
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.busy, timeout=TIMEOUT)
     yield page
     # Leave no dialog, message or command behind for the next test.
-    for widget in (page.dialog, page.confirm_box, watcher_for(started_window.context).last_message):
+    for widget in (page.dialog, page.confirm_box, started_window.context.watcher.last_message):
         if widget is not None:
             widget.close()
     session = started_window.session
@@ -140,7 +138,7 @@ def test_columns_and_cells_in_spanish(page: TimbradoPage) -> None:
 
 def search(qtbot, page: TimbradoPage, text: str) -> None:
     page.search.setText(text)
-    qtbot.waitUntil(lambda: page.model.search_text == text and not page.model.loading, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: page.model.query.q == text and not page.model.busy, timeout=TIMEOUT)
 
 
 def test_search_by_id_nic_and_name(qtbot, page: TimbradoPage) -> None:
@@ -167,34 +165,35 @@ def test_search_by_id_nic_and_name(qtbot, page: TimbradoPage) -> None:
 def test_sort_in_sql_and_unsortable_columns(qtbot, page: TimbradoPage) -> None:
     balance = COLUMN_KEYS.index("balance")
     page.view.sortByColumn(balance, Qt.SortOrder.DescendingOrder)
-    qtbot.waitUntil(lambda: page.model.sort_column == balance and not page.model.loading, timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: (page.model.sort_column() or (None,))[0] == balance and not page.model.busy, timeout=TIMEOUT
+    )
     balances = [r.balance for r in rows(page) if r.balance is not None]
     assert balances == sorted(balances, reverse=True)
-    assert page.model.query().sort == "balance_desc"
+    assert page.model.query.sort == "balance_desc"
     # C.P.D. is not a cache column: the header keeps the balance order and says so.
     page.view.sortByColumn(COLUMN_KEYS.index("cpd"), Qt.SortOrder.AscendingOrder)
-    assert page.model.sort_column == balance
+    assert (page.model.sort_column() or (None,))[0] == balance
     assert page.view.horizontalHeader().sortIndicatorSection() == balance
     assert "no se puede ordenar" in page.notice.text()
     page.view.sortByColumn(COLUMN_KEYS.index("client"), Qt.SortOrder.AscendingOrder)
-    qtbot.waitUntil(lambda: page.model.query().sort == "client" and not page.model.loading, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: page.model.query.sort == "client" and not page.model.busy, timeout=TIMEOUT)
 
 
-def test_rows_page_in_as_the_view_asks(
-    qtbot, started_window: MainWindow, page: TimbradoPage, monkeypatch
-) -> None:
-    monkeypatch.setattr(model_module, "PAGE_SIZE", 10)
+def test_rows_page_in_as_the_view_asks(qtbot, started_window: MainWindow, page: TimbradoPage) -> None:
     # A model of its own (no view asking for rows): one page, then the next when asked.
     alone = StampingAccountsModel(started_window.context)
-    alone.reload(first_page=True)
-    qtbot.waitUntil(lambda: alone.rowCount() == 10 and not alone.loading, timeout=TIMEOUT)
-    assert alone.total > 20 and alone.canFetchMore()
-    alone.fetchMore()
-    qtbot.waitUntil(lambda: alone.rowCount() == 20 and not alone.loading, timeout=TIMEOUT)
+    alone.page_size = 10
+    with qtbot.waitSignal(alone.counted, timeout=TIMEOUT):
+        alone.set_query(alone.query)
+    assert alone.rowCount() == 10 and alone.total > 20 and alone.canFetchMore()
+    with qtbot.waitSignal(alone.page_loaded, timeout=TIMEOUT):
+        alone.fetchMore()
+    assert alone.rowCount() == 20
     assert len({r.id for r in alone.rows()}) == 20
     # The page's view pages in the rest as it scrolls to the end.
-    page.model._restart()
-    qtbot.waitUntil(lambda: not page.model.loading, timeout=TIMEOUT)
+    with qtbot.waitSignal(page.model.counted, timeout=TIMEOUT):
+        page.model.set_query(page.model.query)
     for _ in range(20):
         page.view.scrollToBottom()
         qtbot.wait(50)
@@ -288,7 +287,7 @@ def test_create_standard_cti_with_spanish_errors(
     dialog.cti_id.setText("CuentaUI-01")
     with qtbot.waitSignal(dialog.accepted, timeout=TIMEOUT):
         dialog.ok_button.click()
-    qtbot.waitUntil(lambda: page.model.row_of("CuentaUI-01") is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: page.model.row_of("CuentaUI-01") >= 0, timeout=TIMEOUT)
     created = page.model.row(page.model.row_of("CuentaUI-01"))
     assert created.kind == "standard" and created.client_id == owner.client_id and created.balance == 0
     assert "CuentaUI-01" in page.notice.text()
@@ -328,7 +327,7 @@ def test_create_unlimited_cti_with_rfc_restriction(
     with qtbot.waitSignal(dialog.accepted, timeout=TIMEOUT):
         dialog.ok_button.click()
     new_id = str(dialog.created["id"])
-    qtbot.waitUntil(lambda: page.model.row_of(new_id) is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: page.model.row_of(new_id) >= 0, timeout=TIMEOUT)
     data = cti(started_window, new_id)
     assert data["kind"] == "unlimited" and data["rfc_restriction"] == rfc
 
@@ -416,7 +415,7 @@ def test_transfer_stamps(qtbot, started_window: MainWindow, page: TimbradoPage) 
     assert dialog.warning.text() == "Este proceso es incancelable e irreversible."
     dialog.quantity.setValue(0)
     dialog.ok_button.click()
-    assert dialog.quantity_message.text() == "Indique una cantidad mayor que cero."
+    assert dialog.quantity_message.text() == "La cantidad debe ser un número entero mayor que cero."
     dialog.quantity.setValue(25)
     dialog.amount.setText("1,160.00")
     dialog.amount.textEdited.emit("1,160.00")
@@ -448,7 +447,7 @@ def test_a_refused_transfer_shows_the_servers_reason(
         dialog.quantity_message.level == "warning"
         and "Supera lo disponible" in dialog.quantity_message.text()
     )
-    watcher = watcher_for(started_window.context)
+    watcher = started_window.context.watcher
     with qtbot.waitSignal(watcher.rejected, timeout=TIMEOUT) as refused:
         dialog.ok_button.click()
     command = refused.args[0]
@@ -500,9 +499,8 @@ def test_points_to_the_client_and_the_clientes_tab_signature(
     dialog.quantity.setValue(10)
     assert dialog.amount.text() == "$10.00"  # a point is worth a peso
     dialog.close()
-    # The Clientes tab calls TransferDialog(context, asset, client): stamps to one of its CTIs.
-    client = started_window.session.cache.get("client", target.client_id)
-    other = TransferDialog(started_window.context, "stamps", client, parent=page)
+    # For a client with several CTIs (the Clientes tab), stamps go to one of them, chosen here.
+    other = TransferDialog(started_window.context, "client", target.client_id, asset="stamps", parent=page)
     qtbot.addWidget(other)
     qtbot.waitUntil(lambda: other.loaded, timeout=TIMEOUT)
     assert other.choose_cti and other.cti_choice.count() >= 1
@@ -543,7 +541,7 @@ def test_bulk_transfer_is_all_or_nothing(qtbot, started_window: MainWindow, page
     assert model.sale_rows[0].values["amount_cents"] == 23200
     assert dialog.balance_warning.isVisible()
     assert "Total:" in dialog.totals.text()
-    watcher = watcher_for(started_window.context)
+    watcher = started_window.context.watcher
     with qtbot.waitSignal(watcher.rejected, timeout=TIMEOUT) as refused:
         dialog.ok_button.click()
     command = refused.args[0]
@@ -625,7 +623,7 @@ def test_rejection_message_box_buttons(qtbot, started_window: MainWindow, page: 
     pick(page)
     dialog = open_transfer(qtbot, page)
     dialog.quantity.setValue(available_stamps(started_window) + 5)
-    watcher = watcher_for(started_window.context)
+    watcher = started_window.context.watcher
     with qtbot.waitSignal(watcher.rejected, timeout=TIMEOUT):
         dialog.ok_button.click()
     box = watcher.last_message

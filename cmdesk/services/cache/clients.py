@@ -1,0 +1,200 @@
+"""The client portfolio in the cache: the Clientes tab's pages, searched, filtered and sorted in SQL.
+
+Every order (the manual's twelve, `ClientSort`, and the column sorts of the table) is satisfied by an
+index of `schema`: no sorting step, whatever the number of clients. `q` (API.md's search) uses the
+trigram index for words of three letters or more and the name index for the first keystrokes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cmdesk.domain.portfolio import CATEGORIES
+from cmdesk.domain.text import fold, sort_key
+from cmdesk.services.cache import schema
+from cmdesk.services.cache.rows import fts_phrase, like_pattern
+from cmdesk.services.cache.store import CacheStore
+
+# ---- Queries: the orders --------------------------------------------------------------------------
+
+# The manual's twelve orders (API.md `sort`) plus column sorts (`<column>` / `<column>_desc`).
+# Every one is satisfied by an index above: no sorting step, whatever the number of clients.
+CLIENT_ORDERS: dict[str, str] = {
+    "name": "name_key, id",
+    "name_desc": "name_key DESC, id DESC",
+    "nic": "nic_num, id",
+    "nic_desc": "nic_num DESC, id DESC",
+    "stamps_desc": "stamps DESC, id DESC",
+    "stamps_asc": "stamps, id",
+    "points_desc": "points DESC, id DESC",
+    "points_asc": "points, id",
+    "last_purchase_desc": "last_purchase_at DESC, id DESC",
+    "last_purchase_asc": "coalesce(last_purchase_at, '~'), id",
+    "created_desc": "created_at DESC, id DESC",
+    "created_asc": "created_at, id",
+    "last_issue_desc": "last_issue_at DESC, id DESC",
+    "last_issue_asc": "coalesce(last_issue_at, '~'), id",
+    "rfc": "rfc, id",
+    "rfc_desc": "rfc DESC, id DESC",
+    "credited": "credited, id",
+    "credited_desc": "credited DESC, id DESC",
+    "issued": "issued, id",
+    "issued_desc": "issued DESC, id DESC",
+}
+# Aliases so a table header can ask for `<column>` / `<column>_desc` with the column's own name.
+for _alias, _target in {
+    "stamps": "stamps_asc",
+    "points": "points_asc",
+    "created_at": "created_asc",
+    "created_at_desc": "created_desc",
+    "last_purchase_at": "last_purchase_asc",
+    "last_purchase_at_desc": "last_purchase_desc",
+    "last_issue_at": "last_issue_asc",
+    "last_issue_at_desc": "last_issue_desc",
+}.items():
+    CLIENT_ORDERS[_alias] = CLIENT_ORDERS[_target]
+
+
+class ClientQueries(CacheStore):
+    def _client_where(self, q: str | None, category: str, color: str | None) -> tuple[str, list[Any]]:
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}")
+        where: list[str] = []
+        params: list[Any] = []
+        if category == "favorites":
+            where.append("favorite = 1")
+        elif category == "dropped":
+            where.append("dropped = 1")
+        if color:
+            where.append("color = ?")
+            params.append(color)
+        words = fold(q).split() if q else []
+        use_fts = schema.FTS_AVAILABLE and not self._search_pending()
+        if use_fts and words and all(len(w) < 3 for w in words):
+            # One or two letters (the first keystrokes): names that START with them, from the name
+            # index, like a phone book. As a substring they would match nearly every client, and
+            # scanning 100,000 rows on each keystroke is what the trigram index is there to avoid.
+            prefix = sort_key(" ".join((q or "").split()))
+            where.append("name_key >= ? AND name_key < ?")
+            params.extend([prefix, prefix + "\uffff"])
+            return " WHERE " + " AND ".join(where), params
+        long_words = [w for w in words if len(w) >= 3] if use_fts else []
+        if long_words:
+            where.append("rowid IN (SELECT rowid FROM clients_fts WHERE clients_fts MATCH ?)")
+            params.append(" AND ".join(fts_phrase(w) for w in long_words))
+        for word in words:
+            if word in long_words:
+                continue
+            where.append("(search LIKE ? ESCAPE '\\' OR cti_ids LIKE ? ESCAPE '\\')")
+            params.extend([like_pattern(word)] * 2)
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def _search_pending(self) -> bool:
+        """Whether the search index is not there yet (a first sync) or out of step (see `finish_pull`):
+        `q` is then matched with LIKE."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM meta WHERE key IN ('bulk_fill', 'search_stale') LIMIT 1"
+            ).fetchone()
+        return row is not None
+
+    def query_clients(
+        self,
+        *,
+        q: str | None = None,
+        category: str = "all",
+        color: str | None = None,
+        sort: str = "name",
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """A page of the portfolio, filtered and sorted in SQL (see `CLIENT_ORDERS`)."""
+        order = CLIENT_ORDERS.get(sort)
+        if order is None:
+            raise ValueError(f"unknown client sort {sort!r}")
+        where, params = self._client_where(q, category, color)
+        sql = f"SELECT * FROM clients{where} ORDER BY {order} LIMIT ? OFFSET ?"
+        return self._rows(
+            sql, [*params, limit, offset], drop=("rowid", "search", "name_key", "nic_num", "cti_ids")
+        )
+
+    def count_clients(self, *, q: str | None = None, category: str = "all", color: str | None = None) -> int:
+        where, params = self._client_where(q, category, color)
+        with self._read() as conn:
+            return int(conn.execute(f"SELECT count(*) FROM clients{where}", params).fetchone()[0])
+
+    def explain_clients(self, **filters: Any) -> list[str]:
+        """SQLite's plan of `query_clients(**filters)` (for tests and benchmarks)."""
+        sort = filters.pop("sort", "name")
+        where, params = self._client_where(
+            filters.get("q"), filters.get("category", "all"), filters.get("color")
+        )
+        sql = f"SELECT * FROM clients{where} ORDER BY {CLIENT_ORDERS[sort]} LIMIT ? OFFSET ?"
+        with self._read() as conn:
+            return [str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, [*params, 200, 0])]
+
+    def cti_ids_by_client(self, client_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The CTI ids (as the server spells them) of each client, oldest CTI first: what the clients
+        table shows under each name. One indexed query per 500 clients."""
+        out: dict[str, list[str]] = {i: [] for i in client_ids}
+        ids = list(out)
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" for _ in chunk)
+                sql = (
+                    f"SELECT client_id, id FROM stamping_accounts WHERE client_id IN ({marks})"
+                    " ORDER BY client_id, created_at, id"
+                )
+                for client_id, cti_id in conn.execute(sql, chunk):
+                    out[client_id].append(cti_id)
+        return out
+
+    # A search page read by walking the view's order: how many rows in order it may look at.
+    SEARCH_SCAN_BUDGET = 3000
+
+    def query_clients_page(
+        self,
+        *,
+        q: str | None = None,
+        category: str = "all",
+        color: str | None = None,
+        sort: str = "name",
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """The same rows as `query_clients`, faster for the first pages of a search that matches many
+        clients (the Clientes tab's keystrokes: "mar", a phone prefix).
+
+        `query_clients` reads every client the trigram index matches and sorts them all: ~100 ms when
+        a third of 100,000 clients match. Here the view's order index is walked first, testing each
+        row with LIKE, over at most `SEARCH_SCAN_BUDGET` rows: when the page fills within them it is
+        exactly the page `query_clients` returns (the rows come in order, so the first matches are
+        the first matches), in a few ms. A rarer search (the page does not fill) falls back to
+        `query_clients`, whose match set is then small."""
+        order = CLIENT_ORDERS.get(sort)
+        if order is None:
+            raise ValueError(f"unknown client sort {sort!r}")
+        words = fold(q).split() if q else []
+        if (
+            not words
+            or all(len(w) < 3 for w in words)  # the name-prefix search: already an index range
+            or offset + limit > self.SEARCH_SCAN_BUDGET
+        ):
+            return self.query_clients(
+                q=q, category=category, color=color, sort=sort, limit=limit, offset=offset
+            )
+        where, params = self._client_where(None, category, color)
+        like = " AND ".join("(search LIKE ? ESCAPE '\\' OR cti_ids LIKE ? ESCAPE '\\')" for _ in words)
+        for word in words:
+            params.extend([like_pattern(word)] * 2)
+        sql = (
+            f"SELECT * FROM (SELECT * FROM clients{where} ORDER BY {order} LIMIT {self.SEARCH_SCAN_BUDGET})"
+            f" WHERE {like} ORDER BY {order} LIMIT ? OFFSET ?"
+        )
+        drop = ("rowid", "search", "name_key", "nic_num", "cti_ids")
+        rows = self._rows(sql, [*params, limit, offset], drop=drop)
+        if len(rows) == limit:
+            return rows
+        return self.query_clients(q=q, category=category, color=color, sort=sort, limit=limit, offset=offset)

@@ -1,0 +1,68 @@
+"""Movements in the cache: a client's history, and the sales still to invoice (`cmdesk.domain.sales`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cmdesk.domain.sales import pending_sale_where
+from cmdesk.services.cache.store import CacheStore
+
+
+class LedgerQueries(CacheStore):
+    def query_movements(
+        self,
+        *,
+        client_id: str | None = None,
+        target_id: str | None = None,
+        asset: str | None = None,
+        kind: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Movements, the most recent first."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("client_id", client_id),
+            ("target_id", target_id),
+            ("asset", asset),
+            ("kind", kind),
+        ):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        sql = f"SELECT * FROM movements{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        return self._rows(sql, [*params, limit, offset], drop=("rowid",))
+
+    # The sales to invoice of the signed-in account (parameters: its id twice).
+    _PENDING_SALES_WHERE = (
+        f"{pending_sale_where('m.')} AND (m.account_id IS NULL OR m.account_id = ? OR ? IS NULL)"
+    )
+
+    def pending_sales_by_client(self) -> list[dict[str, Any]]:
+        """Facturación → Timbres y Puntos: the clients with sales to invoice (client_id, nic, name,
+        count, total_cents), by name — as the server's `/v1/billing/pending/by-client` answers."""
+        account = self.account_id
+        sql = (
+            "SELECT m.client_id, coalesce(c.nic, ''), coalesce(c.name, ''), count(*), sum(m.amount_cents) "
+            f"FROM movements m LEFT JOIN clients c ON c.id = m.client_id WHERE {self._PENDING_SALES_WHERE} "
+            "GROUP BY m.client_id ORDER BY coalesce(c.name_key, ''), c.nic_num, m.client_id"
+        )
+        with self._read() as conn:
+            rows = conn.execute(sql, (account, account)).fetchall()
+        return [
+            {"client_id": r[0], "nic": r[1], "name": r[2], "count": int(r[3]), "total_cents": int(r[4])}
+            for r in rows
+        ]
+
+    def query_pending_sales(
+        self, client_id: str, *, limit: int = 1000, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """The sales of one client still to invoice, oldest first (typed movement rows)."""
+        account = self.account_id
+        sql = (
+            f"SELECT * FROM movements m WHERE m.client_id = ? AND {self._PENDING_SALES_WHERE} "
+            "ORDER BY m.created_at, m.id LIMIT ? OFFSET ?"
+        )
+        return self._rows(sql, [client_id, account, account, limit, offset], drop=("rowid",))

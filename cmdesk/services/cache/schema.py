@@ -1,0 +1,180 @@
+"""The cache's tables, indexes and search index: the SQL of its two files (see `cmdesk.services.cache`).
+
+`FTS_AVAILABLE` tells whether this SQLite has FTS5's trigram tokenizer; without it `q` is matched with
+`LIKE`, and a cache made in the other mode is rebuilt (`SEARCH_MODE` is stored in it). Code reads both
+through this module (`schema.FTS_AVAILABLE`), so a test can switch them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+
+SCHEMA_VERSION = 2
+# WAL pages between checkpoints while an empty cache is filled (the default is 1,000).
+BULK_AUTOCHECKPOINT = 50_000
+# Page caches (negative: KiB): of the cache's file for each connection, of the search file (searches
+# read a few posting lists), the smaller one the sorts of `finish_pull` use, and the search file's
+# while its index is built (merging segments: with half of it, the build takes twice as long).
+CACHE_KB = -65536
+SEARCH_CACHE_KB = -16384
+INDEX_BUILD_CACHE_KB = -2048
+SEARCH_BUILD_CACHE_KB = -32768
+
+
+def _trigram_available() -> bool:
+    try:
+        with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+            conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, tokenize='trigram')")
+        return True
+    except sqlite3.Error:
+        return False
+
+
+FTS_AVAILABLE = _trigram_available()
+SEARCH_MODE = "fts5-trigram" if FTS_AVAILABLE else "like"
+
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+-- A rowid table: its rows (JSON of ~1 KB) are too big for a WITHOUT ROWID b-tree.
+CREATE TABLE entities (
+    rowid INTEGER PRIMARY KEY, entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER, data TEXT NOT NULL,
+    UNIQUE (entity, id)
+);
+CREATE TABLE local (
+    entity TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, local_only INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (entity, id)
+) WITHOUT ROWID;
+
+CREATE TABLE clients (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, nic TEXT NOT NULL, nic_num INTEGER,
+    name TEXT NOT NULL, name_key TEXT NOT NULL, trade_name TEXT NOT NULL, rfc TEXT NOT NULL,
+    phone TEXT NOT NULL, email TEXT NOT NULL, favorite INTEGER NOT NULL, dropped INTEGER NOT NULL,
+    color TEXT, stamps INTEGER NOT NULL, points INTEGER NOT NULL, credited INTEGER NOT NULL,
+    issued INTEGER NOT NULL, created_at TEXT, last_purchase_at TEXT, last_issue_at TEXT,
+    active INTEGER NOT NULL DEFAULT 0, cti_ids TEXT NOT NULL DEFAULT '', search TEXT NOT NULL,
+    version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+);
+-- One index per order of the manual (DESC orders scan the same index backwards; SQLite puts NULLs
+-- first ascending, so the ascending date orders, which want them last, use an expression index).
+CREATE INDEX ix_clients_name ON clients (name_key, id);
+CREATE INDEX ix_clients_nic ON clients (nic_num, id);
+CREATE INDEX ix_clients_stamps ON clients (stamps, id);
+CREATE INDEX ix_clients_points ON clients (points, id);
+CREATE INDEX ix_clients_last_purchase ON clients (last_purchase_at, id);
+CREATE INDEX ix_clients_last_purchase_asc ON clients (coalesce(last_purchase_at, '~'), id);
+CREATE INDEX ix_clients_created ON clients (created_at, id);
+CREATE INDEX ix_clients_last_issue ON clients (last_issue_at, id);
+CREATE INDEX ix_clients_last_issue_asc ON clients (coalesce(last_issue_at, '~'), id);
+CREATE INDEX ix_clients_rfc ON clients (rfc, id);
+CREATE INDEX ix_clients_credited ON clients (credited, id);
+CREATE INDEX ix_clients_issued ON clients (issued, id);
+CREATE INDEX ix_clients_favorite ON clients (favorite, name_key, id) WHERE favorite = 1;
+CREATE INDEX ix_clients_dropped ON clients (dropped, name_key, id) WHERE dropped = 1;
+CREATE INDEX ix_clients_color ON clients (color, name_key, id) WHERE color IS NOT NULL;
+
+CREATE TABLE stamping_accounts (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, id_key TEXT NOT NULL, client_id TEXT NOT NULL,
+    client_nic TEXT NOT NULL DEFAULT '', client_nic_num INTEGER, client_name TEXT NOT NULL DEFAULT '',
+    client_name_key TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL, active INTEGER NOT NULL,
+    credited INTEGER NOT NULL, issued INTEGER NOT NULL, balance INTEGER, rfc_restriction TEXT,
+    paid_until TEXT, created_at TEXT, first_issue_at TEXT, last_issue_at TEXT, last_purchase_at TEXT,
+    auto_sale_enabled INTEGER, auto_sale_minimum INTEGER, auto_sale_credit INTEGER,
+    auto_sale_amount_cents INTEGER, version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ix_cti_client ON stamping_accounts (client_id, created_at, id);
+CREATE INDEX ix_cti_client_name ON stamping_accounts (client_name_key, client_id, created_at, id);
+CREATE INDEX ix_cti_client_nic ON stamping_accounts (client_nic_num, created_at, id);
+CREATE INDEX ix_cti_created ON stamping_accounts (created_at, id);
+CREATE INDEX ix_cti_first_issue ON stamping_accounts (first_issue_at, id);
+CREATE INDEX ix_cti_last_issue ON stamping_accounts (last_issue_at, id);
+CREATE INDEX ix_cti_last_purchase ON stamping_accounts (last_purchase_at, id);
+CREATE INDEX ix_cti_balance ON stamping_accounts (balance, id);
+CREATE INDEX ix_cti_credited ON stamping_accounts (credited, id);
+CREATE INDEX ix_cti_issued ON stamping_accounts (issued, id);
+CREATE INDEX ix_cti_id_key ON stamping_accounts (id_key);
+
+CREATE TABLE movements (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, asset TEXT NOT NULL,
+    quantity INTEGER NOT NULL, amount_cents INTEGER NOT NULL, source_type TEXT, source_id TEXT,
+    target_type TEXT, target_id TEXT, client_id TEXT, account_id TEXT, comments TEXT NOT NULL,
+    created_at TEXT, created_by TEXT, invoice_id TEXT, top_up_code_id TEXT, contract_id TEXT,
+    version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ix_movements_created ON movements (created_at, id);
+CREATE INDEX ix_movements_client ON movements (client_id, created_at, id);
+CREATE INDEX ix_movements_target ON movements (target_id, created_at, id);
+
+CREATE TABLE distributors (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, nic TEXT NOT NULL, nic_num INTEGER,
+    name TEXT NOT NULL, name_key TEXT NOT NULL, rfc TEXT NOT NULL, email TEXT NOT NULL,
+    phone TEXT NOT NULL, status TEXT NOT NULL, stamps INTEGER NOT NULL, points INTEGER NOT NULL,
+    created_at TEXT, expires_at TEXT, version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ix_distributors_nic ON distributors (nic_num, id);
+CREATE INDEX ix_distributors_status ON distributors (status, nic_num, id);
+"""
+
+# The search file (attached as `fts`): the trigram index of `clients` (contentless: the text is in
+# `clients`; the index holds the rowids) and the count of write transactions (see the module docstring).
+SEARCH_SCHEMA = """
+CREATE TABLE fts.state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO fts.state (key, value) VALUES ('generation', 0);
+"""
+
+FTS_TABLE = """
+CREATE VIRTUAL TABLE fts.clients_fts USING fts5(search, cti_ids, content='', tokenize='trigram');
+"""
+
+# Temporary triggers (per connection: the writer's) may write a table of another attached file; the
+# table is named without its schema inside a trigger, and `clients_fts` exists only in `fts`.
+FTS_TRIGGERS = """
+CREATE TEMP TRIGGER IF NOT EXISTS clients_fts_insert AFTER INSERT ON main.clients BEGIN
+    INSERT INTO clients_fts (rowid, search, cti_ids) VALUES (new.rowid, new.search, new.cti_ids);
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS clients_fts_delete AFTER DELETE ON main.clients BEGIN
+    INSERT INTO clients_fts (clients_fts, rowid, search, cti_ids)
+    VALUES ('delete', old.rowid, old.search, old.cti_ids);
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS clients_fts_update AFTER UPDATE OF search, cti_ids ON main.clients
+WHEN old.search IS NOT new.search OR old.cti_ids IS NOT new.cti_ids BEGIN
+    INSERT INTO clients_fts (clients_fts, rowid, search, cti_ids)
+    VALUES ('delete', old.rowid, old.search, old.cti_ids);
+    INSERT INTO clients_fts (rowid, search, cti_ids) VALUES (new.rowid, new.search, new.cti_ids);
+END;
+"""
+
+DROP_FTS_TRIGGERS = """
+DROP TRIGGER IF EXISTS temp.clients_fts_insert;
+DROP TRIGGER IF EXISTS temp.clients_fts_delete;
+DROP TRIGGER IF EXISTS temp.clients_fts_update;
+"""
+
+SEARCH_FLAGS = "SELECT key, value FROM meta WHERE key IN ('bulk_fill', 'search_stale', 'search_generation')"
+
+BUMP_GENERATION = (
+    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'search_generation'",
+    "UPDATE fts.state SET value = value + 1 WHERE key = 'generation'",
+)
+
+# The indexes built after filling an empty cache (see `Cache._bulk_fill`). `ix_cti_client` stays: the
+# upserts themselves look CTIs up by client.
+DEFERRED_INDEXES: dict[str, str] = {
+    m.group(1): m.group(0)
+    for m in re.finditer(r"CREATE INDEX (\w+) ON [^;]+", SCHEMA)
+    if m.group(1) != "ix_cti_client"
+}
+
+DATA_TABLES = ("entities", "local", "clients", "stamping_accounts", "movements", "distributors")
+
+
+def exec_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run a script's statements one by one: executescript() would commit the open transaction."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            conn.execute(buffer)
+            buffer = ""
