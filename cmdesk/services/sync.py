@@ -406,6 +406,8 @@ class SyncEngine:
         `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in."""
         with self._lock:
             started = time.perf_counter()
+            # A new business day moves every C.P.D. window, online or not.
+            self.cache.refresh_forecasts()
             push = self.push()
             if push.offline:
                 raise OfflineError()
