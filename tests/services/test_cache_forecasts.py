@@ -264,3 +264,55 @@ def test_summary_total_matches_decode() -> None:
         )
     with pytest.raises(ValueError):
         usage.summary_total({"since": "2026-01-01", "daily": [0]}, TODAY, TODAY)
+
+
+def movement(ident: str, client_id: str, quantity: int, when: str, kind: str = "transfer") -> dict[str, Any]:
+    return {
+        "id": ident,
+        "kind": kind,
+        "asset": "stamps",
+        "quantity": quantity,
+        "amount_cents": 0,
+        "source": {"type": "account", "id": "acc"},
+        "target": {"type": "stamping_account", "id": "a"},
+        "client_id": client_id,
+        "comments": "",
+        "created_at": when,
+    }
+
+
+def test_usual_purchase_and_refill_cost(cache: Cache) -> None:
+    sales = [
+        movement("m1", "cl00001", 100, "2026-11-01T10:00:00Z"),
+        movement("m2", "cl00001", 500, "2026-11-02T10:00:00Z", "auto_sale"),
+        movement("m3", "cl00001", 300, "2026-11-03T10:00:00Z", "top_up"),
+        movement("m4", "cl00001", 9999, "2026-11-04T10:00:00Z", "reversal"),  # not a sale
+        movement("m5", "cl00002", 50, "2026-11-04T10:00:00Z"),
+    ]
+    fill(
+        cache,
+        ("client", client(1)),
+        ("client", client(2, other={"bulk_stamp_price_cents": 80})),
+        ("client", client(3)),
+        *(("movement", m) for m in sales),
+        (
+            "price_package",
+            {"id": "p1", "asset": "stamps", "quantity": 300, "price_cents": 27000, "for_distributors": False},
+        ),
+        (
+            "price_package",
+            {"id": "p2", "asset": "stamps", "quantity": 300, "price_cents": 1, "for_distributors": True},
+        ),
+    )
+    got = cache.purchases(["cl00001", "cl00002", "cl00003"])
+    # Low median of 100, 500, 300 → 300; the package of exactly 300 for clients.
+    assert got["cl00001"].usual == 300
+    assert got["cl00001"].refill == forecast.Refill(300, 27000, forecast.PriceSource.PACKAGE)
+    # Its own bulk price wins.
+    assert got["cl00002"].refill == forecast.Refill(50, 4000, forecast.PriceSource.CLIENT_BULK)
+    assert got["cl00003"].usual is None and got["cl00003"].refill is None
+    # The account's global bulk price (Configuraciones globales), when it is set.
+    cache.apply_page([change("settings", {"id": "s", "bulk_stamp_price_cents": 95})], "c9")
+    assert cache.purchases(["cl00001"])["cl00001"].refill == forecast.Refill(
+        300, 28500, forecast.PriceSource.GLOBAL_BULK
+    )

@@ -5,7 +5,7 @@ nothing here computes them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QWidget
@@ -16,6 +16,9 @@ from cmdesk.domain.usage import CPD_WINDOW_DAYS
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import translator
 from cmdesk.ui.kit import labels
+
+if TYPE_CHECKING:
+    from cmdesk.services.cache.risk import Purchase
 
 tr = translator("pronosticos")
 
@@ -59,6 +62,24 @@ def dr_tooltip(days_left: Any, risk: Any) -> str:
     elif not isinstance(days_left, int):
         lines.append(tr("No aplica: cuenta ilimitada o bloqueada, o sin cuentas estándar activas."))
     return "\n".join(lines)
+
+
+def purchase_lines(purchase: Purchase | None) -> list[str]:
+    """The usual purchase of a client that runs out soon, and what a refill of that size costs."""
+    if purchase is None:
+        return []
+    if purchase.usual is None:
+        return [tr("Aún no ha comprado timbres.")]
+    lines = [tr("Compra habitual: {n} timbres.").format(n=fmt.number(purchase.usual))]
+    if purchase.refill is not None:
+        lines.append(
+            tr("Recargarle {n} timbres cuesta {amount} (IVA incluido).").format(
+                n=fmt.number(purchase.refill.quantity), amount=fmt.money(purchase.refill.amount_cents)
+            )
+        )
+    else:
+        lines.append(tr("Sin precio para calcular la recarga (configure el precio a granel o paquetes)."))
+    return lines
 
 
 def risk_color(risk: Any) -> QColor | None:
