@@ -14,7 +14,7 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from cmdesk.domain.errors import validation_error
+from cmdesk.domain.errors import DomainError, validation_error
 
 SCOPES = ("account", "client", "stamping_account", "own_balance")
 STATES = ("new", "seen", "resolved")
@@ -106,7 +106,10 @@ def check_fields(scope: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(message, str) or len(message) > MESSAGE_MAX_LENGTH or not message.strip():
             errors["client_message"] = f"El mensaje es un texto de 1 a {MESSAGE_MAX_LENGTH:,} caracteres."
         else:
-            values["client_message"] = check_message(message.strip())
+            try:
+                values["client_message"] = check_message(message.strip())
+            except DomainError as error:  # every wrong field at once
+                errors.update({e.field: e.message for e in error.errors})
     if fields.get("daily_cap") is not None:
         cap = fields["daily_cap"]
         if scope != "account":

@@ -163,6 +163,8 @@ def _answer_entities(command: Command, answer: Any) -> list[tuple[str, Mapping[s
         if isinstance(answer.get("stamping_account"), Mapping):
             out.append(("stamping_account", answer["stamping_account"]))
         return out
+    if command.kind == "set_alert_state" and isinstance(answer, Mapping):
+        return [("alert", a) for a in answer.get("items") or [] if isinstance(a, Mapping) and "id" in a]
     if command.kind == "set_tags" and isinstance(answer, list):
         return [("client", c) for c in answer if isinstance(c, Mapping) and "id" in c]
     entity = {
