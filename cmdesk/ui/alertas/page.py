@@ -244,7 +244,7 @@ class AlertsPage(TabPage):
             if isinstance(parent, QTabWidget):
                 for index in range(parent.count()):
                     page = parent.widget(index)
-                    if page is self or page.isAncestorOf(self):
+                    if page is not None and (page is self or page.isAncestorOf(self)):
                         parent.setCurrentIndex(index)
             parent = parent.parentWidget()
         window = self.window()
