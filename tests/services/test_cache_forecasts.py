@@ -187,6 +187,11 @@ def test_sorts_and_filters_use_indexes(cache: Cache) -> None:
     assert "ix_cti_days_left" in plan and "TEMP B-TREE" not in plan
     plan = " ".join(cache.explain_clients(risk="le15", sort="days_left"))
     assert "ix_clients_days_left" in plan and "TEMP B-TREE" not in plan
+    # "Sin consumo" in the tabs' default orders: the band's index, in order.
+    plan = " ".join(cache.explain_stamping_accounts(risk="no_use", sort="client"))
+    assert "ix_cti_risk" in plan and "TEMP B-TREE" not in plan
+    plan = " ".join(cache.explain_clients(risk="no_use", sort="name"))
+    assert "ix_clients_risk" in plan and "TEMP B-TREE" not in plan
 
 
 def test_a_change_updates_the_cti_and_its_client(cache: Cache) -> None:

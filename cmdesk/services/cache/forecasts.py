@@ -101,29 +101,38 @@ def _band_sql(days: str, cpd: str) -> str:
     return f"CASE WHEN {cpd} <= 0 THEN '{RiskBand.NO_USE.value}' {limits} END"
 
 
-def _client_sql(scope: str, cti_scope: str) -> list[str]:
-    """`forecast.client_forecast` of the clients in `scope` (a condition on `clients.id`; `cti_scope`:
-    the same on a CTI's `client_id`)."""
-    days = "(CASE WHEN a.cpd > 0 THEN (100 * max(a.balance, 0)) / a.cpd END)"
+_CLIENT_DAYS = "(CASE WHEN f.cpd > 0 THEN (100 * max(f.balance, 0)) / f.cpd END)"
+_CLIENT_BAND = _band_sql(_CLIENT_DAYS, "f.cpd")
+
+
+def _client_sql(scope: str) -> list[str]:
+    """`forecast.client_forecast` of the clients in `scope` (a condition on `clients.id` / a CTI's
+    `client_id`, written `{id}`): the sums of their active standard CTIs, then only the rows whose
+    figures differ are written (on a new day most stay as they were)."""
     return [
-        f"UPDATE clients SET fc_cpd = NULL, fc_balance = NULL, days_left = NULL, risk = NULL WHERE {scope}",
-        f"""UPDATE clients SET fc_cpd = a.cpd, fc_balance = a.balance, days_left = {days},
-            risk = {_band_sql(days, "a.cpd")}
-        FROM (SELECT client_id, sum(cpd) AS cpd, sum(coalesce(balance, 0)) AS balance
-              FROM stamping_accounts WHERE kind = 'standard' AND active = 1 AND {cti_scope}
-              GROUP BY client_id) AS a
-        WHERE clients.id = a.client_id""",
+        "DELETE FROM client_fc",
+        "INSERT INTO client_fc (id, cpd, balance) SELECT client_id, sum(cpd), sum(coalesce(balance, 0))"
+        f" FROM stamping_accounts WHERE kind = 'standard' AND active = 1 AND {scope.format(id='client_id')}"
+        " GROUP BY client_id",
+        f"""UPDATE clients SET fc_cpd = f.cpd, fc_balance = f.balance, days_left = {_CLIENT_DAYS},
+            risk = {_CLIENT_BAND}
+        FROM (SELECT c.id AS id, t.cpd AS cpd, t.balance AS balance
+              FROM clients c LEFT JOIN client_fc t ON t.id = c.id WHERE {scope.format(id="c.id")}) AS f
+        WHERE clients.id = f.id AND (clients.fc_cpd IS NOT f.cpd OR clients.fc_balance IS NOT f.balance
+            OR clients.days_left IS NOT {_CLIENT_DAYS} OR clients.risk IS NOT {_CLIENT_BAND})""",
     ]
 
 
-_AFFECTED = _client_sql(
-    "id IN (SELECT id FROM forecast_clients)", "client_id IN (SELECT id FROM forecast_clients)"
-)
-_EVERY = _client_sql("1 = 1", "1 = 1")
+_AFFECTED = _client_sql("{id} IN (SELECT id FROM forecast_clients)")
+_EVERY = _client_sql("1 = 1")
 
 
 def refresh_clients(conn: sqlite3.Connection, client_ids: set[str] | None) -> None:
     """The forecast of the clients `client_ids` (None: all of them) from their CTIs' rows."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS client_fc (id TEXT PRIMARY KEY, cpd INTEGER, balance INTEGER)"
+        " WITHOUT ROWID"
+    )
     if client_ids is None:
         for statement in _EVERY:
             conn.execute(statement)
@@ -160,25 +169,22 @@ def roll_day(conn: sqlite3.Connection, today: dt.date, *, clients: bool = True) 
     if day is None and conn.execute("SELECT 1 FROM stamping_accounts LIMIT 1").fetchone() is None:
         return False
     rows = conn.execute(
-        "SELECT id, usage, kind, active, balance, created_at FROM stamping_accounts WHERE usage IS NOT NULL"
+        "SELECT id, usage, kind, active, balance, created_at, cpd, days_left, risk FROM stamping_accounts"
+        " WHERE usage IS NOT NULL"
     ).fetchall()
-    conn.executemany(
-        "UPDATE stamping_accounts SET cpd = ?, days_left = ?, risk = ? WHERE id = ?",
-        [
-            (
-                *cti_fields(
-                    json.loads(summary),
-                    kind=kind,
-                    active=bool(active),
-                    balance=balance,
-                    created_at=created_at,
-                    today=today,
-                ),
-                ident,
-            )
-            for ident, summary, kind, active, balance, created_at in rows
-        ],
-    )
+    changed = []
+    for ident, summary, kind, active, balance, created_at, *before in rows:
+        fields = cti_fields(
+            json.loads(summary),
+            kind=kind,
+            active=bool(active),
+            balance=balance,
+            created_at=created_at,
+            today=today,
+        )
+        if list(fields) != before:  # most CTIs keep their figures from one day to the next
+            changed.append((*fields, ident))
+    conn.executemany("UPDATE stamping_accounts SET cpd = ?, days_left = ?, risk = ? WHERE id = ?", changed)
     if clients:
         refresh_clients(conn, None)
     return True

@@ -78,7 +78,7 @@ CREATE INDEX ix_clients_color ON clients (color, name_key, id) WHERE color IS NO
 -- Forecasts (`forecasts`): D.R. with "never runs out" last, C.P.D., and the "sin consumo" band.
 CREATE INDEX ix_clients_days_left ON clients (coalesce(days_left, 4611686018427387904), id);
 CREATE INDEX ix_clients_cpd ON clients (fc_cpd, id);
-CREATE INDEX ix_clients_risk ON clients (risk, id) WHERE risk IS NOT NULL;
+CREATE INDEX ix_clients_risk ON clients (risk, name_key, id) WHERE risk IS NOT NULL;
 
 CREATE TABLE stamping_accounts (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, id_key TEXT NOT NULL, client_id TEXT NOT NULL,
@@ -103,7 +103,8 @@ CREATE INDEX ix_cti_issued ON stamping_accounts (issued, id);
 CREATE INDEX ix_cti_id_key ON stamping_accounts (id_key);
 CREATE INDEX ix_cti_days_left ON stamping_accounts (coalesce(days_left, 4611686018427387904), id);
 CREATE INDEX ix_cti_cpd ON stamping_accounts (cpd, id);
-CREATE INDEX ix_cti_risk ON stamping_accounts (risk, id) WHERE risk IS NOT NULL;
+CREATE INDEX ix_cti_risk ON stamping_accounts (risk, client_name_key, client_id, created_at, id)
+    WHERE risk IS NOT NULL;
 
 CREATE TABLE movements (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, asset TEXT NOT NULL,

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain import names
+from cmdesk.domain.forecast import RiskBand
 from cmdesk.services import commands, export
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.clientes import actions
@@ -267,10 +268,13 @@ class ClientsPage(TabPage):
             self.model.set_query(query)
 
     def _risk_chosen(self) -> None:
-        """A risk band puts the clients that run out first at the top (the Riesgo view)."""
-        if self.risk_filter.currentData() is not None:
-            self._show_sort("days_left")
-            self.model.query = self.model.query.with_(sort="days_left")
+        """A risk band puts the clients that run out first at the top (the Riesgo view); those without
+        use, by name. Both orders are an index range of the band."""
+        risk = self.risk_filter.currentData()
+        if risk is not None:
+            sort = "name" if risk == RiskBand.NO_USE else "days_left"
+            self._show_sort(sort)
+            self.model.query = self.model.query.with_(sort=sort)
         self.apply_filters()
 
     def set_sort(self, sort: str) -> None:

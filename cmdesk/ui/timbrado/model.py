@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.domain import clock
+from cmdesk.domain.forecast import RiskBand
 from cmdesk.services.outbox import TO_PUSH
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui.kit import forecasts, labels
@@ -239,9 +240,14 @@ class StampingAccountsModel(PagedTableModel):
         return text if column.sort else text + "\n" + tr("(no se puede ordenar por esta columna)")
 
     def set_risk(self, risk: str | None) -> None:
-        """Only the CTIs that run out within a band (`RiskBand` value), or all (None)."""
-        if risk != self.query.get("risk"):
-            self.set_query(self.query.filtered(risk=risk or None))
+        """Only the CTIs that run out within a band (`RiskBand` value), the soonest first (those
+        without use by client), or all (None). Both orders are an index range of the band."""
+        if risk == self.query.get("risk"):
+            return
+        query = self.query.filtered(risk=risk or None)
+        if risk:
+            query = query.with_(sort=DEFAULT_SORT if risk == RiskBand.NO_USE else "dr_asc")
+        self.set_query(query)
 
     def extra_data(self, row: int, column: int, role: int) -> Any:
         cti: CtiRow = self._rows[row]

@@ -87,7 +87,7 @@ class TimbradoPage(tabs.TabPage):
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
         self.risk = forecasts.risk_combo(self)
-        self.risk.currentIndexChanged.connect(lambda _i: self.model.set_risk(self.risk.currentData()))
+        self.risk.currentIndexChanged.connect(lambda _i: self._risk_chosen())
 
         # Actions
         self.actions_by_name: dict[str, QAction] = {}
@@ -245,6 +245,14 @@ class TimbradoPage(tabs.TabPage):
         header.setSectionResizeMode(COLUMN_KEYS.index("client"), QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(metrics.horizontalAdvance("0000") + pad)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+
+    def _risk_chosen(self) -> None:
+        """The Riesgo filter: the model picks the band's order; the header's arrow follows it."""
+        self.model.set_risk(self.risk.currentData())
+        header = self.view.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(*(self.model.sort_column() or (-1, Qt.SortOrder.AscendingOrder)))
+        header.blockSignals(False)
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
         if not self.model.sortable(column):

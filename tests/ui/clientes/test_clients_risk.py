@@ -88,6 +88,7 @@ def test_the_risk_view(qtbot: Any, page: ClientsPage, started_window: MainWindow
     # "Sin consumo": C.P.D. 0, the D.R. reads ∞.
     page.risk_filter.setCurrentIndex(page.risk_filter.findData("no_use"))
     settle(qtbot, page)
+    assert page.model.query.sort == "name"
     idle = all_rows(qtbot, page)
     assert {r.id for r in idle} == {c["id"] for c in cache.query_clients(risk="no_use", limit=100_000)}
     assert all(r.data["fc_cpd"] == 0 for r in idle)

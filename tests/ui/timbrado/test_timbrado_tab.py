@@ -256,6 +256,10 @@ def test_risk_filter(qtbot, page: TimbradoPage) -> None:
         qtbot.waitUntil(
             lambda band=band: page.model.query.get("risk") == band and not page.model.busy, timeout=TIMEOUT
         )
+        # The band's own order: the soonest first, or those without use by client.
+        assert page.model.query.sort == ("client" if band == "no_use" else "dr_asc")
+        arrow = page.view.horizontalHeader().sortIndicatorSection()
+        assert arrow == COLUMN_KEYS.index("client" if band == "no_use" else "dr")
         expected = {r["id"] for r in cache.query_stamping_accounts(risk=band, limit=100_000)}
         while page.model.canFetchMore():
             page.model.fetchMore()
