@@ -5,8 +5,9 @@ the manual's prorations). The last calendar fetched is kept in the cache and sho
 saves the server's iCalendar file (all-day events with reminders 7 days and 1 day before), which
 Outlook and Google Calendar import.
 
-The dates coming within `SOON_DAYS` are highlighted, and a reminder is shown once per session when the
-calendar is read and something expires that soon.
+The dates coming within `SOON_DAYS` are highlighted. The calendar is read when the session starts, and
+what expires within `REMIND_DAYS` is recalled once a session (tray message, status bar), whichever tab
+is on screen.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.alertas import actions
 from cmdesk.ui.alertas.actions import tr
+from cmdesk.ui.alertas.notify import notify, open_page
 from cmdesk.ui.kit.forms import hbox, heading, push_button
 from cmdesk.ui.kit.messages import error_text
 from cmdesk.ui.tabs import AppContext, TabPage
 
 SOON_DAYS = 30
+REMIND_DAYS = 7
 SOON_COLOR = QColor(255, 179, 0, 60)
 Index = QModelIndex | QPersistentModelIndex
 
@@ -171,12 +174,21 @@ class CalendarPage(TabPage):
         layout.addWidget(self.notice)
         self.answer: dict[str, Any] | None = None
         self.reminded = False
+        self.last_reminder: str | None = None
         self.last_export: Path | None = None
         self._loaded_once = False
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._loaded_once:
+            self._loaded_once = True
+            self.load()
+
+    def refresh(self, changed: frozenset[str]) -> None:
+        super().refresh(changed)
+        if "*" in changed and not self._loaded_once:
+            # The session started: read the calendar now, so what expires within a week is recalled
+            # even if this tab is never opened.
             self._loaded_once = True
             self.load()
 
@@ -223,15 +235,16 @@ class CalendarPage(TabPage):
         self.status.setText(period + (" " + tr("Consultado antes (sin conexión).") if stored else ""))
         if not items:
             self.status.setText(period + " " + tr("Nada vence en ese periodo."))
-        soon = [i for i in items if (d := self.model.days_left(i)) is not None and d <= 7]
-        if soon and not self.reminded:
+        soon = [i for i in items if (d := self.model.days_left(i)) is not None and 0 <= d <= REMIND_DAYS]
+        if soon and not self.reminded:  # once a session, whichever tab is on screen
             self.reminded = True
-            self.show_notice(
-                tr("Vence en los próximos 7 días: {what}.").format(
-                    what="; ".join(str(i.get("title") or "") for i in soon[:3])
-                    + (tr(" y {n} más").format(n=len(soon) - 3) if len(soon) > 3 else "")
-                )
+            what = "; ".join(str(i.get("title") or "") for i in soon[:3]) + (
+                tr(" y {n} más").format(n=len(soon) - 3) if len(soon) > 3 else ""
             )
+            text = tr("Vence en los próximos {n} días: {what}.").format(n=REMIND_DAYS, what=what)
+            self.last_reminder = text
+            self.show_notice(text)
+            notify(self, tr("Renovaciones próximas"), text, lambda: open_page(self))
 
     def choose_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

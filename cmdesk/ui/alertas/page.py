@@ -13,13 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QIcon, QPalette
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QLabel,
-    QMainWindow,
-    QSystemTrayIcon,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -30,6 +28,7 @@ from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.alertas import actions
 from cmdesk.ui.alertas.actions import tr
+from cmdesk.ui.alertas.notify import notify, open_page
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.forms import hbox, heading, push_button
 from cmdesk.ui.kit.messages import error_text
@@ -189,7 +188,6 @@ class AlertsPage(TabPage):
         layout.addWidget(self.detail)
         layout.addWidget(self.notice)
         self.model.loaded.connect(self._update)
-        self.tray: QSystemTrayIcon | None = None
         self.last_notification: tuple[str, str] | None = None
         self._update()
 
@@ -219,16 +217,7 @@ class AlertsPage(TabPage):
             if len(alerts) > 3:
                 text += "\n" + tr("y {n} más.").format(n=fmt.number(len(alerts) - 3))
         self.last_notification = (title, text)
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            if self.tray is None:
-                icon = QApplication.windowIcon()
-                self.tray = QSystemTrayIcon(icon if not icon.isNull() else QIcon(), self)
-                self.tray.messageClicked.connect(self.open_tab)
-            self.tray.show()
-            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 15_000)
-        window = self.window()
-        if isinstance(window, QMainWindow):
-            window.statusBar().showMessage(title + " — " + tr("vea la pestaña Alertas."), 30_000)
+        notify(self, title, text, self.open_tab)
 
     def _show_count(self, count: int) -> None:
         tabs = self.parentWidget()
@@ -239,18 +228,7 @@ class AlertsPage(TabPage):
 
     def open_tab(self) -> None:
         """Bring this page to the front (from a notification)."""
-        parent = self.parentWidget()
-        while parent is not None:
-            if isinstance(parent, QTabWidget):
-                for index in range(parent.count()):
-                    page = parent.widget(index)
-                    if page is not None and (page is self or page.isAncestorOf(self)):
-                        parent.setCurrentIndex(index)
-            parent = parent.parentWidget()
-        window = self.window()
-        window.showNormal()
-        window.raise_()
-        window.activateWindow()
+        open_page(self)
 
     # ---- acting on the selection ------------------------------------------------------------------
 

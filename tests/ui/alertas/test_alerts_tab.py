@@ -13,6 +13,7 @@ import icalendar
 import pytest
 from PySide6.QtWidgets import QTabWidget
 
+from cmdesk.domain import clock
 from cmdesk.ui.alertas.calendar_page import CalendarPage
 from cmdesk.ui.alertas.page import AlertsPage
 from cmdesk.ui.herramientas.reglas import RuleDialog, RulesPage
@@ -219,3 +220,41 @@ def test_calendar_shown_and_exported_to_ics(qtbot: Any, started_window: MainWind
     page.months.setValue(6)
     page.load()
     qtbot.waitUntil(lambda: page.answer is not None, timeout=TIMEOUT)
+
+
+def test_what_expires_within_a_week_is_recalled_once(qtbot: Any, started_window: MainWindow) -> None:
+    page = started_window.page("alertas.calendario")
+    assert isinstance(page, CalendarPage)
+    page.reminded = False
+    soon = (clock.today() + dt.timedelta(days=3)).isoformat()
+    later = (clock.today() + dt.timedelta(days=40)).isoformat()
+    answer = {
+        "from": clock.today().isoformat(),
+        "until": later,
+        "items": [
+            {
+                "uid": "a",
+                "date": soon,
+                "kind": "account",
+                "kind_label": "Cuenta Maestra",
+                "title": "Renovación de la Cuenta Maestra",
+                "amount_cents": 348000,
+            },
+            {
+                "uid": "b",
+                "date": later,
+                "kind": "license",
+                "kind_label": "Licencia MKL",
+                "title": "Vence la licencia",
+                "amount_cents": None,
+            },
+        ],
+        "total_cents": 348000,
+    }
+    page._show(answer, stored=False)
+    assert page.last_reminder == "Vence en los próximos 7 días: Renovación de la Cuenta Maestra."
+    assert "Renovaciones próximas" in started_window.statusBar().currentMessage()
+    assert page.model.index(0, 1).data() == "3 días" and page.model.index(1, 4).data() == "—"
+    page.last_reminder = None
+    page._show(answer, stored=False)
+    assert page.last_reminder is None  # once a session
