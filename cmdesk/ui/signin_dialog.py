@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.services.credentials import UNAVAILABLE_MESSAGE
 from cmdesk.ui import translator
+from cmdesk.ui.acceso import ResetPasswordDialog
+from cmdesk.ui.kit.actions import AppContext
 from cmdesk.ui.kit.forms import hbox, vbox
 
 if TYPE_CHECKING:
@@ -57,6 +59,17 @@ def error_text(error: BaseException) -> str:
             detail = " ".join(e.message for e in error.errors) or detail
         return f"{title}: {detail}" if detail and detail != title else title
     return tr("No se pudo iniciar sesión: {error}").format(error=str(error) or type(error).__name__)
+
+
+def _link_button(text: str, name: str, parent: QWidget) -> QPushButton:
+    """A button that reads like a link (a flat button: reachable with the keyboard, unlike a label)."""
+    button = QPushButton(text, parent)
+    button.setObjectName(name)
+    button.setFlat(True)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    button.setStyleSheet("QPushButton { color: palette(link); text-decoration: underline; border: none; }")
+    button.setAutoDefault(False)
+    return button
 
 
 class SignInDialog(QDialog):
@@ -138,12 +151,25 @@ class SignInDialog(QDialog):
 
         error_line = hbox(self.error_icon, (self.error, 1))
 
-        layout = vbox(self, intro, form, self.notice, error_line, self.buttons)
+        # Before signing in: ¿Olvidó su contraseña? (a reset link by mail).
+        self.dialog: QDialog | None = None
+        self.forgot_button = _link_button(tr("¿Olvidó su contraseña?"), "forgotPassword", self)
+        self.forgot_button.clicked.connect(self.forgot_password)
+        links = hbox(self.forgot_button, None)
+
+        layout = vbox(self, intro, form, links, self.notice, error_line, self.buttons)
         layout.setSpacing(12)
         layout.setContentsMargins(18, 18, 18, 12)
         self.set_error(None)
         self.setMinimumWidth(520)
         (self.password if self.login.text() else self.login).setFocus()
+
+    def forgot_password(self) -> ResetPasswordDialog:
+        """¿Olvidó su contraseña?: the reset dialog, with the login typed here."""
+        dialog = ResetPasswordDialog(AppContext(self.ops, self.session), self.login.text().strip(), self)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
 
     def set_error(self, text: str | None) -> None:
         self.error.setText(text or "")
