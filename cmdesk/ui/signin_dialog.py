@@ -26,7 +26,7 @@ from cmdesk.services.credentials import UNAVAILABLE_MESSAGE
 from cmdesk.ui import translator
 from cmdesk.ui.acceso import ResetPasswordDialog
 from cmdesk.ui.kit.actions import AppContext
-from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.kit.forms import hbox, link_button, vbox
 
 if TYPE_CHECKING:
     from cmdesk.services.session import DesktopSession, StartResult
@@ -59,17 +59,6 @@ def error_text(error: BaseException) -> str:
             detail = " ".join(e.message for e in error.errors) or detail
         return f"{title}: {detail}" if detail and detail != title else title
     return tr("No se pudo iniciar sesión: {error}").format(error=str(error) or type(error).__name__)
-
-
-def _link_button(text: str, name: str, parent: QWidget) -> QPushButton:
-    """A button that reads like a link (a flat button: reachable with the keyboard, unlike a label)."""
-    button = QPushButton(text, parent)
-    button.setObjectName(name)
-    button.setFlat(True)
-    button.setCursor(Qt.CursorShape.PointingHandCursor)
-    button.setStyleSheet("QPushButton { color: palette(link); text-decoration: underline; border: none; }")
-    button.setAutoDefault(False)
-    return button
 
 
 class SignInDialog(QDialog):
@@ -153,8 +142,9 @@ class SignInDialog(QDialog):
 
         # Before signing in: ¿Olvidó su contraseña? (a reset link by mail).
         self.dialog: QDialog | None = None
-        self.forgot_button = _link_button(tr("¿Olvidó su contraseña?"), "forgotPassword", self)
-        self.forgot_button.clicked.connect(self.forgot_password)
+        self.forgot_button = link_button(
+            tr("¿Olvidó su contraseña?"), self, "forgotPassword", self.forgot_password
+        )
         links = hbox(self.forgot_button, None)
 
         layout = vbox(self, intro, form, links, self.notice, error_line, self.buttons)
