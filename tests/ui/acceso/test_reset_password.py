@@ -91,6 +91,7 @@ def test_a_reset_is_mailed_and_the_answer_never_tells_whether_the_account_exists
     assert known.startswith("Si el correo o número móvil corresponde a un perfil de Cuenta Maestra")
     assert "correo no deseado" in known
     assert dialog.sent and dialog.ok_button.text() == "Enviar de nuevo"
+    assert not dialog.mail_button.isVisible()  # a central server sends real mail
     assert dialog.cancel_button.text() == "Cerrar"
     SHOTS.mkdir(exist_ok=True)
     dialog.grab().save(str(SHOTS / "reset-sent.png"))
@@ -133,7 +134,17 @@ def test_on_the_embedded_server_the_mail_is_written_where_cmdesk_shows_it(
     session = started_window.session
     assert session is not None and session.embedded
     dialog = open_reset(qtbot, session, started_window.ops, DEMO_EMAIL)
+    assert not dialog.mail_button.isVisible()
     text = send(qtbot, dialog)
-    assert "Ayuda → Correos de prueba" in text
+    assert "«Ver el correo»" in text and "Ayuda → Correos de prueba" in text
     folder = session.server_folder() / "mail"
     qtbot.waitUntil(lambda: any(folder.glob("*-password_reset-*.eml")), timeout=30_000)
+    # «Ver el correo»: the mail the server wrote, its link ready to follow.
+    assert dialog.mail_button.isVisible()
+    click(qtbot, dialog.mail_button)
+    mails = dialog.mails
+    assert mails is not None and mails.isVisible()
+    qtbot.waitUntil(lambda: mails.shown is not None, timeout=30_000)
+    assert mails.shown is not None and mails.shown["kind"] == "password_reset"
+    assert "/cuenta/restablecer?t=" in mails.shown["links"][0]
+    mails.close()
