@@ -112,6 +112,15 @@ INVITATION_STATES: Mapping[str, str] = {
     "mail_failed": "Correo fallido",
 }
 
+# The mails the server sends (the API's Mail `kind`).
+MAIL_KINDS: Mapping[str, str] = {
+    "confirm_email": "Confirmación de correo",
+    "invitation": "Invitación",
+    "password_reset": "Restablecer contraseña",
+    "expiry_reminder": "Aviso de vencimiento",
+    "notice": "Aviso",
+}
+
 # A mail the server sends, as `cmdesk.domain.mails.mail_state` reads it.
 MAIL_STATES: Mapping[str, str] = {
     "queued": "En cola",

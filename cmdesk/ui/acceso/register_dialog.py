@@ -13,19 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QWidget
+from PySide6.QtWidgets import QLineEdit, QWidget
 
 from cmdesk.domain import contact, identity, passwords
 from cmdesk.ui import translator
 from cmdesk.ui.acceso import actions
-from cmdesk.ui.ayuda.mails import DemoMailsDialog
+from cmdesk.ui.acceso.base import MailingDialog
 from cmdesk.ui.kit.actions import AppContext
-from cmdesk.ui.kit.forms import OK_STYLE, FormDialog, fit_window
 
 tr = translator("acceso")
 
 
-class RegisterDialog(FormDialog):
+class RegisterDialog(MailingDialog):
     """The manual's registration form; `registered` holds the server's answer once done."""
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
@@ -42,7 +41,6 @@ class RegisterDialog(FormDialog):
         )
         self.setObjectName("registerDialog")
         self.registered: dict[str, Any] | None = None
-        self.mails: DemoMailsDialog | None = None
         self.referrer = QLineEdit(self)
         self.referrer.setMaxLength(12)
         self.add_field(
@@ -71,11 +69,6 @@ class RegisterDialog(FormDialog):
         self.confirm = QLineEdit(self)
         self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
         self.add_field("password_confirm", tr("Confirmar contraseña"), self.confirm)
-        self.mail_button = self.buttons.addButton(tr("Ver el correo"), QDialogButtonBox.ButtonRole.ActionRole)
-        self.mail_button.setObjectName("showMail")
-        self.mail_button.setAutoDefault(False)
-        self.mail_button.clicked.connect(self.show_mail)
-        self.mail_button.hide()
         self.fit_width(560)
 
     def values(self) -> dict[str, Any]:
@@ -112,29 +105,15 @@ class RegisterDialog(FormDialog):
             "correctamente.\nLe enviamos un correo electrónico a {email} para la activación de su cuenta: "
             "es importante concluir la activación para poder acceder a su perfil."
         ).format(name=answer.get("name") or "", nic=answer.get("nic") or "", email=answer.get("email") or "")
-        session = self.context.session
-        if session is not None and session.embedded:
-            text += "\n" + tr(
-                "Este equipo usa el servidor integrado, que no envía correos: ábralo con «Ver el correo»."
-            )
-            self.mail_button.show()
         for widget in self.fields.values():
             widget.setEnabled(False)
-        self.show_message(text)
-        self.message.setStyleSheet(OK_STYLE)
+        self.show_answer(text)
         self.ok_button.setText(tr("Cerrar"))
         self.ok_button.setEnabled(True)
         self.cancel_button.hide()
-        fit_window(self)
 
     def set_busy(self, busy: bool) -> None:
         super().set_busy(busy)
         if self.registered is not None:
             for widget in self.fields.values():
                 widget.setEnabled(False)
-
-    def show_mail(self) -> DemoMailsDialog:
-        dialog = DemoMailsDialog(self.context, self)
-        self.mails = dialog
-        dialog.show()
-        return dialog

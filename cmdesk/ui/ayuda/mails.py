@@ -25,22 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
 from cmdesk.ui.ayuda import actions
+from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import AppContext
 from cmdesk.ui.kit.forms import ERROR_STYLE, vbox
 from cmdesk.ui.kit.messages import error_text
 
 tr = translator("ayuda")
 
-KINDS = {
-    "confirm_email": QT_TRANSLATE_NOOP("ayuda", "Confirmación de correo"),
-    "invitation": QT_TRANSLATE_NOOP("ayuda", "Invitación"),
-    "password_reset": QT_TRANSLATE_NOOP("ayuda", "Restablecer contraseña"),
-    "expiry_reminder": QT_TRANSLATE_NOOP("ayuda", "Aviso de vencimiento"),
-    "notice": QT_TRANSLATE_NOOP("ayuda", "Aviso"),
-}
 ITEM_ROLE = int(Qt.ItemDataRole.UserRole)
 
 
@@ -126,7 +120,7 @@ class DemoMailsDialog(QDialog):
             row = QTreeWidgetItem(
                 [
                     fmt.date_time(item.get("created_at")),
-                    tr(KINDS[item["kind"]]) if item.get("kind") in KINDS else str(item.get("kind") or ""),
+                    labels.mail_kind(item.get("kind")),
                     str(item.get("to") or ""),
                     str(item.get("subject") or ""),
                 ]

@@ -60,6 +60,11 @@ def invitation(value: object) -> str:
     return name(names.INVITATION_STATES, value)
 
 
+def mail_kind(value: object) -> str:
+    """What a mail is (Invitación, Restablecer contraseña…)."""
+    return name(names.MAIL_KINDS, value)
+
+
 def mail(value: object) -> str:
     """A sent mail's state (`cmdesk.domain.mails.mail_state`)."""
     return name(names.MAIL_STATES, value)

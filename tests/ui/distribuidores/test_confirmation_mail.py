@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from sqlalchemy import select
 
 from cmdesk.models import OutboundMail
 from cmdesk.server import db
@@ -17,24 +16,14 @@ from cmdesk.ui.distribuidores.page import REMARK_COLUMN
 from cmdesk.ui.kit.table import TOOLTIP
 from cmdesk.ui.main_window import MainWindow
 from tests.ui.distribuidores.test_distributors_page import page_of, pick, show
-from tests.ui.portal_helpers import answer, click, server_db, sync
+from tests.ui.portal_helpers import answer, click, outbound_mails, server_db, sync
 
 SHOTS = Path("/tmp/cmdesk-shots")
 NAME = "DANIEL MARTINEZ ARCE"  # the demo's «Sin validar» sub-distributor
 
 
 def confirmations(window: MainWindow, account_id: str) -> list[OutboundMail]:
-    with server_db(window) as factory:
-        return db.run(
-            factory,
-            lambda s: list(
-                s.scalars(
-                    select(OutboundMail)
-                    .where(OutboundMail.account_id == account_id, OutboundMail.kind == "confirm_email")
-                    .order_by(OutboundMail.created_at)
-                )
-            ),
-        )
+    return outbound_mails(window, "confirm_email", account_id=account_id)
 
 
 def remark(page: Any, ident: str) -> tuple[str, Any, Any]:

@@ -23,7 +23,7 @@ from cmdesk.ui.herramientas.usuarios import INVITATION_COLUMN, NewUserDialog
 from cmdesk.ui.kit.table import TOOLTIP, select_id
 from cmdesk.ui.main_window import MainWindow
 from tests.ui.herramientas.test_tools_pages import fill, find, users
-from tests.ui.portal_helpers import click, server_db, sync
+from tests.ui.portal_helpers import click, outbound_mails, server_db, sync
 
 SHOTS = Path("/tmp/cmdesk-shots")
 EMAIL, MOBILE, NAME = "invitada@ejemplo.mx", "9617654321", "Invitada Perez"
@@ -37,17 +37,7 @@ def invitation_texts(page: UsersPage, email: str) -> tuple[str, str]:
 
 
 def mails_to(window: MainWindow, email: str) -> list[OutboundMail]:
-    with server_db(window) as factory:
-        return db.run(
-            factory,
-            lambda s: list(
-                s.scalars(
-                    select(OutboundMail)
-                    .where(OutboundMail.to_address == email, OutboundMail.kind == "invitation")
-                    .order_by(OutboundMail.created_at)
-                )
-            ),
-        )
+    return outbound_mails(window, "invitation", to_address=email)
 
 
 def link_in(path: Path) -> str:
