@@ -32,7 +32,7 @@ from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import ERROR_COLOR, FormDialog, hbox, heading, push_button
+from cmdesk.ui.kit.forms import ERROR_COLOR, FieldMessage, FormDialog, hbox, heading, push_button
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import TOOLTIP, Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -71,8 +71,9 @@ def invitation_detail(invitation: Mapping[str, Any] | None, now: dt.datetime | N
         lines.append(tr("Aceptada el {date}.").format(date=fmt.date_time(invitation.get("accepted_at"))))
     elif state == "mail_failed":
         lines.append(
-            tr("No se pudo enviar el correo a {email}: {error}").format(
-                email=invitation.get("email") or "", error=mail.get("last_error") or ""
+            tr("No se pudo enviar el correo a {email}: {error}.").format(
+                email=invitation.get("email") or "",
+                error=str(mail.get("last_error") or "").strip().rstrip("."),
             )
         )
         lines.append(tr("Revise el correo electrónico del usuario y use «Reenviar invitación»."))
@@ -214,6 +215,9 @@ class UsersPage(TabPage):
         )
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
+        # The selected user's invitation: when it went out, until when, or why its mail failed.
+        self.detail = FieldMessage(self, "invitationDetail")
+        layout.addWidget(self.detail)
         layout.addWidget(self.notice)
         self.model.loaded.connect(self._update)
         self._update()
@@ -222,6 +226,12 @@ class UsersPage(TabPage):
         row = selected_record(self.table)
         self.delete_button.setEnabled(row is not None)
         self.resend_button.setEnabled(row is not None and mails.can_resend_invitation(row.get("invitation")))
+        invitation = row.get("invitation") if row is not None else None
+        text = invitation_detail(invitation).replace("\n", " ")
+        if mails.invitation_state(invitation) in ("mail_failed", "expired"):
+            self.detail.set_error(text)
+        else:
+            self.detail.set_ok(text)  # empty: hidden
 
     def new_user(self) -> NewUserDialog:
         dialog = NewUserDialog(self.context, self)

@@ -128,6 +128,7 @@ def test_invite_resend_accept_and_a_failed_mail(qtbot: Any, started_window: Main
     user = find(page, email=EMAIL)
     assert user is not None and select_id(page.table, user["id"])
     assert not page.resend_button.isEnabled()
+    assert page.detail.text().startswith("Aceptada el ") and page.detail.level == "ok"
 
     # A mail the mail server refused: «Correo fallido», its answer in the tooltip, and resend offered.
     other = "fallido@ejemplo.mx"
@@ -157,4 +158,5 @@ def test_invite_resend_accept_and_a_failed_mail(qtbot: Any, started_window: Main
     user = find(page, email=other)
     assert user is not None and select_id(page.table, user["id"])
     assert page.resend_button.isEnabled()
+    assert refusal in page.detail.text() and page.detail.level == "error"
     window.grab().save(str(SHOTS / "usuarios-correo-fallido.png"))
