@@ -63,6 +63,9 @@ def test_the_reset_mail_is_listed_shown_and_its_link_works(
     assert page.mails_button.isVisible()
     assert page.mails_action is not None and page.mails_action.isVisible()
     assert page.mails_action.text() == "Correos de &prueba…"
+    SHOTS.mkdir(exist_ok=True)
+    window.resize(1366, 768)
+    window.grab().save(str(SHOTS / "ayuda.png"))
     click(qtbot, page.mails_button)
     dialog = page.mails_dialog
     assert isinstance(dialog, DemoMailsDialog) and dialog.isVisible()
@@ -80,7 +83,6 @@ def test_the_reset_mail_is_listed_shown_and_its_link_works(
     click(qtbot, dialog.open_file)
     assert opened[1].startswith("file://") and opened[1].endswith(".eml")
 
-    SHOTS.mkdir(exist_ok=True)
     dialog.resize(1366 * 2 // 3, 768 * 3 // 4)
     dialog.grab().save(str(SHOTS / "correos-de-prueba.png"))
     dialog.close()
