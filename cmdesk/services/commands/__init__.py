@@ -18,11 +18,21 @@ or change who can work in the portal — and keep the server's answer in the cac
 - `records`: interacciones, pólizas; licencias MKL (online)
 - `tools`: precios, configuración, usuarios (online)
 - `distributors`: alta, conversión de un cliente, estados (online)
+- `access`: ¿Olvidó su contraseña? (public), invitaciones, renovar mi cuenta, correos de prueba (online)
 - `pending`: reintentar, descartar, resolver un conflicto (the pending-commands panel)
 """
 
 from __future__ import annotations
 
+from cmdesk.services.commands.access import (
+    demo_mail,
+    demo_mails,
+    register_distributor,
+    renew_account,
+    renewal_quote,
+    request_password_reset,
+    resend_invitation,
+)
 from cmdesk.services.commands.billing import cancel_top_up_code, generate_top_up_code, register_invoice
 from cmdesk.services.commands.clients import (
     assign_admin_profile,
@@ -81,6 +91,8 @@ __all__ = [
     "create_price_package",
     "create_stamping_account",
     "delete_price_package",
+    "demo_mail",
+    "demo_mails",
     "discard",
     "fetch_catalog",
     "fetch_usage",
@@ -91,8 +103,13 @@ __all__ = [
     "pending_out",
     "purchase",
     "quote_contract",
+    "register_distributor",
     "register_invoice",
     "remove_user",
+    "renew_account",
+    "renewal_quote",
+    "request_password_reset",
+    "resend_invitation",
     "reset_stamping_password",
     "resolve_conflict",
     "retry",
