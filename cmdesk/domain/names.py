@@ -104,6 +104,33 @@ CLIENT_SORTS: Mapping[str, str] = {
     ClientSort.LAST_ISSUE_ASC: "Última emisión más antigua",
 }
 
+# A user's invitation (Herramientas → Usuarios), as `cmdesk.domain.mails.invitation_state` reads it.
+INVITATION_STATES: Mapping[str, str] = {
+    "pending": "Pendiente",
+    "sending": "Por enviar",
+    "accepted": "Aceptada",
+    "expired": "Vencida",
+    "mail_failed": "Correo fallido",
+}
+
+# The mails the server sends (the API's Mail `kind`).
+MAIL_KINDS: Mapping[str, str] = {
+    "confirm_email": "Confirmación de correo",
+    "invitation": "Invitación",
+    "password_reset": "Restablecer contraseña",
+    "expiry_reminder": "Aviso de vencimiento",
+    "notice": "Aviso",
+}
+
+# A mail the server sends, as `cmdesk.domain.mails.mail_state` reads it.
+MAIL_STATES: Mapping[str, str] = {
+    "queued": "En cola",
+    "retrying": "En espera de reintento",
+    "sent": "Enviado",
+    "failed": "No se pudo enviar",
+    "cancelled": "No se envió",
+}
+
 
 # The Riesgo filters of the Clientes and Timbrado tabs (`cmdesk.domain.forecast`).
 RISK_BANDS: Mapping[str, str] = {str(band): text for band, text in RISK_BAND_LABELS.items()}

@@ -226,7 +226,8 @@ def test_menus(started_window: MainWindow) -> None:
     assert texts == ["Configuración…", "Sincronizar ahora", "Comandos pendientes…", "Cerrar sesión", "Salir"]
     ayuda = started_window.menuBar().actions()[1].menu()
     texts = [a.text().replace("&", "") for a in ayuda.actions() if not a.isSeparator()]
-    assert texts == ["Buscar actualizaciones…", "Acerca de cmdesk"]  # the first one: cmdesk/ui/ayuda
+    # The first two: cmdesk/ui/ayuda (Correos de prueba only on the embedded default, as here).
+    assert texts == ["Correos de prueba…", "Buscar actualizaciones…", "Acerca de cmdesk"]
 
 
 def test_settings_change_the_sync_interval(qtbot, started_window: MainWindow) -> None:

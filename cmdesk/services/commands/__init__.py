@@ -19,11 +19,21 @@ or change who can work in the portal — and keep the server's answer in the cac
 - `tools`: precios, configuración, usuarios (online)
 - `distributors`: alta, conversión de un cliente, estados (online)
 - `alerts`: marcar alertas (queued); reglas de alerta, calendario de renovaciones y su .ics (online)
+- `access`: ¿Olvidó su contraseña? (public), invitaciones, renovar mi cuenta, correos de prueba (online)
 - `pending`: reintentar, descartar, resolver un conflicto (the pending-commands panel)
 """
 
 from __future__ import annotations
 
+from cmdesk.services.commands.access import (
+    demo_mail,
+    demo_mails,
+    register_distributor,
+    renew_account,
+    renewal_quote,
+    request_password_reset,
+    resend_invitation,
+)
 from cmdesk.services.commands.alerts import (
     count_new_alerts,
     delete_alert_rule,
@@ -94,6 +104,8 @@ __all__ = [
     "create_stamping_account",
     "delete_alert_rule",
     "delete_price_package",
+    "demo_mail",
+    "demo_mails",
     "discard",
     "export_calendar",
     "fetch_calendar",
@@ -106,8 +118,13 @@ __all__ = [
     "pending_out",
     "purchase",
     "quote_contract",
+    "register_distributor",
     "register_invoice",
     "remove_user",
+    "renew_account",
+    "renewal_quote",
+    "request_password_reset",
+    "resend_invitation",
     "reset_stamping_password",
     "resolve_conflict",
     "retry",

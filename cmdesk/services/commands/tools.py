@@ -57,10 +57,15 @@ def update_settings(
 
 
 def add_user(api: ApiClient, cache: Cache, *, email: str, mobile: str, name: str) -> dict[str, Any]:
-    """Nuevo usuario: the server links an existing profile or creates one (which gets an e-mail)."""
+    """Nuevo usuario: the server links an existing profile or creates one; a person without a password
+    gets an invitation mail to define it, one who has one a notice (`user.invitation`, kept in the
+    cache beside the profile)."""
     answer: dict[str, Any] = api.post("/v1/users", {"email": email, "mobile": mobile, "name": name})
     user = {k: v for k, v in answer["user"].items() if k not in _MEMBERSHIP_FIELDS}
+    invitation = user.pop("invitation", None)
     cache.apply_answer("profile", user)
+    if isinstance(invitation, dict):
+        cache.apply_answer("invitation", invitation)
     return answer
 
 
