@@ -18,6 +18,7 @@ from cmdesk.domain.enums import (
     SoftwareFileKind,
     StampingAccountKind,
 )
+from cmdesk.domain.forecast import RISK_BAND_LABELS
 from cmdesk.domain.portfolio import ClientCategory, ClientSort
 
 ASSETS: Mapping[str, str] = {Asset.STAMPS: "Timbres", Asset.POINTS: "Puntos"}
@@ -128,6 +129,19 @@ MAIL_STATES: Mapping[str, str] = {
     "sent": "Enviado",
     "failed": "No se pudo enviar",
     "cancelled": "No se envió",
+}
+
+
+# The Riesgo filters of the Clientes and Timbrado tabs (`cmdesk.domain.forecast`).
+RISK_BANDS: Mapping[str, str] = {str(band): text for band, text in RISK_BAND_LABELS.items()}
+
+# Low-balance alerts (API.md "Low-balance alerts").
+ALERT_STATES: Mapping[str, str] = {"new": "Nueva", "seen": "Vista", "resolved": "Resuelta"}
+ALERT_RULE_SCOPES: Mapping[str, str] = {
+    "account": "Toda la cuenta",
+    "own_balance": "Saldo propio del distribuidor",
+    "client": "Cliente",
+    "stamping_account": "Cuenta de timbrado",
 }
 
 

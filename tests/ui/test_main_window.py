@@ -20,7 +20,7 @@ from cmdesk.ui.settings_dialog import SettingsDialog, check_server_url
 from tests.ui.conftest import wait_until
 from tests.ui.portal_helpers import show_page
 
-TOP_TABS = ["Clientes", "Facturación", "Compras", "Software", "Herramientas", "Ayuda"]
+TOP_TABS = ["Clientes", "Alertas", "Facturación", "Compras", "Software", "Herramientas", "Ayuda"]
 
 
 def shown(window: MainWindow, name: str) -> Any:
@@ -37,7 +37,7 @@ def tab_titles(widget: QTabWidget) -> list[str]:
     return [widget.tabText(i) for i in range(widget.count())]
 
 
-def test_the_six_tabs_mirror_the_portal_menus(started_window: MainWindow) -> None:
+def test_the_tabs_mirror_the_portal_menus_and_alertas(started_window: MainWindow) -> None:
     assert tab_titles(started_window.tabs) == TOP_TABS
 
 
@@ -47,7 +47,7 @@ def test_clientes_has_clientes_timbrado_and_distribuidores(started_window: MainW
     assert tab_titles(inner) == ["Clientes", "Timbrado", "Distribuidores"]
     herramientas = subpage_tabs(started_window, "herramientas")
     assert herramientas is not None
-    assert tab_titles(herramientas) == ["Precios", "Usuarios", "Configuraciones globales"]
+    assert tab_titles(herramientas) == ["Precios", "Usuarios", "Configuraciones globales", "Reglas de alerta"]
 
 
 def rows_shown(page: Any) -> int:

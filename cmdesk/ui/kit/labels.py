@@ -129,6 +129,7 @@ COMMAND_KINDS: Mapping[str, str] = {
     "register_invoice": QT_TRANSLATE_NOOP(CONTEXT, "Registro de factura"),
     "add_interaction": QT_TRANSLATE_NOOP(CONTEXT, "Interacción con cliente"),
     "add_policy": QT_TRANSLATE_NOOP(CONTEXT, "Póliza de soporte"),
+    "set_alert_state": QT_TRANSLATE_NOOP(CONTEXT, "Estado de alertas"),
 }
 
 
