@@ -39,7 +39,7 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -150,7 +150,7 @@ def stream(
     encoding: str = "identity",
     default: Callable[[Any], Any] | None = None,
     tail_wait: float = TAIL_WAIT_SECONDS,
-) -> Iterator[bytes]:
+) -> Generator[bytes]:
     """The body of a snapshot, compressed with `encoding`, piece by piece (the whole state is never
     held in memory: one chunk of entities at a time). `default` encodes what orjson does not."""
     encoder = _Encoder(encoding)

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from cmdesk.server import db, feed, snapshot
 from cmdesk.server.api.deps import CurrentActor, Db
@@ -156,4 +157,10 @@ def sync_snapshot(
     encoding = snapshot.choose_encoding(request.headers.get("accept-encoding"))
     if encoding != "identity":
         headers["Content-Encoding"] = encoding
-    return StreamingResponse(itertools.chain((first,), body), media_type=snapshot.MEDIA_TYPE, headers=headers)
+    # `close` ends the snapshot's transaction at once when the client goes away mid-stream.
+    return StreamingResponse(
+        itertools.chain((first,), body),
+        media_type=snapshot.MEDIA_TYPE,
+        headers=headers,
+        background=BackgroundTask(body.close),
+    )
