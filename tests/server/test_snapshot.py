@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from cmdesk.domain.enums import Asset
+from cmdesk.models import Profile
 from cmdesk.server import db, feed, snapshot
 from cmdesk.server.api.sync import _fallback, feed_loaders, read_changes
 from cmdesk.server.app import create_app
@@ -108,6 +109,9 @@ def portfolio(factory: db.SessionFactory) -> dict[str, Any]:
     db.run(factory, clients.set_auto_sale, a, cti, minimum=2, credit=10, amount_cents=500)
     db.run(factory, clients.create_stamping_account, a, first, kind="unlimited", password="Clave2024x")
     db.run(factory, clients.update_client, a, first, {"trade_name": "Otro nombre", "favorite": True})
+    with db.transaction(factory) as s:
+        s.add(Profile(email="cliente@a.mx", mobile="5599999990", password_hash="x"))
+    db.run(factory, clients.set_admin_profile, a, made[2]["client"]["id"], email="cliente@a.mx", mobile="5599999990")
     package = db.run(factory, tools.create_price_package, a, quantity=10, price_cents=1000)
     db.run(factory, tools.create_price_package, a, quantity=20, price_cents=1800)
     db.run(factory, tools.delete_price_package, a, package["id"])
@@ -143,6 +147,12 @@ def test_a_snapshot_holds_what_replaying_the_whole_feed_leaves(engine, factory, 
     assert held == truth
     assert {e for e, _ in held} >= {"account", "client", "stamping_account", "movement", "price_package",
                                      "profile", "interaction", "distributor", "settings"}
+    # What the loaders add to the rows: a client's admin profile and balances from its CTIs, an
+    # unlimited CTI, an auto-sale rule.
+    shown = [d for (e, _i), d in held.items() if e == "client" and d["admin_profile"]]
+    assert [d["admin_profile"]["email"] for d in shown] == ["cliente@a.mx"]
+    assert any(d["kind"] == "unlimited" for (e, _i), d in held.items() if e == "stamping_account")
+    assert any(d["auto_sale"] for (e, _i), d in held.items() if e == "stamping_account")
     foreign = portfolio["foreign"]
     assert ("client", foreign["client"]["id"]) not in held
     assert ("stamping_account", foreign["stamping_account"]["id"]) not in held
