@@ -59,6 +59,7 @@ from cmdesk.services.cache import (
     Cache,
     _client_row,
     _cti_params,
+    _cti_row,
     _dumps,
     deep_merge,
 )
@@ -479,26 +480,32 @@ class _Writer:
             )
             count += len(rows)
             self.changed.add(entity)
-        clients = {str(d["id"]): d for d, _text in by_entity.get("client", ())}
+        # The clients' rows first (a CTI row copies its client's NIC and name from them), but stored
+        # after the CTIs: a client row takes its CTI ids from the CTIs stored.
+        client_rows: dict[str, tuple[Any, ...]] = {}
+        for data, _text in by_entity.get("client", ()):
+            client_rows[str(data["id"])] = _client_row(data, False)
         ctis = by_entity.get("stamping_account")
         if ctis:
-            # CTIs before their clients: a client row takes its CTI ids from the CTIs stored.
             effective = self._effective(conn, "stamping_account", [d for d, _text in ctis])
-            conn.executemany(
-                _CTI_UPSERT,
-                [_cti_params(d, p, clients.get(str(d.get("client_id") or ""))) for d, p in effective],
-            )
-            elsewhere = {str(d.get("client_id") or "") for d, _p in effective} - clients.keys() - {""}
+            conn.executemany(_CTI_UPSERT, [_cti_params_with(d, p, client_rows) for d, p in effective])
+            elsewhere = {str(d.get("client_id") or "") for d, _p in effective} - client_rows.keys() - {""}
             if elsewhere:
                 self._relink(conn, elsewhere)
-        if clients:
-            effective = self._effective(conn, "client", list(clients.values()))
-            conn.executemany(_CLIENT_UPSERT, [(*_client_row(d, p), d["id"], d["id"]) for d, p in effective])
+        if client_rows:
+            overlays = Cache._overlays(conn, "client")
+            rows = []
+            for ident, row in client_rows.items():
+                if ident in overlays:  # an optimistic value laid over the server's data
+                    merged, _pending = self._effective(conn, "client", [_server_data(by_entity, ident)])[0]
+                    row = _client_row(merged, True)
+                rows.append((*row, ident, ident))
+            conn.executemany(_CLIENT_UPSERT, rows)
         for entity in ("movement", "distributor"):
             if entity in by_entity:
-                row = _TYPED[entity][2]
+                make_row = _TYPED[entity][2]
                 effective = self._effective(conn, entity, [d for d, _text in by_entity[entity]])
-                conn.executemany(_UPSERT[entity], [row(d, p) for d, p in effective])
+                conn.executemany(_UPSERT[entity], [make_row(d, p) for d, p in effective])
         return count, control
 
     def _relink(self, conn: sqlite3.Connection, client_ids: set[str]) -> None:
@@ -531,6 +538,25 @@ class _Writer:
     def apply_tail(self, conn: sqlite3.Connection, tail: list[dict[str, Any]]) -> None:
         if tail:
             self.changed |= self.cache._apply(conn, tail, guard=False)
+
+
+def _cti_params_with(
+    data: Mapping[str, Any], pending: bool, client_rows: Mapping[str, tuple[Any, ...]]
+) -> tuple[Any, ...]:
+    """`_CTI_UPSERT`'s parameters, the client's NIC and name taken from its row when it came in the
+    same chunk (`_cti_params` would work them out again for each CTI), else read from the cache."""
+    client_id = str(data.get("client_id") or "")
+    row = client_rows.get(client_id)
+    if row is None:
+        return _cti_params(data, pending, None)
+    # A client row is (id, nic, nic_num, name, name_key, …): what `_client_fields` gives.
+    nic, nic_num, name, name_key = row[1:5]
+    linked = (nic, client_id, nic_num, client_id, name, client_id, name_key, client_id)
+    return (*_cti_row(data, pending), *linked)
+
+
+def _server_data(by_entity: Mapping[str, list[tuple[dict[str, Any], str]]], ident: str) -> dict[str, Any]:
+    return next(d for d, _text in by_entity["client"] if str(d["id"]) == ident)
 
 
 class _SearchIndexer:
