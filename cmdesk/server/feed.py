@@ -217,8 +217,8 @@ def _fold(rows: Iterable[tuple[str, str, bool]]) -> list[ChangeRef]:
 #   in xip (running when the snapshot was taken, committing later, below xmax) are in neither: the
 #   snapshot sends them itself, at its end, once those transactions have ended (`pending_changes`).
 #   So every change row is covered once: seen by the snapshot, in its tail, or by the feed after it.
-#   When a transaction in xip does not end in time, the snapshot ends with `resume_cursor` instead,
-#   (xmin, 0): the feed then hands out every row from xmin on, which covers xip too; the rows from
+#   When a transaction in xip does not end in time (10 s), the snapshot ends with `resume_cursor`
+#   instead, (xmin, 0): the feed then hands out every row from xmin on, which covers xip too; the rows from
 #   xmin that the snapshot already saw come again (with the current data, so nothing goes wrong:
 #   only work is repeated).
 #

@@ -64,8 +64,9 @@ FORMAT = "cmdesk-snapshot/1"
 MEDIA_TYPE = "application/x-ndjson"
 # Entities loaded (and sent) together; each chunk ends with a resume point.
 CHUNK = 1000
-# How long the tail waits for the transactions that were running when the snapshot was taken.
-TAIL_WAIT_SECONDS = 30.0
+# How long the tail waits for the transactions that were running when the snapshot was taken (well
+# below a client's read timeout: nothing is sent meanwhile).
+TAIL_WAIT_SECONDS = 10.0
 ZSTD_LEVEL = 1
 GZIP_LEVEL = 1
 

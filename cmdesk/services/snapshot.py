@@ -99,6 +99,8 @@ class SnapshotReport:
     entities: int = 0
     changed: set[str] = field(default_factory=set)
     resumed: bool = False
+    # The cache was emptied to start over (its optimistic values too: lay them again).
+    restarted: bool = False
     cursor: str | None = None
     seconds: float = 0.0
     # Seconds from the start: the header arrived, the last entity was written, the sort indexes were
@@ -144,6 +146,7 @@ class SnapshotFill:
                 log.info("snapshot resume refused (%s); starting over", error.code)
                 self.cache.reset()
                 report = self._receive(None)
+                report.restarted = True
             else:
                 raise
         report.seconds = time.perf_counter() - started

@@ -429,7 +429,10 @@ class SyncEngine:
             self.snapshot = False
             if self.cache.get_meta("snapshot") is not None:
                 self.cache.reset()  # what a snapshot brought is not completed by the feed
+                commands.reapply_all(self.outbox, self.cache)
             return
+        if filled.restarted:
+            commands.reapply_all(self.outbox, self.cache)
         report.changed |= filled.changed
         report.snapshot += filled.entities
 

@@ -142,19 +142,19 @@ def sync_snapshot(
     ] = None,
 ) -> Response:
     """Todo lo sincronizado de la cuenta en un punto del feed, de una vez (primera sincronización)."""
+    encoding = snapshot.choose_encoding(request.headers.get("accept-encoding"))
     body = snapshot.stream(
         factory.kw["bind"],
         actor.account_id,
         feed_loaders(),
         after=snapshot.parse_after(after),
-        encoding=snapshot.choose_encoding(request.headers.get("accept-encoding")),
+        encoding=encoding,
         default=_fallback,
     )
     # The first piece (the header) is made here, so a database that fails answers a problem, not a
     # stream cut after its status line.
     first = next(body)
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
-    encoding = snapshot.choose_encoding(request.headers.get("accept-encoding"))
     if encoding != "identity":
         headers["Content-Encoding"] = encoding
     # `close` ends the snapshot's transaction at once when the client goes away mid-stream.
