@@ -61,7 +61,6 @@ from cmdesk.services.cache import (
     _cti_params,
     _cti_row,
     _dumps,
-    deep_merge,
 )
 
 log = logging.getLogger(__name__)
@@ -524,19 +523,7 @@ class _Writer:
         self, conn: sqlite3.Connection, entity: str, rows: list[dict[str, Any]]
     ) -> list[tuple[Mapping[str, Any], bool]]:
         """The rows with any optimistic value laid over (queued while the cache fills), as `Cache`."""
-        overlays = Cache._overlays(conn, entity)
-        if not overlays:
-            return [(d, False) for d in rows]
-        out: list[tuple[Mapping[str, Any], bool]] = []
-        for data in rows:
-            ident = str(data["id"])
-            if ident in overlays:
-                merged = deep_merge(data, overlays[ident])
-                merged["id"] = ident
-                out.append((merged, True))
-            else:
-                out.append((data, False))
-        return out
+        return self.cache._effective(conn, entity, {str(d["id"]): d for d in rows})
 
     def apply_tail(self, conn: sqlite3.Connection, tail: list[dict[str, Any]]) -> None:
         if tail:
