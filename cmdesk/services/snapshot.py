@@ -73,8 +73,14 @@ STATE_KEY = "snapshot"
 SEARCH_ROWID_KEY = "snapshot_rowid"
 # A fill commits the first chunk of clients at once, then every COMMIT_ENTITIES entities or
 # COMMIT_SECONDS, whichever comes first (each commit shows the views more, and tells the progress).
-COMMIT_ENTITIES = 20_000
-COMMIT_SECONDS = 0.5
+# Fewer, larger commits cost less: a commit per half second under load made 94 of them, and as many
+# segments of the search index to merge (its thread took 5 s instead of 3).
+COMMIT_ENTITIES = 25_000
+COMMIT_SECONDS = 2.0
+# The search index takes the clients committed in batches of at least this many (and the rest at the
+# end): each batch is a segment of the index, merged with the others as they pile up.
+SEARCH_BATCH = 20_000
+SEARCH_HASH_BYTES = 32 * 2**20
 # Chunks read ahead of the writer (a chunk is ~1,000 clients and their CTIs: ~1 MB).
 READ_AHEAD = 8
 # Bytes asked of the network at a time.
@@ -588,9 +594,14 @@ class _SearchIndexer:
     def _run(self) -> None:
         conn = self.cache.extra_connection(INDEX_BUILD_CACHE_KB, SEARCH_BUILD_CACHE_KB)
         try:
+            # Terms gathered in memory up to this size before they are written as a segment (1 MB by
+            # default): a batch makes one segment instead of dozens to merge (3.0 s → 2.1 s for 100,000
+            # clients). Memory used only while a batch is indexed.
+            sql = "INSERT INTO clients_fts (clients_fts, rank) VALUES ('hashsize', ?)"
+            conn.execute(sql, (SEARCH_HASH_BYTES,))
             while True:
                 with self._cond:
-                    while self._target <= self._done and not self._final and not self._stop:
+                    while self._target < self._done + SEARCH_BATCH and not self._final and not self._stop:
                         self._cond.wait()
                     if self._stop:
                         return
