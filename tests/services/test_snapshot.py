@@ -358,3 +358,16 @@ def test_a_change_queued_while_the_cache_fills_shows_over_it(desktop: SyncEngine
     assert shown is not None and shown["trade_name"] == "Editado mientras llega"
     assert not desktop.cache._search_pending()
     assert [r["id"] for r in desktop.cache.query_clients(q="editado mientras")] == [laid[0]]
+
+
+def test_a_cache_of_another_schema_is_filled_again_from_the_snapshot(desktop: SyncEngine, tmp_path: Path) -> None:
+    desktop.sync_once()
+    path = desktop.cache.path
+    with desktop.cache._write() as conn:
+        conn.execute("PRAGMA user_version = 1")  # a cache an older version of the program made
+    desktop.cache.close()
+    desktop.cache = Cache(path)
+    assert desktop.cache.cursor is None and desktop.cache.counts() == {}
+    report = desktop.sync_once()
+    assert report.pull.snapshot > 35 and report.counts_ok and not report.rebuilt
+    assert_cache_is_the_server(desktop.cache, desktop.api)
