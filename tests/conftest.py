@@ -10,17 +10,20 @@ and every test that asks for `pg_url` are skipped. Never set it where PostgreSQL
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from cmdesk.models import Base
-from cmdesk.server import db, security
+from cmdesk.server import db, migrations, security
 
 # Real Argon2 costs ~0.1 s a hash; the tests hash hundreds of passwords. Production keeps the defaults.
 security.configure_password_hashing(time_cost=1, memory_cost=1024, parallelism=1)
@@ -58,6 +61,24 @@ def pg_url() -> Iterator[str]:
         yield server.create_database("cmdesk_test")
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def migrated_pg_database(pg_url: str, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database beside the test one, migrated to the head (a server of its own runs
+    on it); dropped at the end. Yields its URL."""
+    base = make_url(pg_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = base.set(database=name).render_as_string(hide_password=False)
+        migrations.upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 _engines: dict[str, Engine] = {}

@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import requests
-from sqlalchemy.engine import make_url
 
-from cmdesk.server import db, migrations
+from cmdesk.server import db
 from cmdesk.server import snapshot as server_snapshot
 from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
@@ -27,6 +25,7 @@ from cmdesk.services.api_client import ApiClient, ApiError, OfflineError
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import Outbox
 from cmdesk.services.sync import PushReport, SyncEngine
+from tests.conftest import migrated_pg_database
 from tests.services.conftest import start_server
 
 # ---- fixtures ----------------------------------------------------------------------------------------
@@ -45,26 +44,18 @@ def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
 @pytest.fixture
 def pg_server(pg_url: str, tmp_path: Path) -> Iterator[EmbeddedServer]:
     """The same on a PostgreSQL database of its own."""
-    base = make_url(pg_url)
-    name = f"snap_{uuid.uuid4().hex[:8]}"
-    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    engine = db.create_db_engine(url)
-    try:
-        seed_demo(db.session_factory(engine), clients_count=35, software_store=None)
-    finally:
-        engine.dispose()
-    running = EmbeddedServer(url)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with migrated_pg_database(pg_url, "snap") as url:
+        engine = db.create_db_engine(url)
+        try:
+            seed_demo(db.session_factory(engine), clients_count=35, software_store=None)
+        finally:
+            engine.dispose()
+        running = EmbeddedServer(url)
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 def signed_in(server: EmbeddedServer) -> ApiClient:
