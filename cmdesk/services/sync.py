@@ -22,6 +22,10 @@ always while an empty cache is filled: each commit rewrites every index page it 
 random ids that is most of them, so a commit per page wrote several times the data. After a pull the
 engine compares the cache's counts with `/v1/sync/counts`; when they differ even after pulling again,
 the cache is rebuilt from scratch (the outbox keeps every pending change, laid over it again).
+
+Snapshot. An empty cache (the first sync, every rebuild) is filled from the server's snapshot at once
+(cmdesk.services.snapshot), then pulled from the snapshot's cursor as above; a server without
+snapshots (404) is paged from the beginning instead.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from cmdesk.services import overlays
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import Command, Outbox
+from cmdesk.services.snapshot import Progress, SnapshotFill, SnapshotUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +110,8 @@ class PullReport:
     changed: set[str] = field(default_factory=set)
     pages: int = 0
     changes: int = 0
+    # Entities that came in a snapshot (a first sync, a rebuild; cmdesk.services.snapshot).
+    snapshot: int = 0
 
 
 @dataclass
@@ -180,11 +187,21 @@ def _answer_entities(command: Command, answer: Any) -> list[tuple[str, Mapping[s
 class SyncEngine:
     """Push, pull and count checks of one account's cache and outbox. One sync at a time."""
 
-    def __init__(self, api: ApiClient, cache: Cache, outbox: Outbox, *, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        cache: Cache,
+        outbox: Outbox,
+        *,
+        page_size: int = PAGE_SIZE,
+        snapshot: bool = True,
+    ) -> None:
         self.api = api
         self.cache = cache
         self.outbox = outbox
         self.page_size = page_size
+        # Fill an empty cache from the server's snapshot (False: page the feed from the beginning).
+        self.snapshot = snapshot
         self._lock = threading.Lock()
         self._overlays_settled = False
 
@@ -345,10 +362,13 @@ class SyncEngine:
             raise item
         return item.page()
 
-    def pull(self) -> PullReport:
+    def pull(self, progress: Progress | None = None) -> PullReport:
         """Bring the cache up to date with the feed. Pages are fetched while others are written; the
-        pages waiting when the writer is free are written together (see the module docstring)."""
+        pages waiting when the writer is free are written together (see the module docstring). An
+        empty cache is filled from the server's snapshot first, when it has one."""
         report = PullReport()
+        if self.snapshot and self.cache.cursor is None:
+            self._pull_snapshot(report, progress)
         pages: queue.Queue[_Fetched | BaseException] = queue.Queue(maxsize=PREFETCH_PAGES)
         stop = threading.Event()
         cursor = self.cache.cursor
@@ -392,25 +412,42 @@ class SyncEngine:
             if isinstance(count, int) and local.get(entity, 0) != count
         }
 
-    def rebuild(self) -> PullReport:
-        """Drop the cache and fill it again from the beginning of the feed."""
+    def _pull_snapshot(self, report: PullReport, progress: Progress | None) -> None:
+        """Fill the empty cache from the snapshot; the feed then goes on from its cursor."""
+        try:
+            filled = SnapshotFill(self.api, self.cache, progress).run()
+        except SnapshotUnavailable:
+            log.info("the server has no snapshot; paging the feed from the beginning")
+            self.snapshot = False
+            if self.cache.get_meta("snapshot") is not None:
+                self.cache.reset()  # what a snapshot brought is not completed by the feed
+                overlays.reapply_all(self.outbox, self.cache)
+            return
+        if filled.restarted:
+            overlays.reapply_all(self.outbox, self.cache)
+        report.changed |= filled.changed
+        report.snapshot += filled.entities
+
+    def rebuild(self, progress: Progress | None = None) -> PullReport:
+        """Drop the cache and fill it again (from a snapshot, or from the beginning of the feed)."""
         self.cache.reset()
-        report = self.pull()
+        report = self.pull(progress)
         overlays.reapply_all(self.outbox, self.cache)
         return report
 
     # ---- all of it ----------------------------------------------------------------------------------
 
-    def sync_once(self, *, check_counts: bool = True) -> SyncReport:
+    def sync_once(self, *, check_counts: bool = True, progress: Progress | None = None) -> SyncReport:
         """Push, then pull, then compare counts (rebuilding the cache when they differ). Raises
-        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in."""
+        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in.
+        `progress(done, total, text)` follows a snapshot being received."""
         with self._lock:
             started = time.perf_counter()
             push = self.push()
             if push.offline:
                 raise OfflineError()
             try:
-                pull = self.pull()
+                pull = self.pull(progress)
                 if self.cache.catalog() is None:
                     self.cache.set_catalog(self.api.get("/v1/catalog"))
                 report = SyncReport(push=push, pull=pull)
@@ -425,10 +462,11 @@ class SyncEngine:
                         differences = self.count_differences()
                     if differences:
                         log.warning("cache counts differ from the server's %s; rebuilding", differences)
-                        rebuilt = self.rebuild()
+                        rebuilt = self.rebuild(progress)
                         pull.changed |= rebuilt.changed
                         pull.pages += rebuilt.pages
                         pull.changes += rebuilt.changes
+                        pull.snapshot += rebuilt.snapshot
                         report.rebuilt = True
                         report.counts_ok = not self.count_differences()
             except ApiError as error:

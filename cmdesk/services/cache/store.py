@@ -529,7 +529,7 @@ class CacheStore:
                 )
             for table in DATA_TABLES:
                 conn.execute(f"DELETE FROM {table}")
-            for key in ("cursor", "last_sync_at", "catalog", "search_stale"):
+            for key in ("cursor", "last_sync_at", "catalog", "search_stale", "snapshot"):
                 self._set_meta(conn, key, None)
             if schema.FTS_AVAILABLE and not self._bulk_filling(conn):
                 exec_script(conn, FTS_TRIGGERS)
@@ -538,6 +538,31 @@ class CacheStore:
     @staticmethod
     def _bulk_filling(conn: sqlite3.Connection) -> bool:
         return conn.execute("SELECT 1 FROM meta WHERE key = 'bulk_fill'").fetchone() is not None
+
+    # ---- filling from a snapshot (issue 20: the loader is cmdesk.services.snapshot) ---------------------
+
+    @contextlib.contextmanager
+    def bulk_transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """A transaction of the writer connection for a bulk fill, without the generation count of
+        `_write` (the fill keeps the search index in step itself). `BEGIN` locks the cache's file
+        only, when it first writes: the search file stays free for the connection that builds the
+        index meanwhile; `immediate` locks both files at once (for what writes the search file)."""
+        with self._write_lock, self._transaction(self._writer, "BEGIN IMMEDIATE" if immediate else "BEGIN"):
+            yield self._writer
+
+    def extra_connection(self, main_cache_kb: int, search_cache_kb: int) -> sqlite3.Connection:
+        """Another connection to both files (the search index built on a thread of its own)."""
+        return self._connect(main_cache_kb=main_cache_kb, search_cache_kb=search_cache_kb)
+
+    def notify(self, changed: set[str]) -> None:
+        """Tell the listeners what a bulk fill changed (the views show the rows already there)."""
+        self._notify(changed)
+
+    def end_bulk_writes(self) -> None:
+        """Back to ordinary checkpoints after a bulk fill (see `apply_page`)."""
+        with self._write_lock:
+            self._writer.execute("PRAGMA wal_autocheckpoint = 1000")
+            self._writer.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
 
     # ---- optimistic values --------------------------------------------------------------------------
 
