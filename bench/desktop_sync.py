@@ -101,6 +101,7 @@ def first_sync(base_url: str, folder: Path, snapshot: bool) -> dict[str, Any]:
             "seconds": seconds,
             "first_rows": first_rows[0] if first_rows else seconds,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cpu_seconds": _cpu_seconds(),
             "pages": report.pull.pages,
             "changes": report.pull.changes,
             "snapshot": report.pull.snapshot,
@@ -112,8 +113,17 @@ def first_sync(base_url: str, folder: Path, snapshot: bool) -> dict[str, Any]:
         api.close()
 
 
-def first_sync_in_child(base_url: str, folder: Path, snapshot: bool) -> dict[str, Any]:
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def first_sync_in_child(server: Any, base_url: str, folder: Path, snapshot: bool) -> dict[str, Any]:
+    """`first_sync` in a process of its own; also the server's CPU time during it (when it is a process
+    of its own)."""
     folder.mkdir(parents=True, exist_ok=True)
+    server_cpu = getattr(server, "tree_cpu_seconds", None)
+    before = server_cpu() if server_cpu else 0.0
     mode = "snapshot" if snapshot else "paged"
     out = subprocess.run(
         [sys.executable, "-m", "bench.desktop_sync", "--child", mode, base_url, str(folder)],
@@ -122,7 +132,13 @@ def first_sync_in_child(base_url: str, folder: Path, snapshot: bool) -> dict[str
         text=True,
     ).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["server_cpu_seconds"] = server_cpu() - before if server_cpu else None
     return result
+
+
+def _cpu_pair(result: dict[str, Any]) -> str:
+    server = result.get("server_cpu_seconds")
+    return f"{result['cpu_seconds']:,.1f} s / " + ("n/a" if server is None else f"{server:,.1f} s")
 
 
 def build_database(folder: Path, clients: int) -> str:
@@ -176,8 +192,8 @@ def main() -> None:
     api = ApiClient(base_url, read_timeout=120)
     try:
         # The same first sync, both ways, each in a process of its own and into a cache of its own.
-        snap = first_sync_in_child(base_url, folder / "snapshot", snapshot=True)
-        paged = first_sync_in_child(base_url, folder / "paged", snapshot=False)
+        snap = first_sync_in_child(server, base_url, folder / "snapshot", snapshot=True)
+        paged = first_sync_in_child(server, base_url, folder / "paged", snapshot=False)
 
         api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
         other.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
@@ -222,11 +238,13 @@ def main() -> None:
         row("  first rows on screen during it", f"{snap['first_rows']:,.2f} s", "goal < 2 s")
         row("  peak desktop RSS during it", f"{snap['rss_mib']:,.0f} MiB", "goal < 400 MiB")
         row("  counts match the server", str(snap["counts_ok"]))
+        row("  CPU time: desktop / server", _cpu_pair(snap), "(steadier than the clock under load)")
         row("first full sync, paged feed (old servers)", f"{paged['seconds']:,.2f} s")
         row("  pages / changes", f"{paged['pages']:,} / {paged['changes']:,}")
         row("  first rows on screen during it", f"{paged['first_rows']:,.2f} s")
         row("  peak desktop RSS during it", f"{paged['rss_mib']:,.0f} MiB")
         row("  counts match the server", str(paged["counts_ok"]))
+        row("  CPU time: desktop / server", _cpu_pair(paged))
         row(f"delta sync ({args.changes} client edits)", ms(delta_seconds), "goal < 300 ms for 100 changes")
         row("  changes pulled", f"{delta.pull.changes:,}")
         row("clients tab first page + count", ms(first_page), "goal < 500 ms")
@@ -239,7 +257,9 @@ def main() -> None:
         figure("Primera sincronización completa (instantánea)", snap["seconds"], "s", 6)
         figure("Primeras filas en pantalla durante ella", snap["first_rows"], "s", 2)
         figure("Memoria máxima del escritorio durante ella", snap["rss_mib"], "MiB", 400)
+        figure("CPU del escritorio en ella (instantánea)", snap["cpu_seconds"], "s")
         figure("Primera sincronización paginando el feed (servidor antiguo)", paged["seconds"], "s")
+        figure("CPU del escritorio en ella (paginando)", paged["cpu_seconds"], "s")
         figure(f"Sincronización delta de {args.changes} cambios", delta_seconds * 1000, "ms", 300)
         figure("Pestaña Clientes lista (primera página y total)", first_page * 1000, "ms", 500)
         figure("Cambio de orden, el peor de los doce", max(sorts) * 1000, "ms", 200)

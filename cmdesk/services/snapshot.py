@@ -112,10 +112,32 @@ class SnapshotReport:
 
 
 @dataclass
-class _Chunk:
-    """The lines of one chunk of the stream, up to and including its `at` line (if any)."""
+class _Prepared:
+    """A chunk's lines parsed and made into the parameters of the cache's statements (on the reading
+    thread, while the writer stores the chunk before). Rows assume no optimistic value: the writer
+    builds again the few that have one."""
 
-    lines: list[bytes]
+    count: int = 0
+    # Other lines than entities (the header, `change`, `end`), decoded, in their order.
+    control: list[dict[str, Any]] = field(default_factory=list)
+    # entity → its lines as (data, the entity's JSON as it came).
+    entities: dict[str, list[tuple[dict[str, Any], str]]] = field(default_factory=dict)
+    # client id → its row (`client_row`), without the two client ids `CLIENT_UPSERT` adds.
+    client_rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # `CTI_UPSERT`'s parameters, one per CTI line (same order), and the clients not in this chunk.
+    cti_params: list[tuple[Any, ...]] = field(default_factory=list)
+    clients_elsewhere: set[str] = field(default_factory=set)
+    # entity → rows of `_UPSERT[entity]` (movements, distributors).
+    typed_rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+
+@dataclass
+class _Chunk:
+    """One chunk of the stream, up to and including its `at` line (if any): its first line (the
+    header, in the first chunk) and the rest prepared for the writer."""
+
+    first_line: bytes
+    prepared: _Prepared
     at: str | None = None
 
 
@@ -210,17 +232,16 @@ class SnapshotFill:
         report: SnapshotReport,
     ) -> None:
         first = self._next(chunks)
-        if first is None or not first.lines:
+        if first is None or not first.first_line:
             raise OfflineError(maybe_sent=True)
         report.phases["header"] = time.perf_counter() - self._started
-        header = _control(first.lines[0])
+        header = _control(first.first_line)
         if header.get("format") != FORMAT or not isinstance(header.get("resume_cursor"), str):
             raise invalid_response()
         total = int(header.get("total") or 0)
         if state is None:
             state = {"resume_cursor": header["resume_cursor"], "at": None, "done": 0}
         done = int(state.get("done") or 0)
-        first.lines = first.lines[1:]
         writer = _Writer(self.cache, fresh=not report.resumed)
         self._search = _SearchIndexer(self.cache, writer.search_from) if FTS_AVAILABLE else None
         end: dict[str, Any] | None = None
@@ -239,11 +260,11 @@ class SnapshotFill:
             shown = False  # whether clients were committed yet
             last_commit = time.monotonic()
             while chunk is not None:
-                written, control = writer.write(chunk.lines)
+                written = writer.write(chunk.prepared)
                 done += written
                 pending += written
                 report.entities += written
-                for item in control:
+                for item in chunk.prepared.control:
                     if "change" in item:
                         tail.append(item["change"])
                     elif item.get("end"):
@@ -363,7 +384,7 @@ def _read_chunks(
                 if line.startswith(b'{"at":'):
                     at = _control(line).get("at")
                     lines += parts[start:index]
-                    if not put(_Chunk(lines, at if isinstance(at, str) else None)):
+                    if not put(_chunk(lines, at if isinstance(at, str) else None)):
                         return
                     lines = []
                     start = index + 1
@@ -374,12 +395,55 @@ def _read_chunks(
             # The server stopped before the end (a chunk cut short is never written).
             put(OfflineError(maybe_sent=True))
             return
-        if put(_Chunk(lines)):
+        if put(_chunk(lines, None)):
             put(_END)
     except NETWORK_ERRORS as exc:
         put(OfflineError(maybe_sent=True).with_traceback(exc.__traceback__))
     except BaseException as exc:
         put(exc)
+
+
+def _chunk(lines: list[bytes], at: str | None) -> _Chunk:
+    return _Chunk(lines[0] if lines else b"", _prepare(lines), at)
+
+
+def _prepare(lines: list[bytes]) -> _Prepared:
+    """Parse a chunk's lines and build the parameters of its rows (see `_Prepared`). Runs on the
+    reading thread: the writer's thread only stores."""
+    out = _Prepared()
+    by_entity = out.entities
+    loads = orjson.loads
+    for line in lines:
+        if not line:
+            continue
+        if line[:1] != b"[":
+            out.control.append(_control(line))
+            continue
+        try:
+            entity, data = loads(line)
+        except (orjson.JSONDecodeError, ValueError):
+            raise invalid_response() from None
+        if not isinstance(entity, str) or not isinstance(data, dict) or "id" not in data:
+            raise invalid_response()
+        # The line is `["<entity>",<the entity's JSON>]`: its JSON is stored as it came.
+        start = len(entity) + 4
+        text = line[start:-1].decode() if line[start - 2 : start] == b'",' else _dumps(data)
+        by_entity.setdefault(entity, []).append((data, text))
+        out.count += 1
+    # The clients' rows first (a CTI row copies its client's NIC and name from them).
+    client_rows = out.client_rows
+    for data, _text in by_entity.get("client", ()):
+        client_rows[str(data["id"])] = _client_row(data, False)
+    for data, _text in by_entity.get("stamping_account", ()):
+        out.cti_params.append(_cti_params_with(data, False, client_rows))
+        client_id = str(data.get("client_id") or "")
+        if client_id and client_id not in client_rows:
+            out.clients_elsewhere.add(client_id)
+    for entity in ("movement", "distributor"):
+        if entity in by_entity:
+            make_row = _TYPED[entity][2]
+            out.typed_rows[entity] = [make_row(d, False) for d, _text in by_entity[entity]]
+    return out
 
 
 # ---- writing ----------------------------------------------------------------------------------------
@@ -453,29 +517,10 @@ class _Writer:
         row = conn.execute("SELECT value FROM meta WHERE key = 'search_generation'").fetchone()
         return int(row[0]) if row else 0
 
-    def write(self, lines: list[bytes]) -> tuple[int, list[dict[str, Any]]]:
-        """Store the entity lines of a chunk; returns how many, and its other lines (decoded)."""
+    def write(self, prepared: _Prepared) -> int:
+        """Store a prepared chunk (`_prepare`); returns how many entities it held."""
         conn = self._begin()
-        control: list[dict[str, Any]] = []
-        by_entity: dict[str, list[tuple[dict[str, Any], str]]] = {}
-        loads = orjson.loads
-        for line in lines:
-            if not line:
-                continue
-            if line[:1] != b"[":
-                control.append(_control(line))
-                continue
-            try:
-                entity, data = loads(line)
-            except (orjson.JSONDecodeError, ValueError):
-                raise invalid_response() from None
-            if not isinstance(entity, str) or not isinstance(data, dict) or "id" not in data:
-                raise invalid_response()
-            # The line is `["<entity>",<the entity's JSON>]`: its JSON is stored as it came.
-            start = len(entity) + 4
-            text = line[start:-1].decode() if line[start - 2 : start] == b'",' else _dumps(data)
-            by_entity.setdefault(entity, []).append((data, text))
-        count = 0
+        by_entity = prepared.entities
         for entity, rows in by_entity.items():
             conn.executemany(
                 _UPSERT_ENTITY,
@@ -484,35 +529,38 @@ class _Writer:
                     for d, text in rows
                 ],
             )
-            count += len(rows)
             self.changed.add(entity)
-        # The clients' rows first (a CTI row copies its client's NIC and name from them), but stored
-        # after the CTIs: a client row takes its CTI ids from the CTIs stored.
-        client_rows: dict[str, tuple[Any, ...]] = {}
-        for data, _text in by_entity.get("client", ()):
-            client_rows[str(data["id"])] = _client_row(data, False)
+        # The CTIs first: a client row takes its CTI ids from the CTIs stored.
         ctis = by_entity.get("stamping_account")
         if ctis:
-            effective = self._effective(conn, "stamping_account", [d for d, _text in ctis])
-            conn.executemany(_CTI_UPSERT, [_cti_params_with(d, p, client_rows) for d, p in effective])
-            elsewhere = {str(d.get("client_id") or "") for d, _p in effective} - client_rows.keys() - {""}
-            if elsewhere:
-                self._relink(conn, elsewhere)
-        if client_rows:
+            params = prepared.cti_params
+            if self._has_overlays(conn, "stamping_account", [d for d, _text in ctis]):
+                effective = self._effective(conn, "stamping_account", [d for d, _text in ctis])
+                params = [_cti_params_with(d, p, prepared.client_rows) for d, p in effective]
+            conn.executemany(_CTI_UPSERT, params)
+            if prepared.clients_elsewhere:
+                self._relink(conn, prepared.clients_elsewhere)
+        if prepared.client_rows:
             overlays = Cache._overlays(conn, "client")
             rows = []
-            for ident, row in client_rows.items():
+            for ident, row in prepared.client_rows.items():
                 if ident in overlays:  # an optimistic value laid over the server's data
                     merged, _pending = self._effective(conn, "client", [_server_data(by_entity, ident)])[0]
                     row = _client_row(merged, True)
                 rows.append((*row, ident, ident))
             conn.executemany(_CLIENT_UPSERT, rows)
-        for entity in ("movement", "distributor"):
-            if entity in by_entity:
+        for entity, typed in prepared.typed_rows.items():
+            data = [d for d, _text in by_entity[entity]]
+            if self._has_overlays(conn, entity, data):
                 make_row = _TYPED[entity][2]
-                effective = self._effective(conn, entity, [d for d, _text in by_entity[entity]])
-                conn.executemany(_UPSERT[entity], [make_row(d, p) for d, p in effective])
-        return count, control
+                typed = [make_row(d, p) for d, p in self._effective(conn, entity, data)]
+            conn.executemany(_UPSERT[entity], typed)
+        return prepared.count
+
+    @staticmethod
+    def _has_overlays(conn: sqlite3.Connection, entity: str, rows: list[dict[str, Any]]) -> bool:
+        overlays = Cache._overlays(conn, entity)
+        return bool(overlays) and any(str(d["id"]) in overlays for d in rows)
 
     def _relink(self, conn: sqlite3.Connection, client_ids: set[str]) -> None:
         """CTIs whose client came in another chunk (or is not in the snapshot): their clients' CTI ids
