@@ -46,6 +46,7 @@ from cmdesk.domain.field_paths import flatten, unflatten, value_at
 from cmdesk.services import overlays
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
+from cmdesk.services.cache.store import delete_files
 from cmdesk.services.outbox import Command, Outbox
 from cmdesk.services.snapshot import Progress, SnapshotFill, SnapshotUnavailable
 
@@ -429,11 +430,41 @@ class SyncEngine:
         report.snapshot += filled.entities
 
     def rebuild(self, progress: Progress | None = None) -> PullReport:
-        """Drop the cache and fill it again (from a snapshot, or from the beginning of the feed)."""
-        self.cache.reset()
-        report = self.pull(progress)
+        """Fill the cache again. From a snapshot: into a cache of its own, which takes this one's place
+        once complete (the views read the old one meanwhile, and a snapshot cut short leaves it as it
+        was), then the feed from the snapshot's cursor. From the beginning of the feed (a server
+        without snapshots): emptied, then filled in place. The queued changes are laid again."""
+        report = PullReport()
+        if not (self.snapshot and self._rebuild_from_snapshot(report, progress)):
+            self.cache.reset()
+        pulled = self.pull(progress)
+        report.changed |= pulled.changed
+        report.pages += pulled.pages
+        report.changes += pulled.changes
+        report.snapshot += pulled.snapshot
         overlays.reapply_all(self.outbox, self.cache)
         return report
+
+    def _rebuild_from_snapshot(self, report: PullReport, progress: Progress | None) -> bool:
+        """Whether the cache was replaced by one filled from the snapshot (False: no snapshots)."""
+        path = self.cache.rebuild_path()
+        delete_files(path)  # a rebuild stopped before starts over
+        fresh = Cache(path)
+        try:
+            filled = SnapshotFill(self.api, fresh, progress).run()
+        except BaseException as error:
+            fresh.close()
+            delete_files(path)
+            if not isinstance(error, SnapshotUnavailable):
+                raise
+            log.info("the server has no snapshot; the cache is rebuilt paging the feed")
+            self.snapshot = False
+            return False
+        fresh.close()
+        self.cache.adopt(path)
+        report.changed |= filled.changed
+        report.snapshot += filled.entities
+        return True
 
     # ---- all of it ----------------------------------------------------------------------------------
 

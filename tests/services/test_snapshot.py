@@ -362,3 +362,55 @@ def test_a_cache_of_another_schema_is_filled_again_from_the_snapshot(desktop: Sy
     report = desktop.sync_once()
     assert report.pull.snapshot > 35 and report.counts_ok and not report.rebuilt
     assert_cache_is_the_server(desktop.cache, desktop.api)
+
+
+def test_a_rebuild_fills_a_cache_of_its_own_and_a_cut_leaves_the_old_one(
+    desktop: SyncEngine, small_chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desktop.sync_once()
+    cache = desktop.cache
+    victim = cache.query_clients(sort="nic", limit=1)[0]["id"]
+    with cache._write() as conn:  # the counts differ: the next sync rebuilds the cache
+        conn.execute("DELETE FROM entities WHERE entity = 'client' AND id = ?", (victim,))
+    def portfolio() -> dict[tuple[str, str], Any]:
+        # Clients and CTIs: nobody changes them meanwhile (the server's mails change other entities,
+        # which the pull before the rebuild brings).
+        return {k: v for k, v in cache_state(cache).items() if k[0] in ("client", "stamping_account")}
+
+    before, shown = portfolio(), cache.count_clients()
+    monkeypatch.setattr(desktop, "push", PushReport)
+
+    read = snapshot_module._decoded
+
+    def line_drops_midway(response: requests.Response) -> Iterator[bytes]:
+        got = 0
+        for data in read(response):
+            yield data[: 40_000 - got]
+            got += len(data)
+            if got >= 40_000:
+                raise requests.ConnectionError("línea cortada")
+
+    seen_meanwhile: list[int] = []
+
+    def progress(done: int, total: int, _text: str) -> None:
+        seen_meanwhile.append(cache.count_clients())  # the views read the old cache all along
+
+    monkeypatch.setattr(snapshot_module, "READ_BYTES", 1000)
+    monkeypatch.setattr(snapshot_module, "_decoded", line_drops_midway)
+    with pytest.raises(OfflineError):
+        desktop.sync_once(progress=progress)
+    assert seen_meanwhile and set(seen_meanwhile) == {shown}
+    assert portfolio() == before, "the old cache, untouched"
+    assert cache.cursor is not None and cache.get_meta("snapshot") is None
+    assert cache.count_clients() == shown and cache.query_clients(sort="name", limit=5)
+    assert not list(cache.path.parent.glob("*-rebuild*")), "nothing of the cut rebuild is left"
+
+    notified: list[set[str]] = []
+    cache.subscribe(notified.append)
+    monkeypatch.setattr(snapshot_module, "_decoded", read)
+    report = desktop.sync_once(progress=progress)
+    assert report.rebuilt and report.counts_ok and report.pull.snapshot > 35
+    assert_cache_is_the_server(cache, desktop.api)
+    assert cache.get("client", victim) is not None
+    assert any("client" in changed for changed in notified), "the views read the new cache"
+    assert not list(cache.path.parent.glob("*-rebuild*"))
