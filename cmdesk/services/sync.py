@@ -23,9 +23,11 @@ random ids that is most of them, so a commit per page wrote several times the da
 engine compares the cache's counts with `/v1/sync/counts`; when they differ even after pulling again,
 the cache is rebuilt from scratch (the outbox keeps every pending change, laid over it again).
 
-Snapshot. An empty cache (the first sync, every rebuild) is filled from the server's snapshot at once
+Snapshot. An empty cache (the first sync) is filled from the server's snapshot at once
 (cmdesk.services.snapshot), then pulled from the snapshot's cursor as above; a server without
-snapshots (404) is paged from the beginning instead.
+snapshots (404) is paged from the beginning instead. A rebuild, and a cache last synced more than
+`STALE_AFTER` ago (its cursor too old: what changed since may be more than the whole portfolio), fill
+a cache of their own from the snapshot, which takes the old one's place once complete.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ from cmdesk.services.cache import Cache
 from cmdesk.services.cache.store import delete_files
 from cmdesk.services.outbox import Command, Outbox
 from cmdesk.services.snapshot import Progress, SnapshotFill, SnapshotUnavailable
+
+# A cache not synced for this long is filled again from a snapshot rather than paged from its cursor.
+STALE_AFTER = dt.timedelta(days=30)
 
 log = logging.getLogger(__name__)
 
@@ -437,6 +442,24 @@ class SyncEngine:
         report = PullReport()
         if not (self.snapshot and self._rebuild_from_snapshot(report, progress)):
             self.cache.reset()
+        return self._pull_after_rebuild(report, progress)
+
+    def refresh_if_stale(self, progress: Progress | None = None) -> PullReport | None:
+        """A cache last synced more than `STALE_AFTER` ago is filled again from a snapshot, beside it
+        (see `rebuild`); None when it is not stale, or the server has no snapshots (then the feed
+        goes on from its cursor as usual)."""
+        last = self.cache.last_sync_at
+        if not self.snapshot or self.cache.cursor is None or last is None:
+            return None
+        if dt.datetime.now(dt.UTC) - last < STALE_AFTER:
+            return None
+        log.info("the cache was last synced on %s; it is filled again from a snapshot", last.isoformat())
+        report = PullReport()
+        if not self._rebuild_from_snapshot(report, progress):
+            return None
+        return self._pull_after_rebuild(report, progress)
+
+    def _pull_after_rebuild(self, report: PullReport, progress: Progress | None) -> PullReport:
         pulled = self.pull(progress)
         report.changed |= pulled.changed
         report.pages += pulled.pages
@@ -478,7 +501,7 @@ class SyncEngine:
             if push.offline:
                 raise OfflineError()
             try:
-                pull = self.pull(progress)
+                pull = self.refresh_if_stale(progress) or self.pull(progress)
                 if self.cache.catalog() is None:
                     self.cache.set_catalog(self.api.get("/v1/catalog"))
                 report = SyncReport(push=push, pull=pull)

@@ -5,6 +5,7 @@ cache while it fills."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import threading
 import uuid
@@ -21,6 +22,7 @@ from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from cmdesk.services import commands
 from cmdesk.services import snapshot as snapshot_module
+from cmdesk.services import sync as sync_module
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import Outbox
@@ -414,3 +416,44 @@ def test_a_rebuild_fills_a_cache_of_its_own_and_a_cut_leaves_the_old_one(
     assert cache.get("client", victim) is not None
     assert any("client" in changed for changed in notified), "the views read the new cache"
     assert not list(cache.path.parent.glob("*-rebuild*"))
+
+
+def test_a_cache_not_synced_for_a_month_is_filled_again_from_a_snapshot(
+    desktop: SyncEngine, other: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desktop.sync_once()
+    cache = desktop.cache
+    changed = cache.query_clients(sort="nic", limit=1)[0]["id"]
+    asked: list[Any] = []
+    stream = desktop.api.stream
+
+    def spy(path: str, headers: Any = None, params: Any = None) -> requests.Response:
+        asked.append(path)
+        return stream(path, headers=headers, params=params)
+
+    monkeypatch.setattr(desktop.api, "stream", spy)
+
+    # Synced recently: the feed goes on from the cursor.
+    other.patch(f"/v1/clients/{changed}", {"trade_name": "Cambio de ayer"})
+    report = desktop.sync_once()
+    assert asked == [] and report.pull.snapshot == 0 and report.pull.changes >= 1
+
+    # Not synced for longer than STALE_AFTER: a snapshot, then the feed from its cursor.
+    other.patch(f"/v1/clients/{changed}", {"trade_name": "Cambiado en su ausencia"})
+    cache.mark_synced(dt.datetime.now(dt.UTC) - sync_module.STALE_AFTER - dt.timedelta(days=1))
+    report = desktop.sync_once()
+    assert asked == [snapshot_module.PATH] and report.pull.snapshot > 35 and report.counts_ok
+    assert_cache_is_the_server(cache, desktop.api)
+    assert cache.server_copy("client", changed)["trade_name"] == "Cambiado en su ausencia"  # type: ignore[index]
+    assert dt.datetime.now(dt.UTC) - cache.last_sync_at < dt.timedelta(minutes=5)  # type: ignore[operator]
+
+    # The same with a server without snapshots: the feed from the cursor, not from the beginning.
+    def not_found(path: str, headers: Any = None, params: Any = None) -> requests.Response:
+        raise ApiError(404, "not_found", "No encontrado", "La dirección solicitada no existe en el servidor.")
+
+    monkeypatch.setattr(desktop.api, "stream", not_found)
+    other.patch(f"/v1/clients/{changed}", {"trade_name": "Otra vez"})
+    cache.mark_synced(dt.datetime.now(dt.UTC) - sync_module.STALE_AFTER - dt.timedelta(days=1))
+    report = desktop.sync_once()
+    assert report.pull.snapshot == 0 and 1 <= report.pull.changes < 35 and report.counts_ok
+    assert cache.server_copy("client", changed)["trade_name"] == "Otra vez"  # type: ignore[index]
