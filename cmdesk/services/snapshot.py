@@ -5,9 +5,10 @@ the whole state at once instead of paging the change feed, then the feed goes on
 cursor for what changed since. An old server without the endpoint answers 404 and the sync pages the
 feed as before (`SnapshotUnavailable`).
 
-The stream is read on a thread of its own (network, decompression, cutting it into lines); this
-thread parses each line and writes the rows in bulk: the entity's JSON as it came (never encoded
-again) into `entities`, and the typed rows of the views built from the parsed dict. Clients come in
+The stream is read on a thread of its own (network, decompression, cutting it into lines, parsing
+each line and building its typed rows: `_prepare`); this thread only writes them in bulk, the
+entity's JSON as it came (never encoded again) into `entities` and the typed rows of the views, while
+the reading thread prepares the next chunk. Clients come in
 chunks, each followed by its CTIs, so a client row gets its CTI ids and a CTI row its client's NIC and
 name in the same statement. The sort indexes are left out while the cache fills and built once at
 the end (one sort each, as `Cache.finish_pull` does); the search index is built on a third
