@@ -163,6 +163,24 @@ def keep_writing(api: ApiClient, cache_ids: list[str], stop: threading.Event, do
         done.append(n)
 
 
+def cut_the_line(monkeypatch: pytest.MonkeyPatch, cut_at: int = 40_000) -> Any:
+    """The line drops after `cut_at` bytes of the body (with `small_chunks`: a few chunks of clients;
+    the whole body is ~60 KB). Returns the reading it replaced, to put back."""
+    read = snapshot_module._decoded
+
+    def line_drops_midway(response: requests.Response) -> Iterator[bytes]:
+        got = 0
+        for data in read(response):
+            yield data[: cut_at - got]
+            got += len(data)
+            if got >= cut_at:
+                raise requests.ConnectionError("línea cortada")
+
+    monkeypatch.setattr(snapshot_module, "READ_BYTES", 1000)
+    monkeypatch.setattr(snapshot_module, "_decoded", line_drops_midway)
+    return read
+
+
 # ---- tests -------------------------------------------------------------------------------------------
 
 
@@ -251,20 +269,7 @@ def _while_writing(desktop: SyncEngine, other: ApiClient) -> None:
 def test_a_cut_line_resumes_the_snapshot(
     desktop: SyncEngine, other: ApiClient, small_chunks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    read = snapshot_module._decoded
-
-    cut_at = 40_000  # bytes of the body: a few chunks of clients (the whole body is ~60 KB)
-
-    def line_drops_midway(response: requests.Response) -> Iterator[bytes]:
-        got = 0
-        for data in read(response):
-            yield data[: cut_at - got]
-            got += len(data)
-            if got >= cut_at:
-                raise requests.ConnectionError("línea cortada")
-
-    monkeypatch.setattr(snapshot_module, "READ_BYTES", 1000)
-    monkeypatch.setattr(snapshot_module, "_decoded", line_drops_midway)
+    read = cut_the_line(monkeypatch)
     with pytest.raises(OfflineError):
         desktop.sync_once()
     cache = desktop.cache
@@ -374,6 +379,7 @@ def test_a_rebuild_fills_a_cache_of_its_own_and_a_cut_leaves_the_old_one(
     victim = cache.query_clients(sort="nic", limit=1)[0]["id"]
     with cache._write() as conn:  # the counts differ: the next sync rebuilds the cache
         conn.execute("DELETE FROM entities WHERE entity = 'client' AND id = ?", (victim,))
+
     def portfolio() -> dict[tuple[str, str], Any]:
         # Clients and CTIs: nobody changes them meanwhile (the server's mails change other entities,
         # which the pull before the rebuild brings).
@@ -382,23 +388,12 @@ def test_a_rebuild_fills_a_cache_of_its_own_and_a_cut_leaves_the_old_one(
     before, shown = portfolio(), cache.count_clients()
     monkeypatch.setattr(desktop, "push", PushReport)
 
-    read = snapshot_module._decoded
-
-    def line_drops_midway(response: requests.Response) -> Iterator[bytes]:
-        got = 0
-        for data in read(response):
-            yield data[: 40_000 - got]
-            got += len(data)
-            if got >= 40_000:
-                raise requests.ConnectionError("línea cortada")
-
     seen_meanwhile: list[int] = []
 
     def progress(done: int, total: int, _text: str) -> None:
         seen_meanwhile.append(cache.count_clients())  # the views read the old cache all along
 
-    monkeypatch.setattr(snapshot_module, "READ_BYTES", 1000)
-    monkeypatch.setattr(snapshot_module, "_decoded", line_drops_midway)
+    read = cut_the_line(monkeypatch)
     with pytest.raises(OfflineError):
         desktop.sync_once(progress=progress)
     assert seen_meanwhile and set(seen_meanwhile) == {shown}
