@@ -123,6 +123,8 @@ class _Prepared:
     control: list[dict[str, Any]] = field(default_factory=list)
     # entity → its lines as (data, the entity's JSON as it came).
     entities: dict[str, list[tuple[dict[str, Any], str]]] = field(default_factory=dict)
+    # entity → `_UPSERT_ENTITY`'s parameters of its lines.
+    entity_params: dict[str, list[tuple[str, str, int | None, str]]] = field(default_factory=dict)
     # client id → its row (`client_row`), without the two client ids `CLIENT_UPSERT` adds.
     client_rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     # `CTI_UPSERT`'s parameters, one per CTI line (same order), and the clients not in this chunk.
@@ -431,6 +433,11 @@ def _prepare(lines: list[bytes]) -> _Prepared:
         text = line[start:-1].decode() if line[start - 2 : start] == b'",' else _dumps(data)
         by_entity.setdefault(entity, []).append((data, text))
         out.count += 1
+    for entity, rows in by_entity.items():
+        out.entity_params[entity] = [
+            (entity, str(d["id"]), v if isinstance(v := d.get("version"), int) else None, text)
+            for d, text in rows
+        ]
     # The clients' rows first (a CTI row copies its client's NIC and name from them).
     client_rows = out.client_rows
     for data, _text in by_entity.get("client", ()):
@@ -522,14 +529,8 @@ class _Writer:
         """Store a prepared chunk (`_prepare`); returns how many entities it held."""
         conn = self._begin()
         by_entity = prepared.entities
-        for entity, rows in by_entity.items():
-            conn.executemany(
-                _UPSERT_ENTITY,
-                [
-                    (entity, str(d["id"]), v if isinstance(v := d.get("version"), int) else None, text)
-                    for d, text in rows
-                ],
-            )
+        for entity, params in prepared.entity_params.items():
+            conn.executemany(_UPSERT_ENTITY, params)
             self.changed.add(entity)
         # The CTIs first: a client row takes its CTI ids from the CTIs stored.
         ctis = by_entity.get("stamping_account")

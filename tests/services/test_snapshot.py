@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from cmdesk.server import db
 from cmdesk.server import snapshot as server_snapshot
@@ -38,6 +40,7 @@ def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
     """A server of its own on SQLite, with the demo's 5 clients and 30 more."""
     running = start_server(tmp_path / "server", clients_count=35)
     try:
+        mails_sent(f"sqlite:///{(tmp_path / 'server' / 'server.db').as_posix()}")
         yield running
     finally:
         running.stop()
@@ -55,9 +58,26 @@ def pg_server(pg_url: str, tmp_path: Path) -> Iterator[EmbeddedServer]:
         running = EmbeddedServer(url)
         running.start()
         try:
+            mails_sent(url)
             yield running
         finally:
             running.stop()
+
+
+def mails_sent(url: str, timeout: float = 60.0) -> None:
+    """Wait until the server sent the mails the seed queued: sending one changes its distributor or
+    invitation in the feed, which would race with the comparisons of the cache with the server."""
+    engine = db.create_db_engine(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                sql = "SELECT count(*) FROM mail_queue WHERE status IN ('queued', 'sending')"
+                if not conn.execute(text(sql)).scalar_one():
+                    return
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
 
 
 def signed_in(server: EmbeddedServer) -> ApiClient:
