@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 SessionFactory = sessionmaker[Session]
 
+# Execution option of a connection that only reads: on SQLite its transactions begin without
+# taking the write lock (`conn.execution_options(**{READ_ONLY: True})`).
+READ_ONLY = "cmdesk_read_only"
+
 
 def default_database_url() -> str:
     """`CMDESK_DATABASE_URL`, else a SQLite file in the user's data folder."""
@@ -90,7 +94,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection that only reads (a sync snapshot) takes no write lock: writers go on meanwhile.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> SessionFactory:

@@ -480,10 +480,16 @@ class ApiClient:
         call."""
         return self.get("/v1/health")
 
-    def stream(self, path: str, headers: Mapping[str, str] | None = None) -> requests.Response:
-        """A raw streaming GET (downloads; `Range` may go in `headers`). The caller closes it (use it
-        as a context manager). Errors raise like any call, before any byte is returned."""
-        return self._call("GET", path, headers=dict(headers or {}), stream=True)
+    def stream(
+        self,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        """A raw streaming GET (downloads; `Range` may go in `headers`; the sync snapshot). The caller
+        closes it (use it as a context manager). Errors raise like any call, before any byte is
+        returned; a line that drops while the caller reads raises one of `NETWORK_ERRORS`."""
+        return self._call("GET", path, params=params, headers=dict(headers or {}), stream=True)
 
     def close(self) -> None:
         """Close the connections of every thread (the client can still be used afterwards)."""

@@ -44,6 +44,7 @@ from cmdesk.services.config import DesktopConfig, save_config
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.credentials import UNAVAILABLE_MESSAGE, CredentialStore, CredentialStoreUnavailable
 from cmdesk.services.outbox import Outbox
+from cmdesk.services.snapshot import Progress
 from cmdesk.services.sync import SessionExpired, SyncEngine, SyncReport
 
 log = logging.getLogger(__name__)
@@ -415,9 +416,10 @@ class DesktopSession:
 
     # ---- working ------------------------------------------------------------------------------------
 
-    def sync_now(self) -> SyncReport:
+    def sync_now(self, progress: Progress | None = None) -> SyncReport:
         """Push the outbox, pull the feed, check the counts (blocking; one at a time). Raises
-        `OfflineError` (state OFFLINE) or `SessionExpired` (the user must sign in again)."""
+        `OfflineError` (state OFFLINE) or `SessionExpired` (the user must sign in again).
+        `progress(done, total, text)` follows a first sync's snapshot."""
         if self.engine is None:
             raise SessionExpired("Inicie sesión para sincronizar.")
         with self._sync_lock:
@@ -426,7 +428,7 @@ class DesktopSession:
             self._sync_thread = threading.get_ident()
             outbox_before = engine.outbox.pending_count(), engine.outbox.attention_count()
             try:
-                report = engine.sync_once()
+                report = engine.sync_once(progress=progress)
             except OfflineError:
                 self._set_state(ConnectionState.OFFLINE)
                 raise

@@ -399,6 +399,7 @@ class MainWindow(QMainWindow):
             on_error=self._sync_failed,
             pool="net",
             label=tr("Sincronizando"),
+            progress=True,  # a first sync tells how much of the portfolio arrived (status bar)
         )
         return self._sync_handle
 

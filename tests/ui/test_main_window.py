@@ -384,3 +384,28 @@ def test_restart_on_another_server_and_back(qtbot, started_window: MainWindow) -
     qtbot.waitUntil(lambda: clients.model.rowCount() > 0, timeout=30_000)
     qtbot.waitUntil(lambda: started_window.status.connection.text() == "En línea")
     assert not started_window.status.notice.isVisibleTo(started_window.status)
+
+
+def test_a_snapshot_shows_how_much_arrived_and_the_pages_read_the_new_cache(
+    qtbot, started_window: MainWindow
+) -> None:
+    """A cache not synced for a month is filled again from a snapshot (beside it): the status bar
+    tells how much of the portfolio arrived, and the pages show the new cache's rows."""
+    import datetime as dt
+
+    from cmdesk.services import sync
+
+    session = started_window.session
+    cache = session.cache
+    assert cache is not None
+    before = sorted(client_names(shown(started_window, "clientes.clientes")))
+    messages: list[str] = []
+    started_window.status.messageChanged.connect(messages.append)
+    cache.mark_synced(dt.datetime.now(dt.UTC) - sync.STALE_AFTER - dt.timedelta(days=1))
+    with qtbot.waitSignal(started_window.synced, timeout=60_000):
+        started_window.sync_now()
+    arrived = [m for m in messages if m.startswith("Descargando la cartera:")]
+    assert arrived, messages
+    assert started_window.status.busy.maximum() >= cache.count_clients() > 0
+    assert dt.datetime.now(dt.UTC) - cache.last_sync_at < dt.timedelta(minutes=5)
+    qtbot.waitUntil(lambda: sorted(client_names(shown(started_window, "clientes.clientes"))) == before)

@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -68,12 +69,24 @@ log = logging.getLogger(__name__)
 Listener = Callable[[set[str]], None]
 
 
+def _search_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}-search{path.suffix}")
+
+
+def delete_files(path: Path) -> None:
+    """Delete the files of the cache at `path` (its search index's too), where they exist."""
+    for base in (path, _search_path(path)):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                base.with_name(base.name + suffix).unlink()
+
+
 class CacheStore:
     """The store of the cache (see the module docstring); `Cache` adds the queries of each entity."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.search_path = self.path.with_name(f"{self.path.stem}-search{self.path.suffix}")
+        self.search_path = _search_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.RLock()
         self._read_lock = threading.RLock()
@@ -154,11 +167,7 @@ class CacheStore:
             exec_script(conn, FTS_TRIGGERS)
 
     def _delete_files(self) -> None:
-        for base in (self.path, self.search_path):
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                candidate = base.with_name(base.name + suffix)
-                with contextlib.suppress(FileNotFoundError):
-                    candidate.unlink()
+        delete_files(self.path)
 
     def close(self) -> None:
         with self._write_lock, self._read_lock:
@@ -556,7 +565,7 @@ class CacheStore:
                 )
             for table in DATA_TABLES:
                 conn.execute(f"DELETE FROM {table}")
-            for key in ("cursor", "last_sync_at", "catalog", "search_stale"):
+            for key in ("cursor", "last_sync_at", "catalog", "search_stale", "snapshot"):
                 self._set_meta(conn, key, None)
             if schema.FTS_AVAILABLE and not self._bulk_filling(conn):
                 exec_script(conn, FTS_TRIGGERS)
@@ -565,6 +574,55 @@ class CacheStore:
     @staticmethod
     def _bulk_filling(conn: sqlite3.Connection) -> bool:
         return conn.execute("SELECT 1 FROM meta WHERE key = 'bulk_fill'").fetchone() is not None
+
+    # ---- filling from a snapshot (issue 20: the loader is cmdesk.services.snapshot) ---------------------
+
+    def rebuild_path(self) -> Path:
+        """Where a rebuild fills a cache of its own before it takes this one's place (`adopt`)."""
+        return self.path.with_name(f"{self.path.stem}-rebuild{self.path.suffix}")
+
+    def adopt(self, source: Path) -> None:
+        """Go on with the files of another cache, closed (a rebuild filled them while the views read
+        these), in the place of this one's. This cache's files go first, its WAL with them: a stop
+        midway leaves the old cache, the new one, or none (the next sync fills it), never a mix."""
+        with self._write_lock, self._read_lock:
+            entities = {row[0] for row in self._reader.execute("SELECT DISTINCT entity FROM entities")}
+            self._reader.close()
+            self._writer.close()
+            self._delete_files()
+            for suffix in ("", "-wal"):  # a WAL left (not checkpointed) belongs to its own file
+                for base, target in ((source, self.path), (_search_path(source), self.search_path)):
+                    moved = base.with_name(base.name + suffix)
+                    if moved.exists():
+                        os.replace(moved, target.with_name(target.name + suffix))
+            delete_files(source)  # what is left of it (its shared-memory index)
+            self._writer = self._open_writer()
+            self._reader = self._connect()
+            entities |= {row[0] for row in self._reader.execute("SELECT DISTINCT entity FROM entities")}
+        self._notify({*TYPED_ENTITIES, *entities})
+
+    @contextlib.contextmanager
+    def bulk_transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """A transaction of the writer connection for a bulk fill, without the generation count of
+        `_write` (the fill keeps the search index in step itself). `BEGIN` locks the cache's file
+        only, when it first writes: the search file stays free for the connection that builds the
+        index meanwhile; `immediate` locks both files at once (for what writes the search file)."""
+        with self._write_lock, self._transaction(self._writer, "BEGIN IMMEDIATE" if immediate else "BEGIN"):
+            yield self._writer
+
+    def extra_connection(self, main_cache_kb: int, search_cache_kb: int) -> sqlite3.Connection:
+        """Another connection to both files (the search index built on a thread of its own)."""
+        return self._connect(main_cache_kb=main_cache_kb, search_cache_kb=search_cache_kb)
+
+    def notify(self, changed: set[str]) -> None:
+        """Tell the listeners what a bulk fill changed (the views show the rows already there)."""
+        self._notify(changed)
+
+    def end_bulk_writes(self) -> None:
+        """Back to ordinary checkpoints after a bulk fill (see `apply_page`)."""
+        with self._write_lock:
+            self._writer.execute("PRAGMA wal_autocheckpoint = 1000")
+            self._writer.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
 
     # ---- optimistic values --------------------------------------------------------------------------
 
