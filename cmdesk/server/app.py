@@ -9,12 +9,14 @@ Run it with `uvicorn --factory cmdesk.server.app:create_app`, or in-process with
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 import cmdesk
 from cmdesk.server import db
@@ -22,6 +24,8 @@ from cmdesk.server.api import ROUTERS, errors
 from cmdesk.server.api.deps import AuthState
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = (
     "API v1 de Cuenta Maestra: el servidor central de cmdesk, autoridad de saldos, estados y reglas. "
@@ -48,11 +52,25 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
         fast_consume = FastConsume(engine.url.render_as_string(hide_password=False))
 
+    # The transfer fast path (PostgreSQL): its own pool per worker, and the per-worker token cache.
+    fast_transfer = None
+    if settings.transfer_fast_path and engine.dialect.name == "postgresql":
+        from cmdesk.server.transfer_fast import FastTransfer
+
+        fast_transfer = FastTransfer(
+            engine.url.render_as_string(hide_password=False),
+            retention_days=settings.idempotency_retention_days,
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Bulk transfers a dead worker left half written are finished before anything else runs.
+        await run_in_threadpool(_finish_bulk_runs, factory)
         yield
         if fast_consume is not None:
             await fast_consume.close()
+        if fast_transfer is not None:
+            await fast_transfer.close()
 
     app = FastAPI(
         title="cmdesk-server", version=cmdesk.__version__, description=DESCRIPTION, lifespan=lifespan
@@ -64,12 +82,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # CTI passwords verified recently, so stamping CFDI after CFDI skips Argon2 (see security).
     app.state.credential_cache = CredentialCache(ttl_seconds=settings.credential_cache_minutes * 60)
     app.state.fast_consume = fast_consume
+    app.state.fast_transfer = fast_transfer
 
     errors.install(app)
     if fast_consume is not None and settings.consume_lane:
         from cmdesk.server.api.consume_lane import ConsumeLane
 
         app.add_middleware(ConsumeLane, fast=fast_consume, cache=app.state.credential_cache)
+    if fast_transfer is not None and settings.transfer_lane:
+        from cmdesk.server.api.transfer_lane import TransferLane
+
+        app.add_middleware(TransferLane, fast=fast_transfer)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -84,3 +107,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             raise TypeError(f"{name}.router is not an APIRouter")
         app.include_router(router)
     return app
+
+
+def _finish_bulk_runs(factory: db.SessionFactory) -> None:
+    from cmdesk.server.operations import ledger
+
+    try:
+        if ledger.finish_bulk_runs(factory):
+            log.warning("Se terminaron transferencias masivas que quedaron a medias.")
+    except Exception:
+        log.exception("could not finish the bulk transfers left unfinished; the next start tries again")
