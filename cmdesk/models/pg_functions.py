@@ -122,19 +122,22 @@ DROP_CONSUME_FUNCTION = "DROP FUNCTION IF EXISTS cmdesk_consume(text, text, text
 # It keeps the rules of `cmdesk.server.operations.ledger.transfer` (the reference) and of the API's
 # idempotency (`cmdesk.server.idempotency`):
 #
-# - who: with `p_session`, the bearer token's session must still be open and its profile still a
-#   member of the account (`operations.auth.authenticate`, checked here, in the same round trip, on
-#   every call); an account that is not `active` answers `general` (the general path decides);
-# - the key is claimed in the same transaction as the effect: the same key and body again answer the
-#   stored answer (`replay`), another body `reused`, a claim still running `in_progress` (a stale
-#   one, `p_stale`, is taken over unless a run of the general path holds it: `general`);
-# - the caller checked every rule that needs no database; the targets are looked up (a refusal raises
-#   SQLSTATE CM001 with the refusal code of `ledger.TARGET_REFUSALS`, or `insufficient_balance`, and
-#   the item's number as detail: the whole transaction, the claim included, rolls back, and the caller
-#   stores the refusal), the refusal answered being the one the reference meets first item by item;
-# - the distributor is debited once per asset by a conditional UPDATE, each target credited once,
-#   the movements inserted, the feed written (stamped with the transaction's id, like `feed.record`)
-#   and the answer (the movement, or {"movements": [...]}) stored with the key and returned.
+# - who: the account must be `active` and, with `p_session`, the bearer token's session still open
+#   and its profile still a member of the account (`operations.auth.authenticate`), checked here in
+#   the same round trip on every call; otherwise `general` (the general path decides and words it);
+# - the key: a key already stored answers from it — the same body its answer (`replay`), another body
+#   `reused`, a claim still running `in_progress`; a stale claim (older than `p_stale`) is taken over,
+#   unless a bulk the general path accepted holds it (`general`). A new key is stored, completed with
+#   the answer, at the end of the transaction: a request with the same key that committed meanwhile
+#   makes it raise SQLSTATE CM002 (everything rolls back; the caller calls again and gets `replay`);
+# - the caller checked every rule that needs no database; the targets are looked up, and a refusal
+#   raises SQLSTATE CM001 with the refusal code of `ledger.TARGET_REFUSALS` (or
+#   `insufficient_balance`) and the item's number as detail, the one the reference meets first item
+#   by item: everything rolls back, and the caller stores the refusal with the key;
+# - the distributor is debited once per asset by a conditional UPDATE (its version bumped once per
+#   item, as the reference does), each target credited once, the movements inserted (a sale "por
+#   facturar" when it has an amount), the feed written (stamped with the transaction's id, like
+#   `feed.record`) and the answer (the movement, or {"movements": [...]}) returned and stored.
 TRANSFER_FUNCTION_V1 = """
 CREATE OR REPLACE FUNCTION cmdesk_transfer(
     p_account text, p_profile text, p_session text,
@@ -149,7 +152,7 @@ DECLARE
     v_rec bigint;
     v_parent text;
     v_state text;
-    v_refusal text;
+    v_open boolean;
     v_item integer;
     v_low integer;
     v_clients text[];
@@ -160,37 +163,24 @@ DECLARE
     v_answer json;
     v_txid bigint;
 BEGIN
-    IF p_session IS NOT NULL THEN
-        PERFORM 1 FROM memberships m WHERE m.account_id = p_account AND m.profile_id = p_profile;
-        IF NOT FOUND THEN
-            status := 'session_over';
-            RETURN;
-        END IF;
-        PERFORM 1 FROM refresh_tokens t WHERE t.family_id = p_session AND t.revoked_at IS NOT NULL;
-        IF FOUND THEN
-            status := 'session_over';
-            RETURN;
-        END IF;
-    END IF;
-    SELECT a.status, a.parent_id INTO v_state, v_parent FROM accounts a WHERE a.id = p_account;
-    IF NOT FOUND OR v_state <> 'active' THEN
+    SELECT a.status, a.parent_id,
+           p_session IS NULL
+           OR (EXISTS (SELECT 1 FROM memberships m
+                        WHERE m.account_id = p_account AND m.profile_id = p_profile)
+               AND NOT EXISTS (SELECT 1 FROM refresh_tokens t
+                                WHERE t.family_id = p_session AND t.revoked_at IS NOT NULL))
+      INTO v_state, v_parent, v_open
+      FROM accounts a
+     WHERE a.id = p_account;
+    IF NOT FOUND OR NOT v_open OR v_state <> 'active' THEN
         status := 'general';
         RETURN;
     END IF;
 
-    INSERT INTO idempotency_records
-           (scope, key, request_hash, method, path, completed, created_at, expires_at)
-    VALUES (p_account, p_key, p_hash, 'POST', p_path, false, p_now, p_expires)
-    ON CONFLICT (scope, key) DO NOTHING
-    RETURNING id INTO v_rec;
-    IF v_rec IS NULL THEN
-        SELECT r.id, r.request_hash, r.completed, r.status_code, r.response_body, r.created_at INTO e
-          FROM idempotency_records r
-         WHERE r.scope = p_account AND r.key = p_key;
-        IF NOT FOUND THEN
-            status := 'retry';  -- released meanwhile: claim again
-            RETURN;
-        END IF;
+    SELECT r.id, r.request_hash, r.completed, r.status_code, r.response_body, r.created_at INTO e
+      FROM idempotency_records r
+     WHERE r.scope = p_account AND r.key = p_key;
+    IF FOUND THEN
         IF e.request_hash <> p_hash THEN
             status := 'reused';
             RETURN;
@@ -219,11 +209,13 @@ BEGIN
         v_rec := e.id;
     END IF;
 
-    -- Each item's target, or why it refuses (the codes of ledger.TARGET_REFUSALS).
+    -- Each item's target, or why it refuses (the codes of ledger.TARGET_REFUSALS), and the totals.
     SELECT array_agg(x.refusal ORDER BY x.n), array_agg(x.client ORDER BY x.n),
-           array_agg(x.counterpart ORDER BY x.n)
-      INTO v_refusals, v_clients, v_counterparts
-      FROM (SELECT i.n,
+           array_agg(x.counterpart ORDER BY x.n), min(x.n) FILTER (WHERE x.refusal IS NOT NULL),
+           coalesce(sum(x.q) FILTER (WHERE x.asset = 'stamps'), 0),
+           coalesce(sum(x.q) FILTER (WHERE x.asset = 'points'), 0)
+      INTO v_refusals, v_clients, v_counterparts, v_item, v_stamps, v_points
+      FROM (SELECT i.n, i.asset, i.q,
                    CASE
                        WHEN i.ttype = 'stamping_account' AND s.id IS NULL THEN 'cti_not_found'
                        WHEN i.ttype = 'stamping_account' AND s.kind <> 'standard' THEN 'cti_unlimited'
@@ -234,19 +226,13 @@ BEGIN
                    END AS refusal,
                    coalesce(s.client_id, c.id) AS client,
                    a.id AS counterpart
-              FROM unnest(p_types, p_targets) WITH ORDINALITY AS i(ttype, tid, n)
+              FROM unnest(p_types, p_targets, p_assets, p_quantities)
+                   WITH ORDINALITY AS i(ttype, tid, asset, q, n)
               LEFT JOIN stamping_accounts s
                      ON i.ttype = 'stamping_account' AND s.id = i.tid AND s.account_id = p_account
               LEFT JOIN clients c ON i.ttype = 'client' AND c.id = i.tid AND c.account_id = p_account
               LEFT JOIN accounts a ON i.ttype = 'account' AND a.id = i.tid AND a.parent_id = p_account) x;
-    SELECT min(r.n) INTO v_item
-      FROM unnest(v_refusals) WITH ORDINALITY AS r(code, n)
-     WHERE r.code IS NOT NULL;
 
-    SELECT coalesce(sum(u.q) FILTER (WHERE u.asset = 'stamps'), 0),
-           coalesce(sum(u.q) FILTER (WHERE u.asset = 'points'), 0)
-      INTO v_stamps, v_points
-      FROM unnest(p_assets, p_quantities) AS u(asset, q);
     IF v_item IS NULL THEN
         UPDATE accounts a
            SET stamps_balance = a.stamps_balance - v_stamps, points_balance = a.points_balance - v_points,
@@ -265,8 +251,8 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = 'CM001', MESSAGE = 'insufficient_balance', DETAIL = v_low::text;
         END IF;
         IF v_item IS NULL THEN  -- spent meanwhile, and covered again at once: answer as if refused
-            v_item := cardinality(p_ids);
-            RAISE EXCEPTION USING ERRCODE = 'CM001', MESSAGE = 'insufficient_balance', DETAIL = v_item::text;
+            RAISE EXCEPTION USING ERRCODE = 'CM001', MESSAGE = 'insufficient_balance',
+                                  DETAIL = cardinality(p_ids)::text;
         END IF;
         RAISE EXCEPTION USING ERRCODE = 'CM001', MESSAGE = v_refusals[v_item], DETAIL = v_item::text;
     END IF;
@@ -344,11 +330,22 @@ BEGIN
            WITH ORDINALITY AS u(id, asset, ttype, tid, q, amount, comments, client, n);
     body := CASE WHEN p_bulk THEN json_build_object('movements', v_answer)::text
                  ELSE (v_answer -> 0)::text END;
-    UPDATE idempotency_records r
-       SET completed = true, status_code = 201, response_body = body
-     WHERE r.id = v_rec;
     status := 'ok';
     http_status := 201;
+    IF v_rec IS NOT NULL THEN  -- a stale claim taken over
+        UPDATE idempotency_records r
+           SET completed = true, status_code = 201, response_body = body
+         WHERE r.id = v_rec;
+        RETURN;
+    END IF;
+    INSERT INTO idempotency_records (scope, key, request_hash, method, path, completed, status_code,
+                                     response_body, created_at, expires_at)
+    VALUES (p_account, p_key, p_hash, 'POST', p_path, true, 201, body, p_now, p_expires)
+    ON CONFLICT (scope, key) DO NOTHING
+    RETURNING id INTO v_rec;
+    IF v_rec IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'CM002', MESSAGE = 'key_taken';
+    END IF;
 END;
 $$
 """

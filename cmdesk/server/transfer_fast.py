@@ -49,6 +49,7 @@ APPLICATION_NAME = "cmdesk-transfer"
 TRANSFERS_PATH = "/v1/transfers"
 BULK_PATH = "/v1/transfers/bulk"
 REFUSAL_SQLSTATE = "CM001"
+KEY_TAKEN_SQLSTATE = "CM002"
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 _CALL = (
@@ -225,8 +226,8 @@ class FastTransfer:
                 status, http_status, body = await self.pool.call(pool, _CALL, args)
             except psycopg.Error as exc:
                 sqlstate = exc.diag.sqlstate
-                if sqlstate in _RETRY_SQLSTATES:
-                    continue
+                if sqlstate in _RETRY_SQLSTATES or sqlstate == KEY_TAKEN_SQLSTATE:
+                    continue  # a lost race; with the key taken meanwhile, the next call replays
                 if sqlstate != REFUSAL_SQLSTATE:
                     raise
                 refusal = _refusal(exc, lines, bulk)
@@ -237,9 +238,7 @@ class FastTransfer:
                 raise idempotency.reused_error()
             if status == "in_progress":
                 raise idempotency.in_progress_error()
-            if status == "retry":
-                continue
-            return None  # "general", "session_over": the general path answers
+            return None  # "general": the general path answers
         raise idempotency.in_progress_error()
 
     async def _store_refusal(

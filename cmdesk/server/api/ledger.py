@@ -123,10 +123,10 @@ async def bulk_transfer(
 def _bulk_in_steps(
     request: Request, factory: db.SessionFactory, actor: Actor, key: str, payload: dict[str, Any]
 ) -> Response:
-    lines = ledger.bulk_lines(payload["items"])  # checked before the write lock is taken
+    plan = ledger.plan_bulk(factory, actor, payload["items"])  # read before the write lock is taken
 
     def begin(session: Session) -> tuple[int, Any]:
-        run_id = ledger.begin_bulk_run(session, actor, lines, record_id=idempotency.claim_id(session))
+        run_id = ledger.begin_bulk_run(session, actor, plan, record_id=idempotency.claim_id(session))
         return 201, {"run": run_id}
 
     def finish(record_id: int) -> tuple[int, Any]:

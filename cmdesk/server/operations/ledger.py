@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -420,6 +421,12 @@ def _accept_lines(
     """Check a bulk transfer and debit the distributor for all of it; its movements to write, as
     compact rows (`_ROW`). `late`: the first refusal of the items' input (after `lines`)."""
     targets = _load_targets(session, actor, lines)
+    if (
+        late is None
+        and all(isinstance(t, _Target) for t in targets.values())
+        and _debit_for(session, actor, lines)
+    ):
+        return [_row(line, targets) for line in lines]  # the usual case: no need to find a refusal
     for _attempt in range(3):
         refusal = _first_refusal(lines, targets, _balances_of(session, actor.account_id))
         if refusal is not None:
@@ -698,26 +705,102 @@ def _credit_all(
 # commit the books balance: the ledger's invariant counts what the chunks hold.
 
 BULK_STEP = 100
+# After each chunk the writer waits this many times what its transaction took: on SQLite a writer
+# waiting for the lock retries on its own schedule, and a bulk that took the lock back at once would
+# keep it from stamping for the whole bulk.
+BULK_PAUSE_FACTOR = 1.0
+
+
+@dataclass(frozen=True)
+class BulkPlan:
+    """A bulk transfer read before its accepting transaction (`plan_bulk`): its lines, the first
+    refusal of its input, its targets as they were read, and — when nothing refused — its movements
+    to write, already in chunks."""
+
+    lines: list[TransferLine]
+    late: DomainError | None
+    targets: dict[tuple[str, str], _Target | str]
+    chunks: list[tuple[str, int, int]] | None  # (rows as JSON, stamps, points)
+
+
+def plan_bulk(factory: db.SessionFactory, actor: Actor, items: Any) -> BulkPlan:
+    """Read a bulk transfer's targets in short transactions (at most `_IN_CHUNK` lines each: on
+    SQLite every transaction holds the write lock) and prepare its chunks, out of any transaction."""
+    lines, late = bulk_lines(items)
+    targets: dict[tuple[str, str], _Target | str] = {}
+    for start in range(0, len(lines), _IN_CHUNK):
+        targets.update(db.run(factory, _load_targets, actor, lines[start : start + _IN_CHUNK]))
+    chunks = None
+    if late is None and all(isinstance(t, _Target) for t in targets.values()):
+        rows = [_row(line, targets) for line in lines]
+        chunks = [_chunk(rows[start : start + BULK_STEP]) for start in range(0, len(rows), BULK_STEP)]
+    return BulkPlan(lines, late, targets, chunks)
+
+
+def _chunk(rows: list[list[Any]]) -> tuple[str, int, int]:
+    return (
+        json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
+        sum(r[6] for r in rows if r[5] == Asset.STAMPS.value),
+        sum(r[6] for r in rows if r[5] == Asset.POINTS.value),
+    )
+
+
+def _still_valid(session: Session, actor: Actor, targets: dict[tuple[str, str], _Target | str]) -> bool:
+    """Whether the targets read before still take the transfers (counted, not read again)."""
+    conn = session.connection()
+    wanted: dict[str, list[str]] = {}
+    for party, ident in targets:
+        wanted.setdefault(party, []).append(ident)
+    for party, ids in wanted.items():
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            stmt: Any
+            if party == PartyType.STAMPING_ACCOUNT:
+                stmt = select(func.count()).where(
+                    StampingAccount.id.in_(chunk),
+                    StampingAccount.account_id == actor.account_id,
+                    StampingAccount.kind == StampingAccountKind.STANDARD.value,
+                )
+            elif party == PartyType.CLIENT:
+                stmt = select(func.count()).where(Client.id.in_(chunk), Client.account_id == actor.account_id)
+            else:
+                stmt = select(func.count()).where(
+                    Account.id.in_(chunk),
+                    Account.parent_id == actor.account_id,
+                    Account.status.not_in(CLOSED_ACCOUNT_STATUSES),
+                )
+            if conn.execute(stmt).scalar() != len(chunk):
+                return False
+    return True
 
 
 def begin_bulk_run(
     session: Session,
     actor: Actor,
-    lines: tuple[list[TransferLine], DomainError | None],
+    plan: BulkPlan,
     *,
     record_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """Accept a bulk transfer (`bulk_lines` of its items, checked beforehand out of the write lock):
-    the checks that need the database, the debit, and its run; returns the run's id. Under an
-    idempotency claim (`record_id`) whose run exists already, that run's id (it is resumed)."""
+    """Accept a bulk transfer (`plan_bulk`, read beforehand): the checks that need the database, the
+    debit, and its run; returns the run's id. Under an idempotency claim (`record_id`) whose run
+    exists already, that run's id (it is resumed). The usual case holds the write lock only to
+    count that the targets still take the transfers, debit, and write the prepared chunks; anything
+    else (a refusal, a target changed meanwhile) is decided as `bulk_transfer` decides it."""
     if record_id is not None:
         existing = session.scalar(
             select(BulkTransferRun.id).where(BulkTransferRun.idempotency_record_id == record_id)
         )
         if existing is not None:
             return existing
-    rows = _accept_lines(session, actor, *lines)
+    chunks = plan.chunks
+    if not (
+        chunks is not None
+        and _still_valid(session, actor, plan.targets)
+        and _debit_for(session, actor, plan.lines)
+    ):
+        rows = _accept_lines(session, actor, plan.lines, plan.late)
+        chunks = [_chunk(rows[start : start + BULK_STEP]) for start in range(0, len(rows), BULK_STEP)]
     run = BulkTransferRun(
         account_id=actor.account_id,
         created_by=actor.author,
@@ -726,19 +809,13 @@ def begin_bulk_run(
     )
     session.add(run)
     session.flush()
-    chunks = []
-    for start in range(0, len(rows), BULK_STEP):
-        part = rows[start : start + BULK_STEP]
-        chunks.append(
-            {
-                "run_id": run.id,
-                "rows": json.dumps(part, ensure_ascii=False, separators=(",", ":")),
-                "written": False,
-                "stamps": sum(r[6] for r in part if r[5] == Asset.STAMPS.value),
-                "points": sum(r[6] for r in part if r[5] == Asset.POINTS.value),
-            }
-        )
-    session.execute(insert(BulkTransferChunk), chunks)
+    session.connection().execute(
+        insert(BulkTransferChunk),
+        [
+            {"run_id": run.id, "rows": text, "written": False, "stamps": st, "points": pt}
+            for text, st, pt in chunks
+        ],
+    )
     return run.id
 
 
@@ -751,7 +828,9 @@ def finish_bulk_run(factory: db.SessionFactory, run_id: str) -> dict[str, Any] |
         return None
     account_id, author, now, chunk_ids = head
     for chunk_id in chunk_ids:
+        started = time.perf_counter()
         db.run(factory, _write_chunk, chunk_id, account_id, author, now)
+        time.sleep((time.perf_counter() - started) * BULK_PAUSE_FACTOR)
     # The answer is built out of any transaction (on SQLite every one holds the write lock).
     texts = db.run(factory, _chunk_rows, run_id)
     rows = [row for text in texts for row in json.loads(text)]
@@ -770,8 +849,8 @@ def bulk_transfer_in_steps(
     factory: db.SessionFactory, actor: Actor, items: Any, *, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """`bulk_transfer` in short transactions (see above), without an idempotency key."""
-    lines = bulk_lines(items)
-    run_id = db.run(factory, begin_bulk_run, actor, lines, now=now)
+    plan = plan_bulk(factory, actor, items)
+    run_id = db.run(factory, begin_bulk_run, actor, plan, now=now)
     answer = finish_bulk_run(factory, run_id)
     assert answer is not None
     return answer

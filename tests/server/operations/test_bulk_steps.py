@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from cmdesk.domain.errors import DomainError, ErrorCode
-from cmdesk.models import BulkTransferChunk, BulkTransferRun, IdempotencyRecord, Movement
+from cmdesk.models import Account, BulkTransferChunk, BulkTransferRun, IdempotencyRecord, Movement
 from cmdesk.server import db, idempotency
 from cmdesk.server.app import create_app
 from cmdesk.server.operations import ledger
@@ -95,8 +95,8 @@ def test_the_books_balance_between_the_steps_and_a_left_run_is_finished_once(
     monkeypatch.setattr(ledger, "BULK_STEP", 5)
     w = world(factory, stamps_held=100)
     actor, (a, b) = w["actor"], w["ctis"]
-    lines = ledger.bulk_lines([stamps(a if i % 2 else b, 2) for i in range(23)])
-    run_id = db.run(factory, ledger.begin_bulk_run, actor, lines)
+    plan = ledger.plan_bulk(factory, actor, [stamps(a if i % 2 else b, 2) for i in range(23)])
+    run_id = db.run(factory, ledger.begin_bulk_run, actor, plan)
     # Accepted: the distributor is debited, the chunks hold the stamps; nothing written yet.
     assert state(factory, actor)["account"][0] == 100 - 46
     assert transfers(factory, actor.account_id) == 0
@@ -125,10 +125,11 @@ def test_a_dead_workers_keyed_run_is_taken_over_and_finished_once(
     }
 
     def attempt(die_after: int | None) -> tuple[int, dict[str, Any]]:
+        plan = ledger.plan_bulk(factory, actor, payload["items"])  # each request reads anew
+
         def begin(session: Any) -> tuple[int, Any]:
-            lines = ledger.bulk_lines(payload["items"])
             return 201, {
-                "run": ledger.begin_bulk_run(session, actor, lines, record_id=idempotency.claim_id(session))
+                "run": ledger.begin_bulk_run(session, actor, plan, record_id=idempotency.claim_id(session))
             }
 
         def finish(record_id: int) -> tuple[int, dict[str, Any]]:
@@ -185,10 +186,27 @@ def test_the_server_finishes_left_runs_when_it_starts(
     engine: Engine, factory: db.SessionFactory, tmp_path: Path
 ) -> None:
     w = world(factory, stamps_held=20)
-    lines = ledger.bulk_lines([stamps(w["ctis"][0], 2), stamps(w["ctis"][1], 3)])
-    db.run(factory, ledger.begin_bulk_run, w["actor"], lines)
+    plan = ledger.plan_bulk(factory, w["actor"], [stamps(w["ctis"][0], 2), stamps(w["ctis"][1], 3)])
+    db.run(factory, ledger.begin_bulk_run, w["actor"], plan)
     assert transfers(factory, w["actor"].account_id) == 0
     with TestClient(create_app(Settings(database_url="sqlite://", software_store=tmp_path), engine=engine)):
         pass
     assert transfers(factory, w["actor"].account_id) == 2
     assert_ledger_ok(factory)
+
+
+def test_a_target_changed_after_the_reading_is_decided_in_the_accepting_transaction(
+    factory: db.SessionFactory,
+) -> None:
+    w = world(factory, stamps_held=20)
+    actor = w["actor"]
+    sub = sub_distributor(factory, actor)
+    plan = ledger.plan_bulk(factory, actor, [stamps(w["ctis"][0], 2), to_sub(sub, "stamps", 3)])
+    assert plan.chunks is not None
+    with db.transaction(factory) as s:  # cancelled between the reading and the acceptance
+        s.execute(update(Account).where(Account.id == sub).values(status="cancelled"))
+    before = state(factory, actor)
+    with pytest.raises(DomainError) as e:
+        db.run(factory, ledger.begin_bulk_run, actor, plan)
+    assert e.value.code == ErrorCode.INVALID_STATE_TRANSITION and e.value.errors[0].field == "items[1]"
+    assert state(factory, actor) == before
