@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -77,14 +78,22 @@ async def transfer(
         answer = await fast.transfer(fast.caller(actor), key, body.model_dump(mode="json"))
         if answer is not None:
             return fast_response(answer)
+    return await _general(
+        request, factory, actor, key, body, lambda s: ledger.transfer(s, actor, **_transfer_kwargs(body))
+    )
+
+
+async def _general(
+    request: Request,
+    factory: db.SessionFactory,
+    actor: Actor,
+    key: str,
+    body: Any,
+    fn: Callable[[Session], Any],
+) -> Response:
+    """The general path: `fn` under the idempotency key, in a worker thread."""
     return await run_in_threadpool(
-        idempotent_call,
-        request,
-        factory,
-        scope=actor.account_id,
-        key=key,
-        body=body,
-        fn=lambda s: ledger.transfer(s, actor, **_transfer_kwargs(body)),
+        idempotent_call, request, factory, scope=actor.account_id, key=key, body=body, fn=fn
     )
 
 
@@ -108,14 +117,8 @@ async def bulk_transfer(
             return fast_response(answer)
     items = payload["items"]
     if factory.kw["bind"].dialect.name == "postgresql":
-        return await run_in_threadpool(
-            idempotent_call,
-            request,
-            factory,
-            scope=actor.account_id,
-            key=key,
-            body=body,
-            fn=lambda s: ledger.bulk_transfer(s, actor, items),
+        return await _general(
+            request, factory, actor, key, body, lambda s: ledger.bulk_transfer(s, actor, items)
         )
     return await run_in_threadpool(_bulk_in_steps, request, factory, actor, key, payload)
 

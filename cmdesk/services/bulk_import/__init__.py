@@ -21,7 +21,7 @@ the outbox and the settings).
 
 from cmdesk.services.bulk_import.desktop import SessionDesktop
 from cmdesk.services.bulk_import.dry_run import DryRun, RowCheck, Totals, dry_run
-from cmdesk.services.bulk_import.journal import RowState
+from cmdesk.services.bulk_import.journal import JournalRow, RowState
 from cmdesk.services.bulk_import.mapping import (
     COLUMN_LABELS,
     Column,
@@ -31,7 +31,7 @@ from cmdesk.services.bulk_import.mapping import (
     layout_key,
 )
 from cmdesk.services.bulk_import.reading import ImportFileError, Sheet, read_sheet
-from cmdesk.services.bulk_import.sending import Importer, Progress, RowResult, SendReport
+from cmdesk.services.bulk_import.sending import Importer, Progress, SendReport
 from cmdesk.services.bulk_import.template import write_template
 
 __all__ = [
@@ -41,10 +41,10 @@ __all__ = [
     "DryRun",
     "ImportFileError",
     "Importer",
+    "JournalRow",
     "MappingError",
     "Progress",
     "RowCheck",
-    "RowResult",
     "RowState",
     "SendReport",
     "SessionDesktop",

@@ -25,7 +25,6 @@ from typing import Any, Protocol
 from cmdesk.services.bulk_import.desktop import Queued, when_text
 from cmdesk.services.bulk_import.dry_run import DryRun
 from cmdesk.services.bulk_import.journal import (
-    STATE_LABELS,
     ImportRecord,
     Journal,
     JournalRow,
@@ -97,23 +96,6 @@ class SendReport:
                 "sincronización."
             )
         return p.message
-
-
-@dataclass(frozen=True)
-class RowResult:
-    row: int
-    cti_id: str
-    label: str
-    quantity: int
-    amount_cents: int
-    comment: str
-    state: RowState
-    reason: str
-    movement_id: str
-
-    @property
-    def state_label(self) -> str:
-        return STATE_LABELS[self.state]
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -276,21 +258,9 @@ class Importer:
 
     # ---- after sending ---------------------------------------------------------------------------------
 
-    def results(self, import_id: str) -> list[RowResult]:
-        return [
-            RowResult(
-                r.row,
-                r.cti_id,
-                r.label,
-                r.quantity,
-                r.amount_cents,
-                r.comment,
-                r.state,
-                r.reason,
-                r.movement_id,
-            )
-            for r in self._settle(import_id)
-        ]
+    def results(self, import_id: str) -> list[JournalRow]:
+        """Each row of the import with its outcome as it stands (applied, refused and why, …)."""
+        return self._settle(import_id)
 
     def export_results(self, import_id: str, path: Path) -> Path:
         """Each row's outcome to Excel (.xlsx): applied (with the movement) or refused, and why."""
