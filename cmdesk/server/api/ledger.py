@@ -71,8 +71,9 @@ async def transfer(
     body: schemas.TransferIn, actor: CurrentActor, factory: Db, key: IdempotencyKey, request: Request
 ) -> Response:
     """Transferir timbres (a una CTI estándar o sub-distribuidor) o puntos (a un cliente o
-    sub-distribuidor). Irreversible. Con importe, queda «por facturar». On PostgreSQL one call to
-    `cmdesk_transfer` (`cmdesk.server.transfer_fast`); otherwise `ledger.transfer`."""
+    sub-distribuidor). Irreversible. Con importe, queda «por facturar»."""
+    # On PostgreSQL one call to `cmdesk_transfer` (`cmdesk.server.transfer_fast`); otherwise, and for
+    # anything the fast path hands back, `ledger.transfer`.
     fast = _fast(request)
     if fast is not None:
         answer = await fast.transfer(fast.caller(actor), key, body.model_dump(mode="json"))
@@ -106,9 +107,9 @@ async def _general(
 async def bulk_transfer(
     body: schemas.BulkTransferIn, actor: CurrentActor, factory: Db, key: IdempotencyKey, request: Request
 ) -> Response:
-    """Transferencia masiva: todas o ninguna. On PostgreSQL one call to `cmdesk_transfer`, set-based;
-    on SQLite in short transactions (`ledger.begin_bulk_run`), so other distributors' stamping never
-    waits long for the write lock."""
+    """Transferencia masiva: todas o ninguna."""
+    # On PostgreSQL one call to `cmdesk_transfer`, set-based; on SQLite in short transactions
+    # (`ledger.begin_bulk_run`), so other distributors' stamping never waits long for the write lock.
     payload = body.model_dump(mode="json")
     fast = _fast(request)
     if fast is not None:

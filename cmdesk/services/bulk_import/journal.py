@@ -130,13 +130,25 @@ class Journal:
             self._conn.execute("COMMIT")
 
     def plan(self, import_id: str, file_name: str, rows: Iterable[JournalRow]) -> None:
-        """Record an import and its rows; rows it already has keep their attempt and outcome."""
+        """Record an import and the rows to send now; rows it already has keep their attempt and
+        outcome, and rows planned before but left out now (excluded this time) are forgotten."""
         now = dt.datetime.now(dt.UTC).isoformat()
+        rows = list(rows)
         with self._tx() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO imports (id, file_name, created_at) VALUES (?, ?, ?)",
                 (import_id, file_name, now),
             )
+            wanted = {r.row for r in rows}
+            left_out = [
+                (import_id, number)
+                for (number,) in conn.execute(
+                    "SELECT row FROM rows WHERE import_id = ? AND state = ?",
+                    (import_id, RowState.PLANNED.value),
+                )
+                if number not in wanted
+            ]
+            conn.executemany("DELETE FROM rows WHERE import_id = ? AND row = ?", left_out)
             conn.executemany(
                 f"INSERT OR IGNORE INTO rows ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [

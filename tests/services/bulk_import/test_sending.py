@@ -206,3 +206,27 @@ def test_the_mapping_is_remembered_per_layout(tmp_path: Path, server: EmbeddedSe
         again.close()
     finally:
         d.close()
+
+
+def test_rows_excluded_on_a_later_try_are_not_sent(server: EmbeddedServer, tmp_path: Path) -> None:
+    ctis, path = prepared(server, tmp_path, 8)
+    d = open_desk(server.url, tmp_path / "desk")
+    try:
+        sheet = read_sheet(path)
+        importer = Importer(d.desk, chunk=3)
+        first = importer.send(dry_run(sheet, guess(sheet.headers), d.desk), cancelled=lambda: True)
+        assert first.cancelled and first.progress.not_sent == 8
+        run = dry_run(sheet, guess(sheet.headers), d.desk)
+        run.exclude([5, 6])  # rows 5 and 6 of the spreadsheet (4.50 and 5.50): left out this time
+        report = importer.send(run)
+        assert (report.progress.total, report.progress.applied) == (6, 6)
+        assert sorted(m["amount_cents"] for m in movements_to(d.api, set(ctis))) == [
+            150,
+            250,
+            350,
+            650,
+            750,
+            850,
+        ]
+    finally:
+        d.close()
