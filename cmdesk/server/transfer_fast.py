@@ -57,6 +57,14 @@ _CALL = (
     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
     " %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[])"
 )
+# One transfer: the items' arrays are made in the statement from plain values (adapting seven Python
+# lists cost as much CPU as the rest of the request).
+_CALL_ONE = (
+    "SELECT status, http_status, body FROM cmdesk_transfer("
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::bigint],"
+    " ARRAY[%s::bigint], ARRAY[%s::text])"
+)
 # A refusal stored with its key, unless the key is taken: then what holds it (one statement).
 _STORE = """
 WITH stored AS (
@@ -197,7 +205,7 @@ class FastTransfer:
         if pool is None:
             return None
         digest = idempotency.request_hash("POST", path, payload)
-        arrays = (
+        columns = (
             [line.movement_id for line in lines],
             [line.asset.value for line in lines],
             [line.target_type.value for line in lines],
@@ -206,6 +214,7 @@ class FastTransfer:
             [line.amount_cents for line in lines],
             [line.comments for line in lines],
         )
+        call, arrays = (_CALL, columns) if bulk else (_CALL_ONE, tuple(c[0] for c in columns))
         for _attempt in range(5):
             now = dt.datetime.now(dt.UTC)
             args = (
@@ -223,7 +232,7 @@ class FastTransfer:
                 *arrays,
             )
             try:
-                status, http_status, body = await self.pool.call(pool, _CALL, args)
+                status, http_status, body = await self.pool.call(pool, call, args)
             except psycopg.Error as exc:
                 sqlstate = exc.diag.sqlstate
                 if sqlstate in _RETRY_SQLSTATES or sqlstate == KEY_TAKEN_SQLSTATE:
