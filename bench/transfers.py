@@ -140,16 +140,11 @@ def sign_in(url: str, login: str) -> str:
     return token
 
 
-def _consume_request(host: str, cti: str) -> bytes:
+def _consume(cti: str) -> tuple[dict[str, str], bytes]:
+    """The headers and body of a stamping request: a new CFDI on `cti`."""
     body = json.dumps({"emitter_rfc": "EKU9003173C9", "cfdi_uuid": str(uuid.uuid4())}).encode()
     auth = "Basic " + base64.b64encode(f"{cti}:{CTI_PASSWORD}".encode()).decode()
-    return encode(
-        host,
-        "POST",
-        "/v1/stamping/consume",
-        {"Content-Type": "application/json", "Authorization": auth},
-        body,
-    )
+    return {"Content-Type": "application/json", "Authorization": auth}, body
 
 
 async def bulk_under_stamping(url: str, token: str, targets: list[str], ctis: list[str]) -> dict[str, float]:
@@ -168,7 +163,8 @@ async def bulk_under_stamping(url: str, token: str, targets: list[str], ctis: li
         try:
             i = 0
             while not stop.is_set():
-                data = _consume_request(hostport, ctis[(w * 3 + i) % len(ctis)])
+                headers, body = _consume(ctis[(w * 3 + i) % len(ctis)])
+                data = encode(hostport, "POST", "/v1/stamping/consume", headers, body)
                 t0 = time.perf_counter()
                 writer.write(data)
                 status, _ = await read_response(reader)
@@ -289,6 +285,21 @@ def run_postgres(args: argparse.Namespace, levels: list[int]) -> None:
             )
             if r.errors:
                 print(f"transfer ({c}): {r.errors} errores; el primero: {r.first_error}")
+        # For reading the figures under load: stamping (the other fast path) at 8 callers, same run.
+        asyncio.run(warm_credentials(server.url, world.stamping_ctis, rounds=6 * args.workers))
+
+        def consume(w: int, i: int) -> tuple[str, str, dict[str, str], bytes, int]:
+            headers, body = _consume(world.stamping_ctis[(w * 3 + i) % len(world.stamping_ctis)])
+            return "POST", "/v1/stamping/consume", headers, body, 200
+
+        tps = pgbench(pg, int(args.seconds), 8)
+        asyncio.run(drive("consume", server.url, 8, 1.0, consume))
+        server_before, pg_before = tree_cpu_seconds(server_pid), tree_cpu_seconds(postmaster)
+        r = asyncio.run(drive("consume", server.url, 8, args.seconds, consume))
+        done = r.throughput * args.seconds
+        rows.append(
+            (r, tps, "", cpu_ms_per(server_pid, server_before, done), cpu_ms_per(postmaster, pg_before, done))
+        )
         print(
             f"\nTransfers on PostgreSQL, {args.workers} workers, {args.seconds:.0f} s per figure, "
             f"callers over {len(tokens)} distributors"
@@ -320,9 +331,11 @@ def run_postgres(args: argparse.Namespace, levels: list[int]) -> None:
                     f"{r.p99_ms:.1f}",
                     r.errors,
                     server_cost,
-                    f"{pg_server_cost} ({pg_cost})",
+                    f"{pg_server_cost} ({pg_cost})" if pg_cost else pg_server_cost,
                 )
             )
+            if r.name != "transfer":
+                continue
             figure(
                 f"Transferencias, {r.concurrency} llamadas en {len(tokens)} distribuidores: "
                 "proporción de pgbench -N",
@@ -332,7 +345,6 @@ def run_postgres(args: argparse.Namespace, levels: list[int]) -> None:
                 "higher",
                 goal_text="≥ 25 % de pgbench -N" if r.concurrency == 8 else "proporción de pgbench -N",
             )
-        asyncio.run(warm_credentials(server.url, world.stamping_ctis, rounds=6 * args.workers))
         result = asyncio.run(
             bulk_under_stamping(
                 server.url, sign_in(server.url, world.bulk_login), world.bulk_targets, world.stamping_ctis

@@ -55,7 +55,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_bulk_transfer_chunks_run_id"), "bulk_transfer_chunks", ["run_id"])
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(TRANSFER_FUNCTION_V1)
+        # As the driver gets it: the text holds JSON (`"version":1`), which text() would read as a
+        # bind parameter.
+        op.get_bind().exec_driver_sql(TRANSFER_FUNCTION_V1)
 
 
 def downgrade() -> None:
