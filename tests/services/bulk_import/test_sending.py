@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from cmdesk.server.embedded import EmbeddedServer
@@ -14,6 +15,7 @@ from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
 from cmdesk.services.api_client import ApiClient
 from cmdesk.services.bulk_import import (
     Importer,
+    ImportFileError,
     Progress,
     RowState,
     SessionDesktop,
@@ -228,5 +230,21 @@ def test_rows_excluded_on_a_later_try_are_not_sent(server: EmbeddedServer, tmp_p
             750,
             850,
         ]
+    finally:
+        d.close()
+
+
+def test_a_file_that_cannot_be_read_sends_nothing(server: EmbeddedServer, tmp_path: Path) -> None:
+    d = open_desk(server.url, tmp_path / "desk")
+    try:
+        broken = tmp_path / "roto.xlsx"
+        broken.write_bytes(b"PK\x03\x04 no es un libro")
+        with pytest.raises(ImportFileError) as e:
+            read_sheet(broken)
+        assert (
+            e.value.message
+            == "roto.xlsx no es un libro de Excel válido (.xlsx). Ábralo en Excel y guárdelo de nuevo."
+        )
+        assert d.outbox.list() == []
     finally:
         d.close()
