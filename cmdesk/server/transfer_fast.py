@@ -34,6 +34,7 @@ from typing import Any
 
 import psycopg
 from pydantic_core import to_jsonable_python
+from starlette.concurrency import run_in_threadpool
 
 from cmdesk.domain.enums import Asset
 from cmdesk.domain.errors import DomainError
@@ -176,26 +177,28 @@ class FastTransfer:
             )
         except DomainError:
             return None
-        return await self._run(caller, key, TRANSFERS_PATH, item, [line], bulk=False)
+        return await self._run(
+            caller, key, TRANSFERS_PATH, *_columns(TRANSFERS_PATH, item, [line]), bulk=False
+        )
 
     async def bulk(self, caller: Caller, key: str, body: dict[str, Any]) -> Answer | None:
         """`POST /v1/transfers/bulk` (`body`: {"items": [...]} as the route validates it); None: the
         general path answers."""
-        try:
-            lines, late = ledger.bulk_lines(body["items"])
-        except DomainError:
+        # Thousands of items take a good part of a second of Python: out of the event loop, so the
+        # other requests of this worker (stamping above all) go on meanwhile.
+        prepared = await run_in_threadpool(_prepare, BULK_PATH, body)
+        if prepared is None:
             return None
-        if late is not None:
-            return None
-        return await self._run(caller, key, BULK_PATH, body, lines, bulk=True)
+        return await self._run(caller, key, BULK_PATH, *prepared, bulk=True)
 
     async def _run(
         self,
         caller: Caller,
         key: str,
         path: str,
-        payload: Any,
         lines: list[ledger.TransferLine],
+        digest: str,
+        columns: tuple[list[Any], ...],
         *,
         bulk: bool,
     ) -> Answer | None:
@@ -204,16 +207,6 @@ class FastTransfer:
         pool = await self.pool.get()
         if pool is None:
             return None
-        digest = idempotency.request_hash("POST", path, payload)
-        columns = (
-            [line.movement_id for line in lines],
-            [line.asset.value for line in lines],
-            [line.target_type.value for line in lines],
-            [line.target_id for line in lines],
-            [line.quantity for line in lines],
-            [line.amount_cents for line in lines],
-            [line.comments for line in lines],
-        )
         call, arrays = (_CALL, columns) if bulk else (_CALL_ONE, tuple(c[0] for c in columns))
         for _attempt in range(5):
             now = dt.datetime.now(dt.UTC)
@@ -278,6 +271,36 @@ class FastTransfer:
         if request_hash is not None:
             raise idempotency.in_progress_error()
         raise refusal  # the key was released meanwhile: answered, not stored
+
+
+def _prepare(
+    path: str, body: dict[str, Any]
+) -> tuple[list[ledger.TransferLine], str, tuple[list[Any], ...]] | None:
+    """A bulk's lines, its request hash and its columns; None: the general path answers it."""
+    try:
+        lines, late = ledger.bulk_lines(body["items"])
+    except DomainError:
+        return None
+    return None if late is not None else _columns(path, body, lines)
+
+
+def _columns(
+    path: str, payload: Any, lines: list[ledger.TransferLine]
+) -> tuple[list[ledger.TransferLine], str, tuple[list[Any], ...]]:
+    """The lines, the request's hash (as `idempotency` computes it) and the function's item arrays."""
+    return (
+        lines,
+        idempotency.request_hash("POST", path, payload),
+        (
+            [line.movement_id for line in lines],
+            [line.asset.value for line in lines],
+            [line.target_type.value for line in lines],
+            [line.target_id for line in lines],
+            [line.quantity for line in lines],
+            [line.amount_cents for line in lines],
+            [line.comments for line in lines],
+        ),
+    )
 
 
 def _plain_quantity(quantity: Any) -> bool:

@@ -57,7 +57,9 @@ def quote(body: sd.QuoteIn, actor: CurrentActor, factory: Db) -> dict[str, Any]:
 
 
 @router.post(
-    "/v1/contracts", status_code=201, response_model=sd.ContractCreated,
+    "/v1/contracts",
+    status_code=201,
+    response_model=sd.ContractCreated,
     responses=problem_responses(401, 404, 409, 422),
 )
 def create_contract(
@@ -66,7 +68,11 @@ def create_contract(
     """Contratar un MKL o suscripción hasta el vencimiento de la cuenta (se renueva con ella). El cargo
     va al estado de cuenta o, con `pay_with_points`, se paga con puntos."""
     return idempotent_call(
-        request, factory, scope=actor.account_id, key=key, body=body,
+        request,
+        factory,
+        scope=actor.account_id,
+        key=key,
+        body=body,
         fn=lambda s: contracts.contract(s, actor, body.code, pay_with_points=body.pay_with_points),
     )
 
@@ -76,7 +82,9 @@ def create_contract(
 
 @router.get("/v1/licenses", response_model=sd.LicenseList, responses=problem_responses(401, 404, 422))
 def list_licenses(
-    actor: CurrentActor, factory: Db, page: Pagination,
+    actor: CurrentActor,
+    factory: Db,
+    page: Pagination,
     client_id: Annotated[str | None, Query(max_length=64, description="Sólo las de este cliente.")] = None,
 ) -> dict[str, Any]:
     """Las licencias MKL generadas para los clientes de la cuenta."""
@@ -84,7 +92,9 @@ def list_licenses(
 
 
 @router.post(
-    "/v1/licenses", status_code=201, response_model=list[sd.License],
+    "/v1/licenses",
+    status_code=201,
+    response_model=list[sd.License],
     responses=problem_responses(401, 404, 409, 422),
 )
 def create_licenses(
@@ -92,7 +102,11 @@ def create_licenses(
 ) -> Response:
     """Generar licencias de un MKL contratado para un cliente, cada una válida por un año."""
     return idempotent_call(
-        request, factory, scope=actor.account_id, key=key, body=body,
+        request,
+        factory,
+        scope=actor.account_id,
+        key=key,
+        body=body,
         fn=lambda s: contracts.generate_licenses(s, actor, body.client_id, body.product_code, body.count),
     )
 
@@ -120,7 +134,12 @@ def list_charges(
         else:
             after = (when, str(ident))
     items = db.run(
-        factory, contracts.list_charges, actor, since=_utc(from_), until=_utc(to), limit=page.limit + 1,
+        factory,
+        contracts.list_charges,
+        actor,
+        since=_utc(from_),
+        until=_utc(to),
+        limit=page.limit + 1,
         after=after,
     )
     nxt = None
@@ -134,16 +153,26 @@ def list_charges(
 
 
 @router.post(
-    "/v1/stamping-accounts/{cti_id}/unlimited-fee", status_code=201, response_model=sd.UnlimitedFeePaid,
+    "/v1/stamping-accounts/{cti_id}/unlimited-fee",
+    status_code=201,
+    response_model=sd.UnlimitedFeePaid,
     responses=problem_responses(401, 404, 409, 422),
 )
 def pay_unlimited_fee(
-    cti_id: str, body: sd.UnlimitedFeeIn, actor: CurrentActor, factory: Db, key: IdempotencyKey,
+    cti_id: str,
+    body: sd.UnlimitedFeeIn,
+    actor: CurrentActor,
+    factory: Db,
+    key: IdempotencyKey,
     request: Request,
 ) -> Response:
     """Pagar la cuota anual de una CTI ilimitada con puntos del cliente o de la Cuenta Maestra; extiende
     su vigencia un año por cada año pagado."""
     return idempotent_call(
-        request, factory, scope=actor.account_id, key=key, body=body,
+        request,
+        factory,
+        scope=actor.account_id,
+        key=key,
+        body=body,
         fn=lambda s: unlimited.pay_unlimited_fee(s, actor, cti_id, payer=body.payer, years=body.years),
     )

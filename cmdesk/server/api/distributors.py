@@ -121,11 +121,16 @@ def list_distributors(
 
 
 @router.post(
-    "/v1/distributors", status_code=201, response_model=sd.DistributorCreated,
+    "/v1/distributors",
+    status_code=201,
+    response_model=sd.DistributorCreated,
     responses=problem_responses(401, 409, 422),
 )
 def create_distributor(
-    body: sd.DistributorCreate, actor: CurrentActor, factory: Db, key: OptionalIdempotencyKey,
+    body: sd.DistributorCreate,
+    actor: CurrentActor,
+    factory: Db,
+    key: OptionalIdempotencyKey,
     request: Request,
 ) -> Response:
     """Alta de distribuidor: una sub-cuenta «Sin validar» hasta que su administrador confirme el correo
@@ -133,7 +138,11 @@ def create_distributor(
     outbox = Outbox()
     data = body.model_dump()
     answer = idempotent_call(
-        request, factory, scope=actor.account_id, key=key, body=body,
+        request,
+        factory,
+        scope=actor.account_id,
+        key=key,
+        body=body,
         fn=_with_outbox(outbox, lambda s: distributors.create_sub_distributor(s, actor, **data)),
     )
     outbox.send(request)
@@ -149,7 +158,8 @@ def get_distributor(distributor_id: str, actor: CurrentActor, factory: Db) -> di
 
 
 @router.post(
-    "/v1/distributors/{distributor_id}/activate", response_model=sd.Distributor,
+    "/v1/distributors/{distributor_id}/activate",
+    response_model=sd.Distributor,
     responses=problem_responses(401, 404, 409),
 )
 def activate(distributor_id: str, actor: CurrentActor, factory: Db) -> dict[str, Any]:
@@ -159,7 +169,8 @@ def activate(distributor_id: str, actor: CurrentActor, factory: Db) -> dict[str,
 
 
 @router.post(
-    "/v1/distributors/{distributor_id}/suspend", response_model=sd.Distributor,
+    "/v1/distributors/{distributor_id}/suspend",
+    response_model=sd.Distributor,
     responses=problem_responses(401, 404, 409),
 )
 def suspend(distributor_id: str, actor: CurrentActor, factory: Db) -> dict[str, Any]:
@@ -168,7 +179,8 @@ def suspend(distributor_id: str, actor: CurrentActor, factory: Db) -> dict[str, 
 
 
 @router.post(
-    "/v1/distributors/{distributor_id}/cancel", response_model=sd.Distributor,
+    "/v1/distributors/{distributor_id}/cancel",
+    response_model=sd.Distributor,
     responses=problem_responses(401, 404, 409),
 )
 def cancel(distributor_id: str, actor: CurrentActor, factory: Db) -> dict[str, Any]:
@@ -177,7 +189,8 @@ def cancel(distributor_id: str, actor: CurrentActor, factory: Db) -> dict[str, A
 
 
 @router.post(
-    "/v1/distributors/{distributor_id}/renew", response_model=sd.DistributorRenewed,
+    "/v1/distributors/{distributor_id}/renew",
+    response_model=sd.DistributorRenewed,
     responses=problem_responses(401, 404, 409, 422),
 )
 def renew(
@@ -186,13 +199,19 @@ def renew(
     """Renovar: Vencido → Activo por un año más; carga la anualidad y el año completo de cada contrato
     al estado de cuenta del distribuidor renovado."""
     return idempotent_call(
-        request, factory, scope=actor.account_id, key=key, body=None, status_code=200,
+        request,
+        factory,
+        scope=actor.account_id,
+        key=key,
+        body=None,
+        status_code=200,
         fn=lambda s: distributors.renew(s, actor, distributor_id),
     )
 
 
 @router.post(
-    "/v1/distributors/{distributor_id}/resend-confirmation", response_model=sd.ConfirmationResent,
+    "/v1/distributors/{distributor_id}/resend-confirmation",
+    response_model=sd.ConfirmationResent,
     responses=problem_responses(401, 404, 409),
 )
 def resend_confirmation(
@@ -214,18 +233,28 @@ def resend_confirmation(
 
 
 @router.post(
-    "/v1/clients/{client_id}/convert-to-distributor", status_code=201, response_model=sd.DistributorConverted,
+    "/v1/clients/{client_id}/convert-to-distributor",
+    status_code=201,
+    response_model=sd.DistributorConverted,
     responses=problem_responses(401, 404, 409, 422),
 )
 def convert_client(
-    client_id: str, body: sd.ConvertIn, actor: CurrentActor, factory: Db, key: OptionalIdempotencyKey,
+    client_id: str,
+    body: sd.ConvertIn,
+    actor: CurrentActor,
+    factory: Db,
+    key: OptionalIdempotencyKey,
     request: Request,
 ) -> Response:
     """Convertir un cliente en distribuidor: una sub-cuenta con los datos del cliente, que se queda como
     está (con sus CTI y saldos). Un cliente se convierte una sola vez."""
     outbox = Outbox()
     answer = idempotent_call(
-        request, factory, scope=actor.account_id, key=key, body=body,
+        request,
+        factory,
+        scope=actor.account_id,
+        key=key,
+        body=body,
         fn=_with_outbox(
             outbox,
             lambda s: distributors.convert_client_to_distributor(

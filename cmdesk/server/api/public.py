@@ -54,7 +54,9 @@ def count_public_call(
 
 
 @router.post(
-    "/v1/public/registrations", status_code=201, response_model=sd.Registration,
+    "/v1/public/registrations",
+    status_code=201,
+    response_model=sd.Registration,
     responses=problem_responses(404, 409, 422, 429),
 )
 def register(

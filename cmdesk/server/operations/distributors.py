@@ -637,9 +637,7 @@ def renew(
 
 def read_distributor(session: Session, actor: Actor, distributor_id: str) -> dict[str, Any]:
     """One of the actor's own sub-distributors; anybody else's is "not found"."""
-    found = _with_admins(
-        session, and_(Account.id == distributor_id, Account.parent_id == actor.account_id)
-    )
+    found = _with_admins(session, and_(Account.id == distributor_id, Account.parent_id == actor.account_id))
     if not found:
         raise not_found("El distribuidor")
     return distributor_view(*found[0])
