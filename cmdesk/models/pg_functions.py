@@ -376,12 +376,135 @@ END;
 $$
 """
 
-# The version the current schema has.
-TRANSFER_FUNCTION = TRANSFER_FUNCTION_V1
 
-DROP_TRANSFER_FUNCTION = (
+# V2 = V1 + the issue 15 and 18 rules the general path keeps (see `cmdesk.server.transfer_fast`):
+# - an account past its expiry date (Vencido between two runs of the maintenance) is handed to the
+#   general path, which refuses it (`account_blocked`) as it refuses every other operation;
+# - `p_audit` ({"action", "route", "device", "ip", "reason"}, or NULL: no record) makes the call write
+#   the bitácora's record the ORM recorder writes for `ledger.transfer` (one per call, a bulk's too):
+#   the first movement its main entity; in `changes` the distributor's balances before and after,
+#   each target's (read after the credit, while this transaction holds their rows), and the other
+#   movements; its subjects the distributor, the targets and their clients
+#   (`cmdesk.server.operations.transfer_audit` notes the same for the general path's set-based bulk).
+_V1_SIGNATURE = (
+    "p_now timestamptz, p_now_text text, p_expires timestamptz, p_stale timestamptz, p_bulk boolean,"
+)
+_V1_DECLARE = "    v_txid bigint;\n"
+_V1_WHO = """    SELECT a.status, a.parent_id,
+           p_session IS NULL"""
+_V1_WHO_INTO = """      INTO v_state, v_parent, v_open
+      FROM accounts a
+     WHERE a.id = p_account;
+    IF NOT FOUND OR NOT v_open OR v_state <> 'active' THEN"""
+_V1_DEBIT = (
+    "         WHERE a.id = p_account AND a.stamps_balance >= v_stamps AND a.points_balance >= v_points;\n"
+)
+_V1_ANSWER = "    -- The answer as text, concatenated"
+_AUDIT = """    IF p_audit IS NOT NULL THEN
+        SELECT jsonb_agg(jsonb_build_object(
+                   'id', u.id, 'account_id', p_account, 'counterpart_account_id', u.counterpart,
+                   'kind', 'transfer', 'asset', u.asset, 'quantity', u.q, 'amount_cents', u.amount,
+                   'source_type', 'account', 'source_id', p_account, 'target_type', u.ttype,
+                   'target_id', u.tid, 'client_id', u.client, 'comments', u.comments,
+                   'created_at', p_now_text, 'created_by', p_profile) ORDER BY u.n)
+          INTO v_moves
+          FROM unnest(p_ids, p_assets, p_types, p_targets, p_quantities, p_amounts, p_comments, v_clients,
+                      v_counterparts) WITH ORDINALITY
+               AS u(id, asset, ttype, tid, q, amount, comments, client, counterpart, n);
+        SELECT jsonb_agg(x.change ORDER BY x.pos) INTO v_changes
+          FROM (SELECT 0 AS pos,
+                       jsonb_build_object(
+                           'entity', 'account', 'id', p_account, 'op', 'update',
+                           'before', jsonb_strip_nulls(jsonb_build_object(
+                               'stamps_balance',
+                               CASE WHEN v_stamps > 0 THEN v_debited.stamps_balance + v_stamps END,
+                               'points_balance',
+                               CASE WHEN v_points > 0 THEN v_debited.points_balance + v_points END)),
+                           'after', jsonb_strip_nulls(jsonb_build_object(
+                               'stamps_balance', CASE WHEN v_stamps > 0 THEN v_debited.stamps_balance END,
+                               'points_balance', CASE WHEN v_points > 0 THEN v_debited.points_balance END)))
+                       AS change
+                UNION ALL
+                SELECT t.pos,
+                       jsonb_build_object(
+                           'entity', CASE t.ttype WHEN 'account' THEN 'distributor' ELSE t.ttype END,
+                           'id', t.tid, 'op', 'update',
+                           'before', jsonb_strip_nulls(jsonb_build_object(
+                               'balance', s.balance - t.st,
+                               'points_balance', CASE WHEN t.pt > 0 THEN p.points - t.pt END,
+                               'stamps_balance', CASE WHEN t.ttype = 'account' AND t.st > 0
+                                                      THEN a.stamps_balance - t.st END)),
+                           'after', jsonb_strip_nulls(jsonb_build_object(
+                               'balance', s.balance,
+                               'points_balance', CASE WHEN t.pt > 0 THEN p.points END,
+                               'stamps_balance', CASE WHEN t.ttype = 'account' AND t.st > 0
+                                                      THEN a.stamps_balance END)))
+                  FROM (SELECT u.ttype, u.tid, min(u.n) AS pos,
+                               coalesce(sum(u.q) FILTER (WHERE u.asset = 'stamps'), 0) AS st,
+                               coalesce(sum(u.q) FILTER (WHERE u.asset = 'points'), 0) AS pt
+                          FROM unnest(p_types, p_targets, p_assets, p_quantities)
+                               WITH ORDINALITY AS u(ttype, tid, asset, q, n)
+                         GROUP BY u.ttype, u.tid) t
+                  LEFT JOIN stamping_accounts s ON t.ttype = 'stamping_account' AND s.id = t.tid
+                  LEFT JOIN clients c ON t.ttype = 'client' AND c.id = t.tid
+                  LEFT JOIN accounts a ON t.ttype = 'account' AND a.id = t.tid
+                 CROSS JOIN LATERAL (SELECT coalesce(c.points_balance, a.points_balance) AS points) p
+                UNION ALL
+                SELECT cardinality(p_ids) + j.n,
+                       jsonb_build_object('entity', 'movement', 'id', j.mv ->> 'id', 'op', 'create',
+                                          'before', NULL, 'after', j.mv)
+                  FROM jsonb_array_elements(v_moves) WITH ORDINALITY AS j(mv, n)
+                 WHERE j.n > 1) x;
+        SELECT jsonb_agg(DISTINCT x.subject) INTO v_subjects
+          FROM (SELECT jsonb_build_array('account', p_account) AS subject
+                UNION ALL
+                SELECT jsonb_build_array(
+                           CASE u.ttype WHEN 'account' THEN 'distributor' ELSE u.ttype END, u.tid)
+                  FROM unnest(p_types, p_targets) AS u(ttype, tid)
+                UNION ALL
+                SELECT jsonb_build_array('client', u.client)
+                  FROM unnest(v_clients) AS u(client)
+                 WHERE u.client IS NOT NULL) x;
+        PERFORM cmdesk_audit(p_account, p_profile, p_audit ->> 'device', p_audit ->> 'ip',
+                             p_audit ->> 'action', p_audit ->> 'route', p_audit ->> 'reason', 'movement',
+                             p_ids[1], NULL, v_moves -> 0, v_changes, v_subjects);
+    END IF;
+
+"""
+for part in (_V1_SIGNATURE, _V1_DECLARE, _V1_WHO, _V1_WHO_INTO, _V1_DEBIT, _V1_ANSWER):
+    assert TRANSFER_FUNCTION_V1.count(part) == 1, part
+TRANSFER_FUNCTION_V2 = (
+    TRANSFER_FUNCTION_V1.replace(_V1_SIGNATURE, _V1_SIGNATURE + " p_audit jsonb,")
+    .replace(
+        _V1_DECLARE,
+        _V1_DECLARE
+        + "    v_expires timestamptz;\n    v_debited record;\n    v_moves jsonb;\n    v_changes jsonb;\n"
+        "    v_subjects jsonb;\n",
+    )
+    .replace(_V1_WHO, _V1_WHO.replace("a.parent_id,", "a.parent_id, a.expires_at,"))
+    .replace(
+        _V1_WHO_INTO,
+        _V1_WHO_INTO.replace("v_parent, v_open", "v_parent, v_expires, v_open").replace(
+            "v_state <> 'active'", "v_state <> 'active' OR v_expires <= p_now"
+        ),
+    )
+    .replace(
+        _V1_DEBIT,
+        _V1_DEBIT[:-2] + "\n         RETURNING a.stamps_balance, a.points_balance INTO v_debited;\n",
+    )
+    .replace(_V1_ANSWER, _AUDIT + _V1_ANSWER)
+)
+
+# The version the current schema has.
+TRANSFER_FUNCTION = TRANSFER_FUNCTION_V2
+
+DROP_TRANSFER_FUNCTION_V1 = (
     "DROP FUNCTION IF EXISTS cmdesk_transfer(text, text, text, text, text, text, timestamptz, text,"
     " timestamptz, timestamptz, boolean, text[], text[], text[], text[], bigint[], bigint[], text[])"
+)
+DROP_TRANSFER_FUNCTION = (
+    "DROP FUNCTION IF EXISTS cmdesk_transfer(text, text, text, text, text, text, timestamptz, text,"
+    " timestamptz, timestamptz, boolean, jsonb, text[], text[], text[], text[], bigint[], bigint[], text[])"
 )
 
 for _create, _drop in (

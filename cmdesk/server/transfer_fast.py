@@ -14,8 +14,14 @@ claims kept until the token expires, in `TokenCache`); what can change meanwhile
 revoked by a logout or a reused refresh token, the profile removed from the account, the account
 suspended or cancelled — is checked by the database function on every call, in the same round trip
 (no time-to-live: a revoked session is refused at its next request). A session no longer open, or an
-account that is not `active`, is handed to the general path, whose authentication decides and words
-the answer (issue 15's account-state checks live there).
+account that is not `active` or is past its expiry date, is handed to the general path, whose
+authentication decides and words the answer (issue 15's account-state checks live there): the same
+status and problem code as any other route.
+
+The bitácora (issue 18). A transfer or a bulk through the fast path writes the record the general path
+writes (one per request, `cmdesk_transfer`'s `p_audit`, in the same transaction), with the device,
+address and reason of the request's `X-Cmdesk-Device` / `X-Cmdesk-Reason` (`api.deps.audit_context`,
+bound by the route, made by the lane); a refusal or a replay writes none, as on the general path.
 
 The caller checks every rule that needs no database (`ledger.transfer_line`); anything unusual is
 answered by the general path (`ledger.transfer`, `ledger.bulk_transfer`), which has the same rules
@@ -38,7 +44,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cmdesk.domain.enums import Asset
 from cmdesk.domain.errors import DomainError
-from cmdesk.server import idempotency, security
+from cmdesk.server import audit, idempotency, security
 from cmdesk.server.api.errors import domain_problem
 from cmdesk.server.operations import balances, ledger
 from cmdesk.server.operations.context import Actor
@@ -55,14 +61,14 @@ _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detecte
 
 _CALL = (
     "SELECT status, http_status, body FROM cmdesk_transfer("
-    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb,"
     " %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[])"
 )
 # One transfer: the items' arrays are made in the statement from plain values (adapting seven Python
 # lists cost as much CPU as the rest of the request).
 _CALL_ONE = (
     "SELECT status, http_status, body FROM cmdesk_transfer("
-    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb,"
     " ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::bigint],"
     " ARRAY[%s::bigint], ARRAY[%s::text])"
 )
@@ -163,9 +169,11 @@ class FastTransfer:
     async def close(self) -> None:
         await self.pool.close()
 
-    async def transfer(self, caller: Caller, key: str, item: dict[str, Any]) -> Answer | None:
-        """`POST /v1/transfers` (`item`: the body as the route validates it); None: the general
-        path answers."""
+    async def transfer(
+        self, caller: Caller, key: str, item: dict[str, Any], audited: audit.AuditContext | None = None
+    ) -> Answer | None:
+        """`POST /v1/transfers` (`item`: the body as the route validates it; `audited`: the
+        bitácora's context, None without a record); None: the general path answers."""
         try:
             line = ledger.transfer_line(
                 asset=item["asset"],
@@ -178,10 +186,12 @@ class FastTransfer:
         except DomainError:
             return None
         return await self._run(
-            caller, key, TRANSFERS_PATH, *_columns(TRANSFERS_PATH, item, [line]), bulk=False
+            caller, key, TRANSFERS_PATH, *_columns(TRANSFERS_PATH, item, [line]), bulk=False, audited=audited
         )
 
-    async def bulk(self, caller: Caller, key: str, body: dict[str, Any]) -> Answer | None:
+    async def bulk(
+        self, caller: Caller, key: str, body: dict[str, Any], audited: audit.AuditContext | None = None
+    ) -> Answer | None:
         """`POST /v1/transfers/bulk` (`body`: {"items": [...]} as the route validates it); None: the
         general path answers."""
         # Thousands of items take a good part of a second of Python: out of the event loop, so the
@@ -189,7 +199,7 @@ class FastTransfer:
         prepared = await run_in_threadpool(_prepare, BULK_PATH, body)
         if prepared is None:
             return None
-        return await self._run(caller, key, BULK_PATH, *prepared, bulk=True)
+        return await self._run(caller, key, BULK_PATH, *prepared, bulk=True, audited=audited)
 
     async def _run(
         self,
@@ -201,6 +211,7 @@ class FastTransfer:
         columns: tuple[list[Any], ...],
         *,
         bulk: bool,
+        audited: audit.AuditContext | None,
     ) -> Answer | None:
         if not all(_plain_quantity(line.quantity) for line in lines):
             return None  # a quantity the general path refuses, in its order
@@ -208,6 +219,7 @@ class FastTransfer:
         if pool is None:
             return None
         call, arrays = (_CALL, columns) if bulk else (_CALL_ONE, tuple(c[0] for c in columns))
+        record = _audit_argument(audited)
         for _attempt in range(5):
             now = dt.datetime.now(dt.UTC)
             args = (
@@ -222,6 +234,7 @@ class FastTransfer:
                 now + self.retention,
                 now - dt.timedelta(seconds=idempotency.STALE_CLAIM_SECONDS),
                 bulk,
+                record,
                 *arrays,
             )
             try:
@@ -271,6 +284,22 @@ class FastTransfer:
         if request_hash is not None:
             raise idempotency.in_progress_error()
         raise refusal  # the key was released meanwhile: answered, not stored
+
+
+def _audit_argument(audited: audit.AuditContext | None) -> str | None:
+    """`cmdesk_transfer`'s `p_audit`: what the bitácora's record says of the request."""
+    if audited is None:
+        return None
+    return json.dumps(
+        {
+            "action": audited.action,
+            "route": f"{audited.method} {audited.route}".strip(),
+            "device": audited.device,
+            "ip": audited.ip,
+            "reason": audited.reason,
+        },
+        ensure_ascii=False,
+    )
 
 
 def _prepare(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from cmdesk.server import db, idempotency
+from cmdesk.server import audit, db, idempotency
 from cmdesk.server.api import schemas
 from cmdesk.server.api.deps import (
     CurrentActor,
@@ -76,7 +76,7 @@ async def transfer(
     # anything the fast path hands back, `ledger.transfer`.
     fast = _fast(request)
     if fast is not None:
-        answer = await fast.transfer(fast.caller(actor), key, body.model_dump(mode="json"))
+        answer = await fast.transfer(fast.caller(actor), key, body.model_dump(mode="json"), audit.current())
         if answer is not None:
             return fast_response(answer)
     return await _general(
@@ -113,7 +113,7 @@ async def bulk_transfer(
     payload = await run_in_threadpool(body.model_dump, mode="json")  # 5,000 items: off the event loop
     fast = _fast(request)
     if fast is not None:
-        answer = await fast.bulk(fast.caller(actor), key, payload)
+        answer = await fast.bulk(fast.caller(actor), key, payload, audit.current())
         if answer is not None:
             return fast_response(answer)
     items = payload["items"]

@@ -6,9 +6,11 @@ routing, solving dependencies (the bearer check is a database round trip of its 
 body with pydantic — cost several times the fast path's one database call. This ASGI middleware takes
 only the plain, well-formed requests — a JSON body exactly as `schemas.TransferIn` accepts it without
 coercion (no control characters either), a valid `Idempotency-Key`, a bearer token this worker can
-verify (`transfer_fast.authorize`) — and hands everything else to the route unchanged (the body is
-replayed), so the answers stay the route's. A request the fast path sends to the general path goes
-to the route marked so (`ledger.GENERAL_PATH_MARK`), which then skips the fast path.
+verify (`transfer_fast.authorize`), bitácora headers the route would take as they are — and hands
+everything else to the route unchanged (the body is replayed), so the answers stay the route's. It
+makes the bitácora's context as the route's `audit_scope` does (`deps.audit_context`), so the record
+the fast path writes is the route's, device and reason included. A request the fast path sends to
+the general path goes to the route marked so (`ledger.GENERAL_PATH_MARK`), which then skips the fast path.
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cmdesk.domain.errors import DomainError
+from cmdesk.server import audit
 from cmdesk.server.api import errors
 from cmdesk.server.api.consume_lane import _read_body, _replaying
-from cmdesk.server.api.deps import AuthState, optional_idempotency_key
+from cmdesk.server.api.deps import (
+    DEVICE_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    AuthState,
+    audit_context,
+    optional_idempotency_key,
+)
 from cmdesk.server.api.ledger import GENERAL_PATH_MARK, fast_response
 from cmdesk.server.transfer_fast import TRANSFERS_PATH, Caller, authorize
 
@@ -62,6 +72,23 @@ def idempotency_key(headers: list[tuple[bytes, bytes]]) -> str | None:
     try:
         return optional_idempotency_key(values[0].decode("ascii"))
     except (DomainError, UnicodeDecodeError):
+        return None
+
+
+def audit_headers(scope: Scope) -> audit.AuditContext | None:
+    """The bitácora's context of the request, as the route would bind it; None when the route would
+    refuse its `X-Cmdesk-Device` / `X-Cmdesk-Reason` (or they are repeated): the route answers."""
+    request = Request(scope)
+    values = {}
+    limits = (("x-cmdesk-device", 10 * DEVICE_MAX_LENGTH), ("x-cmdesk-reason", 12 * REASON_MAX_LENGTH))
+    for name, limit in limits:
+        found = request.headers.getlist(name)
+        if len(found) > 1 or (found and len(found[0]) > limit):
+            return None
+        values[name] = found[0] if found else None
+    try:
+        return audit_context(request, TRANSFERS_PATH, values["x-cmdesk-device"], values["x-cmdesk-reason"])
+    except DomainError:
         return None
 
 
@@ -134,12 +161,14 @@ class TransferLane:
         claims = (
             authorize(self.fast.tokens, await self._signing_key(scope), token) if item and token else None
         )
-        if claims is None or item is None or key is None:
+        context = audit_headers(scope) if claims is not None else None
+        if claims is None or item is None or key is None or context is None:
             await self.app(scope, replay, send)
             return
+        context.account_id, context.profile_id = claims.account_id, claims.profile_id
         caller = Caller(claims.account_id, claims.profile_id, claims.session_id)
         try:
-            answer = await self.fast.transfer(caller, key, item)
+            answer = await self.fast.transfer(caller, key, item, context)
         except DomainError as exc:
             await errors.problem_response(errors.domain_problem(exc))(scope, replay, send)
             return

@@ -43,7 +43,7 @@ from cmdesk.models import (
     utcnow,
 )
 from cmdesk.server import db, feed, idempotency
-from cmdesk.server.operations import balances
+from cmdesk.server.operations import balances, transfer_audit
 from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.context import Actor
 
@@ -406,6 +406,9 @@ def bulk_transfer(
     now = now or utcnow()
     rows = _accept_bulk(session, actor, items)
     _apply_rows(session, actor.account_id, actor.author, rows, now)
+    transfer_audit.note_transfers(
+        session, account_id=actor.account_id, author=actor.author, rows=rows, created_at=now, credited=True
+    )
     return {"movements": _views(actor.account_id, actor.author, rows, now)}
 
 
@@ -799,11 +802,19 @@ def begin_bulk_run(
     ):
         rows = _accept_lines(session, actor, plan.lines, plan.late)
         chunks = [_chunk(rows[start : start + BULK_STEP]) for start in range(0, len(rows), BULK_STEP)]
+    else:
+        rows = [_row(line, plan.targets) for line in plan.lines] if transfer_audit.wanted() else []
+    now = now or utcnow()
+    if rows:  # the bitácora's record (when wanted), in the transaction that decides the bulk
+        transfer_audit.note_transfers(
+            session, account_id=actor.account_id, author=actor.author, rows=rows, created_at=now,
+            credited=False,
+        )
     run = BulkTransferRun(
         account_id=actor.account_id,
         created_by=actor.author,
         idempotency_record_id=record_id,
-        created_at=now or utcnow(),
+        created_at=now,
     )
     session.add(run)
     session.flush()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from cmdesk.models.pg_functions import DROP_TRANSFER_FUNCTION, TRANSFER_FUNCTION_V1
+from cmdesk.models.pg_functions import DROP_TRANSFER_FUNCTION_V1, TRANSFER_FUNCTION_V1
 
 revision: str = "i19_transfer_fn"
 down_revision: str | None = "i18_audit"
@@ -62,7 +62,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(DROP_TRANSFER_FUNCTION)
+        op.execute(DROP_TRANSFER_FUNCTION_V1)
     op.drop_index(op.f("ix_bulk_transfer_chunks_run_id"), table_name="bulk_transfer_chunks")
     op.drop_table("bulk_transfer_chunks")
     op.drop_index(op.f("ix_bulk_transfer_runs_account_id"), table_name="bulk_transfer_runs")
