@@ -1,7 +1,8 @@
-"""The import's one door to the rest of the desktop: the cache (what the dry run checks rows against),
-the outbox (where each row's transfer waits, with its own idempotency key), the settings (the
-remembered column mappings) and the push. Every call into `Cache`, `Outbox`, `commands` and `config`
-of this package is here, so the restructuring of the services (issue 16) re-points this module only.
+"""The import's one door to the rest of the desktop: the cache's queries (what the dry run checks rows
+against), the commands (`cmdesk.services.commands.imports`: each row's transfer queued in the outbox
+with its own idempotency key, read back, taken back), the settings (the remembered column mappings)
+and the push. Every call this package makes into `cmdesk.services.cache`, `commands` and `config` is
+here.
 
     desk = SessionDesktop(session.cache, session.outbox, push=..., config_path=None)
     importer = Importer(desk)
@@ -22,9 +23,10 @@ from cmdesk.services import commands
 from cmdesk.services.bulk_import.journal import Journal
 from cmdesk.services.bulk_import.mapping import ColumnMapping
 from cmdesk.services.cache import Cache
+from cmdesk.services.commands import imports
 from cmdesk.services.config import MAX_IMPORT_MAPPINGS, load_config, save_config
 from cmdesk.services.export import local_time
-from cmdesk.services.outbox import TO_PUSH, CommandState, Outbox
+from cmdesk.services.outbox import CommandState, Outbox
 from cmdesk.services.sync import PushReport
 
 JOURNAL_FILE = "imports.sqlite3"
@@ -113,18 +115,7 @@ class SessionDesktop:
         waiting in the outbox (they are not in the cache's balance until the server applies them)."""
         account = self.cache.account() or {}
         held = (account.get("balances") or {}).get("stamps")
-        waiting = 0
-        for command in self.outbox.list(TO_PUSH):
-            body = command.body if isinstance(command.body, dict) else {}
-            items = body.get("items") if command.kind == "bulk_transfer" else [body]
-            for item in items or []:
-                if (
-                    isinstance(item, dict)
-                    and item.get("asset") == "stamps"
-                    and isinstance(item.get("quantity"), int)
-                ):
-                    waiting += item["quantity"]
-        return (held if isinstance(held, int) else 0) - waiting
+        return (held if isinstance(held, int) else 0) - commands.pending_out(self.outbox)["stamps"]
 
     def applied_before(self, cti_id: str, quantity: int, amount_cents: int) -> str | None:
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=RECENT_DAYS)
@@ -142,27 +133,12 @@ class SessionDesktop:
     def enqueue(self, specs: Iterable[Mapping[str, Any]]) -> None:
         """Queue transfers (one outbox transaction): each spec has `key`, `body`, `description` and
         `extra` (the import and row)."""
-        self.outbox.enqueue_many(
-            {
-                "kind": "transfer",
-                "method": "POST",
-                "path": "/v1/transfers",
-                "body": s["body"],
-                "entity": "stamping_account",
-                "entity_id": s["body"]["target"]["id"],
-                "description": s["description"],
-                "extra": s["extra"],
-                "idempotency_key": s["key"],
-            }
-            for s in specs
-        )
+        imports.queue_import(self.outbox, self.cache, specs)
 
     def import_commands(self, import_id: str) -> dict[str, Queued]:
         """The outbox's transfers of an import, by idempotency key."""
         out = {}
-        for c in self.outbox.list():
-            if c.kind != "transfer" or c.extra.get("bulk_import") != import_id:
-                continue
+        for c in imports.import_commands(self.outbox, import_id):
             if c.state == CommandState.DONE:
                 result = c.result if isinstance(c.result, dict) else {}
                 queued = Queued(c.id, c.idempotency_key, "applied", movement_id=str(result.get("id") or ""))
@@ -170,24 +146,17 @@ class SessionDesktop:
                 reason = c.error_detail or "El servidor rechazó la transferencia."
                 queued = Queued(c.id, c.idempotency_key, "refused", reason=reason)
             else:
-                never = c.state == CommandState.PENDING and not c.attempts
-                queued = Queued(c.id, c.idempotency_key, "waiting", never_sent=never)
+                queued = Queued(c.id, c.idempotency_key, "waiting", never_sent=imports.never_sent(c))
             out[c.idempotency_key] = queued
         return out
 
     def take_back(self, queued: Queued) -> bool:
         """Remove a transfer that never left (a cancellation); False when it may be on its way."""
-        if not queued.never_sent:
-            return False
-        try:
-            self.outbox.discard(queued.command_id)
-        except Exception:  # sent meanwhile (OutboxError), or gone (KeyError): it stays as it is
-            return False
-        return True
+        return queued.never_sent and imports.take_back(self.outbox, self.cache, queued.command_id)
 
     def discard(self, queued: Queued) -> None:
         """Forget a refused transfer (its row is sent again as a new attempt)."""
-        self.outbox.discard(queued.command_id)
+        commands.discard(self.outbox, self.cache, queued.command_id)
 
     def push(self) -> bool:
         """Send the outbox; False when the line is down."""

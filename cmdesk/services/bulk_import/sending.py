@@ -32,6 +32,7 @@ from cmdesk.services.bulk_import.journal import (
     row_key,
 )
 from cmdesk.services.bulk_import.reading import Sheet
+from cmdesk.services.commands.imports import IMPORT_MARK
 
 CHUNK = 200
 
@@ -218,7 +219,7 @@ class Importer:
                 "comments": row.comment,
             },
             "description": f"Transferir {row.quantity:,} timbres a {row.label} (archivo, fila {row.row})",
-            "extra": {"bulk_import": row.import_id, "row": row.row, "attempt": row.attempt},
+            "extra": {IMPORT_MARK: row.import_id, "row": row.row, "attempt": row.attempt},
         }
 
     def _settle(self, import_id: str) -> list[JournalRow]:
