@@ -2,7 +2,7 @@
 
 How a screen uses it (each step a service call the screen runs off the GUI thread):
 
-    desk = SessionDesktop(session.cache, session.outbox, push=push_under_the_sessions_sync)
+    desk = for_session(session)                     # or SessionDesktop(cache, outbox, push=...)
     sheet = read_sheet(path)                        # ImportFileError: a Spanish reason, nothing sent
     mapping = desk.remembered(layout_key(sheet.headers)) or guess(sheet.headers)
     ... the user corrects the mapping (ColumnMapping.problems), then desk.remember(layout, mapping)
@@ -12,6 +12,7 @@ How a screen uses it (each step a service call the screen runs off the GUI threa
     importer.warning(sheet)                         # «Este archivo ya se importó el …» (or '')
     report = importer.send(run, progress=on_progress, cancelled=lambda: stop.is_set())
     importer.results(report.import_id); importer.retry_failed(report.import_id)
+    importer.unfinished(); importer.resume(import_id)  # an import the app was closed in the middle of
     importer.export_results(report.import_id, Path("resultado.xlsx"))
 
 `write_template(path)` writes the downloadable template. See each module: `reading`, `mapping`,
@@ -19,7 +20,7 @@ How a screen uses it (each step a service call the screen runs off the GUI threa
 the outbox and the settings).
 """
 
-from cmdesk.services.bulk_import.desktop import SessionDesktop
+from cmdesk.services.bulk_import.desktop import SessionDesktop, for_session
 from cmdesk.services.bulk_import.dry_run import DryRun, RowCheck, Totals, dry_run
 from cmdesk.services.bulk_import.journal import JournalRow, RowState
 from cmdesk.services.bulk_import.mapping import (
@@ -51,6 +52,7 @@ __all__ = [
     "Sheet",
     "Totals",
     "dry_run",
+    "for_session",
     "guess",
     "layout_key",
     "read_sheet",

@@ -17,9 +17,10 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cmdesk.services import commands
+from cmdesk.services.api_client import OfflineError
 from cmdesk.services.bulk_import.journal import Journal
 from cmdesk.services.bulk_import.mapping import ColumnMapping
 from cmdesk.services.cache import Cache
@@ -27,7 +28,10 @@ from cmdesk.services.commands import imports
 from cmdesk.services.config import MAX_IMPORT_MAPPINGS, load_config, save_config
 from cmdesk.services.export import local_time
 from cmdesk.services.outbox import CommandState, Outbox
-from cmdesk.services.sync import PushReport
+from cmdesk.services.sync import PushReport, SessionExpired
+
+if TYPE_CHECKING:
+    from cmdesk.services.session import DesktopSession
 
 JOURNAL_FILE = "imports.sqlite3"
 # An equal transfer applied from a file within this many days is pointed out by the dry run.
@@ -174,3 +178,20 @@ class SessionDesktop:
         mappings.update((k, v) for k, v in config.import_mappings.items() if k != layout)
         config.import_mappings = dict(list(mappings.items())[:MAX_IMPORT_MAPPINGS])
         save_config(config, self._config_path)
+
+
+def for_session(session: DesktopSession) -> SessionDesktop:
+    """The import's desktop over a signed-in session: its cache and outbox, its settings, the journal
+    beside its outbox, and the session's sync as the push (so a push of the import and the background
+    sync never run at once)."""
+    cache, outbox = session.cache, session.outbox
+    if cache is None or outbox is None:
+        raise SessionExpired("Inicie sesión para importar transferencias.")
+
+    def push() -> PushReport:
+        try:
+            return session.sync_now().push
+        except OfflineError:
+            return PushReport(offline=True)
+
+    return SessionDesktop(cache, outbox, push=push)

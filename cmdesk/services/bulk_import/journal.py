@@ -227,6 +227,19 @@ class Journal:
             row[0], row[1], dt.datetime.fromisoformat(row[2]), int(row[3]), int(row[4]), int(row[5])
         )
 
+    def unfinished(self) -> list[ImportRecord]:
+        """Imports with rows not settled yet (never sent, or sent with no answer): an import the app
+        was closed in the middle of, the newest first; `sending.Importer.resume` goes on with one."""
+        with self._lock:
+            ids = [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT i.id FROM imports i WHERE EXISTS (SELECT 1 FROM rows r WHERE r.import_id = i.id"
+                    " AND r.state IN ('planned', 'queued')) ORDER BY i.created_at DESC"
+                ).fetchall()
+            ]
+        return [record for record in (self.record(i) for i in ids) if record is not None]
+
     def applied_like(
         self, cti_id: str, quantity: int, amount_cents: int, since: dt.datetime
     ) -> tuple[str, dt.datetime] | None:

@@ -157,6 +157,10 @@ class Importer:
         self.desk.journal.plan(import_id, run.sheet.file_name, planned)
         return self._send(import_id, progress, cancelled)
 
+    def unfinished(self) -> list[ImportRecord]:
+        """Imports left in the middle (the app closed, the line lost, a cancellation): to resume."""
+        return self.desk.journal.unfinished()
+
     def resume(
         self, import_id: str, *, progress: ProgressCallback | None = None, cancelled: Cancelled | None = None
     ) -> SendReport:
