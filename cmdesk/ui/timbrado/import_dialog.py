@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.services import bulk_import
+from cmdesk.services.bulk_import.sending import CHUNK
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit.actions import AppContext
@@ -225,9 +226,10 @@ class ImportDialog(QDialog):
         for column in bulk_import.Column:
             combo = QComboBox(page)
             combo.setObjectName(f"map_{column.value}")
+            combo.setMinimumWidth(320)
             combo.currentIndexChanged.connect(lambda _i: self._mapping_changed())
             self.combos[column] = combo
-            grid.addRow(tr(bulk_import.COLUMN_LABELS[column]), combo)
+            grid.addRow(tr(bulk_import.COLUMN_LABELS[column]), hbox((combo, 0), None))
         self.mapping_problems = QLabel(page)
         self.mapping_problems.setObjectName("mappingProblems")
         self.mapping_problems.setStyleSheet(ERROR_STYLE)
@@ -235,7 +237,9 @@ class ImportDialog(QDialog):
         self.preview_model = RowsModel(
             self.context, PREVIEW_COLUMNS, _slice(lambda: self._preview), parent=self
         )
-        self.preview = make_table(self.preview_model, page, "preview", sortable=False)
+        self.preview = make_table(
+            self.preview_model, page, "preview", sortable=False, widths=(5, 34, 22, 20, 16)
+        )
         self.check_button = push_button(tr("Revisar las filas"), page, "checkButton", self.check)
         for widget in (self.file_label, self.warning):
             layout.addWidget(widget)
@@ -267,6 +271,7 @@ class ImportDialog(QDialog):
             "checkTable",
             sortable=False,
             multiple=True,
+            stretch=8,
             widths=(5, 10, 34, 30, 8, 12, 10, 12),
         )
         self.only_errors = QPushButton(tr("Sólo filas con errores"), page)
@@ -317,7 +322,7 @@ class ImportDialog(QDialog):
             self.context, RESULT_COLUMNS, _slice(lambda: self._results), parent=self
         )
         self.result_table = make_table(
-            self.result_model, page, "resultTable", sortable=False, widths=(5, 11, 48, 8, 12)
+            self.result_model, page, "resultTable", sortable=False, stretch=5, widths=(5, 11, 48, 8, 12)
         )
         self.retry_button = push_button(tr("Reenviar las rechazadas"), page, "retryButton", self.retry)
         self.export_button = push_button(tr("Exportar a Excel…"), page, "exportButton", self.export)
@@ -570,7 +575,9 @@ class ImportDialog(QDialog):
         self.stop.clear()
         self.sending = True
         self.progress_bar.setRange(0, 0)  # busy until the first chunk is in
-        self.progress_text.setText(tr("Enviando…"))
+        self.progress_text.setText(
+            tr("Enviando las filas en bloques de {n}…").format(n=fmt.number(CHUNK))
+        )
         self.stop_button.setEnabled(True)
         self._show(3)
         actions.send_import(self.context, self.desk, how, what, self.stop).progress(self._progress).success(
