@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QTabWidget
 
 from cmdesk.services import bulk_import
 from cmdesk.services.bulk_import.journal import JournalRow, RowState, row_key
@@ -22,6 +21,7 @@ from cmdesk.ui import tabs
 from cmdesk.ui.main_window import MainWindow
 from cmdesk.ui.timbrado.import_dialog import ImportDialog
 from cmdesk.ui.timbrado.page import TimbradoPage
+from tests.ui.portal_helpers import show_page
 
 TIMEOUT = 60_000
 SHOTS = Path(os.environ.get("CMDESK_SCREENSHOTS", "/tmp/cmdesk-import-shots"))
@@ -35,12 +35,8 @@ def timbrado_registered() -> None:
 @pytest.fixture
 def page(qtbot, started_window: MainWindow) -> Iterator[TimbradoPage]:
     started_window.resize(1366, 768)
-    page = started_window.page("clientes.timbrado")
+    page = show_page(started_window, "clientes.timbrado")
     assert isinstance(page, TimbradoPage)
-    inner = started_window.tabs.widget(0)
-    assert isinstance(inner, QTabWidget)
-    started_window.tabs.setCurrentIndex(0)
-    inner.setCurrentWidget(page)
     qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.busy, timeout=TIMEOUT)
     yield page
     if page.dialog is not None:
