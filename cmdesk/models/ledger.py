@@ -80,12 +80,12 @@ class Charge(Synced, Base):
 
 class BulkTransferRun(Base):
     """A bulk transfer applied in short transactions, so that on SQLite the write lock is never held
-    for long (`ledger.begin_bulk_run`). Created in the transaction that accepts the bulk, with the
+    for long (`bulk_transfers.begin_bulk_run`). Created in the transaction that accepts the bulk, with the
     distributor already debited: its chunks hold the movements to write and, until they are
     written, what was debited for them. The transaction that closes it stores the answer for the
     idempotency key (`idempotency_record_id`) and removes it. The ledger counts what the chunks
     hold, so the books balance at every commit; a run a dead worker left is finished by whoever
-    takes its key over, or at the next start of the server (`ledger.finish_bulk_runs`)."""
+    takes its key over, or at the next start of the server (`bulk_transfers.finish_bulk_runs`)."""
 
     __tablename__ = "bulk_transfer_runs"
 

@@ -216,10 +216,10 @@ def _document_global_answers(app: FastAPI) -> None:
 
 
 def _finish_bulk_runs(factory: db.SessionFactory) -> None:
-    from cmdesk.server.operations import ledger
+    from cmdesk.server.operations import bulk_transfers
 
     try:
-        if ledger.finish_bulk_runs(factory):
+        if bulk_transfers.finish_bulk_runs(factory):
             log.warning("Se terminaron transferencias masivas que quedaron a medias.")
     except Exception:
         log.exception("could not finish the bulk transfers left unfinished; the next start tries again")

@@ -24,7 +24,7 @@ address and reason of the request's `X-Cmdesk-Device` / `X-Cmdesk-Reason` (`api.
 bound by the route, made by the lane); a refusal or a replay writes none, as on the general path.
 
 The caller checks every rule that needs no database (`ledger.transfer_line`); anything unusual is
-answered by the general path (`ledger.transfer`, `ledger.bulk_transfer`), which has the same rules
+answered by the general path (`ledger.transfer`, `bulk_transfers.bulk_transfer`), which has the same rules
 and words. A refusal the function finds (a target, the balance) rolls everything back, the claim
 included; the refusal is then stored with the key in one statement, as the general path stores it.
 """
@@ -46,7 +46,7 @@ from cmdesk.domain.enums import Asset
 from cmdesk.domain.errors import DomainError
 from cmdesk.server import audit, idempotency, security
 from cmdesk.server.api.errors import domain_problem
-from cmdesk.server.operations import balances, ledger
+from cmdesk.server.operations import balances, bulk_transfers, ledger
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.stamping_fast import FastPool
 
@@ -307,7 +307,7 @@ def _prepare(
 ) -> tuple[list[ledger.TransferLine], str, tuple[list[Any], ...]] | None:
     """A bulk's lines, its request hash and its columns; None: the general path answers it."""
     try:
-        lines, late = ledger.bulk_lines(body["items"])
+        lines, late = bulk_transfers.bulk_lines(body["items"])
     except DomainError:
         return None
     return None if late is not None else _columns(path, body, lines)
@@ -345,4 +345,4 @@ def _refusal(exc: psycopg.Error, lines: list[ledger.TransferLine], bulk: bool) -
         error = balances.insufficient(Asset(line.asset), line.quantity)
     else:
         error = ledger.TARGET_REFUSALS[code]()
-    return ledger.bulk_item_error(error, index) if bulk else error
+    return bulk_transfers.bulk_item_error(error, index) if bulk else error

@@ -2,7 +2,7 @@
 
 Each scenario runs twice on PostgreSQL: through `FastTransfer` (as the routes call it, falling back
 to the general path when it answers None) and through the general path alone (`ledger.transfer` /
-`ledger.bulk_transfer` under `idempotency.idempotent`, as the routes run them). Both must give the
+`bulk_transfers.bulk_transfer` under `idempotency.idempotent`, as the routes run them). Both must give the
 same answers — statuses, bodies, refusals word for word — and leave the same rows behind: balances,
 versions, the movements and the feed entries.
 """
@@ -29,7 +29,7 @@ from cmdesk.models import (
 )
 from cmdesk.server import db, idempotency, security
 from cmdesk.server.api.errors import domain_problem
-from cmdesk.server.operations import clients, ledger
+from cmdesk.server.operations import bulk_transfers, clients, ledger
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.transfer_fast import Caller, FastTransfer, TokenCache, authorize
 from tests.server.helpers import assert_ledger_ok, give
@@ -105,7 +105,7 @@ class Transferer:
             if answer is not None:
                 return answer
         return self._general(
-            actor, key, "/v1/transfers/bulk", body, lambda s: ledger.bulk_transfer(s, actor, body["items"])
+            actor, key, "/v1/transfers/bulk", body, lambda s: bulk_transfers.bulk_transfer(s, actor, body["items"])
         )
 
     def close(self) -> None:

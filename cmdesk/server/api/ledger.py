@@ -24,7 +24,7 @@ from cmdesk.server.api.deps import (
     json_response,
 )
 from cmdesk.server.api.schemas_common import problem_responses
-from cmdesk.server.operations import ledger
+from cmdesk.server.operations import bulk_transfers, ledger
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.settings import Settings
 
@@ -109,7 +109,7 @@ async def bulk_transfer(
 ) -> Response:
     """Transferencia masiva: todas o ninguna."""
     # On PostgreSQL one call to `cmdesk_transfer`, set-based; on SQLite in short transactions
-    # (`ledger.begin_bulk_run`), so other distributors' stamping never waits long for the write lock.
+    # (`bulk_transfers.begin_bulk_run`), so other distributors' stamping never waits long for the write lock.
     payload = await run_in_threadpool(body.model_dump, mode="json")  # 5,000 items: off the event loop
     fast = _fast(request)
     if fast is not None:
@@ -119,7 +119,7 @@ async def bulk_transfer(
     items = payload["items"]
     if factory.kw["bind"].dialect.name == "postgresql":
         return await _general(
-            request, factory, actor, key, body, lambda s: ledger.bulk_transfer(s, actor, items)
+            request, factory, actor, key, body, lambda s: bulk_transfers.bulk_transfer(s, actor, items)
         )
     return await run_in_threadpool(_bulk_in_steps, request, factory, actor, key, payload)
 
@@ -127,15 +127,15 @@ async def bulk_transfer(
 def _bulk_in_steps(
     request: Request, factory: db.SessionFactory, actor: Actor, key: str, payload: dict[str, Any]
 ) -> Response:
-    plan = ledger.plan_bulk(factory, actor, payload["items"])  # read before the write lock is taken
+    plan = bulk_transfers.plan_bulk(factory, actor, payload["items"])  # read before the write lock is taken
 
     def begin(session: Session) -> tuple[int, Any]:
-        run_id = ledger.begin_bulk_run(session, actor, plan, record_id=idempotency.claim_id(session))
+        run_id = bulk_transfers.begin_bulk_run(session, actor, plan, record_id=idempotency.claim_id(session))
         return 201, {"run": run_id}
 
     def finish(record_id: int) -> tuple[int, Any]:
-        run_id = db.run(factory, ledger.run_of_claim, record_id)
-        answer = ledger.finish_bulk_run(factory, run_id) if run_id is not None else None
+        run_id = db.run(factory, bulk_transfers.run_of_claim, record_id)
+        answer = bulk_transfers.finish_bulk_run(factory, run_id) if run_id is not None else None
         if answer is not None:
             return 201, answer
         stored = db.run(factory, idempotency.stored_answer, record_id)  # another worker finished it

@@ -5,8 +5,8 @@ leaves, the same one `ledger.transfer` leaves through the ORM recorder.
 makes of it ONE record whose main entity is the movement (`audit.routes`: "movement"), with the
 balances before and after in its `changes`. A bulk through the ORM did that item after item: the
 first movement the main entity, the other movements, the distributor's balance (before the first,
-after the last) and each target's in `changes`. The set-based bulk (`ledger.bulk_transfer`, and on
-SQLite `ledger.begin_bulk_run`) notes the same changes here (`audit.note`), so the recorder writes
+after the last) and each target's in `changes`. The set-based bulk (`bulk_transfers.bulk_transfer`, and on
+SQLite `bulk_transfers.begin_bulk_run`) notes the same changes here (`audit.note`), so the recorder writes
 the same record. PostgreSQL's fast path writes it inside `cmdesk_transfer` (`models.pg_functions`),
 with the same values; `tests/server/audit` compares the three.
 

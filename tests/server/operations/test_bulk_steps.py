@@ -14,7 +14,7 @@ from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models import Account, BulkTransferChunk, BulkTransferRun, IdempotencyRecord, Movement
 from cmdesk.server import db, idempotency
 from cmdesk.server.app import create_app
-from cmdesk.server.operations import ledger
+from cmdesk.server.operations import bulk_transfers
 from cmdesk.server.settings import Settings
 from tests.server.helpers import assert_ledger_ok
 from tests.server.transfer_helpers import points, stamps, state, sub_distributor, to_sub, world
@@ -45,16 +45,16 @@ def transfers(factory: db.SessionFactory, account_id: str) -> int:
 def test_steps_write_what_one_transaction_writes(
     factory: db.SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ledger, "BULK_STEP", 7)  # several chunks, the last one short
+    monkeypatch.setattr(bulk_transfers, "BULK_STEP", 7)  # several chunks, the last one short
     shapes = []
     for steps in (True, False):
         w = world(factory, stamps_held=500, points_held=500)
         sub = sub_distributor(factory, w["actor"])
         items = items_for(w, sub, 40)
         if steps:
-            answer = ledger.bulk_transfer_in_steps(factory, w["actor"], items)
+            answer = bulk_transfers.bulk_transfer_in_steps(factory, w["actor"], items)
         else:
-            answer = db.run(factory, ledger.bulk_transfer, w["actor"], items)
+            answer = db.run(factory, bulk_transfers.bulk_transfer, w["actor"], items)
         snapshot = state(factory, w["actor"])
         shapes.append(
             (
@@ -84,7 +84,7 @@ def test_a_refusal_in_steps_changes_nothing(factory: db.SessionFactory) -> None:
     w = world(factory, stamps_held=10)
     before = state(factory, w["actor"])
     with pytest.raises(DomainError) as e:
-        ledger.bulk_transfer_in_steps(factory, w["actor"], [stamps(w["ctis"][0], 6), stamps(w["ctis"][1], 5)])
+        bulk_transfers.bulk_transfer_in_steps(factory, w["actor"], [stamps(w["ctis"][0], 6), stamps(w["ctis"][1], 5)])
     assert e.value.code == ErrorCode.INSUFFICIENT_BALANCE and e.value.errors[0].field == "items[1]"
     assert state(factory, w["actor"]) == before
 
@@ -92,23 +92,23 @@ def test_a_refusal_in_steps_changes_nothing(factory: db.SessionFactory) -> None:
 def test_the_books_balance_between_the_steps_and_a_left_run_is_finished_once(
     factory: db.SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ledger, "BULK_STEP", 5)
+    monkeypatch.setattr(bulk_transfers, "BULK_STEP", 5)
     w = world(factory, stamps_held=100)
     actor, (a, b) = w["actor"], w["ctis"]
-    plan = ledger.plan_bulk(factory, actor, [stamps(a if i % 2 else b, 2) for i in range(23)])
-    run_id = db.run(factory, ledger.begin_bulk_run, actor, plan)
+    plan = bulk_transfers.plan_bulk(factory, actor, [stamps(a if i % 2 else b, 2) for i in range(23)])
+    run_id = db.run(factory, bulk_transfers.begin_bulk_run, actor, plan)
     # Accepted: the distributor is debited, the chunks hold the stamps; nothing written yet.
     assert state(factory, actor)["account"][0] == 100 - 46
     assert transfers(factory, actor.account_id) == 0
     assert_ledger_ok(factory)
-    head = db.run(factory, ledger._run_head, run_id)
+    head = db.run(factory, bulk_transfers._run_head, run_id)
     assert head is not None
     for chunk in head[3][:2]:  # two chunks written, then the worker "dies"
-        db.run(factory, ledger._write_chunk, chunk, *head[:3])
+        db.run(factory, bulk_transfers._write_chunk, chunk, *head[:3])
     assert transfers(factory, actor.account_id) == 10
     assert_ledger_ok(factory)
-    assert ledger.finish_bulk_runs(factory) == 1
-    assert ledger.finish_bulk_runs(factory) == 0
+    assert bulk_transfers.finish_bulk_runs(factory) == 1
+    assert bulk_transfers.finish_bulk_runs(factory) == 0
     assert transfers(factory, actor.account_id) == 23
     assert state(factory, actor)["ctis"][a][0] + state(factory, actor)["ctis"][b][0] == 46
     assert_ledger_ok(factory)
@@ -117,7 +117,7 @@ def test_the_books_balance_between_the_steps_and_a_left_run_is_finished_once(
 def test_a_dead_workers_keyed_run_is_taken_over_and_finished_once(
     factory: db.SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ledger, "BULK_STEP", 4)
+    monkeypatch.setattr(bulk_transfers, "BULK_STEP", 4)
     w = world(factory, stamps_held=100)
     actor = w["actor"]
     payload = {
@@ -125,23 +125,23 @@ def test_a_dead_workers_keyed_run_is_taken_over_and_finished_once(
     }
 
     def attempt(die_after: int | None) -> tuple[int, dict[str, Any]]:
-        plan = ledger.plan_bulk(factory, actor, payload["items"])  # each request reads anew
+        plan = bulk_transfers.plan_bulk(factory, actor, payload["items"])  # each request reads anew
 
         def begin(session: Any) -> tuple[int, Any]:
             return 201, {
-                "run": ledger.begin_bulk_run(session, actor, plan, record_id=idempotency.claim_id(session))
+                "run": bulk_transfers.begin_bulk_run(session, actor, plan, record_id=idempotency.claim_id(session))
             }
 
         def finish(record_id: int) -> tuple[int, dict[str, Any]]:
-            run_id = db.run(factory, ledger.run_of_claim, record_id)
+            run_id = db.run(factory, bulk_transfers.run_of_claim, record_id)
             assert run_id is not None
             if die_after is not None:
-                head = db.run(factory, ledger._run_head, run_id)
+                head = db.run(factory, bulk_transfers._run_head, run_id)
                 assert head is not None
                 for chunk in head[3][:die_after]:
-                    db.run(factory, ledger._write_chunk, chunk, *head[:3])
+                    db.run(factory, bulk_transfers._write_chunk, chunk, *head[:3])
                 raise RuntimeError("el proceso murió")
-            answer = ledger.finish_bulk_run(factory, run_id)
+            answer = bulk_transfers.finish_bulk_run(factory, run_id)
             assert answer is not None
             return 201, answer
 
@@ -186,8 +186,8 @@ def test_the_server_finishes_left_runs_when_it_starts(
     engine: Engine, factory: db.SessionFactory, tmp_path: Path
 ) -> None:
     w = world(factory, stamps_held=20)
-    plan = ledger.plan_bulk(factory, w["actor"], [stamps(w["ctis"][0], 2), stamps(w["ctis"][1], 3)])
-    db.run(factory, ledger.begin_bulk_run, w["actor"], plan)
+    plan = bulk_transfers.plan_bulk(factory, w["actor"], [stamps(w["ctis"][0], 2), stamps(w["ctis"][1], 3)])
+    db.run(factory, bulk_transfers.begin_bulk_run, w["actor"], plan)
     assert transfers(factory, w["actor"].account_id) == 0
     with TestClient(create_app(Settings(database_url="sqlite://", software_store=tmp_path), engine=engine)):
         pass
@@ -201,12 +201,12 @@ def test_a_target_changed_after_the_reading_is_decided_in_the_accepting_transact
     w = world(factory, stamps_held=20)
     actor = w["actor"]
     sub = sub_distributor(factory, actor)
-    plan = ledger.plan_bulk(factory, actor, [stamps(w["ctis"][0], 2), to_sub(sub, "stamps", 3)])
+    plan = bulk_transfers.plan_bulk(factory, actor, [stamps(w["ctis"][0], 2), to_sub(sub, "stamps", 3)])
     assert plan.chunks is not None
     with db.transaction(factory) as s:  # cancelled between the reading and the acceptance
         s.execute(update(Account).where(Account.id == sub).values(status="cancelled"))
     before = state(factory, actor)
     with pytest.raises(DomainError) as e:
-        db.run(factory, ledger.begin_bulk_run, actor, plan)
+        db.run(factory, bulk_transfers.begin_bulk_run, actor, plan)
     assert e.value.code == ErrorCode.INVALID_STATE_TRANSITION and e.value.errors[0].field == "items[1]"
     assert state(factory, actor) == before
