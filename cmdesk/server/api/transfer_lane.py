@@ -16,7 +16,6 @@ the general path goes to the route marked so (`ledger.GENERAL_PATH_MARK`), which
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +35,7 @@ from cmdesk.server.api.deps import (
     optional_idempotency_key,
 )
 from cmdesk.server.api.ledger import GENERAL_PATH_MARK, fast_response
+from cmdesk.server.api.strict import has_control
 from cmdesk.server.transfer_fast import TRANSFERS_PATH, Caller, authorize
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ MAX_QUANTITY = 10**9
 MAX_AMOUNT = 10**13
 MAX_COMMENTS = 500
 MAX_TARGET_ID = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -93,7 +92,8 @@ def audit_headers(scope: Scope) -> audit.AuditContext | None:
 
 
 def _text(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, str) and low <= len(value) <= high and _CONTROL.search(value) is None
+    # Any control character (C0, DEL, C1, a lone surrogate): the route answers (issue 15's 422).
+    return isinstance(value, str) and low <= len(value) <= high and not has_control(value, body=False)
 
 
 def _integer(value: Any, low: int, high: int) -> bool:

@@ -679,11 +679,14 @@ def write_record(
     after: dict[str, Any] | None = None,
     changes: list[dict[str, Any]] | None = None,
     subjects: Iterable[tuple[str, str]] = (),
+    scrubbed: bool = False,
 ) -> int:
     """Insert one record and its subjects (the main entity is one of them); returns its id.
 
     For fast paths on any database, in the caller's transaction. `before`/`after`/`changes` are
-    scrubbed of secrets here too."""
+    scrubbed of secrets here too, unless the caller made them JSON-ready and free of secrets
+    beforehand (`scrubbed`: a bulk's record prepared before its transaction, which then only
+    inserts it)."""
     now = utcnow()
     record_id = conn.execute(
         insert(AuditRecord)
@@ -698,9 +701,9 @@ def write_record(
             entity_type=entity_type,
             entity_id=entity_id,
             reason=reason,
-            before=scrub(before),
-            after=scrub(after),
-            changes=_scrub_changes(changes),
+            before=before if scrubbed else scrub(before),
+            after=after if scrubbed else scrub(after),
+            changes=(changes or None) if scrubbed else _scrub_changes(changes),
         )
         .returning(AuditRecord.id)
     ).scalar_one()

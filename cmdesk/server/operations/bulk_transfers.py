@@ -409,20 +409,29 @@ class BulkPlan:
     late: DomainError | None
     targets: dict[tuple[str, str], _Target | str]
     chunks: list[tuple[str, int, int]] | None  # (rows as JSON, stamps, points)
+    now: dt.datetime  # the movements' time
+    record: transfer_audit.Prepared | None = None  # the bitácora's, when wanted
 
 
-def plan_bulk(factory: db.SessionFactory, actor: Actor, items: Any) -> BulkPlan:
+def plan_bulk(
+    factory: db.SessionFactory, actor: Actor, items: Any, *, now: dt.datetime | None = None
+) -> BulkPlan:
     """Read a bulk transfer's targets in short transactions (at most `_IN_CHUNK` lines each: on
-    SQLite every transaction holds the write lock) and prepare its chunks, out of any transaction."""
+    SQLite every transaction holds the write lock) and prepare its chunks and its bitácora record,
+    out of any transaction."""
+    now = now or utcnow()
     lines, late = bulk_lines(items)
     targets: dict[tuple[str, str], _Target | str] = {}
     for start in range(0, len(lines), _IN_CHUNK):
         targets.update(db.run(factory, _load_targets, actor, lines[start : start + _IN_CHUNK]))
-    chunks = None
+    chunks, record = None, None
     if late is None and all(isinstance(t, _Target) for t in targets.values()):
         rows = [_row(line, targets) for line in lines]
         chunks = [_chunk(rows[start : start + BULK_STEP]) for start in range(0, len(rows), BULK_STEP)]
-    return BulkPlan(lines, late, targets, chunks)
+        record = transfer_audit.prepare(
+            factory, account_id=actor.account_id, author=actor.author, rows=rows, created_at=now
+        )
+    return BulkPlan(lines, late, targets, chunks, now, record)
 
 
 def _chunk(rows: list[list[Any]]) -> tuple[str, int, int]:
@@ -482,19 +491,25 @@ def begin_bulk_run(
         if existing is not None:
             return existing
     chunks = plan.chunks
-    if not (
+    now = now or plan.now
+    # The bitácora's record (when wanted) is part of the transaction that decides the bulk: the one
+    # prepared with the plan, or (the targets changed meanwhile) the recorder's.
+    if (
         chunks is not None
         and _still_valid(session, actor, plan.targets)
         and _debit_for(session, actor, plan.lines)
     ):
+        if plan.record is not None:
+            transfer_audit.write_prepared(session, plan.record, actor.account_id)
+    else:
         rows = _accept_lines(session, actor, plan.lines, plan.late)
         chunks = [_chunk(rows[start : start + BULK_STEP]) for start in range(0, len(rows), BULK_STEP)]
-    else:
-        rows = [_row(line, plan.targets) for line in plan.lines] if transfer_audit.wanted() else []
-    now = now or utcnow()
-    if rows:  # the bitácora's record (when wanted), in the transaction that decides the bulk
         transfer_audit.note_transfers(
-            session, account_id=actor.account_id, author=actor.author, rows=rows, created_at=now,
+            session,
+            account_id=actor.account_id,
+            author=actor.author,
+            rows=rows,
+            created_at=now,
             credited=False,
         )
     run = BulkTransferRun(
@@ -545,8 +560,8 @@ def bulk_transfer_in_steps(
     factory: db.SessionFactory, actor: Actor, items: Any, *, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """`bulk_transfer` in short transactions (see above), without an idempotency key."""
-    plan = plan_bulk(factory, actor, items)
-    run_id = db.run(factory, begin_bulk_run, actor, plan, now=now)
+    plan = plan_bulk(factory, actor, items, now=now)
+    run_id = db.run(factory, begin_bulk_run, actor, plan)
     answer = finish_bulk_run(factory, run_id)
     assert answer is not None
     return answer

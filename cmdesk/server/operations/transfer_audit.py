@@ -11,13 +11,16 @@ the same record. PostgreSQL's fast path writes it inside `cmdesk_transfer` (`mod
 with the same values; `tests/server/audit` compares the three.
 
 On SQLite's bulk in steps the record is written when the bulk is accepted (the transaction that
-decides all or nothing, `begin_bulk_run`): the targets' balances are credited later, in chunks, so
-their "before" is the balance read at acceptance and their "after" that plus what they receive.
+decides all or nothing, `begin_bulk_run`), but made before it (`prepare`, with the plan): that
+transaction holds SQLite's only write lock, and building 5,000 movements' JSON in it kept every other
+distributor's stamping waiting for seconds. The targets are credited later, in chunks, so their
+"before" is the balance read with the plan and their "after" that plus what they receive.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -25,8 +28,9 @@ from sqlalchemy.orm import Session
 
 from cmdesk.domain.enums import Asset, MovementKind, PartyType
 from cmdesk.models import Account, Client, StampingAccount
-from cmdesk.server import audit
+from cmdesk.server import audit, db
 from cmdesk.server.audit.recorder import ACCOUNT
+from cmdesk.server.audit.values import json_value
 
 # A compact movement row of `ledger` (its `_ROW`): the positions used here.
 _ID, _TYPE, _TARGET, _CLIENT, _COUNTERPART, _ASSET, _QUANTITY, _AMOUNT, _COMMENTS = range(9)
@@ -181,3 +185,99 @@ def note_transfers(
             owner=account_id,
             related=related,
         )
+
+
+# ---- A record prepared before its transaction (SQLite's bulk in steps) ----------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A bulk's record but for the distributor's balances (known only once debited), JSON-ready."""
+
+    main_id: str
+    main_after: dict[str, Any]
+    changes: list[dict[str, Any]]  # the targets', then the other movements'
+    subjects: frozenset[tuple[str, str]]
+    spent: dict[str, int]
+
+
+def _entity_name(target_type: str) -> str:
+    return "distributor" if target_type == PartyType.ACCOUNT.value else target_type
+
+
+def prepare(
+    factory: db.SessionFactory, *, account_id: str, author: str, rows: list[list[Any]], created_at: Any
+) -> Prepared | None:
+    """The record of a bulk about to be accepted, made out of any transaction (the targets' balances
+    read in short ones); None without an audit context."""
+    if not wanted() or not rows:
+        return None
+    targets = received(rows)
+    keys = list(targets)
+    held: dict[tuple[str, str, str], int] = {}
+    for start in range(0, len(keys), _IN_CHUNK):
+        held.update(db.run(factory, balances_of, keys[start : start + _IN_CHUNK]))
+    by_target: dict[tuple[str, str], dict[str, Any]] = {}
+    subjects: set[tuple[str, str]] = {("account", account_id)}
+    for (target_type, ident, asset), (quantity, client_id) in targets.items():
+        change = by_target.setdefault(
+            (target_type, ident),
+            {"entity": _entity_name(target_type), "id": ident, "op": "update", "before": {}, "after": {}},
+        )
+        column, before = _column(target_type, asset), held[(target_type, ident, asset)]
+        change["before"][column], change["after"][column] = before, before + quantity
+        subjects.add((_entity_name(target_type), ident))
+        if client_id:
+            subjects.add(("client", client_id))
+    when = json_value(created_at)
+    moves = []
+    for r in rows:
+        after = movement_values(account_id, author, r, when)
+        moves.append({"entity": "movement", "id": r[_ID], "op": "create", "before": None, "after": after})
+    spent: dict[str, int] = {}
+    for r in rows:
+        spent[r[_ASSET]] = spent.get(r[_ASSET], 0) + int(r[_QUANTITY])
+    return Prepared(
+        rows[0][_ID], moves[0]["after"], list(by_target.values()) + moves[1:], frozenset(subjects), spent
+    )
+
+
+def write_prepared(session: Session, prepared: Prepared, account_id: str) -> None:
+    """Write a prepared record in the transaction that debited the distributor (its balances read
+    now: its row is this transaction's), instead of the recorder's."""
+    ctx = audit.current()
+    if ctx is None:
+        return
+    stamps, points = session.execute(
+        select(Account.stamps_balance, Account.points_balance).where(Account.id == account_id)
+    ).one()
+    now_held = {Asset.STAMPS.value: int(stamps), Asset.POINTS.value: int(points)}
+    columns = [
+        (_column(PartyType.ACCOUNT.value, asset), now_held[asset], prepared.spent[asset])
+        for asset in (Asset.STAMPS.value, Asset.POINTS.value)
+        if prepared.spent.get(asset)
+    ]
+    account = {
+        "entity": "account",
+        "id": account_id,
+        "op": "update",
+        "before": {column: held + spent for column, held, spent in columns},
+        "after": {column: held for column, held, _spent in columns},
+    }
+    audit.write_record(
+        session.connection(),
+        account_id=ctx.account_id or account_id,
+        profile_id=ctx.profile_id,
+        device=ctx.device,
+        ip=ctx.ip,
+        action=ctx.action,
+        route=f"{ctx.method} {ctx.route}".strip(),
+        entity_type="movement",
+        entity_id=prepared.main_id,
+        reason=ctx.reason,
+        after=prepared.main_after,
+        changes=[account, *prepared.changes],
+        subjects=prepared.subjects,
+        scrubbed=True,
+    )
+    audit.mark_recorded(session)

@@ -61,6 +61,8 @@ JSON = b"application/json"
         (b'{"asset": "stamps", "target": {"type": "catalog", "id": "K"}, "quantity": 1}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": ""}, "quantity": 1}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K\\u0000"}, "quantity": 1}', None),
+        (b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 1, "comments": "\\ud800"}', None),
+        (b'{"asset": "stamps", "target": {"type": "client", "id": "K\\u0085"}, "quantity": 1}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K", "x": 1}, "quantity": 1}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 1, "extra": 1}', None),
         (
