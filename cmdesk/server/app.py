@@ -9,6 +9,7 @@ Run it with `uvicorn --factory cmdesk.server.app:create_app`, or in-process with
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 import cmdesk
 from cmdesk.server import db, logs, pages, security, throttle
@@ -26,6 +28,8 @@ from cmdesk.server.mail import links, queue
 from cmdesk.server.mail.sender import MailService
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = (
     "API v1 de Cuenta Maestra: el servidor central de cmdesk, autoridad de saldos, estados y reglas. "
@@ -71,8 +75,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             sweep_every=dt.timedelta(minutes=settings.alerts_sweep_minutes),
         )
 
+    # The transfer fast path (PostgreSQL): its own pool per worker, and the per-worker token cache.
+    fast_transfer = None
+    if settings.transfer_fast_path and engine.dialect.name == "postgresql":
+        from cmdesk.server.transfer_fast import FastTransfer
+
+        fast_transfer = FastTransfer(
+            engine.url.render_as_string(hide_password=False),
+            retention_days=settings.idempotency_retention_days,
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Bulk transfers a dead worker left half written are finished before anything else runs.
+        await run_in_threadpool(_finish_bulk_runs, factory)
         if settings.mail_sender:
             mail_service.start()
         if alert_evaluator is not None:
@@ -83,6 +99,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         mail_service.stop()
         if fast_consume is not None:
             await fast_consume.close()
+        if fast_transfer is not None:
+            await fast_transfer.close()
 
     # API documentation only where it is wanted (Settings.api_docs): a production server does not
     # publish a map of itself.
@@ -120,6 +138,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             throttle.Kind.RESET: settings.throttle_policy(settings.login_attempts_per_minute),
         },
     )
+    app.state.fast_transfer = fast_transfer
     logs.install()
 
     errors.install(app)
@@ -129,6 +148,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.add_middleware(
             ConsumeLane, fast=fast_consume, cache=app.state.credential_cache, guard=app.state.password_guard
         )
+    if fast_transfer is not None and settings.transfer_lane:
+        from cmdesk.server.api.transfer_lane import TransferLane
+
+        app.add_middleware(TransferLane, fast=fast_transfer)
     # In front of everything but CORS: no control character in path, query or headers; bodies bounded.
     app.add_middleware(StrictInput, max_body=settings.max_body_bytes)
     if settings.cors_origins:
@@ -190,3 +213,13 @@ def _document_global_answers(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _finish_bulk_runs(factory: db.SessionFactory) -> None:
+    from cmdesk.server.operations import bulk_transfers
+
+    try:
+        if bulk_transfers.finish_bulk_runs(factory):
+            log.warning("Se terminaron transferencias masivas que quedaron a medias.")
+    except Exception:
+        log.exception("could not finish the bulk transfers left unfinished; the next start tries again")

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     consume_fast_path: bool = True
     # With the fast path: plain consume requests answered before FastAPI's routing (api/consume_lane).
     consume_lane: bool = True
+    # PostgreSQL: transfers and bulk transfers through the database function cmdesk_transfer (one round
+    # trip each); with `transfer_lane`, plain transfers answered before FastAPI's routing
+    # (api/transfer_lane). Off, they take the general ORM path (same rules, slower).
+    transfer_fast_path: bool = True
+    transfer_lane: bool = True
 
     software_store: Path = Field(default_factory=default_software_store)
 

@@ -241,34 +241,57 @@ class Outbox:
         base: Mapping[str, Any] | None = None,
         description: str = "",
         extra: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Command:
-        """Queue a command; its idempotency key is on disk before anything is sent."""
-        command_id = uuid.uuid4().hex
+        """Queue a command; its idempotency key (`idempotency_key`, or a new random one) is on disk
+        before anything is sent."""
+        spec = {
+            "kind": kind,
+            "method": method,
+            "path": path,
+            "body": body,
+            "entity": entity,
+            "entity_id": entity_id,
+            "if_match": if_match,
+            "base": base,
+            "description": description,
+            "extra": extra,
+            "idempotency_key": idempotency_key,
+        }
+        return self.enqueue_many([spec])[0]
+
+    def enqueue_many(self, specs: Iterable[Mapping[str, Any]]) -> builtins.list[Command]:
+        """Queue several commands in one transaction (one disk sync for all): each spec holds
+        `enqueue`'s arguments by name."""
+        ids: builtins.list[str] = []
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO commands (id, kind, method, path, body, idempotency_key, if_match, entity,"
-                " entity_id, base, state, attempts, created_at, description, extra)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
-                (
-                    command_id,
-                    kind,
-                    method.upper(),
-                    path,
-                    _dumps(body),
-                    new_idempotency_key(),
-                    if_match,
-                    entity,
-                    entity_id,
-                    _dumps(dict(base)) if base is not None else None,
-                    CommandState.PENDING.value,
-                    _now().isoformat(),
-                    description,
-                    _dumps(dict(extra)) if extra else None,
-                ),
-            )
-        command = self.get(command_id)
-        assert command is not None
-        return command
+            for spec in specs:
+                command_id = uuid.uuid4().hex
+                base, extra = spec.get("base"), spec.get("extra")
+                conn.execute(
+                    "INSERT INTO commands (id, kind, method, path, body, idempotency_key, if_match, entity,"
+                    " entity_id, base, state, attempts, created_at, description, extra)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                    (
+                        command_id,
+                        spec["kind"],
+                        str(spec["method"]).upper(),
+                        spec["path"],
+                        _dumps(spec.get("body")),
+                        spec.get("idempotency_key") or new_idempotency_key(),
+                        spec.get("if_match"),
+                        spec.get("entity"),
+                        spec.get("entity_id"),
+                        _dumps(dict(base)) if base is not None else None,
+                        CommandState.PENDING.value,
+                        _now().isoformat(),
+                        spec.get("description") or "",
+                        _dumps(dict(extra)) if extra else None,
+                    ),
+                )
+                ids.append(command_id)
+        commands = [self.get(i) for i in ids]
+        return [c for c in commands if c is not None]
 
     def _update(self, command_id: str, sql: str, params: Iterable[Any]) -> Command:
         with self._tx() as conn:

@@ -49,6 +49,7 @@ from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, ResetPasswordDialog
 from cmdesk.ui.timbrado.chart import ConsumptionPanel
 from cmdesk.ui.timbrado.common import client_text, queued_text, tr
+from cmdesk.ui.timbrado.import_dialog import ImportDialog
 from cmdesk.ui.timbrado.model import COLUMN_KEYS, CtiRow, StampingAccountsModel
 from cmdesk.ui.timbrado.sales_dialogs import AutoSaleDialog, BulkTransferDialog
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
@@ -97,6 +98,7 @@ class TimbradoPage(tabs.TabPage):
             ("transfer", tr("Transferir timbres"), self.transfer_stamps),
             ("points", tr("Transferir puntos"), self.transfer_points),
             ("bulk", tr("Transferencia masiva"), self.bulk_transfer),
+            ("import", tr("Transferencia desde archivo"), self.import_file),
             ("auto_sale", tr("Venta automática"), self.auto_sale),
             ("block", tr("Bloquear"), lambda: self.set_active(False)),
             ("reactivate", tr("Reactivar"), lambda: self.set_active(True)),
@@ -346,6 +348,7 @@ class TimbradoPage(tabs.TabPage):
             "transfer": one and bool(standard),
             "points": one,
             "bulk": bool(standard),
+            "import": has_session,
             "auto_sale": bool(standard),
             "block": any(r.active for r in rows),
             "reactivate": any(not r.active for r in rows),
@@ -460,6 +463,17 @@ class TimbradoPage(tabs.TabPage):
         dialog.queued.connect(lambda queued: self._queued(queued, dialog.pushed))
         self._open(dialog)
         return dialog
+
+    def import_file(self) -> ImportDialog:
+        """Transferencia desde archivo: the rows of a spreadsheet, checked, then sent one by one."""
+        dialog = ImportDialog(self.context, parent=self)
+        dialog.sent.connect(self._imported)
+        self._open(dialog)
+        return dialog
+
+    def _imported(self, report: Any) -> None:
+        self.show_notice(report.message)
+        self.model.reload()
 
     def auto_sale(self) -> AutoSaleDialog | None:
         rows = self.selected_rows()

@@ -6,7 +6,7 @@ never saw it. The table is copied into one declared AUTOINCREMENT; SQLite then r
 id copied and never goes below it. PostgreSQL's sequence never goes back: nothing to do there.
 
 Revision ID: i20_change_log_autoincrement
-Revises: i18_audit
+Revises: i19b_transfer_audit
 Create Date: 2026-12-06 01:50:00
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "i20_change_log_autoincrement"
-down_revision: str | None = "i18_audit"
+down_revision: str | None = "i19b_transfer_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
