@@ -3,6 +3,9 @@
 ;   iscc installer\cmdesk.iss                          ; after `pyinstaller installer\cmdesk.spec`
 ;   iscc /DAppVersion=0.2.0 /DBuildDir=C:\b\dist\cmdesk installer\cmdesk.iss
 ;
+; Checked on Linux with the real compiler under Wine (scripts/check-windows.sh): any error or warning
+; fails the project's test command.
+;
 ; - Per-user install without administrator rights (PrivilegesRequired=lowest: %LOCALAPPDATA%\Programs),
 ;   which the user may override to all users (Program Files) in a dialog or with /ALLUSERS.
 ; - Spanish wizard; Start-menu shortcut and an optional desktop one.
@@ -32,6 +35,11 @@
 ; Seconds a silent update waits for cmdesk to quit before Restart Manager steps in.
 #define QuitWaitSeconds 60
 
+; This file is UTF-8 without a byte order mark, which Inno Setup reads as such from 6.3 on.
+#if Ver < EncodeVer(6, 3, 0)
+  #error Se necesita Inno Setup 6.3 o posterior (este script es UTF-8 sin BOM)
+#endif
+
 #ifndef BuildDir
   #define BuildDir AddBackslash(SourcePath) + "..\dist\cmdesk"
 #endif
@@ -44,7 +52,14 @@
 #if AppVersion == ""
   #error cmdesk.exe no tiene versión: compile con /DAppVersion=X.Y.Z
 #endif
-#define AppNumericVersion GetVersionNumbersString(BuildDir + "\" + AppExeName)
+#ifndef AppNumericVersion
+  #define AppNumericVersion GetVersionNumbersString(BuildDir + "\" + AppExeName)
+#endif
+#if AppNumericVersion == ""
+  #error cmdesk.exe no tiene versión numérica: compile con /DAppNumericVersion=X.Y.Z.W
+#endif
+; The same text as cmdesk.exe's version resource (installer/version_info.py, COPYRIGHT).
+#define AppCopyright "© Induxsoft. Todos los derechos reservados."
 
 [Setup]
 ; Never change AppId: it is how a new version finds (and replaces) the installed one.
@@ -54,11 +69,13 @@ AppVersion={#AppVersion}
 AppVerName={#AppName} {#AppVersion}
 AppPublisher={#AppPublisher}
 AppPublisherURL={#AppURL}
+AppCopyright={#AppCopyright}
 AppSupportURL={#AppURL}
 VersionInfoVersion={#AppNumericVersion}
 VersionInfoProductVersion={#AppNumericVersion}
 VersionInfoProductTextVersion={#AppVersion}
 VersionInfoCompany={#AppPublisher}
+VersionInfoCopyright={#AppCopyright}
 VersionInfoDescription=Instalador de {#AppName}
 DefaultDirName={autopf}\Induxsoft\cmdesk
 DefaultGroupName=Induxsoft
@@ -75,8 +92,15 @@ SetupIconFile=cmdesk.ico
 UninstallDisplayIcon={app}\{#AppExeName}
 UninstallDisplayName={#AppName}
 WizardStyle=modern
+#ifdef CheckCompile
+; scripts/check-windows.sh checks the script, not the packing: it skips the slow maximum compression
+; (minutes on two cores) and changes nothing else.
+Compression=none
+SolidCompression=no
+#else
 Compression=lzma2/max
 SolidCompression=yes
+#endif
 ShowLanguageDialog=no
 ; Updates: find the running app by its mutex; in silent mode close it through Restart Manager.
 ; cmdesk relaunches itself through [Run] (/relaunch=1), not through Restart Manager.

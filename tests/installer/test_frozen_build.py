@@ -4,7 +4,8 @@ window offscreen) and `--measure-startup` (cold start to the shown window). Keep
 rotting between Windows releases; the Windows build itself is .github/workflows/windows.yml's.
 
 Slow (a build is ~40 s on an idle 2-core machine). `CMDESK_TEST_SKIP_BUILD=1` skips it (the Windows
-workflow builds and self-tests in its own steps).
+workflow builds and self-tests in its own steps); `CMDESK_TEST_FROZEN_BUILD=DIR` tests the folder
+scripts/check-windows.sh built in the same run of scripts/test.sh instead of building another.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def frozen_env(home: Path | None = None) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # scripts/test.sh hands over the folder scripts/check-windows.sh just built from this same spec and
+    # source, instead of building it a second time.
+    built = os.environ.get("CMDESK_TEST_FROZEN_BUILD")
+    if built and (Path(built) / EXE).is_file():
+        return Path(built)
     pytest.importorskip("PyInstaller", reason="pip install -e .[build]")
     work = tmp_path_factory.mktemp("pyinstaller")
     started = time.monotonic()

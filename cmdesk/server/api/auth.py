@@ -11,6 +11,7 @@ from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.server import db
 from cmdesk.server.api.deps import AuthConfigDep, ClientIp, CurrentActor, Db, LenientClaims
 from cmdesk.server.api.schemas_common import RequestModel, problem_responses
+from cmdesk.server.api.schemas_session import Me, Token
 from cmdesk.server.operations import auth
 
 router = APIRouter(tags=["auth"])
@@ -37,14 +38,14 @@ class LogoutRequest(RequestModel):
     refresh_token: Annotated[str | None, Field(max_length=200)] = None
 
 
-@router.post("/v1/auth/token", responses=problem_responses(401, 403, 422, 429))
+@router.post("/v1/auth/token", response_model=Token, responses=problem_responses(401, 403, 422, 429))
 def token(body: TokenRequest, factory: Db, config: AuthConfigDep, ip: ClientIp) -> dict[str, Any]:
     return auth.sign_in(
         factory, config, login=body.login, password=body.password, account_id=body.account_id, client_ip=ip
     )
 
 
-@router.post("/v1/auth/refresh", responses=problem_responses(401, 403, 422))
+@router.post("/v1/auth/refresh", response_model=Token, responses=problem_responses(401, 403, 422))
 def refresh(body: RefreshRequest, factory: Db, config: AuthConfigDep) -> dict[str, Any]:
     return auth.refresh(factory, config, refresh_token=body.refresh_token)
 
@@ -61,6 +62,6 @@ def logout(factory: Db, claims: LenientClaims, body: LogoutRequest | None = None
     return Response(status_code=204)
 
 
-@router.get("/v1/me", responses=problem_responses(401))
+@router.get("/v1/me", response_model=Me, responses=problem_responses(401))
 def me(actor: CurrentActor, factory: Db) -> dict[str, Any]:
     return db.run(factory, auth.me, actor)

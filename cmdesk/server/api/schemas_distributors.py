@@ -78,13 +78,15 @@ class DistributorAdmin(BaseModel):
     email_confirmed: bool
 
 
-class Distributor(BaseModel):
+class Account(BaseModel):
+    """A distributor account as the API shows it (`operations.accounts.account_view`): the signed-in
+    one (`/v1/auth/token`, `/v1/me`), and the base of a sub-distributor's view."""
+
     id: str
     nic: str
     version: int
-    parent_id: str | None
+    parent_id: str | None = Field(description="La cuenta del distribuidor padre; null en la raíz.")
     status: StatusName
-    status_label: str = Field(description="El estado como lo nombra el portal (Sin validar, Activo...).")
     name: str
     trade_name: str
     rfc: str
@@ -98,6 +100,10 @@ class Distributor(BaseModel):
     expires_at: dt.datetime
     activated_at: dt.datetime | None
     cancelled_at: dt.datetime | None
+
+
+class Distributor(Account):
+    status_label: str = Field(description="El estado como lo nombra el portal (Sin validar, Activo...).")
     purge_at: dt.datetime | None = Field(
         description="Fin de los 30 días en que una cuenta cancelada puede reactivarse."
     )

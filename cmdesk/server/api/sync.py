@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from cmdesk.server import db, feed
 from cmdesk.server.api.deps import CurrentActor, Db
 from cmdesk.server.api.schemas_common import problem_responses
+from cmdesk.server.api.schemas_session import ChangesPage
 from cmdesk.server.operations.context import Actor
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,8 @@ def json_page(content: dict[str, Any]) -> Response:
     return Response(orjson.dumps(content, default=_fallback), media_type="application/json")
 
 
-@router.get("/v1/sync/changes", response_model=dict[str, Any], responses=problem_responses(401, 422))
+# The page is written by orjson (json_page), not validated against ChangesPage: the model is its schema.
+@router.get("/v1/sync/changes", response_model=ChangesPage, responses=problem_responses(401, 422))
 def changes(
     actor: CurrentActor,
     factory: Db,
