@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 import cmdesk
 from cmdesk.server import db
-from cmdesk.server.api import ROUTERS, errors
+from cmdesk.server.api import ROUTERS, errors, resilience
 from cmdesk.server.api.deps import AuthState
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         from cmdesk.server.api.consume_lane import ConsumeLane
 
         app.add_middleware(ConsumeLane, fast=fast_consume, cache=app.state.credential_cache)
+    resilience.install(app)  # version headers and gates; 503 while the database is away (wraps the above)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
