@@ -104,7 +104,11 @@ class TempPostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 
-def start(max_connections: int = 200) -> TempPostgres:
+def start(max_connections: int = 200, *, crash_safe: bool = False) -> TempPostgres:
+    """A throwaway cluster. Fast and unsafe by default (no fsync, asynchronous commits: a crash of the
+    server process may lose the last commits); `crash_safe` keeps synchronous commits, so a server
+    killed with `restart("immediate")` loses nothing it acknowledged (the machine itself not crashing,
+    fsync stays off)."""
     bindir = _bindir()
     as_pg = hasattr(os, "geteuid") and os.geteuid() == 0
     folder = Path(tempfile.mkdtemp(prefix="cmdesk-pg-"))
@@ -115,7 +119,8 @@ def start(max_connections: int = 200) -> TempPostgres:
     port = free_port()
     opts = (
         f"-c listen_addresses=127.0.0.1 -c port={port} -c max_connections={max_connections} "
-        f"-c unix_socket_directories={folder} -c fsync=off -c synchronous_commit=off "
+        f"-c unix_socket_directories={folder} -c fsync=off "
+        f"-c synchronous_commit={'on' if crash_safe else 'off'} "
         "-c full_page_writes=off -c shared_buffers=256MB"
     )
     pg = TempPostgres(folder, port, bindir, as_pg, opts)

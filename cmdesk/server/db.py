@@ -8,7 +8,10 @@ the commit is never retried here (the commit may have happened): the request ans
 client decides (`cmdesk.server.api.resilience`).
 
 PostgreSQL connections carry TCP keep-alives and a connect timeout, so a database that vanished
-without closing its connections (a failover, a cut network) is noticed in seconds, not hours.
+without closing its connections (a failover, a cut network) is noticed in seconds, not hours. A pooled
+connection that sat idle for `IDLE_PING_SECONDS` is pinged before it is handed out (and replaced when
+dead): a quiet worker's first request after a database restart does not fail, and a busy worker —
+whose connections are never idle that long — pays nothing for it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cmdesk.server import feed
@@ -69,6 +72,10 @@ PG_CONNECT_ARGS: dict[str, Any] = {
 }
 
 
+# A pooled connection idle this long is pinged when checked out (see the module docstring).
+IDLE_PING_SECONDS = 2.0
+
+
 def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -86,7 +93,23 @@ def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
             pool_recycle=1800,
             connect_args=dict(PG_CONNECT_ARGS),
         )
+        _ping_idle_connections(engine)
     return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        if not engine.dialect.do_ping(dbapi_conn):
+            # The pool discards this connection and hands out another (a new one if need be).
+            raise DisconnectionError("idle connection found dead")
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import text
 import cmdesk
 from cmdesk.domain import compat
 from cmdesk.models import utcnow
+from cmdesk.server import db
 from cmdesk.server.api.deps import Db, json_response
 from cmdesk.server.api.errors import http_problem
 from cmdesk.server.api.schemas_common import problem_responses
@@ -31,8 +32,8 @@ router = APIRouter(tags=["health"])
 )
 def health(factory: Db, request: Request) -> Response:
     try:
-        with factory() as session:
-            session.execute(text("SELECT 1"))
+        # Through db.run: a connection a database restart left dead is replaced, not reported.
+        db.run(factory, lambda session: session.execute(text("SELECT 1")))
     except Exception as exc:  # any failure of the database means "not healthy"
         log.warning("health check: the database does not answer (%s)", type(exc).__name__)
         body: dict[str, Any] = http_problem(503, "La base de datos no está disponible; intente más tarde.")
