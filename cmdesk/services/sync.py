@@ -21,12 +21,18 @@ written together, up to `BATCH_CHANGES` changes in one transaction, when several
 always while an empty cache is filled: each commit rewrites every index page it touched, and with
 random ids that is most of them, so a commit per page wrote several times the data. After a pull the
 engine compares the cache's counts with `/v1/sync/counts`; when they differ even after pulling again,
-the cache is rebuilt from scratch (the outbox keeps every pending change, laid over it again).
+the cache is rebuilt from scratch (the outbox keeps every pending change, laid over it again). A server
+without that endpoint (404: an older one) is synced without the comparison, and the user is told once
+(`cmdesk.services.server_info`).
+
+Faults. A full disk stops the sync with `DiskFull` (Spanish) and loses nothing: each outbox change and
+each cache page is its own transaction, so the outbox keeps its commands and the cursor stays with
+the data it covers; the next sync goes on from there. A damaged cache raises `CacheDamaged` (the
+session makes it anew and syncs again). The time of the last sync is the server's.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import re
@@ -39,7 +45,7 @@ from typing import Any
 
 from cmdesk.domain.errors import ErrorCode
 from cmdesk.domain.field_paths import flatten, unflatten, value_at
-from cmdesk.services import overlays
+from cmdesk.services import overlays, storage
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import Command, Outbox
@@ -383,8 +389,17 @@ class SyncEngine:
     # ---- counts -------------------------------------------------------------------------------------
 
     def count_differences(self) -> dict[str, tuple[int, int]]:
-        """entity → (server, cache) for every entity whose counts differ."""
-        server: dict[str, Any] = self.api.get("/v1/sync/counts")
+        """entity → (server, cache) for every entity whose counts differ (none when the server cannot
+        count: an older server without `/v1/sync/counts`)."""
+        if not self.api.server.available("sync_counts"):
+            return {}
+        try:
+            server: dict[str, Any] = self.api.get("/v1/sync/counts")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            self.api.server.missing("sync_counts")
+            return {}
         local = self.cache.counts()
         return {
             entity: (int(count), local.get(entity, 0))
@@ -403,8 +418,11 @@ class SyncEngine:
 
     def sync_once(self, *, check_counts: bool = True) -> SyncReport:
         """Push, then pull, then compare counts (rebuilding the cache when they differ). Raises
-        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in."""
+        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in,
+        `DiskFull` when the disk is full, `CacheDamaged` when the cache met a damaged page."""
         with self._lock:
+            if self.cache.damaged:
+                raise storage.CacheDamaged("the cache met a damaged page")
             started = time.perf_counter()
             push = self.push()
             if push.offline:
@@ -435,6 +453,6 @@ class SyncEngine:
                 if error.status == 401:
                     raise SessionExpired() from error
                 raise
-            self.cache.mark_synced(dt.datetime.now(dt.UTC))
+            self.cache.mark_synced(self.api.server.clock.now())
             report.seconds = time.perf_counter() - started
             return report

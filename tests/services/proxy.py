@@ -152,3 +152,52 @@ class FlakyProxy(LoopbackProxy):
             for sock in (client, upstream):
                 if sock is not None:
                     sock.close()
+
+
+class SleepyProxy(LoopbackProxy):
+    """The line of a laptop: `freeze()` leaves every open connection half-open — nothing more passes
+    either way and nothing closes, as after sleeping and waking on another network — while new
+    connections work; `delay` holds each answer that long (a proxy that answers slowly)."""
+
+    def __init__(self, upstream_url: str) -> None:
+        self.delay = 0.0
+        self._generation = 0
+        super().__init__(upstream_url)
+
+    def freeze(self) -> None:
+        with self._lock:
+            self._generation += 1
+
+    def _relay(self, client: socket.socket) -> None:
+        with self._lock:
+            generation = self._generation
+        upstream: socket.socket | None = None
+        try:
+            upstream = self._connect_upstream()
+            while not self._closed.is_set():
+                if self._generation != generation:
+                    self._closed.wait()  # half-open: silent until the proxy closes
+                    return
+                readable, _, _ = select.select([client, upstream], [], [], 0.1)
+                if self._generation != generation:
+                    continue
+                if client in readable:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    upstream.sendall(data)
+                if upstream in readable:
+                    data = upstream.recv(65536)
+                    if not data:
+                        return
+                    if self.delay:
+                        self._closed.wait(self.delay)
+                    if self._generation != generation:
+                        continue
+                    client.sendall(data)
+        except OSError:
+            return
+        finally:
+            for sock in (client, upstream):
+                if sock is not None:
+                    sock.close()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from cmdesk.domain import contracts
 from cmdesk.services import commands, export
+from cmdesk.services.server_info import server_now
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read, task
 from cmdesk.ui.kit.table import Query
 from cmdesk.ui.operations import Pool, Progress
@@ -112,7 +113,7 @@ def new_passwords(context: AppContext, secrets: Mapping[str, str]) -> Action:
 
 def _detail(cache: Cache, client_id: str) -> dict[str, Any]:
     """Everything the window shows about one client."""
-    now = dt.datetime.now(dt.UTC)
+    now = server_now()
     in_force = [c for c in cache.all("contract") if c.get("kind") == "mkl" and contracts.in_force(c, now)]
 
     def newest(entity: str, key: str) -> list[dict[str, Any]]:

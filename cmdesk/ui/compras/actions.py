@@ -5,7 +5,6 @@ in the cache), and the reads of the page."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication
@@ -13,6 +12,7 @@ from PySide6.QtWidgets import QWidget
 
 from cmdesk.domain import contracts
 from cmdesk.services import commands
+from cmdesk.services.server_info import server_now
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read
 from cmdesk.ui.kit.table import Query
 
@@ -58,7 +58,7 @@ def contract_rows(cache: Cache, key: str) -> list[dict[str, Any]]:
     """The catalog's MKL or subscriptions with the account's expiry and whether each is contracted."""
     catalog = cache.catalog() or {}
     account = cache.account() or {}
-    contracted = contracts.contracted(cache.all("contract"), dt.datetime.now(dt.UTC))
+    contracted = contracts.contracted(cache.all("contract"), server_now())
     return [
         {
             **item,

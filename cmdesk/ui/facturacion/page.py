@@ -10,7 +10,6 @@ balances and its answer must be shown).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cmdesk.domain import clock
 from cmdesk.services.commands import is_local
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.facturacion import actions
@@ -311,7 +312,7 @@ class CodesTab(QWidget):
         self.year = QComboBox(self)
         self.year.setObjectName("year")
         self.year.addItem(tr("Todos"), None)
-        this_year = dt.datetime.now(dt.UTC).year
+        this_year = clock.today(server_now()).year
         for year in range(this_year, this_year - 6, -1):
             self.year.addItem(str(year), year)
         self.month = QComboBox(self)
