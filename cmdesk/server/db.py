@@ -107,7 +107,11 @@ def _ping_idle_connections(engine: Engine) -> None:
         idle_since = record.info.pop("idle_since", None)
         if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
             return
-        if not engine.dialect.do_ping(dbapi_conn):
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception:  # e.g. AdminShutdown: psycopg's dialect only knows some disconnects
+            alive = False
+        if not alive:
             # The pool discards this connection and hands out another (a new one if need be).
             raise DisconnectionError("idle connection found dead")
 
