@@ -438,7 +438,9 @@ class Invoicers:
     @staticmethod
     def _send(
         http: requests.Session, url: str, cfdi: str, cti: tuple[str, str], timeout: float
-    ) -> int | None:
+    ) -> tuple[int | None, float]:
+        """The answer's status (None: no answer) and how long to wait before sending it again (what a
+        503's `Retry-After` asks, as a careful invoicing program does)."""
         try:
             r = http.post(
                 f"{url}/v1/stamping/consume",
@@ -447,8 +449,9 @@ class Invoicers:
                 timeout=timeout,
             )
         except requests.RequestException:
-            return None
-        return r.status_code
+            return None, 0.0
+        wait = r.headers.get("Retry-After", "")
+        return r.status_code, min(float(wait), 5.0) if r.status_code == 503 and wait.isdigit() else 0.0
 
     def _run(self, index: int) -> None:
         rng = random.Random(self.cfg.seed * 7919 + index)
@@ -462,12 +465,12 @@ class Invoicers:
                     self.outcomes[cfdi] = None
                 status: int | None = None
                 for attempt in range(4):
-                    status = self._send(http, self.url, cfdi, cti, 10)
+                    status, wait = self._send(http, self.url, cfdi, cti, 10)
                     with self.lock:
                         self.statuses[status] += 1
                     if status is not None and status < 500:
                         break
-                    time.sleep(0.05 * (attempt + 1))
+                    time.sleep(wait or 0.05 * (attempt + 1))
                 with self.lock:
                     self.outcomes[cfdi] = status
                 time.sleep(rng.uniform(0, self.cfg.invoicer_pace))
@@ -480,7 +483,7 @@ class Invoicers:
             for cfdi in unsettled:
                 status = None
                 while status is None or status >= 500:
-                    status = self._send(http, url, cfdi, self.cti_of[cfdi], 30)
+                    status, _wait = self._send(http, url, cfdi, self.cti_of[cfdi], 30)
                     if time.monotonic() > deadline:
                         break
                     if status is None or status >= 500:

@@ -36,6 +36,7 @@ from packaging.version import Version
 
 import cmdesk
 from cmdesk.domain import compat
+from cmdesk.services.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class ServerInfo:
         self.refused_below: Version | None = None
         self._missing: dict[str, str] = {}
         self._told: set[str] = set()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[str] = Listeners("server info")
         self._clock_wrong = False
 
     # ---- what answers tell ---------------------------------------------------------------------------
@@ -279,27 +280,14 @@ class ServerInfo:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(kind)` when a notice appears (`update` and each missing feature once;
         `clock` each time the clock turns wrong or right)."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def _tell(self, kind: str, *, again: bool = False) -> None:
         with self._lock:
             if kind in self._told and not again:
                 return
             self._told.add(kind)
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(kind)
-            except Exception:
-                log.exception("a server info listener failed")
+        self._listeners.emit(kind)
 
 
 # The clock of the server this process works with (a desktop talks to one server at a time).

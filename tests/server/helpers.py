@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -103,3 +105,23 @@ def assert_ledger_ok(factory: db.SessionFactory) -> None:
         check = ledger.ledger_check(s)
     for asset, figures in check.items():
         assert figures["ok"] == 1, (asset, figures)
+
+
+@contextmanager
+def new_database(pg_url: str, prefix: str) -> Iterator[str]:
+    """A database of its own on the tests' PostgreSQL (for a server process), dropped afterwards."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy import make_url
+
+    base = make_url(pg_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

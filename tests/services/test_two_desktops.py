@@ -6,14 +6,11 @@ lost), the ledger never overdraws nor doubles, and both caches end equal to the 
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from cmdesk.devtools import server_process
 from cmdesk.domain.enums import Asset
@@ -23,7 +20,7 @@ from cmdesk.services.api_client import ApiClient
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import CommandState, Outbox
 from cmdesk.services.sync import SyncEngine
-from tests.server.helpers import assert_ledger_ok, give, make_client, make_distributor
+from tests.server.helpers import assert_ledger_ok, give, make_client, make_distributor, new_database
 from tests.services.test_sync import cache_keys, feed_keys
 
 LOGIN, PASSWORD = "oficina@dist.mx", "secreto123"
@@ -32,26 +29,19 @@ BALANCE = 100
 
 @pytest.fixture
 def server(pg_url: str, tmp_path: Path) -> Iterator[tuple[str, db.SessionFactory, list[str]]]:
-    base = make_url(pg_url)
-    name = f"two_{uuid.uuid4().hex[:8]}"
-    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    engine = db.create_db_engine(url)
-    factory = db.session_factory(engine)
-    actor = make_distributor(factory, email=LOGIN, mobile="5533221100", password=PASSWORD)
-    give(factory, actor, Asset.STAMPS, BALANCE)
-    ctis = [make_client(factory, actor)["stamping_account"]["id"] for _ in range(3)]
-    proc = server_process.start(url, workers=2, log_dir=tmp_path)
-    try:
-        yield proc.url, factory, ctis
-    finally:
-        proc.stop()
-        engine.dispose()
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with new_database(pg_url, "two") as url:
+        migrations.upgrade(url)
+        engine = db.create_db_engine(url)
+        factory = db.session_factory(engine)
+        actor = make_distributor(factory, email=LOGIN, mobile="5533221100", password=PASSWORD)
+        give(factory, actor, Asset.STAMPS, BALANCE)
+        ctis = [make_client(factory, actor)["stamping_account"]["id"] for _ in range(3)]
+        proc = server_process.start(url, workers=2, log_dir=tmp_path)
+        try:
+            yield proc.url, factory, ctis
+        finally:
+            proc.stop()
+            engine.dispose()
 
 
 class Desk:
