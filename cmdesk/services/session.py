@@ -304,6 +304,7 @@ class DesktopSession:
         if self.api is not None:
             self.api.close()
         self.api = ApiClient(base_url, on_refresh_token=self._on_refresh_token)
+        self.api.server.clock.reset()  # another server: its clock is measured anew
         self.api.server.subscribe(lambda kind: self._emit("notice", {kind}))
         if self.cache is not None and self.outbox is not None:
             self.engine = SyncEngine(self.api, self.cache, self.outbox)
