@@ -321,6 +321,19 @@ BENCHMARKS: list[Benchmark] = [
         expected=[("Descarga frente a curl en loopback", "≥ 80.0 %")],
     ),
     Benchmark(
+        "bitacora",
+        "Bitácora a un millón de registros y estado de cuenta de 100 mil movimientos",
+        "bench.bitacora",
+        [],
+        ["--quick"],
+        expected=[
+            ("Bitácora: página con 1,000,000 registros (SQLite)", "< 100.0 ms"),
+            ("Bitácora: página con 1,000,000 registros (PostgreSQL)", "< 100.0 ms"),
+            ("Estado de cuenta de 100,000 movimientos: página (SQLite)", "< 500.0 ms"),
+            ("Estado de cuenta de 100,000 movimientos: página (PostgreSQL)", "< 500.0 ms"),
+        ],
+    ),
+    Benchmark(
         "server_load",
         "Servidor en PostgreSQL frente a pgbench -N",
         "bench.load_server",

@@ -42,11 +42,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from cmdesk.domain.enums import Asset, ChargeKind, MovementKind, PartyType
+from cmdesk.domain.usage import mx_day
 from cmdesk.models import (
     AutoSaleRule,
     CatalogPackage,
     Charge,
     Client,
+    CtiDailyUsage,
     IssuedCfdi,
     Movement,
     Profile,
@@ -603,6 +605,10 @@ class _Generator:
                     IssuedCfdi.__table__,
                     ["cfdi_uuid", "stamping_account_id", "account_id", "emitter_rfc", "debited", "issued_at"],
                 ),
+                # What both stamping paths count per CTI and Mexico City day, for the CFDI above.
+                "usage": _rows(
+                    sink, CtiDailyUsage.__table__, ["stamping_account_id", "day", "issued"], after=[ctis]
+                ),
                 "changes": _rows(
                     sink,
                     ChangeLog.__table__,
@@ -775,6 +781,7 @@ class _Generator:
             )
             balance = credited
         cfdi = self.t["cfdi"]
+        days: Tally[dt.date] = Tally()
         rfc = client["rfc"]
         previous = begin
         first_issue: dt.datetime | None = None
@@ -795,6 +802,7 @@ class _Generator:
                 balance += quantity
             balance -= 1
             cfdi.add_tuple((_cfdi_uuid(rng), ident, d.id, rfc, True, when))
+            days[mx_day(when)] += 1
             first_issue = first_issue or when
             previous = when
             if rule is not None and balance < rule["minimum"]:
@@ -821,6 +829,8 @@ class _Generator:
             }
         )
         self.change(d.id, "stamping_account", ident)
+        for day, issued_that_day in sorted(days.items()):
+            self.t["usage"].add_tuple((ident, day, issued_that_day))
 
     def plan_points(self, client: dict[str, Any]) -> list[tuple[int, dt.datetime]]:
         """Points a distributor gave this client in the period: (quantity, when)."""

@@ -20,6 +20,10 @@ class ServerProcess:
     url: str
     log_path: Path
 
+    def tree_rss(self) -> int:
+        """Resident memory of the server and its worker processes, in bytes (Linux: /proc)."""
+        return sum(_rss(pid) for pid in _tree(self.process.pid))
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -31,7 +35,12 @@ class ServerProcess:
 
 
 def start(
-    database_url: str, *, workers: int = 2, log_dir: Path, env: dict[str, str] | None = None
+    database_url: str,
+    *,
+    workers: int = 2,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    log_level: str = "warning",
 ) -> ServerProcess:
     port = free_port()
     log_path = log_dir / f"cmdesk-server-{port}.log"
@@ -51,7 +60,7 @@ def start(
                 "--workers",
                 str(workers),
                 "--log-level",
-                "warning",
+                log_level,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -70,3 +79,30 @@ def start(
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError("cmdesk-server no respondió a tiempo.")
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants, from /proc (empty where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

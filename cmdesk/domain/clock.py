@@ -90,3 +90,9 @@ def period(year: int | None, month: int | None = None) -> tuple[dt.datetime, dt.
 def iso_utc(moment: dt.datetime) -> str:
     """`2026-05-01T06:00:00Z`: a moment as the API writes UTC times (to compare with stored text)."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def period_text(year: int | None, month: int | None = None) -> tuple[str, str] | None:
+    """`period` as the UTC text records carry (to compare with stored times); None for every date."""
+    span = period(year, month)
+    return (iso_utc(span[0]), iso_utc(span[1])) if span is not None else None

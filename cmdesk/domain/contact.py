@@ -65,6 +65,22 @@ def check_email(value: str, field: str = "email") -> str:
     return email
 
 
+def national_digits(value: str) -> str:
+    """A phone as it is typed, without its separators (spaces, dashes, dots, parentheses), its country
+    code (+52, or 52 before ten digits) and the old mobile prefix 1 after it (+52 1 ...): the digits
+    two ways of writing one number share (unchecked: see `check_phone`)."""
+    digits = _PHONE_SEPARATORS_RE.sub("", value)
+    if digits.startswith("+52"):
+        digits = digits[3:]
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+    elif len(digits) == 12 and digits.startswith("52"):
+        digits = digits[2:]
+    elif len(digits) == 13 and digits.startswith("521"):
+        digits = digits[3:]
+    return digits
+
+
 def check_phone(value: str, field: str = "phone") -> str:
     """A Mexican phone number as its 10 national digits.
 
@@ -74,16 +90,9 @@ def check_phone(value: str, field: str = "phone") -> str:
     digits = _PHONE_SEPARATORS_RE.sub("", value)
     if not digits:
         raise validation_error({field: "Escriba el número de teléfono."})
-    if digits.startswith("+"):
-        if not digits.startswith("+52"):
-            raise validation_error({field: "Solo se aceptan teléfonos de México (+52)."})
-        digits = digits[3:]
-        if len(digits) == 11 and digits.startswith("1"):
-            digits = digits[1:]
-    elif len(digits) == 12 and digits.startswith("52"):
-        digits = digits[2:]
-    elif len(digits) == 13 and digits.startswith("521"):
-        digits = digits[3:]
+    if digits.startswith("+") and not digits.startswith("+52"):
+        raise validation_error({field: "Solo se aceptan teléfonos de México (+52)."})
+    digits = national_digits(digits)
     if not digits.isascii() or not digits.isdigit():
         raise validation_error({field: "El teléfono solo puede contener dígitos."})
     if len(digits) != 10:

@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     CODE_LOCKED = "code_locked"
     ALREADY_REDEEMED = "already_redeemed"
     PRECONDITION_REQUIRED = "precondition_required"
+    SERVER_BUSY = "server_busy"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -53,6 +54,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CODE_LOCKED: 423,
     ErrorCode.ALREADY_REDEEMED: 409,
     ErrorCode.PRECONDITION_REQUIRED: 428,
+    ErrorCode.SERVER_BUSY: 503,
 }
 
 # Spanish titles, fit to show to a distributor.
@@ -76,6 +78,7 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.CODE_LOCKED: "Código bloqueado",
     ErrorCode.ALREADY_REDEEMED: "Código ya utilizado",
     ErrorCode.PRECONDITION_REQUIRED: "Falta la versión del registro",
+    ErrorCode.SERVER_BUSY: "Servidor ocupado",
 }
 
 

@@ -9,25 +9,36 @@ from cmdesk.models.accounts import (
     AccountSettings,
     AttemptLog,
     Counter,
-    EmailConfirmation,
     Membership,
     Profile,
     RefreshToken,
 )
+from cmdesk.models.alerts import Alert, AlertCursor, AlertDelivery, AlertEvaluator, AlertRule
+from cmdesk.models.audit import AuditRecord, AuditSubject
 from cmdesk.models.base import Base, Synced, utcnow
 from cmdesk.models.billing import Invoice, TopUpCode
 from cmdesk.models.catalog import CatalogContract, CatalogFee, CatalogPackage, Contract, License, PricePackage
 from cmdesk.models.clients import Client, ClientInteraction, SupportPolicy
 from cmdesk.models.ledger import Charge, Movement
+from cmdesk.models.mail import Invitation, LinkToken, OutboundMail
 from cmdesk.models.server import ServerSecret
 from cmdesk.models.software import SoftwareFile, SoftwareProduct
 from cmdesk.models.stamping import AutoSaleRule, IssuedCfdi, StampingAccount
 from cmdesk.models.sync import ChangeLog, IdempotencyRecord
+from cmdesk.models.throttle import ThrottleCounter
+from cmdesk.models.usage import CtiDailyUsage
 
 __all__ = [
     "Account",
     "AccountSettings",
+    "Alert",
+    "AlertCursor",
+    "AlertDelivery",
+    "AlertEvaluator",
+    "AlertRule",
     "AttemptLog",
+    "AuditRecord",
+    "AuditSubject",
     "AutoSaleRule",
     "Base",
     "CatalogContract",
@@ -39,13 +50,16 @@ __all__ = [
     "ClientInteraction",
     "Contract",
     "Counter",
-    "EmailConfirmation",
+    "CtiDailyUsage",
     "IdempotencyRecord",
+    "Invitation",
     "Invoice",
     "IssuedCfdi",
     "License",
+    "LinkToken",
     "Membership",
     "Movement",
+    "OutboundMail",
     "PricePackage",
     "Profile",
     "RefreshToken",
@@ -55,6 +69,7 @@ __all__ = [
     "StampingAccount",
     "SupportPolicy",
     "Synced",
+    "ThrottleCounter",
     "TopUpCode",
     "utcnow",
 ]

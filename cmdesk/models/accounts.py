@@ -90,19 +90,6 @@ class Membership(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class EmailConfirmation(Base):
-    """A one-time token e-mailed to a new profile; confirming it moves its account out of Sin validar."""
-
-    __tablename__ = "email_confirmations"
-
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
-    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[dt.datetime]
-    used_at: Mapped[dt.datetime | None]
-
-
 class RefreshToken(Base):
     """Rotating refresh tokens; using one twice revokes its whole family (token theft)."""
 

@@ -21,7 +21,8 @@ class Movement(Synced, Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
         Index("ix_movements_account_created", "account_id", "created_at"),
-        Index("ix_movements_client", "client_id"),
+        # A client's movements in time order: "por facturar", and its statements' keyset pages.
+        Index("ix_movements_client", "client_id", "created_at", "id"),
         Index("ix_movements_counterpart", "counterpart_account_id"),
     )
 

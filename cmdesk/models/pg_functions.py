@@ -14,10 +14,13 @@ statements through the ORM. It keeps exactly the rules of `cmdesk.server.operati
   (`account_blocked`, `rfc_not_allowed`, `unlimited_expired`), except for a retry of a UUID it stamped;
 - a standard CTI is debited one stamp by a conditional UPDATE (`insufficient_balance` when empty, the
   CFDI row it inserted is removed again); an unlimited one only counts the CFDI;
-- the change feed gets the CTI and its client, stamped with the transaction's id like `feed.record`.
+- the change feed gets the CTI and its client, stamped with the transaction's id like `feed.record`;
+- (V2) the CTI's daily usage row (`cti_daily_usage`, the Mexico City day of `p_now`) counts the CFDI,
+  by an UPSERT after the CTI's row is locked by its UPDATE, in the same lock order as the general path.
 
 The text is versioned: a changed function is a new constant and a new migration that installs it.
-`Base.metadata.create_all` installs the current one too (the tests build schemas that way).
+`Base.metadata.create_all` installs the current one (`CONSUME_FUNCTION`) too (the tests build schemas
+that way).
 """
 
 from __future__ import annotations
@@ -114,9 +117,25 @@ END;
 $$
 """
 
+# V2 = V1 + the daily usage UPSERT right after the stamp is counted (both kinds of CTI), so a retry,
+# a refusal or an empty CTI (whose CFDI row is deleted again) adds nothing.
+_COUNTED = """
+            v_txid := pg_current_xact_id()::text::bigint;
+"""
+_COUNT_DAILY_USAGE = """
+            INSERT INTO cti_daily_usage AS u (stamping_account_id, day, issued)
+            VALUES (p_cti, ((p_now AT TIME ZONE 'UTC') - interval '6 hours')::date, 1)
+            ON CONFLICT (stamping_account_id, day) DO UPDATE SET issued = u.issued + 1;
+"""
+assert CONSUME_FUNCTION_V1.count(_COUNTED) == 1
+CONSUME_FUNCTION_V2 = CONSUME_FUNCTION_V1.replace(_COUNTED, _COUNT_DAILY_USAGE + _COUNTED)
+
+# The version the current schema has (installed by create_all; migrations install each in turn).
+CONSUME_FUNCTION = CONSUME_FUNCTION_V2
+
 DROP_CONSUME_FUNCTION = "DROP FUNCTION IF EXISTS cmdesk_consume(text, text, text, text, timestamptz)"
 
-_install = DDL(CONSUME_FUNCTION_V1)  # type: ignore[no-untyped-call]
+_install = DDL(CONSUME_FUNCTION)  # type: ignore[no-untyped-call]
 _remove = DDL(DROP_CONSUME_FUNCTION)  # type: ignore[no-untyped-call]
 event.listen(Base.metadata, "after_create", _install.execute_if(dialect="postgresql"))
 event.listen(Base.metadata, "before_drop", _remove.execute_if(dialect="postgresql"))

@@ -11,15 +11,19 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 import cmdesk
-from cmdesk.server import db
+from cmdesk.server import db, logs, pages, security, throttle
 from cmdesk.server.api import ROUTERS, errors, resilience
-from cmdesk.server.api.deps import AuthState
+from cmdesk.server.api.deps import AuthState, audit_scope
+from cmdesk.server.api.strict import StrictInput
+from cmdesk.server.mail import links, queue
+from cmdesk.server.mail.sender import MailService
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
 
@@ -40,6 +44,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if engine is None:
         engine = db.create_db_engine(settings.database_url)
     factory = db.session_factory(engine)
+    # Link tokens of mails derive from CMDESK_SECRET_KEY when set (else from the database's secret).
+    links.configure_factory(factory, settings.secret_key.get_secret_value() if settings.secret_key else None)
+    # The mail sender of this process (started with the app, when `mail_sender`); a commit that
+    # queued a mail wakes it up at once.
+    mail_service = MailService(factory, settings, base_url=settings.public_base_url)
+    queue.install_wakeup(factory, mail_service.wake)
 
     # The stamping fast path (PostgreSQL): a pool of async connections per worker, closed on shutdown.
     fast_consume = None
@@ -48,14 +58,43 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
         fast_consume = FastConsume(engine.url.render_as_string(hide_password=False))
 
+    # Low-balance alerts, evaluated in the background of every worker (they take turns: a lease).
+    alert_evaluator = None
+    if settings.alerts_evaluator:
+        import datetime as dt
+
+        from cmdesk.server.operations.alerts import EvaluatorThread
+
+        alert_evaluator = EvaluatorThread(
+            factory,
+            interval=settings.alerts_interval_seconds,
+            sweep_every=dt.timedelta(minutes=settings.alerts_sweep_minutes),
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.mail_sender:
+            mail_service.start()
+        if alert_evaluator is not None:
+            alert_evaluator.start()
         yield
+        if alert_evaluator is not None:
+            alert_evaluator.stop()
+        mail_service.stop()
         if fast_consume is not None:
             await fast_consume.close()
 
+    # API documentation only where it is wanted (Settings.api_docs): a production server does not
+    # publish a map of itself.
+    docs = settings.api_docs
     app = FastAPI(
-        title="cmdesk-server", version=cmdesk.__version__, description=DESCRIPTION, lifespan=lifespan
+        title="cmdesk-server",
+        version=cmdesk.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -64,24 +103,92 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # CTI passwords verified recently, so stamping CFDI after CFDI skips Argon2 (see security).
     app.state.credential_cache = CredentialCache(ttl_seconds=settings.credential_cache_minutes * 60)
     app.state.fast_consume = fast_consume
+    app.state.alert_evaluator = alert_evaluator
+    app.state.mail = mail_service
+    pages.install_log_filter()
+    # Argon2 at most `password_hash_concurrency` at once in this process (memory), excess answered 503.
+    security.configure_hashing_gate(
+        settings.password_hash_concurrency,
+        queue=settings.password_hash_queue,
+        wait_seconds=settings.password_hash_wait_seconds,
+    )
+    app.state.password_guard = throttle.Guard(
+        factory,
+        {
+            throttle.Kind.LOGIN: settings.throttle_policy(settings.login_attempts_per_minute),
+            throttle.Kind.CTI: settings.throttle_policy(settings.cti_attempts_per_minute),
+            throttle.Kind.RESET: settings.throttle_policy(settings.login_attempts_per_minute),
+        },
+    )
+    logs.install()
 
     errors.install(app)
     if fast_consume is not None and settings.consume_lane:
         from cmdesk.server.api.consume_lane import ConsumeLane
 
-        app.add_middleware(ConsumeLane, fast=fast_consume, cache=app.state.credential_cache)
+        app.add_middleware(
+            ConsumeLane, fast=fast_consume, cache=app.state.credential_cache, guard=app.state.password_guard
+        )
     resilience.install(app)  # version headers and gates; 503 while the database is away (wraps the above)
+    # In front of everything but CORS: no control character in path, query or headers; bodies bounded.
+    app.add_middleware(StrictInput, max_body=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Range"],
+            allow_headers=[
+                "Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Range",
+                "X-Cmdesk-Device", "X-Cmdesk-Reason",
+            ],
             expose_headers=["ETag", "Retry-After", "Content-Range"],
         )
     for name in ROUTERS:
         router = importlib.import_module(name).router
         if not isinstance(router, APIRouter):
             raise TypeError(f"{name}.router is not an APIRouter")
-        app.include_router(router)
+        # Every mutating route gets the bitácora's context (cmdesk.server.audit).
+        app.include_router(router, dependencies=[Depends(audit_scope)])
+    # The HTML pages the mails' links open (not part of the API nor of its OpenAPI document).
+    app.include_router(pages.router)
+    _document_global_answers(app)
     return app
+
+
+# Answers any operation may give besides its own, because they come from checks in front of every route.
+PASSWORD_CHECKS = {"/v1/auth/token", "/v1/stamping/consume", "/v1/public/top-up-codes/redeem"}
+
+
+def _document_global_answers(app: FastAPI) -> None:
+    """Complete each operation of the OpenAPI document with the problems every route can answer:
+    422 (strict input, as problem+json), 503 (the database away, api/resilience; also the hashing gate
+    where a password or NIP is checked), 413 (body size) with a body, 403 `account_blocked` with a
+    bearer token, 429 where a password or NIP is checked."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        ref = {"$ref": "#/components/schemas/Problem"}
+        problem = {
+            "description": "Error",
+            "content": {"application/problem+json": {"schema": ref}, "application/json": {"schema": ref}},
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                wanted = {"422", "503"}
+                if "requestBody" in operation:
+                    wanted.add("413")
+                if any("HTTPBearer" in s for s in operation.get("security", [])):
+                    wanted.add("403")
+                if path in PASSWORD_CHECKS:
+                    wanted.add("429")
+                for status in wanted:
+                    current = responses.get(status)
+                    if current is None or "HTTPValidationError" in str(current):
+                        responses[status] = problem
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -5,7 +5,8 @@
     cmdesk-server migrate [--db URL]
     cmdesk-server seed --demo [--db URL] [--clients N]
     cmdesk-server create-distributor --email E --mobile M --password P --name N [--db URL]
-    cmdesk-server maintenance [--db URL]
+    cmdesk-server maintenance [--db URL]          also queues the 30/7/1-day expiry reminders
+    cmdesk-server mail run|send|status|retry|test  the mail sender and its queue (docs/deploy.md)
     cmdesk-server software add --product CODE --product-name NAME --kind KIND --title T --version V FILE
                                 [--manifest FILE.manifest.json --signature FILE.manifest.sig]
     cmdesk-server software sign-manifest --key PRIVATE.pem --version V [--product cmdesk] FILE
@@ -38,8 +39,14 @@ def _db_url(args: argparse.Namespace) -> str:
 
 def _factory(url: str) -> Any:
     from cmdesk.server import db
+    from cmdesk.server.mail import links
+    from cmdesk.server.settings import Settings
 
-    return db.session_factory(db.create_db_engine(url))
+    factory = db.session_factory(db.create_db_engine(url))
+    # Mail links made here (seed, reminders) derive from CMDESK_SECRET_KEY like the server's.
+    secret = Settings(database_url=url).secret_key
+    links.configure_factory(factory, secret.get_secret_value() if secret else None)
+    return factory
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -77,9 +84,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_create_distributor(args: argparse.Namespace) -> int:
+    from cmdesk.domain import passwords
     from cmdesk.server import db, migrations
     from cmdesk.server.operations import accounts
 
+    passwords.check_password(args.password)  # the API's policy: refused before touching the database
     url = _db_url(args)
     migrations.upgrade(url)
     out = db.run(
@@ -102,7 +111,20 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     from cmdesk.server.operations import maintenance
 
     factory = _factory(_db_url(args))
-    out = db.run(factory, maintenance.run_maintenance)
+    from cmdesk.server import audit
+
+    # Expired and purged sub-distributors: a record in each parent's bitácora, by the system.
+    with audit.context(
+        "distributor.maintenance", "Mantenimiento: vencimiento o depuración", "distributor",
+        device="cmdesk-server maintenance", per_owner=True,
+    ):
+        out = db.run(factory, maintenance.run_maintenance)
+    from cmdesk.server.operations import renewal
+
+    out["expiry_reminders_queued"] = db.run(factory, renewal.enqueue_expiry_reminders)
+    from cmdesk.server.mail import queue
+
+    out.update(db.run(factory, queue.purge))
     out["idempotency_records_purged"] = db.run(factory, idempotency.purge)
     from cmdesk.server.operations import auth
 
@@ -227,6 +249,140 @@ def cmd_software_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mail_settings(args: argparse.Namespace) -> Any:
+    from cmdesk.server.settings import Settings
+
+    return Settings(database_url=_db_url(args))
+
+
+def cmd_mail_run(args: argparse.Namespace) -> int:
+    """The sender alone, in the foreground, until Ctrl+C or SIGTERM (for deployments that turn it off
+    in the API workers with CMDESK_MAIL_SENDER=false)."""
+    import signal
+    import threading
+
+    from cmdesk.server.mail.sender import MailService
+    from cmdesk.server.mail.transport import transport_for
+
+    settings = _mail_settings(args)
+    if settings.smtp_host and not settings.public_base_url:
+        print("Indique CMDESK_PUBLIC_BASE_URL: los enlaces de los correos la necesitan.", file=sys.stderr)
+        return 2
+    service = MailService(_factory(settings.database_url), settings, reminders=not args.no_reminders)
+    stopped = threading.Event()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"Enviando correos ({transport_for(settings).description}); Ctrl+C para terminar.", flush=True)
+    service.start()
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    service.stop(timeout=settings.smtp_timeout_seconds * 2)
+    return 0
+
+
+def cmd_mail_send(args: argparse.Namespace) -> int:
+    """One round: send every mail due now, then exit (cron-friendly)."""
+    from cmdesk.server.mail.sender import Sender
+
+    settings = _mail_settings(args)
+    sender = Sender(_factory(settings.database_url), settings)
+    report = sender.run_once()
+    print(
+        f"Enviados: {report.sent}; en espera de reintento: {report.retrying}; fallidos: {report.failed}; "
+        f"no enviados (enlace ya usado): {report.cancelled}."
+    )
+    for error in dict.fromkeys(report.errors):
+        print(f"  {error}")
+    return 1 if report.failed or report.retrying else 0
+
+
+def cmd_mail_status(args: argparse.Namespace) -> int:
+    from cmdesk.server import db
+    from cmdesk.server.mail import queue
+    from cmdesk.server.mail.transport import transport_for
+
+    settings = _mail_settings(args)
+    out = db.run(_factory(settings.database_url), queue.queue_status)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, default=str))
+        return 0
+    c = out["counts"]
+    print(f"Transporte: {transport_for(settings).description}")
+    print(
+        f"En cola: {c['queued']} · enviando: {c['sending']} · enviados: {c['sent']} · "
+        f"fallidos: {c['failed']} · no enviados: {c['cancelled']}"
+    )
+    if out["oldest_waiting_seconds"] is not None:
+        print(f"El más antiguo espera desde hace {out['oldest_waiting_seconds'] // 60} min.")
+    if out["last_error"]:
+        print(f"Último error: {out['last_error']}")
+    for mail in out["failed"]:
+        print(
+            f"  FALLÓ {mail['id']} {mail['kind']} → {mail['to']} "
+            f"({mail['attempts']} intentos): {mail['last_error']}"
+        )
+    return 0
+
+
+def cmd_mail_retry(args: argparse.Namespace) -> int:
+    from cmdesk.server import db
+    from cmdesk.server.mail import queue
+
+    count = db.run(_factory(_db_url(args)), queue.retry, args.id or None)
+    print(f"Correos fallidos en cola de nuevo: {count}.")
+    return 0
+
+
+def cmd_mail_test(args: argparse.Namespace) -> int:
+    """Queue a notice to --to and send it now: checks the SMTP settings end to end."""
+    from cmdesk.server import db
+    from cmdesk.server.mail import queue
+    from cmdesk.server.mail.sender import Sender
+
+    settings = _mail_settings(args)
+    factory = _factory(settings.database_url)
+    mail_id = db.run(
+        factory,
+        lambda s: queue.enqueue(
+            s,
+            "notice",
+            to_address=args.to,
+            params={
+                "title": "Correo de prueba de Cuenta Maestra",
+                "paragraphs": ["Si lee esto, cmdesk-server puede enviar correos con su configuración."],
+                "facts": [],
+                "account_name": "",
+                "account_nic": "",
+                "profile_name": "",
+            },
+        ),
+    )
+    report = Sender(factory, settings).run_once()
+    from cmdesk.models import OutboundMail
+
+    status = db.run(factory, lambda s: s.get(OutboundMail, mail_id))
+    if status is not None and status.status == "sent":
+        print(f"Enviado a {args.to}.")
+        return 0
+    print(f"No se envió: {status.last_error if status else report.errors}", file=sys.stderr)
+    return 1
+
+
+MAIL_COMMANDS = {
+    "run": cmd_mail_run,
+    "send": cmd_mail_send,
+    "status": cmd_mail_status,
+    "retry": cmd_mail_retry,
+    "test": cmd_mail_test,
+}
+
+
 SOFTWARE_COMMANDS = {
     "add": cmd_software_add,
     "sign-manifest": cmd_software_sign_manifest,
@@ -243,13 +399,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         migrations.upgrade(url)
     os.environ["CMDESK_DATABASE_URL"] = url
+    if not os.environ.get("CMDESK_PUBLIC_BASE_URL"):
+        # Links in mails need the address people reach this server at; without one, this one.
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+        os.environ["CMDESK_PUBLIC_BASE_URL"] = f"http://{host}:{args.port}"
+        if os.environ.get("CMDESK_SMTP_HOST"):
+            print(
+                "Aviso: falta CMDESK_PUBLIC_BASE_URL; los enlaces de los correos apuntarán a "
+                f"{os.environ['CMDESK_PUBLIC_BASE_URL']}.",
+                file=sys.stderr,
+            )
+    if getattr(args, "mail_viewer", False):
+        os.environ["CMDESK_MAIL_VIEWER"] = "true"
     if args.workers > 1 and url.startswith("sqlite"):
         print(
             "Con SQLite use un solo proceso (--workers 1); varios procesos requieren PostgreSQL.",
             file=sys.stderr,
         )
         return 2
-    print(f"cmdesk-server escuchando en http://{args.host}:{args.port} (documentación en /docs)", flush=True)
+    from cmdesk.server.settings import Settings
+
+    docs = " (documentación en /docs)" if Settings(database_url=url).api_docs else ""
+    print(f"cmdesk-server escuchando en http://{args.host}:{args.port}{docs}", flush=True)
     uvicorn.run(
         "cmdesk.server.app:create_app",
         factory=True,
@@ -265,7 +436,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # A demonstration shows its API documentation (/docs); `run` leaves it off unless CMDESK_API_DOCS.
+    os.environ.setdefault("CMDESK_API_DOCS", "true")
     args.demo, args.clients = True, args.clients or 36
+    # The demo sends nothing: mails are .eml files, listed at /v1/demo/mails.
+    args.mail_viewer = not os.environ.get("CMDESK_SMTP_HOST")
     rc = cmd_seed(args)
     if rc:
         return rc
@@ -311,6 +486,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True)
     sp.add_argument("--rfc")
     add("maintenance", "Marca cuentas vencidas y depura canceladas con más de 30 días")
+    ml = sub.add_parser("mail", help="Correo saliente: el remitente y su cola")
+    mlsub = ml.add_subparsers(dest="mail_command", required=True)
+
+    def mail_cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = mlsub.add_parser(name, help=help_)
+        sp.add_argument("--db", help="URL de la base de datos")
+        return sp
+
+    mail_cmd("run", "Envía los correos de la cola hasta que se detenga").add_argument(
+        "--no-reminders", action="store_true", help="No encolar los avisos de vencimiento"
+    )
+    mail_cmd("send", "Envía los correos pendientes una vez y termina")
+    mail_cmd("status", "Cuántos correos hay en cola, enviados y fallidos, y por qué").add_argument(
+        "--json", action="store_true"
+    )
+    mail_cmd("retry", "Vuelve a poner en cola los correos fallidos").add_argument(
+        "--id", action="append", help="Sólo este correo (puede repetirse)"
+    )
+    mail_cmd("test", "Envía un correo de prueba").add_argument("--to", required=True)
     sw = sub.add_parser("software", help="Catálogo de software")
     swsub = sw.add_subparsers(dest="software_command", required=True)
     sa = swsub.add_parser("add", help="Publica un archivo de software")
@@ -356,6 +550,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "software":
         handler = SOFTWARE_COMMANDS[args.software_command]
+    elif args.command == "mail":
+        handler = MAIL_COMMANDS[args.mail_command]
     else:
         handler = COMMANDS[args.command]
     try:

@@ -8,6 +8,10 @@
 
 The database is migrated first (Alembic), so a file made by an older version is upgraded; a
 database already at the head revision (every start but the first after an update) skips Alembic.
+
+Mail: without an SMTP host in the settings, the sender writes every mail as an `.eml` file to
+`mail/` beside the SQLite file (`CMDESK_MAIL_FOLDER` changes it), links pointing at this server,
+and `/v1/demo/mails` lists them for the signed-in user (the desktop's "Correo de prueba").
 uvicorn runs in a daemon thread with its own event loop; the socket is bound before the thread
 starts, so the port is known at once and no other program can take it meanwhile.
 """
@@ -21,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 import uvicorn
@@ -113,6 +118,7 @@ class EmbeddedServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._app: Any = None
         self._owns_engine = engine is None
 
     @property
@@ -131,7 +137,12 @@ class EmbeddedServer:
             return self.url
         from cmdesk.server.app import create_app
 
-        settings = self._settings or Settings(database_url=self.database_url)
+        # The embedded default shows its API documentation (/docs): it listens on loopback only.
+        settings = self._settings or Settings(database_url=self.database_url, api_docs=True)
+        if not settings.smtp_host:
+            # No SMTP: mails go to .eml files (`mail` beside the database) and the desktop lists
+            # them through /v1/demo/mails (or reads that folder itself).
+            settings = settings.model_copy(update={"mail_viewer": True})
         if self._engine is None:
             self._engine = db.create_db_engine(self.database_url)
         if self._prepare is not None:
@@ -161,6 +172,11 @@ class EmbeddedServer:
             target=server.run, kwargs={"sockets": [sock]}, name="cmdesk-embedded-server", daemon=True
         )
         self._thread.start()
+        # lifespan is off (the host owns signals and the loop): start the mail sender here, with
+        # this server's own address in the links when no public one is configured.
+        self._app = app
+        if settings.mail_sender:
+            app.state.mail.start(base_url=settings.public_base_url or self.url)
 
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
@@ -182,6 +198,9 @@ class EmbeddedServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving (open connections get `timeout` seconds to finish)."""
+        if self._app is not None:
+            self._app.state.mail.stop()
+            self._app = None
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import threading
 import time
@@ -34,26 +35,100 @@ from cmdesk.models.base import utcnow
 _hasher = PasswordHasher()
 
 
+class HashingGate:
+    """Bounds how many Argon2 computations run at once in this process, and how many wait.
+
+    Each one takes `memory_cost` KiB (64 MiB by default) for its duration: without a bound, 40 parallel
+    wrong passwords took a server from ~330 MB to ~2.6 GB. `slots` run at once; up to `queue` more wait
+    at most `wait_seconds` for a slot; anything beyond answers at once 503 `server_busy` with
+    `Retry-After` (a small request, no memory held), instead of piling threads and memory up.
+    """
+
+    def __init__(self, slots: int, *, queue: int, wait_seconds: float) -> None:
+        self.slots = max(1, slots)
+        self.queue = max(0, queue)
+        self.wait_seconds = wait_seconds
+        self._semaphore = threading.BoundedSemaphore(self.slots)
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self.refused = 0  # requests turned away since start (a figure for logs and tests)
+
+    def __enter__(self) -> HashingGate:
+        if self._semaphore.acquire(blocking=False):
+            return self
+        with self._lock:
+            if self._waiting >= self.queue:
+                self.refused += 1
+                raise server_busy()
+            self._waiting += 1
+        try:
+            acquired = self._semaphore.acquire(timeout=self.wait_seconds)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if not acquired:
+            with self._lock:
+                self.refused += 1
+            raise server_busy()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._semaphore.release()
+
+
+def server_busy() -> DomainError:
+    return DomainError(
+        ErrorCode.SERVER_BUSY,
+        "El servidor está ocupado verificando contraseñas; intente de nuevo en un momento.",
+        extra={"retry_after": 1},
+    )
+
+
+def default_hashing_slots() -> int:
+    """One Argon2 at a time per core (each already uses `parallelism` lanes): more only adds memory."""
+    return max(1, min(os.cpu_count() or 2, 8))
+
+
+# Unbounded-looking defaults for scripts (seeding, the CLI); the server sets its own in `create_app`.
+_gate = HashingGate(default_hashing_slots(), queue=1_000_000, wait_seconds=3600.0)
+
+
+def configure_hashing_gate(slots: int, *, queue: int, wait_seconds: float) -> HashingGate:
+    """Set this process's bound on concurrent Argon2 computations (see `HashingGate`)."""
+    global _gate
+    _gate = HashingGate(slots, queue=queue, wait_seconds=wait_seconds)
+    return _gate
+
+
+def hashing_gate() -> HashingGate:
+    return _gate
+
+
 def configure_password_hashing(*, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4) -> None:
     """Change the Argon2id cost of new hashes (tests use a cheap one). Old hashes keep verifying, and a
     login re-hashes them with the current cost (`needs_rehash`)."""
-    global _hasher
+    global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    _DUMMY_HASH = None
 
 
 def hash_password(password: str) -> str:
-    """An Argon2id hash (PHC string, salt and parameters included) of `password` as typed."""
-    return _hasher.hash(password)
+    """An Argon2id hash (PHC string, salt and parameters included) of `password` as typed. Runs under
+    the process's `HashingGate` (503 `server_busy` when it is full)."""
+    with _gate:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Whether `password` matches `password_hash`. A missing or malformed hash never matches."""
+    """Whether `password` matches `password_hash`. A missing or malformed hash never matches. Runs
+    under the process's `HashingGate` (503 `server_busy` when it is full)."""
     if not password_hash:
         return False
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    with _gate:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -69,12 +144,20 @@ _DUMMY_HASH: str | None = None
 
 
 def dummy_verify(password: str) -> None:
-    """Spend the time of a verification when there is no hash to check (unknown login), so the answer
-    time does not tell whether a login exists."""
+    """Spend the time (and the memory) of a verification when there is no hash to check (an unknown
+    login or CTI id), so neither the answer time nor the load tells whether an id exists."""
     global _DUMMY_HASH
     if _DUMMY_HASH is None:
         _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
     verify_password(_DUMMY_HASH, password)
+
+
+def verify_or_dummy(password_hash: str | None, password: str) -> bool:
+    """`verify_password`, or `dummy_verify` (and False) when there is no hash: the same work either way."""
+    if not password_hash:
+        dummy_verify(password)
+        return False
+    return verify_password(password_hash, password)
 
 
 class CredentialCache:
@@ -95,6 +178,10 @@ class CredentialCache:
 
     def _digest(self, password: str) -> bytes:
         return hmac.new(self._key, password.encode("utf-8"), hashlib.sha256).digest()
+
+    def digest(self, password: str) -> bytes:
+        """An HMAC of `password` under this process's key: tells equal passwords apart, reveals none."""
+        return self._digest(password)
 
     def verify(self, cti_id: str, password: str, password_hash: str | None) -> bool:
         """Like `verify_password`, answered from the cache when this password was verified recently."""

@@ -25,6 +25,7 @@ import logging
 import random
 import unicodedata
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,7 @@ from stdnum.mx import rfc as stdnum_rfc
 from cmdesk.domain import codes
 from cmdesk.domain.enums import Asset, MovementKind, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.domain.usage import mx_day
 from cmdesk.models import (
     Account,
     AutoSaleRule,
@@ -54,6 +56,7 @@ from cmdesk.models.base import UTCDateTime
 from cmdesk.resources import load_json
 from cmdesk.server import db, feed
 from cmdesk.server.operations import accounts, clients, ledger
+from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.security import hash_password
 
@@ -561,12 +564,14 @@ def _seed_usage(s: Session, actor: Actor, ctis: list[str], rng: random.Random, n
 class _IssuedHistory:
     """Issued CFDI of standard CTIs written in bulk: the rows, and per CTI what `ledger.consume` does
     to its counters for each (balance - 1, issued + 1, version + 1, first/last issue times in the
-    order given). `flush()` before anything else reads or writes those CTIs."""
+    order given, one more CFDI on its day's usage). `flush()` before anything else reads or writes
+    those CTIs."""
 
     def __init__(self, s: Session) -> None:
         self.s = s
         self.rows = BulkRows(BulkSink(s.connection()), _table(IssuedCfdi), _CFDI_COLUMNS)
         self.counters: dict[str, list[Any]] = {}
+        self.days: Counter[tuple[str, dt.date]] = Counter()
         self.touched: dict[str, None] = {}
 
     def add(self, cfdi_uuid: str, cti: str, account_id: str, rfc: str, when: dt.datetime) -> None:
@@ -574,10 +579,13 @@ class _IssuedHistory:
         counter = self.counters.setdefault(cti, [0, when, when])
         counter[0] += 1
         counter[2] = when
+        self.days[(cti, mx_day(when))] += 1
         self.touched[cti] = None
 
     def flush(self) -> None:
         self.rows.flush()
+        usage_ops.count_usage(self.s, ((cti, day, n) for (cti, day), n in self.days.items()))
+        self.days.clear()
         if not self.counters:
             return
         t = _table(StampingAccount)

@@ -8,9 +8,11 @@ own short transaction), run on the event loop without a thread.
 
 The password stays checked in Python with the per-process `CredentialCache`: the call carries the
 stored hash this password was verified against; when the database holds another hash (first use, a
-password reset), the function answers `verify`, the password is checked with Argon2 in a thread, and
-the call is made again. Auto-sale CTIs (`general`) and anything unusual in the input go through the
-general path (`ledger.consume` in one ORM transaction), which has the same rules and words. Consume is
+password reset) the function answers `verify`, and for an unknown CTI `invalid_credentials`; then the
+password goes through the throttled check (`throttle.Guard.check_cti`: counted per CTI and per address,
+Argon2 in a thread under the hashing gate, a dummy hash for an unknown id), and the call is made
+again. Auto-sale CTIs (`general`) and anything unusual in the input go through the general path
+(`ledger.consume` in one ORM transaction), which has the same rules and words. Consume is
 idempotent by CFDI UUID, so a call lost with its connection is simply sent again.
 """
 
@@ -30,6 +32,7 @@ from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.server.db import PG_CONNECT_ARGS
 from cmdesk.server.operations import ledger
 from cmdesk.server.security import CredentialCache
+from cmdesk.server.throttle import Guard
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,15 @@ class FastConsume:
         raise AssertionError("unreachable")
 
     async def consume(
-        self, cache: CredentialCache, cti_id: str, password: str, emitter_rfc: Any, cfdi_uuid: Any
+        self,
+        cache: CredentialCache,
+        cti_id: str,
+        password: str,
+        emitter_rfc: Any,
+        cfdi_uuid: Any,
+        *,
+        guard: Guard,
+        source: str,
     ) -> dict[str, Any] | None:
         """The answer of a consumption, or None when the general path must take it."""
         try:
@@ -115,17 +126,16 @@ class FastConsume:
         pool = await self._get_pool()
         if pool is None:
             return None
-        status, balance, issued, current_hash = await self._call(
-            pool, cti_id, cache.known_hash(cti_id, password), uuid, rfc
-        )
-        if status == "verify":
-            verified = current_hash is not None and await run_in_threadpool(
-                cache.verify, cti_id, password, current_hash
-            )
-            if not verified:
-                raise ledger.consume_refusal(ErrorCode.INVALID_CREDENTIALS)
-            status, balance, issued, current_hash = await self._call(pool, cti_id, current_hash, uuid, rfc)
-            if status == "verify":  # the password changed between the two calls
+        # What this process knows of refusals comes before the cache, or a refused guesser could still
+        # tell the right password (a cache hit) from a wrong one.
+        known = guard.cached_cti_hash(cache, cti_id, password, source)
+        status, balance, issued, _ = await self._call(pool, cti_id, known, uuid, rfc)
+        if status in ("verify", "invalid_credentials"):
+            # Not verified recently, or no such CTI: the throttled check (an unknown id costs the same
+            # Argon2 work), in a worker thread and outside any transaction.
+            verified = await run_in_threadpool(guard.check_cti, cache, cti_id, password, source)
+            status, balance, issued, _ = await self._call(pool, cti_id, verified, uuid, rfc)
+            if status in ("verify", "invalid_credentials"):  # changed or deleted between the calls
                 return None
         if status == "general":
             return None

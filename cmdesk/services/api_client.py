@@ -571,6 +571,11 @@ class ApiClient:
         if sent is not None and received is not None and when.tzinfo is not None:
             self.server.clock.observe(when, sent, received, resolution=0.001)
 
+    def health_answer(self) -> Any:
+        """The server's whole answer about its health (the database's state included); raises like any
+        call."""
+        return self.get("/v1/health")
+
     def stream(self, path: str, headers: Mapping[str, str] | None = None) -> requests.Response:
         """A raw streaming GET (downloads; `Range` may go in `headers`). The caller closes it (use it
         as a context manager). Errors raise like any call, before any byte is returned."""

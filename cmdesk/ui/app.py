@@ -48,6 +48,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 import cmdesk
 from cmdesk.resources import resource_path
 from cmdesk.services import frozen, paths
+from cmdesk.ui import translator
 
 if TYPE_CHECKING:
     from cmdesk.services.session import EmbeddedDefault
@@ -60,8 +61,7 @@ OUR_TRANSLATION = "cmdesk_es_MX"
 WINDOW_ICON = "cmdesk.png"  # drawn by installer/make_icon.py, like the exe's and installer's .ico
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("app", text)
+tr = translator("app")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -385,7 +385,7 @@ def self_test(
         report.ok(tr("servidor integrado en {url}").format(url=session.server.url if session.server else "?"))
 
         api = session.api
-        health = api.get("/v1/health") if api is not None else None
+        health = api.health_answer() if api is not None else None
         if isinstance(health, dict) and health.get("database") == "ok":
             report.ok(tr("base de datos del servidor (SQLite) en orden"))
         else:

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import (
-    QCoreApplication,
     QMessageLogContext,
     QObject,
     Qt,
@@ -29,12 +28,13 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from cmdesk.ui import translator
+
 log = logging.getLogger("cmdesk.unexpected")
 qt_log = logging.getLogger("cmdesk.qt")
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("errors", text)
+tr = translator("errors")
 
 
 class ErrorReporter(QObject):

@@ -8,15 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
+from cmdesk.ui.kit.forms import hbox, vbox
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("header", text)
+tr = translator("header")
 
 
 _STATUS = {
@@ -45,11 +44,9 @@ class _Balance(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.5)
         font.setBold(True)
         self.value.setFont(font)
-        layout = QVBoxLayout(self)
+        layout = vbox(self, self.caption, self.value)
         layout.setContentsMargins(12, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.value)
 
 
 class AccountHeader(QFrame):
@@ -76,12 +73,8 @@ class AccountHeader(QFrame):
         self.status = QLabel(self)
         self.status.setObjectName("accountStatus")
 
-        details = QHBoxLayout()
+        details = hbox(self.nic, self.expiry, self.status, None)
         details.setSpacing(18)
-        details.addWidget(self.nic)
-        details.addWidget(self.expiry)
-        details.addWidget(self.status)
-        details.addStretch(1)
 
         left = QGridLayout()
         left.setVerticalSpacing(2)

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 import cmdesk
 from cmdesk.services import paths
@@ -36,8 +36,9 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.session import DesktopSession, SessionEvent, StartResult
 from cmdesk.services.sync import SessionExpired
-from cmdesk.ui import pages, tabs  # noqa: F401  (pages: every page registers itself)
+from cmdesk.ui import pages, tabs, translator  # noqa: F401  (pages: every page registers itself)
 from cmdesk.ui.header import AccountHeader
+from cmdesk.ui.kit.forms import vbox
 from cmdesk.ui.operations import OperationHandle, Operations
 from cmdesk.ui.pending_panel import PendingPanel
 from cmdesk.ui.settings_dialog import SettingsDialog
@@ -53,8 +54,7 @@ DEFAULT_SIZE = (1280, 800)
 SAVED_DATA_WAIT_MS = 1500
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("main", text)
+tr = translator("main")
 
 
 def window_settings() -> QSettings:
@@ -151,10 +151,8 @@ class MainWindow(QMainWindow):
         self.header = AccountHeader(self)
         self.tabs, self.pages = tabs.build(self.context, self)
         central = QWidget(self)
-        layout = QVBoxLayout(central)
+        layout = vbox(central, self.header, (self.tabs, 1))
         layout.setContentsMargins(8, 8, 8, 0)
-        layout.addWidget(self.header)
-        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.status = StatusBar(self)

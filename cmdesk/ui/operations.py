@@ -196,6 +196,11 @@ class Operations(QObject):
     def busy(self) -> int:
         return len(self._active)
 
+    @property
+    def closed(self) -> bool:
+        """Whether `shutdown` ran (new jobs are refused)."""
+        return self._closed
+
     def labels(self) -> list[str]:
         return [h.label for h in self._active if h.label]
 

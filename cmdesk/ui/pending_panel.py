@@ -14,12 +14,11 @@ import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
@@ -28,18 +27,18 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
 from cmdesk.services import commands
 from cmdesk.services.outbox import Command, CommandState
 from cmdesk.services.sync import field_label
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import command as kit_command
 from cmdesk.ui.kit.actions import task
+from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.kit.messages import advice
 from cmdesk.ui.operations import Pool
 
@@ -48,8 +47,7 @@ if TYPE_CHECKING:
     from cmdesk.ui.kit.actions import AppContext
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("pending", text)
+tr = translator("pending")
 
 
 def list_commands(outbox: Outbox | None, states: list[CommandState] | None) -> list[Command]:
@@ -196,12 +194,7 @@ class PendingPanel(QDialog):
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.show_done)
-        buttons.addStretch(1)
-        buttons.addWidget(self.retry_button)
-        buttons.addWidget(self.discard_button)
-        buttons.addWidget(close)
+        buttons = hbox(self.show_done, None, self.retry_button, self.discard_button, close)
 
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.table)
@@ -209,11 +202,7 @@ class PendingPanel(QDialog):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.empty)
-        layout.addLayout(buttons)
+        vbox(self, intro, (splitter, 1), self.empty, buttons)
         self.resize(820, 520)
         self._selection_changed()
 

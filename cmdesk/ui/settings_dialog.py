@@ -10,29 +10,27 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
     QRadioButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from cmdesk.services import paths
 from cmdesk.services.config import MAX_SYNC_INTERVAL, MIN_SYNC_INTERVAL, DesktopConfig, save_config
+from cmdesk.ui import translator
+from cmdesk.ui.kit.forms import hbox, vbox
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("settings", text)
+tr = translator("settings")
 
 
 def check_server_url(text: str) -> tuple[str | None, str | None]:
@@ -86,12 +84,8 @@ class SettingsDialog(QDialog):
         self.central.toggled.connect(self.url.setEnabled)
         self.central.toggled.connect(lambda on: self.url.setFocus() if on else None)
 
-        central_row = QHBoxLayout()
-        central_row.addWidget(self.central)
-        central_row.addWidget(self.url, 1)
-        server_layout = QVBoxLayout(server_box)
-        server_layout.addWidget(self.embedded)
-        server_layout.addLayout(central_row)
+        central_row = hbox(self.central, (self.url, 1))
+        vbox(server_box, self.embedded, central_row)
 
         sync_box = QGroupBox(tr("Sincronización"), self)
         self.interval = QSpinBox(sync_box)
@@ -121,12 +115,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(server_box)
-        layout.addWidget(sync_box)
-        layout.addWidget(self.error)
-        layout.addStretch(1)
-        layout.addWidget(buttons)
+        vbox(self, server_box, sync_box, self.error, None, buttons)
         self.setMinimumWidth(560)
 
     def edited_config(self) -> tuple[DesktopConfig | None, str | None]:

@@ -9,30 +9,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QStyle,
-    QVBoxLayout,
     QWidget,
 )
 
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.services.credentials import UNAVAILABLE_MESSAGE
+from cmdesk.ui import translator
+from cmdesk.ui.kit.forms import hbox, vbox
 
 if TYPE_CHECKING:
     from cmdesk.services.session import DesktopSession, StartResult
     from cmdesk.ui.operations import Operations
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("signin", text)
+tr = translator("signin")
 
 
 # What the dialog calls each refusal; the server's `detail` follows.
@@ -137,18 +136,11 @@ class SignInDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
-        error_line = QHBoxLayout()
-        error_line.addWidget(self.error_icon)
-        error_line.addWidget(self.error, 1)
+        error_line = hbox(self.error_icon, (self.error, 1))
 
-        layout = QVBoxLayout(self)
+        layout = vbox(self, intro, form, self.notice, error_line, self.buttons)
         layout.setSpacing(12)
         layout.setContentsMargins(18, 18, 18, 12)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(self.notice)
-        layout.addLayout(error_line)
-        layout.addWidget(self.buttons)
         self.set_error(None)
         self.setMinimumWidth(520)
         (self.password if self.login.text() else self.login).setFocus()

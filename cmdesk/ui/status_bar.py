@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("status", text)
+tr = translator("status")
 
 
 def state_text(state: ConnectionState | str | None) -> str:

@@ -13,28 +13,28 @@ Facturación, Compras, Software, Herramientas (Precios, Usuarios, Configuracione
 A page is a `TabPage`: a QWidget built from the `AppContext` (`cmdesk.ui.kit.actions`). The main window
 calls every page's `refresh(changed)` with the entities a sync or a command changed (`EVERYTHING` after
 the session starts); a page reloads (`reload(changed)`) at once when it is on screen and those concern
-it (`wants`), and otherwise when it is shown next — as Anki's screens do, a hidden page reads nothing.
+it (`wants`), and otherwise when it is shown next: a hidden page reads nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui.kit.actions import AppContext
+from cmdesk.ui.kit.forms import Notice
+from cmdesk.ui.kit.table import PagedTableModel
 
 # `refresh(EVERYTHING)`: reload whatever the page shows (the session just started or changed).
 EVERYTHING: frozenset[str] = frozenset({"*"})
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("tabs", text)
+tr = translator("tabs")
 
 
 class TabPage(QWidget):
@@ -47,6 +47,9 @@ class TabPage(QWidget):
         super().__init__(parent)
         self.context = context
         self.stale: frozenset[str] = frozenset()  # what changed while the page was hidden
+        self.notice = Notice(self)  # what an action did or why it was refused (the page lays it out)
+        self.dialog: Any = None  # the dialog the page opened last (tests and screenshots reach it)
+        self.last_box: Any = None  # the message box it opened last (`kit.messages` sets it)
 
     def wants(self, changed: frozenset[str]) -> bool:
         return "*" in changed or bool(self.entities & changed)
@@ -69,8 +72,13 @@ class TabPage(QWidget):
         self.reload(changed)
 
     def reload(self, changed: frozenset[str]) -> None:
-        """Read again what the page shows (off the UI thread: its models, `kit.actions.read`)."""
-        raise NotImplementedError
+        """Read again what the page shows (off the UI thread): by default every table model it holds;
+        a page that shows more reads it too (`kit.actions.read`)."""
+        for model in self.findChildren(PagedTableModel):
+            model.reload()
+
+    def show_notice(self, text: str, *, error: bool = False) -> None:
+        self.notice.show_text(text, error=error)
 
 
 PageFactory = Callable[[AppContext], TabPage]

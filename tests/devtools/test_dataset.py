@@ -91,6 +91,14 @@ def test_consumption_is_skewed(engine: Engine, generated: dataset.DatasetResult)
     assert issued.count(0) > len(issued) // 10  # and many CTIs issued nothing
 
 
+def test_daily_usage_matches_the_cfdi(engine: Engine, generated: dataset.DatasetResult) -> None:
+    """The generator fills the daily usage as both stamping paths would: Σ per CTI == issued, per day
+    the CFDI of that Mexico City day, and the feed's summaries agree."""
+    from tests.server.helpers import assert_usage_matches_cfdi
+
+    assert assert_usage_matches_cfdi(db.session_factory(engine)) > 100
+
+
 def test_a_desktop_syncs_it_and_counts_match(
     engine: Engine, generated: dataset.DatasetResult, tmp_path: Path
 ) -> None:

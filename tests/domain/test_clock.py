@@ -66,3 +66,9 @@ def test_parse_utc_reads_the_apis_texts() -> None:
     assert clock.parse_utc("2026-05-01T10:00:00Z") == expected
     assert clock.parse_utc("2026-05-01T04:00:00-06:00") == expected
     assert clock.iso_utc(expected) == "2026-05-01T10:00:00Z"
+
+
+def test_mexico_city_months_in_utc_text() -> None:
+    assert clock.period_text(2026, 3) == ("2026-03-01T06:00:00Z", "2026-04-01T06:00:00Z")
+    assert clock.period_text(2026, 12) == ("2026-12-01T06:00:00Z", "2027-01-01T06:00:00Z")
+    assert clock.period_text(None, 5) is None

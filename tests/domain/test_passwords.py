@@ -23,17 +23,20 @@ COMMON = "La contraseña es demasiado común; elija otra."
         ("mi clave 2016", []),  # spaces are fine
         ("a1" * 64, []),  # 128 characters
         ("", [SHORT, MIX]),
-        ("abc123", [SHORT]),
+        ("abc123", [SHORT, COMMON]),
         ("abcdefgh", [MIX]),
-        ("12345678", [MIX]),
+        ("12345678", [MIX, COMMON]),
         ("!!!!????", [MIX]),
         ("aaaaaaaa", [MIX, REPEATED]),
-        ("11111111", [MIX, REPEATED]),
+        ("11111111", [MIX, REPEATED, COMMON]),
         ("a", [SHORT, MIX, REPEATED]),
         ("password1", [COMMON]),
         ("Password1", [COMMON]),  # case does not make it less common
         ("contraseña1", [COMMON]),
         ("QWERTY123", [COMMON]),
+        ("trustno1", [COMMON]),  # from the leak corpora zxcvbn ships
+        ("Jordan23xx", []),
+        ("blink182", [COMMON]),
         ("a1" * 64 + "x", [LONG]),
     ],
 )

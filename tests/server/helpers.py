@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -107,6 +108,37 @@ def assert_ledger_ok(factory: db.SessionFactory) -> None:
         assert figures["ok"] == 1, (asset, figures)
 
 
+def assert_usage_matches_cfdi(factory: db.SessionFactory, now: Any = None) -> int:
+    """The daily usage table holds, per CTI and Mexico City day, exactly the CFDI issued (Σ == issued);
+    and each CTI's feed summary decodes to its days of the last 90. Returns the CTIs with use checked."""
+    import datetime as dt
+    from collections import Counter
+
+    from cmdesk.domain import usage
+    from cmdesk.models import CtiDailyUsage, IssuedCfdi, StampingAccount
+
+    now = now or dt.datetime.now(dt.UTC)
+    today = usage.mx_day(now)
+    with db.transaction(factory) as s:
+        expected: Counter[tuple[str, Any]] = Counter(
+            (cti, usage.mx_day(at))
+            for cti, at in s.execute(select(IssuedCfdi.stamping_account_id, IssuedCfdi.issued_at))
+        )
+        stored = {(r.stamping_account_id, r.day): r.issued for r in s.scalars(select(CtiDailyUsage))}
+        assert stored == dict(expected)
+        issued = dict(s.execute(select(StampingAccount.id, StampingAccount.issued)).all())
+        per_cti: Counter[str] = Counter()
+        for (cti, _day), n in stored.items():
+            per_cti[cti] += n
+        assert {k: v for k, v in issued.items() if v} == dict(per_cti)
+        views = clients.load_stamping_accounts(s, list(issued))
+    since = today - dt.timedelta(days=usage.SUMMARY_DAYS - 1)
+    for cti, view in views.items():
+        window = {day: n for (c, day), n in expected.items() if c == cti and since <= day <= today}
+        assert usage.decode_summary(view["usage"]) == window, cti
+    return len(per_cti)
+
+
 @contextmanager
 def new_database(pg_url: str, prefix: str) -> Iterator[str]:
     """A database of its own on the tests' PostgreSQL (for a server process), dropped afterwards."""
@@ -125,3 +157,58 @@ def new_database(pg_url: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def server_on_new_database(pg_url: str, log_dir: Path, **start: Any) -> Iterator[tuple[Any, db.SessionFactory]]:
+    """A real `cmdesk-server` (`server_process.start(**start)`) on a fresh, migrated PostgreSQL
+    database, with a session factory on the same database; all removed afterwards."""
+    from cmdesk.devtools import server_process
+    from cmdesk.server import migrations
+
+    with new_database(pg_url, "srv") as url:
+        migrations.upgrade(url)
+        engine = db.create_db_engine(url)
+        proc = server_process.start(url, log_dir=log_dir, **start)
+        try:
+            yield proc, db.session_factory(engine)
+        finally:
+            proc.stop()
+            engine.dispose()
+
+
+class QueuedLinks:
+    """The link mails in the queue, as (address, token) pairs in the order they were queued: what a
+    person would find in their inbox. Read again on every use."""
+
+    def __init__(self, factory: db.SessionFactory, kind: str = "confirm_email") -> None:
+        self.factory = factory
+        self.kind = kind
+
+    def _items(self) -> list[tuple[str, str]]:
+        from cmdesk.models import LinkToken, OutboundMail
+        from cmdesk.server.mail import links
+
+        with db.transaction(self.factory) as s:
+            rows = s.execute(
+                select(OutboundMail.to_address, LinkToken)
+                .join(LinkToken, LinkToken.id == OutboundMail.token_id)
+                .where(OutboundMail.kind == self.kind)
+                .order_by(OutboundMail.created_at, LinkToken.created_at)
+            ).all()
+            return [(address, links.token_of(s, token)) for address, token in rows]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __getitem__(self, index: int) -> tuple[str, str]:
+        return self._items()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return self._items() == other
+
+    __hash__ = None  # type: ignore[assignment]
+

@@ -5,35 +5,17 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 import requests
-from sqlalchemy import make_url
 
-from cmdesk.devtools import server_process
 from cmdesk.domain.enums import Asset
-from cmdesk.server import db, migrations
-from tests.server.helpers import give, make_client, make_distributor
+from tests.server.helpers import give, make_client, make_distributor, server_on_new_database
 
 
 @pytest.fixture
 def server(pg_url, tmp_path):
-    base = make_url(pg_url)
-    name = f"mw_{uuid.uuid4().hex[:8]}"
-    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    engine = db.create_db_engine(url)
-    proc = server_process.start(url, workers=3, log_dir=tmp_path)
-    try:
-        yield proc, db.session_factory(engine)
-    finally:
-        proc.stop()
-        engine.dispose()
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with server_on_new_database(pg_url, tmp_path, workers=3) as running:
+        yield running
 
 
 def test_50_consumptions_over_http_on_30_stamps(server):

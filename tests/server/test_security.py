@@ -231,3 +231,84 @@ def test_derived_keys_differ_by_purpose():
     assert security.derive_key("s", "a") != security.derive_key("s", "b")
     assert security.derive_key("s", "a") == security.derive_key("s", "a")
     assert security.new_secret_key() != security.new_secret_key()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The hashing gate
+
+
+def test_the_gate_bounds_concurrent_argon2_and_refuses_the_excess_quickly(monkeypatch):
+    import threading
+    import time
+
+    gate = security.HashingGate(2, queue=3, wait_seconds=5.0)
+    monkeypatch.setattr(security, "_gate", gate)
+    running = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+    release = threading.Event()
+    real = security._hasher
+
+    class Slow:
+        def verify(self, h, p):
+            with lock:
+                running["now"] += 1
+                running["peak"] = max(running["peak"], running["now"])
+            release.wait(10)
+            with lock:
+                running["now"] -= 1
+            return real.verify(h, p)
+
+    h = security.hash_password("clave1234")
+    monkeypatch.setattr(security, "_hasher", Slow())
+    results: list[object] = []
+
+    def one():
+        try:
+            results.append(security.verify_password(h, "clave1234"))
+        except DomainError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(10)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    # 2 run, 3 wait, 5 were answered at once.
+    busy = [r for r in results if isinstance(r, DomainError)]
+    assert len(busy) == 5 and running["peak"] == 2
+    assert all(e.code == ErrorCode.SERVER_BUSY and e.status == 503 and e.extra["retry_after"] == 1 for e in busy)
+    release.set()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 5 and gate.refused == 5
+
+
+def test_a_waiter_gives_up_after_its_wait(monkeypatch):
+    import threading
+
+    gate = security.HashingGate(1, queue=5, wait_seconds=0.2)
+    monkeypatch.setattr(security, "_gate", gate)
+    out: list[object] = []
+
+    def one():
+        try:
+            security.hash_password("x1x1x1x1")
+        except DomainError as exc:
+            out.append(exc.code)
+
+    with gate:
+        t = threading.Thread(target=one)
+        t.start()
+        t.join()
+    assert out == [ErrorCode.SERVER_BUSY]
+    assert security.verify_password(security.hash_password("x1x1x1x1"), "x1x1x1x1")  # free again
+
+
+def test_verify_or_dummy_does_the_work_of_a_verification(monkeypatch):
+    calls: list[str | None] = []
+    real = security.verify_password
+    monkeypatch.setattr(security, "verify_password", lambda h, p: calls.append(h) or real(h, p))
+    assert security.verify_or_dummy(None, "clave1234") is False
+    assert len(calls) == 1 and calls[0].startswith("$argon2id$")
+    h = security.hash_password("clave1234")
+    assert security.verify_or_dummy(h, "clave1234") is True
+    assert calls[-1] == h

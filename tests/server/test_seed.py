@@ -31,7 +31,7 @@ from cmdesk.server.operations import ledger, software
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.security import verify_password
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD, SUB_DISTRIBUTOR_PASSWORD, seed_demo
-from tests.server.helpers import assert_ledger_ok
+from tests.server.helpers import assert_ledger_ok, assert_usage_matches_cfdi
 
 # Some operations date their rows with the wall clock (the contracts the demo uses must be in force).
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
@@ -120,6 +120,14 @@ def test_usage_history_is_spread_over_the_last_90_days(
         report = ledger.usage_report(s, Actor(busiest.account_id), busiest.id, days=120, now=NOW)
         assert report["average_daily_use"] > 0 and report["days_remaining"] is not None
         assert sum(d["issued"] for d in report["daily"]) == busiest.issued
+
+
+def test_daily_usage_and_feed_summaries_count_the_seeded_cfdi(
+    factory: db.SessionFactory, seeded: dict[str, Any]
+) -> None:
+    """What the bulk writer and the one `ledger.consume` (the auto-sale) left in the daily usage table
+    is the CFDI issued, per CTI and Mexico City day; the feed's summaries carry the last 90 days."""
+    assert assert_usage_matches_cfdi(factory, NOW) >= 30
 
 
 def test_first_and_last_issue_and_last_purchase_are_the_history_s_dates(

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from cmdesk.domain.enums import Asset
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models import ChangeLog, IssuedCfdi, StampingAccount
-from cmdesk.server import db
+from cmdesk.server import db, throttle
 from cmdesk.server.operations import clients, ledger
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.stamping_fast import APPLICATION_NAME, FastConsume
@@ -39,13 +39,15 @@ class Stamper:
         self.factory = factory
         self.cache = CredentialCache()
         self.fast = FastConsume(engine.url.render_as_string(hide_password=False))
+        # Throttled as the app does, with limits these scenarios never reach.
+        self.guard = throttle.Guard(factory, {throttle.Kind.CTI: throttle.Policy(subject_limit=10_000, source_free=10_000)})
         self.runner = asyncio.Runner()
         self.fallbacks = 0
 
     def __call__(self, cti: str, u: str | None = None, *, password: str = PASSWORD, rfc: str = RFC) -> Any:
         u = u or str(uuid.uuid4())
         if self.path == "fast":
-            answer = self.runner.run(self.fast.consume(self.cache, cti, password, rfc, u))
+            answer = self.runner.run(self.fast.consume(self.cache, cti, password, rfc, u, guard=self.guard, source="test"))
             if answer is not None:
                 return answer
             self.fallbacks += 1
@@ -208,16 +210,17 @@ def test_concurrent_consumptions_never_overdraw(engine: Engine, factory: db.Sess
     """50 calls at once on 30 stamps, on one event loop with a pool of 10 connections."""
     _, _, cti = standard_cti(factory, 30)
     cache, fast = CredentialCache(), FastConsume(engine.url.render_as_string(hide_password=False))
+    guard = throttle.Guard(factory, {throttle.Kind.CTI: throttle.Policy(subject_limit=10_000, source_free=10_000)})
 
     async def one() -> str:
         try:
-            await fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4()))
+            await fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4()), guard=guard, source="test")
             return "ok"
         except DomainError as e:
             return e.code.value
 
     async def run() -> list[str]:
-        await fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4()))  # verifies the password once
+        await fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4()), guard=guard, source="test")  # verifies the password once
         try:
             return list(await asyncio.gather(*(one() for _ in range(50))))
         finally:
@@ -245,6 +248,7 @@ def test_connections_dropped_by_the_database_are_replaced(
 
     _, _, cti = standard_cti(factory, 10)
     cache, fast = CredentialCache(), FastConsume(engine.url.render_as_string(hide_password=False))
+    guard = throttle.Guard(factory, {throttle.Kind.CTI: throttle.Policy(subject_limit=10_000, source_free=10_000)})
 
     def terminate_pool_connections() -> None:
         with engine.connect() as conn:
@@ -262,11 +266,11 @@ def test_connections_dropped_by_the_database_are_replaced(
             # Several connections in the pool, then all of them dropped.
             answers = list(
                 await asyncio.gather(
-                    *(fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4())) for _ in range(4))
+                    *(fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4()), guard=guard, source="test") for _ in range(4))
                 )
             )
             await asyncio.to_thread(terminate_pool_connections)
-            answers.append(await fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4())))
+            answers.append(await fast.consume(cache, cti, PASSWORD, RFC, str(uuid.uuid4()), guard=guard, source="test"))
             return answers
         finally:
             await fast.close()

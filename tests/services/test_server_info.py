@@ -207,13 +207,16 @@ def older_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Em
         app = original(*args, **kwargs)
         app.user_middleware = [m for m in app.user_middleware if m.cls is not Resilience]
 
-        async def without_counts(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and scope["path"] == "/v1/sync/counts":
-                await problem_response(http_problem(404))(scope, receive, send)  # no such route
-                return
-            await app(scope, receive, send)
+        class WithoutCounts:
+            state = app.state  # the embedded server starts the app's mail sender through it
 
-        return without_counts
+            async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+                if scope["type"] == "http" and scope["path"] == "/v1/sync/counts":
+                    await problem_response(http_problem(404))(scope, receive, send)  # no such route
+                    return
+                await app(scope, receive, send)
+
+        return WithoutCounts()
 
     monkeypatch.setattr(app_module, "create_app", older)
     server = _server(tmp_path)

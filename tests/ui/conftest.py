@@ -32,6 +32,7 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.session import DesktopSession
 from cmdesk.ui.app import create_application
 from cmdesk.ui.main_window import MainWindow
+from cmdesk.ui.operations import Operations
 
 SERVER_FILES = ("server.sqlite3", "files", "seeded")
 
@@ -62,6 +63,17 @@ def no_keyring() -> Iterator[None]:
         yield
     finally:
         keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def ops() -> Iterator[Operations]:
+    """The UI's two pools, shut down after the test."""
+    operations = Operations()
+    try:
+        yield operations
+    finally:
+        operations.shutdown()
+        operations.deleteLater()
 
 
 @pytest.fixture(scope="session")

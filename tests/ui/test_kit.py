@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +30,7 @@ class Source:
     def __init__(self) -> None:
         self.records = list(RECORDS)
         self.calls: list[tuple[str, int, int]] = []
+        self.counts: list[str] = []
         self.gate = threading.Event()
         self.gate.set()
 
@@ -42,6 +42,7 @@ class Source:
         return rows[offset : offset + limit]
 
     def count(self, _cache: object, query: Query) -> int:
+        self.counts.append(query.q)
         return len([r for r in self.records if query.q in str(r["name"])])
 
 
@@ -50,16 +51,6 @@ COLUMNS = (
     Column("stamps", "Timbres", "number", sort="stamps"),
     Column("pick", "Elegir", "check", value=lambda _r: ""),
 )
-
-
-@pytest.fixture
-def ops() -> Iterator[Operations]:
-    operations = Operations()
-    try:
-        yield operations
-    finally:
-        operations.shutdown()
-        operations.deleteLater()
 
 
 @pytest.fixture
@@ -93,6 +84,33 @@ def test_pages_in_and_counts_after_the_first_page(
     assert model.rowCount() == 250 and not model.canFetchMore()
     qtmodeltester.check(model)
     assert [c[2] for c in source.calls] == [0, 100, 200]
+
+
+def test_a_search_typed_letter_by_letter_is_counted_once(
+    qtbot: Any, model: PagedTableModel, source: Source
+) -> None:
+    """The count waits for the query to stay the same: the letters typed before are never counted."""
+    source.records = [{**r, "name": f"Cliente {i % 3}"} for i, r in enumerate(RECORDS)]
+    for text in ("C", "Cl", "Cli"):
+        with qtbot.waitSignal(model.loaded, timeout=5000):
+            model.set_query(Query(q=text))
+        assert not model.exact and model.total == 101  # the rows loaded, and one more
+    with qtbot.waitSignal(model.counted, timeout=5000) as counted:
+        pass
+    assert counted.args == [250] and model.exact and source.counts == ["Cli"]
+
+
+def test_another_order_of_the_same_rows_keeps_the_count(
+    qtbot: Any, model: PagedTableModel, source: Source
+) -> None:
+    with qtbot.waitSignal(model.counted, timeout=5000):
+        model.set_query(Query())
+    with qtbot.waitSignal(model.counted, timeout=5000) as counted:
+        model.sort(1, Qt.SortOrder.DescendingOrder)
+    assert counted.args == [250] and model.exact and source.counts == [""]
+    with qtbot.waitSignal(model.counted, timeout=5000) as counted:
+        model.set_query(model.query.with_(q="Cliente 1"))  # another search: counted again
+    assert counted.args == [111] and source.counts == ["", "Cliente 1"]
 
 
 def test_a_reload_of_the_same_rows_keeps_the_selection(

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
 from cmdesk.ui.operations import Operations, Progress
-
-
-@pytest.fixture
-def ops() -> Iterator[Operations]:
-    operations = Operations()
-    try:
-        yield operations
-    finally:
-        operations.shutdown()
-        operations.deleteLater()
 
 
 def on_ui_thread() -> bool:

@@ -22,15 +22,6 @@ SUB_EMAIL = "ventas@heavensoft.mx"  # a sub-distributor of the demo (seed)
 SUB_PASSWORD = "Heaven2016"
 
 
-@pytest.fixture
-def ops() -> Iterator[Operations]:
-    operations = Operations()
-    try:
-        yield operations
-    finally:
-        operations.shutdown()
-
-
 def open_session(url: str, tmp_path, credentials: CredentialStore | None = None) -> DesktopSession:
     session = DesktopSession(DesktopConfig(server_url=url), home=tmp_path, credentials=credentials)
     result = session.start()

@@ -18,4 +18,9 @@ ROUTERS: list[str] = [
     "cmdesk.server.api.tools",
     "cmdesk.server.api.records",
     "cmdesk.server.api.software",
+    "cmdesk.server.api.alerts",
+    "cmdesk.server.api.access",
+    "cmdesk.server.api.audit",
+    "cmdesk.server.api.statements",
+    "cmdesk.server.api.network",
 ]

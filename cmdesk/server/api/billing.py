@@ -2,11 +2,12 @@
 distributor sells, and their public redemption.
 
 Redemption is public (the code and its NIP are the credentials), so it is throttled per client
-address with `attempt_log` rows, as signing in is: every request counts against
+address with atomic counters (`throttle.take`): every request counts against
 `public_requests_per_minute`, and every failure (an unknown code, a wrong NIP, a locked code) against
-`public_failures_per_hour`. A wrong NIP is counted on the code in the same committed transaction that
-answers the rejection (the 5th locks the code: 423 `code_locked`); with an `Idempotency-Key`, a retry
-replays that answer without counting the NIP again.
+`public_failures_per_hour` — a request reserves its failure slot before the NIP is compared and gives
+it back when it did not fail, so parallel guesses cannot exceed the limit. A wrong NIP is counted on
+the code in the same committed transaction that answers the rejection (the 5th locks the code: 423
+`code_locked`); with an `Idempotency-Key`, a retry replays that answer without counting the NIP again.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, validation_error
-from cmdesk.models import AttemptLog, utcnow
-from cmdesk.server import db, idempotency
+from cmdesk.models import utcnow
+from cmdesk.server import db, idempotency, throttle
 from cmdesk.server.api import schemas_tools as st
 from cmdesk.server.api.deps import (
     ClientIp,
@@ -216,26 +216,22 @@ def _buckets(ip: str, settings: Settings) -> list[tuple[str, int, dt.timedelta]]
     ]
 
 
-def _admit(session: Session, buckets: list[tuple[str, int, dt.timedelta]], now: dt.datetime) -> None:
-    """429 `too_many_attempts` (with `retry_after`) when a bucket is full; else count this request."""
+def _admit(
+    session: Session, buckets: list[tuple[str, int, dt.timedelta]], now: dt.datetime
+) -> tuple[DomainError | None, dt.datetime | None]:
+    """Count this request, and reserve it a failure slot (given back unless it fails): atomic UPSERTs
+    (`throttle.take`), so parallel guesses cannot all pass a count read before any was written.
+    Returns (the 429 to raise after committing, or None; the failure window to give back to)."""
+    window_start: dt.datetime | None = None
     for bucket, limit, window in buckets:
-        count, oldest = session.execute(
-            select(func.count(AttemptLog.id), func.min(AttemptLog.attempted_at)).where(
-                AttemptLog.bucket == bucket, AttemptLog.attempted_at > now - window
-            )
-        ).one()
-        if count >= limit:
-            wait = (oldest + window - now).total_seconds() if oldest else window.total_seconds()
-            raise DomainError(
+        wait, window_start = throttle.take(session, bucket, limit, window, now)
+        if wait is not None:
+            return DomainError(
                 ErrorCode.TOO_MANY_ATTEMPTS,
                 "Demasiados intentos de canje desde esta dirección. Espere un momento e intente de nuevo.",
                 extra={"retry_after": max(1, math.ceil(wait))},
-            )
-    session.add(AttemptLog(bucket=buckets[0][0], attempted_at=now))
-
-
-def _record_failure(session: Session, bucket: str, now: dt.datetime) -> None:
-    session.add(AttemptLog(bucket=bucket, attempted_at=now))
+            ), None
+    return None, window_start
 
 
 def _redeem(session: Session, body: st.RedeemIn, now: dt.datetime) -> tuple[int, dict[str, Any]]:
@@ -281,7 +277,10 @@ def redeem(
     settings: Settings = request.app.state.settings
     now = utcnow()
     buckets = _buckets(ip, settings)
-    db.run(factory, _admit, buckets, now)
+    refused, failure_window = db.run(factory, _admit, buckets, now)
+    if refused is not None:
+        raise refused
+    failed = True
     try:
         if key is None:
             status, answer = db.run(factory, _redeem, body, now)
@@ -297,11 +296,14 @@ def redeem(
                 retention_days=settings.idempotency_retention_days,
             )
     except DomainError as error:
-        if error.code.value in FAILURE_CODES:
-            db.run(factory, _record_failure, buckets[1][0], now)
+        failed = error.code.value in FAILURE_CODES
         raise
+    else:
+        failed = status >= 400 and answer.get("code") in FAILURE_CODES
+    finally:
+        if not failed and failure_window is not None:
+            # Not a failed guess: the failure slot this request reserved is given back.
+            db.run(factory, throttle.give_back, buckets[1][0], failure_window)
     if status >= 400:
-        if answer.get("code") in FAILURE_CODES:
-            db.run(factory, _record_failure, buckets[1][0], now)
         return problem_response(answer)
     return json_response(answer, status)

@@ -24,10 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cmdesk.domain.errors import DomainError
 from cmdesk.server.api import errors
+from cmdesk.server.api.strict import has_control
 
 if TYPE_CHECKING:
     from cmdesk.server.security import CredentialCache
     from cmdesk.server.stamping_fast import FastConsume
+    from cmdesk.server.throttle import Guard
 
 PATH = "/v1/stamping/consume"
 GENERAL_PATH_MARK = "cmdesk.consume_general"
@@ -47,7 +49,9 @@ def parse_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | N
             except (ValueError, UnicodeDecodeError, binascii.Error):
                 return None
             username, separator, password = data.partition(":")
-            return (username, password) if separator and username else None
+            if not (separator and username) or has_control(data, body=False):
+                return None  # the route answers (422 for control characters)
+            return username, password
     return None
 
 
@@ -64,16 +68,17 @@ def parse_body(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[str, st
         return None
     rfc, uuid = data["emitter_rfc"], data["cfdi_uuid"]
     for value, limit in ((rfc, FIELDS["emitter_rfc"]), (uuid, FIELDS["cfdi_uuid"])):
-        if not isinstance(value, str) or not 1 <= len(value) <= limit:
+        if not isinstance(value, str) or not 1 <= len(value) <= limit or has_control(value):
             return None
     return rfc, uuid
 
 
 class ConsumeLane:
-    def __init__(self, app: ASGIApp, *, fast: FastConsume, cache: CredentialCache) -> None:
+    def __init__(self, app: ASGIApp, *, fast: FastConsume, cache: CredentialCache, guard: Guard) -> None:
         self.app = app
         self.fast = fast
         self.cache = cache
+        self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
@@ -88,7 +93,10 @@ class ConsumeLane:
             await self.app(scope, replay, send)
             return
         try:
-            answer = await self.fast.consume(self.cache, *credentials, *fields)
+            client = scope.get("client")
+            answer = await self.fast.consume(
+                self.cache, *credentials, *fields, guard=self.guard, source=client[0] if client else ""
+            )
         except DomainError as exc:
             await errors.problem_response(errors.domain_problem(exc))(scope, replay, send)
             return

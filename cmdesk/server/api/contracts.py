@@ -20,7 +20,7 @@ from cmdesk.server.api.deps import (
     IdempotencyKey,
     OptionalIdempotencyKey,
     Pagination,
-    decode_cursor,
+    decode_time_cursor,
     encode_cursor,
     idempotent_call,
 )
@@ -112,13 +112,7 @@ def list_charges(
     antiguo."""
     after = None
     if page.cursor:
-        created, ident = decode_cursor(page.cursor, 2)
-        try:
-            when = _as_utc(dt.datetime.fromisoformat(str(created)))
-        except ValueError:
-            decode_cursor("", 2)
-        else:
-            after = (when, str(ident))
+        after = decode_time_cursor(page.cursor)
     items = db.run(
         factory, contracts.list_charges, actor, since=_utc(from_), until=_utc(to), limit=page.limit + 1,
         after=after,

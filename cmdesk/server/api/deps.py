@@ -32,8 +32,9 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.orm import Session
 
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
-from cmdesk.server import db, idempotency, security
+from cmdesk.server import audit, db, idempotency, security
 from cmdesk.server.api.errors import problem_response
+from cmdesk.server.api.strict import has_control
 from cmdesk.server.operations import auth
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.settings import Settings
@@ -67,8 +68,7 @@ class AuthState:
                         signing_key=auth.signing_key(secret),
                         access_token_lifetime=dt.timedelta(minutes=s.access_token_minutes),
                         refresh_token_lifetime=dt.timedelta(days=s.refresh_token_days),
-                        attempts_per_minute=s.login_attempts_per_minute,
-                        attempts_per_ip_per_minute=s.login_attempts_per_ip_per_minute,
+                        throttle=s.throttle_policy(s.login_attempts_per_minute),
                     )
         return self._config
 
@@ -144,9 +144,37 @@ CurrentClaims = Annotated[security.AccessClaims, Depends(current_claims)]
 LenientClaims = Annotated[security.AccessClaims | None, Depends(lenient_claims)]
 
 
-def current_actor(claims: CurrentClaims, factory: Db) -> Actor:
-    """Who acts: the token's profile for the token's account, if its session is still open."""
-    return db.run(factory, auth.authenticate, claims)
+# What an expired (Vencido) account may still do besides signing out and refreshing its session: read
+# its own state, statement, contracts and prices — what renewing needs. Everything else answers 403
+# `account_blocked` until it is renewed.
+EXPIRED_ALLOWED = {
+    ("GET", "/v1/me"),
+    ("GET", "/v1/charges"),
+    ("GET", "/v1/contracts"),
+    ("GET", "/v1/catalog"),
+}
+
+
+def current_access(claims: CurrentClaims, factory: Db, request: Request) -> auth.Access:
+    """The token's access, checked against the database on every request (one query): open session,
+    membership, and the account's state — a suspension or cancellation stops every token at once."""
+    access = db.run(factory, auth.authenticate, claims)
+    if access.expired:
+        route = request.scope.get("route")
+        if (request.method, getattr(route, "path", "")) not in EXPIRED_ALLOWED:
+            raise auth.expired_account()
+    return access
+
+
+CurrentAccess = Annotated[auth.Access, Depends(current_access)]
+
+
+async def current_actor(access: CurrentAccess) -> Actor:
+    """Who acts: the token's profile for the token's account, if its session is still open and the
+    account may act."""
+    actor = access.actor
+    audit.set_actor(actor.account_id, actor.profile_id)  # the bitácora's "who" (see audit_scope)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
@@ -210,6 +238,76 @@ def if_match_version(if_match: Annotated[str | None, Header(alias="If-Match")] =
 IfMatch = Annotated[int | None, Depends(if_match_version)]
 
 # ---------------------------------------------------------------------------------------------------
+# The audit context (bitácora): X-Cmdesk-Device and X-Cmdesk-Reason
+
+DEVICE_MAX_LENGTH = 200
+REASON_MAX_LENGTH = 500
+
+
+def _header_text(name: str, value: str | None, limit: int, *, truncate: bool) -> str:
+    """A percent-encoded UTF-8 header value as text (plain ASCII passes as it is)."""
+    if not value:
+        return ""
+    from urllib.parse import unquote
+
+    try:
+        text = unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise validation_error({name: f"{name} debe ser texto UTF-8 codificado con %XX."}) from None
+    text = " ".join(text.split())  # no control characters nor line breaks in the log
+    if len(text) > limit:
+        if not truncate:
+            raise validation_error({name: f"{name} admite como máximo {limit} caracteres."})
+        text = text[:limit]
+    return text
+
+
+async def audit_scope(
+    request: Request,
+    device: Annotated[
+        str | None,
+        Header(
+            alias="X-Cmdesk-Device",
+            max_length=10 * DEVICE_MAX_LENGTH,
+            description="El equipo que hace la operación (bitácora), p. ej. `cmdesk/1.4 (OFICINA-2; 5f1c…)`: "
+            "UTF-8 codificado con %XX. Sin él se anota el User-Agent.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        Header(
+            alias="X-Cmdesk-Reason",
+            max_length=12 * REASON_MAX_LENGTH,
+            description="El motivo que dio el usuario (bitácora), hasta 500 caracteres: UTF-8 codificado "
+            "con %XX. Sólo en operaciones que modifican.",
+        ),
+    ] = None,
+) -> None:
+    """Bind the bitácora's context for a mutating request (every router gets this dependency, see
+    `create_app`); `current_actor` then names who acts. Reads and exempt routes bind nothing."""
+    route = request.scope.get("route")
+    path: str = getattr(route, "path", "") or request.url.path
+    method = request.method
+    if not audit.audited(method, path):
+        audit.bind(None)
+        return
+    endpoint = request.scope.get("endpoint")
+    action = audit.route_action(method, path, getattr(endpoint, "__name__", ""))
+    audit.bind(
+        audit.AuditContext(
+            action=action.action,
+            label=action.label,
+            entity=action.entity,
+            method=method,
+            route=path,
+            device=_header_text("X-Cmdesk-Device", device, DEVICE_MAX_LENGTH, truncate=True)
+            or request.headers.get("user-agent", "")[:DEVICE_MAX_LENGTH],
+            ip=client_ip(request),
+            reason=_header_text("X-Cmdesk-Reason", reason, REASON_MAX_LENGTH, truncate=False),
+        )
+    )
+
+# ---------------------------------------------------------------------------------------------------
 # Lists
 
 DEFAULT_LIMIT = 100
@@ -253,11 +351,56 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         values = None
-    if not isinstance(values, list) or len(values) != size:
+    if not isinstance(values, list) or len(values) != size or not all(map(_cursor_value_ok, values)):
         raise validation_error(
             {"cursor": "El cursor no es válido; vuelva a pedir la lista desde el principio."}
         )
     return values
+
+
+# The values `encode_cursor` writes: offsets and ids/ISO times. Anything else (a float, an integer no
+# column can hold, a control character) was not written by this server and would only reach the
+# database as an error.
+CURSOR_INT_MAX = 2**53
+
+
+def _cursor_value_ok(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= CURSOR_INT_MAX
+    if isinstance(value, str):
+        return len(value) <= 100 and not has_control(value, body=False)
+    return False
+
+
+def decode_time_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    """A keyset cursor of (UTC time, id), as `encode_cursor([time.isoformat(), id])` wrote it."""
+    created, ident = decode_cursor(cursor, 2)
+    try:
+        when = dt.datetime.fromisoformat(created)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return when.astimezone(dt.UTC), ident
+    except (TypeError, ValueError, OverflowError):
+        raise validation_error(
+            {"cursor": "El cursor no es válido; vuelva a pedir la lista desde el principio."}
+        ) from None
+
+
+def keyset_after(page: Page) -> tuple[dt.datetime, str] | None:
+    """Where a list ordered by (created_at, id), newest first, goes on: the cursor's last row."""
+    if not page.cursor:
+        return None
+    return decode_time_cursor(page.cursor)
+
+
+def keyset_answer(items: list[dict[str, Any]], page: Page) -> dict[str, Any]:
+    """The answer of a keyset page fetched with `limit + 1` rows: the extra one says there is more."""
+    if len(items) <= page.limit:
+        return list_answer(items, None)
+    items = items[: page.limit]
+    return list_answer(items, encode_cursor([items[-1]["created_at"].isoformat(), items[-1]["id"]]))
 
 
 # ---------------------------------------------------------------------------------------------------

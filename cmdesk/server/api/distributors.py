@@ -3,21 +3,20 @@ Alta de distribuidor, the conversion of a client, and the state buttons (activar
 renovar). Creating sub-distributors needs the Multinivel subscription (409 `feature_not_contracted`);
 another distributor's sub-accounts answer 404, like missing ones.
 
-Confirmation tokens. A new administrator profile confirms its e-mail with a link carrying a token. The
-token is a credential, so it never travels in an API answer (nor in a stored idempotent answer, nor in
-the log): the operations return it, and the router hands it to the app's e-mail sender
-(`app.state.confirmation_sender`, a callable `(email, token)`, called after the transaction commits)
-and answers only `confirmation_sent`. A deployment plugs its mailer there; tests plug a list.
+Confirmation mails. A new administrator profile confirms its e-mail with a link carrying a token. The
+operation queues the mail in its own transaction (`cmdesk.server.mail`): it leaves only if the
+creation commits. The token is a credential, so it never travels in an API answer (nor in a stored
+idempotent answer, nor in the log): the operations return it to in-process callers, and these routers
+drop it and answer only `confirmation_sent` (and, in the distributor, `confirmation_mail`: when it
+went out, or why not).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.orm import Session
 
 from cmdesk.server import db
 from cmdesk.server.api import schemas_distributors as sd
@@ -39,8 +38,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["distributors"])
 
-ConfirmationSender = Callable[[str, str], None]
-
 # ---------------------------------------------------------------------------------------------------
 # Shared by this package's routers
 
@@ -58,53 +55,10 @@ def offset_page(items: list[dict[str, Any]], page: Page) -> dict[str, Any]:
     return {"items": items[start:end], "next_cursor": encode_cursor([end]) if end < len(items) else None}
 
 
-class Outbox:
-    """Confirmation e-mails due from one request, sent once its transaction committed (a rolled-back
-    creation e-mails nobody; a retried transaction does not e-mail twice)."""
-
-    def __init__(self) -> None:
-        self._due: list[tuple[str, str]] = []
-
-    def take(self, result: dict[str, Any], email: str) -> bool:
-        """Remove the token from an operation's answer; True when an e-mail is due for it."""
-        token = result.pop("confirmation_token", None)
-        if token is None:
-            return False
-        self._due.append((email, token))
-        return True
-
-    def reset(self) -> None:
-        self._due.clear()
-
-    def send(self, request: Request) -> None:
-        sender: ConfirmationSender | None = getattr(request.app.state, "confirmation_sender", None)
-        for email, token in self._due:
-            if sender is None:
-                # Nothing secret in the log: neither the token nor the address.
-                log.warning("no confirmation_sender configured: a confirmation e-mail was not sent")
-            else:
-                try:
-                    sender(email, token)
-                except Exception as exc:
-                    # The account exists already; the distributor can resend the link. Only the
-                    # exception's type is logged: its text might quote the token.
-                    log.error("the confirmation e-mail could not be sent (%s)", type(exc).__name__)
-        self._due.clear()
-
-
-def _created_answer(outbox: Outbox, result: dict[str, Any]) -> dict[str, Any]:
-    sent = outbox.take(result, result["profile"]["email"])
-    return {**result, "confirmation_sent": sent}
-
-
-def _with_outbox(
-    outbox: Outbox, fn: Callable[[Session], dict[str, Any]]
-) -> Callable[[Session], dict[str, Any]]:
-    def run(session: Session) -> dict[str, Any]:
-        outbox.reset()  # db.run may retry the transaction after a deadlock
-        return _created_answer(outbox, fn(session))
-
-    return run
+def without_token(result: dict[str, Any]) -> dict[str, Any]:
+    """An operation's answer without the confirmation token, and whether a confirmation mail is due."""
+    token = result.pop("confirmation_token", None)
+    return {**result, "confirmation_sent": token is not None}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -130,14 +84,11 @@ def create_distributor(
 ) -> Response:
     """Alta de distribuidor: una sub-cuenta «Sin validar» hasta que su administrador confirme el correo
     (requiere Multinivel). El enlace de confirmación viaja por correo, nunca en la respuesta."""
-    outbox = Outbox()
     data = body.model_dump()
-    answer = idempotent_call(
+    return idempotent_call(
         request, factory, scope=actor.account_id, key=key, body=body,
-        fn=_with_outbox(outbox, lambda s: distributors.create_sub_distributor(s, actor, **data)),
+        fn=lambda s: without_token(distributors.create_sub_distributor(s, actor, **data)),
     )
-    outbox.send(request)
-    return answer
 
 
 @router.get(
@@ -198,19 +149,11 @@ def renew(
 def resend_confirmation(
     distributor_id: str, actor: CurrentActor, factory: Db, request: Request
 ) -> dict[str, Any]:
-    """Reenviar el correo de confirmación de un distribuidor «Sin validar» (con un enlace nuevo)."""
-    outbox = Outbox()
-
-    def run(session: Session) -> dict[str, Any]:
-        outbox.reset()
-        result = distributors.resend_confirmation(session, actor, distributor_id)
-        admin = result["distributor"]["admin_profile"]
-        email = admin["email"] if admin else result["distributor"]["email"]
-        return {**result, "confirmation_sent": outbox.take(result, email)}
-
-    answer = db.run(factory, run)
-    outbox.send(request)
-    return answer
+    """Reenviar el correo de confirmación de un distribuidor «Sin validar» (con un enlace nuevo; el
+    anterior deja de funcionar). `distributor.confirmation_mail` dice cuándo sale o por qué no."""
+    return db.run(
+        factory, lambda s: without_token(distributors.resend_confirmation(s, actor, distributor_id))
+    )
 
 
 @router.post(
@@ -223,15 +166,11 @@ def convert_client(
 ) -> Response:
     """Convertir un cliente en distribuidor: una sub-cuenta con los datos del cliente, que se queda como
     está (con sus CTI y saldos). Un cliente se convierte una sola vez."""
-    outbox = Outbox()
-    answer = idempotent_call(
+    return idempotent_call(
         request, factory, scope=actor.account_id, key=key, body=body,
-        fn=_with_outbox(
-            outbox,
-            lambda s: distributors.convert_client_to_distributor(
+        fn=lambda s: without_token(
+            distributors.convert_client_to_distributor(
                 s, actor, client_id, email=body.email, mobile=body.mobile, profile_name=body.profile_name
-            ),
+            )
         ),
     )
-    outbox.send(request)
-    return answer

@@ -20,6 +20,7 @@ from pydantic_core import to_jsonable_python
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError
+from cmdesk.server.logs import describe_for_log
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,11 @@ def validation_field_errors(errors: Iterable[Mapping[str, Any]]) -> list[FieldEr
 
 
 def validation_problem(errors: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    field_errors = validation_field_errors(errors)
+    return validation_body(validation_field_errors(errors))
+
+
+def validation_body(field_errors: list[FieldError]) -> dict[str, Any]:
+    """The 422 `validation_error` problem listing `field_errors`."""
     if len(field_errors) == 1:
         detail = f"Revise el campo «{field_errors[0].field}»: {field_errors[0].message}"
     elif field_errors:
@@ -315,9 +320,9 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
-    # The traceback goes to the log (never headers nor body: they may carry secrets); the client
-    # gets no internals.
-    log.error("unexpected error answering %s %s", request.method, request.url.path, exc_info=exc)
+    # The log gets where it failed (never headers, query, body nor exception messages: they may carry
+    # secrets); the client gets no internals.
+    log.error("unexpected error answering %s %s\n%s", request.method, request.url.path, describe_for_log(exc))
     return problem_response(http_problem(500))
 
 

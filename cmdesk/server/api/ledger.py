@@ -14,7 +14,7 @@ from cmdesk.server.api.deps import (
     Db,
     IdempotencyKey,
     Pagination,
-    decode_cursor,
+    decode_time_cursor,
     encode_cursor,
     idempotent_call,
 )
@@ -100,11 +100,7 @@ def movements(
 ) -> dict[str, Any]:
     after = None
     if page.cursor:
-        created, ident = decode_cursor(page.cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(str(created)), str(ident))
-        except ValueError:
-            decode_cursor("", 2)
+        after = decode_time_cursor(page.cursor)
     items = db.run(
         factory,
         ledger.list_movements,

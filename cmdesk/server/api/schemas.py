@@ -188,6 +188,14 @@ class AutoSale(BaseModel):
     enabled: bool
 
 
+class UsageSummary(BaseModel):
+    """CFDI per Mexico City day since `since`: a positive number is one day's CFDI, `-k` is k days in a
+    row without any; the days after the last entry had none."""
+
+    since: dt.date
+    daily: list[int]
+
+
 class StampingAccountPublic(BaseModel):
     id: str
     client_id: str
@@ -204,6 +212,10 @@ class StampingAccountPublic(BaseModel):
     last_issue_at: dt.datetime | None
     last_purchase_at: dt.datetime | None = None
     auto_sale: AutoSale | None
+    usage: UsageSummary | None = Field(
+        default=None,
+        description="Uso diario reciente (últimos 90 días; null sin emisiones): ver docs/api.md.",
+    )
 
 
 class StampingAccountList(BaseModel):

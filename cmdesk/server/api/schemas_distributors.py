@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from cmdesk.server.api import schemas
-from cmdesk.server.api.schemas_common import RequestModel
+from cmdesk.server.api.schemas_common import Mail, RequestModel
 from cmdesk.server.operations.contracts import MAX_LICENSES_PER_REQUEST
 from cmdesk.server.operations.unlimited import MAX_YEARS
 
@@ -110,6 +110,9 @@ class Distributor(Account):
     source_client_id: str | None
     referred_by_nic: str | None
     admin_profile: DistributorAdmin | None
+    confirmation_mail: Mail | None = Field(
+        description="El último correo de confirmación enviado a su administrador: cuándo salió, o por qué no."
+    )
 
 
 class DistributorList(BaseModel):

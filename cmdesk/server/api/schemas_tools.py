@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from cmdesk.server.api.deps import Page, decode_cursor, encode_cursor
 from cmdesk.server.api.schemas import Cents, Movement, Party, Quantity
 from cmdesk.server.api.schemas_common import RequestModel
+from cmdesk.server.api.schemas_mail import Invitation
 
 AssetName = Literal["stamps", "points"]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
@@ -221,6 +222,10 @@ class User(BaseModel):
     role: Literal["master", "user"]
     is_master: bool
     member_since: dt.datetime
+    invitation: Invitation | None = Field(
+        description="La invitación por correo (Enviada, Aceptada, Vencida) con su último correo; "
+        "nula para quien no se invitó por correo (el maestro)."
+    )
 
 
 class UserList(BaseModel):

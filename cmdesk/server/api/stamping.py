@@ -12,13 +12,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from starlette.concurrency import run_in_threadpool
 
-from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
 from cmdesk.server import db, security
 from cmdesk.server.api import schemas
 from cmdesk.server.api.consume_lane import GENERAL_PATH_MARK
-from cmdesk.server.api.deps import Db
+from cmdesk.server.api.deps import Db, client_ip
 from cmdesk.server.api.schemas_common import problem_responses
+from cmdesk.server.api.strict import CONTROL_MESSAGE, check_header_value
 from cmdesk.server.operations import ledger
+from cmdesk.server.throttle import Guard
 
 if TYPE_CHECKING:
     from cmdesk.server.stamping_fast import FastConsume
@@ -41,16 +43,29 @@ async def consume(
         raise DomainError(
             ErrorCode.INVALID_CREDENTIALS, "Indique el id y la contraseña de la cuenta de timbrado."
         )
-    cache: security.CredentialCache = request.app.state.credential_cache
     cti_id, password = credentials.username, credentials.password
+    if not (check_header_value(cti_id) and check_header_value(password)):
+        raise validation_error({"Authorization": CONTROL_MESSAGE})
+    cache: security.CredentialCache = request.app.state.credential_cache
+    guard: Guard = request.app.state.password_guard
+    source = client_ip(request)
     fast: FastConsume | None = request.app.state.fast_consume
     if fast is not None and not request.scope.get(GENERAL_PATH_MARK):
-        answer = await fast.consume(cache, cti_id, password, body.emitter_rfc, body.cfdi_uuid)
+        answer = await fast.consume(
+            cache, cti_id, password, body.emitter_rfc, body.cfdi_uuid, guard=guard, source=source
+        )
         if answer is not None:
             return answer
 
-    def verify(password_hash: str) -> bool:
-        return cache.verify(cti_id, password, password_hash)
+    # The general path: the password is checked before the transaction (Argon2 never runs while it
+    # holds locks — on SQLite, the write lock of every other request), and the transaction only
+    # compares the stored hash with the one that was verified.
+    verified = guard.cached_cti_hash(cache, cti_id, password, source) or await run_in_threadpool(
+        guard.check_cti, cache, cti_id, password, source
+    )
+
+    def same_hash(password_hash: str) -> bool:
+        return password_hash == verified
 
     return await run_in_threadpool(
         db.run,
@@ -59,5 +74,5 @@ async def consume(
         stamping_account_id=cti_id,
         emitter_rfc=body.emitter_rfc,
         cfdi_uuid=body.cfdi_uuid,
-        verify=verify,
+        verify=same_hash,
     )

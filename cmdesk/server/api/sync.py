@@ -44,6 +44,8 @@ LOADER_MODULES: list[str] = [
     "cmdesk.server.operations.tools",
     "cmdesk.server.operations.records",
     "cmdesk.server.operations.software",
+    "cmdesk.server.operations.alerts",
+    "cmdesk.server.operations.access",
 ]
 
 DEFAULT_LIMIT = 500

@@ -5,11 +5,12 @@ hands out the next one of the family. Presenting a used token again means it was
 was replayed by an attacker): the whole family is revoked. Access tokens name their family
 (`session_id`), so logging out ends them too, before they expire.
 
-Throttling. Failed logins are rows of `attempt_log` (shared by every server process), counted per login
-and per client address over the last minute. Past the limit a login answers 429 `too_many_attempts`,
-even with the right password, until the oldest failure leaves the window. A login attempt is recorded
-*before* the password is checked and forgotten when it succeeds, so parallel guesses can't all slip
-in while Argon2 runs.
+Throttling (`cmdesk.server.throttle`, rule in docs/security.md). Attempts are counted per profile —
+one bucket whatever spelling of the login was typed, e-mail or mobile; an unknown login has its own —
+and per client address, atomically in `throttle_counters`, *before* the password is checked; a right
+password gives its count back. Past a limit a login answers 429 `too_many_attempts` with Retry-After,
+even with the right password, except from an address where this profile signed in before (known-good).
+An unknown login costs the same Argon2 work as a known one (`security.dummy_verify`).
 
 Some steps must commit and still fail (a failed login is remembered; a reused refresh token revokes
 its family), so `sign_in` and `refresh` take the session factory and run their own transactions;
@@ -19,25 +20,22 @@ the rest are ordinary operations inside the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cmdesk.domain.codes import new_id
+from cmdesk.domain.contact import national_digits
 from cmdesk.domain.enums import AccountStatus, Role
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
 from cmdesk.models import Account, AttemptLog, Membership, Profile, RefreshToken, ServerSecret, utcnow
-from cmdesk.server import db, security
+from cmdesk.server import db, security, throttle
 from cmdesk.server.operations.accounts import account_view, profile_view
 from cmdesk.server.operations.context import Actor
 
-THROTTLE_WINDOW = dt.timedelta(minutes=1)
 SIGNING_KEY_NAME = "access_token_key"
 BLOCKED_STATUSES = {AccountStatus.CANCELLED.value, AccountStatus.SUSPENDED.value}
 LOGIN_MAX_LENGTH = 254
@@ -50,8 +48,7 @@ class AuthConfig:
     signing_key: bytes
     access_token_lifetime: dt.timedelta = dt.timedelta(minutes=15)
     refresh_token_lifetime: dt.timedelta = dt.timedelta(days=30)
-    attempts_per_minute: int = 5
-    attempts_per_ip_per_minute: int = 30
+    throttle: throttle.Policy = field(default_factory=throttle.Policy)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -91,61 +88,16 @@ def normalize_login(login: str) -> str:
     value = login.strip()
     if "@" in value:
         return value.lower()[:LOGIN_MAX_LENGTH]
-    digits = re.sub(r"[\s\-().]", "", value)
-    if digits.startswith("+52"):
-        digits = digits[3:]
-        if len(digits) == 11 and digits.startswith("1"):
-            digits = digits[1:]
-    elif len(digits) == 12 and digits.startswith("52"):
-        digits = digits[2:]
-    elif len(digits) == 13 and digits.startswith("521"):
-        digits = digits[3:]
-    return digits[:LOGIN_MAX_LENGTH]
-
-
-def _buckets(login: str, client_ip: str | None, config: AuthConfig) -> list[tuple[str, int]]:
-    out = [("login:" + login, config.attempts_per_minute)]
-    if client_ip:
-        out.append(("login-ip:" + client_ip[:200], config.attempts_per_ip_per_minute))
-    return out
-
-
-def check_throttle(session: Session, buckets: Sequence[tuple[str, int]], now: dt.datetime) -> None:
-    """429 `too_many_attempts` (with `retry_after` seconds) when a bucket is full in the window."""
-    since = now - THROTTLE_WINDOW
-    for bucket, limit in buckets:
-        count, oldest = session.execute(
-            select(func.count(AttemptLog.id), func.min(AttemptLog.attempted_at)).where(
-                AttemptLog.bucket == bucket, AttemptLog.attempted_at > since
-            )
-        ).one()
-        if count >= limit:
-            wait = (
-                (oldest + THROTTLE_WINDOW - now).total_seconds()
-                if oldest
-                else THROTTLE_WINDOW.total_seconds()
-            )
-            raise DomainError(
-                ErrorCode.TOO_MANY_ATTEMPTS,
-                "Demasiados intentos fallidos de inicio de sesión. Espere un minuto e intente de nuevo.",
-                extra={"retry_after": max(1, math.ceil(wait))},
-            )
-
-
-def _record_attempts(session: Session, buckets: Sequence[tuple[str, int]], now: dt.datetime) -> list[int]:
-    rows = [AttemptLog(bucket=bucket, attempted_at=now) for bucket, _ in buckets]
-    session.add_all(rows)
-    session.flush()
-    return [r.id for r in rows]
+    return national_digits(value)[:LOGIN_MAX_LENGTH]
 
 
 def purge_attempts(
     session: Session, now: dt.datetime | None = None, keep: dt.timedelta = dt.timedelta(days=1)
 ) -> int:
-    """Delete attempt records older than `keep` (maintenance)."""
+    """Delete attempt records older than `keep`, and throttle counters nobody needs (maintenance)."""
     now = now or utcnow()
     result = session.execute(delete(AttemptLog).where(AttemptLog.attempted_at < now - keep))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return int(getattr(result, "rowcount", 0) or 0) + throttle.purge(session, now=now)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -257,29 +209,37 @@ def sign_in(
     session for its account (the one it is master of first, or `account_id`)."""
     now = now or utcnow()
     key = normalize_login(login)
-    buckets = _buckets(key, client_ip, config)
 
-    def start(session: Session) -> tuple[list[int], str | None, str | None]:
-        check_throttle(session, buckets, now)
-        attempt_ids = _record_attempts(session, buckets, now)
+    def start(session: Session) -> tuple[throttle.Ticket, str | None, str | None]:
         profile = _find_profile(session, key)
-        if profile is None:
-            return attempt_ids, None, None
-        return attempt_ids, profile.id, profile.password_hash
+        # One bucket per profile whatever spelling of its login was typed; unknown logins by spelling.
+        subject = profile.id if profile is not None else "login:" + key
+        ticket = throttle.admit(
+            session,
+            config.throttle,
+            kind=throttle.Kind.LOGIN,
+            subject=subject,
+            source=client_ip or "",
+            now=now,
+        )
+        if profile is None or ticket.refusal is not None:
+            return ticket, None, None
+        return ticket, profile.id, profile.password_hash
 
-    attempt_ids, profile_id, password_hash = db.run(factory, start)
+    ticket, profile_id, password_hash = db.run(factory, start)  # committed: the attempt is counted
+    if ticket.refusal is not None:
+        raise ticket.refusal
 
-    # Argon2 runs outside any transaction: no connection (nor SQLite's write lock) is held meanwhile.
-    if password_hash is None:
-        security.dummy_verify(password)
-        raise _invalid_login()
-    if not security.verify_password(password_hash, password):
-        raise _invalid_login()  # the attempt rows stay: they are the failure record
+    # Argon2 runs outside any transaction: no connection (nor SQLite's write lock) is held meanwhile,
+    # and an unknown login (or a profile without a password) costs the same work as a known one.
+    if not security.verify_or_dummy(password_hash, password):
+        raise _invalid_login()  # the counted attempt stays: it is the failure record
+    # Stored with older Argon2 parameters: hashed again now, still outside any transaction.
+    rehashed = security.hash_password(password) if security.needs_rehash(password_hash or "") else None
 
     def finish(session: Session) -> dict[str, Any] | DomainError:
-        # Right password: this attempt and earlier failures of the login no longer count.
-        session.execute(delete(AttemptLog).where(AttemptLog.id.in_(attempt_ids)))
-        session.execute(delete(AttemptLog).where(AttemptLog.bucket == buckets[0][0]))
+        # Right password: this attempt no longer counts, and this address is known-good for the profile.
+        throttle.succeeded(session, ticket)
         profile = session.get(Profile, profile_id)
         if profile is None or profile.password_hash != password_hash:
             return _invalid_login()  # deleted or password changed while we checked
@@ -288,11 +248,11 @@ def sign_in(
                 ErrorCode.ACCOUNT_BLOCKED,
                 "Confirme su correo electrónico con el enlace que le enviamos antes de iniciar sesión.",
             )
-        if security.needs_rehash(password_hash):
+        if rehashed is not None:
             session.execute(
                 update(Profile)
-                .where(Profile.id == profile.id)
-                .values(password_hash=security.hash_password(password))
+                .where(Profile.id == profile.id, Profile.password_hash == password_hash)
+                .values(password_hash=rehashed)
             )
         accounts = _memberships(session, profile.id)
         chosen = _choose_account(accounts, account_id)
@@ -418,24 +378,58 @@ def purge_refresh_tokens(session: Session, now: dt.datetime | None = None) -> in
 # Bearer tokens on every request, and /v1/me
 
 
-def authenticate(session: Session, claims: security.AccessClaims) -> Actor:
-    """The actor of a valid access token, if its session is still open and the profile still belongs
-    to the account; otherwise 401."""
-    member = session.scalar(
-        select(Membership.id).where(
-            Membership.account_id == claims.account_id, Membership.profile_id == claims.profile_id
-        )
-    )
-    if member is None:
-        raise _session_over()
-    revoked = session.scalar(
+@dataclass(frozen=True)
+class Access:
+    """What the bearer check found: who acts, with which role, and whether the account is past its
+    expiry (Vencido: only what renewing needs is allowed, see `api.deps`)."""
+
+    actor: Actor
+    role: str
+    expired: bool
+
+
+def authenticate(session: Session, claims: security.AccessClaims, now: dt.datetime | None = None) -> Access:
+    """The access of a valid access token, checked on every request in one query: the session is still
+    open, the profile still belongs to the account, and the account is not suspended or cancelled
+    (403 `account_blocked` at once, in every server process: nothing is cached). Otherwise 401."""
+    now = now or utcnow()
+    revoked = (
         select(RefreshToken.token_hash)
         .where(RefreshToken.family_id == claims.session_id, RefreshToken.revoked_at.is_not(None))
-        .limit(1)
+        .exists()
     )
-    if revoked is not None:
+    row = session.execute(
+        select(Membership.role, Account.status, Account.nic, Account.expires_at, revoked)
+        .join(Account, Account.id == Membership.account_id)
+        .where(Membership.account_id == claims.account_id, Membership.profile_id == claims.profile_id)
+    ).first()
+    if row is None or row[4]:
         raise _session_over()
-    return Actor(claims.account_id, claims.profile_id)
+    role, status, nic, expires_at = row[0], row[1], row[2], row[3]
+    if status in BLOCKED_STATUSES:
+        raise blocked_account(status, nic)
+    # Maintenance marks accounts Vencido periodically; between two runs the expiry date decides.
+    expired = status == AccountStatus.EXPIRED.value or (
+        status == AccountStatus.ACTIVE.value and expires_at is not None and expires_at <= now
+    )
+    return Access(Actor(claims.account_id, claims.profile_id), role, expired)
+
+
+def blocked_account(status: str, nic: str) -> DomainError:
+    if status == AccountStatus.SUSPENDED.value:
+        detail = f"La cuenta {nic} está suspendida; comuníquese con su distribuidor para reactivarla."
+    else:
+        detail = f"La cuenta {nic} está cancelada y ya no permite operar."
+    return DomainError(ErrorCode.ACCOUNT_BLOCKED, detail)
+
+
+def expired_account() -> DomainError:
+    return DomainError(
+        ErrorCode.ACCOUNT_BLOCKED,
+        "Su Cuenta Maestra está vencida: sólo puede consultar su estado de cuenta y renovarla. "
+        "Comuníquese con su distribuidor para renovarla.",
+        extra={"account_status": AccountStatus.EXPIRED.value},
+    )
 
 
 def me(session: Session, actor: Actor) -> dict[str, Any]:

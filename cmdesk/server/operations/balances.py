@@ -22,7 +22,7 @@ from cmdesk.domain.enums import Asset, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
 from cmdesk.domain.names import ASSET_WORDS
 from cmdesk.models import Account, Client, StampingAccount, utcnow
-from cmdesk.server import feed
+from cmdesk.server import audit, feed
 
 ASSET_LABEL = ASSET_WORDS
 
@@ -48,7 +48,7 @@ def _column_update(
             update(Account)
             .where(Account.id == party_id)
             .values({col: col + delta, Account.version: Account.version + 1})
-            .returning(Account.id, Account.parent_id)
+            .returning(Account.id, Account.parent_id, col)
         )
         if debit:
             stmt = stmt.where(col >= -delta)
@@ -63,7 +63,7 @@ def _column_update(
             update(Client)
             .where(Client.id == party_id)
             .values({col: col + delta, Client.version: Client.version + 1})
-            .returning(Client.id, Client.account_id)
+            .returning(Client.id, Client.account_id, col)
         )
         if debit:
             stmt = stmt.where(col >= -delta)
@@ -82,7 +82,12 @@ def _column_update(
             update(StampingAccount)
             .where(StampingAccount.id == party_id, StampingAccount.kind == StampingAccountKind.STANDARD.value)
             .values(values)
-            .returning(StampingAccount.id, StampingAccount.account_id, StampingAccount.client_id)
+            .returning(
+                StampingAccount.id,
+                StampingAccount.account_id,
+                StampingAccount.client_id,
+                StampingAccount.balance,
+            )
         )
         if debit:
             stmt = stmt.where(StampingAccount.balance >= -delta)
@@ -90,7 +95,17 @@ def _column_update(
     raise validation_error({"target": f"No se pueden mover saldos de o hacia «{party_type}»."})
 
 
-def _record(session: Session, entity: str, row: Any) -> None:
+def _record(session: Session, entity: str, row: Any, delta: int) -> None:
+    # The bitácora's before/after of the balance (its last RETURNING column is the new balance).
+    if entity == "account":
+        column = "points_balance" if row._fields[-1] == "points_balance" else "stamps_balance"
+        audit.balance_changed(session, "account", row[0], column, row[-1], delta, owner=row[1] or row[0])
+    elif entity == "client":
+        audit.balance_changed(session, "client", row[0], "points_balance", row[-1], delta, owner=row[1])
+    else:
+        audit.balance_changed(
+            session, entity, row[0], "balance", row[-1], delta, owner=row[1], related=[("client", row[2])]
+        )
     if entity == "account":
         feed.record(session, "account", row[0], [row[0]])
         if row[1]:
@@ -112,7 +127,7 @@ def debit(session: Session, party_type: PartyType, party_id: str, asset: Asset, 
             f"Saldo insuficiente: no hay {quantity:,} {ASSET_LABEL[asset]} disponibles para esta operación.",
             extra={"asset": asset.value, "quantity": quantity},
         )
-    _record(session, entity, row)
+    _record(session, entity, row, -quantity)
 
 
 def credit(
@@ -138,7 +153,7 @@ def credit(
                 }
             )
         raise DomainError(ErrorCode.NOT_FOUND, "El destinatario no existe.")
-    _record(session, entity, row)
+    _record(session, entity, row, quantity)
 
 
 def totals(session: Session, asset: Asset) -> dict[str, int]:

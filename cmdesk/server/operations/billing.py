@@ -24,7 +24,7 @@ from cmdesk.domain.enums import PartyType
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, not_found, validation_error
 from cmdesk.domain.sales import SALE_KINDS
 from cmdesk.models import Client, Invoice, Movement, TopUpCode
-from cmdesk.server import feed
+from cmdesk.server import audit, feed
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.operations.ledger import movement_view
 
@@ -183,6 +183,9 @@ def register_invoice(
         session,
         [(acc, "movement", mid) for mid, owner, other in marked for acc in (owner, other) if acc],
     )
+    invoiced = {"invoice_id": invoice.id}
+    for mid, owner, _other in marked:
+        audit.note(session, "movement", mid, owner=owner, before={"invoice_id": None}, after=invoiced)
     return {"invoice": invoice_view(invoice), "movement_ids": ids}
 
 
@@ -255,6 +258,11 @@ def register_code_invoice(
     if len(marked) != len(ids):
         raise _already_invoiced(len(ids) - len(marked))
     feed.record_many(session, [(actor.account_id, "top_up_code", cid) for cid in marked])
+    for cid in marked:
+        audit.note(
+            session, "top_up_code", cid, before={"invoice_id": None}, after={"invoice_id": invoice.id},
+            owner=actor.account_id,
+        )
     return {"invoice": invoice_view(invoice), "code_ids": ids}
 
 

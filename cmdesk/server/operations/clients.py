@@ -20,6 +20,7 @@ from cmdesk.domain.enums import Color, PersonType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.domain.portfolio import CATEGORIES, CLIENT_SORTS
 from cmdesk.models import AutoSaleRule, Client, Membership, Profile, StampingAccount, utcnow
+from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.accounts import next_nic
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.security import hash_password
@@ -133,8 +134,9 @@ def validate_client_columns(values: dict[str, Any], *, creating: bool) -> dict[s
             if value is None and col == "bulk_stamp_price_cents":
                 out[col] = None
                 continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                v.add(field, "Debe ser un número entero mayor o igual a cero.")
+            problem = whole_number_problem(value, 0)
+            if problem is not None:
+                v.add(field, problem)
                 continue
             if col == "discount_percent" and value > 100:
                 v.add(field, "El porcentaje de descuento no puede ser mayor que 100.")
@@ -420,8 +422,11 @@ def set_admin_profile(
 _CTI_COLUMNS = [c.name for c in StampingAccount.__table__.columns]
 
 
-def stamping_account_view(cti: Any, rule: AutoSaleRule | None) -> dict[str, Any]:
-    """The API's StampingAccount. `cti` is a `StampingAccount` or a Core row of its table."""
+def stamping_account_view(
+    cti: Any, rule: AutoSaleRule | None, usage_summary: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The API's StampingAccount. `cti` is a `StampingAccount` or a Core row of its table;
+    `usage_summary` its recent daily use (`usage_ops.summaries`; None for a new CTI)."""
     c = _values(cti, _CTI_COLUMNS)
     unlimited = c["kind"] == StampingAccountKind.UNLIMITED.value
     return {
@@ -449,6 +454,7 @@ def stamping_account_view(cti: Any, rule: AutoSaleRule | None) -> dict[str, Any]
             if rule
             else None
         ),
+        "usage": usage_summary,
     }
 
 
@@ -470,7 +476,9 @@ def cti_views_for(session: Session, ctis: Iterable[Any]) -> dict[str, dict[str, 
         if ids
         else {}
     )
-    return {c.id: stamping_account_view(c, rules.get(c.id)) for c in ctis}
+    # The usage summaries of the whole page in one query (the change feed and the snapshot use this).
+    summaries = usage_ops.summaries(session, ids) if ids else {}
+    return {c.id: stamping_account_view(c, rules.get(c.id), summaries.get(c.id)) for c in ctis}
 
 
 def get_stamping_account(
@@ -589,7 +597,7 @@ def set_auto_sale(
     rule.updated_at = utcnow()
     flag_modified(cti, "version")  # the rule is part of the CTI's API shape: the CTI changed
     session.flush()
-    return stamping_account_view(cti, rule)
+    return cti_views_for(session, [cti])[cti.id]
 
 
 FEED_LOADERS = {"client": load_clients, "stamping_account": load_stamping_accounts}

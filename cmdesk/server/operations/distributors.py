@@ -15,41 +15,38 @@ administrator is an existing profile with that e-mail or mobile, or a new one th
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from cmdesk.domain import codes, contact, geography, identity, passwords
+from cmdesk.domain import contact, geography, identity, passwords
 from cmdesk.domain.distributor_states import (
     REACTIVATION_WINDOW,
     SPANISH_STATUS,
     Action,
-    renewed_expiry,
     transition,
 )
-from cmdesk.domain.enums import MULTINIVEL_CODE, AccountStatus, ChargeKind, Role
+from cmdesk.domain.enums import MULTINIVEL_CODE, AccountStatus, Role
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.domain.proration import add_one_year
 from cmdesk.models import (
     Account,
-    CatalogFee,
-    Charge,
     Client,
-    EmailConfirmation,
     Membership,
+    OutboundMail,
     Profile,
     utcnow,
 )
 from cmdesk.server import feed
+from cmdesk.server.mail import links, queue
 from cmdesk.server.operations import accounts, contracts
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.security import hash_password
 
 ANNUAL_FEE_CODE = "distributor_annual_fee"
-CONFIRMATION_VALIDITY = dt.timedelta(days=7)
+CONFIRMATION_VALIDITY = links.VALIDITY["confirm_email"]
 
 # Company fields of the manual's form (besides name, RFC and phone), with their labels and lengths.
 COMPANY_FIELDS: dict[str, tuple[str, int]] = {
@@ -66,16 +63,14 @@ COMPANY_FIELDS: dict[str, tuple[str, int]] = {
 }
 
 
-def token_hash(token: str) -> str:
-    """What is stored of an e-mail confirmation token: its SHA-256, so a database leak confirms nothing."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 # --- views ---------------------------------------------------------------------------------------
 
 
-def distributor_view(account: Account, admin: Profile | None = None) -> dict[str, Any]:
-    """A sub-distributor as its parent sees it in the Distribuidores tab."""
+def distributor_view(
+    account: Account, admin: Profile | None = None, confirmation_mail: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A sub-distributor as its parent sees it in the Distribuidores tab, with the state of the last
+    confirmation e-mail sent to its administrator (when it went out, or why it did not)."""
     status = AccountStatus(account.status)
     return {
         **accounts.account_view(account),
@@ -99,6 +94,7 @@ def distributor_view(account: Account, admin: Profile | None = None) -> dict[str
             if admin is not None
             else None
         ),
+        "confirmation_mail": confirmation_mail,
     }
 
 
@@ -121,8 +117,13 @@ def _with_admins(session: Session, where: Any, order: bool = False) -> list[tupl
     return list(seen.values())
 
 
+def _views(session: Session, found: list[tuple[Account, Profile | None]]) -> list[dict[str, Any]]:
+    mails = queue.latest_by(session, OutboundMail.account_id, [a.id for a, _ in found], "confirm_email")
+    return [distributor_view(a, p, mails.get(a.id)) for a, p in found]
+
+
 def load_distributors(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-    return {a.id: distributor_view(a, p) for a, p in _with_admins(session, Account.id.in_(ids))}
+    return {v["id"]: v for v in _views(session, _with_admins(session, Account.id.in_(ids)))}
 
 
 FEED_LOADERS: dict[str, Callable[[Session, list[str]], dict[str, dict[str, Any]]]] = {
@@ -238,16 +239,38 @@ def _require_multinivel(session: Session, account_id: str, now: dt.datetime) -> 
     contracts.require_contract(session, account_id, MULTINIVEL_CODE, now, "Administrar distribuidores")
 
 
-def _new_confirmation(session: Session, profile_id: str, account_id: str, now: dt.datetime) -> str:
-    token = codes.generate_token()
-    session.add(
-        EmailConfirmation(
-            token_hash=token_hash(token),
-            profile_id=profile_id,
-            account_id=account_id,
-            created_at=now,
-            expires_at=now + CONFIRMATION_VALIDITY,
-        )
+def send_confirmation(
+    session: Session,
+    profile: Profile,
+    account: Account,
+    now: dt.datetime,
+    *,
+    self_registered: bool = False,
+) -> str:
+    """A confirmation link for `profile` (older ones stop working) and its mail, in this transaction.
+    Returns the token (for in-process callers such as the demo seed; never an API answer)."""
+    row, token = links.issue(session, "confirm_email", profile_id=profile.id, account_id=account.id, now=now)
+    parent = session.get(Account, account.parent_id) if account.parent_id else None
+    queue.enqueue(
+        session,
+        "confirm_email",
+        to_address=profile.email,
+        to_name=profile.name,
+        params={
+            "profile_name": profile.name,
+            "email": profile.email,
+            "account_name": account.name,
+            "account_nic": account.nic,
+            "parent_name": parent.name if parent else "",
+            "parent_nic": parent.nic if parent else "",
+            "self_registered": self_registered,
+            "needs_password": profile.password_hash is None,
+            "expires_at": row.expires_at.isoformat(),
+        },
+        token_id=row.id,
+        account_id=account.id,
+        requested_by_account_id=account.parent_id,
+        now=now,
     )
     return token
 
@@ -288,7 +311,14 @@ def _create_child(
     for key, value in extra.items():
         setattr(account, key, value)
     profile_id: str = created["profile"]["id"]
-    token = None if confirmed else _new_confirmation(session, profile_id, account.id, now)
+    profile = session.get(Profile, profile_id)
+    assert profile is not None
+    session.flush()
+    token = (
+        None
+        if confirmed
+        else send_confirmation(session, profile, account, now, self_registered=password is not None)
+    )
     # Profiles reach the feed through their accounts (Profile.feed_audience is empty).
     feed.record(session, "profile", profile_id, [account.id])
     session.flush()
@@ -441,33 +471,11 @@ def convert_client_to_distributor(
 # --- e-mail confirmation -------------------------------------------------------------------------
 
 
-def confirm_email(
-    session: Session, token: str, password: str | None = None, now: dt.datetime | None = None
-) -> dict[str, Any]:
-    """The link of the confirmation e-mail (public): sets the profile's password (required if it has
-    none yet), marks the e-mail confirmed and moves its "Sin validar" accounts to "Sin activar"."""
-    now = now or utcnow()
-    row = session.scalar(
-        select(EmailConfirmation)
-        .where(EmailConfirmation.token_hash == token_hash(token or ""))
-        .with_for_update()
-    )
-    if row is None or row.used_at is not None:
-        raise validation_error({"token": "El enlace de confirmación no es válido o ya se usó."})
-    if row.expires_at <= now:
-        raise validation_error(
-            {"token": "El enlace de confirmación venció; pida a su distribuidor que se lo envíe de nuevo."}
-        )
-    profile = session.get(Profile, row.profile_id)
-    if profile is None:
-        raise validation_error({"token": "El enlace de confirmación no es válido o ya se usó."})
-    if password is None and profile.password_hash is None:
-        raise validation_error({"password": "Escriba la contraseña de su perfil."})
-    if password is not None:
-        profile.password_hash = hash_password(passwords.check_password(password))
+def confirm_profile(session: Session, profile: Profile, now: dt.datetime) -> list[Account]:
+    """The profile's e-mail is proven (a link sent to it was opened): mark it confirmed and move the
+    "Sin validar" accounts it administers to "Sin activar". Returns those accounts."""
     if profile.email_confirmed_at is None:
         profile.email_confirmed_at = now
-    row.used_at = now
     owned = session.scalars(
         select(Account)
         .join(Membership, Membership.account_id == Account.id)
@@ -484,6 +492,49 @@ def confirm_email(
         select(Membership.account_id).where(Membership.profile_id == profile.id)
     ).all()
     feed.record(session, "profile", profile.id, member_of)
+    return list(owned)
+
+
+def describe_confirmation(session: Session, token: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    """What the confirmation page shows before the person acts (the token is not used up):
+    whose e-mail, for which account, and whether a password must be chosen. `LinkProblem` if the
+    link can't be used."""
+    now = now or utcnow()
+    row = links.check(session, token, "confirm_email", now, lock=False)
+    profile = session.get(Profile, row.profile_id) if row.profile_id else None
+    if profile is None:
+        raise links.LinkProblem("unknown", "confirm_email")
+    account = session.get(Account, row.account_id) if row.account_id else None
+    return {
+        "email": profile.email,
+        "profile_name": profile.name,
+        "needs_password": profile.password_hash is None,
+        "account_name": account.name if account else "",
+        "account_nic": account.nic if account else "",
+        "expires_at": row.expires_at,
+    }
+
+
+def confirm_email(
+    session: Session, token: str, password: str | None = None, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The link of the confirmation e-mail (public): sets the profile's password (required if it has
+    none yet), marks the e-mail confirmed and moves its "Sin validar" accounts to "Sin activar".
+    A used, replaced, expired or unknown link changes nothing (422 on `token`)."""
+    now = now or utcnow()
+    try:
+        row = links.check(session, token, "confirm_email", now)
+    except links.LinkProblem as problem:
+        raise problem.as_domain_error() from None
+    profile = session.get(Profile, row.profile_id) if row.profile_id else None
+    if profile is None:
+        raise links.LinkProblem("unknown").as_domain_error()
+    if password is None and profile.password_hash is None:
+        raise validation_error({"password": "Escriba la contraseña de su perfil."})
+    if password is not None:
+        profile.password_hash = hash_password(passwords.check_password(password))
+    row.used_at = now
+    owned = confirm_profile(session, profile, now)
     session.flush()
     return {"profile": accounts.profile_view(profile), "confirmed_account_ids": [a.id for a in owned]}
 
@@ -491,7 +542,8 @@ def confirm_email(
 def resend_confirmation(
     session: Session, actor: Actor, distributor_id: str, now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """A new confirmation token for a "Sin validar" sub-distributor (the e-mail got lost or expired)."""
+    """Reenviar correo: a new confirmation link (the older ones stop working) and its mail, for a
+    "Sin validar" sub-distributor whose mail got lost, failed or expired."""
     now = now or utcnow()
     account = _child(session, actor, distributor_id)
     if account.status != AccountStatus.UNVALIDATED.value:
@@ -504,9 +556,12 @@ def resend_confirmation(
             Membership.account_id == account.id, Membership.role == Role.MASTER.value
         )
     )
-    if master_id is None:
+    master = session.get(Profile, master_id) if master_id is not None else None
+    if master is None:
         raise not_found("El perfil administrador")
-    token = _new_confirmation(session, master_id, account.id, now)
+    token = send_confirmation(
+        session, master, account, now, self_registered=account.referred_by_nic is not None
+    )
     session.flush()
     return {"distributor": _view(session, account), "confirmation_token": token}
 
@@ -598,22 +653,10 @@ def renew(
     """Vencido → Activo for one more year: charges the annual fee and the full year of every
     auto-renewed contract to the renewed account's statement, and extends those contracts."""
     now = now or utcnow()
+    from cmdesk.server.operations import renewal
+
     account = _apply(session, actor, distributor_id, Action.RENEW, now)
-    account.expires_at = renewed_expiry(account.expires_at, now)
-    charges: list[Charge] = []
-    fee = session.get(CatalogFee, ANNUAL_FEE_CODE)
-    if fee is not None and fee.amount_cents > 0:
-        charge = Charge(
-            account_id=account.id,
-            kind=ChargeKind.ANNUAL_FEE.value,
-            description=f"{fee.name}: renovación hasta el {account.expires_at:%d/%m/%Y}",
-            amount_cents=fee.amount_cents,
-            created_at=now,
-            created_by=actor.author,
-        )
-        session.add(charge)
-        charges.append(charge)
-    charges.extend(contracts.renew_contracts(session, account, now=now, author=actor.author))
+    charges = renewal.apply_renewal(session, account, author=actor.author, now=now)
     view = _view(session, account)
     return {**view, "charges": [contracts.charge_view(c) for c in charges]}
 
@@ -628,7 +671,7 @@ def read_distributor(session: Session, actor: Actor, distributor_id: str) -> dic
     )
     if not found:
         raise not_found("El distribuidor")
-    return distributor_view(*found[0])
+    return _views(session, found[:1])[0]
 
 
 def list_distributors(session: Session, actor: Actor, status: str | None = None) -> list[dict[str, Any]]:
@@ -639,4 +682,4 @@ def list_distributors(session: Session, actor: Actor, status: str | None = None)
             where = and_(where, Account.status == AccountStatus(status).value)
         except ValueError:
             raise validation_error({"status": "Estado de distribuidor desconocido."}) from None
-    return [distributor_view(a, p) for a, p in _with_admins(session, where, order=True)]
+    return _views(session, _with_admins(session, where, order=True))

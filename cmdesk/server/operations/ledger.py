@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ from cmdesk.models import (
 )
 from cmdesk.server import feed
 from cmdesk.server.operations import balances
+from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.context import Actor
 
 # ---- Views --------------------------------------------------------------------------------------
@@ -63,7 +64,11 @@ def movement_view(m: Movement) -> dict[str, Any]:
 
 
 def load_movements(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-    return {m.id: movement_view(m) for m in session.scalars(select(Movement).where(Movement.id.in_(ids)))}
+    from cmdesk.server.operations.statements import annotate_movements
+
+    views = {m.id: movement_view(m) for m in session.scalars(select(Movement).where(Movement.id.in_(ids)))}
+    annotate_movements(session, list(views.values()))  # names for statements built offline (issue 18)
+    return views
 
 
 FEED_LOADERS = {"movement": load_movements}
@@ -488,6 +493,7 @@ def consume(
             .returning(StampingAccount.issued),
             execution_options={"synchronize_session": False},
         ).one()
+        usage_ops.count_one(session, row.id, now)
         feed.record_many(
             session, [(row.account_id, "stamping_account", row.id), (row.account_id, "client", row.client_id)]
         )
@@ -502,6 +508,7 @@ def consume(
         if debited is None:
             raise consume_refusal(ErrorCode.INSUFFICIENT_BALANCE)
     balance, issued = debited
+    usage_ops.count_one(session, row.id, now)
     feed.record_many(
         session, [(row.account_id, "stamping_account", row.id), (row.account_id, "client", row.client_id)]
     )
@@ -590,7 +597,8 @@ def _auto_sale(
 def usage_report(
     session: Session, actor: Actor, cti_id: str, *, days: int = 90, now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """Daily CFDI issued over the last `days` (Mexico City days), C.P.D. and D.R."""
+    """Daily CFDI issued over the last `days` (Mexico City days, `usage.mx_day`), C.P.D. and D.R.,
+    from the daily usage table both stamping paths keep."""
     if not isinstance(days, int) or not 1 <= days <= 3660:
         raise validation_error({"days": "Indique entre 1 y 3,660 días."})
     cti = session.scalar(
@@ -600,25 +608,9 @@ def usage_report(
     )
     if cti is None:
         raise not_found("La cuenta de timbrado")
-    now = now or utcnow()
-    local_today = clock.today(now)
+    local_today = clock.today(now or utcnow())
     start = local_today - dt.timedelta(days=days - 1)
-    start_utc = clock.day_start(start)
-    day: Any
-    offset = f"{clock.OFFSET_HOURS} hours"  # the business day: see `cmdesk.domain.clock`
-    if session.get_bind().dialect.name == "postgresql":
-        day = literal_column(f"((issued_at AT TIME ZONE 'UTC') + interval '{offset}')::date")
-    else:
-        day = literal_column(f"date(issued_at, '{offset}')")
-    rows = session.execute(
-        select(day.label("day"), func.count())
-        .select_from(IssuedCfdi)
-        .where(IssuedCfdi.stamping_account_id == cti.id, IssuedCfdi.issued_at >= start_utc)
-        .group_by(text("1"))
-    ).all()
-    counts = {
-        (r[0] if isinstance(r[0], dt.date) else dt.date.fromisoformat(str(r[0]))): int(r[1]) for r in rows
-    }
+    counts = usage_ops.daily_usage(session, [cti.id], start, local_today).get(cti.id, {})
     series = usage.fill_daily_series(counts, start, local_today)
     avg = usage.average_daily_use([n for _, n in series])
     unlimited = cti.kind == StampingAccountKind.UNLIMITED.value

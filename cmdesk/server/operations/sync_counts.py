@@ -10,10 +10,13 @@ from sqlalchemy.orm import Session
 
 from cmdesk.models import (
     Account,
+    Alert,
+    AlertRule,
     Charge,
     Client,
     ClientInteraction,
     Contract,
+    Invitation,
     Invoice,
     License,
     Membership,
@@ -40,6 +43,7 @@ def entity_counts(session: Session, actor: Actor) -> dict[str, int]:
         "movement": count(Movement, or_(Movement.account_id == a, Movement.counterpart_account_id == a)),
         "distributor": count(Account, Account.parent_id == a),
         "profile": count(Membership, Membership.account_id == a),
+        "invitation": count(Invitation, Invitation.account_id == a),
         "price_package": count(PricePackage, PricePackage.account_id == a),
         "top_up_code": count(TopUpCode, TopUpCode.account_id == a),
         "invoice": count(Invoice, Invoice.account_id == a),
@@ -50,4 +54,6 @@ def entity_counts(session: Session, actor: Actor) -> dict[str, int]:
         "support_policy": count(SupportPolicy, SupportPolicy.account_id == a),
         "software_product": count(SoftwareProduct),
         "software_file": count(SoftwareFile),
+        "alert": count(Alert, Alert.account_id == a),
+        "alert_rule": count(AlertRule, AlertRule.account_id == a),
     }

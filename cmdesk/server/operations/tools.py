@@ -52,7 +52,7 @@ from cmdesk.models import (
     utcnow,
 )
 from cmdesk.server import feed
-from cmdesk.server.operations import balances, contracts, ledger
+from cmdesk.server.operations import access, balances, contracts, ledger
 from cmdesk.server.operations.accounts import profile_view
 from cmdesk.server.operations.context import Actor
 
@@ -301,12 +301,16 @@ def load_price_packages(session: Session, ids: list[str]) -> dict[str, dict[str,
 # ---- Users ---------------------------------------------------------------------------------------
 
 
-def user_view(profile: Profile, membership: Membership) -> dict[str, Any]:
+def user_view(
+    profile: Profile, membership: Membership, invitation: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         **profile_view(profile),
         "role": membership.role,
         "is_master": membership.role == Role.MASTER.value,
         "member_since": membership.created_at,
+        # Enviada / Aceptada / Vencida, with its last mail; None for members never invited by mail.
+        "invitation": invitation,
     }
 
 
@@ -316,9 +320,10 @@ def add_user(
     """Usuarios → Nuevo usuario: admit a person (by e-mail and mobile) into the account as a user.
 
     An existing profile with that e-mail and mobile is linked; a new one is created otherwise, without
-    a password (`created` True: the person still has to set one through the invitation e-mail). The
+    a password (`created` True: the person sets one through the invitation e-mail, valid 7 days). The
     e-mail and the mobile must not belong to two different profiles, nor to a profile with another
-    mobile or e-mail."""
+    mobile or e-mail. The invitation (or, for a person who already has a password, a notice) is
+    queued in the same transaction (`operations.access.invite`)."""
     now = now or utcnow()
     v = contact.Validator()
     email_n = v.run("email", contact.check_email, email)
@@ -377,7 +382,9 @@ def add_user(
     session.add(membership)
     session.flush()
     feed.record(session, "profile", profile.id, [actor.account_id])
-    return {"user": user_view(profile, membership), "created": created}
+    invitation = access.invite(session, actor, profile, grant_now=True, name=name_n, now=now)
+    view = access.invitation_views(session, [invitation])[invitation.id]
+    return {"user": user_view(profile, membership, view), "created": created}
 
 
 def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.datetime | None = None) -> None:
@@ -397,6 +404,7 @@ def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.date
             "No se puede eliminar al usuario maestro (Master User) de la Cuenta Maestra.",
         )
     session.delete(membership)
+    access.forget_invitation(session, actor.account_id, profile_id)
     session.execute(
         update(RefreshToken)
         .where(
@@ -419,7 +427,8 @@ def list_users(session: Session, actor: Actor) -> list[dict[str, Any]]:
         .where(Membership.account_id == actor.account_id)
         .order_by((Membership.role == Role.MASTER.value).desc(), Profile.name, Profile.email)
     ).all()
-    return [user_view(p, m) for p, m in rows]
+    invitations = access.invitations_by_profile(session, actor.account_id)
+    return [user_view(p, m, invitations.get(p.id)) for p, m in rows]
 
 
 def load_profiles(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:

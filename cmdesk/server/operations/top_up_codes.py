@@ -36,7 +36,7 @@ from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_e
 from cmdesk.domain.money import check_amount_cents
 from cmdesk.models import Account, Client, Movement, StampingAccount, TopUpCode, utcnow
 from cmdesk.models.base import UTCDateTime
-from cmdesk.server import feed
+from cmdesk.server import audit, feed
 from cmdesk.server.db import SessionFactory, run
 from cmdesk.server.operations import balances
 from cmdesk.server.operations.billing import CODE_CANCELLED
@@ -268,6 +268,15 @@ def redeem(
         session.refresh(row)
         raise _unavailable(row) or _used()
     feed.record(session, "top_up_code", row.id, [row.account_id])
+    audit.note(
+        session, "top_up_code", row.id, primary=True, owner=row.account_id,
+        before={"redeemed_at": None, "receiver_type": None, "receiver_id": None, "receiver_client_id": None},
+        after={
+            "redeemed_at": now, "receiver_type": receiver_type.value, "receiver_id": receiver_id,
+            "receiver_client_id": receiver_client.id,
+        },
+        related=[(receiver_type.value, receiver_id), ("client", receiver_client.id)],
+    )
     balances.credit(session, receiver_type, receiver_id, asset, row.quantity, now=now)
     movement = Movement(
         account_id=row.account_id,
@@ -352,6 +361,11 @@ def register_failed_nip(session: Session, *, code: str, now: dt.datetime | None 
     if row is None:
         return {"failed_attempts": None, "locked": None}
     feed.record(session, "top_up_code", row.id, [row.account_id])
+    audit.note(
+        session, "top_up_code", row.id, primary=True, owner=row.account_id,
+        before={"failed_attempts": row.failed_attempts - 1, "locked_at": None},
+        after={"failed_attempts": row.failed_attempts, "locked_at": row.locked_at},
+    )
     return {"failed_attempts": row.failed_attempts, "locked": row.locked_at is not None}
 
 
@@ -404,6 +418,11 @@ def cancel_code(
             raise _invoiced()
         raise _unavailable(row) or _used()
     feed.record(session, "top_up_code", row.id, [row.account_id])
+    audit.note(
+        session, "top_up_code", row.id, primary=True, owner=row.account_id,
+        before={"redeemed_at": None, "receiver_type": None},
+        after={"redeemed_at": now, "receiver_type": CODE_CANCELLED},
+    )
     asset = Asset(row.asset)
     balances.credit(session, PartyType.ACCOUNT, row.account_id, asset, row.quantity)
     movement = Movement(

@@ -24,7 +24,13 @@ or change who can work in the portal — and keep the server's answer in the cac
 from __future__ import annotations
 
 from cmdesk.services.commands.billing import cancel_top_up_code, generate_top_up_code, register_invoice
-from cmdesk.services.commands.clients import assign_admin_profile, create_client, set_tags, update_client
+from cmdesk.services.commands.clients import (
+    assign_admin_profile,
+    create_client,
+    new_passwords,
+    set_tags,
+    update_client,
+)
 from cmdesk.services.commands.distributors import change_state, convert_client, create_distributor
 from cmdesk.services.commands.labels import client_label, target_label
 from cmdesk.services.commands.ledger import (
@@ -35,6 +41,7 @@ from cmdesk.services.commands.ledger import (
     purchase,
     quote_contract,
     transfer,
+    transfer_info,
 )
 from cmdesk.services.commands.pending import discard, resolve_conflict, retry
 from cmdesk.services.commands.queue import LOCAL_PREFIX, is_local
@@ -44,7 +51,9 @@ from cmdesk.services.commands.stamping import (
     fetch_usage,
     reset_stamping_password,
     set_auto_sale,
+    set_auto_sales,
     set_cti_active,
+    set_ctis_active,
 )
 from cmdesk.services.commands.tools import (
     add_user,
@@ -78,6 +87,7 @@ __all__ = [
     "generate_licenses",
     "generate_top_up_code",
     "is_local",
+    "new_passwords",
     "pending_out",
     "purchase",
     "quote_contract",
@@ -87,10 +97,13 @@ __all__ = [
     "resolve_conflict",
     "retry",
     "set_auto_sale",
+    "set_auto_sales",
     "set_cti_active",
+    "set_ctis_active",
     "set_tags",
     "target_label",
     "transfer",
+    "transfer_info",
     "update_client",
     "update_price_package",
     "update_settings",

@@ -173,3 +173,17 @@ def assign_admin_profile(
     )
     cache.apply_answer("client", answer)
     return answer
+
+
+def new_passwords(outbox: Outbox | None, secrets: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(client name, CTI id, password) of clients created here whose CTI the sync just made, from the
+    commands' answers (`secrets`: command id → the password the server generated, shown once and never
+    written to the outbox)."""
+    out = []
+    for command_id, password in secrets.items():
+        made = outbox.get(command_id) if outbox is not None else None
+        result = made.result if made is not None and isinstance(made.result, dict) else {}
+        client = result.get("client") or {}
+        cti = result.get("stamping_account") or {}
+        out.append((str(client.get("name") or ""), str(cti.get("id") or ""), password))
+    return out

@@ -129,6 +129,46 @@ def pending_out(outbox: Outbox | None) -> dict[str, int]:
     return out
 
 
+def transfer_info(
+    cache: Cache, outbox: Outbox | None, target_type: str, target_id: str, client_ids: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What a transfer form shows: the balances, what transfers on their way take (`pending`), the
+    recipient (`cti` / `ctis` of a client / `distributor`, and its `client`), and the stamp price of each
+    client in `client_ids` (its own bulk price, or the global one)."""
+    account = cache.account() or {}
+    settings = cache.all("settings")
+    global_price = settings[0].get("bulk_stamp_price_cents") if settings else None
+    global_price = global_price if isinstance(global_price, int) else None
+    info: dict[str, Any] = {
+        "balances": dict(account.get("balances") or {}),
+        "pending": pending_out(outbox),
+        "global_stamp_price_cents": global_price,
+    }
+    client: dict[str, Any] | None = None
+    if target_type == "stamping_account":
+        cti = cache.get("stamping_account", target_id)
+        info["cti"] = cti
+        client = cache.get("client", str((cti or {}).get("client_id") or "")) if cti else None
+    elif target_type == "client":
+        client = cache.get("client", target_id)
+        info["ctis"] = [
+            c
+            for c in cache.query_stamping_accounts(client_id=target_id, sort="created_asc", limit=1000)
+            if c.get("kind") == "standard"
+        ]
+    elif target_type in ("account", "distributor"):
+        info["distributor"] = cache.get("distributor", target_id)
+    info["client"] = client
+
+    def price_of(data: Mapping[str, Any] | None) -> int | None:
+        own = ((data or {}).get("other") or {}).get("bulk_stamp_price_cents")
+        return own if isinstance(own, int) else global_price
+
+    info["client_prices"] = {i: price_of(cache.get("client", i)) for i in client_ids}
+    info["stamp_price_cents"] = price_of(client)
+    return info
+
+
 # ---- online ------------------------------------------------------------------------------------------
 
 

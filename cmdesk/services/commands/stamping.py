@@ -5,7 +5,7 @@ never written to the outbox); and the daily usage of CTIs (fetched online, kept 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -74,6 +74,30 @@ def set_auto_sale(
         entity_id=cti_id,
         local=[("stamping_account", cti_id, {"auto_sale": rule})],
     )
+
+
+def set_ctis_active(outbox: Outbox, cache: Cache, cti_ids: Sequence[str], active: bool) -> list[Command]:
+    """Bloquear / Reactivar several CTIs: one command each."""
+    return [set_cti_active(outbox, cache, cti_id, active) for cti_id in cti_ids]
+
+
+def set_auto_sales(
+    outbox: Outbox, cache: Cache, rules: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[Command]:
+    """Venta automática of several CTIs (CTI id → minimum, credit, amount_cents, enabled): one command
+    each."""
+    return [
+        set_auto_sale(
+            outbox,
+            cache,
+            cti_id,
+            minimum=int(rule["minimum"]),
+            credit=int(rule["credit"]),
+            amount_cents=int(rule["amount_cents"]),
+            enabled=bool(rule["enabled"]),
+        )
+        for cti_id, rule in rules
+    ]
 
 
 def create_stamping_account(

@@ -8,18 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication
-
 from cmdesk.services.downloads.models import DownloadStatus
 from cmdesk.services.updates import Release, UpdateCheck, Updater
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, task
 from cmdesk.ui.operations import Progress
 
 UpdaterFactory = Callable[[Any], Updater]
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("ayuda", text)
+tr = translator("ayuda")
 
 
 def _check(factory: UpdaterFactory, session: Any, manual: bool) -> tuple[Updater, UpdateCheck | None]:

@@ -12,22 +12,20 @@ from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
 import cmdesk
+from cmdesk.ui import translator
 from cmdesk.ui.ayuda.updates import UpdateController
+from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.tabs import AppContext, TabPage
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("ayuda", text)
+tr = translator("ayuda")
 
 
 # The manual's "Ayuda" chapter.
@@ -88,16 +86,9 @@ class AyudaPage(TabPage):
         self.progress = QProgressBar(box)
         self.progress.setObjectName("updateProgress")
         self.progress.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(self.update_status, 1)
-        row.addWidget(self.check_button)
-        inner = QVBoxLayout(box)
-        inner.addLayout(row)
-        inner.addWidget(self.progress)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.browser, 1)
-        layout.addWidget(box)
-        layout.addWidget(self.version)
+        row = hbox((self.update_status, 1), self.check_button)
+        vbox(box, row, self.progress)
+        vbox(self, (self.browser, 1), box, self.version)
 
         self.updates.status.connect(self.update_status.setText)
         self.updates.progress.connect(self._progress)

@@ -21,11 +21,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from cmdesk.services import updates
 from cmdesk.services.updates import Release, UpdateCheck, Updater, UpdateStatus
+from cmdesk.ui import translator
 from cmdesk.ui.ayuda import actions
 from cmdesk.ui.ayuda.actions import UpdaterFactory
 from cmdesk.ui.kit.actions import AppContext
@@ -34,8 +35,7 @@ from cmdesk.ui.operations import OperationHandle
 log = logging.getLogger(__name__)
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("ayuda", text)
+tr = translator("ayuda")
 
 
 class UpdateController(QObject):

@@ -49,7 +49,7 @@ from cmdesk.ui.clientes import actions
 from cmdesk.ui.clientes.model import tr
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import AppContext
-from cmdesk.ui.kit.forms import ERROR_COLOR, WARNING_COLOR
+from cmdesk.ui.kit.forms import ERROR_COLOR, WARNING_COLOR, hbox, vbox
 from cmdesk.ui.kit.messages import ask, error_text, field_errors, inform
 
 
@@ -141,10 +141,8 @@ class FieldBox(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         if extra is not None:
-            row = QHBoxLayout()
+            row = hbox((editor, 1), extra)
             row.setContentsMargins(0, 0, 0, 0)
-            row.addWidget(editor, 1)
-            row.addWidget(extra)
             layout.addLayout(row)
         else:
             layout.addWidget(editor)
@@ -236,12 +234,7 @@ class ClientForm(QDialog):
             self.admin_button.clicked.connect(self._admin_profile)
             top.addWidget(self.admin_button)
 
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.tabs, 1)
-        layout.addWidget(self.summary)
-        layout.addWidget(note)
-        layout.addWidget(buttons)
+        vbox(self, top, (self.tabs, 1), self.summary, note, buttons)
         self._load(self.data)
         self.resize(720, 560)
 

@@ -20,6 +20,10 @@ ACTIONS: tuple[tuple[str, str], ...] = (
     ("points", "Puntos…"),
 )
 _GAP = 14
+DISPLAY = Qt.ItemDataRole.DisplayRole
+FONT = Qt.ItemDataRole.FontRole
+FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
 class NameDelegate(QStyledItemDelegate):
@@ -41,12 +45,13 @@ class NameDelegate(QStyledItemDelegate):
         return fonts
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        # Only the roles drawn here are asked for (`initStyleOption` would ask the model for seven).
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        name = opt.text
-        opt.text = ""
-        style = opt.widget.style() if opt.widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        name = str(index.data(DISPLAY) or "")
+        font = index.data(FONT)
+        if font is not None:
+            opt.font = font
+        draw_background(opt, painter)
         ctis = index.data(CTI_ROLE) or []
         rect = opt.rect.adjusted(6, 2, -4, -2)
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
@@ -54,7 +59,7 @@ class NameDelegate(QStyledItemDelegate):
         text_color = opt.palette.color(
             group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         )
-        brush = index.data(Qt.ItemDataRole.ForegroundRole)
+        brush = index.data(FOREGROUND)
         if brush is not None and not selected:
             text_color = brush.color()
         painter.save()
@@ -90,17 +95,19 @@ def two_line_height(metrics: QFontMetrics) -> int:
     return int(metrics.height() * 1.85) + 8
 
 
+def draw_background(opt: QStyleOptionViewItem, painter: QPainter) -> None:
+    """The cell as the style draws it (selection, focus, alternate rows), without text or icon."""
+    opt.text = ""
+    style = opt.widget.style() if opt.widget is not None else QApplication.style()
+    style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+
+
 class ColorDelegate(QStyledItemDelegate):
     """A rounded swatch (its name in the tooltip); an empty dashed one when the client has none."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        opt.icon = opt.icon.__class__()
-        opt.features &= ~QStyleOptionViewItem.ViewItemFeature.HasDecoration
-        style = opt.widget.style() if opt.widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        draw_background(opt, painter)
         record = index.data(RECORD_ROLE) or {}
         color = record.get("color")
         side = min(opt.rect.height() - 10, 16)
@@ -129,37 +136,48 @@ class ActionsDelegate(QStyledItemDelegate):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Per font: the underlined font and each link's (key, text, x offset, width), made once.
+        self._links: dict[str, tuple[QFont, list[tuple[str, str, int, int]]]] = {}
 
-    @staticmethod
-    def link_rects(option: QStyleOptionViewItem) -> list[tuple[str, QRect]]:
-        metrics = option.fontMetrics
-        x = option.rect.left() + 6
-        out: list[tuple[str, QRect]] = []
-        for key, text in ACTIONS:
-            width = metrics.horizontalAdvance(tr(text))
-            out.append((key, QRect(x, option.rect.top(), width, option.rect.height())))
-            x += width + _GAP
-        return out
+    def _links_for(self, base: QFont) -> tuple[QFont, list[tuple[str, str, int, int]]]:
+        key = base.key()
+        links = self._links.get(key)
+        if links is None:
+            font = QFont(base)
+            font.setUnderline(True)
+            metrics = QFontMetrics(base)
+            spans: list[tuple[str, str, int, int]] = []
+            x = 6
+            for name, text in ACTIONS:
+                width = metrics.horizontalAdvance(tr(text))
+                spans.append((name, tr(text), x, width))
+                x += width + _GAP
+            links = self._links[key] = (font, spans)
+        return links
+
+    def link_rects(self, option: QStyleOptionViewItem) -> list[tuple[str, QRect]]:
+        rect = option.rect
+        _font, spans = self._links_for(option.font)
+        return [
+            (key, QRect(rect.left() + x, rect.top(), width, rect.height())) for key, _t, x, width in spans
+        ]
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        draw_background(opt, painter)
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
         color = opt.palette.color(
             QPalette.ColorGroup.Normal,
             QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Link,
         )
+        base = index.data(FONT)  # italic while the row's change is pending
+        font, spans = self._links_for(base if base is not None else opt.font)
+        rect = opt.rect
         painter.save()
-        font = QFont(opt.font)
-        font.setUnderline(True)
         painter.setFont(font)
         painter.setPen(color)
-        for key, rect in self.link_rects(opt):
-            text = dict(ACTIONS)[key]
-            painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), tr(text))
+        for _key, text, x, width in spans:
+            painter.drawText(QRect(rect.left() + x, rect.top(), width, rect.height()), _LEFT, text)
         painter.restore()
 
     @staticmethod

@@ -4,7 +4,7 @@ kept up to date by the page when a sync or a command changes them.
 
 From here the user edits the client, assigns its admin profile, transfers stamps or points, registers
 an interaction or a support policy (commands: queued, shown pending offline) and generates MKL
-licenses ("Usar MKL": online, `POST /v1/licenses`; without the MKL contracted the server's Spanish
+licenses ("Usar MKL": online, `commands.generate_licenses`; without the MKL contracted the server's Spanish
 reason is shown).
 """
 
@@ -47,7 +47,7 @@ from cmdesk.ui.clientes.general import general_html
 from cmdesk.ui.clientes.model import tr
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import AppContext
-from cmdesk.ui.kit.forms import ERROR_STYLE
+from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, vbox
 from cmdesk.ui.kit.messages import error_text, field_errors
 
 TABS: tuple[tuple[str, str], ...] = (
@@ -154,13 +154,8 @@ class ClientDetailWindow(QDialog):
             self.tabs.addTab(page, tr(title))
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
-        bottom = QHBoxLayout()
-        bottom.addStretch(1)
-        bottom.addWidget(close)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.tabs, 1)
-        layout.addLayout(bottom)
+        bottom = hbox(None, close)
+        vbox(self, self.heading, (self.tabs, 1), bottom)
         self.resize(980, 620)
         self.show_tab(tab)
         self.reload()
@@ -182,13 +177,8 @@ class ClientDetailWindow(QDialog):
         admin = QPushButton(tr("Asignar perfil admin…"), page)
         admin.setObjectName("admin")
         admin.clicked.connect(self.admin_profile)
-        buttons = QHBoxLayout()
-        buttons.addWidget(edit)
-        buttons.addWidget(admin)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(page)
-        layout.addLayout(buttons)
-        layout.addWidget(self.general, 1)
+        buttons = hbox(edit, admin, None)
+        vbox(page, buttons, (self.general, 1))
         return page
 
     def _ctis_tab(self) -> QWidget:
@@ -211,9 +201,7 @@ class ClientDetailWindow(QDialog):
         transfer = QPushButton(tr("Transferir timbres…"), page)
         transfer.clicked.connect(lambda: self.transfer("stamps"))
         layout = QVBoxLayout(page)
-        row = QHBoxLayout()
-        row.addWidget(transfer)
-        row.addStretch(1)
+        row = hbox(transfer, None)
         layout.addLayout(row)
         layout.addWidget(self.ctis, 1)
         return page
@@ -225,13 +213,8 @@ class ClientDetailWindow(QDialog):
         self.points = make_table("points", ("Fecha", "Movimiento", "Puntos", "Importe", "Comentarios"), page)
         transfer = QPushButton(tr("Transferir puntos…"), page)
         transfer.clicked.connect(lambda: self.transfer("points"))
-        row = QHBoxLayout()
-        row.addWidget(self.points_balance)
-        row.addStretch(1)
-        row.addWidget(transfer)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.points, 1)
+        row = hbox(self.points_balance, None, transfer)
+        vbox(page, row, (self.points, 1))
         return page
 
     def _billing_tab(self) -> QWidget:
@@ -240,12 +223,14 @@ class ClientDetailWindow(QDialog):
         self.billing_summary.setObjectName("billingSummary")
         self.sales = make_table("sales", ("Fecha", "Concepto", "Cantidad", "Importe", "Factura"), page)
         self.invoices = make_table("invoices", ("Fecha", "Referencia", "Total"), page)
-        layout = QVBoxLayout(page)
-        layout.addWidget(self.billing_summary)
-        layout.addWidget(QLabel("<b>" + tr("Ventas") + "</b>", page))
-        layout.addWidget(self.sales, 3)
-        layout.addWidget(QLabel("<b>" + tr("Facturas registradas") + "</b>", page))
-        layout.addWidget(self.invoices, 2)
+        vbox(
+            page,
+            self.billing_summary,
+            QLabel("<b>" + tr("Ventas") + "</b>", page),
+            (self.sales, 3),
+            QLabel("<b>" + tr("Facturas registradas") + "</b>", page),
+            (self.invoices, 2),
+        )
         return page
 
     def _policies_tab(self) -> QWidget:
@@ -254,12 +239,8 @@ class ClientDetailWindow(QDialog):
         add = QPushButton(tr("Agregar póliza…"), page)
         add.setObjectName("addPolicy")
         add.clicked.connect(self.add_policy)
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addStretch(1)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.policies, 1)
+        row = hbox(add, None)
+        vbox(page, row, (self.policies, 1))
         return page
 
     def _licenses_tab(self) -> QWidget:
@@ -284,20 +265,17 @@ class ClientDetailWindow(QDialog):
         self.license_message.setObjectName("licenseMessage")
         self.license_message.setWordWrap(True)
         self.license_message.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(QLabel(tr("MKL:"), page))
-        row.addWidget(self.mkl, 1)
-        row.addWidget(QLabel(tr("Cantidad:"), page))
-        row.addWidget(self.license_count)
-        row.addWidget(self.generate)
+        row = hbox(
+            QLabel(tr("MKL:"), page),
+            (self.mkl, 1),
+            QLabel(tr("Cantidad:"), page),
+            self.license_count,
+            self.generate,
+        )
         self.licenses = make_table(
             "licenses", ("Producto", "Clave de licencia", "Válida desde", "Válida hasta"), page
         )
-        layout = QVBoxLayout(page)
-        layout.addWidget(intro)
-        layout.addLayout(row)
-        layout.addWidget(self.license_message)
-        layout.addWidget(self.licenses, 1)
+        vbox(page, intro, row, self.license_message, (self.licenses, 1))
         return page
 
     def _interactions_tab(self) -> QWidget:
@@ -319,10 +297,7 @@ class ClientDetailWindow(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.interaction_text, 1)
         row.addWidget(add, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(page)
-        layout.addLayout(row)
-        layout.addWidget(self.interaction_error)
-        layout.addWidget(self.interactions, 1)
+        vbox(page, row, self.interaction_error, (self.interactions, 1))
         return page
 
     # ---- loading ---------------------------------------------------------------------------------------
@@ -628,10 +603,7 @@ class PolicyDialog(QDialog):
         self.save_button.setObjectName("save")
         self.save_button.clicked.connect(self.save)
         buttons.addButton(tr("Cancelar"), QDialogButtonBox.ButtonRole.RejectRole).clicked.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        vbox(self, form, self.error, buttons)
 
     def save(self) -> None:
         self.error.setVisible(False)

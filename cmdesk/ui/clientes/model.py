@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cmdesk.domain import names
 from cmdesk.domain.portfolio import ClientCategory, ClientSort
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.table import CENTER, Column, PagedTableModel, Query
 
@@ -35,8 +35,7 @@ CONTEXT = "clientes"
 CTI_ROLE = int(Qt.ItemDataRole.UserRole) + 3
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
+tr = translator(CONTEXT)
 
 
 @dataclass(frozen=True)

@@ -24,21 +24,16 @@ from typing import Any
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QProgressDialog,
     QPushButton,
-    QStackedLayout,
-    QTableView,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -57,8 +52,9 @@ from cmdesk.ui.clientes.model import (
     tr,
 )
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.kit.messages import error_text, inform
-from cmdesk.ui.kit.table import Query
+from cmdesk.ui.kit.table import Query, make_table
 from cmdesk.ui.tabs import AppContext, TabPage
 
 log = logging.getLogger(__name__)
@@ -168,49 +164,39 @@ class ClientsPage(TabPage):
         self.export_button.setMenu(export_menu)
 
         # Two rows, so the page fits a narrow window (the main window can be 720 px wide).
-        top = QHBoxLayout()
-        top.addWidget(self.search, 1)
-        top.addWidget(search_button)
-        top.addSpacing(12)
-        top.addWidget(self.add_button)
-        top.addWidget(self.export_button)
+        top = hbox((self.search, 1), search_button, 12, self.add_button, self.export_button)
 
-        second = QHBoxLayout()
-        second.addLayout(categories)
-        second.addSpacing(8)
-        second.addWidget(self.color_filter)
-        second.addSpacing(12)
+        second = hbox(categories, 8, self.color_filter, 12)
         order_label = QLabel(tr("Ordenar por:"), self)
         order_label.setBuddy(self.order)
         second.addWidget(order_label)
         second.addWidget(self.order)
         second.addStretch(1)
         self.summary = QLabel(self)
+        self._summary_query: Query | None = None  # the query the summary speaks of
         self.summary.setObjectName("summary")
         second.addWidget(self.summary)
 
-        self.view = QTableView(self)
-        self.view.setObjectName("clientsTable")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
+        # The header's clicks choose among the manual's orders (`_header_clicked`), not Qt's sort.
+        self.view = make_table(
+            self.model,
+            self,
+            "clientsTable",
+            stretch=COLUMN_INDEX["name"],
+            sortable=False,
+            multiple=True,
+            empty_text=tr("Ningún cliente coincide con la búsqueda o el filtro."),
+        )
         self.view.setMouseTracking(True)
+        # Always there: the columns keep their widths as a search empties and fills the table.
+        self.view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.clicked.connect(self._clicked)
         self.view.doubleClicked.connect(self._double_clicked)
         self.view.activated.connect(self._activated)
-        vertical = self.view.verticalHeader()
-        vertical.setVisible(False)
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(two_line_height(self.view.fontMetrics()))
+        self.view.verticalHeader().setDefaultSectionSize(two_line_height(self.view.fontMetrics()))
         header = self.view.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COLUMN_INDEX["name"], QHeaderView.ResizeMode.Stretch)
         header.setSortIndicatorShown(True)
         header.setSectionsClickable(True)
         header.sectionClicked.connect(self._header_clicked)
@@ -239,18 +225,7 @@ class ClientsPage(TabPage):
         self.view.setMinimumWidth(400)
         self._show_sort("name")
 
-        self.empty = QLabel(tr("Ningún cliente coincide con la búsqueda o el filtro."), self)
-        self.empty.setObjectName("empty")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setEnabled(False)
-        self._stack = QStackedLayout()
-        self._stack.addWidget(self.view)
-        self._stack.addWidget(self.empty)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(second)
-        layout.addLayout(self._stack, 1)
+        vbox(self, top, second, (self.view, 1))
 
         find = QAction(self)
         find.setShortcut(QKeySequence.StandardKey.Find)
@@ -350,15 +325,20 @@ class ClientsPage(TabPage):
         self._selected_before = [r.id for r in self.selected_rows()]
 
     def _counted(self, total: int) -> None:
-        query = self.model.query
-        filtered = bool(query.q or query.get("color") or query.get("category", "all") != "all")
         text = tr("{n} clientes").format(n=fmt.number(total)) if total != 1 else tr("1 cliente")
-        if filtered:
+        self._show_summary(text)
+
+    def _show_summary(self, text: str) -> None:
+        query = self.model.query
+        if query.q or query.get("color") or query.get("category", "all") != "all":
             text += " " + tr("(con la búsqueda o el filtro)")
         self.summary.setText(text)
+        self._summary_query = query
 
     def _loaded(self) -> None:
-        self._stack.setCurrentWidget(self.view if self.model.rowCount() else self.empty)
+        if not self.model.exact and self.model.query != self._summary_query:
+            # Another search or filter: its count comes once the user stops typing.
+            self._show_summary(tr("Más de {n} clientes").format(n=fmt.number(self.model.rowCount())))
         if self._selected_before:
             selection = self.view.selectionModel()
             for client_id in self._selected_before:

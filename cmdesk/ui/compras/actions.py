@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
-from cmdesk.domain import contracts
 from cmdesk.services import commands
-from cmdesk.services.server_info import server_now
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read
 from cmdesk.ui.kit.table import Query
 
@@ -20,8 +18,7 @@ if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("compras", text)
+tr = translator("compras")
 
 
 def purchase(context: AppContext, package_id: str, count: int, *, parent: QWidget | None = None) -> Action:
@@ -35,13 +32,14 @@ def quote(context: AppContext, code: str, *, parent: QWidget | None = None) -> A
 def contract(
     context: AppContext, code: str, *, pay_with_points: bool, parent: QWidget | None = None
 ) -> Action:
+    label = tr("Contratando")
     return online(
         context,
         commands.contract,
         code,
         pay_with_points=pay_with_points,
         parent=parent,
-        label=tr("Contratando"),
+        label=label,
         sync=True,
     )
 
@@ -54,22 +52,6 @@ def read_catalog(context: AppContext) -> Action:
     return read(context, lambda cache: cache.catalog())
 
 
-def contract_rows(cache: Cache, key: str) -> list[dict[str, Any]]:
-    """The catalog's MKL or subscriptions with the account's expiry and whether each is contracted."""
-    catalog = cache.catalog() or {}
-    account = cache.account() or {}
-    contracted = contracts.contracted(cache.all("contract"), server_now())
-    return [
-        {
-            **item,
-            "id": str(item.get("code")),
-            "account_expires_at": account.get("expires_at"),
-            "contracted": str(item.get("code")) in contracted,
-            "contracted_until": contracted.get(str(item.get("code"))),
-        }
-        for item in catalog.get(key) or []
-    ]
-
-
 def load_contracts(cache: Cache, query: Query, limit: int, offset: int) -> list[dict[str, Any]]:
-    return contract_rows(cache, str(query.get("key")))[offset : offset + limit]
+    """The catalog's MKL or subscriptions (`key`) with what the account contracted."""
+    return cache.contract_offers(str(query.get("key")))[offset : offset + limit]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -37,11 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain.money import div_round_half_up
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.compras import actions
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice
+from cmdesk.ui.kit.forms import Notice, hbox, vbox
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import Column, PagedTableModel, Query, fit_columns, make_table
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -49,8 +48,7 @@ from cmdesk.ui.tabs import AppContext, TabPage
 CATALOG_MAX_AGE = 600.0  # seconds between two downloads of the catalog while the page is shown
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("compras", text)
+tr = translator("compras")
 
 
 def package_text(asset: str, quantity: int) -> str:
@@ -113,15 +111,10 @@ class PackagesTab(QWidget):
         side_box.setLayout(side)
         scroll.setMinimumWidth(380)
         scroll.setMaximumWidth(520)
-        body = QHBoxLayout()
-        body.addWidget(scroll, 1)
-        body.addSpacing(24)
+        body = hbox((scroll, 1), 24)
         body.addWidget(side_box, 0, Qt.AlignmentFlag.AlignTop)
         body.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.empty)
-        layout.addLayout(body, 1)
-        layout.addWidget(self.notice)
+        vbox(self, self.empty, (body, 1), self.notice)
         self._update()
 
     def set_catalog(self, catalog: Mapping[str, Any] | None) -> None:
@@ -284,10 +277,7 @@ class QuoteDialog(QDialog):
         cancel.setObjectName("cancelButton")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(text)
-        layout.addWidget(self.pay_with_points)
-        layout.addWidget(buttons)
+        layout = vbox(self, text, self.pay_with_points, buttons)
         layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetDefaultConstraint)
         self.resize(480, max(layout.totalHeightForWidth(480), self.minimumSizeHint().height()))
 
@@ -317,10 +307,7 @@ class ContractsTab(QWidget):
         intro.setWordWrap(True)
         intro.setEnabled(False)
         self.notice = Notice(self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.notice)
+        vbox(self, intro, (self.view, 1), self.notice)
         self.model.loaded.connect(self._loaded)
         self.buttons: dict[str, QPushButton] = {}
 
@@ -406,9 +393,7 @@ class PurchasesPage(TabPage):
         self.tabs.addTab(self.points, tr("Puntos"))
         self.tabs.addTab(self.mkl, tr("MKL"))
         self.tabs.addTab(self.subscriptions, tr("Suscripciones"))
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"<b>{tr('Compras')}</b>", self))
-        layout.addWidget(self.tabs, 1)
+        vbox(self, QLabel(f"<b>{tr('Compras')}</b>", self), (self.tabs, 1))
         self.catalog_fetched_at: float | None = None
         self._fetching = False
         self._reading = False

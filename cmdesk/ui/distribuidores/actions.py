@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.services import commands
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, online
 from cmdesk.ui.kit.table import Query
 
@@ -18,58 +18,34 @@ if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("distribuidores", text)
+tr = translator("distribuidores")
 
 
 def create(context: AppContext, body: Mapping[str, Any], *, parent: QWidget | None = None) -> Action:
     """Alta de distribuidor."""
-    return online(
-        context,
-        commands.create_distributor,
-        body,
-        parent=parent,
-        label=tr("Alta de distribuidor"),
-        sync=True,
-    )
+    label = tr("Alta de distribuidor")
+    return online(context, commands.create_distributor, body, parent=parent, label=label, sync=True)
 
 
 def convert_client(
     context: AppContext, client_id: str, body: Mapping[str, Any], *, parent: QWidget | None = None
 ) -> Action:
-    return online(
-        context,
-        commands.convert_client,
-        client_id,
-        body,
-        parent=parent,
-        label=tr("Convertir en distribuidor"),
-        sync=True,
-    )
+    label = tr("Convertir en distribuidor")
+    return online(context, commands.convert_client, client_id, body, parent=parent, label=label, sync=True)
 
 
 def change_state(
     context: AppContext, distributor_id: str, action: str, *, parent: QWidget | None = None
 ) -> Action:
     """Activar, Suspender, Cancelar, Renovar or Reenviar el correo (`commands.distributors.STATE_PATHS`)."""
+    label = tr("Distribuidores")
     return online(
-        context,
-        commands.change_state,
-        distributor_id,
-        action,
-        parent=parent,
-        label=tr("Distribuidores"),
-        sync=True,
+        context, commands.change_state, distributor_id, action, parent=parent, label=label, sync=True
     )
 
 
 def load_distributors(cache: Cache, query: Query, limit: int, offset: int) -> list[dict[str, Any]]:
     """A page of sub-distributors of the state chosen (all: None), sorted by a field."""
-    status = query.get("status")
-    return cache.query_entities(
-        "distributor",
-        equals={"status": status} if status else None,
-        order=[(query.sort or "nic", query.descending)],
-        limit=limit,
-        offset=offset,
+    return cache.query_sub_distributors(
+        status=query.get("status"), sort=query.sort, descending=query.descending, limit=limit, offset=offset
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from cmdesk.domain import contact, contracts, geography, identity
 from cmdesk.domain.errors import validation_error
+from cmdesk.ui import translator
 from cmdesk.ui.distribuidores import actions
 from cmdesk.ui.kit.forms import FormDialog
 
@@ -32,8 +32,7 @@ if TYPE_CHECKING:
     from cmdesk.ui.kit.actions import AppContext
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("distribuidores", text)
+tr = translator("distribuidores")
 
 
 OWN_EMAIL = contact.OWN_EMAIL

@@ -16,14 +16,14 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QTabBar, QVBoxLayout, QWidget
 
 from cmdesk.domain.distributor_states import Action, allowed_actions
 from cmdesk.domain.enums import AccountStatus
 from cmdesk.services.server_info import server_now
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.distribuidores import actions
 from cmdesk.ui.distribuidores.dialogs import (
@@ -33,15 +33,13 @@ from cmdesk.ui.distribuidores.dialogs import (
     has_multinivel,
 )
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice, heading, push_button
+from cmdesk.ui.kit.forms import hbox, heading, push_button
 from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform
-from cmdesk.ui.kit.table import Column, PagedTableModel, Query, fit_columns, make_table, selected_record
+from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("distribuidores", text)
+tr = translator("distribuidores")
 
 
 # The tabs of the manual, in its order; None = every state.
@@ -167,8 +165,6 @@ class DistributorsPage(TabPage):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.status_filter: str | None = None
-        self.last_box: Any = None
-        self.dialog: Any = None
         self.model = PagedTableModel(
             context, COLUMNS, actions.load_distributors, query=Query(sort="nic"), parent=self
         )
@@ -197,7 +193,7 @@ class DistributorsPage(TabPage):
             self.tabs.addTab(tr(label))
         self.tabs.currentChanged.connect(self._tab_changed)
 
-        self.table = make_table(self.model, self, stretch=1)
+        self.table = make_table(self.model, self, stretch=1, widths=(8, 0, 11, 9, 9, 13, 11, 26, 0))
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
@@ -235,23 +231,15 @@ class DistributorsPage(TabPage):
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
 
-        self.notice = Notice(self)
-
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        strip = QHBoxLayout()
-        strip.addWidget(self.tabs, 1)
-        strip.addWidget(self.summary)
+        strip = hbox((self.tabs, 1), self.summary)
         layout.addLayout(strip)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons_row)
         layout.addWidget(self.notice)
-        self._fitted = False
 
     # ---- data -------------------------------------------------------------------------------------------
-
-    def reload(self, changed: frozenset[str]) -> None:
-        self.model.reload()
 
     def _tab_changed(self, index: int) -> None:
         self.status_filter = STATUS_TABS[index][0] if 0 <= index < len(STATUS_TABS) else None
@@ -269,9 +257,6 @@ class DistributorsPage(TabPage):
         count = self.model.rowCount()
         more = "+" if self.model.canFetchMore() else ""
         self.summary.setText(tr("{n}{more} distribuidores").format(n=fmt.number(count), more=more))
-        if not self._fitted and count:
-            fit_columns(self.table, (8, 0, 11, 9, 9, 13, 11, 26, 0))
-            self._fitted = True
         self._update_buttons()
 
     def selected(self) -> Mapping[str, Any] | None:
@@ -303,9 +288,6 @@ class DistributorsPage(TabPage):
                 menu.addAction(text, functools.partial(self.act, key))
         if not menu.isEmpty():
             menu.popup(self.table.viewport().mapToGlobal(pos))
-
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.show_text(text, error=error)
 
     # ---- actions ------------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -29,16 +28,16 @@ from cmdesk.domain import names
 from cmdesk.domain.amounts import QUANTITY_MESSAGE
 from cmdesk.domain.errors import validation_error
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
 from cmdesk.ui.facturacion import actions
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import FormDialog, money_value
+from cmdesk.ui.kit.forms import FormDialog, money_value, vbox
 
 if TYPE_CHECKING:
     from cmdesk.ui.kit.actions import AppContext
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("facturacion", text)
+tr = translator("facturacion")
 
 
 def client_title(client: Mapping[str, Any] | None) -> str:
@@ -88,9 +87,6 @@ class RegisterInvoiceDialog(FormDialog):
         self.add_field("reference", tr("Referencia"), self.reference)
         self.reference.setFocus()
         self.fit_width(480)
-
-    def field_for(self, name: str) -> str:
-        return "reference" if name in ("reference",) else name
 
     def submit(self) -> None:
         self.run(
@@ -233,11 +229,7 @@ class CodeIssuedDialog(QDialog):
         close = buttons.addButton(tr("Cerrar"), QDialogButtonBox.ButtonRole.AcceptRole)
         close.setObjectName("closeButton")
         buttons.accepted.connect(self.accept)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(grid)
-        layout.addWidget(amount)
-        layout.addWidget(buttons)
+        vbox(self, intro, grid, amount, buttons)
         self.resize(max(560, self.sizeHint().width()), self.sizeHint().height())
 
     def text(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from cmdesk.domain import clock
 from cmdesk.services.commands import is_local
 from cmdesk.services.server_info import server_now
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.facturacion import actions
 from cmdesk.ui.facturacion.dialogs import (
@@ -40,7 +40,7 @@ from cmdesk.ui.facturacion.dialogs import (
     client_title,
 )
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice, push_button
+from cmdesk.ui.kit.forms import Notice, push_button, vbox
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import (
     Column,
@@ -52,9 +52,7 @@ from cmdesk.ui.kit.table import (
 )
 from cmdesk.ui.tabs import AppContext, TabPage
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("facturacion", text)
+tr = translator("facturacion")
 
 
 MONTHS = (
@@ -116,7 +114,9 @@ class SalesTab(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(QLabel(f"<b>{tr('Clientes con ventas por facturar')}</b>", left))
-        self.clients_view = make_table(self.clients, left, "clientsTable", stretch=1, sortable=False)
+        self.clients_view = make_table(
+            self.clients, left, "clientsTable", stretch=1, sortable=False, widths=(8, 0, 7, 12)
+        )
         self.clients_view.selectionModel().selectionChanged.connect(lambda *_: self._client_chosen())
         left_layout.addWidget(self.clients_view, 1)
         self.empty = QLabel(tr("No hay ventas pendientes de facturar."), left)
@@ -160,7 +160,6 @@ class SalesTab(QWidget):
         self.clients.loaded.connect(self._clients_loaded)
         self.sales.loaded.connect(self._sales_loaded)
         self.sales.checks_changed.connect(self._update_total)
-        self._fitted = False
         self._update_total()
 
     def refresh(self) -> None:
@@ -168,9 +167,6 @@ class SalesTab(QWidget):
 
     def _clients_loaded(self) -> None:
         self.empty.setVisible(self.clients.rowCount() == 0)
-        if not self._fitted and self.clients.rowCount():
-            fit_columns(self.clients_view, (8, 0, 7, 12))
-            self._fitted = True
         # Keep the chosen client, or let go of it once its sales are all invoiced.
         if self.client is not None:
             row = self.clients.find(str(self.client["client_id"]))
@@ -348,7 +344,9 @@ class CodesTab(QWidget):
         self.assets.buttonClicked.connect(lambda *_: self._filter())
         self.pending_only.toggled.connect(lambda *_: self._filter())
 
-        self.view = make_table(self.model, self, "codesTable", stretch=7)
+        self.view = make_table(
+            self.model, self, "codesTable", stretch=7, widths=(0, 6, 16, 12, 9, 11, 10, 0, 11, 10)
+        )
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update())
         bottom = QHBoxLayout()
         self.cancel_button = push_button(tr("Cancelar código…"), self, "cancelCode", self.cancel_code)
@@ -360,14 +358,9 @@ class CodesTab(QWidget):
         bottom.addWidget(self.summary)
         bottom.addWidget(self.invoice_button)
         self.notice = Notice(self)
-        layout = QVBoxLayout(self)
-        layout.addLayout(filters)
-        layout.addWidget(self.view, 1)
-        layout.addLayout(bottom)
-        layout.addWidget(self.notice)
-        self.model.loaded.connect(self._loaded)
+        vbox(self, filters, (self.view, 1), bottom, self.notice)
+        self.model.loaded.connect(self._update)
         self.model.checks_changed.connect(self._update)
-        self._fitted = False
         self._update()
 
     def _filter(self) -> None:
@@ -383,12 +376,6 @@ class CodesTab(QWidget):
 
     def refresh(self) -> None:
         self.model.reload()
-
-    def _loaded(self) -> None:
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.view, (0, 6, 16, 12, 9, 11, 10, 0, 11, 10))
-            self._fitted = True
-        self._update()
 
     def selected(self) -> Mapping[str, Any] | None:
         return selected_record(self.view)
@@ -497,19 +484,12 @@ class InvoicesTab(QWidget):
             query=Query(sort="created_at", descending=True),
             parent=self,
         )
-        self.view = make_table(self.model, self, "invoicesTable", stretch=2)
+        self.view = make_table(self.model, self, "invoicesTable", stretch=2, widths=(16, 24, 0, 14))
         layout = QVBoxLayout(self)
         layout.addWidget(self.view)
-        self.model.loaded.connect(self._loaded)
-        self._fitted = False
 
     def refresh(self) -> None:
         self.model.reload()
-
-    def _loaded(self) -> None:
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.view, (16, 24, 0, 14))
-            self._fitted = True
 
 
 # ---- The page -----------------------------------------------------------------------------------------
@@ -537,10 +517,7 @@ class BillingPage(TabPage):
         )
         intro.setEnabled(False)
         intro.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"<b>{tr('Facturación')}</b>", self))
-        layout.addWidget(intro)
-        layout.addWidget(self.tabs, 1)
+        vbox(self, QLabel(f"<b>{tr('Facturación')}</b>", self), intro, (self.tabs, 1))
 
     def reload(self, changed: frozenset[str]) -> None:
         everything = "*" in changed

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -24,14 +22,13 @@ from PySide6.QtWidgets import (
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.services.api_client import ApiError
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
 from cmdesk.ui.herramientas import actions
-from cmdesk.ui.kit.forms import ERROR_STYLE, Notice, heading, money_value, push_button
+from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, heading, money_value, push_button
 from cmdesk.ui.kit.messages import error_text, field_errors
 from cmdesk.ui.tabs import AppContext, TabPage
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("herramientas", text)
+tr = translator("herramientas")
 
 
 FLAGS = ("allow_panel_stamp_purchase", "auto_stamp_purchase", "allow_panel_point_purchase")
@@ -93,12 +90,7 @@ class SettingsPage(TabPage):
         self.edit_button = push_button(tr("Editar"), self, "editSettings", self.edit)
         self.save_button = push_button(tr("Guardar"), self, "saveSettings", self.save)
         self.cancel_button = push_button(tr("Cancelar"), self, "cancelSettings", self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.edit_button)
-        buttons.addWidget(self.save_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
-        self.notice = Notice(self)
+        buttons = hbox(self.edit_button, self.save_button, self.cancel_button, None)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(
@@ -172,9 +164,6 @@ class SettingsPage(TabPage):
 
     def error(self, name: str) -> str:
         return self.errors[name].text()
-
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.show_text(text, error=error)
 
     def edit(self) -> None:
         self.clear_errors()

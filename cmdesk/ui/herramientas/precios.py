@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
@@ -27,18 +26,16 @@ from PySide6.QtWidgets import (
 from cmdesk.domain import names
 from cmdesk.domain.amounts import QUANTITY_MESSAGE
 from cmdesk.domain.errors import DomainError, validation_error
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import FormDialog, Notice, heading, money_value, push_button
+from cmdesk.ui.kit.forms import FormDialog, hbox, heading, money_value, push_button
 from cmdesk.ui.kit.messages import ask, error_text, field_errors, inform
-from cmdesk.ui.kit.table import Column, PagedTableModel, fit_columns, make_table, selected_record
+from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("herramientas", text)
+tr = translator("herramientas")
 
 
 COLUMNS = (
@@ -148,21 +145,14 @@ class PricesPage(TabPage):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.last_box: Any = None
-        self.dialog: PackageDialog | None = None
         self.model = PagedTableModel(context, COLUMNS, actions.load_packages, parent=self)
-        self.table = make_table(self.model, self)
+        self.table = make_table(self.model, self, widths=(9, 11, 18, 14, 14, 40))
         self.table.doubleClicked.connect(lambda *_: self.edit())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
         self.add_button = push_button(tr("Agregar…"), self, "addPackage", self.add)
         self.edit_button = push_button(tr("Modificar…"), self, "editPackage", self.edit)
         self.delete_button = push_button(tr("Eliminar"), self, "deletePackage", self.delete)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.edit_button)
-        buttons.addWidget(self.delete_button)
-        buttons.addStretch(1)
-        self.notice = Notice(self)
+        buttons = hbox(self.add_button, self.edit_button, self.delete_button, None)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(
@@ -177,26 +167,13 @@ class PricesPage(TabPage):
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notice)
-        self.model.loaded.connect(self._loaded)
-        self._fitted = False
-        self._update()
-
-    def reload(self, changed: frozenset[str]) -> None:
-        self.model.reload()
-
-    def _loaded(self) -> None:
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.table, (9, 11, 18, 14, 14, 40))
-            self._fitted = True
+        self.model.loaded.connect(self._update)
         self._update()
 
     def _update(self) -> None:
         chosen = selected_record(self.table) is not None
         self.edit_button.setEnabled(chosen)
         self.delete_button.setEnabled(chosen)
-
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.show_text(text, error=error)
 
     def add(self) -> PackageDialog:
         dialog = PackageDialog(self.context, None, self)

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QStackedWidget,
@@ -24,17 +22,15 @@ from PySide6.QtWidgets import (
 
 from cmdesk.domain import contact, names
 from cmdesk.domain.enums import Role
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import FormDialog, Notice, heading, push_button
+from cmdesk.ui.kit.forms import FormDialog, hbox, heading, push_button
 from cmdesk.ui.kit.messages import ask, error_text, inform
-from cmdesk.ui.kit.table import Column, PagedTableModel, fit_columns, make_table, selected_record
+from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("herramientas", text)
+tr = translator("herramientas")
 
 
 COLUMNS = (
@@ -129,18 +125,12 @@ class UsersPage(TabPage):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.last_box: Any = None
-        self.dialog: NewUserDialog | None = None
         self.model = PagedTableModel(context, COLUMNS, actions.load_users, parent=self)
-        self.table = make_table(self.model, self, stretch=2)
+        self.table = make_table(self.model, self, stretch=2, widths=(0, 24, 0, 12, 0, 14))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
         self.new_button = push_button(tr("Nuevo usuario…"), self, "newUser", self.new_user)
         self.delete_button = push_button(tr("Eliminar"), self, "deleteUser", self.delete)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.new_button)
-        buttons.addWidget(self.delete_button)
-        buttons.addStretch(1)
-        self.notice = Notice(self)
+        buttons = hbox(self.new_button, self.delete_button, None)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(
@@ -155,24 +145,11 @@ class UsersPage(TabPage):
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notice)
-        self.model.loaded.connect(self._loaded)
-        self._fitted = False
-        self._update()
-
-    def reload(self, changed: frozenset[str]) -> None:
-        self.model.reload()
-
-    def _loaded(self) -> None:
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.table, (0, 24, 0, 12, 0, 14))
-            self._fitted = True
+        self.model.loaded.connect(self._update)
         self._update()
 
     def _update(self) -> None:
         self.delete_button.setEnabled(selected_record(self.table) is not None)
-
-    def show_notice(self, text: str, error: bool = False) -> None:
-        self.notice.show_text(text, error=error)
 
     def new_user(self) -> NewUserDialog:
         dialog = NewUserDialog(self.context, self)

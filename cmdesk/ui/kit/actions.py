@@ -33,12 +33,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.outbox import Command, CommandState
 from cmdesk.services.sync import SessionExpired
+from cmdesk.ui import translator
 from cmdesk.ui.kit.messages import NO_SESSION_TEXT, advice, error_text, inform
 from cmdesk.ui.operations import OperationHandle, Operations, Pool, guarded
 
@@ -51,8 +52,7 @@ log = logging.getLogger(__name__)
 Kind = Literal["command", "online", "read", "task"]
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("actions", text)
+tr = translator("actions")
 
 
 class AppContext:

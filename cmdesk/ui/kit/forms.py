@@ -1,6 +1,7 @@
 """Pieces of the screens' forms: a message beside a field (`FieldMessage`), a page's notice line
 (`Notice`), a grid that lays out word-wrapped messages right (`FormGrid`), a dialog of labelled fields
-that runs one action (`FormDialog`), and the small helpers they share.
+that runs one action (`FormDialog`), rows and columns of widgets in one call (`hbox`, `vbox`), and the
+small helpers they share.
 
 A `FormDialog` subclass adds its fields with `add_field`, implements `submit()` (the OK button) and
 runs its request with `self.run(action)`: the dialog goes busy, and a refusal is shown beside the fields
@@ -13,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLayout,
     QLineEdit,
@@ -31,6 +34,7 @@ from PySide6.QtWidgets import (
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.domain.money import parse_mxn
 from cmdesk.services.api_client import ApiError
+from cmdesk.ui import translator
 from cmdesk.ui.kit.messages import error_text, field_errors
 
 if TYPE_CHECKING:
@@ -44,8 +48,7 @@ WARNING_STYLE = f"color: {WARNING_COLOR};"
 OK_STYLE = f"color: {OK_COLOR};"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("forms", text)
+tr = translator("forms")
 
 
 # ---- messages -----------------------------------------------------------------------------------------
@@ -169,6 +172,39 @@ def push_button(text: str, parent: QWidget, name: str, slot: Callable[[], object
     button.setObjectName(name)
     button.clicked.connect(slot)
     return button
+
+
+# What a row or a column holds: a widget or a layout, `(widget or layout, stretch)`, a number of pixels of
+# space, or None for the spare room.
+Item = QWidget | QLayout | tuple[QWidget | QLayout, int] | int | None
+
+
+def _fill(box: QBoxLayout, items: tuple[Item, ...]) -> None:
+    for item in items:
+        if item is None:
+            box.addStretch(1)
+        elif isinstance(item, int):
+            box.addSpacing(item)
+        else:
+            thing, stretch = item if isinstance(item, tuple) else (item, 0)
+            if isinstance(thing, QLayout):
+                box.addLayout(thing, stretch)
+            else:
+                box.addWidget(thing, stretch)
+
+
+def hbox(*items: Item) -> QHBoxLayout:
+    """A horizontal row of `items` (see `Item`): `hbox(ok, None, cancel)`."""
+    box = QHBoxLayout()
+    _fill(box, items)
+    return box
+
+
+def vbox(parent: QWidget | None, *items: Item) -> QVBoxLayout:
+    """A vertical column of `items` (see `Item`), the layout of `parent` when given."""
+    box = QVBoxLayout(parent) if parent is not None else QVBoxLayout()
+    _fill(box, items)
+    return box
 
 
 def heading(text: str, parent: QWidget, subtitle: str = "") -> QVBoxLayout:

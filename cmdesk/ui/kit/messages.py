@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.services.outbox import Command, CommandState
 from cmdesk.services.sync import SessionExpired
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 
 CONTEXT = "messages"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
+tr = translator(CONTEXT)
 
 
 OFFLINE_TEXT = QT_TRANSLATE_NOOP(

@@ -9,8 +9,9 @@ first page again; `reload()` (a sync or a command changed the data) reads again 
 and, when the same rows come back, only announces `dataChanged`, so the selection and the scroll stay.
 One read at a time: a request made while one runs is served by one more read after it, the latest
 wins, and pages of an older query that arrive late are dropped (`generation`). With a `counter`, the
-exact number of rows is counted after the first page is on screen (`counted`); until then `total` is
-the rows loaded plus one while there are more.
+exact number of rows is counted once the query has stayed the same for `COUNT_DELAY_MS` after its first
+page is on screen (`counted`; another order of the same search and filters keeps the last count); until
+then `total` is the rows loaded plus one while there are more.
 
 Per-entity models subclass it only for what they show beyond the cells' texts (`extra_data`: colors,
 fonts, tooltips, their own roles) and, when their rows are more than the cache's dicts, a `prepare`
@@ -33,8 +34,10 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from cmdesk.domain.field_paths import value_at
@@ -50,6 +53,9 @@ log = logging.getLogger(__name__)
 
 Index = QModelIndex | QPersistentModelIndex
 PAGE_SIZE = 200
+# How long a query must stay the same before its rows are counted (the next keystroke of a search
+# comes sooner than that: only the search the user stops at is counted).
+COUNT_DELAY_MS = 250
 
 DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
@@ -69,6 +75,8 @@ _CHECKABLE = _ENABLED | Qt.ItemFlag.ItemIsUserCheckable
 
 def record_of(row: Any) -> Mapping[str, Any]:
     """The cache's record of a row: the row itself, or its `data` (rows made by a `prepare`)."""
+    if type(row) is dict:  # the common case, without an ABC check (a page formats thousands of cells)
+        return row
     return row if isinstance(row, Mapping) else row.data
 
 
@@ -96,6 +104,22 @@ def date_text(value: Any) -> str:
     return fmt.date(value)
 
 
+def _number_text(value: Any) -> str:
+    # es-MX groups thousands with "," — as Python's own "," format does (no QLocale call).
+    return format(int(value), ",") if isinstance(value, int | float) else str(value)
+
+
+# How each kind of column writes a (non-None) value; any other kind: `str`.
+_FORMATS: dict[str, Callable[[Any], str]] = {
+    "number": _number_text,
+    "money": lambda value: fmt.money(int(value)),
+    "date": date_text,
+    "datetime": fmt.date_time,
+    "bool": labels.yes_no,
+    "color": lambda value: labels.color(value) if value else "",
+}
+
+
 @dataclass(frozen=True)
 class Column:
     """A column: the record's field it shows (`key`, a dotted path, unless `value` reads the row), its
@@ -116,28 +140,14 @@ class Column:
     def read(self, row: Any) -> Any:
         if self.value is not None:
             return self.value(row)
-        return value_at(record_of(row), self.key)
+        if "." in self.key:
+            return value_at(record_of(row), self.key)
+        return record_of(row).get(self.key)
 
     def text(self, row: Any) -> str:
         """The cell's text (runs in the cache pool: no widget here)."""
         value = self.read(row)
-        kind = self.kind
-        if value is None:
-            return ""
-        if kind == "number":
-            # es-MX groups thousands with "," — as Python's own "," format does (no QLocale call).
-            return format(int(value), ",") if isinstance(value, int | float) else str(value)
-        if kind == "money":
-            return fmt.money(int(value))
-        if kind == "date":
-            return date_text(value)
-        if kind == "datetime":
-            return fmt.date_time(value)
-        if kind == "bool":
-            return labels.yes_no(value)
-        if kind == "color":
-            return labels.color(value) if value else ""
-        return str(value)
+        return "" if value is None else _FORMATS.get(self.kind, str)(value)
 
     def alignment(self) -> int:
         if self.align is not None:
@@ -279,6 +289,14 @@ class PagedTableModel(QAbstractTableModel):
         self._again: bool | None = None  # another read asked for meanwhile (True: a new query)
         self._fetching = False
         self._inserting = False
+        # The count waits for the query to settle: a search typed letter by letter counts once.
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self._count)
+        # The last count and what it counted (the search and filters): another order of the same rows
+        # has the same number.
+        self._known_count: tuple[tuple[str, tuple[tuple[str, Any], ...]], int] | None = None
 
     # ---- loading ------------------------------------------------------------------------------------
 
@@ -302,6 +320,7 @@ class PagedTableModel(QAbstractTableModel):
     def _read(self, *, reset: bool) -> None:
         self.generation += 1
         self._fetching = False
+        self._count_timer.stop()
         if self._reading:
             self._again = bool(self._again) or reset
             return
@@ -311,7 +330,9 @@ class PagedTableModel(QAbstractTableModel):
             return
         self._reading = True
         limit = self.page_size if reset else max(self.page_size, len(self._rows))
-        generation = self.generation
+        self._read_rows(cache, limit, 0, lambda page: self._first_page(page, reset))
+
+    def _read_rows(self, cache: Cache, limit: int, offset: int, done: Callable[[_Page], None]) -> None:
         self.context.ops.run(
             _read_page,
             cache,
@@ -320,9 +341,9 @@ class PagedTableModel(QAbstractTableModel):
             self.columns,
             self.query,
             limit,
-            0,
-            generation,
-            on_done=lambda page: self._first_page(page, reset),
+            offset,
+            self.generation,
+            on_done=done,
             on_error=self._read_failed,
             pool=Pool.CACHE,
         )
@@ -364,27 +385,36 @@ class PagedTableModel(QAbstractTableModel):
                 self.checks_changed.emit()
         self.exact = not page.more
         self.total = len(ids) + (1 if page.more else 0)
+        known = self._known_count
+        if page.more and reset and known is not None and known[0] == (self.query.q, self.query.filters):
+            self.total, self.exact = max(known[1], len(ids)), True  # only the order changed
         self.loads += 1
         self.loaded.emit()
         self.page_loaded.emit()
-        if not page.more:
+        if self.exact:
             self.counted.emit(self.total)
         elif self.counter is not None:
-            self.context.ops.run(
-                _count,
-                self._cache(),
-                self.counter,
-                self.query,
-                self.generation,
-                on_done=self._counted,
-                on_error=self._read_failed,
-                pool=Pool.CACHE,
-            )
+            self._count_timer.start()
+
+    def _count(self) -> None:
+        if self.exact or self.counter is None or self.context.ops.closed or not shiboken6.isValid(self):
+            return
+        self.context.ops.run(
+            _count,
+            self._cache(),
+            self.counter,
+            self.query,
+            self.generation,
+            on_done=self._counted,
+            on_error=self._read_failed,
+            pool=Pool.CACHE,
+        )
 
     def _counted(self, result: tuple[int, int]) -> None:
         generation, total = result
         if not shiboken6.isValid(self) or generation != self.generation:
             return
+        self._known_count = ((self.query.q, self.query.filters), total)
         self.total = max(total, len(self._rows))
         self.exact = True
         self.counted.emit(self.total)
@@ -408,20 +438,7 @@ class PagedTableModel(QAbstractTableModel):
         if cache is None:
             return
         self._fetching = True
-        self.context.ops.run(
-            _read_page,
-            cache,
-            self.loader,
-            self.prepare,
-            self.columns,
-            self.query,
-            self.page_size,
-            len(self._rows),
-            self.generation,
-            on_done=self._more,
-            on_error=self._read_failed,
-            pool=Pool.CACHE,
-        )
+        self._read_rows(cache, self.page_size, len(self._rows), self._more)
 
     def _more(self, page: _Page) -> None:
         if not shiboken6.isValid(self) or page.generation != self.generation:
@@ -603,6 +620,27 @@ class PagedTableModel(QAbstractTableModel):
 # ---- views ----------------------------------------------------------------------------------------------
 
 
+class Table(QTableView):
+    """A table that says so when it has no rows (`empty_text`, dimmed in the middle), drawn by the view
+    itself: no widget is swapped in and out as a search empties and fills it."""
+
+    empty_text = ""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        model = self.model()
+        if self.empty_text and model is not None and model.rowCount() == 0:
+            viewport = self.viewport()
+            painter = QPainter(viewport)
+            painter.setPen(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+            painter.drawText(
+                viewport.rect().adjusted(12, 12, -12, -12),
+                int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                self.empty_text,
+            )
+            painter.end()
+
+
 def make_table(
     model: PagedTableModel,
     parent: QWidget,
@@ -611,11 +649,15 @@ def make_table(
     stretch: int | None = None,
     sortable: bool = True,
     multiple: bool = False,
-) -> QTableView:
+    widths: Sequence[int] | None = None,
+    empty_text: str = "",
+) -> Table:
     """A read-only table view over `model`: rows selected whole, one line each, sortable by the columns
     that have a sort (in SQL). `stretch`: the column that takes the spare width (the last one by
-    default)."""
-    view = QTableView(parent)
+    default); `widths`: the columns' widths in characters (`fit_columns`), set when rows first come;
+    `empty_text`: what the table says while it has no rows."""
+    view = Table(parent)
+    view.empty_text = empty_text
     view.setObjectName(name)
     view.setModel(model)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -634,19 +676,23 @@ def make_table(
     header = view.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setHighlightSections(False)
-    if sortable:
-        view.setSortingEnabled(True)
+    if sortable:  # the indicator first: enabling sorting sorts by it at once
+        header.setSortIndicator(*(model.sort_column() or (-1, Qt.SortOrder.AscendingOrder)))
         header.setSortIndicatorShown(True)
-        shown = model.sort_column()
-        if shown is None:
-            header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        else:
-            header.setSortIndicator(*shown)
+        view.setSortingEnabled(True)
     if stretch is None:
         header.setStretchLastSection(True)
     else:
         header.setStretchLastSection(False)
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    if widths is not None:
+
+        def fit_once() -> None:
+            if shiboken6.isValid(view) and model.rowCount() and not view.property("fitted"):
+                fit_columns(view, widths)
+                view.setProperty("fitted", True)
+
+        model.loaded.connect(fit_once)
     return view
 
 

@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
-
 from cmdesk.services import downloads
 from cmdesk.services.downloads import DownloadManager, DownloadStatus, FileInfo
+from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, read, task
 from cmdesk.ui.operations import Pool
 from cmdesk.ui.software.model import load_catalog
@@ -22,8 +21,7 @@ if TYPE_CHECKING:
     from cmdesk.ui.software.options_dialog import DownloadOptions
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("software", text)
+tr = translator("software")
 
 
 def read_catalog(context: AppContext) -> Action:

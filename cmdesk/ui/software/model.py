@@ -14,14 +14,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractItemModel, QCoreApplication, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QFont
 
 from cmdesk.domain.files import version_key
 from cmdesk.services.downloads.catalog import newer_versions
 from cmdesk.services.downloads.models import DownloadState, DownloadStatus, FileInfo
-from cmdesk.ui import QT_TRANSLATE_NOOP
+from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
+from cmdesk.ui.kit.table import RIGHT, Column
 
 if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
@@ -37,8 +38,7 @@ FAILED_COLOR = "#c62828"
 AVAILABLE_COLOR = "#2e7d32"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("software", text)
+tr = translator("software")
 
 
 KIND_ORDER = ("installer", "fix", "improvement", "documentation", "tool")
@@ -209,19 +209,19 @@ def filter_products(
 
 
 @dataclass(frozen=True)
-class Column:
-    title: str
-    product: Callable[[ProductRow, SoftwareModel], str]
-    file: Callable[[FileRow, DownloadStatus | None], str]
-    align_right: bool = False
+class Cell:
+    """What a column reads: a product row (with every file's status, for its summary) or a file row
+    with its status."""
+
+    product: ProductRow | None
+    file: FileRow | None
+    status: DownloadStatus | None = None
+    statuses: Mapping[str, DownloadStatus] = field(default_factory=dict)
 
 
-def _product_summary(p: ProductRow, model: SoftwareModel) -> str:
-    available = sum(
-        1
-        for f in p.files
-        if (s := model.statuses.get(f.info.id)) is not None and s.state == DownloadState.AVAILABLE
-    )
+def _product_summary(p: ProductRow, statuses: Mapping[str, DownloadStatus]) -> str:
+    states = [statuses[f.info.id].state for f in p.files if f.info.id in statuses]
+    available = states.count(DownloadState.AVAILABLE)
     text = (
         tr("{n} opciones de descarga").format(n=len(p.files))
         if len(p.files) != 1
@@ -232,22 +232,43 @@ def _product_summary(p: ProductRow, model: SoftwareModel) -> str:
     return text
 
 
-def _none(_p: ProductRow, _m: SoftwareModel) -> str:
-    return ""
+def _of_file(read: Callable[[FileRow, DownloadStatus | None], Any]) -> Callable[[Cell], Any]:
+    """A column that product rows leave blank."""
+    return lambda c: read(c.file, c.status) if c.file is not None else None
+
+
+def _name(c: Cell) -> str:
+    return c.product.name if c.product is not None else c.file.info.title if c.file is not None else ""
+
+
+def _status(c: Cell) -> str:
+    if c.product is not None:
+        return _product_summary(c.product, c.statuses)
+    return status_text(c.status, c.file.newer if c.file is not None else None)
+
+
+def _column(key: str, title: str, value: Callable[[Cell], Any], kind: str = "text", **more: Any) -> Column:
+    return Column(key, title, kind, value=value, context="software", **more)
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column(
-        QT_TRANSLATE_NOOP("software", "Producto / opción de descarga"),
-        lambda p, _m: p.name,
-        lambda f, _s: f.info.title,
+    _column("name", QT_TRANSLATE_NOOP("software", "Producto / opción de descarga"), _name),
+    _column("kind", QT_TRANSLATE_NOOP("software", "Tipo"), _of_file(lambda f, _s: kind_label(f.info.kind))),
+    _column("version", QT_TRANSLATE_NOOP("software", "Versión"), _of_file(lambda f, _s: f.info.file_version)),
+    _column(
+        "size",
+        QT_TRANSLATE_NOOP("software", "Tamaño"),
+        _of_file(lambda f, _s: data_size(f.info.size)),
+        align=RIGHT,
     ),
-    Column(QT_TRANSLATE_NOOP("software", "Tipo"), _none, lambda f, _s: kind_label(f.info.kind)),
-    Column(QT_TRANSLATE_NOOP("software", "Versión"), _none, lambda f, _s: f.info.file_version),
-    Column(QT_TRANSLATE_NOOP("software", "Tamaño"), _none, lambda f, _s: data_size(f.info.size), True),
-    Column(QT_TRANSLATE_NOOP("software", "Publicado"), _none, lambda f, _s: fmt.date(f.published_at or None)),
-    Column(QT_TRANSLATE_NOOP("software", "Estado"), _product_summary, lambda f, s: status_text(s, f.newer)),
-    Column(QT_TRANSLATE_NOOP("software", "Acciones"), _none, lambda _f, _s: ""),
+    _column(
+        "published_at",
+        QT_TRANSLATE_NOOP("software", "Publicado"),
+        _of_file(lambda f, _s: f.published_at or None),
+        "date",
+    ),
+    _column("status", QT_TRANSLATE_NOOP("software", "Estado"), _status),
+    _column("actions", QT_TRANSLATE_NOOP("software", "Acciones"), lambda _c: None),
 )
 NAME_COLUMN, KIND_COLUMN, VERSION_COLUMN, SIZE_COLUMN, PUBLISHED_COLUMN, STATUS_COLUMN, ACTIONS_COLUMN = (
     range(7)
@@ -345,7 +366,7 @@ class SoftwareModel(QAbstractItemModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return tr(COLUMNS[section].title)
+            return COLUMNS[section].title_text()
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -364,12 +385,11 @@ class SoftwareModel(QAbstractItemModel):
         assert row is not None
         status = self.statuses.get(row.info.id)
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.file(row, status)
+            return column.text(Cell(None, row, status))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._file_tooltip(row, status, index.column())
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = Qt.AlignmentFlag.AlignRight if column.align_right else Qt.AlignmentFlag.AlignLeft
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+            return column.alignment()
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == STATUS_COLUMN and status is not None:
             if status.state == DownloadState.FAILED:
                 return QColor(FAILED_COLOR)
@@ -388,7 +408,7 @@ class SoftwareModel(QAbstractItemModel):
 
     def _product_data(self, product: ProductRow, number: int, column: Column, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.product(product, self)
+            return column.text(Cell(product, None, statuses=self.statuses))
         if role == Qt.ItemDataRole.ToolTipRole and number == NAME_COLUMN:
             return product.description or None
         if role == Qt.ItemDataRole.FontRole and number == NAME_COLUMN:

@@ -7,22 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
-from cmdesk.ui.kit.forms import ERROR_STYLE
+from cmdesk.ui import translator
+from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, vbox
 from cmdesk.ui.software import actions
 
 if TYPE_CHECKING:
@@ -31,8 +30,7 @@ if TYPE_CHECKING:
 MB_PER_GB = 1024
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("software", text)
+tr = translator("software")
 
 
 @dataclass(frozen=True)
@@ -82,10 +80,7 @@ class DownloadOptionsDialog(QDialog):
         local.setObjectName("useLocal")
         local.setToolTip(str(default_folder))
         local.clicked.connect(lambda: self.folder.setText(str(default_folder)))
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        row.addWidget(local)
+        row = hbox((self.folder, 1), browse, local)
         self.folder_error = QLabel(self)
         self.folder_error.setObjectName("folderError")
         self.folder_error.setWordWrap(True)
@@ -133,10 +128,7 @@ class DownloadOptionsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
+        vbox(self, intro, form, self.buttons)
 
     def _browse(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, tr("Carpeta de descargas"), self.folder.text())

@@ -49,15 +49,14 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
     QToolButton,
     QTreeView,
-    QVBoxLayout,
     QWidget,
 )
 
 from cmdesk.services import downloads
 from cmdesk.services.downloads import DownloadManager, DownloadState, DownloadStatus, FileInfo
-from cmdesk.ui import tabs
+from cmdesk.ui import tabs, translator
 from cmdesk.ui.kit.actions import Action
-from cmdesk.ui.kit.forms import Notice
+from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.software import actions
 from cmdesk.ui.software.model import (
     ACTIONS_COLUMN,
@@ -84,8 +83,7 @@ ON_WINDOWS = sys.platform == "win32"
 RUN_LEASE_SECONDS = 2 * 3600  # an installer running from the folder: never evicted meanwhile
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("software", text)
+tr = translator("software")
 
 
 class DownloadBridge(QObject):
@@ -245,7 +243,6 @@ class SoftwarePage(tabs.TabPage):
         self._expanded: set[str] = set()
         self.catalog_loaded = False
         self.actions_by_file: dict[str, FileActions] = {}
-        self.last_box: QMessageBox | None = None
         self.options_dialog: DownloadOptionsDialog | None = None
         self.usage_bytes: int | None = None
 
@@ -277,14 +274,15 @@ class SoftwarePage(tabs.TabPage):
         for combo in (self.product_filter, self.kind_filter):
             combo.currentIndexChanged.connect(lambda _i: self._apply_filters())
         self.search.textChanged.connect(lambda _t: self._apply_filters())
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel(tr("Producto:"), self))
-        filters.addWidget(self.product_filter)
-        filters.addSpacing(12)
-        filters.addWidget(QLabel(tr("Tipo:"), self))
-        filters.addWidget(self.kind_filter)
-        filters.addSpacing(12)
-        filters.addWidget(self.search, 1)
+        filters = hbox(
+            QLabel(tr("Producto:"), self),
+            self.product_filter,
+            12,
+            QLabel(tr("Tipo:"), self),
+            self.kind_filter,
+            12,
+            (self.search, 1),
+        )
 
         self.model = SoftwareModel(self)
         self.view = QTreeView(self)
@@ -308,7 +306,7 @@ class SoftwarePage(tabs.TabPage):
         metrics = self.fontMetrics()
         for column, width in enumerate((310, 105, 75, 75, 90)):
             header.resizeSection(
-                column, max(width, metrics.horizontalAdvance(tr(COLUMNS[column].title)) + 24)
+                column, max(width, metrics.horizontalAdvance(COLUMNS[column].title_text()) + 24)
             )
         sample = FileActions(FileInfo("muestra", "0" * 64, 0, "muestra.exe", kind="installer"))
         sample.set_status(DownloadStatus("muestra", DownloadState.AVAILABLE))
@@ -321,7 +319,6 @@ class SoftwarePage(tabs.TabPage):
         self.empty.setEnabled(False)
         self.empty.hide()
 
-        self.notice = Notice(self)
         self.folder_label = QLabel(self)
         self.folder_label.setObjectName("folderLabel")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -332,18 +329,9 @@ class SoftwarePage(tabs.TabPage):
         self.options_button = QPushButton(tr("Opciones de descarga…"), self)
         self.options_button.setObjectName("options")
         self.options_button.clicked.connect(self.show_options)
-        footer = QHBoxLayout()
-        footer.addWidget(self.folder_label, 1)
-        footer.addWidget(self.open_folder_button)
-        footer.addWidget(self.options_button)
+        footer = hbox((self.folder_label, 1), self.open_folder_button, self.options_button)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addLayout(filters)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.empty, 1)
-        layout.addWidget(self.notice)
-        layout.addLayout(footer)
+        vbox(self, heading, filters, (self.view, 1), (self.empty, 1), self.notice, footer)
         self._update_footer()
 
     # ---- the manager ----------------------------------------------------------------------------------
@@ -562,9 +550,6 @@ class SoftwarePage(tabs.TabPage):
             else tr("sin límite de velocidad")
         )
         self.folder_label.setText(" · ".join(parts))
-
-    def show_notice(self, text: str, *, error: bool = False) -> None:
-        self.notice.show_text(text, error=error)
 
     # ---- events ---------------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QRadioButton,
@@ -31,7 +30,7 @@ from cmdesk.domain.errors import DomainError
 from cmdesk.domain.identity import check_rfc, rfc_counter_text, rfc_warning
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.ui import QT_TRANSLATE_NOOP
-from cmdesk.ui.kit.forms import FieldMessage, FormGrid, first_message, fit_later
+from cmdesk.ui.kit.forms import FieldMessage, FormGrid, first_message, fit_later, hbox, vbox
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, tr
 from cmdesk.ui.timbrado.forms import ClientPicker, PasswordFields
@@ -88,10 +87,7 @@ class CreateStampingAccountDialog(QDialog):
         kinds = QButtonGroup(self)
         kinds.addButton(self.standard)
         kinds.addButton(self.unlimited)
-        kind_row = QHBoxLayout()
-        kind_row.addWidget(self.standard)
-        kind_row.addWidget(self.unlimited)
-        kind_row.addStretch(1)
+        kind_row = hbox(self.standard, self.unlimited, None)
         self.kind_note = QLabel(self)
         self.kind_note.setObjectName("kindNote")
         self.kind_note.setWordWrap(True)
@@ -124,9 +120,7 @@ class CreateStampingAccountDialog(QDialog):
         self.rfc_confirm.setObjectName("rfcConfirm")
         self.rfc_confirm.hide()
         self.rfc.textChanged.connect(self._rfc_changed)
-        rfc_row = QHBoxLayout()
-        rfc_row.addWidget(self.rfc, 1)
-        rfc_row.addWidget(self.rfc_counter)
+        rfc_row = hbox((self.rfc, 1), self.rfc_counter)
 
         form = FormGrid()
         form.addRow(tr("Tipo de cuenta:"), kind_row)
@@ -150,11 +144,7 @@ class CreateStampingAccountDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(client_box)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        vbox(self, client_box, form, self.message, self.buttons)
         self.standard.toggled.connect(lambda _on: self._kind_changed())
         self._kind_changed()
         if not context.is_online():
@@ -257,7 +247,7 @@ class CreateStampingAccountDialog(QDialog):
             kind=values["kind"],
             password=values["password"],
             password_confirmation=values["password_confirmation"],
-            cti_id=values.get("id"),
+            id=values.get("id"),
             rfc_restriction=values.get("rfc_restriction"),
             parent=self,
         ).success(self._created).failure(self._failed).run()
@@ -341,12 +331,7 @@ class ResetPasswordDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         form = FormGrid()
         self.passwords.add_rows(form)
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addWidget(self.reminder)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        vbox(self, heading, self.reminder, form, self.message, self.buttons)
         if not context.is_online():
             self.message.set_warning(tr(OFFLINE_TEXT).format(what=tr("Restablecer la contraseña")))
         self.setMinimumWidth(500)

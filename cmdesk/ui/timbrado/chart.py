@@ -14,10 +14,11 @@ from decimal import Decimal
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPalette, QPen
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QLabel, QRadioButton, QWidget
 
 from cmdesk.domain import usage
 from cmdesk.ui import locale as fmt
+from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.timbrado.common import client_text, tr
 from cmdesk.ui.timbrado.model import CtiRow
 
@@ -169,17 +170,9 @@ class ConsumptionPanel(QWidget):
         group.addButton(self.days90, 90)
         group.idClicked.connect(self.set_days)
 
-        top = QHBoxLayout()
-        top.addWidget(self.title, 1)
-        top.addWidget(QLabel(tr("Periodo:"), self))
-        top.addWidget(self.days30)
-        top.addWidget(self.days90)
-        layout = QVBoxLayout(self)
+        top = hbox((self.title, 1), QLabel(tr("Periodo:"), self), self.days30, self.days90)
+        layout = vbox(self, top, self.figures, (self.chart, 1), self.note)
         layout.setContentsMargins(0, 4, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.figures)
-        layout.addWidget(self.chart, 1)
-        layout.addWidget(self.note)
         self.set_row(None)
 
     def set_days(self, days: int) -> None:

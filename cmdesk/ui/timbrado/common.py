@@ -1,7 +1,7 @@
 """What the Timbrado tab's pieces share: texts and the C.P.D./D.R. figures.
 
 C.P.D. (consumo promedio diario) and D.R. (días restantes) come from the daily series of
-`GET /v1/stamping-accounts/{id}/usage?days=90`, kept in the cache (`Cache.stamping_usage`): the C.P.D.
+`commands.fetch_usage` (the server's 90 days), kept in the cache (`Cache.stamping_usage`): the C.P.D.
 is the mean of the last 30 days of that series (as `cmdesk.domain.usage` defines it) and the D.R. is
 worked out against the balance the cache holds now, so a transfer moves the D.R. at once. A stored
 series is *fresh* while the CTI's `issued` count is the one it was fetched with and it was fetched on
@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
-
 from cmdesk.domain import clock, usage
 from cmdesk.services.server_info import server_now
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
 
 if TYPE_CHECKING:
     from cmdesk.services.outbox import Command
@@ -28,8 +27,7 @@ if TYPE_CHECKING:
 CONTEXT = "timbrado"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
+tr = translator(CONTEXT)
 
 
 CPD_DAYS = usage.CPD_WINDOW_DAYS  # what the C.P.D. of the tables averages

@@ -11,12 +11,11 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from cmdesk.domain.passwords import PASSWORD_MIN_LENGTH, password_problems
-from cmdesk.ui.kit.forms import FieldMessage, FormGrid
+from cmdesk.ui.kit.forms import FieldMessage, FormGrid, vbox
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import client_text, tr
 
@@ -141,10 +140,8 @@ class ClientPicker(QWidget):
         self._timer.timeout.connect(self._load)
         self.search.textChanged.connect(lambda _t: self._timer.start())
         self.results.currentItemChanged.connect(self._current)
-        layout = QVBoxLayout(self)
+        layout = vbox(self, self.search, self.results)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.search)
-        layout.addWidget(self.results)
         self.loads = 0
         self._load()
 

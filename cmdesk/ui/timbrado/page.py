@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -35,7 +34,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -43,7 +41,8 @@ from PySide6.QtWidgets import (
 from cmdesk.services.outbox import Command
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
-from cmdesk.ui.kit.forms import WARNING_STYLE
+from cmdesk.ui.kit.forms import WARNING_STYLE, hbox, vbox
+from cmdesk.ui.kit.table import make_table
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, ResetPasswordDialog
 from cmdesk.ui.timbrado.chart import ConsumptionPanel
@@ -67,7 +66,6 @@ class TimbradoPage(tabs.TabPage):
         super().__init__(context, parent)
         self.model = StampingAccountsModel(context, self)
         self.fetcher = UsageFetcher(context, self)
-        self.dialog: QWidget | None = None  # the dialog opened last (tests and screenshots reach it)
         self.confirm_box: QMessageBox | None = None
         self._keep_ids: list[str] = []
         self._current_id: str | None = None
@@ -115,25 +113,13 @@ class TimbradoPage(tabs.TabPage):
         actions_row.addStretch(1)
 
         # The table
-        self.view = QTableView(self)
-        self.view.setObjectName("table")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
-        self.view.verticalHeader().setVisible(False)
+        self.view = make_table(self.model, self, "table", multiple=True)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(self._double_clicked)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setHighlightSections(False)
         header.setStretchLastSection(False)
-        header.setSortIndicator(*(self.model.sort_column() or (-1, Qt.SortOrder.AscendingOrder)))
-        self.view.setSortingEnabled(True)
         header.sortIndicatorChanged.connect(self._sort_indicator_changed)
         self._size_columns()
         self.empty = QLabel(self)
@@ -154,29 +140,14 @@ class TimbradoPage(tabs.TabPage):
         self.pending_legend.setObjectName("pendingLegend")
         self.pending_legend.setStyleSheet(WARNING_STYLE)
         self.pending_legend.hide()
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notice.hide()
 
         self.chart_panel = ConsumptionPanel(self)
 
-        top = QHBoxLayout()
-        top.addWidget(QLabel(tr("<b>Cuentas de timbrado</b>"), self))
-        top.addSpacing(12)
-        top.addWidget(self.search, 1)
-        top.addWidget(self.summary)
+        top = hbox(QLabel(tr("<b>Cuentas de timbrado</b>"), self), 12, (self.search, 1), self.summary)
         upper = QWidget(self)
-        upper_layout = QVBoxLayout(upper)
+        upper_layout = vbox(upper, top, actions_row, (self.stack, 1))
         upper_layout.setContentsMargins(0, 0, 0, 0)
-        upper_layout.addLayout(top)
-        upper_layout.addLayout(actions_row)
-        upper_layout.addWidget(self.stack, 1)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.legend)
-        bottom.addStretch(1)
-        bottom.addWidget(self.pending_legend)
+        bottom = hbox(self.legend, None, self.pending_legend)
         upper_layout.addLayout(bottom)
         upper_layout.addWidget(self.notice)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -213,9 +184,6 @@ class TimbradoPage(tabs.TabPage):
     def wants(self, changed: frozenset[str]) -> bool:
         # An empty set: the outbox changed (a command queued, sent or settled), so pending marks may too.
         return not changed or super().wants(changed)
-
-    def reload(self, changed: frozenset[str]) -> None:
-        self.model.reload()
 
     def set_search(self, text: str) -> None:
         if text.strip() != self.model.query.q.strip():
@@ -428,10 +396,6 @@ class TimbradoPage(tabs.TabPage):
             self.transfer_stamps()
 
     # ---- messages -------------------------------------------------------------------------------------
-
-    def show_notice(self, text: str) -> None:
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
 
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog

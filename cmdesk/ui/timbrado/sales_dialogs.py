@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDialogButtonBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -40,7 +39,6 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -50,8 +48,8 @@ from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message
-from cmdesk.ui.kit.table import Column
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message, hbox, vbox
+from cmdesk.ui.kit.table import RIGHT, Column
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, cpd_text, dr_text, queued_text, tr
 from cmdesk.ui.timbrado.model import CtiRow
@@ -98,9 +96,12 @@ def _value(key: str) -> Callable[[SaleRow], Any]:
     return lambda row: row.values.get(key)
 
 
-def _column(key: str, title: str, kind: str, read: Callable[[SaleRow], Any] | None = None) -> Column:
+def _column(
+    key: str, title: str, kind: str, read: Callable[[SaleRow], Any] | None = None, tooltip: str = ""
+) -> Column:
     """A column of these dialogs (kinds: exclude · text · number · int · money · check)."""
-    return Column(key, title, kind, value=read or _value(key), context=CONTEXT)
+    align = RIGHT if kind in ("number", "int", "money") else None
+    return Column(key, title, kind, value=read or _value(key), tooltip=tooltip, align=align, context=CONTEXT)
 
 
 _INFO_COLUMNS = (
@@ -108,8 +109,20 @@ _INFO_COLUMNS = (
     _column("id", QT_TRANSLATE_NOOP(CONTEXT, "Cuenta"), "text", _cti_read("id")),
     _column("client", QT_TRANSLATE_NOOP(CONTEXT, "Cliente"), "text", _cti_read("client")),
     _column("balance", QT_TRANSLATE_NOOP(CONTEXT, "Saldo"), "number", _cti_read("balance")),
-    _column("cpd", QT_TRANSLATE_NOOP(CONTEXT, "*C.P.D."), "number", _cti_read("cpd")),
-    _column("dr", QT_TRANSLATE_NOOP(CONTEXT, "*D.R."), "number", _cti_read("dr")),
+    _column(
+        "cpd",
+        QT_TRANSLATE_NOOP(CONTEXT, "*C.P.D."),
+        "number",
+        _cti_read("cpd"),
+        QT_TRANSLATE_NOOP(CONTEXT, "Consumo Promedio Diario"),
+    ),
+    _column(
+        "dr",
+        QT_TRANSLATE_NOOP(CONTEXT, "*D.R."),
+        "number",
+        _cti_read("dr"),
+        QT_TRANSLATE_NOOP(CONTEXT, "Días Restantes"),
+    ),
 )
 BULK_COLUMNS = (
     *_INFO_COLUMNS,
@@ -158,13 +171,9 @@ class SaleRowsModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return tr(self.columns[section].title)
+            return self.columns[section].title_text()
         if role == Qt.ItemDataRole.ToolTipRole:
-            key = self.columns[section].key
-            if key == "cpd":
-                return tr("Consumo Promedio Diario")
-            if key == "dr":
-                return tr("Días Restantes")
+            return self.columns[section].tooltip_text() or None
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -206,9 +215,7 @@ class SaleRowsModel(QAbstractTableModel):
                 )
             return self._display(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column.kind in ("number", "int", "money"):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            return column.alignment()
         if role == Qt.ItemDataRole.ToolTipRole:
             if column.key in row.errors:
                 return row.errors[column.key]
@@ -484,20 +491,20 @@ class BulkTransferDialog(_SalesDialog):
         warning.setObjectName("irreversible")
         warning.setStyleSheet(WARNING_STYLE + " font-weight: bold;")
         warning.setWordWrap(True)
-        comments_row = QHBoxLayout()
-        comments_row.addWidget(QLabel(tr("Comentarios:"), self))
-        comments_row.addWidget(self.comments, 1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.available_label)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.left_out)
-        layout.addWidget(self.totals)
-        layout.addWidget(self.balance_warning)
-        layout.addLayout(comments_row)
-        layout.addWidget(warning)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        comments_row = hbox(QLabel(tr("Comentarios:"), self), (self.comments, 1))
+        vbox(
+            self,
+            self.available_label,
+            (self.table, 1),
+            self.legend,
+            self.left_out,
+            self.totals,
+            self.balance_warning,
+            comments_row,
+            warning,
+            self.message,
+            self.buttons,
+        )
         self._update()
         self._load_info(rows[0].cti if rows else None)
         if not rows:
@@ -601,13 +608,7 @@ class AutoSaleDialog(_SalesDialog):
             self,
         )
         explain.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(explain)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.left_out)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        vbox(self, explain, (self.table, 1), self.legend, self.left_out, self.message, self.buttons)
         self._load_info(rows[0].cti if rows else None)
         if not rows:
             self.message.set_error(tr("Seleccione al menos una cuenta de timbrado estándar."))

@@ -33,12 +33,10 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QRadioButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -48,7 +46,7 @@ from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, FormGrid, first_message, fit_later
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, FormGrid, first_message, fit_later, hbox, vbox
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, client_text, tr
 
@@ -120,14 +118,9 @@ class TransferDialog(QDialog):
         self.cti_choice = QComboBox(recipient)
         self.cti_choice.setObjectName("ctiChoice")
         self.cti_choice.currentIndexChanged.connect(lambda _i: self._cti_chosen())
-        box = QVBoxLayout(recipient)
-        box.addWidget(self.recipient_name)
-        box.addWidget(self.recipient_rfc)
-        box.addWidget(self.cti_label)
+        box = vbox(recipient, self.recipient_name, self.recipient_rfc, self.cti_label)
         if self.choose_cti:
-            cti_row = QHBoxLayout()
-            cti_row.addWidget(QLabel(tr("Cuenta para timbrar:"), recipient))
-            cti_row.addWidget(self.cti_choice, 1)
+            cti_row = hbox(QLabel(tr("Cuenta para timbrar:"), recipient), (self.cti_choice, 1))
             box.addLayout(cti_row)
         else:
             self.cti_choice.hide()
@@ -142,10 +135,7 @@ class TransferDialog(QDialog):
         assets = QButtonGroup(self)
         assets.addButton(self.asset_stamps)
         assets.addButton(self.asset_points)
-        asset_row = QHBoxLayout()
-        asset_row.addWidget(self.asset_stamps)
-        asset_row.addWidget(self.asset_points)
-        asset_row.addStretch(1)
+        asset_row = hbox(self.asset_stamps, self.asset_points, None)
         self.asset_stamps.toggled.connect(lambda _on: self._asset_changed())
 
         self.quantity = QSpinBox(sale)
@@ -180,9 +170,7 @@ class TransferDialog(QDialog):
         self.quantity_label = QLabel(sale)
         form.addRow(self.quantity_label, self.quantity)
         form.addRow("", self.quantity_message)
-        amount_row = QHBoxLayout()
-        amount_row.addWidget(self.amount)
-        amount_row.addStretch(1)
+        amount_row = hbox(self.amount, None)
         form.addRow(tr("Importe (IVA incluido 16%):"), amount_row)
         form.addRow("", self.amount_parts)
         form.addRow("", self.amount_message)
@@ -201,13 +189,7 @@ class TransferDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.available)
-        layout.addWidget(recipient)
-        layout.addWidget(sale)
-        layout.addWidget(self.warning)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        vbox(self, self.available, recipient, sale, self.warning, self.message, self.buttons)
         self.setMinimumWidth(600)
         self._asset_changed()
         self.ok_button.setEnabled(False)

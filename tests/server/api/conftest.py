@@ -24,7 +24,16 @@ PASSWORD = "secreto123"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url="sqlite://", software_store=tmp_path / "files")
+    # No background threads: the mail and alert tests run the sender and the evaluator themselves.
+    # The API documentation is on here (schemathesis reads /openapi.json); production turns it off.
+    return Settings(
+        database_url="sqlite://",
+        software_store=tmp_path / "files",
+        mail_sender=False,
+        mail_folder=tmp_path / "mail",
+        alerts_evaluator=False,
+        api_docs=True,
+    )
 
 
 @pytest.fixture

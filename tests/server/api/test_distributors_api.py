@@ -14,18 +14,16 @@ from cmdesk.models import Account, utcnow
 from cmdesk.server import db
 from cmdesk.server.api import schemas_distributors as sd
 from cmdesk.server.operations import contracts, distributors
-from tests.server.helpers import RFC_MORAL, make_client, make_distributor
+from tests.server.helpers import RFC_MORAL, QueuedLinks, make_client, make_distributor
 
 PASSWORD = "secreto123"
 CHILD_PASSWORD = "Distribuye2026"
 
 
 @pytest.fixture
-def outbox(app):
-    """The confirmation e-mails the app "sends": (email, token) pairs."""
-    sent: list[tuple[str, str]] = []
-    app.state.confirmation_sender = lambda email, token: sent.append((email, token))
-    return sent
+def outbox(factory):
+    """The confirmation mails queued: (email, token) pairs, as the inbox would show them."""
+    return QueuedLinks(factory)
 
 
 @pytest.fixture
@@ -130,12 +128,17 @@ def test_resend_confirmation_sends_a_new_link(client, parent, outbox):
     assert client.post("/v1/public/registrations/confirm", json={"token": outbox[1][1], "password": CHILD_PASSWORD}).status_code == 200
 
 
-def test_without_a_sender_the_token_goes_nowhere(client, parent, caplog):
+def test_the_mail_is_queued_with_the_creation_and_never_shows_the_link(client, parent, factory, caplog):
     _, h = parent
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("DEBUG"):
         out = _new(client, h)
+    d = out["distributor"]
     assert out["confirmation_sent"] is True
-    assert "confirmation_sender" in caplog.text and "hijo1@sub.mx" not in caplog.text
+    mail = d["confirmation_mail"]
+    assert mail["kind"] == "confirm_email" and mail["to"] == "hijo1@sub.mx" and mail["status"] == "queued"
+    assert mail["status_label"] == "En cola" and mail["sent_at"] is None and mail["last_error"] is None
+    token = QueuedLinks(factory)[0][1]
+    assert token not in caplog.text and token not in str(out)
 
 
 def test_renewal_charges_the_child_and_replays(client, parent, factory, outbox):
@@ -244,15 +247,10 @@ def test_another_distributors_ids_are_not_found(client, parent, factory, auth_he
     assert r.status_code == 404
 
 
-def test_a_failing_mailer_does_not_undo_the_creation(client, parent, app, caplog):
+def test_a_refused_creation_queues_no_mail(client, parent, factory):
     _, h = parent
+    body = {"email": "padre@dist.mx", "mobile": "3300000001", "name": "Sub", "rfc": RFC_MORAL}
+    r = client.post("/v1/distributors", json=body, headers=h)
+    assert r.status_code == 422
+    assert len(QueuedLinks(factory)) == 0
 
-    def broken(email, token):
-        raise RuntimeError(f"smtp refused {token}")
-
-    app.state.confirmation_sender = broken
-    with caplog.at_level("ERROR"):
-        out = _new(client, h)
-    assert out["distributor"]["status"] == "unvalidated"
-    assert "RuntimeError" in caplog.text and "smtp refused" not in caplog.text
-    assert client.get(f"/v1/distributors/{out['distributor']['id']}", headers=h).status_code == 200

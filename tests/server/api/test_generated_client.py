@@ -36,7 +36,10 @@ TYPED = {
 
 @pytest.fixture
 def server(engine, tmp_path):
-    settings = Settings(database_url=str(engine.url), software_store=tmp_path / "files")
+    # /openapi.json is served only where the API documentation is on (off by default in production).
+    settings = Settings(
+        database_url=str(engine.url), software_store=tmp_path / "files", api_docs=True, mail_sender=False
+    )
     with EmbeddedServer(str(engine.url), engine=engine, settings=settings, prepare=None) as running:
         yield running
 
@@ -44,7 +47,13 @@ def server(engine, tmp_path):
 def generate(schema: dict[str, Any], folder: Path) -> ModuleType:
     (folder / "openapi.json").write_text(json.dumps(schema), encoding="utf-8")
     # No post-hooks (they would run ruff on the generated code): what is tested is the code as generated.
-    (folder / "config.json").write_text(json.dumps({"package_name_override": PACKAGE, "post_hooks": []}))
+    # The demo mail viewer's .eml download is a file: the generator reads such an answer as bytes.
+    config = {
+        "package_name_override": PACKAGE,
+        "post_hooks": [],
+        "content_type_overrides": {"message/rfc822": "application/octet-stream"},
+    }
+    (folder / "config.json").write_text(json.dumps(config))
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("openapi-python-client")),

@@ -12,7 +12,7 @@ from cmdesk.server.api import schemas_distributors as sd
 from cmdesk.server.operations import accounts, contracts
 from cmdesk.server.settings import Settings
 from tests.server.api.test_distributors_api import conforms
-from tests.server.helpers import RFC_FISICA, make_distributor
+from tests.server.helpers import RFC_FISICA, QueuedLinks, make_distributor
 
 PASSWORD = "secreto123"
 LIMIT = 8
@@ -20,14 +20,15 @@ LIMIT = 8
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url="sqlite://", software_store=tmp_path / "files", public_requests_per_minute=LIMIT)
+    return Settings(
+        database_url="sqlite://", software_store=tmp_path / "files", public_requests_per_minute=LIMIT, mail_sender=False
+    )
 
 
 @pytest.fixture
-def outbox(app):
-    sent: list[tuple[str, str]] = []
-    app.state.confirmation_sender = lambda email, token: sent.append((email, token))
-    return sent
+def outbox(factory):
+    """The confirmation mails queued: (email, token) pairs, as the inbox would show them."""
+    return QueuedLinks(factory)
 
 
 @pytest.fixture

@@ -11,12 +11,18 @@ import uuid
 import pytest
 
 from cmdesk.domain.enums import Asset
-from cmdesk.server import db
-from cmdesk.server.operations import contracts, distributors, ledger, records, tools, top_up_codes
+from cmdesk.server import audit, db
+from cmdesk.server.operations import alerts, contracts, distributors, ledger, records, tools, top_up_codes
 from tests.server.helpers import give, make_client, make_distributor
 
 PASSWORD = "secreto123"
-GLOBAL_PATHS = {"/v1/software/files/{file_id}"}  # the software catalog is the same for every account
+GLOBAL_PATHS = {
+    "/v1/software/files/{file_id}",  # the software catalog is the same for every account
+    # The demo mail viewer shows every mail by design, and answers only on the embedded default (one
+    # person's own database, CMDESK_MAIL_VIEWER); everywhere else it is a 404 for everybody.
+    "/v1/demo/mails/{mail_id}",
+    "/v1/demo/mails/{mail_id}/eml",
+}
 
 
 @pytest.fixture
@@ -37,7 +43,16 @@ def victim(factory):
     interaction = db.run(factory, records.add_interaction, b, client_id, text="Llamada")
     today = dt.date.today()
     policy = db.run(factory, records.add_policy, b, client_id, product="Póliza", starts_on=today, ends_on=today)
+    rule = db.run(factory, alerts.save_rule, b, scope="client", scope_id=client_id, days_thresholds=[9])
+    for _ in range(5):  # the CTI runs out: an alert
+        db.run(factory, ledger.consume, stamping_account_id=cti, emitter_rfc="EKU9003173C9", cfdi_uuid=str(uuid.uuid4()))
+    while alerts.tick(factory).more:
+        pass
+    alert = db.run(factory, alerts.list_alerts, b)[0]
+    record_id = db.run(factory, lambda s: audit.write_record(s, account_id=b.account_id, action="x", entity_type="client", entity_id=client_id))
     return {
+        "alert_id": alert["id"],
+        "rule_id": rule["id"],
         "client_id": client_id,
         "cti_id": cti,
         "distributor_id": sub["distributor"]["id"],
@@ -47,6 +62,7 @@ def victim(factory):
         "interaction_id": interaction["id"],
         "policy_id": policy["id"],
         "movement_id": sale["id"],
+        "record_id": record_id,
     }
 
 
@@ -81,6 +97,7 @@ CALLS = {
     ("patch", "/v1/price-packages/{package_id}"): {"price_cents": 1},
     ("delete", "/v1/price-packages/{package_id}"): None,
     ("delete", "/v1/users/{profile_id}"): None,
+    ("post", "/v1/users/{profile_id}/resend-invitation"): None,
     ("get", "/v1/clients/{client_id}/interactions"): None,
     ("post", "/v1/clients/{client_id}/interactions"): {"text": "hola"},
     ("delete", "/v1/clients/{client_id}/interactions/{interaction_id}"): None,
@@ -88,6 +105,12 @@ CALLS = {
     ("post", "/v1/clients/{client_id}/policies"): {"product": "P", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
     ("patch", "/v1/clients/{client_id}/policies/{policy_id}"): {"reference": "x"},
     ("delete", "/v1/clients/{client_id}/policies/{policy_id}"): None,
+    ("get", "/v1/alerts/{alert_id}"): None,
+    ("patch", "/v1/alerts/{alert_id}"): {"state": "seen"},
+    ("delete", "/v1/alert-rules/{rule_id}"): None,
+    ("get", "/v1/audit/{record_id}"): None,
+    ("get", "/v1/statements/clients/{client_id}"): None,
+    ("get", "/v1/statements/stamping-accounts/{cti_id}"): None,
 }
 
 
@@ -141,6 +164,9 @@ def test_ids_in_bodies_and_queries_never_reach_another_account(client, factory, 
         f"/v1/licenses?client_id={v['client_id']}",
         f"/v1/billing/pending?client_id={v['client_id']}",
         f"/v1/invoices?client_id={v['client_id']}",
+        f"/v1/audit?entity=client&entity_id={v['client_id']}",
+        f"/v1/audit?account_id={v['distributor_id']}",
+        f"/v1/audit/{v['record_id']}?account_id={v['distributor_id']}",
     ):
         r = client.get(path, headers={"Authorization": h["Authorization"]})
         assert r.status_code in (200, 404), (path, r.text)

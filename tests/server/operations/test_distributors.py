@@ -20,7 +20,7 @@ from cmdesk.models import (
     Charge,
     Client,
     Contract,
-    EmailConfirmation,
+    LinkToken,
     Membership,
     Profile,
     StampingAccount,
@@ -28,7 +28,7 @@ from cmdesk.models import (
 from cmdesk.server import db
 from cmdesk.server.operations import contracts, distributors, ledger, maintenance
 from cmdesk.server.operations.context import Actor
-from cmdesk.server.security import verify_password
+from cmdesk.server.security import token_digest, verify_password
 from tests.server.helpers import RFC_FISICA, RFC_MORAL, assert_ledger_ok, give, make_client, make_distributor
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -219,9 +219,11 @@ def test_create_sub_distributor_with_a_new_profile(factory):
         assert s.get(AccountSettings, d["id"]) is not None
         profile = s.get(Profile, out["profile"]["id"])
         assert profile is not None and profile.password_hash is None
-        confirmation = s.get(EmailConfirmation, distributors.token_hash(token))
+        # Only the token's hash is stored; the token itself is nowhere in the database.
+        confirmation = s.scalar(select(LinkToken).where(LinkToken.token_hash == token_digest(token)))
         assert confirmation is not None and confirmation.account_id == d["id"]
-        assert s.scalar(select(EmailConfirmation).where(EmailConfirmation.token_hash == token)) is None
+        assert confirmation.purpose == "confirm_email"
+        assert s.scalar(select(LinkToken).where(LinkToken.token_hash == token)) is None
         member = s.scalar(select(Membership).where(Membership.account_id == d["id"]))
         assert member is not None and member.role == "master" and member.profile_id == profile.id
         # The parent's feed carries the new account.

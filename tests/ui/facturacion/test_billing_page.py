@@ -10,7 +10,6 @@ from PySide6.QtGui import QGuiApplication
 
 from cmdesk.services.outbox import CommandState
 from cmdesk.ui.facturacion import BillingPage
-from cmdesk.ui.facturacion.actions import period
 from cmdesk.ui.facturacion.dialogs import CodeIssuedDialog, GenerateCodeDialog, RegisterInvoiceDialog
 from cmdesk.ui.kit.table import select_id
 from cmdesk.ui.main_window import MainWindow
@@ -44,12 +43,6 @@ def test_models_pass_the_tester(qtmodeltester: Any, qtbot: Any, started_window: 
     assert page.sales.choose_client(client["client_id"])
     qtbot.waitUntil(lambda: page.sales.sales.rowCount() == client["count"])
     qtmodeltester.check(page.sales.sales)
-
-
-def test_mexico_city_months_in_utc() -> None:
-    assert period(2026, 3) == ("2026-03-01T06:00:00Z", "2026-04-01T06:00:00Z")
-    assert period(2026, 12) == ("2026-12-01T06:00:00Z", "2027-01-01T06:00:00Z")
-    assert period(None, 5) is None
 
 
 def test_invoice_pending_sales_of_a_client(qtbot: Any, started_window: MainWindow) -> None:

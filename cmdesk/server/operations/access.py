@@ -1,0 +1,474 @@
+"""Getting into an account: invitations of users (Herramientas → Usuarios), password resets, and
+the generic notice mail.
+
+Invitations. One `Invitation` row per (account, e-mail). Inviting a person who has no password yet
+(a new profile, or one never finished) sends a link to define it, valid 7 days; accepting it sets
+the password, confirms the e-mail and grants the membership. Today the membership is granted when
+the user is added (`grant_now`) and an existing person with a password only gets a notice; the
+acceptance creates the membership when it is missing, so requiring consent for existing profiles
+(issue 15) is `grant_now=False` and nothing else. Resending issues a new link (the old one stops
+working).
+
+Password reset. Asking never tells whether the e-mail or mobile exists: the same answer, and the
+same rows counted, either way; a login gets at most `password_resets_per_hour` mails an hour (429
+after that, also for unknown logins). The link is valid one hour, once; using it sets the new
+password, confirms the e-mail (the link proved it) and ends every open session of the profile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from cmdesk.domain import contact, passwords
+from cmdesk.domain.enums import Role
+from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
+from cmdesk.models import (
+    Account,
+    AttemptLog,
+    Invitation,
+    Membership,
+    OutboundMail,
+    Profile,
+    RefreshToken,
+    utcnow,
+)
+from cmdesk.server import feed
+from cmdesk.server.mail import links, queue
+from cmdesk.server.operations import auth
+from cmdesk.server.operations.accounts import profile_view
+from cmdesk.server.operations.context import Actor
+from cmdesk.server.operations.distributors import confirm_profile
+from cmdesk.server.security import hash_password
+
+RESET_WINDOW = dt.timedelta(hours=1)
+RESET_BUCKET = "reset:"
+
+INVITATION_LABEL = {"sent": "Enviada", "accepted": "Aceptada", "expired": "Vencida"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Invitations
+
+
+def invitation_status(inv: Invitation, now: dt.datetime | None = None) -> str:
+    if inv.accepted_at is not None:
+        return "accepted"
+    return "expired" if inv.expires_at <= (now or utcnow()) else "sent"
+
+
+def invitation_view(
+    inv: Invitation, mail: dict[str, Any] | None = None, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    status = invitation_status(inv, now)
+    return {
+        "id": inv.id,
+        "version": inv.version,
+        "account_id": inv.account_id,
+        "profile_id": inv.profile_id,
+        "email": inv.email,
+        "mobile": inv.mobile,
+        "name": inv.name,
+        "status": status,
+        "status_label": INVITATION_LABEL[status],
+        "invited_by": inv.invited_by,
+        "created_at": inv.created_at,
+        "sent_at": inv.sent_at,
+        "expires_at": inv.expires_at,
+        "accepted_at": inv.accepted_at,
+        "mail": mail,
+    }
+
+
+def invitation_views(session: Session, rows: list[Invitation]) -> dict[str, dict[str, Any]]:
+    mails = queue.latest_by(session, OutboundMail.invitation_id, [r.id for r in rows], "invitation")
+    now = utcnow()
+    return {r.id: invitation_view(r, mails.get(r.id), now) for r in rows}
+
+
+def load_invitations(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    return invitation_views(session, list(session.scalars(select(Invitation).where(Invitation.id.in_(ids)))))
+
+
+FEED_LOADERS = {"invitation": load_invitations}
+
+
+def invitations_by_profile(session: Session, account_id: str) -> dict[str, dict[str, Any]]:
+    """The account's invitations by profile id (for the Usuarios list)."""
+    rows = list(
+        session.scalars(
+            select(Invitation).where(Invitation.account_id == account_id, Invitation.profile_id.is_not(None))
+        )
+    )
+    views = invitation_views(session, rows)
+    return {r.profile_id: views[r.id] for r in rows if r.profile_id is not None}
+
+
+def _inviter_name(session: Session, actor: Actor) -> str:
+    profile = session.get(Profile, actor.profile_id)
+    return (profile.name or profile.email) if profile is not None else ""
+
+
+def invite(
+    session: Session,
+    actor: Actor,
+    profile: Profile,
+    *,
+    grant_now: bool = True,
+    name: str = "",
+    now: dt.datetime | None = None,
+) -> Invitation:
+    """Invite `profile` to the actor's account (in this transaction). With a link to accept (and to
+    define a password, if the profile has none) unless it is granted now to a person who already
+    has a password: then a notice tells them. The caller creates the membership when `grant_now`."""
+    now = now or utcnow()
+    account = session.get(Account, actor.account_id)
+    if account is None:
+        raise not_found("La cuenta")
+    inv = session.scalar(
+        select(Invitation)
+        .where(Invitation.account_id == account.id, Invitation.email == profile.email)
+        .with_for_update()
+    )
+    if inv is None:
+        inv = Invitation(account_id=account.id, email=profile.email, created_at=now, expires_at=now)
+        session.add(inv)
+    inv.mobile = profile.mobile
+    inv.name = name or profile.name
+    inv.profile_id = profile.id
+    inv.invited_by = actor.author
+    inv.accepted_at = None
+    inv.sent_at = now
+    session.flush()
+    inviter = _inviter_name(session, actor)
+    if grant_now and profile.password_hash is not None:
+        # Nothing to accept: the person signs in with the password they have.
+        inv.accepted_at = now
+        inv.expires_at = now
+        notify(
+            session,
+            account,
+            to=profile,
+            title=f"Ya tiene acceso a la Cuenta Maestra {account.name}",
+            paragraphs=[
+                f"{inviter or 'El administrador'} le dio acceso a la Cuenta Maestra {account.name} "
+                f"(NIC {account.nic}).",
+                f"Inicie sesión en cmdesk con su correo {profile.email} y su contraseña de siempre; "
+                "si tiene varias cuentas, elija esta al entrar.",
+            ],
+            requested_by_account_id=account.id,
+            now=now,
+        )
+        session.flush()
+        return inv
+    _send_invitation(session, inv, account, profile, inviter, now)
+    return inv
+
+
+def _send_invitation(
+    session: Session, inv: Invitation, account: Account, profile: Profile, inviter: str, now: dt.datetime
+) -> str:
+    row, token = links.issue(
+        session, "invitation", profile_id=profile.id, account_id=account.id, invitation_id=inv.id, now=now
+    )
+    inv.sent_at = now
+    inv.expires_at = row.expires_at
+    queue.enqueue(
+        session,
+        "invitation",
+        to_address=inv.email,
+        to_name=inv.name,
+        params={
+            "profile_name": inv.name,
+            "email": inv.email,
+            "account_name": account.name,
+            "account_nic": account.nic,
+            "inviter_name": inviter,
+            "needs_password": profile.password_hash is None,
+            "expires_at": row.expires_at.isoformat(),
+        },
+        token_id=row.id,
+        account_id=account.id,
+        requested_by_account_id=account.id,
+        invitation_id=inv.id,
+        now=now,
+    )
+    session.flush()
+    return token
+
+
+def resend_invitation(
+    session: Session, actor: Actor, profile_id: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Reenviar invitación: a new link (the old one stops working) for a user who has not accepted."""
+    now = now or utcnow()
+    inv = session.scalar(
+        select(Invitation)
+        .where(Invitation.account_id == actor.account_id, Invitation.profile_id == profile_id)
+        .with_for_update()
+    )
+    if inv is None:
+        member = session.scalar(
+            select(Membership.id).where(
+                Membership.account_id == actor.account_id, Membership.profile_id == profile_id
+            )
+        )
+        if member is None:
+            raise not_found("El usuario")
+        raise DomainError(
+            ErrorCode.INVALID_STATE_TRANSITION, "Este usuario no tiene una invitación pendiente."
+        )
+    if inv.accepted_at is not None:
+        raise DomainError(ErrorCode.INVALID_STATE_TRANSITION, "Este usuario ya aceptó su invitación.")
+    account = session.get(Account, actor.account_id)
+    profile = session.get(Profile, profile_id)
+    if account is None or profile is None:
+        raise not_found("El usuario")
+    _send_invitation(session, inv, account, profile, _inviter_name(session, actor), now)
+    return invitation_views(session, [inv])[inv.id]
+
+
+def describe_invitation(session: Session, token: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    """What the invitation page shows before the person acts; `LinkProblem` if it can't be used."""
+    now = now or utcnow()
+    row = links.check(session, token, "invitation", now, lock=False)
+    inv = session.get(Invitation, row.invitation_id) if row.invitation_id else None
+    account = session.get(Account, inv.account_id) if inv is not None else None
+    if inv is None or account is None:
+        raise links.LinkProblem("unknown", "invitation")
+    profile = session.get(Profile, inv.profile_id) if inv.profile_id else None
+    return {
+        "email": inv.email,
+        "profile_name": inv.name,
+        "needs_password": profile is None or profile.password_hash is None,
+        "account_name": account.name,
+        "account_nic": account.nic,
+        "expires_at": row.expires_at,
+    }
+
+
+def accept_invitation(
+    session: Session,
+    token: str,
+    password: str | None = None,
+    name: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The invitation link: defines the password (required when the profile has none), confirms the
+    e-mail, grants the membership if it is not there yet, and marks the invitation accepted. A used,
+    replaced, expired or unknown link changes nothing (422 on `token`)."""
+    now = now or utcnow()
+    try:
+        row = links.check(session, token, "invitation", now)
+    except links.LinkProblem as problem:
+        raise problem.as_domain_error() from None
+    inv = session.get(Invitation, row.invitation_id) if row.invitation_id else None
+    account = session.get(Account, inv.account_id) if inv is not None else None
+    if inv is None or account is None:
+        raise links.LinkProblem("unknown").as_domain_error()
+    profile = session.get(Profile, inv.profile_id) if inv.profile_id else None
+    if profile is None:
+        profile = session.scalar(select(Profile).where(Profile.email == inv.email))
+    v = contact.Validator()
+    name_n = v.optional("name", contact.check_person_name, name or "", "Nombre") or ""
+    if profile is None or profile.password_hash is None:
+        if not password:
+            v.add("password", "Escriba la contraseña con la que iniciará sesión.")
+        else:
+            v.run("password", passwords.check_password, password)
+    v.raise_if_any()
+    if profile is None:
+        profile = Profile(name=name_n or inv.name, email=inv.email, mobile=inv.mobile, created_at=now)
+        session.add(profile)
+        session.flush()
+        inv.profile_id = profile.id
+    if profile.password_hash is None:
+        assert password is not None
+        profile.password_hash = hash_password(password)
+    if name_n:
+        profile.name = name_n
+    member = session.scalar(
+        select(Membership).where(Membership.account_id == account.id, Membership.profile_id == profile.id)
+    )
+    if member is None:
+        session.add(
+            Membership(account_id=account.id, profile_id=profile.id, role=Role.USER.value, created_at=now)
+        )
+    row.used_at = now
+    inv.accepted_at = now
+    confirm_profile(session, profile, now)
+    feed.record(session, "profile", profile.id, [account.id])
+    session.flush()
+    return {
+        "profile": profile_view(profile),
+        "account": {"id": account.id, "nic": account.nic, "name": account.name},
+    }
+
+
+def forget_invitation(session: Session, account_id: str, profile_id: str) -> None:
+    """The user left the account (Usuarios → Eliminar): their invitation and its link go too."""
+    for inv in session.scalars(
+        select(Invitation).where(Invitation.account_id == account_id, Invitation.profile_id == profile_id)
+    ):
+        session.delete(inv)
+    session.flush()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Password reset
+
+
+def _reset_throttle(session: Session, login: str, limit: int, now: dt.datetime) -> None:
+    bucket = RESET_BUCKET + login
+    since = now - RESET_WINDOW
+    count, oldest = session.execute(
+        select(func.count(AttemptLog.id), func.min(AttemptLog.attempted_at)).where(
+            AttemptLog.bucket == bucket, AttemptLog.attempted_at > since
+        )
+    ).one()
+    if count >= limit:
+        wait = (oldest + RESET_WINDOW - now).total_seconds() if oldest else RESET_WINDOW.total_seconds()
+        minutes = max(1, math.ceil(wait / 60))
+        raise DomainError(
+            ErrorCode.TOO_MANY_ATTEMPTS,
+            "Ya se pidieron varios correos para restablecer esta contraseña. "
+            f"Revise su bandeja (y la de correo no deseado) o intente de nuevo en {minutes} minutos.",
+            extra={"retry_after": max(1, math.ceil(wait))},
+        )
+    session.add(AttemptLog(bucket=bucket, attempted_at=now))
+
+
+def request_password_reset(
+    session: Session, login: str, *, per_hour: int = 3, now: dt.datetime | None = None
+) -> bool:
+    """¿Olvidó su contraseña?: a reset link to the e-mail of the profile with this e-mail or mobile.
+    Answers nothing about whether it exists (the caller says the same either way); returns whether
+    a mail was queued, for tests and logs only."""
+    now = now or utcnow()
+    key = auth.normalize_login(login or "")
+    if not key:
+        raise validation_error({"login": "Escriba su correo electrónico o número móvil."})
+    _reset_throttle(session, key, per_hour, now)
+    column = Profile.email if "@" in key else Profile.mobile
+    profile = session.scalar(select(Profile).where(column == key))
+    if profile is None:
+        return False
+    names = session.scalars(
+        select(Account.name)
+        .join(Membership, Membership.account_id == Account.id)
+        .where(Membership.profile_id == profile.id)
+        .order_by(Membership.created_at)
+        .limit(4)
+    ).all()
+    row, _token = links.issue(session, "password_reset", profile_id=profile.id, now=now)
+    queue.enqueue(
+        session,
+        "password_reset",
+        to_address=profile.email,
+        to_name=profile.name,
+        params={
+            "profile_name": profile.name,
+            "email": profile.email,
+            "accounts": ", ".join(names),
+            "expires_at": row.expires_at.isoformat(),
+        },
+        token_id=row.id,
+        now=now,
+    )
+    return True
+
+
+def describe_reset(session: Session, token: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    row = links.check(session, token, "password_reset", now, lock=False)
+    profile = session.get(Profile, row.profile_id) if row.profile_id else None
+    if profile is None:
+        raise links.LinkProblem("unknown", "password_reset")
+    return {"email": profile.email, "profile_name": profile.name, "expires_at": row.expires_at}
+
+
+def complete_password_reset(
+    session: Session, token: str, password: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The reset link: the new password replaces the old one, and every session of the profile ends.
+    A used, replaced, expired or unknown link changes nothing (422 on `token`)."""
+    now = now or utcnow()
+    try:
+        row = links.check(session, token, "password_reset", now)
+    except links.LinkProblem as problem:
+        raise problem.as_domain_error() from None
+    profile = session.get(Profile, row.profile_id) if row.profile_id else None
+    if profile is None:
+        raise links.LinkProblem("unknown").as_domain_error()
+    v = contact.Validator()
+    v.run("password", passwords.check_password, password or "")
+    v.raise_if_any()
+    profile.password_hash = hash_password(password)
+    row.used_at = now
+    confirm_profile(session, profile, now)
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.profile_id == profile.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    # A successful reset clears the failed logins that may have locked the person out.
+    session.execute(
+        delete(AttemptLog).where(AttemptLog.bucket.in_(["login:" + profile.email, "login:" + profile.mobile]))
+    )
+    session.flush()
+    return {"profile": profile_view(profile)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The generic notice (alerts, access granted...)
+
+
+def notify(
+    session: Session,
+    account: Account,
+    *,
+    title: str,
+    paragraphs: list[str],
+    to: Profile | None = None,
+    facts: list[tuple[str, str]] | None = None,
+    action_label: str | None = None,
+    action_url: str | None = None,
+    requested_by_account_id: str | None = None,
+    dedupe_key: str | None = None,
+    now: dt.datetime | None = None,
+) -> str | None:
+    """Queue a notice about `account` to `to` (by default its master profile), in this transaction.
+    The alerts (low balance...) use this. With `dedupe_key`, a notice goes once per key."""
+    if to is None:
+        to = session.scalar(
+            select(Profile)
+            .join(Membership, Membership.profile_id == Profile.id)
+            .where(Membership.account_id == account.id, Membership.role == Role.MASTER.value)
+        )
+        if to is None:
+            return None
+    return queue.enqueue(
+        session,
+        "notice",
+        to_address=to.email,
+        to_name=to.name,
+        params={
+            "title": title,
+            "paragraphs": paragraphs,
+            "facts": [list(f) for f in facts or []],
+            "action_label": action_label,
+            "action_url": action_url,
+            "profile_name": to.name,
+            "account_name": account.name,
+            "account_nic": account.nic,
+        },
+        account_id=account.id,
+        requested_by_account_id=requested_by_account_id,
+        dedupe_key=dedupe_key,
+        now=now,
+    )

@@ -1,0 +1,3 @@
+"""Statements and the network tree are read through the HTTP API: the API tests' fixtures."""
+
+from tests.server.api.conftest import app, auth_headers, client, settings  # noqa: F401
