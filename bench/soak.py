@@ -851,7 +851,11 @@ class Faults:
             # The new release: the same code, started with the new rules (the previous desktop's
             # tags are refused: the contract phase of a change of that request).
             env = {**SERVER_ENV, "CMDESK_DESKTOP_REQUIREMENTS": json.dumps(GATED)}
-            new = server_process.start(self.url, workers=self.cfg.workers, log_dir=self.folder, env=env)
+            # The old one keeps serving while the new one starts, so the wait costs nothing but time;
+            # on a loaded machine W workers importing the app need more than a minute.
+            new = server_process.start(
+                self.url, workers=self.cfg.workers, log_dir=self.folder, env=env, ready_within=300
+            )
             old = self.servers.current
             self.servers.all.append(new)
             self.proxy.upstream = ("127.0.0.1", int(new.url.rsplit(":", 1)[1]))
@@ -956,10 +960,12 @@ def _drain_and_check(
 ) -> None:
     login_of = {p.index: p.login for p in desktops}
     account_of = {d.login: d.account_id for d in world}
-    # Every desktop pushes what it has left (the same service layer, in this process now)...
-    deadline = time.monotonic() + cfg.drain_seconds
+    # Every desktop pushes what it has left (the same service layer, in this process now), one after
+    # the other, each given `drain_seconds` (a shared deadline ran out for the last of 8 desktops on a
+    # loaded machine: their commands were still waiting, not lost)...
     drained = []
     for p in desktops:
+        deadline = time.monotonic() + cfg.drain_seconds
         desktop = Desktop(url, p.data, login_of[p.index], PASSWORD)
         try:
             desktop.sign_in(deadline)
@@ -973,7 +979,7 @@ def _drain_and_check(
     for p in desktops:
         desktop = Desktop(url, p.data, login_of[p.index], PASSWORD)
         try:
-            desktop.sign_in(deadline)
+            desktop.sign_in(time.monotonic() + cfg.drain_seconds)
             for attempt in range(5):
                 try:
                     desktop.engine.sync_once(check_counts=True)

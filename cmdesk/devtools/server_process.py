@@ -41,7 +41,10 @@ def start(
     log_dir: Path,
     env: dict[str, str] | None = None,
     log_level: str = "warning",
+    ready_within: float = 60.0,
 ) -> ServerProcess:
+    """Start `cmdesk-server run` on a free port and wait until its health answers 200 (at most
+    `ready_within` seconds: on a loaded machine, W workers importing the app take a while)."""
     port = free_port()
     log_path = log_dir / f"cmdesk-server-{port}.log"
     full_env = {**os.environ, **(env or {}), "CMDESK_DATABASE_URL": database_url}
@@ -67,7 +70,7 @@ def start(
             env=full_env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"cmdesk-server terminó al arrancar:\n{log_path.read_text(errors='replace')}")
