@@ -181,7 +181,9 @@ class Desktop:
                 if time.monotonic() > deadline:
                     raise
                 log(f"sign-in failed, retrying: {error}")
-                time.sleep(0.3)
+                # As the server asks (a busy hashing gate, the database away), or a moment.
+                wait = error.retry_after if isinstance(error, ApiError) else None
+                time.sleep(min(float(wait), 10.0) if wait else 0.3)
 
     def sync(self, *, check_counts: bool = False) -> bool:
         """One push + pull; False when the line or the server failed (it is tried again later).
@@ -421,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 
     told.subscribe(tell)
     try:
-        desktop.sign_in(time.monotonic() + 120)
+        desktop.sign_in(time.monotonic() + 300)  # minutes of busy Argon2 on a loaded machine
         print("ready", flush=True)
         rng = desktop.rng
         while not args.stop_file.exists():
