@@ -658,12 +658,14 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakReport:
             # ---- faults stop; everything left is sent ----
             proxy.enabled = False
             invoicers.join()
-            stop_file.touch()
-            for p in desktops:
-                if not p.alive:  # every victim was started again: none should have ended
+            for p in desktops:  # every victim was started again: none should have ended (yet)
+                if not p.alive:
                     report.anomalies.append(
                         f"desktop {p.index + 1} had ended by itself (see {p.folder / 'stderr.log'})"
                     )
+            stop_file.touch()
+            for p in desktops:
+                if not p.alive:
                     continue
                 if not p.wait_stopped(30):
                     report.anomalies.append(f"desktop {p.index + 1} did not stop by itself")
@@ -978,6 +980,12 @@ def _drain_and_check(
         try:
             desktop.sign_in(deadline)
             drained.append(desktop.drain(deadline))
+            if not drained[-1]:
+                head = desktop.outbox.next_to_push()
+                report.anomalies.append(
+                    f"desktop {p.index + 1} could not send everything: {desktop.last_error or 'no error'}"
+                    + (f" (first waiting: {head.kind} {head.method} {head.path})" if head else "")
+                )
         finally:
             desktop.close()
     report.check(

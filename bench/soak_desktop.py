@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import logging
 import random
 import sqlite3
 import sys
@@ -220,17 +221,38 @@ class Desktop:
             settled += 1
         return settled
 
+    last_error = ""  # the last failure `drain` met (said when a desktop could not send everything)
+
     def drain(self, deadline: float) -> bool:
-        """Push until the outbox and the journal have nothing left to send; True when both are empty."""
-        while True:
-            self.redeem_pending()
-            with contextlib.suppress(OfflineError, ApiError):
-                self.engine.push()
-            if self.outbox.pending_count() == 0 and not self.journal.rows("pending"):
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.5)
+        """Push until the outbox and the journal have nothing left to send; True when both are empty.
+        `last_error` keeps the last reason a push stopped (the engine's log, or the error raised)."""
+        seen = self
+
+        class Stops(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                seen.last_error = record.getMessage()
+
+        engine_log = logging.getLogger("cmdesk.services.sync")
+        handler, level = Stops(logging.INFO), engine_log.level
+        engine_log.addHandler(handler)
+        engine_log.setLevel(logging.INFO)
+        try:
+            while True:
+                self.redeem_pending()
+                try:
+                    report = self.engine.push()
+                    if report.offline:
+                        self.last_error = "no answer (offline)"
+                except (OfflineError, ApiError) as error:
+                    self.last_error = repr(error)
+                if self.outbox.pending_count() == 0 and not self.journal.rows("pending"):
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
+        finally:
+            engine_log.removeHandler(handler)
+            engine_log.setLevel(level)
 
     # ---- the user -----------------------------------------------------------------------------------
 
