@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -80,7 +82,11 @@ def start(
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    proc.kill()
+    # The supervisor and the workers it spawned (killing the supervisor alone leaves them orphaned).
+    for pid in reversed(_tree(proc.pid)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(5)
     raise RuntimeError("cmdesk-server no respondió a tiempo.")
 
 
