@@ -530,8 +530,8 @@ class ApiClient:
             retryable=idempotency_key is not None,
         )
 
-    def put(self, path: str, json: Any) -> Any:
-        return self._json("PUT", path, body=json)
+    def put(self, path: str, json: Any, *, if_match: int | str | None = None) -> Any:
+        return self._json("PUT", path, body=json, headers=_headers(None, if_match))
 
     def delete(self, path: str) -> Any:
         return self._json("DELETE", path)

@@ -511,6 +511,16 @@ class DesktopSession:
             raise SessionExpired(SIGN_IN_MESSAGE)
         return fn(self.api, self.cache, *args, **kwargs)
 
+    def public(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A call that needs no sign-in (¿Olvidó su contraseña?): a `cmdesk.services.commands` public
+        function on this session's API client (raises `OfflineError` without the line)."""
+        if self.api is None:
+            if self.embedded:  # the embedded server is not running yet
+                raise SessionExpired(SIGN_IN_MESSAGE if self.embedded_default else NO_EMBEDDED_MESSAGE)
+            self._new_api(self.config.server_url or "")
+        assert self.api is not None
+        return fn(self.api, *args, **kwargs)
+
     @property
     def last_sync_at(self) -> dt.datetime | None:
         return self.cache.last_sync_at if self.cache is not None else None

@@ -169,6 +169,8 @@ def _answer_entities(command: Command, answer: Any) -> list[tuple[str, Mapping[s
         if isinstance(answer.get("stamping_account"), Mapping):
             out.append(("stamping_account", answer["stamping_account"]))
         return out
+    if command.kind == "set_alert_state" and isinstance(answer, Mapping):
+        return [("alert", a) for a in answer.get("items") or [] if isinstance(a, Mapping) and "id" in a]
     if command.kind == "set_tags" and isinstance(answer, list):
         return [("client", c) for c in answer if isinstance(c, Mapping) and "id" in c]
     entity = {
@@ -424,6 +426,8 @@ class SyncEngine:
             if self.cache.damaged:
                 raise storage.CacheDamaged("the cache met a damaged page")
             started = time.perf_counter()
+            # A new business day moves every C.P.D. window, online or not.
+            self.cache.refresh_forecasts()
             push = self.push()
             if push.offline:
                 raise OfflineError()

@@ -37,6 +37,8 @@ from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.session import DesktopSession, SessionEvent, StartResult
 from cmdesk.services.sync import SessionExpired
 from cmdesk.ui import pages, tabs, translator  # noqa: F401  (pages: every page registers itself)
+from cmdesk.ui.compras.page import PurchasesPage
+from cmdesk.ui.compras.renewal import RenewalDialog
 from cmdesk.ui.header import AccountHeader
 from cmdesk.ui.kit.forms import vbox
 from cmdesk.ui.operations import OperationHandle, Operations
@@ -149,6 +151,7 @@ class MainWindow(QMainWindow):
         self.closing = False
 
         self.header = AccountHeader(self)
+        self.header.renew_requested.connect(self.renew_account)
         self.tabs, self.pages = tabs.build(self.context, self)
         central = QWidget(self)
         layout = vbox(central, self.header, (self.tabs, 1))
@@ -388,6 +391,11 @@ class MainWindow(QMainWindow):
     def _show_account(self, account: dict[str, Any] | None) -> None:
         self.shown_account = account or None
         self.header.set_account(account)
+
+    def renew_account(self) -> RenewalDialog | None:
+        """Renovar mi cuenta (the header's warning): the page of Compras opens it."""
+        page = self.pages.get("compras")
+        return page.renew_account() if isinstance(page, PurchasesPage) else None
 
     def shows_data(self) -> bool:
         """Whether the window shows an account's data: the header names the account and the client

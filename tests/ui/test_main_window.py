@@ -20,7 +20,7 @@ from cmdesk.ui.settings_dialog import SettingsDialog, check_server_url
 from tests.ui.conftest import wait_until
 from tests.ui.portal_helpers import show_page
 
-TOP_TABS = ["Clientes", "Facturación", "Compras", "Software", "Herramientas", "Ayuda"]
+TOP_TABS = ["Clientes", "Alertas", "Facturación", "Compras", "Software", "Herramientas", "Ayuda"]
 
 
 def shown(window: MainWindow, name: str) -> Any:
@@ -37,7 +37,7 @@ def tab_titles(widget: QTabWidget) -> list[str]:
     return [widget.tabText(i) for i in range(widget.count())]
 
 
-def test_the_six_tabs_mirror_the_portal_menus(started_window: MainWindow) -> None:
+def test_the_tabs_mirror_the_portal_menus_and_alertas(started_window: MainWindow) -> None:
     assert tab_titles(started_window.tabs) == TOP_TABS
 
 
@@ -47,7 +47,7 @@ def test_clientes_has_clientes_timbrado_and_distribuidores(started_window: MainW
     assert tab_titles(inner) == ["Clientes", "Timbrado", "Distribuidores"]
     herramientas = subpage_tabs(started_window, "herramientas")
     assert herramientas is not None
-    assert tab_titles(herramientas) == ["Precios", "Usuarios", "Configuraciones globales"]
+    assert tab_titles(herramientas) == ["Precios", "Usuarios", "Configuraciones globales", "Reglas de alerta"]
 
 
 def rows_shown(page: Any) -> int:
@@ -226,7 +226,8 @@ def test_menus(started_window: MainWindow) -> None:
     assert texts == ["Configuración…", "Sincronizar ahora", "Comandos pendientes…", "Cerrar sesión", "Salir"]
     ayuda = started_window.menuBar().actions()[1].menu()
     texts = [a.text().replace("&", "") for a in ayuda.actions() if not a.isSeparator()]
-    assert texts == ["Buscar actualizaciones…", "Acerca de cmdesk"]  # the first one: cmdesk/ui/ayuda
+    # The first two: cmdesk/ui/ayuda (Correos de prueba only on the embedded default, as here).
+    assert texts == ["Correos de prueba…", "Buscar actualizaciones…", "Acerca de cmdesk"]
 
 
 def test_settings_change_the_sync_interval(qtbot, started_window: MainWindow) -> None:

@@ -30,13 +30,15 @@ class AccountQueries(EntityQueries):
     def query_profiles(
         self, *, sort: str | None = None, descending: bool = False, limit: int = 1000, offset: int = 0
     ) -> list[dict[str, Any]]:
-        """The account's users (`is_master`: the one the settings name), the master first unless sorted
-        by a field."""
+        """The account's users (`is_master`: the one the settings name; `invitation`: their invitation,
+        None for those never invited by mail), the master first unless sorted by a field."""
         settings = self.all("settings")
         master = next((s.get("master_profile_id") for s in settings if s.get("master_profile_id")), None)
         rows = self.query_entities("profile", order=[(sort or "name", descending)], limit=100_000)
+        invitations = {i.get("profile_id"): i for i in self.all("invitation") if i.get("profile_id")}
         for row in rows:
             row["is_master"] = row.get("id") == master
+            row["invitation"] = invitations.get(row.get("id"))
         if sort is None:
             rows.sort(key=lambda r: not r["is_master"])  # stable: by name after the master
         return rows[offset : offset + limit]

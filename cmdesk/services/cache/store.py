@@ -34,9 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cmdesk.domain import clock
 from cmdesk.domain.field_paths import deep_merge
 from cmdesk.services import storage
-from cmdesk.services.cache import schema
+from cmdesk.services.cache import forecasts, schema
 from cmdesk.services.cache.rows import (
     BOOL_COLUMNS,
     CLIENT_UPSERT,
@@ -354,6 +355,7 @@ class CacheStore:
                     # other connection writes the search file). Committed without waiting for the
                     # search index: `q` is matched with LIKE until that is there too.
                     with self._transaction(conn, "BEGIN"):
+                        forecasts.refresh_clients(conn, None)
                         self._build_indexes(conn)
                         self._set_meta(conn, "bulk_fill", None)
                         if search is not None:
@@ -405,6 +407,18 @@ class CacheStore:
         finally:
             conn.close()
 
+    def refresh_forecasts(self) -> set[str]:
+        """Compute the forecasts again when the business day changed since they were (the C.P.D.
+        window moved); cheap otherwise. Returns (and announces) the entities that changed."""
+        with self._write() as conn:
+            changed = (
+                {"stamping_account", "client"}
+                if forecasts.roll_day(conn, clock.today(server_now()), clients=not self._bulk_filling(conn))
+                else set()
+            )
+        self._notify(changed)
+        return changed
+
     def apply_answer(self, entity: str, data: Mapping[str, Any]) -> set[str]:
         """Store an entity the server answered to a command (its current data), unless the cache
         already has a newer version of it."""
@@ -431,14 +445,22 @@ class CacheStore:
         if guard:
             self._drop_stale(conn, upserts)
         changed = {e for e, ids in deletes.items() if ids} | {e for e, rows in upserts.items() if rows}
+        # Forecasts are computed as rows are written, for the business day (see `forecasts`).
+        today = clock.today(server_now())
+        bulk = self._bulk_filling(conn)
+        if forecasts.roll_day(conn, today, clients=not bulk):
+            changed |= {"stamping_account", "client"}
         # Clients whose CTI list (searched by `q`) or "any CTI active" may have changed.
         relinked: set[str] = set()
+        # Clients whose forecast may have changed (their CTIs' balance, use or state).
+        forecast_clients: set[str] = set(upserts.get("client", {}))
         for entity, ids in deletes.items():
             if not ids:
                 continue
             keys = [(entity, i) for i in ids]
             if entity == "stamping_account":
                 relinked.update(client for client, _active in self._cti_state(conn, ids).values())
+                forecast_clients.update(relinked)
             conn.executemany("DELETE FROM entities WHERE entity = ? AND id = ?", keys)
             conn.executemany("DELETE FROM local WHERE entity = ? AND id = ?", keys)
             if entity in TYPED:
@@ -469,6 +491,7 @@ class CacheStore:
                 client_id = str(data.get("client_id") or "")
                 active = 1 if data.get("active", True) else 0
                 old = before.get(ident)
+                forecast_clients.add(client_id)
                 if old != (client_id, active):
                     relinked.add(client_id)
                     if old is not None:
@@ -476,7 +499,7 @@ class CacheStore:
             conn.executemany(
                 CTI_UPSERT,
                 [
-                    cti_params(data, pending, page_clients.get(str(data.get("client_id") or "")))
+                    cti_params(data, pending, page_clients.get(str(data.get("client_id") or "")), today)
                     for data, pending in effective
                 ],
             )
@@ -494,6 +517,8 @@ class CacheStore:
         relinked.discard("")
         if relinked:
             self._refresh_client_links(conn, relinked)
+        if not bulk:
+            forecasts.refresh_clients(conn, forecast_clients | relinked)
         return changed
 
     @staticmethod
@@ -569,6 +594,8 @@ class CacheStore:
             "WHERE id IN (SELECT id FROM affected_clients)"
         )
         conn.execute(CTI_CLIENT_FIELDS_SQL)
+        if not self._bulk_filling(conn):
+            forecasts.refresh_clients(conn, client_ids)
 
     def reset(self) -> None:
         """Forget everything the server sent (and the optimistic values): the next pull starts over."""
@@ -628,10 +655,15 @@ class CacheStore:
             if entity in TYPED:
                 server = self._server_copy(conn, entity, ident)
                 table = TYPED[entity][0]
+                client_id = None
+                if entity == "stamping_account":
+                    client_id = self._cti_state(conn, [ident]).get(ident, ("", 0))[0]
                 if server is None:
                     conn.execute(f"DELETE FROM {table} WHERE id = ?", (ident,))
                 else:
                     self._project(conn, entity, [(server, False)])
+                if client_id is not None:
+                    self._refresh_client_links(conn, {client_id, str((server or {}).get("client_id") or "")})
         self._notify({entity})
         return {entity}
 

@@ -6,7 +6,6 @@ The whole design is in the package docstring (`cmdesk.server.operations.alerts`)
 from __future__ import annotations
 
 import logging
-import string
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,6 +13,45 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from cmdesk.domain import alert_rules
+
+# Re-exported by the package (`alerts.MAX_THRESHOLDS`, ...): the domain's, once.
+from cmdesk.domain.alert_rules import (
+    DEFAULT_BALANCE,
+    DEFAULT_DAYS,
+    DEFAULT_OWN_BALANCE,
+    DEFAULT_OWN_DAYS,
+)
+from cmdesk.domain.alert_rules import (
+    DEFAULT_CLIENT_MESSAGE as DEFAULT_CLIENT_MESSAGE,
+)
+from cmdesk.domain.alert_rules import (
+    DEFAULT_DAILY_CAP as DEFAULT_DAILY_CAP,
+)
+from cmdesk.domain.alert_rules import (
+    MAX_DAILY_CAP as MAX_DAILY_CAP,
+)
+from cmdesk.domain.alert_rules import (
+    MAX_DAYS_THRESHOLD as MAX_DAYS_THRESHOLD,
+)
+from cmdesk.domain.alert_rules import (
+    MAX_THRESHOLDS as MAX_THRESHOLDS,
+)
+from cmdesk.domain.alert_rules import (
+    MESSAGE_FIELDS as MESSAGE_FIELDS,
+)
+from cmdesk.domain.alert_rules import (
+    MESSAGE_MAX_LENGTH as MESSAGE_MAX_LENGTH,
+)
+from cmdesk.domain.alert_rules import (
+    SCOPES as SCOPES,
+)
+from cmdesk.domain.alert_rules import (
+    STATES as STATES,
+)
+from cmdesk.domain.alert_rules import (
+    check_message as check_message,
+)
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.models import (
     AlertCursor,
@@ -28,27 +66,8 @@ log = logging.getLogger(__name__)
 
 # ---- Rules ----------------------------------------------------------------------------------------
 
-SCOPES = ("account", "client", "stamping_account", "own_balance")
-STATES = ("new", "seen", "resolved")
 STATE_LABELS = {"new": "Nueva", "seen": "Vista", "resolved": "Resuelta"}
-MAX_THRESHOLDS = 5
-MAX_DAYS_THRESHOLD = 365
-MAX_DAILY_CAP = 1000
-DEFAULT_DAILY_CAP = 20
-MESSAGE_MAX_LENGTH = 2000
-# The client's message may name these (`{cliente}`...); anything else in braces is refused.
-MESSAGE_FIELDS = {
-    "cliente": "el nombre del cliente",
-    "cuenta": "el id de la cuenta de timbrado",
-    "saldo": "los timbres que le quedan",
-    "dias": "los días que le alcanzan (un número)",
-    "distribuidor": "el nombre de su distribuidor",
-}
-DEFAULT_CLIENT_MESSAGE = (
-    "Estimado(a) {cliente}: a su cuenta de timbrado {cuenta} le quedan {saldo} timbres, "
-    "suficientes para unos {dias} días al ritmo actual. Comuníquese con nosotros para recargarla "
-    "a tiempo y no interrumpir su facturación.\n\n{distribuidor}"
-)
+# The limits, defaults and field checks are `cmdesk.domain.alert_rules`' (the desktop checks with them too).
 
 
 @dataclass(frozen=True)
@@ -70,8 +89,10 @@ class Rule:
 
 # Defaults that make sense: a week's warning and "ran out" for clients; the distributor, who must buy
 # from Induxsoft before it can refill them, is warned a fortnight ahead.
-DEFAULT_RULE = Rule("account", "", days_thresholds=(7,), balance_thresholds=(0,))
-DEFAULT_OWN_RULE = Rule("own_balance", "", days_thresholds=(15,), balance_thresholds=(0,))
+DEFAULT_RULE = Rule("account", "", days_thresholds=DEFAULT_DAYS, balance_thresholds=DEFAULT_BALANCE)
+DEFAULT_OWN_RULE = Rule(
+    "own_balance", "", days_thresholds=DEFAULT_OWN_DAYS, balance_thresholds=DEFAULT_OWN_BALANCE
+)
 
 
 def _rule_from_row(row: AlertRule) -> Rule:
@@ -106,38 +127,6 @@ def rule_view(rule: Rule | AlertRule, *, account_id: str | None = None) -> dict[
         "daily_cap": r.daily_cap if r.scope != "account" else (r.daily_cap or DEFAULT_DAILY_CAP),
         "stored": r.id is not None,
     }
-
-
-def _check_thresholds(v: dict[str, str], name: str, values: Any, limit: int | None) -> tuple[int, ...]:
-    if not isinstance(values, list) or len(values) > MAX_THRESHOLDS:
-        v[name] = f"Indique hasta {MAX_THRESHOLDS} umbrales (una lista de números enteros)."
-        return ()
-    out: list[int] = []
-    for value in values:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0 or (limit and value > limit):
-            v[name] = "Cada umbral debe ser un número entero mayor o igual a cero" + (
-                f" y de hasta {limit}." if limit else "."
-            )
-            return ()
-        out.append(value)
-    return tuple(sorted(set(out)))
-
-
-def check_message(message: str) -> str:
-    """The client's message template: text whose `{fields}` are all in `MESSAGE_FIELDS`."""
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(message) if name is not None}
-    except ValueError:
-        raise validation_error(
-            {"client_message": "Revise las llaves { } del mensaje: cada campo va entre una { y una }."}
-        ) from None
-    unknown = sorted(n for n in names if n not in MESSAGE_FIELDS)
-    if unknown:
-        known = ", ".join("{" + n + "}" for n in MESSAGE_FIELDS)
-        raise validation_error(
-            {"client_message": f"Campo desconocido en el mensaje: {{{unknown[0]}}}. Puede usar {known}."}
-        )
-    return message
 
 
 def render_message(template: str, values: dict[str, str]) -> str:
@@ -204,34 +193,7 @@ def save_rule(
         if row is not None
         else (DEFAULT_OWN_RULE if scope == "own_balance" else DEFAULT_RULE)
     )
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for name, limit in (("days_thresholds", MAX_DAYS_THRESHOLD), ("balance_thresholds", None)):
-        if fields.get(name) is not None:
-            values[name] = list(_check_thresholds(errors, name, fields[name], limit))
-    for name in ("enabled", "notify_users", "notify_client"):
-        if fields.get(name) is not None:
-            if not isinstance(fields[name], bool):
-                errors[name] = "Debe ser verdadero o falso."
-            values[name] = fields[name]
-    if fields.get("client_message") is not None:
-        message = fields["client_message"]
-        if not isinstance(message, str) or len(message) > MESSAGE_MAX_LENGTH or not message.strip():
-            errors["client_message"] = f"El mensaje es un texto de 1 a {MESSAGE_MAX_LENGTH:,} caracteres."
-        else:
-            values["client_message"] = check_message(message.strip())
-    if fields.get("daily_cap") is not None:
-        cap = fields["daily_cap"]
-        if scope != "account":
-            errors["daily_cap"] = "El límite diario de avisos se define en la regla de toda la cuenta."
-        elif not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_DAILY_CAP:
-            errors["daily_cap"] = f"El límite diario es un número entero de 1 a {MAX_DAILY_CAP:,}."
-        else:
-            values["daily_cap"] = cap
-    if scope == "own_balance" and values.get("notify_client"):
-        errors["notify_client"] = "El aviso de su propio saldo no se envía a clientes."
-    if errors:
-        raise validation_error(errors)
+    values = alert_rules.check_fields(scope, fields)
     if row is None:
         row = AlertRule(
             account_id=actor.account_id,
@@ -249,9 +211,7 @@ def save_rule(
     for name, value in values.items():
         setattr(row, name, value)
     if not row.days_thresholds and not row.balance_thresholds and row.enabled:
-        raise validation_error(
-            {"days_thresholds": "Indique al menos un umbral (días restantes o saldo), o desactive la regla."}
-        )
+        raise validation_error({"days_thresholds": alert_rules.NO_THRESHOLD})
     row.updated_at = utcnow()
     row.updated_by = actor.author
     session.flush()
