@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -46,7 +48,10 @@ def start(
     log_dir: Path,
     env: dict[str, str] | None = None,
     log_level: str = "warning",
+    ready_within: float = 60.0,
 ) -> ServerProcess:
+    """Start `cmdesk-server run` on a free port and wait until its health answers 200 (at most
+    `ready_within` seconds: on a loaded machine, W workers importing the app take a while)."""
     port = free_port()
     log_path = log_dir / f"cmdesk-server-{port}.log"
     full_env = {**os.environ, **(env or {}), "CMDESK_DATABASE_URL": database_url}
@@ -72,7 +77,7 @@ def start(
             env=full_env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"cmdesk-server terminó al arrancar:\n{log_path.read_text(errors='replace')}")
@@ -82,7 +87,11 @@ def start(
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    proc.kill()
+    # The supervisor and the workers it spawned (killing the supervisor alone leaves them orphaned).
+    for pid in reversed(_tree(proc.pid)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(5)
     raise RuntimeError("cmdesk-server no respondió a tiempo.")
 
 

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 import cmdesk
 from cmdesk.server import db, logs, pages, security, throttle
-from cmdesk.server.api import ROUTERS, errors
+from cmdesk.server.api import ROUTERS, errors, resilience
 from cmdesk.server.api.deps import AuthState, audit_scope
 from cmdesk.server.api.strict import StrictInput
 from cmdesk.server.mail import links, queue
@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         from cmdesk.server.api.transfer_lane import TransferLane
 
         app.add_middleware(TransferLane, fast=fast_transfer)
+    resilience.install(app)  # version headers and gates; 503 while the database is away (wraps the above)
     # In front of everything but CORS: no control character in path, query or headers; bodies bounded.
     app.add_middleware(StrictInput, max_body=settings.max_body_bytes)
     if settings.cors_origins:
@@ -183,8 +184,9 @@ PASSWORD_CHECKS = {"/v1/auth/token", "/v1/stamping/consume", "/v1/public/top-up-
 
 def _document_global_answers(app: FastAPI) -> None:
     """Complete each operation of the OpenAPI document with the problems every route can answer:
-    422 (strict input, as problem+json), 413 (body size) with a body, 403 `account_blocked` with a
-    bearer token, 429 and 503 where a password or NIP is checked."""
+    422 (strict input, as problem+json), 503 (the database away, api/resilience; also the hashing gate
+    where a password or NIP is checked), 413 (body size) with a body, 403 `account_blocked` with a
+    bearer token, 429 where a password or NIP is checked."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -199,13 +201,13 @@ def _document_global_answers(app: FastAPI) -> None:
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
-                wanted = {"422"}
+                wanted = {"422", "503"}
                 if "requestBody" in operation:
                     wanted.add("413")
                 if any("HTTPBearer" in s for s in operation.get("security", [])):
                     wanted.add("403")
                 if path in PASSWORD_CHECKS:
-                    wanted |= {"429", "503"}
+                    wanted.add("429")
                 for status in wanted:
                     current = responses.get(status)
                     if current is None or "HTTPValidationError" in str(current):

@@ -83,6 +83,11 @@ def _canonical(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+# Refusals that ask to try again later (429 too many attempts, 503 server busy): the key is released,
+# not answered for good.
+NOT_YET = frozenset({429, 503})
+
+
 def in_progress_error() -> DomainError:
     return DomainError(
         ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS,
@@ -119,9 +124,10 @@ def idempotent(
     """Run `fn(session)` at most once for (`scope`, `key`) and answer (status, JSON-ready body).
 
     `fn` returns (status, body) of a success; a `DomainError` it raises becomes (its status, its
-    problem body) and is stored too. Replays return exactly what was stored. Raises `DomainError`
-    409 for a reused key or one still in progress (those answers are not stored). With `finish`,
-    the operation goes on in transactions of its own (see "Several transactions" above).
+    problem body) and is stored too, unless it asks to try again later (`NOT_YET`: raised, the key
+    released). Replays return exactly what was stored. Raises `DomainError` 409 for a reused key or
+    one still in progress (those answers are not stored). With `finish`, the operation goes on in
+    transactions of its own (see "Several transactions" above).
     """
     now = now or utcnow()
     digest = request_hash(method, path, body)
@@ -144,6 +150,11 @@ def idempotent(
     except DomainError as exc:
         answer = exc.status, domain_problem(exc)
         if exc.code in (ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS, ErrorCode.IDEMPOTENCY_KEY_REUSED):
+            raise
+        if exc.status in NOT_YET:
+            # "Try again in a moment" is no answer to keep: stored, every retry of the key would get
+            # it forever (a client created while the hashing gate was full could never be created).
+            _release(factory, record_id, claimed_at)
             raise
         try:
             stored = db.run(factory, _store, record_id, claimed_at, answer)

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.server.db import PG_CONNECT_ARGS
 from cmdesk.server.operations import ledger
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.throttle import Guard
@@ -36,6 +37,7 @@ from cmdesk.server.throttle import Guard
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "cmdesk-consume"
+POOL_WAIT_SECONDS = 5.0
 _CALL = "SELECT status, balance, issued, password_hash FROM cmdesk_consume(%s, %s, %s, %s, %s)"
 
 
@@ -69,8 +71,13 @@ class FastPool:
                 min_size=1,
                 max_size=self._max,
                 open=False,
-                kwargs={"autocommit": True, "application_name": self._name},
+                # Named, so pg_stat_activity tells these connections apart from the ORM's; the same
+                # keep-alives and connect timeout as the ORM's (db.PG_CONNECT_ARGS).
+                kwargs={"autocommit": True, "application_name": self._name, **PG_CONNECT_ARGS},
                 name=self._name,
+                # While the database is away a caller waits this long for a connection, then the
+                # request answers 503 (api/resilience) instead of hanging past the client's timeout.
+                timeout=POOL_WAIT_SECONDS,
             )
             self._loop = loop
             # Published before the await, so callers arriving together share this pool; `open()`

@@ -9,6 +9,11 @@ same key, and the server applies it once.
 Unlike the cache, this file is never dropped: it is its own SQLite file, `synchronous=FULL` (a
 committed change survives a power loss), one transaction per change, and its schema is upgraded in
 place by `MIGRATIONS` (a newer file than this program knows is left untouched and refused).
+
+A full disk fails the change being written, whole (its transaction rolled back), with a Spanish
+`DiskFull`: a command that could not be queued was never queued (the user is told), and one whose
+`sent`/`done` could not be recorded keeps its previous state and is sent again, with the same key,
+by a later push (the server applies a key once). Nothing written before is touched.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from cmdesk.services import storage
+from cmdesk.services.server_info import server_now
 
 
 class CommandState(StrEnum):
@@ -59,7 +67,9 @@ def new_idempotency_key() -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The server's time (shown in the pending-commands panel; the queue's order is `seq`, never a
+    time)."""
+    return server_now()
 
 
 def _dumps(value: Any) -> str | None:
@@ -217,13 +227,18 @@ class Outbox:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    storage.rollback(self._conn)
+                    raise
+            except sqlite3.Error as exc:
+                if storage.is_disk_full(exc):
+                    raise storage.DiskFull(storage.NOT_SAVED) from exc
                 raise
-            self._conn.execute("COMMIT")
         self._notify()
 
     # ---- writing ------------------------------------------------------------------------------------

@@ -28,6 +28,13 @@ Snapshot. An empty cache (the first sync) is filled from the server's snapshot a
 snapshots (404) is paged from the beginning instead. A rebuild, and a cache last synced more than
 `STALE_AFTER` ago (its cursor too old: what changed since may be more than the whole portfolio), fill
 a cache of their own from the snapshot, which takes the old one's place once complete.
+A server without the counts endpoint (404: an older one) is synced without the comparison, and the
+user is told once (`cmdesk.services.server_info`).
+
+Faults. A full disk stops the sync with `DiskFull` (Spanish) and loses nothing: each outbox change and
+each cache page is its own transaction, so the outbox keeps its commands and the cursor stays with
+the data it covers; the next sync goes on from there. A damaged cache raises `CacheDamaged` (the
+session makes it anew and syncs again). The time of the last sync is the server's.
 """
 
 from __future__ import annotations
@@ -45,11 +52,12 @@ from typing import Any
 
 from cmdesk.domain.errors import ErrorCode
 from cmdesk.domain.field_paths import flatten, unflatten, value_at
-from cmdesk.services import overlays
+from cmdesk.services import overlays, storage
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
 from cmdesk.services.cache.store import delete_files
 from cmdesk.services.outbox import Command, Outbox
+from cmdesk.services.server_info import server_now
 from cmdesk.services.snapshot import Progress, SnapshotFill, SnapshotUnavailable
 
 # A cache not synced for this long is filled again from a snapshot rather than paged from its cursor.
@@ -411,8 +419,17 @@ class SyncEngine:
     # ---- counts -------------------------------------------------------------------------------------
 
     def count_differences(self) -> dict[str, tuple[int, int]]:
-        """entity → (server, cache) for every entity whose counts differ."""
-        server: dict[str, Any] = self.api.get("/v1/sync/counts")
+        """entity → (server, cache) for every entity whose counts differ (none when the server cannot
+        count: an older server without `/v1/sync/counts`)."""
+        if not self.api.server.available("sync_counts"):
+            return {}
+        try:
+            server: dict[str, Any] = self.api.get("/v1/sync/counts")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            self.api.server.missing("sync_counts")
+            return {}
         local = self.cache.counts()
         return {
             entity: (int(count), local.get(entity, 0))
@@ -453,7 +470,7 @@ class SyncEngine:
         last = self.cache.last_sync_at
         if not self.snapshot or self.cache.cursor is None or last is None:
             return None
-        if dt.datetime.now(dt.UTC) - last < STALE_AFTER:
+        if server_now() - last < STALE_AFTER:
             return None
         log.info("the cache was last synced on %s; it is filled again from a snapshot", last.isoformat())
         report = PullReport()
@@ -495,9 +512,12 @@ class SyncEngine:
 
     def sync_once(self, *, check_counts: bool = True, progress: Progress | None = None) -> SyncReport:
         """Push, then pull, then compare counts (rebuilding the cache when they differ). Raises
-        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in.
+        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in,
+        `DiskFull` when the disk is full, `CacheDamaged` when the cache met a damaged page.
         `progress(done, total, text)` follows a snapshot being received."""
         with self._lock:
+            if self.cache.damaged:
+                raise storage.CacheDamaged("the cache met a damaged page")
             started = time.perf_counter()
             # A new business day moves every C.P.D. window, online or not.
             self.cache.refresh_forecasts()
@@ -531,6 +551,6 @@ class SyncEngine:
                 if error.status == 401:
                     raise SessionExpired() from error
                 raise
-            self.cache.mark_synced(dt.datetime.now(dt.UTC))
+            self.cache.mark_synced(self.api.server.clock.now())
             report.seconds = time.perf_counter() - started
             return report

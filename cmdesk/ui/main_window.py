@@ -108,6 +108,7 @@ def read_status(session: DesktopSession) -> dict[str, Any]:
         "attention": outbox.attention_count() if outbox is not None else 0,
         "last_sync_at": session.last_sync_at,
         "state": session.state,
+        "notices": session.notices(),
     }
 
 
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
         self.sign_in_dialog: SignInDialog | None = None
         self.pending_panel: PendingPanel | None = None
         self.shown_account: dict[str, Any] | None = None  # what the header shows
+        self.update_offer: QMessageBox | None = None  # shown once per window
         self.closing = False
 
         self.header = AccountHeader(self)
@@ -314,10 +316,36 @@ class MainWindow(QMainWindow):
     def _on_session_event(self, event: SessionEvent) -> None:
         if event.kind == "state":
             self.status.set_state(self.session.state if self.session else None)
+        elif event.kind == "notice":
+            self.refresh_status()
+            if "update" in event.changed:
+                self.offer_update()
         else:
             self.refresh_all(event.changed)
         if event.kind == "commands" and self.pending_panel is not None and self.pending_panel.isVisible():
             self.pending_panel.refresh()
+
+    def offer_update(self) -> QMessageBox | None:
+        """The server wants a newer cmdesk (for everything, or for something it refused): said once
+        per session, with the way to update (Ayuda's check, which offers the signed installer)."""
+        session = self.session
+        text = session.api.server.update_notice() if session is not None and session.api else None
+        if text is None or self.update_offer is not None:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Information, tr("Actualización de cmdesk"), text, parent=self)
+        box.setObjectName("updateRequired")
+        look = box.addButton(tr("Buscar la actualización"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(tr("Más tarde"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(look)
+        ayuda = self.pages.get("ayuda")
+        box.buttonClicked.connect(
+            lambda button: ayuda.check_for_updates()  # type: ignore[attr-defined]
+            if button is look and ayuda is not None
+            else None
+        )
+        self.update_offer = box
+        box.open()
+        return box
 
     def refresh_all(self, changed: frozenset[str]) -> None:
         """Tell every page what changed, and refresh the header and the status bar."""
@@ -346,6 +374,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(str(account.get("name") or "cmdesk") if account else "cmdesk")
         self.status.set_pending(data["pending"], data["attention"])
         self.status.set_last_sync(data["last_sync_at"])
+        self.status.set_server_notices(data.get("notices") or [])
         self.status.set_state(
             self._shown_state(self.session.state if self.session is not None else data["state"])
         )

@@ -214,3 +214,4 @@ class QueuedLinks:
         return self._items() == other
 
     __hash__ = None  # type: ignore[assignment]
+

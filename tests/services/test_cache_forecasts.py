@@ -24,6 +24,14 @@ def today(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dt.date]]:
     day = [TODAY]
     real = clock.today
     monkeypatch.setattr(clock, "today", lambda now=None: day[0] if now is None else real(now))
+    # The cache takes its day from the server's clock (issue 22): noon in Mexico City of that day.
+    from cmdesk.services import server_info
+
+    monkeypatch.setattr(
+        server_info.default_clock,
+        "now",
+        lambda: dt.datetime.combine(day[0], dt.time(18, 0), tzinfo=dt.UTC),
+    )
     yield day
 
 

@@ -19,7 +19,6 @@ Which optimistic values are laid over the cache is `cmdesk.services.overlays`' b
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from cmdesk.domain import contracts
@@ -35,6 +34,7 @@ from cmdesk.services.cache.rows import TYPED_ENTITIES, client_search_text, sorta
 from cmdesk.services.cache.schema import SCHEMA_VERSION
 from cmdesk.services.cache.stamping import CTI_ORDERS, StampingQueries
 from cmdesk.services.cache.store import CacheStore
+from cmdesk.services.server_info import server_now
 
 
 class Cache(
@@ -52,7 +52,7 @@ class Cache(
     def client_detail(self, client_id: str) -> dict[str, Any]:
         """Everything a client's window shows: the client, its CTIs, movements, invoices, policies,
         licenses and interactions (newest first), the catalog's MKL and the MKL contracted now."""
-        now = dt.datetime.now(dt.UTC)
+        now = server_now()
         in_force = [c for c in self.all("contract") if c.get("kind") == "mkl" and contracts.in_force(c, now)]
 
         def newest(entity: str, key: str) -> list[dict[str, Any]]:

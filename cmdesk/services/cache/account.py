@@ -4,11 +4,11 @@ contracted, and the sub-distributors by state."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from cmdesk.domain import contracts
 from cmdesk.services.cache.entities import EntityQueries
+from cmdesk.services.server_info import server_now
 
 # The server's order of price packages: by type (stamps first), clients' before distributors', smaller
 # first.
@@ -66,7 +66,7 @@ class AccountQueries(EntityQueries):
         whether it is contracted and until when."""
         catalog = self.catalog() or {}
         account = self.account() or {}
-        contracted = contracts.contracted(self.all("contract"), dt.datetime.now(dt.UTC))
+        contracted = contracts.contracted(self.all("contract"), server_now())
         return [
             {
                 **item,

@@ -15,6 +15,7 @@ import orjson
 from cmdesk.domain import clock
 from cmdesk.domain.text import fold, sort_key
 from cmdesk.services.cache.forecasts import cti_row_fields
+from cmdesk.services.server_info import server_now
 
 # Entities with a typed table (the others live only in `entities`).
 TYPED_ENTITIES = ("client", "stamping_account", "movement", "distributor")
@@ -191,7 +192,7 @@ def cti_row(data: Mapping[str, Any], pending: bool, today: dt.date | None = None
         None if rule is None else rule.get("amount_cents"),
         data.get("version"),
         1 if pending else 0,
-        *cti_row_fields(data, today or clock.today()),
+        *cti_row_fields(data, today or clock.today(server_now())),
     )
 
 

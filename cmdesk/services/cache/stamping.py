@@ -18,6 +18,7 @@ from cmdesk.domain.text import fold
 from cmdesk.services.cache.clients import ClientQueries
 from cmdesk.services.cache.forecasts import DAYS_LEFT_KEY, risk_where
 from cmdesk.services.cache.rows import dumps, like_pattern, whole
+from cmdesk.services.server_info import server_now
 
 CTI_ORDERS: dict[str, str] = {
     "client": "client_name_key, client_id, created_at, id",
@@ -143,7 +144,7 @@ class StampingQueries(ClientQueries):
     ) -> None:
         """Keep a CTI's daily series (`[{"date", "issued"}]`, oldest first) with the CTI's `issued`
         count when it was fetched (a different count later means the series is out of date)."""
-        when = (fetched_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
+        when = (fetched_at or server_now()).astimezone(dt.UTC).isoformat()
         series = [{"date": str(d.get("date")), "issued": whole(d.get("issued"))} for d in daily]
         with self._write() as conn:
             conn.execute(self._USAGE_TABLE)

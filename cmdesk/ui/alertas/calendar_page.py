@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain import clock
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.alertas import actions
@@ -59,12 +60,12 @@ class CalendarModel(QAbstractTableModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.items: list[dict[str, Any]] = []
-        self.today = clock.today()
+        self.today = clock.today(server_now())
 
     def set_items(self, items: Sequence[Mapping[str, Any]]) -> None:
         self.beginResetModel()
         self.items = [dict(i) for i in items]
-        self.today = clock.today()
+        self.today = clock.today(server_now())
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:

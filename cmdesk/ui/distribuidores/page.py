@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QTabBar, 
 from cmdesk.domain import mails
 from cmdesk.domain.distributor_states import Action, allowed_actions
 from cmdesk.domain.enums import AccountStatus
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.distribuidores import actions
@@ -132,7 +133,7 @@ def allowed(row: Mapping[str, Any], now: dt.datetime | None = None) -> frozenset
         return frozenset()
     return allowed_actions(
         status,
-        now=now or dt.datetime.now(dt.UTC),
+        now=now or server_now(),
         cancelled_at=fmt.parse_utc(row.get("cancelled_at")),
     )
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cmdesk.domain import clock, usage
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import translator
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def usage_figures(
     fresh = (
         isinstance(fetched_at, dt.datetime)
         and stored.get("issued") == issued
-        and clock.today(fetched_at) == (today or clock.today())
+        and clock.today(fetched_at) == (today or clock.today(server_now()))
     )
     return UsageFigures(
         cpd, remaining, fresh, fetched_at if isinstance(fetched_at, dt.datetime) else None, daily

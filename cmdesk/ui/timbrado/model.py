@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QWidget
 from cmdesk.domain import clock
 from cmdesk.domain.forecast import RiskBand
 from cmdesk.services.outbox import TO_PUSH
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui.kit import forecasts, labels
 from cmdesk.ui.kit.table import RIGHT, Column, PagedTableModel, Query
@@ -178,7 +179,7 @@ def build_rows(cache: Cache, outbox: Outbox | None, data: Sequence[dict[str, Any
     """The rows as shown: usage figures from the stored series, and the commands on their way."""
     stored = cache.stamping_usage([str(d["id"]) for d in data])
     pending = pending_by_cti(outbox) if data else {}
-    today = clock.today()
+    today = clock.today(server_now())
     rows = []
     for item in data:
         ident = str(item["id"])
