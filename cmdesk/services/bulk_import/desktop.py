@@ -28,6 +28,7 @@ from cmdesk.services.commands import imports
 from cmdesk.services.config import MAX_IMPORT_MAPPINGS, load_config, save_config
 from cmdesk.services.export import local_time
 from cmdesk.services.outbox import CommandState, Outbox
+from cmdesk.services.server_info import server_now
 from cmdesk.services.sync import PushReport, SessionExpired
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class SessionDesktop:
         return (held if isinstance(held, int) else 0) - commands.pending_out(self.outbox)["stamps"]
 
     def applied_before(self, cti_id: str, quantity: int, amount_cents: int) -> str | None:
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=RECENT_DAYS)
+        since = server_now() - dt.timedelta(days=RECENT_DAYS)
         found = self.journal.applied_like(cti_id, quantity, amount_cents, since)
         if found is None:
             return None

@@ -19,6 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from cmdesk.services.server_info import server_now
+
 
 class RowState(StrEnum):
     PLANNED = "planned"  # not queued (never, or taken back by a cancellation)
@@ -132,7 +134,7 @@ class Journal:
     def plan(self, import_id: str, file_name: str, rows: Iterable[JournalRow]) -> None:
         """Record an import and the rows to send now; rows it already has keep their attempt and
         outcome, and rows planned before but left out now (excluded this time) are forgotten."""
-        now = dt.datetime.now(dt.UTC).isoformat()
+        now = server_now().isoformat()
         rows = list(rows)
         with self._tx() as conn:
             conn.execute(
@@ -172,7 +174,7 @@ class Journal:
 
     def set_states(self, import_id: str, changes: Iterable[tuple[int, RowState, str, str]]) -> None:
         """(row, state, reason, movement id) of rows whose outcome changed."""
-        now = dt.datetime.now(dt.UTC).isoformat()
+        now = server_now().isoformat()
         with self._tx() as conn:
             conn.executemany(
                 "UPDATE rows SET state = ?, reason = ?, movement_id = ?,"
