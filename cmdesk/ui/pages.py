@@ -5,6 +5,7 @@ from cmdesk.ui import (
     clientes,  # noqa: F401
     compras,  # noqa: F401
     distribuidores,  # noqa: F401
+    estados,  # noqa: F401
     facturacion,  # noqa: F401
     herramientas,  # noqa: F401
     software,  # noqa: F401

@@ -114,6 +114,7 @@ LAYOUT: tuple[TabSpec, ...] = (
             TabSpec("herramientas.precios", QT_TRANSLATE_NOOP("tabs", "Precios")),
             TabSpec("herramientas.usuarios", QT_TRANSLATE_NOOP("tabs", "Usuarios")),
             TabSpec("herramientas.configuracion", QT_TRANSLATE_NOOP("tabs", "Configuraciones globales")),
+            TabSpec("herramientas.estados", QT_TRANSLATE_NOOP("tabs", "Estado de cuenta")),
         ),
     ),
     TabSpec("ayuda", QT_TRANSLATE_NOOP("tabs", "Ayuda")),

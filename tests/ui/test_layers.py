@@ -34,6 +34,7 @@ SCREEN_PACKAGES = (
     "clientes",
     "compras",
     "distribuidores",
+    "estados",
     "facturacion",
     "herramientas",
     "software",

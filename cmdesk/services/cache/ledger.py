@@ -35,6 +35,28 @@ class LedgerQueries(CacheStore):
         sql = f"SELECT * FROM movements{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         return self._rows(sql, [*params, limit, offset], drop=("rowid",))
 
+    def movements_since(
+        self, asset: str, since: str, *, client_id: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The server's movements of `asset` from `since` on (a `sortable_time` text), of one client or
+        all, for a statement (`cmdesk.services.statements`): (id, kind, quantity, amount_cents,
+        source_type, source_id, target_type, target_id, comments, created_at, created_by,
+        created_by_name, source name, target name), by time. Only what the server sent (a command's
+        optimistic record is not a movement yet)."""
+        sql = (
+            "SELECT m.id, m.kind, m.quantity, m.amount_cents, m.source_type, m.source_id, m.target_type,"
+            " m.target_id, m.comments, m.created_at, m.created_by, json_extract(e.data, '$.created_by_name'),"
+            " json_extract(e.data, '$.source.name'), json_extract(e.data, '$.target.name')"
+            " FROM movements m JOIN entities e ON e.entity = 'movement' AND e.id = m.id"
+            " WHERE m.asset = ? AND m.created_at >= ?"
+        )
+        params: list[Any] = [asset, since]
+        if client_id is not None:
+            sql += " AND m.client_id = ?"
+            params.append(client_id)
+        with self._read() as conn:
+            return conn.execute(sql + " ORDER BY m.created_at, m.id", params).fetchall()
+
     # The sales to invoice of the signed-in account (parameters: its id twice).
     _PENDING_SALES_WHERE = (
         f"{pending_sale_where('m.')} AND (m.account_id IS NULL OR m.account_id = ? OR ? IS NULL)"

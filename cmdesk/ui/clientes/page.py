@@ -444,7 +444,19 @@ class ClientsPage(TabPage):
             menu.addAction(tr("Licencias…"), lambda: self.open_detail(one.id, "licenses"))
             menu.addAction(tr("Transferir timbres…"), lambda: self.open_transfer("stamps", one.id))
             menu.addAction(tr("Transferir puntos…"), lambda: self.open_transfer("points", one.id))
+            menu.addSeparator()
+            menu.addAction(tr("Estado de cuenta…"), lambda: self.open_statement(one.id)).setObjectName(
+                "statement"
+            )
         return menu
+
+    def open_statement(self, client_id: str) -> Any:
+        from cmdesk.ui.estados import open_statement
+
+        row = self.model.row_at(self.model.row_of(client_id))
+        title = str(row.data.get("name") or "") if row is not None else client_id
+        self.dialog = self._keep(open_statement(self.context, "client", client_id, title, self))
+        return self.dialog
 
     def _context_menu(self, point: QPoint) -> None:
         index = self.view.indexAt(point)

@@ -382,7 +382,17 @@ class TimbradoPage(tabs.TabPage):
                 menu.addSeparator()
             else:
                 menu.addAction(self.actions_by_name[name])
+        rows = self.selected_rows()
+        if len(rows) == 1:
+            menu.addSeparator()
+            menu.addAction(tr("Estado de cuenta…"), lambda: self.open_statement(rows[0].id))
         menu.popup(self.view.viewport().mapToGlobal(point))
+
+    def open_statement(self, cti_id: str) -> Any:
+        from cmdesk.ui.estados import open_statement
+
+        self.dialog = open_statement(self.context, "stamping_account", cti_id, cti_id, self)
+        return self.dialog
 
     def _double_clicked(self, index: QModelIndex) -> None:
         if not index.isValid():
