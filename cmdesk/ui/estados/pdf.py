@@ -25,7 +25,7 @@ from cmdesk.services.statements import StatementView
 from cmdesk.ui import locale as fmt
 
 # Share of the line each column takes (same order as STATEMENT_COLUMNS).
-SHARES = (1.35, 1.5, 2.3, 0.8, 0.95, 0.95, 0.95, 2.2, 1.5)
+SHARES = (1.45, 1.45, 2.3, 0.85, 1.05, 0.95, 0.95, 2.1, 1.45)
 RESOLUTION = 72  # device units are points
 
 
@@ -69,7 +69,7 @@ def write_statement_pdf(view: StatementView, path: Path) -> int:
     title_font = QFont(body)
     title_font.setPointSizeF(13)
     title_font.setBold(True)
-    metrics = QFontMetricsF(body)
+    metrics = QFontMetricsF(body, writer)  # measured on the PDF, not on the screen
     line = metrics.height() + 3.5
     total_share = sum(SHARES)
     edges = [0.0]

@@ -62,12 +62,22 @@ def test_the_account_statement_shows_and_saves(qtbot: Any, started_window: MainW
     with qtbot.waitSignal(panel.saved, timeout=60_000):
         panel.save_pdf(tmp_path / "estado.pdf")
     assert (tmp_path / "estado.pdf").read_bytes()[:5] == b"%PDF-"
+    render(tmp_path / "estado.pdf", "/tmp/i18b-statement")
+    assert Path("/tmp/i18b-statement-1.png").stat().st_size > 10_000
+
+
+def render(pdf: Path, prefix: str) -> None:
+    """The PDF's first two pages as PNG images (pdftoppm, or Ghostscript where poppler is missing)."""
     if shutil.which("pdftoppm"):
-        subprocess.run(
-            ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "2", str(tmp_path / "estado.pdf"), "/tmp/i18b-statement"],
-            check=True,
-        )
-        assert Path("/tmp/i18b-statement-1.png").exists() or Path("/tmp/i18b-statement-01.png").exists()
+        command = ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "2", str(pdf), prefix]
+        subprocess.run(command, check=True)
+        for produced in Path(prefix).parent.glob(Path(prefix).name + "-0*.png"):
+            produced.rename(produced.with_name(produced.name.replace("-0", "-")))
+    elif shutil.which("gs"):
+        command = ["gs", "-q", "-dBATCH", "-dNOPAUSE", "-sDEVICE=png16m", "-r80", "-dLastPage=2"]
+        subprocess.run([*command, f"-sOutputFile={prefix}-%d.png", str(pdf)], check=True)
+    else:
+        pytest.skip("neither pdftoppm nor gs to render the PDF")
 
 
 def test_money_statement_shows_pesos(qtbot: Any, started_window: MainWindow) -> None:
