@@ -103,6 +103,32 @@ CLIENT_SORTS: Mapping[str, str] = {
     ClientSort.LAST_ISSUE_ASC: "Última emisión más antigua",
 }
 
+# The entities of the bitácora (audit log), as its filters and rows name them.
+AUDIT_ENTITIES: Mapping[str, str] = {
+    "account": "Cuenta Maestra",
+    "distributor": "Distribuidor",
+    "profile": "Usuario",
+    "settings": "Configuración",
+    "client": "Cliente",
+    "interaction": "Interacción",
+    "support_policy": "Póliza de soporte",
+    "stamping_account": "Cuenta de timbrado",
+    "movement": "Movimiento",
+    "charge": "Cargo",
+    "invoice": "Factura",
+    "top_up_code": "Código de abono",
+    "contract": "Contratación",
+    "license": "Licencia",
+    "price_package": "Paquete de precios",
+    "software_product": "Producto de software",
+    "software_file": "Archivo de software",
+    "catalog_package": "Paquete del catálogo",
+    "catalog_contract": "Contratación del catálogo",
+    "catalog_fee": "Cuota del catálogo",
+    "alert": "Alerta",
+    "alert_rule": "Regla de alerta",
+}
+
 
 def name_of(table: Mapping[str, str], value: object) -> str:
     """The Spanish name of `value` in `table`; the value itself when the table does not know it."""

@@ -2,6 +2,7 @@
 
 from cmdesk.ui import (
     ayuda,  # noqa: F401
+    bitacora,  # noqa: F401
     clientes,  # noqa: F401
     compras,  # noqa: F401
     distribuidores,  # noqa: F401

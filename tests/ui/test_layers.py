@@ -31,6 +31,7 @@ CACHE_WRITES = frozenset(
 
 SCREEN_PACKAGES = (
     "ayuda",
+    "bitacora",
     "clientes",
     "compras",
     "distribuidores",

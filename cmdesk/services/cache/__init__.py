@@ -24,6 +24,7 @@ from cmdesk.domain import contracts
 from cmdesk.domain.field_paths import deep_merge
 from cmdesk.domain.text import fold, sort_key
 from cmdesk.services.cache.account import AccountQueries
+from cmdesk.services.cache.audit import AuditQueries
 from cmdesk.services.cache.billing import BillingQueries
 from cmdesk.services.cache.clients import CLIENT_ORDERS, ClientQueries
 from cmdesk.services.cache.entities import EntityQueries
@@ -35,7 +36,14 @@ from cmdesk.services.cache.store import CacheStore
 
 
 class Cache(
-    StampingQueries, ClientQueries, LedgerQueries, BillingQueries, AccountQueries, EntityQueries, CacheStore
+    StampingQueries,
+    ClientQueries,
+    LedgerQueries,
+    BillingQueries,
+    AccountQueries,
+    AuditQueries,
+    EntityQueries,
+    CacheStore,
 ):
     """The local cache of one account on one server: its store and the queries of every entity."""
 

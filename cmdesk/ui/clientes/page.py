@@ -448,7 +448,16 @@ class ClientsPage(TabPage):
             menu.addAction(tr("Estado de cuenta…"), lambda: self.open_statement(one.id)).setObjectName(
                 "statement"
             )
+            menu.addAction(tr("Historial…"), lambda: self.open_history(one.id)).setObjectName("history")
         return menu
+
+    def open_history(self, client_id: str) -> Any:
+        from cmdesk.ui.bitacora import open_history
+
+        row = self.model.row_at(self.model.row_of(client_id))
+        title = str(row.data.get("name") or "") if row is not None else client_id
+        self.dialog = self._keep(open_history(self.context, "client", client_id, title, self))
+        return self.dialog
 
     def open_statement(self, client_id: str) -> Any:
         from cmdesk.ui.estados import open_statement

@@ -386,12 +386,19 @@ class TimbradoPage(tabs.TabPage):
         if len(rows) == 1:
             menu.addSeparator()
             menu.addAction(tr("Estado de cuenta…"), lambda: self.open_statement(rows[0].id))
+            menu.addAction(tr("Historial…"), lambda: self.open_history(rows[0].id))
         menu.popup(self.view.viewport().mapToGlobal(point))
 
     def open_statement(self, cti_id: str) -> Any:
         from cmdesk.ui.estados import open_statement
 
         self.dialog = open_statement(self.context, "stamping_account", cti_id, cti_id, self)
+        return self.dialog
+
+    def open_history(self, cti_id: str) -> Any:
+        from cmdesk.ui.bitacora import open_history
+
+        self.dialog = open_history(self.context, "stamping_account", cti_id, cti_id, self)
         return self.dialog
 
     def _double_clicked(self, index: QModelIndex) -> None:
