@@ -82,7 +82,7 @@ def test_a_clients_history_opens_from_the_clients_menu(qtbot: Any, started_windo
     qtbot.waitUntil(lambda: dialog.panel.model.rowCount() > 0, timeout=30_000)
     assert dialog.panel.filters.entity_id == row.id
     assert dialog.panel.model.records()[0]["action"].startswith("client.")
-    qtbot.waitUntil(lambda: "leído del servidor" in dialog.panel.state.text())
+    qtbot.waitUntil(lambda: "del servidor el" in dialog.panel.state.text())
     dialog.resize(1366, 600)
     dialog.grab().save("/tmp/i18b-history.png")
     dialog.close()
