@@ -136,6 +136,8 @@ class AuditPanel(QWidget):
         filters += [QLabel(tr("Usuario:"), self), self.user, 12]
         if entity is None:
             filters += [QLabel(tr("Entidad:"), self), self.entity, 12]
+        else:
+            self.entity.hide()  # one entity's history: its type is fixed
         filters += [QLabel(tr("Acción:"), self), self.action, self.show_button, None, self.exporter]
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
