@@ -35,12 +35,25 @@ def convert_client(
 
 
 def change_state(
-    context: AppContext, distributor_id: str, action: str, *, parent: QWidget | None = None
+    context: AppContext,
+    distributor_id: str,
+    action: str,
+    *,
+    reason: str = "",
+    parent: QWidget | None = None,
 ) -> Action:
-    """Activar, Suspender, Cancelar, Renovar or Reenviar el correo (`commands.distributors.STATE_PATHS`)."""
+    """Activar, Suspender, Cancelar, Renovar or Reenviar el correo (`commands.distributors.STATE_PATHS`);
+    `reason`: the user's, for the bitácora."""
     label = tr("Distribuidores")
     return online(
-        context, commands.change_state, distributor_id, action, parent=parent, label=label, sync=True
+        context,
+        commands.change_state,
+        distributor_id,
+        action,
+        reason=reason,
+        parent=parent,
+        label=label,
+        sync=True,
     )
 
 

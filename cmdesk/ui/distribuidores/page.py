@@ -33,7 +33,7 @@ from cmdesk.ui.distribuidores.dialogs import (
 )
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.forms import hbox, heading, push_button
-from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform
+from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform, reason_of
 from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
@@ -98,6 +98,9 @@ def allowed(row: Mapping[str, Any], now: dt.datetime | None = None) -> frozenset
 
 
 # action → (confirmation, what the row becomes)
+# The state changes whose confirmation asks for a reason (kept in the bitácora).
+REASON_ACTIONS = frozenset({"activate", "suspend", "cancel"})
+
 STATE_ACTIONS: dict[str, tuple[str, str]] = {
     "activate": (
         QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea activar la cuenta?"),
@@ -307,16 +310,17 @@ class DistributorsPage(TabPage):
             self.dialog.open()
             return
         question, _done = STATE_ACTIONS[key]
-        ask(
+        box = ask(
             self,
             tr("Distribuidores"),
             tr(question),
-            lambda: self.change_state(key, row),
+            lambda: self.change_state(key, row, reason_of(box)),
             informative=f"[{row.get('nic') or ''}] {row.get('name') or ''}"
             + (f"\n\n{tr(INFORMATIVE[key])}" if key in INFORMATIVE else ""),
+            reason=key in REASON_ACTIONS,
         )
 
-    def change_state(self, key: str, row: Mapping[str, Any]) -> None:
+    def change_state(self, key: str, row: Mapping[str, Any], reason: str = "") -> None:
         _question, done_text = STATE_ACTIONS[key]
 
         def done(data: dict[str, Any]) -> None:
@@ -325,7 +329,9 @@ class DistributorsPage(TabPage):
                 tr(done_text).format(name=data.get("name") or "", email=admin.get("email") or "")
             )
 
-        actions.change_state(self.context, str(row.get("id")), key, parent=self).success(done).failure(
+        actions.change_state(self.context, str(row.get("id")), key, reason=reason, parent=self).success(
+            done
+        ).failure(
             self._failed
         ).run()
 

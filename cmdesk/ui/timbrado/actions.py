@@ -46,11 +46,18 @@ def auto_sale(
 
 
 def set_active(
-    context: AppContext, cti_ids: Sequence[str], active: bool, *, parent: QWidget | None = None
+    context: AppContext,
+    cti_ids: Sequence[str],
+    active: bool,
+    *,
+    reason: str = "",
+    parent: QWidget | None = None,
 ) -> Action:
-    """Bloquear / Reactivar CTIs: one command each."""
+    """Bloquear / Reactivar CTIs: one command each (`reason`: for the bitácora)."""
     label = tr("Registrando el cambio")
-    return command(context, commands.set_ctis_active, list(cti_ids), active, parent=parent, label=label)
+    return command(
+        context, commands.set_ctis_active, list(cti_ids), active, reason=reason, parent=parent, label=label
+    )
 
 
 def create_account(

@@ -42,6 +42,7 @@ from cmdesk.services.outbox import Command
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
 from cmdesk.ui.kit.forms import WARNING_STYLE, hbox, vbox
+from cmdesk.ui.kit.messages import add_reason, reason_of
 from cmdesk.ui.kit.table import make_table
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, ResetPasswordDialog
@@ -521,11 +522,12 @@ class TimbradoPage(tabs.TabPage):
         yes = box.addButton(tr("Sí"), QMessageBox.ButtonRole.YesRole)
         box.addButton(tr("No"), QMessageBox.ButtonRole.NoRole)
         box.setDefaultButton(yes)
+        add_reason(box)  # for the bitácora
         ids = [r.id for r in rows]
 
         def answered() -> None:
             if box.clickedButton() is yes:
-                self._queue_active(ids, active)
+                self._queue_active(ids, active, reason_of(box))
 
         box.finished.connect(lambda _code: answered())
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -536,8 +538,8 @@ class TimbradoPage(tabs.TabPage):
         box.open()
         return box
 
-    def _queue_active(self, ids: list[str], active: bool) -> None:
-        actions.set_active(self.context, ids, active, parent=self).success(
+    def _queue_active(self, ids: list[str], active: bool, reason: str = "") -> None:
+        actions.set_active(self.context, ids, active, reason=reason, parent=self).success(
             lambda result: self._queued(result, self.context.is_online())
         ).failure(lambda e: self.show_notice(str(e))).run()
 

@@ -86,3 +86,35 @@ def test_a_clients_history_opens_from_the_clients_menu(qtbot: Any, started_windo
     dialog.resize(1366, 600)
     dialog.grab().save("/tmp/i18b-history.png")
     dialog.close()
+
+
+def test_blocking_a_cti_with_a_reason_shows_it_in_its_history(qtbot: Any, started_window: MainWindow) -> None:
+    from PySide6.QtWidgets import QLineEdit
+
+    from cmdesk.ui.timbrado import TimbradoPage
+
+    timbrado = show_page(started_window, "clientes.timbrado")
+    assert isinstance(timbrado, TimbradoPage)
+    qtbot.waitUntil(lambda: timbrado.model.rowCount() > 0)
+    target = next(timbrado.model.row(i) for i in range(timbrado.model.rowCount()) if timbrado.model.row(i).active)
+    timbrado.select_ids([target.id])
+    box = timbrado.set_active(False)
+    assert box is not None
+    reason = box.findChild(QLineEdit, "reason")
+    assert reason is not None and reason.isVisible()
+    box.grab().save("/tmp/i18b-block-reason.png")
+    qtbot.keyClicks(reason, "Adeudo de 3 meses")
+    next(b for b in box.buttons() if b.text() == "Sí").click()
+    session = started_window.context.session
+    assert session is not None and session.cache is not None
+    qtbot.waitUntil(
+        lambda: (session.cache.server_copy("stamping_account", target.id) or {}).get("active") is False,
+        timeout=30_000,
+    )
+    dialog = timbrado.open_history(target.id)
+    qtbot.waitUntil(lambda: dialog.panel.model.rowCount() > 0, timeout=30_000)
+    newest = dialog.panel.model.records()[0]
+    assert newest["reason"] == "Adeudo de 3 meses"
+    assert newest["device"].startswith("cmdesk/")
+    assert dialog.panel.model.data(dialog.panel.model.index(0, 5)) == "Adeudo de 3 meses"
+    dialog.close()
