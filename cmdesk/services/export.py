@@ -46,7 +46,9 @@ def local_time(value: Any) -> dt.datetime | None:
 class ExportColumn:
     title: str
     value: Callable[[Mapping[str, Any]], Any]
-    kind: str = "text"  # text · number · money (centavos: pesos in the file) · date · datetime · bool
+    # text · number · money (centavos: pesos in the file) · date · datetime · bool · auto (a whole
+    # number stays a number, anything else is text: a balance that may read "Ilimitado")
+    kind: str = "text"
     width: int = 14
 
 
@@ -119,6 +121,8 @@ def _csv_value(column: ExportColumn, row: Mapping[str, Any]) -> str:
         return "" if value is None else str(int(value))
     if column.kind == "money":
         return "" if value is None else f"{Decimal(int(value)) / 100:.2f}"
+    if column.kind == "auto" and _whole(value):
+        return str(value)
     return safe_text(str(value))
 
 
@@ -132,7 +136,13 @@ def _xlsx_value(column: ExportColumn, row: Mapping[str, Any]) -> Any:
         return None if value is None else int(value)
     if column.kind == "money":
         return None if value is None else Decimal(int(value)) / 100
+    if column.kind == "auto" and _whole(value):
+        return value
     return safe_text(str(value))
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def safe_text(text: str) -> str:

@@ -32,6 +32,7 @@ from cmdesk.ui.distribuidores.dialogs import (
     has_multinivel,
 )
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.export import export_button
 from cmdesk.ui.kit.forms import hbox, heading, push_button
 from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform, reason_of
 from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table, selected_record
@@ -230,6 +231,10 @@ class DistributorsPage(TabPage):
         self.transfer_button.setEnabled(False)
         buttons_row.addWidget(self.transfer_button)
         buttons_row.addStretch(1)
+        self.export_button = export_button(
+            self, self.table, "distribuidores", title=tr("Exportar distribuidores")
+        )
+        buttons_row.addWidget(self.export_button)
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
 
@@ -331,9 +336,7 @@ class DistributorsPage(TabPage):
 
         actions.change_state(self.context, str(row.get("id")), key, reason=reason, parent=self).success(
             done
-        ).failure(
-            self._failed
-        ).run()
+        ).failure(self._failed).run()
 
     def _failed(self, error: BaseException) -> None:
         self.show_notice(error_text(error), error=True)

@@ -30,6 +30,7 @@ from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.export import export_button
 from cmdesk.ui.kit.forms import FormDialog, hbox, heading, money_value, push_button
 from cmdesk.ui.kit.messages import REASON_MAX_LENGTH, ask, error_text, field_errors, inform, reason_of
 from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
@@ -157,7 +158,8 @@ class PricesPage(TabPage):
         self.add_button = push_button(tr("Agregar…"), self, "addPackage", self.add)
         self.edit_button = push_button(tr("Modificar…"), self, "editPackage", self.edit)
         self.delete_button = push_button(tr("Eliminar"), self, "deletePackage", self.delete)
-        buttons = hbox(self.add_button, self.edit_button, self.delete_button, None)
+        self.export_button = export_button(self, self.table, "precios", title=tr("Exportar precios"))
+        buttons = hbox(self.add_button, self.edit_button, self.delete_button, None, self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(

@@ -25,6 +25,7 @@ from cmdesk.domain.enums import Role
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.export import export_button
 from cmdesk.ui.kit.forms import FormDialog, hbox, heading, push_button
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
@@ -130,7 +131,8 @@ class UsersPage(TabPage):
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
         self.new_button = push_button(tr("Nuevo usuario…"), self, "newUser", self.new_user)
         self.delete_button = push_button(tr("Eliminar"), self, "deleteUser", self.delete)
-        buttons = hbox(self.new_button, self.delete_button, None)
+        self.export_button = export_button(self, self.table, "usuarios", title=tr("Exportar usuarios"))
+        buttons = hbox(self.new_button, self.delete_button, None, self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(

@@ -18,18 +18,20 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QProgressDialog, QPushButton, QTableView, QWidget
 
+from cmdesk.domain.field_paths import value_at
 from cmdesk.services import export
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, read
 from cmdesk.ui.kit.messages import error_text, inform
-from cmdesk.ui.kit.table import Column, PagedTableModel, Query
+from cmdesk.ui.kit.table import Column, PagedTableModel, Query, record_of
 from cmdesk.ui.operations import Progress
 
 tr = translator("kit")
 
 PAGE = 2000
-# How a table's column kind becomes a file's: the others write the cell's text.
+# How a table's column kind becomes a file's; the others ("auto") write the cell's text, or the
+# record's whole number when the cell shows that number.
 _KINDS = {"number": "number", "money": "money", "date": "date", "datetime": "datetime"}
 
 
@@ -39,11 +41,11 @@ def file_columns(model: PagedTableModel) -> list[export.ExportColumn]:
     for column in model.columns:
         if column.kind == "check":
             continue
-        kind = _KINDS.get(column.kind, "text")
+        kind = _KINDS.get(column.kind, "auto")
         out.append(
             export.ExportColumn(
                 column.title_text(),
-                _reader(column, kind),
+                _reader(column, "text" if kind == "auto" else kind),
                 kind,
                 max(8, min(50, len(column.title_text()) + 4)),
             )
@@ -52,9 +54,20 @@ def file_columns(model: PagedTableModel) -> list[export.ExportColumn]:
 
 
 def _reader(column: Column, kind: str) -> Any:
-    if kind == "text":
-        return column.text
-    return column.read
+    if kind != "text":
+        return column.read
+
+    def value(row: Any) -> Any:
+        # A column that writes a number as text ("2,224", or "Ilimitado"): the record's number.
+        raw = value_at(record_of(row), column.key) if "." in column.key else record_of(row).get(column.key)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            shown = column.text(row)
+            if shown.replace(",", "").lstrip("-").isdigit():
+                return raw
+            return shown
+        return column.text(row)
+
+    return value
 
 
 def table_pages(

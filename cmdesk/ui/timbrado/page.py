@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from cmdesk.services.outbox import Command
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
+from cmdesk.ui.kit.export import export_button
 from cmdesk.ui.kit.forms import WARNING_STYLE, hbox, vbox
 from cmdesk.ui.kit.messages import add_reason, reason_of
 from cmdesk.ui.kit.table import make_table
@@ -115,6 +116,10 @@ class TimbradoPage(tabs.TabPage):
 
         # The table
         self.view = make_table(self.model, self, "table", multiple=True)
+        self.export_button = export_button(
+            self, self.view, "cuentas-de-timbrado", title=tr("Exportar cuentas de timbrado")
+        )
+        actions_row.addWidget(self.export_button)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
