@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QWidget
 
-from cmdesk.services import commands
+from cmdesk.services import commands, handoff
 from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read
 
@@ -57,6 +57,21 @@ def set_active(
     label = tr("Registrando el cambio")
     return command(
         context, commands.set_ctis_active, list(cti_ids), active, reason=reason, parent=parent, label=label
+    )
+
+
+def handoff_sheet(
+    context: AppContext, cti_id: str, password: str, *, event: str, parent: QWidget | None = None
+) -> Action:
+    """The hand-off sheet of a CTI just created or reset (the password only in memory)."""
+    return online(
+        context,
+        handoff.handoff_sheet,
+        cti_id,
+        password,
+        event=event,
+        parent=parent,
+        label=tr("Hoja de entrega"),
     )
 
 

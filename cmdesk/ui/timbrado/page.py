@@ -453,6 +453,9 @@ class TimbradoPage(tabs.TabPage):
                     id=answer.get("id", "")
                 )
             )
+            password = str(answer.get("password") or dialog.passwords.password.text())
+            if answer.get("id") and password:
+                self.open_handoff(str(answer["id"]), password, "created")
 
         dialog.accepted.connect(created)
         self._open(dialog)
@@ -556,13 +559,29 @@ class TimbradoPage(tabs.TabPage):
         dialog = ResetPasswordDialog(
             self.context, row.id, client_text(row.data.get("client_nic"), row.client_name), parent=self
         )
-        dialog.accepted.connect(
-            lambda: self.show_notice(
+        def reset() -> None:
+            self.show_notice(
                 tr(
                     "Se restableció la contraseña de la cuenta {cti}. Configure la nueva contraseña en las "
                     "aplicaciones que timbran con ella."
                 ).format(cti=row.id)
             )
-        )
+            self.open_handoff(row.id, dialog.passwords.password.text(), "reset")
+
+        dialog.accepted.connect(reset)
         self._open(dialog)
         return dialog
+
+    def open_handoff(self, cti_id: str, password: str, event: str) -> None:
+        """Offer the hand-off sheet for the client (the password stays only in its window)."""
+        from cmdesk.ui.timbrado.handoff import HandoffDialog
+
+        def show(sheet: Any) -> None:
+            self.handoff = HandoffDialog(sheet, self)
+            self.handoff.show()
+
+        actions.handoff_sheet(self.context, cti_id, password, event=event, parent=self).success(show).failure(
+            lambda _e: None
+        ).run()
+
+    handoff: Any = None  # the last hand-off sheet window (tests reach it)
