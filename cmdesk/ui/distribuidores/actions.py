@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.services import commands
+from cmdesk.services.network import fetch_network
 from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, online
 from cmdesk.ui.kit.table import Query
@@ -54,6 +55,20 @@ def change_state(
         parent=parent,
         label=label,
         sync=True,
+    )
+
+
+def network(
+    context: AppContext, *, unvalidated_days: int, expiring_days: int, parent: QWidget | None = None
+) -> Action:
+    """The network tree (online: `cmdesk.services.network.fetch_network`)."""
+    return online(
+        context,
+        fetch_network,
+        unvalidated_days=unvalidated_days,
+        expiring_days=expiring_days,
+        parent=parent,
+        label=tr("Leyendo la red"),
     )
 
 

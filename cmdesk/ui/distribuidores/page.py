@@ -186,6 +186,8 @@ class DistributorsPage(TabPage):
             ),
             1,
         )
+        self.network_button = push_button(tr("Red (árbol)…"), self, "networkButton", self.open_network)
+        top.addWidget(self.network_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.tabs = QTabBar(self)
@@ -337,6 +339,14 @@ class DistributorsPage(TabPage):
         actions.change_state(self.context, str(row.get("id")), key, reason=reason, parent=self).success(
             done
         ).failure(self._failed).run()
+
+    def open_network(self) -> Any:
+        """The sub-distributors as a tree, with branch totals and the states that need action."""
+        from cmdesk.ui.distribuidores.network import NetworkWindow
+
+        self.dialog = NetworkWindow(self.context, self)
+        self.dialog.show()
+        return self.dialog
 
     def _failed(self, error: BaseException) -> None:
         self.show_notice(error_text(error), error=True)
