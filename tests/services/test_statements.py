@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from cmdesk.domain import statements as st
+from cmdesk.server import db
+from cmdesk.server.embedded import EmbeddedServer
+from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from cmdesk.services import commands
 from cmdesk.services.api_client import ApiClient
 from cmdesk.services.cache import Cache
@@ -33,6 +36,51 @@ def synced(tmp_path: Path, api: ApiClient) -> Iterator[SyncEngine]:
     yield engine
     cache.close()
     outbox.close()
+
+
+@pytest.fixture
+def pg_server(pg_url: str) -> Iterator[EmbeddedServer]:
+    """The reference server on a database of its own in the test PostgreSQL, migrated and seeded."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    name = f"cmdesk_statements_{uuid.uuid4().hex[:10]}"
+    admin = f"host={url.host} port={url.port} user={url.username} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database = url.set(database=name).render_as_string(hide_password=False)
+    server = EmbeddedServer(database)
+    server.start()
+    engine = db.create_db_engine(database)
+    try:
+        seed_demo(db.session_factory(engine), clients_count=5, software_store=None)
+    finally:
+        engine.dispose()
+    try:
+        yield server
+    finally:
+        server.stop()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_cache_gives_the_servers_statements_on_postgresql(
+    tmp_path: Path, pg_server: EmbeddedServer
+) -> None:
+    client = ApiClient(pg_server.url, retries=2, backoff=0.01)
+    client.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
+    cache = Cache(tmp_path / "cache.sqlite3")
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    try:
+        SyncEngine(client, cache, outbox, page_size=500).sync_once()
+        _compare_every_party(client, cache)
+    finally:
+        cache.close()
+        outbox.close()
+        client.close()
 
 
 def _same(local: StatementView, server: StatementView) -> None:
@@ -63,7 +111,10 @@ def _period() -> tuple[dt.date, dt.date]:
 
 
 def test_the_cache_gives_the_servers_statements(synced: SyncEngine, api: ApiClient) -> None:
-    cache = synced.cache
+    _compare_every_party(api, synced.cache)
+
+
+def _compare_every_party(api: ApiClient, cache: Cache) -> None:
     first, last = _period()
     ctis = cache.query_stamping_accounts(limit=1000)
     commands.fetch_usage(api, cache, [(str(c["id"]), int(c["issued"] or 0)) for c in ctis])
