@@ -175,8 +175,10 @@ def entry_for(
     at: dt.datetime,
     created_by: str,
     created_by_name: str = "",
+    counterpart_names: Mapping[tuple[str, str], str] | None = None,
 ) -> Entry | None:
-    """`movement_entry` from a movement's fields (the server's rows), for speed."""
+    """`movement_entry` from a movement's fields (the server's rows), for speed; `counterpart_names`:
+    the display names of counterparts already known (the desktop's cache)."""
     incoming = (target_type, target_id) in parties
     outgoing = (source_type, source_id) in parties
     if not incoming and not outgoing:
@@ -198,7 +200,7 @@ def entry_for(
             amount_cents,
             other_type,
             other_id,
-            "",
+            counterpart_names.get((other_type, other_id), "") if counterpart_names else "",
             comments,
             created_by,
             created_by_name,

@@ -133,11 +133,20 @@ def _movement_entries(
     profiles by id; the names only the server knows (the parent's users, accounts, catalog items)
     read once per author or party from one movement that carries them."""
     rows = cache.movements_since(asset, sortable_time(since.isoformat()) or "", client_id=client_id)
-    entries: list[st.Entry] = []
     need_author: dict[str, str] = {}  # author → a movement of theirs
     need_party: dict[tuple[str, str], tuple[str, int]] = {}  # party → (a movement, 1 source / 2 target)
-    for mid, kind, qty, amount, s_type, s_id, t_type, t_id, comments, at, author in rows:
-        entry = st.entry_for(
+    for mid, _kind, _qty, _amount, s_type, s_id, t_type, t_id, _comments, _at, author in rows:
+        if author and author not in authors and author not in need_author:
+            need_author[author] = mid
+        for party, side in (((s_type, s_id), 1), ((t_type, t_id), 2)):
+            if party[0] in ("account", "catalog") and party not in keys and party not in need_party:
+                need_party[party] = (mid, side)
+    names = cache.movement_names([*need_author.values(), *(m for m, _ in need_party.values())])
+    all_authors = {**authors, **{a: names.get(m, ("", "", ""))[0] for a, m in need_author.items()}}
+    parties = {p: names.get(m, ("", "", ""))[side] for p, (m, side) in need_party.items()}
+    parse = dt.datetime.fromisoformat
+    entries = [
+        st.entry_for(
             keys,
             mid,
             kind,
@@ -148,32 +157,14 @@ def _movement_entries(
             t_type,
             t_id,
             comments or "",
-            dt.datetime.fromisoformat(at),
+            parse(at),
             author or "",
-            authors.get(author or "", ""),
+            all_authors.get(author or "", ""),
+            parties,
         )
-        if entry is None:
-            continue
-        entries.append(entry)
-        if author and not entry.created_by_name and author not in need_author:
-            need_author[author] = mid
-        other = (entry.counterpart_type or "", entry.counterpart_id or "")
-        if other[0] in ("account", "catalog") and other not in need_party:
-            need_party[other] = (mid, 1 if (t_type, t_id) in keys else 2)
-    if not need_author and not need_party:
-        return entries
-    names = cache.movement_names([*need_author.values(), *(m for m, _ in need_party.values())])
-    author_names = {a: names.get(m, ("", "", ""))[0] for a, m in need_author.items()}
-    party_names = {p: names.get(m, ("", "", ""))[side] for p, (m, side) in need_party.items()}
-    out: list[st.Entry] = []
-    for e in entries:
-        author_name = e.created_by_name or author_names.get(e.created_by, "")
-        party_name = party_names.get((e.counterpart_type or "", e.counterpart_id or ""), "")
-        if author_name != e.created_by_name or party_name:
-            # tuple.__new__: `_replace` costs twice as much, per row of 100,000.
-            e = tuple.__new__(st.Entry, (*e[:8], party_name or e[8], *e[9:11], author_name, e[12]))
-        out.append(e)
-    return out
+        for mid, kind, qty, amount, s_type, s_id, t_type, t_id, comments, at, author in rows
+    ]
+    return [e for e in entries if e is not None]
 
 
 def _issued_entries(
