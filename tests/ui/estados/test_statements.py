@@ -114,3 +114,23 @@ def test_statement_the_same_offline(qtbot: Any, started_window: MainWindow, asse
     assert panel.view is not None and online is not None
     assert (panel.view.opening, panel.view.closing) == (online.opening, online.closing)
     assert [r.balance for r in panel.view.rows] == [r.balance for r in online.rows]
+
+
+def test_a_clients_window_opens_its_statement_and_history(qtbot: Any, started_window: MainWindow) -> None:
+    from cmdesk.ui.bitacora import HistoryDialog
+
+    clients = show_page(started_window, "clientes.clientes")
+    qtbot.waitUntil(lambda: clients.model.rowCount() > 0)
+    row = clients.model.row(0)
+    window = clients.open_detail(row.id)
+    qtbot.waitUntil(lambda: bool(window.data.get("client")), timeout=30_000)
+    statement = window.open_statement()
+    assert isinstance(statement, StatementDialog)
+    qtbot.waitUntil(lambda: statement.panel.view is not None, timeout=30_000)
+    assert statement.panel.view.party_id == row.id
+    assert statement.windowTitle().endswith(str(row.data.get("name")))
+    statement.close()
+    history = window.open_history()
+    assert isinstance(history, HistoryDialog) and history.panel.filters.entity_id == row.id
+    history.close()
+    window.close()
