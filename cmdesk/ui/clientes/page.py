@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QMessageBox,
     QProgressDialog,
     QPushButton,
     QToolButton,
@@ -636,4 +637,19 @@ class ClientsPage(TabPage):
             ).format(name=name, cti=cti_id, password=password)
             box = inform(self, tr("Cliente registrado"), text)
             box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            sheet = box.addButton(tr("Hoja de entrega…"), QMessageBox.ButtonRole.ActionRole)
+            sheet.setObjectName("handoff")
+            sheet.clicked.connect(lambda _c=False, c=cti_id, p=password: self.open_handoff(c, p))
             self.new_password_shown.emit(text)
+
+    handoff: Any = None  # the last hand-off sheet window
+
+    def open_handoff(self, cti_id: str, password: str) -> None:
+        """The hand-off sheet of the new client's CTI (save or print it for the client)."""
+        from cmdesk.ui.timbrado.handoff import HandoffDialog
+
+        def show(sheet: Any) -> None:
+            self.handoff = HandoffDialog(sheet, self)
+            self.handoff.show()
+
+        actions.handoff_sheet(self.context, cti_id, password, parent=self).success(show).run()

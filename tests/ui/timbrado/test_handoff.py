@@ -70,3 +70,22 @@ def test_sheet_text_has_what_the_client_needs(started_window: MainWindow, event:
     assert str(cti["id"]) in text and "Secreta2026" in text and "/stamping/consume" in text
     assert sheet.client_name and sheet.client_name.split()[0] in text
     assert "Secreta2026" not in repr(sheet)
+
+
+def test_a_new_clients_password_box_offers_the_sheet(qtbot: Any, started_window: MainWindow) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    clients = show_page(started_window, "clientes.clientes")
+    session = started_window.context.session
+    assert session is not None and session.cache is not None
+    cti = session.cache.query_stamping_accounts(limit=1)[0]
+    clients.show_new_passwords([("Cliente nuevo", str(cti["id"]), "ClaveNueva2026")])
+    box = clients.last_box
+    assert box is not None and "ClaveNueva2026" in box.text()
+    button = box.findChild(QPushButton, "handoff")
+    assert button is not None
+    button.click()
+    qtbot.waitUntil(lambda: isinstance(clients.handoff, HandoffDialog), timeout=30_000)
+    assert clients.handoff.sheet is not None and clients.handoff.sheet.cti_id == str(cti["id"])
+    assert clients.handoff.sheet.event == "created"
+    clients.handoff.close()
