@@ -23,6 +23,9 @@ from cmdesk.services.statement_files import (
 )
 from cmdesk.services.statements import StatementView
 from cmdesk.ui import locale as fmt
+from cmdesk.ui import translator
+
+tr = translator("estados")
 
 # Share of the line each column takes (same order as STATEMENT_COLUMNS).
 SHARES = (1.45, 1.45, 2.3, 0.85, 1.05, 0.95, 0.95, 2.1, 1.45)
@@ -92,13 +95,14 @@ def write_statement_pdf(view: StatementView, path: Path) -> int:
             y = 0.0
             if number == 1:
                 painter.setFont(title_font)
-                painter.drawText(QRectF(0, 0, width, 20), Qt.AlignmentFlag.AlignLeft, "Estado de cuenta")
+                painter.drawText(QRectF(0, 0, width, 20), Qt.AlignmentFlag.AlignLeft, tr("Estado de cuenta"))
                 painter.setFont(body)
                 painter.drawText(
                     QRectF(0, 0, width, 20),
                     Qt.AlignmentFlag.AlignRight,
-                    "Generado por cmdesk desde "
-                    + ("la caché local" if view.source == "cache" else "el servidor"),
+                    tr("Generado por cmdesk desde la caché local")
+                    if view.source == "cache"
+                    else tr("Generado por cmdesk desde el servidor"),
                 )
                 y = 22.0
                 heading = title_lines(view)
@@ -114,10 +118,10 @@ def write_statement_pdf(view: StatementView, path: Path) -> int:
                         QRectF(x + 92, y + r * line, width / 2 - 96, line), Qt.AlignmentFlag.AlignLeft, value
                     )
                 summary = [
-                    ("Saldo inicial", view.opening),
-                    ("Abonos", view.credits),
-                    ("Cargos", view.debits),
-                    ("Saldo final", view.closing),
+                    (tr("Saldo inicial"), view.opening),
+                    (tr("Abonos"), view.credits),
+                    (tr("Cargos"), view.debits),
+                    (tr("Saldo final"), view.closing),
                 ]
                 y += line * 3.4
                 box = width / len(summary)
@@ -162,15 +166,21 @@ def write_statement_pdf(view: StatementView, path: Path) -> int:
             index += capacity
             if number == pages and not view.rows:
                 painter.drawText(
-                    QRectF(0, y, width, line), Qt.AlignmentFlag.AlignLeft, "Sin movimientos en el periodo."
+                    QRectF(0, y, width, line),
+                    Qt.AlignmentFlag.AlignLeft,
+                    tr("Sin movimientos en el periodo."),
                 )
             # The foot of the page.
             foot = QRectF(0, height - footer_h + 4, width, line)
             painter.drawText(
                 foot, Qt.AlignmentFlag.AlignLeft, f"{view.account_name} · NIC {view.account_nic}"
             )
-            painter.drawText(foot, Qt.AlignmentFlag.AlignHCenter, f"Impreso el {printed}")
-            painter.drawText(foot, Qt.AlignmentFlag.AlignRight, f"Página {number} de {pages}")
+            painter.drawText(
+                foot, Qt.AlignmentFlag.AlignHCenter, tr("Impreso el {when}").format(when=printed)
+            )
+            painter.drawText(
+                foot, Qt.AlignmentFlag.AlignRight, tr("Página {n} de {total}").format(n=number, total=pages)
+            )
     finally:
         painter.end()
     del writer
