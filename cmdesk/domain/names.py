@@ -129,6 +129,39 @@ AUDIT_ENTITIES: Mapping[str, str] = {
     "alert_rule": "Regla de alerta",
 }
 
+# The fields a bitácora record shows most (the models' column names); others show as they are.
+AUDIT_FIELDS: Mapping[str, str] = {
+    "active": "Activa",
+    "favorite": "Favorito",
+    "dropped": "Baja",
+    "color": "Color",
+    "name": "Nombre",
+    "trade_name": "Nombre comercial",
+    "rfc": "RFC",
+    "email": "Correo",
+    "phone": "Teléfono",
+    "mobile": "Celular",
+    "status": "Estado",
+    "kind": "Tipo",
+    "asset": "Tipo",
+    "quantity": "Cantidad",
+    "amount_cents": "Importe (centavos)",
+    "price_cents": "Precio (centavos)",
+    "description": "Descripción",
+    "comments": "Comentarios",
+    "balance": "Saldo",
+    "stamps_balance": "Saldo de timbres",
+    "points_balance": "Saldo de puntos",
+    "password": "Contraseña",
+    "expires_at": "Vence",
+    "rfc_restriction": "RFC permitido",
+    "for_distributors": "Para distribuidores",
+    "auto_sale.enabled": "Venta automática",
+    "auto_sale.minimum": "Venta automática: mínimo",
+    "auto_sale.credit": "Venta automática: timbres",
+    "auto_sale.amount_cents": "Venta automática: importe (centavos)",
+}
+
 
 def name_of(table: Mapping[str, str], value: object) -> str:
     """The Spanish name of `value` in `table`; the value itself when the table does not know it."""

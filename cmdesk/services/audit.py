@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
+from cmdesk.domain import names
 from cmdesk.services.api_client import ApiClient
 from cmdesk.services.cache import Cache
 
@@ -124,7 +125,10 @@ def summary(record: dict[str, Any], limit: int = 4) -> str:
         return "Alta"
     if after is None and before is not None:
         return "Baja"
-    parts = [f"{name}: {old} → {new}" for name, old, new in changed_fields(before, after)]
+    parts = [
+        f"{names.name_of(names.AUDIT_FIELDS, name)}: {old} → {new}"
+        for name, old, new in changed_fields(before, after)
+    ]
     more = len(parts) - limit
     text = "; ".join(parts[:limit])
     return text + (f" (y {more} más)" if more > 0 else "")

@@ -45,7 +45,7 @@ def test_a_queued_block_carries_its_reason_and_the_device(synced: SyncEngine, ap
     assert newest["reason"] == reason
     assert newest["device"] == api.device == device_label()
     assert newest["profile"]["email"]
-    assert summary(newest) == "active: Sí → No"
+    assert summary(newest) == "Activa: Sí → No"
     detail = audit_record(api, cache, int(newest["id"]))
     assert {"entity": "stamping_account", "id": cti} in detail["subjects"]
     # Reactivated without a reason: the record has none.

@@ -320,7 +320,8 @@ class RecordDialog(QDialog):
         for name, old, new in changed_fields(change.get("before"), change.get("after")):
             row = self.fields.rowCount()
             self.fields.insertRow(row)
-            for column, text in enumerate((f"{labels.audit_entity(entity)} {ident}", name, old, new)):
+            field = labels.name(names.AUDIT_FIELDS, name)
+            for column, text in enumerate((f"{labels.audit_entity(entity)} {ident}", field, old, new)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.fields.setItem(row, column, item)
