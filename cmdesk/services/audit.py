@@ -35,6 +35,7 @@ class AuditFilter:
     profile_id: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    account_id: str | None = None  # a sub-distributor's bitácora (anywhere below this account)
 
     @property
     def key(self) -> str:
@@ -52,6 +53,8 @@ class AuditFilter:
             out["from"] = self.since.astimezone(dt.UTC).isoformat()
         if self.until is not None:
             out["to"] = self.until.astimezone(dt.UTC).isoformat()
+        if self.account_id:
+            out["account_id"] = self.account_id
         return out
 
 

@@ -81,13 +81,14 @@ class AuditPanel(QWidget):
         *,
         entity: str | None = None,
         entity_id: str | None = None,
+        account_id: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("auditPanel")
         self.context = context
-        self.fixed_entity, self.fixed_id = entity, entity_id
-        self.filters = AuditFilter(entity=entity, entity_id=entity_id)
+        self.fixed_entity, self.fixed_id, self.account_id = entity, entity_id, account_id
+        self.filters = AuditFilter(entity=entity, entity_id=entity_id, account_id=account_id)
         self.more = False
         self._fetching = False
         self._again: bool | None = None  # a fetch asked for while one ran (True: from the top)
@@ -168,6 +169,7 @@ class AuditPanel(QWidget):
             profile_id=self.user.currentData(),
             since=since,
             until=until,
+            account_id=self.account_id,
         )
 
     def restart(self) -> None:
@@ -370,11 +372,19 @@ class HistoryDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("historyDialog")
         self.setWindowTitle(tr("Historial: {who}").format(who=title))
-        self.panel = AuditPanel(context, entity=entity, entity_id=entity_id, parent=self)
+        account = entity == "account"  # a sub-distributor's whole bitácora
+        self.panel = AuditPanel(
+            context,
+            entity=None if account else entity,
+            entity_id=None if account else entity_id,
+            account_id=entity_id if account else None,
+            parent=self,
+        )
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
         layout = QVBoxLayout(self)
-        layout.addLayout(heading(tr("Historial"), self, f"{labels.audit_entity(entity)}: {title}"))
+        what = tr("Bitácora del distribuidor") if account else labels.audit_entity(entity)
+        layout.addLayout(heading(tr("Historial"), self, f"{what}: {title}"))
         layout.addWidget(self.panel, 1)
         layout.addLayout(hbox(None, close))
         self.resize(1200, 600)

@@ -295,6 +295,10 @@ class DistributorsPage(TabPage):
         ):
             if key in enabled:
                 menu.addAction(text, functools.partial(self.act, key))
+        row = self.selected()
+        if row is not None:
+            menu.addSeparator()
+            menu.addAction(tr("Bitácora del distribuidor…"), lambda: self.open_log(row))
         if not menu.isEmpty():
             menu.popup(self.table.viewport().mapToGlobal(pos))
 
@@ -339,6 +343,14 @@ class DistributorsPage(TabPage):
         actions.change_state(self.context, str(row.get("id")), key, reason=reason, parent=self).success(
             done
         ).failure(self._failed).run()
+
+    def open_log(self, row: Mapping[str, Any]) -> Any:
+        """The sub-distributor's bitácora (what its users did, as far as this account may see)."""
+        from cmdesk.ui.bitacora import open_history
+
+        title = f"[{row.get('nic') or ''}] {row.get('name') or ''}"
+        self.dialog = open_history(self.context, "account", str(row.get("id")), title, self)
+        return self.dialog
 
     def open_network(self) -> Any:
         """The sub-distributors as a tree, with branch totals and the states that need action."""

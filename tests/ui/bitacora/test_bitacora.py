@@ -118,3 +118,15 @@ def test_blocking_a_cti_with_a_reason_shows_it_in_its_history(qtbot: Any, starte
     assert newest["device"].startswith("cmdesk/")
     assert dialog.panel.model.data(dialog.panel.model.index(0, 5)) == "Adeudo de 3 meses"
     dialog.close()
+
+
+def test_a_sub_distributors_log_opens_from_distribuidores(qtbot: Any, started_window: MainWindow) -> None:
+    page = show_page(started_window, "clientes.distribuidores")
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=30_000)
+    row = page.model.record(0)
+    dialog = page.open_log(row)
+    assert isinstance(dialog, HistoryDialog)
+    assert dialog.panel.filters.account_id == row["id"] and dialog.panel.filters.entity is None
+    qtbot.waitUntil(lambda: "del servidor el" in dialog.panel.state.text(), timeout=30_000)
+    assert dialog.panel.notice.text() == ""  # the server accepted the filter: no refusal shown
+    dialog.close()
