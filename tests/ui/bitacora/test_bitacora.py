@@ -130,3 +130,29 @@ def test_a_sub_distributors_log_opens_from_distribuidores(qtbot: Any, started_wi
     qtbot.waitUntil(lambda: "del servidor el" in dialog.panel.state.text(), timeout=30_000)
     assert dialog.panel.notice.text() == ""  # the server accepted the filter: no refusal shown
     dialog.close()
+
+
+def test_suspending_a_distributor_asks_a_reason_that_reaches_the_log(
+    qtbot: Any, started_window: MainWindow
+) -> None:
+    from PySide6.QtWidgets import QLineEdit, QPushButton
+
+    page = show_page(started_window, "clientes.distribuidores")
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=30_000)
+    index = next(i for i in range(page.model.rowCount()) if page.model.record(i).get("status") == "active")
+    row = page.model.record(index)
+    page.table.selectRow(index)
+    page.act("suspend")
+    box = page.last_box
+    assert box is not None
+    reason = box.findChild(QLineEdit, "reason")
+    assert reason is not None
+    reason.setText("Pidió la suspensión por escrito")
+    box.grab().save("/tmp/i18b-suspend-reason.png")
+    box.findChild(QPushButton, "yesButton").click()
+    qtbot.waitUntil(lambda: "suspendida" in page.notice.text(), timeout=30_000)
+    api = started_window.context.session.api
+    records = api.get("/v1/audit", {"entity": "distributor", "limit": 5})["items"]
+    newest = next(r for r in records if r["entity_id"] == row["id"])
+    assert newest["reason"] == "Pidió la suspensión por escrito"
+    assert newest["action"].startswith("distributor.")
