@@ -116,11 +116,21 @@ class Statement:
 
     @property
     def credits(self) -> int:
-        return sum(r.entry.delta for r in self.rows if r.entry.delta > 0)
+        return credits(self.rows)
 
     @property
     def debits(self) -> int:
-        return -sum(r.entry.delta for r in self.rows if r.entry.delta < 0)
+        return debits(self.rows)
+
+
+def credits(rows: Iterable[Row]) -> int:
+    """What the rows added to the balance."""
+    return sum(r.entry.delta for r in rows if r.entry.delta > 0)
+
+
+def debits(rows: Iterable[Row]) -> int:
+    """What the rows took from the balance (a positive number)."""
+    return -sum(r.entry.delta for r in rows if r.entry.delta < 0)
 
 
 def _party(value: Mapping[str, Any] | None) -> tuple[str, str] | None:

@@ -68,11 +68,11 @@ class StatementView:
 
     @property
     def credits(self) -> int:
-        return sum(r.entry.delta for r in self.rows if r.entry.delta > 0)
+        return st.credits(self.rows)
 
     @property
     def debits(self) -> int:
-        return -sum(r.entry.delta for r in self.rows if r.entry.delta < 0)
+        return st.debits(self.rows)
 
 
 def _check(party_type: str, asset: str, first: dt.date, last: dt.date) -> None:
