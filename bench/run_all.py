@@ -321,6 +321,14 @@ BENCHMARKS: list[Benchmark] = [
         expected=[("Descarga frente a curl en loopback", "≥ 80.0 %")],
     ),
     Benchmark(
+        "statement_cache",
+        "Estado de cuenta de 100 mil movimientos desde la caché del escritorio",
+        "bench.statement_cache",
+        [],
+        ["--runs", "3"],
+        expected=[("Estado de cuenta de 100,000 movimientos desde la caché", "< 500.0 ms")],
+    ),
+    Benchmark(
         "bitacora",
         "Bitácora a un millón de registros y estado de cuenta de 100 mil movimientos",
         "bench.bitacora",

@@ -144,6 +144,65 @@ ALERT_RULE_SCOPES: Mapping[str, str] = {
     "stamping_account": "Cuenta de timbrado",
 }
 
+# The entities of the bitácora (audit log), as its filters and rows name them.
+AUDIT_ENTITIES: Mapping[str, str] = {
+    "account": "Cuenta Maestra",
+    "distributor": "Distribuidor",
+    "profile": "Usuario",
+    "settings": "Configuración",
+    "client": "Cliente",
+    "interaction": "Interacción",
+    "support_policy": "Póliza de soporte",
+    "stamping_account": "Cuenta de timbrado",
+    "movement": "Movimiento",
+    "charge": "Cargo",
+    "invoice": "Factura",
+    "top_up_code": "Código de abono",
+    "contract": "Contratación",
+    "license": "Licencia",
+    "price_package": "Paquete de precios",
+    "software_product": "Producto de software",
+    "software_file": "Archivo de software",
+    "catalog_package": "Paquete del catálogo",
+    "catalog_contract": "Contratación del catálogo",
+    "catalog_fee": "Cuota del catálogo",
+    "alert": "Alerta",
+    "alert_rule": "Regla de alerta",
+}
+
+# The fields a bitácora record shows most (the models' column names); others show as they are.
+AUDIT_FIELDS: Mapping[str, str] = {
+    "active": "Activa",
+    "favorite": "Favorito",
+    "dropped": "Baja",
+    "color": "Color",
+    "name": "Nombre",
+    "trade_name": "Nombre comercial",
+    "rfc": "RFC",
+    "email": "Correo",
+    "phone": "Teléfono",
+    "mobile": "Celular",
+    "status": "Estado",
+    "kind": "Tipo",
+    "asset": "Tipo",
+    "quantity": "Cantidad",
+    "amount_cents": "Importe (centavos)",
+    "price_cents": "Precio (centavos)",
+    "description": "Descripción",
+    "comments": "Comentarios",
+    "balance": "Saldo",
+    "stamps_balance": "Saldo de timbres",
+    "points_balance": "Saldo de puntos",
+    "password": "Contraseña",
+    "expires_at": "Vence",
+    "rfc_restriction": "RFC permitido",
+    "for_distributors": "Para distribuidores",
+    "auto_sale.enabled": "Venta automática",
+    "auto_sale.minimum": "Venta automática: mínimo",
+    "auto_sale.credit": "Venta automática: timbres",
+    "auto_sale.amount_cents": "Venta automática: importe (centavos)",
+}
+
 
 def name_of(table: Mapping[str, str], value: object) -> str:
     """The Spanish name of `value` in `table`; the value itself when the table does not know it."""

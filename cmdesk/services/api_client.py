@@ -55,7 +55,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from ipaddress import ip_address
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 import requests
@@ -63,6 +63,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
+import cmdesk
 from cmdesk.domain import compat
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError
 from cmdesk.services.server_info import ServerInfo
@@ -373,6 +374,7 @@ class ApiClient:
         backoff: float = 0.5,
         on_refresh_token: RefreshCallback | None = None,
         server: ServerInfo | None = None,
+        device: str | None = None,
     ) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -385,6 +387,8 @@ class ApiClient:
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
         self.on_refresh_token = on_refresh_token
+        # Who is acting, for the server's bitácora: sent on every request (`X-Cmdesk-Device`).
+        self.device = device if device is not None else device_label()
         self._trust_env = not _is_loopback(parts.hostname)
         self._lock = threading.Lock()  # the token state and the list of sessions
         # One refresh at a time (refresh tokens rotate). Reentrant: `on_refresh_token` may call the client.
@@ -502,14 +506,15 @@ class ApiClient:
         *,
         idempotency_key: str | None = None,
         if_match: int | str | None = None,
+        reason: str | None = None,
     ) -> Any:
         """POST (`json=None` sends no body); retried after a failure only when it carries
-        `idempotency_key`."""
+        `idempotency_key`. `reason`: the user's reason, for the bitácora (`X-Cmdesk-Reason`)."""
         return self._json(
             "POST",
             path,
             body=_NO_BODY if json is None else json,
-            headers=_headers(idempotency_key, if_match),
+            headers=_headers(idempotency_key, if_match, reason),
             retryable=idempotency_key is not None,
         )
 
@@ -520,21 +525,24 @@ class ApiClient:
         *,
         if_match: int | str | None = None,
         idempotency_key: str | None = None,
+        reason: str | None = None,
     ) -> Any:
         """PATCH (`If-Match: <version>`); retried after a failure only when it carries `idempotency_key`."""
         return self._json(
             "PATCH",
             path,
             body=json,
-            headers=_headers(idempotency_key, if_match),
+            headers=_headers(idempotency_key, if_match, reason),
             retryable=idempotency_key is not None,
         )
 
-    def put(self, path: str, json: Any, *, if_match: int | str | None = None) -> Any:
-        return self._json("PUT", path, body=json, headers=_headers(None, if_match))
+    def put(
+        self, path: str, json: Any, *, if_match: int | str | None = None, reason: str | None = None
+    ) -> Any:
+        return self._json("PUT", path, body=json, headers=_headers(None, if_match, reason))
 
-    def delete(self, path: str) -> Any:
-        return self._json("DELETE", path)
+    def delete(self, path: str, *, reason: str | None = None) -> Any:
+        return self._json("DELETE", path, headers=_headers(None, None, reason))
 
     def health(self) -> bool:
         """Whether `/v1/health` answers OK right now (one quick try, no retries, never raises)."""
@@ -729,6 +737,7 @@ class ApiClient:
                     "User-Agent": f"{compat.USER_AGENT_PREFIX}{self.server.version}",
                     compat.DESKTOP_VERSION_HEADER: str(self.server.version),
                     "Accept": "application/json, application/problem+json",
+                    "X-Cmdesk-Device": header_text(self.device),
                 }
             )
             # No retries inside urllib3: this class decides what may be sent twice.
@@ -826,8 +835,31 @@ class ApiClient:
             log.warning("on_refresh_token failed", exc_info=True)
 
 
-def _headers(idempotency_key: str | None, if_match: int | str | None) -> dict[str, str]:
+def header_text(text: str) -> str:
+    """A header value of any text: UTF-8 percent-encoded (`%XX`), as the server reads
+    `X-Cmdesk-Device` and `X-Cmdesk-Reason`; line breaks become spaces."""
+    return quote(" ".join(text.split()), safe=" !#$&'()*+,/:;=?@[]~-._")
+
+
+def device_label() -> str:
+    """This desktop as the bitácora names it: `cmdesk/<version> (<computer>; <user>)`."""
+    import getpass
+    import platform
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = ""
+    where = "; ".join(part for part in (platform.node() or "?", user) if part)
+    return f"cmdesk/{cmdesk.__version__} ({where})"
+
+
+def _headers(
+    idempotency_key: str | None, if_match: int | str | None, reason: str | None = None
+) -> dict[str, str]:
     headers: dict[str, str] = {}
+    if reason and reason.strip():
+        headers["X-Cmdesk-Reason"] = header_text(reason.strip())
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
     if if_match is not None:

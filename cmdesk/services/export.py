@@ -21,8 +21,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ def local_time(value: Any) -> dt.datetime | None:
 class ExportColumn:
     title: str
     value: Callable[[Mapping[str, Any]], Any]
-    kind: str = "text"  # text · number · datetime · bool
+    # text · number · money (centavos: pesos in the file) · date · datetime · bool · auto (a whole
+    # number stays a number, anything else is text: a balance that may read "Ilimitado")
+    kind: str = "text"
     width: int = 14
 
 
@@ -107,28 +110,42 @@ def iter_client_pages(
 
 def _csv_value(column: ExportColumn, row: Mapping[str, Any]) -> str:
     value = column.value(row)
-    if column.kind == "datetime":
+    if column.kind in ("datetime", "date"):
         moment = local_time(value)
-        return moment.strftime("%d/%m/%Y %H:%M") if moment else ""
+        if moment is None:
+            return ""
+        return moment.strftime("%d/%m/%Y %H:%M" if column.kind == "datetime" else "%d/%m/%Y")
     if column.kind == "bool":
         return _yes_no(value)
     if column.kind == "number":
-        return str(int(value or 0))
-    return _safe_text(str(value))
+        return "" if value is None else str(int(value))
+    if column.kind == "money":
+        return "" if value is None else f"{Decimal(int(value)) / 100:.2f}"
+    if column.kind == "auto" and _whole(value):
+        return str(value)
+    return safe_text(str(value))
 
 
 def _xlsx_value(column: ExportColumn, row: Mapping[str, Any]) -> Any:
     value = column.value(row)
-    if column.kind == "datetime":
+    if column.kind in ("datetime", "date"):
         return local_time(value)
     if column.kind == "bool":
         return _yes_no(value)
     if column.kind == "number":
-        return int(value or 0)
-    return _safe_text(str(value))
+        return None if value is None else int(value)
+    if column.kind == "money":
+        return None if value is None else Decimal(int(value)) / 100
+    if column.kind == "auto" and _whole(value):
+        return value
+    return safe_text(str(value))
 
 
-def _safe_text(text: str) -> str:
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def safe_text(text: str) -> str:
     """Text a spreadsheet must not run as a formula (a name typed as "=HYPERLINK(...)")."""
     return "'" + text if text[:1] in ("=", "+", "@") or (text[:1] == "-" and len(text) > 1) else text
 
@@ -153,12 +170,43 @@ def export_clients(
         raise ValueError(f"formato de exportación desconocido: {kind!r}")
     total = cache.count_clients(q=q, category=category, color=color)
     pages = iter_client_pages(cache, q=q, category=category, color=color, sort=sort)
+    return write_table(
+        path,
+        COLUMNS,
+        pages,
+        total,
+        file_format=kind,
+        sheet="Clientes",
+        progress=progress,
+        cancelled=cancelled,
+    )
+
+
+def write_table(
+    path: Path,
+    columns: Sequence[ExportColumn],
+    pages: Iterable[Sequence[Any]],
+    total: int,
+    *,
+    file_format: str | None = None,
+    sheet: str = "Hoja1",
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> int:
+    """Write the rows of `pages` (lists of rows; each column reads its value from a row) to `path`,
+    Excel or CSV (from `file_format`, else the suffix), through a temporary file replaced at the end:
+    a failed or cancelled export leaves no half file. Returns how many rows were written."""
+    path = Path(path)
+    kind = (file_format or path.suffix.lstrip(".")).lower()
+    if kind not in FORMATS:
+        raise ValueError(f"formato de exportación desconocido: {kind!r}")
     tmp = path.with_name(path.name + ".tmp")
     try:
         if kind == "csv":
-            written = _write_csv(tmp, pages, total, progress, cancelled)
+            written = _write_csv(tmp, columns, pages, total, progress, cancelled)
         else:
-            written = _write_xlsx(tmp, pages, total, progress, cancelled)
+            title = "".join(" " if ch in "[]:*?/\\" else ch for ch in sheet)[:31] or "Hoja1"
+            written = _write_xlsx(tmp, columns, pages, total, progress, cancelled, title)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -173,6 +221,7 @@ def _check(cancelled: Callable[[], bool] | None) -> None:
 
 def _write_csv(
     path: Path,
+    columns: Sequence[ExportColumn],
     pages: Any,
     total: int,
     progress: Callable[[int, int], None] | None,
@@ -182,10 +231,10 @@ def _write_csv(
     # utf-8-sig: the BOM that tells Excel the file is UTF-8.
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(HEADERS)
+        writer.writerow([c.title for c in columns])
         for rows in pages:
             _check(cancelled)
-            writer.writerows([_csv_value(c, r) for c in COLUMNS] for r in rows)
+            writer.writerows([_csv_value(c, r) for c in columns] for r in rows)
             written += len(rows)
             if progress is not None:
                 progress(written, total)
@@ -194,10 +243,12 @@ def _write_csv(
 
 def _write_xlsx(
     path: Path,
+    columns: Sequence[ExportColumn],
     pages: Any,
     total: int,
     progress: Callable[[int, int], None] | None,
     cancelled: Callable[[], bool] | None,
+    title: str,
 ) -> int:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -205,28 +256,32 @@ def _write_xlsx(
     from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Clientes")
-    for index, column in enumerate(COLUMNS, start=1):
+    sheet = book.create_sheet(title)
+    for index, column in enumerate(columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     header: list[Any] = []
-    for title in HEADERS:
-        cell = WriteOnlyCell(sheet, value=title)
+    for column in columns:
+        cell = WriteOnlyCell(sheet, value=column.title)
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    date_columns = {i for i, c in enumerate(COLUMNS) if c.kind == "datetime"}
+    formats = {
+        i: {"datetime": "dd/mm/yyyy hh:mm", "date": "dd/mm/yyyy", "money": '"$"#,##0.00'}[c.kind]
+        for i, c in enumerate(columns)
+        if c.kind in ("datetime", "date", "money")
+    }
     written = 0
     for rows in pages:
         _check(cancelled)
         for row in rows:
-            values: Sequence[Any] = [_xlsx_value(c, row) for c in COLUMNS]
+            values: Sequence[Any] = [_xlsx_value(c, row) for c in columns]
             out: list[Any] = []
             for i, value in enumerate(values):
-                if i in date_columns and value is not None:
+                if i in formats and value is not None:
                     cell = WriteOnlyCell(sheet, value=value)
-                    cell.number_format = "dd/mm/yyyy hh:mm"
+                    cell.number_format = formats[i]
                     out.append(cell)
                 else:
                     out.append(value)

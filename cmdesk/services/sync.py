@@ -259,15 +259,16 @@ class SyncEngine:
 
     def _send(self, command: Command) -> Any:
         method, path, body, key = command.method, command.path, command.body, command.idempotency_key
+        reason = str(command.extra.get("reason") or "") or None  # the user's, for the bitácora
         if method == "POST":
-            return self.api.post(path, body, idempotency_key=key, if_match=command.if_match)
+            return self.api.post(path, body, idempotency_key=key, if_match=command.if_match, reason=reason)
         if method == "PATCH":
             # PATCH is applied once by nature (it sets values); the key lets the client retry it.
-            return self.api.patch(path, body, if_match=command.if_match, idempotency_key=key)
+            return self.api.patch(path, body, if_match=command.if_match, idempotency_key=key, reason=reason)
         if method == "PUT":
-            return self.api.put(path, body)
+            return self.api.put(path, body, reason=reason)
         if method == "DELETE":
-            return self.api.delete(path)
+            return self.api.delete(path, reason=reason)
         raise ValueError(f"unknown method {method!r}")
 
     def _done(self, command: Command, answer: Any, report: PushReport) -> None:

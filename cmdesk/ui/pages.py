@@ -3,9 +3,11 @@
 from cmdesk.ui import (
     alertas,  # noqa: F401
     ayuda,  # noqa: F401
+    bitacora,  # noqa: F401
     clientes,  # noqa: F401
     compras,  # noqa: F401
     distribuidores,  # noqa: F401
+    estados,  # noqa: F401
     facturacion,  # noqa: F401
     herramientas,  # noqa: F401
     software,  # noqa: F401

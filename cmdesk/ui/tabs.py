@@ -124,6 +124,8 @@ LAYOUT: tuple[TabSpec, ...] = (
             TabSpec("herramientas.usuarios", QT_TRANSLATE_NOOP("tabs", "Usuarios")),
             TabSpec("herramientas.configuracion", QT_TRANSLATE_NOOP("tabs", "Configuraciones globales")),
             TabSpec("herramientas.alertas", QT_TRANSLATE_NOOP("tabs", "Reglas de alerta")),
+            TabSpec("herramientas.estados", QT_TRANSLATE_NOOP("tabs", "Estado de cuenta")),
+            TabSpec("herramientas.bitacora", QT_TRANSLATE_NOOP("tabs", "Bitácora")),
         ),
     ),
     TabSpec("ayuda", QT_TRANSLATE_NOOP("tabs", "Ayuda")),

@@ -31,9 +31,11 @@ CACHE_WRITES = frozenset(
 
 SCREEN_PACKAGES = (
     "ayuda",
+    "bitacora",
     "clientes",
     "compras",
     "distribuidores",
+    "estados",
     "facturacion",
     "herramientas",
     "software",

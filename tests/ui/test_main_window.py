@@ -47,7 +47,14 @@ def test_clientes_has_clientes_timbrado_and_distribuidores(started_window: MainW
     assert tab_titles(inner) == ["Clientes", "Timbrado", "Distribuidores"]
     herramientas = subpage_tabs(started_window, "herramientas")
     assert herramientas is not None
-    assert tab_titles(herramientas) == ["Precios", "Usuarios", "Configuraciones globales", "Reglas de alerta"]
+    assert tab_titles(herramientas) == [
+        "Precios",
+        "Usuarios",
+        "Configuraciones globales",
+        "Reglas de alerta",
+        "Estado de cuenta",
+        "Bitácora",
+    ]
 
 
 def rows_shown(page: Any) -> int:

@@ -25,6 +25,7 @@ from cmdesk.domain import contracts
 from cmdesk.domain.field_paths import deep_merge
 from cmdesk.domain.text import fold, sort_key
 from cmdesk.services.cache.account import AccountQueries
+from cmdesk.services.cache.audit import AuditQueries
 from cmdesk.services.cache.billing import BillingQueries
 from cmdesk.services.cache.clients import CLIENT_ORDERS, ClientQueries
 from cmdesk.services.cache.entities import EntityQueries
@@ -43,6 +44,7 @@ class Cache(
     LedgerQueries,
     BillingQueries,
     AccountQueries,
+    AuditQueries,
     EntityQueries,
     RiskQueries,
     CacheStore,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from cmdesk.domain.sales import pending_sale_where
@@ -34,6 +35,43 @@ class LedgerQueries(CacheStore):
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         sql = f"SELECT * FROM movements{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         return self._rows(sql, [*params, limit, offset], drop=("rowid",))
+
+    def movements_since(
+        self, asset: str, since: str, *, client_id: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The server's movements of `asset` from `since` on (a `sortable_time` text), of one client or
+        all, for a statement (`cmdesk.services.statements`): (id, kind, quantity, amount_cents,
+        source_type, source_id, target_type, target_id, comments, created_at, created_by). Only what
+        the server sent (a command's optimistic record is not a movement yet)."""
+        sql = (
+            "SELECT m.id, m.kind, m.quantity, m.amount_cents, m.source_type, m.source_id, m.target_type,"
+            " m.target_id, m.comments, m.created_at, m.created_by FROM movements m"
+            " WHERE m.asset = ? AND m.created_at >= ? AND m.id NOT LIKE 'local-%'"
+        )
+        params: list[Any] = [asset, since]
+        if client_id is not None:
+            sql += " AND m.client_id = ?"
+            params.append(client_id)
+        with self._read() as conn:
+            return conn.execute(sql + " ORDER BY m.created_at, m.id", params).fetchall()
+
+    def movement_names(self, movement_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """Movement id → (created_by_name, source name, target name) as the server sent them (the
+        names a cache may not have otherwise: the parent's users, accounts, catalog items)."""
+        out: dict[str, tuple[str, str, str]] = {}
+        ids = list(dict.fromkeys(movement_ids))
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" for _ in chunk)
+                for ident, author, source, target in conn.execute(
+                    "SELECT id, json_extract(data, '$.created_by_name'), json_extract(data, '$.source.name'),"
+                    " json_extract(data, '$.target.name') FROM entities"
+                    f" WHERE entity = 'movement' AND id IN ({marks})",
+                    chunk,
+                ):
+                    out[ident] = (author or "", source or "", target or "")
+        return out
 
     # The sales to invoice of the signed-in account (parameters: its id twice).
     _PENDING_SALES_WHERE = (

@@ -40,11 +40,17 @@ def convert_client(
     return answer
 
 
-def change_state(api: ApiClient, cache: Cache, distributor_id: str, action: str) -> dict[str, Any]:
-    """One of `STATE_PATHS`; the distributor as it is now (renewing is idempotent: it charges)."""
+def change_state(
+    api: ApiClient, cache: Cache, distributor_id: str, action: str, *, reason: str = ""
+) -> dict[str, Any]:
+    """One of `STATE_PATHS`; the distributor as it is now (renewing is idempotent: it charges).
+    `reason`: the user's, for the bitácora."""
     key = new_key() if action == "renew" else None
     answer: dict[str, Any] = api.post(
-        f"/v1/distributors/{distributor_id}/{STATE_PATHS[action]}", None, idempotency_key=key
+        f"/v1/distributors/{distributor_id}/{STATE_PATHS[action]}",
+        None,
+        idempotency_key=key,
+        reason=reason or None,
     )
     data: dict[str, Any] = answer.get("distributor", answer) if action == "resend" else answer
     cache.apply_answer("distributor", {k: v for k, v in data.items() if k != "charges"})

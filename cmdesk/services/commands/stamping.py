@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 USAGE_DAYS = 90  # what is fetched of each CTI's daily usage (the consumption chart's longest view)
 
 
-def set_cti_active(outbox: Outbox, cache: Cache, cti_id: str, active: bool) -> Command:
-    """Bloquear (`active=False`) / reactivar una cuenta de timbrado."""
+def set_cti_active(outbox: Outbox, cache: Cache, cti_id: str, active: bool, *, reason: str = "") -> Command:
+    """Bloquear (`active=False`) / reactivar una cuenta de timbrado; `reason` goes to the bitácora."""
     return enqueue(
         outbox,
         cache,
@@ -36,6 +36,7 @@ def set_cti_active(outbox: Outbox, cache: Cache, cti_id: str, active: bool) -> C
         entity="stamping_account",
         entity_id=cti_id,
         local=[("stamping_account", cti_id, {"active": bool(active)})],
+        extra={"reason": reason.strip()} if reason.strip() else None,
     )
 
 
@@ -76,9 +77,11 @@ def set_auto_sale(
     )
 
 
-def set_ctis_active(outbox: Outbox, cache: Cache, cti_ids: Sequence[str], active: bool) -> list[Command]:
-    """Bloquear / Reactivar several CTIs: one command each."""
-    return [set_cti_active(outbox, cache, cti_id, active) for cti_id in cti_ids]
+def set_ctis_active(
+    outbox: Outbox, cache: Cache, cti_ids: Sequence[str], active: bool, *, reason: str = ""
+) -> list[Command]:
+    """Bloquear / Reactivar several CTIs: one command each (the same reason on each)."""
+    return [set_cti_active(outbox, cache, cti_id, active, reason=reason) for cti_id in cti_ids]
 
 
 def set_auto_sales(
@@ -134,12 +137,13 @@ def reset_stamping_password(
     *,
     password: str,
     password_confirmation: str | None = None,
+    reason: str = "",
 ) -> None:
     """Restablecer contraseña de una CTI (online, like `create_stamping_account`)."""
     body: dict[str, Any] = {"password": password}
     if password_confirmation is not None:
         body["password_confirmation"] = password_confirmation
-    api.post(f"/v1/stamping-accounts/{cti_id}/password", body)
+    api.post(f"/v1/stamping-accounts/{cti_id}/password", body, reason=reason or None)
 
 
 def fetch_usage(

@@ -29,24 +29,35 @@ def edit_answer(cache: Cache, entity: str, send: Callable[[], dict[str, Any]]) -
     return answer
 
 
-def create_price_package(api: ApiClient, cache: Cache, values: Mapping[str, Any]) -> dict[str, Any]:
-    answer: dict[str, Any] = api.post("/v1/price-packages", dict(values))
+def create_price_package(
+    api: ApiClient, cache: Cache, values: Mapping[str, Any], *, reason: str = ""
+) -> dict[str, Any]:
+    answer: dict[str, Any] = api.post("/v1/price-packages", dict(values), reason=reason or None)
     cache.apply_answer("price_package", answer)
     return answer
 
 
 def update_price_package(
-    api: ApiClient, cache: Cache, package_id: str, changes: Mapping[str, Any], version: int | None
+    api: ApiClient,
+    cache: Cache,
+    package_id: str,
+    changes: Mapping[str, Any],
+    version: int | None,
+    *,
+    reason: str = "",
 ) -> dict[str, Any]:
+    """Modificar un paquete de precios; `reason`: the user's, for the bitácora."""
     return edit_answer(
         cache,
         "price_package",
-        lambda: api.patch(f"/v1/price-packages/{package_id}", dict(changes), if_match=version),
+        lambda: api.patch(
+            f"/v1/price-packages/{package_id}", dict(changes), if_match=version, reason=reason or None
+        ),
     )
 
 
-def delete_price_package(api: ApiClient, cache: Cache, package_id: str) -> None:
-    api.delete(f"/v1/price-packages/{package_id}")
+def delete_price_package(api: ApiClient, cache: Cache, package_id: str, *, reason: str = "") -> None:
+    api.delete(f"/v1/price-packages/{package_id}", reason=reason or None)
     cache.apply_deleted("price_package", package_id)
 
 

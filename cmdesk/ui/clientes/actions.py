@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QWidget
 
-from cmdesk.services import commands, export
+from cmdesk.services import commands, export, handoff
 from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read, task
 from cmdesk.ui.kit.table import Query
@@ -56,6 +56,21 @@ def assign_admin_profile(
 
 def read_client(context: AppContext, client_id: str) -> Action:
     return read(context, lambda cache: cache.get("client", client_id), label=tr("Leyendo el cliente"))
+
+
+def handoff_sheet(
+    context: AppContext, cti_id: str, password: str, *, parent: QWidget | None = None
+) -> Action:
+    """The hand-off sheet of a new client's CTI (the password only in memory)."""
+    return online(
+        context,
+        handoff.handoff_sheet,
+        cti_id,
+        password,
+        event="created",
+        parent=parent,
+        label=tr("Hoja de entrega"),
+    )
 
 
 def _export(cache: Cache, path: Path, query: Query, progress: Progress) -> int:

@@ -154,11 +154,37 @@ class ClientDetailWindow(QDialog):
             self.tabs.addTab(page, tr(title))
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
-        bottom = hbox(None, close)
+        statement = QPushButton(tr("Estado de cuenta…"), self)
+        statement.setObjectName("statement")
+        statement.clicked.connect(self.open_statement)
+        history = QPushButton(tr("Historial…"), self)
+        history.setObjectName("history")
+        history.clicked.connect(self.open_history)
+        bottom = hbox(statement, history, None, close)
         vbox(self, self.heading, (self.tabs, 1), bottom)
         self.resize(980, 620)
         self.show_tab(tab)
         self.reload()
+
+    def _title(self) -> str:
+        client = self.data.get("client") or {}
+        return str(client.get("name") or self.client_id)
+
+    def open_statement(self) -> QWidget:
+        """The client's statement (points; stamps through its CTIs)."""
+        from cmdesk.ui.estados import open_statement
+
+        self.child = open_statement(self.context, "client", self.client_id, self._title(), self)
+        return self.child
+
+    def open_history(self) -> QWidget:
+        """The client's history in the bitácora (its CTIs' changes and the transfers to them too)."""
+        from cmdesk.ui.bitacora import open_history
+
+        self.child = open_history(self.context, "client", self.client_id, self._title(), self)
+        return self.child
+
+    child: QWidget | None = None  # the last window opened from here
 
     def show_tab(self, tab: str | None) -> None:
         if tab in self.pages:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QMessageBox,
     QProgressDialog,
     QPushButton,
     QToolButton,
@@ -462,7 +463,28 @@ class ClientsPage(TabPage):
             menu.addAction(tr("Licencias…"), lambda: self.open_detail(one.id, "licenses"))
             menu.addAction(tr("Transferir timbres…"), lambda: self.open_transfer("stamps", one.id))
             menu.addAction(tr("Transferir puntos…"), lambda: self.open_transfer("points", one.id))
+            menu.addSeparator()
+            menu.addAction(tr("Estado de cuenta…"), lambda: self.open_statement(one.id)).setObjectName(
+                "statement"
+            )
+            menu.addAction(tr("Historial…"), lambda: self.open_history(one.id)).setObjectName("history")
         return menu
+
+    def open_history(self, client_id: str) -> Any:
+        from cmdesk.ui.bitacora import open_history
+
+        row = self.model.row_at(self.model.row_of(client_id))
+        title = str(row.data.get("name") or "") if row is not None else client_id
+        self.dialog = self._keep(open_history(self.context, "client", client_id, title, self))
+        return self.dialog
+
+    def open_statement(self, client_id: str) -> Any:
+        from cmdesk.ui.estados import open_statement
+
+        row = self.model.row_at(self.model.row_of(client_id))
+        title = str(row.data.get("name") or "") if row is not None else client_id
+        self.dialog = self._keep(open_statement(self.context, "client", client_id, title, self))
+        return self.dialog
 
     def _context_menu(self, point: QPoint) -> None:
         index = self.view.indexAt(point)
@@ -633,4 +655,19 @@ class ClientsPage(TabPage):
             ).format(name=name, cti=cti_id, password=password)
             box = inform(self, tr("Cliente registrado"), text)
             box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            sheet = box.addButton(tr("Hoja de entrega…"), QMessageBox.ButtonRole.ActionRole)
+            sheet.setObjectName("handoff")
+            sheet.clicked.connect(lambda _c=False, c=cti_id, p=password: self.open_handoff(c, p))
             self.new_password_shown.emit(text)
+
+    handoff: Any = None  # the last hand-off sheet window
+
+    def open_handoff(self, cti_id: str, password: str) -> None:
+        """The hand-off sheet of the new client's CTI (save or print it for the client)."""
+        from cmdesk.ui.timbrado.handoff import HandoffDialog
+
+        def show(sheet: Any) -> None:
+            self.handoff = HandoffDialog(sheet, self)
+            self.handoff.show()
+
+        actions.handoff_sheet(self.context, cti_id, password, parent=self).success(show).run()

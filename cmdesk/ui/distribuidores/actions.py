@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QWidget
 
 from cmdesk.services import commands
+from cmdesk.services.network import fetch_network
 from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, online
 from cmdesk.ui.kit.table import Query
@@ -35,12 +36,39 @@ def convert_client(
 
 
 def change_state(
-    context: AppContext, distributor_id: str, action: str, *, parent: QWidget | None = None
+    context: AppContext,
+    distributor_id: str,
+    action: str,
+    *,
+    reason: str = "",
+    parent: QWidget | None = None,
 ) -> Action:
-    """Activar, Suspender, Cancelar, Renovar or Reenviar el correo (`commands.distributors.STATE_PATHS`)."""
+    """Activar, Suspender, Cancelar, Renovar or Reenviar el correo (`commands.distributors.STATE_PATHS`);
+    `reason`: the user's, for the bitácora."""
     label = tr("Distribuidores")
     return online(
-        context, commands.change_state, distributor_id, action, parent=parent, label=label, sync=True
+        context,
+        commands.change_state,
+        distributor_id,
+        action,
+        reason=reason,
+        parent=parent,
+        label=label,
+        sync=True,
+    )
+
+
+def network(
+    context: AppContext, *, unvalidated_days: int, expiring_days: int, parent: QWidget | None = None
+) -> Action:
+    """The network tree (online: `cmdesk.services.network.fetch_network`)."""
+    return online(
+        context,
+        fetch_network,
+        unvalidated_days=unvalidated_days,
+        expiring_days=expiring_days,
+        parent=parent,
+        label=tr("Leyendo la red"),
     )
 
 

@@ -34,8 +34,9 @@ from cmdesk.ui.distribuidores.dialogs import (
     has_multinivel,
 )
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.export import export_button
 from cmdesk.ui.kit.forms import ERROR_COLOR, hbox, heading, push_button
-from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform
+from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform, reason_of
 from cmdesk.ui.kit.table import TOOLTIP, Column, PagedTableModel, Query, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
@@ -139,6 +140,9 @@ def allowed(row: Mapping[str, Any], now: dt.datetime | None = None) -> frozenset
 
 
 # action → (confirmation, what the row becomes)
+# The state changes whose confirmation asks for a reason (kept in the bitácora).
+REASON_ACTIONS = frozenset({"activate", "suspend", "cancel"})
+
 STATE_ACTIONS: dict[str, tuple[str, str]] = {
     "activate": (
         QT_TRANSLATE_NOOP("distribuidores", "¿Realmente desea activar la cuenta?"),
@@ -226,6 +230,8 @@ class DistributorsPage(TabPage):
             ),
             1,
         )
+        self.network_button = push_button(tr("Red (árbol)…"), self, "networkButton", self.open_network)
+        top.addWidget(self.network_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.tabs = QTabBar(self)
@@ -271,6 +277,10 @@ class DistributorsPage(TabPage):
         self.transfer_button.setEnabled(False)
         buttons_row.addWidget(self.transfer_button)
         buttons_row.addStretch(1)
+        self.export_button = export_button(
+            self, self.table, "distribuidores", title=tr("Exportar distribuidores")
+        )
+        buttons_row.addWidget(self.export_button)
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
 
@@ -329,6 +339,10 @@ class DistributorsPage(TabPage):
         ):
             if key in enabled:
                 menu.addAction(text, functools.partial(self.act, key))
+        row = self.selected()
+        if row is not None:
+            menu.addSeparator()
+            menu.addAction(tr("Bitácora del distribuidor…"), lambda: self.open_log(row))
         if not menu.isEmpty():
             menu.popup(self.table.viewport().mapToGlobal(pos))
 
@@ -351,16 +365,17 @@ class DistributorsPage(TabPage):
             self.dialog.open()
             return
         question, _done = STATE_ACTIONS[key]
-        ask(
+        box = ask(
             self,
             tr("Distribuidores"),
             tr(question),
-            lambda: self.change_state(key, row),
+            lambda: self.change_state(key, row, reason_of(box)),
             informative=f"[{row.get('nic') or ''}] {row.get('name') or ''}"
             + (f"\n\n{tr(INFORMATIVE[key])}" if key in INFORMATIVE else ""),
+            reason=key in REASON_ACTIONS,
         )
 
-    def change_state(self, key: str, row: Mapping[str, Any]) -> None:
+    def change_state(self, key: str, row: Mapping[str, Any], reason: str = "") -> None:
         _question, done_text = STATE_ACTIONS[key]
 
         def done(data: dict[str, Any]) -> None:
@@ -369,9 +384,25 @@ class DistributorsPage(TabPage):
                 tr(done_text).format(name=data.get("name") or "", email=admin.get("email") or "")
             )
 
-        actions.change_state(self.context, str(row.get("id")), key, parent=self).success(done).failure(
-            self._failed
-        ).run()
+        actions.change_state(self.context, str(row.get("id")), key, reason=reason, parent=self).success(
+            done
+        ).failure(self._failed).run()
+
+    def open_log(self, row: Mapping[str, Any]) -> Any:
+        """The sub-distributor's bitácora (what its users did, as far as this account may see)."""
+        from cmdesk.ui.bitacora import open_history
+
+        title = f"[{row.get('nic') or ''}] {row.get('name') or ''}"
+        self.dialog = open_history(self.context, "account", str(row.get("id")), title, self)
+        return self.dialog
+
+    def open_network(self) -> Any:
+        """The sub-distributors as a tree, with branch totals and the states that need action."""
+        from cmdesk.ui.distribuidores.network import NetworkWindow
+
+        self.dialog = NetworkWindow(self.context, self)
+        self.dialog.show()
+        return self.dialog
 
     def _failed(self, error: BaseException) -> None:
         self.show_notice(error_text(error), error=True)

@@ -40,7 +40,8 @@ from cmdesk.ui.facturacion.dialogs import (
     client_title,
 )
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice, push_button, vbox
+from cmdesk.ui.kit.export import export_button
+from cmdesk.ui.kit.forms import Notice, hbox, push_button, vbox
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import (
     Column,
@@ -146,6 +147,11 @@ class SalesTab(QWidget):
         bottom.addWidget(self.none_button)
         bottom.addStretch(1)
         bottom.addWidget(self.total)
+        bottom.addWidget(
+            export_button(
+                right, self.sales_view, "ventas-por-facturar", title=tr("Exportar ventas por facturar")
+            )
+        )
         bottom.addWidget(self.invoice_button)
         right_layout.addLayout(bottom)
 
@@ -356,6 +362,10 @@ class CodesTab(QWidget):
         bottom.addWidget(self.cancel_button)
         bottom.addStretch(1)
         bottom.addWidget(self.summary)
+        self.export_button = export_button(
+            self, self.view, "codigos-de-abono", title=tr("Exportar códigos de abono")
+        )
+        bottom.addWidget(self.export_button)
         bottom.addWidget(self.invoice_button)
         self.notice = Notice(self)
         vbox(self, filters, (self.view, 1), bottom, self.notice)
@@ -485,8 +495,10 @@ class InvoicesTab(QWidget):
             parent=self,
         )
         self.view = make_table(self.model, self, "invoicesTable", stretch=2, widths=(16, 24, 0, 14))
+        self.export_button = export_button(self, self.view, "facturas", title=tr("Exportar facturas"))
         layout = QVBoxLayout(self)
         layout.addWidget(self.view)
+        layout.addLayout(hbox(None, self.export_button))
 
     def refresh(self) -> None:
         self.model.reload()

@@ -26,24 +26,41 @@ def save_package(
     package: Mapping[str, Any] | None,
     values: Mapping[str, Any],
     *,
+    reason: str = "",
     parent: QWidget | None = None,
 ) -> Action:
     """Agregar (`package` None) or Modificar a price package: only the fields that changed, with the
-    version the form started from."""
+    version the form started from; `reason`: the user's, for the bitácora."""
     if package is None:
         return online(
-            context, commands.create_price_package, dict(values), parent=parent, label=tr("Guardando")
+            context,
+            commands.create_price_package,
+            dict(values),
+            reason=reason,
+            parent=parent,
+            label=tr("Guardando"),
         )
     changes = {k: v for k, v in values.items() if package.get(k) != v}
     ident, version = str(package["id"]), package.get("version")
     return online(
-        context, commands.update_price_package, ident, changes, version, parent=parent, label=tr("Guardando")
+        context,
+        commands.update_price_package,
+        ident,
+        changes,
+        version,
+        reason=reason,
+        parent=parent,
+        label=tr("Guardando"),
     )
 
 
-def delete_package(context: AppContext, package_id: str, *, parent: QWidget | None = None) -> Action:
+def delete_package(
+    context: AppContext, package_id: str, *, reason: str = "", parent: QWidget | None = None
+) -> Action:
     label = tr("Eliminar paquete")
-    return online(context, commands.delete_price_package, package_id, parent=parent, label=label)
+    return online(
+        context, commands.delete_price_package, package_id, reason=reason, parent=parent, label=label
+    )
 
 
 def save_settings(

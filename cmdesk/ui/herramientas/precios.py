@@ -30,8 +30,9 @@ from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.export import export_button
 from cmdesk.ui.kit.forms import FormDialog, hbox, heading, money_value, push_button
-from cmdesk.ui.kit.messages import ask, error_text, field_errors, inform
+from cmdesk.ui.kit.messages import REASON_MAX_LENGTH, ask, error_text, field_errors, inform, reason_of
 from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 
@@ -91,6 +92,10 @@ class PackageDialog(FormDialog):
             hint=tr("Active la casilla si el paquete es para sus distribuidores (requiere Multinivel)."),
         )
         self.add_field("description", tr("Descripción"), self.description)
+        self.reason = QLineEdit(self)
+        self.reason.setMaxLength(REASON_MAX_LENGTH)
+        self.reason.setPlaceholderText(tr("Opcional: queda en la bitácora"))
+        self.add_field("reason", tr("Motivo del cambio"), self.reason)
         self.price.textEdited.connect(self._suggest_description)
         self.quantity.valueChanged.connect(lambda *_: self._suggest_description())
         self._described = False
@@ -137,7 +142,8 @@ class PackageDialog(FormDialog):
         if package is not None and all(package.get(k) == v for k, v in values.items()):
             self.accept()  # nothing changed
             return
-        self.run(actions.save_package(self.context, package, values, parent=self))
+        reason = self.reason.text().strip()
+        self.run(actions.save_package(self.context, package, values, reason=reason, parent=self))
 
 
 class PricesPage(TabPage):
@@ -152,7 +158,8 @@ class PricesPage(TabPage):
         self.add_button = push_button(tr("Agregar…"), self, "addPackage", self.add)
         self.edit_button = push_button(tr("Modificar…"), self, "editPackage", self.edit)
         self.delete_button = push_button(tr("Eliminar"), self, "deletePackage", self.delete)
-        buttons = hbox(self.add_button, self.edit_button, self.delete_button, None)
+        self.export_button = export_button(self, self.table, "precios", title=tr("Exportar precios"))
+        buttons = hbox(self.add_button, self.edit_button, self.delete_button, None, self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(
@@ -201,19 +208,20 @@ class PricesPage(TabPage):
         if row is None:
             return
         ident = str(row["id"])
-        ask(
+        box = ask(
             self,
             tr("Precios"),
             tr("¿Realmente desea eliminar el paquete?"),
-            lambda: self._delete(ident),
+            lambda: self._delete(ident, reason_of(box)),
             informative=str(row.get("description") or ""),
+            reason=True,
         )
 
-    def _delete(self, ident: str) -> None:
+    def _delete(self, ident: str, reason: str = "") -> None:
         def failed(error: BaseException) -> None:
             self.show_notice(error_text(error), error=True)
             inform(self, tr("Precios"), error_text(error), error=True)
 
-        actions.delete_package(self.context, ident, parent=self).success(
+        actions.delete_package(self.context, ident, reason=reason, parent=self).success(
             lambda _r: self.show_notice(tr("Se eliminó el paquete."))
         ).failure(failed).run()

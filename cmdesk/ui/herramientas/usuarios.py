@@ -32,6 +32,7 @@ from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.export import export_button
 from cmdesk.ui.kit.forms import ERROR_COLOR, FieldMessage, FormDialog, hbox, heading, push_button
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import TOOLTIP, Column, PagedTableModel, make_table, selected_record
@@ -201,7 +202,8 @@ class UsersPage(TabPage):
         self.resend_button.setToolTip(
             tr("Envía un enlace nuevo por 7 días para definir la contraseña; el anterior deja de funcionar.")
         )
-        buttons = hbox(self.new_button, self.resend_button, self.delete_button, None)
+        self.export_button = export_button(self, self.table, "usuarios", title=tr("Exportar usuarios"))
+        buttons = hbox(self.new_button, self.resend_button, self.delete_button, None, self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(

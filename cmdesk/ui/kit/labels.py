@@ -90,6 +90,10 @@ def code_status(value: object) -> str:
     return name(names.TOP_UP_CODE_STATUSES, value)
 
 
+def audit_entity(value: object) -> str:
+    return name(names.AUDIT_ENTITIES, value)
+
+
 def yes_no(value: object) -> str:
     return QCoreApplication.translate(CONTEXT, "Sí") if value else QCoreApplication.translate(CONTEXT, "No")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QLineEdit, QMessageBox, QWidget
 
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.services.api_client import ApiError, OfflineError
@@ -97,8 +97,10 @@ def ask(
     yes_text: str = "",
     no_text: str = "",
     informative: str = "",
+    reason: bool = False,
 ) -> QMessageBox:
-    """A confirmation: `on_yes` runs when the user accepts («Aceptar» / «Cancelar» unless named)."""
+    """A confirmation: `on_yes` runs when the user accepts («Aceptar» / «Cancelar» unless named).
+    `reason`: with a "Motivo" field (`reason_of(box)`), for the bitácora."""
     box = QMessageBox(parent)
     box.setObjectName("confirmBox")
     box.setIcon(QMessageBox.Icon.Question)
@@ -111,6 +113,8 @@ def ask(
     no = box.addButton(no_text or tr("Cancelar"), QMessageBox.ButtonRole.RejectRole)
     no.setObjectName("noButton")
     box.setDefaultButton(no)
+    if reason:
+        add_reason(box)
 
     def clicked(button: object) -> None:
         if button is yes:
@@ -118,6 +122,39 @@ def ask(
 
     box.buttonClicked.connect(clicked)
     return _remember(parent, box)
+
+
+REASON_MAX_LENGTH = 500  # what the server's bitácora keeps (`X-Cmdesk-Reason`)
+
+
+def add_reason(box: QMessageBox) -> QLineEdit:
+    """A "Motivo" field above a message box's buttons: the reason a sensitive action (block a CTI,
+    suspend a distributor, change a price) was taken, kept in the server's bitácora."""
+    from PySide6.QtWidgets import QDialogButtonBox, QGridLayout, QLabel
+
+    edit = QLineEdit(box)
+    edit.setObjectName("reason")
+    edit.setMaxLength(REASON_MAX_LENGTH)
+    edit.setPlaceholderText(tr("Opcional: queda en la bitácora"))
+    label = QLabel(tr("Motivo:"), box)
+    grid = box.layout()
+    buttons = box.findChild(QDialogButtonBox)
+    if isinstance(grid, QGridLayout) and buttons is not None:
+        position: tuple[int, int, int, int] = grid.getItemPosition(grid.indexOf(buttons))  # type: ignore[assignment]
+        row = position[0]
+        grid.removeWidget(buttons)
+        span = max(1, grid.columnCount())
+        grid.addWidget(label, row, 0, 1, span)
+        grid.addWidget(edit, row + 1, 0, 1, span)
+        grid.addWidget(buttons, row + 2, 0, 1, span)
+    box.setProperty("reasonField", True)
+    return edit
+
+
+def reason_of(box: QMessageBox | None) -> str:
+    """The reason typed in a box made with `add_reason` ("" without one)."""
+    edit = box.findChild(QLineEdit, "reason") if box is not None else None
+    return edit.text().strip() if edit is not None else ""
 
 
 # ---- commands the server refused ------------------------------------------------------------------

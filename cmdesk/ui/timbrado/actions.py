@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
-from cmdesk.services import bulk_import, commands
+from cmdesk.services import bulk_import, commands, handoff
 from cmdesk.services.sync import SessionExpired
 from cmdesk.ui import translator
 from cmdesk.ui.kit.actions import Action, AppContext, command, online, read, task
@@ -48,11 +48,33 @@ def auto_sale(
 
 
 def set_active(
-    context: AppContext, cti_ids: Sequence[str], active: bool, *, parent: QWidget | None = None
+    context: AppContext,
+    cti_ids: Sequence[str],
+    active: bool,
+    *,
+    reason: str = "",
+    parent: QWidget | None = None,
 ) -> Action:
-    """Bloquear / Reactivar CTIs: one command each."""
+    """Bloquear / Reactivar CTIs: one command each (`reason`: for the bitácora)."""
     label = tr("Registrando el cambio")
-    return command(context, commands.set_ctis_active, list(cti_ids), active, parent=parent, label=label)
+    return command(
+        context, commands.set_ctis_active, list(cti_ids), active, reason=reason, parent=parent, label=label
+    )
+
+
+def handoff_sheet(
+    context: AppContext, cti_id: str, password: str, *, event: str, parent: QWidget | None = None
+) -> Action:
+    """The hand-off sheet of a CTI just created or reset (the password only in memory)."""
+    return online(
+        context,
+        handoff.handoff_sheet,
+        cti_id,
+        password,
+        event=event,
+        parent=parent,
+        label=tr("Hoja de entrega"),
+    )
 
 
 def create_account(

@@ -43,7 +43,9 @@ from cmdesk.services.outbox import Command
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
 from cmdesk.ui.kit import forecasts
+from cmdesk.ui.kit.export import export_button
 from cmdesk.ui.kit.forms import WARNING_STYLE, hbox, vbox
+from cmdesk.ui.kit.messages import add_reason, reason_of
 from cmdesk.ui.kit.table import make_table
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, ResetPasswordDialog
@@ -120,6 +122,10 @@ class TimbradoPage(tabs.TabPage):
 
         # The table
         self.view = make_table(self.model, self, "table", multiple=True)
+        self.export_button = export_button(
+            self, self.view, "cuentas-de-timbrado", title=tr("Exportar cuentas de timbrado")
+        )
+        actions_row.addWidget(self.export_button)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
@@ -384,7 +390,24 @@ class TimbradoPage(tabs.TabPage):
                 menu.addSeparator()
             else:
                 menu.addAction(self.actions_by_name[name])
+        rows = self.selected_rows()
+        if len(rows) == 1:
+            menu.addSeparator()
+            menu.addAction(tr("Estado de cuenta…"), lambda: self.open_statement(rows[0].id))
+            menu.addAction(tr("Historial…"), lambda: self.open_history(rows[0].id))
         menu.popup(self.view.viewport().mapToGlobal(point))
+
+    def open_statement(self, cti_id: str) -> Any:
+        from cmdesk.ui.estados import open_statement
+
+        self.dialog = open_statement(self.context, "stamping_account", cti_id, cti_id, self)
+        return self.dialog
+
+    def open_history(self, cti_id: str) -> Any:
+        from cmdesk.ui.bitacora import open_history
+
+        self.dialog = open_history(self.context, "stamping_account", cti_id, cti_id, self)
+        return self.dialog
 
     def _double_clicked(self, index: QModelIndex) -> None:
         if not index.isValid():
@@ -432,6 +455,9 @@ class TimbradoPage(tabs.TabPage):
                     id=answer.get("id", "")
                 )
             )
+            password = str(answer.get("password") or dialog.passwords.password.text())
+            if answer.get("id") and password:
+                self.open_handoff(str(answer["id"]), password, "created")
 
         dialog.accepted.connect(created)
         self._open(dialog)
@@ -517,11 +543,12 @@ class TimbradoPage(tabs.TabPage):
         yes = box.addButton(tr("Sí"), QMessageBox.ButtonRole.YesRole)
         box.addButton(tr("No"), QMessageBox.ButtonRole.NoRole)
         box.setDefaultButton(yes)
+        add_reason(box)  # for the bitácora
         ids = [r.id for r in rows]
 
         def answered() -> None:
             if box.clickedButton() is yes:
-                self._queue_active(ids, active)
+                self._queue_active(ids, active, reason_of(box))
 
         box.finished.connect(lambda _code: answered())
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -532,8 +559,8 @@ class TimbradoPage(tabs.TabPage):
         box.open()
         return box
 
-    def _queue_active(self, ids: list[str], active: bool) -> None:
-        actions.set_active(self.context, ids, active, parent=self).success(
+    def _queue_active(self, ids: list[str], active: bool, reason: str = "") -> None:
+        actions.set_active(self.context, ids, active, reason=reason, parent=self).success(
             lambda result: self._queued(result, self.context.is_online())
         ).failure(lambda e: self.show_notice(str(e))).run()
 
@@ -545,13 +572,29 @@ class TimbradoPage(tabs.TabPage):
         dialog = ResetPasswordDialog(
             self.context, row.id, client_text(row.data.get("client_nic"), row.client_name), parent=self
         )
-        dialog.accepted.connect(
-            lambda: self.show_notice(
+        def reset() -> None:
+            self.show_notice(
                 tr(
                     "Se restableció la contraseña de la cuenta {cti}. Configure la nueva contraseña en las "
                     "aplicaciones que timbran con ella."
                 ).format(cti=row.id)
             )
-        )
+            self.open_handoff(row.id, dialog.passwords.password.text(), "reset")
+
+        dialog.accepted.connect(reset)
         self._open(dialog)
         return dialog
+
+    def open_handoff(self, cti_id: str, password: str, event: str) -> None:
+        """Offer the hand-off sheet for the client (the password stays only in its window)."""
+        from cmdesk.ui.timbrado.handoff import HandoffDialog
+
+        def show(sheet: Any) -> None:
+            self.handoff = HandoffDialog(sheet, self)
+            self.handoff.show()
+
+        actions.handoff_sheet(self.context, cti_id, password, event=event, parent=self).success(show).failure(
+            lambda _e: None
+        ).run()
+
+    handoff: Any = None  # the last hand-off sheet window (tests reach it)
