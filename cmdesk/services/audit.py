@@ -21,6 +21,7 @@ from urllib.parse import quote
 from cmdesk.domain import names
 from cmdesk.services.api_client import ApiClient
 from cmdesk.services.cache import Cache
+from cmdesk.services.server_info import server_now
 
 PAGE = 200
 
@@ -82,7 +83,7 @@ def fetch_audit_page(
         key,
         items,
         answer.get("next_cursor"),
-        dt.datetime.now(dt.UTC).isoformat(),
+        server_now().isoformat(),
         restart=restart or not read,
     )
     _read, nxt, kept, _when = cache.audit_state(key)

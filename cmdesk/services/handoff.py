@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from cmdesk.services.api_client import ApiClient
 from cmdesk.services.cache import Cache
+from cmdesk.services.server_info import server_now
 
 STAMPING_PATH = "/v1/stamping/consume"
 
@@ -71,5 +72,5 @@ def handoff_sheet(
         distributor_nic=str(account.get("nic") or ""),
         distributor_phone=str(account.get("phone") or ""),
         distributor_email=str(account.get("email") or ""),
-        at=dt.datetime.now(dt.UTC),
+        at=server_now(),
     )

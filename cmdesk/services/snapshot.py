@@ -41,8 +41,9 @@ from typing import Any
 import orjson
 import requests
 
+from cmdesk.domain import clock
 from cmdesk.services.api_client import NETWORK_ERRORS, ApiClient, ApiError, OfflineError, invalid_response
-from cmdesk.services.cache import TYPED_ENTITIES, Cache
+from cmdesk.services.cache import TYPED_ENTITIES, Cache, forecasts
 from cmdesk.services.cache.rows import CLIENT_UPSERT as _CLIENT_UPSERT
 from cmdesk.services.cache.rows import CTI_UPSERT as _CTI_UPSERT
 from cmdesk.services.cache.rows import TYPED as _TYPED
@@ -61,6 +62,7 @@ from cmdesk.services.cache.schema import (
 from cmdesk.services.cache.schema import DEFERRED_INDEXES as _DEFERRED_INDEXES
 from cmdesk.services.cache.schema import DROP_FTS_TRIGGERS as _DROP_FTS_TRIGGERS
 from cmdesk.services.cache.schema import FTS_TRIGGERS as _FTS_TRIGGERS
+from cmdesk.services.server_info import server_now
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +334,10 @@ class SnapshotFill:
                 else:
                     Cache._set_meta(conn, "search_stale", "1")
             writer.apply_tail(conn, tail)
+            # Each CTI row got its forecast as it was built (for this business day); the clients'
+            # forecasts are sums over their CTIs' rows, computed once now, as a paged fill does.
+            forecasts.refresh_clients(conn, None)
+            Cache._set_meta(conn, forecasts.FORECAST_DAY, clock.today(server_now()).isoformat())
             Cache._set_meta(conn, "cursor", cursor)
             Cache._set_meta(conn, STATE_KEY, None)
             Cache._set_meta(conn, "bulk_fill", None)

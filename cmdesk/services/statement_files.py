@@ -19,6 +19,7 @@ from typing import Any
 from cmdesk.domain import statements as st
 from cmdesk.domain.names import ASSETS
 from cmdesk.services.export import local_time, safe_text
+from cmdesk.services.server_info import server_now
 from cmdesk.services.statements import StatementView
 
 PARTY_LABELS = {"account": "Cuenta Maestra", "client": "Cliente", "stamping_account": "Cuenta de timbrado"}
@@ -141,5 +142,5 @@ def write_statement_xlsx(view: StatementView, path: Path) -> int:
 
 
 def generated_at(now: dt.datetime | None = None) -> str:
-    moment = local_time(now or dt.datetime.now(dt.UTC))
+    moment = local_time(now or server_now())
     return f"{moment:%d/%m/%Y %H:%M}" if moment else ""

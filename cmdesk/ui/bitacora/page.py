@@ -33,6 +33,7 @@ from cmdesk.domain import names
 from cmdesk.domain import statements as st
 from cmdesk.services.api_client import OfflineError
 from cmdesk.services.audit import AuditFetch, AuditFilter, changed_fields, summary
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.bitacora import actions
@@ -92,7 +93,7 @@ class AuditPanel(QWidget):
         self.more = False
         self._fetching = False
         self._again: bool | None = None  # a fetch asked for while one ran (True: from the top)
-        today = st.local_day(dt.datetime.now(dt.UTC))
+        today = st.local_day(server_now())
         start = today - dt.timedelta(days=30)
         self.use_period = QCheckBox(tr("Del"), self)
         self.use_period.setObjectName("usePeriod")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain import statements as st
+from cmdesk.services.server_info import server_now
 from cmdesk.services.statements import PARTY_ASSETS, StatementIncomplete, StatementView
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
@@ -109,7 +110,7 @@ class StatementPanel(QWidget):
             self.asset.addItem(tr(ASSET_TITLES[key]), key)
         if asset:
             self.asset.setCurrentIndex(max(0, self.asset.findData(asset)))
-        today = st.local_day(dt.datetime.now(dt.UTC))
+        today = st.local_day(server_now())
         self.first = QDateEdit(QDate(today.year, today.month, 1), self)
         self.last = QDateEdit(QDate(today.year, today.month, today.day), self)
         for edit, name in ((self.first, "first"), (self.last, "last")):
