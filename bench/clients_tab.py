@@ -35,7 +35,7 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from cmdesk.devtools import dataset
+from cmdesk.devtools import portfolio
 from cmdesk.domain import clock, usage
 from cmdesk.services.cache import Cache
 
@@ -73,7 +73,7 @@ def api_pages(clients: int, ctis: int, seed: int = 7) -> Iterator[list[dict[str,
     extra = ctis - clients  # clients with a second CTI, spread evenly
     page: list[dict[str, Any]] = []
     for i in range(clients):
-        row = dataset._client_row(rng, "bench", 200_000 + i, now)  # the generator's own client rows
+        row = portfolio.client_row(rng, "bench", 200_000 + i, now)  # the generator's own client rows
         own: list[dict[str, Any]] = []
         count = 1 + (1 if extra > 0 and (i * extra) // clients != ((i + 1) * extra) // clients else 0)
         for _ in range(count):

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cmdesk.devtools import dataset, server_process
+from cmdesk.devtools import portfolio, server_process
 from cmdesk.server import db, migrations
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from cmdesk.services.api_client import ApiClient
@@ -148,8 +148,8 @@ def build_database(folder: Path, clients: int) -> str:
     try:
         t = time.perf_counter()
         seed_demo(db.session_factory(engine), clients_count=5, software_store=None)
-        account_id = dataset.account_id_by_email(engine, DEMO_EMAIL)
-        made = dataset.add_portfolio(engine, account_id, clients=clients)
+        account_id = portfolio.account_id_by_email(engine, DEMO_EMAIL)
+        made = portfolio.add_portfolio(engine, account_id, clients=clients)
         print(
             f"database: {made['clients']:,} clients, {made['stamping_accounts']:,} CTIs "
             f"in {time.perf_counter() - t:.1f} s"
