@@ -47,11 +47,15 @@ def server(engine, tmp_path):
 def generate(schema: dict[str, Any], folder: Path) -> ModuleType:
     (folder / "openapi.json").write_text(json.dumps(schema), encoding="utf-8")
     # No post-hooks (they would run ruff on the generated code): what is tested is the code as generated.
-    # The demo mail viewer's .eml download is a file: the generator reads such an answer as bytes.
+    # The demo mail viewer's .eml download and the sync snapshot (a compressed NDJSON stream) are
+    # files: the generator reads such answers as bytes.
     config = {
         "package_name_override": PACKAGE,
         "post_hooks": [],
-        "content_type_overrides": {"message/rfc822": "application/octet-stream"},
+        "content_type_overrides": {
+            "message/rfc822": "application/octet-stream",
+            "application/x-ndjson": "application/octet-stream",
+        },
     }
     (folder / "config.json").write_text(json.dumps(config))
     result = subprocess.run(
