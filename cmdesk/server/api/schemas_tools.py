@@ -219,7 +219,12 @@ class User(BaseModel):
     mobile: str
     email_confirmed: bool
     created_at: dt.datetime
-    role: Literal["master", "user"]
+    role: Literal["master", "admin", "operator"] = Field(
+        description="master (el usuario maestro, siempre administrador), admin (Administrador: usuarios, "
+        "configuraciones, precios, compras, sub-distribuidores) u operator (Operador: clientes, CTI, "
+        "traspasos, códigos de recarga, facturación)."
+    )
+    role_label: str = Field(description="Master User, Administrador u Operador.")
     is_master: bool
     member_since: dt.datetime
     invitation: Invitation | None = Field(
@@ -237,6 +242,13 @@ class UserIn(RequestModel):
     email: Annotated[str, Field(max_length=254)]
     mobile: Annotated[str, Field(max_length=30)]
     name: Annotated[str, Field(max_length=200)] = ""
+    role: Literal["admin", "operator"] = Field(
+        default="operator", description="Administrador u Operador (por omisión, Operador)."
+    )
+
+
+class UserRoleIn(RequestModel):
+    role: Literal["admin", "operator"]
 
 
 class UserCreated(BaseModel):

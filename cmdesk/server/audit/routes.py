@@ -119,6 +119,7 @@ ACTIONS: dict[tuple[str, str], RouteAction] = {
     ),
     ("POST", "/v1/account/renew"): RouteAction("account.renew", "Renovación de la cuenta", "account"),
     ("DELETE", "/v1/users/{profile_id}"): RouteAction("user.remove", "Baja de usuario", "profile"),
+    ("PATCH", "/v1/users/{profile_id}"): RouteAction("user.role", "Cambio de rol de usuario", "profile"),
     ("PATCH", "/v1/settings"): RouteAction("settings.update", "Configuraciones globales", "settings"),
     # Alerts
     ("PATCH", "/v1/alerts/{alert_id}"): RouteAction("alert.state", "Estado de una alerta", "alert"),

@@ -76,6 +76,7 @@ def invitation_view(
         "status": status,
         "status_label": INVITATION_LABEL[status],
         "invited_by": inv.invited_by,
+        "role": inv.role,
         "created_at": inv.created_at,
         "sent_at": inv.sent_at,
         "expires_at": inv.expires_at,
@@ -120,6 +121,7 @@ def invite(
     *,
     grant_now: bool = True,
     name: str = "",
+    role: str = Role.OPERATOR.value,
     now: dt.datetime | None = None,
 ) -> Invitation:
     """Invite `profile` to the actor's account (in this transaction). With a link to accept (and to
@@ -141,6 +143,7 @@ def invite(
     inv.name = name or profile.name
     inv.profile_id = profile.id
     inv.invited_by = actor.author
+    inv.role = role
     inv.accepted_at = None
     inv.sent_at = now
     session.flush()
@@ -296,7 +299,7 @@ def accept_invitation(
     )
     if member is None:
         session.add(
-            Membership(account_id=account.id, profile_id=profile.id, role=Role.USER.value, created_at=now)
+            Membership(account_id=account.id, profile_id=profile.id, role=inv.role, created_at=now)
         )
     row.used_at = now
     inv.accepted_at = now

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cmdesk.domain import contact
+from cmdesk.domain import contact, names, roles
 from cmdesk.domain.enums import (
     MULTINIVEL_CODE,
     AccountStatus,
@@ -307,6 +307,7 @@ def user_view(
     return {
         **profile_view(profile),
         "role": membership.role,
+        "role_label": names.ROLES.get(membership.role, membership.role),
         "is_master": membership.role == Role.MASTER.value,
         "member_since": membership.created_at,
         # Enviada / Aceptada / Vencida, with its last mail; None for members never invited by mail.
@@ -314,8 +315,21 @@ def user_view(
     }
 
 
+def _check_role(role: str) -> str:
+    if role not in roles.ASSIGNABLE:
+        raise validation_error({"role": "El rol debe ser Administrador u Operador."})
+    return role
+
+
 def add_user(
-    session: Session, actor: Actor, *, email: str, mobile: str, name: str = "", now: dt.datetime | None = None
+    session: Session,
+    actor: Actor,
+    *,
+    email: str,
+    mobile: str,
+    name: str = "",
+    role: str = roles.DEFAULT_ROLE.value,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Usuarios → Nuevo usuario: admit a person (by e-mail and mobile) into the account as a user.
 
@@ -331,6 +345,7 @@ def add_user(
     name_n = v.optional("name", contact.check_person_name, name, "Nombre") or ""
     v.raise_if_any()
     assert email_n is not None and mobile_n is not None
+    role = _check_role(role)
     if session.get(Account, actor.account_id) is None:
         raise not_found("La cuenta")
     by_email = session.scalar(select(Profile).where(Profile.email == email_n))
@@ -376,13 +391,11 @@ def add_user(
             )
         if name_n and not profile.name:
             profile.name = name_n
-    membership = Membership(
-        account_id=actor.account_id, profile_id=profile.id, role=Role.USER.value, created_at=now
-    )
+    membership = Membership(account_id=actor.account_id, profile_id=profile.id, role=role, created_at=now)
     session.add(membership)
     session.flush()
     feed.record(session, "profile", profile.id, [actor.account_id])
-    invitation = access.invite(session, actor, profile, grant_now=True, name=name_n, now=now)
+    invitation = access.invite(session, actor, profile, grant_now=True, name=name_n, role=role, now=now)
     view = access.invitation_views(session, [invitation])[invitation.id]
     return {"user": user_view(profile, membership, view), "created": created}
 
@@ -417,6 +430,30 @@ def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.date
     )
     session.flush()
     feed.record(session, "profile", profile_id, [actor.account_id], deleted=True)
+
+
+def set_user_role(session: Session, actor: Actor, profile_id: str, role: str) -> dict[str, Any]:
+    """Usuarios → Rol: make a user an Administrador or an Operador. The master user is always an
+    administrator; the change applies to the person's next request (the role is read on each)."""
+    role = _check_role(role)
+    row = session.execute(
+        select(Profile, Membership)
+        .join(Membership, Membership.profile_id == Profile.id)
+        .where(Membership.account_id == actor.account_id, Membership.profile_id == profile_id)
+        .with_for_update(of=Membership)
+    ).first()
+    if row is None:
+        raise not_found("El usuario")
+    profile, membership = row
+    if membership.role == Role.MASTER.value:
+        raise DomainError(
+            ErrorCode.INVALID_STATE_TRANSITION,
+            "El usuario maestro (Master User) siempre es administrador de su Cuenta Maestra.",
+        )
+    membership.role = role
+    session.flush()
+    invitations = access.invitations_by_profile(session, actor.account_id)
+    return user_view(profile, membership, invitations.get(profile.id))
 
 
 def list_users(session: Session, actor: Actor) -> list[dict[str, Any]]:

@@ -111,7 +111,7 @@ def test_users(client, dist, other, auth_headers):
     master_id = users[0]["id"]
     r = client.post("/v1/users", json={"email": "nueva@dist.mx", "mobile": "5533333333", "name": "Ana"}, headers=h)
     assert r.status_code == 201, r.text
-    assert r.json()["created"] is True and r.json()["user"]["role"] == "user"
+    assert r.json()["created"] is True and r.json()["user"]["role"] == "operator"
     new_id = r.json()["user"]["id"]
     r = client.post("/v1/users", json={"email": "nueva@dist.mx", "mobile": "5533333333"}, headers=h)
     assert r.status_code == 409 and r.json()["code"] == "duplicate"

@@ -244,7 +244,7 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
     out, rec = w.call("POST", "/v1/users", action="user.add", entity="profile", status=201,
                       json={"email": "vendedor@dist.mx", "mobile": "5570000002", "name": "Vendedor"})
     user = out["user"]["id"]
-    assert rec["entity_id"] == user and rec["after"]["membership.role"] == "user"
+    assert rec["entity_id"] == user and rec["after"]["membership.role"] == "operator"
     _, rec = w.call("POST", "/v1/users/{profile_id}/resend-invitation", action="user.resend_invitation",
                     entity="invitation", profile_id=user)
     assert rec["before"]["sent_at"] < rec["after"]["sent_at"]
@@ -254,8 +254,11 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
                     public=True, json={"token": token, "password": "VendedorClave2026"})
     w.secrets.add("VendedorClave2026")
     assert rec["account_id"] == actor.account_id and rec["before"]["accepted_at"] is None and rec["after"]["accepted_at"]
+    _, rec = w.call("PATCH", "/v1/users/{profile_id}", action="user.role", entity="profile", profile_id=user,
+                    json={"role": "admin"})
+    assert rec["before"] == {"membership.role": "operator"} and rec["after"] == {"membership.role": "admin"}
     _, rec = w.call("DELETE", "/v1/users/{profile_id}", action="user.remove", entity="profile", status=204, profile_id=user)
-    assert rec["before"]["membership.role"] == "user" and rec["after"]["membership.role"] is None
+    assert rec["before"]["membership.role"] == "admin" and rec["after"]["membership.role"] is None
 
     with db.transaction(factory) as s:  # within the 30 days before its expiry: it may renew itself
         s.execute(update(Account).where(Account.id == actor.account_id)

@@ -207,11 +207,11 @@ def test_add_list_and_remove_users(factory):
     assert (user["email"], user["mobile"], user["role"], user["is_master"]) == (
         "ninalici@hotmail.com",
         "1234567890",
-        "user",
+        "operator",
         False,
     )
     users = db.run(factory, tools.list_users, actor)
-    assert [u["role"] for u in users] == ["master", "user"] and users[0]["id"] == actor.profile_id
+    assert [u["role"] for u in users] == ["master", "operator"] and users[0]["id"] == actor.profile_id
     err = _err(db.run, factory, tools.add_user, actor, email="ninalici@hotmail.com", mobile="1234567890")
     assert err.code == ErrorCode.DUPLICATE
     with db.transaction(factory) as s:
@@ -239,7 +239,7 @@ def test_add_existing_profile_of_another_account(factory):
     a = make_distributor(factory, email="ana@example.com", mobile="5511112222")
     b = make_distributor(factory)
     out = db.run(factory, tools.add_user, b, email="ana@example.com", mobile="5511112222")
-    assert out["created"] is False and out["user"]["id"] == a.profile_id and out["user"]["role"] == "user"
+    assert out["created"] is False and out["user"]["id"] == a.profile_id and out["user"]["role"] == "operator"
     with db.transaction(factory) as s:
         assert len(s.scalars(select(Membership).where(Membership.profile_id == a.profile_id)).all()) == 2
     # A master elsewhere is a plain user here, and can be removed here.
