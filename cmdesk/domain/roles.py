@@ -4,10 +4,10 @@ The rule lives here once; the server refuses (403 `forbidden_role`, `cmdesk.serv
 desktop hides or disables (`AppContext.can`) with the same table.
 
 - **Administrador** (and the master user, who is always one): everything — the account's users,
-  its global settings, its price packages, and whatever spends the account's money or changes its
-  network: purchases, contracts, MKL licenses, unlimited fees, renewals, sub-distributors.
+  its global settings and alert rules, its price packages, and whatever is charged to the account
+  or changes its network: purchases, contracts, unlimited fees, renewals, sub-distributors.
 - **Operador**: the day-to-day work — clients and their CTIs, transfers, top-up codes, invoices,
-  alerts. Every list can be read by both.
+  the licenses of contracted MKL, alerts. Every list can be read by both.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Permission(StrEnum):
     USERS = "users"  # Herramientas → Usuarios: add, remove, change roles, resend invitations
     SETTINGS = "settings"  # Configuraciones globales, alert rules
     PRICES = "prices"  # Herramientas → Precios
-    PURCHASES = "purchases"  # what is charged to the account: purchases, contracts, licenses, renewals
+    PURCHASES = "purchases"  # what is charged to the account: purchases, contracts, fees, renewals
     DISTRIBUTORS = "distributors"  # sub-distributors: create, activate, suspend, cancel, renew, convert
 
 
@@ -43,7 +43,7 @@ ASSIGNABLE: tuple[Role, ...] = (Role.ADMIN, Role.OPERATOR)
 DEFAULT_ROLE = Role.OPERATOR
 
 # Why a permission was refused, said to the person (Spanish, shown as the problem's detail).
-REFUSALS: Mapping[Permission, str] = {
+REFUSALS: Mapping[str, str] = {
     Permission.USERS: "Sólo un administrador de la cuenta puede administrar a los usuarios.",
     Permission.SETTINGS: "Sólo un administrador de la cuenta puede cambiar las configuraciones.",
     Permission.PRICES: "Sólo un administrador de la cuenta puede cambiar los precios.",

@@ -312,6 +312,7 @@ class ApiClient:
         self._access_token: str | None = None
         self._refresh_token: str | None = None
         self._account: dict[str, Any] | None = None
+        self._role: str | None = None
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
 
@@ -336,6 +337,12 @@ class ApiClient:
         """The account of the last sign-in or refresh answer."""
         with self._lock:
             return self._account
+
+    @property
+    def role(self) -> str | None:
+        """The profile's role in that account (`domain.enums.Role`), as of the last sign-in or refresh."""
+        with self._lock:
+            return self._role
 
     # -- auth ---------------------------------------------------------------------------------------
 
@@ -692,6 +699,8 @@ class ApiClient:
             self._refresh_token = refresh if isinstance(refresh, str) else None
             account = answer.get("account")
             self._account = account if isinstance(account, dict) else None
+            role = answer.get("role")
+            self._role = role if isinstance(role, str) else None
         if changed:
             self._notify(self._refresh_token)
 

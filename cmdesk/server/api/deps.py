@@ -173,7 +173,6 @@ ROLE_REQUIRED: dict[tuple[str, str], Permission] = {
     ("DELETE", "/v1/price-packages/{package_id}"): Permission.PRICES,
     ("POST", "/v1/purchases"): Permission.PURCHASES,
     ("POST", "/v1/contracts"): Permission.PURCHASES,
-    ("POST", "/v1/licenses"): Permission.PURCHASES,
     ("POST", "/v1/stamping-accounts/{cti_id}/unlimited-fee"): Permission.PURCHASES,
     ("POST", "/v1/account/renew"): Permission.PURCHASES,
     ("POST", "/v1/distributors"): Permission.DISTRIBUTORS,

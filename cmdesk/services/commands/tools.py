@@ -55,9 +55,13 @@ def update_settings(
     return _edit(cache, "settings", lambda: api.patch("/v1/settings", dict(changes), if_match=version))
 
 
-def add_user(api: ApiClient, cache: Cache, *, email: str, mobile: str, name: str) -> dict[str, Any]:
-    """Nuevo usuario: the server links an existing profile or creates one (which gets an e-mail)."""
-    answer: dict[str, Any] = api.post("/v1/users", {"email": email, "mobile": mobile, "name": name})
+def add_user(
+    api: ApiClient, cache: Cache, *, email: str, mobile: str, name: str, role: str = "operator"
+) -> dict[str, Any]:
+    """Nuevo usuario: the server links an existing profile or creates one (which gets an e-mail), with
+    its role in the account (`domain.roles`: "admin" or "operator")."""
+    body = {"email": email, "mobile": mobile, "name": name, "role": role}
+    answer: dict[str, Any] = api.post("/v1/users", body)
     user = {k: v for k, v in answer["user"].items() if k not in _MEMBERSHIP_FIELDS}
     cache.apply_answer("profile", user)
     return answer

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -20,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain import contact, names
+from cmdesk.domain import contact, names, roles
 from cmdesk.domain.enums import Role
+from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
@@ -83,6 +85,21 @@ class NewUserDialog(FormDialog):
             hint=tr("Si la persona aún no tiene perfil, recibirá un correo para definir su contraseña."),
             form=form2,
         )
+        self.role = QComboBox(second)
+        self.role.setObjectName("role")
+        for value, text in labels.items({r: names.ROLES[r] for r in roles.ASSIGNABLE}):
+            self.role.addItem(text, value)
+        self.role.setCurrentIndex(self.role.findData(roles.DEFAULT_ROLE.value))
+        self.add_field(
+            "role",
+            tr("Rol"),
+            self.role,
+            hint=tr(
+                "Administrador: usuarios, configuraciones, precios, compras y sub-distribuidores. "
+                "Operador: clientes, cuentas de timbrado, transferencias y facturación."
+            ),
+            form=form2,
+        )
         self.stack.addWidget(second)
         self.fit_width(480)
 
@@ -115,7 +132,12 @@ class NewUserDialog(FormDialog):
             return
         self.run(
             actions.add_user(
-                self.context, email=email, mobile=mobile, name=self.name.text().strip(), parent=self
+                self.context,
+                email=email,
+                mobile=mobile,
+                name=self.name.text().strip(),
+                role=str(self.role.currentData()),
+                parent=self,
             )
         )
 
@@ -143,10 +165,12 @@ class UsersPage(TabPage):
             )
         )
         layout.addLayout(buttons)
+        layout.addWidget(self.role_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notice)
         self.model.loaded.connect(self._update)
         self._update()
+        self.gate(Permission.USERS, self.new_button, self.delete_button)
 
     def _update(self) -> None:
         self.delete_button.setEnabled(selected_record(self.table) is not None)

@@ -34,6 +34,7 @@ OPERATOR_ALLOWED = {
     ("POST", "/v1/transfers/bulk"),
     ("POST", "/v1/contracts/quote"),
     ("POST", "/v1/invoices"),
+    ("POST", "/v1/licenses"),
     ("POST", "/v1/top-up-codes"),
     ("POST", "/v1/top-up-codes/{code_id}/cancel"),
     ("POST", "/v1/clients/{client_id}/interactions"),
