@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from cmdesk.domain.errors import not_found
 from cmdesk.models import OutboundMail
-from cmdesk.server import db
+from cmdesk.server import db, throttle
 from cmdesk.server.api import schemas_mail as sm
 from cmdesk.server.api.deps import (
     AppSettings,
@@ -47,6 +47,7 @@ from cmdesk.server.mail import queue
 from cmdesk.server.mail.sender import file_stem
 from cmdesk.server.mail.transport import default_mail_folder
 from cmdesk.server.operations import access, renewal
+from cmdesk.server.settings import Settings
 
 router = APIRouter(tags=["access"])
 
@@ -70,8 +71,14 @@ def request_password_reset(
     """¿Olvidó su contraseña?: envía un enlace (válido una hora) al correo del perfil con ese correo o
     móvil. Responde lo mismo exista o no; a lo más `CMDESK_PASSWORD_RESETS_PER_HOUR` por hora (429)."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    db.run(factory, access.request_password_reset, body.login, per_hour=settings.password_resets_per_hour)
+    access.request_password_reset(factory, body.login, policy=reset_policy(settings), source=ip)
     return {"detail": RESET_ANSWER}
+
+
+def reset_policy(settings: Settings) -> throttle.Policy:
+    return access.reset_policy(
+        settings.password_resets_per_hour, settings.throttle_policy(settings.login_attempts_per_minute)
+    )
 
 
 @router.post(

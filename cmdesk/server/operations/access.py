@@ -10,18 +10,20 @@ acceptance creates the membership when it is missing, so requiring consent for e
 working).
 
 Password reset. Asking never tells whether the e-mail or mobile exists: the same answer, and the
-same rows counted, either way; a login gets at most `password_resets_per_hour` mails an hour (429
-after that, also for unknown logins). The link is valid one hour, once; using it sets the new
+same throttle buckets counted, either way (`throttle.Kind.RESET`, the one mechanism of every
+check); a profile gets at most `password_resets_per_hour` mails an hour whatever spelling of its
+login was typed (429 after that, also for unknown logins), and an address asking too often waits
+growing delays. The link is valid one hour, once; using it sets the new
 password, confirms the e-mail (the link proved it) and ends every open session of the profile.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import math
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cmdesk.domain import contact, passwords
@@ -29,15 +31,15 @@ from cmdesk.domain.enums import Role
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.models import (
     Account,
-    AttemptLog,
     Invitation,
     Membership,
     OutboundMail,
     Profile,
     RefreshToken,
+    ThrottleCounter,
     utcnow,
 )
-from cmdesk.server import feed
+from cmdesk.server import db, feed, throttle
 from cmdesk.server.mail import links, queue
 from cmdesk.server.operations import auth
 from cmdesk.server.operations.accounts import profile_view
@@ -46,7 +48,6 @@ from cmdesk.server.operations.distributors import confirm_profile
 from cmdesk.server.security import hash_password
 
 RESET_WINDOW = dt.timedelta(hours=1)
-RESET_BUCKET = "reset:"
 
 INVITATION_LABEL = {"sent": "Enviada", "accepted": "Aceptada", "expired": "Vencida"}
 
@@ -325,41 +326,51 @@ def forget_invitation(session: Session, account_id: str, profile_id: str) -> Non
 # Password reset
 
 
-def _reset_throttle(session: Session, login: str, limit: int, now: dt.datetime) -> None:
-    bucket = RESET_BUCKET + login
-    since = now - RESET_WINDOW
-    count, oldest = session.execute(
-        select(func.count(AttemptLog.id), func.min(AttemptLog.attempted_at)).where(
-            AttemptLog.bucket == bucket, AttemptLog.attempted_at > since
-        )
-    ).one()
-    if count >= limit:
-        wait = (oldest + RESET_WINDOW - now).total_seconds() if oldest else RESET_WINDOW.total_seconds()
-        minutes = max(1, math.ceil(wait / 60))
-        raise DomainError(
-            ErrorCode.TOO_MANY_ATTEMPTS,
-            "Ya se pidieron varios correos para restablecer esta contraseña. "
-            f"Revise su bandeja (y la de correo no deseado) o intente de nuevo en {minutes} minutos.",
-            extra={"retry_after": max(1, math.ceil(wait))},
-        )
-    session.add(AttemptLog(bucket=bucket, attempted_at=now))
+def reset_policy(per_hour: int, source_policy: throttle.Policy | None = None) -> throttle.Policy:
+    """The throttle of reset requests: `per_hour` mails a login (one bucket per profile, whatever
+    spelling was typed), and the per-address rule of every other check. No address is ever known-good
+    for resets (they never "succeed"), so the limit is the same for everyone."""
+    base = source_policy or throttle.Policy()
+    return dataclasses.replace(base, subject_limit=per_hour, subject_window=RESET_WINDOW)
 
 
 def request_password_reset(
-    session: Session, login: str, *, per_hour: int = 3, now: dt.datetime | None = None
+    factory: db.SessionFactory,
+    login: str,
+    *,
+    policy: throttle.Policy,
+    source: str = "",
+    now: dt.datetime | None = None,
 ) -> bool:
     """¿Olvidó su contraseña?: a reset link to the e-mail of the profile with this e-mail or mobile.
-    Answers nothing about whether it exists (the caller says the same either way); returns whether
-    a mail was queued, for tests and logs only."""
+    Answers nothing about whether it exists (the caller says the same either way, and the same
+    buckets are counted: the profile's, or the login's when there is none); past `policy`, 429
+    `too_many_attempts` (`throttle.Kind.RESET`). Returns whether a mail was queued, for tests and
+    logs only. Runs its own transaction: a refused request is still counted."""
     now = now or utcnow()
     key = auth.normalize_login(login or "")
     if not key:
         raise validation_error({"login": "Escriba su correo electrónico o número móvil."})
-    _reset_throttle(session, key, per_hour, now)
-    column = Profile.email if "@" in key else Profile.mobile
-    profile = session.scalar(select(Profile).where(column == key))
-    if profile is None:
-        return False
+
+    def ask(session: Session) -> tuple[throttle.Ticket, bool]:
+        column = Profile.email if "@" in key else Profile.mobile
+        profile = session.scalar(select(Profile).where(column == key))
+        subject = profile.id if profile is not None else "login:" + key
+        ticket = throttle.admit(
+            session, policy, kind=throttle.Kind.RESET, subject=subject, source=source, now=now
+        )
+        if ticket.refusal is not None or profile is None:
+            return ticket, False
+        _queue_reset(session, profile, now)
+        return ticket, True
+
+    ticket, queued = db.run(factory, ask)
+    if ticket.refusal is not None:
+        raise ticket.refusal
+    return queued
+
+
+def _queue_reset(session: Session, profile: Profile, now: dt.datetime) -> None:
     names = session.scalars(
         select(Account.name)
         .join(Membership, Membership.account_id == Account.id)
@@ -382,7 +393,6 @@ def request_password_reset(
         token_id=row.id,
         now=now,
     )
-    return True
 
 
 def describe_reset(session: Session, token: str, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -419,9 +429,11 @@ def complete_password_reset(
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    # A successful reset clears the failed logins that may have locked the person out.
+    # A successful reset clears the failed sign-ins that may have kept the person out.
     session.execute(
-        delete(AttemptLog).where(AttemptLog.bucket.in_(["login:" + profile.email, "login:" + profile.mobile]))
+        delete(ThrottleCounter).where(
+            ThrottleCounter.bucket == throttle.subject_key(throttle.Kind.LOGIN, profile.id)
+        )
     )
     session.flush()
     return {"profile": profile_view(profile)}

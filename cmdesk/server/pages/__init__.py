@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from cmdesk.domain import passwords
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.server import db
-from cmdesk.server.api.access import RESET_ANSWER
+from cmdesk.server.api.access import RESET_ANSWER, reset_policy
+from cmdesk.server.api.deps import client_ip
 from cmdesk.server.api.public import count_public_call
 from cmdesk.server.mail import links, templates
 from cmdesk.server.operations import access, distributors
@@ -322,11 +323,11 @@ async def forgot_submit(request: Request) -> Response:
         )
     settings = request.app.state.settings
     try:
-        db.run(
+        access.request_password_reset(
             request.app.state.session_factory,
-            access.request_password_reset,
             login,
-            per_hour=settings.password_resets_per_hour,
+            policy=reset_policy(settings),
+            source=client_ip(request),
         )
     except DomainError as exc:
         if exc.code is ErrorCode.TOO_MANY_ATTEMPTS:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from cmdesk.models import Account, Invitation, OutboundMail, Profile
-from cmdesk.server import db
+from cmdesk.models import Account, AttemptLog, Invitation, OutboundMail, Profile, ThrottleCounter
+from cmdesk.server import db, throttle
 from cmdesk.server.api import schemas_mail as sm
 from cmdesk.server.api import schemas_tools as st
 from cmdesk.server.embedded import EmbeddedServer
@@ -59,6 +59,31 @@ def test_reset_is_throttled_per_login_known_or_not(client, factory, ana):
         assert r.status_code == 429 and r.json()["code"] == "too_many_attempts" and int(r.headers["Retry-After"]) > 60
     assert len(_mail_rows(factory, "password_reset")) == 3
     assert client.post("/v1/auth/password-reset", json={"login": "  "}).status_code == 422
+
+
+def test_reset_uses_the_throttle_one_bucket_per_profile(client, factory, ana):
+    """Resets are counted by the one throttle (`throttle.Kind.RESET`), per profile whatever spelling of
+    its login is typed; a completed reset clears the sign-in failures that kept the person out."""
+    actor, _ = ana
+    for login in ("ana@dist.mx", "55 1111 1111", "ANA@dist.mx"):
+        assert client.post("/v1/auth/password-reset", json={"login": login}).status_code == 202
+    r = client.post("/v1/auth/password-reset", json={"login": "+52 5511111111"})
+    assert r.status_code == 429 and r.json()["code"] == "too_many_attempts"
+    with db.transaction(factory) as s:
+        counter = s.get(ThrottleCounter, throttle.subject_key(throttle.Kind.RESET, actor.profile_id))
+        assert counter is not None and counter.count == 4
+        assert s.scalar(select(func.count()).select_from(AttemptLog)) == 0
+    for _ in range(5):
+        wrong = client.post("/v1/auth/token", json={"login": "ana@dist.mx", "password": "NoEsLaClave99"})
+        assert wrong.status_code == 401
+    login_bucket = throttle.subject_key(throttle.Kind.LOGIN, actor.profile_id)
+    with db.transaction(factory) as s:
+        assert s.get(ThrottleCounter, login_bucket) is not None
+    token = QueuedLinks(factory, "password_reset")[-1][1]  # each request replaces the previous link
+    r = client.post("/v1/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD})
+    assert r.status_code == 200, r.text
+    with db.transaction(factory) as s:
+        assert s.get(ThrottleCounter, login_bucket) is None
 
 
 def test_reset_over_json_ends_sessions_and_works_once(client, factory, ana):
