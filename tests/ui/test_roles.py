@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from cmdesk.domain.enums import Role
-from cmdesk.models import Account, Membership, Profile, utcnow
+from cmdesk.models import Account, Membership, Profile
 from cmdesk.server import db
 from cmdesk.server.embedded import EmbeddedServer
-from cmdesk.server.security import hash_password
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
 from cmdesk.services.config import DesktopConfig
 from cmdesk.services.session import DesktopSession
@@ -26,6 +25,7 @@ from cmdesk.ui.herramientas.usuarios import NewUserDialog
 from cmdesk.ui.kit.actions import AppContext
 from cmdesk.ui.operations import Operations
 from cmdesk.ui.tabs import EVERYTHING
+from tests.server.helpers import make_member
 
 PASSWORD = "Operadora2026"
 
@@ -42,20 +42,12 @@ def members(central_server: EmbeddedServer) -> dict[str, str]:
                 .where(Profile.email == DEMO_EMAIL, Membership.role == Role.MASTER.value)
             )
             assert s.get(Account, account_id) is not None
-            for email, mobile, role in (
-                ("operadora@demo.mx", "5590000001", Role.OPERATOR),
-                ("admin@demo.mx", "5590000002", Role.ADMIN),
-            ):
-                profile = Profile(
-                    name=email,
-                    email=email,
-                    mobile=mobile,
-                    password_hash=hash_password(PASSWORD),
-                    email_confirmed_at=utcnow(),
-                )
-                s.add(profile)
-                s.flush()
-                s.add(Membership(account_id=account_id, profile_id=profile.id, role=role.value))
+        factory = db.session_factory(engine)
+        for email, mobile, role in (
+            ("operadora@demo.mx", "5590000001", Role.OPERATOR),
+            ("admin@demo.mx", "5590000002", Role.ADMIN),
+        ):
+            make_member(factory, account_id, email, mobile, role, PASSWORD)
     finally:
         engine.dispose()
     return {"operator": "operadora@demo.mx", "admin": "admin@demo.mx", "master": DEMO_EMAIL}

@@ -9,12 +9,9 @@ import re
 import pytest
 
 from cmdesk.domain.enums import Role
-from cmdesk.models import Membership, Profile, utcnow
-from cmdesk.server import db
 from cmdesk.server.api.deps import ROLE_REQUIRED
-from cmdesk.server.security import hash_password
 from tests.server.api.test_auth import assert_problem
-from tests.server.helpers import give, make_distributor
+from tests.server.helpers import give, make_distributor, make_member
 
 PASSWORD = "secreto123"
 
@@ -48,18 +45,7 @@ OPERATOR_ALLOWED = {
 
 
 def _member(factory, account_id: str, email: str, mobile: str, role: Role) -> str:
-    with db.transaction(factory) as s:
-        profile = Profile(
-            name=email,
-            email=email,
-            mobile=mobile,
-            password_hash=hash_password(PASSWORD),
-            email_confirmed_at=utcnow(),
-        )
-        s.add(profile)
-        s.flush()
-        s.add(Membership(account_id=account_id, profile_id=profile.id, role=role.value))
-        return profile.id
+    return make_member(factory, account_id, email, mobile, role, PASSWORD)
 
 
 @pytest.fixture
