@@ -226,7 +226,10 @@ class User(BaseModel):
     )
     role_label: str = Field(description="Master User, Administrador u Operador.")
     is_master: bool
-    member_since: dt.datetime
+    member_since: dt.datetime | None = Field(
+        description="Desde cuándo tiene acceso; nulo mientras no acepte su invitación (entonces `id` es "
+        "el de la invitación y los datos son los que escribió quien le invitó)."
+    )
     invitation: Invitation | None = Field(
         description="La invitación por correo (Enviada, Aceptada, Vencida) con su último correo; "
         "nula para quien no se invitó por correo (el maestro)."
@@ -252,10 +255,10 @@ class UserRoleIn(RequestModel):
 
 
 class UserCreated(BaseModel):
-    user: User
-    created: bool = Field(
-        description="Verdadero si el perfil es nuevo: la persona define su contraseña con la invitación."
-    )
+    """The same answer whether or not the e-mail or mobile belong to a profile (no enumeration)."""
+
+    user: User = Field(description="La persona invitada, pendiente hasta que acepte desde su correo.")
+    detail: str
 
 
 # ---- Settings -------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ ACTIONS: dict[tuple[str, str], RouteAction] = {
     ("DELETE", "/v1/price-packages/{package_id}"): RouteAction(
         "price_package.delete", "Eliminación de paquete de precios", "price_package"
     ),
-    ("POST", "/v1/users"): RouteAction("user.add", "Nuevo usuario", "profile"),
+    ("POST", "/v1/users"): RouteAction("user.add", "Nuevo usuario (invitación)", "invitation"),
     ("POST", "/v1/users/{profile_id}/resend-invitation"): RouteAction(
         "user.resend_invitation", "Reenvío de invitación", "invitation"
     ),

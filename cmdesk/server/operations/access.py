@@ -1,13 +1,14 @@
 """Getting into an account: invitations of users (Herramientas → Usuarios), password resets, and
 the generic notice mail.
 
-Invitations. One `Invitation` row per (account, e-mail). Inviting a person who has no password yet
-(a new profile, or one never finished) sends a link to define it, valid 7 days; accepting it sets
-the password, confirms the e-mail and grants the membership. Today the membership is granted when
-the user is added (`grant_now`) and an existing person with a password only gets a notice; the
-acceptance creates the membership when it is missing, so requiring consent for existing profiles
-(issue 15) is `grant_now=False` and nothing else. Resending issues a new link (the old one stops
-working).
+Invitations. One `Invitation` row per (account, e-mail). Inviting sends a link to that e-mail,
+valid 7 days; nothing is granted until the person accepts it from their own e-mail (issue 15:
+consent) — defining their password when they have none (a new person gets their profile then),
+confirming the e-mail, and getting the membership with the invitation's role. The inviter is told
+the same whether or not the e-mail or mobile belongs to a profile: the invitation holds what they
+typed, and what only the owner of the e-mail may learn (the mobile belongs to someone else, the
+profile administers a client) is said on the acceptance page. Resending issues a new link (the old
+one stops working).
 
 Password reset. Asking never tells whether the e-mail or mobile exists: the same answer, and the
 same throttle buckets counted, either way (`throttle.Kind.RESET`, the one mechanism of every
@@ -31,6 +32,7 @@ from cmdesk.domain.enums import Role
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.models import (
     Account,
+    Client,
     Invitation,
     Membership,
     OutboundMail,
@@ -70,7 +72,8 @@ def invitation_view(
         "id": inv.id,
         "version": inv.version,
         "account_id": inv.account_id,
-        "profile_id": inv.profile_id,
+        # Only once accepted: before, it would tell the inviter whether the e-mail had a profile.
+        "profile_id": inv.profile_id if inv.accepted_at is not None else None,
         "email": inv.email,
         "mobile": inv.mobile,
         "name": inv.name,
@@ -118,66 +121,57 @@ def _inviter_name(session: Session, actor: Actor) -> str:
 def invite(
     session: Session,
     actor: Actor,
-    profile: Profile,
     *,
-    grant_now: bool = True,
+    email: str,
+    mobile: str,
     name: str = "",
     role: str = Role.OPERATOR.value,
     now: dt.datetime | None = None,
 ) -> Invitation:
-    """Invite `profile` to the actor's account (in this transaction). With a link to accept (and to
-    define a password, if the profile has none) unless it is granted now to a person who already
-    has a password: then a notice tells them. The caller creates the membership when `grant_now`."""
+    """Invite the person with this e-mail to the actor's account (in this transaction): a link to
+    accept, sent to that e-mail, valid 7 days. Nothing is granted until they accept from their own
+    e-mail (issue 15: consent), whether or not a profile with that e-mail exists — and the
+    invitation says nothing about it: it holds what the inviter typed. Inviting again re-sends."""
     now = now or utcnow()
     account = session.get(Account, actor.account_id)
     if account is None:
         raise not_found("La cuenta")
     inv = session.scalar(
         select(Invitation)
-        .where(Invitation.account_id == account.id, Invitation.email == profile.email)
+        .where(Invitation.account_id == account.id, Invitation.email == email)
         .with_for_update()
     )
     if inv is None:
-        inv = Invitation(account_id=account.id, email=profile.email, created_at=now, expires_at=now)
+        inv = Invitation(account_id=account.id, email=email, created_at=now, expires_at=now)
         session.add(inv)
-    inv.mobile = profile.mobile
-    inv.name = name or profile.name
-    inv.profile_id = profile.id
+    profile = session.scalar(select(Profile).where(Profile.email == email))
+    inv.mobile = mobile
+    inv.name = name
+    inv.profile_id = profile.id if profile is not None else None
     inv.invited_by = actor.author
     inv.role = role
     inv.accepted_at = None
     inv.sent_at = now
     session.flush()
-    inviter = _inviter_name(session, actor)
-    if grant_now and profile.password_hash is not None:
-        # Nothing to accept: the person signs in with the password they have.
-        inv.accepted_at = now
-        inv.expires_at = now
-        notify(
-            session,
-            account,
-            to=profile,
-            title=f"Ya tiene acceso a la Cuenta Maestra {account.name}",
-            paragraphs=[
-                f"{inviter or 'El administrador'} le dio acceso a la Cuenta Maestra {account.name} "
-                f"(NIC {account.nic}).",
-                f"Inicie sesión en cmdesk con su correo {profile.email} y su contraseña de siempre; "
-                "si tiene varias cuentas, elija esta al entrar.",
-            ],
-            requested_by_account_id=account.id,
-            now=now,
-        )
-        session.flush()
-        return inv
-    _send_invitation(session, inv, account, profile, inviter, now)
+    _send_invitation(session, inv, account, profile, _inviter_name(session, actor), now)
     return inv
 
 
 def _send_invitation(
-    session: Session, inv: Invitation, account: Account, profile: Profile, inviter: str, now: dt.datetime
+    session: Session,
+    inv: Invitation,
+    account: Account,
+    profile: Profile | None,
+    inviter: str,
+    now: dt.datetime,
 ) -> str:
     row, token = links.issue(
-        session, "invitation", profile_id=profile.id, account_id=account.id, invitation_id=inv.id, now=now
+        session,
+        "invitation",
+        profile_id=profile.id if profile is not None else None,
+        account_id=account.id,
+        invitation_id=inv.id,
+        now=now,
     )
     inv.sent_at = now
     inv.expires_at = row.expires_at
@@ -192,7 +186,7 @@ def _send_invitation(
             "account_name": account.name,
             "account_nic": account.nic,
             "inviter_name": inviter,
-            "needs_password": profile.password_hash is None,
+            "needs_password": profile is None or profile.password_hash is None,
             "expires_at": row.expires_at.isoformat(),
         },
         token_id=row.id,
@@ -205,12 +199,23 @@ def _send_invitation(
     return token
 
 
+def pending_invitation(
+    session: Session, account_id: str, ident: str, *, lock: bool = False
+) -> Invitation | None:
+    """The account's invitation not accepted yet whose id is `ident` (a pending user's id in
+    `/v1/users`), or None."""
+    stmt = select(Invitation).where(
+        Invitation.account_id == account_id, Invitation.id == ident, Invitation.accepted_at.is_(None)
+    )
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
 def resend_invitation(
     session: Session, actor: Actor, profile_id: str, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Reenviar invitación: a new link (the old one stops working) for a user who has not accepted."""
     now = now or utcnow()
-    inv = session.scalar(
+    inv = pending_invitation(session, actor.account_id, profile_id, lock=True) or session.scalar(
         select(Invitation)
         .where(Invitation.account_id == actor.account_id, Invitation.profile_id == profile_id)
         .with_for_update()
@@ -229,9 +234,9 @@ def resend_invitation(
     if inv.accepted_at is not None:
         raise DomainError(ErrorCode.INVALID_STATE_TRANSITION, "Este usuario ya aceptó su invitación.")
     account = session.get(Account, actor.account_id)
-    profile = session.get(Profile, profile_id)
-    if account is None or profile is None:
+    if account is None:
         raise not_found("El usuario")
+    profile = session.get(Profile, inv.profile_id) if inv.profile_id else None
     _send_invitation(session, inv, account, profile, _inviter_name(session, actor), now)
     return invitation_views(session, [inv])[inv.id]
 
@@ -279,6 +284,21 @@ def accept_invitation(
         profile = session.scalar(select(Profile).where(Profile.email == inv.email))
     v = contact.Validator()
     name_n = v.optional("name", contact.check_person_name, name or "", "Nombre") or ""
+    taken = select(Profile.id).where(Profile.mobile == inv.mobile)
+    if profile is None and inv.mobile and session.scalar(taken) is not None:
+        # Told only to whoever holds the invited e-mail (the link proves it), never to the inviter.
+        v.add(
+            "token",
+            f"El número móvil {inv.mobile} ya pertenece a otro perfil; pida a quien le invitó que le "
+            "invite de nuevo con su número.",
+        )
+    if profile is not None and session.scalar(
+        select(Client.id).where(Client.admin_profile_id == profile.id).limit(1)
+    ):
+        v.add(
+            "token",
+            "Su perfil es el perfil principal de un cliente; no puede ser usuario de una Cuenta Maestra.",
+        )
     if profile is None or profile.password_hash is None:
         if not password:
             v.add("password", "Escriba la contraseña con la que iniciará sesión.")
@@ -289,7 +309,7 @@ def accept_invitation(
         profile = Profile(name=name_n or inv.name, email=inv.email, mobile=inv.mobile, created_at=now)
         session.add(profile)
         session.flush()
-        inv.profile_id = profile.id
+    inv.profile_id = profile.id
     if profile.password_hash is None:
         assert password is not None
         profile.password_hash = hash_password(password)

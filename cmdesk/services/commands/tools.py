@@ -12,9 +12,6 @@ from cmdesk.domain.errors import ErrorCode
 from cmdesk.services.api_client import ApiClient, ApiError
 from cmdesk.services.cache import Cache
 
-# Fields of `POST /v1/users`' answer that describe the membership, not the profile the cache keeps.
-_MEMBERSHIP_FIELDS = ("role", "is_master", "member_since")
-
 
 def _edit(cache: Cache, entity: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
@@ -58,12 +55,11 @@ def update_settings(
 def add_user(
     api: ApiClient, cache: Cache, *, email: str, mobile: str, name: str, role: str = "operator"
 ) -> dict[str, Any]:
-    """Nuevo usuario: the server links an existing profile or creates one (which gets an e-mail), with
-    its role in the account (`domain.roles`: "admin" or "operator")."""
+    """Nuevo usuario: the server invites the person (an e-mail to accept), with their role in the
+    account (`domain.roles`: "admin" or "operator"). Nothing goes to the cache: the person becomes a
+    user of the account — and reaches the cache through the feed — when they accept."""
     body = {"email": email, "mobile": mobile, "name": name, "role": role}
     answer: dict[str, Any] = api.post("/v1/users", body)
-    user = {k: v for k, v in answer["user"].items() if k not in _MEMBERSHIP_FIELDS}
-    cache.apply_answer("profile", user)
     return answer
 
 

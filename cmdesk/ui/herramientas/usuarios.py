@@ -82,7 +82,10 @@ class NewUserDialog(FormDialog):
             "name",
             tr("Nombre"),
             self.name,
-            hint=tr("Si la persona aún no tiene perfil, recibirá un correo para definir su contraseña."),
+            hint=tr(
+                "La persona recibirá un correo para aceptar el acceso (y definir su contraseña, si aún no "
+                "tiene); tendrá acceso cuando lo acepte."
+            ),
             form=form2,
         )
         self.role = QComboBox(second)
@@ -183,13 +186,13 @@ class UsersPage(TabPage):
         return dialog
 
     def _added(self, answer: dict[str, Any]) -> None:
-        user = answer["user"]
-        who = user.get("name") or user.get("email") or ""
-        if answer.get("created"):
-            text = tr("Se agregó a {who}; recibirá un correo para definir su contraseña.").format(who=who)
-        else:
-            text = tr("Se agregó a {who} con su perfil existente.").format(who=who)
-        self.show_notice(text)
+        email = answer["user"].get("email") or ""
+        self.show_notice(
+            tr(
+                "Enviamos una invitación a {email}. Aparecerá en la lista cuando la acepte desde su correo "
+                "(el enlace funciona 7 días)."
+            ).format(email=email)
+        )
 
     def delete(self) -> None:
         row = selected_record(self.table)

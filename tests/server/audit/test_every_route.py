@@ -241,10 +241,10 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
                     status=204, package_id=out2["id"])
     assert rec["after"] is None and rec["before"]["quantity"] == 500
 
-    out, rec = w.call("POST", "/v1/users", action="user.add", entity="profile", status=201,
+    out, rec = w.call("POST", "/v1/users", action="user.add", entity="invitation", status=201,
                       json={"email": "vendedor@dist.mx", "mobile": "5570000002", "name": "Vendedor"})
-    user = out["user"]["id"]
-    assert rec["entity_id"] == user and rec["after"]["membership.role"] == "operator"
+    user = out["user"]["id"]  # pending: the invitation's id
+    assert rec["entity_id"] == user and rec["after"]["role"] == "operator" and rec["after"]["profile_id"] is None
     _, rec = w.call("POST", "/v1/users/{profile_id}/resend-invitation", action="user.resend_invitation",
                     entity="invitation", profile_id=user)
     assert rec["before"]["sent_at"] < rec["after"]["sent_at"]
@@ -254,6 +254,7 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
                     public=True, json={"token": token, "password": "VendedorClave2026"})
     w.secrets.add("VendedorClave2026")
     assert rec["account_id"] == actor.account_id and rec["before"]["accepted_at"] is None and rec["after"]["accepted_at"]
+    user = rec["after"]["profile_id"]  # a member now, under their profile's id
     _, rec = w.call("PATCH", "/v1/users/{profile_id}", action="user.role", entity="profile", profile_id=user,
                     json={"role": "admin"})
     assert rec["before"] == {"membership.role": "operator"} and rec["after"] == {"membership.role": "admin"}

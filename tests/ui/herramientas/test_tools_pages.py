@@ -111,9 +111,15 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     assert dialog.step == 2 and "ninalici@hotmail.com" in dialog.summary.text()
     assert dialog.ok_button.text() == "Agregar usuario"
     fill(qtbot, dialog.name, "Prueba Alicia Nina")
+    dialog.role.setCurrentIndex(dialog.role.findData("admin"))
     click(qtbot, dialog.ok_button)
-    qtbot.waitUntil(lambda: find(page, email="ninalici@hotmail.com") is not None, timeout=30_000)
-    assert "correo para definir su contraseña" in page.notice.text()
+    # Invited, not yet a user (issue 15: the person accepts from their own e-mail).
+    qtbot.waitUntil(lambda: "Enviamos una invitación a ninalici@hotmail.com" in page.notice.text(), timeout=30_000)
+    assert find(page, email="ninalici@hotmail.com") is None
+    session = started_window.session
+    assert session is not None and session.api is not None
+    invited = [u for u in session.api.get("/v1/users")["items"] if u["email"] == "ninalici@hotmail.com"]
+    assert [(u["role"], u["member_since"], u["invitation"]["status"]) for u in invited] == [("admin", None, "sent")]
     # The master can't be removed: the server says so.
     assert select_id(page.table, master["id"])
     click(qtbot, page.delete_button)
@@ -123,12 +129,11 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     assert "No se puede eliminar al usuario maestro (Master User)" in text
     assert find(page, id=master["id"]) is not None
     # Anyone else can.
-    user = find(page, email="ninalici@hotmail.com")
-    assert user is not None
+    user = next(r for r in page.model.rows() if r["id"] != master["id"])
     assert select_id(page.table, user["id"])
     click(qtbot, page.delete_button)
     assert "¿Realmente desea eliminar al usuario?" in answer(qtbot, page)
-    qtbot.waitUntil(lambda: find(page, email="ninalici@hotmail.com") is None, timeout=30_000)
+    qtbot.waitUntil(lambda: find(page, id=user["id"]) is None, timeout=30_000)
 
 
 def test_settings_refused_without_a_stamps_package(qtbot: Any, started_window: MainWindow) -> None:
