@@ -15,7 +15,6 @@ import math
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models import utcnow
@@ -45,30 +44,26 @@ def count_public_call(
         )
 
 
+REGISTRATION_ANSWER = (
+    "Le enviamos un correo a {email}. Siga sus indicaciones para terminar su registro; si no lo ve en "
+    "unos minutos, revise la carpeta de correo no deseado."
+)
+
+
 @router.post(
-    "/v1/public/registrations", status_code=201, response_model=sd.Registration,
+    "/v1/public/registrations", status_code=202, response_model=sd.Registration,
     responses=problem_responses(404, 409, 422, 429),
 )
 def register(body: sd.RegistrationIn, factory: Db, settings: AppSettings, ip: ClientIp) -> dict[str, Any]:
     """Registro desde el sitio web de un distribuidor con Multinivel (`referrer_nic`): un perfil nuevo
-    y una sub-cuenta «Sin validar» hasta confirmar el correo con el enlace que se envía."""
+    y una sub-cuenta «Sin validar» hasta confirmar el correo con el enlace que se envía. Responde lo
+    mismo si el correo o el móvil ya tienen perfil (entonces el correo enviado explica por qué no se
+    creó nada): la respuesta no dice si una persona existe."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
     data = body.model_dump()
-
-    def run(session: Session) -> dict[str, Any]:
-        result = distributors.register_public(session, **data)
-        view = result["distributor"]
-        return {
-            "id": view["id"],
-            "nic": view["nic"],
-            "name": view["name"],
-            "status": view["status"],
-            "status_label": view["status_label"],
-            "email": result["profile"]["email"],
-            "confirmation_sent": result.pop("confirmation_token", None) is not None,
-        }
-
-    return db.run(factory, run)
+    result = db.run(factory, lambda s: distributors.register_public(s, **data))
+    email = str(result["email"])
+    return {"email": email, "detail": REGISTRATION_ANSWER.format(email=email), "confirmation_sent": True}
 
 
 @router.post(

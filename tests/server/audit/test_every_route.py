@@ -344,7 +344,7 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
 
     nic = db.run(factory, lambda s: accounts.get_account(s, actor.account_id).nic)
     _, rec = w.call("POST", "/v1/public/registrations", action="distributor.register", entity="distributor",
-                    status=201, public=True,
+                    status=202, public=True,
                     json={"referrer_nic": nic, "email": "web@nuevo.mx", "mobile": "3311112222",
                           "password": "WebClave2026", "name": "Juan Pérez", "rfc": RFC_FISICA})
     w.secrets.add("WebClave2026")
