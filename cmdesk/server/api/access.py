@@ -25,9 +25,10 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cmdesk.domain import passwords
 from cmdesk.domain.errors import not_found
 from cmdesk.models import OutboundMail
-from cmdesk.server import db, throttle
+from cmdesk.server import db, security, throttle
 from cmdesk.server.api import schemas_mail as sm
 from cmdesk.server.api.deps import (
     AppSettings,
@@ -90,7 +91,8 @@ def confirm_password_reset(
     """El enlace del correo de restablecimiento: fija la contraseña nueva y cierra todas las sesiones
     del perfil. Un enlace usado, reemplazado o vencido no cambia nada (422 en `token`)."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    return db.run(factory, access.complete_password_reset, body.token, body.password)
+    with security.prehashed(body.password, check=passwords.check_password):  # Argon2 before the transaction
+        return db.run(factory, access.complete_password_reset, body.token, body.password)
 
 
 @router.post(
@@ -104,7 +106,8 @@ def accept_invitation(
     """El enlace de la invitación: define la contraseña (si la persona no tiene), confirma el correo y
     da acceso a la cuenta. Un enlace usado, reemplazado o vencido no cambia nada (422 en `token`)."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    return db.run(factory, access.accept_invitation, body.token, body.password, body.name)
+    with security.prehashed(body.password, check=passwords.check_password):
+        return db.run(factory, access.accept_invitation, body.token, body.password, body.name)
 
 
 # ---- signed in ----------------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from cmdesk.domain import passwords
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models import utcnow
-from cmdesk.server import db, throttle
+from cmdesk.server import db, security, throttle
 from cmdesk.server.api import schemas_distributors as sd
 from cmdesk.server.api.deps import AppSettings, ClientIp, Db
 from cmdesk.server.api.schemas_common import problem_responses
@@ -73,4 +74,5 @@ def confirm(body: sd.ConfirmIn, factory: Db, settings: AppSettings, ip: ClientIp
     """El enlace del correo de confirmación: fija la contraseña del perfil (obligatoria si aún no tiene)
     y pasa sus cuentas «Sin validar» a «Sin activar»."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    return db.run(factory, distributors.confirm_email, body.token, body.password)
+    with security.prehashed(body.password, check=passwords.check_password):  # Argon2 before the transaction
+        return db.run(factory, distributors.confirm_email, body.token, body.password)
