@@ -276,6 +276,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def insecure_url_problem(base_url: str) -> str | None:
+    """Why `base_url` must not be used, when it is `http://` to another computer: the password, the
+    tokens and the data would travel unencrypted (issue 15). None for https:// and for a server on
+    this same computer (localhost, 127.0.0.1, ::1 — the embedded server)."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
+        return None
+    return (
+        "La dirección del servidor usa http://, que enviaría su contraseña y sus datos sin cifrar. "
+        "Use https:// (http:// sólo se permite para un servidor en este mismo equipo: localhost o "
+        "127.0.0.1)."
+    )
+
+
 _NO_BODY = object()
 
 
@@ -299,6 +313,8 @@ class ApiClient:
             raise ValueError(
                 f"La dirección del servidor no es válida: {base_url!r} (use http:// o https://)."
             )
+        if (problem := insecure_url_problem(base_url)) is not None:
+            raise ValueError(problem)
         self.base_url = base_url.strip().rstrip("/")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
