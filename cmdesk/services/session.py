@@ -151,16 +151,12 @@ class DesktopSession:
     def server_folder(self) -> Path:
         if self.home is None:
             return paths.server_dir(self.server_key)
-        folder = self.home / "data" / "servers" / self.server_key
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return paths.private_folder(self.home / "data" / "servers" / self.server_key)
 
     def account_folder(self, account_id: str) -> Path:
         if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", account_id):
             raise ValueError(f"not an account id: {account_id!r}")
-        folder = self.server_folder() / "accounts" / account_id
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return paths.private_folder(self.server_folder() / "accounts" / account_id)
 
     def _credential_key(self) -> str:
         return self.config.server_url or paths.EMBEDDED_KEY
@@ -274,6 +270,7 @@ class DesktopSession:
         target = self.server_folder() / SESSION_FILE
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        paths.private_file(tmp)
         tmp.replace(target)
 
     def _signed_in(self, answer: dict[str, Any]) -> None:

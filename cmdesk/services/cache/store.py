@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cmdesk.domain.field_paths import deep_merge
+from cmdesk.services import paths
 from cmdesk.services.cache import schema
 from cmdesk.services.cache.rows import (
     BOOL_COLUMNS,
@@ -73,12 +74,14 @@ class CacheStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.search_path = self.path.with_name(f"{self.path.stem}-search{self.path.suffix}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_folder(self.path.parent)
         self._write_lock = threading.RLock()
         self._read_lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._writer = self._open_writer()
         self._reader = self._connect()
+        for made in (self.path, self.search_path):
+            paths.private_file(made)
 
     # ---- opening ----------------------------------------------------------------------------------
 
