@@ -20,7 +20,7 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.session import DesktopSession
 from cmdesk.ui.compras.page import PurchasesPage
 from cmdesk.ui.distribuidores.page import DistributorsPage
-from cmdesk.ui.herramientas import PricesPage, SettingsPage, UsersPage
+from cmdesk.ui.herramientas import PricesPage, RulesPage, SettingsPage, UsersPage
 from cmdesk.ui.herramientas.usuarios import NewUserDialog
 from cmdesk.ui.kit.actions import AppContext
 from cmdesk.ui.operations import Operations
@@ -76,6 +76,7 @@ def pages(context: AppContext) -> dict[str, Any]:
         "users": UsersPage(context),
         "prices": PricesPage(context),
         "settings": SettingsPage(context),
+        "rules": RulesPage(context),
         "purchases": PurchasesPage(context),
         "distributors": DistributorsPage(context),
     }
@@ -84,7 +85,11 @@ def pages(context: AppContext) -> dict[str, Any]:
 def gated(built: dict[str, Any]) -> list[Any]:
     return [
         built["users"].new_button,
+        built["users"].resend_button,
         built["users"].delete_button,
+        built["rules"].add_button,
+        built["rules"].edit_button,
+        built["rules"].delete_button,
         built["prices"].add_button,
         built["prices"].edit_button,
         built["prices"].delete_button,
@@ -92,6 +97,7 @@ def gated(built: dict[str, Any]) -> list[Any]:
         built["settings"].save_button,
         built["purchases"].stamps.buy_button,
         built["purchases"].points.buy_button,
+        built["purchases"].renew_button,
         built["distributors"].add_button,
         *built["distributors"].buttons.values(),
     ]

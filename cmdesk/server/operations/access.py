@@ -195,6 +195,8 @@ def _send_invitation(
         invitation_id=inv.id,
         now=now,
     )
+    # The account's desktops list the person as pending from the invitation (Usuarios).
+    feed.record(session, "invitation", inv.id, [account.id])
     session.flush()
     return token
 
@@ -326,6 +328,7 @@ def accept_invitation(
     inv.accepted_at = now
     confirm_profile(session, profile, now)
     feed.record(session, "profile", profile.id, [account.id])
+    feed.record(session, "invitation", inv.id, [account.id])  # «Aceptada», now with its profile
     session.flush()
     return {
         "profile": profile_view(profile),
@@ -338,6 +341,7 @@ def forget_invitation(session: Session, account_id: str, profile_id: str) -> Non
     for inv in session.scalars(
         select(Invitation).where(Invitation.account_id == account_id, Invitation.profile_id == profile_id)
     ):
+        feed.record(session, "invitation", inv.id, [account_id], deleted=True)
         session.delete(inv)
     session.flush()
 

@@ -408,6 +408,7 @@ def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.date
         if pending is None:
             raise not_found("El usuario")
         # A pending user: the invitation is withdrawn (its link stops working with it).
+        feed.record(session, "invitation", pending.id, [actor.account_id], deleted=True)
         session.delete(pending)
         session.flush()
         return
@@ -447,6 +448,7 @@ def set_user_role(session: Session, actor: Actor, profile_id: str, role: str) ->
         if pending is None:
             raise not_found("El usuario")
         pending.role = role  # the role they will get when they accept
+        feed.record(session, "invitation", pending.id, [actor.account_id])
         session.flush()
         return pending_user_view(pending, access.invitation_views(session, [pending])[pending.id])
     profile, membership = row

@@ -13,7 +13,8 @@ from cmdesk.services.api_client import ApiClient, ApiError
 from cmdesk.services.cache import Cache
 
 
-def _edit(cache: Cache, entity: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def edit_answer(cache: Cache, entity: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Send an edit; keep the answer (or, on a version conflict, the server's current record)."""
     try:
         answer = send()
     except ApiError as error:
@@ -34,7 +35,7 @@ def create_price_package(api: ApiClient, cache: Cache, values: Mapping[str, Any]
 def update_price_package(
     api: ApiClient, cache: Cache, package_id: str, changes: Mapping[str, Any], version: int | None
 ) -> dict[str, Any]:
-    return _edit(
+    return edit_answer(
         cache,
         "price_package",
         lambda: api.patch(f"/v1/price-packages/{package_id}", dict(changes), if_match=version),
@@ -49,21 +50,28 @@ def delete_price_package(api: ApiClient, cache: Cache, package_id: str) -> None:
 def update_settings(
     api: ApiClient, cache: Cache, changes: Mapping[str, Any], version: int | None
 ) -> dict[str, Any]:
-    return _edit(cache, "settings", lambda: api.patch("/v1/settings", dict(changes), if_match=version))
+    return edit_answer(cache, "settings", lambda: api.patch("/v1/settings", dict(changes), if_match=version))
 
 
 def add_user(
     api: ApiClient, cache: Cache, *, email: str, mobile: str, name: str, role: str = "operator"
 ) -> dict[str, Any]:
     """Nuevo usuario: the server invites the person (an e-mail to accept), with their role in the
-    account (`domain.roles`: "admin" or "operator"). Nothing goes to the cache: the person becomes a
-    user of the account — and reaches the cache through the feed — when they accept."""
+    account (`domain.roles`: "admin" or "operator"). The answer is the same whether or not the e-mail
+    has a profile (issue 15): a pending user under the invitation's id. The invitation is kept in the
+    cache (`query_profiles` lists it as pending); the person becomes a user of the account — and a
+    profile of the feed — when they accept."""
     body = {"email": email, "mobile": mobile, "name": name, "role": role}
     answer: dict[str, Any] = api.post("/v1/users", body)
+    invitation = answer["user"].get("invitation")
+    if isinstance(invitation, dict):
+        cache.apply_answer("invitation", invitation)
     return answer
 
 
 def remove_user(api: ApiClient, cache: Cache, user_id: str) -> None:
-    """Eliminar usuario: their sessions end at once (the server refuses the master)."""
+    """Eliminar usuario: their sessions end at once (the server refuses the master); a pending user's
+    invitation is withdrawn (its link stops working)."""
     api.delete(f"/v1/users/{user_id}")
     cache.apply_deleted("profile", user_id)
+    cache.apply_deleted("invitation", user_id)  # a pending user: their invitation is withdrawn

@@ -38,8 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain import sales
+from cmdesk.domain import clock, sales
 from cmdesk.services import commands
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.clientes import actions
 from cmdesk.ui.clientes.general import general_html
@@ -422,7 +423,7 @@ class ClientDetailWindow(QDialog):
         )
 
     def _fill_policies(self, policies: Sequence[Mapping[str, Any]]) -> None:
-        today = dt.date.today().isoformat()
+        today = clock.today(server_now()).isoformat()  # Mexico City's day, by the server's clock
         rows = [
             (
                 str(p.get("product") or ""),

@@ -97,7 +97,7 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     page = users(started_window)
     qtbot.waitUntil(lambda: page.model.rowCount() >= 2)
     master = page.model.row(0)
-    assert master["email"] == "demo@cmdesk.mx" and page.model.row_texts(0)[-1] == "Master User"
+    assert master["email"] == "demo@cmdesk.mx" and page.model.row_texts(0)[5] == "Master User"
     click(qtbot, page.new_button)
     dialog = page.dialog
     assert isinstance(dialog, NewUserDialog)
@@ -113,13 +113,20 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     fill(qtbot, dialog.name, "Prueba Alicia Nina")
     dialog.role.setCurrentIndex(dialog.role.findData("admin"))
     click(qtbot, dialog.ok_button)
-    # Invited, not yet a user (issue 15: the person accepts from their own e-mail).
+    # Invited, not yet a user (issue 15: the person accepts from their own e-mail): listed as pending,
+    # from the invitation the answer brought, under the invitation's id.
     qtbot.waitUntil(lambda: "Enviamos una invitación a ninalici@hotmail.com" in page.notice.text(), timeout=30_000)
-    assert find(page, email="ninalici@hotmail.com") is None
+    qtbot.waitUntil(lambda: find(page, email="ninalici@hotmail.com") is not None, timeout=30_000)
+    pending = find(page, email="ninalici@hotmail.com")
+    assert pending is not None and pending["pending"] and pending["name"] == "Prueba Alicia Nina"
     session = started_window.session
     assert session is not None and session.api is not None
     invited = [u for u in session.api.get("/v1/users")["items"] if u["email"] == "ninalici@hotmail.com"]
-    assert [(u["role"], u["member_since"], u["invitation"]["status"]) for u in invited] == [("admin", None, "sent")]
+    assert [(u["id"], u["role"], u["member_since"], u["invitation"]["status"]) for u in invited] == [
+        (pending["id"], "admin", None, "sent")
+    ]
+    assert select_id(page.table, pending["id"])
+    assert page.resend_button.isEnabled()
     # The master can't be removed: the server says so.
     assert select_id(page.table, master["id"])
     click(qtbot, page.delete_button)
@@ -128,7 +135,12 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     text = answer(qtbot, page, "okButton", previous=question)
     assert "No se puede eliminar al usuario maestro (Master User)" in text
     assert find(page, id=master["id"]) is not None
-    # Anyone else can.
+    # Anyone else can; a pending user's invitation is withdrawn.
+    assert select_id(page.table, pending["id"])
+    click(qtbot, page.delete_button)
+    assert "su enlace deja de funcionar" in answer(qtbot, page)
+    qtbot.waitUntil(lambda: find(page, id=pending["id"]) is None, timeout=30_000)
+    assert not [u for u in session.api.get("/v1/users")["items"] if u["email"] == "ninalici@hotmail.com"]
     user = next(r for r in page.model.rows() if r["id"] != master["id"])
     assert select_id(page.table, user["id"])
     click(qtbot, page.delete_button)

@@ -3,7 +3,7 @@ do (every one of them could administer the account): they become administrators;
 master. An invitation carries the role its person gets when they accept.
 
 Revision ID: i15b_roles
-Revises: i18_audit
+Revises: i20_change_log_autoincrement
 Create Date: 2026-12-06 02:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i15b_roles"
-down_revision: str | None = "i18_audit"
+down_revision: str | None = "i20_change_log_autoincrement"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
