@@ -47,11 +47,14 @@ def start_reference_server(folder: Path) -> LocalServer:
     from cmdesk.server.embedded import EmbeddedServer
     from cmdesk.server.seed import seed_demo
     from cmdesk.server.settings import Settings
+    from cmdesk.services import paths
 
     url = f"sqlite:///{(folder / 'server.sqlite3').as_posix()}"
     store = folder / "files"
+    paths.private_folder(folder)  # its database holds the accounts and the token signing key
     server = EmbeddedServer(url, settings=Settings(database_url=url, software_store=store))
     server.start()
+    paths.private_file(folder / "server.sqlite3")
     if not (folder / SEEDED_MARK).exists():
         engine = db.create_db_engine(url)
         try:

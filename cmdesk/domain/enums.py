@@ -58,8 +58,11 @@ class ContractStatus(StrEnum):
 
 
 class Role(StrEnum):
-    MASTER = "master"
-    USER = "user"
+    """A profile's role inside one account (`cmdesk.domain.roles` says what each may do)."""
+
+    MASTER = "master"  # the account's master user: always an administrator
+    ADMIN = "admin"  # Administrador
+    OPERATOR = "operator"  # Operador
 
 
 class Color(StrEnum):

@@ -86,7 +86,7 @@ class Membership(Base):
     id: Mapped[str] = id_column()
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(12), default=Role.USER.value)
+    role: Mapped[str] = mapped_column(String(12), default=Role.OPERATOR.value)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -38,6 +38,8 @@ class Invitation(Synced, Base):
     # The person's profile: the existing one, or the one made for a new person (no password yet).
     profile_id: Mapped[str | None] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
     invited_by: Mapped[str] = mapped_column(String(32), default="system")
+    # The role the person gets in the account when the membership is granted (`domain.enums.Role`).
+    role: Mapped[str] = mapped_column(String(12), default="operator")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The latest link sent, and until when it works.
     sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

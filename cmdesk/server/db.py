@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cmdesk.server import audit, feed
+from cmdesk.server import audit, feed, security
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,11 @@ def session_factory(engine: Engine) -> SessionFactory:
 def transaction(factory: SessionFactory) -> Iterator[Session]:
     """One operation, one transaction: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
-        yield session
+        opened = security.transaction_opened()
+        try:
+            yield session
+        finally:
+            security.transaction_closed(opened)
 
 
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected

@@ -13,11 +13,15 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +31,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from cmdesk.domain.codes import generate_token, new_id
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------------
 # Passwords
@@ -112,9 +118,61 @@ def configure_password_hashing(*, time_cost: int = 3, memory_cost: int = 65536, 
     _DUMMY_HASH = None
 
 
+# Argon2 never runs inside a database transaction (on SQLite a write transaction holds the database's
+# only write lock, so every stamping would wait the ~0.1 s of a hash; on PostgreSQL it holds a
+# connection and row locks meanwhile). `db.transaction` counts the open ones here; a request that
+# stores a new password hashes it first (`prehashed`), and the operation's `hash_password` then finds
+# it. With `STRICT_HASHING` (the tests) a hash inside a transaction raises; otherwise it is logged.
+STRICT_HASHING = False
+_open_transactions: ContextVar[int] = ContextVar("cmdesk_open_transactions", default=0)
+_prehashed: ContextVar[dict[str, str] | None] = ContextVar("cmdesk_prehashed", default=None)
+
+
+def transaction_opened() -> Token[int]:
+    return _open_transactions.set(_open_transactions.get() + 1)
+
+
+def transaction_closed(token: Token[int]) -> None:
+    _open_transactions.reset(token)
+
+
+def in_transaction() -> bool:
+    return _open_transactions.get() > 0
+
+
+@contextmanager
+def prehashed(*passwords: str | None, check: Callable[[str], object] | None = None) -> Iterator[None]:
+    """Hash `passwords` now, before the transaction that stores them opens; inside the block,
+    `hash_password` of one of them returns its hash without running Argon2 again. A password that
+    `check` refuses (the policy) is not hashed: the operation refuses it anyway."""
+    hashes = dict(_prehashed.get() or {})
+    for password in passwords:
+        if not password or password in hashes:
+            continue
+        if check is not None:
+            try:
+                check(password)
+            except DomainError:
+                continue
+        hashes[password] = hash_password(password)
+    token = _prehashed.set(hashes)
+    try:
+        yield
+    finally:
+        _prehashed.reset(token)
+
+
 def hash_password(password: str) -> str:
     """An Argon2id hash (PHC string, salt and parameters included) of `password` as typed. Runs under
-    the process's `HashingGate` (503 `server_busy` when it is full)."""
+    the process's `HashingGate` (503 `server_busy` when it is full), outside any transaction (see
+    `prehashed`)."""
+    known = (_prehashed.get() or {}).get(password)
+    if known is not None:
+        return known
+    if in_transaction():
+        if STRICT_HASHING:
+            raise RuntimeError("Argon2 inside a database transaction: hash first (security.prehashed)")
+        log.warning("a password was hashed inside a database transaction")
     with _gate:
         return _hasher.hash(password)
 

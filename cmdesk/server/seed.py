@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from stdnum.mx import rfc as stdnum_rfc
 
 from cmdesk.domain import codes
-from cmdesk.domain.enums import Asset, MovementKind, PartyType, StampingAccountKind
+from cmdesk.domain.enums import Asset, MovementKind, PartyType, Role, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.domain.usage import mx_day
 from cmdesk.models import (
@@ -47,6 +47,7 @@ from cmdesk.models import (
     CatalogPackage,
     Client,
     IssuedCfdi,
+    Membership,
     Movement,
     Profile,
     StampingAccount,
@@ -678,7 +679,17 @@ def _seed_billing_and_more(
         description="Paquete de 1,000 Timbres para distribuidores",
         for_distributors=True,
     )
-    _op(s, tools.add_user, actor, email="alicia@solucont.mx", mobile="9611258690", name="Prueba Alicia")
+    # A user who accepted her invitation long ago (the manual's example), an operator: made directly,
+    # as adding a user now only invites (the person must accept from her e-mail).
+    alicia = Profile(name="Prueba Alicia", email="alicia@solucont.mx", mobile="9611258690", created_at=now)
+    s.add(alicia)
+    s.flush()
+    s.add(
+        Membership(
+            account_id=actor.account_id, profile_id=alicia.id, role=Role.OPERATOR.value, created_at=now
+        )
+    )
+    feed.record(s, "profile", alicia.id, [actor.account_id])
     for m in made[:10]:
         _op(
             s,

@@ -304,6 +304,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def insecure_url_problem(base_url: str) -> str | None:
+    """Why `base_url` must not be used, when it is `http://` to another computer: the password, the
+    tokens and the data would travel unencrypted (issue 15). None for https:// and for a server on
+    this same computer (localhost, 127.0.0.1, ::1 — the embedded server)."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
+        return None
+    return (
+        "La dirección del servidor usa http://, que enviaría su contraseña y sus datos sin cifrar. "
+        "Use https:// (http:// sólo se permite para un servidor en este mismo equipo: localhost o "
+        "127.0.0.1)."
+    )
+
+
 _NO_BODY = object()
 
 
@@ -381,6 +395,8 @@ class ApiClient:
             raise ValueError(
                 f"La dirección del servidor no es válida: {base_url!r} (use http:// o https://)."
             )
+        if (problem := insecure_url_problem(base_url)) is not None:
+            raise ValueError(problem)
         self.base_url = base_url.strip().rstrip("/")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -396,6 +412,7 @@ class ApiClient:
         self._access_token: str | None = None
         self._refresh_token: str | None = None
         self._account: dict[str, Any] | None = None
+        self._role: str | None = None
         self._local = threading.local()
         # Weak: a session goes (with its connections) when the thread that made it ends.
         self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
@@ -423,6 +440,12 @@ class ApiClient:
         """The account of the last sign-in or refresh answer."""
         with self._lock:
             return self._account
+
+    @property
+    def role(self) -> str | None:
+        """The profile's role in that account (`domain.enums.Role`), as of the last sign-in or refresh."""
+        with self._lock:
+            return self._role
 
     # -- auth ---------------------------------------------------------------------------------------
 
@@ -817,6 +840,8 @@ class ApiClient:
             self._refresh_token = refresh if isinstance(refresh, str) else None
             account = answer.get("account")
             self._account = account if isinstance(account, dict) else None
+            role = answer.get("role")
+            self._role = role if isinstance(role, str) else None
         if changed:
             self._notify(self._refresh_token)
 

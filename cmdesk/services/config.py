@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cmdesk.services import paths
 from cmdesk.services.paths import config_dir
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def load_config(path: Path | None = None) -> DesktopConfig:
 def save_config(cfg: DesktopConfig, path: Path | None = None) -> Path:
     """Write `cfg` atomically; returns the file."""
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.private_folder(path.parent)
     text = json.dumps(cfg.to_json(), ensure_ascii=False, indent=2) + "\n"
     fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)

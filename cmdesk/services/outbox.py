@@ -31,7 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cmdesk.services import storage
+from cmdesk.services import paths, storage
 from cmdesk.services.server_info import server_now
 
 
@@ -201,10 +201,11 @@ class Outbox:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_folder(self.path.parent)
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        paths.private_file(self.path)
         self._conn.execute("PRAGMA journal_mode=WAL")
         # Every commit reaches the disk before it returns: a queued command survives a power loss.
         self._conn.execute("PRAGMA synchronous=FULL")

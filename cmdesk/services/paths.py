@@ -39,7 +39,33 @@ def _home() -> Path | None:
 
 
 def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    return private_folder(path)
+
+
+# Owner-only (issue 15): the cache holds clients' data, the outbox pending changes, the embedded
+# server's database its accounts. On POSIX the folders are 0700 and the files 0600, so no other user
+# of the computer can read them. On Windows these functions change nothing: the folders live under
+# the user's own %LOCALAPPDATA%, which Windows already lets only that user (and administrators) open.
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_folder(path: Path) -> Path:
+    """Create `path` (and its parents) if needed, readable only by the user (see above)."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER_MODE)
+    if os.name != "nt":
+        with contextlib.suppress(OSError):  # a folder of someone else's (a shared CMDESK_HOME): leave it
+            if path.stat().st_mode & 0o077:
+                path.chmod(PRIVATE_FOLDER_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make an existing file readable and writable only by the user (see above)."""
+    if os.name != "nt":
+        with contextlib.suppress(OSError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(PRIVATE_FILE_MODE)
     return path
 
 

@@ -138,6 +138,7 @@ class DesktopSession:
         self.server: LocalServer | None = None  # the reference server of the embedded default
         self.login: str | None = config.last_login
         self.account_id: str | None = None
+        self._role: str | None = None
         self.credential_message: str | None = None
         self._state = ConnectionState.OFFLINE
         self._listeners: list[Listener] = []
@@ -161,16 +162,12 @@ class DesktopSession:
     def server_folder(self) -> Path:
         if self.home is None:
             return paths.server_dir(self.server_key)
-        folder = self.home / "data" / "servers" / self.server_key
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return paths.private_folder(self.home / "data" / "servers" / self.server_key)
 
     def account_folder(self, account_id: str) -> Path:
         if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", account_id):
             raise ValueError(f"not an account id: {account_id!r}")
-        folder = self.server_folder() / "accounts" / account_id
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return paths.private_folder(self.server_folder() / "accounts" / account_id)
 
     def _credential_key(self) -> str:
         return self.config.server_url or paths.EMBEDDED_KEY
@@ -277,16 +274,18 @@ class DesktopSession:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def _save_session(self, account: dict[str, Any]) -> None:
+    def _save_session(self, account: dict[str, Any], role: str | None = None) -> None:
         data = {
             "login": self.login,
             "account_id": account.get("id"),
             "account_name": account.get("name"),
+            "role": role,
             "saved_at": server_now().isoformat(),
         }
         target = self.server_folder() / SESSION_FILE
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        paths.private_file(tmp)
         tmp.replace(target)
 
     def _signed_in(self, answer: dict[str, Any]) -> None:
@@ -298,7 +297,9 @@ class DesktopSession:
             changed = self.cache.apply_answer("account", account)
         finally:
             self._sync_thread = None
-        self._save_session(account)
+        role = answer.get("role")
+        self._role = role if isinstance(role, str) else None
+        self._save_session(account, self._role)
         self._emit("synced", changed)
 
     def _new_api(self, base_url: str) -> ApiClient:
@@ -529,6 +530,18 @@ class DesktopSession:
 
     def account(self) -> dict[str, Any] | None:
         return self.cache.account() if self.cache is not None else None
+
+    def role(self) -> str | None:
+        """The signed-in profile's role in the account (`domain.roles` says what it allows): the
+        server's latest answer, or — offline, before signing in again — the one saved with the
+        account. The server checks it on every request anyway; the desktop only hides what the role
+        can't do."""
+        if self.api is not None and self.api.role is not None:
+            return self.api.role
+        if self._role is None:
+            saved = self._saved_session().get("role")
+            self._role = saved if isinstance(saved, str) else None
+        return self._role
 
     def pending_count(self) -> int:
         return self.outbox.pending_count() if self.outbox is not None else 0

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.services import paths
+from cmdesk.services.api_client import insecure_url_problem
 from cmdesk.services.config import MAX_SYNC_INTERVAL, MIN_SYNC_INTERVAL, DesktopConfig, save_config
 from cmdesk.ui import translator
 from cmdesk.ui.kit.forms import hbox, vbox
@@ -42,7 +43,7 @@ def check_server_url(text: str) -> tuple[str | None, str | None]:
         value = "https://" + value
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https"):
-        return None, tr("La dirección debe comenzar con https:// (o http:// en una red local).")
+        return None, tr("La dirección debe comenzar con https://.")
     try:
         port = parts.port
     except ValueError:
@@ -52,6 +53,11 @@ def check_server_url(text: str) -> tuple[str | None, str | None]:
         return None, tr("La dirección del servidor no es válida (ejemplo: https://cm.ejemplo.mx).")
     if parts.query or parts.fragment or parts.username or parts.password:
         return None, tr("La dirección no debe llevar usuario, contraseña, consulta ni fragmento.")
+    if insecure_url_problem(value) is not None:
+        return None, tr(
+            "La dirección usa http://, que enviaría su contraseña y sus datos sin cifrar. Use https:// "
+            "(http:// sólo se permite para un servidor en este mismo equipo: localhost o 127.0.0.1)."
+        )
     return paths.normalize_url(value), None
 
 

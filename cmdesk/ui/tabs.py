@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QWidget
 
+from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
+from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import AppContext
 from cmdesk.ui.kit.forms import Notice
 from cmdesk.ui.kit.table import PagedTableModel
@@ -51,12 +53,43 @@ class TabPage(QWidget):
         self.notice = Notice(self)  # what an action did or why it was refused (the page lays it out)
         self.dialog: Any = None  # the dialog the page opened last (tests and screenshots reach it)
         self.last_box: Any = None  # the message box it opened last (`kit.messages` sets it)
+        # What the signed-in role may not do here (`gate`): hidden, and said in `role_note` (a page
+        # that gates widgets lays the note out).
+        self._gates: list[tuple[Permission, tuple[QWidget, ...]]] = []
+        self.role_note = QLabel(self)
+        self.role_note.setObjectName("roleNote")
+        self.role_note.setWordWrap(True)
+        self.role_note.hide()
+
+    def gate(self, permission: Permission, *widgets: QWidget) -> None:
+        """Show `widgets` only to a role that may do `permission` (`cmdesk.domain.roles`); for any
+        other role they are hidden and `role_note` says why. Applied again whenever the session
+        changes (`refresh`). The server refuses the operation anyway (403 `forbidden_role`)."""
+        self._gates.append((permission, widgets))
+        self.apply_role()
+
+    def apply_role(self) -> None:
+        refused: list[Permission] = []
+        for permission, widgets in self._gates:
+            allowed = self.context.can(permission)
+            for widget in widgets:
+                widget.setVisible(allowed)
+            if not allowed and permission not in refused:
+                refused.append(permission)
+        session = self.context.session
+        if refused and session is not None:
+            text = " ".join(labels.role_refusal(p) for p in refused)
+            who = tr("Su rol en esta cuenta: {role}.").format(role=labels.role(session.role()))
+            self.role_note.setText(f"{text} {who}")
+        self.role_note.setVisible(bool(refused))
 
     def wants(self, changed: frozenset[str]) -> bool:
         return "*" in changed or bool(self.entities & changed)
 
     def refresh(self, changed: frozenset[str]) -> None:
         """`changed` happened: reload now when the page is on screen, else when it is shown."""
+        if self._gates:
+            self.apply_role()
         if not self.wants(changed):
             return
         self.stale = self.stale | changed

@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cmdesk.domain.enums import Asset
-from cmdesk.models import CatalogContract, CatalogFee, CatalogPackage
+from cmdesk.domain.enums import Asset, Role
+from cmdesk.models import CatalogContract, CatalogFee, CatalogPackage, Membership, Profile, utcnow
 from cmdesk.server import db
 from cmdesk.server.operations import accounts, clients, ledger
 from cmdesk.server.operations.context import Actor
+from cmdesk.server.security import hash_password
 
 _seq = itertools.count(1)
 
@@ -62,6 +63,20 @@ def make_distributor(factory: db.SessionFactory, **kw: Any) -> Actor:
     with db.transaction(factory) as s:
         out = accounts.create_distributor(s, **kw)
     return Actor(out["account"]["id"], out["profile"]["id"])
+
+
+def make_member(
+    factory: db.SessionFactory, account_id: str, email: str, mobile: str, role: Role, password: str
+) -> str:
+    """A person with a password and a confirmed e-mail, member of `account_id` with `role`."""
+    with db.transaction(factory) as s:
+        profile = Profile(
+            name=email, email=email, mobile=mobile, password_hash=hash_password(password), email_confirmed_at=utcnow()
+        )
+        s.add(profile)
+        s.flush()
+        s.add(Membership(account_id=account_id, profile_id=profile.id, role=role.value))
+        return profile.id
 
 
 def give(factory: db.SessionFactory, actor: Actor, asset: Asset | str, quantity: int) -> None:

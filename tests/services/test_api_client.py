@@ -361,6 +361,16 @@ def test_the_base_url_must_be_http() -> None:
     assert ApiClient("https://cm.example.mx/").base_url == "https://cm.example.mx"
 
 
+@pytest.mark.parametrize("url", ["http://cm.example.mx", "http://192.168.1.10:8080", "HTTP://10.0.0.5"])
+def test_plain_http_only_to_this_computer(url: str) -> None:
+    """Issue 15: the password and the data never travel unencrypted to another computer."""
+    with pytest.raises(ValueError, match="sin cifrar") as refused:
+        ApiClient(url)
+    assert "https://" in str(refused.value) and "localhost" in str(refused.value)
+    for loopback in ("http://localhost:8000", "http://127.0.0.1:8000", "http://[::1]:8000"):
+        assert ApiClient(loopback).base_url == loopback
+
+
 def test_bodies_encode_times_as_utc_z() -> None:
     when = dt.datetime(2026, 5, 1, 6, 0, tzinfo=dt.timezone(dt.timedelta(hours=-6)))
     assert encode_json({"at": when, "day": dt.date(2026, 5, 1), "ñ": "sí"}) == (

@@ -266,7 +266,10 @@ def test_settings_validate_the_central_url(qtbot, started_window: MainWindow) ->
     ("text", "url"),
     [
         ("cm.ejemplo.mx", "https://cm.ejemplo.mx"),
-        ("http://192.168.1.10:8080/", "http://192.168.1.10:8080"),
+        ("http://192.168.1.10:8080/", None),  # unencrypted to another computer (issue 15)
+        ("http://cm.ejemplo.mx", None),
+        ("http://localhost:8000/", "http://localhost:8000"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
         ("https://cm.ejemplo.mx:443", "https://cm.ejemplo.mx"),
         ("", None),
         ("https://", None),
@@ -279,6 +282,11 @@ def test_check_server_url(text: str, url: str | None) -> None:
     result, problem = check_server_url(text)
     assert result == url
     assert (problem is None) == (url is not None)
+
+
+def test_plain_http_to_another_computer_is_refused_with_the_reason() -> None:
+    _url, problem = check_server_url("http://192.168.1.10:8080")
+    assert problem is not None and "sin cifrar" in problem and "https://" in problem
 
 
 def test_window_geometry_is_remembered_in_an_ini_under_cmdesk_home(qtbot, started_window: MainWindow) -> None:

@@ -25,9 +25,10 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cmdesk.domain import passwords
 from cmdesk.domain.errors import not_found
 from cmdesk.models import OutboundMail
-from cmdesk.server import db
+from cmdesk.server import db, security, throttle
 from cmdesk.server.api import schemas_mail as sm
 from cmdesk.server.api.deps import (
     AppSettings,
@@ -47,6 +48,7 @@ from cmdesk.server.mail import queue
 from cmdesk.server.mail.sender import file_stem
 from cmdesk.server.mail.transport import default_mail_folder
 from cmdesk.server.operations import access, renewal
+from cmdesk.server.settings import Settings
 
 router = APIRouter(tags=["access"])
 
@@ -70,8 +72,14 @@ def request_password_reset(
     """¿Olvidó su contraseña?: envía un enlace (válido una hora) al correo del perfil con ese correo o
     móvil. Responde lo mismo exista o no; a lo más `CMDESK_PASSWORD_RESETS_PER_HOUR` por hora (429)."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    db.run(factory, access.request_password_reset, body.login, per_hour=settings.password_resets_per_hour)
+    access.request_password_reset(factory, body.login, policy=reset_policy(settings), source=ip)
     return {"detail": RESET_ANSWER}
+
+
+def reset_policy(settings: Settings) -> throttle.Policy:
+    return access.reset_policy(
+        settings.password_resets_per_hour, settings.throttle_policy(settings.login_attempts_per_minute)
+    )
 
 
 @router.post(
@@ -83,7 +91,8 @@ def confirm_password_reset(
     """El enlace del correo de restablecimiento: fija la contraseña nueva y cierra todas las sesiones
     del perfil. Un enlace usado, reemplazado o vencido no cambia nada (422 en `token`)."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    return db.run(factory, access.complete_password_reset, body.token, body.password)
+    with security.prehashed(body.password, check=passwords.check_password):  # Argon2 before the transaction
+        return db.run(factory, access.complete_password_reset, body.token, body.password)
 
 
 @router.post(
@@ -97,7 +106,8 @@ def accept_invitation(
     """El enlace de la invitación: define la contraseña (si la persona no tiene), confirma el correo y
     da acceso a la cuenta. Un enlace usado, reemplazado o vencido no cambia nada (422 en `token`)."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    return db.run(factory, access.accept_invitation, body.token, body.password, body.name)
+    with security.prehashed(body.password, check=passwords.check_password):
+        return db.run(factory, access.accept_invitation, body.token, body.password, body.name)
 
 
 # ---- signed in ----------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from cmdesk.domain import codes, passwords
 from cmdesk.domain.portfolio import ClientCategory, ClientSort
-from cmdesk.server import db
+from cmdesk.server import db, security
 from cmdesk.server.api import schemas
 from cmdesk.server.api.deps import (
     CurrentActor,
@@ -21,6 +22,7 @@ from cmdesk.server.api.deps import (
 )
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.operations import clients, ledger
+from cmdesk.server.operations.context import Actor
 
 router = APIRouter(tags=["clients"])
 
@@ -78,14 +80,16 @@ def create_client(
     request: Request,
 ) -> Response:
     data = body.model_dump(exclude_unset=True)
-    return idempotent_call(
-        request,
-        factory,
-        scope=actor.account_id,
-        key=key,
-        body=body,
-        fn=lambda s: clients.create_client(s, actor, data),
-    )
+    password = codes.generate_password()  # the new CTI's, hashed before the transaction opens
+    with security.prehashed(password):
+        return idempotent_call(
+            request,
+            factory,
+            scope=actor.account_id,
+            key=key,
+            body=body,
+            fn=lambda s: clients.create_client(s, actor, data, password=password),
+        )
 
 
 @router.post(
@@ -150,6 +154,18 @@ def create_stamping_account(
     factory: Db,
     key: OptionalIdempotencyKey,
     request: Request,
+) -> Response:
+    with security.prehashed(body.password, check=passwords.check_password):  # Argon2 before the transaction
+        return _create_stamping_account(request, factory, actor, client_id, body, key)
+
+
+def _create_stamping_account(
+    request: Request,
+    factory: db.SessionFactory,
+    actor: Actor,
+    client_id: str,
+    body: schemas.StampingAccountCreate,
+    key: str | None,
 ) -> Response:
     return idempotent_call(
         request,
@@ -220,14 +236,15 @@ def patch_stamping_account(
 def reset_password(
     cti_id: str, body: schemas.PasswordIn, actor: CurrentActor, factory: Db, request: Request
 ) -> Response:
-    db.run(
-        factory,
-        clients.reset_stamping_password,
-        actor,
-        cti_id,
-        password=body.password,
-        password_confirmation=body.password_confirmation,
-    )
+    with security.prehashed(body.password, check=passwords.check_password):  # Argon2 before the transaction
+        db.run(
+            factory,
+            clients.reset_stamping_password,
+            actor,
+            cti_id,
+            password=body.password,
+            password_confirmation=body.password_confirmation,
+        )
     cache = getattr(request.app.state, "credential_cache", None)
     if cache is not None:
         cache.forget(cti_id)

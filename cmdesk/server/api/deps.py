@@ -31,7 +31,9 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 from sqlalchemy.orm import Session
 
+from cmdesk.domain import roles
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
+from cmdesk.domain.roles import Permission
 from cmdesk.server import audit, db, idempotency, security
 from cmdesk.server.api.errors import problem_response
 from cmdesk.server.api.strict import has_control
@@ -155,14 +157,52 @@ EXPIRED_ALLOWED = {
 }
 
 
+# What only an administrator (or the master) may do, by route (`cmdesk.domain.roles`); an operator
+# gets 403 `forbidden_role`. Every other route, reads included, is open to both roles
+# (tests/server/api/test_roles.py checks that every mutating route is in one list or the other).
+ROLE_REQUIRED: dict[tuple[str, str], Permission] = {
+    ("POST", "/v1/users"): Permission.USERS,
+    ("PATCH", "/v1/users/{profile_id}"): Permission.USERS,
+    ("DELETE", "/v1/users/{profile_id}"): Permission.USERS,
+    ("POST", "/v1/users/{profile_id}/resend-invitation"): Permission.USERS,
+    ("PATCH", "/v1/settings"): Permission.SETTINGS,
+    ("PUT", "/v1/alert-rules"): Permission.SETTINGS,
+    ("DELETE", "/v1/alert-rules/{rule_id}"): Permission.SETTINGS,
+    ("POST", "/v1/price-packages"): Permission.PRICES,
+    ("PATCH", "/v1/price-packages/{package_id}"): Permission.PRICES,
+    ("DELETE", "/v1/price-packages/{package_id}"): Permission.PRICES,
+    ("POST", "/v1/purchases"): Permission.PURCHASES,
+    ("POST", "/v1/contracts"): Permission.PURCHASES,
+    ("POST", "/v1/stamping-accounts/{cti_id}/unlimited-fee"): Permission.PURCHASES,
+    ("POST", "/v1/account/renew"): Permission.PURCHASES,
+    ("POST", "/v1/distributors"): Permission.DISTRIBUTORS,
+    ("POST", "/v1/distributors/{distributor_id}/activate"): Permission.DISTRIBUTORS,
+    ("POST", "/v1/distributors/{distributor_id}/suspend"): Permission.DISTRIBUTORS,
+    ("POST", "/v1/distributors/{distributor_id}/cancel"): Permission.DISTRIBUTORS,
+    ("POST", "/v1/distributors/{distributor_id}/renew"): Permission.DISTRIBUTORS,
+    ("POST", "/v1/distributors/{distributor_id}/resend-confirmation"): Permission.DISTRIBUTORS,
+    ("POST", "/v1/clients/{client_id}/convert-to-distributor"): Permission.DISTRIBUTORS,
+}
+
+
+def forbidden_role(permission: Permission) -> DomainError:
+    return DomainError(
+        ErrorCode.FORBIDDEN_ROLE, roles.REFUSALS[permission], extra={"permission": permission.value}
+    )
+
+
 def current_access(claims: CurrentClaims, factory: Db, request: Request) -> auth.Access:
     """The token's access, checked against the database on every request (one query): open session,
-    membership, and the account's state — a suspension or cancellation stops every token at once."""
+    membership, the account's state — a suspension or cancellation stops every token at once — and
+    the role (an operator is refused what only an administrator may do)."""
     access = db.run(factory, auth.authenticate, claims)
-    if access.expired:
-        route = request.scope.get("route")
-        if (request.method, getattr(route, "path", "")) not in EXPIRED_ALLOWED:
-            raise auth.expired_account()
+    route = request.scope.get("route")
+    key = (request.method, getattr(route, "path", ""))
+    if access.expired and key not in EXPIRED_ALLOWED:
+        raise auth.expired_account()
+    permission = ROLE_REQUIRED.get(key)
+    if permission is not None and not roles.allows(access.role, permission):
+        raise forbidden_role(permission)
     return access
 
 

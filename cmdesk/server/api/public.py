@@ -15,11 +15,11 @@ import math
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
+from cmdesk.domain import passwords
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models import utcnow
-from cmdesk.server import db, throttle
+from cmdesk.server import db, security, throttle
 from cmdesk.server.api import schemas_distributors as sd
 from cmdesk.server.api.deps import AppSettings, ClientIp, Db
 from cmdesk.server.api.schemas_common import problem_responses
@@ -45,30 +45,26 @@ def count_public_call(
         )
 
 
+REGISTRATION_ANSWER = (
+    "Le enviamos un correo a {email}. Siga sus indicaciones para terminar su registro; si no lo ve en "
+    "unos minutos, revise la carpeta de correo no deseado."
+)
+
+
 @router.post(
-    "/v1/public/registrations", status_code=201, response_model=sd.Registration,
+    "/v1/public/registrations", status_code=202, response_model=sd.Registration,
     responses=problem_responses(404, 409, 422, 429),
 )
 def register(body: sd.RegistrationIn, factory: Db, settings: AppSettings, ip: ClientIp) -> dict[str, Any]:
     """Registro desde el sitio web de un distribuidor con Multinivel (`referrer_nic`): un perfil nuevo
-    y una sub-cuenta «Sin validar» hasta confirmar el correo con el enlace que se envía."""
+    y una sub-cuenta «Sin validar» hasta confirmar el correo con el enlace que se envía. Responde lo
+    mismo si el correo o el móvil ya tienen perfil (entonces el correo enviado explica por qué no se
+    creó nada): la respuesta no dice si una persona existe."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
     data = body.model_dump()
-
-    def run(session: Session) -> dict[str, Any]:
-        result = distributors.register_public(session, **data)
-        view = result["distributor"]
-        return {
-            "id": view["id"],
-            "nic": view["nic"],
-            "name": view["name"],
-            "status": view["status"],
-            "status_label": view["status_label"],
-            "email": result["profile"]["email"],
-            "confirmation_sent": result.pop("confirmation_token", None) is not None,
-        }
-
-    return db.run(factory, run)
+    result = db.run(factory, lambda s: distributors.register_public(s, **data))
+    email = str(result["email"])
+    return {"email": email, "detail": REGISTRATION_ANSWER.format(email=email), "confirmation_sent": True}
 
 
 @router.post(
@@ -78,4 +74,5 @@ def confirm(body: sd.ConfirmIn, factory: Db, settings: AppSettings, ip: ClientIp
     """El enlace del correo de confirmación: fija la contraseña del perfil (obligatoria si aún no tiene)
     y pasa sus cuentas «Sin validar» a «Sin activar»."""
     count_public_call(factory, ip, settings.public_requests_per_minute)
-    return db.run(factory, distributors.confirm_email, body.token, body.password)
+    with security.prehashed(body.password, check=passwords.check_password):  # Argon2 before the transaction
+        return db.run(factory, distributors.confirm_email, body.token, body.password)

@@ -277,14 +277,13 @@ class RegistrationIn(CompanyFields):
 
 
 class Registration(BaseModel):
-    id: str
-    nic: str
-    name: str
-    status: StatusName
-    status_label: str
+    """The same answer whether or not the e-mail or the mobile already belong to a profile."""
+
     email: str
+    detail: str
     confirmation_sent: bool = Field(
-        description="Siempre verdadero: el enlace de confirmación llega por correo."
+        description="Siempre verdadero: el enlace de confirmación (o, si el correo o el móvil ya tienen "
+        "perfil, la explicación) llega por correo."
     )
 
 

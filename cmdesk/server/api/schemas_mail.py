@@ -31,6 +31,7 @@ class Invitation(BaseModel):
     status: Literal["sent", "accepted", "expired"]
     status_label: str = Field(description="Enviada, Aceptada o Vencida.")
     invited_by: str
+    role: Literal["admin", "operator"] = Field(description="El rol que tendrá la persona al aceptar.")
     created_at: dt.datetime
     sent_at: dt.datetime
     expires_at: dt.datetime

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from cmdesk.server.api.schemas import Balances
 from cmdesk.server.api.schemas_distributors import Account, Profile, StatusName
 
-RoleName = Literal["master", "user"]
+RoleName = Literal["master", "admin", "operator"]
 
 
 class AccountChoice(BaseModel):
@@ -34,6 +34,7 @@ class Token(BaseModel):
     token_type: Literal["bearer"]
     expires_in: int = Field(description="Segundos de vida del `access_token`.")
     account: Account
+    role: RoleName = Field(description="El rol del perfil en `account` (lo que el escritorio muestra).")
     accounts: list[AccountChoice]
 
 

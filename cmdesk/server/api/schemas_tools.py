@@ -219,9 +219,17 @@ class User(BaseModel):
     mobile: str
     email_confirmed: bool
     created_at: dt.datetime
-    role: Literal["master", "user"]
+    role: Literal["master", "admin", "operator"] = Field(
+        description="master (el usuario maestro, siempre administrador), admin (Administrador: usuarios, "
+        "configuraciones, precios, compras, sub-distribuidores) u operator (Operador: clientes, CTI, "
+        "traspasos, códigos de recarga, facturación)."
+    )
+    role_label: str = Field(description="Master User, Administrador u Operador.")
     is_master: bool
-    member_since: dt.datetime
+    member_since: dt.datetime | None = Field(
+        description="Desde cuándo tiene acceso; nulo mientras no acepte su invitación (entonces `id` es "
+        "el de la invitación y los datos son los que escribió quien le invitó)."
+    )
     invitation: Invitation | None = Field(
         description="La invitación por correo (Enviada, Aceptada, Vencida) con su último correo; "
         "nula para quien no se invitó por correo (el maestro)."
@@ -237,13 +245,20 @@ class UserIn(RequestModel):
     email: Annotated[str, Field(max_length=254)]
     mobile: Annotated[str, Field(max_length=30)]
     name: Annotated[str, Field(max_length=200)] = ""
+    role: Literal["admin", "operator"] = Field(
+        default="operator", description="Administrador u Operador (por omisión, Operador)."
+    )
+
+
+class UserRoleIn(RequestModel):
+    role: Literal["admin", "operator"]
 
 
 class UserCreated(BaseModel):
-    user: User
-    created: bool = Field(
-        description="Verdadero si el perfil es nuevo: la persona define su contraseña con la invitación."
-    )
+    """The same answer whether or not the e-mail or mobile belong to a profile (no enumeration)."""
+
+    user: User = Field(description="La persona invitada, pendiente hasta que acepte desde su correo.")
+    detail: str
 
 
 # ---- Settings -------------------------------------------------------------------------------------

@@ -98,9 +98,20 @@ def list_users(actor: CurrentActor, factory: Db, page: Pagination) -> dict[str, 
     "/v1/users", status_code=201, response_model=st.UserCreated, responses=problem_responses(401, 409, 422)
 )
 def add_user(body: st.UserIn, actor: CurrentActor, factory: Db) -> dict[str, Any]:
-    """Nuevo usuario: da acceso a la cuenta a una persona (por su correo y móvil). Si el perfil no existía
-    se crea sin contraseña (`created`: la persona la define con la invitación)."""
-    return db.run(factory, tools.add_user, actor, email=body.email, mobile=body.mobile, name=body.name)
+    """Nuevo usuario: invita a una persona (por su correo y móvil) con un rol. Tendrá acceso cuando acepte
+    la invitación desde su correo. Responde lo mismo exista o no un perfil con ese correo o móvil."""
+    return db.run(
+        factory, tools.add_user, actor, email=body.email, mobile=body.mobile, name=body.name, role=body.role
+    )
+
+
+@router.patch(
+    "/v1/users/{profile_id}", response_model=st.User, responses=problem_responses(401, 403, 404, 409, 422)
+)
+def set_user_role(profile_id: str, body: st.UserRoleIn, actor: CurrentActor, factory: Db) -> dict[str, Any]:
+    """Cambiar el rol de un usuario: Administrador u Operador. El usuario maestro siempre es
+    administrador (409). Aplica desde la siguiente petición de esa persona."""
+    return db.run(factory, tools.set_user_role, actor, profile_id, body.role)
 
 
 @router.delete(

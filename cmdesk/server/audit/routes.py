@@ -110,7 +110,7 @@ ACTIONS: dict[tuple[str, str], RouteAction] = {
     ("DELETE", "/v1/price-packages/{package_id}"): RouteAction(
         "price_package.delete", "Eliminación de paquete de precios", "price_package"
     ),
-    ("POST", "/v1/users"): RouteAction("user.add", "Nuevo usuario", "profile"),
+    ("POST", "/v1/users"): RouteAction("user.add", "Nuevo usuario (invitación)", "invitation"),
     ("POST", "/v1/users/{profile_id}/resend-invitation"): RouteAction(
         "user.resend_invitation", "Reenvío de invitación", "invitation"
     ),
@@ -119,6 +119,7 @@ ACTIONS: dict[tuple[str, str], RouteAction] = {
     ),
     ("POST", "/v1/account/renew"): RouteAction("account.renew", "Renovación de la cuenta", "account"),
     ("DELETE", "/v1/users/{profile_id}"): RouteAction("user.remove", "Baja de usuario", "profile"),
+    ("PATCH", "/v1/users/{profile_id}"): RouteAction("user.role", "Cambio de rol de usuario", "profile"),
     ("PATCH", "/v1/settings"): RouteAction("settings.update", "Configuraciones globales", "settings"),
     # Alerts
     ("PATCH", "/v1/alerts/{alert_id}"): RouteAction("alert.state", "Estado de una alerta", "alert"),

@@ -1,27 +1,30 @@
 """Getting into an account: invitations of users (Herramientas → Usuarios), password resets, and
 the generic notice mail.
 
-Invitations. One `Invitation` row per (account, e-mail). Inviting a person who has no password yet
-(a new profile, or one never finished) sends a link to define it, valid 7 days; accepting it sets
-the password, confirms the e-mail and grants the membership. Today the membership is granted when
-the user is added (`grant_now`) and an existing person with a password only gets a notice; the
-acceptance creates the membership when it is missing, so requiring consent for existing profiles
-(issue 15) is `grant_now=False` and nothing else. Resending issues a new link (the old one stops
-working).
+Invitations. One `Invitation` row per (account, e-mail). Inviting sends a link to that e-mail,
+valid 7 days; nothing is granted until the person accepts it from their own e-mail (issue 15:
+consent) — defining their password when they have none (a new person gets their profile then),
+confirming the e-mail, and getting the membership with the invitation's role. The inviter is told
+the same whether or not the e-mail or mobile belongs to a profile: the invitation holds what they
+typed, and what only the owner of the e-mail may learn (the mobile belongs to someone else, the
+profile administers a client) is said on the acceptance page. Resending issues a new link (the old
+one stops working).
 
 Password reset. Asking never tells whether the e-mail or mobile exists: the same answer, and the
-same rows counted, either way; a login gets at most `password_resets_per_hour` mails an hour (429
-after that, also for unknown logins). The link is valid one hour, once; using it sets the new
+same throttle buckets counted, either way (`throttle.Kind.RESET`, the one mechanism of every
+check); a profile gets at most `password_resets_per_hour` mails an hour whatever spelling of its
+login was typed (429 after that, also for unknown logins), and an address asking too often waits
+growing delays. The link is valid one hour, once; using it sets the new
 password, confirms the e-mail (the link proved it) and ends every open session of the profile.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import math
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cmdesk.domain import contact, passwords
@@ -29,15 +32,16 @@ from cmdesk.domain.enums import Role
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.models import (
     Account,
-    AttemptLog,
+    Client,
     Invitation,
     Membership,
     OutboundMail,
     Profile,
     RefreshToken,
+    ThrottleCounter,
     utcnow,
 )
-from cmdesk.server import feed
+from cmdesk.server import db, feed, throttle
 from cmdesk.server.mail import links, queue
 from cmdesk.server.operations import auth
 from cmdesk.server.operations.accounts import profile_view
@@ -46,7 +50,6 @@ from cmdesk.server.operations.distributors import confirm_profile
 from cmdesk.server.security import hash_password
 
 RESET_WINDOW = dt.timedelta(hours=1)
-RESET_BUCKET = "reset:"
 
 INVITATION_LABEL = {"sent": "Enviada", "accepted": "Aceptada", "expired": "Vencida"}
 
@@ -69,13 +72,15 @@ def invitation_view(
         "id": inv.id,
         "version": inv.version,
         "account_id": inv.account_id,
-        "profile_id": inv.profile_id,
+        # Only once accepted: before, it would tell the inviter whether the e-mail had a profile.
+        "profile_id": inv.profile_id if inv.accepted_at is not None else None,
         "email": inv.email,
         "mobile": inv.mobile,
         "name": inv.name,
         "status": status,
         "status_label": INVITATION_LABEL[status],
         "invited_by": inv.invited_by,
+        "role": inv.role,
         "created_at": inv.created_at,
         "sent_at": inv.sent_at,
         "expires_at": inv.expires_at,
@@ -116,64 +121,57 @@ def _inviter_name(session: Session, actor: Actor) -> str:
 def invite(
     session: Session,
     actor: Actor,
-    profile: Profile,
     *,
-    grant_now: bool = True,
+    email: str,
+    mobile: str,
     name: str = "",
+    role: str = Role.OPERATOR.value,
     now: dt.datetime | None = None,
 ) -> Invitation:
-    """Invite `profile` to the actor's account (in this transaction). With a link to accept (and to
-    define a password, if the profile has none) unless it is granted now to a person who already
-    has a password: then a notice tells them. The caller creates the membership when `grant_now`."""
+    """Invite the person with this e-mail to the actor's account (in this transaction): a link to
+    accept, sent to that e-mail, valid 7 days. Nothing is granted until they accept from their own
+    e-mail (issue 15: consent), whether or not a profile with that e-mail exists — and the
+    invitation says nothing about it: it holds what the inviter typed. Inviting again re-sends."""
     now = now or utcnow()
     account = session.get(Account, actor.account_id)
     if account is None:
         raise not_found("La cuenta")
     inv = session.scalar(
         select(Invitation)
-        .where(Invitation.account_id == account.id, Invitation.email == profile.email)
+        .where(Invitation.account_id == account.id, Invitation.email == email)
         .with_for_update()
     )
     if inv is None:
-        inv = Invitation(account_id=account.id, email=profile.email, created_at=now, expires_at=now)
+        inv = Invitation(account_id=account.id, email=email, created_at=now, expires_at=now)
         session.add(inv)
-    inv.mobile = profile.mobile
-    inv.name = name or profile.name
-    inv.profile_id = profile.id
+    profile = session.scalar(select(Profile).where(Profile.email == email))
+    inv.mobile = mobile
+    inv.name = name
+    inv.profile_id = profile.id if profile is not None else None
     inv.invited_by = actor.author
+    inv.role = role
     inv.accepted_at = None
     inv.sent_at = now
     session.flush()
-    inviter = _inviter_name(session, actor)
-    if grant_now and profile.password_hash is not None:
-        # Nothing to accept: the person signs in with the password they have.
-        inv.accepted_at = now
-        inv.expires_at = now
-        notify(
-            session,
-            account,
-            to=profile,
-            title=f"Ya tiene acceso a la Cuenta Maestra {account.name}",
-            paragraphs=[
-                f"{inviter or 'El administrador'} le dio acceso a la Cuenta Maestra {account.name} "
-                f"(NIC {account.nic}).",
-                f"Inicie sesión en cmdesk con su correo {profile.email} y su contraseña de siempre; "
-                "si tiene varias cuentas, elija esta al entrar.",
-            ],
-            requested_by_account_id=account.id,
-            now=now,
-        )
-        session.flush()
-        return inv
-    _send_invitation(session, inv, account, profile, inviter, now)
+    _send_invitation(session, inv, account, profile, _inviter_name(session, actor), now)
     return inv
 
 
 def _send_invitation(
-    session: Session, inv: Invitation, account: Account, profile: Profile, inviter: str, now: dt.datetime
+    session: Session,
+    inv: Invitation,
+    account: Account,
+    profile: Profile | None,
+    inviter: str,
+    now: dt.datetime,
 ) -> str:
     row, token = links.issue(
-        session, "invitation", profile_id=profile.id, account_id=account.id, invitation_id=inv.id, now=now
+        session,
+        "invitation",
+        profile_id=profile.id if profile is not None else None,
+        account_id=account.id,
+        invitation_id=inv.id,
+        now=now,
     )
     inv.sent_at = now
     inv.expires_at = row.expires_at
@@ -188,7 +186,7 @@ def _send_invitation(
             "account_name": account.name,
             "account_nic": account.nic,
             "inviter_name": inviter,
-            "needs_password": profile.password_hash is None,
+            "needs_password": profile is None or profile.password_hash is None,
             "expires_at": row.expires_at.isoformat(),
         },
         token_id=row.id,
@@ -197,8 +195,21 @@ def _send_invitation(
         invitation_id=inv.id,
         now=now,
     )
+    # The account's desktops list the person as pending from the invitation (Usuarios).
+    feed.record(session, "invitation", inv.id, [account.id])
     session.flush()
     return token
+
+
+def pending_invitation(
+    session: Session, account_id: str, ident: str, *, lock: bool = False
+) -> Invitation | None:
+    """The account's invitation not accepted yet whose id is `ident` (a pending user's id in
+    `/v1/users`), or None."""
+    stmt = select(Invitation).where(
+        Invitation.account_id == account_id, Invitation.id == ident, Invitation.accepted_at.is_(None)
+    )
+    return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 def resend_invitation(
@@ -206,7 +217,7 @@ def resend_invitation(
 ) -> dict[str, Any]:
     """Reenviar invitación: a new link (the old one stops working) for a user who has not accepted."""
     now = now or utcnow()
-    inv = session.scalar(
+    inv = pending_invitation(session, actor.account_id, profile_id, lock=True) or session.scalar(
         select(Invitation)
         .where(Invitation.account_id == actor.account_id, Invitation.profile_id == profile_id)
         .with_for_update()
@@ -225,9 +236,9 @@ def resend_invitation(
     if inv.accepted_at is not None:
         raise DomainError(ErrorCode.INVALID_STATE_TRANSITION, "Este usuario ya aceptó su invitación.")
     account = session.get(Account, actor.account_id)
-    profile = session.get(Profile, profile_id)
-    if account is None or profile is None:
+    if account is None:
         raise not_found("El usuario")
+    profile = session.get(Profile, inv.profile_id) if inv.profile_id else None
     _send_invitation(session, inv, account, profile, _inviter_name(session, actor), now)
     return invitation_views(session, [inv])[inv.id]
 
@@ -275,6 +286,21 @@ def accept_invitation(
         profile = session.scalar(select(Profile).where(Profile.email == inv.email))
     v = contact.Validator()
     name_n = v.optional("name", contact.check_person_name, name or "", "Nombre") or ""
+    taken = select(Profile.id).where(Profile.mobile == inv.mobile)
+    if profile is None and inv.mobile and session.scalar(taken) is not None:
+        # Told only to whoever holds the invited e-mail (the link proves it), never to the inviter.
+        v.add(
+            "token",
+            f"El número móvil {inv.mobile} ya pertenece a otro perfil; pida a quien le invitó que le "
+            "invite de nuevo con su número.",
+        )
+    if profile is not None and session.scalar(
+        select(Client.id).where(Client.admin_profile_id == profile.id).limit(1)
+    ):
+        v.add(
+            "token",
+            "Su perfil es el perfil principal de un cliente; no puede ser usuario de una Cuenta Maestra.",
+        )
     if profile is None or profile.password_hash is None:
         if not password:
             v.add("password", "Escriba la contraseña con la que iniciará sesión.")
@@ -285,7 +311,7 @@ def accept_invitation(
         profile = Profile(name=name_n or inv.name, email=inv.email, mobile=inv.mobile, created_at=now)
         session.add(profile)
         session.flush()
-        inv.profile_id = profile.id
+    inv.profile_id = profile.id
     if profile.password_hash is None:
         assert password is not None
         profile.password_hash = hash_password(password)
@@ -296,12 +322,13 @@ def accept_invitation(
     )
     if member is None:
         session.add(
-            Membership(account_id=account.id, profile_id=profile.id, role=Role.USER.value, created_at=now)
+            Membership(account_id=account.id, profile_id=profile.id, role=inv.role, created_at=now)
         )
     row.used_at = now
     inv.accepted_at = now
     confirm_profile(session, profile, now)
     feed.record(session, "profile", profile.id, [account.id])
+    feed.record(session, "invitation", inv.id, [account.id])  # «Aceptada», now with its profile
     session.flush()
     return {
         "profile": profile_view(profile),
@@ -314,6 +341,7 @@ def forget_invitation(session: Session, account_id: str, profile_id: str) -> Non
     for inv in session.scalars(
         select(Invitation).where(Invitation.account_id == account_id, Invitation.profile_id == profile_id)
     ):
+        feed.record(session, "invitation", inv.id, [account_id], deleted=True)
         session.delete(inv)
     session.flush()
 
@@ -322,41 +350,51 @@ def forget_invitation(session: Session, account_id: str, profile_id: str) -> Non
 # Password reset
 
 
-def _reset_throttle(session: Session, login: str, limit: int, now: dt.datetime) -> None:
-    bucket = RESET_BUCKET + login
-    since = now - RESET_WINDOW
-    count, oldest = session.execute(
-        select(func.count(AttemptLog.id), func.min(AttemptLog.attempted_at)).where(
-            AttemptLog.bucket == bucket, AttemptLog.attempted_at > since
-        )
-    ).one()
-    if count >= limit:
-        wait = (oldest + RESET_WINDOW - now).total_seconds() if oldest else RESET_WINDOW.total_seconds()
-        minutes = max(1, math.ceil(wait / 60))
-        raise DomainError(
-            ErrorCode.TOO_MANY_ATTEMPTS,
-            "Ya se pidieron varios correos para restablecer esta contraseña. "
-            f"Revise su bandeja (y la de correo no deseado) o intente de nuevo en {minutes} minutos.",
-            extra={"retry_after": max(1, math.ceil(wait))},
-        )
-    session.add(AttemptLog(bucket=bucket, attempted_at=now))
+def reset_policy(per_hour: int, source_policy: throttle.Policy | None = None) -> throttle.Policy:
+    """The throttle of reset requests: `per_hour` mails a login (one bucket per profile, whatever
+    spelling was typed), and the per-address rule of every other check. No address is ever known-good
+    for resets (they never "succeed"), so the limit is the same for everyone."""
+    base = source_policy or throttle.Policy()
+    return dataclasses.replace(base, subject_limit=per_hour, subject_window=RESET_WINDOW)
 
 
 def request_password_reset(
-    session: Session, login: str, *, per_hour: int = 3, now: dt.datetime | None = None
+    factory: db.SessionFactory,
+    login: str,
+    *,
+    policy: throttle.Policy,
+    source: str = "",
+    now: dt.datetime | None = None,
 ) -> bool:
     """¿Olvidó su contraseña?: a reset link to the e-mail of the profile with this e-mail or mobile.
-    Answers nothing about whether it exists (the caller says the same either way); returns whether
-    a mail was queued, for tests and logs only."""
+    Answers nothing about whether it exists (the caller says the same either way, and the same
+    buckets are counted: the profile's, or the login's when there is none); past `policy`, 429
+    `too_many_attempts` (`throttle.Kind.RESET`). Returns whether a mail was queued, for tests and
+    logs only. Runs its own transaction: a refused request is still counted."""
     now = now or utcnow()
     key = auth.normalize_login(login or "")
     if not key:
         raise validation_error({"login": "Escriba su correo electrónico o número móvil."})
-    _reset_throttle(session, key, per_hour, now)
-    column = Profile.email if "@" in key else Profile.mobile
-    profile = session.scalar(select(Profile).where(column == key))
-    if profile is None:
-        return False
+
+    def ask(session: Session) -> tuple[throttle.Ticket, bool]:
+        column = Profile.email if "@" in key else Profile.mobile
+        profile = session.scalar(select(Profile).where(column == key))
+        subject = profile.id if profile is not None else "login:" + key
+        ticket = throttle.admit(
+            session, policy, kind=throttle.Kind.RESET, subject=subject, source=source, now=now
+        )
+        if ticket.refusal is not None or profile is None:
+            return ticket, False
+        _queue_reset(session, profile, now)
+        return ticket, True
+
+    ticket, queued = db.run(factory, ask)
+    if ticket.refusal is not None:
+        raise ticket.refusal
+    return queued
+
+
+def _queue_reset(session: Session, profile: Profile, now: dt.datetime) -> None:
     names = session.scalars(
         select(Account.name)
         .join(Membership, Membership.account_id == Account.id)
@@ -379,7 +417,6 @@ def request_password_reset(
         token_id=row.id,
         now=now,
     )
-    return True
 
 
 def describe_reset(session: Session, token: str, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -416,9 +453,11 @@ def complete_password_reset(
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    # A successful reset clears the failed logins that may have locked the person out.
+    # A successful reset clears the failed sign-ins that may have kept the person out.
     session.execute(
-        delete(AttemptLog).where(AttemptLog.bucket.in_(["login:" + profile.email, "login:" + profile.mobile]))
+        delete(ThrottleCounter).where(
+            ThrottleCounter.bucket == throttle.subject_key(throttle.Kind.LOGIN, profile.id)
+        )
     )
     session.flush()
     return {"profile": profile_view(profile)}

@@ -188,6 +188,7 @@ def _session_answer(
         "token_type": "bearer",
         "expires_in": int(config.access_token_lifetime.total_seconds()),
         "account": account_view(account),
+        "role": next((role for a, role in accounts if a.id == account.id), Role.OPERATOR.value),
         "accounts": [
             {"id": a.id, "nic": a.nic, "name": a.name, "status": a.status, "role": role}
             for a, role in accounts
@@ -446,6 +447,6 @@ def me(session: Session, actor: Actor) -> dict[str, Any]:
     return {
         "profile": profile_view(profile),
         "account": account_view(account),
-        "role": role or Role.USER.value,
+        "role": role or Role.OPERATOR.value,
         "balances": {"stamps": account.stamps_balance, "points": account.points_balance},
     }

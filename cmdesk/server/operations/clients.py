@@ -301,15 +301,21 @@ def read_client(session: Session, actor: Actor, client_id: str) -> dict[str, Any
 
 
 def create_client(
-    session: Session, actor: Actor, data: dict[str, Any], *, now: dt.datetime | None = None
+    session: Session,
+    actor: Actor,
+    data: dict[str, Any],
+    *,
+    password: str | None = None,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """A client and its standard CTI, ready to stamp. The CTI's password is returned only here."""
+    """A client and its standard CTI, ready to stamp. The CTI's password (`password`, or a generated
+    one) is returned only here."""
     now = now or utcnow()
     values = validate_client_columns(flatten_client_data(data), creating=True)
     client = Client(account_id=actor.account_id, nic=next_nic(session), created_at=now, **values)
     session.add(client)
     session.flush()
-    password = codes.generate_password()
+    password = password or codes.generate_password()
     cti = StampingAccount(
         id=codes.generate_cti_id(),
         account_id=actor.account_id,

@@ -188,8 +188,10 @@ def _validate_new(
     phone: str,
     company: dict[str, str],
     password: str | None = None,
+    lookup: bool = True,
 ) -> dict[str, Any]:
-    """Every field of a new sub-distributor checked at once; the profile to reuse, if any."""
+    """Every field of a new sub-distributor checked at once; the profile to reuse, if any (without
+    `lookup`, existing profiles are not looked at: the caller must not tell about them)."""
     v = contact.Validator()
     email_ok = v.run("email", contact.check_email, email)
     mobile_ok = v.run("mobile", contact.check_phone, mobile)
@@ -208,7 +210,8 @@ def _validate_new(
         v.add(field, problem)
     profile: Profile | None = None
     if (
-        email_ok is not None
+        lookup
+        and email_ok is not None
         and mobile_ok is not None
         and not v.has_error("email")
         and not v.has_error("mobile")
@@ -376,7 +379,11 @@ def register_public(
     **company: str,
 ) -> dict[str, Any]:
     """Self-registration from an external web site linked to a distributor with Multinivel: a new
-    profile (with its password, e-mail not confirmed yet) and a "Sin validar" sub-account."""
+    profile (with its password, e-mail not confirmed yet) and a "Sin validar" sub-account.
+
+    Whether the e-mail or the mobile already belong to a profile is never told to the caller (issue
+    15): then nothing is created and a mail to the typed e-mail says why — only whoever reads that
+    e-mail learns it. `registered` says which happened (for tests and logs; the API answers the same)."""
     now = now or utcnow()
     referrer = session.scalar(select(Account).where(Account.nic == (referrer_nic or "").strip()))
     if referrer is None or referrer.status != AccountStatus.ACTIVE.value:
@@ -392,13 +399,14 @@ def register_public(
         phone=phone,
         company=company,
         password=password,
+        lookup=False,
     )
-    if checked["profile"] is not None:
-        raise DomainError(
-            ErrorCode.DUPLICATE,
-            "Ya existe un perfil con ese correo o número móvil: inicie sesión con él.",
-        )
-    return _create_child(
+    email_taken = session.scalar(select(Profile.id).where(Profile.email == checked["email"])) is not None
+    mobile_taken = session.scalar(select(Profile.id).where(Profile.mobile == checked["mobile"])) is not None
+    if email_taken or mobile_taken:
+        _tell_registration_taken(session, referrer, checked, email_taken=email_taken, now=now)
+        return {"registered": False, "email": checked["email"]}
+    created = _create_child(
         session,
         referrer,
         checked,
@@ -406,6 +414,45 @@ def register_public(
         password=password,
         profile_name=profile_name,
         referred_by_nic=referrer.nic,
+    )
+    return {**created, "registered": True, "email": checked["email"]}
+
+
+def _tell_registration_taken(
+    session: Session, referrer: Account, checked: dict[str, Any], *, email_taken: bool, now: dt.datetime
+) -> None:
+    """The mail a registration with an e-mail or mobile already in use gets, to the typed e-mail."""
+    if email_taken:
+        title = "Ya tiene un perfil en Cuenta Maestra"
+        paragraphs = [
+            f"Alguien (quizá usted) intentó registrarse con su correo {checked['email']} desde el sitio de "
+            f"{referrer.name}, pero ese correo ya tiene un perfil; no se creó nada.",
+            "Si fue usted, inicie sesión con su contraseña, o pida restablecerla con «¿Olvidó su "
+            "contraseña?». Si no fue usted, puede ignorar este correo.",
+        ]
+    else:
+        title = "No se pudo completar su registro"
+        paragraphs = [
+            f"Su registro desde el sitio de {referrer.name} no se completó: el número móvil "
+            f"{checked['mobile']} ya pertenece a otro perfil de Cuenta Maestra.",
+            "Regístrese de nuevo con su propio número móvil. Si no fue usted, puede ignorar este correo.",
+        ]
+    queue.enqueue(
+        session,
+        "notice",
+        to_address=checked["email"],
+        to_name=checked["name"],
+        params={
+            "title": title,
+            "paragraphs": paragraphs,
+            "facts": [],
+            "action_label": None,
+            "action_url": None,
+            "profile_name": checked["name"],
+            "account_name": referrer.name,
+            "account_nic": referrer.nic,
+        },
+        now=now,  # about no account: the referrer's mail list must not show it either
     )
 
 

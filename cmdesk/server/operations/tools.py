@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cmdesk.domain import contact
+from cmdesk.domain import contact, names, roles
 from cmdesk.domain.enums import (
     MULTINIVEL_CODE,
     AccountStatus,
@@ -44,6 +44,7 @@ from cmdesk.models import (
     AccountSettings,
     CatalogPackage,
     Client,
+    Invitation,
     Membership,
     PricePackage,
     Profile,
@@ -307,6 +308,7 @@ def user_view(
     return {
         **profile_view(profile),
         "role": membership.role,
+        "role_label": names.ROLES.get(membership.role, membership.role),
         "is_master": membership.role == Role.MASTER.value,
         "member_since": membership.created_at,
         # Enviada / Aceptada / Vencida, with its last mail; None for members never invited by mail.
@@ -314,16 +316,29 @@ def user_view(
     }
 
 
-def add_user(
-    session: Session, actor: Actor, *, email: str, mobile: str, name: str = "", now: dt.datetime | None = None
-) -> dict[str, Any]:
-    """Usuarios → Nuevo usuario: admit a person (by e-mail and mobile) into the account as a user.
+def _check_role(role: str) -> str:
+    if role not in roles.ASSIGNABLE:
+        raise validation_error({"role": "El rol debe ser Administrador u Operador."})
+    return role
 
-    An existing profile with that e-mail and mobile is linked; a new one is created otherwise, without
-    a password (`created` True: the person sets one through the invitation e-mail, valid 7 days). The
-    e-mail and the mobile must not belong to two different profiles, nor to a profile with another
-    mobile or e-mail. The invitation (or, for a person who already has a password, a notice) is
-    queued in the same transaction (`operations.access.invite`)."""
+
+def add_user(
+    session: Session,
+    actor: Actor,
+    *,
+    email: str,
+    mobile: str,
+    name: str = "",
+    role: str = roles.DEFAULT_ROLE.value,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Usuarios → Nuevo usuario: invite a person (by e-mail and mobile) into the account with a role.
+
+    The answer is the same whether or not the e-mail or the mobile belong to a profile (issue 15: no
+    account enumeration): a pending user made of what was typed and the invitation sent to that
+    e-mail (`operations.access.invite`). The person gets access when they accept it from their own
+    e-mail; until then they are listed with their invitation, and adding them again re-sends it.
+    Only someone who is already a user of this account (the list shows them) is refused (409)."""
     now = now or utcnow()
     v = contact.Validator()
     email_n = v.run("email", contact.check_email, email)
@@ -331,60 +346,52 @@ def add_user(
     name_n = v.optional("name", contact.check_person_name, name, "Nombre") or ""
     v.raise_if_any()
     assert email_n is not None and mobile_n is not None
+    role = _check_role(role)
     if session.get(Account, actor.account_id) is None:
         raise not_found("La cuenta")
-    by_email = session.scalar(select(Profile).where(Profile.email == email_n))
-    by_mobile = session.scalar(select(Profile).where(Profile.mobile == mobile_n))
-    if by_email is not None and by_mobile is not None and by_email.id != by_mobile.id:
-        raise validation_error(
-            {
-                "email": "El correo y el número móvil pertenecen a perfiles distintos.",
-                "mobile": "El correo y el número móvil pertenecen a perfiles distintos.",
-            }
+    member = session.scalar(
+        select(Profile.id)
+        .join(Membership, Membership.profile_id == Profile.id)
+        .where(
+            Membership.account_id == actor.account_id,
+            (Profile.email == email_n) | (Profile.mobile == mobile_n),
         )
-    if by_email is not None and by_mobile is None:
-        raise validation_error({"mobile": "Ese correo pertenece a un perfil con otro número móvil."})
-    if by_mobile is not None and by_email is None:
-        raise validation_error({"email": "Ese número móvil pertenece a un perfil con otro correo."})
-    profile = by_email
-    created = profile is None
-    if profile is None:
-        profile = Profile(name=name_n, email=email_n, mobile=mobile_n, password_hash=None, created_at=now)
-        session.add(profile)
-        session.flush()
-    else:
-        member = session.scalar(
-            select(Membership).where(
-                Membership.account_id == actor.account_id, Membership.profile_id == profile.id
-            )
-        )
-        if member is not None:
-            raise DomainError(
-                ErrorCode.DUPLICATE,
-                "Ese perfil ya es usuario de esta cuenta.",
-                [FieldError("email", "Ese perfil ya es usuario de esta cuenta.")],
-            )
-        # The same person can't administer a client of a distributor and a Cuenta Maestra.
-        if (
-            session.scalar(select(Client.id).where(Client.admin_profile_id == profile.id).limit(1))
-            is not None
-        ):
-            raise DomainError(
-                ErrorCode.PROFILE_ADMINISTERS_MASTER_ACCOUNT,
-                "Ese perfil es el perfil principal de un cliente; "
-                "no puede ser usuario de una Cuenta Maestra.",
-            )
-        if name_n and not profile.name:
-            profile.name = name_n
-    membership = Membership(
-        account_id=actor.account_id, profile_id=profile.id, role=Role.USER.value, created_at=now
+        .limit(1)
     )
-    session.add(membership)
-    session.flush()
-    feed.record(session, "profile", profile.id, [actor.account_id])
-    invitation = access.invite(session, actor, profile, grant_now=True, name=name_n, now=now)
+    if member is not None:
+        raise DomainError(
+            ErrorCode.DUPLICATE,
+            "Esa persona ya es usuario de esta cuenta.",
+            [FieldError("email", "Esa persona ya es usuario de esta cuenta.")],
+        )
+    invitation = access.invite(
+        session, actor, email=email_n, mobile=mobile_n, name=name_n, role=role, now=now
+    )
     view = access.invitation_views(session, [invitation])[invitation.id]
-    return {"user": user_view(profile, membership, view), "created": created}
+    return {
+        "user": pending_user_view(invitation, view),
+        "detail": f"Enviamos una invitación a {email_n}. Tendrá acceso a la cuenta cuando la acepte desde "
+        "su correo (el enlace funciona 7 días).",
+    }
+
+
+def pending_user_view(inv: Invitation, invitation: dict[str, Any]) -> dict[str, Any]:
+    """A person invited who has not accepted yet, as a row of the users list: what the inviter typed
+    (never the data of a profile that may have that e-mail), under the invitation's id."""
+    return {
+        "id": inv.id,
+        "version": inv.version,
+        "name": inv.name,
+        "email": inv.email,
+        "mobile": inv.mobile,
+        "email_confirmed": False,
+        "created_at": inv.created_at,
+        "role": inv.role,
+        "role_label": names.ROLES.get(inv.role, inv.role),
+        "is_master": False,
+        "member_since": None,
+        "invitation": invitation,
+    }
 
 
 def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.datetime | None = None) -> None:
@@ -397,7 +404,14 @@ def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.date
         )
     )
     if membership is None:
-        raise not_found("El usuario")
+        pending = access.pending_invitation(session, actor.account_id, profile_id, lock=True)
+        if pending is None:
+            raise not_found("El usuario")
+        # A pending user: the invitation is withdrawn (its link stops working with it).
+        feed.record(session, "invitation", pending.id, [actor.account_id], deleted=True)
+        session.delete(pending)
+        session.flush()
+        return
     if membership.role == Role.MASTER.value:
         raise DomainError(
             ErrorCode.INVALID_STATE_TRANSITION,
@@ -419,8 +433,38 @@ def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.date
     feed.record(session, "profile", profile_id, [actor.account_id], deleted=True)
 
 
+def set_user_role(session: Session, actor: Actor, profile_id: str, role: str) -> dict[str, Any]:
+    """Usuarios → Rol: make a user an Administrador or an Operador. The master user is always an
+    administrator; the change applies to the person's next request (the role is read on each)."""
+    role = _check_role(role)
+    row = session.execute(
+        select(Profile, Membership)
+        .join(Membership, Membership.profile_id == Profile.id)
+        .where(Membership.account_id == actor.account_id, Membership.profile_id == profile_id)
+        .with_for_update(of=Membership)
+    ).first()
+    if row is None:
+        pending = access.pending_invitation(session, actor.account_id, profile_id, lock=True)
+        if pending is None:
+            raise not_found("El usuario")
+        pending.role = role  # the role they will get when they accept
+        feed.record(session, "invitation", pending.id, [actor.account_id])
+        session.flush()
+        return pending_user_view(pending, access.invitation_views(session, [pending])[pending.id])
+    profile, membership = row
+    if membership.role == Role.MASTER.value:
+        raise DomainError(
+            ErrorCode.INVALID_STATE_TRANSITION,
+            "El usuario maestro (Master User) siempre es administrador de su Cuenta Maestra.",
+        )
+    membership.role = role
+    session.flush()
+    invitations = access.invitations_by_profile(session, actor.account_id)
+    return user_view(profile, membership, invitations.get(profile.id))
+
+
 def list_users(session: Session, actor: Actor) -> list[dict[str, Any]]:
-    """The account's users, the master first."""
+    """The account's users, the master first, then the people invited who have not accepted yet."""
     rows = session.execute(
         select(Profile, Membership)
         .join(Membership, Membership.profile_id == Profile.id)
@@ -428,7 +472,19 @@ def list_users(session: Session, actor: Actor) -> list[dict[str, Any]]:
         .order_by((Membership.role == Role.MASTER.value).desc(), Profile.name, Profile.email)
     ).all()
     invitations = access.invitations_by_profile(session, actor.account_id)
-    return [user_view(p, m, invitations.get(p.id)) for p, m in rows]
+    users = [user_view(p, m, invitations.get(p.id)) for p, m in rows]
+    members = {p.id for p, _m in rows}
+    pending = [
+        inv
+        for inv in session.scalars(
+            select(Invitation)
+            .where(Invitation.account_id == actor.account_id, Invitation.accepted_at.is_(None))
+            .order_by(Invitation.name, Invitation.email)
+        )
+        if inv.profile_id not in members
+    ]
+    views = access.invitation_views(session, pending)
+    return users + [pending_user_view(inv, views[inv.id]) for inv in pending]
 
 
 def load_profiles(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:

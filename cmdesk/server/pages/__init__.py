@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from cmdesk.domain import passwords
 from cmdesk.domain.errors import DomainError, ErrorCode
-from cmdesk.server import db
-from cmdesk.server.api.access import RESET_ANSWER
+from cmdesk.server import db, security
+from cmdesk.server.api.access import RESET_ANSWER, reset_policy
+from cmdesk.server.api.deps import client_ip
 from cmdesk.server.api.public import count_public_call
 from cmdesk.server.mail import links, templates
 from cmdesk.server.operations import access, distributors
@@ -221,7 +222,8 @@ def _confirm(
     factory: db.SessionFactory, token: str, form: dict[str, str], info: dict[str, Any]
 ) -> HTMLResponse:
     password = form.get("password") if info["needs_password"] else None
-    result = db.run(factory, distributors.confirm_email, token, password)
+    with security.prehashed(password, check=passwords.check_password):  # Argon2 before the transaction
+        result = db.run(factory, distributors.confirm_email, token, password)
     paragraphs = [f"El correo {info['email']} quedó confirmado."]
     if result["confirmed_account_ids"]:
         paragraphs.append(
@@ -240,7 +242,8 @@ def _accept(
 ) -> HTMLResponse:
     password = form.get("password") if info["needs_password"] else None
     name = form.get("name", "").strip()
-    result = db.run(factory, access.accept_invitation, token, password, name or None)
+    with security.prehashed(password, check=passwords.check_password):
+        result = db.run(factory, access.accept_invitation, token, password, name or None)
     account = result["account"]
     return _page(
         "message.html",
@@ -256,7 +259,8 @@ def _accept(
 def _reset(
     factory: db.SessionFactory, token: str, form: dict[str, str], info: dict[str, Any]
 ) -> HTMLResponse:
-    db.run(factory, access.complete_password_reset, token, form.get("password", ""))
+    with security.prehashed(form.get("password", ""), check=passwords.check_password):
+        db.run(factory, access.complete_password_reset, token, form.get("password", ""))
     return _page(
         "message.html",
         title="Su contraseña cambió",
@@ -322,11 +326,11 @@ async def forgot_submit(request: Request) -> Response:
         )
     settings = request.app.state.settings
     try:
-        db.run(
+        access.request_password_reset(
             request.app.state.session_factory,
-            access.request_password_reset,
             login,
-            per_hour=settings.password_resets_per_hour,
+            policy=reset_policy(settings),
+            source=client_ip(request),
         )
     except DomainError as exc:
         if exc.code is ErrorCode.TOO_MANY_ATTEMPTS:

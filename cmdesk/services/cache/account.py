@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from cmdesk.domain import contracts
+from cmdesk.domain.text import fold, sort_key
 from cmdesk.services.cache.entities import EntityQueries
 from cmdesk.services.server_info import server_now
 
@@ -31,17 +32,30 @@ class AccountQueries(EntityQueries):
         self, *, sort: str | None = None, descending: bool = False, limit: int = 1000, offset: int = 0
     ) -> list[dict[str, Any]]:
         """The account's users (`is_master`: the one the settings name; `invitation`: their invitation,
-        None for those never invited by mail), the master first unless sorted by a field."""
+        None for those never invited by mail), the master first unless sorted by a field; then the
+        people invited who have not accepted yet (`pending`: a row made of the invitation, under its
+        id, as `GET /v1/users` lists them — the person becomes a profile of the feed on accepting)."""
         settings = self.all("settings")
         master = next((s.get("master_profile_id") for s in settings if s.get("master_profile_id")), None)
         rows = self.query_entities("profile", order=[(sort or "name", descending)], limit=100_000)
-        invitations = {i.get("profile_id"): i for i in self.all("invitation") if i.get("profile_id")}
+        every = self.all("invitation")
+        invitations = {i.get("profile_id"): i for i in every if i.get("profile_id")}
+        emails = {fold(str(r.get("email") or "")) for r in rows}
         for row in rows:
             row["is_master"] = row.get("id") == master
+            row["pending"] = False
             row["invitation"] = invitations.get(row.get("id"))
         if sort is None:
             rows.sort(key=lambda r: not r["is_master"])  # stable: by name after the master
-        return rows[offset : offset + limit]
+        # An invitation kept from a command's answer whose person has since become a user (the feed
+        # brought their profile) is theirs, not a pending row.
+        pending = [
+            pending_user(i)
+            for i in every
+            if not i.get("accepted_at") and fold(str(i.get("email") or "")) not in emails
+        ]
+        pending.sort(key=lambda r: sort_key(str(r.get(sort or "name") or "")), reverse=descending)
+        return [*rows, *pending][offset : offset + limit]
 
     def query_sub_distributors(
         self,
@@ -77,3 +91,18 @@ class AccountQueries(EntityQueries):
             }
             for item in catalog.get(key) or []
         ]
+
+
+def pending_user(invitation: dict[str, Any]) -> dict[str, Any]:
+    """A person invited who has not accepted yet, as a row of Usuarios: what the inviter typed."""
+    return {
+        "id": invitation.get("id"),
+        "name": invitation.get("name") or "",
+        "email": invitation.get("email") or "",
+        "mobile": invitation.get("mobile") or "",
+        "email_confirmed": False,
+        "role": invitation.get("role"),
+        "is_master": False,
+        "pending": True,
+        "invitation": invitation,
+    }

@@ -37,7 +37,7 @@ from typing import Any
 
 from cmdesk.domain import clock
 from cmdesk.domain.field_paths import deep_merge
-from cmdesk.services import storage
+from cmdesk.services import paths, storage
 from cmdesk.services.cache import forecasts, schema
 from cmdesk.services.cache.rows import (
     BOOL_COLUMNS,
@@ -105,7 +105,7 @@ class CacheStore:
         self.path = Path(path)
         self.search_path = _search_path(self.path)
         self.marker = self.path.with_name(self.path.name + ".open")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_folder(self.path.parent)
         self._write_lock = threading.RLock()
         self._read_lock = threading.RLock()
         self._listeners: list[Listener] = []
@@ -117,6 +117,8 @@ class CacheStore:
             self._delete_files()
         self._writer = self._open_writer()
         self._reader = self._connect()
+        for made in (self.path, self.search_path):
+            paths.private_file(made)
         with contextlib.suppress(OSError):  # a full disk: the next opening checks, that is all
             self.marker.touch()
 

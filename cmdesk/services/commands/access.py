@@ -31,8 +31,8 @@ def request_password_reset(api: ApiClient, login: str) -> str:
 
 def register_distributor(api: ApiClient, values: Mapping[str, Any]) -> dict[str, Any]:
     """Quiero ser distribuidor: a new profile and a «Sin validar» account under the referrer's NIC (it
-    needs Multinivel); the confirmation mail goes to the e-mail given. Public, not idempotent: a
-    repeated request is refused as a duplicate profile."""
+    needs Multinivel); the confirmation mail goes to the e-mail given. Public; the server answers the
+    same (202, `detail`) whether or not the e-mail or mobile already have a profile (the mail says)."""
     answer: dict[str, Any] = api.post("/v1/public/registrations", dict(values))
     return answer
 

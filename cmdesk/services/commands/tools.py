@@ -12,9 +12,6 @@ from cmdesk.domain.errors import ErrorCode
 from cmdesk.services.api_client import ApiClient, ApiError
 from cmdesk.services.cache import Cache
 
-# Fields of `POST /v1/users`' answer that describe the membership, not the profile the cache keeps.
-_MEMBERSHIP_FIELDS = ("role", "is_master", "member_since")
-
 
 def edit_answer(cache: Cache, entity: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Send an edit; keep the answer (or, on a version conflict, the server's current record)."""
@@ -67,20 +64,25 @@ def update_settings(
     return edit_answer(cache, "settings", lambda: api.patch("/v1/settings", dict(changes), if_match=version))
 
 
-def add_user(api: ApiClient, cache: Cache, *, email: str, mobile: str, name: str) -> dict[str, Any]:
-    """Nuevo usuario: the server links an existing profile or creates one; a person without a password
-    gets an invitation mail to define it, one who has one a notice (`user.invitation`, kept in the
-    cache beside the profile)."""
-    answer: dict[str, Any] = api.post("/v1/users", {"email": email, "mobile": mobile, "name": name})
-    user = {k: v for k, v in answer["user"].items() if k not in _MEMBERSHIP_FIELDS}
-    invitation = user.pop("invitation", None)
-    cache.apply_answer("profile", user)
+def add_user(
+    api: ApiClient, cache: Cache, *, email: str, mobile: str, name: str, role: str = "operator"
+) -> dict[str, Any]:
+    """Nuevo usuario: the server invites the person (an e-mail to accept), with their role in the
+    account (`domain.roles`: "admin" or "operator"). The answer is the same whether or not the e-mail
+    has a profile (issue 15): a pending user under the invitation's id. The invitation is kept in the
+    cache (`query_profiles` lists it as pending); the person becomes a user of the account — and a
+    profile of the feed — when they accept."""
+    body = {"email": email, "mobile": mobile, "name": name, "role": role}
+    answer: dict[str, Any] = api.post("/v1/users", body)
+    invitation = answer["user"].get("invitation")
     if isinstance(invitation, dict):
         cache.apply_answer("invitation", invitation)
     return answer
 
 
 def remove_user(api: ApiClient, cache: Cache, user_id: str) -> None:
-    """Eliminar usuario: their sessions end at once (the server refuses the master)."""
+    """Eliminar usuario: their sessions end at once (the server refuses the master); a pending user's
+    invitation is withdrawn (its link stops working)."""
     api.delete(f"/v1/users/{user_id}")
     cache.apply_deleted("profile", user_id)
+    cache.apply_deleted("invitation", user_id)  # a pending user: their invitation is withdrawn

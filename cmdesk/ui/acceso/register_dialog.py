@@ -4,9 +4,11 @@ distributor needs Multinivel). The server creates the profile and a «Sin valida
 the confirmation link; the inviting distributor activates the account once it is confirmed.
 
 The checks of `cmdesk.domain` run first (e-mail, mobile, RFC, the password policy and its
-confirmation); the server's refusals (an unknown NIC, a distributor without Multinivel, an e-mail
-already used) are shown beside their fields. The answer is the manual's «Registro de Perfil»; with the
-embedded server «Ver el correo» shows the confirmation mail it wrote.
+confirmation); the server's refusals (an unknown NIC, a distributor without Multinivel) are shown
+beside their fields. The server answers the same (202) whether or not the e-mail or the mobile already
+have a profile (issue 15: no account enumeration; the mail it sends says what happened), so the
+dialog says only that a mail went to that address, in the server's words; with the embedded server
+«Ver el correo» shows the mail it wrote.
 """
 
 from __future__ import annotations
@@ -100,11 +102,11 @@ class RegisterDialog(MailingDialog):
 
     def _registered(self, answer: dict[str, Any]) -> None:
         self.registered = answer
-        text = tr(
-            "¡Gracias por crear su perfil con nosotros! Su cuenta {name} (NIC {nic}) fue registrada "
-            "correctamente.\nLe enviamos un correo electrónico a {email} para la activación de su cuenta: "
-            "es importante concluir la activación para poder acceder a su perfil."
-        ).format(name=answer.get("name") or "", nic=answer.get("nic") or "", email=answer.get("email") or "")
+        email = str(answer.get("email") or self.email.text().strip())
+        detail = str(answer.get("detail") or "") or tr(
+            "Le enviamos un correo a {email}. Siga sus indicaciones para terminar su registro."
+        ).format(email=email)
+        text = tr("¡Gracias por registrarse con nosotros!") + "\n" + detail
         for widget in self.fields.values():
             widget.setEnabled(False)
         self.show_answer(text)

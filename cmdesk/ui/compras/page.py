@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain.money import div_round_half_up
+from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.compras import actions
@@ -321,7 +322,7 @@ class ContractsTab(QWidget):
         for index, row in enumerate(self.model.records()):
             button = QPushButton(tr("Contratado") if row.get("contracted") else tr("Comprar"), self.view)
             button.setObjectName(f"buy_{row['code']}")
-            button.setEnabled(not row.get("contracted"))
+            button.setEnabled(not row.get("contracted") and self.context.can(Permission.PURCHASES))
             button.clicked.connect(functools.partial(self.buy, str(row["code"])))
             self.view.setIndexWidget(self.model.index(index, column), button)
             self.buttons[str(row["code"])] = button
@@ -396,7 +397,8 @@ class PurchasesPage(TabPage):
         self.tabs.addTab(self.subscriptions, tr("Suscripciones"))
         self.renew_button = push_button(tr("Renovar mi cuenta…"), self, "renewAccount", self.renew_account)
         title = hbox(QLabel(f"<b>{tr('Compras')}</b>", self), None, self.renew_button)
-        vbox(self, title, (self.tabs, 1), self.notice)
+        vbox(self, title, self.role_note, (self.tabs, 1), self.notice)
+        self.gate(Permission.PURCHASES, self.stamps.buy_button, self.points.buy_button, self.renew_button)
         self.catalog_fetched_at: float | None = None
         self._fetching = False
         self._reading = False

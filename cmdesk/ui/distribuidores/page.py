@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QTabBar, 
 from cmdesk.domain import mails
 from cmdesk.domain.distributor_states import Action, allowed_actions
 from cmdesk.domain.enums import AccountStatus
+from cmdesk.domain.roles import Permission
 from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
@@ -290,7 +291,9 @@ class DistributorsPage(TabPage):
         layout.addLayout(strip)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons_row)
+        layout.addWidget(self.role_note)
         layout.addWidget(self.notice)
+        self.gate(Permission.DISTRIBUTORS, self.add_button, *self.buttons.values())
 
     # ---- data -------------------------------------------------------------------------------------------
 
@@ -323,12 +326,19 @@ class DistributorsPage(TabPage):
             action.setEnabled(key in enabled)
         self.transfer_button.setEnabled(bool(enabled & set(self.transfer_actions)))
 
+    def _allowed(self, keys: set[str]) -> set[str]:
+        """What the role may do of `keys`: the transfers always; the rest (activate, suspend, cancel,
+        renew, resend) is an administrator's (`Permission.DISTRIBUTORS`)."""
+        if self.context.can(Permission.DISTRIBUTORS):
+            return keys
+        return {k for k in keys if k in self.transfer_actions}
+
     def _context_menu(self, pos: QPoint) -> None:
         index = self.table.indexAt(pos)
         if not index.isValid():
             return
         self.table.selectRow(index.row())
-        enabled = enabled_buttons(self.selected())
+        enabled = self._allowed(enabled_buttons(self.selected()))
         menu = QMenu(self)
         for key, button in self.buttons.items():
             if key in enabled:
@@ -350,7 +360,7 @@ class DistributorsPage(TabPage):
 
     def act(self, key: str) -> None:
         row = self.selected()
-        if row is None or key not in enabled_buttons(row):
+        if row is None or key not in self._allowed(enabled_buttons(row)):
             return
         if key in ("transfer_stamps", "transfer_points"):
             asset = "stamps" if key == "transfer_stamps" else "points"

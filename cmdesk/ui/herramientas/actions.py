@@ -71,7 +71,7 @@ def save_settings(
 
 
 def add_user(context: AppContext, *, parent: QWidget | None = None, **fields: Any) -> Action:
-    """`commands.add_user`: email, mobile, name."""
+    """`commands.add_user`: email, mobile, name, role."""
     return online(context, commands.add_user, parent=parent, label=tr("Nuevo usuario"), **fields)
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.domain.roles import Permission
 from cmdesk.services.api_client import ApiError
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import translator
@@ -101,9 +102,11 @@ class SettingsPage(TabPage):
         )
         layout.addWidget(group)
         layout.addLayout(buttons)
+        layout.addWidget(self.role_note)
         layout.addWidget(self.notice)
         layout.addStretch(1)
         self._set_editing(False)
+        self.gate(Permission.SETTINGS, self.edit_button, self.save_button, self.cancel_button)
 
     def _with_error(self, name: str, widget: QWidget, parent: QWidget) -> QWidget:
         holder = QWidget(parent)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from cmdesk.domain import names
 from cmdesk.domain.amounts import QUANTITY_MESSAGE
 from cmdesk.domain.errors import DomainError, validation_error
+from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
@@ -172,10 +173,12 @@ class PricesPage(TabPage):
             )
         )
         layout.addLayout(buttons)
+        layout.addWidget(self.role_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notice)
         self.model.loaded.connect(self._update)
         self._update()
+        self.gate(Permission.PRICES, self.add_button, self.edit_button, self.delete_button)
 
     def _update(self) -> None:
         chosen = selected_record(self.table) is not None

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from cmdesk.domain import alert_rules, names
 from cmdesk.domain.errors import validation_error
+from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui.alertas import actions
 from cmdesk.ui.kit import labels
@@ -233,10 +234,13 @@ class RulesPage(TabPage):
             )
         )
         layout.addLayout(hbox(self.add_button, self.edit_button, self.delete_button, None))
+        layout.addWidget(self.role_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notice)
         self.model.loaded.connect(self._update)
         self._update()
+        # The alert rules are the account's settings (`domain.roles`): an operator reads them only.
+        self.gate(Permission.SETTINGS, self.add_button, self.edit_button, self.delete_button)
 
     def _update(self) -> None:
         row = selected_record(self.table)

@@ -2,11 +2,14 @@
 account (ID usuario, Nombre, Correo, Teléfono, "Master User"), Nuevo usuario (e-mail and mobile, then
 Agregar usuario) and Eliminar (never the master: the server says why).
 
-Granting and removing access is done online (`herramientas.actions`): the server decides whether the
-e-mail and mobile belong to an existing profile, and a removed user's sessions end at once. A person
-without a password gets an invitation mail to define it (its link works 7 days); the list shows each
+Granting and removing access is done online (`herramientas.actions`), and only by an administrator
+(`domain.roles`; the buttons are hidden for an operator). Nuevo usuario invites the person with a role
+(Administrador u Operador): the server answers the same whether or not the e-mail has a profile, and
+the person gets access only when they accept from their own e-mail (issue 15: consent). Until then
+they are listed as pending, from their invitation (its link works 7 days); the list shows each
 invitation's state (Pendiente, Por enviar, Aceptada, Vencida, Correo fallido: the mail server's answer
-in the tooltip) and «Reenviar invitación» sends a new link (the previous one stops working).
+in the tooltip) and «Reenviar invitación» sends a new link (the previous one stops working). Eliminar
+ends a user's sessions at once, or withdraws a pending invitation.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -26,8 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain import contact, mails, names
+from cmdesk.domain import contact, mails, names, roles
 from cmdesk.domain.enums import Role
+from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
@@ -144,8 +149,23 @@ class NewUserDialog(FormDialog):
             tr("Nombre"),
             self.name,
             hint=tr(
-                "Si la persona aún no tiene contraseña, recibirá una invitación por correo para "
-                "definirla (el enlace funciona 7 días); si ya tiene, un aviso de que ya puede entrar."
+                "La persona recibirá una invitación por correo para aceptar el acceso (y definir su "
+                "contraseña, si aún no tiene; el enlace funciona 7 días); tendrá acceso cuando la acepte."
+            ),
+            form=form2,
+        )
+        self.role = QComboBox(second)
+        self.role.setObjectName("role")
+        for value, text in labels.items({r: names.ROLES[r] for r in roles.ASSIGNABLE}):
+            self.role.addItem(text, value)
+        self.role.setCurrentIndex(self.role.findData(roles.DEFAULT_ROLE.value))
+        self.add_field(
+            "role",
+            tr("Rol"),
+            self.role,
+            hint=tr(
+                "Administrador: usuarios, configuraciones, precios, compras y sub-distribuidores. "
+                "Operador: clientes, cuentas de timbrado, transferencias y facturación."
             ),
             form=form2,
         )
@@ -181,7 +201,12 @@ class NewUserDialog(FormDialog):
             return
         self.run(
             actions.add_user(
-                self.context, email=email, mobile=mobile, name=self.name.text().strip(), parent=self
+                self.context,
+                email=email,
+                mobile=mobile,
+                name=self.name.text().strip(),
+                role=str(self.role.currentData()),
+                parent=self,
             )
         )
 
@@ -200,7 +225,7 @@ class UsersPage(TabPage):
             tr("Reenviar invitación"), self, "resendInvitation", self.resend_invitation
         )
         self.resend_button.setToolTip(
-            tr("Envía un enlace nuevo por 7 días para definir la contraseña; el anterior deja de funcionar.")
+            tr("Envía un enlace nuevo por 7 días para aceptar la invitación; el anterior deja de funcionar.")
         )
         self.export_button = export_button(self, self.table, "usuarios", title=tr("Exportar usuarios"))
         buttons = hbox(self.new_button, self.resend_button, self.delete_button, None, self.export_button)
@@ -216,6 +241,7 @@ class UsersPage(TabPage):
             )
         )
         layout.addLayout(buttons)
+        layout.addWidget(self.role_note)
         layout.addWidget(self.table, 1)
         # The selected user's invitation: when it went out, until when, or why its mail failed.
         self.detail = FieldMessage(self, "invitationDetail")
@@ -223,6 +249,7 @@ class UsersPage(TabPage):
         layout.addWidget(self.notice)
         self.model.loaded.connect(self._update)
         self._update()
+        self.gate(Permission.USERS, self.new_button, self.resend_button, self.delete_button)
 
     def _update(self) -> None:
         row = selected_record(self.table)
@@ -243,23 +270,15 @@ class UsersPage(TabPage):
         return dialog
 
     def _added(self, answer: dict[str, Any]) -> None:
-        user = answer["user"]
-        who = user.get("name") or user.get("email") or ""
-        invitation = user.get("invitation")
-        if mails.invitation_state(invitation) == "accepted":
-            text = tr(
-                "Se agregó a {who} con su perfil existente; se le avisó por correo que ya puede entrar."
-            )
-        elif invitation:
-            text = tr(
-                "Se agregó a {who} y se le envió una invitación a {email} para definir su contraseña; el "
-                "enlace vence el {date}."
-            ).format(
-                who=who, email=invitation.get("email") or "", date=fmt.date(invitation.get("expires_at"))
-            )
-        else:
-            text = tr("Se agregó a {who} con su perfil existente.").format(who=who)
-        self.show_notice(text + self._where_mail_goes())
+        invitation = answer["user"].get("invitation") or {}
+        email = invitation.get("email") or answer["user"].get("email") or ""
+        self.show_notice(
+            tr(
+                "Enviamos una invitación a {email}; tendrá acceso a la cuenta cuando la acepte desde su "
+                "correo (el enlace vence el {date})."
+            ).format(email=email, date=fmt.date(invitation.get("expires_at")))
+            + self._where_mail_goes()
+        )
 
     def _where_mail_goes(self) -> str:
         session = self.context.session
@@ -294,12 +313,17 @@ class UsersPage(TabPage):
             return
         ident = str(row["id"])
         who = str(row.get("name") or row.get("email") or "")
+        informative = (
+            tr("La invitación a {who} se retira: su enlace deja de funcionar.")
+            if row.get("pending")
+            else tr("{who} ya no podrá entrar a esta Cuenta Maestra.")
+        )
         ask(
             self,
             tr("Usuarios"),
             tr("¿Realmente desea eliminar al usuario?"),
             lambda: self._delete(ident, who),
-            informative=tr("{who} ya no podrá entrar a esta Cuenta Maestra.").format(who=who),
+            informative=informative.format(who=who),
         )
 
     def _delete(self, ident: str, who: str) -> None:

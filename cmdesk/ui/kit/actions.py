@@ -38,6 +38,8 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from cmdesk.domain import roles
+from cmdesk.domain.roles import Permission
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.outbox import Command, CommandState
 from cmdesk.services.sync import SessionExpired
@@ -78,6 +80,14 @@ class AppContext:
     def is_online(self) -> bool:
         session = self.session
         return session is not None and session.api is not None and session.state != ConnectionState.OFFLINE
+
+    def can(self, permission: Permission) -> bool:
+        """Whether the signed-in role may do `permission` (`cmdesk.domain.roles`). Before anyone signs
+        in nothing is hidden (nothing can be done either); the server refuses whatever a role can't
+        do, this only keeps the screens from offering it."""
+        session = self.session
+        role = session.role() if session is not None else None
+        return role is None or roles.allows(role, permission)
 
     def request_sync(self) -> bool:
         """Send the outbox now when online (queued commands go out; balances come back): through the

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from PySide6.QtCore import QCoreApplication
 
-from cmdesk.domain import names
+from cmdesk.domain import names, roles
 from cmdesk.services.outbox import CommandState
 from cmdesk.ui import QT_TRANSLATE_NOOP
 
@@ -30,6 +30,16 @@ def name(table: Mapping[str, str], value: object) -> str:
 def items(table: Mapping[str, str]) -> list[tuple[str, str]]:
     """(value, translated name) of a table, in its order."""
     return [(value, QCoreApplication.translate(CONTEXT, text)) for value, text in table.items()]
+
+
+def role(value: object) -> str:
+    """Master User, Administrador, Operador."""
+    return name(names.ROLES, value)
+
+
+def role_refusal(permission: object) -> str:
+    """Why a role can't do something («Sólo un administrador de la cuenta puede …»)."""
+    return name(roles.REFUSALS, permission)
 
 
 def asset(value: object) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from cmdesk.models import Account, Invitation, OutboundMail, Profile
-from cmdesk.server import db
+from cmdesk.models import Account, AttemptLog, Invitation, OutboundMail, ThrottleCounter
+from cmdesk.server import db, throttle
 from cmdesk.server.api import schemas_mail as sm
 from cmdesk.server.api import schemas_tools as st
 from cmdesk.server.embedded import EmbeddedServer
@@ -61,6 +61,31 @@ def test_reset_is_throttled_per_login_known_or_not(client, factory, ana):
     assert client.post("/v1/auth/password-reset", json={"login": "  "}).status_code == 422
 
 
+def test_reset_uses_the_throttle_one_bucket_per_profile(client, factory, ana):
+    """Resets are counted by the one throttle (`throttle.Kind.RESET`), per profile whatever spelling of
+    its login is typed; a completed reset clears the sign-in failures that kept the person out."""
+    actor, _ = ana
+    for login in ("ana@dist.mx", "55 1111 1111", "ANA@dist.mx"):
+        assert client.post("/v1/auth/password-reset", json={"login": login}).status_code == 202
+    r = client.post("/v1/auth/password-reset", json={"login": "+52 5511111111"})
+    assert r.status_code == 429 and r.json()["code"] == "too_many_attempts"
+    with db.transaction(factory) as s:
+        counter = s.get(ThrottleCounter, throttle.subject_key(throttle.Kind.RESET, actor.profile_id))
+        assert counter is not None and counter.count == 4
+        assert s.scalar(select(func.count()).select_from(AttemptLog)) == 0
+    for _ in range(5):
+        wrong = client.post("/v1/auth/token", json={"login": "ana@dist.mx", "password": "NoEsLaClave99"})
+        assert wrong.status_code == 401
+    login_bucket = throttle.subject_key(throttle.Kind.LOGIN, actor.profile_id)
+    with db.transaction(factory) as s:
+        assert s.get(ThrottleCounter, login_bucket) is not None
+    token = QueuedLinks(factory, "password_reset")[-1][1]  # each request replaces the previous link
+    r = client.post("/v1/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD})
+    assert r.status_code == 200, r.text
+    with db.transaction(factory) as s:
+        assert s.get(ThrottleCounter, login_bucket) is None
+
+
 def test_reset_over_json_ends_sessions_and_works_once(client, factory, ana):
     session = client.post("/v1/auth/token", json={"login": "ana@dist.mx", "password": PASSWORD}).json()
     client.post("/v1/auth/password-reset", json={"login": "ana@dist.mx"})
@@ -101,7 +126,8 @@ def test_invitation_states_resend_and_accept(client, factory, ana):
     assert users[0]["is_master"] and users[0]["invitation"] is None
     alicia = next(u for u in users if u["email"] == "alicia@dist.mx")
     assert alicia["invitation"]["status"] == "accepted" and alicia["name"] == "Alicia L."
-    r = client.post(f"/v1/users/{user['id']}/resend-invitation", headers=h)
+    assert alicia["id"] == r.json()["profile"]["id"] and alicia["member_since"] is not None
+    r = client.post(f"/v1/users/{alicia['id']}/resend-invitation", headers=h)
     assert r.status_code == 409 and r.json()["code"] == "invalid_state_transition"
 
     # The desktop mirrors invitations through the feed, and its counts include them.
@@ -111,7 +137,7 @@ def test_invitation_states_resend_and_accept(client, factory, ana):
     assert client.get("/v1/sync/counts", headers=h).json()["invitation"] == 1
 
     # Removed: the invitation goes with the access.
-    assert client.delete(f"/v1/users/{user['id']}", headers=h).status_code == 204
+    assert client.delete(f"/v1/users/{alicia['id']}", headers=h).status_code == 204
     with db.transaction(factory) as s:
         assert s.scalar(select(Invitation)) is None
     assert client.get("/v1/sync/counts", headers=h).json()["invitation"] == 0
@@ -126,26 +152,35 @@ def test_an_expired_invitation_shows_as_vencida(client, factory, ana):
     assert alicia["invitation"]["status"] == "expired" and alicia["invitation"]["status_label"] == "Vencida"
 
 
-def test_a_person_with_a_password_gets_a_notice_not_a_link(client, factory, ana):
+def test_a_person_with_a_profile_is_asked_for_consent(client, factory, ana):
+    """Issue 15: adding an existing profile grants nothing until its owner accepts from their own
+    e-mail, and the inviter's answer is the one a stranger's e-mail gets."""
     _actor, h = ana
     make_distributor(factory, name="Otra", email="beto@otra.mx", mobile="5533334444", password=PASSWORD)
-    r = client.post("/v1/users", json={"email": "beto@otra.mx", "mobile": "5533334444"}, headers=h)
-    assert r.status_code == 201 and r.json()["created"] is False
-    assert r.json()["user"]["invitation"]["status"] == "accepted"
-    [notice] = _mail_rows(factory, "notice")
-    assert notice.to_address == "beto@otra.mx" and "Distribuidora Ana" in notice.subject
-    assert _mail_rows(factory, "invitation") == []
+    known = client.post("/v1/users", json={"email": "beto@otra.mx", "mobile": "5533334444"}, headers=h)
+    unknown = client.post("/v1/users", json={"email": "carla@nueva.mx", "mobile": "5577778888"}, headers=h)
+    assert known.status_code == unknown.status_code == 201
+    for body in (known.json(), unknown.json()):
+        user = conforms(st.UserCreated, body)["user"]
+        assert user["email_confirmed"] is False and user["member_since"] is None and user["name"] == ""
+        assert user["invitation"]["status"] == "sent" and user["invitation"]["profile_id"] is None
+    assert _mail_rows(factory, "notice") == []
+    assert sorted(m.to_address for m in _mail_rows(factory, "invitation")) == ["beto@otra.mx", "carla@nueva.mx"]
+    before = client.post("/v1/auth/token", json={"login": "beto@otra.mx", "password": PASSWORD}).json()
+    assert [a["name"] for a in before["accounts"]] == ["Otra"]
+    token = next(t for address, t in QueuedLinks(factory, "invitation") if address == "beto@otra.mx")
+    r = client.post("/v1/public/invitations/accept", json={"token": token})
+    assert r.status_code == 200, r.text
     answer = client.post("/v1/auth/token", json={"login": "beto@otra.mx", "password": PASSWORD}).json()
-    assert {a["name"] for a in answer["accounts"]} == {"Otra", "Distribuidora Ana"}
+    assert {(a["name"], a["role"]) for a in answer["accounts"]} == {("Otra", "master"), ("Distribuidora Ana", "operator")}
 
 
 def test_accepting_creates_the_membership_when_consent_comes_first(factory, client, ana):
-    """The path issue 15 takes for existing profiles: invited without access; the link grants it."""
+    """Invited without access; the link grants it."""
     actor, _h = ana
-    other = make_distributor(factory, name="Otra", email="beto@otra.mx", mobile="5533334444", password=PASSWORD)
+    make_distributor(factory, name="Otra", email="beto@otra.mx", mobile="5533334444", password=PASSWORD)
     with db.transaction(factory) as s:
-        profile = s.get(Profile, other.profile_id)
-        access.invite(s, actor, profile, grant_now=False)
+        access.invite(s, actor, email="beto@otra.mx", mobile="5533334444")
     before = client.post("/v1/auth/token", json={"login": "beto@otra.mx", "password": PASSWORD}).json()
     assert [a["name"] for a in before["accounts"]] == ["Otra"]
     token = QueuedLinks(factory, "invitation")[0][1]

@@ -181,15 +181,17 @@ def _second_account(factory: db.SessionFactory, ana: Actor, role: Role) -> str:
 
 
 def test_master_account_first_and_account_choice(client, factory, ana):
-    other = _second_account(factory, ana, Role.USER)
+    other = _second_account(factory, ana, Role.ADMIN)
     body = sign_in(client, EMAIL)
     assert body["account"]["id"] == ana.account_id
+    assert body["role"] == "master"
     assert [a["id"] for a in body["accounts"]] == [ana.account_id, other]
-    assert [a["role"] for a in body["accounts"]] == ["master", "user"]
+    assert [a["role"] for a in body["accounts"]] == ["master", "admin"]
     chosen = sign_in(client, EMAIL, account_id=other)
     assert chosen["account"]["id"] == other
+    assert chosen["role"] == "admin"
     me = client.get("/v1/me", headers={"Authorization": "Bearer " + chosen["access_token"]}).json()
-    assert me["account"]["id"] == other and me["role"] == "user"
+    assert me["account"]["id"] == other and me["role"] == "admin"
     response = client.post(
         "/v1/auth/token", json={"login": EMAIL, "password": PASSWORD, "account_id": "nope"}
     )
@@ -198,7 +200,7 @@ def test_master_account_first_and_account_choice(client, factory, ana):
 
 
 def test_blocked_master_account_falls_back_to_another(client, factory, ana):
-    other = _second_account(factory, ana, Role.USER)
+    other = _second_account(factory, ana, Role.ADMIN)
     with db.transaction(factory) as s:
         s.execute(update(Account).where(Account.id == ana.account_id).values(status="suspended"))
     assert sign_in(client, EMAIL)["account"]["id"] == other

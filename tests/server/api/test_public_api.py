@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from cmdesk.models import OutboundMail
 from cmdesk.server import db
 from cmdesk.server.api import schemas_distributors as sd
 from cmdesk.server.operations import accounts, contracts
@@ -50,12 +52,14 @@ def _body(nic: str, **fields):
 def test_register_confirm_and_sign_in(client, referrer, outbox):
     nic, h = referrer
     r = client.post("/v1/public/registrations", json=_body(nic))
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
     out = conforms(sd.Registration, r.json())
-    assert out["status"] == "unvalidated" and out["status_label"] == "Sin validar"
     assert out["email"] == "nuevo@web.mx" and out["confirmation_sent"] is True
-    assert set(out) == {"id", "nic", "name", "status", "status_label", "email", "confirmation_sent"}
+    assert set(out) == {"email", "detail", "confirmation_sent"} and "nuevo@web.mx" in out["detail"]
     assert [e for e, _ in outbox] == ["nuevo@web.mx"]
+    [mine] = client.get("/v1/distributors", headers=h).json()["items"]
+    assert mine["status"] == "unvalidated" and mine["status_label"] == "Sin validar"
+    out["id"] = mine["id"]
     token = outbox[0][1]
 
     login = {"login": "nuevo@web.mx", "password": "MiClave2026"}
@@ -81,8 +85,6 @@ def test_registration_refusals(client, referrer, factory):
     plain_nic = db.run(factory, lambda s: accounts.get_account(s, plain.account_id).nic)
     r = client.post("/v1/public/registrations", json=_body(plain_nic))
     assert r.status_code == 409 and r.json()["code"] == "feature_not_contracted"
-    r = client.post("/v1/public/registrations", json=_body(nic, email="sinred@dist.mx", mobile="5522222222"))
-    assert r.status_code == 409 and r.json()["code"] == "duplicate"
     r = client.post("/v1/public/registrations", json=_body(nic, password="corta", rfc="XYZ"))
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"password", "rfc"}
@@ -94,6 +96,29 @@ def test_registration_refusals(client, referrer, factory):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token"
     r = client.post("/v1/public/registrations/confirm", json={"token": ""})
     assert r.status_code == 422 and r.json()["errors"][0] == {"field": "token", "message": "Este campo es obligatorio."}
+
+
+@pytest.mark.parametrize(
+    ("email", "mobile", "told"),
+    [
+        ("sinred@dist.mx", "5522222222", "Ya tiene un perfil"),  # both belong to a profile
+        ("sinred@dist.mx", "3399998888", "Ya tiene un perfil"),  # the e-mail does
+        ("otro@web.mx", "5522222222", "ya pertenece a otro perfil"),  # the mobile does
+    ],
+)
+def test_registration_says_nothing_about_existing_profiles(client, referrer, factory, email, mobile, told):
+    """Issue 15: the caller gets the answer a new person gets; the mail to the typed e-mail says why
+    nothing was created (only whoever reads it learns), and the referrer sees nothing."""
+    nic, h = referrer
+    make_distributor(factory, email="sinred@dist.mx", mobile="5522222222")
+    fresh = client.post("/v1/public/registrations", json=_body(nic))
+    taken = client.post("/v1/public/registrations", json=_body(nic, email=email, mobile=mobile))
+    assert fresh.status_code == taken.status_code == 202
+    assert taken.json() == {**fresh.json(), "email": email, "detail": fresh.json()["detail"].replace("nuevo@web.mx", email)}
+    assert [d["email"] for d in client.get("/v1/distributors", headers=h).json()["items"]] == ["nuevo@web.mx"]
+    with db.transaction(factory) as s:
+        [notice] = s.scalars(select(OutboundMail).where(OutboundMail.to_address == email, OutboundMail.kind == "notice")).all()
+        assert told in str(notice.params) and notice.account_id is None and notice.requested_by_account_id is None
 
 
 def test_an_unconfirmed_profile_without_password_must_choose_one(client, referrer, outbox):

@@ -97,6 +97,7 @@ CALLS = {
     ("patch", "/v1/price-packages/{package_id}"): {"price_cents": 1},
     ("delete", "/v1/price-packages/{package_id}"): None,
     ("delete", "/v1/users/{profile_id}"): None,
+    ("patch", "/v1/users/{profile_id}"): {"role": "admin"},
     ("post", "/v1/users/{profile_id}/resend-invitation"): None,
     ("get", "/v1/clients/{client_id}/interactions"): None,
     ("post", "/v1/clients/{client_id}/interactions"): {"text": "hola"},

@@ -6,7 +6,7 @@ import pytest
 
 from cmdesk.server import db
 from cmdesk.server.operations import contracts
-from tests.server.helpers import make_distributor
+from tests.server.helpers import QueuedLinks, make_distributor
 
 PASSWORD = "secreto123"
 
@@ -103,7 +103,7 @@ def test_settings_and_the_panel_rule(client, dist, other):
     assert client.get("/v1/settings", headers=h).json() == new
 
 
-def test_users(client, dist, other, auth_headers):
+def test_users(client, factory, dist, other, auth_headers):
     actor, h = dist
     other_actor, h2 = other
     users = client.get("/v1/users", headers=h).json()["items"]
@@ -111,8 +111,11 @@ def test_users(client, dist, other, auth_headers):
     master_id = users[0]["id"]
     r = client.post("/v1/users", json={"email": "nueva@dist.mx", "mobile": "5533333333", "name": "Ana"}, headers=h)
     assert r.status_code == 201, r.text
-    assert r.json()["created"] is True and r.json()["user"]["role"] == "user"
-    new_id = r.json()["user"]["id"]
+    assert r.json()["user"]["role"] == "operator" and r.json()["user"]["member_since"] is None
+    token = QueuedLinks(factory, "invitation")[-1][1]
+    r = client.post("/v1/public/invitations/accept", json={"token": token, "password": "ClaveNueva2026"})
+    assert r.status_code == 200, r.text
+    new_id = r.json()["profile"]["id"]
     r = client.post("/v1/users", json={"email": "nueva@dist.mx", "mobile": "5533333333"}, headers=h)
     assert r.status_code == 409 and r.json()["code"] == "duplicate"
     r = client.post("/v1/users", json={"email": "no-es-correo", "mobile": "5533333333"}, headers=h)
@@ -120,9 +123,11 @@ def test_users(client, dist, other, auth_headers):
     r = client.post("/v1/users", json={"email": "x@dist.mx"}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0] == {"field": "mobile", "message": "Este campo es obligatorio."}
 
-    # The other distributor's master becomes a user here too, and can sign in to this account.
+    # The other distributor's master is invited here too; once she accepts she can sign in to this account.
     r = client.post("/v1/users", json={"email": "dos@dist.mx", "mobile": "5522222222"}, headers=h)
-    assert r.status_code == 201 and r.json()["created"] is False
+    assert r.status_code == 201 and r.json()["user"]["member_since"] is None
+    token = QueuedLinks(factory, "invitation")[-1][1]
+    assert client.post("/v1/public/invitations/accept", json={"token": token}).status_code == 200
     guest = auth_headers("dos@dist.mx", account_id=actor.account_id)
     assert client.get("/v1/settings", headers=guest).status_code == 200
     listed = client.get("/v1/users", headers=h).json()["items"]

@@ -4,7 +4,6 @@ nobody else's); the detail with every change and subject."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import pytest
@@ -39,14 +38,9 @@ def world(client, factory, auth_headers, app):
     client.patch(f"/v1/stamping-accounts/{cti}", json={"active": False}, headers=h)
     # A second user of the account acts too.
     client.post("/v1/users", json={"email": "ayudante@dist.mx", "mobile": "5572000002"}, headers=h)
-    from cmdesk.models import Profile
-    from cmdesk.server.security import hash_password
-
-    with db.transaction(factory) as s:
-        helper = s.query(Profile).filter_by(email="ayudante@dist.mx").one()
-        helper.password_hash = hash_password(PASSWORD)
-        helper.email_confirmed_at = dt.datetime.now(dt.UTC)
-        helper_id = helper.id
+    token = QueuedLinks(factory, "invitation")[-1][1]
+    accepted = client.post("/v1/public/invitations/accept", json={"token": token, "password": PASSWORD})
+    helper_id = accepted.json()["profile"]["id"]
     h2 = auth_headers("ayudante@dist.mx", account_id=actor.account_id)
     client.post(f"/v1/clients/{cid}/interactions", json={"text": "Visita"}, headers=h2)
     # A sub-distributor, confirmed and active, that makes a client of its own.

@@ -241,10 +241,10 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
                     status=204, package_id=out2["id"])
     assert rec["after"] is None and rec["before"]["quantity"] == 500
 
-    out, rec = w.call("POST", "/v1/users", action="user.add", entity="profile", status=201,
+    out, rec = w.call("POST", "/v1/users", action="user.add", entity="invitation", status=201,
                       json={"email": "vendedor@dist.mx", "mobile": "5570000002", "name": "Vendedor"})
-    user = out["user"]["id"]
-    assert rec["entity_id"] == user and rec["after"]["membership.role"] == "user"
+    user = out["user"]["id"]  # pending: the invitation's id
+    assert rec["entity_id"] == user and rec["after"]["role"] == "operator" and rec["after"]["profile_id"] is None
     _, rec = w.call("POST", "/v1/users/{profile_id}/resend-invitation", action="user.resend_invitation",
                     entity="invitation", profile_id=user)
     assert rec["before"]["sent_at"] < rec["after"]["sent_at"]
@@ -254,8 +254,12 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
                     public=True, json={"token": token, "password": "VendedorClave2026"})
     w.secrets.add("VendedorClave2026")
     assert rec["account_id"] == actor.account_id and rec["before"]["accepted_at"] is None and rec["after"]["accepted_at"]
+    user = rec["after"]["profile_id"]  # a member now, under their profile's id
+    _, rec = w.call("PATCH", "/v1/users/{profile_id}", action="user.role", entity="profile", profile_id=user,
+                    json={"role": "admin"})
+    assert rec["before"] == {"membership.role": "operator"} and rec["after"] == {"membership.role": "admin"}
     _, rec = w.call("DELETE", "/v1/users/{profile_id}", action="user.remove", entity="profile", status=204, profile_id=user)
-    assert rec["before"]["membership.role"] == "user" and rec["after"]["membership.role"] is None
+    assert rec["before"]["membership.role"] == "admin" and rec["after"]["membership.role"] is None
 
     with db.transaction(factory) as s:  # within the 30 days before its expiry: it may renew itself
         s.execute(update(Account).where(Account.id == actor.account_id)
@@ -340,7 +344,7 @@ def test_every_mutating_route_writes_one_record(app, client, factory, auth_heade
 
     nic = db.run(factory, lambda s: accounts.get_account(s, actor.account_id).nic)
     _, rec = w.call("POST", "/v1/public/registrations", action="distributor.register", entity="distributor",
-                    status=201, public=True,
+                    status=202, public=True,
                     json={"referrer_nic": nic, "email": "web@nuevo.mx", "mobile": "3311112222",
                           "password": "WebClave2026", "name": "Juan Pérez", "rfc": RFC_FISICA})
     w.secrets.add("WebClave2026")

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from cmdesk.domain.enums import Asset
+from cmdesk.domain.enums import Asset, Role
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models import Alert, AlertDelivery, ChangeLog, StampingAccount
 from cmdesk.server import db
-from cmdesk.server.operations import alerts, clients, ledger, tools
+from cmdesk.server.operations import alerts, clients, ledger
 from cmdesk.server.operations.context import Actor
-from tests.server.helpers import RFC_MORAL, fund_cti, give, make_client, make_distributor
+from tests.server.helpers import RFC_MORAL, fund_cti, give, make_client, make_distributor, make_member
 
 SWEEP_NEVER = dt.timedelta(days=3650)
 
@@ -185,7 +185,7 @@ def test_the_client_is_told_with_the_distributor_s_message(factory: db.SessionFa
         notify_client=True,
         client_message="Hola {cliente}: a {cuenta} le quedan {saldo} timbres ({dias} días). {distribuidor}",
     )
-    db.run(factory, tools.add_user, actor, email="alicia@dist.mx", mobile="5511112222", name="Alicia")
+    make_member(factory, actor.account_id, "alicia@dist.mx", "5511112222", Role.OPERATOR, "Alicia2026x")
     consume(factory, cti, 25)
     tick(factory)
     sent = {(d.recipient, d.recipient_kind): d for d in deliveries(factory, actor)}

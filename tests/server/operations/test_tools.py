@@ -18,8 +18,8 @@ from cmdesk.models import (
     StampingAccount,
 )
 from cmdesk.server import db
-from cmdesk.server.operations import billing, clients, contracts, tools
-from tests.server.helpers import assert_ledger_ok, give, make_client, make_distributor
+from cmdesk.server.operations import access, billing, clients, contracts, tools
+from tests.server.helpers import QueuedLinks, assert_ledger_ok, give, make_client, make_distributor
 
 
 def _err(fn, *args, **kw) -> DomainError:
@@ -192,7 +192,13 @@ def test_panel_stamp_purchase_needs_a_package_and_auto_purchase(factory):
 # ---- users ----------------------------------------------------------------------------------------
 
 
-def test_add_list_and_remove_users(factory):
+def _accept(factory, password: str | None = "ClaveNueva2026") -> dict:
+    """The person opens the latest invitation link from their e-mail and accepts it."""
+    token = QueuedLinks(factory, "invitation")[-1][1]
+    return db.run(factory, access.accept_invitation, token, password)
+
+
+def test_add_list_accept_and_remove_users(factory):
     actor = make_distributor(factory, name="Luz Clara")
     out = db.run(
         factory,
@@ -202,73 +208,129 @@ def test_add_list_and_remove_users(factory):
         mobile="123 456 7890",
         name="Prueba Alicia",
     )
-    assert out["created"] is True
     user = out["user"]
-    assert (user["email"], user["mobile"], user["role"], user["is_master"]) == (
+    assert (user["email"], user["mobile"], user["role"], user["is_master"], user["member_since"]) == (
         "ninalici@hotmail.com",
         "1234567890",
-        "user",
+        "operator",
         False,
+        None,
     )
+    assert "invitación" in out["detail"]
     users = db.run(factory, tools.list_users, actor)
-    assert [u["role"] for u in users] == ["master", "user"] and users[0]["id"] == actor.profile_id
+    assert [u["role"] for u in users] == ["master", "operator"] and users[0]["id"] == actor.profile_id
+    assert users[1]["invitation"]["status"] == "sent" and users[1]["id"] == user["id"]
+    # Pending: nothing granted, no profile made yet; adding again re-sends.
+    with db.transaction(factory) as s:
+        assert s.scalar(select(Profile).where(Profile.email == "ninalici@hotmail.com")) is None
+    again = db.run(factory, tools.add_user, actor, email="ninalici@hotmail.com", mobile="1234567890")
+    assert again["user"]["id"] == user["id"] and len(QueuedLinks(factory, "invitation")) == 2
+    accepted = _accept(factory)
+    profile_id = accepted["profile"]["id"]
     err = _err(db.run, factory, tools.add_user, actor, email="ninalici@hotmail.com", mobile="1234567890")
     assert err.code == ErrorCode.DUPLICATE
     with db.transaction(factory) as s:
         rows = s.scalars(
-            select(ChangeLog).where(ChangeLog.entity == "profile", ChangeLog.entity_id == user["id"])
+            select(ChangeLog).where(ChangeLog.entity == "profile", ChangeLog.entity_id == profile_id)
         ).all()
-        assert [(r.account_id, r.deleted) for r in rows] == [(actor.account_id, False)]
-        assert tools.FEED_LOADERS["profile"](s, [user["id"]])[user["id"]]["email"] == "ninalici@hotmail.com"
+        assert rows and {(r.account_id, r.deleted) for r in rows} == {(actor.account_id, False)}
+        assert tools.FEED_LOADERS["profile"](s, [profile_id])[profile_id]["email"] == "ninalici@hotmail.com"
     err = _err(db.run, factory, tools.remove_user, actor, actor.profile_id)
     assert err.code == ErrorCode.INVALID_STATE_TRANSITION and "maestro" in err.detail
-    db.run(factory, tools.remove_user, actor, user["id"])
+    db.run(factory, tools.remove_user, actor, profile_id)
     assert [u["role"] for u in db.run(factory, tools.list_users, actor)] == ["master"]
-    assert _err(db.run, factory, tools.remove_user, actor, user["id"]).code == ErrorCode.NOT_FOUND
+    assert _err(db.run, factory, tools.remove_user, actor, profile_id).code == ErrorCode.NOT_FOUND
     with db.transaction(factory) as s:
-        assert s.get(Profile, user["id"]) is not None  # the person keeps the profile
+        assert s.get(Profile, profile_id) is not None  # the person keeps the profile
         last = s.scalars(
             select(ChangeLog)
-            .where(ChangeLog.entity == "profile", ChangeLog.entity_id == user["id"])
+            .where(ChangeLog.entity == "profile", ChangeLog.entity_id == profile_id)
             .order_by(ChangeLog.id)
         ).all()[-1]
         assert last.deleted is True
 
 
-def test_add_existing_profile_of_another_account(factory):
+def test_a_pending_user_can_be_withdrawn(factory):
+    actor = make_distributor(factory)
+    user = db.run(factory, tools.add_user, actor, email="nadia@example.com", mobile="5566667777")["user"]
+    token = QueuedLinks(factory, "invitation")[-1][1]
+    db.run(factory, tools.remove_user, actor, user["id"])
+    assert [u["role"] for u in db.run(factory, tools.list_users, actor)] == ["master"]
+    err = _err(db.run, factory, access.accept_invitation, token, "ClaveNueva2026")
+    assert err.code == ErrorCode.VALIDATION_ERROR and err.errors[0].field == "token"
+
+
+def test_an_existing_profile_needs_its_consent(factory):
     a = make_distributor(factory, email="ana@example.com", mobile="5511112222")
     b = make_distributor(factory)
     out = db.run(factory, tools.add_user, b, email="ana@example.com", mobile="5511112222")
-    assert out["created"] is False and out["user"]["id"] == a.profile_id and out["user"]["role"] == "user"
+    assert out["user"]["id"] != a.profile_id and out["user"]["invitation"]["profile_id"] is None
     with db.transaction(factory) as s:
-        assert len(s.scalars(select(Membership).where(Membership.profile_id == a.profile_id)).all()) == 2
+        assert len(s.scalars(select(Membership).where(Membership.profile_id == a.profile_id)).all()) == 1
+    accepted = _accept(factory, password=None)  # she has a password: accepting is enough
+    assert accepted["profile"]["id"] == a.profile_id
+    with db.transaction(factory) as s:
+        roles = {
+            m.account_id: m.role
+            for m in s.scalars(select(Membership).where(Membership.profile_id == a.profile_id))
+        }
+    assert roles == {a.account_id: "master", b.account_id: "operator"}
     # A master elsewhere is a plain user here, and can be removed here.
     db.run(factory, tools.remove_user, b, a.profile_id)
 
 
+def _shape(answer: dict) -> dict:
+    """An answer of add_user without what the inviter typed and the ids and times."""
+    user = dict(answer["user"])
+    for key in ("id", "email", "mobile", "created_at"):
+        user.pop(key)
+    inv = dict(user.pop("invitation"))
+    for key in ("id", "email", "mobile", "created_at", "sent_at", "expires_at", "mail"):
+        inv.pop(key)
+    return {"user": user, "invitation": inv, "detail": answer["detail"].replace(answer["user"]["email"], "…")}
+
+
 @pytest.mark.parametrize(
-    ("email", "mobile", "fields"),
+    ("email", "mobile"),
     [
-        ("no-es-correo", "5599998888", {"email"}),
-        ("x@example.com", "12", {"mobile"}),
-        ("ana@example.com", "5599998888", {"mobile"}),  # that e-mail has another mobile
-        ("nueva@example.com", "5511112222", {"email"}),  # that mobile has another e-mail
-        ("ana@example.com", "5533334444", {"email", "mobile"}),  # two different profiles
+        ("ana@example.com", "5511112222"),  # an existing profile
+        ("ana@example.com", "5599998888"),  # that e-mail has another mobile
+        ("nueva@example.com", "5511112222"),  # that mobile has another e-mail
+        ("ana@example.com", "5533334444"),  # two different profiles
     ],
 )
-def test_add_user_validation(factory, email, mobile, fields):
+def test_add_user_answers_the_same_whoever_exists(factory, email, mobile):
     make_distributor(factory, email="ana@example.com", mobile="5511112222")
     make_distributor(factory, email="beto@example.com", mobile="5533334444")
     actor = make_distributor(factory)
+    nobody = db.run(factory, tools.add_user, actor, email="nadie@example.com", mobile="5500001111")
+    somebody = db.run(factory, tools.add_user, actor, email=email, mobile=mobile)
+    assert _shape(somebody) == _shape(nobody)
+    assert somebody["user"]["email"] == email and somebody["user"]["mobile"] == mobile
+
+
+@pytest.mark.parametrize(("email", "mobile"), [("no-es-correo", "5599998888"), ("x@example.com", "12")])
+def test_add_user_validation(factory, email, mobile):
+    actor = make_distributor(factory)
     err = _err(db.run, factory, tools.add_user, actor, email=email, mobile=mobile)
-    assert err.code == ErrorCode.VALIDATION_ERROR and {e.field for e in err.errors} == fields
+    assert err.code == ErrorCode.VALIDATION_ERROR
+
+
+def test_a_mobile_of_someone_else_is_told_to_the_invitee_only(factory):
+    make_distributor(factory, email="beto@example.com", mobile="5533334444")
+    actor = make_distributor(factory)
+    db.run(factory, tools.add_user, actor, email="nueva@example.com", mobile="5533334444")
+    err = _err(
+        db.run, factory, access.accept_invitation, QueuedLinks(factory, "invitation")[-1][1], "ClaveNueva2026"
+    )
+    assert err.code == ErrorCode.VALIDATION_ERROR and "5533334444" in err.errors[0].message
 
 
 def test_a_clients_admin_profile_cannot_be_a_user(factory):
     actor = make_distributor(factory)
     c = make_client(factory, actor)
     with db.transaction(factory) as s:
-        s.add(Profile(name="Cliente", email="cli@example.com", mobile="5544445555"))
+        s.add(Profile(name="Cliente", email="cli@example.com", mobile="5544445555", password_hash="x"))
     db.run(
         factory,
         clients.set_admin_profile,
@@ -277,8 +339,12 @@ def test_a_clients_admin_profile_cannot_be_a_user(factory):
         email="cli@example.com",
         mobile="5544445555",
     )
-    err = _err(db.run, factory, tools.add_user, actor, email="cli@example.com", mobile="5544445555")
-    assert err.code == ErrorCode.PROFILE_ADMINISTERS_MASTER_ACCOUNT
+    # The inviter is told nothing; the person learns why on the invitation's page.
+    db.run(factory, tools.add_user, actor, email="cli@example.com", mobile="5544445555")
+    err = _err(db.run, factory, access.accept_invitation, QueuedLinks(factory, "invitation")[-1][1], None)
+    assert (
+        err.code == ErrorCode.VALIDATION_ERROR and "perfil principal de un cliente" in err.errors[0].message
+    )
 
 
 # ---- client panel purchase ------------------------------------------------------------------------

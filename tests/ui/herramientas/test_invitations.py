@@ -85,7 +85,9 @@ def test_invite_resend_accept_and_a_failed_mail(qtbot: Any, started_window: Main
     qtbot.waitUntil(lambda: find(page, email=EMAIL) is not None, timeout=30_000)
     qtbot.waitUntil(lambda: EMAIL in page.notice.text(), timeout=30_000)  # the answer, after the row
     notice = page.notice.text()
-    assert f"se le envió una invitación a {EMAIL}" in notice and "Ayuda → Correos de prueba" in notice
+    assert f"Enviamos una invitación a {EMAIL}" in notice and "Ayuda → Correos de prueba" in notice
+    pending = find(page, email=EMAIL)
+    assert pending is not None and pending["pending"]  # not a user until they accept (issue 15)
     first_link = eml_link(window, qtbot, EMAIL, 1)
 
     # Once the sender wrote it, the next sync brings the mail's state: Pendiente, sent at, valid until.

@@ -111,10 +111,22 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     assert dialog.step == 2 and "ninalici@hotmail.com" in dialog.summary.text()
     assert dialog.ok_button.text() == "Agregar usuario"
     fill(qtbot, dialog.name, "Prueba Alicia Nina")
+    dialog.role.setCurrentIndex(dialog.role.findData("admin"))
     click(qtbot, dialog.ok_button)
+    # Invited, not yet a user (issue 15: the person accepts from their own e-mail): listed as pending,
+    # from the invitation the answer brought, under the invitation's id.
+    qtbot.waitUntil(lambda: "Enviamos una invitación a ninalici@hotmail.com" in page.notice.text(), timeout=30_000)
     qtbot.waitUntil(lambda: find(page, email="ninalici@hotmail.com") is not None, timeout=30_000)
-    qtbot.waitUntil(lambda: "ninalici" in page.notice.text(), timeout=30_000)
-    assert "invitación a ninalici@hotmail.com para definir su contraseña" in page.notice.text()
+    pending = find(page, email="ninalici@hotmail.com")
+    assert pending is not None and pending["pending"] and pending["name"] == "Prueba Alicia Nina"
+    session = started_window.session
+    assert session is not None and session.api is not None
+    invited = [u for u in session.api.get("/v1/users")["items"] if u["email"] == "ninalici@hotmail.com"]
+    assert [(u["id"], u["role"], u["member_since"], u["invitation"]["status"]) for u in invited] == [
+        (pending["id"], "admin", None, "sent")
+    ]
+    assert select_id(page.table, pending["id"])
+    assert page.resend_button.isEnabled()
     # The master can't be removed: the server says so.
     assert select_id(page.table, master["id"])
     click(qtbot, page.delete_button)
@@ -123,13 +135,17 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     text = answer(qtbot, page, "okButton", previous=question)
     assert "No se puede eliminar al usuario maestro (Master User)" in text
     assert find(page, id=master["id"]) is not None
-    # Anyone else can.
-    user = find(page, email="ninalici@hotmail.com")
-    assert user is not None
+    # Anyone else can; a pending user's invitation is withdrawn.
+    assert select_id(page.table, pending["id"])
+    click(qtbot, page.delete_button)
+    assert "su enlace deja de funcionar" in answer(qtbot, page)
+    qtbot.waitUntil(lambda: find(page, id=pending["id"]) is None, timeout=30_000)
+    assert not [u for u in session.api.get("/v1/users")["items"] if u["email"] == "ninalici@hotmail.com"]
+    user = next(r for r in page.model.rows() if r["id"] != master["id"])
     assert select_id(page.table, user["id"])
     click(qtbot, page.delete_button)
     assert "¿Realmente desea eliminar al usuario?" in answer(qtbot, page)
-    qtbot.waitUntil(lambda: find(page, email="ninalici@hotmail.com") is None, timeout=30_000)
+    qtbot.waitUntil(lambda: find(page, id=user["id"]) is None, timeout=30_000)
 
 
 def test_settings_refused_without_a_stamps_package(qtbot: Any, started_window: MainWindow) -> None:
