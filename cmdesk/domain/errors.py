@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     ALREADY_REDEEMED = "already_redeemed"
     PRECONDITION_REQUIRED = "precondition_required"
     SERVER_BUSY = "server_busy"
+    SALE_AMOUNT_REQUIRED = "sale_amount_required"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -55,6 +56,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ALREADY_REDEEMED: 409,
     ErrorCode.PRECONDITION_REQUIRED: 428,
     ErrorCode.SERVER_BUSY: 503,
+    ErrorCode.SALE_AMOUNT_REQUIRED: 422,
 }
 
 # Spanish titles, fit to show to a distributor.
@@ -79,6 +81,7 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.ALREADY_REDEEMED: "Código ya utilizado",
     ErrorCode.PRECONDITION_REQUIRED: "Falta la versión del registro",
     ErrorCode.SERVER_BUSY: "Servidor ocupado",
+    ErrorCode.SALE_AMOUNT_REQUIRED: "Falta el importe de la venta",
 }
 
 

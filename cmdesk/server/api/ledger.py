@@ -32,6 +32,7 @@ def _transfer_kwargs(item: schemas.TransferIn) -> dict[str, Any]:
         "quantity": item.quantity,
         "amount_cents": item.amount_cents,
         "comments": item.comments,
+        "no_charge": item.no_charge,
     }
 
 
@@ -73,6 +74,7 @@ def bulk_transfer(
             "quantity": i.quantity,
             "amount_cents": i.amount_cents,
             "comments": i.comments,
+            "no_charge": i.no_charge,
         }
         for i in body.items
     ]

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cmdesk.domain import amounts, clock, identity, usage
+from cmdesk.domain import unlimited as unlimited_fee
 from cmdesk.domain.enums import AccountStatus, Asset, ChargeKind, MovementKind, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, not_found, validation_error
 from cmdesk.domain.money import check_amount_cents
@@ -152,7 +153,18 @@ def catalog(session: Session) -> dict[str, Any]:
         "point_packages": [pkg(p) for p in packages if p.asset == Asset.POINTS.value],
         "mkl": [con(c) for c in contracts if c.kind == "mkl"],
         "subscriptions": [con(c) for c in contracts if c.kind == "subscription"],
+        "unlimited_fee_points": _unlimited_fee_points(session),
     }
+
+
+def _unlimited_fee_points(session: Session) -> int | None:
+    """What one year of an unlimited CTI costs in points (None: the catalog does not say)."""
+    from cmdesk.server.operations.unlimited import annual_fee_points  # it imports this module
+
+    try:
+        return annual_fee_points(session)
+    except DomainError:
+        return None
 
 
 def purchase(
@@ -272,12 +284,21 @@ def transfer(
     quantity: int,
     amount_cents: int = 0,
     comments: str = "",
+    no_charge: bool | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Transfer stamps or points from the distributor (irreversible). With an amount it is a sale that
-    stays "por facturar" until an invoice is registered for it."""
+    stays "por facturar" until an invoice is registered for it. `no_charge` says it explicitly: True
+    ("Sin cargo") is no sale and takes no amount; False is a sale, and a sale of $0 is refused
+    (`sale_amount_required`) rather than recorded; None (older clients) reads an amount of 0 as no
+    charge."""
     a = _asset(asset)
     amount = _amount(amount_cents)
+    if problem := amounts.sale_amount_problem(amount, no_charge):
+        if no_charge:
+            raise validation_error({"amount_cents": problem})
+        field = [FieldError("amount_cents", problem)]
+        raise DomainError(ErrorCode.SALE_AMOUNT_REQUIRED, amounts.SALE_AMOUNT_DETAIL, field)
     if not isinstance(comments, str) or len(comments) > 500:
         raise validation_error({"comments": "Los comentarios admiten hasta 500 caracteres."})
     target = _resolve_target(session, actor, a, target_type, target_id)
@@ -323,6 +344,7 @@ def bulk_transfer(
                     quantity=item.get("quantity", 0),
                     amount_cents=item.get("amount_cents", 0),
                     comments=item.get("comments", "") or "",
+                    no_charge=item.get("no_charge"),
                     now=now,
                 )
             )
@@ -476,10 +498,7 @@ def consume(
     if unlimited:
         if row.rfc_restriction and row.rfc_restriction != rfc:
             raise consume_refusal(ErrorCode.RFC_NOT_ALLOWED)
-        paid_until = row.paid_until
-        if paid_until is not None and paid_until.tzinfo is None:
-            paid_until = paid_until.replace(tzinfo=dt.UTC)
-        if paid_until is None or paid_until < now:
+        if not unlimited_fee.can_stamp(StampingAccountKind.UNLIMITED.value, row.paid_until, now):
             raise consume_refusal(ErrorCode.UNLIMITED_EXPIRED)
         result = session.execute(
             update(StampingAccount)

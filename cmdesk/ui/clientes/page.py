@@ -444,6 +444,10 @@ class ClientsPage(TabPage):
             menu.addAction(tr("Licencias…"), lambda: self.open_detail(one.id, "licenses"))
             menu.addAction(tr("Transferir timbres…"), lambda: self.open_transfer("stamps", one.id))
             menu.addAction(tr("Transferir puntos…"), lambda: self.open_transfer("points", one.id))
+            menu.addSeparator()
+            menu.addAction(
+                tr("Convertir cliente en distribuidor…"), lambda: self.open_convert(one.id)
+            ).setObjectName("convert")
         return menu
 
     def _context_menu(self, point: QPoint) -> None:
@@ -484,6 +488,12 @@ class ClientsPage(TabPage):
         session = self.context.session
         cache = session.cache if session is not None else None
         return cache.get("client", client_id) if cache is not None else None
+
+    def open_convert(self, client_id: str) -> Any:
+        """«Convertir cliente en distribuidor» (the manual's Distribuidores chapter), for this client."""
+        from cmdesk.ui.distribuidores import convert_client
+
+        return self._keep(convert_client(self.context, client_id, self))
 
     def open_form(self, client_id: str | None) -> Any:
         from cmdesk.ui.clientes.client_form import ClientForm

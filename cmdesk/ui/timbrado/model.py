@@ -23,6 +23,7 @@ from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cmdesk.domain import clock
+from cmdesk.domain.unlimited import can_stamp
 from cmdesk.services.outbox import TO_PUSH
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui.kit import labels
@@ -37,6 +38,7 @@ from cmdesk.ui.timbrado.common import (
     usage_figures,
     usage_tooltip,
 )
+from cmdesk.ui.timbrado.unlimited import fee_problem, fee_text
 
 if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
@@ -133,6 +135,12 @@ COLUMNS: tuple[Column, ...] = (
         tooltip=QT_TRANSLATE_NOOP(CONTEXT, "CFDI emitidos (timbres usados)"),
     ),
     _column("balance", QT_TRANSLATE_NOOP(CONTEXT, "Saldo"), _balance, "balance", align=RIGHT),
+    _column(
+        "paid_until",
+        QT_TRANSLATE_NOOP(CONTEXT, "Pagada hasta"),
+        lambda r: fee_text(r.kind, r.data.get("paid_until")),
+        tooltip=QT_TRANSLATE_NOOP(CONTEXT, "Cuentas ilimitadas: hasta cuándo está pagada su cuota anual"),
+    ),
     _column(
         "cpd",
         QT_TRANSLATE_NOOP(CONTEXT, "C.P.D."),
@@ -245,6 +253,8 @@ class StampingAccountsModel(PagedTableModel):
             key = COLUMNS[column].key
             if key == "active" and not cti.active:
                 return QColor("#d32f2f")
+            if key == "paid_until" and not can_stamp(cti.kind, cti.data.get("paid_until")):
+                return QColor("#d32f2f")
             if key in ("cpd", "dr") and not cti.figures.fresh:
                 return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         return None
@@ -259,6 +269,11 @@ class StampingAccountsModel(PagedTableModel):
             lines.append(self._texts[row][COLUMN_KEYS.index("client")])
         elif column.key == "active":
             lines.append(tr("Doble clic para bloquear o reactivar la cuenta."))
+        elif column.key == "paid_until" and cti.kind == "unlimited":
+            lines.append(
+                fee_problem(cti.kind, cti.data.get("paid_until"))
+                or tr("Doble clic para renovar la cuota anual.")
+            )
         if cti.is_pending:
             lines.append(tr("Pendiente de enviar al servidor:"))
             lines.extend(f"• {text}" for text in cti.pending)

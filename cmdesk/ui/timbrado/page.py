@@ -50,6 +50,7 @@ from cmdesk.ui.timbrado.common import client_text, queued_text, tr
 from cmdesk.ui.timbrado.model import COLUMN_KEYS, CtiRow, StampingAccountsModel
 from cmdesk.ui.timbrado.sales_dialogs import AutoSaleDialog, BulkTransferDialog
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
+from cmdesk.ui.timbrado.unlimited import UnlimitedFeeDialog, paid_text
 from cmdesk.ui.timbrado.usage_fetch import UsageFetcher
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class TimbradoPage(tabs.TabPage):
             ("block", tr("Bloquear"), lambda: self.set_active(False)),
             ("reactivate", tr("Reactivar"), lambda: self.set_active(True)),
             ("reset", tr("Restablecer contraseña"), self.reset_password),
+            ("fee", tr("Pagar cuota anual"), self.pay_fee),
         ]
         actions_row = QHBoxLayout()
         actions_row.setSpacing(6)
@@ -232,6 +234,7 @@ class TimbradoPage(tabs.TabPage):
             "dr": "0,000",
             "credited": "000,000",
             "issued": "000,000",
+            "paid_until": tr("Vencida el {date}").format(date="00/00/0000"),
         }
         header = self.view.horizontalHeader()
         for i, key in enumerate(COLUMN_KEYS):
@@ -351,6 +354,7 @@ class TimbradoPage(tabs.TabPage):
             "block": any(r.active for r in rows),
             "reactivate": any(not r.active for r in rows),
             "reset": one,
+            "fee": one and rows[0].kind == "unlimited",
         }
         tips = {
             "transfer": tr("Seleccione una cuenta de timbrado estándar."),
@@ -358,6 +362,7 @@ class TimbradoPage(tabs.TabPage):
             "bulk": tr("Seleccione una o varias cuentas estándar."),
             "auto_sale": tr("Seleccione una o varias cuentas estándar."),
             "reset": tr("Seleccione una cuenta."),
+            "fee": tr("Seleccione una cuenta ilimitada: su cuota anual se paga en puntos."),
         }
         for name, action in self.actions_by_name.items():
             action.setEnabled(enabled[name])
@@ -375,6 +380,7 @@ class TimbradoPage(tabs.TabPage):
             "block",
             "reactivate",
             "reset",
+            "fee",
             None,
             "create",
         ):
@@ -394,6 +400,9 @@ class TimbradoPage(tabs.TabPage):
         elif row.kind == "standard":
             self.select_ids([row.id])
             self.transfer_stamps()
+        else:
+            self.select_ids([row.id])
+            self.pay_fee()
 
     # ---- messages -------------------------------------------------------------------------------------
 
@@ -523,6 +532,19 @@ class TimbradoPage(tabs.TabPage):
         actions.set_active(self.context, ids, active, parent=self).success(
             lambda result: self._queued(result, self.context.is_online())
         ).failure(lambda e: self.show_notice(str(e))).run()
+
+    def pay_fee(self) -> UnlimitedFeeDialog | None:
+        """Pagar (o renovar) la cuota anual de la CTI ilimitada seleccionada."""
+        rows = [r for r in self.selected_rows() if r.kind == "unlimited"]
+        if len(rows) != 1:
+            return None
+        row = rows[0]
+        dialog = UnlimitedFeeDialog(
+            self.context, row.data, client_text(row.data.get("client_nic"), row.client_name), parent=self
+        )
+        dialog.accepted.connect(lambda: self.show_notice(paid_text(dialog.answer or {})))
+        self._open(dialog)
+        return dialog
 
     def reset_password(self) -> ResetPasswordDialog | None:
         rows = self.selected_rows()

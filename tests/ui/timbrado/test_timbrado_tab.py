@@ -123,6 +123,7 @@ def test_columns_and_cells_in_spanish(page: TimbradoPage) -> None:
         "Abonados",
         "Emitidos",
         "Saldo",
+        "Pagada hasta",
         "C.P.D.",
         "D.R.",
         "Activo",
