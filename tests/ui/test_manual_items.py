@@ -227,6 +227,28 @@ def test_the_transfer_dialog_never_proposes_zero(
     assert session.outbox.get(command.id).state == CommandState.DONE
 
 
+def test_the_bulk_transfer_asks_for_amounts_or_sin_cargo(
+    qtbot: Any, started_window: MainWindow, timbrado: TimbradoPage
+) -> None:
+    row = next(r for r in timbrado.model.rows() if r.kind == "standard" and r.active and not r.is_pending)
+    timbrado.select_ids([row.id])
+    dialog = timbrado.bulk_transfer()
+    assert dialog is not None
+    qtbot.waitUntil(lambda: bool(dialog.info), timeout=TIMEOUT)
+    dialog.model.set_value(0, "quantity", 2)
+    dialog.model.set_value(0, "amount_cents", "0")
+    dialog.ok_button.click()
+    assert dialog.model.sale_rows[0].errors.get("amount_cents") == (
+        "Indique un importe mayor que $0.00 o elija «Sin cargo»."
+    )
+    dialog.no_charge.setChecked(True)
+    assert "$0.00" in dialog.totals.text()
+    with qtbot.waitSignal(dialog.queued, timeout=TIMEOUT) as queued:
+        dialog.ok_button.click()
+    (command,) = queued.args[0]
+    assert command.body["items"][0]["no_charge"] is True and command.body["items"][0]["amount_cents"] == 0
+
+
 def test_the_server_refuses_a_sale_of_zero_with_its_reason(started_window: MainWindow) -> None:
     session = started_window.session
     assert session is not None and session.api is not None

@@ -30,6 +30,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
@@ -42,7 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain.amounts import MAX_QUANTITY
+from cmdesk.domain.amounts import MAX_QUANTITY, sale_amount_problem
 from cmdesk.domain.errors import DomainError
 from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
@@ -492,12 +493,17 @@ class BulkTransferDialog(_SalesDialog):
         warning.setStyleSheet(WARNING_STYLE + " font-weight: bold;")
         warning.setWordWrap(True)
         comments_row = hbox(QLabel(tr("Comentarios:"), self), (self.comments, 1))
+        # Never a silent sale of $0.00: each row has its amount, or the whole transfer is «Sin cargo».
+        self.no_charge = QCheckBox(tr("Sin cargo (no son ventas: no quedan por facturar)"), self)
+        self.no_charge.setObjectName("noCharge")
+        self.no_charge.toggled.connect(lambda _on: self._update())
         vbox(
             self,
             self.available_label,
             (self.table, 1),
             self.legend,
             self.left_out,
+            self.no_charge,
             self.totals,
             self.balance_warning,
             comments_row,
@@ -515,6 +521,8 @@ class BulkTransferDialog(_SalesDialog):
         return sum(int(r.values.get("quantity") or 0) for r in self.model.included())
 
     def total_cents(self) -> int:
+        if self.no_charge.isChecked():
+            return 0
         return sum(int(r.values.get("amount_cents") or 0) for r in self.model.included())
 
     def _update(self) -> None:
@@ -546,10 +554,13 @@ class BulkTransferDialog(_SalesDialog):
         else:
             self.balance_warning.hide()
 
-    @staticmethod
-    def _check(row: SaleRow) -> dict[str, str]:
+    def _check(self, row: SaleRow) -> dict[str, str]:
         if int(row.values.get("quantity") or 0) < 1:
             return {"quantity": tr("Indique una cantidad mayor que cero (o excluya la cuenta).")}
+        no_charge = self.no_charge.isChecked()
+        cents = 0 if no_charge else int(row.values.get("amount_cents") or 0)
+        if problem := sale_amount_problem(cents, no_charge):
+            return {"amount_cents": tr(problem)}
         return {}
 
     def submit(self) -> None:
@@ -565,14 +576,16 @@ class BulkTransferDialog(_SalesDialog):
             )
             return
         comments = self.comments.text().strip()
+        no_charge = self.no_charge.isChecked()
         items = [
             {
                 "asset": "stamps",
                 "target_type": "stamping_account",
                 "target_id": r.cti.id,
                 "quantity": int(r.values["quantity"]),
-                "amount_cents": int(r.values.get("amount_cents") or 0),
+                "amount_cents": 0 if no_charge else int(r.values.get("amount_cents") or 0),
                 "comments": comments,
+                "no_charge": no_charge,
             }
             for r in self.model.included()
         ]
