@@ -61,7 +61,7 @@ COLORS: Mapping[str, str] = {
 
 PERSON_TYPES: Mapping[str, str] = {PersonType.MORAL: "Persona moral", PersonType.FISICA: "Persona física"}
 
-ROLES: Mapping[str, str] = {Role.MASTER: "Master User", Role.USER: "Usuario"}
+ROLES: Mapping[str, str] = {Role.MASTER: "Usuario maestro", Role.USER: "Usuario"}
 
 CONTRACT_KINDS: Mapping[str, str] = {ContractKind.MKL: "MKL", ContractKind.SUBSCRIPTION: "Suscripción"}
 

@@ -407,7 +407,7 @@ def self_test(
             )
         if session.outbox is not None:
             report.ok(
-                tr("bandeja de salida: {n} comandos pendientes").format(n=session.outbox.pending_count())
+                tr("bandeja de salida: {n} operaciones pendientes").format(n=session.outbox.pending_count())
             )
         else:
             report.fail(tr("la bandeja de salida no se abrió"))

@@ -442,7 +442,7 @@ class MainWindow(QMainWindow):
         self.sync_action = QAction(tr("&Sincronizar ahora"), self)
         self.sync_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.sync_action.triggered.connect(self.sync_now)
-        self.pending_action = QAction(tr("Comandos &pendientes…"), self)
+        self.pending_action = QAction(tr("Operaciones &pendientes…"), self)
         self.pending_action.triggered.connect(self.show_pending_panel)
         self.session_action = QAction(tr("Cerrar s&esión"), self)
         self.session_action.triggered.connect(self.toggle_session)

@@ -1,6 +1,6 @@
 """The status bar: connection state, pending commands (click → the pending panel), last sync, busy.
 
-    En línea  ·  Comandos pendientes: 2  ·  Última sincronización: 29/11/2026 00:20  [▓▓▓  ]
+    En línea  ·  Operaciones pendientes: 2  ·  Última sincronización: 29/11/2026 00:20  [▓▓▓  ]
 
 A notice (e.g. "no keyring on this computer") stays on the left until replaced; transient messages
 use `showMessage`. No fixed colors: the state is text, the platform palette paints it.
@@ -61,7 +61,7 @@ class StatusBar(QStatusBar):
         self.pending.setObjectName("pendingCommands")
         self.pending.setAutoRaise(True)
         self.pending.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.pending.setToolTip(tr("Ver los comandos pendientes"))
+        self.pending.setToolTip(tr("Ver los operaciones pendientes"))
         self.pending.clicked.connect(self.pending_clicked)
 
         self.last_sync = QLabel(self)
@@ -80,7 +80,7 @@ class StatusBar(QStatusBar):
         self.connection.setProperty("state", str(state) if state is not None else "")
 
     def set_pending(self, pending: int, attention: int = 0) -> None:
-        text = tr("Comandos pendientes: {n}").format(n=fmt.number(pending))
+        text = tr("Operaciones pendientes: {n}").format(n=fmt.number(pending))
         if attention:
             text += " · " + tr("Requieren atención: {n}").format(n=fmt.number(attention))
         self.pending.setText(text)

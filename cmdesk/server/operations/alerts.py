@@ -198,7 +198,7 @@ def render_message(template: str, values: dict[str, str]) -> str:
 def _scope_target(session: Session, actor: Actor, scope: Any, scope_id: Any) -> str:
     if scope not in SCOPES:
         raise validation_error(
-            {"scope": "El alcance debe ser «account», «client», «stamping_account» u «own_balance»."}
+            {"scope": "El alcance debe ser la cuenta, un cliente, una cuenta de timbrado o el saldo propio."}
         )
     if scope in ("account", "own_balance"):
         return actor.account_id
@@ -426,7 +426,7 @@ def list_alerts(
     stmt = select(Alert).where(Alert.account_id == actor.account_id)
     if state is not None:
         if state not in STATES:
-            raise validation_error({"state": "El estado debe ser «new», «seen» o «resolved»."})
+            raise validation_error({"state": "El estado debe ser nueva, vista o resuelta."})
         stmt = stmt.where(Alert.state == state)
     if client_id:
         stmt = stmt.where(Alert.client_id == client_id)
@@ -470,7 +470,7 @@ def set_state(
     """Nueva / Vista / Resuelta, as the user marks it (any state to any other)."""
     if state not in STATES:
         raise validation_error(
-            {"state": "El estado debe ser «new» (nueva), «seen» (vista) o «resolved» (resuelta)."}
+            {"state": "El estado debe ser nueva, vista o resuelta."}
         )
     a = _own_alert(session, actor, alert_id, for_update=True)
     if expected_version is not None and expected_version != a.version:
@@ -488,7 +488,7 @@ def set_states(session: Session, actor: Actor, alert_ids: list[str], state: str)
     """Mark many alerts at once (all or none: an id that is not the account's is a 404)."""
     if state not in STATES:
         raise validation_error(
-            {"state": "El estado debe ser «new» (nueva), «seen» (vista) o «resolved» (resuelta)."}
+            {"state": "El estado debe ser nueva, vista o resuelta."}
         )
     ids = list(dict.fromkeys(alert_ids))
     if not ids or len(ids) > 1000:

@@ -161,7 +161,7 @@ def validate_client_columns(values: dict[str, Any], *, creating: bool) -> dict[s
             value = check.rfc if check else value
         elif col == "legal_person_type":
             if value not in {p.value for p in PersonType}:
-                v.add(field, "El tipo de persona debe ser «fisica» o «moral».")
+                v.add(field, "El tipo de persona debe ser física o moral.")
         elif value and col in _EMAIL_COLUMNS:
             value = v.run(field, contact.check_email, value) or value
         elif value and col in _PHONE_COLUMNS:

@@ -270,7 +270,7 @@ def _resolve_target(
             )
         return _Target(PartyType.ACCOUNT, sub.id, None, sub.id)
     raise validation_error(
-        {"target.type": "El destino debe ser «stamping_account», «client» o «account» (sub-distribuidor)."}
+        {"target.type": "El destino debe ser una cuenta de timbrado, un cliente o un sub-distribuidor."}
     )
 
 

@@ -401,7 +401,7 @@ def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.date
     if membership.role == Role.MASTER.value:
         raise DomainError(
             ErrorCode.INVALID_STATE_TRANSITION,
-            "No se puede eliminar al usuario maestro (Master User) de la Cuenta Maestra.",
+            "No se puede eliminar al usuario maestro de la Cuenta Maestra.",
         )
     session.delete(membership)
     access.forget_invitation(session, actor.account_id, profile_id)

@@ -267,8 +267,8 @@ class ClientDetailWindow(QDialog):
         page = QWidget()
         intro = QLabel(
             tr(
-                "Usar MKL: si tiene contratada la funcionalidad MKL (Master Key License) puede generar "
-                "licencias para este cliente, cada una válida por un año."
+                "Usar MKL: si tiene contratada una MKL (licencia maestra de un producto Induxsoft) puede "
+                "generar licencias de ese producto para este cliente, cada una válida por un año."
             ),
             page,
         )
@@ -634,7 +634,7 @@ class ClientDetailWindow(QDialog):
     def _licenses_made(self, items: list[dict[str, Any]]) -> None:
         self.generate.setEnabled(True)
         self._license_text(
-            tr("Se generaron {n} licencias, válidas por un año.").format(n=len(items))
+            tr("Se generaron {n} licencias, válidas por un año.").format(n=fmt.number(len(items)))
             if len(items) != 1
             else tr("Se generó 1 licencia, válida por un año."),
             error=False,

@@ -571,7 +571,12 @@ class ClientsPage(TabPage):
             inform(
                 self,
                 tr("Exportar clientes"),
-                tr("Se exportaron {n} clientes a {path}.").format(n=fmt.number(count), path=str(path)),
+                fmt.counted(
+                    count,
+                    tr("Se exportó 1 cliente a {path}."),
+                    tr("Se exportaron {n} clientes a {path}."),
+                    path=str(path),
+                ),
             )
 
         def failed(error: BaseException) -> None:

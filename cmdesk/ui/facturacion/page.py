@@ -211,7 +211,12 @@ class SalesTab(QWidget):
         chosen = self.sales.checked_rows()
         total = sum(int(r.get("amount_cents") or 0) for r in chosen)
         self.total.setText(
-            tr("Total: {total} ({n} seleccionadas)").format(total=fmt.money(total), n=fmt.number(len(chosen)))
+            fmt.counted(
+                len(chosen),
+                tr("Total: {total} (1 seleccionada)"),
+                tr("Total: {total} ({n} seleccionadas)"),
+                total=fmt.money(total),
+            )
         )
         self.invoice_button.setEnabled(bool(chosen))
         has_rows = self.sales.rowCount() > 0

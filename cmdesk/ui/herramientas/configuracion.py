@@ -96,7 +96,10 @@ class SettingsPage(TabPage):
             heading(
                 tr("Configuraciones globales"),
                 self,
-                tr("Administre las configuraciones globales sobre el portal."),
+                tr(
+                    "La configuración general de su Cuenta Maestra: precio de timbres a granel y compras "
+                    "de sus clientes."
+                ),
             )
         )
         layout.addWidget(group)

@@ -402,7 +402,11 @@ class _SalesDialog(QDialog):
         self.left_out.setEnabled(False)
         if left_out:
             self.left_out.setText(
-                tr("Se omitieron {n} cuentas ilimitadas: no tienen saldo de timbres.").format(n=left_out)
+                fmt.counted(
+                    left_out,
+                    tr("Se omitió 1 cuenta ilimitada: no tiene saldo de timbres."),
+                    tr("Se omitieron {n} cuentas ilimitadas: no tienen saldo de timbres."),
+                )
             )
         self.left_out.setVisible(bool(left_out))
         self.legend = QLabel(tr("*C.P.D. = Consumo Promedio Diario    *D.R. = Días Restantes"), self)
@@ -535,9 +539,11 @@ class BulkTransferDialog(_SalesDialog):
         quantity, cents = self.total_quantity(), self.total_cents()
         base, iva = split_iva(cents)
         self.totals.setText(
-            tr("Total: {q} timbres a {n} cuentas · Importe: {total} (base {base} + IVA {iva})").format(
+            fmt.counted(
+                len(included),
+                tr("Total: {q} timbres a 1 cuenta · Importe: {total} (base {base} + IVA {iva})"),
+                tr("Total: {q} timbres a {n} cuentas · Importe: {total} (base {base} + IVA {iva})"),
                 q=fmt.number(quantity),
-                n=fmt.number(len(included)),
                 total=fmt.money(cents),
                 base=fmt.money(base),
                 iva=fmt.money(iva),
