@@ -38,7 +38,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import command as kit_command
 from cmdesk.ui.kit.actions import task
-from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.kit.forms import dim, hbox, vbox
 from cmdesk.ui.kit.messages import advice
 from cmdesk.ui.operations import Pool
 
@@ -182,7 +182,7 @@ class PendingPanel(QDialog):
 
         self.empty = QLabel(tr("No hay operaciones pendientes: todo está en el servidor."), self)
         self.empty.setObjectName("empty")
-        self.empty.setEnabled(False)
+        dim(self.empty)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.retry_button = QPushButton(tr("Reintentar"), self)

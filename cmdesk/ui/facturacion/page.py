@@ -39,7 +39,7 @@ from cmdesk.ui.facturacion.dialogs import (
     client_title,
 )
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice, push_button, vbox
+from cmdesk.ui.kit.forms import Notice, dim, push_button, vbox
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import (
     Column,
@@ -119,7 +119,7 @@ class SalesTab(QWidget):
         self.clients_view.selectionModel().selectionChanged.connect(lambda *_: self._client_chosen())
         left_layout.addWidget(self.clients_view, 1)
         self.empty = QLabel(tr("No hay ventas pendientes de facturar."), left)
-        self.empty.setEnabled(False)
+        dim(self.empty)
         self.empty.hide()
         left_layout.addWidget(self.empty)
 

@@ -30,7 +30,7 @@ from cmdesk.domain.errors import DomainError
 from cmdesk.domain.identity import check_rfc, rfc_counter_text, rfc_warning
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.ui import QT_TRANSLATE_NOOP
-from cmdesk.ui.kit.forms import FieldMessage, FormGrid, first_message, fit_later, hbox, vbox
+from cmdesk.ui.kit.forms import FieldMessage, FormGrid, dim, first_message, fit_later, hbox, vbox
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, tr
 from cmdesk.ui.timbrado.forms import ClientPicker, PasswordFields
@@ -92,7 +92,7 @@ class CreateStampingAccountDialog(QDialog):
         self.kind_note = QLabel(self)
         self.kind_note.setObjectName("kindNote")
         self.kind_note.setWordWrap(True)
-        self.kind_note.setEnabled(False)
+        dim(self.kind_note)
 
         # Id
         self.choose_id = QCheckBox(tr("Elegir el Id (si no, el sistema asigna uno automático)"), self)

@@ -138,7 +138,7 @@ COLUMNS: tuple[Column, ...] = (
     _column(
         "paid_until",
         QT_TRANSLATE_NOOP(CONTEXT, "Pagada hasta"),
-        lambda r: fee_text(r.kind, r.data.get("paid_until")),
+        lambda r: fee_text(r.kind, r.data.get("paid_until"), short=True),
         tooltip=QT_TRANSLATE_NOOP(CONTEXT, "Cuentas ilimitadas: hasta cuándo está pagada su cuota anual"),
     ),
     _column(

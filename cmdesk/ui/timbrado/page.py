@@ -26,7 +26,6 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPo
 from PySide6.QtGui import QAction, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -34,6 +33,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -41,7 +42,7 @@ from PySide6.QtWidgets import (
 from cmdesk.services.outbox import Command
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
-from cmdesk.ui.kit.forms import WARNING_STYLE, hbox, vbox
+from cmdesk.ui.kit.forms import WARNING_STYLE, dim, hbox, vbox
 from cmdesk.ui.kit.table import make_table
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, ResetPasswordDialog
@@ -58,6 +59,15 @@ if TYPE_CHECKING:
 
 DEACTIVATE_QUESTION = "¿Realmente desea desactivar la cuenta?"
 REACTIVATE_QUESTION = "¿Realmente desea reactivar la cuenta?"
+
+
+class ElideRight(QStyledItemDelegate):
+    """A column whose text keeps its beginning when cut (the client: «[NIC] name…»), while the view
+    cuts CTI ids in the middle."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Any) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight  # type: ignore[attr-defined]
 
 
 class TimbradoPage(tabs.TabPage):
@@ -111,6 +121,10 @@ class TimbradoPage(tabs.TabPage):
             button.setObjectName(f"button_{name}")
             button.clicked.connect(action.trigger)
             self.buttons[name] = button
+            if name == "fee":
+                # Of one unlimited CTI only: in the context menu and on double-click (its row says
+                # when it is due), not one more grey button in a row that must fit 1024 px.
+                button.hide()
             actions_row.addWidget(button)
         actions_row.addStretch(1)
 
@@ -127,14 +141,14 @@ class TimbradoPage(tabs.TabPage):
         self.empty = QLabel(self)
         self.empty.setObjectName("empty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setEnabled(False)
+        dim(self.empty)
         self.empty.setWordWrap(True)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.empty)
 
         self.legend = QLabel(tr("*C.P.D. = Consumo Promedio Diario    *D.R. = Días Restantes"), self)
-        self.legend.setEnabled(False)
+        dim(self.legend)
         self.pending_legend = QLabel(
             tr("Filas en ámbar: operaciones pendientes de enviar (pase el puntero sobre ellas para verlas)."),
             self,
@@ -234,7 +248,7 @@ class TimbradoPage(tabs.TabPage):
             "dr": "0,000",
             "credited": "000,000",
             "issued": "000,000",
-            "paid_until": tr("Vencida el {date}").format(date="00/00/0000"),
+            "paid_until": "00/00/0000",
         }
         header = self.view.horizontalHeader()
         for i, key in enumerate(COLUMN_KEYS):
@@ -242,12 +256,23 @@ class TimbradoPage(tabs.TabPage):
             sample = "00/00/0000" if key.endswith("_at") else samples.get(key, "")
             width = max(metrics.horizontalAdvance(title), metrics.horizontalAdvance(sample)) + pad
             self.view.setColumnWidth(i, width)
-        header.setSectionResizeMode(COLUMN_KEYS.index("client"), QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(metrics.horizontalAdvance("0000") + pad)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setItemDelegateForColumn(COLUMN_KEYS.index("client"), ElideRight(self.view))
+        self._fit_client()
+
+    def _fit_client(self) -> None:
+        """The client's column takes the room the others leave, but never less than a readable
+        «[NIC] name» (about 26 characters): on a narrow screen the table scrolls sideways instead."""
+        client = COLUMN_KEYS.index("client")
+        others = sum(self.view.columnWidth(i) for i in range(len(COLUMN_KEYS)) if i != client)
+        readable = self.view.fontMetrics().horizontalAdvance("[200000] Comercializadora del Sur") + 16
+        room = self.view.viewport().width() - others
+        self.view.setColumnWidth(client, max(readable, room))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        self._fit_client()
         self._visible_timer.start()
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:

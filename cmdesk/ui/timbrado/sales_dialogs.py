@@ -49,7 +49,7 @@ from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message, hbox, vbox
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, dim, first_message, hbox, vbox
 from cmdesk.ui.kit.table import RIGHT, Column
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, cpd_text, dr_text, queued_text, tr
@@ -410,7 +410,7 @@ class _SalesDialog(QDialog):
             )
         self.left_out.setVisible(bool(left_out))
         self.legend = QLabel(tr("*C.P.D. = Consumo Promedio Diario    *D.R. = Días Restantes"), self)
-        self.legend.setEnabled(False)
+        dim(self.legend)
         self.message = FieldMessage(self, "formMessage")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self

@@ -48,7 +48,16 @@ from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, FormGrid, first_message, fit_later, hbox, vbox
+from cmdesk.ui.kit.forms import (
+    WARNING_STYLE,
+    FieldMessage,
+    FormGrid,
+    dim,
+    first_message,
+    fit_later,
+    hbox,
+    vbox,
+)
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, client_text, tr
 
@@ -156,7 +165,7 @@ class TransferDialog(QDialog):
         self.no_charge.toggled.connect(self._no_charge_toggled)
         self.amount_parts = QLabel(sale)
         self.amount_parts.setObjectName("amountParts")
-        self.amount_parts.setEnabled(False)
+        dim(self.amount_parts)
         self.amount_message = FieldMessage(sale, "amountMessage")
         self.comments = QLineEdit(sale)
         self.comments.setObjectName("comments")

@@ -38,15 +38,18 @@ if TYPE_CHECKING:
     from cmdesk.ui.kit.actions import AppContext
 
 
-def fee_text(kind: str, paid_until: dt.datetime | str | None, now: dt.datetime | None = None) -> str:
-    """«Pagada hasta» of a table row: empty for a standard CTI."""
+def fee_text(
+    kind: str, paid_until: dt.datetime | str | None, now: dt.datetime | None = None, *, short: bool = False
+) -> str:
+    """«Pagada hasta» of a table row: empty for a standard CTI; `short` (a narrow column): «Vencida»
+    without its date, which the tooltip says."""
     state = fee_state(kind, paid_until, now)
     if state == "none":
         return ""
     if state == "unpaid":
         return tr("Sin pagar")
     if state == "expired":
-        return tr("Vencida el {date}").format(date=fmt.date(paid_until))
+        return tr("Vencida") if short else tr("Vencida el {date}").format(date=fmt.date(paid_until))
     return fmt.date(paid_until)
 
 
@@ -142,8 +145,9 @@ class FeePayerBox(QGroupBox):
             )
         else:
             self.fee_label.setText(
-                tr("{years} años cuestan <b>{n} puntos</b> (1 punto = $1.00), que se descuentan al aceptar.")
-                .format(years=self.years, n=fmt.number(total))
+                tr(
+                    "{years} años cuestan <b>{n} puntos</b> (1 punto = $1.00), que se descuentan al aceptar."
+                ).format(years=self.years, n=fmt.number(total))
             )
 
         def balance(key: str) -> str:
@@ -231,8 +235,10 @@ class UnlimitedFeeDialog(QDialog):
         self.setMinimumWidth(520)
         if not context.is_online():
             self.message.set_warning(
-                tr("No hay conexión con el servidor: pagar la cuota requiere conexión; intente al "
-                   "reconectar.")
+                tr(
+                    "No hay conexión con el servidor: pagar la cuota requiere conexión; intente al "
+                    "reconectar."
+                )
             )
         self.payer.load(str(cti.get("client_id") or "") or None)
         self._update_button()
