@@ -92,6 +92,14 @@ class StatusBar(QStatusBar):
         text = fmt.date_time(when)
         self.last_sync.setText(tr("Última sincronización: {when}").format(when=text or tr("nunca")))
 
+    def showMessage(self, text: str, timeout: int | None = 0) -> None:
+        """A passing message, elided to the room there is (a long one never widens the window); the
+        whole text in the tooltip."""
+        room = max(120, self.width() // 2)
+        shown = self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
+        self.setToolTip(text if shown != text else "")
+        super().showMessage(shown, timeout or 0)
+
     def set_notice(self, text: str | None) -> None:
         """A lasting message (the keyring warning); None hides it."""
         self.notice.setText(text or "")

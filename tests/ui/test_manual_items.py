@@ -331,3 +331,51 @@ def test_client_window_creates_accounts_and_resets_passwords(
     assert reset.done_ok
     window.close()
     started_window.session._set_state(ConnectionState.ONLINE)  # type: ignore[union-attr]
+
+
+# ---- 6–8. screens in an office, first impressions, keyboard ----------------------------------------------
+
+
+def test_first_window_fits_the_screen_and_long_messages_are_elided(started_window: MainWindow) -> None:
+    screen = started_window.screen()
+    assert screen is not None
+    area = screen.availableGeometry()
+    started_window._fit_to_screen(first=True)
+    # No larger than the screen (the offscreen test screen is smaller than the window's minimum).
+    assert started_window.width() <= max(area.width(), started_window.minimumSizeHint().width())
+    assert started_window.height() <= max(area.height(), started_window.minimumSizeHint().height())
+    assert started_window.width() <= 1280 and started_window.height() <= 800
+    width = started_window.width()
+    started_window.status.showMessage("La sincronización falló: " + "x" * 600, 1000)
+    assert len(started_window.status.currentMessage()) < 300
+    assert started_window.status.toolTip().endswith("x" * 600)
+    assert started_window.width() == width
+
+
+def test_ctrl_f_focuses_the_search_of_the_page_on_screen(
+    qtbot: Any, started_window: MainWindow, timbrado: TimbradoPage
+) -> None:
+    assert started_window.find_action.shortcut().toString() == "Ctrl+F"
+    assert started_window.focus_search()  # Timbrado is on screen: its search box
+    started_window.tabs.setCurrentIndex(
+        next(i for i in range(started_window.tabs.count()) if started_window.tabs.tabText(i) == "Compras")
+    )
+    assert not started_window.focus_search()  # Compras has none
+    started_window.tabs.setCurrentIndex(0)
+
+
+def test_secondary_text_is_readable(started_window: MainWindow) -> None:
+    from cmdesk.ui.kit.forms import secondary_color
+
+    palette = started_window.palette()
+
+    def luminance(color: QColor) -> float:
+        def channel(c: int) -> float:
+            v = c / 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(color.red()) + 0.7152 * channel(color.green()) + 0.0722 * channel(color.blue())
+
+    text, back = luminance(secondary_color(palette)), luminance(palette.color(palette.ColorRole.Window))
+    ratio = (max(text, back) + 0.05) / (min(text, back) + 0.05)
+    assert ratio >= 4.5

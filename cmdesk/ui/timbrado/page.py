@@ -134,6 +134,10 @@ class TimbradoPage(tabs.TabPage):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(self._double_clicked)
+        # Enter on a row does what a double-click does (the mouse's own goes through doubleClicked).
+        self.view.activated.connect(
+            lambda index: self._double_clicked(index) if not self.view.underMouse() else None
+        )
         header = self.view.horizontalHeader()
         header.setStretchLastSection(False)
         header.sortIndicatorChanged.connect(self._sort_indicator_changed)
