@@ -46,6 +46,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 import cmdesk
+from cmdesk.argparse_es import SpanishArgumentParser
 from cmdesk.resources import resource_path
 from cmdesk.services import frozen, paths
 from cmdesk.ui import translator
@@ -65,7 +66,7 @@ tr = translator("app")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SpanishArgumentParser(
         prog="cmdesk",
         description="Cuenta Maestra de escritorio (Induxsoft).",
         add_help=True,
