@@ -379,3 +379,21 @@ def test_secondary_text_is_readable(started_window: MainWindow) -> None:
     text, back = luminance(secondary_color(palette)), luminance(palette.color(palette.ColorRole.Window))
     ratio = (max(text, back) + 0.05) / (min(text, back) + 0.05)
     assert ratio >= 4.5
+
+
+def test_no_contradictory_first_messages(qtbot: Any, clientes: ClientsPage) -> None:
+    from cmdesk.ui.header import AccountHeader
+
+    header = AccountHeader()
+    assert (header.name.text(), header.nic.text()) == ("Cuenta Maestra", "Abriendo la sesión…")
+    header.set_account(None)  # signed out: now it says so
+    assert header.name.text() == "Sin sesión"
+    header.deleteLater()
+    clientes.search.setText("")
+    clientes.apply_filters()
+    assert clientes.view.empty_text == "Aún no tiene clientes: agréguelos con «Agregar cliente»."
+    clientes.search.setText("no-existe-nadie")
+    clientes.apply_filters()
+    assert clientes.view.empty_text == "Ningún cliente coincide con la búsqueda o el filtro."
+    clientes.search.setText("")
+    clientes.apply_filters()

@@ -255,6 +255,12 @@ class ClientsPage(TabPage):
         """Read the view again with the search box and filters as they are now."""
         self.search_timer.stop()
         query = self.current_query()
+        filtered = bool(self.search.text().strip()) or query != client_query("", sort=query.sort or "name")
+        self.view.empty_text = (  # type: ignore[attr-defined]
+            tr("Ningún cliente coincide con la búsqueda o el filtro.")
+            if filtered
+            else tr("Aún no tiene clientes: agréguelos con «Agregar cliente».")
+        )
         if query != self.model.query or not self._started:
             self._started = True
             self.model.set_query(query)
