@@ -374,7 +374,9 @@ def test_secondary_text_is_readable(started_window: MainWindow) -> None:
             v = c / 255
             return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
 
-        return 0.2126 * channel(color.red()) + 0.7152 * channel(color.green()) + 0.0722 * channel(color.blue())
+        return (
+            0.2126 * channel(color.red()) + 0.7152 * channel(color.green()) + 0.0722 * channel(color.blue())
+        )
 
     text, back = luminance(secondary_color(palette)), luminance(palette.color(palette.ColorRole.Window))
     ratio = (max(text, back) + 0.05) / (min(text, back) + 0.05)
@@ -397,3 +399,18 @@ def test_no_contradictory_first_messages(qtbot: Any, clientes: ClientsPage) -> N
     assert clientes.view.empty_text == "Ningún cliente coincide con la búsqueda o el filtro."
     clientes.search.setText("")
     clientes.apply_filters()
+
+
+def test_timbrado_columns_at_office_screen_widths(
+    qtbot: Any, started_window: MainWindow, timbrado: TimbradoPage
+) -> None:
+    client = COLUMN_KEYS.index("client")
+    readable = timbrado.view.fontMetrics().horizontalAdvance("[200000] Comercializadora del Sur")
+    started_window.show()
+    for width in (1024, 1366, 1920):
+        started_window.resize(width, 768)
+        qtbot.wait(50)
+        columns = sum(timbrado.view.columnWidth(i) for i in range(len(COLUMN_KEYS)))
+        assert timbrado.view.columnWidth(client) >= readable  # never «[2…C.»
+        # Narrow: the table scrolls sideways; wide: the client's column takes the room left.
+        assert columns >= timbrado.view.viewport().width() - 2

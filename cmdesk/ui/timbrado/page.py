@@ -22,7 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPoint,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import QAction, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -263,6 +272,7 @@ class TimbradoPage(tabs.TabPage):
         header.setMinimumSectionSize(metrics.horizontalAdvance("0000") + pad)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setItemDelegateForColumn(COLUMN_KEYS.index("client"), ElideRight(self.view))
+        self.view.viewport().installEventFilter(self)
         self._fit_client()
 
     def _fit_client(self) -> None:
@@ -276,7 +286,6 @@ class TimbradoPage(tabs.TabPage):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._fit_client()
         self._visible_timer.start()
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
@@ -306,6 +315,11 @@ class TimbradoPage(tabs.TabPage):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._visible_timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_client()  # the table's own width changed (the window, the splitter)
+        return super().eventFilter(watched, event)
 
     def _fetch_visible_usage(self) -> None:
         # Only for rows a person can see: a hidden tab asks the server for nothing.
