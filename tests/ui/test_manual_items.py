@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QKeySequence
 from PySide6.QtWidgets import QTabWidget
 
 from cmdesk.domain.unlimited import fee_state
@@ -414,3 +414,27 @@ def test_timbrado_columns_at_office_screen_widths(
         assert timbrado.view.columnWidth(client) >= readable  # never «[2…C.»
         # Narrow: the table scrolls sideways; wide: the client's column takes the room left.
         assert columns >= timbrado.view.viewport().width() - 2
+
+
+def test_supr_deletes_a_selected_price_package(qtbot: Any, started_window: MainWindow) -> None:
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from cmdesk.ui.herramientas.precios import PricesPage
+    from tests.ui.portal_helpers import show_page
+
+    page = show_page(started_window, "herramientas.precios")
+    assert isinstance(page, PricesPage)
+    assert page.delete_shortcut.key() == QKeySequence(QKeySequence.StandardKey.Delete)
+    assert page.delete_shortcut.parent() is page.table
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=TIMEOUT)
+    page.table.selectRow(0)
+    page.delete_shortcut.activated.emit()  # what Supr does on the table
+    boxes: list[QMessageBox] = []
+
+    def asked() -> bool:
+        boxes[:] = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+        return bool(boxes)
+
+    qtbot.waitUntil(asked, timeout=TIMEOUT)
+    assert boxes[-1].text() == "¿Realmente desea eliminar el paquete?"
+    boxes[-1].done(0)  # «No»: nothing is deleted
