@@ -343,6 +343,19 @@ BENCHMARKS: list[Benchmark] = [
         expected=[("Consumo y transferencias", "proporción de pgbench -N")],
     ),
     Benchmark(
+        "transfers",
+        "Transferencias a fin de mes: sueltas frente a pgbench -N, masiva de 5,000 y timbrado a la vez",
+        "bench.transfers",
+        ["--seconds", "8", "--workers", "2", "--concurrency", "1,8,32", "--bulk", "5000"],
+        ["--seconds", "2", "--workers", "2", "--concurrency", "1,8", "--bulk", "1000"],
+        expected=[
+            ("Transferencias, 8 llamadas en 8 distribuidores", "≥ 25 % de pgbench -N"),
+            ("Transferencia masiva de 5,000 en PostgreSQL", "< 1.00 s"),
+            ("Transferencia masiva de 5,000 en SQLite", "< 3.00 s"),
+            ("Timbrado de otro distribuidor durante la masiva, p99", "< 50.0 ms"),
+        ],
+    ),
+    Benchmark(
         "soak",
         "Prueba de resistencia con fallas",
         "bench.soak",

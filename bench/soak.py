@@ -1,6 +1,8 @@
 """Soak test with faults: nothing is lost, nothing is applied twice, every balance adds up.
 
     python -m bench.soak --minutes 5 --desktops 4 --workers 2 [--invoicers 2] [--seed 1] [--keep DIR]
+                         [--db-restart-every S] [--no-upgrade] [--old-desktops N] [--no-clocks]
+                         [--disk-fill-every S]
 
 On a throwaway PostgreSQL (or `--db URL`, an empty database), `cmdesk-server run --workers W` serves
 behind a loopback proxy this harness controls (`bench/chaos_proxy.py`). For the same distributors:
@@ -14,7 +16,25 @@ behind a loopback proxy this harness controls (`bench/chaos_proxy.py`). For the 
 
 Meanwhile the harness SIGKILLs server workers (uvicorn's supervisor starts new ones), SIGKILLs
 desktops — preferably in the middle of a push — and starts them again on the same folder, drops
-requests and answers in the proxy, and now and then cuts every open connection.
+requests and answers in the proxy, and now and then cuts every open connection. And the faults of
+real deployments (issue 22):
+
+- the database restarts (`pg_ctl restart`, fast or as a crash) and, now and then, stays away for
+  longer than the server waits for it (its own throwaway cluster, with synchronous commits; with
+  `--db` there is no cluster to restart and the report says so);
+- a rolling upgrade of the server halfway through: an expand migration on the live database (a
+  nullable column, an index built concurrently, under `lock_timeout`), a new server process started
+  with the new release's rules, the proxy switched to it, the old one stopped gracefully. The
+  previous desktop release keeps running meanwhile: `--old-desktops` of them present version 0.0.9
+  (the previous protocol: the same endpoints, an older version header); the new server refuses
+  their tags (`POST /v1/clients/tags`, the contract phase of a change) with `426
+  desktop_update_required` and serves everything else;
+- wrong desktop clocks: some desktops run days, hours or minutes off and in other time zones (`TZ`).
+  The offset is on the clock cmdesk reads (`server_info.default_clock.local`: every date the desktop
+  decides goes through it). libfaketime, which would fake the whole process's clock, breaks Python
+  3.13's timed waits (`clock_nanosleep`/`sem_clockwait` on the monotonic clock: EINVAL or a hang);
+- a disk that fills: one desktop keeps its files on a small tmpfs (root only) that the harness fills
+  to the last byte now and then, for a few seconds.
 
 Then faults stop, every desktop pushes what it has left and syncs, and the harness checks:
 
@@ -27,7 +47,11 @@ Then faults stop, every desktop pushes what it has left and syncs, and the harne
    their answers (no missing one, no extra one), and the CFDI it has are exactly those the invoicing
    clients were told were stamped;
 3. every desktop's cache equals the server after its final sync: the ids and versions (and balances)
-   of clients, CTIs, movements and top-up codes, as the API lists them.
+   of clients, CTIs, movements and top-up codes, as the API lists them;
+4. the faults were answered as designed: no answer 500 and no unexpected error in the server's log
+   across database restarts; refusals for the desktop's version only to the previous release, only
+   for the gated route, and each of its runs told once; every desktop with a wrong clock measured
+   it (within seconds of the truth).
 
 It prints the operations, the faults injected and each invariant checked; exit status 1 when one
 fails. `tests/soak/test_soak.py` runs a short form.
@@ -56,12 +80,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import requests
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, make_url, select
 
+import cmdesk
 from bench.chaos_proxy import ChaosProxy
 from bench.soak_desktop import CREATE_CODE, Desktop
 from cmdesk.devtools import postgres, server_process
+from cmdesk.domain import compat
 from cmdesk.models import Client, IdempotencyRecord, IssuedCfdi, Movement, StampingAccount, TopUpCode
 from cmdesk.server import db, migrations
 from cmdesk.server.operations import accounts, clients, ledger
@@ -76,6 +103,13 @@ PASSWORD = "Soak2026pass"
 KEYED = {"transfer", "bulk_transfer", "purchase", "create_client", CREATE_CODE}
 # Reasons a command may be refused in this workload (balances run out; the rest would be a bug).
 EXPECTED_REJECTIONS = {"insufficient_balance"}
+# The previous desktop release during the rolling upgrade, and what the new server refuses it.
+OLD_VERSION = "0.0.9"
+GATED = {"POST /v1/clients/tags": cmdesk.__version__}
+GATED_KIND = "set_tags"
+# Wrong clocks (seconds off) and time zones of the first desktops that are neither old nor on the disk.
+CLOCK_SKEWS = [2 * 86400.0, -3 * 3600.0, 7 * 60.0, -26 * 3600.0]
+TIME_ZONES = ["Asia/Tokyo", "America/Tijuana", "Europe/Madrid", "Pacific/Auckland"]
 SYNCED = ("client", "stamping_account", "movement", "top_up_code")
 
 
@@ -101,6 +135,19 @@ class SoakConfig:
     pace: float = 0.3
     invoicer_pace: float = 0.05
     drain_seconds: float = 120.0
+    # Issue 22's faults (0 / None / False: off).
+    db_restart_every: float = 0.0
+    # Every this many restarts, the database stays away `db_away_seconds` instead (longer than the
+    # server waits for a connection).
+    db_away_every: int = 3
+    db_away_seconds: float = 7.0
+    # When the rolling upgrade happens, as a fraction of the soak (None: no upgrade).
+    upgrade_at: float | None = None
+    old_desktops: int = 0
+    clocks: bool = False
+    disk_fill_every: float = 0.0
+    disk_full_seconds: float = 4.0
+    disk_size_mb: int = 24
 
 
 @dataclass
@@ -217,55 +264,83 @@ def _child_env() -> dict[str, str]:
 
 
 class DesktopProcess:
-    """A desktop child process, restartable on the same folder; tracks whether it is pushing."""
+    """A desktop child process, restartable on the same folder; tracks whether it is pushing, and
+    what it said about the faults it met (notices, the clock it measured, a full disk)."""
 
     def __init__(
-        self, index: int, folder: Path, url: str, login: str, cfg: SoakConfig, stop_file: Path
+        self,
+        index: int,
+        folder: Path,
+        url: str,
+        login: str,
+        cfg: SoakConfig,
+        stop_file: Path,
+        *,
+        version: str = cmdesk.__version__,
+        skew: float = 0.0,
+        time_zone: str | None = None,
+        data: Path | None = None,
     ) -> None:
         self.index = index
         self.folder = folder
+        # Where its cache, outbox and journal live (a small disk for one of them).
+        self.data = data or folder
         self.url = url
         self.login = login
         self.cfg = cfg
         self.stop_file = stop_file
+        self.version = version
+        self.skew = skew
+        self.time_zone = time_zone
         self.incarnation = 0
         self.rebuilds = 0
         self.state = "down"
         self.ready = threading.Event()
         self.proc: subprocess.Popen[str] | None = None
+        # (incarnation, kind) → how many times that run was told; the last clock offset it measured.
+        self.notices: Counter[tuple[int, str]] = Counter()
+        self.measured: float | None = None
+        self.disk_full: Counter[str] = Counter()
         folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def old(self) -> bool:
+        return self.version != cmdesk.__version__
 
     def start(self) -> None:
         self.incarnation += 1
         self.ready.clear()
         self.state = "starting"
         seed = self.cfg.seed * 100_000 + self.index * 1000 + self.incarnation
+        env = _child_env()
+        command = [
+            sys.executable,
+            "-m",
+            "bench.soak_desktop",
+            "--url",
+            self.url,
+            "--folder",
+            str(self.data),
+            "--login",
+            self.login,
+            "--password",
+            PASSWORD,
+            "--seed",
+            str(seed),
+            "--stop-file",
+            str(self.stop_file),
+            "--pace",
+            str(self.cfg.pace),
+            "--version",
+            self.version,
+        ]
+        if self.skew:
+            command += ["--clock-offset", str(self.skew)]
+        if self.time_zone:
+            env["TZ"] = self.time_zone
         with (self.folder / "stderr.log").open("a") as err:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.soak_desktop",
-                    "--url",
-                    self.url,
-                    "--folder",
-                    str(self.folder),
-                    "--login",
-                    self.login,
-                    "--password",
-                    PASSWORD,
-                    "--seed",
-                    str(seed),
-                    "--stop-file",
-                    str(self.stop_file),
-                    "--pace",
-                    str(self.cfg.pace),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                env=_child_env(),
-                cwd=ROOT,
+                command, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT
             )
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
 
@@ -284,6 +359,12 @@ class DesktopProcess:
                 self.state = "stopped"
             elif line == "rebuilt":
                 self.rebuilds += 1
+            elif line.startswith("notice "):
+                self.notices[(self.incarnation, line.split(" ", 1)[1])] += 1
+            elif line.startswith("clock "):
+                self.measured = float(line.split(" ", 1)[1])
+            elif line.startswith("diskfull"):
+                self.disk_full[line.split(" ", 1)[1] if " " in line else "other"] += 1
 
     @property
     def alive(self) -> bool:
@@ -334,6 +415,8 @@ class Invoicers:
         self.cfg = cfg
         self.outcomes: dict[str, int | None] = {}
         self.cti_of: dict[str, tuple[str, str]] = {}
+        # Every answer's status (None: no answer), through the faults.
+        self.statuses: Counter[int | None] = Counter()
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.threads = [
@@ -355,7 +438,9 @@ class Invoicers:
     @staticmethod
     def _send(
         http: requests.Session, url: str, cfdi: str, cti: tuple[str, str], timeout: float
-    ) -> int | None:
+    ) -> tuple[int | None, float]:
+        """The answer's status (None: no answer) and how long to wait before sending it again (what a
+        503's `Retry-After` asks, as a careful invoicing program does)."""
         try:
             r = http.post(
                 f"{url}/v1/stamping/consume",
@@ -364,8 +449,9 @@ class Invoicers:
                 timeout=timeout,
             )
         except requests.RequestException:
-            return None
-        return r.status_code
+            return None, 0.0
+        wait = r.headers.get("Retry-After", "")
+        return r.status_code, min(float(wait), 5.0) if r.status_code == 503 and wait.isdigit() else 0.0
 
     def _run(self, index: int) -> None:
         rng = random.Random(self.cfg.seed * 7919 + index)
@@ -379,10 +465,12 @@ class Invoicers:
                     self.outcomes[cfdi] = None
                 status: int | None = None
                 for attempt in range(4):
-                    status = self._send(http, self.url, cfdi, cti, 10)
+                    status, wait = self._send(http, self.url, cfdi, cti, 10)
+                    with self.lock:
+                        self.statuses[status] += 1
                     if status is not None and status < 500:
                         break
-                    time.sleep(0.05 * (attempt + 1))
+                    time.sleep(wait or 0.05 * (attempt + 1))
                 with self.lock:
                     self.outcomes[cfdi] = status
                 time.sleep(rng.uniform(0, self.cfg.invoicer_pace))
@@ -395,7 +483,7 @@ class Invoicers:
             for cfdi in unsettled:
                 status = None
                 while status is None or status >= 500:
-                    status = self._send(http, url, cfdi, self.cti_of[cfdi], 30)
+                    status, _wait = self._send(http, url, cfdi, self.cti_of[cfdi], 30)
                     if time.monotonic() > deadline:
                         break
                     if status is None or status >= 500:
@@ -424,15 +512,78 @@ def _wait_healthy(url: str, workers: int, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def _database(cfg: SoakConfig) -> Iterator[str]:
+def _database(cfg: SoakConfig) -> Iterator[tuple[str, postgres.TempPostgres | None]]:
+    """The soak's database: `--db` (nothing to restart), else a throwaway cluster of its own, with
+    synchronous commits when it is to be restarted as a crash (it must lose nothing acknowledged)."""
     if cfg.database_url:
-        yield cfg.database_url
+        yield cfg.database_url, None
         return
-    pg = postgres.start()
+    pg = postgres.start(crash_safe=cfg.db_restart_every > 0)
     try:
-        yield pg.create_database("cmdesk_soak")
+        yield pg.create_database("cmdesk_soak"), pg
     finally:
         pg.stop()
+
+
+class SmallDisk:
+    """A small tmpfs on one desktop's data folder, filled to the last byte now and then (root only)."""
+
+    def __init__(self, folder: Path, size_mb: int) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.filler = folder / "filler.bin"
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(folder)], capture_output=True
+        )
+        self.mounted = done.returncode == 0
+
+    def fill(self) -> None:
+        with self.filler.open("ab") as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.folder)], capture_output=True)
+            self.mounted = False
+
+
+@dataclass
+class Servers:
+    """The server process serving now (the rolling upgrade replaces it), and every one that did."""
+
+    current: server_process.ServerProcess
+    all: list[server_process.ServerProcess] = field(default_factory=list)
+
+
+SERVER_ENV = {
+    "CMDESK_PUBLIC_REQUESTS_PER_MINUTE": "1000000",
+    "CMDESK_PUBLIC_FAILURES_PER_HOUR": "1000000",
+    # Every desktop and invoicer reaches the server from the proxy's one loopback address, and a soak
+    # desktop signs in with its password at every restart (a real one refreshes the token its keyring
+    # keeps), so sign-ins whose answer the faults lost would soon cost that address the throttle's
+    # growing delays (up to 5 min): the harness would be throttling itself, not testing anything.
+    "CMDESK_ATTEMPTS_PER_SOURCE_PER_HOUR": "1000000",
+    "CMDESK_IDEMPOTENCY_STALE_CLAIM_SECONDS": "5",
+}
+
+
+def _roles(cfg: SoakConfig, disk_ok: bool) -> tuple[set[int], int | None, dict[int, tuple[float, str]]]:
+    """Which desktops run the previous release, which one keeps its files on the small disk, and
+    which run with a wrong clock (offset, time zone)."""
+    old = set(range(min(cfg.old_desktops, cfg.desktops)))
+    disk = cfg.desktops - 1 if cfg.disk_fill_every and disk_ok and cfg.desktops - 1 not in old else None
+    free = [i for i in range(cfg.desktops) if i not in old and i != disk]
+    clocks = (
+        {i: (CLOCK_SKEWS[k], TIME_ZONES[k]) for k, i in enumerate(free[: len(CLOCK_SKEWS)])}
+        if cfg.clocks
+        else {}
+    )
+    return old, disk, clocks
 
 
 def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakReport:
@@ -440,10 +591,11 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakReport:
     folder = cfg.folder or Path(tempfile.mkdtemp(prefix="cmdesk-soak-"))
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(cfg.seed)
-    server: server_process.ServerProcess | None = None
+    servers: Servers | None = None
     proxy: ChaosProxy | None = None
     desktops: list[DesktopProcess] = []
-    with _database(cfg) as url:
+    disk: SmallDisk | None = None
+    with _database(cfg) as (url, pg):
         migrations.upgrade(url)
         engine = db.create_db_engine(url)
         try:
@@ -451,14 +603,10 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakReport:
             say("preparing distributors, clients and CTIs…")
             world = prepare(factory, cfg)
             before = baseline(engine)
-            env = {
-                "CMDESK_PUBLIC_REQUESTS_PER_MINUTE": "1000000",
-                "CMDESK_PUBLIC_FAILURES_PER_HOUR": "1000000",
-                "CMDESK_IDEMPOTENCY_STALE_CLAIM_SECONDS": "5",
-            }
-            server = server_process.start(url, workers=cfg.workers, log_dir=folder, env=env)
+            first = server_process.start(url, workers=cfg.workers, log_dir=folder, env=SERVER_ENV)
+            servers = Servers(first, [first])
             proxy = ChaosProxy(
-                server.url,
+                first.url,
                 seed=cfg.seed,
                 drop_before=cfg.drop_before,
                 drop_after=cfg.drop_after,
@@ -466,10 +614,29 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakReport:
             )
             stop_file = folder / "stop"
             stop_file.unlink(missing_ok=True)
+            root = hasattr(os, "geteuid") and os.geteuid() == 0
+            old, disk_index, clocks = _roles(cfg, root)
             for i in range(cfg.desktops):
                 d = world[i % len(world)]
+                home = folder / f"desktop{i + 1}"
+                data = None
+                if i == disk_index:
+                    disk = SmallDisk(home / "data", cfg.disk_size_mb)
+                    data = disk.folder if disk.mounted else None
+                skew, zone = clocks.get(i, (0.0, None))
                 desktops.append(
-                    DesktopProcess(i, folder / f"desktop{i + 1}", proxy.url, d.login, cfg, stop_file)
+                    DesktopProcess(
+                        i,
+                        home,
+                        proxy.url,
+                        d.login,
+                        cfg,
+                        stop_file,
+                        version=OLD_VERSION if i in old else cmdesk.__version__,
+                        skew=skew,
+                        time_zone=zone,
+                        data=data,
+                    )
                 )
             for p in desktops:
                 p.start()
@@ -484,23 +651,31 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakReport:
             proxy.enabled = True
             invoicers.start()
             started = time.monotonic()
-            _chaos(cfg, rng, server, proxy, desktops, report, started + cfg.seconds)
+            faults = Faults(cfg, rng, url, pg, servers, proxy, desktops, disk, report, folder)
+            faults.run(started, started + cfg.seconds)
             report.seconds = time.monotonic() - started
 
             # ---- faults stop; everything left is sent ----
             proxy.enabled = False
             invoicers.join()
+            for p in desktops:  # every victim was started again: none should have ended (yet)
+                if not p.alive:
+                    report.anomalies.append(
+                        f"desktop {p.index + 1} had ended by itself (see {p.folder / 'stderr.log'})"
+                    )
             stop_file.touch()
             for p in desktops:
                 if not p.alive:
                     continue
                 if not p.wait_stopped(30):
                     report.anomalies.append(f"desktop {p.index + 1} did not stop by itself")
+            server = servers.current
             _wait_healthy(server.url, cfg.workers, 60)
             settled = invoicers.settle(server.url, time.monotonic() + 60)
             report.operations["cfdi without an answer, sent again after the soak"] = settled
             say("draining every desktop…")
             _drain_and_check(cfg, world, desktops, invoicers, server.url, engine, before, report)
+            _check_faults(cfg, desktops, invoicers, servers, faults, report)
         finally:
             for p in desktops:
                 p.kill()
@@ -516,8 +691,11 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakReport:
                     }
                 )
                 report.operations["HTTP requests through the proxy"] = proxy.counts["requests"]
-            if server is not None:
-                server.stop()
+            if servers is not None:
+                for server in servers.all:
+                    server.stop()
+            if disk is not None:
+                disk.close()
             engine.dispose()
     report.operations["cache rebuilds after a count mismatch (desktops)"] = sum(p.rebuilds for p in desktops)
     for p in desktops:
@@ -536,54 +714,191 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakReport:
     return report
 
 
-def _chaos(
-    cfg: SoakConfig,
-    rng: random.Random,
-    server: server_process.ServerProcess,
-    proxy: ChaosProxy,
-    desktops: list[DesktopProcess],
-    report: SoakReport,
-    deadline: float,
-) -> None:
-    now = time.monotonic()
-    # The first fault of each kind comes early (so even a short run has them all), then at random.
-    next_worker_kill = now + cfg.worker_kill_every * rng.uniform(0.2, 0.8)
-    next_desktop_kill = now + cfg.desktop_kill_every * rng.uniform(0.2, 0.8)
-    next_line_drop = now + cfg.line_drop_every * rng.uniform(0.2, 0.8)
-    restarts: list[tuple[float, DesktopProcess]] = []
-    while (now := time.monotonic()) < deadline:
-        if now >= next_worker_kill:
-            workers = server_workers(server.process.pid)
-            if workers:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(rng.choice(workers), signal.SIGKILL)
-                    report.faults["server workers killed (SIGKILL)"] += 1
-            next_worker_kill = now + _every(cfg.worker_kill_every, rng)
-        if now >= next_desktop_kill:
-            live = [p for p in desktops if p.alive and p.ready.is_set()]
-            pushing = [p for p in live if p.state == "pushing"]
-            victim = rng.choice(pushing or live) if live else None
-            if victim is not None:
-                victim.kill()
-                report.faults["desktops killed (SIGKILL)"] += 1
-                if pushing:
-                    report.faults["  of them in the middle of a sync"] += 1
-                restarts.append((now + rng.uniform(0.3, 2.0), victim))
-            next_desktop_kill = now + _every(cfg.desktop_kill_every, rng)
-        if now >= next_line_drop:
-            proxy.cut_all()
-            next_line_drop = now + _every(cfg.line_drop_every, rng)
-        for item in list(restarts):
-            when, p = item
-            if now >= when:
-                restarts.remove(item)
-                p.start()
-                report.faults["desktops restarted on the same folder"] += 1
-        time.sleep(0.05)
-    for _, p in restarts:  # restart the last victims so they stop cleanly and drain like the others
-        p.start()
-        report.faults["desktops restarted on the same folder"] += 1
-        p.ready.wait(60)
+class Faults:
+    """Every fault of the soak, at random times until the deadline. The slow ones (the database
+    away, the rolling upgrade, a full disk) run on threads of their own, so the quick ones go on."""
+
+    def __init__(
+        self,
+        cfg: SoakConfig,
+        rng: random.Random,
+        url: str,
+        pg: postgres.TempPostgres | None,
+        servers: Servers,
+        proxy: ChaosProxy,
+        desktops: list[DesktopProcess],
+        disk: SmallDisk | None,
+        report: SoakReport,
+        folder: Path,
+    ) -> None:
+        self.cfg, self.rng, self.url, self.pg = cfg, rng, url, pg
+        self.servers, self.proxy, self.desktops, self.disk = servers, proxy, desktops, disk
+        self.report, self.folder = report, folder
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.upgraded_at: float | None = None
+        self.problems: list[str] = []
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            self.report.faults[name] += n
+
+    def run(self, started: float, deadline: float) -> None:
+        cfg = self.cfg
+        threads = []
+        if cfg.db_restart_every and self.pg is not None:
+            threads.append(threading.Thread(target=self._database, args=(deadline,), daemon=True))
+        elif cfg.db_restart_every:
+            self.report.anomalies.append(
+                "database restarts not injected: --db names a database it cannot restart"
+            )
+        if cfg.disk_fill_every and self.disk is not None and self.disk.mounted:
+            threads.append(threading.Thread(target=self._disk, args=(deadline,), daemon=True))
+        elif cfg.disk_fill_every:
+            self.report.anomalies.append("disk not filled: mounting a small tmpfs needs root")
+        if cfg.upgrade_at is not None:
+            when = started + cfg.seconds * cfg.upgrade_at
+            threads.append(threading.Thread(target=self._upgrade, args=(when,), daemon=True))
+        for t in threads:
+            t.start()
+        try:
+            self._quick(deadline)
+        finally:
+            self.stop.set()
+            for t in threads:
+                t.join(180)
+
+    # ---- the quick faults: workers, desktops, the line -----------------------------------------------
+
+    def _quick(self, deadline: float) -> None:
+        cfg, rng = self.cfg, self.rng
+        now = time.monotonic()
+        # The first fault of each kind comes early (so even a short run has them all), then at random.
+        next_worker_kill = now + cfg.worker_kill_every * rng.uniform(0.2, 0.8)
+        next_desktop_kill = now + cfg.desktop_kill_every * rng.uniform(0.2, 0.8)
+        next_line_drop = now + cfg.line_drop_every * rng.uniform(0.2, 0.8)
+        restarts: list[tuple[float, DesktopProcess]] = []
+        while (now := time.monotonic()) < deadline:
+            if now >= next_worker_kill:
+                workers = server_workers(self.servers.current.process.pid)
+                if workers:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(rng.choice(workers), signal.SIGKILL)
+                        self.count("server workers killed (SIGKILL)")
+                next_worker_kill = now + _every(cfg.worker_kill_every, rng)
+            if now >= next_desktop_kill:
+                live = [p for p in self.desktops if p.alive and p.ready.is_set()]
+                pushing = [p for p in live if p.state == "pushing"]
+                victim = rng.choice(pushing or live) if live else None
+                if victim is not None:
+                    victim.kill()
+                    self.count("desktops killed (SIGKILL)")
+                    if pushing:
+                        self.count("  of them in the middle of a sync")
+                    restarts.append((now + rng.uniform(0.3, 2.0), victim))
+                next_desktop_kill = now + _every(cfg.desktop_kill_every, rng)
+            if now >= next_line_drop:
+                self.proxy.cut_all()
+                next_line_drop = now + _every(cfg.line_drop_every, rng)
+            for item in list(restarts):
+                when, p = item
+                if now >= when:
+                    restarts.remove(item)
+                    p.start()
+                    self.count("desktops restarted on the same folder")
+            time.sleep(0.05)
+        for _, p in restarts:  # restart the last victims so they stop cleanly and drain like the others
+            p.start()
+            self.count("desktops restarted on the same folder")
+            p.ready.wait(60)
+
+    # ---- the database ---------------------------------------------------------------------------------
+
+    def _database(self, deadline: float) -> None:
+        assert self.pg is not None
+        cfg, rng = self.cfg, random.Random(self.cfg.seed + 1)
+        restarts = 0
+        wait = cfg.db_restart_every * rng.uniform(0.3, 0.7)
+        while not self.stop.wait(wait) and time.monotonic() < deadline:
+            restarts += 1
+            try:
+                if cfg.db_away_every and restarts % cfg.db_away_every == 0:
+                    self.pg.halt("fast")
+                    self.count(f"database away {cfg.db_away_seconds:.0f} s (pg_ctl stop, then start)")
+                    self.stop.wait(cfg.db_away_seconds)
+                    self.pg.resume()
+                else:
+                    mode = rng.choice(["fast", "immediate"])
+                    self.pg.restart(mode)
+                    self.count(f"database restarts (pg_ctl restart -m {mode})")
+            except Exception as error:  # the soak goes on; the report says it
+                self.problems.append(f"database fault failed: {error}")
+                with contextlib.suppress(Exception):
+                    self.pg.resume()
+            wait = _every(cfg.db_restart_every, rng)
+
+    # ---- the disk -------------------------------------------------------------------------------------
+
+    def _disk(self, deadline: float) -> None:
+        assert self.disk is not None
+        cfg, rng = self.cfg, random.Random(self.cfg.seed + 2)
+        wait = cfg.disk_fill_every * rng.uniform(0.2, 0.6)
+        while not self.stop.wait(wait) and time.monotonic() < deadline:
+            self.disk.fill()
+            self.count("disk filled to the last byte (one desktop's folder)")
+            self.stop.wait(cfg.disk_full_seconds)
+            self.disk.free()
+            wait = _every(cfg.disk_fill_every, rng)
+        self.disk.free()
+
+    # ---- the rolling upgrade --------------------------------------------------------------------------
+
+    def _upgrade(self, when: float) -> None:
+        if self.stop.wait(max(0.0, when - time.monotonic())):
+            return
+        try:
+            self._expand()
+            # The new release: the same code, started with the new rules (the previous desktop's
+            # tags are refused: the contract phase of a change of that request).
+            env = {**SERVER_ENV, "CMDESK_DESKTOP_REQUIREMENTS": json.dumps(GATED)}
+            # The old one keeps serving while the new one starts, so the wait costs nothing but time;
+            # on a loaded machine W workers importing the app need more than a minute.
+            new = server_process.start(
+                self.url, workers=self.cfg.workers, log_dir=self.folder, env=env, ready_within=300
+            )
+            old = self.servers.current
+            self.servers.all.append(new)
+            self.proxy.upstream = ("127.0.0.1", int(new.url.rsplit(":", 1)[1]))
+            self.servers.current = new
+            self.upgraded_at = time.monotonic()
+            old.stop()  # SIGTERM: uvicorn finishes what it is answering, then closes its connections
+            self.count("rolling upgrade: new server started, proxy switched, old one stopped")
+        except Exception as error:
+            self.problems.append(f"the rolling upgrade failed: {error}")
+
+    def _expand(self) -> None:
+        """An expand migration on the live database: a nullable column (no rewrite) and an index
+        built concurrently, each under a lock timeout, retried when the lock is not had in time."""
+        u = make_url(self.url)
+        dsn = f"host={u.host} port={u.port} user={u.username} dbname={u.database}"
+        statements = [
+            "ALTER TABLE clients ADD COLUMN IF NOT EXISTS soak_expand_note text",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_clients_soak_expand ON clients (soak_expand_note)",
+        ]
+        for statement in statements:
+            for _attempt in range(30):
+                try:
+                    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+                        conn.execute("SET lock_timeout = '2s'")
+                        conn.execute(statement)  # type: ignore[arg-type]
+                    break
+                except psycopg.errors.LockNotAvailable:
+                    self.count("expand migration: lock not had in 2 s, retried")
+                except psycopg.OperationalError:
+                    time.sleep(1)  # the database restarting meanwhile
+            else:
+                raise RuntimeError(f"could not apply: {statement}")
+        self.count("expand migration applied under load (column, index concurrently)")
 
 
 # ---- Checks -------------------------------------------------------------------------------------------
@@ -655,14 +970,22 @@ def _drain_and_check(
 ) -> None:
     login_of = {p.index: p.login for p in desktops}
     account_of = {d.login: d.account_id for d in world}
-    # Every desktop pushes what it has left (the same service layer, in this process now)...
-    deadline = time.monotonic() + cfg.drain_seconds
+    # Every desktop pushes what it has left (the same service layer, in this process now), one after
+    # the other, each given `drain_seconds` (a shared deadline ran out for the last of 8 desktops on a
+    # loaded machine: their commands were still waiting, not lost)...
     drained = []
     for p in desktops:
-        desktop = Desktop(url, p.folder, login_of[p.index], PASSWORD)
+        deadline = time.monotonic() + cfg.drain_seconds
+        desktop = Desktop(url, p.data, login_of[p.index], PASSWORD)
         try:
             desktop.sign_in(deadline)
             drained.append(desktop.drain(deadline))
+            if not drained[-1]:
+                head = desktop.outbox.next_to_push()
+                report.anomalies.append(
+                    f"desktop {p.index + 1} could not send everything: {desktop.last_error or 'no error'}"
+                    + (f" (first waiting: {head.kind} {head.method} {head.path})" if head else "")
+                )
         finally:
             desktop.close()
     report.check(
@@ -670,9 +993,9 @@ def _drain_and_check(
     )
     # ... and only then syncs, so no push of another desktop changes the server after its last pull.
     for p in desktops:
-        desktop = Desktop(url, p.folder, login_of[p.index], PASSWORD)
+        desktop = Desktop(url, p.data, login_of[p.index], PASSWORD)
         try:
-            desktop.sign_in(deadline)
+            desktop.sign_in(time.monotonic() + cfg.drain_seconds)
             for attempt in range(5):
                 try:
                     desktop.engine.sync_once(check_counts=True)
@@ -693,7 +1016,7 @@ def _drain_and_check(
     waiting, bad_conflicts, bad_rejections = 0, 0, Counter[str]()
     redeem_keys: set[str] = set()
     for p in desktops:
-        outbox = Outbox(p.folder / "outbox.sqlite3")
+        outbox = Outbox(p.data / "outbox.sqlite3")
         try:
             for c in outbox.list():
                 states[f"{c.kind} {c.state.value}"] += 1
@@ -701,7 +1024,11 @@ def _drain_and_check(
                     waiting += 1
                 if c.state == CommandState.CONFLICT and c.kind != "update_client":
                     bad_conflicts += 1
-                if c.state == CommandState.REJECTED and c.error_code not in EXPECTED_REJECTIONS:
+                if c.state == CommandState.REJECTED and c.error_code == compat.UPDATE_REQUIRED_CODE:
+                    states[f"{c.kind} refused for the desktop's version (426)"] += 1
+                    if not (p.old and c.kind == GATED_KIND):
+                        bad_rejections[f"{c.kind}: {c.error_code} (desktop {p.index + 1})"] += 1
+                elif c.state == CommandState.REJECTED and c.error_code not in EXPECTED_REJECTIONS:
                     bad_rejections[f"{c.kind}: {c.error_code}"] += 1
                 if c.kind in KEYED and c.state in (CommandState.DONE, CommandState.REJECTED):
                     keys.setdefault(account_of[p.login], set()).add(c.idempotency_key)
@@ -721,7 +1048,7 @@ def _drain_and_check(
                     done["escrow"].append(r["movement"]["id"])
         finally:
             outbox.close()
-        journal = sqlite3.connect(p.folder / "journal.sqlite3")
+        journal = sqlite3.connect(p.data / "journal.sqlite3")
         try:
             for key, state, answer in journal.execute("SELECT key, state, answer FROM redeems"):
                 redeem_keys.add(key)
@@ -747,7 +1074,8 @@ def _drain_and_check(
     )
     report.check("conflicts only on client edits", bad_conflicts == 0, f"{bad_conflicts} others")
     report.check(
-        "rejections only for the expected reason (insufficient balance)",
+        "rejections only for the expected reasons (insufficient balance; the previous release's tags"
+        " after the upgrade)",
         not bad_rejections,
         ", ".join(f"{k} ×{n}" for k, n in bad_rejections.items()),
     )
@@ -854,7 +1182,7 @@ def _drain_and_check(
         for p in desktops:
             if p.login != d.login:
                 continue
-            cache_view, local = _cache_view(p.folder)
+            cache_view, local = _cache_view(p.data)
             diffs = []
             for entity in SYNCED:
                 theirs, ours = server_view[entity], cache_view[entity]
@@ -872,6 +1200,76 @@ def _drain_and_check(
             )
 
 
+def _check_faults(
+    cfg: SoakConfig,
+    desktops: list[DesktopProcess],
+    invoicers: Invoicers,
+    servers: Servers,
+    faults: Faults,
+    report: SoakReport,
+) -> None:
+    """Invariant 4: each fault of issue 22 was answered as designed (see the module docstring)."""
+    report.anomalies.extend(faults.problems)
+    logs = "\n".join(s.log_path.read_text(errors="replace") for s in servers.all if s.log_path.exists())
+    unexpected = logs.count("unexpected error")
+    # 500: the server's own error (502s come from the proxy's gateway fault; 503 is the database away).
+    five_hundreds = invoicers.statuses[500]
+    report.operations["consume answered 503 (database away), sent again"] = invoicers.statuses[503]
+    report.operations["requests answered 503 by the server (its log)"] = logs.count(
+        "database unavailable answering"
+    )
+    report.check(
+        "no answer 500 and no unexpected error in the server's logs, through every fault",
+        five_hundreds == 0 and unexpected == 0,
+        f"{five_hundreds} answers 500; {unexpected} unexpected errors logged",
+    )
+    if cfg.upgrade_at is not None and cfg.old_desktops:
+        refused = done = 0
+        for p in (p for p in desktops if p.old):
+            outbox = Outbox(p.data / "outbox.sqlite3")
+            try:
+                for c in outbox.list():
+                    done += c.state == CommandState.DONE
+                    refused += c.error_code == compat.UPDATE_REQUIRED_CODE
+            finally:
+                outbox.close()
+        told = [n for p in desktops if p.old for (_run, kind), n in p.notices.items() if kind == "update"]
+        report.operations["previous release: commands done / tags refused for its version"] = done
+        report.operations["previous release: runs told to update"] = len(told)
+        report.check(
+            "the previous desktop release kept working through the rolling upgrade, told once per run",
+            faults.upgraded_at is not None
+            and done > 0
+            and all(n == 1 for n in told)
+            and (bool(told) or not refused),
+            f"{done:,} commands done, {refused} tags refused (426), "
+            f"told {sum(told)} times in {len(told)} runs",
+        )
+    skewed = [p for p in desktops if p.skew]
+    if skewed:
+        wrong = [
+            f"desktop {p.index + 1}: {p.skew:+.0f} s, measured {p.measured}"
+            for p in skewed
+            if p.measured is None or abs(p.measured + p.skew) > 10
+        ]
+        for p in skewed:
+            report.faults[f"desktop {p.index + 1}: clock {p.skew / 3600:+.1f} h, zone {p.time_zone}"] += 1
+        report.check(
+            "every desktop with a wrong clock measured it against the server's (within 10 s)",
+            not wrong,
+            "; ".join(wrong) or ", ".join(f"{p.measured:+.0f} s" for p in skewed if p.measured is not None),
+        )
+    disk = [p for p in desktops if p.data != p.folder]
+    for p in disk:
+        for what, n in p.disk_full.items():
+            report.operations[f"desktop {p.index + 1} on the full disk: {what} stopped"] = n
+        report.check(
+            "the desktop whose disk filled up met it and went on (nothing lost: invariants 2 and 3)",
+            sum(p.disk_full.values()) > 0,
+            ", ".join(f"{k} ×{n}" for k, n in p.disk_full.items()) or "never met a full disk",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -885,6 +1283,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="an empty PostgreSQL database (default: a throwaway server)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (logs, caches, outboxes)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument(
+        "--db-restart-every",
+        type=float,
+        default=60.0,
+        help="mean seconds between database restarts (0: none)",
+    )
+    parser.add_argument("--no-upgrade", action="store_true", help="no rolling upgrade halfway")
+    parser.add_argument("--old-desktops", type=int, default=1, help="desktops of the previous release")
+    parser.add_argument("--no-clocks", action="store_true", help="every desktop with a right clock")
+    parser.add_argument(
+        "--disk-fill-every", type=float, default=45.0, help="mean seconds between full disks (0: none)"
+    )
     args = parser.parse_args(argv)
     cfg = SoakConfig(
         seconds=args.minutes * 60,
@@ -896,6 +1306,11 @@ def main(argv: list[str] | None = None) -> int:
         database_url=args.db,
         folder=args.keep,
         keep=args.keep is not None,
+        db_restart_every=args.db_restart_every,
+        upgrade_at=None if args.no_upgrade else 0.5,
+        old_desktops=0 if args.no_upgrade else args.old_desktops,
+        clocks=not args.no_clocks,
+        disk_fill_every=args.disk_fill_every,
     )
     started = dt.datetime.now(dt.UTC)
     report = run_soak(cfg, say=lambda m: print(m, flush=True))

@@ -14,13 +14,22 @@ sent and reused until the answer is recorded, exactly as the outbox does for com
 
 It prints `state pushing` / `state idle` around each sync (the harness kills desktops mid-push) and
 `ready` once signed in; problems go to stderr.
+
+The faults of issue 22 it takes part in: `--version` presents another desktop version (the previous
+release during a rolling upgrade of the server); `--clock-offset` skews the clock its `ServerInfo`
+reads (the harness prefers a real wrong clock, libfaketime, when the machine has it); `--data` puts its
+files on a disk the harness fills up now and then. It prints `notice <kind>` when the server tells it
+something (`update`, `clock`, a missing feature), `clock <seconds>` with the offset it measured, and
+`diskfull <what>` when a full disk stopped a sync or refused a change.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
+import logging
 import random
 import sqlite3
 import sys
@@ -32,11 +41,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cmdesk
 from cmdesk.domain.errors import DomainError
-from cmdesk.services import commands
+from cmdesk.services import commands, storage
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import CommandState, Outbox
+from cmdesk.services.server_info import ServerClock, ServerInfo
 from cmdesk.services.sync import SessionExpired, SyncEngine
 
 CREATE_CODE = "create_top_up_code"
@@ -59,6 +70,17 @@ ACTIONS: list[tuple[str, int]] = [
 ]
 
 
+@contextlib.contextmanager
+def _disk() -> Any:
+    """The journal's SQLite errors of a full disk as `DiskFull` (as the outbox's)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if storage.is_disk_full(exc):
+            raise storage.DiskFull(storage.NOT_SAVED) from exc
+        raise
+
+
 class Journal:
     """Public redemptions of top-up codes: key and body on disk before the request leaves."""
 
@@ -74,7 +96,7 @@ class Journal:
 
     def add(self, code_id: str, body: dict[str, Any]) -> str:
         key = uuid.uuid4().hex
-        with self._lock:
+        with self._lock, _disk():
             self._conn.execute(
                 "INSERT INTO redeems (key, code_id, body, state) VALUES (?, ?, ?, 'pending')",
                 (key, code_id, json.dumps(body)),
@@ -82,7 +104,7 @@ class Journal:
         return key
 
     def settle(self, key: str, state: str, status: int, answer: Any) -> None:
-        with self._lock:
+        with self._lock, _disk():
             self._conn.execute(
                 "UPDATE redeems SET state = ?, status = ?, answer = ? WHERE key = ?",
                 (state, status, json.dumps(answer, default=str), key),
@@ -120,13 +142,24 @@ class Desktop:
     """A desktop's service layer on one folder, with the random user of the soak test."""
 
     def __init__(
-        self, url: str, folder: Path, login: str, password: str, rng: random.Random | None = None
+        self,
+        url: str,
+        folder: Path,
+        login: str,
+        password: str,
+        rng: random.Random | None = None,
+        *,
+        version: str = cmdesk.__version__,
+        clock: ServerClock | None = None,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.login = login
         self.password = password
         self.rng = rng or random.Random()
-        self.api = ApiClient(url, connect_timeout=3, read_timeout=20, retries=3, backoff=0.05)
+        self.server = ServerInfo(clock or ServerClock(), version=version)
+        self.api = ApiClient(
+            url, connect_timeout=3, read_timeout=20, retries=3, backoff=0.05, server=self.server
+        )
         self.cache = Cache(folder / "cache.sqlite3")
         self.outbox = Outbox(folder / "outbox.sqlite3")
         self.journal = Journal(folder / "journal.sqlite3")
@@ -149,7 +182,9 @@ class Desktop:
                 if time.monotonic() > deadline:
                     raise
                 log(f"sign-in failed, retrying: {error}")
-                time.sleep(0.3)
+                # As the server asks (a busy hashing gate, the database away), or a moment.
+                wait = error.retry_after if isinstance(error, ApiError) else None
+                time.sleep(min(float(wait), 10.0) if wait else 0.3)
 
     def sync(self, *, check_counts: bool = False) -> bool:
         """One push + pull; False when the line or the server failed (it is tried again later).
@@ -158,6 +193,8 @@ class Desktop:
             if self.engine.sync_once(check_counts=check_counts).rebuilt:
                 print("rebuilt", flush=True)
             return True
+        except storage.DiskFull:
+            print("diskfull sync", flush=True)
         except SessionExpired:
             self.sign_in(time.monotonic() + 60)
         except OfflineError:
@@ -184,17 +221,38 @@ class Desktop:
             settled += 1
         return settled
 
+    last_error = ""  # the last failure `drain` met (said when a desktop could not send everything)
+
     def drain(self, deadline: float) -> bool:
-        """Push until the outbox and the journal have nothing left to send; True when both are empty."""
-        while True:
-            self.redeem_pending()
-            with contextlib.suppress(OfflineError, ApiError):
-                self.engine.push()
-            if self.outbox.pending_count() == 0 and not self.journal.rows("pending"):
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.5)
+        """Push until the outbox and the journal have nothing left to send; True when both are empty.
+        `last_error` keeps the last reason a push stopped (the engine's log, or the error raised)."""
+        seen = self
+
+        class Stops(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                seen.last_error = record.getMessage()
+
+        engine_log = logging.getLogger("cmdesk.services.sync")
+        handler, level = Stops(logging.INFO), engine_log.level
+        engine_log.addHandler(handler)
+        engine_log.setLevel(logging.INFO)
+        try:
+            while True:
+                self.redeem_pending()
+                try:
+                    report = self.engine.push()
+                    if report.offline:
+                        self.last_error = "no answer (offline)"
+                except (OfflineError, ApiError) as error:
+                    self.last_error = repr(error)
+                if self.outbox.pending_count() == 0 and not self.journal.rows("pending"):
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
+        finally:
+            engine_log.removeHandler(handler)
+            engine_log.setLevel(level)
 
     # ---- the user -----------------------------------------------------------------------------------
 
@@ -221,6 +279,9 @@ class Desktop:
             return action if handler() else None
         except DomainError:
             return None  # checked on the desktop before queueing (e.g. nothing to edit yet)
+        except storage.DiskFull:
+            print("diskfull change", flush=True)  # never recorded: the user is told, nothing is lost
+            return None
 
     def _do_transfer_stamps(self) -> bool:
         ctis = self._ctis()
@@ -367,10 +428,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-file", type=Path, required=True)
     parser.add_argument("--pace", type=float, default=0.3, help="longest pause between actions (s)")
     parser.add_argument("--sync-rate", type=float, default=0.35, help="chance of a sync after an action")
+    parser.add_argument("--version", default=cmdesk.__version__, help="the desktop version it presents")
+    parser.add_argument("--clock-offset", type=float, default=0.0, help="seconds its clock is off")
     args = parser.parse_args(argv)
-    desktop = Desktop(args.url, args.folder, args.login, args.password, random.Random(args.seed))
+    clock = ServerClock()
+    if args.clock_offset:
+        offset = dt.timedelta(seconds=args.clock_offset)
+        clock = ServerClock(local=lambda: dt.datetime.now(dt.UTC) + offset)
+    desktop = _open(args, clock)
+    told = desktop.server
+
+    def tell(kind: str) -> None:
+        print(f"notice {kind}", flush=True)
+        if kind == "clock" and told.clock.offset is not None:
+            print(f"clock {told.clock.offset.total_seconds():.1f}", flush=True)
+
+    told.subscribe(tell)
     try:
-        desktop.sign_in(time.monotonic() + 120)
+        desktop.sign_in(time.monotonic() + 300)  # minutes of busy Argon2 on a loaded machine
         print("ready", flush=True)
         rng = desktop.rng
         while not args.stop_file.exists():
@@ -382,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
                     print("state idle", flush=True)
             except (OfflineError, ApiError, SessionExpired) as error:
                 log(f"line: {error!r}")
+            except storage.DiskFull:
+                print("diskfull other", flush=True)
             except Exception:
                 log("unexpected: " + traceback.format_exc().replace("\n", " | "))
             time.sleep(rng.uniform(0, args.pace))
@@ -389,6 +466,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         desktop.close()
+
+
+def _open(args: argparse.Namespace, clock: ServerClock) -> Desktop:
+    """The desktop's files, opened again and again while its disk is full (restarted on a full disk,
+    SQLite cannot even make its shared-memory file)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return Desktop(
+                args.url,
+                args.folder,
+                args.login,
+                args.password,
+                random.Random(args.seed),
+                version=args.version,
+                clock=clock,
+            )
+        except (sqlite3.Error, OSError, storage.DiskFull) as error:
+            if time.monotonic() > deadline:
+                raise
+            print("diskfull open", flush=True)
+            log(f"line: could not open the files ({error!r}); trying again")
+            time.sleep(1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user and is
 started through `runuser`. The server listens only on 127.0.0.1, on a free port, in a temporary
 folder that `stop()` removes. `python -m cmdesk.devtools.postgres` starts one and prints its URL.
+
+`restart()`, `halt()` and `resume()` stop and start the same cluster with `pg_ctl` (its data kept), for
+tests and the soak of a database that restarts under load.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class TempPostgres:
     port: int
     bindir: Path
     as_postgres_user: bool
+    options: str = ""
 
     @property
     def url(self) -> str:
@@ -54,6 +58,34 @@ class TempPostgres:
     def _cmd(self, *args: str) -> list[str]:
         cmd = [str(self.bindir / args[0]), *args[1:]]
         return ["runuser", "-u", "postgres", "--", *cmd] if self.as_postgres_user else cmd
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "postgres.log"
+
+    def _pg_ctl(self, *args: str, timeout: float = 120) -> None:
+        # -l: the server's output goes to the log, not to this process's pipes (which it would hold).
+        done = subprocess.run(
+            self._cmd("pg_ctl", "-D", str(self.folder / "data"), *args),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl {args[-1]} falló: {done.stderr or done.stdout}")
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (`fast`: connections are closed, transactions rolled
+        back; `immediate`: as a crash)."""
+        self._pg_ctl("-m", mode, "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server again after `halt()`, with its first options."""
+        self._pg_ctl("-o", self.options, "-l", str(self.log_path), "-w", "-t", "60", "start")
+
+    def restart(self, mode: str = "fast") -> None:
+        """`pg_ctl restart`: every connection is closed, the server is back when this returns."""
+        self._pg_ctl("-m", mode, "-o", self.options, "-l", str(self.log_path), "-w", "-t", "60", "restart")
 
     def stop(self) -> None:
         subprocess.run(
@@ -72,7 +104,11 @@ class TempPostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 
-def start(max_connections: int = 200) -> TempPostgres:
+def start(max_connections: int = 200, *, crash_safe: bool = False) -> TempPostgres:
+    """A throwaway cluster. Fast and unsafe by default (no fsync, asynchronous commits: a crash of the
+    server process may lose the last commits); `crash_safe` keeps synchronous commits, so a server
+    killed with `restart("immediate")` loses nothing it acknowledged (the machine itself not crashing,
+    fsync stays off)."""
     bindir = _bindir()
     as_pg = hasattr(os, "geteuid") and os.geteuid() == 0
     folder = Path(tempfile.mkdtemp(prefix="cmdesk-pg-"))
@@ -80,7 +116,14 @@ def start(max_connections: int = 200) -> TempPostgres:
     if as_pg:
         shutil.chown(folder, "postgres", "postgres")
         folder.chmod(0o700)
-    pg = TempPostgres(folder, free_port(), bindir, as_pg)
+    port = free_port()
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c max_connections={max_connections} "
+        f"-c unix_socket_directories={folder} -c fsync=off "
+        f"-c synchronous_commit={'on' if crash_safe else 'off'} "
+        "-c full_page_writes=off -c shared_buffers=256MB"
+    )
+    pg = TempPostgres(folder, port, bindir, as_pg, opts)
     init = subprocess.run(
         pg._cmd("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"),
         capture_output=True,
@@ -88,12 +131,7 @@ def start(max_connections: int = 200) -> TempPostgres:
     )
     if init.returncode != 0:
         raise RuntimeError(f"initdb falló: {init.stderr}")
-    opts = (
-        f"-c listen_addresses=127.0.0.1 -c port={pg.port} -c max_connections={max_connections} "
-        f"-c unix_socket_directories={folder} -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c shared_buffers=256MB"
-    )
-    log = folder / "postgres.log"
+    log = pg.log_path
     started = subprocess.run(
         pg._cmd("pg_ctl", "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"),
         capture_output=True,

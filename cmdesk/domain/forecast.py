@@ -146,12 +146,17 @@ def cti_forecast(cti: CtiUsage, today: date) -> Forecast:
     """A CTI's own figures. Unlimited: no balance; blocked: its balance, but it does not run out."""
     start, days = window(today, cti.created_on)
     cpd = cpd_centi(sum(n for day, n in cti.daily.items() if start <= day <= today), days)
-    if not cti.standard:
+    return forecast_of(cti.standard, cti.active, cti.balance, cpd)
+
+
+def forecast_of(standard: bool, active: bool, balance: int, cpd: int) -> Forecast:
+    """A CTI's figures from its C.P.D. (hundredths) over its window (`cti_forecast`'s rules)."""
+    if not standard:
         return Forecast(cpd, None, None, None)
-    if not cti.active:
-        return Forecast(cpd, cti.balance, None, None)
-    remaining = days_remaining(cti.balance, cpd)
-    return Forecast(cpd, cti.balance, remaining, risk_band(remaining, cpd))
+    if not active:
+        return Forecast(cpd, balance, None, None)
+    remaining = days_remaining(balance, cpd)
+    return Forecast(cpd, balance, remaining, risk_band(remaining, cpd))
 
 
 def combined_forecast(parts: Iterable[tuple[int, int]]) -> Forecast | None:

@@ -18,6 +18,7 @@ from cmdesk.domain.enums import (
     SoftwareFileKind,
     StampingAccountKind,
 )
+from cmdesk.domain.forecast import RISK_BAND_LABELS
 from cmdesk.domain.portfolio import ClientCategory, ClientSort
 
 ASSETS: Mapping[str, str] = {Asset.STAMPS: "Timbres", Asset.POINTS: "Puntos"}
@@ -101,6 +102,46 @@ CLIENT_SORTS: Mapping[str, str] = {
     ClientSort.CREATED_ASC: "Fecha de alta más antigua",
     ClientSort.LAST_ISSUE_DESC: "Última emisión más reciente",
     ClientSort.LAST_ISSUE_ASC: "Última emisión más antigua",
+}
+
+# A user's invitation (Herramientas → Usuarios), as `cmdesk.domain.mails.invitation_state` reads it.
+INVITATION_STATES: Mapping[str, str] = {
+    "pending": "Pendiente",
+    "sending": "Por enviar",
+    "accepted": "Aceptada",
+    "expired": "Vencida",
+    "mail_failed": "Correo fallido",
+}
+
+# The mails the server sends (the API's Mail `kind`).
+MAIL_KINDS: Mapping[str, str] = {
+    "confirm_email": "Confirmación de correo",
+    "invitation": "Invitación",
+    "password_reset": "Restablecer contraseña",
+    "expiry_reminder": "Aviso de vencimiento",
+    "notice": "Aviso",
+}
+
+# A mail the server sends, as `cmdesk.domain.mails.mail_state` reads it.
+MAIL_STATES: Mapping[str, str] = {
+    "queued": "En cola",
+    "retrying": "En espera de reintento",
+    "sent": "Enviado",
+    "failed": "No se pudo enviar",
+    "cancelled": "No se envió",
+}
+
+
+# The Riesgo filters of the Clientes and Timbrado tabs (`cmdesk.domain.forecast`).
+RISK_BANDS: Mapping[str, str] = {str(band): text for band, text in RISK_BAND_LABELS.items()}
+
+# Low-balance alerts (API.md "Low-balance alerts").
+ALERT_STATES: Mapping[str, str] = {"new": "Nueva", "seen": "Vista", "resolved": "Resuelta"}
+ALERT_RULE_SCOPES: Mapping[str, str] = {
+    "account": "Toda la cuenta",
+    "own_balance": "Saldo propio del distribuidor",
+    "client": "Cliente",
+    "stamping_account": "Cuenta de timbrado",
 }
 
 

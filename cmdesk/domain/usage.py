@@ -135,3 +135,27 @@ def decode_summary(summary: Mapping[str, Any] | None) -> dict[date, int]:
             out[day] = value
             day += timedelta(days=1)
     return out
+
+
+def summary_total(summary: Mapping[str, Any] | None, start: date, end: date) -> int:
+    """CFDI a usage summary counts on the days `start .. end` (inclusive): what `decode_summary`
+    gives summed over those days, without building a date per day (the desktop's cache adds up the
+    C.P.D. window of every CTI of a first sync this way). Raises ValueError as `decode_summary`."""
+    if summary is None:
+        return 0
+    since, daily = summary.get("since"), summary.get("daily")
+    if not isinstance(since, str) or not isinstance(daily, list):
+        raise ValueError("a usage summary has a `since` date and a `daily` list")
+    day = date.fromisoformat(since).toordinal()
+    first, last = start.toordinal(), end.toordinal()
+    total = 0
+    for value in daily:
+        if not isinstance(value, int) or isinstance(value, bool) or value == 0:
+            raise ValueError("usage summary entries are non-zero integers")
+        if value < 0:
+            day -= value
+        else:
+            if first <= day <= last:
+                total += value
+            day += 1
+    return total

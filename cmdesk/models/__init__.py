@@ -19,7 +19,7 @@ from cmdesk.models.base import Base, Synced, utcnow
 from cmdesk.models.billing import Invoice, TopUpCode
 from cmdesk.models.catalog import CatalogContract, CatalogFee, CatalogPackage, Contract, License, PricePackage
 from cmdesk.models.clients import Client, ClientInteraction, SupportPolicy
-from cmdesk.models.ledger import Charge, Movement
+from cmdesk.models.ledger import BulkTransferChunk, BulkTransferRun, Charge, Movement
 from cmdesk.models.mail import Invitation, LinkToken, OutboundMail
 from cmdesk.models.server import ServerSecret
 from cmdesk.models.software import SoftwareFile, SoftwareProduct
@@ -41,6 +41,8 @@ __all__ = [
     "AuditSubject",
     "AutoSaleRule",
     "Base",
+    "BulkTransferChunk",
+    "BulkTransferRun",
     "CatalogContract",
     "CatalogFee",
     "CatalogPackage",

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cmdesk.models.base import Base, Synced, id_column, utcnow
+from cmdesk.models.base import Base, BigInt, Synced, id_column, utcnow
 
 
 class Movement(Synced, Base):
@@ -76,3 +76,35 @@ class Charge(Synced, Base):
 
     def feed_audience(self) -> list[str]:
         return [self.account_id]
+
+
+class BulkTransferRun(Base):
+    """A bulk transfer applied in short transactions, so that on SQLite the write lock is never held
+    for long (`bulk_transfers.begin_bulk_run`). Created in the transaction that accepts the bulk, with the
+    distributor already debited: its chunks hold the movements to write and, until they are
+    written, what was debited for them. The transaction that closes it stores the answer for the
+    idempotency key (`idempotency_record_id`) and removes it. The ledger counts what the chunks
+    hold, so the books balance at every commit; a run a dead worker left is finished by whoever
+    takes its key over, or at the next start of the server (`bulk_transfers.finish_bulk_runs`)."""
+
+    __tablename__ = "bulk_transfer_runs"
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    idempotency_record_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class BulkTransferChunk(Base):
+    """A few hundred movements of a `BulkTransferRun` (JSON rows, in the items' order) and, until
+    they are written (`written`), the stamps and points they carry (counted by the ledger)."""
+
+    __tablename__ = "bulk_transfer_chunks"
+
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("bulk_transfer_runs.id", ondelete="CASCADE"), index=True)
+    rows: Mapped[str] = mapped_column(Text)
+    written: Mapped[bool] = mapped_column(Boolean, default=False)
+    stamps: Mapped[int] = mapped_column(BigInteger, default=0)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)

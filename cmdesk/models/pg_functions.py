@@ -1,4 +1,5 @@
-"""Server-side functions of the PostgreSQL schema.
+"""Server-side functions of the PostgreSQL schema: `cmdesk_consume` (stamping) and `cmdesk_transfer`
+(transfers, described with its text below).
 
 `cmdesk_consume` is the stamping fast path (`POST /v1/stamping/consume`): the whole consumption of one
 stamp in one call, so a request costs one round trip and one short transaction instead of five
@@ -135,7 +136,381 @@ CONSUME_FUNCTION = CONSUME_FUNCTION_V2
 
 DROP_CONSUME_FUNCTION = "DROP FUNCTION IF EXISTS cmdesk_consume(text, text, text, text, timestamptz)"
 
-_install = DDL(CONSUME_FUNCTION)  # type: ignore[no-untyped-call]
-_remove = DDL(DROP_CONSUME_FUNCTION)  # type: ignore[no-untyped-call]
-event.listen(Base.metadata, "after_create", _install.execute_if(dialect="postgresql"))
-event.listen(Base.metadata, "before_drop", _remove.execute_if(dialect="postgresql"))
+# `cmdesk_transfer`: the transfer fast path (`POST /v1/transfers` and `/v1/transfers/bulk`), one
+# call — one round trip, one short transaction — for one transfer or a bulk of thousands, set-based.
+# It keeps the rules of `cmdesk.server.operations.ledger.transfer` (the reference) and of the API's
+# idempotency (`cmdesk.server.idempotency`):
+#
+# - who: the account must be `active` and, with `p_session`, the bearer token's session still open
+#   and its profile still a member of the account (`operations.auth.authenticate`), checked here in
+#   the same round trip on every call; otherwise `general` (the general path decides and words it);
+# - the key: a key already stored answers from it — the same body its answer (`replay`), another body
+#   `reused`, a claim still running `in_progress`; a stale claim (older than `p_stale`) is taken over,
+#   unless a bulk the general path accepted holds it (`general`). A new key is stored, completed with
+#   the answer, at the end of the transaction: a request with the same key that committed meanwhile
+#   makes it raise SQLSTATE CM002 (everything rolls back; the caller calls again and gets `replay`);
+# - the caller checked every rule that needs no database; the targets are looked up, and a refusal
+#   raises SQLSTATE CM001 with the refusal code of `ledger.TARGET_REFUSALS` (or
+#   `insufficient_balance`) and the item's number as detail, the one the reference meets first item
+#   by item: everything rolls back, and the caller stores the refusal with the key;
+# - the distributor is debited once per asset by a conditional UPDATE (its version bumped once per
+#   item, as the reference does), each target credited once, the movements inserted (a sale "por
+#   facturar" when it has an amount), the feed written (stamped with the transaction's id, like
+#   `feed.record`) and the answer (the movement, or {"movements": [...]}) returned and stored.
+TRANSFER_FUNCTION_V1 = """
+CREATE OR REPLACE FUNCTION cmdesk_transfer(
+    p_account text, p_profile text, p_session text,
+    p_key text, p_hash text, p_path text,
+    p_now timestamptz, p_now_text text, p_expires timestamptz, p_stale timestamptz, p_bulk boolean,
+    p_ids text[], p_assets text[], p_types text[], p_targets text[],
+    p_quantities bigint[], p_amounts bigint[], p_comments text[],
+    OUT status text, OUT http_status integer, OUT body text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    e record;
+    v_rec bigint;
+    v_parent text;
+    v_state text;
+    v_open boolean;
+    v_item integer;
+    v_low integer;
+    v_clients text[];
+    v_counterparts text[];
+    v_refusals text[];
+    v_stamps bigint;
+    v_points bigint;
+    v_txid bigint;
+BEGIN
+    SELECT a.status, a.parent_id,
+           p_session IS NULL
+           OR (EXISTS (SELECT 1 FROM memberships m
+                        WHERE m.account_id = p_account AND m.profile_id = p_profile)
+               AND NOT EXISTS (SELECT 1 FROM refresh_tokens t
+                                WHERE t.family_id = p_session AND t.revoked_at IS NOT NULL))
+      INTO v_state, v_parent, v_open
+      FROM accounts a
+     WHERE a.id = p_account;
+    IF NOT FOUND OR NOT v_open OR v_state <> 'active' THEN
+        status := 'general';
+        RETURN;
+    END IF;
+
+    SELECT r.id, r.request_hash, r.completed, r.status_code, r.response_body, r.created_at INTO e
+      FROM idempotency_records r
+     WHERE r.scope = p_account AND r.key = p_key;
+    IF FOUND THEN
+        IF e.request_hash <> p_hash THEN
+            status := 'reused';
+            RETURN;
+        END IF;
+        IF e.completed THEN
+            status := 'replay';
+            http_status := e.status_code;
+            body := e.response_body;
+            RETURN;
+        END IF;
+        IF e.created_at >= p_stale THEN
+            status := 'in_progress';
+            RETURN;
+        END IF;
+        PERFORM 1 FROM bulk_transfer_runs b WHERE b.idempotency_record_id = e.id;
+        IF FOUND THEN
+            status := 'general';  -- a bulk the general path accepted: it finishes it
+            RETURN;
+        END IF;
+        UPDATE idempotency_records r SET created_at = p_now
+         WHERE r.id = e.id AND NOT r.completed AND r.created_at = e.created_at;
+        IF NOT FOUND THEN
+            status := 'in_progress';
+            RETURN;
+        END IF;
+        v_rec := e.id;
+    END IF;
+
+    -- Each item's target, or why it refuses (the codes of ledger.TARGET_REFUSALS), and the totals.
+    SELECT array_agg(x.refusal ORDER BY x.n), array_agg(x.client ORDER BY x.n),
+           array_agg(x.counterpart ORDER BY x.n), min(x.n) FILTER (WHERE x.refusal IS NOT NULL),
+           coalesce(sum(x.q) FILTER (WHERE x.asset = 'stamps'), 0),
+           coalesce(sum(x.q) FILTER (WHERE x.asset = 'points'), 0)
+      INTO v_refusals, v_clients, v_counterparts, v_item, v_stamps, v_points
+      FROM (SELECT i.n, i.asset, i.q,
+                   CASE
+                       WHEN i.ttype = 'stamping_account' AND s.id IS NULL THEN 'cti_not_found'
+                       WHEN i.ttype = 'stamping_account' AND s.kind <> 'standard' THEN 'cti_unlimited'
+                       WHEN i.ttype = 'client' AND c.id IS NULL THEN 'client_not_found'
+                       WHEN i.ttype = 'account' AND a.id IS NULL THEN 'account_not_found'
+                       WHEN i.ttype = 'account' AND a.status IN ('cancelled', 'unvalidated')
+                           THEN 'account_closed'
+                   END AS refusal,
+                   coalesce(s.client_id, c.id) AS client,
+                   a.id AS counterpart
+              FROM unnest(p_types, p_targets, p_assets, p_quantities)
+                   WITH ORDINALITY AS i(ttype, tid, asset, q, n)
+              LEFT JOIN stamping_accounts s
+                     ON i.ttype = 'stamping_account' AND s.id = i.tid AND s.account_id = p_account
+              LEFT JOIN clients c ON i.ttype = 'client' AND c.id = i.tid AND c.account_id = p_account
+              LEFT JOIN accounts a ON i.ttype = 'account' AND a.id = i.tid AND a.parent_id = p_account) x;
+
+    IF v_item IS NULL THEN
+        UPDATE accounts a
+           SET stamps_balance = a.stamps_balance - v_stamps, points_balance = a.points_balance - v_points,
+               version = a.version + cardinality(p_ids)
+         WHERE a.id = p_account AND a.stamps_balance >= v_stamps AND a.points_balance >= v_points;
+    END IF;
+    IF v_item IS NOT NULL OR NOT FOUND THEN
+        -- The first item whose quantity the balance no longer covers, taken in order.
+        SELECT min(x.n) INTO v_low
+          FROM (SELECT u.n, u.asset, sum(u.q) OVER (PARTITION BY u.asset ORDER BY u.n) AS spent
+                  FROM unnest(p_assets, p_quantities) WITH ORDINALITY AS u(asset, q, n)) x,
+               accounts a
+         WHERE a.id = p_account
+           AND x.spent > CASE WHEN x.asset = 'stamps' THEN a.stamps_balance ELSE a.points_balance END;
+        IF v_low IS NOT NULL AND (v_item IS NULL OR v_low < v_item) THEN
+            RAISE EXCEPTION USING ERRCODE = 'CM001', MESSAGE = 'insufficient_balance', DETAIL = v_low::text;
+        END IF;
+        IF v_item IS NULL THEN  -- spent meanwhile, and covered again at once: answer as if refused
+            RAISE EXCEPTION USING ERRCODE = 'CM001', MESSAGE = 'insufficient_balance',
+                                  DETAIL = cardinality(p_ids)::text;
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'CM001', MESSAGE = v_refusals[v_item], DETAIL = v_item::text;
+    END IF;
+
+    IF 'stamping_account' = ANY (p_types) THEN
+        UPDATE stamping_accounts s
+           SET balance = s.balance + t.q, credited = s.credited + t.q, version = s.version + t.k,
+               last_credit_at = p_now
+          FROM (SELECT u.tid, sum(u.q) AS q, count(*) AS k
+                  FROM unnest(p_types, p_targets, p_quantities) AS u(ttype, tid, q)
+                 WHERE u.ttype = 'stamping_account'
+                 GROUP BY u.tid) t
+         WHERE s.id = t.tid;
+    END IF;
+    IF 'client' = ANY (p_types) THEN
+        UPDATE clients c
+           SET points_balance = c.points_balance + t.q, version = c.version + t.k
+          FROM (SELECT u.tid, sum(u.q) AS q, count(*) AS k
+                  FROM unnest(p_types, p_targets, p_quantities) AS u(ttype, tid, q)
+                 WHERE u.ttype = 'client'
+                 GROUP BY u.tid) t
+         WHERE c.id = t.tid;
+    END IF;
+    IF 'account' = ANY (p_types) THEN
+        UPDATE accounts a
+           SET stamps_balance = a.stamps_balance + t.s, points_balance = a.points_balance + t.p,
+               version = a.version + t.k
+          FROM (SELECT u.tid, coalesce(sum(u.q) FILTER (WHERE u.asset = 'stamps'), 0) AS s,
+                       coalesce(sum(u.q) FILTER (WHERE u.asset = 'points'), 0) AS p, count(*) AS k
+                  FROM unnest(p_types, p_targets, p_assets, p_quantities) AS u(ttype, tid, asset, q)
+                 WHERE u.ttype = 'account'
+                 GROUP BY u.tid) t
+         WHERE a.id = t.tid;
+    END IF;
+
+    INSERT INTO movements (id, account_id, counterpart_account_id, version, kind, asset, quantity,
+                           amount_cents, source_type, source_id, target_type, target_id, client_id,
+                           comments, created_at, created_by)
+    SELECT u.id, p_account, u.counterpart, 1, 'transfer', u.asset, u.q, u.amount, 'account', p_account,
+           u.ttype, u.tid, u.client, u.comments, p_now, p_profile
+      FROM unnest(p_ids, p_assets, p_types, p_targets, p_quantities, p_amounts, p_comments, v_clients,
+                  v_counterparts) AS u(id, asset, ttype, tid, q, amount, comments, client, counterpart);
+
+    v_txid := pg_current_xact_id()::text::bigint;
+    INSERT INTO change_log (account_id, entity, entity_id, txid, deleted, created_at)
+    SELECT f.account_id, f.entity, f.entity_id, v_txid, false, p_now
+      FROM (SELECT p_account AS account_id, 'account' AS entity, p_account AS entity_id
+            UNION ALL
+            SELECT v_parent, 'distributor', p_account WHERE v_parent IS NOT NULL
+            UNION ALL
+            SELECT DISTINCT f.account_id, f.entity, f.entity_id
+              FROM unnest(p_types, p_targets, v_clients) AS u(ttype, tid, client)
+             CROSS JOIN LATERAL (VALUES (p_account, 'stamping_account', u.tid, u.ttype = 'stamping_account'),
+                                        (p_account, 'client', u.client, u.ttype <> 'account'),
+                                        (u.tid, 'account', u.tid, u.ttype = 'account'),
+                                        (p_account, 'distributor', u.tid, u.ttype = 'account'))
+                   AS f(account_id, entity, entity_id, wanted)
+             WHERE f.wanted
+            UNION ALL
+            SELECT p_account, 'movement', u.id FROM unnest(p_ids) AS u(id)
+            UNION ALL
+            SELECT u.counterpart, 'movement', u.id
+              FROM unnest(p_ids, v_counterparts) AS u(id, counterpart)
+             WHERE u.counterpart IS NOT NULL) f;
+
+    -- The answer as text, concatenated (json_build_object per movement cost more than writing the
+    -- movements); every value that is not a fixed word or a number goes through to_json.
+    SELECT string_agg(
+               '{"id":' || to_json(u.id)::text || ',"version":1,"kind":"transfer","asset":'
+               || to_json(u.asset)::text || ',"quantity":' || u.q || ',"amount_cents":' || u.amount
+               || ',"source":{"type":"account","id":' || to_json(p_account)::text
+               || '},"target":{"type":' || to_json(u.ttype)::text || ',"id":' || to_json(u.tid)::text
+               || '},"client_id":' || coalesce(to_json(u.client)::text, 'null')
+               || ',"account_id":' || to_json(p_account)::text
+               || ',"comments":' || to_json(u.comments)::text
+               || ',"created_at":' || to_json(p_now_text)::text
+               || ',"created_by":' || to_json(p_profile)::text
+               || ',"invoice_id":null,"top_up_code_id":null,"contract_id":null}',
+               ',' ORDER BY u.n)
+      INTO body
+      FROM unnest(p_ids, p_assets, p_types, p_targets, p_quantities, p_amounts, p_comments, v_clients)
+           WITH ORDINALITY AS u(id, asset, ttype, tid, q, amount, comments, client, n);
+    IF p_bulk THEN
+        body := '{"movements":[' || body || ']}';
+    END IF;
+    status := 'ok';
+    http_status := 201;
+    IF v_rec IS NOT NULL THEN  -- a stale claim taken over
+        UPDATE idempotency_records r
+           SET completed = true, status_code = 201, response_body = body
+         WHERE r.id = v_rec;
+        RETURN;
+    END IF;
+    INSERT INTO idempotency_records (scope, key, request_hash, method, path, completed, status_code,
+                                     response_body, created_at, expires_at)
+    VALUES (p_account, p_key, p_hash, 'POST', p_path, true, 201, body, p_now, p_expires)
+    ON CONFLICT (scope, key) DO NOTHING
+    RETURNING id INTO v_rec;
+    IF v_rec IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'CM002', MESSAGE = 'key_taken';
+    END IF;
+END;
+$$
+"""
+
+
+# V2 = V1 + the issue 15 and 18 rules the general path keeps (see `cmdesk.server.transfer_fast`):
+# - an account past its expiry date (Vencido between two runs of the maintenance) is handed to the
+#   general path, which refuses it (`account_blocked`) as it refuses every other operation;
+# - `p_audit` ({"action", "route", "device", "ip", "reason"}, or NULL: no record) makes the call write
+#   the bitácora's record the ORM recorder writes for `ledger.transfer` (one per call, a bulk's too):
+#   the first movement its main entity; in `changes` the distributor's balances before and after,
+#   each target's (read after the credit, while this transaction holds their rows), and the other
+#   movements; its subjects the distributor, the targets and their clients
+#   (`cmdesk.server.operations.transfer_audit` notes the same for the general path's set-based bulk).
+_V1_SIGNATURE = (
+    "p_now timestamptz, p_now_text text, p_expires timestamptz, p_stale timestamptz, p_bulk boolean,"
+)
+_V1_DECLARE = "    v_txid bigint;\n"
+_V1_WHO = """    SELECT a.status, a.parent_id,
+           p_session IS NULL"""
+_V1_WHO_INTO = """      INTO v_state, v_parent, v_open
+      FROM accounts a
+     WHERE a.id = p_account;
+    IF NOT FOUND OR NOT v_open OR v_state <> 'active' THEN"""
+_V1_DEBIT = (
+    "         WHERE a.id = p_account AND a.stamps_balance >= v_stamps AND a.points_balance >= v_points;\n"
+)
+_V1_ANSWER = "    -- The answer as text, concatenated"
+# The record's JSON is written as text and parsed once (jsonb_build_object per movement and per target
+# cost more); every value that is not a fixed word or a number goes through to_json, as in the answer.
+# A 5,000-item bulk's record holds its 5,000 movements and targets, as the general path's does: about
+# 3 MB of JSON and 10,000 subjects, some 0.3 s of the call on a loaded machine.
+_AUDIT = """    IF p_audit IS NOT NULL THEN
+        SELECT max(x.mv) FILTER (WHERE x.n = 1),
+               string_agg('{"entity":"movement","id":' || x.idj || ',"op":"create","before":null,"after":'
+                          || x.mv || '}', ',' ORDER BY x.n) FILTER (WHERE x.n > 1)
+          INTO v_main, v_moves
+          FROM (SELECT u.n, to_json(u.id)::text AS idj,
+                       '{"id":' || to_json(u.id)::text || ',"account_id":' || v_me
+                       || ',"counterpart_account_id":' || coalesce(to_json(u.counterpart)::text, 'null')
+                       || ',"kind":"transfer","asset":' || to_json(u.asset)::text
+                       || ',"quantity":' || u.q || ',"amount_cents":' || u.amount
+                       || ',"source_type":"account","source_id":' || v_me
+                       || ',"target_type":' || to_json(u.ttype)::text
+                       || ',"target_id":' || to_json(u.tid)::text
+                       || ',"client_id":' || coalesce(to_json(u.client)::text, 'null')
+                       || ',"comments":' || to_json(u.comments)::text
+                       || ',"created_at":' || to_json(p_now_text)::text
+                       || ',"created_by":' || to_json(p_profile)::text || '}' AS mv
+                  FROM unnest(p_ids, p_assets, p_types, p_targets, p_quantities, p_amounts, p_comments,
+                              v_clients, v_counterparts) WITH ORDINALITY
+                       AS u(id, asset, ttype, tid, q, amount, comments, client, counterpart, n)) x;
+        SELECT string_agg(
+                   '{"entity":'
+                   || CASE t.ttype WHEN 'account' THEN '"distributor"' ELSE to_json(t.ttype)::text END
+                   || ',"id":' || to_json(t.tid)::text || ',"op":"update","before":{'
+                   || concat_ws(',', '"balance":' || (s.balance - t.st),
+                                '"stamps_balance":' || CASE WHEN t.st > 0 THEN a.stamps_balance - t.st END,
+                                '"points_balance":' || CASE WHEN t.pt > 0 THEN p.points - t.pt END)
+                   || '},"after":{'
+                   || concat_ws(',', '"balance":' || s.balance,
+                                '"stamps_balance":' || CASE WHEN t.st > 0 THEN a.stamps_balance END,
+                                '"points_balance":' || CASE WHEN t.pt > 0 THEN p.points END)
+                   || '}}', ',' ORDER BY t.pos),
+               string_agg(DISTINCT
+                   '["' || CASE t.ttype WHEN 'account' THEN 'distributor' ELSE t.ttype END || '",'
+                   || to_json(t.tid)::text || ']'
+                   || CASE WHEN s.client_id IS NOT NULL
+                           THEN ',["client",' || to_json(s.client_id)::text || ']' ELSE '' END, ',')
+          INTO v_targets, v_subjects
+          FROM (SELECT u.ttype, u.tid, min(u.n) AS pos,
+                       coalesce(sum(u.q) FILTER (WHERE u.asset = 'stamps'), 0) AS st,
+                       coalesce(sum(u.q) FILTER (WHERE u.asset = 'points'), 0) AS pt
+                  FROM unnest(p_types, p_targets, p_assets, p_quantities)
+                       WITH ORDINALITY AS u(ttype, tid, asset, q, n)
+                 GROUP BY u.ttype, u.tid) t
+          LEFT JOIN stamping_accounts s ON t.ttype = 'stamping_account' AND s.id = t.tid
+          LEFT JOIN clients c ON t.ttype = 'client' AND c.id = t.tid
+          LEFT JOIN accounts a ON t.ttype = 'account' AND a.id = t.tid
+         CROSS JOIN LATERAL (SELECT coalesce(c.points_balance, a.points_balance) AS points) p;
+        PERFORM cmdesk_audit(
+            p_account, p_profile, p_audit ->> 'device', p_audit ->> 'ip', p_audit ->> 'action',
+            p_audit ->> 'route', p_audit ->> 'reason', 'movement', p_ids[1], NULL, v_main::jsonb,
+            ('[{"entity":"account","id":' || v_me || ',"op":"update","before":{'
+             || concat_ws(',',
+                          '"stamps_balance":' || CASE WHEN v_stamps > 0
+                                                      THEN v_debited.stamps_balance + v_stamps END,
+                          '"points_balance":' || CASE WHEN v_points > 0
+                                                      THEN v_debited.points_balance + v_points END)
+             || '},"after":{'
+             || concat_ws(',',
+                          '"stamps_balance":' || CASE WHEN v_stamps > 0 THEN v_debited.stamps_balance END,
+                          '"points_balance":' || CASE WHEN v_points > 0 THEN v_debited.points_balance END)
+             || '}},' || v_targets || coalesce(',' || v_moves, '') || ']')::jsonb,
+            ('[["account",' || v_me || '],' || v_subjects || ']')::jsonb);
+    END IF;
+
+"""
+for part in (_V1_SIGNATURE, _V1_DECLARE, _V1_WHO, _V1_WHO_INTO, _V1_DEBIT, _V1_ANSWER):
+    assert TRANSFER_FUNCTION_V1.count(part) == 1, part
+TRANSFER_FUNCTION_V2 = (
+    TRANSFER_FUNCTION_V1.replace(_V1_SIGNATURE, _V1_SIGNATURE + " p_audit jsonb,")
+    .replace(
+        _V1_DECLARE,
+        _V1_DECLARE
+        + "    v_expires timestamptz;\n    v_debited record;\n    v_me text := to_json(p_account)::text;\n"
+        "    v_main text;\n    v_moves text;\n    v_targets text;\n    v_subjects text;\n",
+    )
+    .replace(_V1_WHO, _V1_WHO.replace("a.parent_id,", "a.parent_id, a.expires_at,"))
+    .replace(
+        _V1_WHO_INTO,
+        _V1_WHO_INTO.replace("v_parent, v_open", "v_parent, v_expires, v_open").replace(
+            "v_state <> 'active'", "v_state <> 'active' OR v_expires <= p_now"
+        ),
+    )
+    .replace(
+        _V1_DEBIT,
+        _V1_DEBIT[:-2] + "\n         RETURNING a.stamps_balance, a.points_balance INTO v_debited;\n",
+    )
+    .replace(_V1_ANSWER, _AUDIT + _V1_ANSWER)
+)
+
+# The version the current schema has.
+TRANSFER_FUNCTION = TRANSFER_FUNCTION_V2
+
+DROP_TRANSFER_FUNCTION_V1 = (
+    "DROP FUNCTION IF EXISTS cmdesk_transfer(text, text, text, text, text, text, timestamptz, text,"
+    " timestamptz, timestamptz, boolean, text[], text[], text[], text[], bigint[], bigint[], text[])"
+)
+DROP_TRANSFER_FUNCTION = (
+    "DROP FUNCTION IF EXISTS cmdesk_transfer(text, text, text, text, text, text, timestamptz, text,"
+    " timestamptz, timestamptz, boolean, jsonb, text[], text[], text[], text[], bigint[], bigint[], text[])"
+)
+
+for _create, _drop in (
+    (CONSUME_FUNCTION, DROP_CONSUME_FUNCTION),
+    (TRANSFER_FUNCTION, DROP_TRANSFER_FUNCTION),
+):
+    _install = DDL(_create)  # type: ignore[no-untyped-call]
+    _remove = DDL(_drop)  # type: ignore[no-untyped-call]
+    event.listen(Base.metadata, "after_create", _install.execute_if(dialect="postgresql"))
+    event.listen(Base.metadata, "before_drop", _remove.execute_if(dialect="postgresql"))

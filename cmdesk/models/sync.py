@@ -14,10 +14,15 @@ class ChangeLog(Base):
     """One row per (account, changed row). `txid` is the writing transaction's id on PostgreSQL
     (0 on SQLite, whose single writer commits in id order); the feed orders by (txid, id) and only
     hands out rows of transactions older than every one still running, so it never skips a change
-    that commits late (see cmdesk.server.feed)."""
+    that commits late (see cmdesk.server.feed). Ids are never handed out twice: a desktop's cursor
+    is an id, so an id reused after a purge of the top rows would be skipped by the desktops past it
+    (SQLite's AUTOINCREMENT; PostgreSQL's sequence never goes back)."""
 
     __tablename__ = "change_log"
-    __table_args__ = (Index("ix_change_log_feed", "account_id", "txid", "id"),)
+    __table_args__ = (
+        Index("ix_change_log_feed", "account_id", "txid", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(String(32))

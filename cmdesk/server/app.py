@@ -9,6 +9,7 @@ Run it with `uvicorn --factory cmdesk.server.app:create_app`, or in-process with
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,16 +17,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 import cmdesk
 from cmdesk.server import db, logs, pages, security, throttle
-from cmdesk.server.api import ROUTERS, errors
+from cmdesk.server.api import ROUTERS, errors, resilience
 from cmdesk.server.api.deps import AuthState, audit_scope
 from cmdesk.server.api.strict import StrictInput
 from cmdesk.server.mail import links, queue
 from cmdesk.server.mail.sender import MailService
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = (
     "API v1 de Cuenta Maestra: el servidor central de cmdesk, autoridad de saldos, estados y reglas. "
@@ -71,8 +75,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             sweep_every=dt.timedelta(minutes=settings.alerts_sweep_minutes),
         )
 
+    # The transfer fast path (PostgreSQL): its own pool per worker, and the per-worker token cache.
+    fast_transfer = None
+    if settings.transfer_fast_path and engine.dialect.name == "postgresql":
+        from cmdesk.server.transfer_fast import FastTransfer
+
+        fast_transfer = FastTransfer(
+            engine.url.render_as_string(hide_password=False),
+            retention_days=settings.idempotency_retention_days,
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Bulk transfers a dead worker left half written are finished before anything else runs.
+        await run_in_threadpool(_finish_bulk_runs, factory)
         if settings.mail_sender:
             mail_service.start()
         if alert_evaluator is not None:
@@ -83,6 +99,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         mail_service.stop()
         if fast_consume is not None:
             await fast_consume.close()
+        if fast_transfer is not None:
+            await fast_transfer.close()
 
     # API documentation only where it is wanted (Settings.api_docs): a production server does not
     # publish a map of itself.
@@ -120,6 +138,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             throttle.Kind.RESET: settings.throttle_policy(settings.login_attempts_per_minute),
         },
     )
+    app.state.fast_transfer = fast_transfer
     logs.install()
 
     errors.install(app)
@@ -129,6 +148,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.add_middleware(
             ConsumeLane, fast=fast_consume, cache=app.state.credential_cache, guard=app.state.password_guard
         )
+    if fast_transfer is not None and settings.transfer_lane:
+        from cmdesk.server.api.transfer_lane import TransferLane
+
+        app.add_middleware(TransferLane, fast=fast_transfer)
+    resilience.install(app)  # version headers and gates; 503 while the database is away (wraps the above)
     # In front of everything but CORS: no control character in path, query or headers; bodies bounded.
     app.add_middleware(StrictInput, max_body=settings.max_body_bytes)
     if settings.cors_origins:
@@ -160,8 +184,9 @@ PASSWORD_CHECKS = {"/v1/auth/token", "/v1/stamping/consume", "/v1/public/top-up-
 
 def _document_global_answers(app: FastAPI) -> None:
     """Complete each operation of the OpenAPI document with the problems every route can answer:
-    422 (strict input, as problem+json), 413 (body size) with a body, 403 `account_blocked` with a
-    bearer token, 429 and 503 where a password or NIP is checked."""
+    422 (strict input, as problem+json), 503 (the database away, api/resilience; also the hashing gate
+    where a password or NIP is checked), 413 (body size) with a body, 403 `account_blocked` with a
+    bearer token, 429 where a password or NIP is checked."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -176,13 +201,13 @@ def _document_global_answers(app: FastAPI) -> None:
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
-                wanted = {"422"}
+                wanted = {"422", "503"}
                 if "requestBody" in operation:
                     wanted.add("413")
                 if any("HTTPBearer" in s for s in operation.get("security", [])):
                     wanted.add("403")
                 if path in PASSWORD_CHECKS:
-                    wanted |= {"429", "503"}
+                    wanted.add("429")
                 for status in wanted:
                     current = responses.get(status)
                     if current is None or "HTTPValidationError" in str(current):
@@ -190,3 +215,13 @@ def _document_global_answers(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _finish_bulk_runs(factory: db.SessionFactory) -> None:
+    from cmdesk.server.operations import bulk_transfers
+
+    try:
+        if bulk_transfers.finish_bulk_runs(factory):
+            log.warning("Se terminaron transferencias masivas que quedaron a medias.")
+    except Exception:
+        log.exception("could not finish the bulk transfers left unfinished; the next start tries again")

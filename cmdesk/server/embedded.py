@@ -177,6 +177,10 @@ class EmbeddedServer:
         self._app = app
         if settings.mail_sender:
             app.state.mail.start(base_url=settings.public_base_url or self.url)
+        # ...and the low-balance alert evaluator, so alerts are raised offline too (the desktop's own
+        # server is where its data is authoritative).
+        if app.state.alert_evaluator is not None:
+            app.state.alert_evaluator.start()
 
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
@@ -199,6 +203,8 @@ class EmbeddedServer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving (open connections get `timeout` seconds to finish)."""
         if self._app is not None:
+            if self._app.state.alert_evaluator is not None:
+                self._app.state.alert_evaluator.stop()
             self._app.state.mail.stop()
             self._app = None
         if self._server is not None:

@@ -15,6 +15,13 @@ How a keyed request runs:
    completed has no committed effect, and the owner re-checks its claim under the row lock before
    running, so two workers never both apply the operation.
 
+Several transactions. An operation too big for one short transaction (a bulk transfer on SQLite) passes
+`finish`: `fn` then records, in the claim's transaction, what is left to do under the claim's id
+(`claim_id(session)`), and `finish(claim id)` does it in transactions of its own, the last of which
+stores the answer (`complete`). From the moment `fn` commits the claim is never released: a worker
+that dies meanwhile leaves a stale claim, and whoever takes it over runs `fn` again, which finds the
+work recorded and lets `finish` go on with it.
+
 Records are kept `retention_days` (90 by default: longer than a desktop stays offline); `purge()` deletes
 expired ones.
 """
@@ -76,7 +83,12 @@ def _canonical(value: Any) -> bytes:
     ).encode("utf-8")
 
 
-def _in_progress() -> DomainError:
+# Refusals that ask to try again later (429 too many attempts, 503 server busy): the key is released,
+# not answered for good.
+NOT_YET = frozenset({429, 503})
+
+
+def in_progress_error() -> DomainError:
     return DomainError(
         ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS,
         "Una solicitud con la misma clave de idempotencia todavía se está procesando; "
@@ -84,7 +96,7 @@ def _in_progress() -> DomainError:
     )
 
 
-def _reused() -> DomainError:
+def reused_error() -> DomainError:
     return DomainError(
         ErrorCode.IDEMPOTENCY_KEY_REUSED,
         "La clave de idempotencia ya se usó con otra solicitud; genere una clave nueva para esta operación.",
@@ -107,12 +119,15 @@ def idempotent(
     fn: Callable[[Session], Answer],
     retention_days: int = DEFAULT_RETENTION_DAYS,
     now: dt.datetime | None = None,
+    finish: Callable[[int], Answer] | None = None,
 ) -> Answer:
     """Run `fn(session)` at most once for (`scope`, `key`) and answer (status, JSON-ready body).
 
     `fn` returns (status, body) of a success; a `DomainError` it raises becomes (its status, its
-    problem body) and is stored too. Replays return exactly what was stored. Raises `DomainError`
-    409 for a reused key or one still in progress (those answers are not stored).
+    problem body) and is stored too, unless it asks to try again later (`NOT_YET`: raised, the key
+    released). Replays return exactly what was stored. Raises `DomainError` 409 for a reused key or
+    one still in progress (those answers are not stored). With `finish`, the operation goes on in
+    transactions of its own (see "Several transactions" above).
     """
     now = now or utcnow()
     digest = request_hash(method, path, body)
@@ -131,10 +146,15 @@ def idempotent(
     record_id, claimed_at = claim.record_id, claim.claimed_at
 
     try:
-        return db.run(factory, _execute, record_id, claimed_at, fn)
+        answer = db.run(factory, _execute, record_id, claimed_at, fn, finish is None)
     except DomainError as exc:
         answer = exc.status, domain_problem(exc)
         if exc.code in (ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS, ErrorCode.IDEMPOTENCY_KEY_REUSED):
+            raise
+        if exc.status in NOT_YET:
+            # "Try again in a moment" is no answer to keep: stored, every retry of the key would get
+            # it forever (a client created while the hashing gate was full could never be created).
+            _release(factory, record_id, claimed_at)
             raise
         try:
             stored = db.run(factory, _store, record_id, claimed_at, answer)
@@ -148,6 +168,35 @@ def idempotent(
     except BaseException:
         _release(factory, record_id, claimed_at)
         raise
+    if finish is None:
+        return answer
+    return finish(record_id)  # never released from here on: see "Several transactions"
+
+
+_CLAIM_ID = "cmdesk.idempotency_claim_id"
+
+
+def claim_id(session: Session) -> int | None:
+    """Inside `fn`: the id of the claim it runs under (what `finish` receives)."""
+    value = session.info.get(_CLAIM_ID)
+    return int(value) if value is not None else None
+
+
+def complete(session: Session, record_id: int, status: int, body_json: str) -> None:
+    """Store the answer of an operation `finish` completed (its body as JSON text), in the
+    transaction of its last step."""
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record_id)
+        .values(completed=True, status_code=status, response_body=body_json)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def stored_answer(session: Session, record_id: int) -> Answer | None:
+    """The answer stored for a claim, once completed."""
+    record = session.get(IdempotencyRecord, record_id)
+    return _stored_answer(record) if record is not None and record.completed else None
 
 
 @dataclass(frozen=True)
@@ -203,11 +252,11 @@ def _claim(
             if existing is None:
                 continue  # released meanwhile: claim again
             if existing.request_hash != digest:
-                raise _reused()
+                raise reused_error()
             if existing.completed:
                 return _stored_answer(existing)
             if (now - existing.created_at).total_seconds() < STALE_CLAIM_SECONDS:
-                raise _in_progress()
+                raise in_progress_error()
             # A worker died holding the claim: take it over, unless someone else just did.
             taken = session.execute(
                 update(IdempotencyRecord)
@@ -222,8 +271,8 @@ def _claim(
             if getattr(taken, "rowcount", 0) == 1:
                 log.warning("taking over a stale idempotency claim (scope %s)", scope)
                 return _Claim(existing.id, now)
-            raise _in_progress()
-    raise _in_progress()
+            raise in_progress_error()
+    raise in_progress_error()
 
 
 def _lock_claim(session: Session, record_id: int, claimed_at: dt.datetime) -> None:
@@ -232,20 +281,29 @@ def _lock_claim(session: Session, record_id: int, claimed_at: dt.datetime) -> No
         select(IdempotencyRecord).where(IdempotencyRecord.id == record_id).with_for_update()
     )
     if record is None:
-        raise _in_progress()
+        raise in_progress_error()
     if record.completed:
         raise _Replay(_stored_answer(record))
     if record.created_at != claimed_at:
-        raise _in_progress()  # taken over by another worker, which is running it now
+        raise in_progress_error()  # taken over by another worker, which is running it now
 
 
 def _execute(
-    session: Session, record_id: int, claimed_at: dt.datetime, fn: Callable[[Session], Answer]
+    session: Session,
+    record_id: int,
+    claimed_at: dt.datetime,
+    fn: Callable[[Session], Answer],
+    write: bool = True,
 ) -> Answer:
     _lock_claim(session, record_id, claimed_at)
-    status, body = fn(session)
+    session.info[_CLAIM_ID] = record_id
+    try:
+        status, body = fn(session)
+    finally:
+        session.info.pop(_CLAIM_ID, None)
     answer: Answer = status, to_jsonable_python(body, fallback=str)
-    _write_answer(session, record_id, answer)
+    if write:
+        _write_answer(session, record_id, answer)
     return answer
 
 

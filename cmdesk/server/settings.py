@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     consume_fast_path: bool = True
     # With the fast path: plain consume requests answered before FastAPI's routing (api/consume_lane).
     consume_lane: bool = True
+    # PostgreSQL: transfers and bulk transfers through the database function cmdesk_transfer (one round
+    # trip each); with `transfer_lane`, plain transfers answered before FastAPI's routing
+    # (api/transfer_lane). Off, they take the general ORM path (same rules, slower).
+    transfer_fast_path: bool = True
+    transfer_lane: bool = True
 
     software_store: Path = Field(default_factory=default_software_store)
 
@@ -85,6 +90,14 @@ class Settings(BaseSettings):
 
     # CORS is off unless origins are listed (e.g. CMDESK_CORS_ORIGINS='["https://portal.example"]').
     cors_origins: list[str] = Field(default_factory=list)
+
+    # Version negotiation (cmdesk/server/api/resilience.py, docs/deploy.md "Upgrading"): the oldest
+    # desktop served in full, and routes a desktop older than the given version may no longer call
+    # (e.g. CMDESK_DESKTOP_REQUIREMENTS='{"POST /v1/clients/tags": "0.2.0"}').
+    min_desktop_version: str = ""
+    desktop_requirements: dict[str, str] = Field(default_factory=dict)
+    # Seconds a client is asked to wait (Retry-After) while the database is away.
+    database_retry_after_seconds: int = Field(2, ge=1, le=300)
 
     # ---- Outbound mail (cmdesk.server.mail; docs/deploy.md, "Mail") ----
     # Without an SMTP host, mails are written as .eml files to `mail_folder` (the embedded default).

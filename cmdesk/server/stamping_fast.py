@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.server.db import PG_CONNECT_ARGS
 from cmdesk.server.operations import ledger
 from cmdesk.server.security import CredentialCache
 from cmdesk.server.throttle import Guard
@@ -36,16 +37,20 @@ from cmdesk.server.throttle import Guard
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "cmdesk-consume"
+POOL_WAIT_SECONDS = 5.0
 _CALL = "SELECT status, balance, issued, password_hash FROM cmdesk_consume(%s, %s, %s, %s, %s)"
 
 
-class FastConsume:
-    """One per app (per worker process). The pool is opened on first use, on the running event loop,
-    and closed by the app's lifespan."""
+class FastPool:
+    """A pool of async psycopg connections in autocommit mode, named `application_name` (so
+    pg_stat_activity tells them apart from the ORM's), for the fast paths' one-call operations.
+    One per fast path and app (per worker process): opened on first use, on the running event
+    loop, and closed by the app's lifespan."""
 
-    def __init__(self, database_url: str, *, max_connections: int = 10) -> None:
+    def __init__(self, database_url: str, *, application_name: str, max_connections: int = 10) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
+        self._name = application_name
         self._max = max_connections
         self._pool: AsyncConnectionPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -54,7 +59,8 @@ class FastConsume:
     def supports(database_url: str) -> bool:
         return make_url(database_url).get_backend_name() == "postgresql"
 
-    async def _get_pool(self) -> AsyncConnectionPool | None:
+    async def get(self) -> AsyncConnectionPool | None:
+        """The pool, or None where psycopg's async mode cannot run (the general path then answers)."""
         loop = asyncio.get_running_loop()
         if type(loop).__name__ == "ProactorEventLoop":
             return None  # Windows' default loop: psycopg's async mode cannot use it; general path
@@ -65,9 +71,13 @@ class FastConsume:
                 min_size=1,
                 max_size=self._max,
                 open=False,
-                # Named, so pg_stat_activity tells these connections apart from the ORM's.
-                kwargs={"autocommit": True, "application_name": APPLICATION_NAME},
-                name="cmdesk-consume",
+                # Named, so pg_stat_activity tells these connections apart from the ORM's; the same
+                # keep-alives and connect timeout as the ORM's (db.PG_CONNECT_ARGS).
+                kwargs={"autocommit": True, "application_name": self._name, **PG_CONNECT_ARGS},
+                name=self._name,
+                # While the database is away a caller waits this long for a connection, then the
+                # request answers 503 (api/resilience) instead of hanging past the client's timeout.
+                timeout=POOL_WAIT_SECONDS,
             )
             self._loop = loop
             # Published before the await, so callers arriving together share this pool; `open()`
@@ -80,26 +90,44 @@ class FastConsume:
         if pool is not None:
             await pool.close()
 
-    async def _call(
-        self, pool: AsyncConnectionPool, cti_id: str, password_hash: str | None, uuid: str, rfc: str
+    async def call(
+        self, pool: AsyncConnectionPool, sql: str, args: tuple[Any, ...] | dict[str, Any]
     ) -> tuple[Any, ...]:
-        args = (cti_id, password_hash, uuid, rfc, dt.datetime.now(dt.UTC))
+        """The one row `sql` answers. Only for calls that may be sent twice (idempotent by a key):
+        a connection the database dropped is replaced and the call made once more."""
         for attempt in (1, 2):
             try:
                 async with pool.connection() as conn:
-                    cur = await conn.execute(_CALL, args)
+                    cur = await conn.execute(sql, args)
                     row = await cur.fetchone()
                     assert row is not None
                     return tuple(row)
             except psycopg.OperationalError:
                 # A connection the database dropped (restart, failover): the pool's other idle ones
                 # are likely dead too, so they are checked (and replaced) before the one retry.
-                # Consume is idempotent by UUID, so sending it again cannot stamp twice.
                 if attempt == 2:
                     raise
-                log.warning("Conexión perdida durante un consumo; se revisa el pool y se reintenta.")
+                log.warning("Conexión perdida durante una llamada rápida; se revisa el pool y se reintenta.")
                 await pool.check()
         raise AssertionError("unreachable")
+
+
+class FastConsume:
+    """One per app (per worker process), on its own `FastPool`."""
+
+    def __init__(self, database_url: str, *, max_connections: int = 10) -> None:
+        self.pool = FastPool(database_url, application_name=APPLICATION_NAME, max_connections=max_connections)
+
+    supports = staticmethod(FastPool.supports)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def _call(
+        self, pool: AsyncConnectionPool, cti_id: str, password_hash: str | None, uuid: str, rfc: str
+    ) -> tuple[Any, ...]:
+        # Consume is idempotent by UUID, so sending it again cannot stamp twice.
+        return await self.pool.call(pool, _CALL, (cti_id, password_hash, uuid, rfc, dt.datetime.now(dt.UTC)))
 
     async def consume(
         self,
@@ -117,7 +145,7 @@ class FastConsume:
             rfc, uuid = ledger.consume_input(emitter_rfc, cfdi_uuid)
         except DomainError:
             return None  # the general path answers in the same order (credentials first)
-        pool = await self._get_pool()
+        pool = await self.pool.get()
         if pool is None:
             return None
         # What this process knows of refusals comes before the cache, or a refused guesser could still

@@ -23,8 +23,22 @@ or a token the server no longer accepts) refreshes once and is sent again; refre
 that fail together share one refresh. `on_refresh_token(token)` is called each time the refresh token
 changes, with None when the session is lost; the caller keeps it in the OS keyring.
 
-Thread-safe: the UI calls it from a pool. Each thread has its own `requests.Session`; the token state is
-behind a lock. Loopback servers are always reached directly, never through a configured proxy.
+Thread-safe: the UI calls it from a pool. Each thread has its own `requests.Session` (dropped with its
+thread, so the sync's short-lived threads leave no sockets behind); the token state is behind a lock.
+Loopback servers are always reached directly, never through a configured proxy.
+
+The line. Every call has a connect and a read timeout; every connection has TCP keep-alive probes
+(`keepalive_socket_options`: idle 30 s, then every 10 s, dead after 3 unanswered; where the platform
+lacks the finer options, plain SO_KEEPALIVE), so a connection left half-open by a laptop that slept
+or changed networks is noticed instead of waited on. A read that times out drops its connection
+(urllib3 never returns it to the pool) and the next attempt connects anew, so a sync interrupted by
+sleep resumes cleanly; a server or proxy that answers slowly costs timeouts and backoff, never a
+frozen window (the UI calls from its pools).
+
+Versions and time (`cmdesk.services.server_info`). Every request says this desktop's version
+(`X-Cmdesk-Version`); every answer's `Date` and version headers feed `server` (a `ServerInfo`): the
+server's clock, its API level, the oldest desktop it serves in full. An answer `426
+desktop_update_required` raises `ApiError` like any refusal and raises the update notice.
 """
 
 from __future__ import annotations
@@ -34,8 +48,10 @@ import enum
 import json
 import logging
 import random
+import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from ipaddress import ip_address
 from typing import Any, NoReturn
@@ -44,10 +60,12 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-import cmdesk
+from cmdesk.domain import compat
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError
+from cmdesk.services.server_info import ServerInfo
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +156,13 @@ class ApiError(Exception):
 
     @property
     def retry_after(self) -> int | None:
-        """Seconds the server asked to wait (429), when it said."""
+        """Seconds the server asked to wait (429, 503), when it said (in the body or `Retry-After`)."""
         value = self.body.get("retry_after")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return self.retry_after_header
+
+    retry_after_header: int | None = None
 
     def field_errors(self) -> dict[str, str]:
         """`{field: Spanish message}`, for showing each beside its field."""
@@ -172,20 +194,25 @@ class ApiError(Exception):
             status, _SERVER_ERROR if status >= 500 else _CLIENT_ERROR
         )
         if not isinstance(body, dict) or not isinstance(body.get("code"), str):
-            return cls(status, default_code, default_title, default_detail, body={"status": status})
-        errors = [
-            FieldError(str(e.get("field", "")), str(e.get("message", "")))
-            for e in body.get("errors") or []
-            if isinstance(e, dict)
-        ]
-        return cls(
-            status,
-            body["code"],
-            _text(body.get("title"), default_title),
-            _text(body.get("detail"), default_detail),
-            errors,
-            body,
-        )
+            error = cls(status, default_code, default_title, default_detail, body={"status": status})
+        else:
+            errors = [
+                FieldError(str(e.get("field", "")), str(e.get("message", "")))
+                for e in body.get("errors") or []
+                if isinstance(e, dict)
+            ]
+            error = cls(
+                status,
+                body["code"],
+                _text(body.get("title"), default_title),
+                _text(body.get("detail"), default_detail),
+                errors,
+                body,
+            )
+        wait = response.headers.get("Retry-After", "")
+        if wait.strip().isdigit():
+            error.retry_after_header = int(wait)
+        return error
 
 
 def _text(value: Any, default: str) -> str:
@@ -280,6 +307,58 @@ _NO_BODY = object()
 
 
 # ---------------------------------------------------------------------------------------------------
+# Keep-alive
+
+KEEPALIVE_IDLE = 30
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_COUNT = 3
+_keepalive_options: list[tuple[int, int, int]] | None = None
+
+
+def keepalive_socket_options() -> list[tuple[int, int, int]]:
+    """urllib3's default socket options plus TCP keep-alive probes, as this platform takes them.
+
+    SO_KEEPALIVE everywhere; then the idle time, interval and count where the platform has them
+    (Linux and Windows 10 1709+ have TCP_KEEPIDLE/TCP_KEEPINTVL, TCP_KEEPCNT on Linux and Windows 10
+    1703+; macOS names the idle time TCP_KEEPALIVE). Each finer option is tried once on a throwaway
+    socket and left out where the system refuses it, so no platform fails to connect because of it."""
+    global _keepalive_options
+    if _keepalive_options is not None:
+        return list(_keepalive_options)
+    options: list[tuple[int, int, int]] = list(HTTPConnection.default_socket_options)
+    options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    finer = [
+        (idle, KEEPALIVE_IDLE),
+        (getattr(socket, "TCP_KEEPINTVL", None), KEEPALIVE_INTERVAL),
+        (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_COUNT),
+    ]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        for name, value in finer:
+            if name is None:
+                continue
+            try:
+                probe.setsockopt(socket.IPPROTO_TCP, name, value)
+            except OSError:
+                continue
+            options.append((socket.IPPROTO_TCP, name, value))
+    _keepalive_options = options
+    return list(options)
+
+
+class KeepAliveAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections (direct or through a proxy) probe an idle line."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["socket_options"] = keepalive_socket_options()
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs.setdefault("socket_options", keepalive_socket_options())
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------
 # The client
 
 
@@ -293,6 +372,7 @@ class ApiClient:
         retries: int = 3,
         backoff: float = 0.5,
         on_refresh_token: RefreshCallback | None = None,
+        server: ServerInfo | None = None,
     ) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -313,7 +393,10 @@ class ApiClient:
         self._refresh_token: str | None = None
         self._account: dict[str, Any] | None = None
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        # Weak: a session goes (with its connections) when the thread that made it ends.
+        self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+        # The server's clock and versions, learned from every answer.
+        self.server = server if server is not None else ServerInfo()
 
     def __repr__(self) -> str:  # never the tokens
         return f"ApiClient({self.base_url!r}, signed_in={self.signed_in})"
@@ -447,8 +530,8 @@ class ApiClient:
             retryable=idempotency_key is not None,
         )
 
-    def put(self, path: str, json: Any) -> Any:
-        return self._json("PUT", path, body=json)
+    def put(self, path: str, json: Any, *, if_match: int | str | None = None) -> Any:
+        return self._json("PUT", path, body=json, headers=_headers(None, if_match))
 
     def delete(self, path: str) -> Any:
         return self._json("DELETE", path)
@@ -473,22 +556,41 @@ class ApiClient:
             body = None
         finally:
             response.close()
+        if isinstance(body, dict) and isinstance(body.get("server_time"), str):
+            self._observe_time(body["server_time"], response)
         return isinstance(body, dict) and body.get("status") == "ok"
+
+    def _observe_time(self, text: str, response: requests.Response) -> None:
+        """A precise sample of the server's clock (`/v1/health`'s `server_time`, in ms)."""
+        sent = getattr(response, "cmdesk_sent", None)
+        received = getattr(response, "cmdesk_received", None)
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return
+        if sent is not None and received is not None and when.tzinfo is not None:
+            self.server.clock.observe(when, sent, received, resolution=0.001)
 
     def health_answer(self) -> Any:
         """The server's whole answer about its health (the database's state included); raises like any
         call."""
         return self.get("/v1/health")
 
-    def stream(self, path: str, headers: Mapping[str, str] | None = None) -> requests.Response:
-        """A raw streaming GET (downloads; `Range` may go in `headers`). The caller closes it (use it
-        as a context manager). Errors raise like any call, before any byte is returned."""
-        return self._call("GET", path, headers=dict(headers or {}), stream=True)
+    def stream(
+        self,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        """A raw streaming GET (downloads; `Range` may go in `headers`; the sync snapshot). The caller
+        closes it (use it as a context manager). Errors raise like any call, before any byte is
+        returned; a line that drops while the caller reads raises one of `NETWORK_ERRORS`."""
+        return self._call("GET", path, params=params, headers=dict(headers or {}), stream=True)
 
     def close(self) -> None:
         """Close the connections of every thread (the client can still be used afterwards)."""
         with self._lock:
-            sessions, self._sessions = self._sessions, []
+            sessions, self._sessions = list(self._sessions), weakref.WeakSet()
         self._local = threading.local()
         for session in sessions:
             session.close()
@@ -567,6 +669,9 @@ class ApiClient:
             if status < 400:
                 return response
             error = ApiError.from_response(response)
+            if error.code == compat.UPDATE_REQUIRED_CODE:
+                min_version = error.body.get("min_version")
+                self.server.update_required(min_version if isinstance(min_version, str) else None)
             if status == 401 and auth and not refreshed and self._can_refresh(error):
                 # The server rejected the request before doing anything: safe to send again.
                 refreshed = True
@@ -593,7 +698,9 @@ class ApiClient:
     ) -> requests.Response:
         if data is not None:
             headers = {"Content-Type": "application/json", **headers}
-        return self._http().request(
+        clock = self.server.clock
+        sent = clock.local()
+        response = self._http().request(
             method,
             self.base_url + path,
             params=dict(params) if params else None,
@@ -603,6 +710,14 @@ class ApiClient:
             timeout=timeout,
             allow_redirects=False,
         )
+        received = clock.local()
+        response.cmdesk_sent = sent  # type: ignore[attr-defined]
+        response.cmdesk_received = received  # type: ignore[attr-defined]
+        try:
+            self.server.observe(response.headers, sent, received)
+        except Exception:  # what the server says of itself must never fail the call
+            log.warning("could not read the server's version or clock headers", exc_info=True)
+        return response
 
     def _http(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -611,17 +726,18 @@ class ApiClient:
             session.trust_env = self._trust_env
             session.headers.update(
                 {
-                    "User-Agent": f"cmdesk/{cmdesk.__version__}",
+                    "User-Agent": f"{compat.USER_AGENT_PREFIX}{self.server.version}",
+                    compat.DESKTOP_VERSION_HEADER: str(self.server.version),
                     "Accept": "application/json, application/problem+json",
                 }
             )
             # No retries inside urllib3: this class decides what may be sent twice.
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+            adapter = KeepAliveAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._local.session = session
             with self._lock:
-                self._sessions.append(session)
+                self._sessions.add(session)
         return session
 
     def _pause(self, attempt: int, retry_after: int | None = None) -> None:

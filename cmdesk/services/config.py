@@ -27,6 +27,7 @@ CONFIG_FILE = "config.json"
 MIN_SYNC_INTERVAL = 10
 MAX_SYNC_INTERVAL = 24 * 60 * 60
 DEFAULT_SYNC_INTERVAL = 60
+MAX_IMPORT_MAPPINGS = 20
 
 
 @dataclass
@@ -42,6 +43,9 @@ class DesktopConfig:
     software_limit_mb: int = 10240
     download_parallel: int = 2
     download_rate_kbps: int = 0
+    # Transferencia desde archivo (cmdesk.services.bulk_import): the column mapping the user chose for
+    # each layout of file, by the layout's signature (its column titles), the last one used first.
+    import_mappings: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -72,6 +76,13 @@ class DesktopConfig:
             value = data.get(name)
             if isinstance(value, int) and not isinstance(value, bool):
                 setattr(cfg, name, min(max(value, low), high))
+        mappings = data.get("import_mappings")
+        if isinstance(mappings, dict):
+            cfg.import_mappings = {
+                str(layout): {str(k): str(v) for k, v in mapping.items() if isinstance(v, str)}
+                for layout, mapping in list(mappings.items())[:MAX_IMPORT_MAPPINGS]
+                if isinstance(mapping, dict)
+            }
         return cfg
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
+from cmdesk.services.listeners import Listeners
+
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +54,7 @@ class Connectivity:
     def __init__(self, state: ConnectionState = ConnectionState.OFFLINE) -> None:
         self._state = state
         self._lock = threading.Lock()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[ConnectionState] = Listeners("connectivity")
 
     @property
     def state(self) -> ConnectionState:
@@ -65,12 +67,7 @@ class Connectivity:
             if state == self._state:
                 return False
             self._state = state
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(state)
-            except Exception:
-                log.exception("a connectivity listener failed")
+        self._listeners.emit(state)
         return True
 
     def check(self, api: HealthCheck) -> ConnectionState:
@@ -82,12 +79,4 @@ class Connectivity:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(state)` on every change; returns a function that unsubscribes."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)

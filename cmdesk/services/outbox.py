@@ -9,6 +9,11 @@ same key, and the server applies it once.
 Unlike the cache, this file is never dropped: it is its own SQLite file, `synchronous=FULL` (a
 committed change survives a power loss), one transaction per change, and its schema is upgraded in
 place by `MIGRATIONS` (a newer file than this program knows is left untouched and refused).
+
+A full disk fails the change being written, whole (its transaction rolled back), with a Spanish
+`DiskFull`: a command that could not be queued was never queued (the user is told), and one whose
+`sent`/`done` could not be recorded keeps its previous state and is sent again, with the same key,
+by a later push (the server applies a key once). Nothing written before is touched.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from cmdesk.services import storage
+from cmdesk.services.server_info import server_now
 
 
 class CommandState(StrEnum):
@@ -59,7 +67,9 @@ def new_idempotency_key() -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The server's time (shown in the pending-commands panel; the queue's order is `seq`, never a
+    time)."""
+    return server_now()
 
 
 def _dumps(value: Any) -> str | None:
@@ -217,13 +227,18 @@ class Outbox:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    storage.rollback(self._conn)
+                    raise
+            except sqlite3.Error as exc:
+                if storage.is_disk_full(exc):
+                    raise storage.DiskFull(storage.NOT_SAVED) from exc
                 raise
-            self._conn.execute("COMMIT")
         self._notify()
 
     # ---- writing ------------------------------------------------------------------------------------
@@ -241,34 +256,57 @@ class Outbox:
         base: Mapping[str, Any] | None = None,
         description: str = "",
         extra: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Command:
-        """Queue a command; its idempotency key is on disk before anything is sent."""
-        command_id = uuid.uuid4().hex
+        """Queue a command; its idempotency key (`idempotency_key`, or a new random one) is on disk
+        before anything is sent."""
+        spec = {
+            "kind": kind,
+            "method": method,
+            "path": path,
+            "body": body,
+            "entity": entity,
+            "entity_id": entity_id,
+            "if_match": if_match,
+            "base": base,
+            "description": description,
+            "extra": extra,
+            "idempotency_key": idempotency_key,
+        }
+        return self.enqueue_many([spec])[0]
+
+    def enqueue_many(self, specs: Iterable[Mapping[str, Any]]) -> builtins.list[Command]:
+        """Queue several commands in one transaction (one disk sync for all): each spec holds
+        `enqueue`'s arguments by name."""
+        ids: builtins.list[str] = []
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO commands (id, kind, method, path, body, idempotency_key, if_match, entity,"
-                " entity_id, base, state, attempts, created_at, description, extra)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
-                (
-                    command_id,
-                    kind,
-                    method.upper(),
-                    path,
-                    _dumps(body),
-                    new_idempotency_key(),
-                    if_match,
-                    entity,
-                    entity_id,
-                    _dumps(dict(base)) if base is not None else None,
-                    CommandState.PENDING.value,
-                    _now().isoformat(),
-                    description,
-                    _dumps(dict(extra)) if extra else None,
-                ),
-            )
-        command = self.get(command_id)
-        assert command is not None
-        return command
+            for spec in specs:
+                command_id = uuid.uuid4().hex
+                base, extra = spec.get("base"), spec.get("extra")
+                conn.execute(
+                    "INSERT INTO commands (id, kind, method, path, body, idempotency_key, if_match, entity,"
+                    " entity_id, base, state, attempts, created_at, description, extra)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                    (
+                        command_id,
+                        spec["kind"],
+                        str(spec["method"]).upper(),
+                        spec["path"],
+                        _dumps(spec.get("body")),
+                        spec.get("idempotency_key") or new_idempotency_key(),
+                        spec.get("if_match"),
+                        spec.get("entity"),
+                        spec.get("entity_id"),
+                        _dumps(dict(base)) if base is not None else None,
+                        CommandState.PENDING.value,
+                        _now().isoformat(),
+                        spec.get("description") or "",
+                        _dumps(dict(extra)) if extra else None,
+                    ),
+                )
+                ids.append(command_id)
+        commands = [self.get(i) for i in ids]
+        return [c for c in commands if c is not None]
 
     def _update(self, command_id: str, sql: str, params: Iterable[Any]) -> Command:
         with self._tx() as conn:

@@ -21,6 +21,13 @@ change goes to the outbox; the next `sync_now` (the saved refresh token still in
 
 Files of a server: `<server folder>/session.json`, and per account `accounts/<id>/cache.sqlite3` with
 its search index `cache-search.sqlite3` (disposable) and `accounts/<id>/outbox.sqlite3` (durable).
+
+Faults. A cache made anew on opening (damaged, deleted, another schema) gets the outbox's commands
+laid over it at once, and the next sync fills it; one that meets a damaged page while syncing is made
+anew and synced again. A full disk ends the sync with `DiskFull`, whose Spanish text says nothing
+was lost. What the server says of itself — its clock far from this computer's, a newer desktop it
+wants, something it lacks — is in `notices()`, and each new notice is a `notice` event (the update
+one once per session: the window offers the update then).
 """
 
 from __future__ import annotations
@@ -37,13 +44,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
-from cmdesk.services import paths
+from cmdesk.services import overlays, paths, storage
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError
 from cmdesk.services.cache import Cache
 from cmdesk.services.config import DesktopConfig, save_config
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.credentials import UNAVAILABLE_MESSAGE, CredentialStore, CredentialStoreUnavailable
 from cmdesk.services.outbox import Outbox
+from cmdesk.services.server_info import server_now
+from cmdesk.services.snapshot import Progress
 from cmdesk.services.sync import SessionExpired, SyncEngine, SyncReport
 
 log = logging.getLogger(__name__)
@@ -51,7 +60,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-EventKind = Literal["state", "synced", "commands"]
+EventKind = Literal["state", "synced", "commands", "notice"]
 
 OFFLINE_START_MESSAGE = "No hay conexión con el servidor; se muestran los datos guardados en este equipo."
 OFFLINE_NO_DATA_MESSAGE = (
@@ -98,7 +107,9 @@ class StartResult:
 class SessionEvent:
     """`state`: the connection state changed; `synced`: a sync ended (`changed` = entities whose
     cached data changed); `commands`: the outbox changed (a command queued, sent, settled), and
-    `changed` names the entities whose optimistic values changed with it."""
+    `changed` names the entities whose optimistic values changed with it; `notice`: the server said
+    something the user should know (`changed` = {"clock"}, {"update"} or {"feature:<name>"}; the text
+    is in `DesktopSession.notices()`)."""
 
     kind: EventKind
     changed: frozenset[str] = field(default_factory=frozenset)
@@ -212,6 +223,10 @@ class DesktopSession:
             folder = self.account_folder(account_id)
             self.cache = Cache(folder / "cache.sqlite3")
             self.outbox = Outbox(folder / "outbox.sqlite3")
+            if self.cache.recreated or self.cache.cursor is None:
+                # Made anew (damaged, deleted) or never filled: the commands on their way show at
+                # once, before the next sync fills it.
+                overlays.reapply_all(self.outbox, self.cache)
             if self.cache.account_id != account_id:
                 self.cache.set_meta("account_id", account_id)
             self.account_id = account_id
@@ -267,7 +282,7 @@ class DesktopSession:
             "login": self.login,
             "account_id": account.get("id"),
             "account_name": account.get("name"),
-            "saved_at": dt.datetime.now(dt.UTC).isoformat(),
+            "saved_at": server_now().isoformat(),
         }
         target = self.server_folder() / SESSION_FILE
         tmp = target.with_name(target.name + ".tmp")
@@ -290,6 +305,8 @@ class DesktopSession:
         if self.api is not None:
             self.api.close()
         self.api = ApiClient(base_url, on_refresh_token=self._on_refresh_token)
+        self.api.server.clock.reset()  # another server: its clock is measured anew
+        self.api.server.subscribe(lambda kind: self._emit("notice", {kind}))
         if self.cache is not None and self.outbox is not None:
             self.engine = SyncEngine(self.api, self.cache, self.outbox)
         return self.api
@@ -415,9 +432,10 @@ class DesktopSession:
 
     # ---- working ------------------------------------------------------------------------------------
 
-    def sync_now(self) -> SyncReport:
+    def sync_now(self, progress: Progress | None = None) -> SyncReport:
         """Push the outbox, pull the feed, check the counts (blocking; one at a time). Raises
-        `OfflineError` (state OFFLINE) or `SessionExpired` (the user must sign in again)."""
+        `OfflineError` (state OFFLINE) or `SessionExpired` (the user must sign in again).
+        `progress(done, total, text)` follows a first sync's snapshot."""
         if self.engine is None:
             raise SessionExpired("Inicie sesión para sincronizar.")
         with self._sync_lock:
@@ -426,7 +444,14 @@ class DesktopSession:
             self._sync_thread = threading.get_ident()
             outbox_before = engine.outbox.pending_count(), engine.outbox.attention_count()
             try:
-                report = engine.sync_once()
+                try:
+                    report = engine.sync_once(progress=progress)
+                except storage.CacheDamaged:
+                    engine = self._remake_cache()
+                    report = engine.sync_once(progress=progress)
+            except storage.DiskFull as full:
+                self._set_state(ConnectionState.ONLINE)
+                raise storage.DiskFull(storage.SYNC_STOPPED) from full
             except OfflineError:
                 self._set_state(ConnectionState.OFFLINE)
                 raise
@@ -442,6 +467,33 @@ class DesktopSession:
             self._set_state(ConnectionState.ONLINE)
         self._emit("synced", report.changed)
         return report
+
+    def _remake_cache(self) -> SyncEngine:
+        """The cache met a damaged page: make it anew, lay the outbox's commands over it, and give a
+        new engine (the next sync fills it from the server)."""
+        with self._lock:
+            assert self.cache is not None and self.outbox is not None and self.api is not None
+            log.warning("the cache of account %s is damaged; it is made anew", self.account_id)
+            path = self.cache.path
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            self.cache.close()
+            self.cache = Cache(path, fresh=True)
+            self.cache.recreated = True
+            if self.account_id:
+                self.cache.set_meta("account_id", self.account_id)
+            overlays.reapply_all(self.outbox, self.cache)
+            self._unsubscribe = [
+                self.outbox.subscribe(self._on_outbox_change),
+                self.cache.subscribe(self._on_cache_change),
+            ]
+            self.engine = SyncEngine(self.api, self.cache, self.outbox)
+            return self.engine
+
+    def notices(self) -> list[str]:
+        """What the user should know about the server, in Spanish: this computer's clock far from
+        the server's, a newer desktop it wants, what it lacks (for the status bar)."""
+        return self.api.server.notices() if self.api is not None else []
 
     def _emit_commands_if(self, engine: SyncEngine, before: tuple[int, int]) -> None:
         after = engine.outbox.pending_count(), engine.outbox.attention_count()
@@ -460,6 +512,16 @@ class DesktopSession:
         if self.api is None or self.cache is None:
             raise SessionExpired(SIGN_IN_MESSAGE)
         return fn(self.api, self.cache, *args, **kwargs)
+
+    def public(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A call that needs no sign-in (¿Olvidó su contraseña?): a `cmdesk.services.commands` public
+        function on this session's API client (raises `OfflineError` without the line)."""
+        if self.api is None:
+            if self.embedded:  # the embedded server is not running yet
+                raise SessionExpired(SIGN_IN_MESSAGE if self.embedded_default else NO_EMBEDDED_MESSAGE)
+            self._new_api(self.config.server_url or "")
+        assert self.api is not None
+        return fn(self.api, *args, **kwargs)
 
     @property
     def last_sync_at(self) -> dt.datetime | None:

@@ -22,6 +22,19 @@ always while an empty cache is filled: each commit rewrites every index page it 
 random ids that is most of them, so a commit per page wrote several times the data. After a pull the
 engine compares the cache's counts with `/v1/sync/counts`; when they differ even after pulling again,
 the cache is rebuilt from scratch (the outbox keeps every pending change, laid over it again).
+
+Snapshot. An empty cache (the first sync) is filled from the server's snapshot at once
+(cmdesk.services.snapshot), then pulled from the snapshot's cursor as above; a server without
+snapshots (404) is paged from the beginning instead. A rebuild, and a cache last synced more than
+`STALE_AFTER` ago (its cursor too old: what changed since may be more than the whole portfolio), fill
+a cache of their own from the snapshot, which takes the old one's place once complete.
+A server without the counts endpoint (404: an older one) is synced without the comparison, and the
+user is told once (`cmdesk.services.server_info`).
+
+Faults. A full disk stops the sync with `DiskFull` (Spanish) and loses nothing: each outbox change and
+each cache page is its own transaction, so the outbox keeps its commands and the cursor stays with
+the data it covers; the next sync goes on from there. A damaged cache raises `CacheDamaged` (the
+session makes it anew and syncs again). The time of the last sync is the server's.
 """
 
 from __future__ import annotations
@@ -39,10 +52,16 @@ from typing import Any
 
 from cmdesk.domain.errors import ErrorCode
 from cmdesk.domain.field_paths import flatten, unflatten, value_at
-from cmdesk.services import overlays
+from cmdesk.services import overlays, storage
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
+from cmdesk.services.cache.store import delete_files
 from cmdesk.services.outbox import Command, Outbox
+from cmdesk.services.server_info import server_now
+from cmdesk.services.snapshot import Progress, SnapshotFill, SnapshotUnavailable
+
+# A cache not synced for this long is filled again from a snapshot rather than paged from its cursor.
+STALE_AFTER = dt.timedelta(days=30)
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +124,8 @@ class PullReport:
     changed: set[str] = field(default_factory=set)
     pages: int = 0
     changes: int = 0
+    # Entities that came in a snapshot (a first sync, a rebuild; cmdesk.services.snapshot).
+    snapshot: int = 0
 
 
 @dataclass
@@ -163,6 +184,8 @@ def _answer_entities(command: Command, answer: Any) -> list[tuple[str, Mapping[s
         if isinstance(answer.get("stamping_account"), Mapping):
             out.append(("stamping_account", answer["stamping_account"]))
         return out
+    if command.kind == "set_alert_state" and isinstance(answer, Mapping):
+        return [("alert", a) for a in answer.get("items") or [] if isinstance(a, Mapping) and "id" in a]
     if command.kind == "set_tags" and isinstance(answer, list):
         return [("client", c) for c in answer if isinstance(c, Mapping) and "id" in c]
     entity = {
@@ -180,11 +203,21 @@ def _answer_entities(command: Command, answer: Any) -> list[tuple[str, Mapping[s
 class SyncEngine:
     """Push, pull and count checks of one account's cache and outbox. One sync at a time."""
 
-    def __init__(self, api: ApiClient, cache: Cache, outbox: Outbox, *, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        cache: Cache,
+        outbox: Outbox,
+        *,
+        page_size: int = PAGE_SIZE,
+        snapshot: bool = True,
+    ) -> None:
         self.api = api
         self.cache = cache
         self.outbox = outbox
         self.page_size = page_size
+        # Fill an empty cache from the server's snapshot (False: page the feed from the beginning).
+        self.snapshot = snapshot
         self._lock = threading.Lock()
         self._overlays_settled = False
 
@@ -345,10 +378,13 @@ class SyncEngine:
             raise item
         return item.page()
 
-    def pull(self) -> PullReport:
+    def pull(self, progress: Progress | None = None) -> PullReport:
         """Bring the cache up to date with the feed. Pages are fetched while others are written; the
-        pages waiting when the writer is free are written together (see the module docstring)."""
+        pages waiting when the writer is free are written together (see the module docstring). An
+        empty cache is filled from the server's snapshot first, when it has one."""
         report = PullReport()
+        if self.snapshot and self.cache.cursor is None:
+            self._pull_snapshot(report, progress)
         pages: queue.Queue[_Fetched | BaseException] = queue.Queue(maxsize=PREFETCH_PAGES)
         stop = threading.Event()
         cursor = self.cache.cursor
@@ -383,8 +419,17 @@ class SyncEngine:
     # ---- counts -------------------------------------------------------------------------------------
 
     def count_differences(self) -> dict[str, tuple[int, int]]:
-        """entity → (server, cache) for every entity whose counts differ."""
-        server: dict[str, Any] = self.api.get("/v1/sync/counts")
+        """entity → (server, cache) for every entity whose counts differ (none when the server cannot
+        count: an older server without `/v1/sync/counts`)."""
+        if not self.api.server.available("sync_counts"):
+            return {}
+        try:
+            server: dict[str, Any] = self.api.get("/v1/sync/counts")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            self.api.server.missing("sync_counts")
+            return {}
         local = self.cache.counts()
         return {
             entity: (int(count), local.get(entity, 0))
@@ -392,25 +437,95 @@ class SyncEngine:
             if isinstance(count, int) and local.get(entity, 0) != count
         }
 
-    def rebuild(self) -> PullReport:
-        """Drop the cache and fill it again from the beginning of the feed."""
-        self.cache.reset()
-        report = self.pull()
+    def _pull_snapshot(self, report: PullReport, progress: Progress | None) -> None:
+        """Fill the empty cache from the snapshot; the feed then goes on from its cursor."""
+        try:
+            filled = SnapshotFill(self.api, self.cache, progress).run()
+        except SnapshotUnavailable:
+            log.info("the server has no snapshot; paging the feed from the beginning")
+            self.snapshot = False
+            if self.cache.get_meta("snapshot") is not None:
+                self.cache.reset()  # what a snapshot brought is not completed by the feed
+                overlays.reapply_all(self.outbox, self.cache)
+            return
+        if filled.restarted:
+            overlays.reapply_all(self.outbox, self.cache)
+        report.changed |= filled.changed
+        report.snapshot += filled.entities
+
+    def rebuild(self, progress: Progress | None = None) -> PullReport:
+        """Fill the cache again. From a snapshot: into a cache of its own, which takes this one's place
+        once complete (the views read the old one meanwhile, and a snapshot cut short leaves it as it
+        was), then the feed from the snapshot's cursor. From the beginning of the feed (a server
+        without snapshots): emptied, then filled in place. The queued changes are laid again."""
+        report = PullReport()
+        if not (self.snapshot and self._rebuild_from_snapshot(report, progress)):
+            self.cache.reset()
+        return self._pull_after_rebuild(report, progress)
+
+    def refresh_if_stale(self, progress: Progress | None = None) -> PullReport | None:
+        """A cache last synced more than `STALE_AFTER` ago is filled again from a snapshot, beside it
+        (see `rebuild`); None when it is not stale, or the server has no snapshots (then the feed
+        goes on from its cursor as usual)."""
+        last = self.cache.last_sync_at
+        if not self.snapshot or self.cache.cursor is None or last is None:
+            return None
+        if server_now() - last < STALE_AFTER:
+            return None
+        log.info("the cache was last synced on %s; it is filled again from a snapshot", last.isoformat())
+        report = PullReport()
+        if not self._rebuild_from_snapshot(report, progress):
+            return None
+        return self._pull_after_rebuild(report, progress)
+
+    def _pull_after_rebuild(self, report: PullReport, progress: Progress | None) -> PullReport:
+        pulled = self.pull(progress)
+        report.changed |= pulled.changed
+        report.pages += pulled.pages
+        report.changes += pulled.changes
+        report.snapshot += pulled.snapshot
         overlays.reapply_all(self.outbox, self.cache)
         return report
 
+    def _rebuild_from_snapshot(self, report: PullReport, progress: Progress | None) -> bool:
+        """Whether the cache was replaced by one filled from the snapshot (False: no snapshots)."""
+        path = self.cache.rebuild_path()
+        delete_files(path)  # a rebuild stopped before starts over
+        fresh = Cache(path)
+        try:
+            filled = SnapshotFill(self.api, fresh, progress).run()
+        except BaseException as error:
+            fresh.close()
+            delete_files(path)
+            if not isinstance(error, SnapshotUnavailable):
+                raise
+            log.info("the server has no snapshot; the cache is rebuilt paging the feed")
+            self.snapshot = False
+            return False
+        fresh.close()
+        self.cache.adopt(path)
+        report.changed |= filled.changed
+        report.snapshot += filled.entities
+        return True
+
     # ---- all of it ----------------------------------------------------------------------------------
 
-    def sync_once(self, *, check_counts: bool = True) -> SyncReport:
+    def sync_once(self, *, check_counts: bool = True, progress: Progress | None = None) -> SyncReport:
         """Push, then pull, then compare counts (rebuilding the cache when they differ). Raises
-        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in."""
+        `OfflineError` when the server can't be reached, `SessionExpired` when it wants a sign-in,
+        `DiskFull` when the disk is full, `CacheDamaged` when the cache met a damaged page.
+        `progress(done, total, text)` follows a snapshot being received."""
         with self._lock:
+            if self.cache.damaged:
+                raise storage.CacheDamaged("the cache met a damaged page")
             started = time.perf_counter()
+            # A new business day moves every C.P.D. window, online or not.
+            self.cache.refresh_forecasts()
             push = self.push()
             if push.offline:
                 raise OfflineError()
             try:
-                pull = self.pull()
+                pull = self.refresh_if_stale(progress) or self.pull(progress)
                 if self.cache.catalog() is None:
                     self.cache.set_catalog(self.api.get("/v1/catalog"))
                 report = SyncReport(push=push, pull=pull)
@@ -425,16 +540,17 @@ class SyncEngine:
                         differences = self.count_differences()
                     if differences:
                         log.warning("cache counts differ from the server's %s; rebuilding", differences)
-                        rebuilt = self.rebuild()
+                        rebuilt = self.rebuild(progress)
                         pull.changed |= rebuilt.changed
                         pull.pages += rebuilt.pages
                         pull.changes += rebuilt.changes
+                        pull.snapshot += rebuilt.snapshot
                         report.rebuilt = True
                         report.counts_ok = not self.count_differences()
             except ApiError as error:
                 if error.status == 401:
                     raise SessionExpired() from error
                 raise
-            self.cache.mark_synced(dt.datetime.now(dt.UTC))
+            self.cache.mark_synced(self.api.server.clock.now())
             report.seconds = time.perf_counter() - started
             return report

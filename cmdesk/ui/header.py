@@ -1,6 +1,9 @@
 """The band above the tabs: the signed-in Cuenta Maestra (NIC, name, expiry) and its balances.
 
 Colors come from the platform palette (light or dark); the balances use a larger font, not a color.
+From 30 days before the expiry (`cmdesk.domain.expiry`, the server's reminder thresholds) "Vence: …"
+says how many days are left, in amber, in red from 7 days on and once expired, with «Renovar…»
+(`renew_requested`: the main window opens Renovar mi cuenta). Read from the cache: it warns offline too.
 """
 
 from __future__ import annotations
@@ -8,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
+from cmdesk.domain import expiry as expiry_rule
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.kit.forms import ERROR_STYLE, WARNING_STYLE, hbox, link_button, vbox
 
 tr = translator("header")
 
@@ -49,8 +53,25 @@ class _Balance(QWidget):
         layout.setSpacing(0)
 
 
+def expiry_text(account: Mapping[str, Any]) -> tuple[str, expiry_rule.ExpiryWarning]:
+    """ "Vence: …" and how loudly (days left from 30 days before the date)."""
+    expires = fmt.date(account.get("expires_at"))
+    if not expires:
+        return "", expiry_rule.ExpiryWarning.NONE
+    level = expiry_rule.warning(str(account.get("status") or ""), account.get("expires_at"))
+    if level is expiry_rule.ExpiryWarning.EXPIRED:
+        return tr("Venció el {date}").format(date=expires), level
+    if level is expiry_rule.ExpiryWarning.NONE:
+        return tr("Vence: {date}").format(date=expires), level
+    days = expiry_rule.days_left(account.get("expires_at")) or 0
+    left = tr("falta 1 día") if days == 1 else tr("faltan {n} días").format(n=days)
+    return tr("Vence: {date} ({left})").format(date=expires, left=left), level
+
+
 class AccountHeader(QFrame):
     """Shows `set_account(account)`: the API's Account dict (nic, name, expires_at, status, balances)."""
+
+    renew_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,7 +94,12 @@ class AccountHeader(QFrame):
         self.status = QLabel(self)
         self.status.setObjectName("accountStatus")
 
-        details = hbox(self.nic, self.expiry, self.status, None)
+        self.renew_button = link_button(tr("Renovar…"), self, "renewAccount", self.renew_requested.emit)
+        self.renew_button.setToolTip(tr("Renovar su Cuenta Maestra por un año"))
+        self.renew_button.hide()
+        self.warning = expiry_rule.ExpiryWarning.NONE
+
+        details = hbox(self.nic, self.expiry, self.renew_button, self.status, None)
         details.setSpacing(18)
 
         left = QGridLayout()
@@ -99,6 +125,7 @@ class AccountHeader(QFrame):
             self.name.setText(tr("Sin sesión"))
             self.nic.setText(tr("Inicie sesión para ver su Cuenta Maestra."))
             self.expiry.clear()
+            self._set_warning(expiry_rule.ExpiryWarning.NONE)
             self.status.clear()
             self.stamps.value.setText("—")
             self.points.value.setText("—")
@@ -108,8 +135,9 @@ class AccountHeader(QFrame):
         self.name.setText(name or trade_name)
         self.name.setToolTip(trade_name if trade_name and trade_name != name else "")
         self.nic.setText(tr("NIC {nic}").format(nic=account.get("nic") or "—"))
-        expires = fmt.date(account.get("expires_at"))
-        self.expiry.setText(tr("Vence: {date}").format(date=expires) if expires else "")
+        text, level = expiry_text(account)
+        self.expiry.setText(text)
+        self._set_warning(level)
         status = str(account.get("status") or "")
         self.status.setText(
             tr("Estado: {status}").format(status=tr(_STATUS[status])) if status in _STATUS else ""
@@ -117,3 +145,14 @@ class AccountHeader(QFrame):
         balances = account.get("balances") or {}
         self.stamps.value.setText(fmt.number(balances.get("stamps") or 0))
         self.points.value.setText(fmt.number(balances.get("points") or 0))
+
+    def _set_warning(self, level: expiry_rule.ExpiryWarning) -> None:
+        self.warning = level
+        soon = level is expiry_rule.ExpiryWarning.SOON
+        self.expiry.setStyleSheet(
+            "" if level is expiry_rule.ExpiryWarning.NONE else (WARNING_STYLE if soon else ERROR_STYLE)
+        )
+        font = self.expiry.font()
+        font.setBold(level is not expiry_rule.ExpiryWarning.NONE)
+        self.expiry.setFont(font)
+        self.renew_button.setVisible(level is not expiry_rule.ExpiryWarning.NONE)

@@ -37,6 +37,8 @@ from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.session import DesktopSession, SessionEvent, StartResult
 from cmdesk.services.sync import SessionExpired
 from cmdesk.ui import pages, tabs, translator  # noqa: F401  (pages: every page registers itself)
+from cmdesk.ui.compras.page import PurchasesPage
+from cmdesk.ui.compras.renewal import RenewalDialog
 from cmdesk.ui.header import AccountHeader
 from cmdesk.ui.kit.forms import vbox
 from cmdesk.ui.operations import OperationHandle, Operations
@@ -106,6 +108,7 @@ def read_status(session: DesktopSession) -> dict[str, Any]:
         "attention": outbox.attention_count() if outbox is not None else 0,
         "last_sync_at": session.last_sync_at,
         "state": session.state,
+        "notices": session.notices(),
     }
 
 
@@ -144,9 +147,11 @@ class MainWindow(QMainWindow):
         self.sign_in_dialog: SignInDialog | None = None
         self.pending_panel: PendingPanel | None = None
         self.shown_account: dict[str, Any] | None = None  # what the header shows
+        self.update_offer: QMessageBox | None = None  # shown once per window
         self.closing = False
 
         self.header = AccountHeader(self)
+        self.header.renew_requested.connect(self.renew_account)
         self.tabs, self.pages = tabs.build(self.context, self)
         central = QWidget(self)
         layout = vbox(central, self.header, (self.tabs, 1))
@@ -311,10 +316,36 @@ class MainWindow(QMainWindow):
     def _on_session_event(self, event: SessionEvent) -> None:
         if event.kind == "state":
             self.status.set_state(self.session.state if self.session else None)
+        elif event.kind == "notice":
+            self.refresh_status()
+            if "update" in event.changed:
+                self.offer_update()
         else:
             self.refresh_all(event.changed)
         if event.kind == "commands" and self.pending_panel is not None and self.pending_panel.isVisible():
             self.pending_panel.refresh()
+
+    def offer_update(self) -> QMessageBox | None:
+        """The server wants a newer cmdesk (for everything, or for something it refused): said once
+        per session, with the way to update (Ayuda's check, which offers the signed installer)."""
+        session = self.session
+        text = session.api.server.update_notice() if session is not None and session.api else None
+        if text is None or self.update_offer is not None:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Information, tr("Actualización de cmdesk"), text, parent=self)
+        box.setObjectName("updateRequired")
+        look = box.addButton(tr("Buscar la actualización"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(tr("Más tarde"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(look)
+        ayuda = self.pages.get("ayuda")
+        box.buttonClicked.connect(
+            lambda button: ayuda.check_for_updates()  # type: ignore[attr-defined]
+            if button is look and ayuda is not None
+            else None
+        )
+        self.update_offer = box
+        box.open()
+        return box
 
     def refresh_all(self, changed: frozenset[str]) -> None:
         """Tell every page what changed, and refresh the header and the status bar."""
@@ -343,6 +374,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(str(account.get("name") or "cmdesk") if account else "cmdesk")
         self.status.set_pending(data["pending"], data["attention"])
         self.status.set_last_sync(data["last_sync_at"])
+        self.status.set_server_notices(data.get("notices") or [])
         self.status.set_state(
             self._shown_state(self.session.state if self.session is not None else data["state"])
         )
@@ -359,6 +391,11 @@ class MainWindow(QMainWindow):
     def _show_account(self, account: dict[str, Any] | None) -> None:
         self.shown_account = account or None
         self.header.set_account(account)
+
+    def renew_account(self) -> RenewalDialog | None:
+        """Renovar mi cuenta (the header's warning): the page of Compras opens it."""
+        page = self.pages.get("compras")
+        return page.renew_account() if isinstance(page, PurchasesPage) else None
 
     def shows_data(self) -> bool:
         """Whether the window shows an account's data: the header names the account and the client
@@ -391,6 +428,7 @@ class MainWindow(QMainWindow):
             on_error=self._sync_failed,
             pool="net",
             label=tr("Sincronizando"),
+            progress=True,  # a first sync tells how much of the portfolio arrived (status bar)
         )
         return self._sync_handle
 

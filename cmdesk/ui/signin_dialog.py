@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.services.credentials import UNAVAILABLE_MESSAGE
 from cmdesk.ui import translator
-from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.acceso import RegisterDialog, ResetPasswordDialog
+from cmdesk.ui.kit.actions import AppContext
+from cmdesk.ui.kit.forms import hbox, link_button, vbox
 
 if TYPE_CHECKING:
     from cmdesk.services.session import DesktopSession, StartResult
@@ -138,12 +140,34 @@ class SignInDialog(QDialog):
 
         error_line = hbox(self.error_icon, (self.error, 1))
 
-        layout = vbox(self, intro, form, self.notice, error_line, self.buttons)
+        # Before signing in: ¿Olvidó su contraseña? (a reset link by mail), Quiero ser distribuidor.
+        self.dialog: QDialog | None = None
+        self.forgot_button = link_button(
+            tr("¿Olvidó su contraseña?"), self, "forgotPassword", self.forgot_password
+        )
+        self.register_button = link_button(tr("Quiero ser distribuidor"), self, "register", self.register)
+        links = hbox(self.forgot_button, None, self.register_button)
+
+        layout = vbox(self, intro, form, links, self.notice, error_line, self.buttons)
         layout.setSpacing(12)
         layout.setContentsMargins(18, 18, 18, 12)
         self.set_error(None)
         self.setMinimumWidth(520)
         (self.password if self.login.text() else self.login).setFocus()
+
+    def forgot_password(self) -> ResetPasswordDialog:
+        """¿Olvidó su contraseña?: the reset dialog, with the login typed here."""
+        dialog = ResetPasswordDialog(AppContext(self.ops, self.session), self.login.text().strip(), self)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def register(self) -> RegisterDialog:
+        """Quiero ser distribuidor: the registration under a referrer's NIC."""
+        dialog = RegisterDialog(AppContext(self.ops, self.session), self)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
 
     def set_error(self, text: str | None) -> None:
         self.error.setText(text or "")

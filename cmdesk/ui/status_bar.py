@@ -2,8 +2,10 @@
 
     En línea  ·  Operaciones pendientes: 2  ·  Última sincronización: 29/11/2026 00:20  [▓▓▓  ]
 
-A notice (e.g. "no keyring on this computer") stays on the left until replaced; transient messages
-use `showMessage`. No fixed colors: the state is text, the platform palette paints it.
+A notice (e.g. "no keyring on this computer") stays on the left until replaced, and so do the
+server's notices (this computer's clock far from the server's, a newer cmdesk the server wants, what
+an older server lacks: `DesktopSession.notices()`); transient messages use `showMessage`. No fixed
+colors: the state is text, the platform palette paints it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.ui import locale as fmt
@@ -42,6 +44,13 @@ class StatusBar(QStatusBar):
         self.notice.setVisible(False)
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.addWidget(self.notice, 1)
+        self.server_notice = QLabel(self)
+        self.server_notice.setObjectName("serverNotice")
+        self.server_notice.setVisible(False)
+        self.server_notice.setTextFormat(Qt.TextFormat.PlainText)
+        # A long notice is cut at the window's edge (the tooltip has it whole), never widening it.
+        self.server_notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.addWidget(self.server_notice, 1)
 
         self.busy = QProgressBar(self)
         self.busy.setObjectName("busy")
@@ -105,6 +114,12 @@ class StatusBar(QStatusBar):
         self.notice.setText(text or "")
         self.notice.setToolTip(text or "")
         self.notice.setVisible(bool(text))
+
+    def set_server_notices(self, texts: list[str]) -> None:
+        """The server's notices (see the module docstring): the first shown, all in the tooltip."""
+        self.server_notice.setText(texts[0] if texts else "")
+        self.server_notice.setToolTip("\n\n".join(texts))
+        self.server_notice.setVisible(bool(texts))
 
     def set_busy(self, jobs: int, labels: list[str] | None = None) -> None:
         self.busy.setVisible(jobs > 0)

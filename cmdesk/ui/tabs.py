@@ -9,7 +9,8 @@
     tabs.register("clientes.clientes", ClientsPage)   # before the main window is built
 
 The layout (`LAYOUT`) mirrors the portal: Clientes (with Clientes, Timbrado and Distribuidores),
-Facturación, Compras, Software, Herramientas (Precios, Usuarios, Configuraciones globales) and Ayuda.
+Alertas (alerts and the renewal calendar, which the portal lacks), Facturación, Compras, Software,
+Herramientas (Precios, Usuarios, Configuraciones globales, Reglas de alerta) and Ayuda.
 A page is a `TabPage`: a QWidget built from the `AppContext` (`cmdesk.ui.kit.actions`). The main window
 calls every page's `refresh(changed)` with the entities a sync or a command changed (`EVERYTHING` after
 the session starts); a page reloads (`reload(changed)`) at once when it is on screen and those concern
@@ -104,6 +105,14 @@ LAYOUT: tuple[TabSpec, ...] = (
             TabSpec("clientes.distribuidores", QT_TRANSLATE_NOOP("tabs", "Distribuidores")),
         ),
     ),
+    TabSpec(
+        "alertas",
+        QT_TRANSLATE_NOOP("tabs", "Alertas"),
+        (
+            TabSpec("alertas.alertas", QT_TRANSLATE_NOOP("tabs", "Alertas")),
+            TabSpec("alertas.calendario", QT_TRANSLATE_NOOP("tabs", "Calendario de renovaciones")),
+        ),
+    ),
     TabSpec("facturacion", QT_TRANSLATE_NOOP("tabs", "Facturación")),
     TabSpec("compras", QT_TRANSLATE_NOOP("tabs", "Compras")),
     TabSpec("software", QT_TRANSLATE_NOOP("tabs", "Software")),
@@ -114,6 +123,7 @@ LAYOUT: tuple[TabSpec, ...] = (
             TabSpec("herramientas.precios", QT_TRANSLATE_NOOP("tabs", "Precios")),
             TabSpec("herramientas.usuarios", QT_TRANSLATE_NOOP("tabs", "Usuarios")),
             TabSpec("herramientas.configuracion", QT_TRANSLATE_NOOP("tabs", "Configuraciones globales")),
+            TabSpec("herramientas.alertas", QT_TRANSLATE_NOOP("tabs", "Reglas de alerta")),
         ),
     ),
     TabSpec("ayuda", QT_TRANSLATE_NOOP("tabs", "Ayuda")),

@@ -140,33 +140,46 @@ def assert_usage_matches_cfdi(factory: db.SessionFactory, now: Any = None) -> in
 
 
 @contextmanager
-def server_on_new_database(pg_url: str, log_dir: Path, **start: Any) -> Iterator[tuple[Any, db.SessionFactory]]:
-    """A real `cmdesk-server` (`server_process.start(**start)`) on a fresh, migrated PostgreSQL
-    database, with a session factory on the same database; all removed afterwards."""
+def new_database(pg_url: str, prefix: str = "srv") -> Iterator[str]:
+    """A fresh PostgreSQL database beside the test one, migrated to the head; dropped afterwards.
+    Yields its URL."""
     import uuid
 
     import psycopg
     from sqlalchemy import make_url
 
-    from cmdesk.devtools import server_process
     from cmdesk.server import migrations
 
     base = make_url(pg_url)
-    name = f"srv_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
     with psycopg.connect(dsn, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    engine = db.create_db_engine(url)
-    proc = server_process.start(url, log_dir=log_dir, **start)
     try:
-        yield proc, db.session_factory(engine)
+        url = base.set(database=name).render_as_string(hide_password=False)
+        migrations.upgrade(url)
+        yield url
     finally:
-        proc.stop()
-        engine.dispose()
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def server_on_new_database(pg_url: str, log_dir: Path, **start: Any) -> Iterator[tuple[Any, db.SessionFactory]]:
+    """A real `cmdesk-server` (`server_process.start(**start)`) on a fresh, migrated PostgreSQL
+    database, with a session factory on the same database; all removed afterwards."""
+    from cmdesk.devtools import server_process
+
+    with new_database(pg_url) as url:
+        engine = db.create_db_engine(url)
+        proc = server_process.start(url, log_dir=log_dir, **start)
+        try:
+            yield proc, db.session_factory(engine)
+        finally:
+            proc.stop()
+            engine.dispose()
+
+
 class QueuedLinks:
     """The link mails in the queue, as (address, token) pairs in the order they were queued: what a
     person would find in their inbox. Read again on every use."""
@@ -201,3 +214,4 @@ class QueuedLinks:
         return self._items() == other
 
     __hash__ = None  # type: ignore[assignment]
+

@@ -72,6 +72,19 @@ class LoopbackProxy:
         return upstream
 
     def _relay(self, client: socket.socket) -> None:
+        """Connect upstream and pass bytes both ways (`_pump`); both sockets closed at the end."""
+        upstream: socket.socket | None = None
+        try:
+            upstream = self._connect_upstream()
+            self._pump(client, upstream)
+        except OSError:
+            return
+        finally:
+            for sock in (client, upstream):
+                if sock is not None:
+                    sock.close()
+
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -107,48 +120,79 @@ class FlakyProxy(LoopbackProxy):
             self.requests_seen += 1
             return self._armed.pop(0) if self._armed else None
 
-    def _relay(self, client: socket.socket) -> None:
-        upstream: socket.socket | None = None
-        try:
-            upstream = self._connect_upstream()
-            dropping = cutting = False
-            waiting_request = True  # the next client bytes start a request
-            while not self._closed.is_set():
-                readable, _, _ = select.select([client, upstream], [], [], 0.2)
-                if client in readable:
-                    data = client.recv(65536)
-                    if not data:
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        dropping = cutting = False
+        waiting_request = True  # the next client bytes start a request
+        while not self._closed.is_set():
+            readable, _, _ = select.select([client, upstream], [], [], 0.2)
+            if client in readable:
+                data = client.recv(65536)
+                if not data:
+                    return
+                if waiting_request:
+                    waiting_request = False
+                    action = self._take()
+                    if action == "drop_before":
                         return
-                    if waiting_request:
-                        waiting_request = False
-                        action = self._take()
-                        if action == "drop_before":
-                            return
-                        if action == "bad_gateway":
-                            client.sendall(BAD_GATEWAY)
-                            return
-                        if action == "hang":
-                            self._closed.wait()
-                            return
-                        dropping = action == "drop_after"
-                        cutting = action == "cut_answer"
-                    upstream.sendall(data)
-                if upstream in readable:
-                    data = upstream.recv(65536)
-                    if not data:
+                    if action == "bad_gateway":
+                        client.sendall(BAD_GATEWAY)
                         return
-                    if dropping:
-                        return  # the server answered (so it applied the request): cut the line
-                    if cutting:
-                        # The headers (whole, in the first chunk on loopback) and a few bytes more.
-                        end = data.find(b"\r\n\r\n")
-                        client.sendall(data[: end + 14] if end >= 0 else data)
+                    if action == "hang":
+                        self._closed.wait()
                         return
-                    waiting_request = True
-                    client.sendall(data)
-        except OSError:
-            return
-        finally:
-            for sock in (client, upstream):
-                if sock is not None:
-                    sock.close()
+                    dropping = action == "drop_after"
+                    cutting = action == "cut_answer"
+                upstream.sendall(data)
+            if upstream in readable:
+                data = upstream.recv(65536)
+                if not data:
+                    return
+                if dropping:
+                    return  # the server answered (so it applied the request): cut the line
+                if cutting:
+                    # The headers (whole, in the first chunk on loopback) and a few bytes more.
+                    end = data.find(b"\r\n\r\n")
+                    client.sendall(data[: end + 14] if end >= 0 else data)
+                    return
+                waiting_request = True
+                client.sendall(data)
+
+
+class SleepyProxy(LoopbackProxy):
+    """The line of a laptop: `freeze()` leaves every open connection half-open — nothing more passes
+    either way and nothing closes, as after sleeping and waking on another network — while new
+    connections work; `delay` holds each answer that long (a proxy that answers slowly)."""
+
+    def __init__(self, upstream_url: str) -> None:
+        self.delay = 0.0
+        self._generation = 0
+        super().__init__(upstream_url)
+
+    def freeze(self) -> None:
+        with self._lock:
+            self._generation += 1
+
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        with self._lock:
+            generation = self._generation
+        while not self._closed.is_set():
+            if self._generation != generation:
+                self._closed.wait()  # half-open: silent until the proxy closes
+                return
+            readable, _, _ = select.select([client, upstream], [], [], 0.1)
+            if self._generation != generation:
+                continue
+            if client in readable:
+                data = client.recv(65536)
+                if not data:
+                    return
+                upstream.sendall(data)
+            if upstream in readable:
+                data = upstream.recv(65536)
+                if not data:
+                    return
+                if self.delay:
+                    self._closed.wait(self.delay)
+                if self._generation != generation:
+                    continue
+                client.sendall(data)

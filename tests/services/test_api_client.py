@@ -528,3 +528,48 @@ def test_decode_json_reads_what_the_standard_library_reads() -> None:
     assert math.isnan(decode_json(b'{"x": NaN}')["x"])  # orjson refuses NaN: json reads it
     with pytest.raises(ValueError):
         decode_json(b"<html>no es JSON</html>")
+
+
+def test_a_503_is_waited_out_as_the_server_asks_and_retried_only_when_safe() -> None:
+    """The server answers 503 with Retry-After while its database is away: reads and keyed writes
+    wait that long and go again; a write without a key is not sent twice."""
+    import http.server
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append(self.command)
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            if len(seen) % 2:  # every other request: the database is away
+                body = b'{"code":"service_unavailable","title":"Servicio no disponible","detail":"x","status":503}'
+                self.send_response(503)
+                self.send_header("Retry-After", "1")
+            else:
+                body = b'{"ok":true}'
+                self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with ApiClient(f"http://127.0.0.1:{httpd.server_port}", retries=2, backoff=0.01) as api:
+            started = time.monotonic()
+            assert api.get("/v1/anything") == {"ok": True}
+            assert time.monotonic() - started >= 0.9  # Retry-After, not the 10 ms backoff
+            assert api.post("/v1/transfers", {"a": 1}, idempotency_key="k1") == {"ok": True}
+            with pytest.raises(ApiError) as refused:
+                api.post("/v1/clients", {"a": 1})
+            assert refused.value.status == 503 and refused.value.retry_after == 1
+        assert seen == ["GET", "GET", "POST", "POST", "POST"]
+    finally:
+        httpd.shutdown()

@@ -82,6 +82,20 @@ def server_db(window: MainWindow) -> Iterator[db.SessionFactory]:
         engine.dispose()
 
 
+def outbound_mails(window: MainWindow, kind: str, **where: Any) -> list[Any]:
+    """The server's mails of `kind` whose columns equal `where` (to_address=…, account_id=…), oldest
+    first."""
+    from sqlalchemy import select
+
+    from cmdesk.models import OutboundMail
+
+    stmt = select(OutboundMail).where(OutboundMail.kind == kind).order_by(OutboundMail.created_at)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(OutboundMail, column) == value)
+    with server_db(window) as factory:
+        return db.run(factory, lambda s: list(s.scalars(stmt)))
+
+
 def wait_rows(qtbot: Any, model: Any, predicate: Callable[[list[dict[str, Any]]], bool]) -> None:
     qtbot.waitUntil(lambda: predicate(model.rows()), timeout=30_000)
 

@@ -82,3 +82,48 @@ def test_text_key_sorts_as_in_spanish() -> None:
 def test_sort_key_orders_moments_and_puts_missing_first() -> None:
     values = ["2026-01-02T00:00:00Z", None, "2025-12-31T23:59:59Z"]
     assert sorted(values, key=fmt.sort_key) == [None, "2025-12-31T23:59:59Z", "2026-01-02T00:00:00Z"]
+
+
+_SHOWN_IN = r"""
+import datetime as dt, json, sys
+from cmdesk.domain import clock
+from cmdesk.ui import locale as fmt
+
+moments = ["2026-11-29T05:59:00Z", "2026-11-29T06:00:00Z", "2021-07-01T12:00:00Z", "2027-01-01T05:30:00Z"]
+print(json.dumps({
+    "shown": [fmt.date_time(m) for m in moments] + [fmt.date(m) for m in moments],
+    "days": [str(clock.today(clock.parse_utc(m))) for m in moments],
+    "order": sorted(moments, key=fmt.sort_key),
+    "computer": dt.datetime.fromtimestamp(0).hour,  # this computer's own zone: it does change
+}))
+"""
+
+
+def test_what_is_shown_does_not_move_with_the_computers_time_zone() -> None:
+    """A PC set to Tokyo, Tijuana or Auckland time (or whose zone changed) shows and decides the same
+    Mexico City dates and the same order as one in UTC."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def shown(zone: str) -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-c", _SHOWN_IN],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TZ": zone},
+        )
+        assert done.returncode == 0, done.stderr
+        result: dict[str, object] = json.loads(done.stdout)
+        return result
+
+    base = shown("UTC")
+    assert base["shown"][0] == "28/11/2026 23:59"  # type: ignore[index]
+    for zone in ("Asia/Tokyo", "America/Tijuana", "Pacific/Auckland"):
+        there = shown(zone)
+        assert there["computer"] != base["computer"], zone  # the zone really was this computer's
+        assert {k: v for k, v in there.items() if k != "computer"} == {
+            k: v for k, v in base.items() if k != "computer"
+        }, zone

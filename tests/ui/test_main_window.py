@@ -20,7 +20,7 @@ from cmdesk.ui.settings_dialog import SettingsDialog, check_server_url
 from tests.ui.conftest import wait_until
 from tests.ui.portal_helpers import show_page
 
-TOP_TABS = ["Clientes", "Facturación", "Compras", "Software", "Herramientas", "Ayuda"]
+TOP_TABS = ["Clientes", "Alertas", "Facturación", "Compras", "Software", "Herramientas", "Ayuda"]
 
 
 def shown(window: MainWindow, name: str) -> Any:
@@ -37,7 +37,7 @@ def tab_titles(widget: QTabWidget) -> list[str]:
     return [widget.tabText(i) for i in range(widget.count())]
 
 
-def test_the_six_tabs_mirror_the_portal_menus(started_window: MainWindow) -> None:
+def test_the_tabs_mirror_the_portal_menus_and_alertas(started_window: MainWindow) -> None:
     assert tab_titles(started_window.tabs) == TOP_TABS
 
 
@@ -47,7 +47,7 @@ def test_clientes_has_clientes_timbrado_and_distribuidores(started_window: MainW
     assert tab_titles(inner) == ["Clientes", "Timbrado", "Distribuidores"]
     herramientas = subpage_tabs(started_window, "herramientas")
     assert herramientas is not None
-    assert tab_titles(herramientas) == ["Precios", "Usuarios", "Configuraciones globales"]
+    assert tab_titles(herramientas) == ["Precios", "Usuarios", "Configuraciones globales", "Reglas de alerta"]
 
 
 def rows_shown(page: Any) -> int:
@@ -226,7 +226,8 @@ def test_menus(started_window: MainWindow) -> None:
     assert texts == ["Configuración…", "Sincronizar ahora", "Operaciones pendientes…", "Cerrar sesión", "Salir"]
     ayuda = started_window.menuBar().actions()[1].menu()
     texts = [a.text().replace("&", "") for a in ayuda.actions() if not a.isSeparator()]
-    assert texts == ["Buscar actualizaciones…", "Acerca de cmdesk"]  # the first one: cmdesk/ui/ayuda
+    # The first two: cmdesk/ui/ayuda (Correos de prueba only on the embedded default, as here).
+    assert texts == ["Correos de prueba…", "Buscar actualizaciones…", "Acerca de cmdesk"]
 
 
 def test_settings_change_the_sync_interval(qtbot, started_window: MainWindow) -> None:
@@ -383,3 +384,28 @@ def test_restart_on_another_server_and_back(qtbot, started_window: MainWindow) -
     qtbot.waitUntil(lambda: clients.model.rowCount() > 0, timeout=30_000)
     qtbot.waitUntil(lambda: started_window.status.connection.text() == "En línea")
     assert not started_window.status.notice.isVisibleTo(started_window.status)
+
+
+def test_a_snapshot_shows_how_much_arrived_and_the_pages_read_the_new_cache(
+    qtbot, started_window: MainWindow
+) -> None:
+    """A cache not synced for a month is filled again from a snapshot (beside it): the status bar
+    tells how much of the portfolio arrived, and the pages show the new cache's rows."""
+    import datetime as dt
+
+    from cmdesk.services import sync
+
+    session = started_window.session
+    cache = session.cache
+    assert cache is not None
+    before = sorted(client_names(shown(started_window, "clientes.clientes")))
+    messages: list[str] = []
+    started_window.status.messageChanged.connect(messages.append)
+    cache.mark_synced(dt.datetime.now(dt.UTC) - sync.STALE_AFTER - dt.timedelta(days=1))
+    with qtbot.waitSignal(started_window.synced, timeout=60_000):
+        started_window.sync_now()
+    arrived = [m for m in messages if m.startswith("Descargando la cartera:")]
+    assert arrived, messages
+    assert started_window.status.busy.maximum() >= cache.count_clients() > 0
+    assert dt.datetime.now(dt.UTC) - cache.last_sync_at < dt.timedelta(minutes=5)
+    qtbot.waitUntil(lambda: sorted(client_names(shown(started_window, "clientes.clientes"))) == before)

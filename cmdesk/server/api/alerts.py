@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from cmdesk.domain import alert_rules
 from cmdesk.server import db
 from cmdesk.server.api.deps import CurrentActor, Db, IfMatch, Pagination, keyset_after, keyset_answer
 from cmdesk.server.api.schemas_common import RequestModel, problem_responses
@@ -109,11 +110,11 @@ class RuleIn(RequestModel):
     scope: Scope
     scope_id: Annotated[str, Field(max_length=64)] | None = None
     enabled: bool | None = None
-    days_thresholds: list[int] | None = Field(default=None, max_length=alerts.MAX_THRESHOLDS)
-    balance_thresholds: list[int] | None = Field(default=None, max_length=alerts.MAX_THRESHOLDS)
+    days_thresholds: list[int] | None = Field(default=None, max_length=alert_rules.MAX_THRESHOLDS)
+    balance_thresholds: list[int] | None = Field(default=None, max_length=alert_rules.MAX_THRESHOLDS)
     notify_users: bool | None = None
     notify_client: bool | None = None
-    client_message: Annotated[str, Field(max_length=alerts.MESSAGE_MAX_LENGTH)] | None = None
+    client_message: Annotated[str, Field(max_length=alert_rules.MESSAGE_MAX_LENGTH)] | None = None
     daily_cap: int | None = None
 
 

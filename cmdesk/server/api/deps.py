@@ -287,25 +287,31 @@ async def audit_scope(
     `create_app`); `current_actor` then names who acts. Reads and exempt routes bind nothing."""
     route = request.scope.get("route")
     path: str = getattr(route, "path", "") or request.url.path
+    endpoint = request.scope.get("endpoint")
+    audit.bind(audit_context(request, path, device, reason, getattr(endpoint, "__name__", "")))
+
+
+def audit_context(
+    request: Request, path: str, device: str | None, reason: str | None, endpoint: str = ""
+) -> audit.AuditContext | None:
+    """The bitácora's context of a request to the route `path` (None: not audited); the transfer lane
+    makes it here too. A reason not as the API takes it raises the 422 the route answers."""
     method = request.method
     if not audit.audited(method, path):
-        audit.bind(None)
-        return
-    endpoint = request.scope.get("endpoint")
-    action = audit.route_action(method, path, getattr(endpoint, "__name__", ""))
-    audit.bind(
-        audit.AuditContext(
-            action=action.action,
-            label=action.label,
-            entity=action.entity,
-            method=method,
-            route=path,
-            device=_header_text("X-Cmdesk-Device", device, DEVICE_MAX_LENGTH, truncate=True)
-            or request.headers.get("user-agent", "")[:DEVICE_MAX_LENGTH],
-            ip=client_ip(request),
-            reason=_header_text("X-Cmdesk-Reason", reason, REASON_MAX_LENGTH, truncate=False),
-        )
+        return None
+    action = audit.route_action(method, path, endpoint)
+    return audit.AuditContext(
+        action=action.action,
+        label=action.label,
+        entity=action.entity,
+        method=method,
+        route=path,
+        device=_header_text("X-Cmdesk-Device", device, DEVICE_MAX_LENGTH, truncate=True)
+        or request.headers.get("user-agent", "")[:DEVICE_MAX_LENGTH],
+        ip=client_ip(request),
+        reason=_header_text("X-Cmdesk-Reason", reason, REASON_MAX_LENGTH, truncate=False),
     )
+
 
 # ---------------------------------------------------------------------------------------------------
 # Lists

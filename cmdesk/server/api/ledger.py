@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from cmdesk.server import db
+from cmdesk.server import audit, db, idempotency
 from cmdesk.server.api import schemas
 from cmdesk.server.api.deps import (
     CurrentActor,
@@ -17,11 +21,21 @@ from cmdesk.server.api.deps import (
     decode_time_cursor,
     encode_cursor,
     idempotent_call,
+    json_response,
 )
 from cmdesk.server.api.schemas_common import problem_responses
-from cmdesk.server.operations import ledger
+from cmdesk.server.operations import bulk_transfers, ledger
+from cmdesk.server.operations.context import Actor
+from cmdesk.server.settings import Settings
+
+if TYPE_CHECKING:
+    from cmdesk.server.transfer_fast import Answer, FastTransfer
 
 router = APIRouter(tags=["ledger"])
+
+
+# A request the transfer lane handed over because the fast path sends it to the general path.
+GENERAL_PATH_MARK = "cmdesk.transfer_general"
 
 
 def _transfer_kwargs(item: schemas.TransferIn) -> dict[str, Any]:
@@ -36,24 +50,52 @@ def _transfer_kwargs(item: schemas.TransferIn) -> dict[str, Any]:
     }
 
 
+def _fast(request: Request) -> FastTransfer | None:
+    fast: FastTransfer | None = request.app.state.fast_transfer
+    return None if request.scope.get(GENERAL_PATH_MARK) else fast
+
+
+def fast_response(answer: Answer) -> Response:
+    """An answer of the fast path as the general path gives it (a stored refusal is problem+json)."""
+    if answer.status >= 400:
+        return json_response(json.loads(answer.body), answer.status)
+    return Response(answer.body, status_code=answer.status, media_type="application/json")
+
+
 @router.post(
     "/v1/transfers",
     status_code=201,
     response_model=schemas.Movement,
     responses=problem_responses(401, 404, 409, 422),
 )
-def transfer(
+async def transfer(
     body: schemas.TransferIn, actor: CurrentActor, factory: Db, key: IdempotencyKey, request: Request
 ) -> Response:
     """Transferir timbres (a una CTI estándar o sub-distribuidor) o puntos (a un cliente o
     sub-distribuidor). Irreversible. Con importe, queda «por facturar»."""
-    return idempotent_call(
-        request,
-        factory,
-        scope=actor.account_id,
-        key=key,
-        body=body,
-        fn=lambda s: ledger.transfer(s, actor, **_transfer_kwargs(body)),
+    # On PostgreSQL one call to `cmdesk_transfer` (`cmdesk.server.transfer_fast`); otherwise, and for
+    # anything the fast path hands back, `ledger.transfer`.
+    fast = _fast(request)
+    if fast is not None:
+        answer = await fast.transfer(fast.caller(actor), key, body.model_dump(mode="json"), audit.current())
+        if answer is not None:
+            return fast_response(answer)
+    return await _general(
+        request, factory, actor, key, body, lambda s: ledger.transfer(s, actor, **_transfer_kwargs(body))
+    )
+
+
+async def _general(
+    request: Request,
+    factory: db.SessionFactory,
+    actor: Actor,
+    key: str,
+    body: Any,
+    fn: Callable[[Session], Any],
+) -> Response:
+    """The general path: `fn` under the idempotency key, in a worker thread."""
+    return await run_in_threadpool(
+        idempotent_call, request, factory, scope=actor.account_id, key=key, body=body, fn=fn
     )
 
 
@@ -63,29 +105,58 @@ def transfer(
     response_model=schemas.BulkTransferOut,
     responses=problem_responses(401, 404, 409, 422),
 )
-def bulk_transfer(
+async def bulk_transfer(
     body: schemas.BulkTransferIn, actor: CurrentActor, factory: Db, key: IdempotencyKey, request: Request
 ) -> Response:
     """Transferencia masiva: todas o ninguna."""
-    items = [
-        {
-            "asset": i.asset,
-            "target": {"type": i.target.type, "id": i.target.id},
-            "quantity": i.quantity,
-            "amount_cents": i.amount_cents,
-            "comments": i.comments,
-            "no_charge": i.no_charge,
-        }
-        for i in body.items
-    ]
-    return idempotent_call(
-        request,
+    # On PostgreSQL one call to `cmdesk_transfer`, set-based; on SQLite in short transactions
+    # (`bulk_transfers.begin_bulk_run`), so other distributors' stamping never waits long for the write lock.
+    payload = await run_in_threadpool(body.model_dump, mode="json")  # 5,000 items: off the event loop
+    fast = _fast(request)
+    if fast is not None:
+        answer = await fast.bulk(fast.caller(actor), key, payload, audit.current())
+        if answer is not None:
+            return fast_response(answer)
+    items = payload["items"]
+    if factory.kw["bind"].dialect.name == "postgresql":
+        return await _general(
+            request, factory, actor, key, body, lambda s: bulk_transfers.bulk_transfer(s, actor, items)
+        )
+    return await run_in_threadpool(_bulk_in_steps, request, factory, actor, key, payload)
+
+
+def _bulk_in_steps(
+    request: Request, factory: db.SessionFactory, actor: Actor, key: str, payload: dict[str, Any]
+) -> Response:
+    plan = bulk_transfers.plan_bulk(factory, actor, payload["items"])  # read before the write lock is taken
+
+    def begin(session: Session) -> tuple[int, Any]:
+        run_id = bulk_transfers.begin_bulk_run(session, actor, plan, record_id=idempotency.claim_id(session))
+        return 201, {"run": run_id}
+
+    def finish(record_id: int) -> tuple[int, Any]:
+        run_id = db.run(factory, bulk_transfers.run_of_claim, record_id)
+        answer = bulk_transfers.finish_bulk_run(factory, run_id) if run_id is not None else None
+        if answer is not None:
+            return 201, answer
+        stored = db.run(factory, idempotency.stored_answer, record_id)  # another worker finished it
+        if stored is None:
+            raise idempotency.in_progress_error()
+        return stored
+
+    settings: Settings = request.app.state.settings
+    status, answer = idempotency.idempotent(
         factory,
         scope=actor.account_id,
         key=key,
-        body=body,
-        fn=lambda s: ledger.bulk_transfer(s, actor, items),
+        method=request.method,
+        path=request.url.path,
+        body=payload,
+        fn=begin,
+        finish=finish,
+        retention_days=settings.idempotency_retention_days,
     )
+    return json_response(answer, status)
 
 
 @router.get("/v1/movements", response_model=schemas.MovementList, responses=problem_responses(401, 422))

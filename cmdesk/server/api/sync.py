@@ -11,16 +11,18 @@ from __future__ import annotations
 import decimal
 import functools
 import importlib
+import itertools
 import logging
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
-from cmdesk.server import db, feed
+from cmdesk.server import db, feed, snapshot
 from cmdesk.server.api.deps import CurrentActor, Db
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.api.schemas_session import ChangesPage
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["sync"])
 
-Loader = Callable[[Session, list[str]], dict[str, dict[str, Any]]]
+Loader = feed.Loader
 
 # Modules with a `FEED_LOADERS: dict[str, Loader]` (entity name → bulk loader). Add yours here.
 LOADER_MODULES: list[str] = [
@@ -68,36 +70,20 @@ def feed_loaders() -> dict[str, Loader]:
 _warned: set[str] = set()
 
 
+def known(entity: str) -> bool:
+    """Whether the feed has a loader for `entity`; the first time it has none, a warning."""
+    if entity in feed_loaders():
+        return True
+    if entity not in _warned:
+        _warned.add(entity)
+        log.warning("sync feed: no loader for entity %r; its changes are left out", entity)
+    return False
+
+
 def read_changes(session: Session, actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
     page = feed.read(session, actor.account_id, cursor, limit)
-    loaders = feed_loaders()
-    wanted: dict[str, list[str]] = {}
-    for ref in page.changes:
-        if not ref.deleted:
-            wanted.setdefault(ref.entity, []).append(ref.entity_id)
-    loaded: dict[str, dict[str, dict[str, Any]]] = {}
-    for entity, ids in wanted.items():
-        loader = loaders.get(entity)
-        if loader is None:
-            if entity not in _warned:
-                _warned.add(entity)
-                log.warning("sync feed: no loader for entity %r; its changes are left out", entity)
-            continue
-        loaded[entity] = loader(session, ids)
-    changes: list[dict[str, Any]] = []
-    for ref in page.changes:
-        if ref.entity not in loaders:
-            continue
-        data = None if ref.deleted else loaded.get(ref.entity, {}).get(ref.entity_id)
-        changes.append(
-            {
-                "entity": ref.entity,
-                "id": ref.entity_id,
-                "version": data.get("version") if data else None,
-                "deleted": data is None,
-                "data": data,
-            }
-        )
+    refs = [ref for ref in page.changes if known(ref.entity)]
+    changes = feed.load_changes(session, refs, feed_loaders())
     return {"changes": changes, "cursor": page.cursor, "has_more": page.has_more}
 
 
@@ -135,3 +121,50 @@ def counts(actor: CurrentActor, factory: Db) -> dict[str, int]:
     from cmdesk.server.operations import sync_counts
 
     return db.run(factory, sync_counts.entity_counts, actor)
+
+
+SNAPSHOT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "NDJSON: una línea de encabezado, las entidades, puntos de reanudación (`at`) y una línea "
+            "`end` con el cursor del feed. Comprimido con zstd o gzip según `Accept-Encoding`."
+        ),
+        "content": {snapshot.MEDIA_TYPE: {"schema": {"type": "string"}}},
+    },
+    **problem_responses(401, 422),
+}
+
+
+@router.get("/v1/sync/snapshot", response_class=Response, responses=SNAPSHOT_RESPONSES)
+def sync_snapshot(
+    actor: CurrentActor,
+    factory: Db,
+    request: Request,
+    after: Annotated[
+        str | None,
+        Query(max_length=100, description="Reanudar después de este punto (`at` de un envío cortado)."),
+    ] = None,
+) -> Response:
+    """Todo lo sincronizado de la cuenta en un punto del feed, de una vez (primera sincronización)."""
+    encoding = snapshot.choose_encoding(request.headers.get("accept-encoding"))
+    body = snapshot.stream(
+        factory.kw["bind"],
+        actor.account_id,
+        feed_loaders(),
+        after=snapshot.parse_after(after),
+        encoding=encoding,
+        default=_fallback,
+    )
+    # The first piece (the header) is made here, so a database that fails answers a problem, not a
+    # stream cut after its status line.
+    first = next(body)
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if encoding != "identity":
+        headers["Content-Encoding"] = encoding
+    # `close` ends the snapshot's transaction at once when the client goes away mid-stream.
+    return StreamingResponse(
+        itertools.chain((first,), body),
+        media_type=snapshot.MEDIA_TYPE,
+        headers=headers,
+        background=BackgroundTask(body.close),
+    )

@@ -27,8 +27,13 @@ from cmdesk.server import audit, feed
 ASSET_LABEL = ASSET_WORDS
 
 
-def _check_quantity(quantity: int) -> None:
-    check_quantity(quantity)
+def insufficient(asset: Asset, quantity: int) -> DomainError:
+    """The refusal of a debit without enough (also what the set-based transfers answer)."""
+    return DomainError(
+        ErrorCode.INSUFFICIENT_BALANCE,
+        f"Saldo insuficiente: no hay {quantity:,} {ASSET_LABEL[asset]} disponibles para esta operación.",
+        extra={"asset": asset.value, "quantity": quantity},
+    )
 
 
 def _column_update(
@@ -118,15 +123,11 @@ def _record(session: Session, entity: str, row: Any, delta: int) -> None:
 
 def debit(session: Session, party_type: PartyType, party_id: str, asset: Asset, quantity: int) -> None:
     """Take `quantity` from a balance, or raise `insufficient_balance` (nothing changes then)."""
-    _check_quantity(quantity)
+    check_quantity(quantity)
     stmt, _model, entity = _column_update(party_type, party_id, asset, -quantity, debit=True)
     row = session.execute(stmt, execution_options={"synchronize_session": "fetch"}).first()
     if row is None:
-        raise DomainError(
-            ErrorCode.INSUFFICIENT_BALANCE,
-            f"Saldo insuficiente: no hay {quantity:,} {ASSET_LABEL[asset]} disponibles para esta operación.",
-            extra={"asset": asset.value, "quantity": quantity},
-        )
+        raise insufficient(asset, quantity)
     _record(session, entity, row, -quantity)
 
 
@@ -141,7 +142,7 @@ def credit(
 ) -> None:
     """Add `quantity` to a balance. The party must exist (and a CTI must be standard). `now`: the
     operation's time, a CTI's "última compra" (default: the current time)."""
-    _check_quantity(quantity)
+    check_quantity(quantity)
     stmt, _model, entity = _column_update(party_type, party_id, asset, quantity, debit=False, now=now)
     row = session.execute(stmt, execution_options={"synchronize_session": "fetch"}).first()
     if row is None:

@@ -1,4 +1,5 @@
-"""The ledger: purchases from the catalog, transfers, bulk transfers, stamp consumption and auto-sale.
+"""The ledger: purchases from the catalog, transfers, stamp consumption and auto-sale (bulk transfers:
+`bulk_transfers`).
 
 Stamps and points are created only by a purchase from the catalog and destroyed only by issuing a
 CFDI (or, for points, by paying fees). Every balance change goes through `balances.debit/credit`
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,12 +22,14 @@ from sqlalchemy.orm import Session
 
 from cmdesk.domain import amounts, clock, identity, usage
 from cmdesk.domain import unlimited as unlimited_fee
+from cmdesk.domain.codes import new_id
 from cmdesk.domain.enums import AccountStatus, Asset, ChargeKind, MovementKind, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, not_found, validation_error
 from cmdesk.domain.money import check_amount_cents
 from cmdesk.models import (
     Account,
     AutoSaleRule,
+    BulkTransferChunk,
     CatalogContract,
     CatalogPackage,
     Charge,
@@ -43,7 +47,7 @@ from cmdesk.server.operations.context import Actor
 # ---- Views --------------------------------------------------------------------------------------
 
 
-def movement_view(m: Movement) -> dict[str, Any]:
+def movement_view(m: Movement | SimpleNamespace) -> dict[str, Any]:
     return {
         "id": m.id,
         "version": m.version,
@@ -210,68 +214,123 @@ def purchase(
 
 
 # ---- Transfers ----------------------------------------------------------------------------------
+#
+# `transfer` is the reference: one transfer through the ORM, each rule in turn. The bulk transfer and
+# the PostgreSQL fast path (`cmdesk.server.transfer_fast`, function `cmdesk_transfer`) apply the same
+# rules set-based, answer the same refusals with the same words (`TARGET_REFUSALS`, `balances`) and
+# leave the same rows behind: the movements, the balances (versions bumped once per change, as the
+# reference does) and the feed entries.
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):
     party: PartyType
     id: str
     client_id: str | None
     counterpart_account_id: str | None
 
 
-def _resolve_target(
-    session: Session, actor: Actor, asset: Asset, target_type: str, target_id: str
-) -> _Target:
-    """Stamps go to a standard CTI or a sub-distributor; points to a client or a sub-distributor."""
+# Why a target refuses a transfer, by the code the set-based paths find it with.
+TARGET_REFUSALS: dict[str, Callable[[], DomainError]] = {
+    "cti_not_found": lambda: not_found("La cuenta de timbrado"),
+    "cti_unlimited": lambda: validation_error(
+        {
+            "target.id": "Las cuentas de timbrado ilimitadas no tienen saldo de timbres; "
+            "no se les transfieren timbres."
+        }
+    ),
+    "client_not_found": lambda: not_found("El cliente"),
+    "account_not_found": lambda: not_found("El distribuidor"),
+    "account_closed": lambda: DomainError(
+        ErrorCode.INVALID_STATE_TRANSITION,
+        "No se puede transferir a un distribuidor cancelado o sin validar.",
+    ),
+}
+CLOSED_ACCOUNT_STATUSES = (AccountStatus.CANCELLED.value, AccountStatus.UNVALIDATED.value)
+
+
+@dataclass(frozen=True)
+class TransferLine:
+    """A transfer whose input passed every rule that needs no database (`transfer_line`)."""
+
+    asset: Asset
+    target_type: PartyType
+    target_id: str
+    quantity: Any  # checked after the target, as the reference does
+    amount_cents: int
+    comments: str  # stripped
+    # The movement's id, made before any transaction (5,000 of them take milliseconds).
+    movement_id: str = field(default_factory=new_id)
+
+
+def transfer_line(
+    *,
+    asset: Any,
+    target_type: Any,
+    target_id: Any,
+    quantity: Any,
+    amount_cents: Any,
+    comments: Any,
+    no_charge: bool | None = None,
+) -> TransferLine:
+    """The rules of a transfer that need no database, in the reference's order. A sale of $0.00
+    (`no_charge` False) is refused with `sale_amount_required`; «Sin cargo» with an amount, 422
+    (`amounts.sale_amount_problem`)."""
+    a = _asset(asset)
+    amount = _amount(amount_cents)
+    if problem := amounts.sale_amount_problem(amount, no_charge):
+        if no_charge:
+            raise validation_error({"amount_cents": problem})
+        field_error = [FieldError("amount_cents", problem)]
+        raise DomainError(ErrorCode.SALE_AMOUNT_REQUIRED, amounts.SALE_AMOUNT_DETAIL, field_error)
+    if not isinstance(comments, str) or len(comments) > 500:
+        raise validation_error({"comments": "Los comentarios admiten hasta 500 caracteres."})
     if not isinstance(target_id, str) or not target_id:
         raise validation_error({"target.id": "Indique el destinatario."})
     if target_type == PartyType.STAMPING_ACCOUNT.value:
-        if asset != Asset.STAMPS:
+        if a != Asset.STAMPS:
             raise validation_error(
                 {"target.type": "Los puntos se transfieren a un cliente, no a una cuenta de timbrado."}
             )
-        cti = session.scalar(
-            select(StampingAccount).where(
-                StampingAccount.id == target_id, StampingAccount.account_id == actor.account_id
-            )
-        )
-        if cti is None:
-            raise not_found("La cuenta de timbrado")
-        if cti.kind != StampingAccountKind.STANDARD.value:
-            raise validation_error(
-                {
-                    "target.id": "Las cuentas de timbrado ilimitadas no tienen saldo de timbres; "
-                    "no se les transfieren timbres."
-                }
-            )
-        return _Target(PartyType.STAMPING_ACCOUNT, cti.id, cti.client_id, None)
-    if target_type == PartyType.CLIENT.value:
-        if asset != Asset.POINTS:
+    elif target_type == PartyType.CLIENT.value:
+        if a != Asset.POINTS:
             raise validation_error(
                 {"target.type": "Los timbres se transfieren a una cuenta de timbrado estándar del cliente."}
             )
+    elif target_type != PartyType.ACCOUNT.value:
+        raise validation_error(
+            {"target.type": "El destino debe ser una cuenta de timbrado, un cliente o un sub-distribuidor."}
+        )
+    return TransferLine(a, PartyType(target_type), target_id, quantity, amount, comments.strip())
+
+
+def _resolve_target(session: Session, actor: Actor, line: TransferLine) -> _Target:
+    """Stamps go to a standard CTI or a sub-distributor; points to a client or a sub-distributor."""
+    if line.target_type == PartyType.STAMPING_ACCOUNT:
+        cti = session.scalar(
+            select(StampingAccount).where(
+                StampingAccount.id == line.target_id, StampingAccount.account_id == actor.account_id
+            )
+        )
+        if cti is None:
+            raise TARGET_REFUSALS["cti_not_found"]()
+        if cti.kind != StampingAccountKind.STANDARD.value:
+            raise TARGET_REFUSALS["cti_unlimited"]()
+        return _Target(PartyType.STAMPING_ACCOUNT, cti.id, cti.client_id, None)
+    if line.target_type == PartyType.CLIENT:
         client = session.scalar(
-            select(Client).where(Client.id == target_id, Client.account_id == actor.account_id)
+            select(Client).where(Client.id == line.target_id, Client.account_id == actor.account_id)
         )
         if client is None:
-            raise not_found("El cliente")
+            raise TARGET_REFUSALS["client_not_found"]()
         return _Target(PartyType.CLIENT, client.id, client.id, None)
-    if target_type == PartyType.ACCOUNT.value:
-        sub = session.scalar(
-            select(Account).where(Account.id == target_id, Account.parent_id == actor.account_id)
-        )
-        if sub is None:
-            raise not_found("El distribuidor")
-        if sub.status in (AccountStatus.CANCELLED.value, AccountStatus.UNVALIDATED.value):
-            raise DomainError(
-                ErrorCode.INVALID_STATE_TRANSITION,
-                "No se puede transferir a un distribuidor cancelado o sin validar.",
-            )
-        return _Target(PartyType.ACCOUNT, sub.id, None, sub.id)
-    raise validation_error(
-        {"target.type": "El destino debe ser una cuenta de timbrado, un cliente o un sub-distribuidor."}
+    sub = session.scalar(
+        select(Account).where(Account.id == line.target_id, Account.parent_id == actor.account_id)
     )
+    if sub is None:
+        raise TARGET_REFUSALS["account_not_found"]()
+    if sub.status in CLOSED_ACCOUNT_STATUSES:
+        raise TARGET_REFUSALS["account_closed"]()
+    return _Target(PartyType.ACCOUNT, sub.id, None, sub.id)
 
 
 def transfer(
@@ -291,70 +350,34 @@ def transfer(
     stays "por facturar" until an invoice is registered for it. `no_charge` says it explicitly: True
     ("Sin cargo") is no sale and takes no amount; False is a sale, and a sale of $0 is refused
     (`sale_amount_required`) rather than recorded; None (older clients) reads an amount of 0 as no
-    charge."""
-    a = _asset(asset)
-    amount = _amount(amount_cents)
-    if problem := amounts.sale_amount_problem(amount, no_charge):
-        if no_charge:
-            raise validation_error({"amount_cents": problem})
-        field = [FieldError("amount_cents", problem)]
-        raise DomainError(ErrorCode.SALE_AMOUNT_REQUIRED, amounts.SALE_AMOUNT_DETAIL, field)
-    if not isinstance(comments, str) or len(comments) > 500:
-        raise validation_error({"comments": "Los comentarios admiten hasta 500 caracteres."})
-    target = _resolve_target(session, actor, a, target_type, target_id)
-    balances.debit(session, PartyType.ACCOUNT, actor.account_id, a, quantity)
-    balances.credit(session, target.party, target.id, a, quantity, now=now)
+    charge (`transfer_line`)."""
+    line = transfer_line(
+        asset=asset,
+        target_type=target_type,
+        target_id=target_id,
+        quantity=quantity,
+        amount_cents=amount_cents,
+        comments=comments,
+        no_charge=no_charge,
+    )
+    target = _resolve_target(session, actor, line)
+    balances.debit(session, PartyType.ACCOUNT, actor.account_id, line.asset, quantity)
+    balances.credit(session, target.party, target.id, line.asset, quantity, now=now)
     m = record_movement(
         session,
         actor,
         kind=MovementKind.TRANSFER,
-        asset=a,
+        asset=line.asset,
         quantity=quantity,
-        amount_cents=amount,
+        amount_cents=line.amount_cents,
         source=(PartyType.ACCOUNT, actor.account_id),
         target=(target.party, target.id),
         client_id=target.client_id,
         counterpart_account_id=target.counterpart_account_id,
-        comments=comments.strip(),
+        comments=line.comments,
         now=now,
     )
     return movement_view(m)
-
-
-def bulk_transfer(
-    session: Session, actor: Actor, items: list[dict[str, Any]], *, now: dt.datetime | None = None
-) -> dict[str, Any]:
-    """Transferencia masiva: every item or none (any failure rolls the whole transaction back).
-    Each item: {"asset", "target": {"type", "id"}, "quantity", "amount_cents", "comments"}."""
-    if not isinstance(items, list) or not items:
-        raise validation_error({"items": "Indique al menos una transferencia."})
-    if len(items) > 5000:
-        raise validation_error({"items": "Como máximo 5,000 transferencias en una operación."})
-    movements = []
-    for i, item in enumerate(items):
-        target = item.get("target") or {}
-        try:
-            movements.append(
-                transfer(
-                    session,
-                    actor,
-                    asset=item.get("asset", "stamps"),
-                    target_type=target.get("type", ""),
-                    target_id=target.get("id", ""),
-                    quantity=item.get("quantity", 0),
-                    amount_cents=item.get("amount_cents", 0),
-                    comments=item.get("comments", "") or "",
-                    no_charge=item.get("no_charge"),
-                    now=now,
-                )
-            )
-        except DomainError as err:
-            err.errors = [FieldError(f"items[{i}].{e.field}", e.message) for e in err.errors] or [
-                FieldError(f"items[{i}]", err.detail)
-            ]
-            err.detail = f"Transferencia {i + 1}: {err.detail} No se aplicó ninguna transferencia."
-            raise
-    return {"movements": movements}
 
 
 # ---- Movements list -----------------------------------------------------------------------------
@@ -674,6 +697,9 @@ def ledger_check(session: Session) -> dict[str, dict[str, int]]:
                 )
                 or 0
             )
+        # A bulk transfer being written in steps holds what it debited until its movements are in.
+        column = BulkTransferChunk.stamps if asset == Asset.STAMPS else BulkTransferChunk.points
+        held["bulk_transfers"] = int(session.scalar(select(func.coalesce(func.sum(column), 0))) or 0)
         total_held = sum(held.values())
         negative = _negative_balances(session)
         out[asset.value] = {

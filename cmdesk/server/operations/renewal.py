@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from cmdesk.domain.distributor_states import SPANISH_STATUS, Action, renewed_expiry, transition
 from cmdesk.domain.enums import AccountStatus, ChargeKind, ContractStatus, Role
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found
+from cmdesk.domain.expiry import REMINDER_DAYS, RENEWAL_WINDOW, days_left
 from cmdesk.domain.proration import MONTHS_PER_YEAR, prorated_charge_cents
 from cmdesk.models import Account, CatalogContract, CatalogFee, Charge, Contract, Membership, Profile, utcnow
 from cmdesk.server.mail import queue, templates
@@ -31,9 +32,6 @@ from cmdesk.server.operations import accounts, contracts
 from cmdesk.server.operations.context import Actor
 
 ANNUAL_FEE_CODE = "distributor_annual_fee"
-# From how long before its expiry an account may renew itself (the header warns from then on too).
-RENEWAL_WINDOW = dt.timedelta(days=30)
-REMINDER_DAYS = (30, 7, 1)
 
 
 def _fee(session: Session) -> CatalogFee | None:
@@ -120,7 +118,7 @@ def _refusal(account: Account, now: dt.datetime) -> str | None:
 
 
 def _days_left(account: Account, now: dt.datetime) -> int:
-    return max(0, -(-int((account.expires_at - now).total_seconds()) // 86400))
+    return days_left(account.expires_at, now) or 0
 
 
 def renewal_quote(session: Session, actor: Actor, now: dt.datetime | None = None) -> dict[str, Any]:

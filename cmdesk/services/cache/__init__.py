@@ -7,9 +7,11 @@
 - `schema`: the tables and indexes of its two files (the cache, and its search index beside it);
 - `rows`: how a record the server sends becomes a typed row (the keys its sorts and search use);
 - `store`: opening, writing the feed and the commands' answers, the optimistic values' storage;
+- `forecasts`: C.P.D., D.R. and risk band of every CTI and client, columns computed as rows are written;
 - the queries, named by entity: `clients` (the portfolio), `stamping` (CTIs and their daily usage),
   `ledger` (movements, sales to invoice), `billing` (top-up codes, invoices), `account` (settings,
-  price packages, users, contracts, sub-distributors), `entities` (any other, on its JSON); and
+  price packages, users, contracts, sub-distributors), `risk` (usual purchase and refill cost of
+  clients), `entities` (any other, on its JSON); and
   `Cache.client_detail`, all of them about one client.
 
 Which optimistic values are laid over the cache is `cmdesk.services.overlays`' business.
@@ -17,7 +19,6 @@ Which optimistic values are laid over the cache is `cmdesk.services.overlays`' b
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from cmdesk.domain import contracts
@@ -28,21 +29,30 @@ from cmdesk.services.cache.billing import BillingQueries
 from cmdesk.services.cache.clients import CLIENT_ORDERS, ClientQueries
 from cmdesk.services.cache.entities import EntityQueries
 from cmdesk.services.cache.ledger import LedgerQueries
+from cmdesk.services.cache.risk import RiskQueries
 from cmdesk.services.cache.rows import TYPED_ENTITIES, client_search_text, sortable_time
 from cmdesk.services.cache.schema import SCHEMA_VERSION
 from cmdesk.services.cache.stamping import CTI_ORDERS, StampingQueries
 from cmdesk.services.cache.store import CacheStore
+from cmdesk.services.server_info import server_now
 
 
 class Cache(
-    StampingQueries, ClientQueries, LedgerQueries, BillingQueries, AccountQueries, EntityQueries, CacheStore
+    StampingQueries,
+    ClientQueries,
+    LedgerQueries,
+    BillingQueries,
+    AccountQueries,
+    EntityQueries,
+    RiskQueries,
+    CacheStore,
 ):
     """The local cache of one account on one server: its store and the queries of every entity."""
 
     def client_detail(self, client_id: str) -> dict[str, Any]:
         """Everything a client's window shows: the client, its CTIs, movements, invoices, policies,
         licenses and interactions (newest first), the catalog's MKL and the MKL contracted now."""
-        now = dt.datetime.now(dt.UTC)
+        now = server_now()
         in_force = [c for c in self.all("contract") if c.get("kind") == "mkl" and contracts.in_force(c, now)]
 
         def newest(entity: str, key: str) -> list[dict[str, Any]]:

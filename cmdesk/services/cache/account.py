@@ -4,11 +4,11 @@ contracted, and the sub-distributors by state."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from cmdesk.domain import contracts
 from cmdesk.services.cache.entities import EntityQueries
+from cmdesk.services.server_info import server_now
 
 # The server's order of price packages: by type (stamps first), clients' before distributors', smaller
 # first.
@@ -30,13 +30,15 @@ class AccountQueries(EntityQueries):
     def query_profiles(
         self, *, sort: str | None = None, descending: bool = False, limit: int = 1000, offset: int = 0
     ) -> list[dict[str, Any]]:
-        """The account's users (`is_master`: the one the settings name), the master first unless sorted
-        by a field."""
+        """The account's users (`is_master`: the one the settings name; `invitation`: their invitation,
+        None for those never invited by mail), the master first unless sorted by a field."""
         settings = self.all("settings")
         master = next((s.get("master_profile_id") for s in settings if s.get("master_profile_id")), None)
         rows = self.query_entities("profile", order=[(sort or "name", descending)], limit=100_000)
+        invitations = {i.get("profile_id"): i for i in self.all("invitation") if i.get("profile_id")}
         for row in rows:
             row["is_master"] = row.get("id") == master
+            row["invitation"] = invitations.get(row.get("id"))
         if sort is None:
             rows.sort(key=lambda r: not r["is_master"])  # stable: by name after the master
         return rows[offset : offset + limit]
@@ -64,7 +66,7 @@ class AccountQueries(EntityQueries):
         whether it is contracted and until when."""
         catalog = self.catalog() or {}
         account = self.account() or {}
-        contracted = contracts.contracted(self.all("contract"), dt.datetime.now(dt.UTC))
+        contracted = contracts.contracted(self.all("contract"), server_now())
         return [
             {
                 **item,

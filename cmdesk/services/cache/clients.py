@@ -13,6 +13,7 @@ from typing import Any
 from cmdesk.domain.portfolio import CATEGORIES
 from cmdesk.domain.text import fold, sort_key
 from cmdesk.services.cache import schema
+from cmdesk.services.cache.forecasts import DAYS_LEFT_KEY, risk_where
 from cmdesk.services.cache.rows import fts_phrase, like_pattern
 from cmdesk.services.cache.store import CacheStore
 
@@ -41,6 +42,11 @@ CLIENT_ORDERS: dict[str, str] = {
     "credited_desc": "credited DESC, id DESC",
     "issued": "issued, id",
     "issued_desc": "issued DESC, id DESC",
+    # Forecasts (`forecasts`): D.R. with "never runs out" last (the Riesgo order), C.P.D.
+    "days_left": f"{DAYS_LEFT_KEY}, id",
+    "days_left_desc": f"{DAYS_LEFT_KEY} DESC, id DESC",
+    "cpd": "fc_cpd, id",
+    "cpd_desc": "fc_cpd DESC, id DESC",
 }
 # Aliases so a table header can ask for `<column>` / `<column>_desc` with the column's own name.
 for _alias, _target in {
@@ -57,11 +63,17 @@ for _alias, _target in {
 
 
 class ClientQueries(CacheStore):
-    def _client_where(self, q: str | None, category: str, color: str | None) -> tuple[str, list[Any]]:
+    def _client_where(
+        self, q: str | None, category: str, color: str | None, risk: str | None = None
+    ) -> tuple[str, list[Any]]:
         if category not in CATEGORIES:
             raise ValueError(f"unknown category {category!r}")
         where: list[str] = []
         params: list[Any] = []
+        risk_sql, risk_params = risk_where(risk)
+        if risk_sql:
+            where.append(risk_sql)
+            params.extend(risk_params)
         if category == "favorites":
             where.append("favorite = 1")
         elif category == "dropped":
@@ -105,6 +117,7 @@ class ClientQueries(CacheStore):
         q: str | None = None,
         category: str = "all",
         color: str | None = None,
+        risk: str | None = None,
         sort: str = "name",
         limit: int = 200,
         offset: int = 0,
@@ -113,14 +126,21 @@ class ClientQueries(CacheStore):
         order = CLIENT_ORDERS.get(sort)
         if order is None:
             raise ValueError(f"unknown client sort {sort!r}")
-        where, params = self._client_where(q, category, color)
+        where, params = self._client_where(q, category, color, risk)
         sql = f"SELECT * FROM clients{where} ORDER BY {order} LIMIT ? OFFSET ?"
         return self._rows(
             sql, [*params, limit, offset], drop=("rowid", "search", "name_key", "nic_num", "cti_ids")
         )
 
-    def count_clients(self, *, q: str | None = None, category: str = "all", color: str | None = None) -> int:
-        where, params = self._client_where(q, category, color)
+    def count_clients(
+        self,
+        *,
+        q: str | None = None,
+        category: str = "all",
+        color: str | None = None,
+        risk: str | None = None,
+    ) -> int:
+        where, params = self._client_where(q, category, color, risk)
         with self._read() as conn:
             return int(conn.execute(f"SELECT count(*) FROM clients{where}", params).fetchone()[0])
 
@@ -128,7 +148,7 @@ class ClientQueries(CacheStore):
         """SQLite's plan of `query_clients(**filters)` (for tests and benchmarks)."""
         sort = filters.pop("sort", "name")
         where, params = self._client_where(
-            filters.get("q"), filters.get("category", "all"), filters.get("color")
+            filters.get("q"), filters.get("category", "all"), filters.get("color"), filters.get("risk")
         )
         sql = f"SELECT * FROM clients{where} ORDER BY {CLIENT_ORDERS[sort]} LIMIT ? OFFSET ?"
         with self._read() as conn:
@@ -160,6 +180,7 @@ class ClientQueries(CacheStore):
         q: str | None = None,
         category: str = "all",
         color: str | None = None,
+        risk: str | None = None,
         sort: str = "name",
         limit: int = 200,
         offset: int = 0,
@@ -183,9 +204,9 @@ class ClientQueries(CacheStore):
             or offset + limit > self.SEARCH_SCAN_BUDGET
         ):
             return self.query_clients(
-                q=q, category=category, color=color, sort=sort, limit=limit, offset=offset
+                q=q, category=category, color=color, risk=risk, sort=sort, limit=limit, offset=offset
             )
-        where, params = self._client_where(None, category, color)
+        where, params = self._client_where(None, category, color, risk)
         like = " AND ".join("(search LIKE ? ESCAPE '\\' OR cti_ids LIKE ? ESCAPE '\\')" for _ in words)
         for word in words:
             params.extend([like_pattern(word)] * 2)
@@ -197,4 +218,6 @@ class ClientQueries(CacheStore):
         rows = self._rows(sql, [*params, limit, offset], drop=drop)
         if len(rows) == limit:
             return rows
-        return self.query_clients(q=q, category=category, color=color, sort=sort, limit=limit, offset=offset)
+        return self.query_clients(
+            q=q, category=category, color=color, risk=risk, sort=sort, limit=limit, offset=offset
+        )

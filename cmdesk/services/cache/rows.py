@@ -12,7 +12,10 @@ from typing import Any
 
 import orjson
 
+from cmdesk.domain import clock
 from cmdesk.domain.text import fold, sort_key
+from cmdesk.services.cache.forecasts import cti_row_fields
+from cmdesk.services.server_info import server_now
 
 # Entities with a typed table (the others live only in `entities`).
 TYPED_ENTITIES = ("client", "stamping_account", "movement", "distributor")
@@ -157,10 +160,15 @@ CTI_COLUMNS = (
     "auto_sale_amount_cents",
     "version",
     "pending",
+    "usage",
+    "cpd",
+    "days_left",
+    "risk",
 )
 
 
-def cti_row(data: Mapping[str, Any], pending: bool) -> tuple[Any, ...]:
+def cti_row(data: Mapping[str, Any], pending: bool, today: dt.date | None = None) -> tuple[Any, ...]:
+    """A CTI's row, its forecast (`forecasts`) computed for `today` (default: the business day)."""
     rule = data.get("auto_sale") or None
     balance = data.get("balance")
     return (
@@ -184,6 +192,7 @@ def cti_row(data: Mapping[str, Any], pending: bool) -> tuple[Any, ...]:
         None if rule is None else rule.get("amount_cents"),
         data.get("version"),
         1 if pending else 0,
+        *cti_row_fields(data, today or clock.today(server_now())),
     )
 
 
@@ -359,12 +368,17 @@ def _cti_upsert_sql() -> str:
 CTI_UPSERT = _cti_upsert_sql()
 
 
-def cti_params(data: Mapping[str, Any], pending: bool, client: Mapping[str, Any] | None) -> tuple[Any, ...]:
+def cti_params(
+    data: Mapping[str, Any],
+    pending: bool,
+    client: Mapping[str, Any] | None,
+    today: dt.date | None = None,
+) -> tuple[Any, ...]:
     """`CTI_UPSERT`'s parameters: the row, then for each client field its value from the page (or
     None: read from the stored client) and the client id."""
     client_id = data.get("client_id")
     linked = [value for field in _client_fields(client) for value in (field, client_id)]
-    return (*cti_row(data, pending), *linked)
+    return (*cti_row(data, pending, today), *linked)
 
 
 CTI_CLIENT_FIELDS_SQL = """

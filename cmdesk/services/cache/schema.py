@@ -11,7 +11,7 @@ import contextlib
 import re
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # WAL pages between checkpoints while an empty cache is filled (the default is 1,000).
 BULK_AUTOCHECKPOINT = 50_000
 # Page caches (negative: KiB): of the cache's file for each connection, of the search file (searches
@@ -55,7 +55,8 @@ CREATE TABLE clients (
     color TEXT, stamps INTEGER NOT NULL, points INTEGER NOT NULL, credited INTEGER NOT NULL,
     issued INTEGER NOT NULL, created_at TEXT, last_purchase_at TEXT, last_issue_at TEXT,
     active INTEGER NOT NULL DEFAULT 0, cti_ids TEXT NOT NULL DEFAULT '', search TEXT NOT NULL,
-    version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+    version INTEGER, pending INTEGER NOT NULL DEFAULT 0,
+    fc_cpd INTEGER, fc_balance INTEGER, days_left INTEGER, risk TEXT
 );
 -- One index per order of the manual (DESC orders scan the same index backwards; SQLite puts NULLs
 -- first ascending, so the ascending date orders, which want them last, use an expression index).
@@ -74,6 +75,10 @@ CREATE INDEX ix_clients_issued ON clients (issued, id);
 CREATE INDEX ix_clients_favorite ON clients (favorite, name_key, id) WHERE favorite = 1;
 CREATE INDEX ix_clients_dropped ON clients (dropped, name_key, id) WHERE dropped = 1;
 CREATE INDEX ix_clients_color ON clients (color, name_key, id) WHERE color IS NOT NULL;
+-- Forecasts (`forecasts`): D.R. with "never runs out" last, C.P.D., and the "sin consumo" band.
+CREATE INDEX ix_clients_days_left ON clients (coalesce(days_left, 4611686018427387904), id);
+CREATE INDEX ix_clients_cpd ON clients (fc_cpd, id);
+CREATE INDEX ix_clients_risk ON clients (risk, name_key, id) WHERE risk IS NOT NULL;
 
 CREATE TABLE stamping_accounts (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, id_key TEXT NOT NULL, client_id TEXT NOT NULL,
@@ -82,7 +87,8 @@ CREATE TABLE stamping_accounts (
     credited INTEGER NOT NULL, issued INTEGER NOT NULL, balance INTEGER, rfc_restriction TEXT,
     paid_until TEXT, created_at TEXT, first_issue_at TEXT, last_issue_at TEXT, last_purchase_at TEXT,
     auto_sale_enabled INTEGER, auto_sale_minimum INTEGER, auto_sale_credit INTEGER,
-    auto_sale_amount_cents INTEGER, version INTEGER, pending INTEGER NOT NULL DEFAULT 0
+    auto_sale_amount_cents INTEGER, version INTEGER, pending INTEGER NOT NULL DEFAULT 0,
+    usage TEXT, cpd INTEGER NOT NULL DEFAULT 0, days_left INTEGER, risk TEXT
 );
 CREATE INDEX ix_cti_client ON stamping_accounts (client_id, created_at, id);
 CREATE INDEX ix_cti_client_name ON stamping_accounts (client_name_key, client_id, created_at, id);
@@ -95,6 +101,10 @@ CREATE INDEX ix_cti_balance ON stamping_accounts (balance, id);
 CREATE INDEX ix_cti_credited ON stamping_accounts (credited, id);
 CREATE INDEX ix_cti_issued ON stamping_accounts (issued, id);
 CREATE INDEX ix_cti_id_key ON stamping_accounts (id_key);
+CREATE INDEX ix_cti_days_left ON stamping_accounts (coalesce(days_left, 4611686018427387904), id);
+CREATE INDEX ix_cti_cpd ON stamping_accounts (cpd, id);
+CREATE INDEX ix_cti_risk ON stamping_accounts (risk, client_name_key, client_id, created_at, id)
+    WHERE risk IS NOT NULL;
 
 CREATE TABLE movements (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, asset TEXT NOT NULL,

@@ -16,7 +16,9 @@ from typing import Any
 
 from cmdesk.domain.text import fold
 from cmdesk.services.cache.clients import ClientQueries
+from cmdesk.services.cache.forecasts import DAYS_LEFT_KEY, risk_where
 from cmdesk.services.cache.rows import dumps, like_pattern, whole
+from cmdesk.services.server_info import server_now
 
 CTI_ORDERS: dict[str, str] = {
     "client": "client_name_key, client_id, created_at, id",
@@ -39,6 +41,11 @@ CTI_ORDERS: dict[str, str] = {
     "credited_desc": "credited DESC, id DESC",
     "issued_asc": "issued, id",
     "issued_desc": "issued DESC, id DESC",
+    # Forecasts (`forecasts`): D.R. with "never runs out" last, C.P.D.
+    "dr_asc": f"{DAYS_LEFT_KEY}, id",
+    "dr_desc": f"{DAYS_LEFT_KEY} DESC, id DESC",
+    "cpd_asc": "cpd, id",
+    "cpd_desc": "cpd DESC, id DESC",
 }
 
 
@@ -46,10 +53,19 @@ class StampingQueries(ClientQueries):
     """(A CTI is also found by its client's search: `ClientQueries`.)"""
 
     def _cti_where(
-        self, q: str | None, client_id: str | None, kind: str | None, active: bool | None
+        self,
+        q: str | None,
+        client_id: str | None,
+        kind: str | None,
+        active: bool | None,
+        risk: str | None = None,
     ) -> tuple[str, list[Any]]:
         where: list[str] = []
         params: list[Any] = []
+        risk_sql, risk_params = risk_where(risk)
+        if risk_sql:
+            where.append(risk_sql)
+            params.extend(risk_params)
         if client_id:
             where.append("client_id = ?")
             params.append(client_id)
@@ -75,19 +91,30 @@ class StampingQueries(ClientQueries):
         client_id: str | None = None,
         kind: str | None = None,
         active: bool | None = None,
+        risk: str | None = None,
         sort: str = "client",
         limit: int = 200,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """A page of the Timbrado tab: CTIs with their client's NIC and name (see `CTI_ORDERS`)."""
+        """A page of the Timbrado tab: CTIs with their client's NIC and name (see `CTI_ORDERS`);
+        `risk`: a `RiskBand` value ("se agotan en ≤ N días", "sin consumo")."""
         order = CTI_ORDERS.get(sort)
         if order is None:
             raise ValueError(f"unknown stamping account sort {sort!r}")
-        where, params = self._cti_where(q, client_id, kind, active)
+        where, params = self._cti_where(q, client_id, kind, active, risk)
         sql = f"SELECT * FROM stamping_accounts{where} ORDER BY {order} LIMIT ? OFFSET ?"
         return self._rows(
-            sql, [*params, limit, offset], drop=("rowid", "id_key", "client_name_key", "client_nic_num")
+            sql,
+            [*params, limit, offset],
+            drop=("rowid", "id_key", "client_name_key", "client_nic_num", "usage"),
         )
+
+    def explain_stamping_accounts(self, *, risk: str | None = None, sort: str = "client") -> list[str]:
+        """SQLite's plan of a Timbrado page (for tests and benchmarks)."""
+        where, params = self._cti_where(None, None, None, None, risk)
+        sql = f"SELECT * FROM stamping_accounts{where} ORDER BY {CTI_ORDERS[sort]} LIMIT ? OFFSET ?"
+        with self._read() as conn:
+            return [str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, [*params, 200, 0])]
 
     def count_stamping_accounts(
         self,
@@ -96,8 +123,9 @@ class StampingQueries(ClientQueries):
         client_id: str | None = None,
         kind: str | None = None,
         active: bool | None = None,
+        risk: str | None = None,
     ) -> int:
-        where, params = self._cti_where(q, client_id, kind, active)
+        where, params = self._cti_where(q, client_id, kind, active, risk)
         with self._read() as conn:
             return int(conn.execute(f"SELECT count(*) FROM stamping_accounts{where}", params).fetchone()[0])
 
@@ -116,7 +144,7 @@ class StampingQueries(ClientQueries):
     ) -> None:
         """Keep a CTI's daily series (`[{"date", "issued"}]`, oldest first) with the CTI's `issued`
         count when it was fetched (a different count later means the series is out of date)."""
-        when = (fetched_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
+        when = (fetched_at or server_now()).astimezone(dt.UTC).isoformat()
         series = [{"date": str(d.get("date")), "issued": whole(d.get("issued"))} for d in daily]
         with self._write() as conn:
             conn.execute(self._USAGE_TABLE)

@@ -8,10 +8,17 @@ its own file). Optimistic values (`apply_local` / `restore`) live in `local` and
 server's copy in the typed rows; what they are is decided in `cmdesk.services.overlays`.
 
 The files are disposable: a cache with another `SCHEMA_VERSION` (or unreadable) is deleted and made anew,
-and the next sync fills it. Two connections (a writer and a reader) over WAL let the views read while a
-sync writes. Both files count every write transaction (`search_generation`): a cache whose counts
-differ on opening (the program stopped between the two commits) searches with `LIKE` until the next
-sync has built the search index again.
+and the next sync fills it. So is a damaged one: on opening, both files get SQLite's `quick_check`
+when they are small (`CHECK_ALWAYS_BYTES`, a few ms) or when the last run did not close them (the
+`cache.sqlite3.open` marker is still there: a crash or a power cut); a damaged page met later marks the
+cache `damaged`, and the session makes it anew (`cmdesk.services.storage`). `recreated` tells the
+session a cache was made anew, so the outbox's commands are laid over it again. A full disk rolls the
+write back whole and raises `DiskFull` (the cursor stays with the data it covers).
+
+Two connections (a writer and a reader) over WAL let the views read while a sync writes. Both files
+count every write transaction (`search_generation`): a cache whose counts differ on opening (the
+program stopped between the two commits) searches with `LIKE` until the next sync has built the
+search index again.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,8 +35,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cmdesk.domain import clock
 from cmdesk.domain.field_paths import deep_merge
-from cmdesk.services.cache import schema
+from cmdesk.services import storage
+from cmdesk.services.cache import forecasts, schema
 from cmdesk.services.cache.rows import (
     BOOL_COLUMNS,
     CLIENT_UPSERT,
@@ -61,24 +71,54 @@ from cmdesk.services.cache.schema import (
     SEARCH_SCHEMA,
     exec_script,
 )
+from cmdesk.services.server_info import server_now
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[set[str]], None]
 
+# A cache up to this size is checked (quick_check) at every opening: ~0.1 s on a loaded 2-core machine.
+CHECK_ALWAYS_BYTES = 32 * 1024 * 1024
+CACHE_FULL = (
+    "El disco de este equipo está lleno: no se pudo actualizar la copia local de los datos. Libere "
+    "espacio; no se perdió nada."
+)
+
+
+def _search_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}-search{path.suffix}")
+
+
+def delete_files(path: Path) -> None:
+    """Delete the files of the cache at `path` (its search index's too), where they exist."""
+    for base in (path, _search_path(path)):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                base.with_name(base.name + suffix).unlink()
+
 
 class CacheStore:
     """The store of the cache (see the module docstring); `Cache` adds the queries of each entity."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fresh: bool = False) -> None:
+        """Open (or make) the cache at `path`; `fresh` deletes what is there first."""
         self.path = Path(path)
-        self.search_path = self.path.with_name(f"{self.path.stem}-search{self.path.suffix}")
+        self.search_path = _search_path(self.path)
+        self.marker = self.path.with_name(self.path.name + ".open")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.RLock()
         self._read_lock = threading.RLock()
         self._listeners: list[Listener] = []
+        # Made anew on opening although a cache was there (damaged, or of another schema).
+        self.recreated = False
+        # A damaged page was met since opening: the session makes the cache anew.
+        self.damaged = False
+        if fresh:
+            self._delete_files()
         self._writer = self._open_writer()
         self._reader = self._connect()
+        with contextlib.suppress(OSError):  # a full disk: the next opening checks, that is all
+            self.marker.touch()
 
     # ---- opening ----------------------------------------------------------------------------------
 
@@ -95,19 +135,31 @@ class CacheStore:
         conn.execute("PRAGMA temp_store=MEMORY")
         return conn
 
+    def _needs_check(self) -> bool:
+        """Whether to read every page on opening: a small cache always, a large one after a run that
+        did not close it (see the module docstring)."""
+        if self.marker.exists():
+            return True
+        size = sum(p.stat().st_size for p in (self.path, self.search_path) if p.exists())
+        return size <= CHECK_ALWAYS_BYTES
+
     def _open_writer(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
+        existed = self.path.exists()
         try:
+            check = existed and self._needs_check()
             conn = self._connect()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             mode = None
             if version == SCHEMA_VERSION and conn.execute("PRAGMA fts.user_version").fetchone()[0] == version:
+                if check and not (storage.quick_check(conn, "main") and storage.quick_check(conn, "fts")):
+                    raise sqlite3.DatabaseError("quick_check found damaged pages")
                 row = conn.execute("SELECT value FROM meta WHERE key = 'search_mode'").fetchone()
                 mode = row[0] if row else None
                 if mode == schema.SEARCH_MODE:
                     self._check_search(conn)
         except sqlite3.DatabaseError as exc:
-            log.warning("cache %s unreadable (%s); it is rebuilt", self.path, exc)
+            log.warning("cache %s unreadable or damaged (%s); it is made anew", self.path, exc)
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
@@ -120,6 +172,7 @@ class CacheStore:
                     "cache %s has schema %s (wanted %s); it is rebuilt", self.path, version, SCHEMA_VERSION
                 )
             conn.close()
+        self.recreated = existed
         self._delete_files()
         conn = self._connect()
         conn.executescript(
@@ -153,16 +206,28 @@ class CacheStore:
             exec_script(conn, FTS_TRIGGERS)
 
     def _delete_files(self) -> None:
-        for base in (self.path, self.search_path):
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                candidate = base.with_name(base.name + suffix)
-                with contextlib.suppress(FileNotFoundError):
-                    candidate.unlink()
+        delete_files(self.path)
 
     def close(self) -> None:
         with self._write_lock, self._read_lock:
             self._reader.close()
             self._writer.close()
+        if not self.damaged:
+            with contextlib.suppress(OSError):
+                self.marker.unlink()
+
+    @contextlib.contextmanager
+    def _storage(self) -> Iterator[None]:
+        """SQLite's errors of a full disk or a damaged file as `DiskFull` / `CacheDamaged`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if storage.is_disk_full(exc):
+                raise storage.DiskFull(CACHE_FULL) from exc
+            if storage.is_damaged(exc):
+                self.damaged = True
+                raise storage.CacheDamaged(str(exc)) from exc
+            raise
 
     # ---- listeners ----------------------------------------------------------------------------------
 
@@ -182,21 +247,21 @@ class CacheStore:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
+        with self._write_lock, self._storage():
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
                 for statement in BUMP_GENERATION:
                     conn.execute(statement)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                storage.rollback(conn)
                 raise
-            conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._read_lock:
+        with self._read_lock, self._storage():
             yield self._reader
 
     # ---- meta -------------------------------------------------------------------------------------
@@ -234,7 +299,7 @@ class CacheStore:
         return dt.datetime.fromisoformat(value) if value else None
 
     def mark_synced(self, when: dt.datetime | None = None) -> None:
-        self.set_meta("last_sync_at", (when or dt.datetime.now(dt.UTC)).isoformat())
+        self.set_meta("last_sync_at", (when or server_now()).isoformat())
 
     def catalog(self) -> dict[str, Any] | None:
         value = self.get_meta("catalog")
@@ -282,7 +347,7 @@ class CacheStore:
         """End of a pull: build what filling an empty cache put off (the sort indexes and the search
         index), or the search index alone when it was found out of step. The search index is built
         by another connection, into its own file, while this one builds the sort indexes."""
-        with self._write_lock:
+        with self._write_lock, self._storage():
             conn = self._writer
             flags = dict(conn.execute(SEARCH_FLAGS).fetchall())
             bulk = "bulk_fill" in flags
@@ -299,6 +364,7 @@ class CacheStore:
                     # other connection writes the search file). Committed without waiting for the
                     # search index: `q` is matched with LIKE until that is there too.
                     with self._transaction(conn, "BEGIN"):
+                        forecasts.refresh_clients(conn, None)
                         self._build_indexes(conn)
                         self._set_meta(conn, "bulk_fill", None)
                         if search is not None:
@@ -318,10 +384,10 @@ class CacheStore:
         conn.execute(begin)
         try:
             yield
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            storage.rollback(conn)
             raise
-        conn.execute("COMMIT")
 
     @staticmethod
     def _build_indexes(conn: sqlite3.Connection) -> None:
@@ -350,6 +416,18 @@ class CacheStore:
         finally:
             conn.close()
 
+    def refresh_forecasts(self) -> set[str]:
+        """Compute the forecasts again when the business day changed since they were (the C.P.D.
+        window moved); cheap otherwise. Returns (and announces) the entities that changed."""
+        with self._write() as conn:
+            changed = (
+                {"stamping_account", "client"}
+                if forecasts.roll_day(conn, clock.today(server_now()), clients=not self._bulk_filling(conn))
+                else set()
+            )
+        self._notify(changed)
+        return changed
+
     def apply_answer(self, entity: str, data: Mapping[str, Any]) -> set[str]:
         """Store an entity the server answered to a command (its current data), unless the cache
         already has a newer version of it."""
@@ -376,14 +454,22 @@ class CacheStore:
         if guard:
             self._drop_stale(conn, upserts)
         changed = {e for e, ids in deletes.items() if ids} | {e for e, rows in upserts.items() if rows}
+        # Forecasts are computed as rows are written, for the business day (see `forecasts`).
+        today = clock.today(server_now())
+        bulk = self._bulk_filling(conn)
+        if forecasts.roll_day(conn, today, clients=not bulk):
+            changed |= {"stamping_account", "client"}
         # Clients whose CTI list (searched by `q`) or "any CTI active" may have changed.
         relinked: set[str] = set()
+        # Clients whose forecast may have changed (their CTIs' balance, use or state).
+        forecast_clients: set[str] = set(upserts.get("client", {}))
         for entity, ids in deletes.items():
             if not ids:
                 continue
             keys = [(entity, i) for i in ids]
             if entity == "stamping_account":
                 relinked.update(client for client, _active in self._cti_state(conn, ids).values())
+                forecast_clients.update(relinked)
             conn.executemany("DELETE FROM entities WHERE entity = ? AND id = ?", keys)
             conn.executemany("DELETE FROM local WHERE entity = ? AND id = ?", keys)
             if entity in TYPED:
@@ -414,6 +500,7 @@ class CacheStore:
                 client_id = str(data.get("client_id") or "")
                 active = 1 if data.get("active", True) else 0
                 old = before.get(ident)
+                forecast_clients.add(client_id)
                 if old != (client_id, active):
                     relinked.add(client_id)
                     if old is not None:
@@ -421,7 +508,7 @@ class CacheStore:
             conn.executemany(
                 CTI_UPSERT,
                 [
-                    cti_params(data, pending, page_clients.get(str(data.get("client_id") or "")))
+                    cti_params(data, pending, page_clients.get(str(data.get("client_id") or "")), today)
                     for data, pending in effective
                 ],
             )
@@ -439,6 +526,8 @@ class CacheStore:
         relinked.discard("")
         if relinked:
             self._refresh_client_links(conn, relinked)
+        if not bulk:
+            forecasts.refresh_clients(conn, forecast_clients | relinked)
         return changed
 
     @staticmethod
@@ -514,6 +603,8 @@ class CacheStore:
             "WHERE id IN (SELECT id FROM affected_clients)"
         )
         conn.execute(CTI_CLIENT_FIELDS_SQL)
+        if not self._bulk_filling(conn):
+            forecasts.refresh_clients(conn, client_ids)
 
     def reset(self) -> None:
         """Forget everything the server sent (and the optimistic values): the next pull starts over."""
@@ -529,7 +620,7 @@ class CacheStore:
                 )
             for table in DATA_TABLES:
                 conn.execute(f"DELETE FROM {table}")
-            for key in ("cursor", "last_sync_at", "catalog", "search_stale"):
+            for key in ("cursor", "last_sync_at", "catalog", "search_stale", "snapshot"):
                 self._set_meta(conn, key, None)
             if schema.FTS_AVAILABLE and not self._bulk_filling(conn):
                 exec_script(conn, FTS_TRIGGERS)
@@ -538,6 +629,55 @@ class CacheStore:
     @staticmethod
     def _bulk_filling(conn: sqlite3.Connection) -> bool:
         return conn.execute("SELECT 1 FROM meta WHERE key = 'bulk_fill'").fetchone() is not None
+
+    # ---- filling from a snapshot (issue 20: the loader is cmdesk.services.snapshot) ---------------------
+
+    def rebuild_path(self) -> Path:
+        """Where a rebuild fills a cache of its own before it takes this one's place (`adopt`)."""
+        return self.path.with_name(f"{self.path.stem}-rebuild{self.path.suffix}")
+
+    def adopt(self, source: Path) -> None:
+        """Go on with the files of another cache, closed (a rebuild filled them while the views read
+        these), in the place of this one's. This cache's files go first, its WAL with them: a stop
+        midway leaves the old cache, the new one, or none (the next sync fills it), never a mix."""
+        with self._write_lock, self._read_lock:
+            entities = {row[0] for row in self._reader.execute("SELECT DISTINCT entity FROM entities")}
+            self._reader.close()
+            self._writer.close()
+            self._delete_files()
+            for suffix in ("", "-wal"):  # a WAL left (not checkpointed) belongs to its own file
+                for base, target in ((source, self.path), (_search_path(source), self.search_path)):
+                    moved = base.with_name(base.name + suffix)
+                    if moved.exists():
+                        os.replace(moved, target.with_name(target.name + suffix))
+            delete_files(source)  # what is left of it (its shared-memory index)
+            self._writer = self._open_writer()
+            self._reader = self._connect()
+            entities |= {row[0] for row in self._reader.execute("SELECT DISTINCT entity FROM entities")}
+        self._notify({*TYPED_ENTITIES, *entities})
+
+    @contextlib.contextmanager
+    def bulk_transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """A transaction of the writer connection for a bulk fill, without the generation count of
+        `_write` (the fill keeps the search index in step itself). `BEGIN` locks the cache's file
+        only, when it first writes: the search file stays free for the connection that builds the
+        index meanwhile; `immediate` locks both files at once (for what writes the search file)."""
+        with self._write_lock, self._transaction(self._writer, "BEGIN IMMEDIATE" if immediate else "BEGIN"):
+            yield self._writer
+
+    def extra_connection(self, main_cache_kb: int, search_cache_kb: int) -> sqlite3.Connection:
+        """Another connection to both files (the search index built on a thread of its own)."""
+        return self._connect(main_cache_kb=main_cache_kb, search_cache_kb=search_cache_kb)
+
+    def notify(self, changed: set[str]) -> None:
+        """Tell the listeners what a bulk fill changed (the views show the rows already there)."""
+        self._notify(changed)
+
+    def end_bulk_writes(self) -> None:
+        """Back to ordinary checkpoints after a bulk fill (see `apply_page`)."""
+        with self._write_lock:
+            self._writer.execute("PRAGMA wal_autocheckpoint = 1000")
+            self._writer.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
 
     # ---- optimistic values --------------------------------------------------------------------------
 
@@ -573,10 +713,15 @@ class CacheStore:
             if entity in TYPED:
                 server = self._server_copy(conn, entity, ident)
                 table = TYPED[entity][0]
+                client_id = None
+                if entity == "stamping_account":
+                    client_id = self._cti_state(conn, [ident]).get(ident, ("", 0))[0]
                 if server is None:
                     conn.execute(f"DELETE FROM {table} WHERE id = ?", (ident,))
                 else:
                     self._project(conn, entity, [(server, False)])
+                if client_id is not None:
+                    self._refresh_client_links(conn, {client_id, str((server or {}).get("client_id") or "")})
         self._notify({entity})
         return {entity}
 

@@ -18,11 +18,32 @@ or change who can work in the portal — and keep the server's answer in the cac
 - `records`: interacciones, pólizas; licencias MKL (online)
 - `tools`: precios, configuración, usuarios (online)
 - `distributors`: alta, conversión de un cliente, estados (online)
+- `alerts`: marcar alertas (queued); reglas de alerta, calendario de renovaciones y su .ics (online)
+- `access`: ¿Olvidó su contraseña? (public), invitaciones, renovar mi cuenta, correos de prueba (online)
 - `pending`: reintentar, descartar, resolver un conflicto (the pending-commands panel)
 """
 
 from __future__ import annotations
 
+from cmdesk.services.commands.access import (
+    demo_mail,
+    demo_mails,
+    register_distributor,
+    renew_account,
+    renewal_quote,
+    request_password_reset,
+    resend_invitation,
+)
+from cmdesk.services.commands.alerts import (
+    count_new_alerts,
+    delete_alert_rule,
+    export_calendar,
+    fetch_calendar,
+    save_alert_rule,
+    set_alert_state,
+    stored_calendar,
+    take_new_alerts,
+)
 from cmdesk.services.commands.billing import cancel_top_up_code, generate_top_up_code, register_invoice
 from cmdesk.services.commands.clients import (
     assign_admin_profile,
@@ -78,12 +99,18 @@ __all__ = [
     "client_label",
     "contract",
     "convert_client",
+    "count_new_alerts",
     "create_client",
     "create_distributor",
     "create_price_package",
     "create_stamping_account",
+    "delete_alert_rule",
     "delete_price_package",
+    "demo_mail",
+    "demo_mails",
     "discard",
+    "export_calendar",
+    "fetch_calendar",
     "fetch_catalog",
     "fetch_usage",
     "generate_licenses",
@@ -94,16 +121,25 @@ __all__ = [
     "pending_out",
     "purchase",
     "quote_contract",
+    "register_distributor",
     "register_invoice",
     "remove_user",
+    "renew_account",
+    "renewal_quote",
+    "request_password_reset",
+    "resend_invitation",
     "reset_stamping_password",
     "resolve_conflict",
     "retry",
+    "save_alert_rule",
+    "set_alert_state",
     "set_auto_sale",
     "set_auto_sales",
     "set_cti_active",
     "set_ctis_active",
     "set_tags",
+    "stored_calendar",
+    "take_new_alerts",
     "target_label",
     "transfer",
     "transfer_info",

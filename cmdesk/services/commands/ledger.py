@@ -40,6 +40,18 @@ def _transfer_body(
     } | ({} if no_charge is None else {"no_charge": no_charge})
 
 
+def transfer_body(
+    asset: str, target_type: str, target_id: str, quantity: int, amount_cents: int, comments: str
+) -> dict[str, Any]:
+    """A transfer's body after the checks that need no server (a `DomainError` beside the fields)."""
+    return _transfer_body(asset, target_type, target_id, quantity, amount_cents, comments)
+
+
+def transfer_description(cache: Cache, asset: str, target_type: str, target_id: str, quantity: int) -> str:
+    """How the pending-commands panel names a transfer: «Transferir 150 timbres a …»."""
+    return f"Transferir {quantity:,} {ASSET_WORDS[asset]} " + to(target_label(cache, target_type, target_id))
+
+
 def transfer(
     outbox: Outbox,
     cache: Cache,
@@ -63,8 +75,7 @@ def transfer(
         "POST",
         "/v1/transfers",
         body,
-        description=f"Transferir {quantity:,} {ASSET_WORDS[asset]} "
-        + to(target_label(cache, target_type, target_id)),
+        description=transfer_description(cache, asset, target_type, target_id, quantity),
         entity=target_type,
         entity_id=target_id,
     )

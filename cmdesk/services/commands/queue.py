@@ -16,6 +16,7 @@ from cmdesk.domain.errors import validation_error
 from cmdesk.services import overlays
 from cmdesk.services.cache import Cache
 from cmdesk.services.outbox import Command, Outbox
+from cmdesk.services.server_info import server_now
 
 # Records created offline carry a provisional id until the server answers with theirs.
 LOCAL_PREFIX = "local-"
@@ -37,7 +38,8 @@ def new_key() -> str:
 
 
 def now_text(moment: dt.datetime | None = None) -> str:
-    return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    """A moment (default: the server's now, never this computer's clock) as the API writes it."""
+    return (moment or server_now()).astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def require_registered(client_id: str, field: str = "client_id") -> None:

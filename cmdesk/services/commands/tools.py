@@ -16,7 +16,8 @@ from cmdesk.services.cache import Cache
 _MEMBERSHIP_FIELDS = ("role", "is_master", "member_since")
 
 
-def _edit(cache: Cache, entity: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def edit_answer(cache: Cache, entity: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Send an edit; keep the answer (or, on a version conflict, the server's current record)."""
     try:
         answer = send()
     except ApiError as error:
@@ -37,7 +38,7 @@ def create_price_package(api: ApiClient, cache: Cache, values: Mapping[str, Any]
 def update_price_package(
     api: ApiClient, cache: Cache, package_id: str, changes: Mapping[str, Any], version: int | None
 ) -> dict[str, Any]:
-    return _edit(
+    return edit_answer(
         cache,
         "price_package",
         lambda: api.patch(f"/v1/price-packages/{package_id}", dict(changes), if_match=version),
@@ -52,14 +53,19 @@ def delete_price_package(api: ApiClient, cache: Cache, package_id: str) -> None:
 def update_settings(
     api: ApiClient, cache: Cache, changes: Mapping[str, Any], version: int | None
 ) -> dict[str, Any]:
-    return _edit(cache, "settings", lambda: api.patch("/v1/settings", dict(changes), if_match=version))
+    return edit_answer(cache, "settings", lambda: api.patch("/v1/settings", dict(changes), if_match=version))
 
 
 def add_user(api: ApiClient, cache: Cache, *, email: str, mobile: str, name: str) -> dict[str, Any]:
-    """Nuevo usuario: the server links an existing profile or creates one (which gets an e-mail)."""
+    """Nuevo usuario: the server links an existing profile or creates one; a person without a password
+    gets an invitation mail to define it, one who has one a notice (`user.invitation`, kept in the
+    cache beside the profile)."""
     answer: dict[str, Any] = api.post("/v1/users", {"email": email, "mobile": mobile, "name": name})
     user = {k: v for k, v in answer["user"].items() if k not in _MEMBERSHIP_FIELDS}
+    invitation = user.pop("invitation", None)
     cache.apply_answer("profile", user)
+    if isinstance(invitation, dict):
+        cache.apply_answer("invitation", invitation)
     return answer
 
 

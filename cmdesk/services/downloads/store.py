@@ -54,6 +54,7 @@ from cmdesk.services.downloads.models import (
     FileInfo,
     Stopped,
 )
+from cmdesk.services.server_info import server_now
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,9 @@ StopCheck = Callable[[], str | None]
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The server's time (cmdesk.services.server_info): leases written by one desk are read by the
+    others of the office, whose clocks may be days apart."""
+    return server_now()
 
 
 def pid_alive(pid: int) -> bool:

@@ -3,7 +3,8 @@
 The manual's "Ayuda" chapter (its text, with the accents the scan lost), the version of cmdesk, and an
 "Actualizaciones" box (version, last result, a button, a progress bar while an update downloads); it
 adds "Buscar actualizaciones…" to the window's Ayuda menu. When the session first opens, it runs the
-automatic check (at most daily; see `UpdateController`).
+automatic check (at most daily; see `UpdateController`). With the embedded default it also offers
+"Correos de prueba…" (menu and button): the mails that server wrote instead of sending them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 
 import cmdesk
 from cmdesk.ui import translator
+from cmdesk.ui.ayuda.mails import DemoMailsDialog
 from cmdesk.ui.ayuda.updates import UpdateController
 from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -68,6 +70,8 @@ class AyudaPage(TabPage):
         self.version.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.updates = UpdateController(context, self)
         self.menu_action: QAction | None = None
+        self.mails_action: QAction | None = None
+        self.mails_dialog: DemoMailsDialog | None = None
         self._started_for: object | None = None
 
         box = QGroupBox(tr("Actualizaciones"), self)
@@ -88,7 +92,14 @@ class AyudaPage(TabPage):
         self.progress.setVisible(False)
         row = hbox((self.update_status, 1), self.check_button)
         vbox(box, row, self.progress)
-        vbox(self, (self.browser, 1), box, self.version)
+        self.mails_button = QPushButton(tr("Correos de prueba…"), self)
+        self.mails_button.setObjectName("testMails")
+        self.mails_button.setToolTip(
+            tr("Los correos que escribió el servidor integrado en lugar de enviarlos")
+        )
+        self.mails_button.clicked.connect(self.show_test_mails)
+        vbox(self, (self.browser, 1), box, hbox(self.version, None, self.mails_button))
+        self._update_mail_entry()
 
         self.updates.status.connect(self.update_status.setText)
         self.updates.progress.connect(self._progress)
@@ -116,7 +127,36 @@ class AyudaPage(TabPage):
         else:
             menu.addAction(action)
         self.menu_action = action
+        mails = QAction(tr("Correos de &prueba…"), window)
+        mails.setObjectName("testMailsAction")
+        mails.triggered.connect(self.show_test_mails)
+        menu.insertAction(action, mails)
+        self.mails_action = mails
+        self._update_mail_entry()
         return action
+
+    def _update_mail_entry(self) -> None:
+        """Correos de prueba only where the server writes mails instead of sending them."""
+        session = self.context.session
+        embedded = session is not None and session.embedded
+        self.mails_button.setVisible(embedded)
+        if self.mails_action is not None:
+            self.mails_action.setVisible(embedded)
+
+    def show_test_mails(self) -> DemoMailsDialog | None:
+        session = self.context.session
+        if session is None or not session.embedded:
+            return None
+        if self.mails_dialog is not None and self.mails_dialog.isVisible():
+            self.mails_dialog.refresh()
+            self.mails_dialog.raise_()
+            return self.mails_dialog
+        dialog = DemoMailsDialog(self.context, self.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_: setattr(self, "mails_dialog", None))
+        self.mails_dialog = dialog
+        dialog.show()
+        return dialog
 
     def check_for_updates(self) -> None:
         self.updates.check(manual=True)
@@ -133,6 +173,7 @@ class AyudaPage(TabPage):
         """On a new session, shown or not: the automatic update check (a central server only — the
         embedded server's catalog always lists the running version)."""
         self.install_menu_action()
+        self._update_mail_entry()
         session = self.context.session
         if "*" not in changed or session is None or session is self._started_for:
             return

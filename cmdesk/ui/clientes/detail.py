@@ -39,9 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain import sales
+from cmdesk.domain import clock, sales
 from cmdesk.domain.unlimited import can_stamp
 from cmdesk.services import commands
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.clientes import actions
 from cmdesk.ui.clientes.general import general_html
@@ -387,7 +388,7 @@ class ClientDetailWindow(QDialog):
             item = self.ctis.item(r, 8)
             if problem and item is not None:
                 item.setToolTip(problem)
-                if not can_stamp(str(c.get("kind") or "standard"), c.get("paid_until")):
+                if not can_stamp(str(c.get("kind") or "standard"), c.get("paid_until"), server_now()):
                     item.setForeground(QColor("#d32f2f"))
         self._cti_selection_changed()
 
@@ -452,7 +453,7 @@ class ClientDetailWindow(QDialog):
         )
 
     def _fill_policies(self, policies: Sequence[Mapping[str, Any]]) -> None:
-        today = dt.date.today().isoformat()
+        today = clock.today(server_now()).isoformat()  # Mexico City's day, by the server's clock
         rows = [
             (
                 str(p.get("product") or ""),

@@ -21,11 +21,12 @@ from PySide6.QtWidgets import QApplication, QWidget
 from cmdesk.domain import names
 from cmdesk.domain.portfolio import ClientCategory, ClientSort
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
-from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.table import CENTER, Column, PagedTableModel, Query
+from cmdesk.ui.kit import forecasts, labels
+from cmdesk.ui.kit.table import CENTER, RIGHT, Column, PagedTableModel, Query
 
 if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
+    from cmdesk.services.cache.risk import Purchase
     from cmdesk.ui.kit.actions import AppContext
 
 PAGE_SIZE = 100  # a screenful is ~20 rows: a small first page shows sooner
@@ -40,11 +41,13 @@ tr = translator(CONTEXT)
 
 @dataclass(frozen=True)
 class ClientRow:
-    """One client as the table shows it: its cache row and its CTI ids (oldest first)."""
+    """One client as the table shows it: its cache row, its CTI ids (oldest first) and, when it runs
+    out within 30 days, its usual purchase and what a refill costs (`Cache.purchases`)."""
 
     id: str
     data: Mapping[str, Any]
     cti_ids: tuple[str, ...]
+    purchase: Purchase | None = None
 
 
 def _column(key: str, title: str, kind: str = "text", sort: str | None = None, **more: Any) -> Column:
@@ -79,6 +82,24 @@ COLUMNS: tuple[Column, ...] = (
     _column("credited", QT_TRANSLATE_NOOP(CONTEXT, "Abonados"), "number", sort="credited"),
     _column("issued", QT_TRANSLATE_NOOP(CONTEXT, "Usados"), "number", sort="issued"),
     _column("stamps", QT_TRANSLATE_NOOP(CONTEXT, "Timbres"), "number", sort="stamps_asc"),
+    _column(
+        "cpd",
+        QT_TRANSLATE_NOOP(CONTEXT, "C.P.D."),
+        sort="cpd",
+        value=lambda r: forecasts.cpd_text(r.data.get("fc_cpd")),
+        align=RIGHT,
+        tooltip=QT_TRANSLATE_NOOP(
+            CONTEXT, "Consumo Promedio Diario de sus cuentas estándar activas (últimos 30 días)"
+        ),
+    ),
+    _column(
+        "days_left",
+        QT_TRANSLATE_NOOP(CONTEXT, "D.R."),
+        sort="days_left",
+        value=lambda r: forecasts.dr_text(r.data.get("days_left"), r.data.get("risk"), r.data.get("fc_cpd")),
+        align=RIGHT,
+        tooltip=QT_TRANSLATE_NOOP(CONTEXT, "Días Restantes: cuánto duran sus timbres a ese consumo"),
+    ),
     _column("points", QT_TRANSLATE_NOOP(CONTEXT, "Puntos"), "number", sort="points_asc"),
     _column(
         "created_at", QT_TRANSLATE_NOOP(CONTEXT, "Fecha\nalta"), "date", sort="created_asc", align=CENTER
@@ -117,11 +138,16 @@ TWELVE_ORDERS: tuple[tuple[str, str], ...] = tuple(labels.items(names.CLIENT_SOR
 
 
 def client_query(
-    q: str = "", *, category: str = ClientCategory.ALL, color: str | None = None, sort: str = ClientSort.NAME
+    q: str = "",
+    *,
+    category: str = ClientCategory.ALL,
+    color: str | None = None,
+    risk: str | None = None,
+    sort: str = ClientSort.NAME,
 ) -> Query:
-    """What the view shows: API.md's `q`, the category (all · favorites · dropped), a color and one of
-    the cache's client orders."""
-    return Query(q=q, sort=str(sort)).filtered(category=str(category), color=color)
+    """What the view shows: API.md's `q`, the category (all · favorites · dropped), a color, a risk
+    band (`RiskBand` value) and one of the cache's client orders."""
+    return Query(q=q, sort=str(sort)).filtered(category=str(category), color=color, risk=risk)
 
 
 def load_clients(cache: Cache, query: Query, limit: int, offset: int) -> list[dict[str, Any]]:
@@ -129,6 +155,7 @@ def load_clients(cache: Cache, query: Query, limit: int, offset: int) -> list[di
         q=query.q or None,
         category=query.get("category", "all"),
         color=query.get("color"),
+        risk=query.get("risk"),
         sort=query.sort or ClientSort.NAME,
         limit=limit,
         offset=offset,
@@ -137,13 +164,20 @@ def load_clients(cache: Cache, query: Query, limit: int, offset: int) -> list[di
 
 def count_clients(cache: Cache, query: Query) -> int:
     return cache.count_clients(
-        q=query.q or None, category=query.get("category", "all"), color=query.get("color")
+        q=query.q or None,
+        category=query.get("category", "all"),
+        color=query.get("color"),
+        risk=query.get("risk"),
     )
 
 
 def with_cti_ids(cache: Cache, records: list[dict[str, Any]]) -> list[ClientRow]:
     ctis = cache.cti_ids_by_client([r["id"] for r in records])
-    return [ClientRow(str(r["id"]), r, tuple(ctis.get(r["id"], ()))) for r in records]
+    # The usual purchase and its price, for the clients that run out within 30 days (the Riesgo view).
+    purchases = cache.purchases([r["id"] for r in records if forecasts.risk_color(r.get("risk")) is not None])
+    return [
+        ClientRow(str(r["id"]), r, tuple(ctis.get(r["id"], ())), purchases.get(r["id"])) for r in records
+    ]
 
 
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
@@ -152,6 +186,7 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _FONT = int(Qt.ItemDataRole.FontRole)
 _FAVORITE = COLUMN_INDEX["favorite"]
 _COLOR = COLUMN_INDEX["color"]
+_DAYS_LEFT = COLUMN_INDEX["days_left"]
 
 
 class ClientsModel(PagedTableModel):
@@ -178,6 +213,8 @@ class ClientsModel(PagedTableModel):
         if role == _FOREGROUND:
             if column == _FAVORITE and client.data.get("favorite"):
                 return self._star
+            if column == _DAYS_LEFT and (color := forecasts.risk_color(client.data.get("risk"))):
+                return color
             if client.data.get("dropped") or client.data.get("pending"):
                 if self._dim is None:
                     self._dim = QApplication.palette().brush(
@@ -218,6 +255,10 @@ class ClientsModel(PagedTableModel):
             return name + " — " + column.tooltip_text()
         if column.kind in ("favorite", "actions"):
             return column.tooltip_text()
+        if column.key == "days_left":
+            lines = [forecasts.dr_tooltip(row.data.get("days_left"), row.data.get("risk"))]
+            lines += forecasts.purchase_lines(row.purchase)
+            return "\n".join(lines)
         return None
 
 

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain import names
+from cmdesk.domain.forecast import RiskBand
 from cmdesk.services import commands, export
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.clientes import actions
@@ -51,7 +52,7 @@ from cmdesk.ui.clientes.model import (
     client_query,
     tr,
 )
-from cmdesk.ui.kit import labels
+from cmdesk.ui.kit import forecasts, labels
 from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.kit.messages import error_text, inform
 from cmdesk.ui.kit.table import Query, make_table
@@ -141,16 +142,20 @@ class ClientsPage(TabPage):
         for name, label in labels.items(names.COLORS):
             self.color_filter.addItem(swatch_icon(name), label, name)
         self.color_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        # Riesgo: the clients that run out within 7, 15 or 30 days (or without use), soonest first.
+        self.risk_filter = forecasts.risk_combo(self, "riskFilter")
+        self.risk_filter.currentIndexChanged.connect(lambda _i: self._risk_chosen())
 
         self.order = QComboBox(self)
         self.order.setObjectName("order")
         for key, label in TWELVE_ORDERS:
             self.order.addItem(label, key)
         self.order.setPlaceholderText(tr("Orden por columna"))
-        for combo in (self.order, self.color_filter):
+        for combo in (self.order, self.color_filter, self.risk_filter):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.order.setMinimumContentsLength(22)
         self.color_filter.setMinimumContentsLength(13)
+        self.risk_filter.setMinimumContentsLength(16)
         self.order.currentIndexChanged.connect(self._order_chosen)
 
         self.add_button = QPushButton(tr("Agregar cliente"), self)
@@ -166,7 +171,7 @@ class ClientsPage(TabPage):
         # Two rows, so the page fits a narrow window (the main window can be 720 px wide).
         top = hbox((self.search, 1), search_button, 12, self.add_button, self.export_button)
 
-        second = hbox(categories, 8, self.color_filter, 12)
+        second = hbox(categories, 8, self.color_filter, 8, self.risk_filter, 12)
         order_label = QLabel(tr("Ordenar por:"), self)
         order_label.setBuddy(self.order)
         second.addWidget(order_label)
@@ -212,6 +217,8 @@ class ClientsPage(TabPage):
             "nic": metrics.horizontalAdvance("0000000") + 16,
             "credited": metrics.horizontalAdvance(tr("Abonados")) + 20,
             "issued": metrics.horizontalAdvance("000,000") + 20,
+            "cpd": metrics.horizontalAdvance("000.00") + 20,
+            "days_left": metrics.horizontalAdvance("0,000") + 20,
             "stamps": metrics.horizontalAdvance("000,000") + 20,
             "points": metrics.horizontalAdvance("000,000") + 20,
             "created_at": metrics.horizontalAdvance("00/00/0000") + 20,
@@ -248,6 +255,7 @@ class ClientsPage(TabPage):
             self.search.text().strip(),
             category=category,
             color=self.color_filter.currentData(),
+            risk=self.risk_filter.currentData(),
             sort=self.model.query.sort or "name",
         )
 
@@ -264,6 +272,16 @@ class ClientsPage(TabPage):
         if query != self.model.query or not self._started:
             self._started = True
             self.model.set_query(query)
+
+    def _risk_chosen(self) -> None:
+        """A risk band puts the clients that run out first at the top (the Riesgo view); those without
+        use, by name. Both orders are an index range of the band."""
+        risk = self.risk_filter.currentData()
+        if risk is not None:
+            sort = "name" if risk == RiskBand.NO_USE else "days_left"
+            self._show_sort(sort)
+            self.model.query = self.model.query.with_(sort=sort)
+        self.apply_filters()
 
     def set_sort(self, sort: str) -> None:
         """One of the cache's orders (the twelve of the manual, or a column's)."""
@@ -336,7 +354,7 @@ class ClientsPage(TabPage):
 
     def _show_summary(self, text: str) -> None:
         query = self.model.query
-        if query.q or query.get("color") or query.get("category", "all") != "all":
+        if query.q or query.get("color") or query.get("risk") or query.get("category", "all") != "all":
             text += " " + tr("(con la búsqueda o el filtro)")
         self.summary.setText(text)
         self._summary_query = query

@@ -55,3 +55,15 @@ def read_catalog(context: AppContext) -> Action:
 def load_contracts(cache: Cache, query: Query, limit: int, offset: int) -> list[dict[str, Any]]:
     """The catalog's MKL or subscriptions (`key`) with what the account contracted."""
     return cache.contract_offers(str(query.get("key")))[offset : offset + limit]
+
+
+def renewal_quote(context: AppContext, *, parent: QWidget | None = None) -> Action:
+    """Renovar mi cuenta: when it expires, whether it may renew now (or why not) and what it charges."""
+    return online(context, commands.renewal_quote, parent=parent, label=tr("Consultando la renovación"))
+
+
+def renew_account(context: AppContext, key: str, *, parent: QWidget | None = None) -> Action:
+    """One more year for the account (its key: a retry after a cut line charges once); a sync follows
+    so the charges and the new date come back."""
+    label = tr("Renovando la cuenta")
+    return online(context, commands.renew_account, key=key, parent=parent, label=label, sync=True)

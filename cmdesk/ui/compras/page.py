@@ -39,8 +39,9 @@ from cmdesk.domain.money import div_round_half_up
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.compras import actions
+from cmdesk.ui.compras.renewal import RenewalDialog, renewed_text
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice, dim, hbox, vbox
+from cmdesk.ui.kit.forms import Notice, dim, hbox, push_button, vbox
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import Column, PagedTableModel, Query, fit_columns, make_table
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -393,10 +394,24 @@ class PurchasesPage(TabPage):
         self.tabs.addTab(self.points, tr("Puntos"))
         self.tabs.addTab(self.mkl, tr("MKL"))
         self.tabs.addTab(self.subscriptions, tr("Suscripciones"))
-        vbox(self, QLabel(f"<b>{tr('Compras')}</b>", self), (self.tabs, 1))
+        self.renew_button = push_button(tr("Renovar mi cuenta…"), self, "renewAccount", self.renew_account)
+        title = hbox(QLabel(f"<b>{tr('Compras')}</b>", self), None, self.renew_button)
+        vbox(self, title, (self.tabs, 1), self.notice)
         self.catalog_fetched_at: float | None = None
         self._fetching = False
         self._reading = False
+
+    def renew_account(self) -> RenewalDialog:
+        """Renovar mi cuenta: what it charges, then one more year (a notice says until when)."""
+        dialog = RenewalDialog(self.context, self.window())
+        dialog.done_ok.connect(lambda answer: self._renewed(dialog, answer))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _renewed(self, dialog: RenewalDialog, answer: dict[str, Any]) -> None:
+        self.show_notice(renewed_text(answer))
+        inform(self.window(), dialog.windowTitle(), renewed_text(answer))
 
     def reload(self, changed: frozenset[str]) -> None:
         if "*" in changed or "catalog" in changed:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from cmdesk.domain import contact, contracts, geography, identity
 from cmdesk.domain.errors import validation_error
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import translator
 from cmdesk.ui.distribuidores import actions
 from cmdesk.ui.kit.forms import FormDialog
@@ -53,7 +54,7 @@ def own_contacts(cache: Cache) -> tuple[set[str], set[str]]:
 
 def has_multinivel(cache: Cache) -> bool:
     """Whether the cache shows a Multinivel contract in force (the server has the last word)."""
-    return contracts.has_multinivel(cache.all("contract"))
+    return contracts.has_multinivel(cache.all("contract"), server_now())
 
 
 # ---- Agregar distribuidor -----------------------------------------------------------------------------

@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QTabBar, QVBoxLayout, QWidget
 
+from cmdesk.domain import mails
 from cmdesk.domain.distributor_states import Action, allowed_actions
 from cmdesk.domain.enums import AccountStatus
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.distribuidores import actions
@@ -32,9 +34,9 @@ from cmdesk.ui.distribuidores.dialogs import (
     has_multinivel,
 )
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import hbox, heading, push_button
+from cmdesk.ui.kit.forms import ERROR_COLOR, hbox, heading, push_button
 from cmdesk.ui.kit.messages import CONTRACT_HINT, ask, error_text, inform
-from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table, selected_record
+from cmdesk.ui.kit.table import TOOLTIP, Column, PagedTableModel, Query, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
 
@@ -53,10 +55,30 @@ STATUS_TABS: tuple[tuple[str | None, str], ...] = (
 )
 
 
+def confirmation_remark(mail: Mapping[str, Any] | None) -> str:
+    """Where the confirmation mail of a «Sin validar» sub-distributor is: sent (when), waiting, or why
+    it could not be sent (the mail server's answer, in Spanish)."""
+    state = mails.mail_state(mail)
+    if mail is None or not state:
+        return tr("Espera que su administrador confirme el correo")
+    error = str(mail.get("last_error") or "")
+    if state == "sent":
+        return tr("Correo enviado el {date}; espera la confirmación").format(
+            date=fmt.date_time(mail.get("sent_at"))
+        )
+    if state == "queued":
+        return tr("Correo de confirmación en cola de envío")
+    if state == "retrying":
+        return tr("Correo en espera de reintento: {error}").format(error=error)
+    if state == "failed":
+        return tr("No se pudo enviar el correo: {error}").format(error=error)
+    return tr("El enlace del correo ya no funciona; use «Reenviar correo»")
+
+
 def _remark(row: Mapping[str, Any]) -> str:
     status = row.get("status")
     if status == "unvalidated":
-        return tr("Espera que su administrador confirme el correo")
+        return confirmation_remark(row.get("confirmation_mail"))
     if status == "inactive":
         return tr("Por activar")
     if status == "cancelled" and row.get("purge_at"):
@@ -82,6 +104,25 @@ COLUMNS = (
     Column("admin_profile.email", QT_TRANSLATE_NOOP("portal", "Administrador")),
     Column("remark", QT_TRANSLATE_NOOP("portal", "Observaciones"), value=_remark),
 )
+REMARK_COLUMN = len(COLUMNS) - 1
+
+
+class DistributorsModel(PagedTableModel):
+    """The sub-distributors; a confirmation mail that failed (or waits for a retry) in red, its whole
+    remark as the tooltip."""
+
+    def extra_data(self, row: int, column: int, role: int) -> Any:
+        if column == REMARK_COLUMN:
+            record = self.row(row)
+            if role == TOOLTIP:
+                return self.row_texts(row)[column] or None
+            if (
+                role == int(Qt.ItemDataRole.ForegroundRole)
+                and record.get("status") == "unvalidated"
+                and mails.mail_state(record.get("confirmation_mail")) in ("failed", "retrying")
+            ):
+                return QBrush(QColor(ERROR_COLOR))
+        return super().extra_data(row, column, role)
 
 
 def allowed(row: Mapping[str, Any], now: dt.datetime | None = None) -> frozenset[Action]:
@@ -92,7 +133,7 @@ def allowed(row: Mapping[str, Any], now: dt.datetime | None = None) -> frozenset
         return frozenset()
     return allowed_actions(
         status,
-        now=now or dt.datetime.now(dt.UTC),
+        now=now or server_now(),
         cancelled_at=fmt.parse_utc(row.get("cancelled_at")),
     )
 
@@ -119,7 +160,10 @@ STATE_ACTIONS: dict[str, tuple[str, str]] = {
     ),
     "resend": (
         QT_TRANSLATE_NOOP("distribuidores", "¿Reenviar el correo de confirmación a su administrador?"),
-        QT_TRANSLATE_NOOP("distribuidores", "Se envió de nuevo el correo de confirmación a {email}."),
+        QT_TRANSLATE_NOOP(
+            "distribuidores",
+            "Se envió un correo de confirmación nuevo a {email}; el enlace anterior deja de funcionar.",
+        ),
     ),
 }
 
@@ -164,7 +208,7 @@ class DistributorsPage(TabPage):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.status_filter: str | None = None
-        self.model = PagedTableModel(
+        self.model = DistributorsModel(
             context, COLUMNS, actions.load_distributors, query=Query(sort="nic"), parent=self
         )
         self.add_button = push_button(

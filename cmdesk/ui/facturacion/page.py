@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from cmdesk.domain import clock
 from cmdesk.services.commands import is_local
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.facturacion import actions
@@ -312,7 +313,7 @@ class CodesTab(QWidget):
         self.year = QComboBox(self)
         self.year.setObjectName("year")
         self.year.addItem(tr("Todos"), None)
-        this_year = clock.today().year
+        this_year = clock.today(server_now()).year
         for year in range(this_year, this_year - 6, -1):
             self.year.addItem(str(year), year)
         self.month = QComboBox(self)

@@ -62,6 +62,12 @@ def remove_user(context: AppContext, user_id: str, *, parent: QWidget | None = N
     return online(context, commands.remove_user, user_id, parent=parent, label=tr("Eliminar usuario"))
 
 
+def resend_invitation(context: AppContext, profile_id: str, *, parent: QWidget | None = None) -> Action:
+    """Reenviar invitación: a new link for 7 days; the invitation comes back into the cache."""
+    label = tr("Reenviar invitación")
+    return online(context, commands.resend_invitation, profile_id, parent=parent, label=label)
+
+
 def read_settings(context: AppContext) -> Action:
     """The account's global settings as the cache has them (None before the first sync)."""
     return read(context, lambda cache: cache.settings())

@@ -3,14 +3,20 @@ account (ID usuario, Nombre, Correo, Teléfono, "Usuario maestro"), Nuevo usuari
 Agregar usuario) and Eliminar (never the master: the server says why).
 
 Granting and removing access is done online (`herramientas.actions`): the server decides whether the
-e-mail and mobile belong to an existing profile, and a removed user's sessions end at once.
+e-mail and mobile belong to an existing profile, and a removed user's sessions end at once. A person
+without a password gets an invitation mail to define it (its link works 7 days); the list shows each
+invitation's state (Pendiente, Por enviar, Aceptada, Vencida, Correo fallido: the mail server's answer
+in the tooltip) and «Reenviar invitación» sends a new link (the previous one stops working).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
@@ -20,14 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain import contact, names
+from cmdesk.domain import contact, mails, names
 from cmdesk.domain.enums import Role
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
+from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import FormDialog, hbox, heading, push_button
+from cmdesk.ui.kit.forms import ERROR_COLOR, FieldMessage, FormDialog, hbox, heading, push_button
 from cmdesk.ui.kit.messages import ask, error_text, inform
-from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
+from cmdesk.ui.kit.table import TOOLTIP, Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
 
 tr = translator("herramientas")
@@ -44,7 +51,62 @@ COLUMNS = (
         QT_TRANSLATE_NOOP("portal", "Eliminar"),
         value=lambda r: labels.name(names.ROLES, Role.MASTER) if r.get("is_master") else "",
     ),
+    Column(
+        "invitation",
+        QT_TRANSLATE_NOOP("portal", "Invitación"),
+        value=lambda r: labels.invitation(mails.invitation_state(r.get("invitation"))),
+    ),
 )
+INVITATION_COLUMN = len(COLUMNS) - 1
+
+
+def invitation_detail(invitation: Mapping[str, Any] | None, now: dt.datetime | None = None) -> str:
+    """When the invitation went out, until when its link works, and why its mail failed (Spanish)."""
+    if not invitation:
+        return ""
+    state = mails.invitation_state(invitation, now)
+    mail = invitation.get("mail") or {}
+    lines: list[str] = []
+    if state == "accepted":
+        lines.append(tr("Aceptada el {date}.").format(date=fmt.date_time(invitation.get("accepted_at"))))
+    elif state == "mail_failed":
+        lines.append(
+            tr("No se pudo enviar el correo a {email}: {error}.").format(
+                email=invitation.get("email") or "",
+                error=str(mail.get("last_error") or "").strip().rstrip("."),
+            )
+        )
+        lines.append(tr("Revise el correo electrónico del usuario y use «Reenviar invitación»."))
+    else:
+        if mail.get("sent_at"):
+            lines.append(
+                tr("Enviada a {email} el {date}.").format(
+                    email=invitation.get("email") or "", date=fmt.date_time(mail.get("sent_at"))
+                )
+            )
+        elif state == "sending":
+            lines.append(tr("El correo a {email} está en cola.").format(email=invitation.get("email") or ""))
+            if mail.get("last_error"):
+                lines.append(tr("Último intento: {error}").format(error=mail.get("last_error")))
+        key = "El enlace venció el {date}." if state == "expired" else "El enlace vence el {date}."
+        lines.append(tr(key).format(date=fmt.date_time(invitation.get("expires_at"))))
+    return "\n".join(lines)
+
+
+class UsersModel(PagedTableModel):
+    """The users, with the invitation's detail as the tooltip of its cell and a failed mail in red."""
+
+    def extra_data(self, row: int, column: int, role: int) -> Any:
+        if column == INVITATION_COLUMN:
+            invitation = self.row(row).get("invitation")
+            if role == TOOLTIP:
+                return invitation_detail(invitation) or None
+            if role == int(Qt.ItemDataRole.ForegroundRole) and mails.invitation_state(invitation) in (
+                "mail_failed",
+                "expired",
+            ):
+                return QBrush(QColor(ERROR_COLOR))
+        return super().extra_data(row, column, role)
 
 
 class NewUserDialog(FormDialog):
@@ -80,7 +142,10 @@ class NewUserDialog(FormDialog):
             "name",
             tr("Nombre"),
             self.name,
-            hint=tr("Si la persona aún no tiene perfil, recibirá un correo para definir su contraseña."),
+            hint=tr(
+                "Si la persona aún no tiene contraseña, recibirá una invitación por correo para "
+                "definirla (el enlace funciona 7 días); si ya tiene, un aviso de que ya puede entrar."
+            ),
             form=form2,
         )
         self.stack.addWidget(second)
@@ -121,16 +186,22 @@ class NewUserDialog(FormDialog):
 
 
 class UsersPage(TabPage):
-    entities = frozenset({"profile", "settings"})
+    entities = frozenset({"profile", "settings", "invitation"})
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.model = PagedTableModel(context, COLUMNS, actions.load_users, parent=self)
-        self.table = make_table(self.model, self, stretch=2, widths=(0, 24, 0, 12, 0, 14))
+        self.model = UsersModel(context, COLUMNS, actions.load_users, parent=self)
+        self.table = make_table(self.model, self, stretch=2, widths=(0, 24, 0, 12, 0, 14, 14))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
         self.new_button = push_button(tr("Nuevo usuario…"), self, "newUser", self.new_user)
         self.delete_button = push_button(tr("Eliminar"), self, "deleteUser", self.delete)
-        buttons = hbox(self.new_button, self.delete_button, None)
+        self.resend_button = push_button(
+            tr("Reenviar invitación"), self, "resendInvitation", self.resend_invitation
+        )
+        self.resend_button.setToolTip(
+            tr("Envía un enlace nuevo por 7 días para definir la contraseña; el anterior deja de funcionar.")
+        )
+        buttons = hbox(self.new_button, self.resend_button, self.delete_button, None)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(
@@ -144,12 +215,23 @@ class UsersPage(TabPage):
         )
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
+        # The selected user's invitation: when it went out, until when, or why its mail failed.
+        self.detail = FieldMessage(self, "invitationDetail")
+        layout.addWidget(self.detail)
         layout.addWidget(self.notice)
         self.model.loaded.connect(self._update)
         self._update()
 
     def _update(self) -> None:
-        self.delete_button.setEnabled(selected_record(self.table) is not None)
+        row = selected_record(self.table)
+        self.delete_button.setEnabled(row is not None)
+        self.resend_button.setEnabled(row is not None and mails.can_resend_invitation(row.get("invitation")))
+        invitation = row.get("invitation") if row is not None else None
+        text = invitation_detail(invitation).replace("\n", " ")
+        if mails.invitation_state(invitation) in ("mail_failed", "expired"):
+            self.detail.set_error(text)
+        else:
+            self.detail.set_ok(text)  # empty: hidden
 
     def new_user(self) -> NewUserDialog:
         dialog = NewUserDialog(self.context, self)
@@ -161,11 +243,48 @@ class UsersPage(TabPage):
     def _added(self, answer: dict[str, Any]) -> None:
         user = answer["user"]
         who = user.get("name") or user.get("email") or ""
-        if answer.get("created"):
-            text = tr("Se agregó a {who}; recibirá un correo para definir su contraseña.").format(who=who)
+        invitation = user.get("invitation")
+        if mails.invitation_state(invitation) == "accepted":
+            text = tr(
+                "Se agregó a {who} con su perfil existente; se le avisó por correo que ya puede entrar."
+            )
+        elif invitation:
+            text = tr(
+                "Se agregó a {who} y se le envió una invitación a {email} para definir su contraseña; el "
+                "enlace vence el {date}."
+            ).format(
+                who=who, email=invitation.get("email") or "", date=fmt.date(invitation.get("expires_at"))
+            )
         else:
             text = tr("Se agregó a {who} con su perfil existente.").format(who=who)
-        self.show_notice(text)
+        self.show_notice(text + self._where_mail_goes())
+
+    def _where_mail_goes(self) -> str:
+        session = self.context.session
+        if session is not None and session.embedded:
+            return " " + tr("(Servidor integrado: el correo está en Ayuda → Correos de prueba.)")
+        return ""
+
+    def resend_invitation(self) -> None:
+        row = selected_record(self.table)
+        if row is None or not mails.can_resend_invitation(row.get("invitation")):
+            return
+        ident = str(row["id"])
+        email = str((row.get("invitation") or {}).get("email") or row.get("email") or "")
+
+        def done(invitation: dict[str, Any]) -> None:
+            self.show_notice(
+                tr("Se envió una invitación nueva a {email}; el enlace vence el {date}.").format(
+                    email=email, date=fmt.date(invitation.get("expires_at"))
+                )
+                + self._where_mail_goes()
+            )
+
+        def failed(error: BaseException) -> None:
+            self.show_notice(error_text(error), error=True)
+            inform(self, tr("Usuarios"), error_text(error), error=True)
+
+        actions.resend_invitation(self.context, ident, parent=self).success(done).failure(failed).run()
 
     def delete(self) -> None:
         row = selected_record(self.table)

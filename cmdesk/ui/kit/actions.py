@@ -15,6 +15,8 @@ each, for the screens' factories to build on:
   server's reason, whichever screen queued it) and a sync is asked for (`AppContext.request_sync`).
 - `online(context, fn, ...)`: a change that needs the server now (`session.online(fn, ...)`); with
   `sync=True` a sync follows (balances come back).
+- `public(context, fn, ...)`: a call that needs no sign-in (`session.public(fn, ...)`: ¿Olvidó su
+  contraseña?, Quiero ser distribuidor).
 - `read(context, fn, ...)`: a read of the cache (`fn(cache, ...)`).
 - `task(context, fn, ...)`: any other work (`fn(...)`), in the pool named.
 
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["command", "online", "read", "task"]
+Kind = Literal["command", "online", "public", "read", "task"]
 
 
 tr = translator("actions")
@@ -148,6 +150,8 @@ class Action:
             return session.command, (fn, *args), Pool.CACHE
         if self.kind == "online":
             return session.online, (fn, *args), Pool.NET
+        if self.kind == "public":
+            return session.public, (fn, *args), Pool.NET
 
         def read(*a: Any, **k: Any) -> Any:
             cache = session.cache
@@ -191,7 +195,7 @@ class Action:
         if self._on_failure:
             for fn in self._on_failure:
                 fn(error)
-        elif self.kind in ("command", "online"):
+        elif self.kind in ("command", "online", "public"):
             parent = self.parent if self.parent is not None and shiboken6.isValid(self.parent) else None
             inform(parent, self.label or tr("Operación"), error_text(error), error=True)
         else:
@@ -229,6 +233,18 @@ def online(
 ) -> Action:
     """A change that needs the server now: `session.online(fn, *args, **kwargs)`."""
     return Action(context, "online", fn, args, kwargs, parent=parent, label=label, sync=sync)
+
+
+def public(
+    context: AppContext,
+    fn: Callable[..., Any],
+    *args: Any,
+    parent: QWidget | None = None,
+    label: str = "",
+    **kwargs: Any,
+) -> Action:
+    """A call that needs no sign-in: `session.public(fn, *args, **kwargs)`."""
+    return Action(context, "public", fn, args, kwargs, parent=parent, label=label)
 
 
 def read(

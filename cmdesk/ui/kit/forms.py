@@ -180,6 +180,21 @@ def push_button(text: str, parent: QWidget, name: str, slot: Callable[[], object
 Item = QWidget | QLayout | tuple[QWidget | QLayout, int] | int | None
 
 
+def link_button(text: str, parent: QWidget, name: str, slot: Callable[[], object]) -> QPushButton:
+    """A button that reads like a link (flat, underlined, the palette's link color): reachable with
+    the keyboard, unlike a label's link, and no taller than the text beside it."""
+    button = QPushButton(text, parent)
+    button.setObjectName(name)
+    button.setFlat(True)
+    button.setAutoDefault(False)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    button.setStyleSheet(
+        "QPushButton { color: palette(link); text-decoration: underline; border: none; padding: 0 2px; }"
+    )
+    button.clicked.connect(lambda _checked=False: slot())
+    return button
+
+
 def _fill(box: QBoxLayout, items: tuple[Item, ...]) -> None:
     for item in items:
         if item is None:

@@ -55,6 +55,21 @@ def status(value: object) -> str:
     return name(names.ACCOUNT_STATUSES, value)
 
 
+def invitation(value: object) -> str:
+    """A user's invitation state (`cmdesk.domain.mails.invitation_state`)."""
+    return name(names.INVITATION_STATES, value)
+
+
+def mail_kind(value: object) -> str:
+    """What a mail is (Invitación, Restablecer contraseña…)."""
+    return name(names.MAIL_KINDS, value)
+
+
+def mail(value: object) -> str:
+    """A sent mail's state (`cmdesk.domain.mails.mail_state`)."""
+    return name(names.MAIL_STATES, value)
+
+
 def movement(value: object) -> str:
     return name(names.MOVEMENT_KINDS, value)
 
@@ -114,6 +129,7 @@ COMMAND_KINDS: Mapping[str, str] = {
     "register_invoice": QT_TRANSLATE_NOOP(CONTEXT, "Registro de factura"),
     "add_interaction": QT_TRANSLATE_NOOP(CONTEXT, "Interacción con cliente"),
     "add_policy": QT_TRANSLATE_NOOP(CONTEXT, "Póliza de soporte"),
+    "set_alert_state": QT_TRANSLATE_NOOP(CONTEXT, "Estado de alertas"),
 }
 
 

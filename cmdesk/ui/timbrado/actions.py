@@ -6,18 +6,20 @@ a password); the daily usage of CTIs (online, kept in the cache); and the cache 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
-from cmdesk.services import commands
+from cmdesk.services import bulk_import, commands
+from cmdesk.services.sync import SessionExpired
 from cmdesk.ui import translator
-from cmdesk.ui.kit.actions import Action, AppContext, command, online, read
-
-if TYPE_CHECKING:
-    pass
-
+from cmdesk.ui.kit.actions import Action, AppContext, command, online, read, task
+from cmdesk.ui.kit.messages import NO_SESSION_TEXT
+from cmdesk.ui.operations import Pool, Progress
 
 tr = translator("timbrado")
 
@@ -112,3 +114,114 @@ def unlimited_fee_info(context: AppContext, client_id: str | None) -> Action:
 def search_clients(context: AppContext, text: str) -> Action:
     """The first clients that match a search, by name (a dialog's client picker)."""
     return read(context, lambda cache: cache.query_clients(q=text.strip() or None, sort="name", limit=30))
+
+
+# ---- Transferencia desde archivo (`cmdesk.services.bulk_import`) -----------------------------------------
+
+
+def _desk(context: AppContext) -> bulk_import.SessionDesktop:
+    session = context.session
+    if session is None:
+        raise SessionExpired(tr(NO_SESSION_TEXT))
+    return bulk_import.for_session(session)
+
+
+def open_import(context: AppContext) -> Action:
+    """The import's desktop (cache, outbox, journal) for a dialog: and the imports left in the middle."""
+
+    def opened() -> tuple[bulk_import.SessionDesktop, list[Any]]:
+        desk = _desk(context)
+        return desk, bulk_import.Importer(desk).unfinished()
+
+    return task(context, opened, pool=Pool.CACHE, label=tr("Abriendo la importación"))
+
+
+@dataclass(frozen=True)
+class OpenedFile:
+    sheet: bulk_import.Sheet
+    mapping: bulk_import.ColumnMapping
+    remembered: bool  # the mapping is the one the user chose for files like this one
+    warning: str  # «Este archivo ya se importó el …» ('' for a new file)
+
+
+def _open_file(desk: bulk_import.SessionDesktop, path: Path) -> OpenedFile:
+    sheet = bulk_import.read_sheet(path)
+    remembered = desk.remembered(bulk_import.layout_key(sheet.headers))
+    mapping = remembered or bulk_import.guess(sheet.headers)
+    return OpenedFile(sheet, mapping, remembered is not None, bulk_import.Importer(desk).warning(sheet))
+
+
+def read_import_file(context: AppContext, desk: bulk_import.SessionDesktop, path: Path) -> Action:
+    """Read a .xlsx or .csv (`ImportFileError`: why not, in Spanish) and its column mapping."""
+    return task(context, _open_file, desk, path, pool=Pool.CACHE, label=tr("Leyendo el archivo"))
+
+
+def _check(
+    desk: bulk_import.SessionDesktop, sheet: bulk_import.Sheet, mapping: bulk_import.ColumnMapping
+) -> bulk_import.DryRun:
+    mapping.check(sheet.headers)
+    desk.remember(bulk_import.layout_key(sheet.headers), mapping)
+    return bulk_import.dry_run(sheet, mapping, desk)
+
+
+def import_dry_run(
+    context: AppContext,
+    desk: bulk_import.SessionDesktop,
+    sheet: bulk_import.Sheet,
+    mapping: bulk_import.ColumnMapping,
+) -> Action:
+    """The dry run of a file (the mapping remembered for files like it): every row checked."""
+    return task(context, _check, desk, sheet, mapping, pool=Pool.CACHE, label=tr("Revisando las filas"))
+
+
+def _sending(
+    how: str,
+    desk: bulk_import.SessionDesktop,
+    what: Any,
+    stop: threading.Event,
+    *,
+    progress: Progress,
+) -> bulk_import.SendReport:
+    importer = bulk_import.Importer(desk)
+
+    def report(p: bulk_import.Progress) -> None:
+        progress(p.done, p.total, p.message)
+
+    if how == "send":
+        return importer.send(what, progress=report, cancelled=stop.is_set)
+    if how == "retry":
+        return importer.retry_failed(what, progress=report, cancelled=stop.is_set)
+    return importer.resume(what, progress=report, cancelled=stop.is_set)
+
+
+def send_import(
+    context: AppContext, desk: bulk_import.SessionDesktop, how: str, what: Any, stop: threading.Event
+) -> Action:
+    """Send an import off the UI thread, chunk after chunk, with its progress: `how` "send" (`what`: a
+    ready dry run), "resume" or "retry" (the refused rows; `what`: the import's id). Setting `stop`
+    stops after the chunk in flight."""
+    label = tr("Enviando las transferencias del archivo")
+    return task(context, _sending, how, desk, what, stop, label=label)
+
+
+def import_results(context: AppContext, desk: bulk_import.SessionDesktop, import_id: str) -> Action:
+    """Each row of an import with its outcome (applied, refused and why, waiting)."""
+    importer = bulk_import.Importer(desk)
+    return task(context, importer.results, import_id, pool=Pool.CACHE, label=tr("Leyendo el resultado"))
+
+
+def export_import(
+    context: AppContext, desk: bulk_import.SessionDesktop, import_id: str, path: Path
+) -> Action:
+    """The result of an import, row by row, to Excel."""
+    importer = bulk_import.Importer(desk)
+    return task(context, importer.export_results, import_id, path, label=tr("Exportando el resultado"))
+
+
+def write_import_template(context: AppContext, path: Path) -> Action:
+    """The downloadable template (.xlsx or .csv by the file's extension)."""
+    return task(context, bulk_import.write_template, path, label=tr("Guardando la plantilla"))
+
+
+def close_import(context: AppContext, desk: bulk_import.SessionDesktop) -> Action:
+    return task(context, desk.close, pool=Pool.CACHE, label=tr("Cerrando la importación"))

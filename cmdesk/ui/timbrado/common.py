@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cmdesk.domain import clock, usage
-from cmdesk.ui import locale as fmt
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import translator
 
 if TYPE_CHECKING:
@@ -76,42 +76,11 @@ def usage_figures(
     fresh = (
         isinstance(fetched_at, dt.datetime)
         and stored.get("issued") == issued
-        and clock.today(fetched_at) == (today or clock.today())
+        and clock.today(fetched_at) == (today or clock.today(server_now()))
     )
     return UsageFigures(
         cpd, remaining, fresh, fetched_at if isinstance(fetched_at, dt.datetime) else None, daily
     )
-
-
-def cpd_text(figures: UsageFigures) -> str:
-    if figures.cpd is None:
-        return "—"
-    return fmt.locale().toString(float(figures.cpd), "f", 2)
-
-
-def dr_text(figures: UsageFigures, kind: str) -> str:
-    if kind != "standard":
-        return "—"
-    if figures.cpd is None:
-        return "—"
-    if figures.days_remaining is None:
-        return "∞"
-    return fmt.number(figures.days_remaining)
-
-
-def usage_tooltip(figures: UsageFigures, kind: str) -> str:
-    if figures.cpd is None:
-        return tr("El consumo se consulta al servidor cuando hay conexión.")
-    lines = [tr("Consumo promedio diario de los últimos {n} días.").format(n=CPD_DAYS)]
-    if kind != "standard":
-        lines.append(tr("Cuenta ilimitada: no tiene saldo que se agote."))
-    elif figures.days_remaining is None:
-        lines.append(tr("Sin consumo: el saldo no se agota a este ritmo."))
-    if figures.fetched_at is not None:
-        lines.append(tr("Consultado el {when}.").format(when=fmt.date_time(figures.fetched_at)))
-    if not figures.fresh:
-        lines.append(tr("Puede no estar al día; se actualizará al haber conexión."))
-    return "\n".join(lines)
 
 
 def client_text(nic: Any, name: Any) -> str:

@@ -8,8 +8,9 @@ their way that concern it (both read with its page: `prepare`), and the roles be
 
 A row is *pending* when a command on its way concerns the CTI (an optimistic value in the cache, a
 transfer or an automatic-sale rule waiting in the outbox): it shows in italics on an amber background,
-with the commands in its tooltip. C.P.D. and D.R. come from the stored daily usage (see `common`); they
-are not sortable (they are not columns of the cache).
+with the commands in its tooltip. C.P.D. and D.R. are columns of the cache, computed from the usage
+summary of the feed as rows are written (`cmdesk.services.cache.forecasts`): sortable, filtered by the
+Riesgo combo (`risk`), offline, with no request per row; a D.R. in a risk band shows in its color.
 """
 
 from __future__ import annotations
@@ -19,24 +20,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QWidget
 
 from cmdesk.domain import clock
+from cmdesk.domain.forecast import RiskBand
 from cmdesk.domain.unlimited import can_stamp
 from cmdesk.services.outbox import TO_PUSH
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP
-from cmdesk.ui.kit import labels
+from cmdesk.ui.kit import forecasts, labels
 from cmdesk.ui.kit.table import RIGHT, Column, PagedTableModel, Query
 from cmdesk.ui.timbrado.common import (
     CONTEXT,
+    CPD_DAYS,
     UsageFigures,
     client_text,
-    cpd_text,
-    dr_text,
     tr,
     usage_figures,
-    usage_tooltip,
 )
 from cmdesk.ui.timbrado.unlimited import fee_problem, fee_text
 
@@ -144,14 +145,16 @@ COLUMNS: tuple[Column, ...] = (
     _column(
         "cpd",
         QT_TRANSLATE_NOOP(CONTEXT, "C.P.D."),
-        lambda r: cpd_text(r.figures),
+        lambda r: forecasts.cpd_text(r.data.get("cpd")),
+        "cpd",
         align=RIGHT,
         tooltip=QT_TRANSLATE_NOOP(CONTEXT, "Consumo Promedio Diario (últimos 30 días)"),
     ),
     _column(
         "dr",
         QT_TRANSLATE_NOOP(CONTEXT, "D.R."),
-        lambda r: dr_text(r.figures, r.kind),
+        lambda r: forecasts.dr_text(r.data.get("days_left"), r.data.get("risk"), r.data.get("cpd")),
+        "dr",
         align=RIGHT,
         tooltip=QT_TRANSLATE_NOOP(CONTEXT, "Días Restantes: cuánto dura el saldo a ese consumo"),
     ),
@@ -184,7 +187,7 @@ def build_rows(cache: Cache, outbox: Outbox | None, data: Sequence[dict[str, Any
     """The rows as shown: usage figures from the stored series, and the commands on their way."""
     stored = cache.stamping_usage([str(d["id"]) for d in data])
     pending = pending_by_cti(outbox) if data else {}
-    today = clock.today()
+    today = clock.today(server_now())
     rows = []
     for item in data:
         ident = str(item["id"])
@@ -201,12 +204,16 @@ def build_rows(cache: Cache, outbox: Outbox | None, data: Sequence[dict[str, Any
 
 def load_ctis(cache: Cache, query: Query, limit: int, offset: int) -> list[dict[str, Any]]:
     return cache.query_stamping_accounts(
-        q=query.q.strip() or None, sort=query.sort or DEFAULT_SORT, limit=limit, offset=offset
+        q=query.q.strip() or None,
+        risk=query.get("risk"),
+        sort=query.sort or DEFAULT_SORT,
+        limit=limit,
+        offset=offset,
     )
 
 
 def count_ctis(cache: Cache, query: Query) -> int:
-    return cache.count_stamping_accounts(q=query.q.strip() or None)
+    return cache.count_stamping_accounts(q=query.q.strip() or None, risk=query.get("risk"))
 
 
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
@@ -241,6 +248,16 @@ class StampingAccountsModel(PagedTableModel):
         text = column.tooltip_text() or column.title_text()
         return text if column.sort else text + "\n" + tr("(no se puede ordenar por esta columna)")
 
+    def set_risk(self, risk: str | None) -> None:
+        """Only the CTIs that run out within a band (`RiskBand` value), the soonest first (those
+        without use by client), or all (None). Both orders are an index range of the band."""
+        if risk == self.query.get("risk"):
+            return
+        query = self.query.filtered(risk=risk or None)
+        if risk:
+            query = query.with_(sort=DEFAULT_SORT if risk == RiskBand.NO_USE else "dr_asc")
+        self.set_query(query)
+
     def extra_data(self, row: int, column: int, role: int) -> Any:
         cti: CtiRow = self._rows[row]
         if role == _TOOLTIP:
@@ -253,16 +270,18 @@ class StampingAccountsModel(PagedTableModel):
             key = COLUMNS[column].key
             if key == "active" and not cti.active:
                 return QColor("#d32f2f")
-            if key == "paid_until" and not can_stamp(cti.kind, cti.data.get("paid_until")):
+            if key == "paid_until" and not can_stamp(cti.kind, cti.data.get("paid_until"), server_now()):
                 return QColor("#d32f2f")
-            if key in ("cpd", "dr") and not cti.figures.fresh:
-                return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+            if key == "dr":
+                return forecasts.risk_color(cti.data.get("risk"))
         return None
 
     def _tooltip(self, cti: CtiRow, row: int, column: Column) -> str | None:
         lines: list[str] = []
-        if column.key in ("cpd", "dr"):
-            lines.append(usage_tooltip(cti.figures, cti.kind))
+        if column.key == "dr":
+            lines.append(forecasts.dr_tooltip(cti.data.get("days_left"), cti.data.get("risk")))
+        elif column.key == "cpd":
+            lines.append(tr("Consumo promedio diario de los últimos {n} días.").format(n=CPD_DAYS))
         elif column.key == "id":
             lines.append(tr("Cuenta de timbrado {id}").format(id=cti.id))
         elif column.key == "client":

@@ -13,8 +13,9 @@ header, both in SQL on the cache; rows page in as the view scrolls. Select one o
 Writes are outbox commands (`timbrado.actions`: sent at once when online, pending otherwise: the row
 turns amber with the commands in its tooltip); a refusal that comes back later is shown with the
 server's reason (the context's `CommandWatcher`). Under the table, the consumption chart of the current
-CTI. C.P.D. and D.R. of the rows on screen are fetched in the background (`usage_fetch.UsageFetcher`)
-and kept in the cache.
+CTI (its daily series fetched in the background, `usage_fetch.UsageFetcher`). C.P.D. and D.R. are
+columns of the cache (sortable); the Riesgo combo shows only the CTIs that run out within 7, 15 or 30
+days, or those without use.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QAction, QResizeEvent, QShowEvent
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -51,12 +52,14 @@ from PySide6.QtWidgets import (
 from cmdesk.services.outbox import Command
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
+from cmdesk.ui.kit import forecasts
 from cmdesk.ui.kit.forms import WARNING_STYLE, dim, hbox, vbox
 from cmdesk.ui.kit.table import make_table
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, ResetPasswordDialog
 from cmdesk.ui.timbrado.chart import ConsumptionPanel
 from cmdesk.ui.timbrado.common import client_text, queued_text, tr
+from cmdesk.ui.timbrado.import_dialog import ImportDialog
 from cmdesk.ui.timbrado.model import COLUMN_KEYS, CtiRow, StampingAccountsModel
 from cmdesk.ui.timbrado.sales_dialogs import AutoSaleDialog, BulkTransferDialog
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
@@ -104,6 +107,8 @@ class TimbradoPage(tabs.TabPage):
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
+        self.risk = forecasts.risk_combo(self)
+        self.risk.currentIndexChanged.connect(lambda _i: self._risk_chosen())
 
         # Actions
         self.actions_by_name: dict[str, QAction] = {}
@@ -113,6 +118,7 @@ class TimbradoPage(tabs.TabPage):
             ("transfer", tr("Transferir timbres"), self.transfer_stamps),
             ("points", tr("Transferir puntos"), self.transfer_points),
             ("bulk", tr("Transferencia masiva"), self.bulk_transfer),
+            ("import", tr("Transferencia desde archivo"), self.import_file),
             ("auto_sale", tr("Venta automática"), self.auto_sale),
             ("block", tr("Bloquear"), lambda: self.set_active(False)),
             ("reactivate", tr("Reactivar"), lambda: self.set_active(True)),
@@ -172,7 +178,9 @@ class TimbradoPage(tabs.TabPage):
 
         self.chart_panel = ConsumptionPanel(self)
 
-        top = hbox(QLabel(tr("<b>Cuentas de timbrado</b>"), self), 12, (self.search, 1), self.summary)
+        top = hbox(
+            QLabel(tr("<b>Cuentas de timbrado</b>"), self), 12, (self.search, 1), self.risk, self.summary
+        )
         upper = QWidget(self)
         upper_layout = vbox(upper, top, actions_row, (self.stack, 1))
         upper_layout.setContentsMargins(0, 0, 0, 0)
@@ -188,16 +196,10 @@ class TimbradoPage(tabs.TabPage):
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
 
-        self._visible_timer = QTimer(self)
-        self._visible_timer.setSingleShot(True)
-        self._visible_timer.setInterval(250)
-        self._visible_timer.timeout.connect(self._fetch_visible_usage)
-        self.view.verticalScrollBar().valueChanged.connect(lambda _v: self._visible_timer.start())
         self.model.modelAboutToBeReset.connect(self._remember_selection)
         self.model.modelReset.connect(self._restore_selection)
         self.model.loaded.connect(self._loaded)
         self.model.counted.connect(lambda _n: self._show_count())
-        self.model.rowsInserted.connect(lambda *_: self._visible_timer.start())
         self.model.failed.connect(
             lambda e: self.show_notice(tr("No se pudo leer la caché: {e}").format(e=str(e)))
         )
@@ -234,16 +236,19 @@ class TimbradoPage(tabs.TabPage):
                 self.view.scrollTo(self.model.index(row, 0))
         self._show_current()
         self._update_actions()
-        self._visible_timer.start()
 
     def _update_empty(self) -> None:
         q = self.model.query.q.strip()
         if self.model.rowCount() == 0:
-            self.empty.setText(
-                tr("Ninguna cuenta de timbrado coincide con «{q}».").format(q=q)
-                if q
-                else tr("Aún no hay cuentas de timbrado: se crea una con cada cliente nuevo.")
-            )
+            if self.model.query.get("risk"):
+                text = tr("Ninguna cuenta de timbrado cumple el filtro «{risk}».").format(
+                    risk=self.risk.currentText()
+                )
+            elif q:
+                text = tr("Ninguna cuenta de timbrado coincide con «{q}».").format(q=q)
+            else:
+                text = tr("Aún no hay cuentas de timbrado: se crea una con cada cliente nuevo.")
+            self.empty.setText(text)
             self.stack.setCurrentWidget(self.empty)
         else:
             self.stack.setCurrentWidget(self.view)
@@ -284,9 +289,13 @@ class TimbradoPage(tabs.TabPage):
         room = self.view.viewport().width() - others
         self.view.setColumnWidth(client, max(readable, room))
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._visible_timer.start()
+    def _risk_chosen(self) -> None:
+        """The Riesgo filter: the model picks the band's order; the header's arrow follows it."""
+        self.model.set_risk(self.risk.currentData())
+        header = self.view.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(*(self.model.sort_column() or (-1, Qt.SortOrder.AscendingOrder)))
+        header.blockSignals(False)
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
         if not self.model.sortable(column):
@@ -312,19 +321,10 @@ class TimbradoPage(tabs.TabPage):
         last = count - 1 if last < 0 else last
         return [self.model.row(i) for i in range(first, min(last, count - 1) + 1)]
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self._visible_timer.start()
-
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_client()  # the table's own width changed (the window, the splitter)
         return super().eventFilter(watched, event)
-
-    def _fetch_visible_usage(self) -> None:
-        # Only for rows a person can see: a hidden tab asks the server for nothing.
-        if self.isVisible() and self.context.is_online():
-            self.fetcher.want(self.visible_rows())
 
     # ---- selection ----------------------------------------------------------------------------------------
 
@@ -393,6 +393,7 @@ class TimbradoPage(tabs.TabPage):
             "transfer": one and bool(standard),
             "points": one,
             "bulk": bool(standard),
+            "import": has_session,
             "auto_sale": bool(standard),
             "block": any(r.active for r in rows),
             "reactivate": any(not r.active for r in rows),
@@ -513,6 +514,17 @@ class TimbradoPage(tabs.TabPage):
         dialog.queued.connect(lambda queued: self._queued(queued, dialog.pushed))
         self._open(dialog)
         return dialog
+
+    def import_file(self) -> ImportDialog:
+        """Transferencia desde archivo: the rows of a spreadsheet, checked, then sent one by one."""
+        dialog = ImportDialog(self.context, parent=self)
+        dialog.sent.connect(self._imported)
+        self._open(dialog)
+        return dialog
+
+    def _imported(self, report: Any) -> None:
+        self.show_notice(report.message)
+        self.model.reload()
 
     def auto_sale(self) -> AutoSaleDialog | None:
         rows = self.selected_rows()

@@ -49,10 +49,11 @@ from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
+from cmdesk.ui.kit import forecasts
 from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, dim, first_message, hbox, vbox
 from cmdesk.ui.kit.table import RIGHT, Column
 from cmdesk.ui.timbrado import actions
-from cmdesk.ui.timbrado.common import CONTEXT, cpd_text, dr_text, queued_text, tr
+from cmdesk.ui.timbrado.common import CONTEXT, queued_text, tr
 from cmdesk.ui.timbrado.model import CtiRow
 from cmdesk.ui.timbrado.transfer_dialog import IRREVERSIBLE
 
@@ -84,10 +85,11 @@ def _cti_read(key: str) -> Callable[[SaleRow], Any]:
             return row.cti.client_name
         if key == "balance":
             return fmt.number(row.cti.balance) if row.cti.balance is not None else ""
+        data = row.cti.data
         if key == "cpd":
-            return cpd_text(row.cti.figures)
+            return forecasts.cpd_text(data.get("cpd"))
         if key == "dr":
-            return dr_text(row.cti.figures, row.cti.kind)
+            return forecasts.dr_text(data.get("days_left"), data.get("risk"), data.get("cpd"))
         return None
 
     return read

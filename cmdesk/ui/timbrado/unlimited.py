@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from cmdesk.domain.unlimited import MAX_YEARS, fee_state
 from cmdesk.services.api_client import ApiError, OfflineError
+from cmdesk.services.server_info import server_now
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit.forms import FieldMessage, FormGrid, fit_later, hbox, vbox
 from cmdesk.ui.timbrado import actions
@@ -43,7 +44,7 @@ def fee_text(
 ) -> str:
     """«Pagada hasta» of a table row: empty for a standard CTI; `short` (a narrow column): «Vencida»
     without its date, which the tooltip says."""
-    state = fee_state(kind, paid_until, now)
+    state = fee_state(kind, paid_until, now or server_now())
     if state == "none":
         return ""
     if state == "unpaid":
@@ -55,7 +56,7 @@ def fee_text(
 
 def fee_problem(kind: str, paid_until: dt.datetime | str | None, now: dt.datetime | None = None) -> str:
     """Why the CTI can't stamp for its fee (empty when it can), and what to do."""
-    state = fee_state(kind, paid_until, now)
+    state = fee_state(kind, paid_until, now or server_now())
     if state == "unpaid":
         return tr("La cuota anual no está pagada: no puede timbrar. Clic derecho → «Pagar cuota anual».")
     if state == "expired":
@@ -190,7 +191,7 @@ class UnlimitedFeeDialog(QDialog):
         self.cti_id = str(cti["id"])
         self.answer: dict[str, Any] | None = None
         self.busy = False
-        state = fee_state("unlimited", cti.get("paid_until"))
+        state = fee_state("unlimited", cti.get("paid_until"), server_now())
         renewing = state in ("paid", "due_soon")
         self.setWindowTitle(tr("Renovar cuota anual") if renewing else tr("Pagar cuota anual"))
         heading = QLabel(

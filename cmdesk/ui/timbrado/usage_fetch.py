@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from cmdesk.domain import clock
 from cmdesk.services.api_client import OfflineError
+from cmdesk.services.server_info import server_now
 from cmdesk.ui.timbrado import actions
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class UsageFetcher(QObject):
     def want(self, rows: Iterable[CtiRow], *, first: bool = False) -> None:
         """Ask for the usage of `rows` whose series is missing or out of date (`first`: ahead of the
         others, for the CTI the user is looking at)."""
-        today = clock.today()
+        today = clock.today(server_now())
         wanted: dict[str, int | None] = {}
         for row in rows:
             if row.figures.fresh:
@@ -74,7 +75,7 @@ class UsageFetcher(QObject):
         items = list(self._queue.items())[:BATCH]
         for cti_id, _issued in items:
             del self._queue[cti_id]
-        today = clock.today()
+        today = clock.today(server_now())
         self._asked.update({cti_id: (issued, today) for cti_id, issued in items})
         self._running = True
         actions.fetch_usage(self.context, items).success(self._done).failure(self._failed).run()

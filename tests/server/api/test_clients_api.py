@@ -251,3 +251,29 @@ def test_same_idempotency_key_20_times_at_once_applies_once(client, dist, factor
     assert set(codes) <= {201, 409} and 201 in codes
     stamps = client.get(f"/v1/stamping-accounts/{cti}", headers=h).json()["balance"]
     assert stamps == 1
+
+
+def test_a_client_refused_while_the_hashing_gate_is_full_is_created_with_the_same_key_later(
+    client, dist, monkeypatch
+):
+    """Creating a client hashes its CTI's password. A full hashing gate answers 503 `server_busy`; that
+    answer is not kept for the Idempotency-Key (found by the soak under load: every retry got the kept
+    503 and the desktop's command waited forever), so the same key creates the client once the gate
+    frees, exactly once."""
+    from cmdesk.server import security
+
+    _, h = dist
+    headers = {**h, "Idempotency-Key": "alta-1"}
+    body = {"name": "Empresa Ocupada", "rfc": RFC_MORAL}
+    gate = security.HashingGate(1, queue=0, wait_seconds=0.05)
+    monkeypatch.setattr(security, "_gate", gate)  # this process's gate, given back after the test
+    with gate:  # the only slot taken, as by another password being hashed
+        busy = client.post("/v1/clients", json=body, headers=headers)
+    assert busy.status_code == 503 and busy.json()["code"] == "server_busy", busy.text
+    assert busy.headers["Retry-After"]
+    created = client.post("/v1/clients", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    again = client.post("/v1/clients", json=body, headers=headers)
+    assert again.status_code == 201 and again.json() == created.json()
+    names = [c["name"] for c in client.get("/v1/clients", headers=h).json()["items"]]
+    assert names.count("Empresa Ocupada") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import requests
 from fastapi.testclient import TestClient
 
 import cmdesk
+from cmdesk.domain import compat
 from cmdesk.server import db
 from cmdesk.server.api import ROUTERS
 from cmdesk.server.app import create_app
@@ -18,9 +20,17 @@ from cmdesk.server.settings import Settings
 
 
 def test_health(client):
+    before = dt.datetime.now(dt.UTC)
     response = client.get("/v1/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    body = response.json()
+    assert {k: body[k] for k in ("status", "database")} == {"status": "ok", "database": "ok"}
+    # What a desktop negotiates with: the server's clock (ms), release, API level, oldest desktop.
+    server_time = dt.datetime.fromisoformat(body["server_time"].replace("Z", "+00:00"))
+    assert before - dt.timedelta(seconds=1) <= server_time <= dt.datetime.now(dt.UTC)
+    assert body["server_version"] == cmdesk.__version__
+    assert body["api_version"] == compat.API_LEVEL
+    assert body["min_desktop_version"] is None
 
 
 def test_health_without_a_database_is_503(tmp_path: Path):
@@ -115,7 +125,7 @@ def test_embedded_server_on_a_random_port(tmp_path: Path):
         assert server.port != 0
         http = requests.Session()
         http.trust_env = False
-        assert http.get(server.url + "/v1/health", timeout=5).json() == {"status": "ok", "database": "ok"}
+        assert http.get(server.url + "/v1/health", timeout=5).json()["status"] == "ok"
         response = http.post(
             server.url + "/v1/auth/token", json={"login": "a@b.mx", "password": "x1"}, timeout=5
         )

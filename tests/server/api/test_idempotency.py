@@ -379,3 +379,22 @@ def test_many_concurrent_retries_apply_once(factory, tc, world):
     assert all(body["code"] == "idempotency_key_in_progress" for body in busy)
     assert stamps_of(factory, world["actor"].account_id) == 98
     assert transfers(factory) == 1
+
+
+@pytest.mark.parametrize("code", [ErrorCode.SERVER_BUSY, ErrorCode.TOO_MANY_ATTEMPTS])
+def test_a_refusal_to_try_again_later_is_not_kept(factory, code):
+    """503 server busy and 429 too many attempts ask the client to try again: the key is released, and
+    the next try with it runs the operation (a stored 503 would answer every retry forever)."""
+
+    def not_now(session):
+        _bump("later")(session)
+        raise DomainError(code, "Intente de nuevo en un momento.")
+
+    with pytest.raises(DomainError) as info:
+        call(factory, not_now, key=str(code))
+    assert info.value.code == code
+    assert runs(factory, "later") == 0  # rolled back
+    with db.transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+    assert call(factory, _bump("later"), key=str(code))[1]["runs"] == 1
+    assert call(factory, _bump("later"), key=str(code))[1]["runs"] == 1  # and that answer is kept

@@ -13,7 +13,7 @@ from cmdesk.domain.enums import Asset
 from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models import Account, Movement, StampingAccount
 from cmdesk.server import db
-from cmdesk.server.operations import clients, ledger
+from cmdesk.server.operations import bulk_transfers, clients, ledger
 from tests.server.helpers import assert_ledger_ok, give, make_client, make_distributor
 
 
@@ -186,13 +186,13 @@ def test_bulk_transfer_is_all_or_nothing(factory):
         },
     ]
     with pytest.raises(DomainError) as e:
-        db.run(factory, ledger.bulk_transfer, actor, items)
+        db.run(factory, bulk_transfers.bulk_transfer, actor, items)
     assert e.value.code == ErrorCode.INSUFFICIENT_BALANCE
     assert e.value.errors[0].field.startswith("items[1]")
     assert _balance(factory, StampingAccount, c1["stamping_account"]["id"]) == 0
     assert _balance(factory, Account, actor.account_id, "stamps_balance") == 100
     items[1]["quantity"] = 40
-    out = db.run(factory, ledger.bulk_transfer, actor, items)
+    out = db.run(factory, bulk_transfers.bulk_transfer, actor, items)
     assert len(out["movements"]) == 2
     assert _balance(factory, Account, actor.account_id, "stamps_balance") == 0
     assert_ledger_ok(factory)

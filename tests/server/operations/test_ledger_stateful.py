@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from cmdesk.domain.errors import DomainError
 from cmdesk.server import db
-from cmdesk.server.operations import clients, ledger
+from cmdesk.server.operations import bulk_transfers, clients, ledger
 from tests.server.helpers import ensure_catalog, make_client, make_distributor
 
 
@@ -68,7 +68,7 @@ class LedgerMachine(RuleBasedStateMachine):
             {"asset": "stamps", "target": {"type": "stamping_account", "id": self.ctis[k]}, "quantity": n}
             for k, n in enumerate(ns)
         ]
-        self._try(ledger.bulk_transfer, self.actor, items)
+        self._try(bulk_transfers.bulk_transfer, self.actor, items)
 
     @rule(i=st.integers(0, 2), times=st.integers(1, 5))
     def consume(self, i, times):

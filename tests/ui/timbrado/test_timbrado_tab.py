@@ -172,11 +172,23 @@ def test_sort_in_sql_and_unsortable_columns(qtbot, page: TimbradoPage) -> None:
     balances = [r.balance for r in rows(page) if r.balance is not None]
     assert balances == sorted(balances, reverse=True)
     assert page.model.query.sort == "balance_desc"
-    # C.P.D. is not a cache column: the header keeps the balance order and says so.
-    page.view.sortByColumn(COLUMN_KEYS.index("cpd"), Qt.SortOrder.AscendingOrder)
+    # The type is not a cache order: the header keeps the balance order and says so.
+    page.view.sortByColumn(COLUMN_KEYS.index("kind"), Qt.SortOrder.AscendingOrder)
     assert (page.model.sort_column() or (None,))[0] == balance
     assert page.view.horizontalHeader().sortIndicatorSection() == balance
     assert "no se puede ordenar" in page.notice.text()
+    # C.P.D. and D.R. are columns of the cache: sorted in SQL, "never runs out" after every number.
+    dr = COLUMN_KEYS.index("dr")
+    page.view.sortByColumn(dr, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: page.model.query.sort == "dr_asc" and not page.model.busy, timeout=TIMEOUT)
+    days = [r.data.get("days_left") for r in rows(page)]
+    numbers = [d for d in days if d is not None]
+    assert numbers and numbers == sorted(numbers)
+    assert days == numbers + [None] * (len(days) - len(numbers))
+    page.view.sortByColumn(COLUMN_KEYS.index("cpd"), Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: page.model.query.sort == "cpd_desc" and not page.model.busy, timeout=TIMEOUT)
+    cpds = [r.data["cpd"] for r in rows(page)]
+    assert cpds == sorted(cpds, reverse=True) and cpds[0] > 0
     page.view.sortByColumn(COLUMN_KEYS.index("client"), Qt.SortOrder.AscendingOrder)
     qtbot.waitUntil(lambda: page.model.query.sort == "client" and not page.model.busy, timeout=TIMEOUT)
 
@@ -205,19 +217,26 @@ def test_rows_page_in_as_the_view_asks(qtbot, started_window: MainWindow, page: 
     assert len({r.id for r in rows(page)}) == page.model.total == alone.total
 
 
-def test_usage_of_visible_rows_is_fetched_and_kept(
+def test_forecasts_come_from_the_cache_and_the_chart_fetches_the_series(
     qtbot, started_window: MainWindow, page: TimbradoPage
 ) -> None:
-    busiest = max(rows(page), key=lambda r: r.data.get("issued") or 0)
+    # C.P.D. and D.R. of every row are in the cache (the feed's usage summary): no request per row.
+    busiest = max(rows(page), key=lambda r: r.data.get("cpd") or 0)
+    assert busiest.data["cpd"] > 0
+    cpd_cell = page.model.index(page.model.row_of(busiest.id), COLUMN_KEYS.index("cpd")).data()
+    assert cpd_cell == f"{busiest.data['cpd'] / 100:.2f}"
+    dr_cell = page.model.index(page.model.row_of(busiest.id), COLUMN_KEYS.index("dr")).data()
+    if busiest.active and busiest.kind == "standard":
+        assert dr_cell == format(busiest.data["days_left"], ",")
     page.select_ids([busiest.id])
     qtbot.waitUntil(lambda: page.model.row(page.model.row_of(busiest.id)).figures.fresh, timeout=TIMEOUT)
     row = page.model.row(page.model.row_of(busiest.id))
     assert row.figures.cpd is not None and row.figures.cpd > 0
     assert len(row.figures.daily) == 90
+    # The server's 30-day average and the cache's agree.
+    assert int(row.figures.cpd * 100) == busiest.data["cpd"]
     stored = started_window.session.cache.stamping_usage([busiest.id])[busiest.id]
     assert stored["issued"] == busiest.data["issued"]
-    cpd_cell = page.model.index(page.model.row_of(busiest.id), COLUMN_KEYS.index("cpd")).data()
-    assert cpd_cell.replace(".", "").isdigit()
     # The chart under the table shows that CTI, with bars and the C.P.D. line.
     panel = page.chart_panel
     qtbot.waitUntil(
@@ -229,6 +248,37 @@ def test_usage_of_visible_rows_is_fetched_and_kept(
     assert len(panel.chart.daily) == 90
     panel.set_days(30)
     assert len(panel.chart.daily) == 30
+
+
+def test_risk_filter(qtbot, page: TimbradoPage) -> None:
+    cache = page.context.session.cache
+    for band in ("le7", "le15", "le30", "no_use"):
+        page.risk.setCurrentIndex(page.risk.findData(band))
+        qtbot.waitUntil(
+            lambda band=band: page.model.query.get("risk") == band and not page.model.busy, timeout=TIMEOUT
+        )
+        # The band's own order: the soonest first, or those without use by client.
+        assert page.model.query.sort == ("client" if band == "no_use" else "dr_asc")
+        arrow = page.view.horizontalHeader().sortIndicatorSection()
+        assert arrow == COLUMN_KEYS.index("client" if band == "no_use" else "dr")
+        expected = {r["id"] for r in cache.query_stamping_accounts(risk=band, limit=100_000)}
+        while page.model.canFetchMore():
+            page.model.fetchMore()
+            qtbot.waitUntil(lambda: not page.model.busy, timeout=TIMEOUT)
+        assert {r.id for r in rows(page)} == expected
+        if band == "no_use":
+            assert all(r.data["cpd"] == 0 for r in rows(page))
+        else:
+            limit = int(band[2:])
+            assert all(r.data["days_left"] is not None and r.data["days_left"] <= limit for r in rows(page))
+        if rows(page) and band != "no_use":
+            first = page.model.index(0, COLUMN_KEYS.index("dr"))
+            assert first.data(Qt.ItemDataRole.ForegroundRole) is not None
+        elif not rows(page):
+            assert page.risk.currentText() in page.empty.text()
+    page.risk.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: page.model.query.get("risk") is None and not page.model.busy, timeout=TIMEOUT)
+    assert page.model.total == cache.count_stamping_accounts()
 
 
 def test_chart_draws_bars_and_the_average(qtbot) -> None:

@@ -1,0 +1,283 @@
+"""The bitácora of set-based transfers: the record a bulk (or a transfer) written with Core statements
+leaves, the same one `ledger.transfer` leaves through the ORM recorder.
+
+`ledger.transfer` debits the distributor, credits the target and creates the movement; the recorder
+makes of it ONE record whose main entity is the movement (`audit.routes`: "movement"), with the
+balances before and after in its `changes`. A bulk through the ORM did that item after item: the
+first movement the main entity, the other movements, the distributor's balance (before the first,
+after the last) and each target's in `changes`. The set-based bulk (`bulk_transfers.bulk_transfer`, and on
+SQLite `bulk_transfers.begin_bulk_run`) notes the same changes here (`audit.note`), so the recorder writes
+the same record. PostgreSQL's fast path writes it inside `cmdesk_transfer` (`models.pg_functions`),
+with the same values; `tests/server/audit` compares the three.
+
+On SQLite's bulk in steps the record is written when the bulk is accepted (the transaction that
+decides all or nothing, `begin_bulk_run`), but made before it (`prepare`, with the plan): that
+transaction holds SQLite's only write lock, and building 5,000 movements' JSON in it kept every other
+distributor's stamping waiting for seconds. The targets are credited later, in chunks, so their
+"before" is the balance read with the plan and their "after" that plus what they receive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cmdesk.domain.enums import Asset, MovementKind, PartyType
+from cmdesk.models import Account, Client, StampingAccount
+from cmdesk.server import audit, db
+from cmdesk.server.audit.recorder import ACCOUNT
+from cmdesk.server.audit.values import json_value
+
+# A compact movement row of `ledger` (its `_ROW`): the positions used here.
+_ID, _TYPE, _TARGET, _CLIENT, _COUNTERPART, _ASSET, _QUANTITY, _AMOUNT, _COMMENTS = range(9)
+_IN_CHUNK = 500
+
+
+def wanted() -> bool:
+    """Whether a record is being collected (a mutating request; not the CLI, not the tests of the
+    operations)."""
+    return audit.current() is not None
+
+
+def _column(target_type: str, asset: str) -> str:
+    if target_type == PartyType.STAMPING_ACCOUNT.value:
+        return "balance"
+    if target_type == PartyType.CLIENT.value:
+        return "points_balance"
+    return "stamps_balance" if asset == Asset.STAMPS.value else "points_balance"
+
+
+def received(rows: Iterable[list[Any]]) -> dict[tuple[str, str, str], tuple[int, str | None]]:
+    """What each target receives, in the order the targets first appear: (type, id, asset) →
+    (quantity, client)."""
+    out: dict[tuple[str, str, str], tuple[int, str | None]] = {}
+    for r in rows:
+        key = (r[_TYPE], r[_TARGET], r[_ASSET])
+        quantity, _client = out.get(key, (0, None))
+        out[key] = (quantity + int(r[_QUANTITY]), r[_CLIENT])
+    return out
+
+
+def balances_of(session: Session, keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """The current balances of targets (type, id, asset) that receive transfers."""
+    by_type: dict[str, list[str]] = {}
+    for target_type, ident, _asset in keys:
+        by_type.setdefault(target_type, []).append(ident)
+    found: dict[tuple[str, str, str], int] = {}
+    conn = session.connection()
+    for target_type, ids in by_type.items():
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            if target_type == PartyType.STAMPING_ACCOUNT.value:
+                for ident, balance in conn.execute(
+                    select(StampingAccount.id, StampingAccount.balance).where(StampingAccount.id.in_(chunk))
+                ):
+                    found[(target_type, ident, Asset.STAMPS.value)] = int(balance)
+            elif target_type == PartyType.CLIENT.value:
+                for ident, balance in conn.execute(
+                    select(Client.id, Client.points_balance).where(Client.id.in_(chunk))
+                ):
+                    found[(target_type, ident, Asset.POINTS.value)] = int(balance)
+            else:
+                for ident, st, pt in conn.execute(
+                    select(Account.id, Account.stamps_balance, Account.points_balance).where(
+                        Account.id.in_(chunk)
+                    )
+                ):
+                    found[(target_type, ident, Asset.STAMPS.value)] = int(st)
+                    found[(target_type, ident, Asset.POINTS.value)] = int(pt)
+    return found
+
+
+def movement_values(account_id: str, author: str, row: list[Any], created_at: Any) -> dict[str, Any]:
+    """A movement as the recorder shows a created one (its columns as they were set)."""
+    return {
+        "id": row[_ID],
+        "account_id": account_id,
+        "counterpart_account_id": row[_COUNTERPART],
+        "kind": MovementKind.TRANSFER.value,
+        "asset": row[_ASSET],
+        "quantity": row[_QUANTITY],
+        "amount_cents": row[_AMOUNT],
+        "source_type": PartyType.ACCOUNT.value,
+        "source_id": account_id,
+        "target_type": row[_TYPE],
+        "target_id": row[_TARGET],
+        "client_id": row[_CLIENT],
+        "comments": row[_COMMENTS],
+        "created_at": created_at,
+        "created_by": author,
+    }
+
+
+def _target_entity(target_type: str) -> str:
+    """The recorder's entity of a target (an Account row is "account" or "distributor" by owner)."""
+    return ACCOUNT if target_type == PartyType.ACCOUNT.value else target_type
+
+
+def note_transfers(
+    session: Session,
+    *,
+    account_id: str,
+    author: str,
+    rows: list[list[Any]],
+    created_at: Any,
+    credited: bool,
+) -> None:
+    """Note a set-based transfer's changes for the recorder, after the distributor was debited (its
+    row is then this transaction's): its balances before and after, each target's, and the movements
+    created. `credited`: whether the targets were credited already in this transaction (their
+    balances are read after the credit, exact while their rows are locked), or will be later (SQLite's
+    chunks: read before). No-op without an audit context."""
+    if not wanted():
+        return
+    head = session.execute(
+        select(Account.parent_id, Account.stamps_balance, Account.points_balance).where(
+            Account.id == account_id
+        )
+    ).one()
+    debited_to = {Asset.STAMPS.value: int(head[1]), Asset.POINTS.value: int(head[2])}
+    spent: dict[str, int] = {}
+    for r in rows:
+        spent[r[_ASSET]] = spent.get(r[_ASSET], 0) + int(r[_QUANTITY])
+    for asset in (Asset.STAMPS.value, Asset.POINTS.value):
+        if spent.get(asset):
+            audit.balance_changed(
+                session,
+                "account",
+                account_id,
+                _column(PartyType.ACCOUNT.value, asset),
+                debited_to[asset],
+                -spent[asset],
+                owner=head[0] or account_id,
+            )
+    targets = received(rows)
+    now_held = balances_of(session, targets)
+    for (target_type, ident, asset), (quantity, client_id) in targets.items():
+        new = now_held[(target_type, ident, asset)] + (0 if credited else quantity)
+        cti = target_type == PartyType.STAMPING_ACCOUNT.value
+        related = [("client", client_id)] if cti and client_id else []
+        audit.balance_changed(
+            session,
+            _target_entity(target_type),
+            ident,
+            _column(target_type, asset),
+            new,
+            quantity,
+            owner=account_id,
+            related=related,
+        )
+    for r in rows:
+        related = [(ACCOUNT, account_id), (_target_entity(r[_TYPE]), r[_TARGET])]
+        if r[_CLIENT]:
+            related.append(("client", r[_CLIENT]))
+        audit.note(
+            session,
+            "movement",
+            r[_ID],
+            op="create",
+            after=movement_values(account_id, author, r, created_at),
+            owner=account_id,
+            related=related,
+        )
+
+
+# ---- A record prepared before its transaction (SQLite's bulk in steps) ----------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A bulk's record but for the distributor's balances (known only once debited), JSON-ready."""
+
+    main_id: str
+    main_after: dict[str, Any]
+    changes: list[dict[str, Any]]  # the targets', then the other movements'
+    subjects: frozenset[tuple[str, str]]
+    spent: dict[str, int]
+
+
+def _entity_name(target_type: str) -> str:
+    return "distributor" if target_type == PartyType.ACCOUNT.value else target_type
+
+
+def prepare(
+    factory: db.SessionFactory, *, account_id: str, author: str, rows: list[list[Any]], created_at: Any
+) -> Prepared | None:
+    """The record of a bulk about to be accepted, made out of any transaction (the targets' balances
+    read in short ones); None without an audit context."""
+    if not wanted() or not rows:
+        return None
+    targets = received(rows)
+    keys = list(targets)
+    held: dict[tuple[str, str, str], int] = {}
+    for start in range(0, len(keys), _IN_CHUNK):
+        held.update(db.run(factory, balances_of, keys[start : start + _IN_CHUNK]))
+    by_target: dict[tuple[str, str], dict[str, Any]] = {}
+    subjects: set[tuple[str, str]] = {("account", account_id)}
+    for (target_type, ident, asset), (quantity, client_id) in targets.items():
+        change = by_target.setdefault(
+            (target_type, ident),
+            {"entity": _entity_name(target_type), "id": ident, "op": "update", "before": {}, "after": {}},
+        )
+        column, before = _column(target_type, asset), held[(target_type, ident, asset)]
+        change["before"][column], change["after"][column] = before, before + quantity
+        subjects.add((_entity_name(target_type), ident))
+        if client_id:
+            subjects.add(("client", client_id))
+    when = json_value(created_at)
+    moves = []
+    for r in rows:
+        after = movement_values(account_id, author, r, when)
+        moves.append({"entity": "movement", "id": r[_ID], "op": "create", "before": None, "after": after})
+    spent: dict[str, int] = {}
+    for r in rows:
+        spent[r[_ASSET]] = spent.get(r[_ASSET], 0) + int(r[_QUANTITY])
+    return Prepared(
+        rows[0][_ID], moves[0]["after"], list(by_target.values()) + moves[1:], frozenset(subjects), spent
+    )
+
+
+def write_prepared(session: Session, prepared: Prepared, account_id: str) -> None:
+    """Write a prepared record in the transaction that debited the distributor (its balances read
+    now: its row is this transaction's), instead of the recorder's."""
+    ctx = audit.current()
+    if ctx is None:
+        return
+    stamps, points = session.execute(
+        select(Account.stamps_balance, Account.points_balance).where(Account.id == account_id)
+    ).one()
+    now_held = {Asset.STAMPS.value: int(stamps), Asset.POINTS.value: int(points)}
+    columns = [
+        (_column(PartyType.ACCOUNT.value, asset), now_held[asset], prepared.spent[asset])
+        for asset in (Asset.STAMPS.value, Asset.POINTS.value)
+        if prepared.spent.get(asset)
+    ]
+    account = {
+        "entity": "account",
+        "id": account_id,
+        "op": "update",
+        "before": {column: held + spent for column, held, spent in columns},
+        "after": {column: held for column, held, _spent in columns},
+    }
+    audit.write_record(
+        session.connection(),
+        account_id=ctx.account_id or account_id,
+        profile_id=ctx.profile_id,
+        device=ctx.device,
+        ip=ctx.ip,
+        action=ctx.action,
+        route=f"{ctx.method} {ctx.route}".strip(),
+        entity_type="movement",
+        entity_id=prepared.main_id,
+        reason=ctx.reason,
+        after=prepared.main_after,
+        changes=[account, *prepared.changes],
+        subjects=prepared.subjects,
+        scrubbed=True,
+    )
+    audit.mark_recorded(session)
