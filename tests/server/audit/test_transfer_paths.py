@@ -313,32 +313,17 @@ def test_no_charge_and_the_sale_of_zero_alike_on_every_path(
                     select(func.count()).select_from(Movement).where(Movement.account_id == account_id)
                 )
             assert moved == 2  # the two grants of `world`
+            bulk_ok = {
+                "items": [{**stamps, "no_charge": True}, {**points, "amount_cents": 10, "no_charge": False}]
+            }
             applied = [
                 post("/v1/transfers", {**stamps, "no_charge": True}, "free"),
                 post("/v1/transfers", {**stamps, "no_charge": True}, "free"),  # replayed
                 post("/v1/transfers", {**stamps, "amount_cents": 0}, "free"),  # another request: 409
                 post("/v1/transfers", {**points, "amount_cents": 450, "no_charge": False}, "sale"),
                 post("/v1/transfers", stamps, "older"),  # no `no_charge`: $0.00 reads as no charge
-                post(
-                    "/v1/transfers/bulk",
-                    {
-                        "items": [
-                            {**stamps, "no_charge": True},
-                            {**points, "amount_cents": 10, "no_charge": False},
-                        ]
-                    },
-                    "bulk-ok",
-                ),
-                post(
-                    "/v1/transfers/bulk",
-                    {
-                        "items": [
-                            {**stamps, "no_charge": True},
-                            {**points, "amount_cents": 10, "no_charge": False},
-                        ]
-                    },
-                    "bulk-ok",
-                ),  # replayed
+                post("/v1/transfers/bulk", bulk_ok, "bulk-ok"),
+                post("/v1/transfers/bulk", bulk_ok, "bulk-ok"),  # replayed
             ]
             records = records_after(factory, start)
             assert [r["action"] for r in records] == ["ledger.transfer"] * 3 + ["ledger.bulk_transfer"]
