@@ -21,7 +21,11 @@ POINT_PRICE_CENTS = 100
 QUANTITY_MESSAGE = "La cantidad debe ser un número entero mayor que cero."
 POSITIVE_MESSAGE = "Debe ser un número entero mayor que cero."
 NOT_NEGATIVE_MESSAGE = "Debe ser un número entero mayor o igual a cero."
-ASSET_MESSAGE = "El activo debe ser «stamps» (timbres) o «points» (puntos)."
+ASSET_MESSAGE = "El activo debe ser timbres o puntos."
+# A transfer is a sale with an amount, or explicitly «Sin cargo»: never a silent sale of $0.00.
+SALE_AMOUNT_MESSAGE = "Indique un importe mayor que $0.00 o elija «Sin cargo»."
+SALE_AMOUNT_DETAIL = "No se registra una venta de $0.00: indique el importe de la venta o elija «Sin cargo»."
+NO_CHARGE_AMOUNT_MESSAGE = "Una transferencia sin cargo no lleva importe."
 
 # Who may receive a transfer: a CTI (stamps), a client (points), a sub-distributor (either).
 TRANSFER_TARGETS = frozenset({"stamping_account", "client", "account", "distributor"})
@@ -58,10 +62,26 @@ def check_asset(value: Any) -> Asset:
         raise validation_error({"asset": ASSET_MESSAGE}) from None
 
 
+def sale_amount_problem(amount_cents: int, no_charge: bool | None) -> str | None:
+    """A sale (`no_charge` False) needs an amount above $0.00; «Sin cargo» (True) takes none; None
+    (older clients) reads $0.00 as no charge."""
+    if no_charge is True and amount_cents != 0:
+        return NO_CHARGE_AMOUNT_MESSAGE
+    if no_charge is False and amount_cents == 0:
+        return SALE_AMOUNT_MESSAGE
+    return None
+
+
 def transfer_problems(
-    asset: Any, target_type: Any, target_id: Any, quantity: Any, amount_cents: Any
+    asset: Any,
+    target_type: Any,
+    target_id: Any,
+    quantity: Any,
+    amount_cents: Any,
+    no_charge: bool | None = None,
 ) -> dict[str, str]:
-    """Every problem of a transfer's fields at once, by field (API.md's names)."""
+    """Every problem of a transfer's fields at once, by field (API.md's names); a sale of $0.00 is the
+    problem «amount_cents» (see `sale_amount_problem`)."""
     errors: dict[str, str] = {}
     if asset not in {a.value for a in Asset}:
         errors["asset"] = ASSET_MESSAGE
@@ -72,7 +92,10 @@ def transfer_problems(
     if problem := quantity_problem(quantity):
         errors["quantity"] = problem
     try:
-        check_amount_cents(amount_cents)
+        amount = check_amount_cents(amount_cents)
     except DomainError as error:
         errors.update({e.field: e.message for e in error.errors})
+    else:
+        if problem := sale_amount_problem(amount, no_charge):
+            errors["amount_cents"] = problem
     return errors

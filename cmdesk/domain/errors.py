@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     PRECONDITION_REQUIRED = "precondition_required"
     SERVER_BUSY = "server_busy"
     FORBIDDEN_ROLE = "forbidden_role"
+    SALE_AMOUNT_REQUIRED = "sale_amount_required"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -57,6 +58,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PRECONDITION_REQUIRED: 428,
     ErrorCode.SERVER_BUSY: 503,
     ErrorCode.FORBIDDEN_ROLE: 403,
+    ErrorCode.SALE_AMOUNT_REQUIRED: 422,
 }
 
 # Spanish titles, fit to show to a distributor.
@@ -82,6 +84,7 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.PRECONDITION_REQUIRED: "Falta la versión del registro",
     ErrorCode.SERVER_BUSY: "Servidor ocupado",
     ErrorCode.FORBIDDEN_ROLE: "Su rol no permite esta operación",
+    ErrorCode.SALE_AMOUNT_REQUIRED: "Falta el importe de la venta",
 }
 
 

@@ -63,7 +63,7 @@ COLORS: Mapping[str, str] = {
 PERSON_TYPES: Mapping[str, str] = {PersonType.MORAL: "Persona moral", PersonType.FISICA: "Persona física"}
 
 ROLES: Mapping[str, str] = {
-    Role.MASTER: "Master User",
+    Role.MASTER: "Usuario maestro",
     Role.ADMIN: "Administrador",
     Role.OPERATOR: "Operador",
 }

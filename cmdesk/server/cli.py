@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cmdesk.argparse_es import SpanishArgumentParser
 from cmdesk.domain.errors import DomainError
 
 
@@ -449,7 +450,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = SpanishArgumentParser(
         prog="cmdesk-server", description="Servidor central de cmdesk (Cuenta Maestra)."
     )
     sub = p.add_subparsers(dest="command", required=True)

@@ -182,6 +182,7 @@ class FastTransfer:
                 quantity=item["quantity"],
                 amount_cents=item["amount_cents"],
                 comments=item["comments"],
+                no_charge=item.get("no_charge"),
             )
         except DomainError:
             return None

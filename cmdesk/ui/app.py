@@ -46,6 +46,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 import cmdesk
+from cmdesk.argparse_es import SpanishArgumentParser
 from cmdesk.resources import resource_path
 from cmdesk.services import frozen, paths
 from cmdesk.ui import translator
@@ -65,7 +66,7 @@ tr = translator("app")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SpanishArgumentParser(
         prog="cmdesk",
         description="Cuenta Maestra de escritorio (Induxsoft).",
         add_help=True,
@@ -407,7 +408,7 @@ def self_test(
             )
         if session.outbox is not None:
             report.ok(
-                tr("bandeja de salida: {n} comandos pendientes").format(n=session.outbox.pending_count())
+                tr("bandeja de salida: {n} operaciones pendientes").format(n=session.outbox.pending_count())
             )
         else:
             report.fail(tr("la bandeja de salida no se abrió"))

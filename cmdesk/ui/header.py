@@ -116,6 +116,9 @@ class AccountHeader(QFrame):
         layout.addWidget(self.stamps)
         layout.addWidget(self.points)
         self.set_account(None)
+        # Until the session answers (the embedded default signs in by itself): not «Sin sesión».
+        self.name.setText(tr("Cuenta Maestra"))
+        self.nic.setText(tr("Abriendo la sesión…"))
 
     def set_account(self, account: Mapping[str, Any] | None) -> None:
         if not account:

@@ -53,6 +53,13 @@ def number(value: int | None) -> str:
     return locale().toString(int(value))
 
 
+def counted(n: int, one: str, many: str, **more: object) -> str:
+    """A count in Spanish's two numerus forms: `one` when `n` is 1, else `many` (both already
+    translated by the caller's `tr`, so both are in the catalog), formatted with `n` (thousands
+    separators) and `more`: `counted(n, tr("1 distribuidor"), tr("{n} distribuidores"))`."""
+    return (one if n == 1 else many).format(n=number(n), **more)
+
+
 def money(cents: int | None) -> str:
     """Centavos as pesos: `$1,234,567.89`, `-$5.00`; empty for None."""
     if cents is None:

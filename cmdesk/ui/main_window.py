@@ -27,7 +27,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QLineEdit, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 import cmdesk
 from cmdesk.services import paths
@@ -480,7 +480,7 @@ class MainWindow(QMainWindow):
         self.sync_action = QAction(tr("&Sincronizar ahora"), self)
         self.sync_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.sync_action.triggered.connect(self.sync_now)
-        self.pending_action = QAction(tr("Comandos &pendientes…"), self)
+        self.pending_action = QAction(tr("Operaciones &pendientes…"), self)
         self.pending_action.triggered.connect(self.show_pending_panel)
         self.session_action = QAction(tr("Cerrar s&esión"), self)
         self.session_action.triggered.connect(self.toggle_session)
@@ -496,6 +496,12 @@ class MainWindow(QMainWindow):
         menu.addAction(self.session_action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
+        # Ctrl+F: the search box of the page on screen (each page names its box "search").
+        self.find_action = QAction(tr("Buscar"), self)
+        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.find_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.find_action.triggered.connect(self.focus_search)
+        self.addAction(self.find_action)
 
         help_menu = self.menuBar().addMenu(tr("A&yuda"))
         # Pages may add their own entries (Ayuda → Buscar actualizaciones, cmdesk/ui/ayuda).
@@ -655,11 +661,47 @@ class MainWindow(QMainWindow):
             except TypeError:
                 restored = False
         if not restored:
-            self.resize(*DEFAULT_SIZE)
+            self._fit_to_screen(first=True)
+        else:
+            self._fit_to_screen(first=False)
         tab = settings.value("main_window/tab")
         if tab is not None:
             with contextlib.suppress(ValueError):
                 self.tabs.setCurrentIndex(int(str(tab)))
+
+    def focus_search(self) -> bool:
+        """Put the cursor in the search box of the page on screen (Ctrl+F); False when it has none."""
+        widget: QWidget | None = self.tabs.currentWidget()
+        while isinstance(widget, QTabWidget):
+            widget = widget.currentWidget()
+        box = widget.findChild(QLineEdit, "search") if widget is not None else None
+        if box is None or not box.isVisibleTo(self):
+            return False
+        box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        box.selectAll()
+        return True
+
+    def _fit_to_screen(self, *, first: bool) -> None:
+        """The first time: DEFAULT_SIZE, or less on a smaller screen (1366×768, 150 % on 1920×1080),
+        so that the status bar and the last rows are on screen; a remembered size that no longer
+        fits (another monitor) is brought inside the available area."""
+        screen = self.screen()
+        if screen is None:
+            if first:
+                self.resize(*DEFAULT_SIZE)
+            return
+        area = screen.availableGeometry()
+        # The frame the window manager adds (title bar, borders) is not part of resize().
+        frame_w = max(0, self.frameGeometry().width() - self.width())
+        frame_h = max(0, self.frameGeometry().height() - self.height()) or 32
+        width = min(DEFAULT_SIZE[0] if first else self.width(), area.width() - frame_w)
+        height = min(DEFAULT_SIZE[1] if first else self.height(), area.height() - frame_h)
+        if first or (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+            self.move(
+                area.left() + max(0, (area.width() - width - frame_w) // 2),
+                area.top() + max(0, (area.height() - height - frame_h) // 2),
+            )
 
     def save_geometry(self) -> None:
         settings = window_settings()

@@ -1,8 +1,8 @@
-"""Archivo → Comandos pendientes: the outbox as the user sees it.
+"""Archivo → Operaciones pendientes: the outbox as the user sees it.
 
 Every command with its state (Pendiente, Enviado, Aplicado, Rechazado, Conflicto), what it does in
 Spanish and when it was made. Selecting a rejected one shows the server's reason and what to do about
-it; a conflict shows both values of each field. "Reintentar con nueva clave" sends a rejected command
+it; a conflict shows both values of each field. "Reintentar" sends a rejected command
 again (a new idempotency key: the server keeps answering the old one with its first refusal), and
 "Descartar" forgets a command after a confirmation (both through `kit.actions`). The list reloads on
 the session's "commands" events (`refresh()`), reading the outbox in the cache pool.
@@ -38,7 +38,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import command as kit_command
 from cmdesk.ui.kit.actions import task
-from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.kit.forms import dim, hbox, vbox
 from cmdesk.ui.kit.messages import advice
 from cmdesk.ui.operations import Pool
 
@@ -146,7 +146,7 @@ class PendingPanel(QDialog):
         self._loading = False
         self._again = False
         self.setObjectName("pendingPanel")
-        self.setWindowTitle(tr("Comandos pendientes"))
+        self.setWindowTitle(tr("Operaciones pendientes"))
         self.setModal(False)
 
         intro = QLabel(
@@ -180,12 +180,12 @@ class PendingPanel(QDialog):
         self.details.setObjectName("details")
         self.details.setOpenLinks(False)
 
-        self.empty = QLabel(tr("No hay comandos pendientes: todo está en el servidor."), self)
+        self.empty = QLabel(tr("No hay operaciones pendientes: todo está en el servidor."), self)
         self.empty.setObjectName("empty")
-        self.empty.setEnabled(False)
+        dim(self.empty)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
-        self.retry_button = QPushButton(tr("Reintentar con nueva clave"), self)
+        self.retry_button = QPushButton(tr("Reintentar"), self)
         self.retry_button.setObjectName("retry")
         self.retry_button.clicked.connect(self.retry_selected)
         self.discard_button = QPushButton(tr("Descartar"), self)
@@ -325,7 +325,7 @@ class PendingPanel(QDialog):
         self.discard_button.setEnabled(False)
 
         def failed(error: BaseException) -> None:
-            QMessageBox.warning(self, tr("Comandos pendientes"), str(error) or type(error).__name__)
+            QMessageBox.warning(self, tr("Operaciones pendientes"), str(error) or type(error).__name__)
             self.refresh()
 
         kit_command(self.context, fn, command_id, parent=self, label=tr("Actualizando comandos")).success(

@@ -1,6 +1,6 @@
 """The status bar: connection state, pending commands (click → the pending panel), last sync, busy.
 
-    En línea  ·  Comandos pendientes: 2  ·  Última sincronización: 29/11/2026 00:20  [▓▓▓  ]
+    En línea  ·  Operaciones pendientes: 2  ·  Última sincronización: 29/11/2026 00:20  [▓▓▓  ]
 
 A notice (e.g. "no keyring on this computer") stays on the left until replaced, and so do the
 server's notices (this computer's clock far from the server's, a newer cmdesk the server wants, what
@@ -70,7 +70,7 @@ class StatusBar(QStatusBar):
         self.pending.setObjectName("pendingCommands")
         self.pending.setAutoRaise(True)
         self.pending.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.pending.setToolTip(tr("Ver los comandos pendientes"))
+        self.pending.setToolTip(tr("Ver los operaciones pendientes"))
         self.pending.clicked.connect(self.pending_clicked)
 
         self.last_sync = QLabel(self)
@@ -89,7 +89,7 @@ class StatusBar(QStatusBar):
         self.connection.setProperty("state", str(state) if state is not None else "")
 
     def set_pending(self, pending: int, attention: int = 0) -> None:
-        text = tr("Comandos pendientes: {n}").format(n=fmt.number(pending))
+        text = tr("Operaciones pendientes: {n}").format(n=fmt.number(pending))
         if attention:
             text += " · " + tr("Requieren atención: {n}").format(n=fmt.number(attention))
         self.pending.setText(text)
@@ -100,6 +100,14 @@ class StatusBar(QStatusBar):
     def set_last_sync(self, when: dt.datetime | str | None) -> None:
         text = fmt.date_time(when)
         self.last_sync.setText(tr("Última sincronización: {when}").format(when=text or tr("nunca")))
+
+    def showMessage(self, text: str, timeout: int | None = 0) -> None:
+        """A passing message, elided to the room there is (a long one never widens the window); the
+        whole text in the tooltip."""
+        room = max(120, self.width() // 2)
+        shown = self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
+        self.setToolTip(text if shown != text else "")
+        super().showMessage(shown, timeout or 0)
 
     def set_notice(self, text: str | None) -> None:
         """A lasting message (the keyring warning); None hides it."""

@@ -33,13 +33,24 @@ DOMAIN_RULES = {
     ("contracts", "in_force"): 2,
     ("contracts", "contracted"): 2,
     ("contracts", "has_multinivel"): 2,
+    ("unlimited", "fee_state"): 3,
+    ("unlimited", "can_stamp"): 3,
 }
+# The same rules imported by name (`from cmdesk.domain.unlimited import can_stamp`).
+IMPORTED_RULES = {"fee_state": 3, "can_stamp": 3}
 
 
 def _uses(tree: ast.AST) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id in IMPORTED_RULES:
+            given = len(node.args) + sum(1 for k in node.keywords if k.arg == "now")
+            if given < IMPORTED_RULES[node.func.id]:
+                found.append((node.lineno, f"{node.func.id}(…) without the server's now"))
+            continue
+        if not isinstance(node.func, ast.Attribute):
             continue
         name = node.func.attr
         owner = node.func.value
@@ -80,5 +91,7 @@ c = contracts.has_multinivel(rows)
 d = clock.today()
 e = clock.today(server_now())
 f = contracts.in_force(row, now=server_now())
+g = can_stamp("unlimited", paid_until)
+h = fee_state("unlimited", paid_until, server_now())
 """
-    assert [line for line, _ in _uses(ast.parse(source))] == [5, 6, 7, 8]
+    assert [line for line, _ in _uses(ast.parse(source))] == [5, 6, 7, 8, 11]

@@ -147,7 +147,7 @@ def test_header_shows_the_account(started_window: MainWindow) -> None:
 def test_status_bar_after_the_first_sync(started_window: MainWindow) -> None:
     status = started_window.status
     assert status.connection.text() == "En línea"
-    assert status.pending.text() == "Comandos pendientes: 0"
+    assert status.pending.text() == "Operaciones pendientes: 0"
     when = started_window.session.last_sync_at
     assert when is not None
     assert status.last_sync.text() == "Última sincronización: " + fmt.date_time(when)
@@ -193,10 +193,10 @@ def test_a_command_refreshes_the_pages_and_the_pending_count(qtbot, started_wind
     # An edit made on the UI thread: the cache's optimistic value → a "commands" event → refresh.
     session.command(commands.update_client, client["id"], {"name": "Zacarías Renombrado"})
     qtbot.waitUntil(lambda: "Zacarías Renombrado" in client_names(table))
-    qtbot.waitUntil(lambda: started_window.status.pending.text() == "Comandos pendientes: 1")
+    qtbot.waitUntil(lambda: started_window.status.pending.text() == "Operaciones pendientes: 1")
     with qtbot.waitSignal(started_window.synced, timeout=30_000):
         started_window.sync_now()
-    qtbot.waitUntil(lambda: started_window.status.pending.text() == "Comandos pendientes: 0")
+    qtbot.waitUntil(lambda: started_window.status.pending.text() == "Operaciones pendientes: 0")
     assert cache.server_copy("client", client["id"])["name"] == "Zacarías Renombrado"
 
 
@@ -221,7 +221,7 @@ def test_clicking_the_pending_count_opens_the_panel(qtbot, started_window: MainW
     qtbot.mouseClick(started_window.status.pending, Qt.MouseButton.LeftButton)
     panel = started_window.pending_panel
     assert panel is not None and panel.isVisible()
-    assert panel.windowTitle() == "Comandos pendientes"
+    assert panel.windowTitle() == "Operaciones pendientes"
     panel.close()
 
 
@@ -230,7 +230,7 @@ def test_menus(started_window: MainWindow) -> None:
     assert menus == ["&Archivo", "A&yuda"]
     archivo = started_window.menuBar().actions()[0].menu()
     texts = [a.text().replace("&", "") for a in archivo.actions() if not a.isSeparator()]
-    assert texts == ["Configuración…", "Sincronizar ahora", "Comandos pendientes…", "Cerrar sesión", "Salir"]
+    assert texts == ["Configuración…", "Sincronizar ahora", "Operaciones pendientes…", "Cerrar sesión", "Salir"]
     ayuda = started_window.menuBar().actions()[1].menu()
     texts = [a.text().replace("&", "") for a in ayuda.actions() if not a.isSeparator()]
     # The first two: cmdesk/ui/ayuda (Correos de prueba only on the embedded default, as here).

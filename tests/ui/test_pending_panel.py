@@ -70,7 +70,7 @@ def test_a_new_command_appears_as_pendiente(qtbot, started_window: MainWindow, p
     panel.table.selectRow(row)
     assert "próxima sincronización" in panel.details.toPlainText()
     assert not panel.retry_button.isEnabled() and panel.discard_button.isEnabled()
-    assert started_window.status.pending.text() == "Comandos pendientes: 1"
+    assert started_window.status.pending.text() == "Operaciones pendientes: 1"
 
 
 def test_a_rejection_shows_the_reason_and_what_to_do(
@@ -132,7 +132,7 @@ def test_discard_asks_first(qtbot, started_window: MainWindow, panel: PendingPan
     panel.discard_button.click()
     qtbot.waitUntil(lambda: all(c.id != command.id for c in panel.commands))
     assert started_window.session.outbox.get(command.id) is None
-    qtbot.waitUntil(lambda: started_window.status.pending.text() == "Comandos pendientes: 0")
+    qtbot.waitUntil(lambda: started_window.status.pending.text() == "Operaciones pendientes: 0")
 
 
 def test_applied_commands_show_when_asked(qtbot, started_window: MainWindow, panel: PendingPanel) -> None:

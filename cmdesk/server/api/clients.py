@@ -182,6 +182,7 @@ def _create_stamping_account(
             password=body.password,
             password_confirmation=body.password_confirmation,
             rfc_restriction=body.rfc_restriction,
+            fee_payer=body.fee_payer,
         ),
     )
 

@@ -46,6 +46,7 @@ def _transfer_kwargs(item: schemas.TransferIn) -> dict[str, Any]:
         "quantity": item.quantity,
         "amount_cents": item.amount_cents,
         "comments": item.comments,
+        "no_charge": item.no_charge,
     }
 
 

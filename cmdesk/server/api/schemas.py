@@ -237,6 +237,12 @@ class StampingAccountCreate(RequestModel):
     password: Annotated[str, Field(max_length=128)]
     password_confirmation: Annotated[str, Field(max_length=128)] | None = None
     rfc_restriction: Annotated[str, Field(max_length=20)] | None = None
+    fee_payer: Literal["client", "account"] | None = Field(
+        None,
+        description="Sólo ilimitadas: quién paga el primer año de la cuota anual con sus puntos (el cliente "
+        "o la Cuenta Maestra), en la misma operación; si se omite, la cuenta se crea sin pagar y no timbra "
+        "hasta pagarla.",
+    )
 
 
 class StampingAccountPatch(RequestModel):
@@ -288,6 +294,12 @@ class TransferIn(RequestModel):
     quantity: Quantity
     amount_cents: Cents = 0
     comments: Annotated[str, Field(max_length=500)] = ""
+    no_charge: bool | None = Field(
+        None,
+        description="true: «Sin cargo», no es una venta (amount_cents debe ser 0); false: es una venta y "
+        "amount_cents debe ser mayor que 0 (si no, 422 sale_amount_required); null: amount_cents 0 es "
+        "sin cargo.",
+    )
 
 
 class BulkTransferIn(RequestModel):
@@ -342,6 +354,9 @@ class CatalogOut(BaseModel):
     point_packages: list[CatalogPackageOut]
     mkl: list[CatalogContractOut]
     subscriptions: list[CatalogContractOut]
+    unlimited_fee_points: int | None = Field(
+        None, description="Puntos que cuesta un año de una CTI ilimitada (null: no definida)."
+    )
 
 
 class PurchaseIn(RequestModel):

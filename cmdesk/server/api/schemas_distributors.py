@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from cmdesk.domain.unlimited import MAX_YEARS
 from cmdesk.server.api import schemas
 from cmdesk.server.api.schemas_common import Mail, RequestModel
 from cmdesk.server.operations.contracts import MAX_LICENSES_PER_REQUEST
-from cmdesk.server.operations.unlimited import MAX_YEARS
 
 StatusName = Literal["unvalidated", "inactive", "active", "suspended", "cancelled", "expired"]
 Text = Annotated[str, Field(max_length=254)]

@@ -224,7 +224,7 @@ class User(BaseModel):
         "configuraciones, precios, compras, sub-distribuidores) u operator (Operador: clientes, CTI, "
         "traspasos, códigos de recarga, facturación)."
     )
-    role_label: str = Field(description="Master User, Administrador u Operador.")
+    role_label: str = Field(description="Usuario maestro, Administrador u Operador.")
     is_master: bool
     member_since: dt.datetime | None = Field(
         description="Desde cuándo tiene acceso; nulo mientras no acepte su invitación (entonces `id` es "

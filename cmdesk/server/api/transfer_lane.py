@@ -112,7 +112,7 @@ def parse_transfer(headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str,
         return None
     if not isinstance(data, dict) or not {"asset", "target", "quantity"} <= data.keys():
         return None
-    if not data.keys() <= {"asset", "target", "quantity", "amount_cents", "comments"}:
+    if not data.keys() <= {"asset", "target", "quantity", "amount_cents", "comments", "no_charge"}:
         return None
     target = data["target"]
     if not isinstance(target, dict) or target.keys() != {"type", "id"}:
@@ -123,6 +123,7 @@ def parse_transfer(headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str,
         "quantity": data["quantity"],
         "amount_cents": data.get("amount_cents", 0),
         "comments": data.get("comments", ""),
+        "no_charge": data.get("no_charge"),
     }
     plain = (
         item["asset"] in ASSETS
@@ -131,6 +132,7 @@ def parse_transfer(headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str,
         and _integer(item["quantity"], 1, MAX_QUANTITY)
         and _integer(item["amount_cents"], 0, MAX_AMOUNT)
         and _text(item["comments"], 0, MAX_COMMENTS)
+        and (item["no_charge"] is None or isinstance(item["no_charge"], bool))  # 1, "true": the route
     )
     return item if plain else None
 

@@ -76,6 +76,7 @@ def bulk_lines(items: Any) -> tuple[list[TransferLine], DomainError | None]:
                     quantity=get("quantity", 0),
                     amount_cents=get("amount_cents", 0),
                     comments=get("comments", "") or "",
+                    no_charge=get("no_charge"),
                 )
             )
         except DomainError as err:

@@ -161,7 +161,7 @@ def validate_client_columns(values: dict[str, Any], *, creating: bool) -> dict[s
             value = check.rfc if check else value
         elif col == "legal_person_type":
             if value not in {p.value for p in PersonType}:
-                v.add(field, "El tipo de persona debe ser «fisica» o «moral».")
+                v.add(field, "El tipo de persona debe ser física o moral.")
         elif value and col in _EMAIL_COLUMNS:
             value = v.run(field, contact.check_email, value) or value
         elif value and col in _PHONE_COLUMNS:
@@ -511,14 +511,17 @@ def create_stamping_account(
     password: str,
     password_confirmation: str | None = None,
     rfc_restriction: str | None = None,
+    fee_payer: str | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """An extra CTI for a client: standard or unlimited, with a chosen or an automatic id."""
+    """An extra CTI for a client: standard or unlimited, with a chosen or an automatic id. An unlimited
+    one with `fee_payer` ("client" / "account") has its first year's fee charged in the same
+    transaction: without the points, nothing is created."""
     now = now or utcnow()
     client = get_client(session, actor, client_id)
     v = contact.Validator()
     if kind not in {k.value for k in StampingAccountKind}:
-        v.add("kind", "El tipo de cuenta debe ser «standard» (estándar) o «unlimited» (ilimitada).")
+        v.add("kind", "El tipo de cuenta debe ser estándar o ilimitada.")
     cti_id = v.run("id", codes.check_cti_id, id) if id else codes.generate_cti_id()
     v.run("password", passwords.check_password, password, confirm=password_confirmation)
     restriction = None
@@ -528,6 +531,8 @@ def create_stamping_account(
         else:
             check = v.run("rfc_restriction", identity.check_rfc, rfc_restriction)
             restriction = check.rfc if check else None
+    if fee_payer is not None and kind != StampingAccountKind.UNLIMITED.value:
+        v.add("fee_payer", "Sólo las cuentas ilimitadas pagan cuota anual.")
     v.raise_if_any()
     assert cti_id is not None
     if session.get(StampingAccount, cti_id) is not None:
@@ -547,6 +552,11 @@ def create_stamping_account(
     )
     session.add(cti)
     session.flush()
+    if fee_payer is not None:
+        from cmdesk.server.operations.unlimited import pay_unlimited_fee  # it imports this module
+
+        paid = pay_unlimited_fee(session, actor, cti.id, payer=fee_payer, now=now)
+        return dict(paid["stamping_account"])
     return stamping_account_view(cti, None)
 
 

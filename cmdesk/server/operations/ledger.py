@@ -21,9 +21,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cmdesk.domain import amounts, clock, identity, usage
+from cmdesk.domain import unlimited as unlimited_fee
 from cmdesk.domain.codes import new_id
 from cmdesk.domain.enums import AccountStatus, Asset, ChargeKind, MovementKind, PartyType, StampingAccountKind
-from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
+from cmdesk.domain.errors import DomainError, ErrorCode, FieldError, not_found, validation_error
 from cmdesk.domain.money import check_amount_cents
 from cmdesk.models import (
     Account,
@@ -156,7 +157,18 @@ def catalog(session: Session) -> dict[str, Any]:
         "point_packages": [pkg(p) for p in packages if p.asset == Asset.POINTS.value],
         "mkl": [con(c) for c in contracts if c.kind == "mkl"],
         "subscriptions": [con(c) for c in contracts if c.kind == "subscription"],
+        "unlimited_fee_points": _unlimited_fee_points(session),
     }
+
+
+def _unlimited_fee_points(session: Session) -> int | None:
+    """What one year of an unlimited CTI costs in points (None: the catalog does not say)."""
+    from cmdesk.server.operations.unlimited import annual_fee_points  # it imports this module
+
+    try:
+        return annual_fee_points(session)
+    except DomainError:
+        return None
 
 
 def purchase(
@@ -251,11 +263,25 @@ class TransferLine:
 
 
 def transfer_line(
-    *, asset: Any, target_type: Any, target_id: Any, quantity: Any, amount_cents: Any, comments: Any
+    *,
+    asset: Any,
+    target_type: Any,
+    target_id: Any,
+    quantity: Any,
+    amount_cents: Any,
+    comments: Any,
+    no_charge: bool | None = None,
 ) -> TransferLine:
-    """The rules of a transfer that need no database, in the reference's order."""
+    """The rules of a transfer that need no database, in the reference's order. A sale of $0.00
+    (`no_charge` False) is refused with `sale_amount_required`; «Sin cargo» with an amount, 422
+    (`amounts.sale_amount_problem`)."""
     a = _asset(asset)
     amount = _amount(amount_cents)
+    if problem := amounts.sale_amount_problem(amount, no_charge):
+        if no_charge:
+            raise validation_error({"amount_cents": problem})
+        field_error = [FieldError("amount_cents", problem)]
+        raise DomainError(ErrorCode.SALE_AMOUNT_REQUIRED, amounts.SALE_AMOUNT_DETAIL, field_error)
     if not isinstance(comments, str) or len(comments) > 500:
         raise validation_error({"comments": "Los comentarios admiten hasta 500 caracteres."})
     if not isinstance(target_id, str) or not target_id:
@@ -272,10 +298,7 @@ def transfer_line(
             )
     elif target_type != PartyType.ACCOUNT.value:
         raise validation_error(
-            {
-                "target.type": "El destino debe ser «stamping_account», «client» o «account» "
-                "(sub-distribuidor)."
-            }
+            {"target.type": "El destino debe ser una cuenta de timbrado, un cliente o un sub-distribuidor."}
         )
     return TransferLine(a, PartyType(target_type), target_id, quantity, amount, comments.strip())
 
@@ -320,10 +343,14 @@ def transfer(
     quantity: int,
     amount_cents: int = 0,
     comments: str = "",
+    no_charge: bool | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Transfer stamps or points from the distributor (irreversible). With an amount it is a sale that
-    stays "por facturar" until an invoice is registered for it."""
+    stays "por facturar" until an invoice is registered for it. `no_charge` says it explicitly: True
+    ("Sin cargo") is no sale and takes no amount; False is a sale, and a sale of $0 is refused
+    (`sale_amount_required`) rather than recorded; None (older clients) reads an amount of 0 as no
+    charge (`transfer_line`)."""
     line = transfer_line(
         asset=asset,
         target_type=target_type,
@@ -331,6 +358,7 @@ def transfer(
         quantity=quantity,
         amount_cents=amount_cents,
         comments=comments,
+        no_charge=no_charge,
     )
     target = _resolve_target(session, actor, line)
     balances.debit(session, PartyType.ACCOUNT, actor.account_id, line.asset, quantity)
@@ -493,10 +521,7 @@ def consume(
     if unlimited:
         if row.rfc_restriction and row.rfc_restriction != rfc:
             raise consume_refusal(ErrorCode.RFC_NOT_ALLOWED)
-        paid_until = row.paid_until
-        if paid_until is not None and paid_until.tzinfo is None:
-            paid_until = paid_until.replace(tzinfo=dt.UTC)
-        if paid_until is None or paid_until < now:
+        if not unlimited_fee.can_stamp(StampingAccountKind.UNLIMITED.value, row.paid_until, now):
             raise consume_refusal(ErrorCode.UNLIMITED_EXPIRED)
         result = session.execute(
             update(StampingAccount)

@@ -415,7 +415,7 @@ def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.date
     if membership.role == Role.MASTER.value:
         raise DomainError(
             ErrorCode.INVALID_STATE_TRANSITION,
-            "No se puede eliminar al usuario maestro (Master User) de la Cuenta Maestra.",
+            "No se puede eliminar al usuario maestro de la Cuenta Maestra.",
         )
     session.delete(membership)
     access.forget_invitation(session, actor.account_id, profile_id)
@@ -455,7 +455,7 @@ def set_user_role(session: Session, actor: Actor, profile_id: str, role: str) ->
     if membership.role == Role.MASTER.value:
         raise DomainError(
             ErrorCode.INVALID_STATE_TRANSITION,
-            "El usuario maestro (Master User) siempre es administrador de su Cuenta Maestra.",
+            "El usuario maestro siempre es administrador de su Cuenta Maestra.",
         )
     membership.role = role
     session.flush()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from cmdesk.domain.enums import Asset, MovementKind, PartyType, StampingAccountKind
 from cmdesk.domain.errors import DomainError, ErrorCode, validation_error
 from cmdesk.domain.proration import add_months
+from cmdesk.domain.unlimited import MAX_YEARS
 from cmdesk.models import CatalogFee, Movement, utcnow
 from cmdesk.server.operations import balances, ledger
 from cmdesk.server.operations.clients import cti_views_for, get_stamping_account
@@ -24,7 +25,6 @@ from cmdesk.server.operations.context import Actor
 from cmdesk.server.operations.contracts import points_for_cents
 
 UNLIMITED_FEE_CODE = "unlimited_cti_annual_points"
-MAX_YEARS = 5
 PAYERS = {"client": PartyType.CLIENT, "account": PartyType.ACCOUNT}
 
 

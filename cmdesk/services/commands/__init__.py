@@ -70,11 +70,13 @@ from cmdesk.services.commands.records import add_interaction, add_policy, genera
 from cmdesk.services.commands.stamping import (
     create_stamping_account,
     fetch_usage,
+    pay_unlimited_fee,
     reset_stamping_password,
     set_auto_sale,
     set_auto_sales,
     set_cti_active,
     set_ctis_active,
+    unlimited_fee_info,
 )
 from cmdesk.services.commands.tools import (
     add_user,
@@ -115,6 +117,7 @@ __all__ = [
     "generate_top_up_code",
     "is_local",
     "new_passwords",
+    "pay_unlimited_fee",
     "pending_out",
     "purchase",
     "quote_contract",
@@ -140,6 +143,7 @@ __all__ = [
     "target_label",
     "transfer",
     "transfer_info",
+    "unlimited_fee_info",
     "update_client",
     "update_price_package",
     "update_settings",

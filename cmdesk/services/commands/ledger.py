@@ -18,9 +18,15 @@ from cmdesk.services.outbox import TO_PUSH, Command, Outbox
 
 
 def _transfer_body(
-    asset: str, target_type: str, target_id: str, quantity: int, amount_cents: int, comments: str
+    asset: str,
+    target_type: str,
+    target_id: str,
+    quantity: int,
+    amount_cents: int,
+    comments: str,
+    no_charge: bool | None = None,
 ) -> dict[str, Any]:
-    errors = transfer_problems(asset, target_type, target_id, quantity, amount_cents)
+    errors = transfer_problems(asset, target_type, target_id, quantity, amount_cents, no_charge)
     if "target.id" not in errors and is_local(target_id):
         errors["target.id"] = NOT_REGISTERED
     if errors:
@@ -31,7 +37,7 @@ def _transfer_body(
         "quantity": quantity,
         "amount_cents": amount_cents,
         "comments": comments,
-    }
+    } | ({} if no_charge is None else {"no_charge": no_charge})
 
 
 def transfer_body(
@@ -56,10 +62,12 @@ def transfer(
     quantity: int,
     amount_cents: int = 0,
     comments: str = "",
+    no_charge: bool | None = None,
 ) -> Command:
     """Transferir timbres (a una CTI estándar o un sub-distribuidor) o puntos (a un cliente o un
-    sub-distribuidor). Irreversible once applied; the server checks the balance."""
-    body = _transfer_body(asset, target_type, target_id, quantity, amount_cents, comments)
+    sub-distribuidor). Irreversible once applied; the server checks the balance. `no_charge`: True
+    «Sin cargo» (no sale), False a sale (its amount above $0.00), None as older versions sent it."""
+    body = _transfer_body(asset, target_type, target_id, quantity, amount_cents, comments, no_charge)
     return enqueue(
         outbox,
         cache,
@@ -86,6 +94,7 @@ def bulk_transfer(outbox: Outbox, cache: Cache, items: Sequence[Mapping[str, Any
             i.get("quantity"),  # type: ignore[arg-type]
             i.get("amount_cents", 0),  # type: ignore[arg-type]
             str(i.get("comments", "")),
+            i.get("no_charge"),
         )
         for i in items
     ]

@@ -113,10 +113,14 @@ def create_stamping_account(
     password_confirmation: str | None = None,
     id: str | None = None,
     rfc_restriction: str | None = None,
+    fee_payer: str | None = None,
 ) -> dict[str, Any]:
-    """Crear cuenta de timbrado (online). Raises `OfflineError` without the line, `ApiError` when the
-    server refuses."""
+    """Crear cuenta de timbrado (online). An unlimited one with `fee_payer` ("client" / "account") has
+    its first year's fee charged in the same operation. Raises `OfflineError` without the line,
+    `ApiError` when the server refuses (not enough points: nothing was created)."""
     body: dict[str, Any] = {"kind": kind, "password": password}
+    if fee_payer is not None:
+        body["fee_payer"] = fee_payer
     if password_confirmation is not None:
         body["password_confirmation"] = password_confirmation
     if id:
@@ -127,6 +131,42 @@ def create_stamping_account(
         f"/v1/clients/{client_id}/stamping-accounts", body, idempotency_key=new_key()
     )
     cache.apply_answer("stamping_account", answer)
+    return answer
+
+
+def unlimited_fee_info(cache: Cache, client_id: str | None) -> dict[str, Any]:
+    """What the unlimited fee's forms show: a year's fee in points (None: the cached catalog does not
+    say), the client's points and the distributor's (None when unknown)."""
+    catalog = cache.catalog() or {}
+    fee = catalog.get("unlimited_fee_points")
+    client = cache.get("client", client_id) if client_id else None
+    account = cache.account() or {}
+
+    def points(row: Mapping[str, Any] | None) -> int | None:
+        value = ((row or {}).get("balances") or {}).get("points")
+        return value if isinstance(value, int) else None
+
+    return {
+        "fee_points": fee if isinstance(fee, int) else None,
+        "client_points": points(client),
+        "account_points": points(account),
+    }
+
+
+def pay_unlimited_fee(
+    api: ApiClient, cache: Cache, cti_id: str, *, payer: str, years: int = 1, key: str | None = None
+) -> dict[str, Any]:
+    """Pagar (o renovar antes de que venza) la cuota anual de una CTI ilimitada con los puntos del
+    cliente o de la Cuenta Maestra (online: the answer says until when it is paid). The CTI and the
+    movement are kept in the cache."""
+    answer: dict[str, Any] = api.post(
+        f"/v1/stamping-accounts/{quote(cti_id, safe='')}/unlimited-fee",
+        {"payer": payer, "years": years},
+        idempotency_key=key or new_key(),
+    )
+    cache.apply_answer("stamping_account", answer["stamping_account"])
+    if answer.get("movement"):
+        cache.apply_answer("movement", answer["movement"])
     return answer
 
 

@@ -29,7 +29,7 @@ from cmdesk.services.api_client import ApiError
 from cmdesk.ui.clientes import actions
 from cmdesk.ui.clientes.model import tr
 from cmdesk.ui.kit.actions import AppContext
-from cmdesk.ui.kit.forms import ERROR_STYLE
+from cmdesk.ui.kit.forms import ERROR_STYLE, dim
 from cmdesk.ui.kit.messages import error_text
 
 RULE_TEXT = (
@@ -65,7 +65,7 @@ class AdminProfileDialog(QDialog):
         rule.setWordWrap(True)
         note = QLabel(tr(NOTE_TEXT), self)
         note.setWordWrap(True)
-        note.setEnabled(False)
+        dim(note)
         current = client.get("admin_profile") or None
         now = QLabel(
             tr("Perfil principal actual: {email} · {mobile}").format(

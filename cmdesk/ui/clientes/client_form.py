@@ -49,7 +49,7 @@ from cmdesk.ui.clientes import actions
 from cmdesk.ui.clientes.model import tr
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import AppContext
-from cmdesk.ui.kit.forms import ERROR_COLOR, WARNING_COLOR, hbox, vbox
+from cmdesk.ui.kit.forms import ERROR_COLOR, WARNING_COLOR, dim, hbox, vbox
 from cmdesk.ui.kit.messages import ask, error_text, field_errors, inform
 
 
@@ -204,7 +204,7 @@ class ClientForm(QDialog):
             self,
         )
         note.setWordWrap(True)
-        note.setEnabled(False)
+        dim(note)
 
         buttons = QDialogButtonBox(self)
         self.save_button = buttons.addButton(tr("Guardar"), QDialogButtonBox.ButtonRole.AcceptRole)

@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QP
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from cmdesk.ui.clientes.model import CTI_ROLE, tr
+from cmdesk.ui.kit.forms import secondary_color
 from cmdesk.ui.kit.labels import COLOR_SWATCHES
 from cmdesk.ui.kit.table import RECORD_ROLE
 
@@ -75,8 +76,8 @@ class NameDelegate(QStyledItemDelegate):
         if ctis:
             painter.setFont(small)
             dim = QColor(text_color)
-            if not selected:
-                dim = opt.palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+            if not selected:  # readable secondary text (≈6:1), not the disabled color (≈1.7:1)
+                dim = secondary_color(opt.palette, QPalette.ColorRole.Text, QPalette.ColorRole.Base)
             painter.setPen(dim)
             second = QRect(rect.left(), top.bottom() + 1, rect.width(), small_metrics.height())
             painter.drawText(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain import clock, sales
+from cmdesk.domain.unlimited import can_stamp
 from cmdesk.services import commands
 from cmdesk.services.server_info import server_now
 from cmdesk.ui import locale as fmt
@@ -49,6 +51,8 @@ from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import AppContext
 from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, vbox
 from cmdesk.ui.kit.messages import error_text, field_errors
+from cmdesk.ui.timbrado.common import client_text
+from cmdesk.ui.timbrado.unlimited import UnlimitedFeeDialog, fee_problem, fee_text
 
 TABS: tuple[tuple[str, str], ...] = (
     ("general", "Datos generales"),
@@ -203,7 +207,11 @@ class ClientDetailWindow(QDialog):
         admin = QPushButton(tr("Asignar perfil admin…"), page)
         admin.setObjectName("admin")
         admin.clicked.connect(self.admin_profile)
-        buttons = hbox(edit, admin, None)
+        convert = QPushButton(tr("Convertir en distribuidor…"), page)
+        convert.setObjectName("convert")
+        convert.setToolTip(tr("Da de alta al cliente como sub-distribuidor, con su propia Cuenta Maestra."))
+        convert.clicked.connect(self.convert)
+        buttons = hbox(edit, admin, convert, None)
         vbox(page, buttons, (self.general, 1))
         return page
 
@@ -220,14 +228,27 @@ class ClientDetailWindow(QDialog):
                 "Abonados",
                 "Emitidos",
                 "Saldo",
+                "Pagada hasta",
                 "Activo",
             ),
             page,
         )
-        transfer = QPushButton(tr("Transferir timbres…"), page)
-        transfer.clicked.connect(lambda: self.transfer("stamps"))
+        self.cti_buttons: dict[str, QPushButton] = {}
+        for name, text, slot in (
+            ("transfer", tr("Transferir timbres…"), lambda: self.transfer("stamps")),
+            ("create", tr("Crear cuenta…"), self.create_account),
+            ("reset", tr("Restablecer contraseña…"), self.reset_password),
+            ("fee", tr("Pagar cuota anual…"), self.pay_fee),
+        ):
+            button = QPushButton(text, page)
+            button.setObjectName(f"cti_{name}")
+            button.clicked.connect(slot)
+            self.cti_buttons[name] = button
+        self.ctis.itemSelectionChanged.connect(self._cti_selection_changed)
+        self.ctis.itemDoubleClicked.connect(lambda _item: self._cti_double_clicked())
+        self._cti_selection_changed()
         layout = QVBoxLayout(page)
-        row = hbox(transfer, None)
+        row = hbox(*self.cti_buttons.values(), None)
         layout.addLayout(row)
         layout.addWidget(self.ctis, 1)
         return page
@@ -273,8 +294,8 @@ class ClientDetailWindow(QDialog):
         page = QWidget()
         intro = QLabel(
             tr(
-                "Usar MKL: si tiene contratada la funcionalidad MKL (Master Key License) puede generar "
-                "licencias para este cliente, cada una válida por un año."
+                "Usar MKL: si tiene contratada una MKL (licencia maestra de un producto Induxsoft) puede "
+                "generar licencias de ese producto para este cliente, cada una válida por un año."
             ),
             page,
         )
@@ -382,11 +403,20 @@ class ClientDetailWindow(QDialog):
                 fmt.number(c.get("credited") or 0),
                 fmt.number(c.get("issued") or 0),
                 fmt.number(c["balance"]) if c.get("balance") is not None else tr("Ilimitado"),
+                fee_text(str(c.get("kind") or "standard"), c.get("paid_until")),
                 _yes(c.get("active")),
             )
             for c in ctis
         ]
         fill(self.ctis, rows, right=(5, 6, 7))
+        for r, c in enumerate(ctis):
+            problem = fee_problem(str(c.get("kind") or "standard"), c.get("paid_until"))
+            item = self.ctis.item(r, 8)
+            if problem and item is not None:
+                item.setToolTip(problem)
+                if not can_stamp(str(c.get("kind") or "standard"), c.get("paid_until"), server_now()):
+                    item.setForeground(QColor("#d32f2f"))
+        self._cti_selection_changed()
 
     def _fill_points(self, client: Mapping[str, Any], movements: Sequence[Mapping[str, Any]]) -> None:
         balance = int((client.get("balances") or {}).get("points") or 0)
@@ -538,6 +568,63 @@ class ClientDetailWindow(QDialog):
                 self.context, asset, str(client["id"]), standard, parent=self
             )
 
+    # ---- its stamping accounts (the manual's «Cuentas de timbrado» of the client) ---------------------
+
+    def selected_cti(self) -> dict[str, Any] | None:
+        rows = {i.row() for i in self.ctis.selectedIndexes()}
+        ctis = self.data.get("ctis") or []
+        return dict(ctis[rows.pop()]) if len(rows) == 1 and max(rows) < len(ctis) else None
+
+    def _cti_selection_changed(self) -> None:
+        cti = self.selected_cti()
+        self.cti_buttons["reset"].setEnabled(cti is not None)
+        self.cti_buttons["fee"].setEnabled(cti is not None and cti.get("kind") == "unlimited")
+        self.cti_buttons["fee"].setToolTip(
+            "" if self.cti_buttons["fee"].isEnabled() else tr("Seleccione una cuenta ilimitada.")
+        )
+        self.cti_buttons["reset"].setToolTip("" if cti is not None else tr("Seleccione una cuenta."))
+
+    def _cti_double_clicked(self) -> None:
+        cti = self.selected_cti()
+        if cti is not None and cti.get("kind") == "unlimited":
+            self.pay_fee()
+
+    def _label(self) -> str:
+        client = self._client() or {}
+        return client_text(client.get("nic"), client.get("name"))
+
+    def create_account(self) -> None:
+        from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog
+
+        if self._client() is None:
+            return
+        dialog = CreateStampingAccountDialog(self.context, self.client_id, self._label(), parent=self)
+        dialog.accepted.connect(self.reload)
+        self.cti_dialog: QDialog = dialog
+        dialog.open()
+
+    def reset_password(self) -> None:
+        from cmdesk.ui.timbrado.account_dialogs import ResetPasswordDialog
+
+        cti = self.selected_cti()
+        if cti is not None:
+            self.cti_dialog = ResetPasswordDialog(self.context, str(cti["id"]), self._label(), parent=self)
+            self.cti_dialog.open()
+
+    def pay_fee(self) -> None:
+        cti = self.selected_cti()
+        if cti is not None and cti.get("kind") == "unlimited":
+            dialog = UnlimitedFeeDialog(self.context, cti, self._label(), parent=self)
+            dialog.accepted.connect(self.reload)
+            self.cti_dialog = dialog
+            dialog.open()
+
+    def convert(self) -> None:
+        from cmdesk.ui.distribuidores import convert_client
+
+        if self._client() is not None:
+            self.convert_dialog = convert_client(self.context, self.client_id, self)
+
     def add_interaction(self) -> None:
         text = self.interaction_text.toPlainText().strip()
         self.interaction_error.setVisible(False)
@@ -574,7 +661,7 @@ class ClientDetailWindow(QDialog):
     def _licenses_made(self, items: list[dict[str, Any]]) -> None:
         self.generate.setEnabled(True)
         self._license_text(
-            tr("Se generaron {n} licencias, válidas por un año.").format(n=len(items))
+            tr("Se generaron {n} licencias, válidas por un año.").format(n=fmt.number(len(items)))
             if len(items) != 1
             else tr("Se generó 1 licencia, válida por un año."),
             error=False,

@@ -264,6 +264,12 @@ class ClientsPage(TabPage):
         """Read the view again with the search box and filters as they are now."""
         self.search_timer.stop()
         query = self.current_query()
+        filtered = bool(self.search.text().strip()) or query != client_query("", sort=query.sort or "name")
+        self.view.empty_text = (  # type: ignore[attr-defined]
+            tr("Ningún cliente coincide con la búsqueda o el filtro.")
+            if filtered
+            else tr("Aún no tiene clientes: agréguelos con «Agregar cliente».")
+        )
         if query != self.model.query or not self._started:
             self._started = True
             self.model.set_query(query)
@@ -468,6 +474,9 @@ class ClientsPage(TabPage):
                 "statement"
             )
             menu.addAction(tr("Historial…"), lambda: self.open_history(one.id)).setObjectName("history")
+            menu.addAction(
+                tr("Convertir cliente en distribuidor…"), lambda: self.open_convert(one.id)
+            ).setObjectName("convert")
         return menu
 
     def open_history(self, client_id: str) -> Any:
@@ -524,6 +533,12 @@ class ClientsPage(TabPage):
         session = self.context.session
         cache = session.cache if session is not None else None
         return cache.get("client", client_id) if cache is not None else None
+
+    def open_convert(self, client_id: str) -> Any:
+        """«Convertir cliente en distribuidor» (the manual's Distribuidores chapter), for this client."""
+        from cmdesk.ui.distribuidores import convert_client
+
+        return self._keep(convert_client(self.context, client_id, self))
 
     def open_form(self, client_id: str | None) -> Any:
         from cmdesk.ui.clientes.client_form import ClientForm
@@ -601,7 +616,12 @@ class ClientsPage(TabPage):
             inform(
                 self,
                 tr("Exportar clientes"),
-                tr("Se exportaron {n} clientes a {path}.").format(n=fmt.number(count), path=str(path)),
+                fmt.counted(
+                    count,
+                    tr("Se exportó 1 cliente a {path}."),
+                    tr("Se exportaron {n} clientes a {path}."),
+                    path=str(path),
+                ),
             )
 
         def failed(error: BaseException) -> None:

@@ -42,7 +42,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui.compras import actions
 from cmdesk.ui.compras.renewal import RenewalDialog, renewed_text
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import Notice, hbox, push_button, vbox
+from cmdesk.ui.kit.forms import Notice, dim, hbox, push_button, vbox
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import Column, PagedTableModel, Query, fit_columns, make_table
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -80,7 +80,7 @@ class PackagesTab(QWidget):
         self.empty = QLabel(
             tr("El catálogo aún no se ha descargado; se obtiene al conectarse con el servidor."), self
         )
-        self.empty.setEnabled(False)
+        dim(self.empty)
         self.empty.setWordWrap(True)
         self.quantity = QSpinBox(self)
         self.quantity.setObjectName("quantity")

@@ -226,7 +226,7 @@ class DistributorsPage(TabPage):
                 self,
                 tr(
                     "Con Multinivel administra su propia red de distribuidores; "
-                    "cada uno entra al portal como usted."
+                    "cada uno trabaja con su propia Cuenta Maestra, como usted."
                 ),
             ),
             1,
@@ -312,7 +312,9 @@ class DistributorsPage(TabPage):
     def _loaded(self) -> None:
         count = self.model.rowCount()
         more = "+" if self.model.canFetchMore() else ""
-        self.summary.setText(tr("{n}{more} distribuidores").format(n=fmt.number(count), more=more))
+        self.summary.setText(
+            fmt.counted(count, tr("1{more} distribuidor"), tr("{n}{more} distribuidores"), more=more)
+        )
         self._update_buttons()
 
     def selected(self) -> Mapping[str, Any] | None:

@@ -41,7 +41,7 @@ from cmdesk.ui.facturacion.dialogs import (
 )
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.export import export_button
-from cmdesk.ui.kit.forms import Notice, hbox, push_button, vbox
+from cmdesk.ui.kit.forms import Notice, dim, hbox, push_button, vbox
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import (
     Column,
@@ -121,7 +121,7 @@ class SalesTab(QWidget):
         self.clients_view.selectionModel().selectionChanged.connect(lambda *_: self._client_chosen())
         left_layout.addWidget(self.clients_view, 1)
         self.empty = QLabel(tr("No hay ventas pendientes de facturar."), left)
-        self.empty.setEnabled(False)
+        dim(self.empty)
         self.empty.hide()
         left_layout.addWidget(self.empty)
 
@@ -218,7 +218,12 @@ class SalesTab(QWidget):
         chosen = self.sales.checked_rows()
         total = sum(int(r.get("amount_cents") or 0) for r in chosen)
         self.total.setText(
-            tr("Total: {total} ({n} seleccionadas)").format(total=fmt.money(total), n=fmt.number(len(chosen)))
+            fmt.counted(
+                len(chosen),
+                tr("Total: {total} (1 seleccionada)"),
+                tr("Total: {total} ({n} seleccionadas)"),
+                total=fmt.money(total),
+            )
         )
         self.invoice_button.setEnabled(bool(chosen))
         has_rows = self.sales.rowCount() > 0

@@ -25,7 +25,7 @@ from cmdesk.services.api_client import ApiError
 from cmdesk.ui import locale as fmt
 from cmdesk.ui import translator
 from cmdesk.ui.herramientas import actions
-from cmdesk.ui.kit.forms import ERROR_STYLE, hbox, heading, money_value, push_button
+from cmdesk.ui.kit.forms import ERROR_STYLE, dim, hbox, heading, money_value, push_button
 from cmdesk.ui.kit.messages import error_text, field_errors
 from cmdesk.ui.tabs import AppContext, TabPage
 
@@ -81,12 +81,12 @@ class SettingsPage(TabPage):
             column.addWidget(box)
             note = QLabel(notes[box.objectName()], holder)
             note.setWordWrap(True)
-            note.setEnabled(False)
+            dim(note)
             note.setContentsMargins(24, 0, 0, 0)
             column.addWidget(note)
             form.addRow(self._with_error(box.objectName(), holder, group))
         footnote = QLabel(tr("*PCC (Panel de Control de Cliente)"), group)
-        footnote.setEnabled(False)
+        dim(footnote)
         form.addRow(footnote)
         self.edit_button = push_button(tr("Editar"), self, "editSettings", self.edit)
         self.save_button = push_button(tr("Guardar"), self, "saveSettings", self.save)
@@ -97,7 +97,10 @@ class SettingsPage(TabPage):
             heading(
                 tr("Configuraciones globales"),
                 self,
-                tr("Administre las configuraciones globales sobre el portal."),
+                tr(
+                    "La configuración general de su Cuenta Maestra: precio de timbres a granel y compras "
+                    "de sus clientes."
+                ),
             )
         )
         layout.addWidget(group)

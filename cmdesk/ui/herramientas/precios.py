@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -155,6 +156,10 @@ class PricesPage(TabPage):
         self.model = PagedTableModel(context, COLUMNS, actions.load_packages, parent=self)
         self.table = make_table(self.model, self, widths=(9, 11, 18, 14, 14, 40))
         self.table.doubleClicked.connect(lambda *_: self.edit())
+        # Supr/Del on a selected package asks to delete it, like «Eliminar».
+        self.delete_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)
+        self.delete_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        self.delete_shortcut.activated.connect(self.delete)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
         self.add_button = push_button(tr("Agregar…"), self, "addPackage", self.add)
         self.edit_button = push_button(tr("Modificar…"), self, "editPackage", self.edit)

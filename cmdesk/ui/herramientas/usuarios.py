@@ -1,5 +1,5 @@
 """Herramientas → Usuarios (manual, "Administración de usuarios"): the people with access to the
-account (ID usuario, Nombre, Correo, Teléfono, "Master User"), Nuevo usuario (e-mail and mobile, then
+account (ID usuario, Nombre, Correo, Teléfono, "Usuario maestro"), Nuevo usuario (e-mail and mobile, then
 Agregar usuario) and Eliminar (never the master: the server says why).
 
 Granting and removing access is done online (`herramientas.actions`), and only by an administrator

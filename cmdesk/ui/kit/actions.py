@@ -390,7 +390,7 @@ class CommandWatcher(QObject):
         box.setWindowTitle(tr("Operación rechazada"))
         box.setText(text)
         box.setInformativeText(details.strip())
-        panel = box.addButton(tr("Ver comandos pendientes"), QMessageBox.ButtonRole.ActionRole)
+        panel = box.addButton(tr("Ver operaciones pendientes"), QMessageBox.ButtonRole.ActionRole)
         box.addButton(tr("Cerrar"), QMessageBox.ButtonRole.RejectRole)
         panel.clicked.connect(self._open_panel)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

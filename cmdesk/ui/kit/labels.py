@@ -33,7 +33,7 @@ def items(table: Mapping[str, str]) -> list[tuple[str, str]]:
 
 
 def role(value: object) -> str:
-    """Master User, Administrador, Operador."""
+    """Usuario maestro, Administrador, Operador."""
     return name(names.ROLES, value)
 
 

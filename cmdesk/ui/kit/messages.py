@@ -184,7 +184,7 @@ ADVICE: Mapping[str, str] = {
         CONTEXT, "Ya existe un registro con esos datos. Revise la información y descarte la operación."
     ),
     "account_blocked": QT_TRANSLATE_NOOP(
-        CONTEXT, "La cuenta está bloqueada. Actívela y pulse «Reintentar con nueva clave»."
+        CONTEXT, "La cuenta está bloqueada. Actívela y pulse «Reintentar»."
     ),
     "feature_not_contracted": QT_TRANSLATE_NOOP(
         CONTEXT,
@@ -197,7 +197,7 @@ ADVICE: Mapping[str, str] = {
 }
 DEFAULT_ADVICE = QT_TRANSLATE_NOOP(
     CONTEXT,
-    "Corrija la causa y pulse «Reintentar con nueva clave», o descarte la operación si ya no la necesita.",
+    "Corrija la causa y pulse «Reintentar», o descarte la operación si ya no la necesita.",
 )
 
 

@@ -56,7 +56,7 @@ from cmdesk.services import downloads
 from cmdesk.services.downloads import DownloadManager, DownloadState, DownloadStatus, FileInfo
 from cmdesk.ui import tabs, translator
 from cmdesk.ui.kit.actions import Action
-from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.kit.forms import dim, hbox, vbox
 from cmdesk.ui.software import actions
 from cmdesk.ui.software.model import (
     ACTIONS_COLUMN,
@@ -316,7 +316,7 @@ class SoftwarePage(tabs.TabPage):
         self.empty = QLabel(tr("No hay productos de software. Sincronice para recibir el catálogo."), self)
         self.empty.setObjectName("empty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setEnabled(False)
+        dim(self.empty)
         self.empty.hide()
 
         self.folder_label = QLabel(self)

@@ -30,10 +30,11 @@ from cmdesk.domain.errors import DomainError
 from cmdesk.domain.identity import check_rfc, rfc_counter_text, rfc_warning
 from cmdesk.services.api_client import ApiError, OfflineError
 from cmdesk.ui import QT_TRANSLATE_NOOP
-from cmdesk.ui.kit.forms import FieldMessage, FormGrid, first_message, fit_later, hbox, vbox
+from cmdesk.ui.kit.forms import FieldMessage, FormGrid, dim, first_message, fit_later, hbox, vbox
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, tr
 from cmdesk.ui.timbrado.forms import ClientPicker, PasswordFields
+from cmdesk.ui.timbrado.unlimited import FeePayerBox
 
 if TYPE_CHECKING:
     from cmdesk.ui.kit.actions import AppContext
@@ -91,7 +92,7 @@ class CreateStampingAccountDialog(QDialog):
         self.kind_note = QLabel(self)
         self.kind_note.setObjectName("kindNote")
         self.kind_note.setWordWrap(True)
-        self.kind_note.setEnabled(False)
+        dim(self.kind_note)
 
         # Id
         self.choose_id = QCheckBox(tr("Elegir el Id (si no, el sistema asigna uno automático)"), self)
@@ -122,6 +123,10 @@ class CreateStampingAccountDialog(QDialog):
         self.rfc.textChanged.connect(self._rfc_changed)
         rfc_row = hbox((self.rfc, 1), self.rfc_counter)
 
+        # Cuota anual (ilimitada): charged when the account is created
+        self.fee = FeePayerBox(context, self)
+        self.fee.load(client_id)
+
         form = FormGrid()
         form.addRow(tr("Tipo de cuenta:"), kind_row)
         form.addRow("", self.kind_note)
@@ -144,7 +149,7 @@ class CreateStampingAccountDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
-        vbox(self, client_box, form, self.message, self.buttons)
+        vbox(self, client_box, form, self.fee, self.message, self.buttons)
         self.standard.toggled.connect(lambda _on: self._kind_changed())
         self._kind_changed()
         if not context.is_online():
@@ -160,6 +165,7 @@ class CreateStampingAccountDialog(QDialog):
     def _picked(self, client_id: str) -> None:
         self.client_id = client_id
         self.client_message.clear()
+        self.fee.load(client_id)
 
     def _id_toggled(self, on: bool) -> None:
         self.cti_id.setEnabled(on)
@@ -174,6 +180,7 @@ class CreateStampingAccountDialog(QDialog):
         unlimited = self.kind == "unlimited"
         for widget in (self.rfc, self.rfc_label, self.rfc_counter):
             widget.setEnabled(unlimited)
+        self.fee.setVisible(unlimited)
         if not unlimited:
             self.rfc.clear()
             self.rfc_message.clear()
@@ -181,8 +188,8 @@ class CreateStampingAccountDialog(QDialog):
         self.kind_note.setText(
             tr(
                 "Sin saldo de timbres: emite cualquier cantidad de CFDI. Está sujeta a un pago anual en "
-                "puntos y puede abrirse a cualquier RFC emisor o restringirse a uno. Sólo las aplicaciones "
-                "de Induxsoft V10 o posteriores y FactuDesk Web timbran con ella."
+                "puntos, que se cobra al crearla, y puede abrirse a cualquier RFC emisor o restringirse a "
+                "uno. Sólo las aplicaciones de Induxsoft V10 o posteriores y FactuDesk Web timbran con ella."
             )
             if unlimited
             else tr("Maneja un saldo de timbres: cada CFDI timbrado descuenta un timbre.")
@@ -206,6 +213,8 @@ class CreateStampingAccountDialog(QDialog):
             self.client_message.set_error(tr("Seleccione el cliente."))
             ok = False
         values: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "unlimited":
+            values["fee_payer"] = self.fee.payer
         if self.choose_id.isChecked():
             try:
                 values["id"] = check_cti_id(self.cti_id.text(), "id")
@@ -249,6 +258,7 @@ class CreateStampingAccountDialog(QDialog):
             password_confirmation=values["password_confirmation"],
             id=values.get("id"),
             rfc_restriction=values.get("rfc_restriction"),
+            fee_payer=values.get("fee_payer"),
             parent=self,
         ).success(self._created).failure(self._failed).run()
 
@@ -279,6 +289,11 @@ class CreateStampingAccountDialog(QDialog):
             elif name == "rfc_restriction":
                 self.rfc_message.set_error(message)
                 shown = True
+        if error.code == "insufficient_balance":
+            self.fee.message.set_error(
+                error.detail + " " + tr("No se creó la cuenta: elija quién paga o compre puntos.")
+            )
+            return
         if error.code == "duplicate":
             self.choose_id.setChecked(True)
             self.id_message.set_error(error.detail)

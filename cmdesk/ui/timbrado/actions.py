@@ -94,6 +94,21 @@ def reset_password(
     return online(context, commands.reset_stamping_password, cti_id, parent=parent, label=label, **fields)
 
 
+def pay_unlimited_fee(
+    context: AppContext, cti_id: str, *, payer: str, years: int = 1, parent: QWidget | None = None
+) -> Action:
+    """Pagar / renovar la cuota anual de una CTI ilimitada (online: the server says until when)."""
+    label = tr("Pagando la cuota anual")
+    return online(
+        context, commands.pay_unlimited_fee, cti_id, payer=payer, years=years, parent=parent, label=label
+    )
+
+
+def fetch_catalog(context: AppContext) -> Action:
+    """Induxsoft's catalog, downloaded again (it says what a year of an unlimited CTI costs)."""
+    return online(context, commands.fetch_catalog, label=tr("Consultando el catálogo"))
+
+
 def fetch_usage(context: AppContext, items: Sequence[tuple[str, int | None]]) -> Action:
     """The daily usage of CTIs (id, issued count now), fetched and kept in the cache."""
     return online(
@@ -111,6 +126,11 @@ def transfer_info(
     session = context.session
     outbox = session.outbox if session is not None else None
     return read(context, commands.transfer_info, outbox, target_type, target_id, list(client_ids))
+
+
+def unlimited_fee_info(context: AppContext, client_id: str | None) -> Action:
+    """The unlimited fee in points and the points of the client and of the distributor."""
+    return read(context, commands.unlimited_fee_info, client_id)
 
 
 def search_clients(context: AppContext, text: str) -> Action:

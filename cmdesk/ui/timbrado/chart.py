@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QButtonGroup, QLabel, QRadioButton, QWidget
 
 from cmdesk.domain import usage
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import hbox, vbox
+from cmdesk.ui.kit.forms import dim, hbox, vbox
 from cmdesk.ui.timbrado.common import client_text, tr
 from cmdesk.ui.timbrado.model import CtiRow
 
@@ -159,7 +159,7 @@ class ConsumptionPanel(QWidget):
         self.figures.setObjectName("chartFigures")
         self.note = QLabel(self)
         self.note.setObjectName("chartNote")
-        self.note.setEnabled(False)
+        dim(self.note)
         self.note.setWordWrap(True)
         self.chart = ConsumptionChart(self)
         self.days30 = QRadioButton(tr("30 días"), self)

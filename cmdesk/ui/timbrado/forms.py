@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain.passwords import PASSWORD_MIN_LENGTH, password_problems
-from cmdesk.ui.kit.forms import FieldMessage, FormGrid, vbox
+from cmdesk.ui.kit.forms import FieldMessage, FormGrid, dim, vbox
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import client_text, tr
 
@@ -49,7 +49,7 @@ class PasswordFields(QObject):
         self.hint = QLabel(
             tr("Al menos {n} caracteres, con letras y números.").format(n=PASSWORD_MIN_LENGTH), parent
         )
-        self.hint.setEnabled(False)
+        dim(self.hint)
         self.password.textChanged.connect(self._live)
         self.confirm.textChanged.connect(self._live)
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QWidget
 
 from cmdesk.domain import clock
 from cmdesk.domain.forecast import RiskBand
+from cmdesk.domain.unlimited import can_stamp
 from cmdesk.services.outbox import TO_PUSH
 from cmdesk.services.server_info import server_now
 from cmdesk.ui import QT_TRANSLATE_NOOP
@@ -38,6 +39,7 @@ from cmdesk.ui.timbrado.common import (
     tr,
     usage_figures,
 )
+from cmdesk.ui.timbrado.unlimited import fee_problem, fee_text
 
 if TYPE_CHECKING:
     from cmdesk.services.cache import Cache
@@ -134,6 +136,12 @@ COLUMNS: tuple[Column, ...] = (
         tooltip=QT_TRANSLATE_NOOP(CONTEXT, "CFDI emitidos (timbres usados)"),
     ),
     _column("balance", QT_TRANSLATE_NOOP(CONTEXT, "Saldo"), _balance, "balance", align=RIGHT),
+    _column(
+        "paid_until",
+        QT_TRANSLATE_NOOP(CONTEXT, "Pagada hasta"),
+        lambda r: fee_text(r.kind, r.data.get("paid_until"), short=True),
+        tooltip=QT_TRANSLATE_NOOP(CONTEXT, "Cuentas ilimitadas: hasta cuándo está pagada su cuota anual"),
+    ),
     _column(
         "cpd",
         QT_TRANSLATE_NOOP(CONTEXT, "C.P.D."),
@@ -262,6 +270,8 @@ class StampingAccountsModel(PagedTableModel):
             key = COLUMNS[column].key
             if key == "active" and not cti.active:
                 return QColor("#d32f2f")
+            if key == "paid_until" and not can_stamp(cti.kind, cti.data.get("paid_until"), server_now()):
+                return QColor("#d32f2f")
             if key == "dr":
                 return forecasts.risk_color(cti.data.get("risk"))
         return None
@@ -278,6 +288,11 @@ class StampingAccountsModel(PagedTableModel):
             lines.append(self._texts[row][COLUMN_KEYS.index("client")])
         elif column.key == "active":
             lines.append(tr("Doble clic para bloquear o reactivar la cuenta."))
+        elif column.key == "paid_until" and cti.kind == "unlimited":
+            lines.append(
+                fee_problem(cti.kind, cti.data.get("paid_until"))
+                or tr("Doble clic para renovar la cuota anual.")
+            )
         if cti.is_pending:
             lines.append(tr("Pendiente de enviar al servidor:"))
             lines.extend(f"• {text}" for text in cti.pending)

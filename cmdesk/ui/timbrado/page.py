@@ -23,11 +23,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPoint,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -35,6 +43,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -44,7 +54,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
 from cmdesk.ui.kit import forecasts
 from cmdesk.ui.kit.export import export_button
-from cmdesk.ui.kit.forms import WARNING_STYLE, hbox, vbox
+from cmdesk.ui.kit.forms import WARNING_STYLE, dim, hbox, vbox
 from cmdesk.ui.kit.messages import add_reason, reason_of
 from cmdesk.ui.kit.table import make_table
 from cmdesk.ui.timbrado import actions
@@ -55,6 +65,7 @@ from cmdesk.ui.timbrado.import_dialog import ImportDialog
 from cmdesk.ui.timbrado.model import COLUMN_KEYS, CtiRow, StampingAccountsModel
 from cmdesk.ui.timbrado.sales_dialogs import AutoSaleDialog, BulkTransferDialog
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
+from cmdesk.ui.timbrado.unlimited import UnlimitedFeeDialog, paid_text
 from cmdesk.ui.timbrado.usage_fetch import UsageFetcher
 
 if TYPE_CHECKING:
@@ -62,6 +73,15 @@ if TYPE_CHECKING:
 
 DEACTIVATE_QUESTION = "¿Realmente desea desactivar la cuenta?"
 REACTIVATE_QUESTION = "¿Realmente desea reactivar la cuenta?"
+
+
+class ElideRight(QStyledItemDelegate):
+    """A column whose text keeps its beginning when cut (the client: «[NIC] name…»), while the view
+    cuts CTI ids in the middle."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Any) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight  # type: ignore[attr-defined]
 
 
 class TimbradoPage(tabs.TabPage):
@@ -105,6 +125,7 @@ class TimbradoPage(tabs.TabPage):
             ("block", tr("Bloquear"), lambda: self.set_active(False)),
             ("reactivate", tr("Reactivar"), lambda: self.set_active(True)),
             ("reset", tr("Restablecer contraseña"), self.reset_password),
+            ("fee", tr("Pagar cuota anual"), self.pay_fee),
         ]
         actions_row = QHBoxLayout()
         actions_row.setSpacing(6)
@@ -117,6 +138,10 @@ class TimbradoPage(tabs.TabPage):
             button.setObjectName(f"button_{name}")
             button.clicked.connect(action.trigger)
             self.buttons[name] = button
+            if name == "fee":
+                # Of one unlimited CTI only: in the context menu and on double-click (its row says
+                # when it is due), not one more grey button in a row that must fit 1024 px.
+                button.hide()
             actions_row.addWidget(button)
         actions_row.addStretch(1)
 
@@ -130,6 +155,10 @@ class TimbradoPage(tabs.TabPage):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(self._double_clicked)
+        # Enter on a row does what a double-click does (the mouse's own goes through doubleClicked).
+        self.view.activated.connect(
+            lambda index: self._double_clicked(index) if not self.view.underMouse() else None
+        )
         header = self.view.horizontalHeader()
         header.setStretchLastSection(False)
         header.sortIndicatorChanged.connect(self._sort_indicator_changed)
@@ -137,14 +166,14 @@ class TimbradoPage(tabs.TabPage):
         self.empty = QLabel(self)
         self.empty.setObjectName("empty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setEnabled(False)
+        dim(self.empty)
         self.empty.setWordWrap(True)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.empty)
 
         self.legend = QLabel(tr("*C.P.D. = Consumo Promedio Diario    *D.R. = Días Restantes"), self)
-        self.legend.setEnabled(False)
+        dim(self.legend)
         self.pending_legend = QLabel(
             tr("Filas en ámbar: operaciones pendientes de enviar (pase el puntero sobre ellas para verlas)."),
             self,
@@ -243,6 +272,7 @@ class TimbradoPage(tabs.TabPage):
             "dr": "0,000",
             "credited": "000,000",
             "issued": "000,000",
+            "paid_until": "00/00/0000",
         }
         header = self.view.horizontalHeader()
         for i, key in enumerate(COLUMN_KEYS):
@@ -250,9 +280,20 @@ class TimbradoPage(tabs.TabPage):
             sample = "00/00/0000" if key.endswith("_at") else samples.get(key, "")
             width = max(metrics.horizontalAdvance(title), metrics.horizontalAdvance(sample)) + pad
             self.view.setColumnWidth(i, width)
-        header.setSectionResizeMode(COLUMN_KEYS.index("client"), QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(metrics.horizontalAdvance("0000") + pad)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setItemDelegateForColumn(COLUMN_KEYS.index("client"), ElideRight(self.view))
+        self.view.viewport().installEventFilter(self)
+        self._fit_client()
+
+    def _fit_client(self) -> None:
+        """The client's column takes the room the others leave, but never less than a readable
+        «[NIC] name» (about 26 characters): on a narrow screen the table scrolls sideways instead."""
+        client = COLUMN_KEYS.index("client")
+        others = sum(self.view.columnWidth(i) for i in range(len(COLUMN_KEYS)) if i != client)
+        readable = self.view.fontMetrics().horizontalAdvance("[200000] Comercializadora del Sur") + 16
+        room = self.view.viewport().width() - others
+        self.view.setColumnWidth(client, max(readable, room))
 
     def _risk_chosen(self) -> None:
         """The Riesgo filter: the model picks the band's order; the header's arrow follows it."""
@@ -286,6 +327,10 @@ class TimbradoPage(tabs.TabPage):
         last = count - 1 if last < 0 else last
         return [self.model.row(i) for i in range(first, min(last, count - 1) + 1)]
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_client()  # the table's own width changed (the window, the splitter)
+        return super().eventFilter(watched, event)
 
     # ---- selection ----------------------------------------------------------------------------------------
 
@@ -359,6 +404,7 @@ class TimbradoPage(tabs.TabPage):
             "block": any(r.active for r in rows),
             "reactivate": any(not r.active for r in rows),
             "reset": one,
+            "fee": one and rows[0].kind == "unlimited",
         }
         tips = {
             "transfer": tr("Seleccione una cuenta de timbrado estándar."),
@@ -366,6 +412,7 @@ class TimbradoPage(tabs.TabPage):
             "bulk": tr("Seleccione una o varias cuentas estándar."),
             "auto_sale": tr("Seleccione una o varias cuentas estándar."),
             "reset": tr("Seleccione una cuenta."),
+            "fee": tr("Seleccione una cuenta ilimitada: su cuota anual se paga en puntos."),
         }
         for name, action in self.actions_by_name.items():
             action.setEnabled(enabled[name])
@@ -383,6 +430,7 @@ class TimbradoPage(tabs.TabPage):
             "block",
             "reactivate",
             "reset",
+            "fee",
             None,
             "create",
         ):
@@ -419,6 +467,9 @@ class TimbradoPage(tabs.TabPage):
         elif row.kind == "standard":
             self.select_ids([row.id])
             self.transfer_stamps()
+        else:
+            self.select_ids([row.id])
+            self.pay_fee()
 
     # ---- messages -------------------------------------------------------------------------------------
 
@@ -563,6 +614,19 @@ class TimbradoPage(tabs.TabPage):
         actions.set_active(self.context, ids, active, reason=reason, parent=self).success(
             lambda result: self._queued(result, self.context.is_online())
         ).failure(lambda e: self.show_notice(str(e))).run()
+
+    def pay_fee(self) -> UnlimitedFeeDialog | None:
+        """Pagar (o renovar) la cuota anual de la CTI ilimitada seleccionada."""
+        rows = [r for r in self.selected_rows() if r.kind == "unlimited"]
+        if len(rows) != 1:
+            return None
+        row = rows[0]
+        dialog = UnlimitedFeeDialog(
+            self.context, row.data, client_text(row.data.get("client_nic"), row.client_name), parent=self
+        )
+        dialog.accepted.connect(lambda: self.show_notice(paid_text(dialog.answer or {})))
+        self._open(dialog)
+        return dialog
 
     def reset_password(self) -> ResetPasswordDialog | None:
         rows = self.selected_rows()

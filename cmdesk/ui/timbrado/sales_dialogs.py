@@ -30,6 +30,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
@@ -42,14 +43,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain.amounts import MAX_QUANTITY
+from cmdesk.domain.amounts import MAX_QUANTITY, sale_amount_problem
 from cmdesk.domain.errors import DomainError
 from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import forecasts
-from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, first_message, hbox, vbox
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, dim, first_message, hbox, vbox
 from cmdesk.ui.kit.table import RIGHT, Column
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, queued_text, tr
@@ -403,11 +404,15 @@ class _SalesDialog(QDialog):
         self.left_out.setEnabled(False)
         if left_out:
             self.left_out.setText(
-                tr("Se omitieron {n} cuentas ilimitadas: no tienen saldo de timbres.").format(n=left_out)
+                fmt.counted(
+                    left_out,
+                    tr("Se omitió 1 cuenta ilimitada: no tiene saldo de timbres."),
+                    tr("Se omitieron {n} cuentas ilimitadas: no tienen saldo de timbres."),
+                )
             )
         self.left_out.setVisible(bool(left_out))
         self.legend = QLabel(tr("*C.P.D. = Consumo Promedio Diario    *D.R. = Días Restantes"), self)
-        self.legend.setEnabled(False)
+        dim(self.legend)
         self.message = FieldMessage(self, "formMessage")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -494,12 +499,17 @@ class BulkTransferDialog(_SalesDialog):
         warning.setStyleSheet(WARNING_STYLE + " font-weight: bold;")
         warning.setWordWrap(True)
         comments_row = hbox(QLabel(tr("Comentarios:"), self), (self.comments, 1))
+        # Never a silent sale of $0.00: each row has its amount, or the whole transfer is «Sin cargo».
+        self.no_charge = QCheckBox(tr("Sin cargo (no son ventas: no quedan por facturar)"), self)
+        self.no_charge.setObjectName("noCharge")
+        self.no_charge.toggled.connect(lambda _on: self._update())
         vbox(
             self,
             self.available_label,
             (self.table, 1),
             self.legend,
             self.left_out,
+            self.no_charge,
             self.totals,
             self.balance_warning,
             comments_row,
@@ -517,6 +527,8 @@ class BulkTransferDialog(_SalesDialog):
         return sum(int(r.values.get("quantity") or 0) for r in self.model.included())
 
     def total_cents(self) -> int:
+        if self.no_charge.isChecked():
+            return 0
         return sum(int(r.values.get("amount_cents") or 0) for r in self.model.included())
 
     def _update(self) -> None:
@@ -529,9 +541,11 @@ class BulkTransferDialog(_SalesDialog):
         quantity, cents = self.total_quantity(), self.total_cents()
         base, iva = split_iva(cents)
         self.totals.setText(
-            tr("Total: {q} timbres a {n} cuentas · Importe: {total} (base {base} + IVA {iva})").format(
+            fmt.counted(
+                len(included),
+                tr("Total: {q} timbres a 1 cuenta · Importe: {total} (base {base} + IVA {iva})"),
+                tr("Total: {q} timbres a {n} cuentas · Importe: {total} (base {base} + IVA {iva})"),
                 q=fmt.number(quantity),
-                n=fmt.number(len(included)),
                 total=fmt.money(cents),
                 base=fmt.money(base),
                 iva=fmt.money(iva),
@@ -548,10 +562,13 @@ class BulkTransferDialog(_SalesDialog):
         else:
             self.balance_warning.hide()
 
-    @staticmethod
-    def _check(row: SaleRow) -> dict[str, str]:
+    def _check(self, row: SaleRow) -> dict[str, str]:
         if int(row.values.get("quantity") or 0) < 1:
             return {"quantity": tr("Indique una cantidad mayor que cero (o excluya la cuenta).")}
+        no_charge = self.no_charge.isChecked()
+        cents = 0 if no_charge else int(row.values.get("amount_cents") or 0)
+        if problem := sale_amount_problem(cents, no_charge):
+            return {"amount_cents": tr(problem)}
         return {}
 
     def submit(self) -> None:
@@ -567,14 +584,16 @@ class BulkTransferDialog(_SalesDialog):
             )
             return
         comments = self.comments.text().strip()
+        no_charge = self.no_charge.isChecked()
         items = [
             {
                 "asset": "stamps",
                 "target_type": "stamping_account",
                 "target_id": r.cti.id,
                 "quantity": int(r.values["quantity"]),
-                "amount_cents": int(r.values.get("amount_cents") or 0),
+                "amount_cents": 0 if no_charge else int(r.values.get("amount_cents") or 0),
                 "comments": comments,
+                "no_charge": no_charge,
             }
             for r in self.model.included()
         ]

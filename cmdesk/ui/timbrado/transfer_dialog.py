@@ -13,7 +13,8 @@ take), the recipient (NIC, name, RFC and, for a CTI, the account that will stamp
 amount charged with IVA included (16%: its base and IVA parts shown with `cmdesk.domain.money`),
 comments, and the manual's warning that the process can't be cancelled or undone. The amount starts
 as quantity × the client's bulk stamp price (or the global one; a point is worth a peso) until the user
-types one.
+types one; with no price above $0.00 it starts empty. A transfer is a sale with an amount, or the
+user ticks «Sin cargo» (no sale, nothing to invoice): a sale of $0.00 is never proposed nor sent.
 
 Accepting queues ONE `transfer` command (`actions.transfer`) and sends it at once when online; offline
 it stays pending (the Timbrado table marks the CTI). The server decides: a quantity above the cached
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -40,13 +42,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cmdesk.domain.amounts import MAX_QUANTITY, POINT_PRICE_CENTS, QUANTITY_MESSAGE
+from cmdesk.domain.amounts import MAX_QUANTITY, POINT_PRICE_CENTS, QUANTITY_MESSAGE, sale_amount_problem
 from cmdesk.domain.errors import DomainError
 from cmdesk.domain.money import parse_mxn, split_iva
 from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, FormGrid, first_message, fit_later, hbox, vbox
+from cmdesk.ui.kit.forms import (
+    WARNING_STYLE,
+    FieldMessage,
+    FormGrid,
+    dim,
+    first_message,
+    fit_later,
+    hbox,
+    vbox,
+)
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, client_text, tr
 
@@ -147,11 +158,14 @@ class TransferDialog(QDialog):
         self.quantity_message = FieldMessage(sale, "quantityMessage")
         self.amount = QLineEdit(sale)
         self.amount.setObjectName("amount")
-        self.amount.setPlaceholderText("$0.00")
+        self.amount.setPlaceholderText(tr("Importe de la venta"))
         self.amount.setMinimumWidth(160)
+        self.no_charge = QCheckBox(tr("Sin cargo (no es una venta: no queda por facturar)"), sale)
+        self.no_charge.setObjectName("noCharge")
+        self.no_charge.toggled.connect(self._no_charge_toggled)
         self.amount_parts = QLabel(sale)
         self.amount_parts.setObjectName("amountParts")
-        self.amount_parts.setEnabled(False)
+        dim(self.amount_parts)
         self.amount_message = FieldMessage(sale, "amountMessage")
         self.comments = QLineEdit(sale)
         self.comments.setObjectName("comments")
@@ -170,7 +184,7 @@ class TransferDialog(QDialog):
         self.quantity_label = QLabel(sale)
         form.addRow(self.quantity_label, self.quantity)
         form.addRow("", self.quantity_message)
-        amount_row = hbox(self.amount, None)
+        amount_row = hbox(self.amount, self.no_charge, None)
         form.addRow(tr("Importe (IVA incluido 16%):"), amount_row)
         form.addRow("", self.amount_parts)
         form.addRow("", self.amount_message)
@@ -341,8 +355,20 @@ class TransferDialog(QDialog):
                 ).format(n=fmt.number(self.available_quantity()))
             )
         price = self.unit_price()
-        if self._amount_auto and price is not None:
-            self.amount.setText(fmt.money(quantity * price) if quantity else "")
+        if self._amount_auto and not self.no_charge.isChecked():
+            # Never a proposed $0.00: without a price the user types the amount (or «Sin cargo»).
+            proposed = quantity * price if price else 0
+            self.amount.setText(fmt.money(proposed) if proposed else "")
+
+    def _no_charge_toggled(self, on: bool) -> None:
+        self.amount.setEnabled(not on)
+        self.amount_message.clear()
+        if on:
+            self.amount.clear()
+            self._amount_auto = True
+        else:
+            self._quantity_changed()
+            self.amount.setFocus()
 
     def _amount_edited(self) -> None:
         self._amount_auto = not self.amount.text().strip()
@@ -381,7 +407,12 @@ class TransferDialog(QDialog):
         if quantity < 1:
             self.quantity_message.set_error(tr(QUANTITY_MESSAGE))
             ok = False
-        cents = self.amount_cents()
+        no_charge = self.no_charge.isChecked()
+        cents = 0 if no_charge else self.amount_cents()
+        if cents is not None and (problem := sale_amount_problem(cents, no_charge)):
+            self.amount_message.set_error(tr(problem))
+            self.amount.setFocus()
+            cents = None
         ok = ok and cents is not None
         if not ok or cents is None:
             return
@@ -398,6 +429,7 @@ class TransferDialog(QDialog):
             quantity=quantity,
             amount_cents=cents,
             comments=self.comments.text().strip(),
+            no_charge=no_charge,
             parent=self,
         ).success(self._queued).failure(self._failed).run()
 

@@ -40,6 +40,7 @@ JSON = b"application/json"
                 "quantity": 3,
                 "amount_cents": 0,
                 "comments": "",
+                "no_charge": None,
             },
         ),
         (
@@ -51,7 +52,28 @@ JSON = b"application/json"
                 "quantity": 1,
                 "amount_cents": 250,
                 "comments": "mes",
+                "no_charge": None,
             },
+        ),
+        (
+            b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 1, "no_charge": true}',
+            {
+                "asset": "stamps",
+                "target": {"type": "client", "id": "K"},
+                "quantity": 1,
+                "amount_cents": 0,
+                "comments": "",
+                "no_charge": True,
+            },
+        ),
+        # «Sin cargo» must be a JSON boolean or null: anything else is the route's to judge.
+        (
+            b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 1, "no_charge": 1}',
+            None,
+        ),
+        (
+            b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 1, "no_charge": "true"}',
+            None,
         ),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": "3"}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 3.0}', None),
@@ -61,7 +83,10 @@ JSON = b"application/json"
         (b'{"asset": "stamps", "target": {"type": "catalog", "id": "K"}, "quantity": 1}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": ""}, "quantity": 1}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K\\u0000"}, "quantity": 1}', None),
-        (b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 1, "comments": "\\ud800"}', None),
+        (
+            b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 1, "comments": "\\ud800"}',
+            None,
+        ),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K\\u0085"}, "quantity": 1}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K", "x": 1}, "quantity": 1}', None),
         (b'{"asset": "stamps", "target": {"type": "client", "id": "K"}, "quantity": 1, "extra": 1}', None),
@@ -142,6 +167,35 @@ def requests_of(w: dict[str, str]) -> list[tuple[str, dict[str, Any] | str, str 
         ("/v1/transfers/bulk", {"items": [ok, {**ok, "quantity": 1}]}, "b1", "good", False),
         ("/v1/transfers/bulk", {"items": [ok, {**ok, "quantity": 100}]}, "b2", "good", False),
         ("/v1/transfers", ok, "k11", "logged_out", True),  # 401: the session ended
+        # Issue 14: «Sin cargo» or a sale with an amount. A sale of $0.00 (or «Sin cargo» with an amount)
+        # is handed to the general path, which refuses it and keeps the refusal with the key.
+        ("/v1/transfers", {**ok, "amount_cents": 0, "no_charge": False}, "n1", "good", False),  # 422
+        ("/v1/transfers", {**ok, "amount_cents": 0, "no_charge": False}, "n1", "good", False),  # stored
+        ("/v1/transfers", {**ok, "no_charge": True}, "n2", "good", False),  # 422
+        ("/v1/transfers", {**ok, "no_charge": 1}, "n3", "good", False),  # 422: strict input
+        ("/v1/transfers", {**ok, "amount_cents": 0, "no_charge": True}, "n4", "good", True),  # 201
+        ("/v1/transfers", {**ok, "amount_cents": 0, "no_charge": True}, "n4", "good", True),  # replayed
+        ("/v1/transfers", {**ok, "amount_cents": 0}, "n4", "good", True),  # 409: another request
+        ("/v1/transfers", {**ok, "no_charge": False}, "n5", "good", True),  # 201: a sale
+        (
+            "/v1/transfers/bulk",
+            {
+                "items": [
+                    {**ok, "amount_cents": 0, "no_charge": True},
+                    {**ok, "amount_cents": 0, "no_charge": False},
+                ]
+            },
+            "b3",
+            "good",
+            False,
+        ),  # 422 sale_amount_required, items[1]
+        (
+            "/v1/transfers/bulk",
+            {"items": [{**ok, "amount_cents": 0, "no_charge": True}]},
+            "b4",
+            "good",
+            False,
+        ),
     ]
 
 
@@ -214,7 +268,17 @@ def test_every_path_answers_alike(
             results[(fast, lane)] = run(client, w)
     assert results[(True, True)] == results[(True, False)] == results[(False, False)]
     statuses = [status for status, *_ in results[(True, True)]]
-    assert statuses == [201, 201, 409, 409, 409, 404, 422, 201, 422, 422, 401, 401, 422, 422, 201, 409, 401]
+    assert statuses == [
+        201, 201, 409, 409, 409, 404, 422, 201, 422, 422, 401, 401, 422, 422, 201, 409, 401,
+        422, 422, 422, 422, 201, 201, 409, 201, 422, 201,
+    ]  # fmt: skip
+    codes = [
+        json.loads(text).get("code") if text.startswith("{") else None
+        for _s, _k, text, _a in results[(True, True)]
+    ]
+    assert codes[17:19] == ["sale_amount_required"] * 2 and codes[19] == "validation_error"
+    assert codes[25] == "sale_amount_required" and "items[1].amount_cents" in results[(True, True)][25][2]
+    assert json.loads(results[(True, True)][21][2])["amount_cents"] == 0
     # The lane answered its plain requests itself, but the one whose session ended (the general path
     # answers it): only the others reached the route.
     singles = [r for r in requests_of(scenario(factory, 9)) if r[0] == "/v1/transfers"]

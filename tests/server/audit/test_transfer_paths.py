@@ -260,3 +260,91 @@ def test_a_blocked_account_is_refused_alike_on_every_path(
     assert all(other == first for other in others)
     assert {a[:4] for a in first} == {(403, "application/problem+json", "account_blocked", "Cuenta bloqueada")}
     assert {a[4] for a in first} == ({"expired"} if word == "vencida" else {None})
+
+
+def test_no_charge_and_the_sale_of_zero_alike_on_every_path(
+    engine: Engine, factory: db.SessionFactory, db_kind: str, tmp_path: Path
+) -> None:
+    """Issue 14 on every path (the lane, the fast path, the general path; SQLite's bulk in steps): a
+    sale of $0.00 (`no_charge` false) is refused with `sale_amount_required` and «Sin cargo» with an
+    amount with 422, moving nothing and writing no record, and the refusal stays with its key; «Sin
+    cargo», a sale and an older client's $0.00 transfer are applied, one record each, replayed alike."""
+    answers = {}
+    for fast, lane in paths(db_kind):
+        w = world(factory)
+        account_id = w["actor"].account_id
+        stamps = {"asset": "stamps", "target": {"type": "stamping_account", "id": w["cti"]}, "quantity": 2}
+        points = {"asset": "points", "target": {"type": "client", "id": w["client"]}, "quantity": 1}
+        with app_client(engine, tmp_path, fast, lane) as client:
+            headers = headers_of(client, w["email"])
+
+            def post(path: str, body: dict[str, Any], key: str) -> tuple[int, str | None, Any]:
+                r = client.post(path, json=body, headers={**headers, "Idempotency-Key": key})  # noqa: B023
+                got = r.json()
+                if r.status_code >= 400:
+                    return r.status_code, got["code"], sorted(e["field"] for e in got.get("errors", []))
+                movements = got.get("movements", [got])
+                return r.status_code, None, [(m["quantity"], m["amount_cents"]) for m in movements]
+
+            start = last_id(factory)
+            refused = [
+                post("/v1/transfers", {**stamps, "amount_cents": 0, "no_charge": False}, "zero"),
+                post("/v1/transfers", {**stamps, "amount_cents": 0, "no_charge": False}, "zero"),  # kept
+                post("/v1/transfers", {**points, "amount_cents": 300, "no_charge": True}, "charged"),
+                post(
+                    "/v1/transfers/bulk",
+                    {
+                        "items": [
+                            {**stamps, "no_charge": True},
+                            {**points, "amount_cents": 0, "no_charge": False},
+                        ]
+                    },
+                    "bulk-zero",
+                ),
+                post(
+                    "/v1/transfers/bulk",
+                    {"items": [{**stamps, "amount_cents": 5, "no_charge": True}]},
+                    "bulk-c",
+                ),
+            ]
+            assert records_after(factory, start) == []
+            with db.transaction(factory) as s:
+                moved = s.scalar(
+                    select(func.count()).select_from(Movement).where(Movement.account_id == account_id)
+                )
+            assert moved == 2  # the two grants of `world`
+            bulk_ok = {
+                "items": [{**stamps, "no_charge": True}, {**points, "amount_cents": 10, "no_charge": False}]
+            }
+            applied = [
+                post("/v1/transfers", {**stamps, "no_charge": True}, "free"),
+                post("/v1/transfers", {**stamps, "no_charge": True}, "free"),  # replayed
+                post("/v1/transfers", {**stamps, "amount_cents": 0}, "free"),  # another request: 409
+                post("/v1/transfers", {**points, "amount_cents": 450, "no_charge": False}, "sale"),
+                post("/v1/transfers", stamps, "older"),  # no `no_charge`: $0.00 reads as no charge
+                post("/v1/transfers/bulk", bulk_ok, "bulk-ok"),
+                post("/v1/transfers/bulk", bulk_ok, "bulk-ok"),  # replayed
+            ]
+            records = records_after(factory, start)
+            assert [r["action"] for r in records] == ["ledger.transfer"] * 3 + ["ledger.bulk_transfer"]
+            assert [r["after"]["amount_cents"] for r in records] == [0, 450, 0, 0]
+            answers[(fast, lane)] = (refused, applied)
+    first, *others = answers.values()
+    assert all(other == first for other in others)
+    refused, applied = first
+    assert refused == [
+        (422, "sale_amount_required", ["amount_cents"]),
+        (422, "sale_amount_required", ["amount_cents"]),
+        (422, "validation_error", ["amount_cents"]),
+        (422, "sale_amount_required", ["items[1].amount_cents"]),
+        (422, "validation_error", ["items[0].amount_cents"]),
+    ]
+    assert applied == [
+        (201, None, [(2, 0)]),
+        (201, None, [(2, 0)]),
+        (409, "idempotency_key_reused", []),
+        (201, None, [(1, 450)]),
+        (201, None, [(2, 0)]),
+        (201, None, [(2, 0), (1, 10)]),
+        (201, None, [(2, 0), (1, 10)]),
+    ]

@@ -97,7 +97,7 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     page = users(started_window)
     qtbot.waitUntil(lambda: page.model.rowCount() >= 2)
     master = page.model.row(0)
-    assert master["email"] == "demo@cmdesk.mx" and page.model.row_texts(0)[5] == "Master User"
+    assert master["email"] == "demo@cmdesk.mx" and page.model.row_texts(0)[5] == "Usuario maestro"
     click(qtbot, page.new_button)
     dialog = page.dialog
     assert isinstance(dialog, NewUserDialog)
@@ -133,7 +133,7 @@ def test_add_and_remove_users_never_the_master(qtbot: Any, started_window: MainW
     question = box(qtbot, page)
     click(qtbot, button(question, "yesButton"))
     text = answer(qtbot, page, "okButton", previous=question)
-    assert "No se puede eliminar al usuario maestro (Master User)" in text
+    assert "No se puede eliminar al usuario maestro" in text
     assert find(page, id=master["id"]) is not None
     # Anyone else can; a pending user's invitation is withdrawn.
     assert select_id(page.table, pending["id"])

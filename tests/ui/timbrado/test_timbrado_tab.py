@@ -123,6 +123,7 @@ def test_columns_and_cells_in_spanish(page: TimbradoPage) -> None:
         "Abonados",
         "Emitidos",
         "Saldo",
+        "Pagada hasta",
         "C.P.D.",
         "D.R.",
         "Activo",
@@ -665,7 +666,7 @@ def test_unlimited_ctis_are_left_out_of_the_sales(qtbot, page: TimbradoPage) -> 
     assert page.buttons["bulk"].isEnabled() and not page.buttons["transfer"].isEnabled()
     dialog = page.bulk_transfer()
     assert [r.cti.id for r in dialog.model.sale_rows] == [standard.id]
-    assert "1 cuentas ilimitadas" in dialog.left_out.text() or "cuentas ilimitadas" in dialog.left_out.text()
+    assert dialog.left_out.text() == "Se omitió 1 cuenta ilimitada: no tiene saldo de timbres."
 
 
 def test_rejection_message_box_buttons(qtbot, started_window: MainWindow, page: TimbradoPage) -> None:
@@ -678,7 +679,7 @@ def test_rejection_message_box_buttons(qtbot, started_window: MainWindow, page: 
         dialog.ok_button.click()
     box = watcher.last_message
     assert isinstance(box, QMessageBox)
-    panel_button = next(b for b in box.buttons() if b.text() == "Ver comandos pendientes")
+    panel_button = next(b for b in box.buttons() if b.text() == "Ver operaciones pendientes")
     panel_button.click()
     qtbot.waitUntil(
         lambda: started_window.pending_panel is not None and started_window.pending_panel.isVisible(),

@@ -136,7 +136,7 @@ def render_message(template: str, values: dict[str, str]) -> str:
 def _scope_target(session: Session, actor: Actor, scope: Any, scope_id: Any) -> str:
     if scope not in SCOPES:
         raise validation_error(
-            {"scope": "El alcance debe ser «account», «client», «stamping_account» u «own_balance»."}
+            {"scope": "El alcance debe ser la cuenta, un cliente, una cuenta de timbrado o el saldo propio."}
         )
     if scope in ("account", "own_balance"):
         return actor.account_id

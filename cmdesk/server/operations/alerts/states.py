@@ -94,7 +94,7 @@ def list_alerts(
     stmt = select(Alert).where(Alert.account_id == actor.account_id)
     if state is not None:
         if state not in STATES:
-            raise validation_error({"state": "El estado debe ser «new», «seen» o «resolved»."})
+            raise validation_error({"state": "El estado debe ser nueva, vista o resuelta."})
         stmt = stmt.where(Alert.state == state)
     if client_id:
         stmt = stmt.where(Alert.client_id == client_id)
@@ -137,9 +137,7 @@ def set_state(
 ) -> dict[str, Any]:
     """Nueva / Vista / Resuelta, as the user marks it (any state to any other)."""
     if state not in STATES:
-        raise validation_error(
-            {"state": "El estado debe ser «new» (nueva), «seen» (vista) o «resolved» (resuelta)."}
-        )
+        raise validation_error({"state": "El estado debe ser nueva, vista o resuelta."})
     a = _own_alert(session, actor, alert_id, for_update=True)
     if expected_version is not None and expected_version != a.version:
         raise DomainError(
@@ -155,9 +153,7 @@ def set_state(
 def set_states(session: Session, actor: Actor, alert_ids: list[str], state: str) -> list[dict[str, Any]]:
     """Mark many alerts at once (all or none: an id that is not the account's is a 404)."""
     if state not in STATES:
-        raise validation_error(
-            {"state": "El estado debe ser «new» (nueva), «seen» (vista) o «resolved» (resuelta)."}
-        )
+        raise validation_error({"state": "El estado debe ser nueva, vista o resuelta."})
     ids = list(dict.fromkeys(alert_ids))
     if not ids or len(ids) > 1000:
         raise validation_error({"ids": "Indique de 1 a 1,000 alertas."})
