@@ -590,6 +590,13 @@ def test_bulk_transfer_is_all_or_nothing(qtbot, started_window: MainWindow, page
     model.set_value(2, "quantity", available_stamps(started_window) + 1)
     model.set_value(0, "amount_cents", "$232.00")
     assert model.sale_rows[0].values["amount_cents"] == 23200
+    # Never a silent $0 sale: rows without an amount are marked and nothing is sent.
+    for row in (1, 2):
+        model.set_value(row, "amount_cents", "")
+    dialog.ok_button.click()
+    assert "amount_cents" in model.sale_rows[1].errors and "amount_cents" in model.sale_rows[2].errors
+    model.set_value(1, "amount_cents", "$100.00")
+    model.set_value(2, "amount_cents", "$50.00")
     assert dialog.balance_warning.isVisible()
     assert "Total:" in dialog.totals.text()
     watcher = started_window.context.watcher
@@ -616,9 +623,11 @@ def test_bulk_transfer_is_all_or_nothing(qtbot, started_window: MainWindow, page
     model.setData(model.index(2, 0), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
     assert model.sale_rows[2].excluded and not dialog.balance_warning.isVisible()
     assert "30 timbres a 2 cuentas" in dialog.totals.text()
+    dialog.no_charge.setChecked(True)  # «Sin cargo»: no amounts asked, no sale left to invoice
     with qtbot.waitSignal(dialog.queued, timeout=TIMEOUT) as queued:
         dialog.ok_button.click()
     (command,) = queued.args[0]
+    assert all(item["no_charge"] and item["amount_cents"] == 0 for item in command.body["items"])
     qtbot.waitUntil(lambda: settled(started_window, command.id), timeout=TIMEOUT)
     assert started_window.session.outbox.get(command.id).state == CommandState.DONE
     wait_synced(qtbot, started_window)
