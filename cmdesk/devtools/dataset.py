@@ -54,9 +54,9 @@ from cmdesk.models.accounts import Account
 from cmdesk.models.sync import ChangeLog
 from cmdesk.resources import load_json
 from cmdesk.server import db, feed
+from cmdesk.server.bulk_rows import BulkRows, BulkSink
 from cmdesk.server.operations import accounts
 from cmdesk.server.security import hash_password
-from cmdesk.server.seed import BulkRows, BulkSink
 
 CHUNK = 5000
 
@@ -99,7 +99,7 @@ def _quiet(_message: str) -> None:
     return None
 
 
-# ---- Writing rows fast: the demo seed's bulk writer (`cmdesk.server.seed.BulkSink`) -------------------
+# ---- Writing rows fast: the demo seed's bulk writer (`cmdesk.server.bulk_rows.BulkSink`) -----------
 
 
 def _rows(

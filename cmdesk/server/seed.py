@@ -8,9 +8,9 @@ A first start of the desktop on its embedded default waits for this, so it takes
   the auto-sale rule, invoices, codes, users, sub-distributors) go through the real operations.
 - The history (the clients and their CTIs, five months of sales to CTIs and clients, two thousand
   issued CFDI) is written in bulk, as `cmdesk.devtools.dataset` writes its big datasets (with the
-  writer shared below): the rows and change-feed entries the operations would write one by one,
-  with each balance, `credited`, `issued` and `version` set once per row to what those operations
-  would leave, so the ledger's sums hold and the desktop's first sync sees everything.
+  writer both share, `cmdesk.server.bulk_rows`): the rows and change-feed entries the operations
+  would write one by one, with each balance, `credited`, `issued` and `version` set once per row to
+  what those operations would leave, so the ledger's sums hold and the desktop's first sync sees everything.
 - The portfolio is one transaction (the catalog and the software files are one each), and the
   Argon2 password hashes are made in a worker thread meanwhile.
 
@@ -29,9 +29,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Boolean, Connection, Date, Table, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from stdnum.mx import rfc as stdnum_rfc
 
@@ -56,6 +56,7 @@ from cmdesk.models import (
 from cmdesk.models.base import UTCDateTime
 from cmdesk.resources import load_json
 from cmdesk.server import db, feed
+from cmdesk.server.bulk_rows import BulkRows, BulkSink, table_of
 from cmdesk.server.operations import accounts, clients, ledger
 from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.context import Actor
@@ -248,7 +249,9 @@ def _op[T](s: Session, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def _set_password_hash(s: Session, profile_id: str, password_hash: str) -> None:
     """A profile's password, hashed beforehand (the row and its feed entry exist already)."""
     s.execute(
-        update(_table(Profile)).where(_table(Profile).c.id == profile_id).values(password_hash=password_hash)
+        update(table_of(Profile))
+        .where(table_of(Profile).c.id == profile_id)
+        .values(password_hash=password_hash)
     )
 
 
@@ -426,7 +429,7 @@ def _write_transfers(s: Session, account_id: str, sales: Sequence[dict[str, Any]
     `balances.debit`, without enough), each target credited once, and their feed entries."""
     s.flush()
     conn = s.connection()
-    rows = BulkRows(BulkSink(conn), _table(Movement))
+    rows = BulkRows(BulkSink(conn), table_of(Movement))
     changes: list[tuple[str, str, str]] = []
     spent: dict[str, list[int]] = {}
     received: dict[tuple[str, str], list[Any]] = {}
@@ -454,8 +457,8 @@ def _write_transfers(s: Session, account_id: str, sales: Sequence[dict[str, Any]
         changes.append((account_id, "account", account_id))
         if debited.parent_id:
             changes.append((debited.parent_id, "distributor", account_id))
-    cti_t = _table(StampingAccount)
-    client_t = _table(Client)
+    cti_t = table_of(StampingAccount)
+    client_t = table_of(Client)
     to_ctis: list[dict[str, Any]] = [
         {"b_id": ident, "b_qty": qty, "b_n": n, "b_at": last}
         for (kind, ident), (qty, n, last) in received.items()
@@ -570,7 +573,7 @@ class _IssuedHistory:
 
     def __init__(self, s: Session) -> None:
         self.s = s
-        self.rows = BulkRows(BulkSink(s.connection()), _table(IssuedCfdi), _CFDI_COLUMNS)
+        self.rows = BulkRows(BulkSink(s.connection()), table_of(IssuedCfdi), _CFDI_COLUMNS)
         self.counters: dict[str, list[Any]] = {}
         self.days: Counter[tuple[str, dt.date]] = Counter()
         self.touched: dict[str, None] = {}
@@ -589,7 +592,7 @@ class _IssuedHistory:
         self.days.clear()
         if not self.counters:
             return
-        t = _table(StampingAccount)
+        t = table_of(StampingAccount)
         params = [{"b_id": k, "b_n": n, "b_first": a, "b_last": b} for k, (n, a, b) in self.counters.items()]
         done = self.s.connection().execute(
             update(t)
@@ -756,108 +759,3 @@ def _seed_software(factory: db.SessionFactory, store: Path | None) -> None:
 
     with db.transaction(factory) as s:
         software.seed_demo_software(s, store)
-
-
-# ---- Bulk writing (shared with cmdesk.devtools.dataset) ---------------------------------------------
-
-BULK_CHUNK = 5000
-
-
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
-
-
-def sqlite_time(value: dt.datetime | None) -> str | None:
-    """SQLAlchemy's SQLite storage of `UTCDateTime`: naive UTC, microseconds always written."""
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-class BulkSink:
-    """Writes tuples into a table inside the caller's transaction: COPY on PostgreSQL, executemany on
-    SQLite (with the values converted as SQLAlchemy's types would store them). The rows bypass the
-    ORM: whoever writes synced rows records their changes (`feed.record_many`)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-        self.raw: Any = conn.connection.driver_connection
-
-    def write(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        if self.postgres:
-            from psycopg import sql
-
-            stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-            )
-            with self.raw.cursor() as cur, cur.copy(stmt) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        converters: list[Callable[[Any], Any] | None] = []
-        for name in columns:
-            kind = table.c[name].type
-            if isinstance(kind, UTCDateTime):
-                converters.append(sqlite_time)
-            elif isinstance(kind, Boolean):
-                converters.append(lambda v: None if v is None else int(v))
-            elif isinstance(kind, Date):
-                converters.append(lambda v: None if v is None else v.isoformat())
-            else:
-                converters.append(None)
-        if any(converters):
-            pairs = list(enumerate(converters))
-            rows = [tuple(f(row[i]) if f else row[i] for i, f in pairs) for row in rows]
-        marks = ", ".join("?" for _ in columns)
-        names = ", ".join(f'"{c}"' for c in columns)
-        self.raw.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
-
-
-class BulkRows:
-    """A buffered table: `add(dict)` fills the columns not given with their defaults (scalar Python
-    defaults, else NULL); `add_tuple` takes values in `columns` order. Flushed in chunks, after the
-    tables its rows refer to (`after`), so foreign keys always find their row: every `chunk` rows
-    given as dicts, `4 × chunk` as tuples."""
-
-    def __init__(
-        self,
-        sink: BulkSink,
-        table: Table,
-        columns: Sequence[str] | None = None,
-        *,
-        after: Sequence[BulkRows] = (),
-        chunk: int = BULK_CHUNK,
-    ) -> None:
-        auto = table.autoincrement_column
-        self.chunk = chunk
-        self.sink = sink
-        self.after = tuple(after)
-        self.table = table
-        self.columns = tuple(columns or [c.name for c in table.columns if c is not auto])
-        defaults: list[Any] = []
-        for name in self.columns:
-            default = table.c[name].default
-            defaults.append(default.arg if default is not None and default.is_scalar else None)  # type: ignore[attr-defined]
-        self.defaults = tuple(zip(self.columns, defaults, strict=True))
-        self.buffer: list[tuple[Any, ...]] = []
-        self.written = 0
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.buffer.append(tuple(row.get(name, default) for name, default in self.defaults))
-        if len(self.buffer) >= self.chunk:
-            self.flush()
-
-    def add_tuple(self, row: tuple[Any, ...]) -> None:
-        self.buffer.append(row)
-        if len(self.buffer) >= self.chunk * 4:
-            self.flush()
-
-    def flush(self) -> None:
-        for parent in self.after:
-            parent.flush()
-        self.sink.write(self.table, self.columns, self.buffer)
-        self.written += len(self.buffer)
-        self.buffer = []
