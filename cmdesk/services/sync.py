@@ -55,7 +55,7 @@ from cmdesk.domain.field_paths import flatten, unflatten, value_at
 from cmdesk.services import overlays, storage
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
-from cmdesk.services.cache.store import delete_files
+from cmdesk.services.cache.files import delete_files
 from cmdesk.services.outbox import Command, Outbox
 from cmdesk.services.server_info import server_now
 from cmdesk.services.snapshot import Progress, SnapshotFill, SnapshotUnavailable

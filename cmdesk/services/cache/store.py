@@ -27,7 +27,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -38,7 +37,7 @@ from typing import Any
 from cmdesk.domain import clock
 from cmdesk.domain.field_paths import deep_merge
 from cmdesk.services import paths, storage
-from cmdesk.services.cache import forecasts, schema
+from cmdesk.services.cache import files, forecasts, schema
 from cmdesk.services.cache.rows import (
     BOOL_COLUMNS,
     CLIENT_UPSERT,
@@ -85,25 +84,13 @@ CACHE_FULL = (
 )
 
 
-def _search_path(path: Path) -> Path:
-    return path.with_name(f"{path.stem}-search{path.suffix}")
-
-
-def delete_files(path: Path) -> None:
-    """Delete the files of the cache at `path` (its search index's too), where they exist."""
-    for base in (path, _search_path(path)):
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                base.with_name(base.name + suffix).unlink()
-
-
 class CacheStore:
     """The store of the cache (see the module docstring); `Cache` adds the queries of each entity."""
 
     def __init__(self, path: Path, *, fresh: bool = False) -> None:
         """Open (or make) the cache at `path`; `fresh` deletes what is there first."""
         self.path = Path(path)
-        self.search_path = _search_path(self.path)
+        self.search_path = files.search_path(self.path)
         self.marker = self.path.with_name(self.path.name + ".open")
         paths.private_folder(self.path.parent)
         self._write_lock = threading.RLock()
@@ -208,7 +195,7 @@ class CacheStore:
             exec_script(conn, FTS_TRIGGERS)
 
     def _delete_files(self) -> None:
-        delete_files(self.path)
+        files.delete_files(self.path)
 
     def close(self) -> None:
         with self._write_lock, self._read_lock:
@@ -636,7 +623,7 @@ class CacheStore:
 
     def rebuild_path(self) -> Path:
         """Where a rebuild fills a cache of its own before it takes this one's place (`adopt`)."""
-        return self.path.with_name(f"{self.path.stem}-rebuild{self.path.suffix}")
+        return files.rebuild_path(self.path)
 
     def adopt(self, source: Path) -> None:
         """Go on with the files of another cache, closed (a rebuild filled them while the views read
@@ -647,12 +634,7 @@ class CacheStore:
             self._reader.close()
             self._writer.close()
             self._delete_files()
-            for suffix in ("", "-wal"):  # a WAL left (not checkpointed) belongs to its own file
-                for base, target in ((source, self.path), (_search_path(source), self.search_path)):
-                    moved = base.with_name(base.name + suffix)
-                    if moved.exists():
-                        os.replace(moved, target.with_name(target.name + suffix))
-            delete_files(source)  # what is left of it (its shared-memory index)
+            files.move_files(source, self.path)
             self._writer = self._open_writer()
             self._reader = self._connect()
             entities |= {row[0] for row in self._reader.execute("SELECT DISTINCT entity FROM entities")}
