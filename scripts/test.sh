@@ -48,4 +48,10 @@ else
   export CMDESK_TEST_FROZEN_BUILD="$cache/pyinstaller/dist/cmdesk"
 fi
 echo "== pytest"
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+# Two test processes (pytest-xdist) unless the arguments say otherwise (`-n 0` runs in one): the
+# whole suite runs so on two cores in about 18 minutes, about half the time of one process.
+workers=(-n 2)
+for arg in "$@"; do
+  case "$arg" in -n|-n*|--numprocesses*) workers=() ;; esac
+done
+.venv/bin/python -m pytest -p no:cacheprovider "${workers[@]}" "$@"
