@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import types
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -58,19 +59,26 @@ def _check_scalar(kind: type, value: Any) -> None:
 _KINDS: dict[type, dict[str, Any]] = {}
 
 
-def _base_types(annotation: Any) -> set[Any]:
-    """The plain types a field annotation accepts, through `Annotated`, `Optional` and unions."""
+def _accepted(annotation: Any, leaf: Callable[[Any, Any], set[Any]]) -> set[Any]:
+    """`leaf(annotation, origin)` of each alternative a field annotation accepts, through
+    `Annotated`, `Optional` and unions."""
     origin = get_origin(annotation)
     if origin is Annotated:
-        return _base_types(get_args(annotation)[0])
+        return _accepted(get_args(annotation)[0], leaf)
     if origin is Union or origin is types.UnionType:
         out: set[Any] = set()
         for arg in get_args(annotation):
-            out |= _base_types(arg)
+            out |= _accepted(arg, leaf)
         return out
-    if origin is Literal:
-        return {type(v) for v in get_args(annotation)}
-    return {origin or annotation}
+    return leaf(annotation, origin)
+
+
+def _base_types(annotation: Any) -> set[Any]:
+    """The plain types a field annotation accepts, through `Annotated`, `Optional` and unions."""
+    return _accepted(
+        annotation,
+        lambda a, origin: {type(v) for v in get_args(a)} if origin is Literal else {origin or a},
+    )
 
 
 def _field_kinds(model: type[BaseModel]) -> dict[str, Any]:
@@ -92,18 +100,12 @@ def _field_kinds(model: type[BaseModel]) -> dict[str, Any]:
 
 def _list_item_types(annotation: Any) -> set[Any]:
     """The plain types the items of a `list[...]` field accept (through `Annotated`, `Optional`)."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _list_item_types(get_args(annotation)[0])
-    if origin is Union or origin is types.UnionType:
-        out: set[Any] = set()
-        for arg in get_args(annotation):
-            out |= _list_item_types(arg)
-        return out
-    if origin is list:
-        args = get_args(annotation)
-        return _base_types(args[0]) if args else set()
-    return set()
+
+    def items(a: Any, origin: Any) -> set[Any]:
+        args = get_args(a)
+        return _base_types(args[0]) if origin is list and args else set()
+
+    return _accepted(annotation, items)
 
 
 class FieldErrorOut(BaseModel):
