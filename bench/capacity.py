@@ -15,8 +15,9 @@ run at a scale this machine holds that checks the model (docs/capacity.md).
    time), feed page (`GET /v1/sync/changes?limit=1000` from the beginning of a generated distributor's
    feed: a first sync's page), delta (the same with a cursor 20 changes behind: what a sync every
    few minutes brings), counts (`GET /v1/sync/counts` of a generated distributor: every sync checks
-   them), me (`GET /v1/me`). The snapshot (`GET /v1/sync/snapshot`, issue 20) is not on this branch:
-   "to be measured" with this command once it is.
+   them), me (`GET /v1/me`), snapshot (`GET /v1/sync/snapshot` of a generated distributor, zstd: how
+   a first sync or a rebuild fills a desktop; its cost is kept per 1,000 entities, the model scales it
+   to the mix's portfolio).
 3. Disk per row of the big tables (`pg_total_relation_size` / rows), and rows written per consume and
    per transfer (counted before and after their runs).
 4. The model (`model()`): peak requests per second of N distributors with the mix of `Mix`, the CPU
@@ -54,6 +55,7 @@ from cmdesk.devtools import dataset, postgres, server_process
 from cmdesk.server import db
 
 CALLERS = 8
+SNAPSHOT_UNIT = 1000  # entities: a snapshot's cost is kept per this many entities it carries
 TABLES = ("issued_cfdi", "change_log", "movements", "clients", "stamping_accounts", "idempotency_records")
 
 
@@ -100,15 +102,16 @@ def peak_rates(n: int, mix: Mix) -> dict[str, float]:
     writes = n * (mix.transfers_per_day + mix.edits_per_day) * 2 / (mix.office_hours * 3600)
     # What a first sync brings: clients, CTIs, and a year of movements.
     entities = mix.clients * (1 + mix.ctis_per_client) + mix.transfers_per_day * 22 * 12
-    pages = math.ceil(max(entities, 1) / 1000)
-    full = n * mix.desktops * mix.full_syncs_per_desktop_month * pages / (22 * mix.office_hours * 3600)
+    # A first sync comes from the snapshot (the feed's pages are the fallback of an old server): its
+    # rate in units of 1,000 entities, the unit its cost is measured in (`SNAPSHOT_UNIT`).
+    full = n * mix.desktops * mix.full_syncs_per_desktop_month / (22 * mix.office_hours * 3600)
     return {
         "consume": consume,
         "delta": syncs,
         "counts": syncs,
         "me": syncs / 12,  # the header's balances, now and then
         "transfer": writes,
-        "feed page": full,
+        "snapshot": full * max(entities, 1) / SNAPSHOT_UNIT,
     }
 
 
@@ -331,6 +334,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def me(_w: int, _i: int) -> Request:
             return "GET", "/v1/me", {"Authorization": hot}, b"", 200
 
+        snapshot_headers = {"Authorization": generated, "Accept-Encoding": "zstd"}
+
+        def snapshot(_w: int, _i: int) -> Request:
+            return "GET", "/v1/sync/snapshot", snapshot_headers, b"", 200
+
+        # How many entities the generated distributor's snapshot carries (its lines but the header
+        # and the end): the snapshot's cost is divided by them, per `SNAPSHOT_UNIT`.
+        with http.stream("GET", "/v1/sync/snapshot", headers={"Authorization": generated}) as answer:
+            answer.raise_for_status()
+            snapshot_entities = sum(1 for line in answer.iter_lines() if line.strip()) - 2
+        print(f"snapshot of a generated distributor: {snapshot_entities:,} entities", flush=True)
+        units = {"snapshot": max(snapshot_entities, 1) / SNAPSHOT_UNIT}
+
         costs: dict[str, Cost] = {}
         rows_per: dict[str, dict[str, float]] = {}
         for name, make, ok in (
@@ -340,10 +356,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ("me", me, 200),
             ("consume", consume, 200),
             ("transfer", transfer, 201),
+            ("snapshot", snapshot, 200),
         ):
             before = _count_rows(engine)
             cost = measure(name, server.url, pids, args.seconds, make, ok)
             after = _count_rows(engine)
+            if name in units:  # per unit of the model, not per request
+                cost.server_ms = round(cost.server_ms / units[name], 3)
+                cost.pg_ms = round(cost.pg_ms / units[name], 3)
             costs[name] = cost
             answered = max(1.0, cost.rate * (args.seconds + min(2.0, args.seconds / 4)))
             if name in ("consume", "transfer"):
@@ -357,9 +377,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # ---- the check: the mix in the model's proportions ----
         shares = peak_rates(1000, Mix())
-        total = sum(shares.values())
         kinds = list(shares)
-        weights = [shares[k] / total for k in kinds]
+        requests = {k: shares[k] / units.get(k, 1.0) for k in kinds}  # a snapshot request is many units
+        total = sum(requests.values())
+        weights = [requests[k] / total for k in kinds]
         makers = {
             "consume": consume,
             "transfer": transfer,
@@ -367,6 +388,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "delta": delta,
             "counts": counts,
             "me": me,
+            "snapshot": snapshot,
         }
         sent: dict[str, int] = dict.fromkeys(kinds, 0)
         rng = random.Random(7)
@@ -381,8 +403,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         before_cpu = _cpu(*pids)
         result = asyncio.run(drive("mix", server.url, CALLERS, args.seconds * 2, mixed))
         after_cpu = _cpu(*pids)
-        predicted_server = sum(sent[k] * costs[k].server_ms for k in kinds) / 1000
-        predicted_pg = sum(sent[k] * costs[k].pg_ms for k in kinds) / 1000
+        predicted_server = sum(sent[k] * units.get(k, 1.0) * costs[k].server_ms for k in kinds) / 1000
+        predicted_pg = sum(sent[k] * units.get(k, 1.0) * costs[k].pg_ms for k in kinds) / 1000
         check = {
             "requests": sent,
             "throughput": round(result.throughput, 1),
@@ -402,6 +424,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "machine": {"cpus": os.cpu_count(), "load": os.getloadavg()},
             "config": {k: str(v) for k, v in vars(args).items()},
             "dataset": made.counts,
+            "snapshot_entities": snapshot_entities,
             "costs": {k: asdict(v) for k, v in costs.items()},
             "bytes_per_row": bytes_per_row,
             "rows_per": rows_per,

@@ -46,15 +46,30 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
+    chunked = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         lowered = name.lower()
         if lowered == b"content-length":
             length = int(value)
         elif lowered == b"transfer-encoding":
-            raise RuntimeError("respuesta chunked: este cliente sólo lee Content-Length")
+            chunked = b"chunked" in value.lower()
+    if chunked:
+        return status, await read_chunks(reader)
     body = await reader.readexactly(length) if length else b""
     return status, body
+
+
+async def read_chunks(reader: asyncio.StreamReader) -> bytes:
+    """A streamed answer (`Transfer-Encoding: chunked`, as the snapshot's): its chunks, joined."""
+    parts: list[bytes] = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip(), 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")  # no trailers are sent: the blank line that ends it
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
 
 
 async def drive(name: str, url: str, concurrency: int, seconds: float, make: MakeRequest) -> Result:
