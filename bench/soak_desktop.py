@@ -157,8 +157,18 @@ class Desktop:
         self.password = password
         self.rng = rng or random.Random()
         self.server = ServerInfo(clock or ServerClock(), version=version)
+        # The session survives a restart as the real desktop's does: its refresh token kept (there in
+        # the keyring, here in a file beside the folder, off the disk that fills), so a restarted
+        # desktop resumes instead of hashing its password again.
+        self.token_file = folder.parent / f"{folder.name}.refresh-token"
         self.api = ApiClient(
-            url, connect_timeout=3, read_timeout=20, retries=3, backoff=0.05, server=self.server
+            url,
+            connect_timeout=3,
+            read_timeout=20,
+            retries=3,
+            backoff=0.05,
+            server=self.server,
+            on_refresh_token=self._keep_token,
         )
         self.cache = Cache(folder / "cache.sqlite3")
         self.outbox = Outbox(folder / "outbox.sqlite3")
@@ -172,11 +182,37 @@ class Desktop:
 
     # ---- the line -----------------------------------------------------------------------------------
 
+    def _keep_token(self, token: str | None) -> None:
+        with contextlib.suppress(OSError):
+            if token is None:
+                self.token_file.unlink(missing_ok=True)
+            else:
+                partial = self.token_file.with_suffix(".partial")
+                partial.write_text(token, encoding="utf-8")
+                partial.replace(self.token_file)
+
+    def _saved_token(self) -> str | None:
+        try:
+            return self.token_file.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
     def sign_in(self, deadline: float) -> None:
-        """Sign in, retrying while the line or the server fails."""
+        """Open the session: resume the saved one (as the desktop does at a start), else sign in with
+        the password; retrying while the line or the server fails."""
         while True:
             try:
+                token = self._saved_token()
+                if token is not None:
+                    try:
+                        self.api.resume(token)
+                        return
+                    except ApiError as error:
+                        if error.status not in (401, 403):
+                            raise
+                        self._keep_token(None)  # refused (rotated by a killed run): the password
                 self.api.sign_in(self.login, self.password)
+                self._keep_token(self.api.refresh_token)
                 return
             except (OfflineError, ApiError) as error:
                 if time.monotonic() > deadline:
