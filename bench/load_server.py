@@ -25,7 +25,7 @@ import httpx
 
 from bench.http_load import Request, Result, drive, tree_cpu_seconds
 from cmdesk.devtools import postgres, server_process
-from cmdesk.server import db, migrations
+from cmdesk.server import db, migrations, security
 from cmdesk.server.operations import accounts, clients, ledger
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.seed import load_catalog
@@ -74,7 +74,7 @@ def prepare(url: str) -> tuple[str, list[str]]:
     migrations.upgrade(url)
     engine = db.create_db_engine(url)
     factory = db.session_factory(engine)
-    with db.transaction(factory) as s:
+    with security.prehashed("bench1234"), db.transaction(factory) as s:  # Argon2 before the transaction
         load_catalog(s)
         out = accounts.create_distributor(
             s, name="Bench", email="bench@cmdesk.mx", mobile="5500000001", password="bench1234"
@@ -85,7 +85,8 @@ def prepare(url: str) -> tuple[str, list[str]]:
     for i in range(CTIS):
         c = db.run(factory, clients.create_client, actor, {"name": f"Cliente {i}", "rfc": "EKU9003173C9"})
         cti = c["stamping_account"]["id"]
-        db.run(factory, clients.reset_stamping_password, actor, cti, password=CTI_PASSWORD)
+        with security.prehashed(CTI_PASSWORD):
+            db.run(factory, clients.reset_stamping_password, actor, cti, password=CTI_PASSWORD)
         db.run(
             factory,
             ledger.transfer,
