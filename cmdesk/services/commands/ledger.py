@@ -41,10 +41,16 @@ def _transfer_body(
 
 
 def transfer_body(
-    asset: str, target_type: str, target_id: str, quantity: int, amount_cents: int, comments: str
+    asset: str,
+    target_type: str,
+    target_id: str,
+    quantity: int,
+    amount_cents: int,
+    comments: str,
+    no_charge: bool | None = None,
 ) -> dict[str, Any]:
     """A transfer's body after the checks that need no server (a `DomainError` beside the fields)."""
-    return _transfer_body(asset, target_type, target_id, quantity, amount_cents, comments)
+    return _transfer_body(asset, target_type, target_id, quantity, amount_cents, comments, no_charge)
 
 
 def transfer_description(cache: Cache, asset: str, target_type: str, target_id: str, quantity: int) -> str:
