@@ -56,7 +56,7 @@ from cmdesk.services import downloads
 from cmdesk.services.downloads import DownloadManager, DownloadState, DownloadStatus, FileInfo
 from cmdesk.ui import tabs, translator
 from cmdesk.ui.kit.actions import Action
-from cmdesk.ui.kit.forms import dim, hbox, vbox
+from cmdesk.ui.kit.forms import delete_key, dim, hbox, vbox
 from cmdesk.ui.software import actions
 from cmdesk.ui.software.model import (
     ACTIONS_COLUMN,
@@ -295,6 +295,8 @@ class SoftwarePage(tabs.TabPage):
         self.view.setExpandsOnDoubleClick(False)
         self.view.setUniformRowHeights(True)
         self.view.clicked.connect(self._clicked)
+        # Supr/Del on a file kept in the folder: «Eliminar de la carpeta» (it asks first).
+        self.delete_shortcut = delete_key(self.view, self.remove_selected)
         self.view.expanded.connect(lambda index: self._remember(index, True))
         self.view.collapsed.connect(lambda index: self._remember(index, False))
         header = self.view.header()
@@ -669,6 +671,15 @@ class SoftwarePage(tabs.TabPage):
                 tr("«{name}» estaba dañado y se descartó; descárguelo de nuevo.").format(name=info.file_name),
                 error=True,
             )
+
+    def remove_selected(self) -> bool:
+        """Supr/Del: ask to remove the selected file from the folder, when it is there."""
+        row = self.model.file_at(self.view.currentIndex())
+        status = self.status_of(row.info.id) if row is not None else None
+        if row is None or status is None or status.state != DownloadState.AVAILABLE:
+            return False
+        self.ask_remove(row.info)
+        return True
 
     def ask_remove(self, info: FileInfo) -> None:
         box = QMessageBox(self)

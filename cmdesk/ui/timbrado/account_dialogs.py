@@ -115,7 +115,7 @@ class CreateStampingAccountDialog(QDialog):
         self.rfc.setMaxLength(20)
         self.rfc.setPlaceholderText(tr("Opcional: cualquier RFC emisor si se deja vacío"))
         self.rfc_counter = QLabel(rfc_counter_text(""), self)
-        self.rfc_counter.setEnabled(False)
+        dim(self.rfc_counter)
         self.rfc_message = FieldMessage(self, "rfcMessage")
         self.rfc_confirm = QCheckBox(tr("Confirmo que el RFC es correcto"), self)
         self.rfc_confirm.setObjectName("rfcConfirm")
@@ -184,7 +184,6 @@ class CreateStampingAccountDialog(QDialog):
         if not unlimited:
             self.rfc.clear()
             self.rfc_message.clear()
-        self.rfc_counter.setEnabled(False)
         self.kind_note.setText(
             tr(
                 "Sin saldo de timbres: emite cualquier cantidad de CFDI. Está sujeta a un pago anual en "

@@ -401,7 +401,7 @@ class _SalesDialog(QDialog):
         self.left_out = QLabel(self)
         self.left_out.setObjectName("leftOut")
         self.left_out.setWordWrap(True)
-        self.left_out.setEnabled(False)
+        dim(self.left_out)
         if left_out:
             self.left_out.setText(
                 fmt.counted(

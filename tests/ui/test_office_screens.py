@@ -1,0 +1,172 @@
+"""Issue 14, items 6–8 (what was left of them), through the real widgets of the main window over the
+embedded default: the Timbrado actions wrap at 1024 px and show what the selection allows; every price
+says IVA the same way (Timbres, Puntos, MKL, Precios), a free MKL is «Sin costo» and «Activar», never
+«$0.00» and «Comprar»; the aula virtual says how to ask for one; secondary text keeps its contrast
+(no disabled labels); Supr/Del wherever something can be removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QColor, QKeySequence, QPalette
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
+
+from cmdesk.ui.compras.page import PurchasesPage, QuoteDialog
+from cmdesk.ui.herramientas.precios import PricesPage
+from cmdesk.ui.herramientas.reglas import RulesPage
+from cmdesk.ui.kit.forms import secondary_color
+from cmdesk.ui.main_window import MainWindow
+from cmdesk.ui.timbrado.page import SELECTION_ACTIONS, TimbradoPage
+from tests.ui.portal_helpers import show_page
+
+TIMEOUT = 30_000
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    def luminance(color: QColor) -> float:
+        def channel(c: int) -> float:
+            v = c / 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return (
+            0.2126 * channel(color.red()) + 0.7152 * channel(color.green()) + 0.0722 * channel(color.blue())
+        )
+
+    la, lb = luminance(a), luminance(b)
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def new_boxes(before: set[int]) -> list[QMessageBox]:
+    return [
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, QMessageBox) and w.isVisible() and id(w) not in before
+    ]
+
+
+def open_boxes() -> set[int]:
+    return {id(w) for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()}
+
+
+# ---- 6. screens in an office -------------------------------------------------------------------------
+
+
+def test_timbrado_fits_1024_and_its_actions_follow_the_selection(
+    qtbot: Any, started_window: MainWindow
+) -> None:
+    page = show_page(started_window, "clientes.timbrado")
+    assert isinstance(page, TimbradoPage)
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.busy, timeout=TIMEOUT)
+    # The page fits a 1024 px screen (less the window's frame): the row of buttons wraps instead.
+    assert page.minimumSizeHint().width() <= 960
+    started_window.resize(1000, 700)
+    qtbot.wait(50)
+    buttons = [b for b in page.buttons.values() if b.isVisible()]
+    assert all(b.geometry().right() <= page.width() for b in buttons)
+    # Nothing selected: no row of grey buttons, a hint; one selected: what it allows.
+    page.view.clearSelection()
+    qtbot.waitUntil(lambda: page.selection_hint.isVisible(), timeout=TIMEOUT)
+    assert not any(page.buttons[name].isVisible() for name in SELECTION_ACTIONS)
+    assert page.buttons["create"].isVisible() and page.buttons["import"].isVisible()
+    page.view.selectionModel().select(
+        page.model.index(0, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    qtbot.waitUntil(lambda: page.buttons["transfer"].isVisible(), timeout=TIMEOUT)
+    assert not page.selection_hint.isVisible() and page.buttons["reset"].isEnabled()
+    started_window.resize(1366, 768)
+
+
+# ---- 7. prices, help, contrast -------------------------------------------------------------------------
+
+
+def test_every_price_says_iva_the_same_way_and_free_mkl_is_not_a_purchase(
+    qtbot: Any, started_window: MainWindow
+) -> None:
+    page = show_page(started_window, "compras")
+    assert isinstance(page, PurchasesPage)
+    qtbot.waitUntil(lambda: bool(page.stamps.packages), timeout=TIMEOUT)
+    for tab in (page.stamps, page.points):
+        labels = [w.text() for w in tab.findChildren(QLabel)]
+        assert "Total (IVA incluido)" in labels
+    page.tabs.setCurrentWidget(page.mkl)
+    mkl = page.mkl
+    qtbot.waitUntil(lambda: "mkl_cfdi_explorer" in mkl.buttons, timeout=TIMEOUT)
+    assert mkl.model.headerData(1, Qt.Orientation.Horizontal) == "Precio anual (IVA incluido)"
+    precios = show_page(started_window, "herramientas.precios")  # the Precios table says the same
+    assert isinstance(precios, PricesPage)
+    titles = [
+        precios.model.headerData(i, Qt.Orientation.Horizontal) for i in range(precios.model.columnCount())
+    ]
+    assert "Precio (IVA incluido)" in titles
+    page = show_page(started_window, "compras")
+    page.tabs.setCurrentWidget(mkl)
+    free = mkl.model.row_texts(mkl.model.find("mkl_cfdi_explorer"))
+    assert free[1] == "Sin costo" and "$0.00" not in free
+    button = mkl.buttons["mkl_cfdi_explorer"]
+    assert button.text() == "Activar" and "Sin costo" in button.toolTip()
+    mkl.buy("mkl_cfdi_explorer")
+    qtbot.waitUntil(lambda: isinstance(mkl.dialog, QuoteDialog) and mkl.dialog.isVisible(), timeout=TIMEOUT)
+    dialog = mkl.dialog
+    assert dialog is not None
+    assert "no tiene costo" in dialog.text.text() and "cargo por" not in dialog.text.text()
+    assert dialog.ok_button.text() == "Activar" and dialog.ok_button.isDefault()
+    assert not dialog.pay_with_points.isVisibleTo(dialog)
+    dialog.reject()
+
+
+def test_the_aula_virtual_says_how_to_ask_for_one(started_window: MainWindow) -> None:
+    page = show_page(started_window, "ayuda")
+    html = page.browser.toHtml()  # type: ignore[attr-defined]
+    assert "Cómo solicitarla" in page.browser.toPlainText()  # type: ignore[attr-defined]
+    assert 'href="http://www.induxsoft.net/"' in html
+    tail = page.browser.toPlainText().split("aula virtual", 1)[1]  # type: ignore[attr-defined]
+    assert "www.induxsoft.net" in tail
+
+
+def test_secondary_labels_are_dimmed_not_disabled(started_window: MainWindow) -> None:
+    """Notes and captions use the palette's secondary role (≥ 4.5:1), never the disabled color."""
+    pages: list[QWidget] = [started_window.header, started_window.page("compras")]
+    pages += [started_window.page("facturacion"), started_window.page("alertas.calendario")]
+    disabled = [
+        label.text()[:40]
+        for page in pages
+        for label in page.findChildren(QLabel)
+        if not label.isEnabled() and label.text()
+    ]
+    assert disabled == []
+    caption = started_window.header.stamps.caption  # «Timbres» over the balance
+    palette = caption.palette()
+    assert palette.color(QPalette.ColorRole.WindowText) == secondary_color(started_window.palette())
+    assert (
+        contrast(palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Window))
+        >= 4.5
+    )
+
+
+# ---- 8. keyboard: Supr/Del ----------------------------------------------------------------------------
+
+
+def test_supr_removes_where_something_can_be_removed(qtbot: Any, started_window: MainWindow) -> None:
+    delete = QKeySequence(QKeySequence.StandardKey.Delete)
+    # Reglas de alerta: a stored rule, Supr asks before deleting it.
+    rules = show_page(started_window, "herramientas.alertas")
+    assert isinstance(rules, RulesPage)
+    assert rules.delete_shortcut.key() == delete and rules.delete_shortcut.parent() is rules.table
+    qtbot.waitUntil(lambda: rules.model.rowCount() >= 2 and not rules.model.busy, timeout=TIMEOUT)
+    rules.table.selectRow(0)
+    before = open_boxes()
+    rules.delete_shortcut.activated.emit()
+    qtbot.wait(100)
+    assert not new_boxes(before)  # a default rule (not stored) cannot be removed: nothing asked
+    # The pending-commands panel: Supr discards the selected command (after asking).
+    panel = started_window.show_pending_panel()
+    assert panel.delete_shortcut.key() == delete and panel.delete_shortcut.parent() is panel.table
+    panel.close()
+    # Software: Supr on a file kept in the folder asks to remove it; elsewhere it does nothing.
+    software = show_page(started_window, "software")
+    assert software.delete_shortcut.key() == delete  # type: ignore[attr-defined]
+    assert software.delete_shortcut.parent() is software.view  # type: ignore[attr-defined]
+    software.view.setCurrentIndex(software.model.index(0, 0))  # type: ignore[attr-defined]
+    assert software.remove_selected() is False  # type: ignore[attr-defined]
