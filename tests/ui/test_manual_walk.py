@@ -639,7 +639,7 @@ def settings(w: Walk) -> str:
     w.until(lambda: page.edit_button.isEnabled(), "la configuración leída")  # type: ignore[attr-defined]
     w.use(page, "Editar")
     price = page.price  # type: ignore[attr-defined]
-    if not price.isEnabled():
+    if not price.isEnabled() or price.isReadOnly():
         raise WalkFailed("«Editar» no habilita el precio global")
     w.use(page, "Cancelar")
     return "precio global y compras por el PCC, con «Editar»/«Guardar»"
