@@ -170,3 +170,125 @@ def test_supr_removes_where_something_can_be_removed(qtbot: Any, started_window:
     assert software.delete_shortcut.parent() is software.view  # type: ignore[attr-defined]
     software.view.setCurrentIndex(software.model.index(0, 0))  # type: ignore[attr-defined]
     assert software.remove_selected() is False  # type: ignore[attr-defined]
+
+
+def test_cpd_and_dr_are_on_the_first_paint_with_the_line_down(qtbot: Any, started_window: MainWindow) -> None:
+    """C.P.D./D.R. come from the cache's last known figures at once: a table built with the line down
+    (nothing fetched) shows them in its first page, not «—» until a later refresh."""
+    from cmdesk.services.connectivity import ConnectionState
+    from cmdesk.ui.clientes.model import ClientsModel
+    from cmdesk.ui.timbrado.model import COLUMN_KEYS, StampingAccountsModel
+
+    session = started_window.session
+    assert session is not None
+    session._set_state(ConnectionState.OFFLINE)
+    try:
+        ctis = StampingAccountsModel(started_window.context)
+        clients = ClientsModel(started_window.context)
+        ctis.reload()
+        clients.reload()
+        qtbot.waitUntil(lambda: ctis.rowCount() > 0 and clients.rowCount() > 0, timeout=TIMEOUT)
+        cpd = COLUMN_KEYS.index("cpd")
+        shown = [ctis.index(r, cpd).data() for r in range(ctis.rowCount())]
+        standard = [
+            r for r in range(ctis.rowCount()) if ctis.row(r).kind == "standard" and ctis.row(r).active
+        ]
+        assert standard and all(shown[r] != "—" for r in standard)
+        keys = [c.key for c in clients.columns]
+        first = [clients.index(r, keys.index("cpd")).data() for r in range(clients.rowCount())]
+        assert sum(1 for text in first if text not in ("—", "", None)) >= clients.rowCount() // 2
+    finally:
+        session._set_state(ConnectionState.ONLINE)
+
+
+# ---- 8. keyboard: every dialog without a mouse --------------------------------------------------------
+
+
+def keyboard_check(qtbot: Any, dialog: QWidget) -> list[str]:
+    """What keeps `dialog` from working without a mouse: no default button (Enter), inputs the Tab key
+    never reaches, Esc not closing it."""
+    from PySide6.QtWidgets import (
+        QAbstractSpinBox,
+        QCheckBox,
+        QComboBox,
+        QLineEdit,
+        QPlainTextEdit,
+        QPushButton,
+        QRadioButton,
+        QTextEdit,
+    )
+
+    problems: list[str] = []
+    dialog.show()
+    qtbot.waitUntil(dialog.isVisible, timeout=TIMEOUT)
+    buttons = [b for b in dialog.findChildren(QPushButton) if b.isVisibleTo(dialog)]
+    if not any(b.isDefault() for b in buttons):
+        problems.append("sin botón predeterminado")
+    kinds = (QLineEdit, QComboBox, QAbstractSpinBox, QCheckBox, QRadioButton, QPlainTextEdit, QTextEdit)
+    inputs = [
+        w
+        for w in dialog.findChildren(QWidget)
+        if isinstance(w, kinds)
+        and w.isVisibleTo(dialog)
+        and w.isEnabled()
+        and not (isinstance(w, QLineEdit) and w.isReadOnly())
+        and not isinstance(w.parentWidget(), QComboBox | QAbstractSpinBox)
+    ]
+    chain: set[int] = set()
+    widget = dialog.nextInFocusChain()
+    for _ in range(500):
+        if widget is dialog:
+            break
+        if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and widget.isVisibleTo(dialog):
+            chain.add(id(widget))
+        widget = widget.nextInFocusChain()
+    unreachable = [w.objectName() or type(w).__name__ for w in inputs if id(w) not in chain]
+    if unreachable:
+        problems.append("sin Tab: " + ", ".join(unreachable))
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    if dialog.isVisible():
+        problems.append("Esc no lo cierra")
+        dialog.close()
+    return problems
+
+
+def test_dialogs_work_without_a_mouse(qtbot: Any, started_window: MainWindow) -> None:
+    timbrado = show_page(started_window, "clientes.timbrado")
+    assert isinstance(timbrado, TimbradoPage)
+    qtbot.waitUntil(lambda: timbrado.model.rowCount() > 0 and not timbrado.model.busy, timeout=TIMEOUT)
+    standard = next(r for r in range(timbrado.model.rowCount()) if timbrado.model.row(r).kind == "standard")
+    timbrado.view.selectRow(standard)
+    found: dict[str, list[str]] = {}
+    create = timbrado.create_account()
+    assert create is not None
+    create.unlimited.setChecked(True)
+    found["Crear cuenta"] = keyboard_check(qtbot, create)
+    # The RFC placeholder is read whole in its field.
+    assert create.rfc.width() >= create.rfc.fontMetrics().horizontalAdvance(create.rfc.placeholderText())
+    transfer = timbrado.transfer_stamps()
+    assert transfer is not None
+    found["Transferir timbres"] = keyboard_check(qtbot, transfer)
+    for name, opener in (
+        ("Transferencia masiva", timbrado.bulk_transfer),
+        ("Venta automática", timbrado.auto_sale),
+        ("Restablecer contraseña", timbrado.reset_password),
+    ):
+        dialog = opener()
+        assert dialog is not None, name
+        found[name] = keyboard_check(qtbot, dialog)
+    clientes = show_page(started_window, "clientes.clientes")
+    found["Agregar cliente"] = keyboard_check(qtbot, clientes.open_form(None))  # type: ignore[attr-defined]
+    software = show_page(started_window, "software")
+    options = software.show_options()  # type: ignore[attr-defined]
+    if options is not None:
+        found["Opciones de descarga"] = keyboard_check(qtbot, options)
+    rules = show_page(started_window, "herramientas.alertas")
+    assert isinstance(rules, RulesPage)
+    found["Regla de alerta"] = keyboard_check(qtbot, rules.add())
+    precios = show_page(started_window, "herramientas.precios")
+    assert isinstance(precios, PricesPage)
+    found["Paquete de precio"] = keyboard_check(qtbot, precios.add())
+    settings = started_window.show_settings()
+    assert settings is not None
+    found["Configuración"] = keyboard_check(qtbot, settings)
+    assert {name: problems for name, problems in found.items() if problems} == {}
