@@ -292,3 +292,27 @@ def test_dialogs_work_without_a_mouse(qtbot: Any, started_window: MainWindow) ->
     assert settings is not None
     found["Configuración"] = keyboard_check(qtbot, settings)
     assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+def test_names_and_states_are_not_crushed_at_1024(qtbot: Any, started_window: MainWindow) -> None:
+    """Clientes' name and Software's Estado keep a readable width on a 1024 px screen (the table
+    scrolls sideways), and take the room left on a wide one."""
+    from cmdesk.ui.clientes.model import COLUMN_INDEX
+    from cmdesk.ui.software.model import STATUS_COLUMN
+
+    clientes = show_page(started_window, "clientes.clientes")
+    view = clientes.view  # type: ignore[attr-defined]
+    name = COLUMN_INDEX["name"]
+    readable = view.fontMetrics().horizontalAdvance("Nombre / cuentas de timbrado")
+    for width in (1000, 1366, 1920):
+        started_window.resize(width, 740)
+        qtbot.wait(50)
+        assert view.columnWidth(name) >= readable
+        total = sum(view.columnWidth(i) for i in range(view.model().columnCount()))
+        assert total >= view.viewport().width() - 2  # no gap: the name takes the room left
+    software = show_page(started_window, "software")
+    tree = software.view  # type: ignore[attr-defined]
+    started_window.resize(1000, 740)
+    qtbot.wait(50)
+    assert tree.columnWidth(STATUS_COLUMN) >= tree.fontMetrics().horizontalAdvance("Otro equipo lo está")
+    started_window.resize(1366, 768)

@@ -57,6 +57,7 @@ from cmdesk.services.downloads import DownloadManager, DownloadState, DownloadSt
 from cmdesk.ui import tabs, translator
 from cmdesk.ui.kit.actions import Action
 from cmdesk.ui.kit.forms import delete_key, dim, hbox, vbox
+from cmdesk.ui.kit.table import fill_column
 from cmdesk.ui.software import actions
 from cmdesk.ui.software.model import (
     ACTIONS_COLUMN,
@@ -304,7 +305,6 @@ class SoftwarePage(tabs.TabPage):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         # Estado takes the room left (its texts are the long ones); Acciones fits its widest set of
         # buttons (a downloaded file's).
-        header.setSectionResizeMode(STATUS_COLUMN, QHeaderView.ResizeMode.Stretch)
         metrics = self.fontMetrics()
         for column, width in enumerate((310, 105, 75, 75, 90)):
             header.resizeSection(
@@ -315,6 +315,9 @@ class SoftwarePage(tabs.TabPage):
         header.setSectionResizeMode(ACTIONS_COLUMN, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(ACTIONS_COLUMN, sample.sizeHint().width() + 12)
         sample.deleteLater()
+        # Never crushed to «4…» on a 1024 px screen: the tree scrolls sideways instead.
+        status_width = metrics.horizontalAdvance(tr("Otro equipo lo está descargando")) + 24
+        fill_column(self.view, STATUS_COLUMN, status_width)
         self.empty = QLabel(tr("No hay productos de software. Sincronice para recibir el catálogo."), self)
         self.empty.setObjectName("empty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
