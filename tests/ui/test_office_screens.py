@@ -316,3 +316,25 @@ def test_names_and_states_are_not_crushed_at_1024(qtbot: Any, started_window: Ma
     qtbot.wait(50)
     assert tree.columnWidth(STATUS_COLUMN) >= tree.fontMetrics().horizontalAdvance("Otro equipo lo está")
     started_window.resize(1366, 768)
+
+
+def test_an_empty_table_says_so_in_readable_text(qtbot: Any, started_window: MainWindow) -> None:
+    """The «no rows» text of every table is secondary text (≥ 4.5:1 on the table's base), not the
+    disabled color (≈ 1.6:1): its darkest pixel is checked on the table's own picture."""
+    from cmdesk.ui.kit.table import Table
+
+    table = Table()
+    qtbot.addWidget(table)
+    table.empty_text = "Elija el periodo y pulse Consultar."
+    from PySide6.QtGui import QStandardItemModel
+
+    table.setModel(QStandardItemModel(0, 2, table))
+    table.resize(400, 200)
+    table.show()
+    image = table.viewport().grab().toImage()
+    base = table.palette().color(QPalette.ColorRole.Base)
+    darkest = min(
+        (QColor(image.pixel(x, y)) for x in range(image.width()) for y in range(image.height())),
+        key=lambda c: c.lightness(),
+    )
+    assert contrast(darkest, base) >= 4.5

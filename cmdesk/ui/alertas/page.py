@@ -32,7 +32,7 @@ from cmdesk.ui.alertas import actions
 from cmdesk.ui.alertas.actions import tr
 from cmdesk.ui.alertas.notify import notify, open_page
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import hbox, heading, push_button
+from cmdesk.ui.kit.forms import hbox, heading, push_button, secondary_color
 from cmdesk.ui.kit.messages import error_text
 from cmdesk.ui.kit.table import RIGHT, Column, PagedTableModel, Query, make_table, selected_rows
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -114,7 +114,7 @@ class AlertsModel(PagedTableModel):
         if role == Qt.ItemDataRole.FontRole and state == "new":
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole and state == "resolved":
-            return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+            return secondary_color(QApplication.palette(), QPalette.ColorRole.Text, QPalette.ColorRole.Base)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._rows[row].get("detail") or None
         return None

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTreeV
 from cmdesk.domain.field_paths import value_at
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import secondary_color
 from cmdesk.ui.operations import Pool
 
 if TYPE_CHECKING:
@@ -634,7 +635,9 @@ class Table(QTableView):
         if self.empty_text and model is not None and model.rowCount() == 0:
             viewport = self.viewport()
             painter = QPainter(viewport)
-            painter.setPen(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+            # Secondary text over the table's base (readable: not the disabled color, ~1.6:1).
+            palette = self.palette()
+            painter.setPen(secondary_color(palette, QPalette.ColorRole.Text, QPalette.ColorRole.Base))
             painter.drawText(
                 viewport.rect().adjusted(12, 12, -12, -12),
                 int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
