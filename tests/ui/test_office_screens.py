@@ -338,3 +338,20 @@ def test_an_empty_table_says_so_in_readable_text(qtbot: Any, started_window: Mai
         key=lambda c: c.lightness(),
     )
     assert contrast(darkest, base) >= 4.5
+
+
+def test_alerts_show_only_what_the_selection_allows(qtbot: Any, started_window: MainWindow) -> None:
+    from cmdesk.ui.alertas.page import AlertsPage
+
+    page = show_page(started_window, "alertas.alertas")
+    assert isinstance(page, AlertsPage)
+    qtbot.waitUntil(lambda: not page.model.busy, timeout=TIMEOUT)
+    page.table.clearSelection()
+    buttons = (page.seen_button, page.transfer_button, page.auto_sale_button, page.buy_button)
+    assert page.selection_hint.isVisibleTo(page) and not any(b.isVisibleTo(page) for b in buttons)
+    rows = page.model.records()
+    cti = next((r for r in rows if (r.get("subject") or {}).get("type") == "stamping_account"), None)
+    if cti is not None:
+        page.table.selectRow(rows.index(cti))
+        assert page.transfer_button.isVisibleTo(page) and page.seen_button.isVisibleTo(page)
+        assert not page.buy_button.isVisibleTo(page) and not page.selection_hint.isVisibleTo(page)

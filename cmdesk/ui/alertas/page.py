@@ -32,7 +32,7 @@ from cmdesk.ui.alertas import actions
 from cmdesk.ui.alertas.actions import tr
 from cmdesk.ui.alertas.notify import notify, open_page
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import hbox, heading, push_button, secondary_color
+from cmdesk.ui.kit.forms import dim, hbox, heading, push_button, secondary_color
 from cmdesk.ui.kit.messages import error_text
 from cmdesk.ui.kit.table import RIGHT, Column, PagedTableModel, Query, make_table, selected_rows
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -161,6 +161,12 @@ class AlertsPage(TabPage):
         self.auto_sale_button = push_button(tr("Venta automática…"), self, "autoSale", self.auto_sale)
         self.buy_button = push_button(tr("Comprar timbres…"), self, "buy", self.buy)
         self.buy_button.setToolTip(tr("Su propio saldo se agota: compre timbres en Compras"))
+        self.selection_hint = QLabel(
+            tr("Seleccione una alerta para marcarla o resolverla (transferir, venta automática, comprar)."),
+            self,
+        )
+        self.selection_hint.setObjectName("selectionHint")
+        dim(self.selection_hint)
         self.detail = QLabel(self)
         self.detail.setObjectName("detail")
         self.detail.setWordWrap(True)
@@ -186,6 +192,7 @@ class AlertsPage(TabPage):
                 self.transfer_button,
                 self.auto_sale_button,
                 self.buy_button,
+                self.selection_hint,
                 None,
             )
         )
@@ -250,6 +257,12 @@ class AlertsPage(TabPage):
         self.auto_sale_button.setEnabled(cti)
         own = one is not None and (one.get("subject") or {}).get("type") == "own_balance"
         self.buy_button.setEnabled(own and self.context.can(Permission.PURCHASES))
+        # Only what the selection allows is shown (no row of grey buttons); a hint until then.
+        for button in (self.seen_button, self.resolved_button, self.new_button):
+            button.setVisible(bool(rows))
+        for button in (self.transfer_button, self.auto_sale_button, self.buy_button):
+            button.setVisible(button.isEnabled())
+        self.selection_hint.setVisible(not rows)
         if one is None:
             self.detail.setText("")
             return
