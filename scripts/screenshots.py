@@ -8,6 +8,7 @@ pictures show the demo distributor's real data; nothing of the user's own data i
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def _shoot(out: Path, home: Path) -> int:
 
     kit = Shots(out, settle=0.2)
     pump, wait, save = kit.pump, kit.wait, kit.save
-    window = kit.main_window()
+    window = kit.main_window(1366, 768)  # the usual office laptop (README pictures)
     session = window.session
     assert session is not None and session.cache is not None
 
@@ -124,6 +125,7 @@ def _shoot(out: Path, home: Path) -> int:
 
 
 def _slug(text: str) -> str:
+    text = re.sub(r"\s*\(\d+\)$", "", text)  # «Alertas (3)»: the count changes, the screen does not
     table = str.maketrans("áéíóúñ ", "aeioun-")
     return text.lower().replace("&", "").translate(table)
 

@@ -13,8 +13,8 @@ temporary CMDESK_HOME, as `scripts/screenshots.py` does.
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import sys
 from pathlib import Path
 

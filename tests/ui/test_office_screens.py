@@ -90,6 +90,9 @@ def test_every_price_says_iva_the_same_way_and_free_mkl_is_not_a_purchase(
     for tab in (page.stamps, page.points):
         labels = [w.text() for w in tab.findChildren(QLabel)]
         assert "Total (IVA incluido)" in labels
+        tab.quantity.setValue(1000)  # the longest detail is read whole
+        assert tab.detail.width() >= tab.detail.fontMetrics().horizontalAdvance(tab.detail.text())
+        tab.quantity.setValue(1)
     page.tabs.setCurrentWidget(page.mkl)
     mkl = page.mkl
     qtbot.waitUntil(lambda: "mkl_cfdi_explorer" in mkl.buttons, timeout=TIMEOUT)
@@ -303,7 +306,7 @@ def test_names_and_states_are_not_crushed_at_1024(qtbot: Any, started_window: Ma
     clientes = show_page(started_window, "clientes.clientes")
     view = clientes.view  # type: ignore[attr-defined]
     name = COLUMN_INDEX["name"]
-    readable = view.fontMetrics().horizontalAdvance("Nombre / cuentas de timbrado")
+    readable = view.fontMetrics().horizontalAdvance("Alejandro López Morales")
     for width in (1000, 1366, 1920):
         started_window.resize(width, 740)
         qtbot.wait(50)

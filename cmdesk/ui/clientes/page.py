@@ -231,7 +231,7 @@ class ClientsPage(TabPage):
         for key, width in widths.items():
             self.view.setColumnWidth(COLUMN_INDEX[key], width)
         # The name takes the room left, never less than a readable name (the table scrolls instead).
-        readable = metrics.horizontalAdvance(tr("Nombre / cuentas de timbrado")) + 28
+        readable = metrics.horizontalAdvance("Alejandro López Morales") + 24
         fill_column(self.view, COLUMN_INDEX["name"], readable)
         self.view.setMinimumWidth(400)
         self._show_sort("name")

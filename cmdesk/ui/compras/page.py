@@ -90,6 +90,9 @@ class PackagesTab(QWidget):
         self.quantity.valueChanged.connect(lambda *_: self._update())
         self.detail = QLabel(self)
         self.detail.setObjectName("detail")
+        # Room for the longest «1,000 × 2,000,000 Timbres CFDI» (it was cut to «…Timbres CFD»).
+        longest = f"{fmt.number(1000)} × {package_text(asset, 2_000_000)}"
+        self.detail.setMinimumWidth(self.detail.fontMetrics().horizontalAdvance(longest) + 8)
         self.total = QLabel(self)
         self.total.setObjectName("total")
         font = self.total.font()
