@@ -43,9 +43,12 @@ def _shoot(out: Path, home: Path) -> int:
         if isinstance(inner, QTabWidget):
             for sub in range(inner.count()):
                 inner.setCurrentIndex(sub)
+                wait(lambda: window.ops.busy == 0)  # what the page asks on showing (a catalog) is in
                 save(window, f"main-{slug}-{_slug(inner.tabText(sub))}")
             inner.setCurrentIndex(0)
         else:
+            wait(lambda: window.ops.busy == 0)
+            pump(0.3)
             save(window, f"main-{slug}")
     window.tabs.setCurrentIndex(0)
 
