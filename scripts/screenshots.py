@@ -8,11 +8,11 @@ pictures show the demo distributor's real data; nothing of the user's own data i
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 from screens_kit import ROOT, Shots, run
+from screens_kit import slug as file_slug
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,12 +39,12 @@ def _shoot(out: Path, home: Path) -> int:
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
         inner = window.tabs.widget(index)
-        slug = _slug(window.tabs.tabText(index))
+        slug = file_slug(window.tabs.tabText(index))
         if isinstance(inner, QTabWidget):
             for sub in range(inner.count()):
                 inner.setCurrentIndex(sub)
                 wait(lambda: window.ops.busy == 0)  # what the page asks on showing (a catalog) is in
-                save(window, f"main-{slug}-{_slug(inner.tabText(sub))}")
+                save(window, f"main-{slug}-{file_slug(inner.tabText(sub))}")
             inner.setCurrentIndex(0)
         else:
             wait(lambda: window.ops.busy == 0)
@@ -125,12 +125,6 @@ def _shoot(out: Path, home: Path) -> int:
     errors.uninstall()
 
     return kit.finish(window)
-
-
-def _slug(text: str) -> str:
-    text = re.sub(r"\s*\(\d+\)$", "", text)  # «Alertas (3)»: the count changes, the screen does not
-    table = str.maketrans("áéíóúñ ", "aeioun-")
-    return text.lower().replace("&", "").translate(table)
 
 
 if __name__ == "__main__":

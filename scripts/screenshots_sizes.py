@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
 from screens_kit import Shots, run
+from screens_kit import slug as file_slug
 
 DEFAULT_SIZES = "1024x768,1366x768,1920x1080"
 
@@ -51,24 +51,18 @@ def _shoot(out: Path, sizes: list[tuple[int, int]]) -> int:
         for index in range(window.tabs.count()):
             window.tabs.setCurrentIndex(index)
             inner = window.tabs.widget(index)
-            slug = _slug(window.tabs.tabText(index))
+            slug = file_slug(window.tabs.tabText(index))
             if isinstance(inner, QTabWidget):
                 for sub in range(inner.count()):
                     inner.setCurrentIndex(sub)
                     kit.wait(lambda: window.ops.busy == 0)
-                    kit.save(window, f"main-{slug}-{_slug(inner.tabText(sub))}")
+                    kit.save(window, f"main-{slug}-{file_slug(inner.tabText(sub))}")
                 inner.setCurrentIndex(0)
             else:
                 kit.wait(lambda: window.ops.busy == 0)
                 kit.save(window, f"main-{slug}")
         window.tabs.setCurrentIndex(0)
     return kit.finish(window)
-
-
-def _slug(text: str) -> str:
-    text = re.sub(r"\s*\(\d+\)$", "", text)  # «Alertas (3)»: the count changes, the screen does not
-    table = str.maketrans("áéíóúñ ", "aeioun-")
-    return text.lower().replace("&", "").translate(table)
 
 
 if __name__ == "__main__":

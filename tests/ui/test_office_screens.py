@@ -18,23 +18,9 @@ from cmdesk.ui.herramientas.reglas import RulesPage
 from cmdesk.ui.kit.forms import secondary_color
 from cmdesk.ui.main_window import MainWindow
 from cmdesk.ui.timbrado.page import SELECTION_ACTIONS, TimbradoPage
-from tests.ui.portal_helpers import show_page
+from tests.ui.portal_helpers import contrast, show_page
 
 TIMEOUT = 30_000
-
-
-def contrast(a: QColor, b: QColor) -> float:
-    def luminance(color: QColor) -> float:
-        def channel(c: int) -> float:
-            v = c / 255
-            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-
-        return (
-            0.2126 * channel(color.red()) + 0.7152 * channel(color.green()) + 0.0722 * channel(color.blue())
-        )
-
-    la, lb = luminance(a), luminance(b)
-    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
 
 
 def new_boxes(before: set[int]) -> list[QMessageBox]:
