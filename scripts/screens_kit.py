@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -135,3 +136,11 @@ class Shots:
         window.close()
         QCoreApplication.processEvents()
         return 0
+
+
+def slug(text: str) -> str:
+    """A tab's title as a file name: «Configuraciones globales» → configuraciones-globales; a count
+    in it («Alertas (3)») left out, since it changes while the screen does not."""
+    text = re.sub(r"\s*\(\d+\)$", "", text)
+    table = str.maketrans("áéíóúñ ", "aeioun-")
+    return text.lower().replace("&", "").translate(table)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from screens_kit import ROOT, Shots, run
+from screens_kit import slug as file_slug
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,7 @@ def _shoot(out: Path, home: Path) -> int:
 
     kit = Shots(out, settle=0.2)
     pump, wait, save = kit.pump, kit.wait, kit.save
-    window = kit.main_window()
+    window = kit.main_window(1366, 768)  # the usual office laptop (README pictures)
     session = window.session
     assert session is not None and session.cache is not None
 
@@ -38,13 +39,16 @@ def _shoot(out: Path, home: Path) -> int:
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
         inner = window.tabs.widget(index)
-        slug = _slug(window.tabs.tabText(index))
+        slug = file_slug(window.tabs.tabText(index))
         if isinstance(inner, QTabWidget):
             for sub in range(inner.count()):
                 inner.setCurrentIndex(sub)
-                save(window, f"main-{slug}-{_slug(inner.tabText(sub))}")
+                wait(lambda: window.ops.busy == 0)  # what the page asks on showing (a catalog) is in
+                save(window, f"main-{slug}-{file_slug(inner.tabText(sub))}")
             inner.setCurrentIndex(0)
         else:
+            wait(lambda: window.ops.busy == 0)
+            pump(0.3)
             save(window, f"main-{slug}")
     window.tabs.setCurrentIndex(0)
 
@@ -121,11 +125,6 @@ def _shoot(out: Path, home: Path) -> int:
     errors.uninstall()
 
     return kit.finish(window)
-
-
-def _slug(text: str) -> str:
-    table = str.maketrans("áéíóúñ ", "aeioun-")
-    return text.lower().replace("&", "").translate(table)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePol
 from cmdesk.domain import expiry as expiry_rule
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import ERROR_STYLE, WARNING_STYLE, hbox, link_button, vbox
+from cmdesk.ui.kit.forms import ERROR_STYLE, WARNING_STYLE, dim, hbox, link_button, vbox
 
 tr = translator("header")
 
@@ -39,7 +39,7 @@ class _Balance(QWidget):
         super().__init__(parent)
         self.caption = QLabel(caption, self)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.caption.setEnabled(False)  # the palette's dimmed text
+        dim(self.caption)  # secondary text, readable (not the disabled color)
         self.value = QLabel("—", self)
         self.value.setObjectName(name)
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight)

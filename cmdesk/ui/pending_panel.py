@@ -38,7 +38,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import command as kit_command
 from cmdesk.ui.kit.actions import task
-from cmdesk.ui.kit.forms import dim, hbox, vbox
+from cmdesk.ui.kit.forms import delete_key, dim, hbox, vbox
 from cmdesk.ui.kit.messages import advice
 from cmdesk.ui.operations import Pool
 
@@ -191,6 +191,7 @@ class PendingPanel(QDialog):
         self.discard_button = QPushButton(tr("Descartar"), self)
         self.discard_button.setObjectName("discard")
         self.discard_button.clicked.connect(self.discard_selected)
+        self.delete_shortcut = delete_key(self.table, self.discard_selected)  # Supr/Del: «Descartar»
         close = QPushButton(tr("Cerrar"), self)
         close.clicked.connect(self.close)
 

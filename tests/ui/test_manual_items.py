@@ -366,21 +366,10 @@ def test_ctrl_f_focuses_the_search_of_the_page_on_screen(
 
 def test_secondary_text_is_readable(started_window: MainWindow) -> None:
     from cmdesk.ui.kit.forms import secondary_color
+    from tests.ui.portal_helpers import contrast
 
     palette = started_window.palette()
-
-    def luminance(color: QColor) -> float:
-        def channel(c: int) -> float:
-            v = c / 255
-            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-
-        return (
-            0.2126 * channel(color.red()) + 0.7152 * channel(color.green()) + 0.0722 * channel(color.blue())
-        )
-
-    text, back = luminance(secondary_color(palette)), luminance(palette.color(palette.ColorRole.Window))
-    ratio = (max(text, back) + 0.05) / (min(text, back) + 0.05)
-    assert ratio >= 4.5
+    assert contrast(secondary_color(palette), palette.color(palette.ColorRole.Window)) >= 4.5
 
 
 def test_no_contradictory_first_messages(qtbot: Any, clientes: ClientsPage) -> None:

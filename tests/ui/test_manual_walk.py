@@ -589,10 +589,11 @@ def contract(kind: str) -> Callable[[Walk], str]:
         tab = page.mkl if kind == "mkl" else page.subscriptions  # type: ignore[attr-defined]
         page.tabs.setCurrentWidget(tab)  # type: ignore[attr-defined]
         w.until(lambda: tab.model.rowCount() > 0, "el catálogo")
-        buttons = [b for b in tab.findChildren(QAbstractButton) if w._plain(b.text()) in ("Comprar", "Contratado")]
-        if not buttons:
-            raise WalkFailed("no se encontró «Comprar»")
-        return f"«Comprar»/«Contratado» en cada producto ({len(buttons)})"
+        texts = ("Comprar", "Activar", "Contratado")  # «Activar»: a product without cost
+        buttons = [b for b in tab.findChildren(QAbstractButton) if w._plain(b.text()) in texts]
+        if not buttons or len(buttons) < tab.model.rowCount():
+            raise WalkFailed("no se encontró «Comprar» en cada producto")
+        return f"«Comprar»/«Activar»/«Contratado» en cada producto ({len(buttons)})"
 
     return step
 
@@ -639,7 +640,7 @@ def settings(w: Walk) -> str:
     w.until(lambda: page.edit_button.isEnabled(), "la configuración leída")  # type: ignore[attr-defined]
     w.use(page, "Editar")
     price = page.price  # type: ignore[attr-defined]
-    if not price.isEnabled():
+    if not price.isEnabled() or price.isReadOnly():
         raise WalkFailed("«Editar» no habilita el precio global")
     w.use(page, "Cancelar")
     return "precio global y compras por el PCC, con «Editar»/«Guardar»"

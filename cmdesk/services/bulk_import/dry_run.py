@@ -3,10 +3,13 @@
 For each row: its cuenta de timbrado (the CTI column, or the client's NIC or RFC → the client's only
 standard CTI), which must be in this distributor's cache, standard and active; the quantity (a whole
 number of stamps > 0); the amount (pesos with IVA, parsed as the rest of the desktop parses money);
-the comment; and rows repeated in the file. Then, in the file's order over the rows to send, the
-distributor's balance before and after each row (the balance the cache knows, less the transfers
-still waiting in the outbox) and the CTI's; a row the balance no longer covers is an error. Every
-message is Spanish and names the row as the spreadsheet numbers it.
+«Sin cargo» (a transfer that is no sale: no amount, nothing to invoice — the single transfer
+dialog's checkbox; where the file has that column a row needs an amount or «Sin cargo», never $0.00
+silently; without it an empty amount is a transfer without sale, shown as «Sin cargo»); the comment;
+and rows repeated in the file. Then, in the file's order over the rows to send, the distributor's
+balance before and after each row (the balance the cache knows, less the transfers still waiting in
+the outbox) and the CTI's; a row the balance no longer covers is an error. Every message is Spanish
+and names the row as the spreadsheet numbers it.
 
 Nothing is sent while a row to send has an error: the user corrects the file or excludes the rows
 (`DryRun.exclude`), which re-runs the balances.
@@ -22,15 +25,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from cmdesk.domain import identity
+from cmdesk.domain.amounts import NO_CHARGE_AMOUNT_MESSAGE
 from cmdesk.domain.errors import DomainError
 from cmdesk.domain.money import check_amount_cents, parse_mxn
-from cmdesk.services.bulk_import.mapping import Column, ColumnMapping
+from cmdesk.services.bulk_import.mapping import Column, ColumnMapping, fold_title
 from cmdesk.services.bulk_import.reading import Cell, Sheet, SheetRow
 
 MAX_QUANTITY = 10**9
 MAX_COMMENT = 500
 _QUANTITY = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+")
 _NIC = re.compile(r"[0-9]{1,12}")
+# What a «Sin cargo» cell may say (folded: lower case, no accents).
+_YES = frozenset({"si", "s", "x", "1", "true", "verdadero", "sin cargo", "yes", "y"})
+_NO = frozenset({"", "no", "n", "0", "false", "falso"})
+NO_AMOUNT_MESSAGE = "Falta el importe: escríbalo, o escriba «Sí» en la columna Sin cargo si no es una venta."
 
 
 class Directory(Protocol):
@@ -62,6 +70,7 @@ class RowCheck:
     client_nic: str = ""
     quantity: int | None = None
     amount_cents: int = 0
+    no_charge: bool = False  # «Sin cargo»: no sale, nothing to invoice (amount 0)
     comment: str = ""
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -189,7 +198,10 @@ def _check_row(
 
     _target(check, _text(cell(Column.CTI)), _text(cell(Column.CLIENT)), directory)
     check.quantity = _quantity(check, cell(Column.QUANTITY))
+    errors = len(check.errors)
     check.amount_cents = _amount(check, cell(Column.AMOUNT))
+    if len(check.errors) == errors:  # an unreadable amount is said once
+        _no_charge(check, cell(Column.NO_CHARGE), Column.NO_CHARGE in columns)
     comment = _text(cell(Column.COMMENT))
     if len(comment) > MAX_COMMENT:
         check.errors.append(f"El comentario tiene {len(comment):,} caracteres; el máximo es {MAX_COMMENT}.")
@@ -316,6 +328,28 @@ def _amount(check: RowCheck, value: Cell) -> int:
     except (ValueError, InvalidOperation):
         check.errors.append("Escriba un importe válido, por ejemplo 1,234.50.")
     return 0
+
+
+def _no_charge(check: RowCheck, value: Cell, mapped: bool) -> None:
+    """«Sin cargo»: yes takes no amount; no (or an empty cell) needs one where the file has the column."""
+    if isinstance(value, bool):
+        flag: bool | None = value
+    elif isinstance(value, int | float):
+        flag = True if value == 1 else False if value == 0 else None
+    else:
+        folded = fold_title(_text(value))
+        flag = True if folded in _YES else False if folded in _NO else None
+    if flag is None:
+        check.errors.append(f"En «Sin cargo» escriba «Sí» o «No» (dice «{_text(value)}»).")
+        return
+    check.no_charge = flag
+    if flag and check.amount_cents:
+        check.errors.append(NO_CHARGE_AMOUNT_MESSAGE)
+    elif not flag and check.amount_cents == 0:
+        if mapped:
+            check.errors.append(NO_AMOUNT_MESSAGE)
+        else:
+            check.no_charge = True  # no amount and no such column: no sale, as before the column
 
 
 def _flag_repeated(checks: list[RowCheck]) -> None:

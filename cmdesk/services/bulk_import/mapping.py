@@ -1,5 +1,5 @@
 """Which column of the file is which: the CTI (or the client's NIC or RFC), the quantity of stamps, the
-amount and the comment.
+amount, «Sin cargo» (a transfer that is no sale: nothing to invoice) and the comment.
 
 `guess` reads the column titles (the template's, and the usual Spanish ways of naming them); the user
 corrects the guess once, and the mapping is remembered for files of the same layout (the same column
@@ -19,6 +19,7 @@ class Column(StrEnum):
     CLIENT = "client"
     QUANTITY = "quantity"
     AMOUNT = "amount"
+    NO_CHARGE = "no_charge"
     COMMENT = "comment"
 
 
@@ -27,6 +28,7 @@ COLUMN_LABELS: dict[Column, str] = {
     Column.CLIENT: "Cliente (NIC o RFC)",
     Column.QUANTITY: "Cantidad de timbres",
     Column.AMOUNT: "Importe con IVA",
+    Column.NO_CHARGE: "Sin cargo (no es una venta)",
     Column.COMMENT: "Comentario",
 }
 
@@ -36,6 +38,7 @@ TEMPLATE_TITLES: dict[Column, str] = {
     Column.CLIENT: "NIC o RFC del cliente",
     Column.QUANTITY: "Cantidad",
     Column.AMOUNT: "Importe",
+    Column.NO_CHARGE: "Sin cargo",
     Column.COMMENT: "Comentario",
 }
 
@@ -61,6 +64,7 @@ _TITLES: dict[Column, tuple[str, ...]] = {
     ),
     Column.QUANTITY: ("cantidad", "timbres", "cantidad de timbres", "cant", "piezas", "unidades"),
     Column.AMOUNT: ("importe", "importe con iva", "monto", "total", "precio", "importe total", "venta"),
+    Column.NO_CHARGE: ("sin cargo", "sin cargo no es una venta", "no charge", "cortesia", "obsequio"),
     Column.COMMENT: (
         "comentario",
         "comentarios",

@@ -221,6 +221,8 @@ class Importer:
                 "quantity": row.quantity,
                 "amount_cents": row.amount_cents,
                 "comments": row.comment,
+                # The dry run lets a row through with no amount only as «Sin cargo»: no sale.
+                "no_charge": row.amount_cents == 0,
             },
             "description": f"Transferir {row.quantity:,} timbres a {row.label} (archivo, fila {row.row})",
             "extra": {IMPORT_MARK: row.import_id, "row": row.row, "attempt": row.attempt},

@@ -22,14 +22,20 @@ INSTRUCTIONS = (
     (TEMPLATE_TITLES[Column.QUANTITY], "Cuántos timbres transferir: un número entero mayor que cero."),
     (
         TEMPLATE_TITLES[Column.AMOUNT],
-        "Opcional: el importe de la venta con IVA, en pesos (1,234.50). Queda «por facturar».",
+        "El importe de la venta con IVA, en pesos (1,234.50). Queda «por facturar».",
+    ),
+    (
+        TEMPLATE_TITLES[Column.NO_CHARGE],
+        "«Sí» si la transferencia no es una venta (cortesía): sin importe, no queda por facturar. "
+        "Vacío o «No»: escriba el importe.",
     ),
     (TEMPLATE_TITLES[Column.COMMENT], "Opcional: hasta 500 caracteres."),
     ("", ""),
     ("Ejemplo", ""),
-    ("CTI", "NIC o RFC del cliente · Cantidad · Importe · Comentario"),
-    ("A459B9062DF218DB", "(vacío) · 500 · 290.00 · Recarga de noviembre"),
-    ("(vacío)", "10245 · 1000 · 580.00 · Recarga de noviembre"),
+    ("CTI", "NIC o RFC del cliente · Cantidad · Importe · Sin cargo · Comentario"),
+    ("A459B9062DF218DB", "(vacío) · 500 · 290.00 · (vacío) · Recarga de noviembre"),
+    ("(vacío)", "10245 · 1000 · 580.00 · No · Recarga de noviembre"),
+    ("(vacío)", "10246 · 50 · (vacío) · Sí · Timbres de cortesía"),
     ("", ""),
     (
         "Antes de enviar, la revisión muestra cada fila con su saldo y sus errores; "
@@ -68,12 +74,12 @@ def _write_xlsx(path: Path, titles: list[str]) -> None:
     sheet.title = "Transferencias"
     sheet.append(titles)
     bold = Font(bold=True)
-    for index, width in enumerate((24, 24, 12, 14, 40), start=1):
+    for index, width in enumerate((24, 24, 12, 14, 12, 40), start=1):
         sheet.cell(row=1, column=index).font = bold
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     # Text columns stay text (an id or an RFC never becomes a number); numbers get their format.
-    for letter in ("A", "B", "E"):
+    for letter in ("A", "B", "E", "F"):
         for row in range(2, 1002):
             sheet[f"{letter}{row}"].number_format = "@"
     for row in range(2, 1002):

@@ -21,7 +21,7 @@ IMPORT_MARK = "bulk_import"  # the command's `extra` key naming its import
 
 def queue_import(outbox: Outbox, cache: Cache, rows: Iterable[Mapping[str, Any]]) -> list[Command]:
     """Queue an import's rows (one outbox transaction, one disk sync): each row has `key` (its
-    idempotency key), `body` (a transfer's: asset, target, quantity, amount_cents, comments),
+    idempotency key), `body` (a transfer's: asset, target, quantity, amount_cents, comments, and no_charge),
     `extra` (the import and the row, `IMPORT_MARK`) and optionally `description`."""
     specs = []
     for row in rows:
@@ -34,6 +34,7 @@ def queue_import(outbox: Outbox, cache: Cache, rows: Iterable[Mapping[str, Any]]
             body["quantity"],
             body.get("amount_cents", 0),
             body.get("comments", ""),
+            body.get("no_charge"),
         )
         specs.append(
             {

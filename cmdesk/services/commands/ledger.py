@@ -17,7 +17,7 @@ from cmdesk.services.commands.queue import NOT_REGISTERED, enqueue, is_local, ne
 from cmdesk.services.outbox import TO_PUSH, Command, Outbox
 
 
-def _transfer_body(
+def transfer_body(
     asset: str,
     target_type: str,
     target_id: str,
@@ -26,6 +26,7 @@ def _transfer_body(
     comments: str,
     no_charge: bool | None = None,
 ) -> dict[str, Any]:
+    """A transfer's body after the checks that need no server (a `DomainError` beside the fields)."""
     errors = transfer_problems(asset, target_type, target_id, quantity, amount_cents, no_charge)
     if "target.id" not in errors and is_local(target_id):
         errors["target.id"] = NOT_REGISTERED
@@ -38,13 +39,6 @@ def _transfer_body(
         "amount_cents": amount_cents,
         "comments": comments,
     } | ({} if no_charge is None else {"no_charge": no_charge})
-
-
-def transfer_body(
-    asset: str, target_type: str, target_id: str, quantity: int, amount_cents: int, comments: str
-) -> dict[str, Any]:
-    """A transfer's body after the checks that need no server (a `DomainError` beside the fields)."""
-    return _transfer_body(asset, target_type, target_id, quantity, amount_cents, comments)
 
 
 def transfer_description(cache: Cache, asset: str, target_type: str, target_id: str, quantity: int) -> str:
@@ -67,7 +61,7 @@ def transfer(
     """Transferir timbres (a una CTI estándar o un sub-distribuidor) o puntos (a un cliente o un
     sub-distribuidor). Irreversible once applied; the server checks the balance. `no_charge`: True
     «Sin cargo» (no sale), False a sale (its amount above $0.00), None as older versions sent it."""
-    body = _transfer_body(asset, target_type, target_id, quantity, amount_cents, comments, no_charge)
+    body = transfer_body(asset, target_type, target_id, quantity, amount_cents, comments, no_charge)
     return enqueue(
         outbox,
         cache,
@@ -87,7 +81,7 @@ def bulk_transfer(outbox: Outbox, cache: Cache, items: Sequence[Mapping[str, Any
     if not items:
         raise validation_error({"items": "Indique al menos una transferencia."})
     body_items = [
-        _transfer_body(
+        transfer_body(
             str(i.get("asset", "stamps")),
             str(i.get("target_type", "stamping_account")),
             str(i.get("target_id", "")),

@@ -36,7 +36,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui.alertas import actions
 from cmdesk.ui.alertas.actions import tr
 from cmdesk.ui.alertas.notify import notify, open_page
-from cmdesk.ui.kit.forms import hbox, heading, push_button
+from cmdesk.ui.kit.forms import dim, hbox, heading, push_button
 from cmdesk.ui.kit.messages import error_text
 from cmdesk.ui.tabs import AppContext, TabPage
 
@@ -146,7 +146,7 @@ class CalendarPage(TabPage):
         self.total.setObjectName("total")
         self.status = QLabel(self)
         self.status.setObjectName("calendarStatus")
-        self.status.setEnabled(False)
+        dim(self.status)
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(

@@ -1,6 +1,7 @@
 """Alertas → Alertas: the low-balance alerts the server raised (the change feed's `alert` entity), newest
 first, filtered by state, marked nueva / vista / resuelta (a queued command: it shows at once), with
-one click to what fixes them: Transferir timbres to the CTI, or its Venta automática.
+one click to what fixes them: Transferir timbres to the CTI, or its Venta automática; for the
+distributor's own balance, «Comprar timbres…» (the Compras tab, its Timbres CFDI packages).
 
 When a sync brings alerts that are still new and were never notified on this computer, the page tells
 the user at once, whichever tab is on screen: a system tray message (a Windows toast) where there is
@@ -24,13 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain import names
+from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.alertas import actions
 from cmdesk.ui.alertas.actions import tr
 from cmdesk.ui.alertas.notify import notify, open_page
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import hbox, heading, push_button
+from cmdesk.ui.kit.forms import dim, hbox, heading, push_button, secondary_color
 from cmdesk.ui.kit.messages import error_text
 from cmdesk.ui.kit.table import RIGHT, Column, PagedTableModel, Query, make_table, selected_rows
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -112,7 +114,7 @@ class AlertsModel(PagedTableModel):
         if role == Qt.ItemDataRole.FontRole and state == "new":
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole and state == "resolved":
-            return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+            return secondary_color(QApplication.palette(), QPalette.ColorRole.Text, QPalette.ColorRole.Base)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._rows[row].get("detail") or None
         return None
@@ -157,6 +159,14 @@ class AlertsPage(TabPage):
         self.new_button = push_button(tr("Marcar como nueva"), self, "markNew", lambda: self.mark("new"))
         self.transfer_button = push_button(tr("Transferir timbres…"), self, "transfer", self.transfer)
         self.auto_sale_button = push_button(tr("Venta automática…"), self, "autoSale", self.auto_sale)
+        self.buy_button = push_button(tr("Comprar timbres…"), self, "buy", self.buy)
+        self.buy_button.setToolTip(tr("Su propio saldo se agota: compre timbres en Compras"))
+        self.selection_hint = QLabel(
+            tr("Seleccione una alerta para marcarla o resolverla (transferir, venta automática, comprar)."),
+            self,
+        )
+        self.selection_hint.setObjectName("selectionHint")
+        dim(self.selection_hint)
         self.detail = QLabel(self)
         self.detail.setObjectName("detail")
         self.detail.setWordWrap(True)
@@ -181,6 +191,8 @@ class AlertsPage(TabPage):
                 16,
                 self.transfer_button,
                 self.auto_sale_button,
+                self.buy_button,
+                self.selection_hint,
                 None,
             )
         )
@@ -243,6 +255,14 @@ class AlertsPage(TabPage):
         cti = one is not None and (one.get("subject") or {}).get("type") == "stamping_account"
         self.transfer_button.setEnabled(cti)
         self.auto_sale_button.setEnabled(cti)
+        own = one is not None and (one.get("subject") or {}).get("type") == "own_balance"
+        self.buy_button.setEnabled(own and self.context.can(Permission.PURCHASES))
+        # Only what the selection allows is shown (no row of grey buttons); a hint until then.
+        for button in (self.seen_button, self.resolved_button, self.new_button):
+            button.setVisible(bool(rows))
+        for button in (self.transfer_button, self.auto_sale_button, self.buy_button):
+            button.setVisible(button.isEnabled())
+        self.selection_hint.setVisible(not rows)
         if one is None:
             self.detail.setText("")
             return
@@ -280,6 +300,20 @@ class AlertsPage(TabPage):
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def buy(self) -> QWidget | None:
+        """Comprar timbres (an alert of the distributor's own balance): the Compras tab, on its Timbres
+        CFDI packages. None when the window has no Compras page."""
+        pages = getattr(self.window(), "pages", {})
+        purchases = pages.get("compras") if isinstance(pages, dict) else None
+        if not isinstance(purchases, QWidget):
+            return None
+        stamps = getattr(purchases, "stamps", None)
+        inner = getattr(purchases, "tabs", None)
+        if isinstance(inner, QTabWidget) and stamps is not None:
+            inner.setCurrentWidget(stamps)
+        open_page(purchases)
+        return purchases
 
     def auto_sale(self) -> None:
         subject = self._subject()

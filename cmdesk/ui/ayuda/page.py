@@ -47,6 +47,8 @@ frecuentes en nuestra base de conocimientos en
 nuestros consultores le asesore, deberá acceder a un aula virtual. El sistema de aulas virtuales le
 permitirá ver la pantalla de nuestro consultor y mantenerse en contacto a través de audio, video y
 chat. Puede acceder desde cualquier equipo de escritorio, tableta o teléfono inteligente.</p>
+<p><b>Cómo solicitarla.</b> Pida su sesión de aula virtual a Induxsoft en
+<a href="http://www.induxsoft.net/">www.induxsoft.net</a>, indicando su NIC de distribuidor.</p>
 <p>El servicio de aula virtual es gratuito y exclusivo para clientes con versiones actualizadas,
 contratos de soporte técnico y mantenimiento o distribuidores autorizados.</p>
 <h3>Deje que un profesional se encargue</h3>

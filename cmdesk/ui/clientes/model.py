@@ -22,6 +22,7 @@ from cmdesk.domain import names
 from cmdesk.domain.portfolio import ClientCategory, ClientSort
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui.kit import forecasts, labels
+from cmdesk.ui.kit.forms import secondary_color
 from cmdesk.ui.kit.table import CENTER, RIGHT, Column, PagedTableModel, Query
 
 if TYPE_CHECKING:
@@ -175,9 +176,7 @@ def with_cti_ids(cache: Cache, records: list[dict[str, Any]]) -> list[ClientRow]
     ctis = cache.cti_ids_by_client([r["id"] for r in records])
     # The usual purchase and its price, for the clients that run out within 30 days (the Riesgo view).
     purchases = cache.purchases([r["id"] for r in records if forecasts.risk_color(r.get("risk")) is not None])
-    return [
-        ClientRow(str(r["id"]), r, tuple(ctis.get(r["id"], ())), purchases.get(r["id"])) for r in records
-    ]
+    return [ClientRow(str(r["id"]), r, tuple(ctis.get(r["id"], ())), purchases.get(r["id"])) for r in records]
 
 
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
@@ -217,9 +216,8 @@ class ClientsModel(PagedTableModel):
                 return color
             if client.data.get("dropped") or client.data.get("pending"):
                 if self._dim is None:
-                    self._dim = QApplication.palette().brush(
-                        QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text
-                    )
+                    roles = QPalette.ColorRole
+                    self._dim = QBrush(secondary_color(QApplication.palette(), roles.Text, roles.Base))
                 return self._dim
             return None
         if role == _FONT:

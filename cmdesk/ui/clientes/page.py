@@ -56,7 +56,7 @@ from cmdesk.ui.clientes.model import (
 from cmdesk.ui.kit import forecasts, labels
 from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.kit.messages import error_text, inform
-from cmdesk.ui.kit.table import Query, make_table
+from cmdesk.ui.kit.table import Query, fill_column, make_table
 from cmdesk.ui.tabs import AppContext, TabPage
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,9 @@ class ClientsPage(TabPage):
         }
         for key, width in widths.items():
             self.view.setColumnWidth(COLUMN_INDEX[key], width)
+        # The name takes the room left, never less than a readable name (the table scrolls instead).
+        readable = metrics.horizontalAdvance("Alejandro López Morales") + 24
+        fill_column(self.view, COLUMN_INDEX["name"], readable)
         self.view.setMinimumWidth(400)
         self._show_sort("name")
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.domain.money import div_round_half_up
+from cmdesk.domain.proration import MONTHS_PER_YEAR, prorated_charge_cents
 from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui import locale as fmt
@@ -44,7 +45,7 @@ from cmdesk.ui.compras.renewal import RenewalDialog, renewed_text
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.forms import Notice, dim, hbox, push_button, vbox
 from cmdesk.ui.kit.messages import ask, error_text, inform
-from cmdesk.ui.kit.table import Column, PagedTableModel, Query, fit_columns, make_table
+from cmdesk.ui.kit.table import RIGHT, Column, PagedTableModel, Query, fit_columns, make_table
 from cmdesk.ui.tabs import AppContext, TabPage
 
 CATALOG_MAX_AGE = 600.0  # seconds between two downloads of the catalog while the page is shown
@@ -89,6 +90,9 @@ class PackagesTab(QWidget):
         self.quantity.valueChanged.connect(lambda *_: self._update())
         self.detail = QLabel(self)
         self.detail.setObjectName("detail")
+        # Room for the longest «1,000 × 2,000,000 Timbres CFDI» (it was cut to «…Timbres CFD»).
+        longest = f"{fmt.number(1000)} × {package_text(asset, 2_000_000)}"
+        self.detail.setMinimumWidth(self.detail.fontMetrics().horizontalAdvance(longest) + 8)
         self.total = QLabel(self)
         self.total.setObjectName("total")
         font = self.total.font()
@@ -105,7 +109,7 @@ class PackagesTab(QWidget):
         side.addWidget(QLabel(tr("Cantidad"), self), 0, 0)
         side.addWidget(self.quantity, 0, 1, Qt.AlignmentFlag.AlignLeft)
         side.addWidget(self.detail, 1, 1)
-        side.addWidget(QLabel(tr("Total"), self), 2, 0)
+        side.addWidget(QLabel(tr("Total (IVA incluido)"), self), 2, 0)
         side.addWidget(self.total, 2, 1)
         side.addWidget(self.buy_button, 3, 1, Qt.AlignmentFlag.AlignLeft)
         side.setVerticalSpacing(10)
@@ -151,7 +155,7 @@ class PackagesTab(QWidget):
                 ),
                 self.list_widget,
             )
-            unit.setEnabled(False)
+            dim(unit)
             unit.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.grid.addWidget(radio, row, 0)
             self.grid.addWidget(price, row, 1)
@@ -228,9 +232,25 @@ def _notes(row: Mapping[str, Any]) -> str:
     return notes
 
 
+def annual_price_cents(row: Mapping[str, Any]) -> int:
+    """A contract's year with IVA included, as every other price of the desktop is said (the catalog
+    lists contracts before IVA): exactly what twelve months would charge."""
+    return prorated_charge_cents(int(row.get("annual_price_before_tax_cents") or 0), MONTHS_PER_YEAR)
+
+
+def _price_text(row: Mapping[str, Any]) -> str:
+    cents = annual_price_cents(row)
+    return fmt.money(cents) if cents else tr("Sin costo")
+
+
 CONTRACT_COLUMNS = (
     Column("name", QT_TRANSLATE_NOOP("portal", "Nombre")),
-    Column("annual_price_before_tax_cents", QT_TRANSLATE_NOOP("portal", "Precio (sin IVA)"), "money"),
+    Column(
+        "annual_price_before_tax_cents",
+        QT_TRANSLATE_NOOP("portal", "Precio anual (IVA incluido)"),
+        value=_price_text,
+        align=RIGHT,
+    ),
     Column("notes", QT_TRANSLATE_NOOP("portal", "Notas"), value=_notes),
     Column("buy", QT_TRANSLATE_NOOP("portal", "Comprar"), value=lambda _r: ""),
 )
@@ -245,6 +265,7 @@ class QuoteDialog(QDialog):
         self.setWindowTitle(tr("Confirmación de compra"))
         self.quote = dict(quote)
         months = int(quote.get("months_remaining") or 0)
+        free = not int(quote.get("amount_cents") or 0)
         text = QLabel(
             tr(
                 "<p><b>Gracias por su compra</b></p>"
@@ -257,7 +278,12 @@ class QuoteDialog(QDialog):
                 date=fmt.date(quote.get("expires_at")),
                 name=quote.get("name") or "",
                 months=tr("1 mes") if months == 1 else tr("{n} meses").format(n=months),
-            ),
+            )
+            if not free
+            else tr(
+                "<p><b>{name}</b> no tiene costo: se activa hasta el {date} y se renueva con su Cuenta "
+                "Maestra, sin cargo.</p><p>¿Desea activarla?</p>"
+            ).format(name=quote.get("name") or "", date=fmt.date(quote.get("expires_at"))),
             self,
         )
         text.setObjectName("quoteText")
@@ -272,8 +298,12 @@ class QuoteDialog(QDialog):
         )
         self.pay_with_points.setObjectName("payWithPoints")
         self.pay_with_points.setEnabled(0 < required <= points)
+        self.pay_with_points.setVisible(not free)
         buttons = QDialogButtonBox(self)
-        self.ok_button = buttons.addButton(tr("Aceptar"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.ok_button = buttons.addButton(
+            tr("Activar") if free else tr("Aceptar"), QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.ok_button.setDefault(True)
         self.ok_button.setObjectName("okButton")
         cancel = buttons.addButton(tr("Cancelar"), QDialogButtonBox.ButtonRole.RejectRole)
         cancel.setObjectName("cancelButton")
@@ -307,7 +337,7 @@ class ContractsTab(QWidget):
             self,
         )
         intro.setWordWrap(True)
-        intro.setEnabled(False)
+        dim(intro)
         self.notice = Notice(self)
         vbox(self, intro, (self.view, 1), self.notice)
         self.model.loaded.connect(self._loaded)
@@ -320,7 +350,11 @@ class ContractsTab(QWidget):
         self.buttons = {}
         column = len(CONTRACT_COLUMNS) - 1
         for index, row in enumerate(self.model.records()):
-            button = QPushButton(tr("Contratado") if row.get("contracted") else tr("Comprar"), self.view)
+            free = not annual_price_cents(row)
+            text = tr("Contratado") if row.get("contracted") else tr("Activar") if free else tr("Comprar")
+            button = QPushButton(text, self.view)
+            if free and not row.get("contracted"):
+                button.setToolTip(tr("Sin costo: se activa y se renueva con su Cuenta Maestra."))
             button.setObjectName(f"buy_{row['code']}")
             button.setEnabled(not row.get("contracted") and self.context.can(Permission.PURCHASES))
             button.clicked.connect(functools.partial(self.buy, str(row["code"])))

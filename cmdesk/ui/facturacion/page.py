@@ -532,7 +532,7 @@ class BillingPage(TabPage):
             ),
             self,
         )
-        intro.setEnabled(False)
+        dim(intro)
         intro.setWordWrap(True)
         vbox(self, QLabel(f"<b>{tr('Facturación')}</b>", self), intro, (self.tabs, 1))
 

@@ -1,5 +1,6 @@
 """Herramientas → Configuraciones globales (manual, "Configuración"): the bulk stamp price and what the
-clients may buy through their control panel (PCC). Editar unlocks the form, Guardar sends the changed
+clients may buy through their control panel (PCC). The values read plainly (read-only, not greyed out,
+which looked broken); Editar makes them editable, Guardar sends the changed
 options with `If-Match` (the version shown), and the server's refusal appears beside the option it
 names ("Permitir la compra de timbres a través del PCC requiere al menos un paquete…").
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -32,6 +34,15 @@ from cmdesk.ui.tabs import AppContext, TabPage
 tr = translator("herramientas")
 
 
+_INPUT = frozenset(
+    {
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseButtonRelease,
+        QEvent.Type.MouseButtonDblClick,
+        QEvent.Type.KeyPress,
+        QEvent.Type.KeyRelease,
+    }
+)
 FLAGS = ("allow_panel_stamp_purchase", "auto_stamp_purchase", "allow_panel_point_purchase")
 
 
@@ -91,7 +102,10 @@ class SettingsPage(TabPage):
         self.edit_button = push_button(tr("Editar"), self, "editSettings", self.edit)
         self.save_button = push_button(tr("Guardar"), self, "saveSettings", self.save)
         self.cancel_button = push_button(tr("Cancelar"), self, "cancelSettings", self.cancel)
-        buttons = hbox(self.edit_button, self.save_button, self.cancel_button, None)
+        self.read_hint = QLabel(tr("Para cambiarlas, pulse «Editar»."), self)
+        self.read_hint.setObjectName("readHint")
+        dim(self.read_hint)
+        buttons = hbox(self.edit_button, self.save_button, self.cancel_button, 12, self.read_hint, None)
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(
@@ -108,8 +122,20 @@ class SettingsPage(TabPage):
         layout.addWidget(self.role_note)
         layout.addWidget(self.notice)
         layout.addStretch(1)
+        for box in (self.stamps_pcc, self.auto, self.points_pcc):
+            box.installEventFilter(self)
         self._set_editing(False)
         self.gate(Permission.SETTINGS, self.edit_button, self.save_button, self.cancel_button)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The options' checkboxes are read-only (not greyed) until «Editar» and while saving."""
+        if (
+            watched in (self.stamps_pcc, self.auto, self.points_pcc)
+            and (not self.editing or self.saving)
+            and event.type() in _INPUT
+        ):
+            return True
+        return super().eventFilter(watched, event)
 
     def _with_error(self, name: str, widget: QWidget, parent: QWidget) -> QWidget:
         holder = QWidget(parent)
@@ -149,8 +175,13 @@ class SettingsPage(TabPage):
 
     def _set_editing(self, editing: bool) -> None:
         self.editing = editing
+        self.price.setReadOnly(not editing or self.saving)
+        for box in (self.stamps_pcc, self.auto, self.points_pcc):
+            # Read-only, in the normal colors: `eventFilter` keeps clicks and keys from changing it.
+            box.setFocusPolicy(Qt.FocusPolicy.StrongFocus if editing else Qt.FocusPolicy.NoFocus)
         for widget in (self.price, self.stamps_pcc, self.auto, self.points_pcc):
-            widget.setEnabled(editing and not self.saving)
+            widget.setEnabled(not self.saving)
+        self.read_hint.setVisible(not editing and self.context.can(Permission.SETTINGS))
         self.edit_button.setEnabled(not editing and self.settings is not None)
         self.save_button.setEnabled(editing and not self.saving)
         self.cancel_button.setEnabled(editing and not self.saving)

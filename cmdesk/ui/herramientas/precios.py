@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,7 +32,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui.herramientas import actions
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.export import export_button
-from cmdesk.ui.kit.forms import FormDialog, hbox, heading, money_value, push_button
+from cmdesk.ui.kit.forms import FormDialog, delete_key, hbox, heading, money_value, push_button
 from cmdesk.ui.kit.messages import REASON_MAX_LENGTH, ask, error_text, field_errors, inform, reason_of
 from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -157,9 +156,7 @@ class PricesPage(TabPage):
         self.table = make_table(self.model, self, widths=(9, 11, 18, 14, 14, 40))
         self.table.doubleClicked.connect(lambda *_: self.edit())
         # Supr/Del on a selected package asks to delete it, like «Eliminar».
-        self.delete_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)
-        self.delete_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-        self.delete_shortcut.activated.connect(self.delete)
+        self.delete_shortcut = delete_key(self.table, self.delete)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
         self.add_button = push_button(tr("Agregar…"), self, "addPackage", self.add)
         self.edit_button = push_button(tr("Modificar…"), self, "editPackage", self.edit)

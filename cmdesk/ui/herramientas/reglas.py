@@ -31,7 +31,7 @@ from cmdesk.domain.roles import Permission
 from cmdesk.ui import QT_TRANSLATE_NOOP, translator
 from cmdesk.ui.alertas import actions
 from cmdesk.ui.kit import labels
-from cmdesk.ui.kit.forms import FormDialog, hbox, heading, push_button
+from cmdesk.ui.kit.forms import FormDialog, delete_key, hbox, heading, push_button
 from cmdesk.ui.kit.messages import ask, error_text, inform
 from cmdesk.ui.kit.table import Column, PagedTableModel, make_table, selected_record
 from cmdesk.ui.tabs import AppContext, TabPage
@@ -222,6 +222,7 @@ class RulesPage(TabPage):
         self.add_button = push_button(tr("Agregar regla…"), self, "addRule", self.add)
         self.edit_button = push_button(tr("Modificar…"), self, "editRule", self.edit)
         self.delete_button = push_button(tr("Eliminar"), self, "deleteRule", self.delete)
+        self.delete_shortcut = delete_key(self.table, self.delete)  # Supr/Del, as «Eliminar»
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QBoxLayout,
     QDialog,
@@ -431,3 +431,12 @@ class FormDialog(QDialog):
                 self.show_message(error_text(error))
         else:
             self.set_errors({}, error_text(error))
+
+
+def delete_key(widget: QWidget, slot: Callable[[], object]) -> QShortcut:
+    """Supr/Del on `widget` (a table with something selected) does what its «Eliminar» button does —
+    the slot asks first, as the button does."""
+    shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), widget)
+    shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+    shortcut.activated.connect(slot)
+    return shortcut

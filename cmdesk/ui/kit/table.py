@@ -31,18 +31,21 @@ import shiboken6
 from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
+    QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTreeView, QWidget
 
 from cmdesk.domain.field_paths import value_at
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import labels
+from cmdesk.ui.kit.forms import secondary_color
 from cmdesk.ui.operations import Pool
 
 if TYPE_CHECKING:
@@ -632,7 +635,9 @@ class Table(QTableView):
         if self.empty_text and model is not None and model.rowCount() == 0:
             viewport = self.viewport()
             painter = QPainter(viewport)
-            painter.setPen(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+            # Secondary text over the table's base (readable: not the disabled color, ~1.6:1).
+            palette = self.palette()
+            painter.setPen(secondary_color(palette, QPalette.ColorRole.Text, QPalette.ColorRole.Base))
             painter.drawText(
                 viewport.rect().adjusted(12, 12, -12, -12),
                 int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
@@ -738,3 +743,32 @@ def select_id(view: QTableView, ident: str) -> bool:
         return False
     view.selectRow(row)
     return True
+
+
+class _FillColumn(QObject):
+    """Keeps one column at the room the others leave, never under `minimum` (see `fill_column`)."""
+
+    def __init__(self, view: QTableView | QTreeView, column: int, minimum: int) -> None:
+        super().__init__(view)
+        self.view, self.column, self.minimum = view, column, minimum
+        view.viewport().installEventFilter(self)
+
+    def fit(self) -> None:
+        view = self.view
+        others = sum(view.columnWidth(i) for i in range(view.model().columnCount()) if i != self.column)
+        view.setColumnWidth(self.column, max(self.minimum, view.viewport().width() - others))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        resized = event.type() == QEvent.Type.Resize
+        if resized and shiboken6.isValid(self.view) and watched is self.view.viewport():
+            self.fit()
+        return False
+
+
+def fill_column(view: QTableView | QTreeView, column: int, minimum: int) -> None:
+    """`column` takes the width the other columns leave, but never less than `minimum` (a readable
+    name): on a narrow screen the table scrolls sideways instead of crushing it, as a stretched
+    column would."""
+    header = view.horizontalHeader() if isinstance(view, QTableView) else view.header()
+    header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+    _FillColumn(view, column, minimum).fit()

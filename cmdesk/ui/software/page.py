@@ -56,7 +56,8 @@ from cmdesk.services import downloads
 from cmdesk.services.downloads import DownloadManager, DownloadState, DownloadStatus, FileInfo
 from cmdesk.ui import tabs, translator
 from cmdesk.ui.kit.actions import Action
-from cmdesk.ui.kit.forms import dim, hbox, vbox
+from cmdesk.ui.kit.forms import delete_key, dim, hbox, vbox
+from cmdesk.ui.kit.table import fill_column
 from cmdesk.ui.software import actions
 from cmdesk.ui.software.model import (
     ACTIONS_COLUMN,
@@ -295,6 +296,8 @@ class SoftwarePage(tabs.TabPage):
         self.view.setExpandsOnDoubleClick(False)
         self.view.setUniformRowHeights(True)
         self.view.clicked.connect(self._clicked)
+        # Supr/Del on a file kept in the folder: «Eliminar de la carpeta» (it asks first).
+        self.delete_shortcut = delete_key(self.view, self.remove_selected)
         self.view.expanded.connect(lambda index: self._remember(index, True))
         self.view.collapsed.connect(lambda index: self._remember(index, False))
         header = self.view.header()
@@ -302,7 +305,6 @@ class SoftwarePage(tabs.TabPage):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         # Estado takes the room left (its texts are the long ones); Acciones fits its widest set of
         # buttons (a downloaded file's).
-        header.setSectionResizeMode(STATUS_COLUMN, QHeaderView.ResizeMode.Stretch)
         metrics = self.fontMetrics()
         for column, width in enumerate((310, 105, 75, 75, 90)):
             header.resizeSection(
@@ -313,6 +315,9 @@ class SoftwarePage(tabs.TabPage):
         header.setSectionResizeMode(ACTIONS_COLUMN, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(ACTIONS_COLUMN, sample.sizeHint().width() + 12)
         sample.deleteLater()
+        # Never crushed to «4…» on a 1024 px screen: the tree scrolls sideways instead.
+        status_width = metrics.horizontalAdvance(tr("Otro equipo lo está descargando")) + 24
+        fill_column(self.view, STATUS_COLUMN, status_width)
         self.empty = QLabel(tr("No hay productos de software. Sincronice para recibir el catálogo."), self)
         self.empty.setObjectName("empty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -669,6 +674,15 @@ class SoftwarePage(tabs.TabPage):
                 tr("«{name}» estaba dañado y se descartó; descárguelo de nuevo.").format(name=info.file_name),
                 error=True,
             )
+
+    def remove_selected(self) -> bool:
+        """Supr/Del: ask to remove the selected file from the folder, when it is there."""
+        row = self.model.file_at(self.view.currentIndex())
+        status = self.status_of(row.info.id) if row is not None else None
+        if row is None or status is None or status.state != DownloadState.AVAILABLE:
+            return False
+        self.ask_remove(row.info)
+        return True
 
     def ask_remove(self, info: FileInfo) -> None:
         box = QMessageBox(self)

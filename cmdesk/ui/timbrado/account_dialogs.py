@@ -113,9 +113,12 @@ class CreateStampingAccountDialog(QDialog):
         self.rfc = QLineEdit(self)
         self.rfc.setObjectName("rfcRestriction")
         self.rfc.setMaxLength(20)
-        self.rfc.setPlaceholderText(tr("Opcional: cualquier RFC emisor si se deja vacío"))
+        # Short enough to be read whole in the field (it was cut at «…si se deja v»); the rest in the tip.
+        self.rfc.setPlaceholderText(tr("Vacío: cualquier RFC emisor"))
+        self.rfc.setToolTip(tr("Opcional: restrinja la cuenta a un RFC emisor; vacía, acepta cualquiera."))
+        self.rfc.setMinimumWidth(self.rfc.fontMetrics().horizontalAdvance(self.rfc.placeholderText()) + 24)
         self.rfc_counter = QLabel(rfc_counter_text(""), self)
-        self.rfc_counter.setEnabled(False)
+        dim(self.rfc_counter)
         self.rfc_message = FieldMessage(self, "rfcMessage")
         self.rfc_confirm = QCheckBox(tr("Confirmo que el RFC es correcto"), self)
         self.rfc_confirm.setObjectName("rfcConfirm")
@@ -184,7 +187,6 @@ class CreateStampingAccountDialog(QDialog):
         if not unlimited:
             self.rfc.clear()
             self.rfc_message.clear()
-        self.rfc_counter.setEnabled(False)
         self.kind_note.setText(
             tr(
                 "Sin saldo de timbres: emite cualquier cantidad de CFDI. Está sujeta a un pago anual en "

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QButtonGroup, QLabel, QRadioButton, QWidget
 
 from cmdesk.domain import usage
 from cmdesk.ui import locale as fmt
-from cmdesk.ui.kit.forms import dim, hbox, vbox
+from cmdesk.ui.kit.forms import dim, hbox, secondary_color, vbox
 from cmdesk.ui.timbrado.common import client_text, tr
 from cmdesk.ui.timbrado.model import CtiRow
 
@@ -78,7 +78,7 @@ class ConsumptionChart(QWidget):
         metrics = QFontMetrics(self.font())
         self.bar_rects = []
         if not self.daily:
-            painter.setPen(palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText))
+            painter.setPen(secondary_color(palette, QPalette.ColorRole.Text, QPalette.ColorRole.Base))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
             return
         peak = max(n for _, n in self.daily)

@@ -58,7 +58,7 @@ from cmdesk.ui.kit.forms import (
     vbox,
 )
 from cmdesk.ui.kit.messages import error_text
-from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table
+from cmdesk.ui.kit.table import RIGHT, Column, PagedTableModel, Query, make_table
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, tr
 
@@ -78,15 +78,27 @@ PREVIEW_COLUMNS = (
     _col("client", QT_TRANSLATE_NOOP(CONTEXT, "Cliente (NIC o RFC)")),
     _col("quantity", QT_TRANSLATE_NOOP(CONTEXT, "Cantidad de timbres")),
     _col("amount", QT_TRANSLATE_NOOP(CONTEXT, "Importe con IVA")),
+    _col("no_charge", QT_TRANSLATE_NOOP(CONTEXT, "Sin cargo")),
     _col("comment", QT_TRANSLATE_NOOP(CONTEXT, "Comentario")),
 )
+
+
+def _amount_text(row: Any) -> str:
+    """A row's amount, or «Sin cargo» (no sale: nothing to invoice)."""
+    if row.get("no_charge"):
+        return tr("Sin cargo")
+    return fmt.money(int(row["amount"])) if row.get("amount") is not None else ""
+
+
 CHECK_COLUMNS = (
     _col("row", QT_TRANSLATE_NOOP(CONTEXT, "Fila"), "number"),
     _col("state", QT_TRANSLATE_NOOP(CONTEXT, "Estado")),
     _col("cti", QT_TRANSLATE_NOOP(CONTEXT, "Cuenta")),
     _col("client", QT_TRANSLATE_NOOP(CONTEXT, "Cliente")),
     _col("quantity", QT_TRANSLATE_NOOP(CONTEXT, "Timbres"), "number"),
-    _col("amount", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe"), "money"),
+    Column(
+        "amount", QT_TRANSLATE_NOOP(CONTEXT, "$ Importe"), value=_amount_text, align=RIGHT, context=CONTEXT
+    ),
     _col("before", QT_TRANSLATE_NOOP(CONTEXT, "Saldo antes"), "number"),
     _col("after", QT_TRANSLATE_NOOP(CONTEXT, "Saldo después"), "number"),
     _col("notes", QT_TRANSLATE_NOOP(CONTEXT, "Errores y avisos")),
@@ -238,7 +250,7 @@ class ImportDialog(QDialog):
             self.context, PREVIEW_COLUMNS, _slice(lambda: self._preview), parent=self
         )
         self.preview = make_table(
-            self.preview_model, page, "preview", sortable=False, widths=(5, 34, 22, 20, 16)
+            self.preview_model, page, "preview", sortable=False, widths=(5, 30, 20, 14, 14, 10)
         )
         self.check_button = push_button(tr("Revisar las filas"), page, "checkButton", self.check)
         for widget in (self.file_label, self.warning):
@@ -469,6 +481,7 @@ class ImportDialog(QDialog):
                 "client": value(row, bulk_import.Column.CLIENT),
                 "quantity": value(row, bulk_import.Column.QUANTITY),
                 "amount": value(row, bulk_import.Column.AMOUNT),
+                "no_charge": value(row, bulk_import.Column.NO_CHARGE),
                 "comment": value(row, bulk_import.Column.COMMENT),
                 "problem": False,
             }
@@ -575,9 +588,7 @@ class ImportDialog(QDialog):
         self.stop.clear()
         self.sending = True
         self.progress_bar.setRange(0, 0)  # busy until the first chunk is in
-        self.progress_text.setText(
-            tr("Enviando las filas en bloques de {n}…").format(n=fmt.number(CHUNK))
-        )
+        self.progress_text.setText(tr("Enviando las filas en bloques de {n}…").format(n=fmt.number(CHUNK)))
         self.stop_button.setEnabled(True)
         self._show(3)
         actions.send_import(self.context, self.desk, how, what, self.stop).progress(self._progress).success(
@@ -670,6 +681,7 @@ def _check_row(check: bulk_import.RowCheck) -> dict[str, Any]:
         "client": client,
         "quantity": check.quantity,
         "amount": check.amount_cents,
+        "no_charge": check.no_charge,
         "before": check.balance_before,
         "after": check.balance_after,
         "notes": " ".join(notes),

@@ -35,7 +35,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
@@ -54,6 +53,7 @@ from cmdesk.ui import locale as fmt
 from cmdesk.ui import tabs
 from cmdesk.ui.kit import forecasts
 from cmdesk.ui.kit.export import export_button
+from cmdesk.ui.kit.flow import FlowLayout
 from cmdesk.ui.kit.forms import WARNING_STYLE, dim, hbox, vbox
 from cmdesk.ui.kit.messages import add_reason, reason_of
 from cmdesk.ui.kit.table import make_table
@@ -71,6 +71,8 @@ from cmdesk.ui.timbrado.usage_fetch import UsageFetcher
 if TYPE_CHECKING:
     from cmdesk.ui.tabs import AppContext
 
+# The buttons shown only while accounts are selected (the rest: Crear cuenta, desde archivo).
+SELECTION_ACTIONS = frozenset({"transfer", "points", "bulk", "auto_sale", "block", "reactivate", "reset"})
 DEACTIVATE_QUESTION = "¿Realmente desea desactivar la cuenta?"
 REACTIVATE_QUESTION = "¿Realmente desea reactivar la cuenta?"
 
@@ -127,8 +129,9 @@ class TimbradoPage(tabs.TabPage):
             ("reset", tr("Restablecer contraseña"), self.reset_password),
             ("fee", tr("Pagar cuota anual"), self.pay_fee),
         ]
-        actions_row = QHBoxLayout()
-        actions_row.setSpacing(6)
+        # A row that wraps at 1024 px instead of widening the window; what needs a selection shows
+        # once there is one (a hint stands in for it until then, and the context menu has it all).
+        actions_row = FlowLayout(spacing=6)
         for name, text, slot in specs:
             action = QAction(text, self)
             action.setObjectName(f"action_{name}")
@@ -143,14 +146,22 @@ class TimbradoPage(tabs.TabPage):
                 # when it is due), not one more grey button in a row that must fit 1024 px.
                 button.hide()
             actions_row.addWidget(button)
-        actions_row.addStretch(1)
+        self.selection_hint = QLabel(
+            tr(
+                "Seleccione una o varias cuentas para transferir, bloquear o restablecer su contraseña "
+                "(también con clic derecho)."
+            ),
+            self,
+        )
+        self.selection_hint.setObjectName("selectionHint")
+        dim(self.selection_hint)
+        actions_row.addWidget(self.selection_hint)
 
         # The table
         self.view = make_table(self.model, self, "table", multiple=True)
         self.export_button = export_button(
             self, self.view, "cuentas-de-timbrado", title=tr("Exportar cuentas de timbrado")
         )
-        actions_row.addWidget(self.export_button)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
@@ -185,7 +196,12 @@ class TimbradoPage(tabs.TabPage):
         self.chart_panel = ConsumptionPanel(self)
 
         top = hbox(
-            QLabel(tr("<b>Cuentas de timbrado</b>"), self), 12, (self.search, 1), self.risk, self.summary
+            QLabel(tr("<b>Cuentas de timbrado</b>"), self),
+            12,
+            (self.search, 1),
+            self.risk,
+            self.summary,
+            self.export_button,
         )
         upper = QWidget(self)
         upper_layout = vbox(upper, top, actions_row, (self.stack, 1))
@@ -418,6 +434,9 @@ class TimbradoPage(tabs.TabPage):
             action.setEnabled(enabled[name])
             self.buttons[name].setEnabled(enabled[name])
             self.buttons[name].setToolTip("" if enabled[name] else tips.get(name, ""))
+            if name in SELECTION_ACTIONS:
+                self.buttons[name].setVisible(bool(rows))
+        self.selection_hint.setVisible(not rows)
 
     def _context_menu(self, point: QPoint) -> None:
         menu = QMenu(self)
@@ -636,6 +655,7 @@ class TimbradoPage(tabs.TabPage):
         dialog = ResetPasswordDialog(
             self.context, row.id, client_text(row.data.get("client_nic"), row.client_name), parent=self
         )
+
         def reset() -> None:
             self.show_notice(
                 tr(

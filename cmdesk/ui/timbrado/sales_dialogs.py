@@ -50,7 +50,7 @@ from cmdesk.services.outbox import Command
 from cmdesk.ui import QT_TRANSLATE_NOOP
 from cmdesk.ui import locale as fmt
 from cmdesk.ui.kit import forecasts
-from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, dim, first_message, hbox, vbox
+from cmdesk.ui.kit.forms import WARNING_STYLE, FieldMessage, dim, first_message, hbox, secondary_color, vbox
 from cmdesk.ui.kit.table import RIGHT, Column
 from cmdesk.ui.timbrado import actions
 from cmdesk.ui.timbrado.common import CONTEXT, queued_text, tr
@@ -231,7 +231,7 @@ class SaleRowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and row.excluded and column.kind != "exclude":
             app = QApplication.instance()
             if isinstance(app, QApplication):
-                return app.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+                return secondary_color(app.palette(), QPalette.ColorRole.Text, QPalette.ColorRole.Base)
         return None
 
     def _display(self, row: SaleRow, column: Column) -> Any:
@@ -401,7 +401,7 @@ class _SalesDialog(QDialog):
         self.left_out = QLabel(self)
         self.left_out.setObjectName("leftOut")
         self.left_out.setWordWrap(True)
-        self.left_out.setEnabled(False)
+        dim(self.left_out)
         if left_out:
             self.left_out.setText(
                 fmt.counted(

@@ -199,6 +199,7 @@ class TransferDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setDefault(True)  # Enter accepts (once the balances are read), Esc cancels
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancelar"))
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)

@@ -178,3 +178,39 @@ def test_a_mapping_that_does_not_fit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(MappingError) as e:
         dry_run(sheet, ColumnMapping({Column.CTI: "CTI"}), FakeDirectory())
     assert e.value.messages == ["Indique la columna con la cantidad de timbres."]
+
+
+def test_sin_cargo_column_makes_a_row_a_transfer_without_sale(tmp_path: Path) -> None:
+    """#19: «Sin cargo» mapped: «Sí» takes no amount (no sale), «No» or empty needs one ($0.00 never
+    silently); anything else is said in Spanish."""
+    from cmdesk.services.bulk_import import guess
+
+    lines = [
+        "CTI;Cantidad;Importe;Sin cargo;Comentario",
+        "CTI1;10;;Sí;cortesía",  # 2: no charge
+        "CTI2;10;116.00;No;venta",  # 3: a sale
+        "CTI1;5;;;",  # 4: no amount and not «Sin cargo»
+        "CTI2;5;50.00;x;",  # 5: «Sin cargo» with an amount
+        "CTI1;7;;quizá;",  # 6: unreadable
+    ]
+    path = tmp_path / "cortesias.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sheet = read_sheet(path)
+    mapping = guess(sheet.headers)
+    assert mapping.title(Column.NO_CHARGE) == "Sin cargo"
+    run = dry_run(sheet, mapping, FakeDirectory())
+    assert errors_by_row(run) == {
+        4: ["Falta el importe: escríbalo, o escriba «Sí» en la columna Sin cargo si no es una venta."],
+        5: ["Una transferencia sin cargo no lleva importe."],
+        6: ["En «Sin cargo» escriba «Sí» o «No» (dice «quizá»)."],
+    }
+    assert [(c.no_charge, c.amount_cents) for c in run.rows[:2]] == [(True, 0), (False, 11600)]
+    run.exclude_errors()
+    assert run.totals().amount_cents == 11600  # only the sale is to invoice
+
+
+def test_without_the_column_an_empty_amount_is_a_transfer_without_sale(tmp_path: Path) -> None:
+    """As before the column existed (the review's amount then reads «Sin cargo», not $0.00)."""
+    run = dry_run(sheet_of(tmp_path, [["CTI1", "", "10", "", ""]]), MAPPING, FakeDirectory())
+    (row,) = run.rows
+    assert row.ok and row.no_charge and row.amount_cents == 0 and not row.warnings

@@ -248,3 +248,35 @@ def test_a_file_that_cannot_be_read_sends_nothing(server: EmbeddedServer, tmp_pa
         assert d.outbox.list() == []
     finally:
         d.close()
+
+
+def test_a_sin_cargo_row_goes_as_a_transfer_without_sale(server: EmbeddedServer, tmp_path: Path) -> None:
+    """#19: the file's «Sin cargo» column reaches the server as the single transfer dialog's checkbox
+    does: `no_charge` true and no amount (nothing to invoice); the other row is a sale."""
+    with ApiClient(server.url) as api:
+        api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
+        ctis = [c["stamping_account"]["id"] for c in new_clients(api, 2)]
+    path = tmp_path / "cortesias.csv"
+    path.write_text(
+        f"CTI,Cantidad,Importe,Sin cargo,Comentario\r\n{ctis[0]},4,,Sí,cortesía\r\n{ctis[1]},6,69.60,No,venta\r\n",
+        encoding="utf-8",
+    )
+    d = open_desk(server.url, tmp_path / "desk")
+    try:
+        sheet = read_sheet(path)
+        run = dry_run(sheet, guess(sheet.headers), d.desk)
+        assert run.ready and run.totals().amount_cents == 6960
+        report = Importer(d.desk, chunk=5).send(run)
+        assert report.progress.applied == 2
+        bodies = {
+            c.body["target"]["id"]: c.body
+            for c in d.outbox.list()
+            if c.extra.get("bulk_import") == sheet.digest
+        }
+        assert (bodies[ctis[0]]["no_charge"], bodies[ctis[0]]["amount_cents"]) == (True, 0)
+        assert (bodies[ctis[1]]["no_charge"], bodies[ctis[1]]["amount_cents"]) == (False, 6960)
+        applied = {m["target"]["id"]: m for m in movements_to(d.api, set(ctis))}
+        assert (applied[ctis[0]]["quantity"], applied[ctis[0]]["amount_cents"]) == (4, 0)
+        assert applied[ctis[1]]["amount_cents"] == 6960
+    finally:
+        d.close()

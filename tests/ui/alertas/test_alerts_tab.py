@@ -258,3 +258,51 @@ def test_what_expires_within_a_week_is_recalled_once(qtbot: Any, started_window:
     page.last_reminder = None
     page._show(answer, stored=False)
     assert page.last_reminder is None  # once a session
+
+
+def test_an_own_balance_alert_offers_comprar(qtbot: Any, started_window: MainWindow) -> None:
+    """#17: an alert of the distributor's own balance has «Comprar timbres…», which opens Compras on
+    its Timbres CFDI packages; a client's alert does not offer it. The own-balance rule is given a
+    threshold above the demo's balance, so the embedded server's evaluator raises a real one."""
+    from cmdesk.ui.compras.page import PurchasesPage
+
+    rules = show(started_window, "herramientas.alertas")
+    qtbot.waitUntil(lambda: rules.model.rowCount() >= 2 and not rules.model.busy, timeout=TIMEOUT)
+    assert select_id(rules.table, "default:own_balance")
+    edit = rules.edit()
+    assert edit is not None
+    edit.balance.setText("100000000")
+    edit.ok_button.click()
+    qtbot.waitUntil(lambda: not edit.isVisible(), timeout=TIMEOUT)
+    cache = started_window.session.cache
+
+    def own_alerts() -> list[dict[str, Any]]:
+        return [a for a in cache.all("alert") if (a.get("subject") or {}).get("type") == "own_balance"]
+
+    deadline = dt.datetime.now() + dt.timedelta(seconds=90)
+    while not own_alerts() and dt.datetime.now() < deadline:
+        sync(qtbot, started_window)
+        qtbot.wait(500)
+    try:
+        (own,) = own_alerts()[:1]
+        page = show(started_window, "alertas.alertas")
+        qtbot.waitUntil(lambda: page.model.row_of(own["id"]) >= 0 and not page.model.busy, timeout=TIMEOUT)
+        client = next(
+            (r for r in page.model.records() if (r.get("subject") or {}).get("type") == "stamping_account"),
+            None,
+        )
+        if client is not None:
+            assert select_id(page.table, client["id"])
+            assert page.transfer_button.isEnabled() and not page.buy_button.isEnabled()
+        assert select_id(page.table, own["id"])
+        assert page.buy_button.isVisibleTo(page) and page.buy_button.isEnabled()
+        assert not page.transfer_button.isEnabled()
+        page.buy_button.click()
+        purchases = started_window.page("compras")
+        assert isinstance(purchases, PurchasesPage)
+        assert purchases.isVisible() and purchases.tabs.currentWidget() is purchases.stamps
+    finally:
+        for rule in cache.all("alert_rule"):
+            rules._delete(str(rule["id"]))
+        qtbot.waitUntil(lambda: not cache.all("alert_rule"), timeout=TIMEOUT)
+        settle(qtbot, started_window)

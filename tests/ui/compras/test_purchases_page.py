@@ -73,7 +73,8 @@ def test_quote_and_contract_an_mkl(qtbot: Any, qtmodeltester: Any, started_windo
     qtbot.waitUntil(lambda: "mkl_nomicloud" in mkl.buttons, timeout=10_000)
     qtmodeltester.check(mkl.model)
     texts = mkl.model.row_texts(mkl.model.find("mkl_nomicloud"))
-    assert texts[0] == "MKL NomiCloud" and texts[1] == "$1,999.00" and texts[2].startswith("Vencimiento: ")
+    # The catalog's $1,999.00 before IVA, said as every price is: IVA included.
+    assert texts[0] == "MKL NomiCloud" and texts[1] == "$2,318.84" and texts[2].startswith("Vencimiento: ")
     # Dóminus is contracted already (the demo): its button says so.
     assert not mkl.buttons["mkl_dominus"].isEnabled() and mkl.buttons["mkl_dominus"].text() == "Contratado"
     click(qtbot, mkl.buttons["mkl_nomicloud"])

@@ -158,8 +158,14 @@ def test_settings_refused_without_a_stamps_package(qtbot: Any, started_window: M
         qtbot.waitUntil(lambda r=row: find(price_page, id=r["id"]) is None, timeout=30_000)
     page = settings(started_window)
     qtbot.waitUntil(lambda: page.edit_button.isEnabled())
-    assert not page.stamps_pcc.isEnabled()
+    # #14: read-only until «Editar», in the normal colors (not greyed out): a click changes nothing.
+    assert page.stamps_pcc.isEnabled() and page.price.isEnabled() and page.price.isReadOnly()
+    assert page.read_hint.isVisible()
+    was = page.stamps_pcc.isChecked()
+    qtbot.mouseClick(page.stamps_pcc, Qt.MouseButton.LeftButton)
+    assert page.stamps_pcc.isChecked() == was
     click(qtbot, page.edit_button)
+    assert not page.price.isReadOnly() and not page.read_hint.isVisible()
     page.stamps_pcc.setChecked(True)
     page.auto.setChecked(True)
     fill(qtbot, page.price, "0.55")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from cmdesk.services import bulk_import
 from cmdesk.services.bulk_import.journal import JournalRow, RowState, row_key
@@ -151,7 +152,9 @@ def test_an_import_left_in_the_middle_is_resumed(qtbot, page: TimbradoPage) -> N
     # What an app closed in the middle of sending leaves: the rows planned in the journal, not sent.
     import_id = "f" * 64
     rows = [
-        JournalRow(import_id, n + 2, 1, row_key(import_id, n + 2), cti, cti, 4, 0, "", RowState.PLANNED, "", "")
+        JournalRow(
+            import_id, n + 2, 1, row_key(import_id, n + 2), cti, cti, 4, 0, "", RowState.PLANNED, "", ""
+        )
         for n, cti in enumerate(ctis)
     ]
     dialog.desk.journal.plan(import_id, "a medias.xlsx", rows)
@@ -173,3 +176,29 @@ def test_an_import_left_in_the_middle_is_resumed(qtbot, page: TimbradoPage) -> N
         dialog._start("resume", import_id)
     assert all(balance(window, c) == before[c] + 4 for c in ctis)
     assert dialog.desk.journal.unfinished() == []
+
+
+def test_a_sin_cargo_column_is_mapped_and_shown(qtbot, page: TimbradoPage, tmp_path: Path) -> None:
+    """#19: «Sin cargo» in the columns (guessed from its title), in the preview and in the dry run's
+    amount; a row with neither an amount nor «Sin cargo» is an error, never a $0.00 sale."""
+    ctis = [r.id for r in page.model.rows() if r.kind == "standard" and r.active][:2]
+    csv = tmp_path / "cortesias.csv"
+    lines = ["CTI;Cantidad;Importe;Sin cargo", f"{ctis[0]};1;;Sí", f"{ctis[1]};1;;No"]
+    csv.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    dialog = open_dialog(qtbot, page)
+    dialog.open_file(csv)
+    qtbot.waitUntil(lambda: dialog.steps.currentIndex() == 1, timeout=TIMEOUT)
+    combo = dialog.combos[bulk_import.Column.NO_CHARGE]
+    assert combo.currentData() == "Sin cargo"
+    qtbot.waitUntil(lambda: dialog.preview_model.rowCount() == 2, timeout=TIMEOUT)
+    titles = [dialog.preview_model.headerData(i, Qt.Orientation.Horizontal) for i in range(6)]
+    assert titles[5] == "Sin cargo" and dialog.preview_model.index(0, 5).data() == "Sí"
+    dialog.check_button.click()
+    qtbot.waitUntil(lambda: dialog.check_model.rowCount() == 2, timeout=TIMEOUT)
+    assert dialog.check_model.index(0, 5).data() == "Sin cargo"
+    assert "Falta el importe" in dialog.check_model.index(1, 8).data()
+    assert not dialog.send_button.isEnabled()
+    dialog.exclude_button.click()
+    assert dialog.send_button.text() == "Enviar 1 transferencia"
+    assert "Por facturar: $0.00" in dialog.totals.text()
+    dialog.close()
