@@ -329,6 +329,7 @@ def accept_invitation(
     confirm_profile(session, profile, now)
     feed.record(session, "profile", profile.id, [account.id])
     feed.record(session, "invitation", inv.id, [account.id])  # «Aceptada», now with its profile
+    feed.record(session, "settings", account.id, [account.id])  # its `member_roles` (tools)
     session.flush()
     return {
         "profile": profile_view(profile),
