@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 from keyring.backends import chainer, fail, null
 
@@ -21,16 +19,6 @@ from cmdesk.services.credentials import (
 from tests.services.conftest import MemoryKeyring
 
 URL = "https://cm.example.mx"
-
-
-@pytest.fixture
-def failing_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 class BrokenKeyring(MemoryKeyring):
@@ -73,7 +61,7 @@ def test_a_fixed_backend(memory_keyring: MemoryKeyring) -> None:
     assert memory_keyring.values == {}
 
 
-def test_the_fail_backend_is_unavailable(failing_keyring: None) -> None:
+def test_the_fail_backend_is_unavailable(no_keyring: None) -> None:
     store = CredentialStore()
     assert store.available() is False
     with pytest.raises(CredentialStoreUnavailable) as caught:
@@ -162,7 +150,7 @@ def test_a_local_secret_adopts_a_value_moved_from_elsewhere(
 
 
 def test_without_a_keyring_a_local_secret_is_a_file_only_the_user_reads(
-    failing_keyring: None, tmp_path: Path
+    no_keyring: None, tmp_path: Path
 ) -> None:
     store, fallback = CredentialStore(), tmp_path / "keys" / "k.key"
     first = store.local_secret("k", fallback)

@@ -5,13 +5,9 @@ user reads. A key an older version kept in the database moves out of it, and its
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import pytest
 import requests
-from keyring.backends import fail
 from sqlalchemy import text
 
 from cmdesk.app import SIGNING_KEY_NAME, embedded_default, embedded_signing_secret, start_reference_server
@@ -23,16 +19,6 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.credentials import SECRET_IN_FILE_MESSAGE, local_secret_service, secret_file
 from cmdesk.services.session import DesktopSession
 from tests.services.conftest import MemoryKeyring
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 def stored_rows(url: str) -> int:

@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
-from keyring.backends import fail
 
 from cmdesk.services import commands
 from cmdesk.services.api_client import ApiClient
@@ -20,16 +17,6 @@ from cmdesk.services.credentials import local_secret_service, secret_file
 from cmdesk.services.outbox import Outbox
 from cmdesk.services.sync import SyncEngine
 from tests.services.conftest import MemoryKeyring
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 def cache_bytes(folder: Path) -> bytes:
@@ -83,20 +70,13 @@ def test_no_nip_in_the_cache_files_after_a_sync(
         cache.close()
 
 
+@pytest.mark.parametrize("keyring_kind", ["memory_keyring", "no_keyring"])
 def test_the_answer_of_a_new_code_is_sealed_too(
-    api: ApiClient, memory_keyring: MemoryKeyring, tmp_path: Path, home: Path
+    api: ApiClient, tmp_path: Path, home: Path, keyring_kind: str, request: pytest.FixtureRequest
 ) -> None:
-    cache = Cache(tmp_path / "cache.sqlite3")
-    try:
-        code = codes_made(api, cache, 1)[0]
-        assert_sealed(tmp_path, cache, [code])
-    finally:
-        cache.close()
-
-
-def test_without_a_keyring_the_key_is_a_private_file(
-    api: ApiClient, no_keyring: None, tmp_path: Path, home: Path
-) -> None:
+    """With a keyring, or with none (the key is then a file only the user reads, never beside the
+    cache)."""
+    request.getfixturevalue(keyring_kind)
     cache = Cache(tmp_path / "cache.sqlite3")
     try:
         code = codes_made(api, cache, 1)[0]
@@ -104,8 +84,8 @@ def test_without_a_keyring_the_key_is_a_private_file(
     finally:
         cache.close()
     key_file = secret_file(sealed.KEY_NAME)
-    assert key_file.exists() and key_file.parent != tmp_path
-    if os.name != "nt":
+    assert key_file.exists() == (keyring_kind == "no_keyring") and key_file.parent != tmp_path
+    if key_file.exists() and os.name != "nt":
         assert key_file.stat().st_mode & 0o777 == 0o600
 
 

@@ -246,18 +246,19 @@ def _require_multinivel(session: Session, account_id: str, now: dt.datetime) -> 
     contracts.require_contract(session, account_id, MULTINIVEL_CODE, now, "Administrar distribuidores")
 
 
-def _create_child(
+def _new_account(
     session: Session,
     parent: Account,
     checked: dict[str, Any],
     *,
     now: dt.datetime,
+    master: bool,
     password: str | None = None,
     profile_name: str = "",
     **extra: Any,
-) -> dict[str, Any]:
-    """The sub-account and its new master profile, "Sin validar", and the confirmation token (the
-    e-mail and mobile belong to no profile: `_create_for`)."""
+) -> tuple[dict[str, Any], Account]:
+    """A "Sin validar" sub-account of `parent` with the checked form (and, with `master`, its new
+    master profile): `accounts.create_distributor`'s answer and the account."""
     created = accounts.create_distributor(
         session,
         name=checked["name"],
@@ -271,6 +272,7 @@ def _create_child(
         profile_name=profile_name.strip(),
         confirmed=False,
         now=now,
+        master=master,
         **checked["company"],
     )
     account = session.get(Account, created["account"]["id"])
@@ -279,6 +281,24 @@ def _create_child(
     account.phone = checked["phone"] or checked["mobile"]
     for key, value in extra.items():
         setattr(account, key, value)
+    return created, account
+
+
+def _create_child(
+    session: Session,
+    parent: Account,
+    checked: dict[str, Any],
+    *,
+    now: dt.datetime,
+    password: str | None = None,
+    profile_name: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    """The sub-account and its new master profile, "Sin validar", and the confirmation token (the
+    e-mail and mobile belong to no profile: `_create_for`)."""
+    created, account = _new_account(
+        session, parent, checked, now=now, master=True, password=password, profile_name=profile_name, **extra
+    )
     profile_id: str = created["profile"]["id"]
     profile = session.get(Profile, profile_id)
     assert profile is not None
@@ -372,28 +392,9 @@ def _create_awaiting_master(
     makes its owner the master (their existing profile, or a new one) — consent. What only the owner
     of the e-mail may learn (the mobile belongs to someone else) is said on the confirmation page.
     The answer and the parent's views are those of a new person: what the parent typed."""
-    created = accounts.create_distributor(
-        session,
-        name=checked["name"],
-        email=checked["email"],
-        mobile=checked["mobile"],
-        password=None,
-        rfc=checked["rfc"],
-        parent_id=parent.id,
-        status=AccountStatus.UNVALIDATED,
-        expires_at=add_one_year(now),
-        confirmed=False,
-        now=now,
-        master=False,
-        **checked["company"],
-    )
-    account = session.get(Account, created["account"]["id"])
-    assert account is not None
-    account.phone = checked["phone"] or checked["mobile"]
     if self_registered:
-        account.referred_by_nic = parent.nic
-    for key, value in extra.items():
-        setattr(account, key, value)
+        extra["referred_by_nic"] = parent.nic
+    _created, account = _new_account(session, parent, checked, now=now, master=False, **extra)
     inv = Invitation(
         account_id=account.id,
         email=checked["email"],
