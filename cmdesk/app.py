@@ -40,25 +40,77 @@ def _attach_console() -> None:
 SEEDED_MARK = "seeded"
 
 
+# The name of the embedded server's token signing key among the user's secrets (the keyring).
+SIGNING_KEY_NAME = "embedded-server"
+
+
+def embedded_signing_secret(url: str) -> tuple[str | None, bool]:
+    """The embedded server's token signing key, kept with the user's other secrets (the keyring; with
+    none, a file only the user reads): (the key, whether it is in the keyring). The key an older
+    version kept in the server's database moves there, so its tokens and mail links stay valid.
+    Nowhere to keep it (no keyring, the file can't be written): (None, False), and the server keeps
+    its key in its database as before."""
+    import logging
+
+    from cmdesk.server import db
+    from cmdesk.server.embedded import migrate
+    from cmdesk.server.operations import auth
+    from cmdesk.services.credentials import CredentialStore, secret_file
+
+    engine = db.create_db_engine(url)
+    try:
+        migrate(engine)
+        factory = db.session_factory(engine)
+        stored = auth.stored_signing_secret(factory)
+        try:
+            kept = CredentialStore().local_secret(
+                SIGNING_KEY_NAME, secret_file(SIGNING_KEY_NAME), adopt=stored
+            )
+        except OSError:
+            logging.getLogger(__name__).warning(
+                "nowhere to keep the embedded server's signing key: it stays in its database", exc_info=True
+            )
+            return None, False
+        if stored is not None:
+            auth.forget_stored_signing_secret(factory)
+    finally:
+        engine.dispose()
+    return kept.value, kept.in_keyring
+
+
 def start_reference_server(folder: Path) -> LocalServer:
     """The reference server on `folder/server.sqlite3` (migrated), its software files in `folder/files`,
-    seeded with the demo distributor, catalog and software the first time."""
+    seeded with the demo distributor, catalog and software the first time. Its token signing key is
+    among the user's secrets (`embedded_signing_secret`); where no keyring exists the server says so
+    (`notice`) and works with the key in a file."""
+    from pydantic import SecretStr
+
     from cmdesk.server import db
     from cmdesk.server.embedded import EmbeddedServer
+    from cmdesk.server.mail import links
     from cmdesk.server.seed import seed_demo
     from cmdesk.server.settings import Settings
     from cmdesk.services import paths
+    from cmdesk.services.credentials import SECRET_IN_FILE_MESSAGE
 
     url = f"sqlite:///{(folder / 'server.sqlite3').as_posix()}"
     store = folder / "files"
-    paths.private_folder(folder)  # its database holds the accounts and the token signing key
-    server = EmbeddedServer(url, settings=Settings(database_url=url, software_store=store))
+    paths.private_folder(folder)  # its database holds the accounts
+    secret, in_keyring = embedded_signing_secret(url)
+    settings = Settings(
+        database_url=url, software_store=store, secret_key=SecretStr(secret) if secret else None
+    )
+    server = EmbeddedServer(url, settings=settings)
+    server.notice = None if in_keyring else SECRET_IN_FILE_MESSAGE
     server.start()
     paths.private_file(folder / "server.sqlite3")
     if not (folder / SEEDED_MARK).exists():
         engine = db.create_db_engine(url)
         try:
-            seed_demo(db.session_factory(engine), software_store=store)
+            factory = db.session_factory(engine)
+            # Its mails' links signed with the server's key (else one would be stored in the database).
+            links.configure_factory(factory, secret)
+            seed_demo(factory, software_store=store)
         finally:
             engine.dispose()
         (folder / SEEDED_MARK).write_text(dt.datetime.now(dt.UTC).isoformat(), encoding="utf-8")

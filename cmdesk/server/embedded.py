@@ -120,6 +120,8 @@ class EmbeddedServer:
         self._socket: socket.socket | None = None
         self._app: Any = None
         self._owns_engine = engine is None
+        # What the desktop should tell the user about this server (e.g. where its key is kept).
+        self.notice: str | None = None
 
     @property
     def url(self) -> str:

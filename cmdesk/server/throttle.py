@@ -228,6 +228,26 @@ def admit(
 def succeeded(session: Session, ticket: Ticket) -> None:
     """The secret was right: give back what the attempt counted, and remember the source as
     known-good for this subject."""
+    not_checked(session, ticket)
+    t = ThrottleCounter
+    table = t.__table__
+    stmt = _insert(session)(table).values(
+        bucket=trust_key(ticket.kind, ticket.subject, ticket.source),
+        window_start=ticket.now,
+        count=1,
+        blocked_until=None,
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.bucket],
+            set_={"window_start": stmt.excluded.window_start, "count": table.c.count + 1},
+        )
+    )
+
+
+def not_checked(session: Session, ticket: Ticket) -> None:
+    """The secret was never compared (the server was too busy to hash it: 503): give back what the
+    attempt counted — it was no guess — without trusting the source."""
     t = ThrottleCounter
     src = source_key(ticket.kind, ticket.source)
     if ticket.source_window is not None:
@@ -252,19 +272,6 @@ def succeeded(session: Session, ticket: Ticket) -> None:
             )
             .values(count=t.count - 1)
         )
-    table = t.__table__
-    stmt = _insert(session)(table).values(
-        bucket=trust_key(ticket.kind, ticket.subject, ticket.source),
-        window_start=ticket.now,
-        count=1,
-        blocked_until=None,
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[table.c.bucket],
-            set_={"window_start": stmt.excluded.window_start, "count": table.c.count + 1},
-        )
-    )
 
 
 def take(
@@ -469,11 +476,16 @@ class Guard:
         self.local.learn(ticket, policy)
         if ticket.refusal is not None:
             raise ticket.refusal
-        if password_hash is None:
-            security.dummy_verify(password)
-            raise consume_refusal(ErrorCode.INVALID_CREDENTIALS)
-        if not cache.verify(cti_id, password, password_hash):
-            raise consume_refusal(ErrorCode.INVALID_CREDENTIALS)
+        try:
+            if password_hash is None:
+                security.dummy_verify(password)
+                raise consume_refusal(ErrorCode.INVALID_CREDENTIALS)
+            if not cache.verify(cti_id, password, password_hash):
+                raise consume_refusal(ErrorCode.INVALID_CREDENTIALS)
+        except DomainError as error:
+            if error.code == ErrorCode.SERVER_BUSY:  # never compared: no guess to count
+                db.run(self.factory, not_checked, ticket)
+            raise
         db.run(self.factory, succeeded, ticket)
         self.local.learn_success(ticket, policy)
         return password_hash

@@ -352,7 +352,9 @@ class DesktopSession:
         self._set_state(ConnectionState.ONLINE)
         if sync:
             self._first_sync()
-        return StartResult(False, None)
+        # E.g. no keyring: its signing key is in a file only the user reads (cmdesk.app).
+        notice = getattr(server, "notice", None)
+        return StartResult(False, notice if isinstance(notice, str) else None)
 
     def _start_central(self, sync: bool) -> StartResult:
         assert self.config.server_url is not None

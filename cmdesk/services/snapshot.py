@@ -43,7 +43,7 @@ import requests
 
 from cmdesk.domain import clock
 from cmdesk.services.api_client import NETWORK_ERRORS, ApiClient, ApiError, OfflineError, invalid_response
-from cmdesk.services.cache import TYPED_ENTITIES, Cache, forecasts
+from cmdesk.services.cache import TYPED_ENTITIES, Cache, forecasts, sealed
 from cmdesk.services.cache.rows import CLIENT_UPSERT as _CLIENT_UPSERT
 from cmdesk.services.cache.rows import CTI_UPSERT as _CTI_UPSERT
 from cmdesk.services.cache.rows import TYPED as _TYPED
@@ -536,6 +536,8 @@ class _Writer:
         conn = self._begin()
         by_entity = prepared.entities
         for entity, params in prepared.entity_params.items():
+            if entity in sealed.FIELDS:  # NIPs: never in plain text (cache.sealed)
+                params = self.cache.sealed_params(entity, by_entity[entity])
             conn.executemany(_UPSERT_ENTITY, params)
             self.changed.add(entity)
         # The CTIs first: a client row takes its CTI ids from the CTIs stored.

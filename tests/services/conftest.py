@@ -1,7 +1,8 @@
 """Fixtures for the desktop services, against the REAL reference server running in-process.
 
 - `home`: a temporary `CMDESK_HOME` (every services folder goes under it).
-- `memory_keyring`: an in-memory keyring backend installed with `keyring.set_keyring`, restored after.
+- `memory_keyring`: an in-memory keyring backend installed with `keyring.set_keyring`, restored after;
+  `no_keyring`: keyring's `fail` backend (no keyring at all), restored after.
 - `embedded_server`: one `EmbeddedServer` per test module, on a temporary SQLite file, migrated and
   seeded with the demo (5 clients) so `DEMO_EMAIL`/`DEMO_PASSWORD` sign in. Tests sharing it must not
   depend on each other's data; `fresh_server` is the same for one test only.
@@ -20,6 +21,7 @@ from typing import Any
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
+from keyring.backends import fail
 from keyring.errors import PasswordDeleteError
 
 from cmdesk.server import db
@@ -64,6 +66,16 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(backend)
     try:
         yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
+    try:
+        yield
     finally:
         keyring.set_keyring(previous)
 

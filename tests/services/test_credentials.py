@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from pathlib import Path
 
-import keyring
 import pytest
 from keyring.backends import chainer, fail, null
 
@@ -13,21 +13,12 @@ from cmdesk.services.credentials import (
     CredentialStore,
     CredentialStoreUnavailable,
     SecretTooLarge,
+    local_secret_service,
     service_name,
 )
 from tests.services.conftest import MemoryKeyring
 
 URL = "https://cm.example.mx"
-
-
-@pytest.fixture
-def failing_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 class BrokenKeyring(MemoryKeyring):
@@ -70,7 +61,7 @@ def test_a_fixed_backend(memory_keyring: MemoryKeyring) -> None:
     assert memory_keyring.values == {}
 
 
-def test_the_fail_backend_is_unavailable(failing_keyring: None) -> None:
+def test_the_fail_backend_is_unavailable(no_keyring: None) -> None:
     store = CredentialStore()
     assert store.available() is False
     with pytest.raises(CredentialStoreUnavailable) as caught:
@@ -134,3 +125,52 @@ def test_service_names() -> None:
     assert service_name("HTTPS://CM.Example.mx:443/") == "cmdesk:https://cm.example.mx"
     assert service_name("https://u:secreto@cm.example.mx") == "cmdesk:https://cm.example.mx"
     assert service_name("embedded") == "cmdesk:embedded"
+
+
+# ---- local secrets (the cache's sealing key, the embedded server's signing key) --------------------
+
+
+def test_a_local_secret_lives_in_the_keyring(memory_keyring: MemoryKeyring, tmp_path: Path) -> None:
+    store, fallback = CredentialStore(), tmp_path / "keys" / "k.key"
+    first = store.local_secret("k", fallback)
+    assert first.in_keyring and len(first.value) >= 43
+    assert store.local_secret("k", fallback) == first  # made once
+    assert memory_keyring.values[(local_secret_service("k"), "clave")] == first.value
+    assert not fallback.exists()
+    assert store.local_secret("other", fallback).value != first.value
+
+
+def test_a_local_secret_adopts_a_value_moved_from_elsewhere(
+    memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    store, fallback = CredentialStore(), tmp_path / "k.key"
+    assert store.local_secret("k", fallback, adopt="antes").value == "antes"
+    # Once kept, a later `adopt` changes nothing.
+    assert store.local_secret("k", fallback, adopt="otra").value == "antes"
+
+
+def test_without_a_keyring_a_local_secret_is_a_file_only_the_user_reads(
+    no_keyring: None, tmp_path: Path
+) -> None:
+    store, fallback = CredentialStore(), tmp_path / "keys" / "k.key"
+    first = store.local_secret("k", fallback)
+    assert not first.in_keyring and fallback.read_text() == first.value
+    if os.name != "nt":
+        assert fallback.stat().st_mode & 0o777 == 0o600
+        assert fallback.parent.stat().st_mode & 0o777 == 0o700
+    assert store.local_secret("k", fallback) == first
+
+
+def test_a_keyring_that_errors_falls_back_to_the_file(tmp_path: Path) -> None:
+    kept = CredentialStore(BrokenKeyring()).local_secret("k", tmp_path / "k.key")
+    assert not kept.in_keyring and (tmp_path / "k.key").read_text() == kept.value
+
+
+def test_a_secret_kept_in_a_file_moves_into_the_keyring_once_there_is_one(
+    memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    fallback = tmp_path / "k.key"
+    in_file = CredentialStore(fail.Keyring()).local_secret("k", fallback)  # type: ignore[no-untyped-call]
+    moved = CredentialStore().local_secret("k", fallback)
+    assert moved.in_keyring and moved.value == in_file.value
+    assert not fallback.exists()

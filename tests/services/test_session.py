@@ -9,13 +9,18 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from cmdesk.app import embedded_default
+from cmdesk.app import SIGNING_KEY_NAME, embedded_default
 from cmdesk.server.embedded import EmbeddedServer
 from cmdesk.server.seed import DEMO_EMAIL, DEMO_PASSWORD
 from cmdesk.services import commands, paths
 from cmdesk.services.config import DesktopConfig, load_config
 from cmdesk.services.connectivity import ConnectionState
-from cmdesk.services.credentials import UNAVAILABLE_MESSAGE, CredentialStore, service_name
+from cmdesk.services.credentials import (
+    UNAVAILABLE_MESSAGE,
+    CredentialStore,
+    local_secret_service,
+    service_name,
+)
 from cmdesk.services.session import EXPIRED_MESSAGE, DesktopSession, SessionEvent
 from cmdesk.services.sync import SessionExpired
 from tests.services.conftest import MemoryKeyring
@@ -44,7 +49,12 @@ def test_embedded_default_end_to_end(home: Path, memory_keyring: MemoryKeyring) 
         assert session.last_sync_at is not None and session.pending_count() == 0
         assert [e.kind for e in events][:2] == ["synced", "state"] and events[-1].kind == "synced"
         assert "client" in events[-1].changed
-        assert memory_keyring.values == {}  # the embedded session is never stored
+        # The embedded session is never stored; only the user's keys are kept (the embedded server's
+        # signing key, and the cache's sealing key: the demo has top-up codes).
+        assert set(memory_keyring.values) == {
+            (local_secret_service(SIGNING_KEY_NAME), "clave"),
+            (local_secret_service("cache"), "clave"),
+        }
 
         # A change: event at once, applied by the next sync.
         events.clear()

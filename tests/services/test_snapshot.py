@@ -133,13 +133,14 @@ def server_state(api: ApiClient) -> dict[tuple[str, str], Any]:
 
 
 def cache_state(cache: Cache) -> dict[tuple[str, str], Any]:
-    """The server's copies the cache holds (optimistic values not laid over, provisional rows left out)."""
+    """The server's copies the cache holds (optimistic values not laid over, provisional rows left out),
+    their sealed secrets opened (NIPs: cache.sealed)."""
     copies = {
         (entity, row["id"]): cache.server_copy(entity, row["id"])
         for entity in cache.counts()
         for row in cache.all(entity)
     }
-    return {key: data for key, data in copies.items() if data is not None}
+    return {key: cache.unseal(key[0], [data])[0] for key, data in copies.items() if data is not None}
 
 
 def assert_cache_is_the_server(cache: Cache, api: ApiClient) -> None:

@@ -273,6 +273,8 @@ class AccountSettingsOut(BaseModel):
     allow_panel_point_purchase: bool
     auto_stamp_purchase: bool
     master_profile_id: str | None
+    # The role of each member of the account: profile id → "master", "admin" or "operator".
+    member_roles: dict[str, Literal["master", "admin", "operator"]] = {}
 
 
 class AccountSettingsPatch(RequestModel):

@@ -46,7 +46,7 @@ from cmdesk.server.mail import links, queue
 from cmdesk.server.operations import auth
 from cmdesk.server.operations.accounts import profile_view
 from cmdesk.server.operations.context import Actor
-from cmdesk.server.operations.distributors import confirm_profile
+from cmdesk.server.operations.distributor_mail import confirm_profile
 from cmdesk.server.security import hash_password
 
 RESET_WINDOW = dt.timedelta(hours=1)
@@ -329,6 +329,7 @@ def accept_invitation(
     confirm_profile(session, profile, now)
     feed.record(session, "profile", profile.id, [account.id])
     feed.record(session, "invitation", inv.id, [account.id])  # «Aceptada», now with its profile
+    feed.record(session, "settings", account.id, [account.id])  # its `member_roles` (tools)
     session.flush()
     return {
         "profile": profile_view(profile),

@@ -95,23 +95,26 @@ def create_distributor(
     profile_name: str = "",
     confirmed: bool = True,
     now: dt.datetime | None = None,
+    master: bool = True,
     **company: Any,
 ) -> dict[str, Any]:
-    """A distributor account with its master profile (a new one, or an existing profile by e-mail)."""
+    """A distributor account with its master profile (a new one, or an existing profile by e-mail).
+    Without `master`, the account has no master yet (`profile` None): one who must consent first
+    (`distributors.create_sub_distributor`)."""
     now = now or utcnow()
     v = contact.Validator()
     name = v.run("name", contact.check_required, name, "Nombre") or name
     email = v.run("email", contact.check_email, email) or email
     mobile = v.run("mobile", contact.check_phone, mobile) or mobile
     v.raise_if_any()
-    profile = session.scalar(select(Profile).where(Profile.email == email))
-    by_mobile = session.scalar(select(Profile).where(Profile.mobile == mobile))
+    profile = session.scalar(select(Profile).where(Profile.email == email)) if master else None
+    by_mobile = session.scalar(select(Profile).where(Profile.mobile == mobile)) if master else None
     if profile is not None and by_mobile is not None and profile.id != by_mobile.id:
         raise DomainError(
             ErrorCode.DUPLICATE, "El correo y el número móvil pertenecen a perfiles distintos.", []
         )
     profile = profile or by_mobile
-    if profile is None:
+    if profile is None and master:
         profile = Profile(
             name=profile_name or name,
             email=email,
@@ -135,17 +138,19 @@ def create_distributor(
     )
     session.add(account)
     session.flush()
-    session.add(
-        Membership(account_id=account.id, profile_id=profile.id, role=Role.MASTER.value, created_at=now)
-    )
+    if profile is not None:
+        session.add(
+            Membership(account_id=account.id, profile_id=profile.id, role=Role.MASTER.value, created_at=now)
+        )
     session.add(AccountSettings(account_id=account.id))
     session.flush()
     # The new account's feed starts with its master profile and the (global) software catalog.
-    feed.record(session, "profile", profile.id, [account.id])
+    if profile is not None:
+        feed.record(session, "profile", profile.id, [account.id])
     from cmdesk.server.operations import software
 
     software.record_catalog_for_account(session, account.id)
-    return {"account": account_view(account), "profile": profile_view(profile)}
+    return {"account": account_view(account), "profile": profile_view(profile) if profile else None}
 
 
 def load_accounts(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:

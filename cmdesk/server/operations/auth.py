@@ -75,6 +75,22 @@ def load_signing_secret(factory: db.SessionFactory) -> str:
         return row.value
 
 
+def stored_signing_secret(factory: db.SessionFactory) -> str | None:
+    """The secret the database keeps, if any (none is made)."""
+    with db.transaction(factory) as session:
+        row = session.get(ServerSecret, SIGNING_KEY_NAME)
+        return row.value if row is not None else None
+
+
+def forget_stored_signing_secret(factory: db.SessionFactory) -> None:
+    """Delete the secret from the database: for a server whose key is kept elsewhere from now on
+    (the desktop's embedded server: the user's keyring)."""
+    with db.transaction(factory) as session:
+        row = session.get(ServerSecret, SIGNING_KEY_NAME)
+        if row is not None:
+            session.delete(row)
+
+
 def signing_key(secret: str) -> bytes:
     return security.derive_key(secret, "cmdesk access token v1")
 
@@ -233,7 +249,14 @@ def sign_in(
 
     # Argon2 runs outside any transaction: no connection (nor SQLite's write lock) is held meanwhile,
     # and an unknown login (or a profile without a password) costs the same work as a known one.
-    if not security.verify_or_dummy(password_hash, password):
+    try:
+        right = security.verify_or_dummy(password_hash, password)
+    except DomainError as error:
+        if error.code == ErrorCode.SERVER_BUSY:
+            # 503: the password was never compared, so this was no guess: not counted.
+            db.run(factory, throttle.not_checked, ticket)
+        raise
+    if not right:
         raise _invalid_login()  # the counted attempt stays: it is the failure record
     # Stored with older Argon2 parameters: hashed again now, still outside any transaction.
     rehashed = security.hash_password(password) if security.needs_rehash(password_hash or "") else None

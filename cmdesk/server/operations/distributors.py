@@ -8,9 +8,9 @@ states live in `cmdesk.domain.distributor_states`; this module applies them to t
 
 A new sub-distributor must not reuse the creating distributor's e-mail or phone (manual: "no debe
 contener datos como correo electrónico o número telefónico del Distribuidor que da de alta"). Its
-administrator is an existing profile with that e-mail or mobile, or a new one that confirms its e-mail
-(the account stays "Sin validar" until then).
-"""
+administrator confirms the e-mail typed (the account stays "Sin validar" until then): a new profile,
+or — when the e-mail or mobile already belong to one — whoever holds the e-mail, who becomes its master
+only then; nothing the parent sees tells the two apart (issue 15, `distributor_mail`)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from cmdesk.domain.proration import add_one_year
 from cmdesk.models import (
     Account,
     Client,
+    Invitation,
     Membership,
     OutboundMail,
     Profile,
@@ -43,7 +44,21 @@ from cmdesk.server import feed
 from cmdesk.server.mail import links, queue
 from cmdesk.server.operations import accounts, contracts
 from cmdesk.server.operations.context import Actor
-from cmdesk.server.security import hash_password
+from cmdesk.server.operations.distributor_mail import (
+    confirm_email as confirm_email,
+)
+from cmdesk.server.operations.distributor_mail import (
+    confirm_profile as confirm_profile,
+)
+from cmdesk.server.operations.distributor_mail import (
+    describe_confirmation as describe_confirmation,
+)
+from cmdesk.server.operations.distributor_mail import (
+    pending_admin_view,
+    pending_masters,
+    send_confirmation,
+    send_master_confirmation,
+)
 
 ANNUAL_FEE_CODE = "distributor_annual_fee"
 CONFIRMATION_VALIDITY = links.VALIDITY["confirm_email"]
@@ -119,7 +134,16 @@ def _with_admins(session: Session, where: Any, order: bool = False) -> list[tupl
 
 def _views(session: Session, found: list[tuple[Account, Profile | None]]) -> list[dict[str, Any]]:
     mails = queue.latest_by(session, OutboundMail.account_id, [a.id for a, _ in found], "confirm_email")
-    return [distributor_view(a, p, mails.get(a.id)) for a, p in found]
+    pending = pending_masters(session, [a.id for a, p in found if p is None])
+    views = []
+    for account, profile in found:
+        view = distributor_view(account, profile, mails.get(account.id))
+        if profile is None and account.id in pending:
+            admin = pending_admin_view(pending[account.id])
+            keys = ("id", "name", "email", "mobile", "email_confirmed")
+            view["admin_profile"] = {k: admin[k] for k in keys}
+        views.append(view)
+    return views
 
 
 def load_distributors(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -188,10 +212,8 @@ def _validate_new(
     phone: str,
     company: dict[str, str],
     password: str | None = None,
-    lookup: bool = True,
 ) -> dict[str, Any]:
-    """Every field of a new sub-distributor checked at once; the profile to reuse, if any (without
-    `lookup`, existing profiles are not looked at: the caller must not tell about them)."""
+    """Every field of a new sub-distributor checked at once (never whether a profile has them)."""
     v = contact.Validator()
     email_ok = v.run("email", contact.check_email, email)
     mobile_ok = v.run("mobile", contact.check_phone, mobile)
@@ -208,23 +230,6 @@ def _validate_new(
         own, email=email_ok, mobile=mobile_ok, phone=phone_ok
     ).items():
         v.add(field, problem)
-    profile: Profile | None = None
-    if (
-        lookup
-        and email_ok is not None
-        and mobile_ok is not None
-        and not v.has_error("email")
-        and not v.has_error("mobile")
-    ):
-        by_email = session.scalar(select(Profile).where(Profile.email == email_ok))
-        by_mobile = session.scalar(select(Profile).where(Profile.mobile == mobile_ok))
-        if by_email is not None and by_mobile is not None and by_email.id != by_mobile.id:
-            v.add(
-                "mobile",
-                "El correo y el número móvil pertenecen a perfiles distintos: "
-                "use los de un mismo perfil o unos nuevos.",
-            )
-        profile = by_email or by_mobile
     v.raise_if_any()
     assert email_ok is not None and mobile_ok is not None and name_ok is not None and rfc_ok is not None
     return {
@@ -234,7 +239,6 @@ def _validate_new(
         "rfc": rfc_ok.rfc,
         "phone": phone_ok or "",
         "company": values,
-        "profile": profile,
     }
 
 
@@ -242,40 +246,42 @@ def _require_multinivel(session: Session, account_id: str, now: dt.datetime) -> 
     contracts.require_contract(session, account_id, MULTINIVEL_CODE, now, "Administrar distribuidores")
 
 
-def send_confirmation(
+def _new_account(
     session: Session,
-    profile: Profile,
-    account: Account,
-    now: dt.datetime,
+    parent: Account,
+    checked: dict[str, Any],
     *,
-    self_registered: bool = False,
-) -> str:
-    """A confirmation link for `profile` (older ones stop working) and its mail, in this transaction.
-    Returns the token (for in-process callers such as the demo seed; never an API answer)."""
-    row, token = links.issue(session, "confirm_email", profile_id=profile.id, account_id=account.id, now=now)
-    parent = session.get(Account, account.parent_id) if account.parent_id else None
-    queue.enqueue(
+    now: dt.datetime,
+    master: bool,
+    password: str | None = None,
+    profile_name: str = "",
+    **extra: Any,
+) -> tuple[dict[str, Any], Account]:
+    """A "Sin validar" sub-account of `parent` with the checked form (and, with `master`, its new
+    master profile): `accounts.create_distributor`'s answer and the account."""
+    created = accounts.create_distributor(
         session,
-        "confirm_email",
-        to_address=profile.email,
-        to_name=profile.name,
-        params={
-            "profile_name": profile.name,
-            "email": profile.email,
-            "account_name": account.name,
-            "account_nic": account.nic,
-            "parent_name": parent.name if parent else "",
-            "parent_nic": parent.nic if parent else "",
-            "self_registered": self_registered,
-            "needs_password": profile.password_hash is None,
-            "expires_at": row.expires_at.isoformat(),
-        },
-        token_id=row.id,
-        account_id=account.id,
-        requested_by_account_id=account.parent_id,
+        name=checked["name"],
+        email=checked["email"],
+        mobile=checked["mobile"],
+        password=password,
+        rfc=checked["rfc"],
+        parent_id=parent.id,
+        status=AccountStatus.UNVALIDATED,
+        expires_at=add_one_year(now),
+        profile_name=profile_name.strip(),
+        confirmed=False,
         now=now,
+        master=master,
+        **checked["company"],
     )
-    return token
+    account = session.get(Account, created["account"]["id"])
+    assert account is not None
+    # The company phone is the form's; `create_distributor` only knows the administrator's mobile.
+    account.phone = checked["phone"] or checked["mobile"]
+    for key, value in extra.items():
+        setattr(account, key, value)
+    return created, account
 
 
 def _create_child(
@@ -288,40 +294,16 @@ def _create_child(
     profile_name: str = "",
     **extra: Any,
 ) -> dict[str, Any]:
-    """The sub-account and (if needed) its master profile; a confirmation token for an unconfirmed one."""
-    existing: Profile | None = checked["profile"]
-    confirmed = existing is not None and existing.email_confirmed_at is not None
-    status = AccountStatus.INACTIVE if confirmed else AccountStatus.UNVALIDATED
-    created = accounts.create_distributor(
-        session,
-        name=checked["name"],
-        email=checked["email"],
-        mobile=checked["mobile"],
-        password=password,
-        rfc=checked["rfc"],
-        parent_id=parent.id,
-        status=status,
-        expires_at=add_one_year(now),
-        profile_name=profile_name.strip(),
-        confirmed=False,
-        now=now,
-        **checked["company"],
+    """The sub-account and its new master profile, "Sin validar", and the confirmation token (the
+    e-mail and mobile belong to no profile: `_create_for`)."""
+    created, account = _new_account(
+        session, parent, checked, now=now, master=True, password=password, profile_name=profile_name, **extra
     )
-    account = session.get(Account, created["account"]["id"])
-    assert account is not None
-    # The company phone is the form's; `create_distributor` only knows the administrator's mobile.
-    account.phone = checked["phone"] or checked["mobile"]
-    for key, value in extra.items():
-        setattr(account, key, value)
     profile_id: str = created["profile"]["id"]
     profile = session.get(Profile, profile_id)
     assert profile is not None
     session.flush()
-    token = (
-        None
-        if confirmed
-        else send_confirmation(session, profile, account, now, self_registered=password is not None)
-    )
+    token = send_confirmation(session, profile, account, now, self_registered=password is not None)
     # Profiles reach the feed through their accounts (Profile.feed_audience is empty).
     feed.record(session, "profile", profile_id, [account.id])
     session.flush()
@@ -359,9 +341,81 @@ def create_sub_distributor(
     _require_multinivel(session, actor.account_id, now)
     parent = _parent(session, actor)
     checked = _validate_new(
-        session, parent, email=email, mobile=mobile, name=name, rfc=rfc, phone=phone, company=company
+        session,
+        parent,
+        email=email,
+        mobile=mobile,
+        name=name,
+        rfc=rfc,
+        phone=phone,
+        company=company,
     )
-    return _create_child(session, parent, checked, now=now, profile_name=profile_name)
+    return _create_for(session, parent, checked, now=now, profile_name=profile_name, invited_by=actor.author)
+
+
+def _create_for(
+    session: Session,
+    parent: Account,
+    checked: dict[str, Any],
+    *,
+    now: dt.datetime,
+    profile_name: str,
+    invited_by: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A new sub-account for the person typed: with a new profile, or — when the e-mail or the mobile
+    already belong to one — awaiting its master's consent (`_create_awaiting_master`)."""
+    by_email = session.scalar(select(Profile).where(Profile.email == checked["email"]))
+    mobile_taken = session.scalar(select(Profile.id).where(Profile.mobile == checked["mobile"]))
+    if by_email is None and mobile_taken is None:
+        return _create_child(session, parent, checked, now=now, profile_name=profile_name, **extra)
+    return _create_awaiting_master(
+        session, parent, checked, by_email, now=now, profile_name=profile_name, invited_by=invited_by, **extra
+    )
+
+
+def _create_awaiting_master(
+    session: Session,
+    parent: Account,
+    checked: dict[str, Any],
+    profile: Profile | None,
+    *,
+    now: dt.datetime,
+    profile_name: str,
+    invited_by: str,
+    self_registered: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The e-mail or the mobile typed already belong to a profile (issue 15: the parent must not learn
+    it, nor attach that person without their consent). The account is made the same, "Sin validar",
+    but with no master yet: the confirmation mail goes to the typed e-mail as for anyone, and its link
+    makes its owner the master (their existing profile, or a new one) — consent. What only the owner
+    of the e-mail may learn (the mobile belongs to someone else) is said on the confirmation page.
+    The answer and the parent's views are those of a new person: what the parent typed."""
+    if self_registered:
+        extra["referred_by_nic"] = parent.nic
+    _created, account = _new_account(session, parent, checked, now=now, master=False, **extra)
+    inv = Invitation(
+        account_id=account.id,
+        email=checked["email"],
+        mobile=checked["mobile"],
+        name=profile_name.strip() or checked["name"],
+        profile_id=profile.id if profile is not None else None,
+        invited_by=invited_by,
+        role=Role.MASTER.value,
+        created_at=now,
+        sent_at=now,
+        expires_at=now,
+    )
+    session.add(inv)
+    session.flush()
+    token = send_master_confirmation(session, inv, account, now)
+    session.flush()
+    return {
+        "distributor": _view(session, account),
+        "profile": pending_admin_view(inv),
+        "confirmation_token": token,
+    }
 
 
 def register_public(
@@ -381,9 +435,11 @@ def register_public(
     """Self-registration from an external web site linked to a distributor with Multinivel: a new
     profile (with its password, e-mail not confirmed yet) and a "Sin validar" sub-account.
 
-    Whether the e-mail or the mobile already belong to a profile is never told to the caller (issue
-    15): then nothing is created and a mail to the typed e-mail says why — only whoever reads that
-    e-mail learns it. `registered` says which happened (for tests and logs; the API answers the same)."""
+    Whether the e-mail or the mobile already belong to a profile is never told to the caller nor to
+    the referrer (issue 15): then the sub-account is made awaiting its master
+    (`_create_awaiting_master`): the same "Sin validar" row in the referrer's list, the same mail to
+    the typed e-mail, whose link makes its owner the master (the mobile's problem is told on its
+    page). `registered` says which happened (for tests and logs; the API answers the same)."""
     now = now or utcnow()
     referrer = session.scalar(select(Account).where(Account.nic == (referrer_nic or "").strip()))
     if referrer is None or referrer.status != AccountStatus.ACTIVE.value:
@@ -399,13 +455,23 @@ def register_public(
         phone=phone,
         company=company,
         password=password,
-        lookup=False,
     )
-    email_taken = session.scalar(select(Profile.id).where(Profile.email == checked["email"])) is not None
+    by_email = session.scalar(select(Profile).where(Profile.email == checked["email"]))
     mobile_taken = session.scalar(select(Profile.id).where(Profile.mobile == checked["mobile"])) is not None
-    if email_taken or mobile_taken:
-        _tell_registration_taken(session, referrer, checked, email_taken=email_taken, now=now)
-        return {"registered": False, "email": checked["email"]}
+    if by_email is not None or mobile_taken:
+        # The referrer sees a "Sin validar" sub-account either way (its list must not tell them
+        # whether someone else's e-mail has a profile); only the e-mail's owner can confirm it.
+        created = _create_awaiting_master(
+            session,
+            referrer,
+            checked,
+            by_email,
+            now=now,
+            profile_name=profile_name,
+            invited_by="public",
+            self_registered=True,
+        )
+        return {**created, "registered": False, "email": checked["email"]}
     created = _create_child(
         session,
         referrer,
@@ -416,44 +482,6 @@ def register_public(
         referred_by_nic=referrer.nic,
     )
     return {**created, "registered": True, "email": checked["email"]}
-
-
-def _tell_registration_taken(
-    session: Session, referrer: Account, checked: dict[str, Any], *, email_taken: bool, now: dt.datetime
-) -> None:
-    """The mail a registration with an e-mail or mobile already in use gets, to the typed e-mail."""
-    if email_taken:
-        title = "Ya tiene un perfil en Cuenta Maestra"
-        paragraphs = [
-            f"Alguien (quizá usted) intentó registrarse con su correo {checked['email']} desde el sitio de "
-            f"{referrer.name}, pero ese correo ya tiene un perfil; no se creó nada.",
-            "Si fue usted, inicie sesión con su contraseña, o pida restablecerla con «¿Olvidó su "
-            "contraseña?». Si no fue usted, puede ignorar este correo.",
-        ]
-    else:
-        title = "No se pudo completar su registro"
-        paragraphs = [
-            f"Su registro desde el sitio de {referrer.name} no se completó: el número móvil "
-            f"{checked['mobile']} ya pertenece a otro perfil de Cuenta Maestra.",
-            "Regístrese de nuevo con su propio número móvil. Si no fue usted, puede ignorar este correo.",
-        ]
-    queue.enqueue(
-        session,
-        "notice",
-        to_address=checked["email"],
-        to_name=checked["name"],
-        params={
-            "title": title,
-            "paragraphs": paragraphs,
-            "facts": [],
-            "action_label": None,
-            "action_url": None,
-            "profile_name": checked["name"],
-            "account_name": referrer.name,
-            "account_nic": referrer.nic,
-        },
-        now=now,  # about no account: the referrer's mail list must not show it either
-    )
 
 
 def convert_client_to_distributor(
@@ -501,12 +529,13 @@ def convert_client_to_distributor(
         phone=_valid_phone_or_empty(client.phone),
         company=company,
     )
-    result = _create_child(
+    result = _create_for(
         session,
         parent,
         checked,
         now=now,
         profile_name=profile_name or client.legal_name,
+        invited_by=actor.author,
         source_client_id=client.id,
     )
     client.converted_account_id = result["distributor"]["id"]
@@ -516,74 +545,6 @@ def convert_client_to_distributor(
 
 
 # --- e-mail confirmation -------------------------------------------------------------------------
-
-
-def confirm_profile(session: Session, profile: Profile, now: dt.datetime) -> list[Account]:
-    """The profile's e-mail is proven (a link sent to it was opened): mark it confirmed and move the
-    "Sin validar" accounts it administers to "Sin activar". Returns those accounts."""
-    if profile.email_confirmed_at is None:
-        profile.email_confirmed_at = now
-    owned = session.scalars(
-        select(Account)
-        .join(Membership, Membership.account_id == Account.id)
-        .where(
-            Membership.profile_id == profile.id,
-            Membership.role == Role.MASTER.value,
-            Account.status == AccountStatus.UNVALIDATED.value,
-        )
-        .with_for_update(of=Account)
-    ).all()
-    for account in owned:
-        account.status = transition(AccountStatus.UNVALIDATED, Action.CONFIRM_EMAIL, now=now).value
-    member_of = session.scalars(
-        select(Membership.account_id).where(Membership.profile_id == profile.id)
-    ).all()
-    feed.record(session, "profile", profile.id, member_of)
-    return list(owned)
-
-
-def describe_confirmation(session: Session, token: str, now: dt.datetime | None = None) -> dict[str, Any]:
-    """What the confirmation page shows before the person acts (the token is not used up):
-    whose e-mail, for which account, and whether a password must be chosen. `LinkProblem` if the
-    link can't be used."""
-    now = now or utcnow()
-    row = links.check(session, token, "confirm_email", now, lock=False)
-    profile = session.get(Profile, row.profile_id) if row.profile_id else None
-    if profile is None:
-        raise links.LinkProblem("unknown", "confirm_email")
-    account = session.get(Account, row.account_id) if row.account_id else None
-    return {
-        "email": profile.email,
-        "profile_name": profile.name,
-        "needs_password": profile.password_hash is None,
-        "account_name": account.name if account else "",
-        "account_nic": account.nic if account else "",
-        "expires_at": row.expires_at,
-    }
-
-
-def confirm_email(
-    session: Session, token: str, password: str | None = None, now: dt.datetime | None = None
-) -> dict[str, Any]:
-    """The link of the confirmation e-mail (public): sets the profile's password (required if it has
-    none yet), marks the e-mail confirmed and moves its "Sin validar" accounts to "Sin activar".
-    A used, replaced, expired or unknown link changes nothing (422 on `token`)."""
-    now = now or utcnow()
-    try:
-        row = links.check(session, token, "confirm_email", now)
-    except links.LinkProblem as problem:
-        raise problem.as_domain_error() from None
-    profile = session.get(Profile, row.profile_id) if row.profile_id else None
-    if profile is None:
-        raise links.LinkProblem("unknown").as_domain_error()
-    if password is None and profile.password_hash is None:
-        raise validation_error({"password": "Escriba la contraseña de su perfil."})
-    if password is not None:
-        profile.password_hash = hash_password(passwords.check_password(password))
-    row.used_at = now
-    owned = confirm_profile(session, profile, now)
-    session.flush()
-    return {"profile": accounts.profile_view(profile), "confirmed_account_ids": [a.id for a in owned]}
 
 
 def resend_confirmation(
@@ -605,7 +566,12 @@ def resend_confirmation(
     )
     master = session.get(Profile, master_id) if master_id is not None else None
     if master is None:
-        raise not_found("El perfil administrador")
+        awaiting = pending_masters(session, [account.id]).get(account.id)
+        if awaiting is None:
+            raise not_found("El perfil administrador")
+        token = send_master_confirmation(session, awaiting, account, now)
+        session.flush()
+        return {"distributor": _view(session, account), "confirmation_token": token}
     token = send_confirmation(
         session, master, account, now, self_registered=account.referred_by_nic is not None
     )

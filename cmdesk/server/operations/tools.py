@@ -16,7 +16,8 @@ Rules from the manual, made precise:
 Profiles reach the change feed through memberships (`Profile.feed_audience()` is empty), so adding
 and removing a user records the profile for the account here. A profile's role depends on the
 account that looks at it, which a feed loader can't know: the `profile` loader returns role-less
-profiles, and the account's `settings` carry `master_profile_id` so the desktop can mark the master.
+profiles, and the account's `settings` carry `master_profile_id` (the master) and `member_roles`
+(every member's role), recorded again whenever a member comes, goes or changes role.
 """
 
 from __future__ import annotations
@@ -431,6 +432,7 @@ def remove_user(session: Session, actor: Actor, profile_id: str, *, now: dt.date
     )
     session.flush()
     feed.record(session, "profile", profile_id, [actor.account_id], deleted=True)
+    record_roles(session, actor.account_id)
 
 
 def set_user_role(session: Session, actor: Actor, profile_id: str, role: str) -> dict[str, Any]:
@@ -458,6 +460,7 @@ def set_user_role(session: Session, actor: Actor, profile_id: str, role: str) ->
             "El usuario maestro siempre es administrador de su Cuenta Maestra.",
         )
     membership.role = role
+    record_roles(session, actor.account_id)
     session.flush()
     invitations = access.invitations_by_profile(session, actor.account_id)
     return user_view(profile, membership, invitations.get(profile.id))
@@ -495,7 +498,12 @@ def load_profiles(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]
 # ---- Settings ------------------------------------------------------------------------------------
 
 
-def settings_view(s: AccountSettings, master_profile_id: str | None) -> dict[str, Any]:
+def settings_view(
+    s: AccountSettings, master_profile_id: str | None, member_roles: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The account's global settings, with who is its master and the role of each member
+    (`member_roles`: profile id → master/admin/operator; a profile's own feed entry can't carry it,
+    see the module docstring)."""
     return {
         "id": s.account_id,
         "account_id": s.account_id,
@@ -505,7 +513,26 @@ def settings_view(s: AccountSettings, master_profile_id: str | None) -> dict[str
         "allow_panel_point_purchase": s.allow_panel_point_purchase,
         "auto_stamp_purchase": s.auto_stamp_purchase,
         "master_profile_id": master_profile_id,
+        "member_roles": member_roles or {},
     }
+
+
+def _member_roles(session: Session, account_ids: list[str]) -> dict[str, dict[str, str]]:
+    """account id → {profile id: role} of its members."""
+    out: dict[str, dict[str, str]] = {a: {} for a in account_ids}
+    rows = session.execute(
+        select(Membership.account_id, Membership.profile_id, Membership.role).where(
+            Membership.account_id.in_(account_ids)
+        )
+    ).all()
+    for account_id, profile_id, role in rows:
+        out[account_id][profile_id] = role
+    return out
+
+
+def record_roles(session: Session, account_id: str) -> None:
+    """The account's members or their roles changed: its settings (which list them) go to the feed."""
+    feed.record(session, "settings", account_id, [account_id])
 
 
 def _masters(session: Session, account_ids: list[str]) -> dict[str, str]:
@@ -534,7 +561,11 @@ def _settings_row(session: Session, account_id: str, *, for_update: bool = False
 
 def get_settings(session: Session, actor: Actor) -> dict[str, Any]:
     row = _settings_row(session, actor.account_id)
-    return settings_view(row, _masters(session, [actor.account_id]).get(actor.account_id))
+    return settings_view(
+        row,
+        _masters(session, [actor.account_id]).get(actor.account_id),
+        _member_roles(session, [actor.account_id])[actor.account_id],
+    )
 
 
 def update_settings(
@@ -550,7 +581,8 @@ def update_settings(
     """Configuraciones globales. Options left None keep their value."""
     row = _settings_row(session, actor.account_id, for_update=True)
     master = _masters(session, [actor.account_id]).get(actor.account_id)
-    _check_expected_version(expected_version, row.version, settings_view(row, master))
+    members = _member_roles(session, [actor.account_id])[actor.account_id]
+    _check_expected_version(expected_version, row.version, settings_view(row, master, members))
     v = contact.Validator()
     price = v.optional("bulk_stamp_price_cents", check_amount_cents, bulk_stamp_price_cents)
     flags = {
@@ -587,13 +619,18 @@ def update_settings(
         if value is not None:
             setattr(row, field, value)
     session.flush()
-    return settings_view(row, master)
+    return settings_view(row, master, members)
 
 
 def load_settings(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
     rows = list(session.scalars(select(AccountSettings).where(AccountSettings.account_id.in_(ids))))
-    masters = _masters(session, [r.account_id for r in rows]) if rows else {}
-    return {r.account_id: settings_view(r, masters.get(r.account_id)) for r in rows}
+    account_ids = [r.account_id for r in rows]
+    masters = _masters(session, account_ids) if rows else {}
+    roles_of = _member_roles(session, account_ids) if rows else {}
+    return {
+        r.account_id: settings_view(r, masters.get(r.account_id), roles_of.get(r.account_id))
+        for r in rows
+    }
 
 
 # ---- Client panel purchase (PCC) -----------------------------------------------------------------

@@ -7,6 +7,7 @@
 - `schema`: the tables and indexes of its two files (the cache, and its search index beside it);
 - `rows`: how a record the server sends becomes a typed row (the keys its sorts and search use);
 - `store`: opening, writing the feed and the commands' answers, the optimistic values' storage;
+- `sealed`: the secrets the server sends (top-up codes' NIPs) kept sealed with the user's key;
 - `forecasts`: C.P.D., D.R. and risk band of every CTI and client, columns computed as rows are written;
 - the queries, named by entity: `clients` (the portfolio), `stamping` (CTIs and their daily usage),
   `ledger` (movements, sales to invoice), `billing` (top-up codes, invoices), `account` (settings,
@@ -19,6 +20,7 @@ Which optimistic values are laid over the cache is `cmdesk.services.overlays`' b
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cmdesk.domain import contracts
@@ -50,6 +52,21 @@ class Cache(
     CacheStore,
 ):
     """The local cache of one account on one server: its store and the queries of every entity."""
+
+    def __init__(self, path: Path, *, fresh: bool = False) -> None:
+        super().__init__(path, fresh=fresh)
+        # A cache an older version wrote keeps NIPs in plain text: seal them now (cache.sealed).
+        with self._read() as conn:
+            plain = self.plain_rows(conn)
+        if plain:
+            with self._write() as conn:
+                conn.execute("PRAGMA secure_delete = ON")  # the old text does not stay in free space
+                try:
+                    self.seal_stored(conn)
+                finally:
+                    conn.execute("PRAGMA secure_delete = OFF")
+            with self._write_lock:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def client_detail(self, client_id: str) -> dict[str, Any]:
         """Everything a client's window shows: the client, its CTIs, movements, invoices, policies,

@@ -31,20 +31,27 @@ class AccountQueries(EntityQueries):
     def query_profiles(
         self, *, sort: str | None = None, descending: bool = False, limit: int = 1000, offset: int = 0
     ) -> list[dict[str, Any]]:
-        """The account's users (`is_master`: the one the settings name; `invitation`: their invitation,
+        """The account's users (`is_master`: the one the settings name; `role`: master, admin or
+        operator, as the settings' `member_roles` say; `invitation`: their invitation,
         None for those never invited by mail), the master first unless sorted by a field; then the
         people invited who have not accepted yet (`pending`: a row made of the invitation, under its
         id, as `GET /v1/users` lists them — the person becomes a profile of the feed on accepting)."""
         settings = self.all("settings")
         master = next((s.get("master_profile_id") for s in settings if s.get("master_profile_id")), None)
+        # Each member's role (the settings list them; a server before roles did not: None).
+        member_roles: dict[str, str] = next(
+            (s["member_roles"] for s in settings if isinstance(s.get("member_roles"), dict)), {}
+        )
         rows = self.query_entities("profile", order=[(sort or "name", descending)], limit=100_000)
         every = self.all("invitation")
         invitations = {i.get("profile_id"): i for i in every if i.get("profile_id")}
         emails = {fold(str(r.get("email") or "")) for r in rows}
         for row in rows:
-            row["is_master"] = row.get("id") == master
+            ident = str(row.get("id"))
+            row["is_master"] = ident == master
             row["pending"] = False
-            row["invitation"] = invitations.get(row.get("id"))
+            row["invitation"] = invitations.get(ident)
+            row["role"] = "master" if row["is_master"] else member_roles.get(ident)
         if sort is None:
             rows.sort(key=lambda r: not r["is_master"])  # stable: by name after the master
         # An invitation kept from a command's answer whose person has since become a user (the feed

@@ -21,13 +21,13 @@ class BillingQueries(EntityQueries):
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Codes of a type (all: None), only those still to invoice, made in `period` ([start, end) as
-        UTC text), the newest first unless sorted by a field."""
+        UTC text), the newest first unless sorted by a field; each with its NIP opened (`sealed`)."""
         equals: dict[str, Any] = {}
         if asset:
             equals["asset"] = asset
         if pending_only:
             equals["invoice_id"] = None
-        return self.query_entities(
+        rows = self.query_entities(
             "top_up_code",
             equals=equals,
             since=("created_at", period[0]) if period else None,
@@ -36,6 +36,7 @@ class BillingQueries(EntityQueries):
             limit=limit,
             offset=offset,
         )
+        return self.unseal("top_up_code", rows)  # their NIPs (cache.sealed)
 
     def query_invoices(
         self, *, sort: str | None = None, descending: bool = False, limit: int = 1000, offset: int = 0

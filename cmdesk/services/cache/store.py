@@ -70,6 +70,7 @@ from cmdesk.services.cache.schema import (
     SEARCH_SCHEMA,
     exec_script,
 )
+from cmdesk.services.cache.sealed import Sealing
 from cmdesk.services.server_info import server_now
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ CACHE_FULL = (
 )
 
 
-class CacheStore:
+class CacheStore(Sealing):
     """The store of the cache (see the module docstring); `Cache` adds the queries of each entity."""
 
     def __init__(self, path: Path, *, fresh: bool = False) -> None:
@@ -438,7 +439,7 @@ class CacheStore:
                 deletes.setdefault(entity, set()).add(ident)
                 upserts.get(entity, {}).pop(ident, None)
             else:
-                upserts.setdefault(entity, {})[ident] = data
+                upserts.setdefault(entity, {})[ident] = self.seal(entity, data)
                 deletes.get(entity, set()).discard(ident)
         if guard:
             self._drop_stale(conn, upserts)

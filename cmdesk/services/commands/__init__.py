@@ -83,6 +83,7 @@ from cmdesk.services.commands.tools import (
     create_price_package,
     delete_price_package,
     remove_user,
+    set_user_role,
     update_price_package,
     update_settings,
 )
@@ -138,6 +139,7 @@ __all__ = [
     "set_cti_active",
     "set_ctis_active",
     "set_tags",
+    "set_user_role",
     "stored_calendar",
     "take_new_alerts",
     "target_label",

@@ -80,6 +80,20 @@ def add_user(
     return answer
 
 
+def set_user_role(api: ApiClient, cache: Cache, user_id: str, role: str) -> dict[str, Any]:
+    """Usuarios → Cambiar rol: make a user (or a pending one: the role they will get) an Administrador
+    or an Operador (`domain.roles.ASSIGNABLE`); the server refuses it for the master, who is always
+    an administrator, and for an operator. The cache gets the new role at once: a pending user's
+    invitation, or the account's settings (their `member_roles`)."""
+    answer: dict[str, Any] = api.patch(f"/v1/users/{user_id}", {"role": role})
+    invitation = answer.get("invitation")
+    if answer.get("member_since") is None and isinstance(invitation, dict):
+        cache.apply_answer("invitation", invitation)
+    else:
+        cache.apply_answer("settings", api.get("/v1/settings"))
+    return answer
+
+
 def remove_user(api: ApiClient, cache: Cache, user_id: str) -> None:
     """Eliminar usuario: their sessions end at once (the server refuses the master); a pending user's
     invitation is withdrawn (its link stops working)."""

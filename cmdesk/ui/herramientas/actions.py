@@ -75,6 +75,15 @@ def add_user(context: AppContext, *, parent: QWidget | None = None, **fields: An
     return online(context, commands.add_user, parent=parent, label=tr("Nuevo usuario"), **fields)
 
 
+def set_user_role(
+    context: AppContext, user_id: str, role: str, *, parent: QWidget | None = None
+) -> Action:
+    """`commands.set_user_role`: Administrador u Operador (administrators only; never the master)."""
+    return online(
+        context, commands.set_user_role, user_id, role, parent=parent, label=tr("Cambiar rol")
+    )
+
+
 def remove_user(context: AppContext, user_id: str, *, parent: QWidget | None = None) -> Action:
     return online(context, commands.remove_user, user_id, parent=parent, label=tr("Eliminar usuario"))
 

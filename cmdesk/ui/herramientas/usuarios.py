@@ -1,6 +1,7 @@
 """Herramientas → Usuarios (manual, "Administración de usuarios"): the people with access to the
-account (ID usuario, Nombre, Correo, Teléfono, "Usuario maestro"), Nuevo usuario (e-mail and mobile, then
-Agregar usuario) and Eliminar (never the master: the server says why).
+account (ID usuario, Nombre, Correo, Teléfono, "Usuario maestro", Rol), Nuevo usuario (e-mail and mobile,
+then Agregar usuario), Cambiar rol (Administrador u Operador; never the master, always administrator)
+and Eliminar (never the master: the server says why).
 
 Granting and removing access is done online (`herramientas.actions`), and only by an administrator
 (`domain.roles`; the buttons are hidden for an operator). Nuevo usuario invites the person with a role
@@ -52,6 +53,11 @@ COLUMNS = (
     Column("email", QT_TRANSLATE_NOOP("portal", "Correo"), sort="email"),
     Column("mobile", QT_TRANSLATE_NOOP("portal", "Teléfono"), sort="mobile"),
     Column("email_confirmed", QT_TRANSLATE_NOOP("portal", "Confirmado"), "bool"),
+    Column(
+        "role",
+        QT_TRANSLATE_NOOP("portal", "Rol"),
+        value=lambda r: labels.name(names.ROLES, r["role"]) if r.get("role") else "",
+    ),
     Column(
         "is_master",
         QT_TRANSLATE_NOOP("portal", "Eliminar"),
@@ -163,10 +169,7 @@ class NewUserDialog(FormDialog):
             "role",
             tr("Rol"),
             self.role,
-            hint=tr(
-                "Administrador: usuarios, configuraciones, precios, compras y sub-distribuidores. "
-                "Operador: clientes, cuentas de timbrado, transferencias y facturación."
-            ),
+            hint=ROLE_HINT(),
             form=form2,
         )
         self.stack.addWidget(second)
@@ -211,13 +214,48 @@ class NewUserDialog(FormDialog):
         )
 
 
+class RoleDialog(FormDialog):
+    """Cambiar rol: Administrador u Operador for one user (never the master: always administrator)."""
+
+    def __init__(self, context: AppContext, user: Mapping[str, Any], parent: QWidget | None = None) -> None:
+        who = str(user.get("name") or user.get("email") or "")
+        super().__init__(
+            context,
+            tr("Cambiar rol"),
+            parent,
+            intro=tr("¿Qué podrá hacer {who} en esta Cuenta Maestra?").format(who=who),
+        )
+        self.setObjectName("roleDialog")
+        self.user_id = str(user["id"])
+        self.role = QComboBox(self)
+        self.role.setObjectName("role")
+        for value, text in labels.items({r: names.ROLES[r] for r in roles.ASSIGNABLE}):
+            self.role.addItem(text, value)
+        current = self.role.findData(user.get("role") or roles.DEFAULT_ROLE.value)
+        self.role.setCurrentIndex(max(current, 0))
+        self.add_field("role", tr("Rol"), self.role, hint=ROLE_HINT())
+        self.fit_width(420)
+
+    def submit(self) -> None:
+        self.run(
+            actions.set_user_role(self.context, self.user_id, str(self.role.currentData()), parent=self)
+        )
+
+
+def ROLE_HINT() -> str:
+    return tr(
+        "Administrador: usuarios, configuraciones, precios, compras y sub-distribuidores. "
+        "Operador: clientes, cuentas de timbrado, transferencias y facturación."
+    )
+
+
 class UsersPage(TabPage):
     entities = frozenset({"profile", "settings", "invitation"})
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.model = UsersModel(context, COLUMNS, actions.load_users, parent=self)
-        self.table = make_table(self.model, self, stretch=2, widths=(0, 24, 0, 12, 0, 14, 14))
+        self.table = make_table(self.model, self, stretch=2, widths=(0, 24, 0, 12, 0, 14, 14, 14))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
         self.new_button = push_button(tr("Nuevo usuario…"), self, "newUser", self.new_user)
         self.delete_button = push_button(tr("Eliminar"), self, "deleteUser", self.delete)
@@ -227,8 +265,17 @@ class UsersPage(TabPage):
         self.resend_button.setToolTip(
             tr("Envía un enlace nuevo por 7 días para aceptar la invitación; el anterior deja de funcionar.")
         )
+        self.role_button = push_button(tr("Cambiar rol…"), self, "changeRole", self.change_role)
+        self.role_button.setToolTip(tr("El usuario maestro siempre es administrador."))
         self.export_button = export_button(self, self.table, "usuarios", title=tr("Exportar usuarios"))
-        buttons = hbox(self.new_button, self.resend_button, self.delete_button, None, self.export_button)
+        buttons = hbox(
+            self.new_button,
+            self.role_button,
+            self.resend_button,
+            self.delete_button,
+            None,
+            self.export_button,
+        )
         layout = QVBoxLayout(self)
         layout.addLayout(
             heading(
@@ -249,11 +296,14 @@ class UsersPage(TabPage):
         layout.addWidget(self.notice)
         self.model.loaded.connect(self._update)
         self._update()
-        self.gate(Permission.USERS, self.new_button, self.resend_button, self.delete_button)
+        self.gate(
+            Permission.USERS, self.new_button, self.role_button, self.resend_button, self.delete_button
+        )
 
     def _update(self) -> None:
         row = selected_record(self.table)
         self.delete_button.setEnabled(row is not None)
+        self.role_button.setEnabled(row is not None and not row.get("is_master"))
         self.resend_button.setEnabled(row is not None and mails.can_resend_invitation(row.get("invitation")))
         invitation = row.get("invitation") if row is not None else None
         text = invitation_detail(invitation).replace("\n", " ")
@@ -261,6 +311,22 @@ class UsersPage(TabPage):
             self.detail.set_error(text)
         else:
             self.detail.set_ok(text)  # empty: hidden
+
+    def change_role(self) -> RoleDialog | None:
+        row = selected_record(self.table)
+        if row is None or row.get("is_master"):
+            return None
+        dialog = RoleDialog(self.context, row, self)
+        who = str(row.get("name") or row.get("email") or "")
+
+        def changed(answer: dict[str, Any]) -> None:
+            role = labels.name(names.ROLES, str(answer.get("role") or ""))
+            self.show_notice(tr("{who} ahora es {role}.").format(who=who, role=role))
+
+        dialog.done_ok.connect(changed)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
 
     def new_user(self) -> NewUserDialog:
         dialog = NewUserDialog(self.context, self)

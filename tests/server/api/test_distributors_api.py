@@ -108,14 +108,41 @@ def test_create_confirm_and_every_state_button(client, parent, outbox):
     assert client.post("/v1/auth/token", json=login).status_code == 200
 
 
-def test_an_existing_confirmed_profile_needs_no_confirmation(client, parent, outbox, factory):
+def test_the_answer_is_the_same_whether_the_person_has_a_profile(client, parent, outbox, factory):
+    """Issue 15: an existing profile (here confirmed, with another name) changes nothing in what the
+    parent sees — the same fields, state and mail — until its owner confirms from the e-mail."""
     _, h = parent
-    make_distributor(factory, email="otro@dist.mx", mobile="5522222222")
-    out = _new(client, h, email="otro@dist.mx", mobile="5522222222")
-    assert out["confirmation_sent"] is False and out["distributor"]["status"] == "inactive"
-    assert outbox == []
+    make_distributor(factory, email="otro@dist.mx", mobile="5522222222", name="Otra Persona")
+    fresh = _new(client, h, 1)
+    out = _new(client, h, 2, email="otro@dist.mx", mobile="5522222222")
+
+    def shape(answer):
+        d = answer["distributor"]
+        return (
+            answer["confirmation_sent"],
+            d["status"],
+            sorted(answer["profile"]),
+            sorted(d),
+            sorted(d["admin_profile"]),
+            d["admin_profile"]["email_confirmed"],
+            (d["confirmation_mail"] or {}).get("status"),
+        )
+
+    assert shape(out) == shape(fresh) and out["confirmation_sent"] is True
+    assert out["distributor"]["admin_profile"]["name"] == "Sub 2"  # what was typed, not the profile's
+    assert [email for email, _token in outbox] == ["hijo1@sub.mx", "otro@dist.mx"]
+    listed = {d["id"]: d for d in client.get("/v1/distributors", headers=h).json()["items"]}
+    assert shape({**out, "distributor": listed[out["distributor"]["id"]]}) == shape(
+        {**fresh, "distributor": listed[fresh["distributor"]["id"]]}
+    )
     r = client.post(f"/v1/distributors/{out['distributor']['id']}/resend-confirmation", headers=h)
-    assert r.status_code == 409 and r.json()["code"] == "invalid_state_transition"
+    assert r.status_code == 200 and r.json()["confirmation_sent"] is True
+    # The owner confirms (no password to choose): the account moves on, its master is that profile.
+    token = outbox[-1][1]
+    r = client.post("/v1/public/registrations/confirm", json={"token": token})
+    assert r.status_code == 200, r.text
+    d = client.get(f"/v1/distributors/{out['distributor']['id']}", headers=h).json()
+    assert d["status"] == "inactive" and d["admin_profile"]["name"] == "Otra Persona"
 
 
 def test_resend_confirmation_sends_a_new_link(client, parent, outbox):

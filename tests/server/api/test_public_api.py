@@ -99,26 +99,48 @@ def test_registration_refusals(client, referrer, factory):
 
 
 @pytest.mark.parametrize(
-    ("email", "mobile", "told"),
+    ("email", "mobile", "owner_has_profile"),
     [
-        ("sinred@dist.mx", "5522222222", "Ya tiene un perfil"),  # both belong to a profile
-        ("sinred@dist.mx", "3399998888", "Ya tiene un perfil"),  # the e-mail does
-        ("otro@web.mx", "5522222222", "ya pertenece a otro perfil"),  # the mobile does
+        ("sinred@dist.mx", "5522222222", True),  # both belong to a profile
+        ("sinred@dist.mx", "3399998888", True),  # the e-mail does
+        ("otro@web.mx", "5522222222", False),  # the mobile does
     ],
 )
-def test_registration_says_nothing_about_existing_profiles(client, referrer, factory, email, mobile, told):
-    """Issue 15: the caller gets the answer a new person gets; the mail to the typed e-mail says why
-    nothing was created (only whoever reads it learns), and the referrer sees nothing."""
+def test_registration_says_nothing_about_existing_profiles(
+    client, referrer, factory, outbox, email, mobile, owner_has_profile
+):
+    """Issue 15: neither the caller nor the referrer can tell whether someone's e-mail or mobile has a
+    profile: the same answer, the same "Sin validar" row in the referrer's list, the same mail to the
+    typed e-mail; only its owner can confirm, and learns there what stands in the way."""
     nic, h = referrer
     make_distributor(factory, email="sinred@dist.mx", mobile="5522222222")
     fresh = client.post("/v1/public/registrations", json=_body(nic))
     taken = client.post("/v1/public/registrations", json=_body(nic, email=email, mobile=mobile))
     assert fresh.status_code == taken.status_code == 202
     assert taken.json() == {**fresh.json(), "email": email, "detail": fresh.json()["detail"].replace("nuevo@web.mx", email)}
-    assert [d["email"] for d in client.get("/v1/distributors", headers=h).json()["items"]] == ["nuevo@web.mx"]
+    listed = {d["email"]: d for d in client.get("/v1/distributors", headers=h).json()["items"]}
+    assert set(listed) == {"nuevo@web.mx", email}
+
+    def seen(d):
+        admin = d["admin_profile"]
+        mail = d["confirmation_mail"] or {}
+        return (d["status"], d["referred_by_nic"], sorted(d), sorted(admin), admin["name"], admin["email_confirmed"], mail.get("status"))
+
+    assert seen(listed[email]) == seen(listed["nuevo@web.mx"])
+    assert listed[email]["admin_profile"]["mobile"] == mobile
     with db.transaction(factory) as s:
-        [notice] = s.scalars(select(OutboundMail).where(OutboundMail.to_address == email, OutboundMail.kind == "notice")).all()
-        assert told in str(notice.params) and notice.account_id is None and notice.requested_by_account_id is None
+        kinds = [
+            (m.kind, m.requested_by_account_id is not None)
+            for m in s.scalars(select(OutboundMail).where(OutboundMail.to_address.in_([email, "nuevo@web.mx"])))
+        ]
+    assert kinds == [("confirm_email", True), ("confirm_email", True)]
+    token = outbox[-1][1]
+    if owner_has_profile:  # the owner of the e-mail confirms with the password they already have
+        r = client.post("/v1/public/registrations/confirm", json={"token": token})
+        assert r.status_code == 200, r.text
+    else:  # told only to the owner of the e-mail, on the link's page
+        r = client.post("/v1/public/registrations/confirm", json={"token": token, "password": "MiClave2026"})
+        assert r.status_code == 422 and "ya pertenece a otro perfil" in r.json()["errors"][0]["message"]
 
 
 def test_an_unconfirmed_profile_without_password_must_choose_one(client, referrer, outbox):

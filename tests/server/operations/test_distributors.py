@@ -235,37 +235,78 @@ def test_create_sub_distributor_with_a_new_profile(factory):
         assert "distributor" in entries
 
 
-def test_an_existing_confirmed_profile_becomes_the_master_of_the_new_account(factory):
+def _same_shape(out: dict, email: str, mobile: str) -> None:
+    """The answer of a new person: unvalidated, a confirmation on its way, what the parent typed."""
+    d, profile = out["distributor"], out["profile"]
+    assert d["status"] == "unvalidated" and out["confirmation_token"]
+    assert (profile["email"], profile["mobile"], profile["email_confirmed"]) == (email, mobile, False)
+    assert d["admin_profile"]["id"] == profile["id"] and d["admin_profile"]["email"] == email
+    assert d["admin_profile"]["mobile"] == mobile and not d["admin_profile"]["email_confirmed"]
+
+
+def test_an_existing_profile_is_not_told_nor_attached_until_it_consents(factory):
+    """Issue 15: the parent learns nothing of an existing profile (its name, its mobile, that it is
+    confirmed), and the person becomes the master only through the link sent to their e-mail."""
     parent = make_parent(factory)
-    other = make_distributor(factory, email="ya.existe@otro.mx", mobile="5512345678")
+    other = make_distributor(factory, email="ya.existe@otro.mx", mobile="5512345678", name="Otra Persona")
+    fresh = create_child(factory, parent, email="nadie@otro.mx", mobile="4441234560")
     out = create_child(factory, parent, email="YA.EXISTE@otro.mx", mobile="4441234567")
-    assert out["profile"]["id"] == other.profile_id
-    assert out["confirmation_token"] is None
-    assert out["distributor"]["status"] == "inactive"
-    # By mobile only, too.
-    out = create_child(factory, parent, email="nuevo@otro.mx", mobile="55 1234 5678")
-    assert out["profile"]["id"] == other.profile_id
+    _same_shape(fresh, "nadie@otro.mx", "4441234560")
+    _same_shape(out, "ya.existe@otro.mx", "4441234567")
+    assert out["profile"]["id"] != other.profile_id
+    assert set(out["profile"]) == set(fresh["profile"]) and set(out["distributor"]) == set(fresh["distributor"])
+    child_id = out["distributor"]["id"]
+    with db.transaction(factory) as s:
+        assert s.scalar(select(Membership).where(Membership.account_id == child_id)) is None
+    # The owner of the e-mail follows the link (they have a password: the link only confirms).
+    page = db.run(factory, distributors.describe_confirmation, out["confirmation_token"], now=NOW)
+    assert page["needs_password"] is False and page["email"] == "ya.existe@otro.mx"
+    done = db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
+    assert done["profile"]["id"] == other.profile_id and done["confirmed_account_ids"] == [child_id]
+    with db.transaction(factory) as s:
+        member = s.scalar(select(Membership).where(Membership.account_id == child_id))
+        assert member is not None and member.profile_id == other.profile_id and member.role == "master"
+    view = db.run(factory, distributors.read_distributor, parent, child_id)
+    assert view["status"] == "inactive" and view["admin_profile"]["id"] == other.profile_id
 
 
-def test_an_unconfirmed_existing_profile_gets_a_new_confirmation(factory):
+def test_an_unconfirmed_existing_profile_confirms_both_accounts(factory):
     parent = make_parent(factory)
     first = create_child(factory, parent)
-    email = first["profile"]["email"]
-    second = create_child(factory, parent, email=email, mobile=first["profile"]["mobile"])
-    assert second["profile"]["id"] == first["profile"]["id"]
-    assert second["distributor"]["status"] == "unvalidated" and second["confirmation_token"]
+    email, mobile = first["profile"]["email"], first["profile"]["mobile"]
+    second = create_child(factory, parent, email=email, mobile=mobile)
+    _same_shape(second, email, mobile)
+    assert second["profile"]["id"] != first["profile"]["id"]
     out = db.run(factory, distributors.confirm_email, second["confirmation_token"], PASSWORD, now=NOW)
+    assert out["profile"]["id"] == first["profile"]["id"]
     assert set(out["confirmed_account_ids"]) == {first["distributor"]["id"], second["distributor"]["id"]}
 
 
-def test_email_and_mobile_of_different_profiles_are_refused(factory):
+def test_a_mobile_of_another_profile_is_told_only_to_the_owner_of_the_email(factory):
     parent = make_parent(factory)
     make_distributor(factory, email="uno@perfil.mx", mobile="5510000001")
-    make_distributor(factory, email="dos@perfil.mx", mobile="5510000002")
+    out = create_child(factory, parent, email="nuevo@perfil.mx", mobile="5510000001")
+    _same_shape(out, "nuevo@perfil.mx", "5510000001")  # no 422 to the parent
     with pytest.raises(DomainError) as e:
-        create_child(factory, parent, email="uno@perfil.mx", mobile="5510000002")
-    assert e.value.code == ErrorCode.VALIDATION_ERROR
-    assert [f.field for f in e.value.errors] == ["mobile"]
+        db.run(factory, distributors.confirm_email, out["confirmation_token"], PASSWORD, now=NOW)
+    assert [f.field for f in e.value.errors] == ["token"] and "5510000001" in e.value.errors[0].message
+    # E-mail of one profile and mobile of another: no refusal either; the e-mail's owner consents.
+    make_distributor(factory, email="dos@perfil.mx", mobile="5510000002")
+    out = create_child(factory, parent, email="uno@perfil.mx", mobile="5510000002")
+    _same_shape(out, "uno@perfil.mx", "5510000002")
+    done = db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
+    assert done["profile"]["email"] == "uno@perfil.mx"
+
+
+def test_an_account_awaiting_its_master_can_have_its_mail_sent_again(factory):
+    parent = make_parent(factory)
+    make_distributor(factory, email="ya.existe@otro.mx", mobile="5512345678")
+    out = create_child(factory, parent, email="ya.existe@otro.mx", mobile="4441234567")
+    again = db.run(factory, distributors.resend_confirmation, parent, out["distributor"]["id"], now=NOW)
+    assert again["confirmation_token"] and again["confirmation_token"] != out["confirmation_token"]
+    with pytest.raises(DomainError):  # the first link no longer works
+        db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
+    db.run(factory, distributors.confirm_email, again["confirmation_token"], None, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -511,9 +552,12 @@ def test_public_registration_refusals(factory):
     nic = _nic(factory, parent)
     first = _register(factory, nic)
     assert first["registered"] is True
-    # An e-mail that has a profile: nothing is created, and the caller is not told (issue 15).
+    # An e-mail that has a profile: the same "Sin validar" sub-account, awaiting that e-mail's
+    # owner to confirm (issue 15: neither the caller nor the referrer is told).
     again = _register(factory, nic, email=first["profile"]["email"])
-    assert again == {"registered": False, "email": first["profile"]["email"]}
+    assert again["registered"] is False and again["email"] == first["profile"]["email"]
+    assert again["distributor"]["status"] == "unvalidated" and again["confirmation_token"]
+    assert again["distributor"]["referred_by_nic"] == nic
     with pytest.raises(DomainError) as e:
         _register(factory, nic, password="123")
     assert e.value.code == ErrorCode.VALIDATION_ERROR and e.value.errors[0].field == "password"
@@ -585,6 +629,25 @@ def test_convert_client_to_distributor(factory):
         )
     assert e.value.code == ErrorCode.DUPLICATE
     assert_ledger_ok(factory)
+
+
+def test_converting_a_client_says_nothing_about_an_existing_profile(factory):
+    parent = make_parent(factory)
+    make_distributor(factory, email="ya.existe@otro.mx", mobile="5512345678")
+    client_id = make_client(factory, parent, name="Cliente Convertido", rfc=RFC_FISICA)["client"]["id"]
+    out = db.run(
+        factory,
+        distributors.convert_client_to_distributor,
+        parent,
+        client_id,
+        email="ya.existe@otro.mx",
+        mobile="4441234567",
+        now=NOW,
+    )
+    _same_shape(out, "ya.existe@otro.mx", "4441234567")
+    assert out["client_id"] == client_id and out["distributor"]["source_client_id"] == client_id
+    done = db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
+    assert done["confirmed_account_ids"] == [out["distributor"]["id"]]
 
 
 def test_convert_refusals(factory):

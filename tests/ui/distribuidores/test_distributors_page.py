@@ -101,7 +101,8 @@ def test_add_distributor_refuses_own_contacts_then_creates_and_activates(
     assert dialog.error("email") == OWN_EMAIL
     assert dialog.error("mobile") == OWN_MOBILE
     assert dialog.step == 1
-    # An existing, confirmed profile (Heaven Soft's administrator) may administer another account.
+    # An existing, confirmed profile (Heaven Soft's administrator) may administer another account —
+    # once they consent from their e-mail (issue 15: the form is not told that the profile exists).
     fill(qtbot, dialog.email, HEAVEN_EMAIL)
     fill(qtbot, dialog.mobile, HEAVEN_MOBILE)
     click(qtbot, dialog.ok_button)
@@ -121,9 +122,13 @@ def test_add_distributor_refuses_own_contacts_then_creates_and_activates(
     with qtbot.waitSignal(dialog.done_ok, timeout=30_000) as created:
         click(qtbot, dialog.ok_button)
     distributor = created.args[0]["distributor"]
-    assert distributor["status"] == "inactive"
+    assert distributor["status"] == "unvalidated"  # as for anyone new: nothing tells them apart
     text = answer(qtbot, page, "okButton")
-    assert "se creó correctamente" in text and "Sin activar" in text
+    assert "se creó correctamente" in text
+    # Heaven Soft's administrator follows the mail's link (they have a password: it only confirms).
+    confirm_from_mail(qtbot, started_window, distributor["id"])
+    sync(qtbot, started_window)
+    qtbot.waitUntil(lambda: status_in_cache(started_window, distributor["id"]) == "inactive", timeout=30_000)
     # Sin activar → Activar, after the manual's question.
     show(qtbot, page, "inactive")
     pick(qtbot, page, "Soluciones Norte S.A. de C.V.")
@@ -133,6 +138,36 @@ def test_add_distributor_refuses_own_contacts_then_creates_and_activates(
     qtbot.waitUntil(lambda: by_name(page, "Soluciones Norte S.A. de C.V.") is None, timeout=10_000)
     show(qtbot, page, "active")
     assert by_name(page, "Soluciones Norte S.A. de C.V.") is not None
+
+
+def confirm_from_mail(qtbot: Any, window: MainWindow, account_id: str) -> None:
+    """Open the link of the account's newest confirmation mail (the .eml the embedded server wrote)."""
+    import re
+    from email import policy
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+
+    import requests
+
+    from tests.ui.portal_helpers import outbound_mails
+
+    assert window.session is not None and window.session.api is not None
+    newest = outbound_mails(window, "confirm_email", account_id=account_id)[-1]
+    folder = window.session.server_folder() / "mail"
+    qtbot.waitUntil(lambda: any(folder.glob(f"*-confirm_email-{newest.id}.eml")), timeout=30_000)
+    message = BytesParser(policy=policy.default).parsebytes(
+        next(folder.glob(f"*-confirm_email-{newest.id}.eml")).read_bytes()
+    )
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    found = re.search(r"/cuenta/confirmar\?t=([A-Za-z0-9_\-]+)", body.get_content())
+    assert found
+    token = found.group(1)
+    r = requests.post(
+        window.session.api.base_url + "/v1/public/registrations/confirm", json={"token": token}, timeout=30
+    )
+    assert r.status_code == 200, r.text
 
 
 def test_suspend_cancel_and_reactivate(qtbot: Any, started_window: MainWindow) -> None:
