@@ -105,13 +105,22 @@ def portfolio(factory: db.SessionFactory) -> dict[str, Any]:
     made = [make_client(factory, a, name=f"Cliente {n}") for n in range(5)]
     first = made[0]["client"]["id"]
     cti = made[1]["stamping_account"]["id"]
-    db.run(factory, ledger.transfer, a, asset="stamps", target_type="stamping_account", target_id=cti, quantity=7)
+    db.run(
+        factory, ledger.transfer, a, asset="stamps", target_type="stamping_account", target_id=cti, quantity=7
+    )
     db.run(factory, clients.set_auto_sale, a, cti, minimum=2, credit=10, amount_cents=500)
     db.run(factory, clients.create_stamping_account, a, first, kind="unlimited", password="Clave2024x")
     db.run(factory, clients.update_client, a, first, {"trade_name": "Otro nombre", "favorite": True})
     with db.transaction(factory) as s:
         s.add(Profile(email="cliente@a.mx", mobile="5599999990", password_hash="x"))
-    db.run(factory, clients.set_admin_profile, a, made[2]["client"]["id"], email="cliente@a.mx", mobile="5599999990")
+    db.run(
+        factory,
+        clients.set_admin_profile,
+        a,
+        made[2]["client"]["id"],
+        email="cliente@a.mx",
+        mobile="5599999990",
+    )
     package = db.run(factory, tools.create_price_package, a, quantity=10, price_cents=1000)
     db.run(factory, tools.create_price_package, a, quantity=20, price_cents=1800)
     db.run(factory, tools.delete_price_package, a, package["id"])
@@ -145,8 +154,17 @@ def test_a_snapshot_holds_what_replaying_the_whole_feed_leaves(engine, factory, 
     held = apply(lines)
     truth, _ = replay(factory, a)
     assert held == truth
-    assert {e for e, _ in held} >= {"account", "client", "stamping_account", "movement", "price_package",
-                                     "profile", "interaction", "distributor", "settings"}
+    assert {e for e, _ in held} >= {
+        "account",
+        "client",
+        "stamping_account",
+        "movement",
+        "price_package",
+        "profile",
+        "interaction",
+        "distributor",
+        "settings",
+    }
     # What the loaders add to the rows: a client's admin profile and balances from its CTIs, an
     # unlimited CTI, an auto-sale rule.
     shown = [d for (e, _i), d in held.items() if e == "client" and d["admin_profile"]]
@@ -216,7 +234,9 @@ def test_a_cut_stream_resumes_with_a_later_snapshot(engine, factory, portfolio, 
         assert state == replay(factory, a)[0]
 
 
-def test_every_encoding_carries_the_same_lines_and_the_route_checks_its_caller(engine, factory, portfolio, tmp_path):
+def test_every_encoding_carries_the_same_lines_and_the_route_checks_its_caller(
+    engine, factory, portfolio, tmp_path
+):
     app = create_app(Settings(database_url="sqlite://", software_store=tmp_path / "files"), engine=engine)
     a = portfolio["actor"]
     with db.transaction(factory) as s:
@@ -244,6 +264,47 @@ def test_every_encoding_carries_the_same_lines_and_the_route_checks_its_caller(e
         assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
 
 
+def test_the_database_lost_midway_cuts_the_stream_as_an_expected_fault(
+    engine, portfolio, tmp_path, monkeypatch, caplog
+):
+    """A database restart in the middle of a snapshot ends the stream without its `end` line (the
+    client resumes it), and the server's log tells an expected fault, not an unexpected error."""
+    from sqlalchemy.exc import OperationalError
+
+    real = snapshot.stream
+
+    def lost_midway(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+        body = real(*args, **kwargs)
+        yield next(body)  # the header
+        yield next(body)
+        body.close()
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(snapshot, "CHUNK", 1)
+    monkeypatch.setattr(snapshot, "stream", lost_midway)
+    settings = Settings(database_url="sqlite://", software_store=tmp_path / "files", mail_sender=False)
+    app = create_app(settings, engine=engine)
+    with TestClient(app) as client:
+        a = portfolio["actor"]
+        with engine.connect() as c:
+            email = c.execute(
+                text("select email from profiles where id = :p"), {"p": a.profile_id}
+            ).scalar_one()
+        answer = client.post("/v1/auth/token", json={"login": email, "password": "secreto123"}).json()
+        headers = {"Authorization": f"Bearer {answer['access_token']}", "Accept-Encoding": "identity"}
+        with (
+            caplog.at_level("WARNING"),
+            client.stream("GET", "/v1/sync/snapshot", headers=headers) as response,
+        ):
+            assert response.status_code == 200
+            raw = b"".join(response.iter_raw())
+    lines = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+    assert lines and isinstance(lines[0], dict) and "resume_cursor" in lines[0]
+    assert not any(isinstance(line, dict) and line.get("end") for line in lines)
+    assert "unexpected error" not in caplog.text
+    assert "database connection lost in the middle of a snapshot" in caplog.text
+
+
 def test_a_stream_dropped_midway_gives_its_connection_back(engine, portfolio, monkeypatch):
     monkeypatch.setattr(snapshot, "CHUNK", 1)
     body = snapshot.stream(engine, portfolio["actor"].account_id, feed_loaders(), default=_fallback)
@@ -257,7 +318,9 @@ def test_a_stream_dropped_midway_gives_its_connection_back(engine, portfolio, mo
 # ---- consistency under writers ---------------------------------------------------------------------
 
 
-def _writer(factory: db.SessionFactory, a: Actor, ids: list[str], cti: str, stop: threading.Event) -> Iterator[int]:
+def _writer(
+    factory: db.SessionFactory, a: Actor, ids: list[str], cti: str, stop: threading.Event
+) -> Iterator[int]:
     """One write after another (each its own transaction), until `stop`."""
     for n in itertools.count():
         if stop.is_set():
@@ -266,7 +329,15 @@ def _writer(factory: db.SessionFactory, a: Actor, ids: list[str], cti: str, stop
             case 0:
                 db.run(factory, clients.update_client, a, ids[n % len(ids)], {"trade_name": f"Cambio {n}"})
             case 1:
-                db.run(factory, ledger.transfer, a, asset="stamps", target_type="stamping_account", target_id=cti, quantity=1)
+                db.run(
+                    factory,
+                    ledger.transfer,
+                    a,
+                    asset="stamps",
+                    target_type="stamping_account",
+                    target_id=cti,
+                    quantity=1,
+                )
             case 2:
                 made = make_client(factory, a, name=f"Nuevo {n}")
                 ids.append(made["client"]["id"])
@@ -326,7 +397,12 @@ def test_a_slow_writer_comes_in_the_tail_and_no_change_is_handed_out_twice(engin
     def slow_writer() -> None:
         with db.transaction(factory) as s:
             ledger.transfer(
-                s, a, asset="stamps", target_type="stamping_account", target_id=portfolio["cti"], quantity=2,
+                s,
+                a,
+                asset="stamps",
+                target_type="stamping_account",
+                target_id=portfolio["cti"],
+                quantity=2,
                 comments="lento",
             )
             a_wrote.set()
@@ -369,7 +445,9 @@ def test_a_slow_writer_comes_in_the_tail_and_no_change_is_handed_out_twice(engin
 
 
 @pytest.mark.postgres_only
-def test_a_writer_that_does_not_end_in_time_makes_the_snapshot_end_at_its_resume_cursor(engine, factory, portfolio):
+def test_a_writer_that_does_not_end_in_time_makes_the_snapshot_end_at_its_resume_cursor(
+    engine, factory, portfolio
+):
     a = portfolio["actor"]
     a_wrote, release_a = threading.Event(), threading.Event()
 

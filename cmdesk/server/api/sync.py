@@ -13,6 +13,7 @@ import functools
 import importlib
 import itertools
 import logging
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import orjson
@@ -24,6 +25,7 @@ from starlette.background import BackgroundTask
 
 from cmdesk.server import db, feed, snapshot
 from cmdesk.server.api.deps import CurrentActor, Db
+from cmdesk.server.api.resilience import database_unavailable
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.api.schemas_session import ChangesPage
 from cmdesk.server.operations.context import Actor
@@ -135,6 +137,22 @@ SNAPSHOT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _cut_when_the_database_goes(body: Iterator[bytes]) -> Iterator[bytes]:
+    """The snapshot's pieces after its header. The database lost in the middle (a restart, a
+    failover) ends the stream there, without its `end` line: the client takes it as a cut line and
+    resumes from the last point it stored. An expected fault, told as such; anything else is not."""
+    try:
+        yield from body
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        log.warning(
+            "database connection lost in the middle of a snapshot (%s); the stream ends there and "
+            "the client resumes it",
+            type(exc).__name__,
+        )
+
+
 @router.get("/v1/sync/snapshot", response_class=Response, responses=SNAPSHOT_RESPONSES)
 def sync_snapshot(
     actor: CurrentActor,
@@ -158,12 +176,13 @@ def sync_snapshot(
     # The first piece (the header) is made here, so a database that fails answers a problem, not a
     # stream cut after its status line.
     first = next(body)
+    rest = _cut_when_the_database_goes(body)
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
     if encoding != "identity":
         headers["Content-Encoding"] = encoding
     # `close` ends the snapshot's transaction at once when the client goes away mid-stream.
     return StreamingResponse(
-        itertools.chain((first,), body),
+        itertools.chain((first,), rest),
         media_type=snapshot.MEDIA_TYPE,
         headers=headers,
         background=BackgroundTask(body.close),
