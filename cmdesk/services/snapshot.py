@@ -56,6 +56,7 @@ from cmdesk.services.cache.schema import (
     CACHE_KB,
     FTS_AVAILABLE,
     INDEX_BUILD_CACHE_KB,
+    OPTIMIZE_SEARCH,
     SEARCH_BUILD_CACHE_KB,
     exec_script,
 )
@@ -599,7 +600,7 @@ def _cti_params_with(
     row = client_rows.get(client_id)
     if row is None:
         return _cti_params(data, pending, None)
-    # A client row is (id, nic, nic_num, name, name_key, …): what `_client_fields` gives.
+    # A client row is (id, nic, nic_num, name, name_key, …): what `client_fields` gives.
     nic, nic_num, name, name_key = row[1:5]
     linked = (nic, client_id, nic_num, client_id, name, client_id, name_key, client_id)
     return (*_cti_row(data, pending), *linked)
@@ -671,6 +672,7 @@ class _SearchIndexer:
                     conn.execute("COMMIT")
                     self._done = target
                 if final and self._done >= self._target:
+                    conn.execute(OPTIMIZE_SEARCH)
                     return
         except BaseException as exc:  # the index is then built at the end, as after any bulk fill
             log.warning("search index built along the snapshot failed: %s", exc)
