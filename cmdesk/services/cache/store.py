@@ -304,7 +304,10 @@ class CacheStore:
 
     def apply_page(self, changes: Sequence[Mapping[str, Any]], cursor: str | None) -> set[str]:
         """Apply one page of `/v1/sync/changes` and move the cursor, in one transaction (the cursor
-        never gets ahead of what the cache holds). Returns the entities that changed."""
+        never gets ahead of what the cache holds). Returns the entities that changed. A page with
+        nothing new (the pull of a sync when nothing changed) writes nothing."""
+        if not changes and (cursor is None or cursor == self.cursor):
+            return set()
         with self._write() as conn:
             if self._bulk_fill(conn):
                 # Fewer, larger checkpoints while the file grows by hundreds of MB (see finish_pull).
