@@ -124,8 +124,10 @@ class PullReport:
     changed: set[str] = field(default_factory=set)
     pages: int = 0
     changes: int = 0
-    # Entities that came in a snapshot (a first sync, a rebuild; cmdesk.services.snapshot).
+    # Entities that came in a snapshot (a first sync, a rebuild; cmdesk.services.snapshot), and when
+    # its phases ended, in seconds from its start (`SnapshotReport.phases`).
     snapshot: int = 0
+    snapshot_phases: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -453,6 +455,7 @@ class SyncEngine:
             overlays.reapply_all(self.outbox, self.cache)
         report.changed |= filled.changed
         report.snapshot += filled.entities
+        report.snapshot_phases = dict(filled.phases)
 
     def rebuild(self, progress: Progress | None = None) -> PullReport:
         """Fill the cache again. From a snapshot: into a cache of its own, which takes this one's place
