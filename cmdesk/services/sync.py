@@ -426,14 +426,17 @@ class SyncEngine:
         count: an older server without `/v1/sync/counts`)."""
         if not self.api.server.available("sync_counts"):
             return {}
-        try:
-            server: dict[str, Any] = self.api.get("/v1/sync/counts")
-        except ApiError as error:
-            if error.status != 404:
-                raise
-            self.api.server.missing("sync_counts")
-            return {}
-        local = self.cache.counts()
+        # The cache counts its rows (~50 ms at 250,000) while the server counts its own.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmdesk-counts") as pool:
+            counting = pool.submit(self.cache.counts)
+            try:
+                server: dict[str, Any] = self.api.get("/v1/sync/counts")
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                self.api.server.missing("sync_counts")
+                return {}
+            local = counting.result()
         return {
             entity: (int(count), local.get(entity, 0))
             for entity, count in server.items()
