@@ -29,6 +29,7 @@ since (see cmdesk.server.feed). A server that refuses the resume point starts th
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import queue
 import sqlite3
@@ -56,6 +57,7 @@ from cmdesk.services.cache.schema import (
     CACHE_KB,
     FTS_AVAILABLE,
     INDEX_BUILD_CACHE_KB,
+    OPTIMIZE_SEARCH,
     SEARCH_BUILD_CACHE_KB,
     exec_script,
 )
@@ -309,10 +311,14 @@ class SnapshotFill:
     def _finish(
         self, writer: _Writer, tail: list[dict[str, Any]], cursor: str, report: SnapshotReport
     ) -> None:
-        """Everything arrived: the sort indexes (while the search index catches up), then in one
-        transaction the search index's triggers, the tail, and the cursor."""
+        """Everything arrived: the clients' forecasts and the sort indexes (while the search index
+        catches up), then in one transaction the search index's triggers, the tail, and the cursor."""
         cache = self.cache
         with cache.bulk_transaction() as conn:
+            # Each CTI row got its forecast as it was built (for this business day); the clients'
+            # forecasts are sums over their CTIs' rows, computed once now, as a paged fill does, and
+            # before the indexes on them are built (after, each row written moves three index entries).
+            forecasts.refresh_clients(conn, None)
             conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KB}")
             try:
                 for statement in _DEFERRED_INDEXES.values():
@@ -333,10 +339,11 @@ class SnapshotFill:
                     conn.execute("UPDATE fts.state SET value = ? WHERE key = 'generation'", (generation,))
                 else:
                     Cache._set_meta(conn, "search_stale", "1")
-            writer.apply_tail(conn, tail)
-            # Each CTI row got its forecast as it was built (for this business day); the clients'
-            # forecasts are sums over their CTIs' rows, computed once now, as a paged fill does.
-            forecasts.refresh_clients(conn, None)
+            if tail:
+                writer.apply_tail(conn, tail)
+                # The forecasts of the clients the tail changed (only the rows that differ are written).
+                forecasts.refresh_clients(conn, None)
+            conn.execute("DELETE FROM temp.search_written")  # counted above
             Cache._set_meta(conn, forecasts.FORECAST_DAY, clock.today(server_now()).isoformat())
             Cache._set_meta(conn, "cursor", cursor)
             Cache._set_meta(conn, STATE_KEY, None)
@@ -422,6 +429,7 @@ def _prepare(lines: list[bytes]) -> _Prepared:
     out = _Prepared()
     by_entity = out.entities
     loads = orjson.loads
+    today = clock.today(server_now())  # the business day of the CTIs' forecasts, once a chunk
     for line in lines:
         if not line:
             continue
@@ -449,7 +457,7 @@ def _prepare(lines: list[bytes]) -> _Prepared:
     for data, _text in by_entity.get("client", ()):
         client_rows[str(data["id"])] = _client_row(data, False)
     for data, _text in by_entity.get("stamping_account", ()):
-        out.cti_params.append(_cti_params_with(data, False, client_rows))
+        out.cti_params.append(_cti_params_with(data, False, client_rows, today))
         client_id = str(data.get("client_id") or "")
         if client_id and client_id not in client_rows:
             out.clients_elsewhere.add(client_id)
@@ -546,7 +554,8 @@ class _Writer:
             params = prepared.cti_params
             if self._has_overlays(conn, "stamping_account", [d for d, _text in ctis]):
                 effective = self._effective(conn, "stamping_account", [d for d, _text in ctis])
-                params = [_cti_params_with(d, p, prepared.client_rows) for d, p in effective]
+                today = clock.today(server_now())
+                params = [_cti_params_with(d, p, prepared.client_rows, today) for d, p in effective]
             conn.executemany(_CTI_UPSERT, params)
             if prepared.clients_elsewhere:
                 self._relink(conn, prepared.clients_elsewhere)
@@ -593,18 +602,18 @@ class _Writer:
 
 
 def _cti_params_with(
-    data: Mapping[str, Any], pending: bool, client_rows: Mapping[str, tuple[Any, ...]]
+    data: Mapping[str, Any], pending: bool, client_rows: Mapping[str, tuple[Any, ...]], today: dt.date
 ) -> tuple[Any, ...]:
     """`_CTI_UPSERT`'s parameters, the client's NIC and name taken from its row when it came in the
     same chunk (`_cti_params` would work them out again for each CTI), else read from the cache."""
     client_id = str(data.get("client_id") or "")
     row = client_rows.get(client_id)
     if row is None:
-        return _cti_params(data, pending, None)
-    # A client row is (id, nic, nic_num, name, name_key, …): what `_client_fields` gives.
+        return _cti_params(data, pending, None, today)
+    # A client row is (id, nic, nic_num, name, name_key, …): what `client_fields` gives.
     nic, nic_num, name, name_key = row[1:5]
     linked = (nic, client_id, nic_num, client_id, name, client_id, name_key, client_id)
-    return (*_cti_row(data, pending), *linked)
+    return (*_cti_row(data, pending, today), *linked)
 
 
 def _server_data(by_entity: Mapping[str, list[tuple[dict[str, Any], str]]], ident: str) -> dict[str, Any]:
@@ -673,6 +682,7 @@ class _SearchIndexer:
                     conn.execute("COMMIT")
                     self._done = target
                 if final and self._done >= self._target:
+                    conn.execute(OPTIMIZE_SEARCH)
                     return
         except BaseException as exc:  # the index is then built at the end, as after any bulk fill
             log.warning("search index built along the snapshot failed: %s", exc)

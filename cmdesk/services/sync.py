@@ -124,8 +124,10 @@ class PullReport:
     changed: set[str] = field(default_factory=set)
     pages: int = 0
     changes: int = 0
-    # Entities that came in a snapshot (a first sync, a rebuild; cmdesk.services.snapshot).
+    # Entities that came in a snapshot (a first sync, a rebuild; cmdesk.services.snapshot), and when
+    # its phases ended, in seconds from its start (`SnapshotReport.phases`).
     snapshot: int = 0
+    snapshot_phases: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -424,14 +426,17 @@ class SyncEngine:
         count: an older server without `/v1/sync/counts`)."""
         if not self.api.server.available("sync_counts"):
             return {}
-        try:
-            server: dict[str, Any] = self.api.get("/v1/sync/counts")
-        except ApiError as error:
-            if error.status != 404:
-                raise
-            self.api.server.missing("sync_counts")
-            return {}
-        local = self.cache.counts()
+        # The cache counts its rows (~50 ms at 250,000) while the server counts its own.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmdesk-counts") as pool:
+            counting = pool.submit(self.cache.counts)
+            try:
+                server: dict[str, Any] = self.api.get("/v1/sync/counts")
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                self.api.server.missing("sync_counts")
+                return {}
+            local = counting.result()
         return {
             entity: (int(count), local.get(entity, 0))
             for entity, count in server.items()
@@ -453,6 +458,7 @@ class SyncEngine:
             overlays.reapply_all(self.outbox, self.cache)
         report.changed |= filled.changed
         report.snapshot += filled.entities
+        report.snapshot_phases = dict(filled.phases)
 
     def rebuild(self, progress: Progress | None = None) -> PullReport:
         """Fill the cache again. From a snapshot: into a cache of its own, which takes this one's place

@@ -20,7 +20,6 @@ Sorts put "never runs out" after every number (`NEVER`, in an expression index);
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import sqlite3
 from collections.abc import Mapping
@@ -157,8 +156,10 @@ def stored_day(conn: sqlite3.Connection) -> dt.date | None:
 
 def roll_day(conn: sqlite3.Connection, today: dt.date, *, clients: bool = True) -> bool:
     """Inside a write transaction: when the forecasts were computed for another day, compute again
-    the CTIs with use (the others have no C.P.D. whatever the day) and, with `clients`, every client.
-    Returns whether anything was computed again."""
+    the CTIs with use (the others have no C.P.D. whatever the day) and, with `clients`, the clients
+    of those whose figures changed (a client's are sums over its CTIs', which do not depend on the
+    day by themselves: at 150,000 CTIs, computing every client again took 3.4 s); every client when
+    no day was stored. Returns whether anything was computed again."""
     day = stored_day(conn)
     if day == today:
         return False
@@ -169,13 +170,14 @@ def roll_day(conn: sqlite3.Connection, today: dt.date, *, clients: bool = True) 
     if day is None and conn.execute("SELECT 1 FROM stamping_accounts LIMIT 1").fetchone() is None:
         return False
     rows = conn.execute(
-        "SELECT id, usage, kind, active, balance, created_at, cpd, days_left, risk FROM stamping_accounts"
-        " WHERE usage IS NOT NULL"
+        "SELECT id, client_id, usage, kind, active, balance, created_at, cpd, days_left, risk"
+        " FROM stamping_accounts WHERE usage IS NOT NULL"
     ).fetchall()
     changed = []
-    for ident, summary, kind, active, balance, created_at, *before in rows:
+    their_clients: set[str] = set()
+    for ident, client_id, summary, kind, active, balance, created_at, *before in rows:
         fields = cti_fields(
-            json.loads(summary),
+            orjson.loads(summary),
             kind=kind,
             active=bool(active),
             balance=balance,
@@ -184,7 +186,8 @@ def roll_day(conn: sqlite3.Connection, today: dt.date, *, clients: bool = True) 
         )
         if list(fields) != before:  # most CTIs keep their figures from one day to the next
             changed.append((*fields, ident))
+            their_clients.add(client_id)
     conn.executemany("UPDATE stamping_accounts SET cpd = ?, days_left = ?, risk = ? WHERE id = ?", changed)
     if clients:
-        refresh_clients(conn, None)
+        refresh_clients(conn, None if day is None else their_clients)
     return True

@@ -325,10 +325,10 @@ def _client_upsert_sql() -> str:
 # the client id twice).
 CLIENT_UPSERT = _client_upsert_sql()
 
-_CLIENT_LINK_COLUMNS = ("client_nic", "client_nic_num", "client_name", "client_name_key")
+CLIENT_LINK_COLUMNS = ("client_nic", "client_nic_num", "client_name", "client_name_key")
 
 
-def _client_fields(client: Mapping[str, Any] | None) -> tuple[Any, ...]:
+def client_fields(client: Mapping[str, Any] | None) -> tuple[Any, ...]:
     """A CTI's copy of its client's NIC and name, when the client comes in the same page."""
     if client is None:
         return (None, None, None, None)
@@ -341,7 +341,7 @@ def _client_fields(client: Mapping[str, Any] | None) -> tuple[Any, ...]:
 
 
 def _cti_upsert_sql() -> str:
-    cols = [*CTI_COLUMNS, *_CLIENT_LINK_COLUMNS]
+    cols = [*CTI_COLUMNS, *CLIENT_LINK_COLUMNS]
     sources = {
         "client_nic": "nic",
         "client_nic_num": "nic_num",
@@ -355,7 +355,7 @@ def _cti_upsert_sql() -> str:
             f"coalesce(?, (SELECT c.{sources[c]} FROM clients c WHERE c.id = ?)"
             + ("" if c == "client_nic_num" else ", ''")
             + ")"
-            for c in _CLIENT_LINK_COLUMNS
+            for c in CLIENT_LINK_COLUMNS
         )
     )
     sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id")
@@ -377,7 +377,7 @@ def cti_params(
     """`CTI_UPSERT`'s parameters: the row, then for each client field its value from the page (or
     None: read from the stored client) and the client id."""
     client_id = data.get("client_id")
-    linked = [value for field in _client_fields(client) for value in (field, client_id)]
+    linked = [value for field in client_fields(client) for value in (field, client_id)]
     return (*cti_row(data, pending, today), *linked)
 
 

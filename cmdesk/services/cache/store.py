@@ -16,9 +16,10 @@ session a cache was made anew, so the outbox's commands are laid over it again. 
 write back whole and raises `DiskFull` (the cursor stays with the data it covers).
 
 Two connections (a writer and a reader) over WAL let the views read while a sync writes. Both files
-count every write transaction (`search_generation`): a cache whose counts differ on opening (the
-program stopped between the two commits) searches with `LIKE` until the next sync has built the
-search index again.
+count every write transaction that wrote the search file (`search_generation`): a cache whose counts
+differ on opening (the program stopped between the two commits) searches with `LIKE` until the next
+sync has built the search index again. The other transactions (most of a delta sync) commit the
+cache's file alone.
 """
 
 from __future__ import annotations
@@ -37,19 +38,14 @@ from typing import Any
 from cmdesk.domain import clock
 from cmdesk.domain.field_paths import deep_merge
 from cmdesk.services import paths, storage
-from cmdesk.services.cache import files, forecasts, schema
+from cmdesk.services.cache import files, forecasts, schema, writes
 from cmdesk.services.cache.rows import (
     BOOL_COLUMNS,
-    CLIENT_UPSERT,
     CTI_CLIENT_FIELDS_SQL,
-    CTI_UPSERT,
     TYPED,
     TYPED_ENTITIES,
-    UPSERT,
     active_of,
-    client_row,
     cti_ids_of,
-    cti_params,
     dumps,
 )
 from cmdesk.services.cache.schema import (
@@ -62,12 +58,16 @@ from cmdesk.services.cache.schema import (
     FTS_TABLE,
     FTS_TRIGGERS,
     INDEX_BUILD_CACHE_KB,
+    MARK_SEARCH_WRITTEN,
+    OPTIMIZE_SEARCH,
     SCHEMA,
     SCHEMA_VERSION,
     SEARCH_BUILD_CACHE_KB,
     SEARCH_CACHE_KB,
     SEARCH_FLAGS,
     SEARCH_SCHEMA,
+    SEARCH_WRITTEN,
+    SEARCH_WRITTEN_TABLE,
     exec_script,
 )
 from cmdesk.services.cache.sealed import Sealing
@@ -123,6 +123,7 @@ class CacheStore(Sealing):
             conn.execute(f"PRAGMA {name}.synchronous=NORMAL")
             conn.execute(f"PRAGMA {name}.cache_size = {cache_kb}")
         conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute(SEARCH_WRITTEN_TABLE)
         return conn
 
     def _needs_check(self) -> bool:
@@ -242,8 +243,9 @@ class CacheStore(Sealing):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
-                for statement in BUMP_GENERATION:
-                    conn.execute(statement)
+                if schema.FTS_AVAILABLE and conn.execute(SEARCH_WRITTEN).fetchone() is not None:
+                    for statement in BUMP_GENERATION:
+                        conn.execute(statement)
                 conn.execute("COMMIT")
             except BaseException:
                 storage.rollback(conn)
@@ -303,7 +305,10 @@ class CacheStore(Sealing):
 
     def apply_page(self, changes: Sequence[Mapping[str, Any]], cursor: str | None) -> set[str]:
         """Apply one page of `/v1/sync/changes` and move the cursor, in one transaction (the cursor
-        never gets ahead of what the cache holds). Returns the entities that changed."""
+        never gets ahead of what the cache holds). Returns the entities that changed. A page with
+        nothing new (the pull of a sync when nothing changed) writes nothing."""
+        if not changes and (cursor is None or cursor == self.cursor):
+            return set()
         with self._write() as conn:
             if self._bulk_fill(conn):
                 # Fewer, larger checkpoints while the file grows by hundreds of MB (see finish_pull).
@@ -401,6 +406,7 @@ class CacheStore(Sealing):
                 "INSERT INTO clients_fts (rowid, search, cti_ids)"
                 " SELECT rowid, search, cti_ids FROM main.clients ORDER BY rowid"
             )
+            conn.execute(OPTIMIZE_SEARCH)
             conn.execute("UPDATE fts.state SET value = ? WHERE key = 'generation'", (generation,))
             conn.execute("COMMIT")
         finally:
@@ -495,24 +501,18 @@ class CacheStore(Sealing):
                     relinked.add(client_id)
                     if old is not None:
                         relinked.add(old[0])
-            conn.executemany(
-                CTI_UPSERT,
-                [
-                    cti_params(data, pending, page_clients.get(str(data.get("client_id") or "")), today)
-                    for data, pending in effective
-                ],
-            )
+            writes.project(conn, "stamping_account", effective, bulk=bulk, clients=page_clients, today=today)
         if page_clients:
             effective = self._effective(conn, "client", page_clients)
-            conn.executemany(CLIENT_UPSERT, [(*client_row(d, p), d["id"], d["id"]) for d, p in effective])
+            # The clients inserted took their CTI ids from the CTIs stored (the others keep theirs).
+            relinked.difference_update(writes.project(conn, "client", effective, bulk=bulk))
             # CTIs stored before their client changed name or arrived: bring their copy up to date.
             self._fill_temp(conn, page_clients.keys())
             conn.execute(CTI_CLIENT_FIELDS_SQL)
         for entity in ("movement", "distributor"):
             rows = upserts.get(entity, {})
             if rows:
-                self._project(conn, entity, self._effective(conn, entity, rows))
-        relinked.difference_update(page_clients)
+                writes.project(conn, entity, self._effective(conn, entity, rows), bulk=bulk)
         relinked.discard("")
         if relinked:
             self._refresh_client_links(conn, relinked)
@@ -568,17 +568,6 @@ class CacheStore(Sealing):
         return out
 
     @staticmethod
-    def _project(
-        conn: sqlite3.Connection, entity: str, rows: Iterable[tuple[Mapping[str, Any], bool]]
-    ) -> None:
-        if entity == "client":
-            conn.executemany(CLIENT_UPSERT, [(*client_row(d, p), d["id"], d["id"]) for d, p in rows])
-        elif entity == "stamping_account":
-            conn.executemany(CTI_UPSERT, [cti_params(d, p, None) for d, p in rows])
-        else:
-            conn.executemany(UPSERT[entity], [TYPED[entity][2](data, pending) for data, pending in rows])
-
-    @staticmethod
     def _fill_temp(conn: sqlite3.Connection, client_ids: Iterable[str]) -> None:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS affected_clients (id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM affected_clients")
@@ -603,6 +592,7 @@ class CacheStore(Sealing):
                 # Emptied at once rather than client by client (and so in step again if it was not).
                 exec_script(conn, DROP_FTS_TRIGGERS)
                 conn.execute("INSERT INTO clients_fts (clients_fts) VALUES ('delete-all')")
+                conn.execute(MARK_SEARCH_WRITTEN)
                 conn.execute(
                     "UPDATE fts.state SET value ="
                     " (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_generation')"
@@ -683,7 +673,7 @@ class CacheStore(Sealing):
             if entity in TYPED:
                 effective = deep_merge(server or {}, overlay)
                 effective["id"] = ident
-                self._project(conn, entity, [(effective, True)])
+                writes.project(conn, entity, [(effective, True)])
                 if entity == "client":
                     self._refresh_client_links(conn, {ident})
                 elif entity == "stamping_account":
@@ -704,7 +694,7 @@ class CacheStore(Sealing):
                 if server is None:
                     conn.execute(f"DELETE FROM {table} WHERE id = ?", (ident,))
                 else:
-                    self._project(conn, entity, [(server, False)])
+                    writes.project(conn, entity, [(server, False)])
                 if client_id is not None:
                     self._refresh_client_links(conn, {client_id, str((server or {}).get("client_id") or "")})
         self._notify({entity})
