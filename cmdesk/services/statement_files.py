@@ -125,7 +125,7 @@ def write_statement_xlsx(view: StatementView, path: Path) -> int:
         else None
         for c in STATEMENT_COLUMNS
     ]
-    for row in view.rows:
+    for row in view.iter_rows():
         sheet.append([cell_value(c, row, view) for c in STATEMENT_COLUMNS])
         for index, number_format in enumerate(formats, start=1):
             if number_format:
@@ -138,7 +138,7 @@ def write_statement_xlsx(view: StatementView, path: Path) -> int:
     finally:
         if tmp.exists():
             tmp.unlink()
-    return len(view.rows)
+    return view.count
 
 
 def generated_at(now: dt.datetime | None = None) -> str:
