@@ -5,7 +5,7 @@ record that touched it), from their context menus.
 The log is the server's (it is not in the change feed): pages are read online, newest first, and kept
 in the cache per filter (`cmdesk.services.audit`), so the table pages in SQL like every other one, and
 offline the pages read before are still shown (the panel says when they were read). Every filter, the
-action too, is the server's (`GET /v1/audit?action=`): choosing an action reads its records from the
+action too, is the server's (`AuditFilter.action`): choosing an action reads its records from the
 newest, not only among the pages read; offline, an action not read yet is looked for in what was read
 for every action. Scrolling to the end, or "Cargar más", reads the next page. A double click opens
 the record whole: each field before and after, and the other rows the operation changed.
