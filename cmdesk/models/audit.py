@@ -34,10 +34,11 @@ class AuditRecord(Base):
 
     __tablename__ = "audit_log"
     __table_args__ = (
-        # Keyset pages newest first, by account, optionally by profile or by main entity type.
+        # Keyset pages newest first, by account, optionally by profile, main entity type or action.
         Index("ix_audit_log_account_at", "account_id", "created_at", "id"),
         Index("ix_audit_log_account_profile_at", "account_id", "profile_id", "created_at", "id"),
         Index("ix_audit_log_account_entity_at", "account_id", "entity_type", "created_at", "id"),
+        Index("ix_audit_log_account_action_at", "account_id", "action", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)

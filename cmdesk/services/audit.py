@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +29,8 @@ PAGE = 200
 @dataclass(frozen=True)
 class AuditFilter:
     """The server's filters: the main entity's type (with `entity_id`: that entity's history, every
-    record that touched it), who acted, and the period [since, until) in UTC."""
+    record that touched it), who acted, what was done (`action`), and the period [since, until) in
+    UTC."""
 
     entity: str | None = None
     entity_id: str | None = None
@@ -37,10 +38,18 @@ class AuditFilter:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     account_id: str | None = None  # a sub-distributor's bitácora (anywhere below this account)
+    action: str | None = None  # e.g. "client.update"
 
     @property
     def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, default=lambda v: v.isoformat())
+        fields = asdict(self)
+        if fields["action"] is None:
+            del fields["action"]  # the lists kept before the action filter keep their key
+        return json.dumps(fields, sort_keys=True, default=lambda v: v.isoformat())
+
+    def any_action(self) -> AuditFilter:
+        """The same filter for every action (the list whose actions the Bitácora offers)."""
+        return replace(self, action=None)
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -50,6 +59,8 @@ class AuditFilter:
                 out["entity_id"] = self.entity_id
         if self.profile_id:
             out["profile_id"] = self.profile_id
+        if self.action:
+            out["action"] = self.action
         if self.since is not None:
             out["from"] = self.since.astimezone(dt.UTC).isoformat()
         if self.until is not None:

@@ -84,37 +84,48 @@ def cell_value(column: StatementColumn, row: st.Row, view: StatementView) -> Any
 
 
 def write_statement_xlsx(view: StatementView, path: Path) -> int:
-    """Write the statement to `path` (.xlsx); returns how many rows."""
+    """Write the statement to `path` (.xlsx); returns how many rows. The workbook is written as it
+    goes (openpyxl's write-only mode) from the statement's pages: a statement of 100,000 movements is
+    never 100,000 rows of cells in memory."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Estado de cuenta"
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Estado de cuenta")
     bold = Font(bold=True)
-    sheet.append(["Estado de cuenta"])
-    sheet["A1"].font = Font(bold=True, size=14)
-    for label, value in title_lines(view):
-        sheet.append([label, safe_text(value)])
-        sheet.cell(sheet.max_row, 1).font = bold
+
+    def cell(value: Any, *, font: Font | None = None, number_format: str | None = None) -> WriteOnlyCell:
+        made = WriteOnlyCell(sheet, value=value)
+        if font is not None:
+            made.font = font
+        if number_format is not None:
+            made.number_format = number_format
+        return made
+
     money = view.asset == "money"
     balance_format = MONEY_FORMAT if money else COUNT_FORMAT
-    for label, amount in (
+    totals = (
         ("Saldo inicial", view.opening),
         ("Abonos", view.credits),
         ("Cargos", view.debits),
         ("Saldo final", view.closing),
-    ):
-        sheet.append([label, pesos(amount) if money else amount])
-        sheet.cell(sheet.max_row, 1).font = bold
-        sheet.cell(sheet.max_row, 2).number_format = balance_format
-    sheet.append([])
-    header_row = sheet.max_row + 1
-    sheet.append([c.title for c in STATEMENT_COLUMNS])
+    )
+    heading = title_lines(view)
+    header_row = 1 + len(heading) + len(totals) + 2  # the title, its lines, the totals, a blank line
     for index, column in enumerate(STATEMENT_COLUMNS, start=1):
-        sheet.cell(header_row, index).font = bold
         sheet.column_dimensions[get_column_letter(index)].width = column.width
+    sheet.freeze_panes = f"A{header_row + 1}"
+    sheet.append([cell("Estado de cuenta", font=Font(bold=True, size=14))])
+    for label, value in heading:
+        sheet.append([cell(label, font=bold), safe_text(value)])
+    for label, amount in totals:
+        sheet.append(
+            [cell(label, font=bold), cell(pesos(amount) if money else amount, number_format=balance_format)]
+        )
+    sheet.append([])
+    sheet.append([cell(c.title, font=bold) for c in STATEMENT_COLUMNS])
     formats = [
         "dd/mm/yyyy hh:mm"
         if c.kind == "datetime"
@@ -125,12 +136,13 @@ def write_statement_xlsx(view: StatementView, path: Path) -> int:
         else None
         for c in STATEMENT_COLUMNS
     ]
-    for row in view.rows:
-        sheet.append([cell_value(c, row, view) for c in STATEMENT_COLUMNS])
-        for index, number_format in enumerate(formats, start=1):
-            if number_format:
-                sheet.cell(sheet.max_row, index).number_format = number_format
-    sheet.freeze_panes = sheet.cell(header_row + 1, 1)
+    for row in view.iter_rows():
+        sheet.append(
+            [
+                cell(cell_value(c, row, view), number_format=f) if f else cell_value(c, row, view)
+                for c, f in zip(STATEMENT_COLUMNS, formats, strict=True)
+            ]
+        )
     tmp = path.with_name(path.name + ".tmp")
     try:
         book.save(str(tmp))
@@ -138,7 +150,7 @@ def write_statement_xlsx(view: StatementView, path: Path) -> int:
     finally:
         if tmp.exists():
             tmp.unlink()
-    return len(view.rows)
+    return view.count
 
 
 def generated_at(now: dt.datetime | None = None) -> str:

@@ -18,7 +18,7 @@ No Qt here: the screens run these in the cache pool (local) or the network pool 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +26,7 @@ from urllib.parse import quote
 from cmdesk.domain import statements as st
 from cmdesk.services.api_client import ApiClient
 from cmdesk.services.cache import Cache
-from cmdesk.services.cache.rows import sortable_time
+from cmdesk.services.cache.statements import StatementTable
 
 PARTY_ASSETS = {
     "account": ("stamps", "points", "money"),
@@ -47,9 +47,17 @@ class StatementIncomplete(Exception):
         self.missing = missing
 
 
-@dataclass(frozen=True)
+# Reads `limit` rows of a statement from `offset` on.
+Pages = Callable[[int, int], list[st.Row]]
+EXPORT_PAGE = 5000
+
+
+@dataclass(frozen=True, eq=False)
 class StatementView:
-    """A statement as the screens show and export it."""
+    """A statement as the screens show and export it: its balances and sums, and its rows read a page
+    at a time (`page`, `iter_rows`): a statement of the cache is a table in SQL (`Cache.statement_table`)
+    and only the rows on screen, or the ones being written to a file, are Python objects. `rows` reads
+    them all (tests, small statements)."""
 
     party_type: str
     party_id: str
@@ -60,19 +68,30 @@ class StatementView:
     opening: int
     closing: int
     live: int
-    rows: list[st.Row]
+    count: int
+    credits: int
+    debits: int
+    pages: Pages
     source: str  # "cache" · "server"
     account_name: str = ""
     account_nic: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def credits(self) -> int:
-        return st.credits(self.rows)
+    def page(self, offset: int, limit: int) -> list[st.Row]:
+        return self.pages(offset, limit) if offset < self.count and limit > 0 else []
+
+    def iter_rows(self, chunk: int = EXPORT_PAGE) -> Iterator[st.Row]:
+        """Every row, in order, read `chunk` at a time."""
+        for offset in range(0, self.count, chunk):
+            yield from self.page(offset, chunk)
 
     @property
-    def debits(self) -> int:
-        return st.debits(self.rows)
+    def rows(self) -> list[st.Row]:
+        return list(self.iter_rows())
+
+
+def _listed(rows: list[st.Row]) -> Pages:
+    return lambda offset, limit: rows[offset : offset + limit]
 
 
 def _check(party_type: str, asset: str, first: dt.date, last: dt.date) -> None:
@@ -121,52 +140,6 @@ def _author_names(cache: Cache) -> dict[str, str]:
     return {str(p["id"]): str(p.get("name") or p.get("email") or "") for p in cache.all("profile")}
 
 
-def _movement_entries(
-    cache: Cache,
-    keys: set[tuple[str, str]],
-    asset: str,
-    since: dt.datetime,
-    client_id: str | None,
-    authors: Mapping[str, str],
-) -> list[st.Entry]:
-    """The party's movements from `since` on, with the author's and the counterpart's names: local
-    profiles by id; the names only the server knows (the parent's users, accounts, catalog items)
-    read once per author or party from one movement that carries them."""
-    rows = cache.movements_since(asset, sortable_time(since.isoformat()) or "", client_id=client_id)
-    need_author: dict[str, str] = {}  # author → a movement of theirs
-    need_party: dict[tuple[str, str], tuple[str, int]] = {}  # party → (a movement, 1 source / 2 target)
-    for mid, _kind, _qty, _amount, s_type, s_id, t_type, t_id, _comments, _at, author in rows:
-        if author and author not in authors and author not in need_author:
-            need_author[author] = mid
-        for party, side in (((s_type, s_id), 1), ((t_type, t_id), 2)):
-            if party[0] in ("account", "catalog") and party not in keys and party not in need_party:
-                need_party[party] = (mid, side)
-    names = cache.movement_names([*need_author.values(), *(m for m, _ in need_party.values())])
-    all_authors = {**authors, **{a: names.get(m, ("", "", ""))[0] for a, m in need_author.items()}}
-    parties = {p: names.get(m, ("", "", ""))[side] for p, (m, side) in need_party.items()}
-    parse = dt.datetime.fromisoformat
-    entries = [
-        st.entry_for(
-            keys,
-            mid,
-            kind,
-            qty,
-            amount or 0,
-            s_type,
-            s_id,
-            t_type,
-            t_id,
-            comments or "",
-            parse(at),
-            author or "",
-            all_authors.get(author or "", ""),
-            parties,
-        )
-        for mid, kind, qty, amount, s_type, s_id, t_type, t_id, comments, at, author in rows
-    ]
-    return [e for e in entries if e is not None]
-
-
 def _issued_entries(
     cache: Cache, ctis: Mapping[str, Mapping[str, Any]], start: dt.datetime
 ) -> list[st.Entry]:
@@ -200,6 +173,78 @@ def _issued_entries(
     return entries
 
 
+def _text(moment: dt.datetime) -> str:
+    """A moment as the cache's `sortable_time` text (fixed width: it sorts as the moment)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _cache_pages(
+    cache: Cache,
+    table: StatementTable,
+    opening: int,
+    keys: set[tuple[str, str]],
+    extra: list[st.Entry],
+    authors: Mapping[str, str],
+) -> Pages:
+    """Pages of a statement built in the cache, as the domain's rows with the author's and the
+    counterpart's names: local profiles by id; the names only the server knows (the parent's users,
+    accounts, catalog items) read once per author or party from a movement of the page that carries
+    them; the rest from the cache's records (`_counterpart_names`). Only the page's rows are read."""
+
+    def read(offset: int, limit: int) -> list[st.Row]:
+        lines = cache.statement_lines(table, offset, limit)
+        need_author: dict[str, str] = {}  # author → a movement of theirs
+        need_party: dict[tuple[str, str], tuple[str, int]] = {}  # party → (a movement, 1 source / 2 target)
+        for line in lines:
+            mid, s_type, s_id, t_type, t_id, author = line[2], line[6], line[7], line[8], line[9], line[12]
+            if mid is None:
+                continue
+            if author and author not in authors and author not in need_author:
+                need_author[author] = mid
+            for party, side in (((s_type, s_id), 1), ((t_type, t_id), 2)):
+                if party[0] in ("account", "catalog") and party not in keys and party not in need_party:
+                    need_party[party] = (mid, side)
+        names = cache.movement_names([*need_author.values(), *(m for m, _ in need_party.values())])
+        all_authors = {**authors, **{a: names.get(m, ("", "", ""))[0] for a, m in need_author.items()}}
+        parties = {p: names.get(m, ("", "", ""))[side] for p, (m, side) in need_party.items()}
+        parse = dt.datetime.fromisoformat
+        entries: list[st.Entry] = []
+        runs: list[int] = []
+        for run, xi, mid, kind, qty, amount, s_type, s_id, t_type, t_id, comments, at, author in lines:
+            if xi is not None:
+                entry: st.Entry | None = extra[xi]
+            elif mid is None:
+                continue  # the movement left the cache since (a sync): the screen reads it again
+            else:
+                entry = st.entry_for(
+                    keys,
+                    mid,
+                    kind,
+                    qty,
+                    amount or 0,
+                    s_type,
+                    s_id,
+                    t_type,
+                    t_id,
+                    comments or "",
+                    parse(at),
+                    author or "",
+                    all_authors.get(author or "", ""),
+                    parties,
+                )
+            if entry is not None:
+                entries.append(entry)
+                runs.append(run)
+        counterparts = _counterpart_names(cache, entries)
+        new = tuple.__new__
+        return [
+            new(st.Row, (st.with_names(e, counterparts, authors), opening + run))
+            for e, run in zip(entries, runs, strict=True)
+        ]
+
+    return read
+
+
 def local_statement(
     cache: Cache,
     party_type: str,
@@ -208,13 +253,14 @@ def local_statement(
     first: dt.date,
     last: dt.date,
 ) -> StatementView:
-    """The statement of `first`..`last` (Mexico City days, both included) from the cache."""
+    """The statement of `first`..`last` (Mexico City days, both included) from the cache: its sums and
+    running balances in SQL; its rows read a page at a time (`StatementView.page`)."""
     _check(party_type, asset, first, last)
     start, end = st.period(first, last)
     keys: set[tuple[str, str]] = set()
     client_id: str | None = None
     ctis: dict[str, Mapping[str, Any]] = {}
-    entries: list[st.Entry] = []
+    extra: list[st.Entry] = []
     if party_type == "account":
         account = cache.account() or {}
         party_id = str(account.get("id") or cache.account_id or "")
@@ -222,7 +268,7 @@ def local_statement(
         if asset == "money":
             charges = [c for c in cache.all("charge") if not c.get("paid_with_points")]
             live = sum(int(c.get("amount_cents") or 0) for c in charges)
-            entries = [e for e in map(st.charge_entry, charges) if e.at >= start]
+            extra = [e for e in map(st.charge_entry, charges) if e.at >= start]
         else:
             live = int((account.get("balances") or {}).get(asset) or 0)
             keys = {("account", party_id)}
@@ -253,16 +299,19 @@ def local_statement(
         ctis = {party_id: cti}
         live = 0 if cti.get("kind") == "unlimited" else int(cti.get("balance") or 0)
         keys = {("stamping_account", party_id)}
-    authors = _author_names(cache)
-    if keys:
-        entries += _movement_entries(cache, keys, asset, start, client_id, authors)
     if ctis and asset == "stamps":
-        entries += _issued_entries(cache, ctis, start)
-    statement = st.build(live, entries, start, end)
-    names = _counterpart_names(cache, (r.entry for r in statement.rows))
-    rows = statement.rows
-    if names or any(not r.entry.created_by_name and r.entry.created_by for r in rows):
-        rows = st.running(statement.opening, [st.with_names(r.entry, names, authors) for r in rows])
+        extra += _issued_entries(cache, ctis, start)
+    inside = [e for e in extra if e.at < end]
+    table = cache.statement_table(
+        asset,
+        sorted(keys),
+        _text(start),
+        _text(end),
+        client_id=client_id,
+        extra=[(_text(e.at), e.ref, e.delta) for e in inside],
+    )
+    later = table.after + sum(e.delta for e in extra if e.at >= end)
+    opening, closing = st.bounds(live, table.total, later)
     account_name, account_nic = _account_header(cache)
     return StatementView(
         party_type,
@@ -271,10 +320,13 @@ def local_statement(
         asset,
         first,
         last,
-        statement.opening,
-        statement.closing,
+        opening,
+        closing,
         live,
-        rows,
+        table.count,
+        table.credits,
+        table.debits,
+        _cache_pages(cache, table, opening, keys, inside, _author_names(cache)),
         "cache",
         account_name,
         account_nic,
@@ -351,7 +403,10 @@ def server_statement(
         int(answer["opening_balance"]),
         int(answer["closing_balance"]),
         int(answer["live_balance"]),
-        rows,
+        len(rows),
+        st.credits(rows),
+        st.debits(rows),
+        _listed(rows),
         "server",
         account_name,
         account_nic,

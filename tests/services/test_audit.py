@@ -75,6 +75,20 @@ def test_pages_are_kept_per_filter_and_read_in_order(synced: SyncEngine, api: Ap
     prefix = sorted(actions)[0].split(".")[0] + "."
     assert all(r["action"].startswith(prefix) for r in cache.query_audit(today.key, action=prefix))
     assert cache.query_audit(today.key, action="nothing_like_this.") == []
+    # The action filter is the server's: a list of its own, only that action, read from the newest.
+    action = sorted(actions)[0]
+    one = AuditFilter(since=today.since, action=action)
+    assert one.key != today.key and one.any_action().key == today.key
+    assert one.params()["action"] == action
+    fetch_audit_page(api, cache, one, restart=True, limit=1)
+    while fetch_audit_page(api, cache, one, limit=1).more:
+        pass
+    while fetch_audit_page(api, cache, today).more:
+        pass
+    listed = cache.query_audit(one.key, limit=1000)
+    assert [r["id"] for r in listed] == [
+        r["id"] for r in cache.query_audit(today.key, limit=1000) if r["action"] == action
+    ]
 
 
 def test_header_text_is_percent_encoded_utf8() -> None:

@@ -141,3 +141,25 @@ def test_random_histories_balance(events: list[tuple[int, int, int]], back: int,
                     assert row.balance == balance
         finally:
             cache.close()
+
+
+def test_pages_read_from_sql_and_built_again_when_dropped(tmp_path: Path) -> None:
+    """A statement of the cache is a table in SQL read a page at a time: pages in any size make up its
+    rows; a statement whose table was dropped (more statements opened since) reads the same rows."""
+    events = [(days % 80, kind, 7 + days) for days in range(0, 240, 3) for kind in range(4)]
+    cache = build_cache(tmp_path, events)
+    try:
+        first = TODAY - dt.timedelta(days=90)
+        view = local_statement(cache, "client", CLIENT, "stamps", first, TODAY)
+        rows = view.rows
+        assert view.count == len(rows) > 100 and rows[-1].balance == view.closing == view.live
+        assert {r.entry.kind for r in rows} == {"transfer", "issued"}
+        for size in (1, 7, 50):
+            paged = [r for offset in range(0, view.count, size) for r in view.page(offset, size)]
+            assert paged == rows
+        assert view.page(view.count, 10) == [] and list(view.iter_rows(chunk=9)) == rows
+        for party_type, party_id, asset in PARTIES:  # more statements than the cache keeps built
+            local_statement(cache, party_type, party_id, asset, first, TODAY)
+        assert view.rows == rows
+    finally:
+        cache.close()

@@ -1,7 +1,7 @@
 """The bitácora (audit log): `GET /v1/audit` and `GET /v1/audit/{id}` (docs/api.md, "Bitácora").
 
 Records are written by `cmdesk.server.audit` in the transaction of each operation; this router only
-reads them, filtered by entity, profile and period, newest first, with the project's cursor pages.
+reads them, filtered by entity, profile, action and period, newest first, with the project's cursor pages.
 """
 
 from __future__ import annotations
@@ -110,6 +110,14 @@ def list_audit(
         Query(max_length=64, description="El historial de una entidad: todo registro que la tocó."),
     ] = None,
     profile_id: Annotated[str | None, Query(max_length=32, description="Quién actuó.")] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            max_length=60,
+            description="Qué se hizo: el nombre de la acción (`action` de los registros).",
+            examples=["client.update"],
+        ),
+    ] = None,
     from_: Annotated[dt.datetime | None, Query(alias="from", description="Desde (incluido), UTC.")] = None,
     to: Annotated[dt.datetime | None, Query(description="Hasta (excluido), UTC.")] = None,
     account_id: Annotated[
@@ -117,7 +125,7 @@ def list_audit(
     ] = None,
 ) -> dict[str, Any]:
     """La bitácora: quién cambió qué, cuándo, desde qué equipo y por qué; la más reciente primero.
-    Filtros por entidad (tipo, o tipo e id para su historial), perfil y periodo."""
+    Filtros por entidad (tipo, o tipo e id para su historial), perfil, acción y periodo."""
     items, nxt = db.run(
         factory,
         reader.list_records,
@@ -126,6 +134,7 @@ def list_audit(
         entity=entity,
         entity_id=entity_id,
         profile_id=profile_id,
+        action=action,
         since=_utc(from_),
         until=_utc(to),
         limit=page.limit,

@@ -2,8 +2,9 @@
 
 Pages are keyset-paginated on (created_at, id), newest first, over an index that starts with the
 account and the filter: the account alone, the account and the profile, the account and the main
-entity's type, or — for the history of one entity — `audit_subjects` (account, type, id). A page
-costs one index range whatever the size of the log (1,000,000 records: see `bench/bitacora.py`).
+entity's type, the account and the action, or — for the history of one entity — `audit_subjects`
+(account, type, id). A page costs one index range whatever the size of the log (1,000,000 records:
+see `bench/bitacora.py`).
 
 An account reads its own bitácora, and that of any sub-distributor below it (`account_id`); anything
 else is "not found", as everywhere in the API.
@@ -90,6 +91,7 @@ def list_records(
     entity: str | None = None,
     entity_id: str | None = None,
     profile_id: str | None = None,
+    action: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: int = 100,
@@ -98,7 +100,9 @@ def list_records(
     """A page of records, newest first, and the keyset of the next page (None at the end).
 
     `entity` alone: records whose main entity is of that type. `entity` and `entity_id`: every record
-    that touched that entity (its history). `profile_id`: who acted. `since`/`until`: [since, until)."""
+    that touched that entity (its history). `profile_id`: who acted. `action`: what was done (a record's
+    `action`; a route without a label in `ACTIONS` is recorded under its endpoint's name, so any name
+    is accepted, and one never recorded reads empty). `since`/`until`: [since, until)."""
     if entity_id and not entity:
         raise validation_error({"entity": "Indique el tipo de la entidad cuyo historial quiere ver."})
     if entity is not None and entity not in ENTITY_TYPES:
@@ -118,6 +122,8 @@ def list_records(
         at_col, id_col = s.created_at, s.audit_id
         if profile_id:
             stmt = stmt.where(AuditRecord.profile_id == profile_id)
+        if action:
+            stmt = stmt.where(AuditRecord.action == action)
     else:
         stmt = select(AuditRecord).where(AuditRecord.account_id == owner)
         at_col, id_col = AuditRecord.created_at, AuditRecord.id
@@ -125,6 +131,8 @@ def list_records(
             stmt = stmt.where(AuditRecord.profile_id == profile_id)
         if entity:
             stmt = stmt.where(AuditRecord.entity_type == entity)
+        if action:
+            stmt = stmt.where(AuditRecord.action == action)
     if since is not None:
         stmt = stmt.where(at_col >= since)
     if until is not None:

@@ -1,4 +1,5 @@
-"""Movements in the cache: a client's history, and the sales still to invoice (`cmdesk.domain.sales`)."""
+"""Movements in the cache: a client's history, the sales still to invoice (`cmdesk.domain.sales`), and
+(through `statements`) statements built in SQL."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from cmdesk.domain.sales import pending_sale_where
-from cmdesk.services.cache.store import CacheStore
+from cmdesk.services.cache.statements import StatementQueries
 
 
-class LedgerQueries(CacheStore):
+class LedgerQueries(StatementQueries):
     def query_movements(
         self,
         *,

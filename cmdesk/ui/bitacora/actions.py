@@ -37,12 +37,15 @@ def record(context: AppContext, record_id: int, *, parent: QWidget | None = None
 
 
 def kept(context: AppContext, filters: audit.AuditFilter) -> Action:
-    """(whether read, next cursor, records kept, when) of a filter, and the actions among them."""
-    return read(
-        context,
-        lambda cache: (cache.audit_state(filters.key), cache.audit_actions(filters.key)),
-        label=tr("Leyendo la bitácora"),
-    )
+    """(whether read, next cursor, records kept, when) of a filter, and the actions the Bitácora offers:
+    those among the records kept for the same filters and every action (and the chosen one)."""
+
+    def state(cache: Cache) -> tuple[tuple[bool, str | None, int, str | None], list[tuple[str, str]]]:
+        seen = dict(cache.audit_actions(filters.any_action().key))
+        seen.update(cache.audit_actions(filters.key))
+        return cache.audit_state(filters.key), sorted(seen.items(), key=lambda item: item[1])
+
+    return read(context, state, label=tr("Leyendo la bitácora"))
 
 
 def profiles(context: AppContext) -> Action:
@@ -50,7 +53,8 @@ def profiles(context: AppContext) -> Action:
 
 
 def load_records(cache: Cache, query: Query, limit: int, offset: int) -> list[dict[str, Any]]:
-    """The table's loader: the records kept for the query's filter (`key`), of an action (`action`)."""
+    """The table's loader: the records kept for the query's filter (`key`); `action`: only those of an
+    action among them (offline, when the action's own list was never read)."""
     key = query.get("key")
     if not key:
         return []

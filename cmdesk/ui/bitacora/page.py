@@ -3,9 +3,11 @@ Bitácora, filtered by period, user, entity and action; and the history of one c
 record that touched it), from their context menus.
 
 The log is the server's (it is not in the change feed): pages are read online, newest first, and kept
-in the cache per filter (`cmdesk.services.audit`), so the table pages in SQL like every other one, the
-action filter runs on what was read, and offline the pages read before are still shown (the panel says
-when they were read). Scrolling to the end, or "Cargar más", reads the next page. A double click opens
+in the cache per filter (`cmdesk.services.audit`), so the table pages in SQL like every other one, and
+offline the pages read before are still shown (the panel says when they were read). Every filter, the
+action too, is the server's (`AuditFilter.action`): choosing an action reads its records from the
+newest, not only among the pages read; offline, an action not read yet is looked for in what was read
+for every action. Scrolling to the end, or "Cargar más", reads the next page. A double click opens
 the record whole: each field before and after, and the other rows the operation changed.
 """
 
@@ -115,7 +117,7 @@ class AuditPanel(QWidget):
         self.action = QComboBox(self)
         self.action.setObjectName("action")
         self.action.addItem(tr("Todas"), None)
-        self.action.currentIndexChanged.connect(lambda *_: self._set_action())
+        self.action.currentIndexChanged.connect(lambda *_: self.restart())
         self.show_button = push_button(tr("Consultar"), self, "show", self.restart)
         self.more_button = push_button(tr("Cargar más"), self, "more", self.fetch_more)
         self.model = PagedTableModel(context, COLUMNS, actions.load_records, parent=self)
@@ -171,6 +173,7 @@ class AuditPanel(QWidget):
             since=since,
             until=until,
             account_id=self.account_id,
+            action=self.action.currentData(),
         )
 
     def restart(self) -> None:
@@ -220,21 +223,32 @@ class AuditPanel(QWidget):
         self._fetching = False
         if self._fetch_again():
             return
-        if isinstance(error, OfflineError):
+        offline = isinstance(error, OfflineError)
+        if offline:
             self.notice.show_text(tr("Sin conexión: se muestran los registros leídos antes."), error=True)
         else:
             self.notice.show_text(error_text(error), error=True)
-        self._show_kept()
+        self._show_kept(offline=offline)
         self.fetched.emit()
 
-    def _show_kept(self) -> None:
-        self.model.set_query(
-            Query(filters=(("action", self.action.currentData()), ("key", self.filters.key)))
-        )
-        actions.kept(self.context, self.filters).success(self._kept).run()
+    def _show_kept(self, *, offline: bool = False) -> None:
+        """Show the records kept for the filters; `offline` with an action: those of the action among
+        the records kept for every action when its own list was never read."""
+        action = self.filters.action
+        self.model.set_query(Query(filters=(("action", None), ("key", self.filters.key))))
+        actions.kept(self.context, self.filters).success(
+            lambda result: self._kept(result, offline and action is not None)
+        ).run()
 
-    def _kept(self, result: tuple[tuple[bool, str | None, int, str | None], list[tuple[str, str]]]) -> None:
+    def _kept(
+        self, result: tuple[tuple[bool, str | None, int, str | None], list[tuple[str, str]]], local: bool
+    ) -> None:
         (read, cursor, count, when), seen = result
+        if local and not read:
+            any_action = self.filters.any_action()
+            self.model.set_query(
+                Query(filters=(("action", self.filters.action), ("key", any_action.key)))
+            )
         self.more = cursor is not None
         self.more_button.setEnabled(self.more and not self._fetching)
         chosen = self.action.currentData()
@@ -256,9 +270,6 @@ class AuditPanel(QWidget):
         self.state.setText(
             text + (" " + tr("Hay más: desplácese al final o pulse Cargar más.") if self.more else "")
         )
-
-    def _set_action(self) -> None:
-        self.model.set_query(self.model.query.filtered(action=self.action.currentData()))
 
     # ---- one record --------------------------------------------------------------------------------
 

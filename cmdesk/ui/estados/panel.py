@@ -103,7 +103,6 @@ class StatementPanel(QWidget):
         self.setObjectName("statementPanel")
         self.context, self.party_type, self.party_id = context, party_type, party_id
         self.view: StatementView | None = None
-        self.records: list[dict[str, Any]] = []
         self.asset = QComboBox(self)
         self.asset.setObjectName("asset")
         for key in PARTY_ASSETS[party_type]:
@@ -165,7 +164,10 @@ class StatementPanel(QWidget):
     # ---- reading -----------------------------------------------------------------------------------
 
     def _load_rows(self, _cache: Any, _query: Query, limit: int, offset: int) -> list[dict[str, Any]]:
-        return self.records[offset : offset + limit]
+        """A page of the statement on screen (in the cache pool: a statement of the cache reads it from
+        its table in SQL)."""
+        view = self.view
+        return [] if view is None else [_record(r) for r in view.page(offset, limit)]
 
     def period(self) -> tuple[dt.date, dt.date]:
         return self.first.date().toPython(), self.last.date().toPython()  # type: ignore[return-value]
@@ -197,7 +199,6 @@ class StatementPanel(QWidget):
     def _show(self, view: StatementView) -> None:
         self.show_button.setEnabled(True)
         self.view = view
-        self.records = [_record(r) for r in view.rows]
         money = view.asset == "money"
         if money != (self.model.columns[4].kind == "money"):  # money columns: another model
             old = self.model
@@ -215,7 +216,7 @@ class StatementPanel(QWidget):
                 c=amount(view.credits),
                 d=amount(view.debits),
                 f=amount(view.closing),
-                n=_count(len(view.rows), "movimiento", "movimientos"),
+                n=_count(view.count, "movimiento", "movimientos"),
             )
         )
         self.source.setText(

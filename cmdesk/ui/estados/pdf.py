@@ -83,7 +83,7 @@ def write_statement_pdf(view: StatementView, path: Path) -> int:
     first_top = 20 + line * 5.2 + 12  # the heading of the first page
     rows_first = max(1, int((height - first_top - line - footer_h) // line))
     rows_other = max(1, int((height - 10 - line - footer_h) // line))
-    remaining = max(0, len(view.rows) - rows_first)
+    remaining = max(0, view.count - rows_first)
     pages = 1 + (remaining + rows_other - 1) // rows_other
     printed = generated_at()
     painter = QPainter(writer)
@@ -151,7 +151,7 @@ def write_statement_pdf(view: StatementView, path: Path) -> int:
             y += line
             painter.setFont(body)
             capacity = rows_first if number == 1 else rows_other
-            for row in view.rows[index : index + capacity]:
+            for row in view.page(index, capacity):
                 for c, column in enumerate(STATEMENT_COLUMNS):
                     cell = QRectF(edges[c] + 2, y, edges[c + 1] - edges[c] - 4, line)
                     text = metrics.elidedText(
@@ -164,7 +164,7 @@ def write_statement_pdf(view: StatementView, path: Path) -> int:
                 painter.setPen(QPen(Qt.GlobalColor.black))
                 y += line
             index += capacity
-            if number == pages and not view.rows:
+            if number == pages and not view.count:
                 painter.drawText(
                     QRectF(0, y, width, line),
                     Qt.AlignmentFlag.AlignLeft,

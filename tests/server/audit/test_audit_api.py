@@ -124,6 +124,24 @@ def test_by_profile_and_period(client, world):
     assert r.status_code == 422
 
 
+def test_by_action_every_page_and_with_the_other_filters(client, world):
+    h, cid = world["h"], world["cid"]
+    everything = _all(client, h, limit=1000)
+    creates = _all(client, h, action="client.create", limit=1)  # one per page: the filter is in SQL
+    assert [r.id for r in creates] == [r.id for r in everything if r.action == "client.create"]
+    assert len(creates) == 2 and all(r.action_label for r in creates)
+    # With a client's history, and with the profile: only that action of those records.
+    history = _all(client, h, entity="client", entity_id=cid, action="ledger.transfer")
+    assert [r.action for r in history] == ["ledger.transfer"]
+    assert _all(client, h, action="interaction.create", profile_id=world["helper"])
+    assert _all(client, h, action="client.update", profile_id=world["helper"]) == []
+    # An action never done, or no action at all, reads empty; a name too long is a 422.
+    assert _all(client, h, action="price_package.update") == []
+    assert _all(client, h, action="no.existe") == []
+    r = client.get("/v1/audit", params={"action": "x" * 61}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "action"
+
+
 def test_a_parent_reads_its_sub_distributors_bitacora_and_nobody_else_does(client, factory, world, auth_headers):
     h, hs, sub = world["h"], world["hs"], world["sub"]
     own = _all(client, hs)
