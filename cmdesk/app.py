@@ -38,6 +38,9 @@ def _attach_console() -> None:
 
 
 SEEDED_MARK = "seeded"
+# The embedded server's mail sender and alert evaluator start their work this long after the server:
+# the desktop's start (its own imports, the sign-in, the first sync) goes first.
+BACKGROUND_DELAY = 5.0
 
 
 def start_reference_server(folder: Path) -> LocalServer:
@@ -45,17 +48,20 @@ def start_reference_server(folder: Path) -> LocalServer:
     seeded with the demo distributor, catalog and software the first time."""
     from cmdesk.server import db
     from cmdesk.server.embedded import EmbeddedServer
-    from cmdesk.server.seed import seed_demo
     from cmdesk.server.settings import Settings
     from cmdesk.services import paths
 
     url = f"sqlite:///{(folder / 'server.sqlite3').as_posix()}"
     store = folder / "files"
     paths.private_folder(folder)  # its database holds the accounts and the token signing key
-    server = EmbeddedServer(url, settings=Settings(database_url=url, software_store=store))
+    server = EmbeddedServer(
+        url, settings=Settings(database_url=url, software_store=store), background_delay=BACKGROUND_DELAY
+    )
     server.start()
     paths.private_file(folder / "server.sqlite3")
     if not (folder / SEEDED_MARK).exists():
+        from cmdesk.server.seed import seed_demo  # the first start only
+
         engine = db.create_db_engine(url)
         try:
             seed_demo(db.session_factory(engine), software_store=store)
