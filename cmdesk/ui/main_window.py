@@ -40,13 +40,13 @@ from cmdesk.ui import pages, tabs, translator  # noqa: F401  (pages: where every
 from cmdesk.ui.header import AccountHeader
 from cmdesk.ui.kit.forms import vbox
 from cmdesk.ui.operations import OperationHandle, Operations
-from cmdesk.ui.pending_panel import PendingPanel
-from cmdesk.ui.settings_dialog import SettingsDialog
-from cmdesk.ui.signin_dialog import SignInDialog
 from cmdesk.ui.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from cmdesk.ui.compras.renewal import RenewalDialog
+    from cmdesk.ui.pending_panel import PendingPanel
+    from cmdesk.ui.settings_dialog import SettingsDialog
+    from cmdesk.ui.signin_dialog import SignInDialog
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +301,8 @@ class MainWindow(QMainWindow):
             return None
         if self.sign_in_dialog is not None and self.sign_in_dialog.isVisible():
             return self.sign_in_dialog
+        from cmdesk.ui.signin_dialog import SignInDialog  # (imported when needed: out of the cold start)
+
         dialog = SignInDialog(session, self.ops, self, message=message)
         dialog.signed_in.connect(self._signed_in)
         dialog.finished.connect(lambda _code: setattr(self, "sign_in_dialog", None))
@@ -532,6 +534,8 @@ class MainWindow(QMainWindow):
         session = self.session
         if session is None:
             return None
+        from cmdesk.ui.settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(session.config, self)
         dialog.finished.connect(lambda code: self._settings_closed(dialog, code))
         dialog.open()
@@ -574,6 +578,8 @@ class MainWindow(QMainWindow):
 
     def show_pending_panel(self) -> PendingPanel:
         if self.pending_panel is None:
+            from cmdesk.ui.pending_panel import PendingPanel
+
             self.pending_panel = PendingPanel(self.context, self)
         self.pending_panel.show()
         self.pending_panel.raise_()
