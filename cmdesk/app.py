@@ -38,6 +38,9 @@ def _attach_console() -> None:
 
 
 SEEDED_MARK = "seeded"
+# The embedded server's mail sender and alert evaluator start their work this long after the server:
+# the desktop's start (its own imports, the sign-in, the first sync) goes first.
+BACKGROUND_DELAY = 5.0
 
 
 # The name of the embedded server's token signing key among the user's secrets (the keyring).
@@ -88,7 +91,6 @@ def start_reference_server(folder: Path) -> LocalServer:
     from cmdesk.server import db
     from cmdesk.server.embedded import EmbeddedServer
     from cmdesk.server.mail import links
-    from cmdesk.server.seed import seed_demo
     from cmdesk.server.settings import Settings
     from cmdesk.services import paths
     from cmdesk.services.credentials import SECRET_IN_FILE_MESSAGE
@@ -100,11 +102,13 @@ def start_reference_server(folder: Path) -> LocalServer:
     settings = Settings(
         database_url=url, software_store=store, secret_key=SecretStr(secret) if secret else None
     )
-    server = EmbeddedServer(url, settings=settings)
+    server = EmbeddedServer(url, settings=settings, background_delay=BACKGROUND_DELAY)
     server.notice = None if in_keyring else SECRET_IN_FILE_MESSAGE
     server.start()
     paths.private_file(folder / "server.sqlite3")
     if not (folder / SEEDED_MARK).exists():
+        from cmdesk.server.seed import seed_demo  # the first start only
+
         engine = db.create_db_engine(url)
         try:
             factory = db.session_factory(engine)

@@ -107,6 +107,7 @@ class EmbeddedServer:
         engine: Engine | None = None,
         prepare: Callable[[Engine], None] | None = migrate,
         log_level: str = "warning",
+        background_delay: float = 0.0,
     ) -> None:
         self.database_url = database_url
         self.host = host
@@ -115,6 +116,8 @@ class EmbeddedServer:
         self._engine = engine
         self._prepare = prepare
         self._log_level = log_level
+        # The mail sender's and the alert evaluator's first round wait this long (seconds).
+        self._background_delay = background_delay
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -166,6 +169,7 @@ class EmbeddedServer:
             access_log=False,
             lifespan="off",
             http="cmdesk.server.http_protocol:NoDelayHTTPProtocol",
+            ws="none",  # the API has no websockets: don't import websockets/wsproto at each start
         )
         # uvicorn leaves signals alone outside the main thread: they stay the host application's.
         server = uvicorn.Server(config)
@@ -178,11 +182,11 @@ class EmbeddedServer:
         # this server's own address in the links when no public one is configured.
         self._app = app
         if settings.mail_sender:
-            app.state.mail.start(base_url=settings.public_base_url or self.url)
+            app.state.mail.start(base_url=settings.public_base_url or self.url, delay=self._background_delay)
         # ...and the low-balance alert evaluator, so alerts are raised offline too (the desktop's own
         # server is where its data is authoritative).
         if app.state.alert_evaluator is not None:
-            app.state.alert_evaluator.start()
+            app.state.alert_evaluator.start(delay=self._background_delay)
 
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None

@@ -23,7 +23,7 @@ import os
 import platform
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -36,16 +36,17 @@ from cmdesk.services.config import DesktopConfig
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.session import DesktopSession, SessionEvent, StartResult
 from cmdesk.services.sync import SessionExpired
-from cmdesk.ui import pages, tabs, translator  # noqa: F401  (pages: every page registers itself)
-from cmdesk.ui.compras.page import PurchasesPage
-from cmdesk.ui.compras.renewal import RenewalDialog
+from cmdesk.ui import pages, tabs, translator  # noqa: F401  (pages: where every page is)
 from cmdesk.ui.header import AccountHeader
 from cmdesk.ui.kit.forms import vbox
 from cmdesk.ui.operations import OperationHandle, Operations
-from cmdesk.ui.pending_panel import PendingPanel
-from cmdesk.ui.settings_dialog import SettingsDialog
-from cmdesk.ui.signin_dialog import SignInDialog
 from cmdesk.ui.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from cmdesk.ui.compras.renewal import RenewalDialog
+    from cmdesk.ui.pending_panel import PendingPanel
+    from cmdesk.ui.settings_dialog import SettingsDialog
+    from cmdesk.ui.signin_dialog import SignInDialog
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,10 @@ class MainWindow(QMainWindow):
 
         self.header = AccountHeader(self)
         self.header.renew_requested.connect(self.renew_account)
+        # The page on screen is built now, the others when first shown or once the session is open.
         self.tabs, self.pages = tabs.build(self.context, self)
+        self._refreshed = False  # refresh_all ran: a page built from now on reads what it shows
+        self.pages.built_hook = self._page_built
         central = QWidget(self)
         layout = vbox(central, self.header, (self.tabs, 1))
         layout.setContentsMargins(8, 8, 8, 0)
@@ -260,12 +264,14 @@ class MainWindow(QMainWindow):
         if result.needs_sign_in:
             self.ask_sign_in(result.message)
         self.session_ready.emit(result)
+        self.pages.build_rest()
 
     def _session_failed(self, error: BaseException) -> None:
         log.error("the session could not start", exc_info=error)
         self.status.clearMessage()
         self.status.set_state(ConnectionState.OFFLINE)
         self.session_ready.emit(None)
+        self.pages.build_rest()
         QMessageBox.critical(
             self,
             tr("No se pudo abrir la sesión"),
@@ -295,6 +301,8 @@ class MainWindow(QMainWindow):
             return None
         if self.sign_in_dialog is not None and self.sign_in_dialog.isVisible():
             return self.sign_in_dialog
+        from cmdesk.ui.signin_dialog import SignInDialog  # (imported when needed: out of the cold start)
+
         dialog = SignInDialog(session, self.ops, self, message=message)
         dialog.signed_in.connect(self._signed_in)
         dialog.finished.connect(lambda _code: setattr(self, "sign_in_dialog", None))
@@ -347,8 +355,13 @@ class MainWindow(QMainWindow):
         box.open()
         return box
 
+    def _page_built(self, page: tabs.TabPage) -> None:
+        if self._refreshed:
+            page.refresh(tabs.EVERYTHING)
+
     def refresh_all(self, changed: frozenset[str]) -> None:
-        """Tell every page what changed, and refresh the header and the status bar."""
+        """Tell every page built so far what changed, and refresh the header and the status bar."""
+        self._refreshed = True
         for page in tabs.all_pages(self.pages):
             try:
                 page.refresh(changed)
@@ -394,6 +407,8 @@ class MainWindow(QMainWindow):
 
     def renew_account(self) -> RenewalDialog | None:
         """Renovar mi cuenta (the header's warning): the page of Compras opens it."""
+        from cmdesk.ui.compras.page import PurchasesPage
+
         page = self.pages.get("compras")
         return page.renew_account() if isinstance(page, PurchasesPage) else None
 
@@ -519,6 +534,8 @@ class MainWindow(QMainWindow):
         session = self.session
         if session is None:
             return None
+        from cmdesk.ui.settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(session.config, self)
         dialog.finished.connect(lambda code: self._settings_closed(dialog, code))
         dialog.open()
@@ -561,6 +578,8 @@ class MainWindow(QMainWindow):
 
     def show_pending_panel(self) -> PendingPanel:
         if self.pending_panel is None:
+            from cmdesk.ui.pending_panel import PendingPanel
+
             self.pending_panel = PendingPanel(self.context, self)
         self.pending_panel.show()
         self.pending_panel.raise_()

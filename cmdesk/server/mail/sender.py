@@ -315,13 +315,17 @@ class MailService:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, base_url: str | None = None) -> None:
+    def start(self, base_url: str | None = None, *, delay: float = 0.0) -> None:
+        """Run in the background; the first round `delay` seconds from now, or as soon as this
+        process queues a mail (the desktop's embedded server leaves its own start alone)."""
         if self.running:
             return
         if base_url is not None:
             self.base_url = base_url
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="cmdesk-mail-sender", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, kwargs={"delay": delay}, name="cmdesk-mail-sender", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -331,7 +335,11 @@ class MailService:
             self._thread.join(timeout)
         self._thread = None
 
-    def _loop(self) -> None:
+    def _loop(self, delay: float = 0.0) -> None:
+        if delay > 0:
+            self._wake.wait(delay)
+            if self._stop.is_set():
+                return
         sender = Sender(self.factory, self.settings, transport=self.transport, base_url=self.base_url)
         log.info("mail sender %s started (%s)", sender.identity, sender.transport.description)
         while not self._stop.is_set():

@@ -17,12 +17,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from cmdesk.domain import clock
 from cmdesk.domain.money import format_mxn
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
 MEXICO_CITY = clock.FIXED  # the business day's fixed offset
@@ -102,6 +103,9 @@ def local_datetime(value: dt.datetime) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
+    # Imported at the first mail, not with the routes: it would add to the embedded server's start.
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),

@@ -339,6 +339,8 @@ class ClientsPage(TabPage):
 
     def _refresh_windows(self, changed: frozenset[str]) -> None:
         """The open client windows follow the cache too (their records, movements, licenses…)."""
+        if not self._windows:
+            return  # (and the detail window's module stays out of the cold start)
         from cmdesk.ui.clientes.detail import ENTITIES, ClientDetailWindow
 
         for window in self._windows:

@@ -4,7 +4,7 @@ Without it a page of a rare action walks the account's whole log newest first (1
 to find a hundred; with it, a page is one index range, as for the other filters.
 
 Revision ID: i23_audit_action
-Revises: i15b_roles
+Revises: i23_transfer_fn_v3
 Create Date: 2026-12-06 05:10:00
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "i23_audit_action"
-down_revision: str | None = "i15b_roles"
+down_revision: str | None = "i23_transfer_fn_v3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

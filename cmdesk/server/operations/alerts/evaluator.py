@@ -281,9 +281,13 @@ class EvaluatorThread:
         self._thread: threading.Thread | None = None
         self.holder = _holder()
 
-    def start(self) -> None:
+    def start(self, delay: float = 0.0) -> None:
+        """Run in the background; the first step `delay` seconds from now (the desktop's embedded
+        server leaves its own start and the first sync alone)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="cmdesk-alerts", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, kwargs={"delay": delay}, name="cmdesk-alerts", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -292,7 +296,9 @@ class EvaluatorThread:
             self._thread.join(timeout)
             self._thread = None
 
-    def _run(self) -> None:
+    def _run(self, delay: float = 0.0) -> None:
+        if delay > 0 and self._stop.wait(delay):
+            return
         while not self._stop.is_set():
             more = False
             try:
