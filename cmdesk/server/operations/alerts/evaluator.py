@@ -264,8 +264,9 @@ def _sweep_batch(s: Session, lease: AlertEvaluator, ctx: _Context) -> tuple[int,
 
 
 class EvaluatorThread:
-    """Runs `tick` every `interval` seconds in a daemon thread (each server process has one; the
-    lease makes them take turns). `stop()` waits for the step in progress."""
+    """Runs `tick` every `interval` seconds in a daemon thread, in the one worker that leads
+    (`cmdesk.server.leadership`; the lease still guards against two at once). `stop()` waits for the
+    step in progress; `start()` again resumes."""
 
     def __init__(
         self,
@@ -283,6 +284,7 @@ class EvaluatorThread:
 
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="cmdesk-alerts", daemon=True)
             self._thread.start()
 
