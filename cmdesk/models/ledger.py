@@ -108,3 +108,5 @@ class BulkTransferChunk(Base):
     written: Mapped[bool] = mapped_column(Boolean, default=False)
     stamps: Mapped[int] = mapped_column(BigInteger, default=0)
     points: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Its bitácora record (when one was written): the chunk adds the record's subjects of its items.
+    audit_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -24,6 +24,7 @@ from cmdesk.server import db, logs, pages, security, throttle
 from cmdesk.server.api import ROUTERS, errors, resilience
 from cmdesk.server.api.deps import AuthState, audit_scope
 from cmdesk.server.api.strict import StrictInput
+from cmdesk.server.leadership import Leadership
 from cmdesk.server.mail import links, queue
 from cmdesk.server.mail.sender import MailService
 from cmdesk.server.security import CredentialCache
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
         fast_consume = FastConsume(engine.url.render_as_string(hide_password=False))
 
-    # Low-balance alerts, evaluated in the background of every worker (they take turns: a lease).
+    # Low-balance alerts, evaluated in the background of the leading worker (and a lease row).
     alert_evaluator = None
     if settings.alerts_evaluator:
         import datetime as dt
@@ -74,6 +75,25 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             interval=settings.alerts_interval_seconds,
             sweep_every=dt.timedelta(minutes=settings.alerts_sweep_minutes),
         )
+
+    def start_jobs() -> None:
+        if settings.mail_sender:
+            mail_service.start()
+        if alert_evaluator is not None:
+            alert_evaluator.start()
+
+    def stop_jobs() -> None:
+        if alert_evaluator is not None:
+            alert_evaluator.stop()
+        mail_service.stop()
+
+    leadership = Leadership(
+        engine,
+        on_gain=start_jobs,
+        on_lose=stop_jobs,
+        on_notify=mail_service.wake,
+        interval=settings.alerts_interval_seconds,
+    )
 
     # The transfer fast path (PostgreSQL): its own pool per worker, and the per-worker token cache.
     fast_transfer = None
@@ -89,14 +109,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Bulk transfers a dead worker left half written are finished before anything else runs.
         await run_in_threadpool(_finish_bulk_runs, factory)
-        if settings.mail_sender:
-            mail_service.start()
-        if alert_evaluator is not None:
-            alert_evaluator.start()
+        # The mail sender and the alert evaluator run in one worker at a time (see leadership).
+        if settings.mail_sender or alert_evaluator is not None:
+            await run_in_threadpool(leadership.start)
         yield
-        if alert_evaluator is not None:
-            alert_evaluator.stop()
-        mail_service.stop()
+        await run_in_threadpool(leadership.stop)
         if fast_consume is not None:
             await fast_consume.close()
         if fast_transfer is not None:
@@ -123,6 +140,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.fast_consume = fast_consume
     app.state.alert_evaluator = alert_evaluator
     app.state.mail = mail_service
+    app.state.leadership = leadership
     pages.install_log_filter()
     # Argon2 at most `password_hash_concurrency` at once in this process (memory), excess answered 503.
     security.configure_hashing_gate(

@@ -6,6 +6,7 @@ actions, `reader` for the queries behind `GET /v1/audit`, and docs/api.md for th
 from cmdesk.server.audit.recorder import (
     AUDIT_CALL_SQL,
     AuditContext,
+    add_subjects,
     balance_changed,
     bind,
     context,
@@ -26,6 +27,7 @@ __all__ = [
     "EXEMPT",
     "SECRET_MARK",
     "AuditContext",
+    "add_subjects",
     "audited",
     "balance_changed",
     "bind",

@@ -717,8 +717,23 @@ _SUBJECTS_SQL = (
 )
 
 
+def add_subjects(
+    conn: Connection | Session, record_id: int, account_id: str, at: Any, subjects: list[tuple[str, str]]
+) -> None:
+    """More subjects for a record written before (a bulk's chunks add theirs); those it has already
+    are skipped."""
+    if subjects:
+        _insert_subjects(conn, record_id, account_id, at, subjects, skip_existing=True)
+
+
 def _insert_subjects(
-    conn: Connection | Session, record_id: int, account_id: str, now: Any, subjects: list[tuple[str, str]]
+    conn: Connection | Session,
+    record_id: int,
+    account_id: str,
+    now: Any,
+    subjects: list[tuple[str, str]],
+    *,
+    skip_existing: bool = False,
 ) -> None:
     """The record's subjects in one executemany, its time converted once (a bulk's record has 10,000
     of them: SQLAlchemy's per-row parameter processing took most of the time)."""
@@ -727,9 +742,8 @@ def _insert_subjects(
     process = column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
     at = process(now) if process is not None else now
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(
-        _SUBJECTS_SQL.format(mark), [(record_id, e, i, account_id, at) for e, i in subjects]
-    )
+    sql = _SUBJECTS_SQL.format(mark) + (" ON CONFLICT DO NOTHING" if skip_existing else "")
+    connection.exec_driver_sql(sql, [(record_id, e, i, account_id, at) for e, i in subjects])
 
 
 # The call a PostgreSQL fast path makes (as a statement of its own, or inside its function):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cmdesk.domain.codes import new_id
 from cmdesk.domain.errors import validation_error
 from cmdesk.models import Account, OutboundMail, utcnow
+from cmdesk.server.leadership import notify_mail
 from cmdesk.server.mail import templates
 
 ENQUEUED_INFO = "cmdesk_mail_enqueued"
@@ -71,8 +72,16 @@ def enqueue(
             return None
     else:
         session.execute(insert(OutboundMail).values(row))
-    session.info[ENQUEUED_INFO] = True
+    _mark_enqueued(session)
     return mail_id
+
+
+def _mark_enqueued(session: Session) -> None:
+    """This transaction queued a mail: wake this process's sender after the commit, and the leader
+    worker's (`cmdesk.server.leadership`) when the sender runs in another worker."""
+    if not session.info.get(ENQUEUED_INFO):
+        notify_mail(session)
+    session.info[ENQUEUED_INFO] = True
 
 
 def install_wakeup(factory: sessionmaker[Session], wake: Callable[[], None]) -> None:
@@ -239,7 +248,7 @@ def retry(session: Session, mail_ids: list[str] | None = None, now: dt.datetime 
     )
     count = int(getattr(result, "rowcount", 0) or 0)
     if count:
-        session.info[ENQUEUED_INFO] = True
+        _mark_enqueued(session)
     return count
 
 

@@ -16,7 +16,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from cmdesk.domain.amounts import check_quantity
@@ -444,32 +445,42 @@ def _chunk(rows: list[list[Any]]) -> tuple[str, int, int]:
 
 
 def _still_valid(session: Session, actor: Actor, targets: dict[tuple[str, str], _Target | str]) -> bool:
-    """Whether the targets read before still take the transfers (counted, not read again)."""
+    """Whether the targets read before still take the transfers (counted, not read again): one
+    statement per kind of target, its ids passed as one JSON array (no list of thousands of bound
+    values to process, and no IN list to split)."""
     conn = session.connection()
     wanted: dict[str, list[str]] = {}
     for party, ident in targets:
         wanted.setdefault(party, []).append(ident)
     for party, ids in wanted.items():
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            stmt: Any
-            if party == PartyType.STAMPING_ACCOUNT:
-                stmt = select(func.count()).where(
-                    StampingAccount.id.in_(chunk),
-                    StampingAccount.account_id == actor.account_id,
-                    StampingAccount.kind == StampingAccountKind.STANDARD.value,
-                )
-            elif party == PartyType.CLIENT:
-                stmt = select(func.count()).where(Client.id.in_(chunk), Client.account_id == actor.account_id)
-            else:
-                stmt = select(func.count()).where(
-                    Account.id.in_(chunk),
-                    Account.parent_id == actor.account_id,
-                    Account.status.not_in(CLOSED_ACCOUNT_STATUSES),
-                )
-            if conn.execute(stmt).scalar() != len(chunk):
-                return False
+        given = _id_set(conn.dialect.name, ids)
+        stmt: Any
+        if party == PartyType.STAMPING_ACCOUNT:
+            stmt = select(func.count()).where(
+                StampingAccount.id.in_(given),
+                StampingAccount.account_id == actor.account_id,
+                StampingAccount.kind == StampingAccountKind.STANDARD.value,
+            )
+        elif party == PartyType.CLIENT:
+            stmt = select(func.count()).where(Client.id.in_(given), Client.account_id == actor.account_id)
+        else:
+            stmt = select(func.count()).where(
+                Account.id.in_(given),
+                Account.parent_id == actor.account_id,
+                Account.status.not_in(CLOSED_ACCOUNT_STATUSES),
+            )
+        if conn.execute(stmt).scalar() != len(ids):
+            return False
     return True
+
+
+def _id_set(dialect: str, ids: list[str]) -> Any:
+    """`ids` (distinct) as a subquery of one column, from one bound JSON array."""
+    if dialect == "postgresql":
+        values = func.jsonb_array_elements_text(literal(ids, JSONB)).table_valued("value")
+    else:
+        values = func.json_each(json.dumps(ids, separators=(",", ":"))).table_valued("value")
+    return select(values.c.value)
 
 
 def begin_bulk_run(
@@ -493,6 +504,7 @@ def begin_bulk_run(
             return existing
     chunks = plan.chunks
     now = now or plan.now
+    audit_id: int | None = None
     # The bitácora's record (when wanted) is part of the transaction that decides the bulk: the one
     # prepared with the plan, or (the targets changed meanwhile) the recorder's.
     if (
@@ -501,7 +513,10 @@ def begin_bulk_run(
         and _debit_for(session, actor, plan.lines)
     ):
         if plan.record is not None:
-            transfer_audit.write_prepared(session, plan.record, actor.account_id)
+            # The record's subjects of the items are written with their chunks (short steps).
+            audit_id = transfer_audit.write_prepared(
+                session, plan.record, actor.account_id, subjects_later=True
+            )
     else:
         rows = _accept_lines(session, actor, plan.lines, plan.late)
         chunks = [_chunk(rows[start : start + BULK_STEP]) for start in range(0, len(rows), BULK_STEP)]
@@ -524,7 +539,14 @@ def begin_bulk_run(
     session.connection().execute(
         insert(BulkTransferChunk),
         [
-            {"run_id": run.id, "rows": text, "written": False, "stamps": st, "points": pt}
+            {
+                "run_id": run.id,
+                "rows": text,
+                "written": False,
+                "stamps": st,
+                "points": pt,
+                "audit_id": audit_id,
+            }
             for text, st, pt in chunks
         ],
     )
@@ -600,11 +622,14 @@ def _write_chunk(session: Session, chunk_id: int, account_id: str, author: str, 
         update(BulkTransferChunk)
         .where(BulkTransferChunk.id == chunk_id, BulkTransferChunk.written.is_(False))
         .values(written=True, stamps=0, points=0)
-        .returning(BulkTransferChunk.rows),
+        .returning(BulkTransferChunk.rows, BulkTransferChunk.audit_id),
         execution_options={"synchronize_session": False},
     ).first()
     if taken is not None:
-        _apply_rows(session, account_id, author, json.loads(taken[0]), now)
+        rows = json.loads(taken[0])
+        _apply_rows(session, account_id, author, rows, now)
+        if taken[1] is not None:
+            transfer_audit.write_subjects(session, int(taken[1]), rows)
 
 
 def _chunk_rows(session: Session, run_id: str) -> list[str]:

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cmdesk.domain.enums import Asset, MovementKind, PartyType
-from cmdesk.models import Account, Client, StampingAccount
+from cmdesk.models import Account, AuditRecord, Client, StampingAccount
 from cmdesk.server import audit, db
 from cmdesk.server.audit.recorder import ACCOUNT
 from cmdesk.server.audit.values import json_value
@@ -242,12 +242,16 @@ def prepare(
     )
 
 
-def write_prepared(session: Session, prepared: Prepared, account_id: str) -> None:
+def write_prepared(
+    session: Session, prepared: Prepared, account_id: str, *, subjects_later: bool = False
+) -> int | None:
     """Write a prepared record in the transaction that debited the distributor (its balances read
-    now: its row is this transaction's), instead of the recorder's."""
+    now: its row is this transaction's), instead of the recorder's; returns its id. With
+    `subjects_later` only the distributor and the main movement are its subjects here: the chunks
+    that write the movements add the others (`write_subjects`), each in its own short transaction."""
     ctx = audit.current()
     if ctx is None:
-        return
+        return None
     stamps, points = session.execute(
         select(Account.stamps_balance, Account.points_balance).where(Account.id == account_id)
     ).one()
@@ -264,7 +268,7 @@ def write_prepared(session: Session, prepared: Prepared, account_id: str) -> Non
         "before": {column: held + spent for column, held, spent in columns},
         "after": {column: held for column, held, _spent in columns},
     }
-    audit.write_record(
+    record_id = audit.write_record(
         session.connection(),
         account_id=ctx.account_id or account_id,
         profile_id=ctx.profile_id,
@@ -277,7 +281,28 @@ def write_prepared(session: Session, prepared: Prepared, account_id: str) -> Non
         reason=ctx.reason,
         after=prepared.main_after,
         changes=[account, *prepared.changes],
-        subjects=prepared.subjects,
+        subjects=[("account", account_id)] if subjects_later else prepared.subjects,
         scrubbed=True,
     )
     audit.mark_recorded(session)
+    return record_id
+
+
+def row_subjects(rows: Iterable[list[Any]]) -> set[tuple[str, str]]:
+    """The bitácora subjects the items `rows` give a bulk's record: each target, and its client."""
+    out: set[tuple[str, str]] = set()
+    for r in rows:
+        out.add((_entity_name(r[_TYPE]), r[_TARGET]))
+        if r[_CLIENT]:
+            out.add(("client", r[_CLIENT]))
+    return out
+
+
+def write_subjects(session: Session, record_id: int, rows: Iterable[list[Any]]) -> None:
+    """Add the subjects of `rows` to the record `record_id` (with the record's account and time); a
+    subject another chunk added already is left as it is."""
+    record = session.execute(
+        select(AuditRecord.account_id, AuditRecord.created_at).where(AuditRecord.id == record_id)
+    ).first()
+    if record is not None:
+        audit.add_subjects(session, record_id, record[0], record[1], sorted(row_subjects(rows)))

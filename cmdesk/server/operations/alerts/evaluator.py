@@ -264,8 +264,9 @@ def _sweep_batch(s: Session, lease: AlertEvaluator, ctx: _Context) -> tuple[int,
 
 
 class EvaluatorThread:
-    """Runs `tick` every `interval` seconds in a daemon thread (each server process has one; the
-    lease makes them take turns). `stop()` waits for the step in progress."""
+    """Runs `tick` every `interval` seconds in a daemon thread, in the one worker that leads
+    (`cmdesk.server.leadership`; the lease still guards against two at once). `stop()` waits for the
+    step in progress; `start()` again resumes."""
 
     def __init__(
         self,
@@ -285,6 +286,7 @@ class EvaluatorThread:
         """Run in the background; the first step `delay` seconds from now (the desktop's embedded
         server leaves its own start and the first sync alone)."""
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(
                 target=self._run, kwargs={"delay": delay}, name="cmdesk-alerts", daemon=True
             )
