@@ -43,6 +43,9 @@ class StatusBar(QStatusBar):
         self.notice.setObjectName("notice")
         self.notice.setVisible(False)
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        # Like the server's notices: cut at the window's edge (the tooltip has it whole), so a long
+        # one ("no keyring on this computer…") never makes the window wider than the screen.
+        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.addWidget(self.notice, 1)
         self.server_notice = QLabel(self)
         self.server_notice.setObjectName("serverNotice")

@@ -11,6 +11,7 @@ new alerts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -305,7 +306,7 @@ class AlertsPage(TabPage):
         """Comprar timbres (an alert of the distributor's own balance): the Compras tab, on its Timbres
         CFDI packages. None when the window has no Compras page."""
         pages = getattr(self.window(), "pages", {})
-        purchases = pages.get("compras") if isinstance(pages, dict) else None
+        purchases = pages.get("compras") if isinstance(pages, Mapping) else None
         if not isinstance(purchases, QWidget):
             return None
         stamps = getattr(purchases, "stamps", None)
