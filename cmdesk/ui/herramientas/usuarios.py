@@ -47,8 +47,18 @@ from cmdesk.ui.tabs import AppContext, TabPage
 tr = translator("herramientas")
 
 
+SHORT_ID = 8
+
+
+def short_id(ident: Any) -> str:
+    """A user's id as the Usuarios table shows it: its first `SHORT_ID` characters, in capitals."""
+    return str(ident or "")[:SHORT_ID].upper()
+
+
 COLUMNS = (
-    Column("id", QT_TRANSLATE_NOOP("portal", "ID usuario")),
+    # The manual's «ID usuario»: its first 8 characters in capitals, enough to tell users apart and to
+    # quote it to support; the whole id in the cell's tooltip.
+    Column("id", QT_TRANSLATE_NOOP("portal", "ID usuario"), value=lambda r: short_id(r.get("id"))),
     Column("name", QT_TRANSLATE_NOOP("portal", "Nombre"), sort="name"),
     Column("email", QT_TRANSLATE_NOOP("portal", "Correo"), sort="email"),
     Column("mobile", QT_TRANSLATE_NOOP("portal", "Teléfono"), sort="mobile"),
@@ -70,6 +80,7 @@ COLUMNS = (
     ),
 )
 INVITATION_COLUMN = len(COLUMNS) - 1
+ID_COLUMN = 0
 
 
 def invitation_detail(invitation: Mapping[str, Any] | None, now: dt.datetime | None = None) -> str:
@@ -109,6 +120,8 @@ class UsersModel(PagedTableModel):
     """The users, with the invitation's detail as the tooltip of its cell and a failed mail in red."""
 
     def extra_data(self, row: int, column: int, role: int) -> Any:
+        if column == ID_COLUMN and role == TOOLTIP:
+            return str(self.row(row).get("id") or "") or None
         if column == INVITATION_COLUMN:
             invitation = self.row(row).get("invitation")
             if role == TOOLTIP:

@@ -191,3 +191,18 @@ def test_settings_refused_without_a_stamps_package(qtbot: Any, started_window: M
     click(qtbot, price_page.delete_button)
     answer(qtbot, price_page)
     qtbot.waitUntil(lambda: "desactive primero esa opción" in price_page.notice.text(), timeout=30_000)
+
+
+def test_the_user_id_is_short_to_read_and_whole_in_its_tooltip(qtbot: Any, started_window: MainWindow) -> None:
+    """«ID usuario» (the manual's column) shows 8 characters in capitals, not a 32-character id; its
+    tooltip has it whole (to quote it to support)."""
+    from cmdesk.ui.kit.table import TOOLTIP
+
+    page = users(started_window)
+    qtbot.waitUntil(lambda: page.model.rowCount() >= 1, timeout=30_000)
+    assert page.model.headerData(0, Qt.Orientation.Horizontal) == "ID usuario"
+    record = page.model.row(0)
+    index = page.model.index(0, 0)
+    shown = page.model.data(index)
+    assert shown == str(record["id"])[:8].upper() and len(shown) == 8
+    assert page.model.data(index, TOOLTIP) == str(record["id"])
