@@ -344,3 +344,14 @@ def test_alerts_show_only_what_the_selection_allows(qtbot: Any, started_window: 
         page.table.selectRow(rows.index(cti))
         assert page.transfer_button.isVisibleTo(page) and page.seen_button.isVisibleTo(page)
         assert not page.buy_button.isVisibleTo(page) and not page.selection_hint.isVisibleTo(page)
+
+
+def test_every_page_fits_a_1024_screen(started_window: MainWindow) -> None:
+    """No page (the Bitácora's filters wrap) and no notice in the status bar (cut at the edge, whole in
+    its tooltip) makes the window wider than a 1024×768 screen."""
+    for name in list(started_window.pages):
+        page = started_window.pages[name]
+        assert page.minimumSizeHint().width() <= 1000, name
+    started_window.status.set_notice("Un aviso muy largo " * 20)
+    assert started_window.minimumSizeHint().width() <= 1024
+    started_window.status.set_notice(None)

@@ -43,6 +43,7 @@ from cmdesk.ui.bitacora.actions import tr
 from cmdesk.ui.kit import labels
 from cmdesk.ui.kit.actions import AppContext
 from cmdesk.ui.kit.export import export_button
+from cmdesk.ui.kit.flow import FlowLayout
 from cmdesk.ui.kit.forms import Notice, fit_window, hbox, heading, push_button
 from cmdesk.ui.kit.messages import error_text
 from cmdesk.ui.kit.table import Column, PagedTableModel, Query, make_table, selected_record
@@ -136,16 +137,22 @@ class AuditPanel(QWidget):
         self.state.setObjectName("state")
         self.notice = Notice(self)
         self.dialog: RecordDialog | None = None
-        filters: list[Any] = [self.use_period, self.first, QLabel(tr("al"), self), self.last, 12]
-        filters += [QLabel(tr("Usuario:"), self), self.user, 12]
+        # The filters in groups that wrap onto a second line at 1024 px instead of widening the window.
+        groups = [
+            self._group(self.use_period, self.first, QLabel(tr("al"), self), self.last),
+            self._group(QLabel(tr("Usuario:"), self), self.user),
+        ]
         if entity is None:
-            filters += [QLabel(tr("Entidad:"), self), self.entity, 12]
+            groups.append(self._group(QLabel(tr("Entidad:"), self), self.entity))
         else:
             self.entity.hide()  # one entity's history: its type is fixed
-        filters += [QLabel(tr("Acción:"), self), self.action, self.show_button, None, self.exporter]
+        groups += [self._group(QLabel(tr("Acción:"), self), self.action, self.show_button), self.exporter]
+        filters = FlowLayout(spacing=12)
+        for group in groups:
+            filters.addWidget(group)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(hbox(*filters))
+        layout.addLayout(filters)
         layout.addWidget(self.table, 1)
         layout.addLayout(hbox(self.state, None, self.more_button))
         layout.addWidget(self.notice)
@@ -175,6 +182,14 @@ class AuditPanel(QWidget):
             account_id=self.account_id,
             action=self.action.currentData(),
         )
+
+    def _group(self, *items: Any) -> QWidget:
+        """Filters that belong together (a label and its field), kept on one line when the row wraps."""
+        group = QWidget(self)
+        row = hbox(*items)
+        row.setContentsMargins(0, 0, 0, 0)
+        group.setLayout(row)
+        return group
 
     def restart(self) -> None:
         """Read the filters' list from its newest record."""
