@@ -506,6 +506,13 @@ class PagedTableModel(QAbstractTableModel):
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
+        # The view makes an index for each cell it paints: Qt's own check (`hasIndex`) would call
+        # rowCount and columnCount back in Python for every one.
+        if 0 <= row < len(self._rows) and 0 <= column < len(self.columns) and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
+
     def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.columns)
 
