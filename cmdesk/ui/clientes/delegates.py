@@ -26,6 +26,8 @@ _GAP = 14
 DISPLAY = Qt.ItemDataRole.DisplayRole
 FONT = Qt.ItemDataRole.FontRole
 FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_FOCUS = QStyle.StateFlag.State_HasFocus
+_CHECK = QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -133,7 +135,11 @@ def draw_background(opt: QStyleOptionViewItem, painter: QPainter) -> None:
     """The cell as the style draws it (selection, focus, alternate rows), without text or icon."""
     opt.text = ""
     style = opt.widget.style() if opt.widget is not None else QApplication.style()
-    style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+    if opt.state & _FOCUS or opt.features & _CHECK:
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+    else:  # all the control draws without a focus frame, check, icon or text: the panel (its layout
+        # of text, icon and check, skipped, was the cost)
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, opt.widget)
 
 
 class ColorDelegate(QStyledItemDelegate):
