@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
@@ -10,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 from cmdesk.ui.clientes.model import CTI_ROLE, tr
 from cmdesk.ui.kit.forms import secondary_color
 from cmdesk.ui.kit.labels import COLOR_SWATCHES
-from cmdesk.ui.kit.table import RECORD_ROLE
+from cmdesk.ui.kit.table import RECORD_ROLE, PagedTableModel
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -24,7 +26,18 @@ _GAP = 14
 DISPLAY = Qt.ItemDataRole.DisplayRole
 FONT = Qt.ItemDataRole.FontRole
 FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_FOCUS = QStyle.StateFlag.State_HasFocus
+_CHECK = QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
+def cell_data(index: Index, role: int | Qt.ItemDataRole) -> Any:
+    """`index.data(role)`, asked of our models in Python: no round trip through C++ and QVariant (a
+    record dict made into a QVariantMap and back cost ~0.5 ms a cell, every row at every repaint)."""
+    model = index.model()
+    if isinstance(model, PagedTableModel):
+        return model.data(index, int(role))
+    return index.data(role)
 
 
 class NameDelegate(QStyledItemDelegate):
@@ -34,8 +47,14 @@ class NameDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._fonts: dict[str, tuple[QFont, QFontMetrics, QFont, QFontMetrics]] = {}
+        self._last: tuple[QFont, tuple[QFont, QFontMetrics, QFont, QFontMetrics]] | None = None
+        # Each text elided once per width and font (a repaint draws the same rows again).
+        self._elided: dict[tuple[int, str, int], str] = {}
+        self._dim: tuple[int, QColor] | None = None  # the palette's secondary text, by its cacheKey
 
     def _fonts_for(self, base: QFont) -> tuple[QFont, QFontMetrics, QFont, QFontMetrics]:
+        if self._last is not None and self._last[0] == base:  # the same font as the last cell's
+            return self._last[1]
         key = base.key()
         fonts = self._fonts.get(key)
         if fonts is None:
@@ -43,24 +62,40 @@ class NameDelegate(QStyledItemDelegate):
             small = QFont(base)
             small.setPointSizeF(max(base.pointSizeF() * 0.85, 6.0))
             fonts = self._fonts[key] = (first, QFontMetrics(first), small, QFontMetrics(small))
+        self._last = (QFont(base), fonts)
         return fonts
+
+    def _elide(self, metrics: QFontMetrics, text: str, width: int) -> str:
+        key = (id(metrics), text, width)  # the metrics live as long as the delegate (`_fonts`)
+        elided = self._elided.get(key)
+        if elided is None:
+            if len(self._elided) > 4096:
+                self._elided.clear()
+            elided = self._elided[key] = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+        return elided
+
+    def _dim_color(self, palette: QPalette) -> QColor:
+        key = palette.cacheKey()
+        if self._dim is None or self._dim[0] != key:
+            self._dim = (key, secondary_color(palette, QPalette.ColorRole.Text, QPalette.ColorRole.Base))
+        return self._dim[1]
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         # Only the roles drawn here are asked for (`initStyleOption` would ask the model for seven).
         opt = QStyleOptionViewItem(option)
-        name = str(index.data(DISPLAY) or "")
-        font = index.data(FONT)
+        name = str(cell_data(index, DISPLAY) or "")
+        font = cell_data(index, FONT)
         if font is not None:
             opt.font = font
         draw_background(opt, painter)
-        ctis = index.data(CTI_ROLE) or []
+        ctis = cell_data(index, CTI_ROLE) or []
         rect = opt.rect.adjusted(6, 2, -4, -2)
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
         group = QPalette.ColorGroup.Normal
         text_color = opt.palette.color(
             group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         )
-        brush = index.data(FOREGROUND)
+        brush = cell_data(index, FOREGROUND)
         if brush is not None and not selected:
             text_color = brush.color()
         painter.save()
@@ -71,19 +106,19 @@ class NameDelegate(QStyledItemDelegate):
         painter.drawText(
             top,
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            metrics.elidedText(name, Qt.TextElideMode.ElideRight, rect.width()),
+            self._elide(metrics, name, rect.width()),
         )
         if ctis:
             painter.setFont(small)
             dim = QColor(text_color)
             if not selected:  # readable secondary text (≈6:1), not the disabled color (≈1.7:1)
-                dim = secondary_color(opt.palette, QPalette.ColorRole.Text, QPalette.ColorRole.Base)
+                dim = self._dim_color(opt.palette)
             painter.setPen(dim)
             second = QRect(rect.left(), top.bottom() + 1, rect.width(), small_metrics.height())
             painter.drawText(
                 second,
                 int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                small_metrics.elidedText("  ·  ".join(ctis), Qt.TextElideMode.ElideRight, rect.width()),
+                self._elide(small_metrics, "  ·  ".join(ctis), rect.width()),
             )
         painter.restore()
 
@@ -100,7 +135,11 @@ def draw_background(opt: QStyleOptionViewItem, painter: QPainter) -> None:
     """The cell as the style draws it (selection, focus, alternate rows), without text or icon."""
     opt.text = ""
     style = opt.widget.style() if opt.widget is not None else QApplication.style()
-    style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+    if opt.state & _FOCUS or opt.features & _CHECK:
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+    else:  # all the control draws without a focus frame, check, icon or text: the panel (its layout
+        # of text, icon and check, skipped, was the cost)
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, opt.widget)
 
 
 class ColorDelegate(QStyledItemDelegate):
@@ -109,7 +148,7 @@ class ColorDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
         draw_background(opt, painter)
-        record = index.data(RECORD_ROLE) or {}
+        record = cell_data(index, RECORD_ROLE) or {}
         color = record.get("color")
         side = min(opt.rect.height() - 10, 16)
         swatch = QRect(opt.rect.center().x() - side // 2, opt.rect.center().y() - side // 2, side, side)
@@ -171,7 +210,7 @@ class ActionsDelegate(QStyledItemDelegate):
             QPalette.ColorGroup.Normal,
             QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Link,
         )
-        base = index.data(FONT)  # italic while the row's change is pending
+        base = cell_data(index, FONT)  # italic while the row's change is pending
         font, spans = self._links_for(base if base is not None else opt.font)
         rect = opt.rect
         painter.save()

@@ -76,11 +76,17 @@ _ENABLED = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _CHECKABLE = _ENABLED | Qt.ItemFlag.ItemIsUserCheckable
 
 
+_MAPPINGS: dict[type, bool] = {dict: True}  # per type of row: whether it is a Mapping
+
+
 def record_of(row: Any) -> Mapping[str, Any]:
     """The cache's record of a row: the row itself, or its `data` (rows made by a `prepare`)."""
-    if type(row) is dict:  # the common case, without an ABC check (a page formats thousands of cells)
-        return row
-    return row if isinstance(row, Mapping) else row.data
+    # The ABC check once per type of row: a page formats thousands of cells.
+    kind = type(row)
+    mapping = _MAPPINGS.get(kind)
+    if mapping is None:
+        mapping = _MAPPINGS[kind] = isinstance(row, Mapping)
+    return row if mapping else row.data  # type: ignore[no-any-return]
 
 
 def id_of(row: Any) -> str:
@@ -505,6 +511,13 @@ class PagedTableModel(QAbstractTableModel):
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
+        # The view makes an index for each cell it paints: Qt's own check (`hasIndex`) would call
+        # rowCount and columnCount back in Python for every one.
+        if 0 <= row < len(self._rows) and 0 <= column < len(self.columns) and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.columns)
