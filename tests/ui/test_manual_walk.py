@@ -40,6 +40,7 @@ from cmdesk.ui.clientes.detail import ClientDetailWindow
 from cmdesk.ui.clientes.page import ClientsPage
 from cmdesk.ui.main_window import MainWindow
 from cmdesk.ui.timbrado.page import TimbradoPage
+from tests.ui import manual_walk_steps as steps
 
 TIMEOUT = 30_000
 
@@ -475,14 +476,6 @@ def distributors(w: Walk) -> QWidget:
     return w.tab("Clientes", "Distribuidores")
 
 
-def add_distributor(w: Walk) -> str:
-    page = distributors(w)
-    dialog = w.opens(lambda: w.use(page, "Agregar distribuidor"))
-    title = dialog.windowTitle()
-    close_dialog(dialog)
-    return f"abre «{title}»"
-
-
 def external_site(w: Walk) -> str:
     session = w.window.session
     assert session is not None and session.server is not None
@@ -501,28 +494,8 @@ def external_site(w: Walk) -> str:
     raise WalkFailed("el alta pública no responde")
 
 
-def distributor_state(key: str) -> Callable[[Walk], str]:
-    texts = {"activate": "Activar", "suspend": "Suspender", "renew": "Renovar", "cancel": "Cancelar"}
-
-    def step(w: Walk) -> str:
-        page = distributors(w)
-        button = page.findChild(QAbstractButton, f"{key}Button")
-        if button is None or w._plain(button.text()) != texts[key]:
-            raise WalkFailed(f"no se encontró «{texts[key]}»")
-        return f"botón «{texts[key]}» (se habilita según el estado del seleccionado)"
-
-    return step
-
-
 def convert_client(w: Walk) -> str:
-    page = clients_page(w)
-    row = the_client_row(w, page)
-    dialog = w.opens(
-        lambda: w.menu_entry(page.context_menu_for([row]), "Convertir cliente en distribuidor").trigger()
-    )
-    title = dialog.windowTitle()
-    close_dialog(dialog)
-    return f"menú del cliente → «{title}»"
+    return steps.convert_client(w, clients_page, the_client_row)
 
 
 # ---- Facturación ----------------------------------------------------------------------------------------
@@ -668,12 +641,12 @@ PROCEDURES: list[tuple[str, str, Callable[[Walk], str]]] = [
     ("Administrar CTI", "Configurar venta automática de timbres", auto_sale),
     ("Administrar CTI", "Restablecer la contraseña de una CTI", reset_password),
     ("Administrar CTI", "Usar MKL", use_mkl),
-    ("Distribuidores", "Alta de distribuidor en el portal", add_distributor),
+    ("Distribuidores", "Alta de distribuidor en el portal", steps.add_distributor),
     ("Distribuidores", "Integrar el alta desde un sitio web externo", external_site),
-    ("Distribuidores", "Activar una cuenta", distributor_state("activate")),
-    ("Distribuidores", "Suspender/reactivar una cuenta", distributor_state("suspend")),
-    ("Distribuidores", "Renovar una cuenta", distributor_state("renew")),
-    ("Distribuidores", "Cancelar una cuenta", distributor_state("cancel")),
+    ("Distribuidores", "Activar una cuenta", steps.activate),
+    ("Distribuidores", "Suspender/reactivar una cuenta", steps.suspend_and_reactivate),
+    ("Distribuidores", "Renovar una cuenta", steps.renew),
+    ("Distribuidores", "Cancelar una cuenta", steps.cancel),
     ("Distribuidores", "Convertir un cliente existente en distribuidor", convert_client),
     ("Facturación", "Registrar facturas de timbres y puntos", invoice_sales),
     ("Facturación", "Registrar facturas de códigos de abono", invoice_codes),
