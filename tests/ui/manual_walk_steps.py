@@ -39,6 +39,20 @@ def message_ok(w: Any) -> str:
     return text
 
 
+def press(w: Any, within: Any, text: str) -> None:
+    """Use the entry showing `text` once it is available (buttons follow the selection a moment later)."""
+
+    def available() -> bool:
+        try:
+            w.entry(within, text)
+        except AssertionError:
+            return False
+        return True
+
+    w.until(available, f"«{text}» disponible")
+    w.use(within, text)
+
+
 # ---- Distribuidores -------------------------------------------------------------------------------------
 
 
@@ -58,21 +72,39 @@ def show_status(w: Any, page: Any, status: str, ident: str) -> None:
         raise AssertionError("no se pudo seleccionar la fila del distribuidor")
 
 
+def act(w: Any, page: Any, ident: str, text: str) -> None:
+    """Select the sub-distributor's row (again, if a reload dropped the selection) and use `text`."""
+
+    def ready() -> bool:
+        if str((page.selected() or {}).get("id")) != ident:
+            select_id(page.table, ident)
+        try:
+            w.entry(page, text)
+        except AssertionError:
+            return False
+        return True
+
+    w.until(ready, f"«{text}» disponible para el distribuidor")
+    w.use(page, text)
+
+
 def add_distributor(w: Any) -> str:
     page = distributors(w)
     dialog = w.opens(lambda: w.use(page, "Agregar distribuidor"), "distribuidor")
     type_in(dialog.email, "admin@recorrido-distribuidor.mx")
     type_in(dialog.mobile, "9615550303")
-    w.use(dialog, dialog.ok_button.text())
+    press(w, dialog, dialog.ok_button.text())
     w.until(lambda: dialog.step == 2, "el segundo paso del alta")
     type_in(dialog.name, SUB_NAME)
     type_in(dialog.rfc, "RDI160409AB1")
     type_in(dialog.company["postal_code"], "29000")
     dialog.company["state"].setCurrentText("Chiapas")
-    w.use(dialog, dialog.ok_button.text())
+    press(w, dialog, dialog.ok_button.text())
     text = message_ok(w)
     w.sync()
-    w.until(lambda: [d for d in w.cache.all("distributor") if d.get("name") == SUB_NAME], "el distribuidor nuevo")
+    w.until(
+        lambda: [d for d in w.cache.all("distributor") if d.get("name") == SUB_NAME], "el distribuidor nuevo"
+    )
     found = [d for d in w.cache.all("distributor") if d.get("name") == SUB_NAME]
     ident = str(found[0]["id"])
     w.state["sub_id"] = ident
@@ -111,7 +143,7 @@ def activate(w: Any) -> str:
     w.until(lambda: status_of(w, ident) == "inactive", "el distribuidor confirmado, «Sin activar»")
     page = distributors(w)
     show_status(w, page, "inactive", ident)
-    w.use(page, "Activar")
+    act(w, page, ident, "Activar")
     question = w.answer_yes()
     w.until(lambda: status_of(w, ident) == "active", "el distribuidor activo")
     show_status(w, page, "active", ident)
@@ -122,11 +154,11 @@ def suspend_and_reactivate(w: Any) -> str:
     ident = w.state["sub_id"]
     page = distributors(w)
     show_status(w, page, "active", ident)
-    w.use(page, "Suspender")
+    act(w, page, ident, "Suspender")
     w.answer_yes()
     w.until(lambda: status_of(w, ident) == "suspended", "el distribuidor suspendido")
     show_status(w, page, "suspended", ident)
-    w.use(page, "Activar")
+    act(w, page, ident, "Activar")
     w.answer_yes()
     w.until(lambda: status_of(w, ident) == "active", "el distribuidor reactivado")
     show_status(w, page, "active", ident)
@@ -155,11 +187,13 @@ def renew(w: Any) -> str:
     before = str(w.cache.get("distributor", ident).get("expires_at"))
     page = distributors(w)
     show_status(w, page, "expired", ident)
-    w.use(page, "Renovar")
+    act(w, page, ident, "Renovar")
     w.answer_yes()
     w.until(lambda: status_of(w, ident) == "active", "el distribuidor renovado, activo")
     w.sync()
-    w.until(lambda: str(w.cache.get("distributor", ident).get("expires_at")) > before, "su vencimiento movido")
+    w.until(
+        lambda: str(w.cache.get("distributor", ident).get("expires_at")) > before, "su vencimiento movido"
+    )
     after = str(w.cache.get("distributor", ident).get("expires_at"))
     return f"vencido → renovado, activo; vence {after[:10]} (antes {before[:10]})"
 
@@ -168,7 +202,7 @@ def cancel(w: Any) -> str:
     ident = w.state["sub_id"]
     page = distributors(w)
     show_status(w, page, "active", ident)
-    w.use(page, "Cancelar")
+    act(w, page, ident, "Cancelar")
     w.answer_yes()
     w.until(lambda: status_of(w, ident) == "cancelled", "el distribuidor cancelado")
     show_status(w, page, "cancelled", ident)
@@ -179,15 +213,151 @@ def convert_client(w: Any, clients_page: Any, the_client_row: Any) -> str:
     page = clients_page(w)
     row = the_client_row(w, page)
     name = str(row.data.get("name") if hasattr(row, "data") else w.cache.get("client", row.id)["name"])
-    dialog = w.opens(lambda: w.menu_entry(page.context_menu_for([row]), "Convertir cliente en distribuidor").trigger())
+    dialog = w.opens(
+        lambda: w.menu_entry(page.context_menu_for([row]), "Convertir cliente en distribuidor").trigger()
+    )
     type_in(dialog.email, "admin@recorrido-convertido.mx")
     type_in(dialog.mobile, "9615550404")
-    w.use(dialog, dialog.ok_button.text())
+    press(w, dialog, dialog.ok_button.text())
     text = message_ok(w)
     w.sync()
     w.until(
-        lambda: any(d.get("name") == name for d in w.cache.all("distributor")), "el cliente entre los distribuidores"
+        lambda: any(d.get("name") == name for d in w.cache.all("distributor")),
+        "el cliente entre los distribuidores",
     )
     ident = str(next(d for d in w.cache.all("distributor") if d.get("name") == name)["id"])
     show_status(w, distributors(w), "unvalidated", ident)
-    return f"«{text.split('. ')[0]}.»; fila en «Sin validar» de Distribuidores"
+    return f"«{text.split(' (NIC')[0]}»; fila en «Sin validar» de Distribuidores"
+
+
+# ---- Herramientas ---------------------------------------------------------------------------------------
+
+
+def price_package(for_distributors: bool) -> Any:
+    quantity, price, cents = (450, "$1,800.00", 180_000) if for_distributors else (350, "$1,575.00", 157_500)
+
+    def step(w: Any) -> str:
+        page = w.tab("Herramientas", "Precios")
+        w.until(lambda: page.model.rowCount() > 0, "los paquetes")
+        dialog = w.opens(lambda: w.use(page, "Agregar"), "paquete")
+        dialog.asset.setCurrentIndex(dialog.asset.findData("stamps"))
+        dialog.quantity.setValue(quantity)
+        type_in(dialog.price, price)
+        dialog.for_distributors.setChecked(for_distributors)
+        press(w, dialog, dialog.ok_button.text())
+
+        def row() -> dict[str, Any] | None:
+            return next(
+                (
+                    r
+                    for r in page.model.rows()
+                    if r.get("quantity") == quantity and bool(r.get("for_distributors")) == for_distributors
+                ),
+                None,
+            )
+
+        w.until(lambda: (row() or {}).get("price_cents") == cents, "la fila del paquete con su precio")
+        w.until(
+            lambda: any(
+                p.get("quantity") == quantity and p.get("price_cents") == cents
+                for p in w.cache.all("price_package")
+            ),
+            "el paquete en los datos",
+        )
+        found = row()
+        assert found is not None
+        texts = page.model.row_texts(page.model.row_of(str(found["id"])))
+        return f"fila «{quantity} timbres, {price}» para «{texts[4]}»"
+
+    return step
+
+
+USER_EMAIL, USER_MOBILE, USER_NAME = "perfil.recorrido@ejemplo.mx", "9615550505", "Perfil del Recorrido"
+
+
+def user_row(page: Any, **fields: Any) -> dict[str, Any] | None:
+    return next((r for r in page.model.rows() if all(r.get(k) == v for k, v in fields.items())), None)
+
+
+def new_user(w: Any) -> str:
+    page = w.tab("Herramientas", "Usuarios")
+    w.until(lambda: page.model.rowCount() > 0, "los usuarios")
+    dialog = w.opens(lambda: w.use(page, "Nuevo usuario"), "usuario")
+    type_in(dialog.email, USER_EMAIL)
+    type_in(dialog.mobile, USER_MOBILE)
+    press(w, dialog, dialog.ok_button.text())
+    w.until(lambda: dialog.step == 2, "el segundo paso")
+    type_in(dialog.name, USER_NAME)
+    press(w, dialog, "Agregar usuario")
+    w.until(lambda: (user_row(page, email=USER_EMAIL) or {}).get("pending"), "la fila del invitado")
+    # The person accepts from the invitation's e-mail (the link's token, with their new password).
+    newest = outbound_mails(w.window, "invitation", to_address=USER_EMAIL)[-1]
+    folder = w.window.session.server_folder() / "mail"
+    w.until(lambda: any(folder.glob(f"*-{newest.id}.eml")), "el correo de invitación")
+    message = BytesParser(policy=policy.default).parsebytes(
+        next(folder.glob(f"*-{newest.id}.eml")).read_bytes()
+    )
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    link = re.search(r"/cuenta/invitacion\?t=([A-Za-z0-9_\-]+)", body.get_content())
+    assert link, "la invitación no trae su enlace"
+    accepted = requests.post(
+        w.window.session.api.base_url + "/v1/public/invitations/accept",
+        json={"token": link.group(1), "password": "Perfil-Recorrido-2026"},
+        timeout=30,
+    )
+    assert accepted.status_code == 200, accepted.text
+    w.sync()
+    w.until(
+        lambda: not (user_row(page, email=USER_EMAIL) or {"pending": True}).get("pending"),
+        "el usuario aceptado",
+    )
+    users = w.window.session.api.get("/v1/users")["items"]
+    if not [u for u in users if u["email"] == USER_EMAIL and u["member_since"]]:
+        raise AssertionError("el servidor no lista al usuario nuevo como miembro")
+    return f"invitado, aceptó por correo: fila de {USER_EMAIL}, miembro"
+
+
+def remove_user(w: Any) -> str:
+    page = w.tab("Herramientas", "Usuarios")
+    w.until(lambda: user_row(page, email=USER_EMAIL), "la fila del usuario")
+    master = page.model.row(0)
+    if page.model.row_texts(0)[5] != "Usuario maestro":
+        raise AssertionError("la primera fila no es el usuario maestro")
+    select_id(page.table, str(master["id"]))
+    press(w, page, "Eliminar")
+    w.answer_yes()
+    refusal = message_ok(w)
+    if "No se puede eliminar al usuario maestro" not in refusal:
+        raise AssertionError(f"el maestro no se rechazó: {refusal}")
+    user = user_row(page, email=USER_EMAIL)
+    assert user is not None
+    select_id(page.table, str(user["id"]))
+    press(w, page, "Eliminar")
+    w.answer_yes()
+    w.until(lambda: user_row(page, email=USER_EMAIL) is None, "la fila del usuario quitada")
+    if [u for u in w.window.session.api.get("/v1/users")["items"] if u["email"] == USER_EMAIL]:
+        raise AssertionError("el servidor aún lista al usuario eliminado")
+    if user_row(page, id=master["id"]) is None:
+        raise AssertionError("el maestro desapareció")
+    return "el maestro se rechaza («No se puede eliminar al usuario maestro»); el otro, fila quitada"
+
+
+def settings(w: Any) -> str:
+    page = w.tab("Herramientas", "Configuraciones globales")
+    w.until(lambda: page.edit_button.isEnabled(), "la configuración leída")
+    before = int(w.cache.all("settings")[0].get("bulk_stamp_price_cents") or 0)
+    wanted = before + 55
+    press(w, page, "Editar")
+    type_in(page.price, f"{wanted / 100:.2f}")
+    press(w, page, "Guardar")
+    w.until(lambda: not page.editing, "la configuración guardada")
+    w.sync()
+    w.until(
+        lambda: int(w.cache.all("settings")[0].get("bulk_stamp_price_cents") or 0) == wanted,
+        "el precio global nuevo en los datos",
+    )
+    return (
+        f"precio global ${before / 100:.2f} → ${wanted / 100:.2f}, leído de los datos; «{page.notice.text()}»"
+    )

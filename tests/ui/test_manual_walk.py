@@ -580,45 +580,6 @@ def software(w: Walk) -> str:
     return "«Descargar» en cada archivo"
 
 
-def price_package(who: str) -> Callable[[Walk], str]:
-    def step(w: Walk) -> str:
-        page = w.tab("Herramientas", "Precios")
-        dialog = w.opens(lambda: w.use(page, "Agregar"))
-        options = [dialog.audience.itemText(i) for i in range(dialog.audience.count())] if hasattr(dialog, "audience") else []
-        title = dialog.windowTitle()
-        close_dialog(dialog)
-        return f"abre «{title}»" + (f" ({', '.join(options)})" if options else "")
-
-    return step
-
-
-def new_user(w: Walk) -> str:
-    page = w.tab("Herramientas", "Usuarios")
-    dialog = w.opens(lambda: w.use(page, "Nuevo usuario"))
-    title = dialog.windowTitle()
-    close_dialog(dialog)
-    return f"abre «{title}»"
-
-
-def remove_user(w: Walk) -> str:
-    page = w.tab("Herramientas", "Usuarios")
-    button = page.findChild(QAbstractButton, "deleteUser")
-    if button is None or w._plain(button.text()) != "Eliminar":
-        raise WalkFailed("no se encontró «Eliminar»")
-    return "«Eliminar» (con un usuario seleccionado; nunca el maestro)"
-
-
-def settings(w: Walk) -> str:
-    page = w.tab("Herramientas", "Configuraciones globales")
-    w.until(lambda: page.edit_button.isEnabled(), "la configuración leída")  # type: ignore[attr-defined]
-    w.use(page, "Editar")
-    price = page.price  # type: ignore[attr-defined]
-    if not price.isEnabled() or price.isReadOnly():
-        raise WalkFailed("«Editar» no habilita el precio global")
-    w.use(page, "Cancelar")
-    return "precio global y compras por el PCC, con «Editar»/«Guardar»"
-
-
 def help_page(w: Walk) -> str:
     page = w.tab("Ayuda")
     texts = " ".join(b.toPlainText() for b in page.findChildren(QWidget) if hasattr(b, "toPlainText"))
@@ -655,11 +616,11 @@ PROCEDURES: list[tuple[str, str, Callable[[Walk], str]]] = [
     ("Compras", "Contratar MKL", contract("mkl")),
     ("Compras", "Contratar suscripciones", contract("subscriptions")),
     ("Software", "Descargas", software),
-    ("Herramientas", "Paquetes de timbres para sus clientes finales", price_package("clients")),
-    ("Herramientas", "Paquetes de timbres para sus distribuidores", price_package("distributors")),
-    ("Herramientas", "Admitir un nuevo perfil", new_user),
-    ("Herramientas", "Eliminar un perfil", remove_user),
-    ("Herramientas", "Configuraciones globales", settings),
+    ("Herramientas", "Paquetes de timbres para sus clientes finales", steps.price_package(False)),
+    ("Herramientas", "Paquetes de timbres para sus distribuidores", steps.price_package(True)),
+    ("Herramientas", "Admitir un nuevo perfil", steps.new_user),
+    ("Herramientas", "Eliminar un perfil", steps.remove_user),
+    ("Herramientas", "Configuraciones globales", steps.settings),
     ("Ayuda", "Ayuda y soporte", help_page),
 ]
 
