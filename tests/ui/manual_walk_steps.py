@@ -14,6 +14,7 @@ from typing import Any
 import requests
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
+from cmdesk.ui.compras.page import annual_price_cents
 from cmdesk.ui.kit.table import select_id
 from tests.ui.portal_helpers import outbound_mails, server_db
 
@@ -361,3 +362,190 @@ def settings(w: Any) -> str:
     return (
         f"precio global ${before / 100:.2f} → ${wanted / 100:.2f}, leído de los datos; «{page.notice.text()}»"
     )
+
+
+# ---- Clientes: el perfil principal ----------------------------------------------------------------------
+
+MAIN_EMAIL, MAIN_MOBILE = "dueno@recorrido-cliente.mx", "9615550606"
+
+
+def main_profile(w: Any, clients_page: Any, the_client_row: Any) -> str:
+    from cmdesk.models import Profile
+    from cmdesk.server import db
+
+    # The client's owner registered in the portal by himself (a profile with no Cuenta Maestra): the
+    # state the demo lacks, made on the server as the portal's sign-up would.
+    def register(session: Any) -> None:
+        session.add(Profile(name="Dueño del Recorrido", email=MAIN_EMAIL, mobile=MAIN_MOBILE))
+
+    with server_db(w.window) as factory:
+        db.run(factory, register)
+    page = clients_page(w)
+    row = the_client_row(w, page)
+    dialog = w.opens(lambda: w.menu_entry(page.context_menu_for([row]), "Asignar perfil admin").trigger())
+    type_in(dialog.email, MAIN_EMAIL)
+    type_in(dialog.mobile, MAIN_MOBILE)
+    press(w, dialog, "Guardar")
+    w.sync()
+
+    def assigned() -> bool:
+        profile = w.cache.get("client", row.id).get("admin_profile") or {}
+        return bool(profile.get("email") == MAIN_EMAIL)
+
+    w.until(assigned, "el perfil principal del cliente en los datos")
+    return f"perfil principal {MAIN_EMAIL}, leído de los datos del cliente"
+
+
+# ---- Administrar CTI: usar MKL ---------------------------------------------------------------------------
+
+
+def use_mkl(w: Any, client_window: Any) -> str:
+    window = client_window(w)
+    tabs = window.tabs
+    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == "Licencias"))
+    client_id = w.state["client_id"]
+
+    def licenses() -> int:
+        return len([x for x in w.cache.all("license") if x.get("client_id") == client_id])
+
+    before = licenses()
+    w.until(lambda: window.mkl.count() > 0, "los MKL contratados")
+    product = window.mkl.currentText()
+    window.license_count.setValue(2)
+    press(w, window, "Generar licencias")
+    w.until(lambda: window.license_message.isVisible(), "la respuesta del servidor")
+    text = window.license_message.text()
+    if "Se generaron 2 licencias" not in text:
+        raise AssertionError(f"no se generaron las licencias: {text}")
+    w.sync()
+    w.until(lambda: licenses() == before + 2, "las licencias del cliente en los datos")
+    window.close()
+    return f"2 licencias de {product} para el cliente, en sus datos"
+
+
+# ---- Facturación: códigos de abono ----------------------------------------------------------------------
+
+
+def invoice_codes(w: Any) -> str:
+    page = w.tab("Facturación")
+    codes = page.codes
+    page.tabs.setCurrentWidget(codes)
+    before = int(w.cache.account()["balances"]["stamps"])
+    dialog = w.opens(lambda: w.use(codes, "Generar código de abono"))
+    dialog.quantity.setValue(15)
+    type_in(dialog.amount, "90.00")
+    press(w, dialog, dialog.ok_button.text())
+    w.until(lambda: type(codes.dialog).__name__ == "CodeIssuedDialog", "el código generado")
+    issued = codes.dialog
+    code = issued.code_label.text()
+    press(w, issued, "Cerrar")
+
+    def row() -> dict[str, Any] | None:
+        return next((r for r in codes.model.rows() if r.get("code") == code), None)
+
+    w.until(row, "la fila del código")
+    w.until(lambda: int(w.cache.account()["balances"]["stamps"]) == before - 15, "los timbres apartados")
+    found = row()
+    assert found is not None
+    codes.model.set_checked(found["id"], True)
+    dialog = w.opens(lambda: w.use(codes, "Facturar seleccionados"))
+    type_in(dialog.reference, "F-RECORRIDO-CODIGOS")
+    press(w, dialog, dialog.ok_button.text())
+    w.sync()
+    w.until(lambda: (row() or {}).get("invoice_id"), "el código facturado")
+    texts = codes.model.row_texts(codes.model.find(found["id"]))
+    invoice = next(i for i in w.cache.all("invoice") if i.get("id") == (row() or {}).get("invoice_id"))
+    return f"código {code} de 15 timbres, $90.00 (saldo −15); «{texts[-1]}» en {invoice.get('reference')}"
+
+
+# ---- Compras: contratos ---------------------------------------------------------------------------------
+
+
+def without_multinivel(w: Any) -> None:
+    """The demo has its one subscription (Multinivel) contracted: end that contract on the server (as
+    a distributor who has not contracted it yet), so that Compras offers it again."""
+    from sqlalchemy import select
+
+    from cmdesk.domain.enums import MULTINIVEL_CODE
+    from cmdesk.models import Contract
+    from cmdesk.server import db, feed
+
+    def end(session: Any) -> None:
+        for row in session.scalars(select(Contract).where(Contract.catalog_code == MULTINIVEL_CODE)):
+            row.status = "cancelled"
+            session.flush()
+            feed.record(session, "contract", row.id, [row.account_id])
+
+    with server_db(w.window) as factory:
+        db.run(factory, end)
+    w.sync()
+    w.until(
+        lambda: (
+            not [
+                c
+                for c in w.cache.all("contract")
+                if c.get("code") == MULTINIVEL_CODE and c.get("status") == "active"
+            ]
+        ),
+        "Multinivel sin contratar",
+    )
+
+
+def contract(kind: str) -> Any:
+    def step(w: Any) -> str:
+        if kind == "subscriptions":
+            without_multinivel(w)
+        page = w.tab("Compras")
+        tab = page.mkl if kind == "mkl" else page.subscriptions
+        page.tabs.setCurrentWidget(tab)
+        w.until(lambda: tab.model.rowCount() > 0 and tab.buttons, "el catálogo")
+        rows = [r for r in tab.model.records() if not r.get("contracted")]
+        if not rows:
+            raise AssertionError("no queda un producto sin contratar")
+        rows.sort(key=lambda r: (bool(annual_price_cents(r)), str(r["code"])))  # a free one first
+        code, name = str(rows[0]["code"]), str(rows[0].get("name"))
+        text = tab.buttons[code].text()
+        tab.buttons[code].click()
+        w.until(lambda: tab.dialog is not None and tab.dialog.isVisible(), "la cotización")
+        quote = tab.dialog.quote
+        press(w, tab.dialog, tab.dialog.ok_button.text())
+        w.until(lambda: code in tab.buttons and tab.buttons[code].text() == "Contratado", "«Contratado»")
+        w.until(
+            lambda: any(c.get("code") == code for c in w.cache.all("contract")), "el contrato en los datos"
+        )
+        amount = int(quote.get("amount_cents") or 0)
+        return f"«{text}» {name} ({'sin costo' if not amount else f'${amount / 100:,.2f}'}) → «Contratado»"
+
+    return step
+
+
+# ---- Software ------------------------------------------------------------------------------------------
+
+
+def download(w: Any) -> str:
+    from pathlib import Path
+
+    from PySide6.QtGui import QGuiApplication
+
+    from cmdesk.services.downloads import DownloadState
+
+    page = w.tab("Software")
+    w.until(lambda: page.catalog_loaded and page.manager is not None, "el catálogo de software")
+    page.expand_all()
+    row = min(page.model.files(), key=lambda f: f.info.size)
+    buttons = page.actions_by_file[row.info.id]
+    w.until(lambda: buttons.buttons["download"].isVisibleTo(page), "«Descargar»")
+    if w._plain(buttons.buttons["download"].text()) != "Descargar":
+        raise AssertionError(f"el botón dice «{buttons.buttons['download'].text()}»")
+    buttons.buttons["download"].click()
+
+    def state() -> Any:
+        status = page.status_of(row.info.id)
+        return status.state if status is not None else None
+
+    w.until(lambda: state() == DownloadState.AVAILABLE, "la descarga terminada")
+    buttons.buttons["copyPath"].click()
+    path = Path(QGuiApplication.clipboard().text())
+    if not path.is_file() or path.stat().st_size != row.info.size:
+        raise AssertionError(f"el archivo descargado no está o no mide {row.info.size} bytes: {path}")
+    return f"{row.info.file_name}: {path.stat().st_size:,} bytes en disco, verificado"

@@ -281,12 +281,7 @@ def edit_client(w: Walk) -> str:
 
 
 def main_profile(w: Walk) -> str:
-    page = clients_page(w)
-    row = the_client_row(w, page)
-    dialog = w.opens(lambda: w.menu_entry(page.context_menu_for([row]), "Asignar perfil admin").trigger())
-    title = dialog.windowTitle()
-    close_dialog(dialog)
-    return f"abre «{title}»"
+    return steps.main_profile(w, clients_page, the_client_row)
 
 
 def classify(w: Walk) -> str:
@@ -460,15 +455,6 @@ def reset_password(w: Walk) -> str:
     return "la anterior ya no timbra (401), la nueva sí (200)"
 
 
-def use_mkl(w: Walk) -> str:
-    window = client_window(w)
-    tabs = window.tabs
-    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == "Licencias"))
-    button = w.entry(window, "Generar licencias")
-    window.close()
-    return f"«{w._plain(button.text())}» en la ventana del cliente"
-
-
 # ---- Distribuidores -------------------------------------------------------------------------------------
 
 
@@ -519,19 +505,6 @@ def invoice_sales(w: Walk) -> str:
     return "factura F-RECORRIDO-1 con las ventas del cliente"
 
 
-def invoice_codes(w: Walk) -> str:
-    page = w.tab("Facturación")
-    codes = page.codes  # type: ignore[attr-defined]
-    inner = page.findChild(QTabWidget)
-    if inner is not None:
-        inner.setCurrentWidget(codes)
-    generate = w.entry(codes, "Generar código de abono")
-    invoice = codes.findChild(QAbstractButton, "invoiceCodes")
-    if invoice is None or w._plain(invoice.text()) != "Facturar seleccionados":
-        raise WalkFailed("no se encontró «Facturar seleccionados…»")
-    return f"«{w._plain(generate.text())}» y «Facturar seleccionados…»"
-
-
 # ---- Compras --------------------------------------------------------------------------------------------
 
 
@@ -556,28 +529,7 @@ def buy(asset: str) -> Callable[[Walk], str]:
     return step
 
 
-def contract(kind: str) -> Callable[[Walk], str]:
-    def step(w: Walk) -> str:
-        page = w.tab("Compras")
-        tab = page.mkl if kind == "mkl" else page.subscriptions  # type: ignore[attr-defined]
-        page.tabs.setCurrentWidget(tab)  # type: ignore[attr-defined]
-        w.until(lambda: tab.model.rowCount() > 0, "el catálogo")
-        texts = ("Comprar", "Activar", "Contratado")  # «Activar»: a product without cost
-        buttons = [b for b in tab.findChildren(QAbstractButton) if w._plain(b.text()) in texts]
-        if not buttons or len(buttons) < tab.model.rowCount():
-            raise WalkFailed("no se encontró «Comprar» en cada producto")
-        return f"«Comprar»/«Activar»/«Contratado» en cada producto ({len(buttons)})"
-
-    return step
-
-
 # ---- Software, Herramientas, Ayuda -----------------------------------------------------------------------
-
-
-def software(w: Walk) -> str:
-    page = w.tab("Software")
-    w.until(lambda: any(w._plain(b.text()) in ("Descargar", "Abrir", "Ejecutar") for b in page.findChildren(QAbstractButton)), "«Descargar»")
-    return "«Descargar» en cada archivo"
 
 
 def help_page(w: Walk) -> str:
@@ -601,7 +553,7 @@ PROCEDURES: list[tuple[str, str, Callable[[Walk], str]]] = [
     ("Administrar CTI", "Transferencias masivas a CTI estándar", bulk_transfer),
     ("Administrar CTI", "Configurar venta automática de timbres", auto_sale),
     ("Administrar CTI", "Restablecer la contraseña de una CTI", reset_password),
-    ("Administrar CTI", "Usar MKL", use_mkl),
+    ("Administrar CTI", "Usar MKL", lambda w: steps.use_mkl(w, client_window)),
     ("Distribuidores", "Alta de distribuidor en el portal", steps.add_distributor),
     ("Distribuidores", "Integrar el alta desde un sitio web externo", external_site),
     ("Distribuidores", "Activar una cuenta", steps.activate),
@@ -610,12 +562,12 @@ PROCEDURES: list[tuple[str, str, Callable[[Walk], str]]] = [
     ("Distribuidores", "Cancelar una cuenta", steps.cancel),
     ("Distribuidores", "Convertir un cliente existente en distribuidor", convert_client),
     ("Facturación", "Registrar facturas de timbres y puntos", invoice_sales),
-    ("Facturación", "Registrar facturas de códigos de abono", invoice_codes),
+    ("Facturación", "Registrar facturas de códigos de abono", steps.invoice_codes),
     ("Compras", "Comprar timbres", buy("stamps")),
     ("Compras", "Comprar puntos", buy("points")),
-    ("Compras", "Contratar MKL", contract("mkl")),
-    ("Compras", "Contratar suscripciones", contract("subscriptions")),
-    ("Software", "Descargas", software),
+    ("Compras", "Contratar MKL", steps.contract("mkl")),
+    ("Compras", "Contratar suscripciones", steps.contract("subscriptions")),
+    ("Software", "Descargas", steps.download),
     ("Herramientas", "Paquetes de timbres para sus clientes finales", steps.price_package(False)),
     ("Herramientas", "Paquetes de timbres para sus distribuidores", steps.price_package(True)),
     ("Herramientas", "Admitir un nuevo perfil", steps.new_user),
