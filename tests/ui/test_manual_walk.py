@@ -5,10 +5,11 @@ embedded default.
 Each procedure starts where the manual says — a tab reached by its title, then a button, a context
 menu entry or a window's button found by its **visible text** — so a missing entry point fails the walk
 ("no se encontró «…»"). Then it does what the manual describes and checks the effect: the cache's
-balances, states and rows, the server's answer (the stamping endpoint, where the rule only shows
-there), or, for the procedures whose whole flow other tests drive, the window or the question the
-entry opens (its title). The walk prints one row per procedure — chapter, procedure, result — (run it
-with `pytest -s tests/ui/test_manual_walk.py`), and fails at the first procedure that can't be done.
+balances, states and rows, the table's row, the server's answer (the stamping endpoint, where the rule
+only shows there), a file on disk. The procedures whose dialogs take several steps live by chapter in
+`manual_walk_steps.py`. The walk prints one row per procedure — chapter, procedure, result (the effect
+seen) — (run it with `pytest -s tests/ui/test_manual_walk.py`), and fails at the first procedure that
+can't be done.
 """
 
 from __future__ import annotations
