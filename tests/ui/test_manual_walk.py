@@ -28,7 +28,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
-    QDialog,
     QLineEdit,
     QMessageBox,
     QTabWidget,
@@ -213,13 +212,6 @@ class Walk:
         out = [line, "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
         out += ["| " + " | ".join(r[i].ljust(widths[i]) for i in range(3)) + " |" for r in self.rows]
         return "\n".join(out)
-
-
-def close_dialog(widget: QWidget) -> None:
-    if isinstance(widget, QDialog):
-        widget.reject()
-    else:
-        widget.close()
 
 
 # ---- Clientes -------------------------------------------------------------------------------------------
@@ -457,10 +449,6 @@ def reset_password(w: Walk) -> str:
 
 
 # ---- Distribuidores -------------------------------------------------------------------------------------
-
-
-def distributors(w: Walk) -> QWidget:
-    return w.tab("Clientes", "Distribuidores")
 
 
 def external_site(w: Walk) -> str:
