@@ -518,6 +518,7 @@ def download(w: Any) -> str:
     from PySide6.QtGui import QGuiApplication
 
     from cmdesk.services.downloads import DownloadState
+    from cmdesk.services.downloads.store import sha256_file
 
     page = w.tab("Software")
     w.until(lambda: page.catalog_loaded and page.manager is not None, "el catálogo de software")
@@ -538,4 +539,6 @@ def download(w: Any) -> str:
     path = Path(QGuiApplication.clipboard().text())
     if not path.is_file() or path.stat().st_size != row.info.size:
         raise AssertionError(f"el archivo descargado no está o no mide {row.info.size} bytes: {path}")
-    return f"{row.info.file_name}: {path.stat().st_size:,} bytes en disco, verificado"
+    if sha256_file(path) != row.info.sha256:
+        raise AssertionError("el archivo descargado no es el del servidor (SHA-256)")
+    return f"{row.info.file_name}: {path.stat().st_size:,} bytes en disco, su SHA-256 el del catálogo"
