@@ -46,10 +46,13 @@ def message_ok(w: Any) -> str:
     return text
 
 
-def press(w: Any, within: Any, text: str) -> None:
-    """Use the entry showing `text` once it is available (buttons follow the selection a moment later)."""
+def press(w: Any, within: Any, text: str, prepare: Any = None) -> None:
+    """Use the entry showing `text` once it is available (buttons follow the selection a moment later);
+    `prepare()` runs before each look (to select a row again, if a reload dropped the selection)."""
 
     def available() -> bool:
+        if prepare is not None:
+            prepare()
         try:
             w.entry(within, text)
         except AssertionError:
@@ -80,19 +83,13 @@ def show_status(w: Any, page: Any, status: str, ident: str) -> None:
 
 
 def act(w: Any, page: Any, ident: str, text: str) -> None:
-    """Select the sub-distributor's row (again, if a reload dropped the selection) and use `text`."""
+    """Use `text` on the sub-distributor's row (selected again, if a reload dropped the selection)."""
 
-    def ready() -> bool:
+    def reselect() -> None:
         if str((page.selected() or {}).get("id")) != ident:
             select_id(page.table, ident)
-        try:
-            w.entry(page, text)
-        except AssertionError:
-            return False
-        return True
 
-    w.until(ready, f"«{text}» disponible para el distribuidor")
-    w.use(page, text)
+    press(w, page, text, reselect)
 
 
 def add_distributor(w: Any) -> str:
