@@ -453,13 +453,13 @@ def without_multinivel(w: Any) -> None:
     a distributor who has not contracted it yet), so that Compras offers it again."""
     from sqlalchemy import select
 
-    from cmdesk.domain.enums import MULTINIVEL_CODE
+    from cmdesk.domain.enums import MULTINIVEL_CODE, ContractStatus
     from cmdesk.models import Contract
     from cmdesk.server import db, feed
 
     def end(session: Any) -> None:
         for row in session.scalars(select(Contract).where(Contract.catalog_code == MULTINIVEL_CODE)):
-            row.status = "cancelled"
+            row.status = ContractStatus.CANCELLED.value
             session.flush()
             feed.record(session, "contract", row.id, [row.account_id])
 
@@ -471,7 +471,7 @@ def without_multinivel(w: Any) -> None:
             not [
                 c
                 for c in w.cache.all("contract")
-                if c.get("code") == MULTINIVEL_CODE and c.get("status") == "active"
+                if c.get("code") == MULTINIVEL_CODE and c.get("status") == ContractStatus.ACTIVE.value
             ]
         ),
         "Multinivel sin contratar",
