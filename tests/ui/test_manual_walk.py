@@ -5,10 +5,11 @@ embedded default.
 Each procedure starts where the manual says — a tab reached by its title, then a button, a context
 menu entry or a window's button found by its **visible text** — so a missing entry point fails the walk
 ("no se encontró «…»"). Then it does what the manual describes and checks the effect: the cache's
-balances, states and rows, the server's answer (the stamping endpoint, where the rule only shows
-there), or, for the procedures whose whole flow other tests drive, the window or the question the
-entry opens (its title). The walk prints one row per procedure — chapter, procedure, result — (run it
-with `pytest -s tests/ui/test_manual_walk.py`), and fails at the first procedure that can't be done.
+balances, states and rows, the table's row, the server's answer (the stamping endpoint, where the rule
+only shows there), a file on disk. The procedures whose dialogs take several steps live by chapter in
+`manual_walk_steps.py`. The walk prints one row per procedure — chapter, procedure, result (the effect
+seen) — (run it with `pytest -s tests/ui/test_manual_walk.py`), and fails at the first procedure that
+can't be done.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
-    QDialog,
     QLineEdit,
     QMessageBox,
     QTabWidget,
@@ -40,6 +40,7 @@ from cmdesk.ui.clientes.detail import ClientDetailWindow
 from cmdesk.ui.clientes.page import ClientsPage
 from cmdesk.ui.main_window import MainWindow
 from cmdesk.ui.timbrado.page import TimbradoPage
+from tests.ui import manual_walk_steps as steps
 
 TIMEOUT = 30_000
 
@@ -213,13 +214,6 @@ class Walk:
         return "\n".join(out)
 
 
-def close_dialog(widget: QWidget) -> None:
-    if isinstance(widget, QDialog):
-        widget.reject()
-    else:
-        widget.close()
-
-
 # ---- Clientes -------------------------------------------------------------------------------------------
 
 
@@ -280,12 +274,7 @@ def edit_client(w: Walk) -> str:
 
 
 def main_profile(w: Walk) -> str:
-    page = clients_page(w)
-    row = the_client_row(w, page)
-    dialog = w.opens(lambda: w.menu_entry(page.context_menu_for([row]), "Asignar perfil admin").trigger())
-    title = dialog.windowTitle()
-    close_dialog(dialog)
-    return f"abre «{title}»"
+    return steps.main_profile(w, clients_page, the_client_row)
 
 
 def classify(w: Walk) -> str:
@@ -459,28 +448,7 @@ def reset_password(w: Walk) -> str:
     return "la anterior ya no timbra (401), la nueva sí (200)"
 
 
-def use_mkl(w: Walk) -> str:
-    window = client_window(w)
-    tabs = window.tabs
-    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == "Licencias"))
-    button = w.entry(window, "Generar licencias")
-    window.close()
-    return f"«{w._plain(button.text())}» en la ventana del cliente"
-
-
 # ---- Distribuidores -------------------------------------------------------------------------------------
-
-
-def distributors(w: Walk) -> QWidget:
-    return w.tab("Clientes", "Distribuidores")
-
-
-def add_distributor(w: Walk) -> str:
-    page = distributors(w)
-    dialog = w.opens(lambda: w.use(page, "Agregar distribuidor"))
-    title = dialog.windowTitle()
-    close_dialog(dialog)
-    return f"abre «{title}»"
 
 
 def external_site(w: Walk) -> str:
@@ -501,28 +469,8 @@ def external_site(w: Walk) -> str:
     raise WalkFailed("el alta pública no responde")
 
 
-def distributor_state(key: str) -> Callable[[Walk], str]:
-    texts = {"activate": "Activar", "suspend": "Suspender", "renew": "Renovar", "cancel": "Cancelar"}
-
-    def step(w: Walk) -> str:
-        page = distributors(w)
-        button = page.findChild(QAbstractButton, f"{key}Button")
-        if button is None or w._plain(button.text()) != texts[key]:
-            raise WalkFailed(f"no se encontró «{texts[key]}»")
-        return f"botón «{texts[key]}» (se habilita según el estado del seleccionado)"
-
-    return step
-
-
 def convert_client(w: Walk) -> str:
-    page = clients_page(w)
-    row = the_client_row(w, page)
-    dialog = w.opens(
-        lambda: w.menu_entry(page.context_menu_for([row]), "Convertir cliente en distribuidor").trigger()
-    )
-    title = dialog.windowTitle()
-    close_dialog(dialog)
-    return f"menú del cliente → «{title}»"
+    return steps.convert_client(w, clients_page, the_client_row)
 
 
 # ---- Facturación ----------------------------------------------------------------------------------------
@@ -544,19 +492,6 @@ def invoice_sales(w: Walk) -> str:
         lambda: any(i.get("reference") == "F-RECORRIDO-1" for i in w.cache.all("invoice")), "la factura registrada"
     )
     return "factura F-RECORRIDO-1 con las ventas del cliente"
-
-
-def invoice_codes(w: Walk) -> str:
-    page = w.tab("Facturación")
-    codes = page.codes  # type: ignore[attr-defined]
-    inner = page.findChild(QTabWidget)
-    if inner is not None:
-        inner.setCurrentWidget(codes)
-    generate = w.entry(codes, "Generar código de abono")
-    invoice = codes.findChild(QAbstractButton, "invoiceCodes")
-    if invoice is None or w._plain(invoice.text()) != "Facturar seleccionados":
-        raise WalkFailed("no se encontró «Facturar seleccionados…»")
-    return f"«{w._plain(generate.text())}» y «Facturar seleccionados…»"
 
 
 # ---- Compras --------------------------------------------------------------------------------------------
@@ -583,67 +518,7 @@ def buy(asset: str) -> Callable[[Walk], str]:
     return step
 
 
-def contract(kind: str) -> Callable[[Walk], str]:
-    def step(w: Walk) -> str:
-        page = w.tab("Compras")
-        tab = page.mkl if kind == "mkl" else page.subscriptions  # type: ignore[attr-defined]
-        page.tabs.setCurrentWidget(tab)  # type: ignore[attr-defined]
-        w.until(lambda: tab.model.rowCount() > 0, "el catálogo")
-        texts = ("Comprar", "Activar", "Contratado")  # «Activar»: a product without cost
-        buttons = [b for b in tab.findChildren(QAbstractButton) if w._plain(b.text()) in texts]
-        if not buttons or len(buttons) < tab.model.rowCount():
-            raise WalkFailed("no se encontró «Comprar» en cada producto")
-        return f"«Comprar»/«Activar»/«Contratado» en cada producto ({len(buttons)})"
-
-    return step
-
-
 # ---- Software, Herramientas, Ayuda -----------------------------------------------------------------------
-
-
-def software(w: Walk) -> str:
-    page = w.tab("Software")
-    w.until(lambda: any(w._plain(b.text()) in ("Descargar", "Abrir", "Ejecutar") for b in page.findChildren(QAbstractButton)), "«Descargar»")
-    return "«Descargar» en cada archivo"
-
-
-def price_package(who: str) -> Callable[[Walk], str]:
-    def step(w: Walk) -> str:
-        page = w.tab("Herramientas", "Precios")
-        dialog = w.opens(lambda: w.use(page, "Agregar"))
-        options = [dialog.audience.itemText(i) for i in range(dialog.audience.count())] if hasattr(dialog, "audience") else []
-        title = dialog.windowTitle()
-        close_dialog(dialog)
-        return f"abre «{title}»" + (f" ({', '.join(options)})" if options else "")
-
-    return step
-
-
-def new_user(w: Walk) -> str:
-    page = w.tab("Herramientas", "Usuarios")
-    dialog = w.opens(lambda: w.use(page, "Nuevo usuario"))
-    title = dialog.windowTitle()
-    close_dialog(dialog)
-    return f"abre «{title}»"
-
-
-def remove_user(w: Walk) -> str:
-    page = w.tab("Herramientas", "Usuarios")
-    button = page.findChild(QAbstractButton, "deleteUser")
-    if button is None or w._plain(button.text()) != "Eliminar":
-        raise WalkFailed("no se encontró «Eliminar»")
-    return "«Eliminar» (con un usuario seleccionado; nunca el maestro)"
-
-
-def settings(w: Walk) -> str:
-    page = w.tab("Herramientas", "Configuraciones globales")
-    w.until(lambda: page.edit_button.isEnabled(), "la configuración leída")  # type: ignore[attr-defined]
-    w.use(page, "Editar")
-    price = page.price  # type: ignore[attr-defined]
-    if not price.isEnabled() or price.isReadOnly():
-        raise WalkFailed("«Editar» no habilita el precio global")
-    w.use(page, "Cancelar")
-    return "precio global y compras por el PCC, con «Editar»/«Guardar»"
 
 
 def help_page(w: Walk) -> str:
@@ -667,26 +542,26 @@ PROCEDURES: list[tuple[str, str, Callable[[Walk], str]]] = [
     ("Administrar CTI", "Transferencias masivas a CTI estándar", bulk_transfer),
     ("Administrar CTI", "Configurar venta automática de timbres", auto_sale),
     ("Administrar CTI", "Restablecer la contraseña de una CTI", reset_password),
-    ("Administrar CTI", "Usar MKL", use_mkl),
-    ("Distribuidores", "Alta de distribuidor en el portal", add_distributor),
+    ("Administrar CTI", "Usar MKL", lambda w: steps.use_mkl(w, client_window)),
+    ("Distribuidores", "Alta de distribuidor en el portal", steps.add_distributor),
     ("Distribuidores", "Integrar el alta desde un sitio web externo", external_site),
-    ("Distribuidores", "Activar una cuenta", distributor_state("activate")),
-    ("Distribuidores", "Suspender/reactivar una cuenta", distributor_state("suspend")),
-    ("Distribuidores", "Renovar una cuenta", distributor_state("renew")),
-    ("Distribuidores", "Cancelar una cuenta", distributor_state("cancel")),
+    ("Distribuidores", "Activar una cuenta", steps.activate),
+    ("Distribuidores", "Suspender/reactivar una cuenta", steps.suspend_and_reactivate),
+    ("Distribuidores", "Renovar una cuenta", steps.renew),
+    ("Distribuidores", "Cancelar una cuenta", steps.cancel),
     ("Distribuidores", "Convertir un cliente existente en distribuidor", convert_client),
     ("Facturación", "Registrar facturas de timbres y puntos", invoice_sales),
-    ("Facturación", "Registrar facturas de códigos de abono", invoice_codes),
+    ("Facturación", "Registrar facturas de códigos de abono", steps.invoice_codes),
     ("Compras", "Comprar timbres", buy("stamps")),
     ("Compras", "Comprar puntos", buy("points")),
-    ("Compras", "Contratar MKL", contract("mkl")),
-    ("Compras", "Contratar suscripciones", contract("subscriptions")),
-    ("Software", "Descargas", software),
-    ("Herramientas", "Paquetes de timbres para sus clientes finales", price_package("clients")),
-    ("Herramientas", "Paquetes de timbres para sus distribuidores", price_package("distributors")),
-    ("Herramientas", "Admitir un nuevo perfil", new_user),
-    ("Herramientas", "Eliminar un perfil", remove_user),
-    ("Herramientas", "Configuraciones globales", settings),
+    ("Compras", "Contratar MKL", steps.contract("mkl")),
+    ("Compras", "Contratar suscripciones", steps.contract("subscriptions")),
+    ("Software", "Descargas", steps.download),
+    ("Herramientas", "Paquetes de timbres para sus clientes finales", steps.price_package(False)),
+    ("Herramientas", "Paquetes de timbres para sus distribuidores", steps.price_package(True)),
+    ("Herramientas", "Admitir un nuevo perfil", steps.new_user),
+    ("Herramientas", "Eliminar un perfil", steps.remove_user),
+    ("Herramientas", "Configuraciones globales", steps.settings),
     ("Ayuda", "Ayuda y soporte", help_page),
 ]
 
