@@ -195,7 +195,8 @@ def confirm_profile(session: Session, profile: Profile, now: dt.datetime) -> lis
 
 def describe_confirmation(session: Session, token: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """What the confirmation page shows before the person acts (the token is not used up):
-    whose e-mail, for which account, and whether a password must be chosen. `LinkProblem` if the
+    whose e-mail, for which account, whether a password must be chosen, and `refusal`: why acting
+    would be refused (None: it would not), told before a password is typed. `LinkProblem` if the
     link can't be used."""
     now = now or utcnow()
     row = links.check(session, token, "confirm_email", now, lock=False)
@@ -204,7 +205,9 @@ def describe_confirmation(session: Session, token: str, now: dt.datetime | None 
     account = session.get(Account, row.account_id) if row.account_id else None
     if inv is not None:  # an account awaiting its master (`_create_awaiting_master`)
         profile = profile or session.scalar(select(Profile).where(Profile.email == inv.email))
+        closed = closed_account_refusal(account, awaiting_master=True) if account else None
         return {
+            "refusal": closed or _master_refusal(session, inv, profile),
             "email": inv.email,
             "profile_name": profile.name if profile is not None else inv.name,
             "needs_password": profile is None or profile.password_hash is None,
@@ -215,6 +218,7 @@ def describe_confirmation(session: Session, token: str, now: dt.datetime | None 
     if profile is None:
         raise links.LinkProblem("unknown", "confirm_email")
     return {
+        "refusal": closed_account_refusal(account, awaiting_master=False) if account else None,
         "email": profile.email,
         "profile_name": profile.name,
         "needs_password": profile.password_hash is None,
@@ -253,6 +257,18 @@ def confirm_email(
     return {"profile": accounts.profile_view(profile), "confirmed_account_ids": [a.id for a in owned]}
 
 
+def _master_refusal(session: Session, inv: Invitation, profile: Profile | None) -> str | None:
+    """Why the holder of the e-mail (`profile`, None: nobody yet) can't become the awaited master."""
+    if profile is not None and is_client_main_profile(session, profile.id):
+        return "Su perfil es el perfil principal de un cliente; no puede administrar una Cuenta Maestra."
+    if profile is None and session.scalar(select(Profile.id).where(Profile.mobile == inv.mobile)):
+        return (
+            f"El número móvil {inv.mobile} ya pertenece a otro perfil de Cuenta Maestra; pida a "
+            "quien le dio de alta que lo haga de nuevo con su propio número."
+        )
+    return None
+
+
 def _confirm_master(
     session: Session, row: LinkToken, password: str | None, now: dt.datetime
 ) -> dict[str, Any]:
@@ -268,17 +284,8 @@ def _confirm_master(
     if refusal := closed_account_refusal(account, awaiting_master=True):
         raise validation_error({"token": refusal})  # nobody becomes master of a closed account
     v = contact.Validator()
-    if profile is not None and is_client_main_profile(session, profile.id):
-        v.add(
-            "token",
-            "Su perfil es el perfil principal de un cliente; no puede administrar una Cuenta Maestra.",
-        )
-    if profile is None and session.scalar(select(Profile.id).where(Profile.mobile == inv.mobile)):
-        v.add(
-            "token",
-            f"El número móvil {inv.mobile} ya pertenece a otro perfil de Cuenta Maestra; pida a "
-            "quien le dio de alta que lo haga de nuevo con su propio número.",
-        )
+    if refusal := _master_refusal(session, inv, profile):
+        v.add("token", refusal)
     if profile is None or profile.password_hash is None:
         if not password:
             v.add("password", "Escriba la contraseña de su perfil.")

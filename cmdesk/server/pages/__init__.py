@@ -202,6 +202,8 @@ def _open(request: Request, token: str, purpose: str, describe: Describe, templa
     info = _describe(request.app.state.session_factory, describe, token)
     if isinstance(info, links.LinkProblem):
         return _problem_page(info, purpose)
+    if info.get("refusal"):  # told before a password is typed for nothing
+        return _refusal_page(str(info["refusal"]))
     return _page(template, token=token, info=info, errors={}, hint=PASSWORD_HINT, name=info["profile_name"])
 
 

@@ -172,6 +172,9 @@ def test_a_cancelled_account_is_refused_by_the_api_and_the_page(client, referrer
     r = client.post("/v1/public/registrations/confirm", json={"token": token, "password": "Segura2026"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token"
     assert "fue cancelada por su distribuidor" in r.json()["errors"][0]["message"] and nic in r.text
+    opened = client.get("/cuenta/confirmar", params={"t": token})
+    assert opened.status_code == 422 and "fue cancelada por su distribuidor" in opened.text
+    assert 'name="password"' not in opened.text  # no password asked for nothing
     page = client.post("/cuenta/confirmar", data={"t": token, "password": "Segura2026", "password2": "Segura2026"})
     assert page.status_code == 422 and "fue cancelada por su distribuidor" in page.text
     assert "ya se usó" not in page.text and "No se cambió nada" in page.text

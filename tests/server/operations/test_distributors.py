@@ -261,6 +261,7 @@ def test_an_existing_profile_is_not_told_nor_attached_until_it_consents(factory)
     # The owner of the e-mail follows the link (they have a password: the link only confirms).
     page = db.run(factory, distributors.describe_confirmation, out["confirmation_token"], now=NOW)
     assert page["needs_password"] is False and page["email"] == "ya.existe@otro.mx"
+    assert page["refusal"] is None
     done = db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
     assert done["profile"]["id"] == other.profile_id and done["confirmed_account_ids"] == [child_id]
     with db.transaction(factory) as s:
@@ -328,6 +329,8 @@ def test_a_clients_main_profile_cannot_become_a_master_through_the_link(factory)
     )
     out = create_child(factory, parent, email="cli@cliente.mx", mobile="4449990000")
     _same_shape(out, "cli@cliente.mx", "4449990000")
+    page = db.run(factory, distributors.describe_confirmation, out["confirmation_token"], now=NOW)
+    assert page["refusal"] and "perfil principal de un cliente" in page["refusal"]
     with pytest.raises(DomainError) as e:
         db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
     assert e.value.code == ErrorCode.VALIDATION_ERROR and [f.field for f in e.value.errors] == ["token"]
@@ -360,12 +363,12 @@ def test_the_link_does_not_confirm_a_suspended_or_cancelled_account(factory, sta
     child_id, token = out["distributor"]["id"], out["confirmation_token"]
     _close(factory, child_id, status)
     page = db.run(factory, distributors.describe_confirmation, token, now=NOW)
-    assert page["account_nic"]  # the page still opens: the refusal is told when the person acts
     with pytest.raises(DomainError) as e:
         db.run(factory, distributors.confirm_email, token, PASSWORD, now=NOW)
     assert e.value.code == ErrorCode.VALIDATION_ERROR and [f.field for f in e.value.errors] == ["token"]
     message = e.value.errors[0].message
     assert word in message and page["account_nic"] in message and "distribuidor" in message
+    assert page["refusal"] == message  # told on opening the page, before a password is typed
     with db.transaction(factory) as s:
         members = s.scalars(select(Membership.profile_id).where(Membership.account_id == child_id)).all()
         profile = s.scalar(select(Profile).where(Profile.email == email))
