@@ -118,8 +118,25 @@ def test_a_sealed_value_is_bound_to_its_row_and_its_key() -> None:
     # Copied to another row, or read with another key: left out, never an error.
     assert "nip" not in sealer.open("top_up_code", {**data, "id": "b"})
     assert "nip" not in sealed.Sealer(os.urandom(32)).open("top_up_code", dict(data))
-    # No key at all: the NIP is not kept.
-    assert sealed.Sealer(None).seal("top_up_code", {"id": "a", "nip": "7QX2"}) == {"id": "a"}
+    # No key at all: the NIP is not kept, only that there was one.
+    assert sealed.Sealer(None).seal("top_up_code", {"id": "a", "nip": "7QX2"}) == {"id": "a", "sealed": {"nip": None}}
     # Other entities are left as they are.
     other = {"id": "a", "nip": "x"}
     assert sealer.seal("client", other) is other
+
+
+def test_what_does_not_open_is_named_so_the_list_can_say_why() -> None:
+    """A NIP sealed with a lost key, or not kept at all (no key), reads as `unopened`; one the server
+    never sent (None) does not."""
+    data = sealed.Sealer(os.urandom(32)).seal("top_up_code", {"id": "a", "nip": "7QX2"})
+    assert sealed.Sealer(os.urandom(32)).open("top_up_code", dict(data))[sealed.UNOPENED] == ["nip"]
+    assert sealed.Sealer(None).open("top_up_code", dict(data))[sealed.UNOPENED] == ["nip"]
+    not_kept = sealed.Sealer(None).seal("top_up_code", {"id": "a", "nip": "7QX2"})
+    assert "7QX2" not in json.dumps(not_kept)
+    opened = sealed.Sealer(os.urandom(32)).open("top_up_code", dict(not_kept))
+    assert "nip" not in opened and opened[sealed.UNOPENED] == ["nip"]
+    key = os.urandom(32)
+    fine = sealed.Sealer(key).open("top_up_code", dict(sealed.Sealer(key).seal("top_up_code", {"id": "a", "nip": "7"})))
+    assert fine == {"id": "a", "nip": "7"}
+    none = sealed.Sealer(key).open("top_up_code", dict(sealed.Sealer(key).seal("top_up_code", {"id": "a", "nip": None})))
+    assert none == {"id": "a"}

@@ -32,7 +32,6 @@ from cmdesk.domain.enums import Role
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.models import (
     Account,
-    Client,
     Invitation,
     Membership,
     OutboundMail,
@@ -46,7 +45,7 @@ from cmdesk.server.mail import links, queue
 from cmdesk.server.operations import auth
 from cmdesk.server.operations.accounts import profile_view
 from cmdesk.server.operations.context import Actor
-from cmdesk.server.operations.distributor_mail import confirm_profile
+from cmdesk.server.operations.distributor_mail import confirm_profile, is_client_main_profile
 from cmdesk.server.security import hash_password
 
 RESET_WINDOW = dt.timedelta(hours=1)
@@ -294,9 +293,7 @@ def accept_invitation(
             f"El número móvil {inv.mobile} ya pertenece a otro perfil; pida a quien le invitó que le "
             "invite de nuevo con su número.",
         )
-    if profile is not None and session.scalar(
-        select(Client.id).where(Client.admin_profile_id == profile.id).limit(1)
-    ):
+    if profile is not None and is_client_main_profile(session, profile.id):
         v.add(
             "token",
             "Su perfil es el perfil principal de un cliente; no puede ser usuario de una Cuenta Maestra.",

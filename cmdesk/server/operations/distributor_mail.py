@@ -21,7 +21,7 @@ from cmdesk.domain import contact, passwords
 from cmdesk.domain.distributor_states import Action, transition
 from cmdesk.domain.enums import AccountStatus, Role
 from cmdesk.domain.errors import validation_error
-from cmdesk.models import Account, Invitation, LinkToken, Membership, Profile, utcnow
+from cmdesk.models import Account, Client, Invitation, LinkToken, Membership, Profile, utcnow
 from cmdesk.server import feed
 from cmdesk.server.mail import links, queue
 from cmdesk.server.operations import accounts
@@ -143,6 +143,32 @@ def send_master_confirmation(session: Session, inv: Invitation, account: Account
     return token
 
 
+def is_client_main_profile(session: Session, profile_id: str) -> bool:
+    """A client's main profile (`Client.admin_profile_id`) can be neither a user nor the master of a
+    Cuenta Maestra (manual, "Perfil principal"): an invitation and a confirmation link refuse it."""
+    found = session.scalar(select(Client.id).where(Client.admin_profile_id == profile_id).limit(1))
+    return found is not None
+
+
+def closed_account_refusal(account: Account, *, awaiting_master: bool) -> str | None:
+    """Why a confirmation link no longer serves `account` (None: it does). A suspended or cancelled
+    account is confirmed by nobody, and one awaiting its master gets none once it left "Sin validar"."""
+    which = f"La Cuenta Maestra {account.name} (NIC {account.nic})"
+    if account.status == AccountStatus.CANCELLED.value:
+        return (
+            f"{which} fue cancelada por su distribuidor, así que este enlace ya no la confirma. Si la "
+            "necesita, pida a su distribuidor que la reactive o que la dé de alta de nuevo."
+        )
+    if account.status == AccountStatus.SUSPENDED.value:
+        return (
+            f"{which} está suspendida por su distribuidor, así que este enlace no la confirma. Pida a "
+            "su distribuidor que la reactive y que le reenvíe el correo."
+        )
+    if awaiting_master and account.status != AccountStatus.UNVALIDATED.value:
+        return f"{which} ya no espera la confirmación de este correo."
+    return None
+
+
 def confirm_profile(session: Session, profile: Profile, now: dt.datetime) -> list[Account]:
     """The profile's e-mail is proven (a link sent to it was opened): mark it confirmed and move the
     "Sin validar" accounts it administers to "Sin activar". Returns those accounts."""
@@ -169,7 +195,8 @@ def confirm_profile(session: Session, profile: Profile, now: dt.datetime) -> lis
 
 def describe_confirmation(session: Session, token: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """What the confirmation page shows before the person acts (the token is not used up):
-    whose e-mail, for which account, and whether a password must be chosen. `LinkProblem` if the
+    whose e-mail, for which account, whether a password must be chosen, and `refusal`: why acting
+    would be refused (None: it would not), told before a password is typed. `LinkProblem` if the
     link can't be used."""
     now = now or utcnow()
     row = links.check(session, token, "confirm_email", now, lock=False)
@@ -178,7 +205,9 @@ def describe_confirmation(session: Session, token: str, now: dt.datetime | None 
     account = session.get(Account, row.account_id) if row.account_id else None
     if inv is not None:  # an account awaiting its master (`_create_awaiting_master`)
         profile = profile or session.scalar(select(Profile).where(Profile.email == inv.email))
+        closed = closed_account_refusal(account, awaiting_master=True) if account else None
         return {
+            "refusal": closed or _master_refusal(session, inv, profile),
             "email": inv.email,
             "profile_name": profile.name if profile is not None else inv.name,
             "needs_password": profile is None or profile.password_hash is None,
@@ -189,6 +218,7 @@ def describe_confirmation(session: Session, token: str, now: dt.datetime | None 
     if profile is None:
         raise links.LinkProblem("unknown", "confirm_email")
     return {
+        "refusal": closed_account_refusal(account, awaiting_master=False) if account else None,
         "email": profile.email,
         "profile_name": profile.name,
         "needs_password": profile.password_hash is None,
@@ -214,6 +244,9 @@ def confirm_email(
     profile = session.get(Profile, row.profile_id) if row.profile_id else None
     if profile is None:
         raise links.LinkProblem("unknown").as_domain_error()
+    account = session.get(Account, row.account_id) if row.account_id else None
+    if account is not None and (refusal := closed_account_refusal(account, awaiting_master=False)):
+        raise validation_error({"token": refusal})
     if password is None and profile.password_hash is None:
         raise validation_error({"password": "Escriba la contraseña de su perfil."})
     if password is not None:
@@ -222,6 +255,18 @@ def confirm_email(
     owned = confirm_profile(session, profile, now)
     session.flush()
     return {"profile": accounts.profile_view(profile), "confirmed_account_ids": [a.id for a in owned]}
+
+
+def _master_refusal(session: Session, inv: Invitation, profile: Profile | None) -> str | None:
+    """Why the holder of the e-mail (`profile`, None: nobody yet) can't become the awaited master."""
+    if profile is not None and is_client_main_profile(session, profile.id):
+        return "Su perfil es el perfil principal de un cliente; no puede administrar una Cuenta Maestra."
+    if profile is None and session.scalar(select(Profile.id).where(Profile.mobile == inv.mobile)):
+        return (
+            f"El número móvil {inv.mobile} ya pertenece a otro perfil de Cuenta Maestra; pida a "
+            "quien le dio de alta que lo haga de nuevo con su propio número."
+        )
+    return None
 
 
 def _confirm_master(
@@ -236,13 +281,11 @@ def _confirm_master(
         raise links.LinkProblem("unknown").as_domain_error()
     profile = session.get(Profile, inv.profile_id) if inv.profile_id else None
     profile = profile or session.scalar(select(Profile).where(Profile.email == inv.email))
+    if refusal := closed_account_refusal(account, awaiting_master=True):
+        raise validation_error({"token": refusal})  # nobody becomes master of a closed account
     v = contact.Validator()
-    if profile is None and session.scalar(select(Profile.id).where(Profile.mobile == inv.mobile)):
-        v.add(
-            "token",
-            f"El número móvil {inv.mobile} ya pertenece a otro perfil de Cuenta Maestra; pida a "
-            "quien le dio de alta que lo haga de nuevo con su propio número.",
-        )
+    if refusal := _master_refusal(session, inv, profile):
+        v.add("token", refusal)
     if profile is None or profile.password_hash is None:
         if not password:
             v.add("password", "Escriba la contraseña de su perfil.")

@@ -121,6 +121,19 @@ def _problem_page(problem: links.LinkProblem, purpose: str) -> HTMLResponse:
     )
 
 
+def _refusal_page(message: str) -> HTMLResponse:
+    """A usable link the operation refused (a client's main profile, a closed account, a mobile of
+    someone else): its Spanish reason, which says what to do."""
+    return _page(
+        "problem.html",
+        status=422,
+        title="No se pudo usar este enlace",
+        message=message,
+        step="Comuníquese con quien le envió el correo.",
+        offer_reset=False,
+    )
+
+
 def _throttled(exc: DomainError) -> HTMLResponse:
     response = _page("message.html", status=429, title="Demasiadas solicitudes", paragraphs=[exc.detail])
     retry = exc.extra.get("retry_after") if exc.extra else None
@@ -176,7 +189,8 @@ def stylesheet() -> Response:
 #
 # Each opens with GET (shows the form, changes nothing) and acts on POST. `act` runs the operation and
 # returns the success page; a DomainError on `token` means the link was used meanwhile (a double
-# submit), any other is shown beside the fields.
+# submit) when it no longer opens, else a refusal said on its own page; any other is shown beside the
+# fields.
 
 Describe = Callable[[Session, str], dict[str, Any]]
 Act = Callable[[db.SessionFactory, str, dict[str, str], dict[str, Any]], HTMLResponse]
@@ -188,6 +202,8 @@ def _open(request: Request, token: str, purpose: str, describe: Describe, templa
     info = _describe(request.app.state.session_factory, describe, token)
     if isinstance(info, links.LinkProblem):
         return _problem_page(info, purpose)
+    if info.get("refusal"):  # told before a password is typed for nothing
+        return _refusal_page(str(info["refusal"]))
     return _page(template, token=token, info=info, errors={}, hint=PASSWORD_HINT, name=info["profile_name"])
 
 
@@ -207,8 +223,12 @@ async def _submit(request: Request, purpose: str, describe: Describe, template: 
         try:
             return act(factory, token, form, info)
         except DomainError as exc:
-            if any(e.field == "token" for e in exc.errors):
-                return _problem_page(links.LinkProblem("used"), purpose)
+            refusal = next((e.message for e in exc.errors if e.field == "token"), None)
+            if refusal is not None:
+                again = _describe(factory, describe, token)
+                if isinstance(again, links.LinkProblem):  # used meanwhile (a double submit)
+                    return _problem_page(again, purpose)
+                return _refusal_page(refusal)  # the link works, but not for this person or account
             errors = _field_errors(exc)
     name = form.get("name", "").strip()
     return _page(template, status=422, token=token, info=info, errors=errors, hint=PASSWORD_HINT, name=name)

@@ -7,9 +7,10 @@ configuration folder readable only by the user, never beside the cache). The ent
 `sealed: {"nip": "<nonce+ciphertext, base64>"}` instead of `nip`, bound to the entity and its id
 (a sealed value copied to another row does not open). Reading the codes opens it again
 (`BillingQueries.query_top_up_codes`); a value that does not open (the key was lost: another
-Windows profile, a reset keyring) is left out, and the list shows the code without its NIP until the
-code changes again on the server. No key at all (neither the keyring nor the file can keep one):
-the NIP is not stored.
+Windows profile, a reset keyring) is left out and named in the row's `unopened` list, and the list
+shows «No disponible en este equipo» instead of the NIP until the code changes again on the server.
+No key at all (neither the keyring nor the file can keep one): the NIP is not stored, only that there
+was one (`sealed: {"nip": null}`), so it reads as unopened too.
 
 A cache written before sealing has its NIPs sealed when it opens (`seal_stored`).
 """
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 # entity → the fields kept sealed.
 FIELDS: dict[str, tuple[str, ...]] = {"top_up_code": ("nip",)}
 SEALED = "sealed"
+# The opened row's list of the secret fields this computer holds but cannot open (the key was lost).
+UNOPENED = "unopened"
 KEY_NAME = "cache"
 _NONCE_BYTES = 12
 
@@ -75,8 +78,11 @@ class Sealer:
         ident = str(out.get("id"))
         for name in names:
             value = out.pop(name)
-            if value is None or self._aead is None:
+            if value is None:
                 sealed.pop(name, None)
+                continue
+            if self._aead is None:
+                sealed[name] = None  # there is one, not kept here: it reads as unopened
                 continue
             nonce = os.urandom(_NONCE_BYTES)
             box = self._aead.encrypt(nonce, str(value).encode(), self._bound(entity, ident, name))
@@ -88,14 +94,16 @@ class Sealer:
         return out
 
     def open(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
-        """`data` with its sealed fields opened in place (what does not open is left out)."""
+        """`data` with its sealed fields opened in place; what does not open is left out and named in
+        `data[UNOPENED]`."""
         sealed = data.pop(SEALED, None)
-        if not isinstance(sealed, dict) or self._aead is None:
+        if not isinstance(sealed, dict):
             return data
         ident = str(data.get("id"))
-        for name in FIELDS.get(entity, ()):
-            value = sealed.get(name)
-            if not isinstance(value, str):
+        unopened = [name for name in FIELDS.get(entity, ()) if name in sealed]
+        for name in list(unopened):
+            value = sealed[name]
+            if not isinstance(value, str) or self._aead is None:
                 continue
             try:
                 raw = base64.b64decode(value)
@@ -103,8 +111,11 @@ class Sealer:
                     raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], self._bound(entity, ident, name)
                 )
                 data[name] = plain.decode()
+                unopened.remove(name)
             except (InvalidTag, ValueError):
                 log.warning("a sealed %s of a cached %s does not open (another key)", name, entity)
+        if unopened:
+            data[UNOPENED] = unopened
         return data
 
 

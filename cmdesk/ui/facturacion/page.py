@@ -259,6 +259,16 @@ def _receiver(row: Mapping[str, Any]) -> str:
     return str(receiver.get("id") or "")
 
 
+def _nip(row: Mapping[str, Any]) -> str:
+    """The code's NIP; when this computer keeps it but can't open it (the key of the cache's secrets
+    was lost: another Windows profile, a reset keyring; cache.sealed), why it isn't shown."""
+    if row.get("nip"):
+        return str(row["nip"])
+    if "nip" in (row.get("unopened") or ()):
+        return tr("No disponible en este equipo")
+    return ""
+
+
 def invoiceable(row: Mapping[str, Any]) -> bool:
     """A code can be invoiced once: sold (with an amount), not cancelled, not invoiced yet."""
     return (
@@ -279,7 +289,16 @@ def _invoice_state(row: Mapping[str, Any]) -> str:
 
 CODE_COLUMNS = (
     Column("code", QT_TRANSLATE_NOOP("portal", "Código de abono"), sort="code"),
-    Column("nip", QT_TRANSLATE_NOOP("portal", "NIP")),
+    Column(
+        "nip",
+        QT_TRANSLATE_NOOP("portal", "NIP"),
+        value=_nip,
+        tooltip=QT_TRANSLATE_NOOP(
+            "portal",
+            "Si dice «No disponible en este equipo», la clave que protege los NIP en este equipo se "
+            "perdió: el NIP se mostrará otra vez cuando el código cambie en el servidor.",
+        ),
+    ),
     Column("created_at", QT_TRANSLATE_NOOP("portal", "Fecha de creación"), "datetime", sort="created_at"),
     Column(
         "asset",

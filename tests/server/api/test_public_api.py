@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cmdesk.models import OutboundMail
+from cmdesk.models import Account, OutboundMail, Profile, utcnow
 from cmdesk.server import db
 from cmdesk.server.api import schemas_distributors as sd
-from cmdesk.server.operations import accounts, contracts
+from cmdesk.server.operations import accounts, clients, contracts
 from cmdesk.server.settings import Settings
 from tests.server.api.test_distributors_api import conforms
-from tests.server.helpers import RFC_FISICA, QueuedLinks, make_distributor
+from tests.server.helpers import RFC_FISICA, QueuedLinks, make_client, make_distributor
 
 PASSWORD = "secreto123"
 LIMIT = 8
@@ -153,6 +153,49 @@ def test_an_unconfirmed_profile_without_password_must_choose_one(client, referre
     r = client.post("/v1/public/registrations/confirm", json={"token": token, "password": "123"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "password"
     assert client.post("/v1/public/registrations/confirm", json={"token": token, "password": "Segura2026"}).status_code == 200
+
+
+def _closed(factory, email: str) -> None:
+    """The sub-account of `email` cancelled behind the parent's buttons (they refuse a "Sin validar")."""
+    with db.transaction(factory) as s:
+        account = s.scalar(select(Account).where(Account.email == email))
+        assert account is not None
+        account.status, account.cancelled_at = "cancelled", utcnow()
+
+
+def test_a_cancelled_account_is_refused_by_the_api_and_the_page(client, referrer, factory, outbox):
+    _, h = referrer
+    r = client.post("/v1/distributors", json={"email": "hijo@sub.mx", "mobile": "3300000001", "name": "Sub", "rfc": RFC_FISICA}, headers=h)
+    assert r.status_code == 201
+    nic, token = r.json()["distributor"]["nic"], outbox[0][1]
+    _closed(factory, "hijo@sub.mx")
+    r = client.post("/v1/public/registrations/confirm", json={"token": token, "password": "Segura2026"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token"
+    assert "fue cancelada por su distribuidor" in r.json()["errors"][0]["message"] and nic in r.text
+    opened = client.get("/cuenta/confirmar", params={"t": token})
+    assert opened.status_code == 422 and "fue cancelada por su distribuidor" in opened.text
+    assert 'name="password"' not in opened.text  # no password asked for nothing
+    page = client.post("/cuenta/confirmar", data={"t": token, "password": "Segura2026", "password2": "Segura2026"})
+    assert page.status_code == 422 and "fue cancelada por su distribuidor" in page.text
+    assert "ya se usó" not in page.text and "No se cambió nada" in page.text
+    assert client.get("/v1/distributors?status=cancelled", headers=h).json()["items"][0]["admin_profile"]["email_confirmed"] is False
+
+
+def test_a_clients_main_profile_is_told_why_on_the_page(client, referrer, factory, outbox):
+    nic, h = referrer
+    seller = make_distributor(factory, email="vende@dist.mx", mobile="5533333333")
+    c = make_client(factory, seller)
+    with db.transaction(factory) as s:
+        s.add(Profile(name="Cliente", email="cli@cliente.mx", mobile="5544445555", password_hash="x"))
+    db.run(factory, clients.set_admin_profile, seller, c["client"]["id"], email="cli@cliente.mx", mobile="5544445555")
+    assert client.post("/v1/public/registrations", json=_body(nic, email="cli@cliente.mx")).status_code == 202
+    token = outbox[-1][1]
+    r = client.post("/v1/public/registrations/confirm", json={"token": token})
+    assert r.status_code == 422 and "perfil principal de un cliente" in r.json()["errors"][0]["message"]
+    page = client.post("/cuenta/confirmar", data={"t": token})
+    assert page.status_code == 422 and "perfil principal de un cliente" in page.text and "ya se usó" not in page.text
+    [mine] = client.get("/v1/distributors", headers=h).json()["items"]
+    assert mine["status"] == "unvalidated" and mine["admin_profile"]["email_confirmed"] is False
 
 
 def test_public_spam_is_throttled_per_address(client, referrer):

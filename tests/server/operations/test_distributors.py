@@ -26,7 +26,7 @@ from cmdesk.models import (
     StampingAccount,
 )
 from cmdesk.server import db
-from cmdesk.server.operations import contracts, distributors, ledger, maintenance
+from cmdesk.server.operations import clients, contracts, distributors, ledger, maintenance
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.security import token_digest, verify_password
 from tests.server.helpers import RFC_FISICA, RFC_MORAL, assert_ledger_ok, give, make_client, make_distributor
@@ -261,6 +261,7 @@ def test_an_existing_profile_is_not_told_nor_attached_until_it_consents(factory)
     # The owner of the e-mail follows the link (they have a password: the link only confirms).
     page = db.run(factory, distributors.describe_confirmation, out["confirmation_token"], now=NOW)
     assert page["needs_password"] is False and page["email"] == "ya.existe@otro.mx"
+    assert page["refusal"] is None
     done = db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
     assert done["profile"]["id"] == other.profile_id and done["confirmed_account_ids"] == [child_id]
     with db.transaction(factory) as s:
@@ -307,6 +308,77 @@ def test_an_account_awaiting_its_master_can_have_its_mail_sent_again(factory):
     with pytest.raises(DomainError):  # the first link no longer works
         db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
     db.run(factory, distributors.confirm_email, again["confirmation_token"], None, now=NOW)
+
+
+def _link_unused(factory, token: str) -> bool:
+    with db.transaction(factory) as s:
+        row = s.scalar(select(LinkToken).where(LinkToken.token_hash == token_digest(token)))
+        return row is not None and row.used_at is None
+
+
+def test_a_clients_main_profile_cannot_become_a_master_through_the_link(factory):
+    """As an invitation refuses it (access.accept_invitation), the confirmation link does not make a
+    client's main profile the master of a sub-distributor; the parent was told nothing either."""
+    parent = make_parent(factory)
+    seller = make_distributor(factory)
+    c = make_client(factory, seller)
+    with db.transaction(factory) as s:
+        s.add(Profile(name="Cliente", email="cli@cliente.mx", mobile="5544445555", password_hash="x"))
+    db.run(
+        factory, clients.set_admin_profile, seller, c["client"]["id"], email="cli@cliente.mx", mobile="5544445555"
+    )
+    out = create_child(factory, parent, email="cli@cliente.mx", mobile="4449990000")
+    _same_shape(out, "cli@cliente.mx", "4449990000")
+    page = db.run(factory, distributors.describe_confirmation, out["confirmation_token"], now=NOW)
+    assert page["refusal"] and "perfil principal de un cliente" in page["refusal"]
+    with pytest.raises(DomainError) as e:
+        db.run(factory, distributors.confirm_email, out["confirmation_token"], None, now=NOW)
+    assert e.value.code == ErrorCode.VALIDATION_ERROR and [f.field for f in e.value.errors] == ["token"]
+    assert e.value.errors[0].message == (
+        "Su perfil es el perfil principal de un cliente; no puede administrar una Cuenta Maestra."
+    )
+    child_id = out["distributor"]["id"]
+    with db.transaction(factory) as s:
+        assert s.scalar(select(Membership).where(Membership.account_id == child_id)) is None
+    assert status_of(factory, child_id) == "unvalidated" and _link_unused(factory, out["confirmation_token"])
+
+
+def _close(factory, account_id: str, status: str) -> None:
+    """Puts a "Sin validar" account in `status` directly: the parent's buttons refuse it today
+    (test_every_transition_through_the_operations), the link must refuse it whatever the path."""
+    with db.transaction(factory) as s:
+        account = s.get(Account, account_id)
+        assert account is not None
+        account.status = status
+        account.cancelled_at = NOW if status == "cancelled" else None
+
+
+@pytest.mark.parametrize("status, word", [("cancelled", "cancelada"), ("suspended", "suspendida")])
+@pytest.mark.parametrize("awaiting_master", [True, False])
+def test_the_link_does_not_confirm_a_suspended_or_cancelled_account(factory, status, word, awaiting_master):
+    parent = make_parent(factory)
+    other = make_distributor(factory, email="ya.existe@otro.mx", mobile="5512345678")
+    email = "ya.existe@otro.mx" if awaiting_master else "nadie@otro.mx"
+    out = create_child(factory, parent, email=email, mobile="4441234567")
+    child_id, token = out["distributor"]["id"], out["confirmation_token"]
+    _close(factory, child_id, status)
+    page = db.run(factory, distributors.describe_confirmation, token, now=NOW)
+    with pytest.raises(DomainError) as e:
+        db.run(factory, distributors.confirm_email, token, PASSWORD, now=NOW)
+    assert e.value.code == ErrorCode.VALIDATION_ERROR and [f.field for f in e.value.errors] == ["token"]
+    message = e.value.errors[0].message
+    assert word in message and page["account_nic"] in message and "distribuidor" in message
+    assert page["refusal"] == message  # told on opening the page, before a password is typed
+    with db.transaction(factory) as s:
+        members = s.scalars(select(Membership.profile_id).where(Membership.account_id == child_id)).all()
+        profile = s.scalar(select(Profile).where(Profile.email == email))
+        assert profile is not None
+        if awaiting_master:  # nobody became the master of the closed account
+            assert members == [] and profile.id == other.profile_id
+        else:  # the new person's profile: no password set, e-mail not confirmed
+            assert members == [profile.id] and profile.password_hash is None
+            assert profile.email_confirmed_at is None
+    assert status_of(factory, child_id) == status and _link_unused(factory, token)
 
 
 @pytest.mark.parametrize(

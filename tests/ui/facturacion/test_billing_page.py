@@ -3,15 +3,17 @@ a top-up code is generated, listed, invoiced and another cancelled; the invoices
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
+from cmdesk.services.cache import sealed
 from cmdesk.services.outbox import CommandState
 from cmdesk.ui.facturacion import BillingPage
 from cmdesk.ui.facturacion.dialogs import CodeIssuedDialog, GenerateCodeDialog, RegisterInvoiceDialog
-from cmdesk.ui.kit.table import select_id
+from cmdesk.ui.kit.table import fit_columns, select_id
 from cmdesk.ui.main_window import MainWindow
 from tests.ui.portal_helpers import answer, button, click, show_page
 
@@ -161,3 +163,32 @@ def test_generate_list_invoice_and_cancel_codes(qtbot: Any, started_window: Main
     qtbot.waitUntil(
         lambda: int(started_window.session.account()["balances"]["stamps"]) == before - 25, timeout=30_000
     )
+
+
+def test_a_nip_this_computer_cannot_open_says_why(qtbot: Any, started_window: MainWindow, tmp_path: Any) -> None:
+    """The key that seals the cache's NIPs was lost (another Windows profile, a reset keyring): the
+    NIP cell says so instead of showing nothing (issue 15, cache.sealed)."""
+    page = page_of(started_window)
+    codes = page.codes
+    page.tabs.setCurrentWidget(codes)
+    dialog = codes.generate()
+    assert isinstance(dialog, GenerateCodeDialog)
+    dialog.quantity.setValue(3)
+    with qtbot.waitSignal(dialog.done_ok, timeout=30_000) as made:
+        click(qtbot, dialog.ok_button)
+    code = made.args[0]["code"]
+    click(qtbot, button(codes.dialog, "closeButton"))
+    qtbot.waitUntil(lambda: codes.model.find(code["id"]) >= 0, timeout=10_000)
+    assert codes.model.row_texts(codes.model.find(code["id"]))[1] == code["nip"]
+    cache = started_window.session.cache
+    assert cache is not None
+    cache._sealer = sealed.Sealer(os.urandom(32))  # this computer's key is not the one that sealed it
+    loads = codes.model.loads
+    codes.model.reload()
+    qtbot.waitUntil(lambda: codes.model.loads > loads, timeout=10_000)
+    texts = codes.model.row_texts(codes.model.find(code["id"]))
+    assert texts[:2] == [code["code"], "No disponible en este equipo"]
+    assert "se perdió" in str(codes.model.headerData(1, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole))
+    fit_columns(codes.view)  # as on a first load after the key was lost
+    page.resize(1366, 768)
+    page.grab().save(str(tmp_path / "nip.png"))
