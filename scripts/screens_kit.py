@@ -129,6 +129,28 @@ class Shots:
         self.wait(lambda: ready and window.ops.busy == 0)
         return window
 
+    def every_tab(self, window: MainWindow, settle: float = 0.0) -> None:
+        """Save the main window on each of its tabs (and each inner tab), as `main-<tab>[-<inner>]`,
+        once what the page asks on showing (a catalog, its first page) is in."""
+        from PySide6.QtWidgets import QTabWidget
+
+        for index in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(index)
+            inner = window.tabs.widget(index)
+            name = slug(window.tabs.tabText(index))
+            if isinstance(inner, QTabWidget):
+                for sub in range(inner.count()):
+                    inner.setCurrentIndex(sub)
+                    self.wait(lambda: window.ops.busy == 0)
+                    self.save(window, f"main-{name}-{slug(inner.tabText(sub))}")
+                inner.setCurrentIndex(0)
+            else:
+                self.wait(lambda: window.ops.busy == 0)
+                if settle:
+                    self.pump(settle)
+                self.save(window, f"main-{name}")
+        window.tabs.setCurrentIndex(0)
+
     def finish(self, window: QWidget) -> int:
         """Close the main window and let Qt process the close; the script's exit status."""
         from PySide6.QtCore import QCoreApplication

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from screens_kit import ROOT, Shots, run
-from screens_kit import slug as file_slug
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +19,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _shoot(out: Path, home: Path) -> int:
-    from PySide6.QtWidgets import QTabWidget
 
     from cmdesk.services import commands
     from cmdesk.services.config import DesktopConfig
@@ -36,21 +34,7 @@ def _shoot(out: Path, home: Path) -> int:
     assert session is not None and session.cache is not None
 
     # The main window, tab by tab.
-    for index in range(window.tabs.count()):
-        window.tabs.setCurrentIndex(index)
-        inner = window.tabs.widget(index)
-        slug = file_slug(window.tabs.tabText(index))
-        if isinstance(inner, QTabWidget):
-            for sub in range(inner.count()):
-                inner.setCurrentIndex(sub)
-                wait(lambda: window.ops.busy == 0)  # what the page asks on showing (a catalog) is in
-                save(window, f"main-{slug}-{file_slug(inner.tabText(sub))}")
-            inner.setCurrentIndex(0)
-        else:
-            wait(lambda: window.ops.busy == 0)
-            pump(0.3)
-            save(window, f"main-{slug}")
-    window.tabs.setCurrentIndex(0)
+    kit.every_tab(window, settle=0.3)
 
     # Pending commands: one the server rejects (no such balance), one waiting to be sent.
     cti = next(c["id"] for c in session.cache.all("stamping_account") if c["kind"] == "standard")

@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 from screens_kit import Shots, run
-from screens_kit import slug as file_slug
 
 DEFAULT_SIZES = "1024x768,1366x768,1920x1080"
 
@@ -36,8 +35,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _shoot(out: Path, sizes: list[tuple[int, int]]) -> int:
-    from PySide6.QtWidgets import QTabWidget
-
     scale = float(os.environ.get("QT_SCALE_FACTOR") or 1)
     kit = Shots(out, settle=0.3)
     window = kit.main_window()
@@ -48,20 +45,7 @@ def _shoot(out: Path, sizes: list[tuple[int, int]]) -> int:
         # The window fills the screen, less the taskbar (40 device pixels) and the title bar (30).
         window.resize(round(width / scale), round((height - 70) / scale))
         kit.pump(0.5)
-        for index in range(window.tabs.count()):
-            window.tabs.setCurrentIndex(index)
-            inner = window.tabs.widget(index)
-            slug = file_slug(window.tabs.tabText(index))
-            if isinstance(inner, QTabWidget):
-                for sub in range(inner.count()):
-                    inner.setCurrentIndex(sub)
-                    kit.wait(lambda: window.ops.busy == 0)
-                    kit.save(window, f"main-{slug}-{file_slug(inner.tabText(sub))}")
-                inner.setCurrentIndex(0)
-            else:
-                kit.wait(lambda: window.ops.busy == 0)
-                kit.save(window, f"main-{slug}")
-        window.tabs.setCurrentIndex(0)
+        kit.every_tab(window)
     return kit.finish(window)
 
 
