@@ -70,6 +70,7 @@ def _shot(driver, name: str, tmp_path: Path) -> None:
 def _fill(driver, **fields: str) -> None:
     """Fill the form and post it, then wait for the answer page (the old page gone): reading the page
     right after the click could still read the form, on a busy machine."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -80,7 +81,13 @@ def _fill(driver, **fields: str) -> None:
         box.send_keys(value)
     old_page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old_page))
+    # chromedriver may answer a question about the old page, asked while the new one replaces it,
+    # with "Node with given id does not belong to the document" instead of a stale element: that
+    # too means the old page is going (`ignored_exceptions` makes the wait ask again; a page that never
+    # goes still fails, at the timeout).
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
+        expected_conditions.staleness_of(old_page)
+    )
 
 
 def _text(driver) -> str:
