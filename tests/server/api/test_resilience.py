@@ -173,11 +173,15 @@ def test_run_retries_an_operation_whose_connection_died_before_the_commit(engine
     assert db.run(factory, insert) == 7
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM restart_probe")).scalar() == 1  # applied once
+    engine.dispose()  # the other connections it killed stay out of the shared pool
 
 
 @pytest.mark.postgres_only
 def test_run_never_retries_a_connection_lost_during_the_commit(engine, db_kind):
     """The commit may have happened: running the operation again could apply it twice."""
+    # The pool is shared between tests: a connection an earlier test killed must not be the one
+    # handed out here, or the operation would (rightly) be retried before it reached the commit.
+    engine.dispose()
     factory = db.session_factory(engine)
     calls = []
 
@@ -188,7 +192,9 @@ def test_run_never_retries_a_connection_lost_during_the_commit(engine, db_kind):
         @event.listens_for(session, "before_commit", once=True)
         def kill(_session: Session) -> None:
             with engine.connect() as killer:
-                killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                # pg_terminate_backend only signals: wait until the backend is gone, so the COMMIT
+                # cannot slip through before it dies.
+                killer.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
 
     with pytest.raises(OperationalError) as raised:
         db.run(factory, lose_at_commit)
