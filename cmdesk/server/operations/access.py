@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cmdesk.domain import contact, passwords
-from cmdesk.domain.enums import Role
+from cmdesk.domain.enums import AccountStatus, Role
 from cmdesk.domain.errors import DomainError, ErrorCode, not_found, validation_error
 from cmdesk.models import (
     Account,
@@ -252,6 +252,7 @@ def describe_invitation(session: Session, token: str, now: dt.datetime | None = 
         raise links.LinkProblem("unknown", "invitation")
     profile = session.get(Profile, inv.profile_id) if inv.profile_id else None
     return {
+        "refusal": invitation_refusal(account),
         "email": inv.email,
         "profile_name": inv.name,
         "needs_password": profile is None or profile.password_hash is None,
@@ -259,6 +260,20 @@ def describe_invitation(session: Session, token: str, now: dt.datetime | None = 
         "account_nic": account.nic,
         "expires_at": row.expires_at,
     }
+
+
+def invitation_refusal(account: Account) -> str | None:
+    """Why an invitation to `account` can't be accepted now (None: it can). A suspended account gives
+    no access until it is reactivated (the link keeps working meanwhile); a cancelled one, none."""
+    which = f"La Cuenta Maestra {account.name} (NIC {account.nic})"
+    if account.status == AccountStatus.CANCELLED.value:
+        return f"{which} fue cancelada, así que esta invitación ya no da acceso a ella."
+    if account.status == AccountStatus.SUSPENDED.value:
+        return (
+            f"{which} está suspendida por su distribuidor, así que esta invitación no puede aceptarse "
+            "por ahora. Cuando la cuenta se reactive, abra de nuevo este enlace (mientras siga vigente)."
+        )
+    return None
 
 
 def accept_invitation(
@@ -284,6 +299,8 @@ def accept_invitation(
     if profile is None:
         profile = session.scalar(select(Profile).where(Profile.email == inv.email))
     v = contact.Validator()
+    if (refusal := invitation_refusal(account)) is not None:
+        raise validation_error({"token": refusal})  # nothing changes: the link still works later
     name_n = v.optional("name", contact.check_person_name, name or "", "Nombre") or ""
     taken = select(Profile.id).where(Profile.mobile == inv.mobile)
     if profile is None and inv.mobile and session.scalar(taken) is not None:

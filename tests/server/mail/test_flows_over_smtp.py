@@ -95,6 +95,27 @@ def test_invitation_set_password_then_sign_in(factory, smtp, live):
     assert alicia["email_confirmed"] is True
 
 
+def test_invitation_to_a_suspended_account_says_so_and_changes_nothing(factory, smtp, live):
+    actor = make_distributor(factory, name="Distribuidora Sus", email="sus@dist.mx", mobile="5511112222", password=PASSWORD)
+    h = _bearer(live.url, "sus@dist.mx")
+    r = requests.post(
+        f"{live.url}/v1/users", json={"email": "beto@dist.mx", "mobile": "5522224444", "name": "Beto"}, headers=h, timeout=30
+    )
+    assert r.status_code == 201, r.text
+    link = link_of(wait_for(lambda: smtp.recorder.to("beto@dist.mx"), what="the invitation")[0])
+    with db.transaction(factory) as s:
+        s.get(Account, actor.account_id).status = "suspended"  # type: ignore[union-attr]
+    page = requests.get(link, timeout=30)
+    assert page.status_code == 422 and "está suspendida" in page.text and 'name="password"' not in page.text
+    token = link.split("t=", 1)[1]
+    action = link.split("?", 1)[0]
+    posted = requests.post(action, data={"t": token, "password": NEW_PASSWORD, "password2": NEW_PASSWORD}, timeout=30)
+    assert "está suspendida" in posted.text and "Ya tiene acceso" not in posted.text
+    with db.transaction(factory) as s:
+        assert s.scalar(select(Profile).where(Profile.email == "beto@dist.mx")) is None
+    assert sign_in(live.url, "beto@dist.mx", NEW_PASSWORD).status_code == 401
+
+
 def test_reset_old_password_refused_new_accepted(factory, smtp, live):
     make_distributor(factory, email="ana@dist.mx", mobile="5511111111", password=PASSWORD)
     r = requests.post(f"{live.url}/v1/auth/password-reset", json={"login": "55 1111 1111"}, timeout=30)

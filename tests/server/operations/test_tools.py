@@ -260,6 +260,29 @@ def test_a_pending_user_can_be_withdrawn(factory):
     assert err.code == ErrorCode.VALIDATION_ERROR and err.errors[0].field == "token"
 
 
+@pytest.mark.parametrize("status", ["suspended", "cancelled"])
+def test_an_invitation_to_a_suspended_or_cancelled_account_gives_no_access(factory, status):
+    actor = make_distributor(factory)
+    db.run(factory, tools.add_user, actor, email="nadia@example.com", mobile="5566667777")
+    token = QueuedLinks(factory, "invitation")[-1][1]
+    with db.transaction(factory) as s:
+        s.get(Account, actor.account_id).status = status  # type: ignore[union-attr]
+    with db.transaction(factory) as s:
+        refusal = access.describe_invitation(s, token)["refusal"]
+    assert refusal and ("suspendida" if status == "suspended" else "cancelada") in refusal
+    err = _err(db.run, factory, access.accept_invitation, token, "ClaveNueva2026")
+    assert err.code == ErrorCode.VALIDATION_ERROR and err.errors[0].field == "token"
+    assert err.errors[0].message == refusal
+    with db.transaction(factory) as s:  # nothing changed: no profile, no membership
+        assert s.scalar(select(Profile).where(Profile.email == "nadia@example.com")) is None
+        assert len(s.scalars(select(Membership).where(Membership.account_id == actor.account_id)).all()) == 1
+    # Once the account is active again, the same link works.
+    with db.transaction(factory) as s:
+        s.get(Account, actor.account_id).status = "active"  # type: ignore[union-attr]
+        assert access.describe_invitation(s, token)["refusal"] is None
+    assert db.run(factory, access.accept_invitation, token, "ClaveNueva2026")["account"]["id"] == actor.account_id
+
+
 def test_an_existing_profile_needs_its_consent(factory):
     a = make_distributor(factory, email="ana@example.com", mobile="5511112222")
     b = make_distributor(factory)
