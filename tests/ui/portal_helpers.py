@@ -21,7 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from cmdesk.server import db
+from cmdesk.services.connectivity import ConnectionState
+from cmdesk.services.outbox import CommandState
 from cmdesk.ui.main_window import MainWindow
+from cmdesk.ui.timbrado.page import TimbradoPage
 
 
 def click(qtbot: Any, button: QAbstractButton) -> None:
@@ -128,3 +131,28 @@ def contrast(a: QColor, b: QColor) -> float:
 
     la, lb = luminance(a), luminance(b)
     return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+@contextmanager
+def timbrado_page(qtbot: Any, window: MainWindow, timeout: int = 30_000) -> Iterator[TimbradoPage]:
+    """Clientes › Timbrado shown, its search empty and its rows loaded; afterwards no dialog, message
+    or unsent command is left behind for the next test, and the session is online again."""
+    page = window.page("clientes.timbrado")
+    assert isinstance(page, TimbradoPage)
+    inner = window.tabs.widget(0)
+    assert isinstance(inner, QTabWidget)
+    window.tabs.setCurrentIndex(0)
+    inner.setCurrentWidget(page)
+    page.search.clear()
+    page.set_search("")
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.busy, timeout=timeout)
+    yield page
+    for widget in (page.dialog, page.confirm_box, window.context.watcher.last_message):
+        if widget is not None:
+            widget.close()
+    session = window.session
+    session._set_state(ConnectionState.ONLINE)
+    for command in session.outbox.list():
+        if command.state != CommandState.SENT:
+            session.outbox.discard(command.id)
+    qtbot.waitUntil(lambda: window.ops.busy == 0, timeout=timeout)

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QKeySequence
-from PySide6.QtWidgets import QTabWidget
 
 from cmdesk.domain.unlimited import fee_state
 from cmdesk.services import commands
@@ -30,6 +29,7 @@ from cmdesk.ui.timbrado.account_dialogs import CreateStampingAccountDialog, Rese
 from cmdesk.ui.timbrado.model import COLUMN_KEYS
 from cmdesk.ui.timbrado.page import TimbradoPage
 from cmdesk.ui.timbrado.unlimited import UnlimitedFeeDialog
+from tests.ui.portal_helpers import timbrado_page
 
 TIMEOUT = 30_000
 FEE = 1500  # the demo catalog's unlimited_cti_annual_points
@@ -37,19 +37,8 @@ FEE = 1500  # the demo catalog's unlimited_cti_annual_points
 
 @pytest.fixture
 def timbrado(qtbot: Any, started_window: MainWindow) -> Iterator[TimbradoPage]:
-    page = started_window.page("clientes.timbrado")
-    assert isinstance(page, TimbradoPage)
-    inner = started_window.tabs.widget(0)
-    assert isinstance(inner, QTabWidget)
-    started_window.tabs.setCurrentIndex(0)
-    inner.setCurrentWidget(page)
-    page.search.clear()
-    page.set_search("")
-    qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.busy, timeout=TIMEOUT)
-    yield page
-    if page.dialog is not None:
-        page.dialog.close()
-    qtbot.waitUntil(lambda: started_window.ops.busy == 0, timeout=TIMEOUT)
+    with timbrado_page(qtbot, started_window, TIMEOUT) as shown:
+        yield shown
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QTabWidget
+from PySide6.QtWidgets import QMessageBox
 
 from cmdesk.services.connectivity import ConnectionState
 from cmdesk.services.outbox import CommandState
@@ -23,6 +23,7 @@ from cmdesk.ui.timbrado.model import COLUMN_KEYS, PENDING_COLOR, CtiRow, Stampin
 from cmdesk.ui.timbrado.page import TimbradoPage
 from cmdesk.ui.timbrado.sales_dialogs import AUTO_SALE_COLUMNS, BULK_COLUMNS, SaleRow, SaleRowsModel
 from cmdesk.ui.timbrado.transfer_dialog import TransferDialog
+from tests.ui.portal_helpers import timbrado_page
 
 TIMEOUT = 30_000
 
@@ -39,26 +40,8 @@ def timbrado_registered() -> None:
 
 @pytest.fixture
 def page(qtbot, started_window: MainWindow) -> Iterator[TimbradoPage]:
-    page = started_window.page("clientes.timbrado")
-    assert isinstance(page, TimbradoPage)
-    inner = started_window.tabs.widget(0)
-    assert isinstance(inner, QTabWidget)
-    started_window.tabs.setCurrentIndex(0)
-    inner.setCurrentWidget(page)
-    page.search.clear()
-    page.set_search("")
-    qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.busy, timeout=TIMEOUT)
-    yield page
-    # Leave no dialog, message or command behind for the next test.
-    for widget in (page.dialog, page.confirm_box, started_window.context.watcher.last_message):
-        if widget is not None:
-            widget.close()
-    session = started_window.session
-    session._set_state(ConnectionState.ONLINE)
-    for command in session.outbox.list():
-        if command.state != CommandState.SENT:
-            session.outbox.discard(command.id)
-    qtbot.waitUntil(lambda: started_window.ops.busy == 0, timeout=TIMEOUT)
+    with timbrado_page(qtbot, started_window, TIMEOUT) as shown:
+        yield shown
 
 
 def rows(page: TimbradoPage) -> list[CtiRow]:
