@@ -116,7 +116,7 @@ class SalesTab(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(QLabel(f"<b>{tr('Clientes con ventas por facturar')}</b>", left))
         self.clients_view = make_table(
-            self.clients, left, "clientsTable", stretch=1, sortable=False, widths=(8, 0, 7, 12)
+            self.clients, left, "clientsTable", stretch=1, sortable=False, widths=(8, 0, 6, 10)
         )
         self.clients_view.selectionModel().selectionChanged.connect(lambda *_: self._client_chosen())
         left_layout.addWidget(self.clients_view, 1)
@@ -134,7 +134,9 @@ class SalesTab(QWidget):
         font.setBold(True)
         self.heading.setFont(font)
         right_layout.addWidget(self.heading)
-        self.sales_view = make_table(self.sales, right, "salesTable", stretch=1, sortable=False)
+        self.sales_view = make_table(
+            self.sales, right, "salesTable", stretch=1, sortable=False, widths=(10, 0, 9, 8, 10, 8)
+        )
         right_layout.addWidget(self.sales_view, 1)
         bottom = QHBoxLayout()
         self.all_button = push_button(tr("Seleccionar todas"), right, "selectAll", self.check_all)
@@ -143,10 +145,13 @@ class SalesTab(QWidget):
         self.total.setObjectName("total")
         self.invoice_button = push_button(tr("Facturar…"), right, "invoiceButton", self.invoice)
         self.invoice_button.setEnabled(False)
+        # The total on a line of its own: beside the buttons it made the sales' side so wide that the
+        # clients' names were cut at 1024 px.
+        self.total.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        right_layout.addWidget(self.total)
         bottom.addWidget(self.all_button)
         bottom.addWidget(self.none_button)
         bottom.addStretch(1)
-        bottom.addWidget(self.total)
         bottom.addWidget(
             export_button(
                 right, self.sales_view, "ventas-por-facturar", title=tr("Exportar ventas por facturar")
@@ -158,9 +163,10 @@ class SalesTab(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([520, 740])
+        # Near halves: at 1024 px most clients' names then fit, and the sales' six columns still do.
+        splitter.setStretchFactor(0, 9)
+        splitter.setStretchFactor(1, 11)
+        splitter.setSizes([540, 660])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self.clients.loaded.connect(self._clients_loaded)
