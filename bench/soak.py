@@ -88,9 +88,9 @@ import cmdesk
 from bench.chaos_proxy import ChaosProxy
 from bench.soak_desktop import CREATE_CODE, Desktop
 from cmdesk.devtools import postgres, server_process
-from cmdesk.domain import compat
+from cmdesk.domain import codes, compat
 from cmdesk.models import Client, IdempotencyRecord, IssuedCfdi, Movement, StampingAccount, TopUpCode
-from cmdesk.server import db, migrations
+from cmdesk.server import db, migrations, security
 from cmdesk.server.operations import accounts, clients, ledger
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.seed import load_catalog
@@ -207,7 +207,7 @@ def prepare(factory: db.SessionFactory, cfg: SoakConfig) -> list[Distributor]:
     out = []
     for i in range(cfg.distributors):
         login = f"soak{i + 1}@cmdesk.mx"
-        with db.transaction(factory) as s:
+        with security.prehashed(PASSWORD), db.transaction(factory) as s:  # Argon2 first, as the routes do
             made = accounts.create_distributor(
                 s, name=f"Distribuidora Soak {i + 1}", email=login, mobile=f"55{i + 1:08d}", password=PASSWORD
             )
@@ -216,12 +216,15 @@ def prepare(factory: db.SessionFactory, cfg: SoakConfig) -> list[Distributor]:
         db.run(factory, ledger.purchase, actor, "points_3000", 2)
         ctis = []
         for k in range(cfg.clients_per_distributor):
-            client = db.run(
-                factory,
-                clients.create_client,
-                actor,
-                {"name": f"Cliente {k + 1:02d}", "rfc": "XAXX010101000"},
-            )
+            password = codes.generate_password()  # the CTI's, hashed before the transaction opens
+            with security.prehashed(password):
+                client = db.run(
+                    factory,
+                    clients.create_client,
+                    actor,
+                    {"name": f"Cliente {k + 1:02d}", "rfc": "XAXX010101000"},
+                    password=password,
+                )
             cti = client["stamping_account"]["id"]
             db.run(
                 factory,
