@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import shutil
 import sqlite3
+from pathlib import Path
 
 # SQLite's primary result codes (the low byte of an extended code).
+SQLITE_IOERR = 10
 SQLITE_CORRUPT = 11
 SQLITE_FULL = 13
 SQLITE_NOTADB = 26
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# With less room than this left, an I/O error while writing is a full disk: SQLite tells a WAL or a
+# shared-memory file that cannot grow as SQLITE_IOERR, not SQLITE_FULL (a cache made on a full disk).
+LOW_SPACE_BYTES = 2**20
 
 SYNC_STOPPED = (
     "El disco de este equipo está lleno: la sincronización se detuvo sin perder nada (los cambios "
@@ -54,8 +60,9 @@ def _primary_code(exc: sqlite3.Error) -> int | None:
     return None if code is None else int(code) & 0xFF
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether an error means the disk (or the user's quota) is full."""
+def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
+    """Whether an error means the disk (or the user's quota) is full. With `folder` (where the files
+    that failed live), an SQLite I/O error there counts too when almost no room is left."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:  # the error, and what caused it
@@ -63,10 +70,21 @@ def is_disk_full(exc: BaseException) -> bool:
         if isinstance(current, sqlite3.Error):
             if _primary_code(current) == SQLITE_FULL or "database or disk is full" in str(current):
                 return True
+            io_error = _primary_code(current) == SQLITE_IOERR or "disk I/O error" in str(current)
+            if io_error and folder is not None and free_bytes(folder) < LOW_SPACE_BYTES:
+                return True
         elif isinstance(current, OSError) and current.errno in _NO_SPACE:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def free_bytes(folder: Path) -> int:
+    """Room left on the disk of `folder` (a very large number when it can't be told)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 2**62
 
 
 def is_damaged(exc: BaseException) -> bool:

@@ -498,12 +498,14 @@ class SyncEngine:
         """Whether the cache was replaced by one filled from the snapshot (False: no snapshots)."""
         path = self.cache.rebuild_path()
         delete_files(path)  # a rebuild stopped before starts over
-        fresh = Cache(path)
+        fresh: Cache | None = None
         try:
+            fresh = Cache(path)  # a full disk may stop it here already
             filled = SnapshotFill(self.api, fresh, progress).run()
         except BaseException as error:
-            fresh.close()
-            delete_files(path)
+            if fresh is not None:
+                fresh.close()
+            delete_files(path)  # its room is given back
             if not isinstance(error, SnapshotUnavailable):
                 raise
             log.info("the server has no snapshot; the cache is rebuilt paging the feed")

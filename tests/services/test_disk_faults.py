@@ -115,6 +115,26 @@ def test_a_full_disk_stops_the_sync_and_loses_nothing(
     assert len(_movements(desk.api)) == before + transfers
 
 
+@pytest.mark.parametrize("leave", [64 * 1024, 400 * 1024])
+def test_a_rebuild_from_a_snapshot_on_a_full_disk_stops_cleanly(
+    desk: SyncEngine, disk: SmallDisk, fresh_server: EmbeddedServer, leave: int
+) -> None:
+    """The snapshot fills a cache of its own beside the one in use: the disk may fill while it is
+    created, while it fills, or at its last checkpoint. Each says «disco lleno» (never a raw SQLite
+    error), the cache in use stays whole, and the rebuild goes on once there is room."""
+    desk.sync_once()
+    _many_clients(fresh_server.url, 120)
+    cursor, keys = desk.cache.cursor, cache_keys(desk.cache)
+    disk.fill(leave, desk.cache._writer, desk.outbox._conn)
+    with pytest.raises(storage.DiskFull, match="lleno"):
+        desk.rebuild()
+    assert desk.cache.cursor == cursor and cache_keys(desk.cache) == keys
+    assert not desk.cache.rebuild_path().exists()  # the half-filled one is gone: its room is free
+    disk.free()
+    desk.rebuild()
+    assert cache_keys(desk.cache) == feed_keys(desk.api)
+
+
 def test_a_change_made_on_a_full_disk_is_refused_whole(desk: SyncEngine, disk: SmallDisk) -> None:
     desk.sync_once()
     cti = standard_cti(desk.cache)

@@ -103,8 +103,13 @@ class CacheStore(Sealing):
         self.damaged = False
         if fresh:
             self._delete_files()
-        self._writer = self._open_writer()
-        self._reader = self._connect()
+        with self._storage():  # a cache made on a full disk says so
+            self._writer = self._open_writer()
+            try:
+                self._reader = self._connect()
+            except BaseException:
+                self._writer.close()
+                raise
         for made in (self.path, self.search_path):
             paths.private_file(made)
         with contextlib.suppress(OSError):  # a full disk: the next opening checks, that is all
@@ -150,10 +155,12 @@ class CacheStore(Sealing):
                 if mode == schema.SEARCH_MODE:
                     self._check_search(conn)
         except sqlite3.DatabaseError as exc:
-            log.warning("cache %s unreadable or damaged (%s); it is made anew", self.path, exc)
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
+            if storage.is_disk_full(exc, self.path.parent):
+                raise  # not damaged: there is no room to open it (`_storage` says so)
+            log.warning("cache %s unreadable or damaged (%s); it is made anew", self.path, exc)
             version, mode = 0, None
         else:
             if version == SCHEMA_VERSION and mode == schema.SEARCH_MODE:
@@ -166,19 +173,23 @@ class CacheStore(Sealing):
         self.recreated = existed
         self._delete_files()
         conn = self._connect()
-        conn.executescript(
-            "BEGIN;"
-            + SCHEMA
-            + SEARCH_SCHEMA
-            + (FTS_TABLE + FTS_TRIGGERS if schema.FTS_AVAILABLE else "")
-            + "COMMIT;"
-        )
-        conn.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?)",
-            [("search_mode", schema.SEARCH_MODE), ("search_generation", 0)],
-        )
-        conn.execute(f"PRAGMA fts.user_version = {SCHEMA_VERSION}")
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        try:
+            conn.executescript(
+                "BEGIN;"
+                + SCHEMA
+                + SEARCH_SCHEMA
+                + (FTS_TABLE + FTS_TRIGGERS if schema.FTS_AVAILABLE else "")
+                + "COMMIT;"
+            )
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("search_mode", schema.SEARCH_MODE), ("search_generation", 0)],
+            )
+            conn.execute(f"PRAGMA fts.user_version = {SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _check_search(self, conn: sqlite3.Connection) -> None:
@@ -213,7 +224,7 @@ class CacheStore(Sealing):
         try:
             yield
         except sqlite3.Error as exc:
-            if storage.is_disk_full(exc):
+            if storage.is_disk_full(exc, self.path.parent):
                 raise storage.DiskFull(CACHE_FULL) from exc
             if storage.is_damaged(exc):
                 self.damaged = True
@@ -637,7 +648,8 @@ class CacheStore(Sealing):
         `_write` (the fill keeps the search index in step itself). `BEGIN` locks the cache's file
         only, when it first writes: the search file stays free for the connection that builds the
         index meanwhile; `immediate` locks both files at once (for what writes the search file)."""
-        with self._write_lock, self._transaction(self._writer, "BEGIN IMMEDIATE" if immediate else "BEGIN"):
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        with self._write_lock, self._storage(), self._transaction(self._writer, begin):
             yield self._writer
 
     def extra_connection(self, main_cache_kb: int, search_cache_kb: int) -> sqlite3.Connection:
@@ -652,7 +664,13 @@ class CacheStore(Sealing):
         """Back to ordinary checkpoints after a bulk fill (see `apply_page`)."""
         with self._write_lock:
             self._writer.execute("PRAGMA wal_autocheckpoint = 1000")
-            self._writer.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
+            try:
+                self._writer.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                # Everything is committed in the WAL already; a later checkpoint moves it.
+                if not storage.is_disk_full(exc, self.path.parent):
+                    raise
+                log.warning("checkpoint after a bulk fill put off: the disk is full")
 
     # ---- optimistic values --------------------------------------------------------------------------
 
