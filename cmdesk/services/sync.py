@@ -71,6 +71,8 @@ PREFETCH_PAGES = 16
 BATCH_CHANGES = 5000
 # An edit re-based this many times in one push (someone else keeps editing the same record) waits.
 MAX_MERGES = 5
+# Pulls and counts again at most this many times while the counts differ (see `_verify_counts`).
+COUNT_ATTEMPTS = 4
 
 # Answers after which the command stays `sent` and is sent again, with the same key, next time.
 _TRANSIENT_CODES = {ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS.value, ErrorCode.TOO_MANY_ATTEMPTS.value}
@@ -135,6 +137,8 @@ class SyncReport:
     push: PushReport
     pull: PullReport
     counts_ok: bool = True
+    # False when the account changed through every comparison of the counts (compared next time).
+    counts_verified: bool = True
     rebuilt: bool = False
     seconds: float = 0.0
 
@@ -517,6 +521,42 @@ class SyncEngine:
         report.snapshot += filled.entities
         return True
 
+    def _verify_counts(self, report: SyncReport, progress: Progress | None) -> None:
+        """Compare the counts with the server's, and rebuild the cache when they really differ.
+
+        Changes land between the pull and the count whenever the account is busy (another desktop of
+        the distributor, clients stamping): the counts then differ for a moment, not the cache. So a
+        difference is pulled again and counted again; only one that stays the same while the pull
+        brings nothing new rebuilds the cache (a rebuild of a large portfolio costs tens of seconds).
+        An account that keeps changing through `COUNT_ATTEMPTS` comparisons is compared at the next
+        sync instead (`counts_verified` False)."""
+        pull = report.pull
+        differences = self.count_differences()
+        for _attempt in range(COUNT_ATTEMPTS):
+            if not differences:
+                return
+            more = self.pull()
+            pull.changed |= more.changed
+            pull.pages += more.pages
+            pull.changes += more.changes
+            again = self.count_differences()
+            if again and again == differences and not more.changes:
+                break
+            differences = again
+        else:
+            if differences:
+                log.info("counts not compared: the account kept changing meanwhile %s", differences)
+                report.counts_verified = False
+            return
+        log.warning("cache counts differ from the server's %s; rebuilding", differences)
+        rebuilt = self.rebuild(progress)
+        pull.changed |= rebuilt.changed
+        pull.pages += rebuilt.pages
+        pull.changes += rebuilt.changes
+        pull.snapshot += rebuilt.snapshot
+        report.rebuilt = True
+        report.counts_ok = not self.count_differences()
+
     # ---- all of it ----------------------------------------------------------------------------------
 
     def sync_once(self, *, check_counts: bool = True, progress: Progress | None = None) -> SyncReport:
@@ -539,23 +579,7 @@ class SyncEngine:
                     self.cache.set_catalog(self.api.get("/v1/catalog"))
                 report = SyncReport(push=push, pull=pull)
                 if check_counts:
-                    differences = self.count_differences()
-                    if differences:
-                        # A change may have landed between the pull and the count: pull once more.
-                        pull2 = self.pull()
-                        pull.changed |= pull2.changed
-                        pull.pages += pull2.pages
-                        pull.changes += pull2.changes
-                        differences = self.count_differences()
-                    if differences:
-                        log.warning("cache counts differ from the server's %s; rebuilding", differences)
-                        rebuilt = self.rebuild(progress)
-                        pull.changed |= rebuilt.changed
-                        pull.pages += rebuilt.pages
-                        pull.changes += rebuilt.changes
-                        pull.snapshot += rebuilt.snapshot
-                        report.rebuilt = True
-                        report.counts_ok = not self.count_differences()
+                    self._verify_counts(report, progress)
             except ApiError as error:
                 if error.status == 401:
                     raise SessionExpired() from error

@@ -297,6 +297,29 @@ def test_counts_that_differ_rebuild_the_cache(engine: SyncEngine, monkeypatch: p
     assert row["dropped"] is True and row["pending"] is True  # the queued change shows again
 
 
+def test_a_busy_account_is_not_rebuilt_for_counts_taken_while_it_changes(
+    engine: SyncEngine, other: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another desktop adds a client after each of this one's pulls, before its count: the counts
+    differ every time, but the cache is whole. No rebuild; the next quiet sync compares them."""
+    engine.sync_once()
+    made = iter(range(100))
+    pull = engine.pull
+
+    def pull_then_someone_writes(*args: Any, **kwargs: Any) -> Any:
+        pulled = pull(*args, **kwargs)
+        other.post("/v1/clients", {"name": f"Cliente concurrente {next(made)}", "rfc": "XAXX010101000"})
+        return pulled
+
+    monkeypatch.setattr(engine, "pull", pull_then_someone_writes)
+    report = engine.sync_once()
+    assert not report.rebuilt and not report.counts_verified
+    monkeypatch.setattr(engine, "pull", pull)
+    quiet = engine.sync_once()
+    assert not quiet.rebuilt and quiet.counts_verified and quiet.counts_ok
+    assert cache_keys(engine.cache) == feed_keys(engine.api)
+
+
 def test_validation_happens_before_queueing(engine: SyncEngine) -> None:
     from cmdesk.domain.errors import DomainError
 
