@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from keyring.errors import PasswordDeleteError
+from sqlalchemy import func, select
 
+from cmdesk.models import OutboundMail
 from cmdesk.server import db
 from cmdesk.server.api.deps import AuthState
 from cmdesk.server.embedded import EmbeddedServer
@@ -88,6 +91,17 @@ def start_server(folder: Path, *, clients_count: int = 5) -> EmbeddedServer:
     engine = db.create_db_engine(url)
     try:
         seed_demo(db.session_factory(engine), clients_count=clients_count, software_store=None)
+        # The demo's mails are sent in the background, and each sent one changes its distributor
+        # («Correo enviado»): tests start once that settled, not with changes landing mid-test.
+        if server._app is not None:
+            server._app.state.mail.wake()  # the seed queued them from outside the server's requests
+        deadline = time.monotonic() + 30
+        queued = select(func.count()).select_from(OutboundMail).where(OutboundMail.status.in_(("queued", "sending")))
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if not conn.execute(queued).scalar():
+                    break
+            time.sleep(0.05)
     finally:
         engine.dispose()
     return server
