@@ -481,7 +481,16 @@ def main(argv: list[str] | None = None) -> int:
 
     told.subscribe(tell)
     try:
-        desktop.sign_in(time.monotonic() + 300)  # minutes of busy Argon2 on a loaded machine
+        # As cmdesk does, keep trying until the session opens (a starved server can take minutes of
+        # busy Argon2 or read timeouts): a desktop that gave up would be a fault of the harness.
+        while True:
+            try:
+                desktop.sign_in(time.monotonic() + 120)
+                break
+            except (OfflineError, ApiError) as error:
+                if args.stop_file.exists():
+                    raise
+                log(f"sign-in still failing after 2 minutes, going on trying: {error}")
         print("ready", flush=True)
         rng = desktop.rng
         while not args.stop_file.exists():
