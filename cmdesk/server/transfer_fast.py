@@ -1,5 +1,6 @@
 """The transfer fast path on PostgreSQL: `POST /v1/transfers` and `POST /v1/transfers/bulk` as one call
-to the database function `cmdesk_transfer` (see `cmdesk.models.pg_functions`).
+to a database function: `cmdesk_transfer_one` for a transfer (V4, `cmdesk.models.pg_transfer_one`),
+`cmdesk_transfer` for a bulk (V3, `cmdesk.models.pg_functions`).
 
 Month-end refills are thousands of transfers. Through the ORM one took three transactions (the
 idempotency claim, the effect, the stored answer) and about 8 ms of CPU; a bulk of 5,000 items took
