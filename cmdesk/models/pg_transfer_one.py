@@ -28,8 +28,14 @@ from __future__ import annotations
 from sqlalchemy import DDL, event
 
 from cmdesk.models.base import Base
+from cmdesk.models.pg_functions import TRANSFER_FUNCTION_V3
 
-TRANSFER_ONE_FUNCTION_V4 = """
+# Who calls and what its key holds: V3's first statements, word for word (the same decisions).
+_V3_BEGIN = TRANSFER_FUNCTION_V3.index("BEGIN\n") + len("BEGIN\n")
+_WHO_AND_KEY = TRANSFER_FUNCTION_V3[_V3_BEGIN : TRANSFER_FUNCTION_V3.index("    -- Each item's target")]
+
+TRANSFER_ONE_FUNCTION_V4 = (
+    """
 CREATE OR REPLACE FUNCTION cmdesk_transfer_one(
     p_account text, p_profile text, p_session text, p_key text, p_hash text, p_path text,
     p_now timestamptz, p_now_text text, p_expires timestamptz, p_stale timestamptz, p_audit jsonb,
@@ -59,53 +65,9 @@ DECLARE
     v_audit bigint;
     v_audit_at timestamptz;
 BEGIN
-    SELECT a.status, a.parent_id, a.expires_at,
-           p_session IS NULL
-           OR (EXISTS (SELECT 1 FROM memberships m
-                        WHERE m.account_id = p_account AND m.profile_id = p_profile)
-               AND NOT EXISTS (SELECT 1 FROM refresh_tokens t
-                                WHERE t.family_id = p_session AND t.revoked_at IS NOT NULL))
-      INTO v_state, v_parent, v_expires, v_open
-      FROM accounts a
-     WHERE a.id = p_account;
-    IF NOT FOUND OR NOT v_open OR v_state <> 'active' OR v_expires <= p_now THEN
-        status := 'general';
-        RETURN;
-    END IF;
-
-    SELECT r.id, r.request_hash, r.completed, r.status_code, r.response_body, r.created_at INTO e
-      FROM idempotency_records r
-     WHERE r.scope = p_account AND r.key = p_key;
-    IF FOUND THEN
-        IF e.request_hash <> p_hash THEN
-            status := 'reused';
-            RETURN;
-        END IF;
-        IF e.completed THEN
-            status := 'replay';
-            http_status := e.status_code;
-            body := e.response_body;
-            RETURN;
-        END IF;
-        IF e.created_at >= p_stale THEN
-            status := 'in_progress';
-            RETURN;
-        END IF;
-        PERFORM 1 FROM bulk_transfer_runs b WHERE b.idempotency_record_id = e.id;
-        IF FOUND THEN
-            status := 'general';  -- a bulk the general path accepted: it finishes it
-            RETURN;
-        END IF;
-        UPDATE idempotency_records r SET created_at = p_now
-         WHERE r.id = e.id AND NOT r.completed AND r.created_at = e.created_at;
-        IF NOT FOUND THEN
-            status := 'in_progress';
-            RETURN;
-        END IF;
-        v_rec := e.id;
-    END IF;
-
-    -- The debit, then the credit that checks its target; a refusal rolls both back.
+"""
+    + _WHO_AND_KEY
+    + """    -- The debit, then the credit that checks its target; a refusal rolls both back.
     UPDATE accounts a
        SET stamps_balance = a.stamps_balance - CASE WHEN v_stamps THEN p_quantity ELSE 0 END,
            points_balance = a.points_balance - CASE WHEN v_stamps THEN 0 ELSE p_quantity END,
@@ -245,6 +207,7 @@ BEGIN
 END;
 $$
 """
+)
 
 TRANSFER_ONE_FUNCTION = TRANSFER_ONE_FUNCTION_V4
 
