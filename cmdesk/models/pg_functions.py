@@ -555,7 +555,8 @@ TRANSFER_FUNCTION_V3 = (
     )
 )
 
-# The version the current schema has.
+# The version the current schema has (bulks; a single transfer calls V4, `cmdesk_transfer_one`, in
+# `cmdesk.models.pg_transfer_one`).
 TRANSFER_FUNCTION = TRANSFER_FUNCTION_V3
 
 DROP_TRANSFER_FUNCTION_V1 = (

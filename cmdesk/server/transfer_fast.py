@@ -1,5 +1,6 @@
 """The transfer fast path on PostgreSQL: `POST /v1/transfers` and `POST /v1/transfers/bulk` as one call
-to the database function `cmdesk_transfer` (see `cmdesk.models.pg_functions`).
+to a database function: `cmdesk_transfer_one` for a transfer (V4, `cmdesk.models.pg_transfer_one`),
+`cmdesk_transfer` for a bulk (V3, `cmdesk.models.pg_functions`).
 
 Month-end refills are thousands of transfers. Through the ORM one took three transactions (the
 idempotency claim, the effect, the stored answer) and about 8 ms of CPU; a bulk of 5,000 items took
@@ -64,13 +65,12 @@ _CALL = (
     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb,"
     " %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[])"
 )
-# One transfer: the items' arrays are made in the statement from plain values (adapting seven Python
-# lists cost as much CPU as the rest of the request).
+# One transfer: `cmdesk_transfer_one` (V4), the item's values as plain parameters (adapting seven
+# Python lists cost as much CPU as the rest of the request, and V3's set-based statements twice V4's).
 _CALL_ONE = (
-    "SELECT status, http_status, body FROM cmdesk_transfer("
-    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb,"
-    " ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::text], ARRAY[%s::bigint],"
-    " ARRAY[%s::bigint], ARRAY[%s::text])"
+    "SELECT status, http_status, body FROM cmdesk_transfer_one("
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb,"
+    " %s::text, %s::text, %s::text, %s::text, %s::bigint, %s::bigint, %s::text)"
 )
 # A refusal stored with its key, unless the key is taken: then what holds it (one statement).
 _STORE = """
@@ -234,8 +234,7 @@ class FastTransfer:
                 to_jsonable_python(now),
                 now + self.retention,
                 now - dt.timedelta(seconds=idempotency.STALE_CLAIM_SECONDS),
-                bulk,
-                record,
+                *((bulk, record) if bulk else (record,)),
                 *arrays,
             )
             try:

@@ -41,3 +41,44 @@ def test_upgrade_from_empty_matches_models(empty_url):
             assert ctx.get_current_revision() == migrations.current_head()
     finally:
         engine.dispose()
+
+
+_FUNCTIONS = """
+SELECT p.proname, pg_get_function_identity_arguments(p.oid), md5(p.prosrc), p.proconfig
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'public' AND p.proname LIKE 'cmdesk%'
+ ORDER BY 1, 2
+"""
+
+
+def test_migrations_install_the_functions_the_models_install(pg_url):
+    """The database functions (`cmdesk_transfer_one`, `cmdesk_transfer`, `cmdesk_consume`, ...) a
+    migrated database calls are the ones `create_all` installs for the tests: same names, arguments,
+    text and settings."""
+    base = make_url(pg_url)
+    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
+    names = [f"fn_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    with psycopg.connect(dsn, autocommit=True) as c:
+        for name in names:
+            c.execute(f'CREATE DATABASE "{name}"')
+    urls = [base.set(database=name).render_as_string(hide_password=False) for name in names]
+    try:
+        migrations.upgrade(urls[0])
+        engine = db.create_db_engine(urls[1])
+        try:
+            Base.metadata.create_all(engine)
+        finally:
+            engine.dispose()
+        found = []
+        for url in urls:
+            target = make_url(url)
+            with psycopg.connect(
+                f"host={target.host} port={target.port} user={target.username} dbname={target.database}"
+            ) as c:
+                found.append(c.execute(_FUNCTIONS).fetchall())
+        assert "cmdesk_transfer_one" in {row[0] for row in found[0]}
+        assert found[0] == found[1]
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            for name in names:
+                c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -105,7 +105,11 @@ class Transferer:
             if answer is not None:
                 return answer
         return self._general(
-            actor, key, "/v1/transfers/bulk", body, lambda s: bulk_transfers.bulk_transfer(s, actor, body["items"])
+            actor,
+            key,
+            "/v1/transfers/bulk",
+            body,
+            lambda s: bulk_transfers.bulk_transfer(s, actor, body["items"]),
         )
 
     def close(self) -> None:
@@ -227,6 +231,13 @@ def test_both_paths_leave_the_same_rows(engine: Engine, factory: db.SessionFacto
         ),
         (
             lambda w, o: to_sub(w["cancelled"], "stamps", 1),
+            "invalid_state_transition",
+            "No se puede transferir a un distribuidor cancelado o sin validar.",
+        ),
+        # A target refused and a balance short at once: the target's refusal, as the reference meets them.
+        (lambda w, o: stamps(o["ctis"][0], 101), "not_found", "La cuenta de timbrado no existe."),
+        (
+            lambda w, o: to_sub(w["cancelled"], "stamps", 101),
             "invalid_state_transition",
             "No se puede transferir a un distribuidor cancelado o sin validar.",
         ),
