@@ -33,7 +33,7 @@ from cmdesk.models import (
     utcnow,
 )
 from cmdesk.server import db, feed, idempotency
-from cmdesk.server.operations import balances, transfer_audit
+from cmdesk.server.operations import balances, bulk_chunk_sql, transfer_audit
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.operations.ledger import (
     CLOSED_ACCOUNT_STATUSES,
@@ -618,14 +618,18 @@ def _run_head(session: Session, run_id: str) -> tuple[str, str, dt.datetime, lis
 
 def _write_chunk(session: Session, chunk_id: int, account_id: str, author: str, now: dt.datetime) -> None:
     # Taken by marking it written: a worker finishing the same run meanwhile finds it taken.
+    sqlite = session.get_bind().dialect.name == "sqlite"
     taken = session.execute(
         update(BulkTransferChunk)
         .where(BulkTransferChunk.id == chunk_id, BulkTransferChunk.written.is_(False))
         .values(written=True, stamps=0, points=0)
-        .returning(BulkTransferChunk.rows, BulkTransferChunk.audit_id),
+        .returning(literal(None) if sqlite else BulkTransferChunk.rows, BulkTransferChunk.audit_id),
         execution_options={"synchronize_session": False},
     ).first()
-    if taken is not None:
+    if taken is not None and sqlite:
+        # Set-based, from the chunk's own JSON: no Python per item while holding the write lock.
+        bulk_chunk_sql.write_chunk(session, chunk_id, taken[1], account_id, author, now)
+    elif taken is not None:
         rows = json.loads(taken[0])
         _apply_rows(session, account_id, author, rows, now)
         if taken[1] is not None:
