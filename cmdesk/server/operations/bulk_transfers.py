@@ -623,11 +623,11 @@ def _write_chunk(session: Session, chunk_id: int, account_id: str, author: str, 
         update(BulkTransferChunk)
         .where(BulkTransferChunk.id == chunk_id, BulkTransferChunk.written.is_(False))
         .values(written=True, stamps=0, points=0)
-        .returning(literal(None) if sqlite else BulkTransferChunk.rows, BulkTransferChunk.audit_id),
+        .returning(literal("") if sqlite else BulkTransferChunk.rows, BulkTransferChunk.audit_id),
         execution_options={"synchronize_session": False},
     ).first()
     if taken is not None and sqlite:
-        # Set-based, from the chunk's own JSON: no Python per item while holding the write lock.
+        # Set-based, from the chunk's own JSON (not read back): no Python per item in the write lock.
         bulk_chunk_sql.write_chunk(session, chunk_id, taken[1], account_id, author, now)
     elif taken is not None:
         rows = json.loads(taken[0])
