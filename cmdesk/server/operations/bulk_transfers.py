@@ -418,14 +418,11 @@ class BulkPlan:
 def plan_bulk(
     factory: db.SessionFactory, actor: Actor, items: Any, *, now: dt.datetime | None = None
 ) -> BulkPlan:
-    """Read a bulk transfer's targets in short transactions (at most `_IN_CHUNK` lines each: on
-    SQLite every transaction holds the write lock) and prepare its chunks and its bitácora record,
-    out of any transaction."""
+    """Read a bulk transfer's targets in a transaction that only reads (on SQLite it takes no write
+    lock) and prepare its chunks and its bitácora record, out of any transaction."""
     now = now or utcnow()
     lines, late = bulk_lines(items)
-    targets: dict[tuple[str, str], _Target | str] = {}
-    for start in range(0, len(lines), _IN_CHUNK):
-        targets.update(db.run(factory, _load_targets, actor, lines[start : start + _IN_CHUNK]))
+    targets = db.read(factory, _load_targets, actor, lines)
     chunks, record = None, None
     if late is None and all(isinstance(t, _Target) for t in targets.values()):
         rows = [_row(line, targets) for line in lines]
@@ -557,7 +554,7 @@ def finish_bulk_run(factory: db.SessionFactory, run_id: str) -> dict[str, Any] |
     """Write the chunks of a run, each in its own transaction, then close it: its answer stored for
     its idempotency key and the run removed. Returns the answer (JSON-ready, as it is stored); None
     when another worker closed it first (the answer is then the one stored with the key)."""
-    head = db.run(factory, _run_head, run_id)
+    head = db.read(factory, _run_head, run_id)
     if head is None:
         return None
     account_id, author, now, chunk_ids = head
@@ -566,7 +563,7 @@ def finish_bulk_run(factory: db.SessionFactory, run_id: str) -> dict[str, Any] |
         db.run(factory, _write_chunk, chunk_id, account_id, author, now)
         time.sleep((time.perf_counter() - started) * BULK_PAUSE_FACTOR)
     # The answer is built out of any transaction (on SQLite every one holds the write lock).
-    texts = db.run(factory, _chunk_rows, run_id)
+    texts = db.read(factory, _chunk_rows, run_id)
     rows = [row for text in texts for row in json.loads(text)]
     answer: dict[str, Any] = to_jsonable_python({"movements": _views(account_id, author, rows, now)})
     body = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))

@@ -216,7 +216,7 @@ def prepare(
     keys = list(targets)
     held: dict[tuple[str, str, str], int] = {}
     for start in range(0, len(keys), _IN_CHUNK):
-        held.update(db.run(factory, balances_of, keys[start : start + _IN_CHUNK]))
+        held.update(db.read(factory, balances_of, keys[start : start + _IN_CHUNK]))
     by_target: dict[tuple[str, str], dict[str, Any]] = {}
     subjects: set[tuple[str, str]] = {("account", account_id)}
     for (target_type, ident, asset), (quantity, client_id) in targets.items():
