@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
@@ -435,7 +436,7 @@ def plan_bulk(
 
 def _chunk(rows: list[list[Any]]) -> tuple[str, int, int]:
     return (
-        json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
+        orjson.dumps(rows).decode(),  # compact, UTF-8 as is: what json.dumps gave, several times faster
         sum(r[6] for r in rows if r[5] == Asset.STAMPS.value),
         sum(r[6] for r in rows if r[5] == Asset.POINTS.value),
     )
@@ -564,9 +565,9 @@ def finish_bulk_run(factory: db.SessionFactory, run_id: str) -> dict[str, Any] |
         time.sleep((time.perf_counter() - started) * BULK_PAUSE_FACTOR)
     # The answer is built out of any transaction (on SQLite every one holds the write lock).
     texts = db.read(factory, _chunk_rows, run_id)
-    rows = [row for text in texts for row in json.loads(text)]
+    rows = [row for text in texts for row in orjson.loads(text)]
     answer: dict[str, Any] = to_jsonable_python({"movements": _views(account_id, author, rows, now)})
-    body = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+    body = orjson.dumps(answer).decode()
     return answer if db.run(factory, _close_run, run_id, body) else None
 
 

@@ -19,11 +19,11 @@ distributor's stamping waiting for seconds. The targets are credited later, in c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -242,7 +242,7 @@ def prepare(
     for r in rows:
         spent[r[_ASSET]] = spent.get(r[_ASSET], 0) + int(r[_QUANTITY])
     changes = list(by_target.values()) + moves[1:]
-    text = json.dumps(changes, ensure_ascii=False, separators=(",", ":"))
+    text = orjson.dumps(changes).decode()
     return Prepared(rows[0][_ID], moves[0]["after"], changes, frozenset(subjects), spent, text)
 
 
@@ -299,7 +299,7 @@ def _changes_text(session: Session, account: dict[str, Any], prepared: Prepared)
     if session.get_bind().dialect.name != "sqlite" or not prepared.changes_json:
         return None
     rest = prepared.changes_json[1:-1]
-    head = json.dumps(account, ensure_ascii=False, separators=(",", ":"))
+    head = orjson.dumps(account).decode()
     return "[" + head + ("," + rest if rest else "") + "]"
 
 
