@@ -566,7 +566,10 @@ def finish_bulk_run(factory: db.SessionFactory, run_id: str) -> dict[str, Any] |
     # The answer is built out of any transaction (on SQLite every one holds the write lock).
     texts = db.read(factory, _chunk_rows, run_id)
     rows = [row for text in texts for row in orjson.loads(text)]
-    answer: dict[str, Any] = to_jsonable_python({"movements": _views(account_id, author, rows, now)})
+    # One movement at a time: one C call over 5,000 would hold the GIL (this worker's other requests)
+    # for tens of milliseconds.
+    views = _views(account_id, author, rows, now)
+    answer: dict[str, Any] = {"movements": [to_jsonable_python(v) for v in views]}
     body = orjson.dumps(answer).decode()
     return answer if db.run(factory, _close_run, run_id, body) else None
 
