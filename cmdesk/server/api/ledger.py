@@ -110,7 +110,7 @@ async def bulk_transfer(
     body: schemas.BulkTransferIn, actor: CurrentActor, factory: Db, key: IdempotencyKey, request: Request
 ) -> Response:
     """Transferencia masiva: todas o ninguna."""
-    # On PostgreSQL one call to `cmdesk_transfer`, set-based; on SQLite in short transactions
+    # On PostgreSQL one call to `cmdesk_bulk_transfer`, set-based; on SQLite in short transactions
     # (`bulk_transfers.begin_bulk_run`), so other distributors' stamping never waits long for the write lock.
     payload = await run_in_threadpool(body.model_dump, mode="json")  # 5,000 items: off the event loop
     fast = _fast(request)
