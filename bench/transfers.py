@@ -151,9 +151,12 @@ def _consume(cti: str) -> tuple[dict[str, str], bytes]:
     return {"Content-Type": "application/json", "Authorization": auth}, body
 
 
-async def bulk_under_stamping(url: str, token: str, targets: list[str], ctis: list[str]) -> dict[str, float]:
+async def bulk_under_stamping(
+    url: str, token: str, targets: list[str], ctis: list[str], pids: dict[str, int] | None = None
+) -> dict[str, float]:
     """Stamp with a few callers; after a second, send the bulk; stop a second after it answered.
-    Returns the bulk's seconds and the stamping p50/p99 before and during it."""
+    Returns the bulk's seconds, the stamping p50/p99 before and during it, and the CPU seconds each
+    process of `pids` (and its children) used while the bulk ran (the stamping's included)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     hostport = f"{host}:{port}"
@@ -198,10 +201,15 @@ async def bulk_under_stamping(url: str, token: str, targets: list[str], ctis: li
     stampers = [asyncio.create_task(stamper(w)) for w in range(STAMPING_CALLERS)]
     await asyncio.sleep(1.5)
     reader, writer = await asyncio.open_connection(host, port)
+    cpu_before = {name: tree_cpu_seconds(pid) for name, pid in (pids or {}).items()}
     started = time.perf_counter()
     writer.write(request)
     status, answer = await read_response(reader)
     ended = time.perf_counter()
+    cpu = {
+        f"cpu_{name}": (after or 0.0) - (cpu_before[name] or 0.0)
+        for name, after in ((name, tree_cpu_seconds(pid)) for name, pid in (pids or {}).items())
+    }
     writer.close()
     await asyncio.sleep(1.0)
     stop.set()
@@ -226,6 +234,7 @@ async def bulk_under_stamping(url: str, token: str, targets: list[str], ctis: li
         "during_p99": pct(during, 0.99),
         "during_n": len(during),
         "stamping_errors": errors,
+        **cpu,
     }
 
 
@@ -294,66 +303,78 @@ def run_postgres(args: argparse.Namespace, levels: list[int]) -> None:
         # For reading the figures under load: stamping (the other fast path) at 8 callers, same run.
         asyncio.run(warm_credentials(server.url, world.stamping_ctis, rounds=6 * args.workers))
 
-        def consume(w: int, i: int) -> tuple[str, str, dict[str, str], bytes, int]:
-            headers, body = _consume(world.stamping_ctis[(w * 3 + i) % len(world.stamping_ctis)])
-            return "POST", "/v1/stamping/consume", headers, body, 200
+        if levels:
 
-        tps = pgbench(pg, int(args.seconds), 8)
-        asyncio.run(drive("consume", server.url, 8, 1.0, consume))
-        server_before, pg_before = tree_cpu_seconds(server_pid), tree_cpu_seconds(postmaster)
-        r = asyncio.run(drive("consume", server.url, 8, args.seconds, consume))
-        done = r.throughput * args.seconds
-        rows.append(
-            (r, tps, "", cpu_ms_per(server_pid, server_before, done), cpu_ms_per(postmaster, pg_before, done))
-        )
-        print(
-            f"\nTransfers on PostgreSQL, {args.workers} workers, {args.seconds:.0f} s per figure, "
-            f"callers over {len(tokens)} distributors"
-        )
-        fmt = "{:<10} {:>7} {:>15} {:>13} {:>7} {:>8} {:>8} {:>7} {:>11} {:>14}"
-        print(
-            fmt.format(
-                "operation",
-                "callers",
-                "pgbench -N tps",
-                "server req/s",
-                "ratio",
-                "p50 ms",
-                "p99 ms",
-                "errors",
-                "server cpu",
-                "pg cpu",
-            )
-        )
-        for r, tps, pg_cost, server_cost, pg_server_cost in rows:
-            print(
-                fmt.format(
-                    r.name,
-                    r.concurrency,
-                    f"{tps:.0f}",
-                    f"{r.throughput:.0f}",
-                    f"{r.throughput / tps:.1%}",
-                    f"{r.p50_ms:.1f}",
-                    f"{r.p99_ms:.1f}",
-                    r.errors,
-                    server_cost,
-                    f"{pg_server_cost} ({pg_cost})" if pg_cost else pg_server_cost,
+            def consume(w: int, i: int) -> tuple[str, str, dict[str, str], bytes, int]:
+                headers, body = _consume(world.stamping_ctis[(w * 3 + i) % len(world.stamping_ctis)])
+                return "POST", "/v1/stamping/consume", headers, body, 200
+
+            tps = pgbench(pg, int(args.seconds), 8)
+            asyncio.run(drive("consume", server.url, 8, 1.0, consume))
+            server_before, pg_before = tree_cpu_seconds(server_pid), tree_cpu_seconds(postmaster)
+            r = asyncio.run(drive("consume", server.url, 8, args.seconds, consume))
+            done = r.throughput * args.seconds
+            rows.append(
+                (
+                    r,
+                    tps,
+                    "",
+                    cpu_ms_per(server_pid, server_before, done),
+                    cpu_ms_per(postmaster, pg_before, done),
                 )
             )
-            if r.name != "transfer":
-                continue
-            figure(
-                f"Transferencias, {r.concurrency} llamadas en {len(tokens)} distribuidores: "
-                "proporción de pgbench -N",
-                100 * r.throughput / tps,
-                "%",
-                25.0 if r.concurrency == 8 else None,
-                "higher",
-                goal_text="≥ 25 % de pgbench -N" if r.concurrency == 8 else "proporción de pgbench -N",
+            print(
+                f"\nTransfers on PostgreSQL, {args.workers} workers, {args.seconds:.0f} s per figure, "
+                f"callers over {len(tokens)} distributors"
             )
+            fmt = "{:<10} {:>7} {:>15} {:>13} {:>7} {:>8} {:>8} {:>7} {:>11} {:>14}"
+            print(
+                fmt.format(
+                    "operation",
+                    "callers",
+                    "pgbench -N tps",
+                    "server req/s",
+                    "ratio",
+                    "p50 ms",
+                    "p99 ms",
+                    "errors",
+                    "server cpu",
+                    "pg cpu",
+                )
+            )
+            for r, tps, pg_cost, server_cost, pg_server_cost in rows:
+                print(
+                    fmt.format(
+                        r.name,
+                        r.concurrency,
+                        f"{tps:.0f}",
+                        f"{r.throughput:.0f}",
+                        f"{r.throughput / tps:.1%}",
+                        f"{r.p50_ms:.1f}",
+                        f"{r.p99_ms:.1f}",
+                        r.errors,
+                        server_cost,
+                        f"{pg_server_cost} ({pg_cost})" if pg_cost else pg_server_cost,
+                    )
+                )
+                if r.name != "transfer":
+                    continue
+                figure(
+                    f"Transferencias, {r.concurrency} llamadas en {len(tokens)} distribuidores: "
+                    "proporción de pgbench -N",
+                    100 * r.throughput / tps,
+                    "%",
+                    25.0 if r.concurrency == 8 else None,
+                    "higher",
+                    goal_text="≥ 25 % de pgbench -N" if r.concurrency == 8 else "proporción de pgbench -N",
+                )
         result = asyncio.run(
             bulk_under_stamping(
-                server.url, sign_in(server.url, world.bulk_login), world.bulk_targets, world.stamping_ctis
+                server.url,
+                sign_in(server.url, world.bulk_login),
+                world.bulk_targets,
+                world.stamping_ctis,
+                {"server": server_pid, "postgres": postmaster},
             )
         )
         report_bulk("PostgreSQL", args.bulk, result, 1.0)
@@ -372,7 +393,11 @@ def run_sqlite(args: argparse.Namespace) -> None:
         asyncio.run(warm_credentials(server.url, world.stamping_ctis, rounds=2))
         result = asyncio.run(
             bulk_under_stamping(
-                server.url, sign_in(server.url, world.bulk_login), world.bulk_targets, world.stamping_ctis
+                server.url,
+                sign_in(server.url, world.bulk_login),
+                world.bulk_targets,
+                world.stamping_ctis,
+                {"server": server.process.pid},
             )
         )
         report_bulk("SQLite", args.bulk, result, 3.0)
@@ -387,6 +412,9 @@ def report_bulk(database: str, size: int, r: dict[str, float], goal_s: float) ->
         f"{r['during_p50']:.1f}/{r['during_p99']:.1f} ms during ({r['during_n']:.0f} requests, "
         f"{r['stamping_errors']:.0f} errors)"
     )
+    cpu = ", ".join(f"{k[4:]} {v:.2f} s" for k, v in r.items() if k.startswith("cpu_"))
+    if cpu:
+        print(f"  CPU while the bulk ran (the stamping's included): {cpu}")
     figure(f"Transferencia masiva de {size:,} en {database}", r["bulk_s"], "s", goal_s)
     figure(f"Timbrado de otro distribuidor durante la masiva, p99, {database}", r["during_p99"], "ms", 50.0)
 
@@ -400,8 +428,11 @@ def main() -> None:
     ap.add_argument("--bulk", type=int, default=5000)
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument(
+        "--bulk-only", action="store_true", help="only the bulk under stamping (no single transfers)"
+    )
     args = ap.parse_args()
-    levels = [int(x) for x in args.concurrency.split(",")]
+    levels = [] if args.bulk_only else [int(x) for x in args.concurrency.split(",")]
     if not args.no_postgres:
         run_postgres(args, levels)
     if not args.no_sqlite:

@@ -3,7 +3,7 @@
 Importing this package registers every table on `Base.metadata` (Alembic and the tests rely on it).
 """
 
-from cmdesk.models import pg_functions, pg_transfer_one  # noqa: F401  (registers the PostgreSQL functions)
+from cmdesk.models import pg_bulk_transfer, pg_functions, pg_transfer_one  # noqa: F401  (register the PostgreSQL functions)
 from cmdesk.models.accounts import (
     Account,
     AccountSettings,

@@ -267,3 +267,11 @@ def run[T](factory: SessionFactory, fn: Callable[..., T], *args: Any, attempts: 
                 reconnects += 1
                 continue
             raise
+
+
+def read[T](factory: SessionFactory, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn(session, *args, **kwargs)` in a transaction that only reads (never commits): on SQLite
+    it takes no write lock, so the writers (another distributor's stamping) go on meanwhile."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        return fn(session, *args, **kwargs)

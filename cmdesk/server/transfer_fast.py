@@ -65,6 +65,9 @@ _CALL = (
     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb,"
     " %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[])"
 )
+# A bulk: `cmdesk_bulk_transfer`, the same function planned for thousands of items
+# (`cmdesk.models.pg_bulk_transfer`).
+_CALL_BULK = _CALL.replace("FROM cmdesk_transfer(", "FROM cmdesk_bulk_transfer(")
 # One transfer: `cmdesk_transfer_one` (V4), the item's values as plain parameters (adapting seven
 # Python lists cost as much CPU as the rest of the request, and V3's set-based statements twice V4's).
 _CALL_ONE = (
@@ -219,7 +222,7 @@ class FastTransfer:
         pool = await self.pool.get()
         if pool is None:
             return None
-        call, arrays = (_CALL, columns) if bulk else (_CALL_ONE, tuple(c[0] for c in columns))
+        call, arrays = (_CALL_BULK, columns) if bulk else (_CALL_ONE, tuple(c[0] for c in columns))
         record = _audit_argument(audited)
         for _attempt in range(5):
             now = dt.datetime.now(dt.UTC)

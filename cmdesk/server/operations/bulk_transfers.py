@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
@@ -33,7 +34,7 @@ from cmdesk.models import (
     utcnow,
 )
 from cmdesk.server import db, feed, idempotency
-from cmdesk.server.operations import balances, transfer_audit
+from cmdesk.server.operations import balances, bulk_chunk_sql, transfer_audit
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.operations.ledger import (
     CLOSED_ACCOUNT_STATUSES,
@@ -418,14 +419,11 @@ class BulkPlan:
 def plan_bulk(
     factory: db.SessionFactory, actor: Actor, items: Any, *, now: dt.datetime | None = None
 ) -> BulkPlan:
-    """Read a bulk transfer's targets in short transactions (at most `_IN_CHUNK` lines each: on
-    SQLite every transaction holds the write lock) and prepare its chunks and its bitácora record,
-    out of any transaction."""
+    """Read a bulk transfer's targets in a transaction that only reads (on SQLite it takes no write
+    lock) and prepare its chunks and its bitácora record, out of any transaction."""
     now = now or utcnow()
     lines, late = bulk_lines(items)
-    targets: dict[tuple[str, str], _Target | str] = {}
-    for start in range(0, len(lines), _IN_CHUNK):
-        targets.update(db.run(factory, _load_targets, actor, lines[start : start + _IN_CHUNK]))
+    targets = db.read(factory, _load_targets, actor, lines)
     chunks, record = None, None
     if late is None and all(isinstance(t, _Target) for t in targets.values()):
         rows = [_row(line, targets) for line in lines]
@@ -438,7 +436,7 @@ def plan_bulk(
 
 def _chunk(rows: list[list[Any]]) -> tuple[str, int, int]:
     return (
-        json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
+        orjson.dumps(rows).decode(),  # compact, UTF-8 as is: what json.dumps gave, several times faster
         sum(r[6] for r in rows if r[5] == Asset.STAMPS.value),
         sum(r[6] for r in rows if r[5] == Asset.POINTS.value),
     )
@@ -557,7 +555,7 @@ def finish_bulk_run(factory: db.SessionFactory, run_id: str) -> dict[str, Any] |
     """Write the chunks of a run, each in its own transaction, then close it: its answer stored for
     its idempotency key and the run removed. Returns the answer (JSON-ready, as it is stored); None
     when another worker closed it first (the answer is then the one stored with the key)."""
-    head = db.run(factory, _run_head, run_id)
+    head = db.read(factory, _run_head, run_id)
     if head is None:
         return None
     account_id, author, now, chunk_ids = head
@@ -566,10 +564,13 @@ def finish_bulk_run(factory: db.SessionFactory, run_id: str) -> dict[str, Any] |
         db.run(factory, _write_chunk, chunk_id, account_id, author, now)
         time.sleep((time.perf_counter() - started) * BULK_PAUSE_FACTOR)
     # The answer is built out of any transaction (on SQLite every one holds the write lock).
-    texts = db.run(factory, _chunk_rows, run_id)
-    rows = [row for text in texts for row in json.loads(text)]
-    answer: dict[str, Any] = to_jsonable_python({"movements": _views(account_id, author, rows, now)})
-    body = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+    texts = db.read(factory, _chunk_rows, run_id)
+    rows = [row for text in texts for row in orjson.loads(text)]
+    # One movement at a time: one C call over 5,000 would hold the GIL (this worker's other requests)
+    # for tens of milliseconds.
+    views = _views(account_id, author, rows, now)
+    answer: dict[str, Any] = {"movements": [to_jsonable_python(v) for v in views]}
+    body = orjson.dumps(answer).decode()
     return answer if db.run(factory, _close_run, run_id, body) else None
 
 
@@ -618,14 +619,18 @@ def _run_head(session: Session, run_id: str) -> tuple[str, str, dt.datetime, lis
 
 def _write_chunk(session: Session, chunk_id: int, account_id: str, author: str, now: dt.datetime) -> None:
     # Taken by marking it written: a worker finishing the same run meanwhile finds it taken.
+    sqlite = session.get_bind().dialect.name == "sqlite"
     taken = session.execute(
         update(BulkTransferChunk)
         .where(BulkTransferChunk.id == chunk_id, BulkTransferChunk.written.is_(False))
         .values(written=True, stamps=0, points=0)
-        .returning(BulkTransferChunk.rows, BulkTransferChunk.audit_id),
+        .returning(literal("") if sqlite else BulkTransferChunk.rows, BulkTransferChunk.audit_id),
         execution_options={"synchronize_session": False},
     ).first()
-    if taken is not None:
+    if taken is not None and sqlite:
+        # Set-based, from the chunk's own JSON (not read back): no Python per item in the write lock.
+        bulk_chunk_sql.write_chunk(session, chunk_id, taken[1], account_id, author, now)
+    elif taken is not None:
         rows = json.loads(taken[0])
         _apply_rows(session, account_id, author, rows, now)
         if taken[1] is not None:
