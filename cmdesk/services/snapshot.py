@@ -348,7 +348,7 @@ class SnapshotFill:
             Cache._set_meta(conn, "cursor", cursor)
             Cache._set_meta(conn, STATE_KEY, None)
             Cache._set_meta(conn, "bulk_fill", None)
-        cache.end_bulk_writes()
+        writer.end()
         # A search index that could not be built along (someone else wrote clients meanwhile) is
         # `search_stale`: `finish_pull`, which the pull runs next, builds it again.
         cache.notify({*TYPED_ENTITIES, *writer.changed, "account"})
@@ -505,7 +505,8 @@ class _Writer:
                 else:
                     self.search_from = int(row[0])
             self._generation = int(meta.get("search_generation") or 0)
-            conn.execute("PRAGMA wal_autocheckpoint = 50000")
+        cache.begin_bulk_writes()
+        self._bulk = True
 
     def _begin(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -523,10 +524,19 @@ class _Writer:
         transaction.__exit__(None, None, None)
         self.cache.notify(set(self.changed))
 
+    def end(self) -> None:
+        """The fill is complete: back to ordinary writes (`Cache.end_bulk_writes`)."""
+        self._bulk = False
+        self.cache.end_bulk_writes()
+
     def close(self) -> None:
         if self._transaction is not None:
             transaction, self._transaction, self._conn = self._transaction, None, None
             transaction.__exit__(RuntimeError, RuntimeError("cancelled"), None)
+        if self._bulk:  # a fill cut short: what it committed is made durable, as after any fill
+            self._bulk = False
+            with contextlib.suppress(sqlite3.Error):
+                self.cache.end_bulk_writes()
 
     def search_stale(self) -> bool:
         """Whether someone else wrote the cache meanwhile (an optimistic value laid while the cache
