@@ -77,9 +77,12 @@ SEARCH_ROWID_KEY = "snapshot_rowid"
 # A fill commits the first chunk of clients at once, then every COMMIT_ENTITIES entities or
 # COMMIT_SECONDS, whichever comes first (each commit shows the views more, and tells the progress).
 # Fewer, larger commits cost less: a commit per half second under load made 94 of them, and as many
-# segments of the search index to merge (its thread took 5 s instead of 3).
-COMMIT_ENTITIES = 25_000
-COMMIT_SECONDS = 2.0
+# segments of the search index to merge (its thread took 5 s instead of 3). Each commit also writes
+# again to the WAL the pages of the unique indexes that random ids touch all over (entities, clients,
+# CTIs: ~40 MB): replaying the benchmark's snapshot under load (~28 on 2 cores), 25,000 / 2 s made 40
+# commits, 1,646 MB written, 26.0 s of CPU; 50,000 / 6 s made 10, 1,288 MB, 22.9 s.
+COMMIT_ENTITIES = 50_000
+COMMIT_SECONDS = 6.0
 # The search index takes the clients committed in batches of at least this many (and the rest at the
 # end): each batch is a segment of the index, merged with the others as they pile up.
 SEARCH_BATCH = 20_000
