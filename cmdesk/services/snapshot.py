@@ -77,9 +77,12 @@ SEARCH_ROWID_KEY = "snapshot_rowid"
 # A fill commits the first chunk of clients at once, then every COMMIT_ENTITIES entities or
 # COMMIT_SECONDS, whichever comes first (each commit shows the views more, and tells the progress).
 # Fewer, larger commits cost less: a commit per half second under load made 94 of them, and as many
-# segments of the search index to merge (its thread took 5 s instead of 3).
-COMMIT_ENTITIES = 25_000
-COMMIT_SECONDS = 2.0
+# segments of the search index to merge (its thread took 5 s instead of 3). Each commit also writes
+# again to the WAL the pages of the unique indexes that random ids touch all over (entities, clients,
+# CTIs: ~40 MB): replaying the benchmark's snapshot under load (~28 on 2 cores), 25,000 / 2 s made 40
+# commits, 1,646 MB written, 26.0 s of CPU; 50,000 / 6 s made 10, 1,288 MB, 22.9 s.
+COMMIT_ENTITIES = 50_000
+COMMIT_SECONDS = 6.0
 # The search index takes the clients committed in batches of at least this many (and the rest at the
 # end): each batch is a segment of the index, merged with the others as they pile up.
 SEARCH_BATCH = 20_000
@@ -348,7 +351,7 @@ class SnapshotFill:
             Cache._set_meta(conn, "cursor", cursor)
             Cache._set_meta(conn, STATE_KEY, None)
             Cache._set_meta(conn, "bulk_fill", None)
-        cache.end_bulk_writes()
+        writer.end()
         # A search index that could not be built along (someone else wrote clients meanwhile) is
         # `search_stale`: `finish_pull`, which the pull runs next, builds it again.
         cache.notify({*TYPED_ENTITIES, *writer.changed, "account"})
@@ -505,7 +508,8 @@ class _Writer:
                 else:
                     self.search_from = int(row[0])
             self._generation = int(meta.get("search_generation") or 0)
-            conn.execute("PRAGMA wal_autocheckpoint = 50000")
+        cache.begin_bulk_writes()
+        self._bulk = True
 
     def _begin(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -523,10 +527,19 @@ class _Writer:
         transaction.__exit__(None, None, None)
         self.cache.notify(set(self.changed))
 
+    def end(self) -> None:
+        """The fill is complete: back to ordinary writes (`Cache.end_bulk_writes`)."""
+        self._bulk = False
+        self.cache.end_bulk_writes()
+
     def close(self) -> None:
         if self._transaction is not None:
             transaction, self._transaction, self._conn = self._transaction, None, None
             transaction.__exit__(RuntimeError, RuntimeError("cancelled"), None)
+        if self._bulk:  # a fill cut short: what it committed is made durable, as after any fill
+            self._bulk = False
+            with contextlib.suppress(sqlite3.Error):
+                self.cache.end_bulk_writes()
 
     def search_stale(self) -> bool:
         """Whether someone else wrote the cache meanwhile (an optimistic value laid while the cache

@@ -660,9 +660,22 @@ class CacheStore(Sealing):
         """Tell the listeners what a bulk fill changed (the views show the rows already there)."""
         self._notify(changed)
 
-    def end_bulk_writes(self) -> None:
-        """Back to ordinary checkpoints after a bulk fill (see `apply_page`)."""
+    def begin_bulk_writes(self) -> None:
+        """Filling an empty cache in bulk (a snapshot): fewer, larger checkpoints, and no fsync until
+        `end_bulk_writes`. A program stopped midway loses nothing (what was committed is with the OS);
+        a power cut may damage the file, which the next opening finds (the `.open` marker makes it
+        check) and makes anew: it was being filled, the next sync fills it again. Measured on the
+        benchmark's 250,000 entities (2 cores under load): the fill's COMMITs and checkpoints took
+        ~15 % of the writer's time with fsyncs."""
         with self._write_lock:
+            self._writer.execute(f"PRAGMA wal_autocheckpoint = {BULK_AUTOCHECKPOINT}")
+            self._writer.execute("PRAGMA main.synchronous = OFF")
+
+    def end_bulk_writes(self) -> None:
+        """Back to ordinary checkpoints and fsyncs after a bulk fill (see `apply_page`,
+        `begin_bulk_writes`); the checkpoint then makes what the fill wrote durable."""
+        with self._write_lock:
+            self._writer.execute("PRAGMA main.synchronous = NORMAL")
             self._writer.execute("PRAGMA wal_autocheckpoint = 1000")
             try:
                 self._writer.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
