@@ -70,5 +70,5 @@ def summaries(
     today = usage.mx_day(now or dt.datetime.now(dt.UTC))
     since = today - dt.timedelta(days=usage.SUMMARY_DAYS - 1)
     found = daily_usage(session, ids, since, today)
-    return {cti: usage.encode_summary(found.get(cti, {}), today) for cti in ids}
-
+    # Most CTIs have no use in the window: their summary is None without building one.
+    return {cti: usage.encode_summary(found[cti], today) if cti in found else None for cti in ids}
