@@ -26,33 +26,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.desktop_sync import fill_database
 from bench.http_load import tree_cpu_seconds
 from cmdesk.devtools import portfolio
-from cmdesk.server import db, migrations, snapshot
+from cmdesk.server import db, snapshot
 from cmdesk.server.api.sync import _fallback, feed_loaders
-from cmdesk.server.seed import DEMO_EMAIL, seed_demo
+from cmdesk.server.seed import DEMO_EMAIL
 
 
 def figure(name: str, value: float, unit: str, goal: float | None = None) -> None:
     """A machine line for `python -m bench`."""
     print("FIGURE " + json.dumps({"name": name, "value": round(value, 3), "unit": unit, "goal": goal}))
-
-
-def build(url: str, clients: int) -> None:
-    migrations.upgrade(url)
-    engine = db.create_db_engine(url)
-    try:
-        t = time.perf_counter()
-        seed_demo(db.session_factory(engine), clients_count=5, software_store=None)
-        account_id = portfolio.account_id_by_email(engine, DEMO_EMAIL)
-        made = portfolio.add_portfolio(engine, account_id, clients=clients)
-        print(
-            f"database: {made['clients']:,} clients, {made['stamping_accounts']:,} CTIs "
-            f"in {time.perf_counter() - t:.1f} s",
-            flush=True,
-        )
-    finally:
-        engine.dispose()
 
 
 def one_snapshot(url: str, db_cpu: Callable[[], float | None]) -> dict[str, Any]:
@@ -142,7 +126,7 @@ def main() -> None:
             path = folder / f"server-{args.clients}.sqlite3"
             url = f"sqlite:///{path.as_posix()}"
             if not path.exists():
-                build(url, args.clients)
+                fill_database(url, args.clients)
             measure("SQLite", url, lambda: None, args.repeat, args.profile)
         if "postgresql" in kinds:
             from bench.load_server import postmaster_pid
@@ -151,7 +135,7 @@ def main() -> None:
             pg = postgres.start()
             try:
                 url = pg.create_database("snapshot")
-                build(url, args.clients)
+                fill_database(url, args.clients)
                 root = postmaster_pid(pg)
                 measure("PostgreSQL", url, lambda: tree_cpu_seconds(root), args.repeat, args.profile)
             finally:

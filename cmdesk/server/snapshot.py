@@ -29,6 +29,12 @@ docs/api.md): one line per entity is the entity's own JSON, which the desktop st
 without encoding it again. Column blocks were smaller before compression, but the desktop would have
 to build each entity's JSON back (~1 s more). zstd level 1 makes 20 MB of it in 0.16 s and reads back
 in 0.10 s; gzip level 1 makes 26 MB in 0.66 s and reads back in 0.62 s.
+
+What the server spends on it (`python -m bench.snapshot_server`: CPU per 1,000 entities): clients
+and CTIs, nearly all of a large snapshot, are read as plain driver tuples, one query per table per
+chunk (a CTI's auto-sale rule joined to it, a client's aggregates summed from its CTIs' rows), and
+put in shape by views compiled once (`client_views`). What is left is mostly the database reading
+the rows (on SQLite, decoding a client's ~50 columns) and `feed.live_entities`.
 """
 
 from __future__ import annotations
@@ -47,9 +53,10 @@ import orjson
 from sqlalchemy import Boolean, Engine
 from sqlalchemy.orm import Session
 
+from cmdesk.domain import usage
 from cmdesk.domain.enums import StampingAccountKind
 from cmdesk.domain.errors import validation_error
-from cmdesk.models import AutoSaleRule, Client, Profile, StampingAccount
+from cmdesk.models import AutoSaleRule, Client, CtiDailyUsage, Profile, StampingAccount
 from cmdesk.models.base import UTCDateTime
 from cmdesk.server import db, feed
 from cmdesk.server.operations import client_views
@@ -261,14 +268,15 @@ def _clients_with_ctis(
     is read with its client, not once more by its id. Rows are plain driver tuples."""
     reader = _Reader.of(session)
     clients = reader.clients.where_in(session, "id", client_ids)
-    ctis = reader.ctis.where_in(session, "client_id", client_ids, order=("client_id", "id"))
+    ctis = reader.ctis.where_in(
+        session, "client_id", client_ids, order=("stamping_accounts.client_id", "stamping_accounts.id")
+    )
     aggregates = reader.aggregates(ctis)
     admins = reader.admins(session, {row[reader.client_admin] for row in clients} - {None})
     sent = [row for row in ctis if row[0] in orphans]
     orphans.difference_update(row[0] for row in sent)
-    sent_ids = [row[0] for row in sent]
-    rules = reader.rules(session, sent_ids)
-    summaries = usage_ops.summaries(session, sent_ids) if sent_ids else {}
+    rules = reader.rules(sent)
+    summaries = reader.summaries(session, [row[0] for row in sent])
     client_view, cti_view = reader.client_view, reader.cti_view
     admin_at = reader.client_admin
     by_id = {row[0]: row for row in clients}
@@ -291,19 +299,23 @@ def _ctis_of(session: Session, client_ids: list[str], candidates: set[str]) -> l
 
 
 class _Table:
-    """Reads some columns of a table's rows by a column's values straight from the driver, as tuples:
-    SQLAlchemy's result processing and its IN expansion cost more than the query for the 250,000 rows
-    of a large snapshot. The values come out as the API writes them: datetimes aware UTC (on SQLite,
-    the text orjson writes for one, without building it), booleans as booleans; any other type
-    through its own result processor."""
+    """Reads some columns (of a table, and of one it is left-joined with) by a column's values straight
+    from the driver, as tuples: SQLAlchemy's result processing and its IN expansion cost more than the
+    query for the 250,000 rows of a large snapshot. The values come out as the API writes them:
+    datetimes aware UTC (on SQLite, the text orjson writes for one, without building it), booleans as
+    booleans; any other type through its own result processor."""
 
-    def __init__(self, dialect: Any, table: Any, names: list[str]) -> None:
+    def __init__(self, dialect: Any, columns: list[Any], joined: tuple[Any, str] | None = None) -> None:
+        table = columns[0].table
+        names = ", ".join(f'"{c.table.name}"."{c.name}"' for c in columns)
+        self.sql = f'SELECT {names} FROM "{table.name}"'
+        if joined is not None:  # (the joined table, the ON condition)
+            self.sql += f' LEFT JOIN "{joined[0].name}" ON {joined[1]}'
         self.table = table.name
-        self.names = names
         self.marker = "?" if dialect.paramstyle == "qmark" else "%s"
         self.convert: list[tuple[int, Callable[[Any], Any]]] = []
-        for index, name in enumerate(names):
-            kind = table.columns[name].type
+        for index, column in enumerate(columns):
+            kind = column.type
             if isinstance(kind, UTCDateTime):
                 self.convert.append((index, _iso_from_text if dialect.name == "sqlite" else _utc))
             elif isinstance(kind, Boolean) and dialect.name == "sqlite":
@@ -314,15 +326,22 @@ class _Table:
                     self.convert.append((index, processor))
 
     def where_in(
-        self, session: Session, column: str, values: list[str], order: tuple[str, ...] = ()
+        self,
+        session: Session,
+        column: str,
+        values: list[str],
+        order: tuple[str, ...] = (),
+        also: tuple[str, tuple[Any, ...]] = ("", ()),
     ) -> list[Any]:
+        """The rows whose `column` (of the first table) is one of `values`, `also` (SQL with `{m}` for a
+        parameter marker, its parameters) ANDed to the condition."""
         if not values:
             return []
-        columns = ", ".join(f'"{name}"' for name in self.names)
         marks = ", ".join(self.marker for _ in values)
+        extra = f" AND {also[0].format(m=self.marker)}" if also[0] else ""
         order_by = f" ORDER BY {', '.join(order)}" if order else ""
-        sql = f'SELECT {columns} FROM "{self.table}" WHERE "{column}" IN ({marks}){order_by}'
-        raw = session.connection().exec_driver_sql(sql, tuple(values)).cursor
+        sql = f'{self.sql} WHERE "{self.table}"."{column}" IN ({marks}){extra}{order_by}'
+        raw = session.connection().exec_driver_sql(sql, (*values, *also[1])).cursor
         assert raw is not None
         rows: list[Any] = list(raw.fetchall())
         if not self.convert:
@@ -344,24 +363,35 @@ class _Reader:
     _cache: dict[str, _Reader] = {}
 
     def __init__(self, dialect: Any) -> None:
-        client_columns = [c.name for c in Client.__table__.columns]
-        # The CTI's id first (the code below reads it as row[0]); its password hash is not read.
-        cti_columns = ["id"] + [
-            c.name for c in StampingAccount.__table__.columns if c.name not in ("id", "password_hash")
+        clients, ctis, rules = Client.__table__.c, StampingAccount.__table__.c, AutoSaleRule.__table__.c
+        usage_table = CtiDailyUsage.__table__.c
+        client_columns = list(clients)
+        # The CTI's id first (read as row[0] below), not its password hash; then its auto-sale rule.
+        cti_columns = [ctis.id] + [c for c in ctis if c.name not in ("id", "password_hash")]
+        rule_columns = [
+            rules.stamping_account_id,
+            rules.minimum,
+            rules.credit,
+            rules.amount_cents,
+            rules.enabled,
         ]
-        self.clients = _Table(dialect, Client.__table__, client_columns)
-        self.ctis = _Table(dialect, StampingAccount.__table__, cti_columns)
-        self.client_view = client_views.client_view_reader(client_columns.index)
-        self.cti_view = client_views.cti_view_reader(cti_columns.index)
-        self.client_admin = client_columns.index("admin_profile_id")
-        assert client_columns[0] == "id"
-        self._cti = {name: cti_columns.index(name) for name in cti_columns}
-        self._profiles = _Table(dialect, Profile.__table__, ["id", "email", "mobile"])
-        self._rules = _Table(
+        self.clients = _Table(dialect, client_columns)
+        self.ctis = _Table(
             dialect,
-            AutoSaleRule.__table__,
-            ["stamping_account_id", "minimum", "credit", "amount_cents", "enabled"],
+            cti_columns + rule_columns,
+            (AutoSaleRule.__table__, '"auto_sale_rules"."stamping_account_id" = "stamping_accounts"."id"'),
         )
+        self.client_view = client_views.client_view_reader([c.name for c in client_columns].index)
+        self.cti_view = client_views.cti_view_reader([c.name for c in cti_columns].index)
+        self.client_admin = [c.name for c in client_columns].index("admin_profile_id")
+        assert client_columns[0].name == "id"
+        self._cti = {c.name: i for i, c in enumerate(cti_columns)}
+        self._rule_at = len(cti_columns)
+        self._profiles = _Table(
+            dialect, [Profile.__table__.c.id, Profile.__table__.c.email, Profile.__table__.c.mobile]
+        )
+        self._usage = _Table(dialect, [usage_table.stamping_account_id, usage_table.day, usage_table.issued])
+        self._sqlite = dialect.name == "sqlite"
         self._standard = StampingAccountKind.STANDARD.value
 
     @classmethod
@@ -412,9 +442,21 @@ class _Reader:
         rows = self._profiles.where_in(session, "id", sorted(ids))
         return {row[0]: _Admin(row[1], row[2]) for row in rows}
 
-    def rules(self, session: Session, cti_ids: list[str]) -> dict[str, _Rule]:
-        rows = self._rules.where_in(session, "stamping_account_id", cti_ids)
-        return {row[0]: _Rule(*row[1:]) for row in rows}
+    def rules(self, ctis: list[Any]) -> dict[str, _Rule]:
+        """The auto-sale rules that came with `ctis`' rows (left-joined)."""
+        at = self._rule_at
+        return {row[0]: _Rule(*row[at + 1 : at + 5]) for row in ctis if row[at] is not None}
+
+    def summaries(self, session: Session, cti_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """`usage_ops.summaries` of `cti_ids`, read straight from the driver (most CTIs have none)."""
+        since, today = usage_ops.summary_window()
+        days = (since.isoformat(), today.isoformat()) if self._sqlite else (since, today)
+        found: dict[str, dict[dt.date, int]] = {}
+        for cti, day, issued in self._usage.where_in(
+            session, "stamping_account_id", cti_ids, also=("day >= {m} AND day <= {m}", days)
+        ):
+            found.setdefault(cti, {})[day] = int(issued)
+        return {cti: usage.encode_summary(counts, today) for cti, counts in found.items()}
 
 
 class _Admin(NamedTuple):

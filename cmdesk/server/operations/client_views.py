@@ -5,7 +5,6 @@ driver tuples by the snapshot (`cmdesk.server.snapshot`), which builds 250,000 o
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Any
 
 from cmdesk.domain.enums import StampingAccountKind
@@ -65,45 +64,38 @@ for _path, _col in CLIENT_FIELDS.items():
 NO_AGGREGATES = {"stamps": 0, "credited": 0, "issued": 0, "last_purchase_at": None, "last_issue_at": None}
 
 
-def tuple_getter(keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
-    """`keys`' values of a row (a mapping by name, or a sequence by position) as a tuple, in C."""
-    getter = itemgetter(*keys)
-    return getter if len(keys) > 1 else lambda row: (getter(row),)
-
-
 ClientView = Callable[[Any, dict[str, Any] | None, Any], dict[str, Any]]
 
 
 def client_view_reader(key: Callable[[str], Any]) -> ClientView:
     """The API's Client from the values of a clients row, `row[key(column)]` (a mapping by column
     name, or a tuple by position), its aggregates and its admin profile (`.email`, `.mobile`): the one
-    definition of its shape. The snapshot reads plain tuples with it (no per-column Python loop)."""
-    top_names = [name for name, _col in _TOP_FIELDS]
-    top = tuple_getter([key(col) for _name, col in _TOP_FIELDS])
-    sections = [
-        (section, [name for name, _col in fields], tuple_getter([key(col) for _name, col in fields]))
-        for section, fields in _SECTIONS.items()
+    definition of its shape. The function is compiled from the shape as ONE dict display (a row's
+    ~50 values put in place by the interpreter, ~2.5 µs), as `dataclasses` compiles its methods:
+    building the dict key by key took ~7 µs, for each of a snapshot's 100,000 clients."""
+
+    def value(column: str) -> str:
+        return f"c[{key(column)!r}]"
+
+    def fields(pairs: list[tuple[str, str]]) -> str:
+        return ", ".join(f"{name!r}: {value(column)}" for name, column in pairs)
+
+    items = [
+        fields([("id", "id"), ("nic", "nic"), ("version", "version"), *_TOP_FIELDS]),
+        *(f"{section!r}: {{{fields(pairs)}}}" for section, pairs in _SECTIONS.items()),
+        f"'balances': {{'stamps': agg['stamps'], 'points': {value('points_balance')}}}",
+        "'credited': agg['credited']",
+        "'issued': agg['issued']",
+        f"'created_at': {value('created_at')}",
+        "'last_purchase_at': agg['last_purchase_at']",
+        "'last_issue_at': agg['last_issue_at']",
+        "'admin_profile': {'email': admin.email, 'mobile': admin.mobile} if admin else None",
+        f"'converted_account_id': {value('converted_account_id')}",
     ]
-    i_id, i_nic, i_version, i_points, i_created, i_converted = (
-        key(col) for col in ("id", "nic", "version", "points_balance", "created_at", "converted_account_id")
-    )
-
-    def view(c: Any, agg: dict[str, Any] | None, admin: Any) -> dict[str, Any]:
-        agg = agg or NO_AGGREGATES
-        out: dict[str, Any] = {"id": c[i_id], "nic": c[i_nic], "version": c[i_version]}
-        out.update(zip(top_names, top(c), strict=True))
-        for section, names, values in sections:
-            out[section] = dict(zip(names, values(c), strict=True))
-        out["balances"] = {"stamps": agg["stamps"], "points": c[i_points]}
-        out["credited"] = agg["credited"]
-        out["issued"] = agg["issued"]
-        out["created_at"] = c[i_created]
-        out["last_purchase_at"] = agg["last_purchase_at"]
-        out["last_issue_at"] = agg["last_issue_at"]
-        out["admin_profile"] = {"email": admin.email, "mobile": admin.mobile} if admin else None
-        out["converted_account_id"] = c[i_converted]
-        return out
-
+    source = f"def view(c, agg, admin):\n    agg = agg or NO_AGGREGATES\n    return {{{', '.join(items)}}}\n"
+    namespace: dict[str, Any] = {"NO_AGGREGATES": NO_AGGREGATES}
+    exec(compile(source, f"<client view {key('id')!r}>", "exec"), namespace)
+    view: ClientView = namespace["view"]
     return view
 
 
