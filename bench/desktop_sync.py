@@ -142,8 +142,21 @@ def _cpu_pair(result: dict[str, Any]) -> str:
     return f"{result['cpu_seconds']:,.1f} s / " + ("n/a" if server is None else f"{server:,.1f} s")
 
 
+def _server_ms_per_1000(result: dict[str, Any]) -> float | None:
+    server = result.get("server_cpu_seconds")
+    if server is None or not result.get("snapshot"):
+        return None
+    return float(server) * 1000 * 1000 / result["snapshot"]
+
+
 def build_database(folder: Path, clients: int) -> str:
     url = f"sqlite:///{(folder / 'server.sqlite3').as_posix()}"
+    fill_database(url, clients)
+    return url
+
+
+def fill_database(url: str, clients: int) -> None:
+    """Migrate the (empty) database at `url`, seed the demo distributor and give it the portfolio."""
     migrations.upgrade(url)
     engine = db.create_db_engine(url)
     try:
@@ -157,7 +170,6 @@ def build_database(folder: Path, clients: int) -> str:
         )
     finally:
         engine.dispose()
-    return url
 
 
 def main() -> None:
@@ -244,6 +256,10 @@ def main() -> None:
         row("  peak desktop RSS during it", f"{snap['rss_mib']:,.0f} MiB", "goal < 400 MiB")
         row("  counts match the server", str(snap["counts_ok"]))
         row("  CPU time: desktop / server", _cpu_pair(snap), "(steadier than the clock under load)")
+        server_per_1000 = _server_ms_per_1000(snap)
+        if server_per_1000 is not None:
+            # The whole first sync's server CPU (snapshot, then the feed after it) per 1,000 entities.
+            row("  server CPU per 1,000 entities", f"{server_per_1000:,.1f} ms")
         row("first full sync, paged feed (old servers)", f"{paged['seconds']:,.2f} s")
         row("  pages / changes", f"{paged['pages']:,} / {paged['changes']:,}")
         row("  first rows on screen during it", f"{paged['first_rows']:,.2f} s")
@@ -263,6 +279,8 @@ def main() -> None:
         figure("Primeras filas en pantalla durante ella", snap["first_rows"], "s", 2)
         figure("Memoria máxima del escritorio durante ella", snap["rss_mib"], "MiB", 400)
         figure("CPU del escritorio en ella (instantánea)", snap["cpu_seconds"], "s")
+        if server_per_1000 is not None:
+            figure("CPU del servidor en ella por 1.000 entidades", server_per_1000, "ms")
         figure("Primera sincronización paginando el feed (servidor antiguo)", paged["seconds"], "s")
         figure("CPU del escritorio en ella (paginando)", paged["cpu_seconds"], "s")
         figure(f"Sincronización delta de {args.changes} cambios", delta_seconds * 1000, "ms", 300)

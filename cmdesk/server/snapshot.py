@@ -29,6 +29,12 @@ docs/api.md): one line per entity is the entity's own JSON, which the desktop st
 without encoding it again. Column blocks were smaller before compression, but the desktop would have
 to build each entity's JSON back (~1 s more). zstd level 1 makes 20 MB of it in 0.16 s and reads back
 in 0.10 s; gzip level 1 makes 26 MB in 0.66 s and reads back in 0.62 s.
+
+What the server spends on it (`python -m bench.snapshot_server`: CPU per 1,000 entities): clients
+and CTIs, nearly all of a large snapshot, are read as plain driver tuples, one query per table per
+chunk (a CTI's auto-sale rule joined to it, a client's aggregates summed from its CTIs' rows), and
+put in shape by views compiled once (`client_views`). What is left is mostly the database reading
+the rows (on SQLite, decoding a client's ~50 columns) and `feed.live_entities`.
 """
 
 from __future__ import annotations
@@ -41,17 +47,20 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Generator, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Boolean, Engine
 from sqlalchemy.orm import Session
 
+from cmdesk.domain import usage
+from cmdesk.domain.enums import StampingAccountKind
 from cmdesk.domain.errors import validation_error
-from cmdesk.models import Client, StampingAccount
+from cmdesk.models import AutoSaleRule, Client, CtiDailyUsage, Profile, StampingAccount
 from cmdesk.models.base import UTCDateTime
 from cmdesk.server import db, feed
-from cmdesk.server.operations import clients as client_ops
+from cmdesk.server.operations import client_views
+from cmdesk.server.operations import usage as usage_ops
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -239,7 +248,7 @@ def _sections(
             if entity == _PARENT and _CHILD in live:
                 if sent_before:
                     # Sent before the cut with their CTIs: those are not orphans either.
-                    orphans.difference_update(c.id for c in _ctis_of(session, sent_before, orphans))
+                    orphans.difference_update(_ctis_of(session, sent_before, orphans))
                 if chunk:
                     piece, count = _clients_with_ctis(session, chunk, orphans, default)
                     yield piece + _line({"at": f"{entity}:{chunk[-1]}"}, default), count
@@ -254,59 +263,61 @@ def _clients_with_ctis(
     session: Session, client_ids: list[str], orphans: set[str], default: Callable[[Any], Any] | None
 ) -> tuple[bytes, int]:
     """A chunk of clients, then their CTIs that are in the snapshot (taken out of `orphans`), as the
-    feed's loaders show them: the same views (`views_for`, `cti_views_for`), from the rows of one
-    query per table (a CTI is read with its client, not once more by its id)."""
-    rows = _Rows.of(session, Client.__table__).where_in(session, "id", client_ids)
-    clients = client_ops.views_for(session, rows)
-    ctis = _ctis_of(session, client_ids, orphans)
-    orphans.difference_update(row.id for row in ctis)
-    views = client_ops.cti_views_for(session, ctis)
-    lines = [_entity_line(b'"client"', clients[i], default) for i in client_ids if i in clients]
-    lines += [_entity_line(b'"stamping_account"', views[row.id], default) for row in ctis]
+    feed's loaders show them (the same shapes, `client_views`), from one query per table: a client's
+    aggregates are summed here from its CTIs' rows (the feed asks the database for them), and a CTI
+    is read with its client, not once more by its id. Rows are plain driver tuples."""
+    reader = _Reader.of(session)
+    clients = reader.clients.where_in(session, "id", client_ids)
+    ctis = reader.ctis.where_in(
+        session, "client_id", client_ids, order=("stamping_accounts.client_id", "stamping_accounts.id")
+    )
+    aggregates = reader.aggregates(ctis)
+    admins = reader.admins(session, {row[reader.client_admin] for row in clients} - {None})
+    sent = [row for row in ctis if row[0] in orphans]
+    orphans.difference_update(row[0] for row in sent)
+    rules = reader.rules(sent)
+    summaries = reader.summaries(session, [row[0] for row in sent])
+    client_view, cti_view = reader.client_view, reader.cti_view
+    admin_at = reader.client_admin
+    by_id = {row[0]: row for row in clients}
+    lines = [
+        _entity_line(b'"client"', client_view(row, aggregates.get(i), admins.get(row[admin_at])), default)
+        for i in client_ids
+        if (row := by_id.get(i)) is not None
+    ]
+    lines += [
+        _entity_line(b'"stamping_account"', cti_view(row, rules.get(row[0]), summaries.get(row[0])), default)
+        for row in sent
+    ]
     return b"".join(lines), len(lines)
 
 
-def _ctis_of(session: Session, client_ids: list[str], candidates: set[str]) -> list[_Row]:
-    """The rows of the CTIs of `client_ids` that are in the snapshot (`candidates`), by client then id."""
-    table = _Rows.of(session, StampingAccount.__table__)
-    rows = table.where_in(session, "client_id", client_ids, order=("client_id", "id"))
-    return [row for row in rows if row.id in candidates]
+def _ctis_of(session: Session, client_ids: list[str], candidates: set[str]) -> list[str]:
+    """The ids of the CTIs of `client_ids` that are in the snapshot (`candidates`)."""
+    rows = _Reader.of(session).ctis.where_in(session, "client_id", client_ids)
+    return [row[0] for row in rows if row[0] in candidates]
 
 
-class _Row(dict[str, Any]):
-    """A table row as the views read a Core row: by attribute (`row.id`) and through `_mapping`."""
+class _Table:
+    """Reads some columns (of a table, and of one it is left-joined with) by a column's values straight
+    from the driver, as tuples: SQLAlchemy's result processing and its IN expansion cost more than the
+    query for the 250,000 rows of a large snapshot. The values come out as the API writes them:
+    datetimes aware UTC (on SQLite, the text orjson writes for one, without building it), booleans as
+    booleans; any other type through its own result processor."""
 
-    __slots__ = ()
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def _mapping(self) -> Mapping[str, Any]:
-        return self
-
-
-class _Rows:
-    """Reads whole rows of a table by a column's values straight from the driver: SQLAlchemy's
-    result processing cost more than the query for the 250,000 rows of a large snapshot. Values come
-    out as SQLAlchemy gives them (aware UTC datetimes, booleans): the common column types are
-    converted here, any other through the type's own result processor."""
-
-    _cache: dict[tuple[str, str], _Rows] = {}
-
-    def __init__(self, session: Session, table: Any) -> None:
-        dialect = session.get_bind().dialect
-        self.table = table
-        self.names = [c.name for c in table.columns]
+    def __init__(self, dialect: Any, columns: list[Any], joined: tuple[Any, str] | None = None) -> None:
+        table = columns[0].table
+        names = ", ".join(f'"{c.table.name}"."{c.name}"' for c in columns)
+        self.sql = f'SELECT {names} FROM "{table.name}"'
+        if joined is not None:  # (the joined table, the ON condition)
+            self.sql += f' LEFT JOIN "{joined[0].name}" ON {joined[1]}'
+        self.table = table.name
         self.marker = "?" if dialect.paramstyle == "qmark" else "%s"
         self.convert: list[tuple[int, Callable[[Any], Any]]] = []
-        for index, column in enumerate(table.columns):
+        for index, column in enumerate(columns):
             kind = column.type
             if isinstance(kind, UTCDateTime):
-                self.convert.append((index, _utc_from_text if dialect.name == "sqlite" else _utc))
+                self.convert.append((index, _iso_from_text if dialect.name == "sqlite" else _utc))
             elif isinstance(kind, Boolean) and dialect.name == "sqlite":
                 self.convert.append((index, bool))
             else:
@@ -314,34 +325,160 @@ class _Rows:
                 if processor is not None:
                     self.convert.append((index, processor))
 
-    @classmethod
-    def of(cls, session: Session, table: Any) -> _Rows:
-        key = (session.get_bind().dialect.name, table.name)
-        found = cls._cache.get(key)
-        if found is None:
-            found = cls._cache[key] = cls(session, table)
-        return found
-
     def where_in(
-        self, session: Session, column: str, values: list[str], order: tuple[str, ...] = ()
-    ) -> list[_Row]:
+        self,
+        session: Session,
+        column: str,
+        values: list[str],
+        order: tuple[str, ...] = (),
+        also: tuple[str, tuple[Any, ...]] = ("", ()),
+    ) -> list[Any]:
+        """The rows whose `column` (of the first table) is one of `values`, `also` (SQL with `{m}` for a
+        parameter marker, its parameters) ANDed to the condition."""
         if not values:
             return []
-        columns = ", ".join(f'"{name}"' for name in self.names)
         marks = ", ".join(self.marker for _ in values)
+        extra = f" AND {also[0].format(m=self.marker)}" if also[0] else ""
         order_by = f" ORDER BY {', '.join(order)}" if order else ""
-        sql = f'SELECT {columns} FROM "{self.table.name}" WHERE "{column}" IN ({marks}){order_by}'
-        raw = session.connection().exec_driver_sql(sql, tuple(values)).cursor
+        sql = f'{self.sql} WHERE "{self.table}"."{column}" IN ({marks}){extra}{order_by}'
+        raw = session.connection().exec_driver_sql(sql, (*values, *also[1])).cursor
         assert raw is not None
-        names, convert = self.names, self.convert
+        rows: list[Any] = list(raw.fetchall())
+        if not self.convert:
+            return rows
         out = []
-        for values_row in raw.fetchall():
+        for values_row in rows:
             row = list(values_row)
-            for index, fn in convert:
+            for index, fn in self.convert:
                 if row[index] is not None:
                     row[index] = fn(row[index])
-            out.append(_Row(zip(names, row, strict=True)))
+            out.append(row)
         return out
+
+
+class _Reader:
+    """The tables a snapshot's clients and CTIs are read from, per dialect, and the views over their
+    tuples."""
+
+    _cache: dict[str, _Reader] = {}
+
+    def __init__(self, dialect: Any) -> None:
+        clients, ctis, rules = Client.__table__.c, StampingAccount.__table__.c, AutoSaleRule.__table__.c
+        usage_table = CtiDailyUsage.__table__.c
+        client_columns = list(clients)
+        # The CTI's id first (read as row[0] below), not its password hash; then its auto-sale rule.
+        cti_columns = [ctis.id] + [c for c in ctis if c.name not in ("id", "password_hash")]
+        rule_columns = [
+            rules.stamping_account_id,
+            rules.minimum,
+            rules.credit,
+            rules.amount_cents,
+            rules.enabled,
+        ]
+        self.clients = _Table(dialect, client_columns)
+        self.ctis = _Table(
+            dialect,
+            cti_columns + rule_columns,
+            (AutoSaleRule.__table__, '"auto_sale_rules"."stamping_account_id" = "stamping_accounts"."id"'),
+        )
+        self.client_view = client_views.client_view_reader([c.name for c in client_columns].index)
+        self.cti_view = client_views.cti_view_reader([c.name for c in cti_columns].index)
+        self.client_admin = [c.name for c in client_columns].index("admin_profile_id")
+        assert client_columns[0].name == "id"
+        self._cti = {c.name: i for i, c in enumerate(cti_columns)}
+        self._rule_at = len(cti_columns)
+        self._profiles = _Table(
+            dialect, [Profile.__table__.c.id, Profile.__table__.c.email, Profile.__table__.c.mobile]
+        )
+        self._usage = _Table(dialect, [usage_table.stamping_account_id, usage_table.day, usage_table.issued])
+        self._sqlite = dialect.name == "sqlite"
+        self._standard = StampingAccountKind.STANDARD.value
+
+    @classmethod
+    def of(cls, session: Session) -> _Reader:
+        dialect = session.get_bind().dialect
+        found = cls._cache.get(dialect.name)
+        if found is None:
+            found = cls._cache[dialect.name] = cls(dialect)
+        return found
+
+    def aggregates(self, ctis: list[Any]) -> dict[str, dict[str, Any]]:
+        """Each client's figures over ALL its CTIs' rows, as `clients._client_aggregates` gives them."""
+        at = self._cti
+        i_client, i_kind, i_balance, i_credited, i_issued = (
+            at["client_id"],
+            at["kind"],
+            at["balance"],
+            at["credited"],
+            at["issued"],
+        )
+        i_credit_at, i_issue_at = at["last_credit_at"], at["last_issue_at"]
+        out: dict[str, dict[str, Any]] = {}
+        for row in ctis:
+            agg = out.get(row[i_client])
+            if agg is None:
+                agg = out[row[i_client]] = {
+                    "stamps": 0,
+                    "credited": 0,
+                    "issued": 0,
+                    "last_purchase_at": None,
+                    "last_issue_at": None,
+                }
+            if row[i_kind] == self._standard:
+                agg["stamps"] += row[i_balance]
+            agg["credited"] += row[i_credited]
+            agg["issued"] += row[i_issued]
+            # Both are aware UTC datetimes, or (SQLite) ISO texts of one offset, which sort as they do.
+            credit_at, issue_at = row[i_credit_at], row[i_issue_at]
+            last = agg["last_purchase_at"]
+            if credit_at is not None and (last is None or credit_at > last):
+                agg["last_purchase_at"] = credit_at
+            last = agg["last_issue_at"]
+            if issue_at is not None and (last is None or issue_at > last):
+                agg["last_issue_at"] = issue_at
+        return out
+
+    def admins(self, session: Session, ids: set[str]) -> dict[str, _Admin]:
+        rows = self._profiles.where_in(session, "id", sorted(ids))
+        return {row[0]: _Admin(row[1], row[2]) for row in rows}
+
+    def rules(self, ctis: list[Any]) -> dict[str, _Rule]:
+        """The auto-sale rules that came with `ctis`' rows (left-joined)."""
+        at = self._rule_at
+        return {row[0]: _Rule(*row[at + 1 : at + 5]) for row in ctis if row[at] is not None}
+
+    def summaries(self, session: Session, cti_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """`usage_ops.summaries` of `cti_ids`, read straight from the driver (most CTIs have none)."""
+        since, today = usage_ops.summary_window()
+        days = (since.isoformat(), today.isoformat()) if self._sqlite else (since, today)
+        found: dict[str, dict[dt.date, int]] = {}
+        for cti, day, issued in self._usage.where_in(
+            session, "stamping_account_id", cti_ids, also=("day >= {m} AND day <= {m}", days)
+        ):
+            found.setdefault(cti, {})[day] = int(issued)
+        return {cti: usage.encode_summary(counts, today) for cti, counts in found.items()}
+
+
+class _Admin(NamedTuple):
+    email: str
+    mobile: str
+
+
+class _Rule(NamedTuple):
+    minimum: int
+    credit: int
+    amount_cents: int
+    enabled: bool
+
+
+def _iso_from_text(value: Any) -> str:
+    """A datetime as SQLAlchemy stores it in SQLite (naive UTC text, `2026-01-31 12:00:00.000000`),
+    as orjson writes the aware datetime (`2026-01-31T12:00:00+00:00`), without building one."""
+    if isinstance(value, str) and len(value) == 26 and value[10] == " " and value[19] == ".":
+        if value.endswith(".000000"):
+            return f"{value[:10]}T{value[11:19]}+00:00"
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return orjson.dumps(_utc_from_text(value)).decode()[1:-1]
 
 
 def _utc_from_text(value: Any) -> dt.datetime:

@@ -4,6 +4,7 @@ a slow one committing after a fast one), a cut stream resumes, and every encodin
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import itertools
 import threading
@@ -14,14 +15,16 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, text, update
 
+from cmdesk.domain import usage
 from cmdesk.domain.enums import Asset
-from cmdesk.models import Profile
+from cmdesk.models import Client, Profile, StampingAccount
 from cmdesk.server import db, feed, snapshot
 from cmdesk.server.api.sync import _fallback, feed_loaders, read_changes
 from cmdesk.server.app import create_app
 from cmdesk.server.operations import clients, contracts, distributors, ledger, records, tools
+from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.settings import Settings
 from tests.server.helpers import give, make_client, make_distributor
@@ -181,6 +184,52 @@ def test_a_snapshot_holds_what_replaying_the_whole_feed_leaves(engine, factory, 
         assert count == sum(1 for line in sent if line[0] == entity)
     # Nothing changed since: the feed from the snapshot's cursor is empty.
     assert replay(factory, a, end_of(lines)["cursor"], held)[0] == truth
+
+
+def test_each_client_and_cti_line_is_byte_for_byte_the_feed_loaders_json(engine, factory, portfolio):
+    """The snapshot builds clients and CTIs from plain driver rows (their aggregates summed from the
+    CTIs' rows, SQLite's datetimes written without parsing them): the same bytes the feed's loaders
+    give, for every case the views have (admin profile, unlimited CTI, auto-sale rule, usage summary,
+    a datetime on a whole second, text that JSON escapes)."""
+    a = portfolio["actor"]
+    first, cti = sorted(portfolio["clients"])[0], portfolio["cti"]
+    whole_second = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    with db.transaction(factory) as s:
+        s.execute(
+            update(Client)
+            .where(Client.id == first)
+            .values(comments='Línea 1\nTab\t"comillas" \\ \x01 ñ \u2028 😀', color=None)
+        )
+        s.execute(
+            update(StampingAccount)
+            .where(StampingAccount.id == cti)
+            .values(last_credit_at=whole_second, first_issue_at=whole_second + dt.timedelta(microseconds=10))
+        )
+        usage_ops.count_usage(s, [(cti, usage.mx_day(dt.datetime.now(dt.UTC)), 3)])
+    body = b"".join(snapshot.stream(engine, a.account_id, feed_loaders(), default=_fallback))
+    lines = [
+        line for line in body.split(b"\n") if line.startswith(b'["client"') or line.startswith(b'["stamping')
+    ]
+    assert len(lines) == 11  # 5 clients, 6 CTIs
+    loaders = feed_loaders()
+    seen = set()
+    with db.transaction(factory) as s:
+        for line in lines:
+            entity, data = orjson.loads(line)
+            seen.add((entity, data["id"]))
+            expected = loaders[entity](s, [data["id"]])[data["id"]]
+            assert (
+                line == b"[" + orjson.dumps(entity) + b"," + orjson.dumps(expected, default=_fallback) + b"]"
+            )
+    assert ("client", first) in seen and ("stamping_account", cti) in seen
+    held = dict(((e, d["id"]), d) for e, d in map(orjson.loads, lines))
+    assert held[("stamping_account", cti)]["usage"] is not None
+    assert held[("stamping_account", cti)]["last_purchase_at"] == "2026-03-04T05:06:07+00:00"
+    # The client's aggregates are summed from its CTIs' rows: its last purchase is its CTI's.
+    owner = held[("client", held[("stamping_account", cti)]["client_id"])]
+    assert owner["last_purchase_at"] == "2026-03-04T05:06:07+00:00"
+    assert owner["balances"]["stamps"] == 7
+    assert held[("client", first)]["other"]["comments"].startswith("Línea 1\n")
 
 
 def test_clients_come_with_their_ctis_and_each_chunk_ends_with_a_resume_point(

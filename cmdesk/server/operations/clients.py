@@ -22,52 +22,9 @@ from cmdesk.domain.portfolio import CATEGORIES, CLIENT_SORTS
 from cmdesk.models import AutoSaleRule, Client, Membership, Profile, StampingAccount, utcnow
 from cmdesk.server.operations import usage as usage_ops
 from cmdesk.server.operations.accounts import next_nic
+from cmdesk.server.operations.client_views import CLIENT_FIELDS, client_view_reader, cti_view_reader
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.security import hash_password
-
-# API field path → column. The API nests sections; the table is flat.
-CLIENT_FIELDS: dict[tuple[str, ...], str] = {
-    ("name",): "name",
-    ("trade_name",): "trade_name",
-    ("rfc",): "rfc",
-    ("phone",): "phone",
-    ("email",): "email",
-    ("address", "state"): "address_state",
-    ("address", "city"): "address_city",
-    ("address", "postal_code"): "address_postal_code",
-    ("address", "neighborhood"): "address_neighborhood",
-    ("address", "street"): "address_street",
-    ("address", "exterior_number"): "address_exterior_number",
-    ("address", "interior_number"): "address_interior_number",
-    ("address", "reference"): "address_reference",
-    ("legal_representative", "person_type"): "legal_person_type",
-    ("legal_representative", "name"): "legal_name",
-    ("legal_representative", "position"): "legal_position",
-    ("legal_representative", "email"): "legal_email",
-    ("legal_representative", "phone"): "legal_phone",
-    ("legal_representative", "phone_alt"): "legal_phone_alt",
-    ("legal_representative", "curp"): "legal_curp",
-    ("financial_contact", "name"): "financial_name",
-    ("financial_contact", "position"): "financial_position",
-    ("financial_contact", "email"): "financial_email",
-    ("financial_contact", "phone"): "financial_phone",
-    ("financial_contact", "phone_alt"): "financial_phone_alt",
-    ("technical_contact", "name"): "technical_name",
-    ("technical_contact", "position"): "technical_position",
-    ("technical_contact", "email"): "technical_email",
-    ("technical_contact", "phone"): "technical_phone",
-    ("technical_contact", "phone_alt"): "technical_phone_alt",
-    ("other", "bulk_stamp_price_cents"): "bulk_stamp_price_cents",
-    ("other", "discount_percent"): "discount_percent",
-    ("other", "credit_days"): "credit_days",
-    ("other", "fax"): "fax",
-    ("other", "client_type"): "client_type",
-    ("other", "business_activity"): "business_activity",
-    ("other", "comments"): "comments",
-    ("favorite",): "favorite",
-    ("dropped",): "dropped",
-    ("color",): "color",
-}
 
 _LENGTHS: dict[str, int] = {
     c.name: int(getattr(c.type, "length", 0))
@@ -223,16 +180,6 @@ def _client_aggregates(session: Session, client_ids: Iterable[str]) -> dict[str,
     }
 
 
-# CLIENT_FIELDS grouped by section once, so building a view is a few dict comprehensions (the
-# change feed builds thousands of them per page).
-_TOP_FIELDS: list[tuple[str, str]] = [(p[0], c) for p, c in CLIENT_FIELDS.items() if len(p) == 1]
-_SECTIONS: dict[str, list[tuple[str, str]]] = {}
-for _path, _col in CLIENT_FIELDS.items():
-    if len(_path) == 2:
-        _SECTIONS.setdefault(_path[0], []).append((_path[1], _col))
-_NO_AGGREGATES = {"stamps": 0, "credited": 0, "issued": 0, "last_purchase_at": None, "last_issue_at": None}
-
-
 _CLIENT_COLUMNS = [c.name for c in Client.__table__.columns]
 
 
@@ -244,24 +191,12 @@ def _values(obj: Any, columns: list[str]) -> Mapping[str, Any]:
     return {col: getattr(obj, col) for col in columns}
 
 
+_CLIENT_VIEW = client_view_reader(lambda col: col)
+
+
 def client_view(client: Any, agg: dict[str, Any] | None, admin: Profile | None) -> dict[str, Any]:
     """The API's Client. `client` is a `Client` or a Core row of the clients table."""
-    c = _values(client, _CLIENT_COLUMNS)
-    agg = agg or _NO_AGGREGATES
-    out: dict[str, Any] = {"id": c["id"], "nic": c["nic"], "version": c["version"]}
-    for key, col in _TOP_FIELDS:
-        out[key] = c[col]
-    for section, fields in _SECTIONS.items():
-        out[section] = {key: c[col] for key, col in fields}
-    out["balances"] = {"stamps": agg["stamps"], "points": c["points_balance"]}
-    out["credited"] = agg["credited"]
-    out["issued"] = agg["issued"]
-    out["created_at"] = c["created_at"]
-    out["last_purchase_at"] = agg["last_purchase_at"]
-    out["last_issue_at"] = agg["last_issue_at"]
-    out["admin_profile"] = {"email": admin.email, "mobile": admin.mobile} if admin else None
-    out["converted_account_id"] = c["converted_account_id"]
-    return out
+    return _CLIENT_VIEW(_values(client, _CLIENT_COLUMNS), agg, admin)
 
 
 def load_clients(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -428,40 +363,15 @@ def set_admin_profile(
 _CTI_COLUMNS = [c.name for c in StampingAccount.__table__.columns]
 
 
+_CTI_VIEW = cti_view_reader(lambda col: col)
+
+
 def stamping_account_view(
     cti: Any, rule: AutoSaleRule | None, usage_summary: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The API's StampingAccount. `cti` is a `StampingAccount` or a Core row of its table;
     `usage_summary` its recent daily use (`usage_ops.summaries`; None for a new CTI)."""
-    c = _values(cti, _CTI_COLUMNS)
-    unlimited = c["kind"] == StampingAccountKind.UNLIMITED.value
-    return {
-        "id": c["id"],
-        "client_id": c["client_id"],
-        "kind": c["kind"],
-        "active": c["active"],
-        "version": c["version"],
-        "credited": c["credited"],
-        "issued": c["issued"],
-        "balance": None if unlimited else c["balance"],
-        "rfc_restriction": c["rfc_restriction"] if unlimited else None,
-        "paid_until": c["paid_until"] if unlimited else None,
-        "created_at": c["created_at"],
-        "first_issue_at": c["first_issue_at"],
-        "last_issue_at": c["last_issue_at"],
-        "last_purchase_at": c["last_credit_at"],
-        "auto_sale": (
-            {
-                "minimum": rule.minimum,
-                "credit": rule.credit,
-                "amount_cents": rule.amount_cents,
-                "enabled": rule.enabled,
-            }
-            if rule
-            else None
-        ),
-        "usage": usage_summary,
-    }
+    return _CTI_VIEW(_values(cti, _CTI_COLUMNS), rule, usage_summary)
 
 
 def load_stamping_accounts(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -620,7 +530,6 @@ FEED_LOADERS = {"client": load_clients, "stamping_account": load_stamping_accoun
 
 
 # ---- Lists ----------------------------------------------------------------------------------------
-
 
 
 def _like(value: str) -> str:

@@ -62,13 +62,18 @@ def daily_usage(
     return out
 
 
+def summary_window(now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """The days a usage summary covers, `(since, today)` (Mexico City days)."""
+    today = usage.mx_day(now or dt.datetime.now(dt.UTC))
+    return today - dt.timedelta(days=usage.SUMMARY_DAYS - 1), today
+
+
 def summaries(
     session: Session, cti_ids: Iterable[str], now: dt.datetime | None = None
 ) -> dict[str, dict[str, Any] | None]:
     """The feed's usage summary (`usage.encode_summary`) of each CTI, computed for a whole page."""
     ids = list(cti_ids)
-    today = usage.mx_day(now or dt.datetime.now(dt.UTC))
-    since = today - dt.timedelta(days=usage.SUMMARY_DAYS - 1)
+    since, today = summary_window(now)
     found = daily_usage(session, ids, since, today)
-    return {cti: usage.encode_summary(found.get(cti, {}), today) for cti in ids}
-
+    # Most CTIs have no use in the window: their summary is None without building one.
+    return {cti: usage.encode_summary(found[cti], today) if cti in found else None for cti in ids}
