@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import random
 import shutil
@@ -27,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -171,6 +172,79 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak, KB on Linux
 
 
+class Phases:
+    """Where a keystroke's time goes: each phase's wall time and the CPU time of the thread that ran
+    it, recorded by wrapping the model's steps (the bench's own instrumentation; nothing changes in
+    what they do). Phases, in order: send (the UI thread builds the query and queues the read) ·
+    queued (until the cache thread starts it) · sql (the page's query) · prepare (each client's CTI
+    ids, purchases) · format (every cell's text) · hand-off (until the UI thread takes the page) ·
+    rows in (the model reset and the page's reaction, to `view_updated`) · repaint (the rows on
+    screen painted)."""
+
+    NAMES = ("send", "queued", "sql", "prepare", "format", "hand-off", "rows in", "repaint")
+
+    def __init__(self) -> None:
+        self.current: dict[str, tuple[float, float]] = {}
+        self.marks: dict[str, float] = {}
+        self.runs: list[dict[str, tuple[float, float]]] = []
+        gc.callbacks.append(self._collector)
+
+    def _collector(self, phase: str, info: dict[str, int]) -> None:
+        """The cyclic collector's pauses (inside the other phases, any thread): "gc" in the report."""
+        if phase == "start":
+            self.marks["gc"] = time.perf_counter()
+        elif "gc" in self.marks:
+            took = time.perf_counter() - self.marks.pop("gc")
+            self.add("gc", took, took)
+            self.add(f"gc{info.get('generation', 0)}", 1.0, 1.0)  # how many, per generation
+
+    def add(self, name: str, wall: float, cpu: float) -> None:
+        old = self.current.get(name, (0.0, 0.0))
+        self.current[name] = (old[0] + wall, old[1] + cpu)
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.add(name, time.perf_counter() - start, time.thread_time() - cpu)
+
+        return timed
+
+    def start(self) -> None:
+        self.current, self.marks = {}, {}
+
+    def finish(self) -> None:
+        self.runs.append(self.current)
+
+    def report(self, last: int, labels: Sequence[str] = ()) -> None:
+        runs = self.runs[-last:]
+        if labels:  # the slowest three, phase by phase (the p95 is the second slowest of 30)
+            total = [r.get("total", (0.0, 0.0))[0] for r in runs]
+            for i in sorted(range(len(runs)), key=lambda i: -total[i])[:3]:
+                shown = [n for n in (*self.NAMES, "gc") if n in runs[i]]
+                parts = " ".join(f"{n} {runs[i][n][0] * 1000:.1f}" for n in shown)
+                print(f"      slow: {labels[i]!r:<14} {ms(total[i]):>9}  ({parts})", flush=True)
+        row("    phase: wall median / p95 · CPU median / p95", "")
+        collections = [int(sum(r.get(f"gc{g}", (0.0, 0.0))[0] for r in runs)) for g in range(3)]
+        for name in (*self.NAMES, "gc"):
+            if name == "gc":
+                print(f"      (of which the cyclic collector; its runs by generation: {collections})")
+            walls = sorted(r.get(name, (0.0, 0.0))[0] for r in runs)
+            cpus = sorted(r.get(name, (0.0, 0.0))[1] for r in runs)
+            print(
+                f"      {name:<10} {ms(statistics.median(walls)):>9} / {ms(percentile(walls, 0.95)):>9}"
+                f"   ·  {ms(statistics.median(cpus)):>9} / {ms(percentile(cpus, 0.95)):>9}",
+                flush=True,
+            )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
 def row(name: str, value: str, goal: str = "") -> None:
     print(f"  {name:<48} {value:>12}   {goal}", flush=True)
 
@@ -238,24 +312,67 @@ def run(folder: Path, clients: int, ctis: int) -> int:
     cpu: list[float] = []  # the process's CPU time of each measure (all its threads)
     paint_cpu: list[float] = []  # of which the repaint of the rows on screen
 
+    phases = Phases()
+
     def measure(action: Callable[[], None]) -> float:
         """Wall time from the action to the view updated and painted. The process's CPU time is kept
         too: on a machine shared with other work, wall time includes waiting for a core."""
         wait(lambda: ops.busy == 0)  # the previous step's count is done (a person types slower)
         updated.clear()
+        phases.start()
         start, start_cpu = time.perf_counter(), time.process_time()
-        action()
+        phases.wrap("send", action)()
         wait(lambda: bool(updated))
-        painting = time.process_time()
+        painting, painting_wall = time.process_time(), time.perf_counter()
         page.view.viewport().repaint()  # the rows on screen, painted
         end_cpu = time.process_time()
+        end = time.perf_counter()
+        phases.add("repaint", end - painting_wall, end_cpu - painting)
+        phases.add("total", end - start, end_cpu - start_cpu)
+        phases.finish()
         cpu.append(end_cpu - start_cpu)
         paint_cpu.append(end_cpu - painting)
-        return time.perf_counter() - start
+        return end - start
+
+    def instrument(model: Any) -> None:
+        """The phases of `Phases`, recorded around the model's steps."""
+        from cmdesk.ui.kit import table
+
+        read_page, read_rows, first_page = table._read_page, model._read_rows, model._first_page
+
+        def queue(*args: Any) -> None:
+            phases.marks["queued"] = time.perf_counter()
+            read_rows(*args)
+
+        def worker(*args: Any) -> Any:
+            begin, cpu_begin = time.perf_counter(), time.thread_time()
+            phases.add("queued", begin - phases.marks.get("queued", begin), 0.0)
+            try:
+                return read_page(*args)
+            finally:
+                end = phases.marks["worker"] = time.perf_counter()
+                inner = [phases.current.get(n, (0.0, 0.0)) for n in ("sql", "prepare")]
+                phases.add(
+                    "format",
+                    end - begin - sum(w for w, _c in inner),
+                    time.thread_time() - cpu_begin - sum(c for _w, c in inner),
+                )
+
+        def rows_in(*args: Any) -> None:
+            now = time.perf_counter()
+            phases.add("hand-off", now - phases.marks.get("worker", now), 0.0)
+            phases.wrap("rows in", first_page)(*args)
+
+        table._read_page = worker  # type: ignore[assignment]
+        model._read_rows, model._first_page = queue, rows_in
+        model.loader = phases.wrap("sql", model.loader)
+        if model.prepare is not None:
+            model.prepare = phases.wrap("prepare", model.prepare)
 
     start = time.perf_counter()
     page = ClientsPage(context)
     page.view_updated.connect(lambda: updated.append(time.perf_counter()))
+    instrument(page.model)
     page.resize(1280, 760)
     page.show()
     page.refresh(EVERYTHING)
@@ -293,6 +410,7 @@ def run(folder: Path, clients: int, ctis: int) -> int:
         f"{ms(statistics.median(c - p for c, p in zip(cpu, paint_cpu, strict=True)))} / "
         f"{ms(statistics.median(paint_cpu))}",
     )
+    phases.report(len(KEYSTROKES), KEYSTROKES)
 
     def clear_search() -> None:
         page.search.clear()

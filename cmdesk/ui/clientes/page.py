@@ -54,6 +54,7 @@ from cmdesk.ui.clientes.model import (
     tr,
 )
 from cmdesk.ui.kit import forecasts, labels
+from cmdesk.ui.kit.cells import TextCells
 from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.kit.messages import error_text, inform
 from cmdesk.ui.kit.table import Query, fill_column, make_table
@@ -206,6 +207,8 @@ class ClientsPage(TabPage):
         header.setSortIndicatorShown(True)
         header.setSectionsClickable(True)
         header.sectionClicked.connect(self._header_clicked)
+        # Every other cell is plain text, painted from the model's rows (`TextCells`).
+        self.view.setItemDelegate(TextCells(self.model, self.view))
         self.view.setItemDelegateForColumn(COLUMN_INDEX["name"], NameDelegate(self.view))
         self.view.setItemDelegateForColumn(COLUMN_INDEX["color"], ColorDelegate(self.view))
         self.actions_delegate = ActionsDelegate(self.view)
