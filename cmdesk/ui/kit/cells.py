@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 
 Index = QModelIndex | QPersistentModelIndex
 
+
 FONT = int(Qt.ItemDataRole.FontRole)
 FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _PANEL = QStyle.PrimitiveElement.PE_PanelItemViewItem
 _ITEM = QStyle.ControlElement.CE_ItemViewItem
 _FOCUS = QStyle.StateFlag.State_HasFocus.value
-_CHECK = QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
+_CHECK = QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator.value
 _SELECTED = QStyle.StateFlag.State_Selected.value
 _ENABLED = QStyle.StateFlag.State_Enabled.value
 _ACTIVE = QStyle.StateFlag.State_Active.value
@@ -44,14 +45,17 @@ _GROUPS = {
 _MAX_TEXTS = 8192
 
 
-def draw_panel(option: QStyleOptionViewItem, painter: QPainter, state: int | None = None) -> None:
-    """The cell as the style draws it (selection, hover, alternate rows, the focus frame), without
-    text or icon. `state`: `option.state`'s value when the caller has it."""
+def draw_panel(
+    option: QStyleOptionViewItem, painter: QPainter, state: int | None = None, *, check: bool = False
+) -> None:
+    """The cell as the style draws it (selection, hover, the focus frame), without text or icon.
+    `state`: `option.state`'s value when the caller has it; `check`: the option may have a check box
+    (an option made by `initStyleOption`; the view's own never has)."""
     widget = option.widget
     style = widget.style() if widget is not None else QApplication.style()
     if state is None:
         state = option.state.value
-    if state & _FOCUS or option.features & _CHECK:  # the frame (and check) the whole item draws
+    if state & _FOCUS or (check and option.features.value & _CHECK):  # drawn by the whole item
         opt = QStyleOptionViewItem(option)
         opt.text = ""
         style.drawControl(_ITEM, opt, painter, widget)
