@@ -694,6 +694,9 @@ def make_table(
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setAlternatingRowColors(True)
     view.setWordWrap(False)  # one line per row: long ids are elided, not cut at their spaces
+    # The layout a new query's rows need, done before they are painted, not in a timer after (which
+    # painted the table a second time).
+    model.modelReset.connect(view.executeDelayedItemsLayout)
     vertical = view.verticalHeader()
     vertical.setVisible(False)
     vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
