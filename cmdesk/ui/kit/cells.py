@@ -129,13 +129,16 @@ class TextCells(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         state = option.state.value
-        draw_panel(option, painter, state)
+        widget = option.widget
+        if state & _FOCUS or widget is None:
+            draw_panel(option, painter, state)
+        else:  # `draw_panel`'s usual case, inline (this runs for most cells on screen)
+            widget.style().drawPrimitive(_PANEL, option, painter, widget)
         model = self._model
         row, column = index.row(), index.column()
         text = model.text_at(row, column)
         if not text:
             return
-        widget = option.widget
         selected = bool(state & _SELECTED)
         brush: Any = None if selected else model.extra_data(row, column, FOREGROUND)
         if brush is None:
