@@ -184,11 +184,13 @@ class ActionsDelegate(QStyledItemDelegate):
         base = cell_data(index, FONT)  # italic while the row's change is pending
         texts, spans = self._links_for(base.resolve(option.font) if base is not None else option.font)
         rect = option.rect
-        left, top = rect.left(), rect.top() + (rect.height() - texts.height) / 2
+        left, top, height = rect.left(), rect.top(), rect.height()
         painter.setFont(texts.font)
         painter.setPen(color)
+        # Not `QStaticText`: its underline lands off the text once the table is not at the window's
+        # left edge.
         for _key, text, x, width in spans:
-            painter.drawStaticText(QPointF(left + x, top), texts.text(text, width + _GAP)[0])
+            painter.drawText(QRect(left + x, top, width, height), _LEFT, text)
 
     @staticmethod
     def width_for(metrics: QFontMetrics) -> int:
