@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPalette
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from cmdesk.ui.clientes.model import CTI_ROLE, tr
+from cmdesk.ui.kit.cells import Texts, draw_panel
 from cmdesk.ui.kit.forms import secondary_color
 from cmdesk.ui.kit.labels import COLOR_SWATCHES
 from cmdesk.ui.kit.table import RECORD_ROLE, PagedTableModel
@@ -26,8 +27,7 @@ _GAP = 14
 DISPLAY = Qt.ItemDataRole.DisplayRole
 FONT = Qt.ItemDataRole.FontRole
 FOREGROUND = Qt.ItemDataRole.ForegroundRole
-_FOCUS = QStyle.StateFlag.State_HasFocus
-_CHECK = QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
+_SELECTED = QStyle.StateFlag.State_Selected.value
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -42,37 +42,26 @@ def cell_data(index: Index, role: int | Qt.ItemDataRole) -> Any:
 
 class NameDelegate(QStyledItemDelegate):
     """Name on the first line; the client's CTI ids, smaller and dimmed, on the second. (Painted for
-    every row on screen at each keystroke of a search: the fonts and their metrics are made once.)"""
+    every row on screen at each keystroke of a search: the fonts, and each text's layout, are made
+    once — `cells.Texts`.)"""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._fonts: dict[str, tuple[QFont, QFontMetrics, QFont, QFontMetrics]] = {}
-        self._last: tuple[QFont, tuple[QFont, QFontMetrics, QFont, QFontMetrics]] | None = None
-        # Each text elided once per width and font (a repaint draws the same rows again).
-        self._elided: dict[tuple[int, str, int], str] = {}
+        self._fonts: dict[str, tuple[Texts, Texts]] = {}
+        self._last: tuple[QFont, tuple[Texts, Texts]] | None = None
         self._dim: tuple[int, QColor] | None = None  # the palette's secondary text, by its cacheKey
 
-    def _fonts_for(self, base: QFont) -> tuple[QFont, QFontMetrics, QFont, QFontMetrics]:
+    def _texts_for(self, base: QFont) -> tuple[Texts, Texts]:
         if self._last is not None and self._last[0] == base:  # the same font as the last cell's
             return self._last[1]
         key = base.key()
-        fonts = self._fonts.get(key)
-        if fonts is None:
-            first = QFont(base)
+        texts = self._fonts.get(key)
+        if texts is None:
             small = QFont(base)
             small.setPointSizeF(max(base.pointSizeF() * 0.85, 6.0))
-            fonts = self._fonts[key] = (first, QFontMetrics(first), small, QFontMetrics(small))
-        self._last = (QFont(base), fonts)
-        return fonts
-
-    def _elide(self, metrics: QFontMetrics, text: str, width: int) -> str:
-        key = (id(metrics), text, width)  # the metrics live as long as the delegate (`_fonts`)
-        elided = self._elided.get(key)
-        if elided is None:
-            if len(self._elided) > 4096:
-                self._elided.clear()
-            elided = self._elided[key] = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
-        return elided
+            texts = self._fonts[key] = (Texts(base), Texts(small))
+        self._last = (QFont(base), texts)
+        return texts
 
     def _dim_color(self, palette: QPalette) -> QColor:
         key = palette.cacheKey()
@@ -82,45 +71,34 @@ class NameDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         # Only the roles drawn here are asked for (`initStyleOption` would ask the model for seven).
-        opt = QStyleOptionViewItem(option)
+        state = option.state.value
+        draw_panel(option, painter, state)
         name = str(cell_data(index, DISPLAY) or "")
         font = cell_data(index, FONT)
-        if font is not None:
-            opt.font = font
-        draw_background(opt, painter)
+        first, small = self._texts_for(font.resolve(option.font) if font is not None else option.font)
         ctis = cell_data(index, CTI_ROLE) or []
-        rect = opt.rect.adjusted(6, 2, -4, -2)
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        rect = option.rect.adjusted(6, 2, -4, -2)
+        selected = bool(state & _SELECTED)
+        palette = option.palette
         group = QPalette.ColorGroup.Normal
-        text_color = opt.palette.color(
+        text_color = palette.color(
             group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         )
         brush = cell_data(index, FOREGROUND)
         if brush is not None and not selected:
             text_color = brush.color()
-        painter.save()
-        first, metrics, small, small_metrics = self._fonts_for(opt.font)
-        painter.setFont(first)
+        painter.setFont(first.font)
         painter.setPen(text_color)
-        top = QRect(rect.left(), rect.top(), rect.width(), metrics.height())
-        painter.drawText(
-            top,
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            self._elide(metrics, name, rect.width()),
-        )
+        left, width = float(rect.left()), rect.width()
+        top = rect.top() + first.metrics.height() / 2
+        painter.drawStaticText(QPointF(left, top - first.height / 2), first.text(name, width)[0])
         if ctis:
-            painter.setFont(small)
-            dim = QColor(text_color)
-            if not selected:  # readable secondary text (≈6:1), not the disabled color (≈1.7:1)
-                dim = self._dim_color(opt.palette)
-            painter.setPen(dim)
-            second = QRect(rect.left(), top.bottom() + 1, rect.width(), small_metrics.height())
-            painter.drawText(
-                second,
-                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                self._elide(small_metrics, "  ·  ".join(ctis), rect.width()),
-            )
-        painter.restore()
+            painter.setFont(small.font)
+            # Readable secondary text (≈6:1), not the disabled color (≈1.7:1).
+            painter.setPen(QColor(text_color) if selected else self._dim_color(palette))
+            second = rect.top() + first.metrics.height() + 1 + small.metrics.height() / 2
+            line = small.text("  ·  ".join(ctis), width)[0]
+            painter.drawStaticText(QPointF(left, second - small.height / 2), line)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         size = super().sizeHint(option, index)
@@ -131,27 +109,17 @@ def two_line_height(metrics: QFontMetrics) -> int:
     return int(metrics.height() * 1.85) + 8
 
 
-def draw_background(opt: QStyleOptionViewItem, painter: QPainter) -> None:
-    """The cell as the style draws it (selection, focus, alternate rows), without text or icon."""
-    opt.text = ""
-    style = opt.widget.style() if opt.widget is not None else QApplication.style()
-    if opt.state & _FOCUS or opt.features & _CHECK:
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-    else:  # all the control draws without a focus frame, check, icon or text: the panel (its layout
-        # of text, icon and check, skipped, was the cost)
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, opt.widget)
-
-
 class ColorDelegate(QStyledItemDelegate):
     """A rounded swatch (its name in the tooltip); an empty dashed one when the client has none."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        opt = QStyleOptionViewItem(option)
-        draw_background(opt, painter)
+        draw_panel(option, painter)
         record = cell_data(index, RECORD_ROLE) or {}
         color = record.get("color")
-        side = min(opt.rect.height() - 10, 16)
-        swatch = QRect(opt.rect.center().x() - side // 2, opt.rect.center().y() - side // 2, side, side)
+        rect = option.rect
+        side = min(rect.height() - 10, 16)
+        center = rect.center()
+        swatch = QRect(center.x() - side // 2, center.y() - side // 2, side, side)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         swatch_color = COLOR_SWATCHES.get(str(color))
@@ -160,7 +128,7 @@ class ColorDelegate(QStyledItemDelegate):
             painter.setBrush(QColor(swatch_color))
         else:
             pen = painter.pen()
-            pen.setColor(opt.palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+            pen.setColor(option.palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
             pen.setStyle(Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -176,10 +144,13 @@ class ActionsDelegate(QStyledItemDelegate):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        # Per font: the underlined font and each link's (key, text, x offset, width), made once.
-        self._links: dict[str, tuple[QFont, list[tuple[str, str, int, int]]]] = {}
+        # Per font: the underlined font's texts and each link's (key, text, x offset, width), made once.
+        self._links: dict[str, tuple[Texts, list[tuple[str, str, int, int]]]] = {}
+        self._last: tuple[QFont, tuple[Texts, list[tuple[str, str, int, int]]]] | None = None
 
-    def _links_for(self, base: QFont) -> tuple[QFont, list[tuple[str, str, int, int]]]:
+    def _links_for(self, base: QFont) -> tuple[Texts, list[tuple[str, str, int, int]]]:
+        if self._last is not None and self._last[0] == base:
+            return self._last[1]
         key = base.key()
         links = self._links.get(key)
         if links is None:
@@ -192,7 +163,8 @@ class ActionsDelegate(QStyledItemDelegate):
                 width = metrics.horizontalAdvance(tr(text))
                 spans.append((name, tr(text), x, width))
                 x += width + _GAP
-            links = self._links[key] = (font, spans)
+            links = self._links[key] = (Texts(font), spans)
+        self._last = (QFont(base), links)
         return links
 
     def link_rects(self, option: QStyleOptionViewItem) -> list[tuple[str, QRect]]:
@@ -203,22 +175,22 @@ class ActionsDelegate(QStyledItemDelegate):
         ]
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        opt = QStyleOptionViewItem(option)
-        draw_background(opt, painter)
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
-        color = opt.palette.color(
+        state = option.state.value
+        draw_panel(option, painter, state)
+        color = option.palette.color(
             QPalette.ColorGroup.Normal,
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Link,
+            QPalette.ColorRole.HighlightedText if state & _SELECTED else QPalette.ColorRole.Link,
         )
         base = cell_data(index, FONT)  # italic while the row's change is pending
-        font, spans = self._links_for(base if base is not None else opt.font)
-        rect = opt.rect
-        painter.save()
-        painter.setFont(font)
+        texts, spans = self._links_for(base.resolve(option.font) if base is not None else option.font)
+        rect = option.rect
+        left, top, height = rect.left(), rect.top(), rect.height()
+        painter.setFont(texts.font)
         painter.setPen(color)
+        # Not `QStaticText`: its underline lands off the text once the table is not at the window's
+        # left edge.
         for _key, text, x, width in spans:
-            painter.drawText(QRect(rect.left() + x, rect.top(), width, rect.height()), _LEFT, text)
-        painter.restore()
+            painter.drawText(QRect(left + x, top, width, height), _LEFT, text)
 
     @staticmethod
     def width_for(metrics: QFontMetrics) -> int:

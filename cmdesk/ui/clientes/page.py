@@ -54,6 +54,7 @@ from cmdesk.ui.clientes.model import (
     tr,
 )
 from cmdesk.ui.kit import forecasts, labels
+from cmdesk.ui.kit.cells import TextCells
 from cmdesk.ui.kit.forms import hbox, vbox
 from cmdesk.ui.kit.messages import error_text, inform
 from cmdesk.ui.kit.table import Query, fill_column, make_table
@@ -181,6 +182,7 @@ class ClientsPage(TabPage):
         self.summary = QLabel(self)
         self._summary_query: Query | None = None  # the query the summary speaks of
         self.summary.setObjectName("summary")
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         second.addWidget(self.summary)
 
         # The header's clicks choose among the manual's orders (`_header_clicked`), not Qt's sort.
@@ -206,6 +208,8 @@ class ClientsPage(TabPage):
         header.setSortIndicatorShown(True)
         header.setSectionsClickable(True)
         header.sectionClicked.connect(self._header_clicked)
+        # Every other cell is plain text, painted from the model's rows (`TextCells`).
+        self.view.setItemDelegate(TextCells(self.model, self.view))
         self.view.setItemDelegateForColumn(COLUMN_INDEX["name"], NameDelegate(self.view))
         self.view.setItemDelegateForColumn(COLUMN_INDEX["color"], ColorDelegate(self.view))
         self.actions_delegate = ActionsDelegate(self.view)
@@ -363,6 +367,12 @@ class ClientsPage(TabPage):
         if query.q or query.get("color") or query.get("risk") or query.get("category", "all") != "all":
             text += " " + tr("(con la búsqueda o el filtro)")
         self.summary.setText(text)
+        # A fixed size, as wide as its longest text yet: a new text of another width would lay the page
+        # out again (a label of a fixed size does not), which repaints all of it, the table too.
+        label = self.summary
+        hint = label.sizeHint()
+        if hint.width() > label.minimumWidth() or label.maximumHeight() != hint.height():
+            label.setFixedSize(max(label.minimumWidth(), hint.width()), hint.height())
         self._summary_query = query
 
     def _loaded(self) -> None:

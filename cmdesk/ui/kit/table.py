@@ -498,6 +498,13 @@ class PagedTableModel(QAbstractTableModel):
     def row_texts(self, index: int) -> list[str]:
         return list(self._texts[index])
 
+    def text_at(self, row: int, column: int) -> str:
+        """A cell's text ("" outside the rows loaded)."""
+        return self._texts[row][column] if 0 <= row < len(self._texts) else ""
+
+    def alignment_at(self, column: int) -> int:
+        return self._alignments[column]
+
     def row_of(self, ident: str) -> int:
         """The row number of the record `ident`, or -1."""
         try:
@@ -687,6 +694,9 @@ def make_table(
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setAlternatingRowColors(True)
     view.setWordWrap(False)  # one line per row: long ids are elided, not cut at their spaces
+    # The layout a new query's rows need, done before they are painted, not in a timer after (which
+    # painted the table a second time).
+    model.modelReset.connect(view.executeDelayedItemsLayout)
     vertical = view.verticalHeader()
     vertical.setVisible(False)
     vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
