@@ -76,7 +76,8 @@ class IssuedCfdi(Base):
     # No foreign keys: an issued CFDI is a permanent fact of the ledger; purging a cancelled account
     # must not erase what was issued (the invariant counts these rows).
     stamping_account_id: Mapped[str] = mapped_column(String(64))
-    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    # Not indexed: no query reads CFDI by account, and every consumption would pay for the index.
+    account_id: Mapped[str] = mapped_column(String(32))
     emitter_rfc: Mapped[str] = mapped_column(String(13))
     # False on unlimited CTIs: the CFDI used no stamp.
     debited: Mapped[bool] = mapped_column(Boolean, default=True)
