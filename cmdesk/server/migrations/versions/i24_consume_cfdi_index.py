@@ -6,7 +6,7 @@ index — all of one distributor's CFDI under one key, so into the same hot leaf
 the stamping function alone (pgbench, 8 callers): about 10–15 % less PostgreSQL CPU per CFDI.
 
 Revision ID: i24_consume_cfdi_index
-Revises: i23b_bulk_chunk_audit
+Revises: i24_bulk_fn
 Create Date: 2026-12-06 09:25:00
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "i24_consume_cfdi_index"
-down_revision: str | None = "i23b_bulk_chunk_audit"
+down_revision: str | None = "i24_bulk_fn"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
