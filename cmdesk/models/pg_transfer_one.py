@@ -33,6 +33,8 @@ from cmdesk.models.pg_functions import TRANSFER_FUNCTION_V3
 # Who calls and what its key holds: V3's first statements, word for word (the same decisions).
 _V3_BEGIN = TRANSFER_FUNCTION_V3.index("BEGIN\n") + len("BEGIN\n")
 _WHO_AND_KEY = TRANSFER_FUNCTION_V3[_V3_BEGIN : TRANSFER_FUNCTION_V3.index("    -- Each item's target")]
+# The answer stored with its key (or a stale claim completed), to the end: V3's last statements.
+_STORE_ANSWER = TRANSFER_FUNCTION_V3[TRANSFER_FUNCTION_V3.index("    status := 'ok';\n") :]
 
 TRANSFER_ONE_FUNCTION_V4 = (
     """
@@ -188,25 +190,8 @@ BEGIN
             || ',"created_at":' || to_json(p_now_text)::text
             || ',"created_by":' || to_json(p_profile)::text
             || ',"invoice_id":null,"top_up_code_id":null,"contract_id":null}';
-    status := 'ok';
-    http_status := 201;
-    IF v_rec IS NOT NULL THEN  -- a stale claim taken over
-        UPDATE idempotency_records r
-           SET completed = true, status_code = 201, response_body = body
-         WHERE r.id = v_rec;
-        RETURN;
-    END IF;
-    INSERT INTO idempotency_records (scope, key, request_hash, method, path, completed, status_code,
-                                     response_body, created_at, expires_at)
-    VALUES (p_account, p_key, p_hash, 'POST', p_path, true, 201, body, p_now, p_expires)
-    ON CONFLICT (scope, key) DO NOTHING
-    RETURNING id INTO v_rec;
-    IF v_rec IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'CM002', MESSAGE = 'key_taken';
-    END IF;
-END;
-$$
 """
+    + _STORE_ANSWER
 )
 
 TRANSFER_ONE_FUNCTION = TRANSFER_ONE_FUNCTION_V4

@@ -13,12 +13,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from cmdesk.domain.enums import AccountStatus
 from cmdesk.server import db
-from cmdesk.server.operations import clients
 from tests.server.helpers import assert_ledger_ok, give
 from tests.server.test_transfer_fast import Transferer
-from tests.server.transfer_helpers import points, stamps, state, sub_distributor, to_sub, world
+from tests.server.transfer_helpers import (
+    add_refused_targets,
+    points,
+    stamps,
+    state,
+    sub_distributor,
+    to_sub,
+    world,
+)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -62,15 +68,7 @@ def test_a_bulk_refuses_other_distributors_targets_by_item(
     w, other = world(factory, points_held=10), world(factory)
     actor = w["actor"]
     other["sub"] = sub_distributor(factory, other["actor"])
-    w["unlimited"] = db.run(
-        factory,
-        clients.create_stamping_account,
-        actor,
-        w["clients"][0],
-        kind="unlimited",
-        password="Ilimitada2026",
-    )["id"]
-    w["cancelled"] = sub_distributor(factory, actor, AccountStatus.CANCELLED)
+    add_refused_targets(factory, w)
     before = state(factory, actor)
     items = [
         stamps(w["ctis"][0], 2),

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from cmdesk.domain.enums import AccountStatus, Asset
+from cmdesk.domain.enums import Asset
 from cmdesk.domain.errors import DomainError
 from cmdesk.models import (
     Account,
@@ -29,11 +29,19 @@ from cmdesk.models import (
 )
 from cmdesk.server import db, idempotency, security
 from cmdesk.server.api.errors import domain_problem
-from cmdesk.server.operations import bulk_transfers, clients, ledger
+from cmdesk.server.operations import bulk_transfers, ledger
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.transfer_fast import Caller, FastTransfer, TokenCache, authorize
 from tests.server.helpers import assert_ledger_ok, give
-from tests.server.transfer_helpers import points, stamps, state, sub_distributor, to_sub, world
+from tests.server.transfer_helpers import (
+    add_refused_targets,
+    points,
+    stamps,
+    state,
+    sub_distributor,
+    to_sub,
+    world,
+)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -253,15 +261,7 @@ def test_refusals_change_nothing_and_stay_refused(
 ) -> None:
     w, other = world(factory), world(factory)
     actor = w["actor"]
-    w["unlimited"] = db.run(
-        factory,
-        clients.create_stamping_account,
-        actor,
-        w["clients"][0],
-        kind="unlimited",
-        password="Ilimitada2026",
-    )["id"]
-    w["cancelled"] = sub_distributor(factory, actor, AccountStatus.CANCELLED)
+    add_refused_targets(factory, w)
     before = state(factory, actor)
     status, problem = move(actor, "refused", make_item(w, other))
     assert (problem["code"], problem["detail"]) == (code, detail)

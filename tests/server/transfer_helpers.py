@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from cmdesk.domain.enums import AccountStatus, Asset
 from cmdesk.models import Account, ChangeLog, Client, Movement, StampingAccount
 from cmdesk.server import db
-from cmdesk.server.operations import accounts
+from cmdesk.server.operations import accounts, clients
 from cmdesk.server.operations.context import Actor
 from tests.server.helpers import give, make_client, make_distributor
 
@@ -102,3 +102,17 @@ def state(factory: db.SessionFactory, actor: Actor) -> dict[str, Any]:
         "movements": moves,
         "feed": feed,
     }
+
+
+def add_refused_targets(factory: db.SessionFactory, w: dict[str, Any]) -> None:
+    """Targets every transfer refuses, added to world `w`: an unlimited CTI (`w["unlimited"]`) and a
+    cancelled sub-distributor (`w["cancelled"]`)."""
+    w["unlimited"] = db.run(
+        factory,
+        clients.create_stamping_account,
+        w["actor"],
+        w["clients"][0],
+        kind="unlimited",
+        password="Ilimitada2026",
+    )["id"]
+    w["cancelled"] = sub_distributor(factory, w["actor"], AccountStatus.CANCELLED)
