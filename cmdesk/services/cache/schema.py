@@ -216,3 +216,14 @@ def exec_script(conn: sqlite3.Connection, script: str) -> None:
         if sqlite3.complete_statement(buffer):
             conn.execute(buffer)
             buffer = ""
+
+
+def create(conn: sqlite3.Connection) -> None:
+    """Make both files' tables in an empty cache (`conn` has the search file attached as `fts`)."""
+    conn.executescript(
+        "BEGIN;" + SCHEMA + SEARCH_SCHEMA + (FTS_TABLE + FTS_TRIGGERS if FTS_AVAILABLE else "") + "COMMIT;"
+    )
+    meta = [("search_mode", SEARCH_MODE), ("search_generation", 0)]
+    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta)
+    conn.execute(f"PRAGMA fts.user_version = {SCHEMA_VERSION}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

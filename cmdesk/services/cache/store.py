@@ -55,17 +55,14 @@ from cmdesk.services.cache.schema import (
     DATA_TABLES,
     DEFERRED_INDEXES,
     DROP_FTS_TRIGGERS,
-    FTS_TABLE,
     FTS_TRIGGERS,
     INDEX_BUILD_CACHE_KB,
     MARK_SEARCH_WRITTEN,
     OPTIMIZE_SEARCH,
-    SCHEMA,
     SCHEMA_VERSION,
     SEARCH_BUILD_CACHE_KB,
     SEARCH_CACHE_KB,
     SEARCH_FLAGS,
-    SEARCH_SCHEMA,
     SEARCH_WRITTEN,
     SEARCH_WRITTEN_TABLE,
     exec_script,
@@ -102,7 +99,7 @@ class CacheStore(Sealing):
         # A damaged page was met since opening: the session makes the cache anew.
         self.damaged = False
         if fresh:
-            self._delete_files()
+            files.delete_files(self.path)
         with self._storage():  # a cache made on a full disk says so
             self._writer = self._open_writer()
             try:
@@ -171,22 +168,10 @@ class CacheStore(Sealing):
                 )
             conn.close()
         self.recreated = existed
-        self._delete_files()
+        files.delete_files(self.path)
         conn = self._connect()
         try:
-            conn.executescript(
-                "BEGIN;"
-                + SCHEMA
-                + SEARCH_SCHEMA
-                + (FTS_TABLE + FTS_TRIGGERS if schema.FTS_AVAILABLE else "")
-                + "COMMIT;"
-            )
-            conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("search_mode", schema.SEARCH_MODE), ("search_generation", 0)],
-            )
-            conn.execute(f"PRAGMA fts.user_version = {SCHEMA_VERSION}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            schema.create(conn)
         except BaseException:
             conn.close()
             raise
@@ -206,9 +191,6 @@ class CacheStore(Sealing):
             return
         if "bulk_fill" not in flags and "search_stale" not in flags:
             exec_script(conn, FTS_TRIGGERS)
-
-    def _delete_files(self) -> None:
-        files.delete_files(self.path)
 
     def close(self) -> None:
         with self._write_lock, self._read_lock:
@@ -635,7 +617,7 @@ class CacheStore(Sealing):
             entities = {row[0] for row in self._reader.execute("SELECT DISTINCT entity FROM entities")}
             self._reader.close()
             self._writer.close()
-            self._delete_files()
+            files.delete_files(self.path)
             files.move_files(source, self.path)
             self._writer = self._open_writer()
             self._reader = self._connect()
