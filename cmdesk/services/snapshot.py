@@ -5,10 +5,14 @@ the whole state at once instead of paging the change feed, then the feed goes on
 cursor for what changed since. An old server without the endpoint answers 404 and the sync pages the
 feed as before (`SnapshotUnavailable`).
 
-The stream is read on a thread of its own (network, decompression, cutting it into lines, parsing
-each line and building its typed rows: `_prepare`); this thread only writes them in bulk, the
-entity's JSON as it came (never encoded again) into `entities` and the typed rows of the views, while
-the reading thread prepares the next chunk. Clients come in
+The stream is read on a thread of its own (network, decompression, cutting it into lines and the
+lines into chunks); this thread parses each chunk's lines and builds its typed rows (`_prepare`), then
+writes them in bulk: the entity's JSON as it came (never encoded again) into `entities`, and the typed
+rows of the views. Parsing on the reading thread, beside the writes, made the fill slower, not faster:
+`executemany` gives up Python's lock (GIL) around each row's step and waits to take it back while the
+other thread runs Python, up to the switch interval (5 ms) each time. 250,000 entities took 1.3 s to
+store alone and 18 s beside a thread parsing JSON; the replayed benchmark's snapshot was as quick
+either way and took a quarter less memory in one thread (`bench.desktop_sync`). Clients come in
 chunks, each followed by its CTIs, so a client row gets its CTI ids and a CTI row its client's NIC and
 name in the same statement. The sort indexes are left out while the cache fills and built once at
 the end (one sort each, as `Cache.finish_pull` does); the search index is built on a third
@@ -121,9 +125,8 @@ class SnapshotReport:
 
 @dataclass
 class _Prepared:
-    """A chunk's lines parsed and made into the parameters of the cache's statements (on the reading
-    thread, while the writer stores the chunk before). Rows assume no optimistic value: the writer
-    builds again the few that have one."""
+    """A chunk's lines parsed and made into the parameters of the cache's statements. Rows assume no
+    optimistic value: the writer builds again the few that have one."""
 
     count: int = 0
     # Other lines than entities (the header, `change`, `end`), decoded, in their order.
@@ -143,12 +146,15 @@ class _Prepared:
 
 @dataclass
 class _Chunk:
-    """One chunk of the stream, up to and including its `at` line (if any): its first line (the
-    header, in the first chunk) and the rest prepared for the writer."""
+    """One chunk of the stream, up to and including its `at` line (if any): its lines (the first chunk
+    begins with the header)."""
 
-    first_line: bytes
-    prepared: _Prepared
+    lines: list[bytes]
     at: str | None = None
+
+    @property
+    def first_line(self) -> bytes:
+        return self.lines[0] if self.lines else b""
 
 
 def progress_text(done: int, total: int) -> str:
@@ -270,11 +276,12 @@ class SnapshotFill:
             shown = False  # whether clients were committed yet
             last_commit = time.monotonic()
             while chunk is not None:
-                written = writer.write(chunk.prepared)
+                prepared = _prepare(chunk.lines)
+                written = writer.write(prepared)
                 done += written
                 pending += written
                 report.entities += written
-                for item in chunk.prepared.control:
+                for item in prepared.control:
                     if "change" in item:
                         tail.append(item["change"])
                     elif item.get("end"):
@@ -403,7 +410,7 @@ def _read_chunks(
                 if line.startswith(b'{"at":'):
                     at = _control(line).get("at")
                     lines += parts[start:index]
-                    if not put(_chunk(lines, at if isinstance(at, str) else None)):
+                    if not put(_Chunk(lines, at if isinstance(at, str) else None)):
                         return
                     lines = []
                     start = index + 1
@@ -414,7 +421,7 @@ def _read_chunks(
             # The server stopped before the end (a chunk cut short is never written).
             put(OfflineError(maybe_sent=True))
             return
-        if put(_chunk(lines, None)):
+        if put(_Chunk(lines, None)):
             put(_END)
     except NETWORK_ERRORS as exc:
         put(OfflineError(maybe_sent=True).with_traceback(exc.__traceback__))
@@ -422,13 +429,8 @@ def _read_chunks(
         put(exc)
 
 
-def _chunk(lines: list[bytes], at: str | None) -> _Chunk:
-    return _Chunk(lines[0] if lines else b"", _prepare(lines), at)
-
-
 def _prepare(lines: list[bytes]) -> _Prepared:
-    """Parse a chunk's lines and build the parameters of its rows (see `_Prepared`). Runs on the
-    reading thread: the writer's thread only stores."""
+    """Parse a chunk's lines and build the parameters of its rows (see `_Prepared`)."""
     out = _Prepared()
     by_entity = out.entities
     loads = orjson.loads
