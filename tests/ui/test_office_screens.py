@@ -285,7 +285,7 @@ def test_dialogs_work_without_a_mouse(qtbot: Any, started_window: MainWindow) ->
 
 def test_names_and_states_are_not_crushed_at_1024(qtbot: Any, started_window: MainWindow) -> None:
     """Clientes' name and Software's Estado keep a readable width on a 1024 px screen (the table
-    scrolls sideways), and take the room left on a wide one."""
+    scrolls sideways), and take the room left on a wide one; at 1280 px Clientes needs no scrolling."""
     from cmdesk.ui.clientes.model import COLUMN_INDEX
     from cmdesk.ui.software.model import STATUS_COLUMN
 
@@ -299,6 +299,10 @@ def test_names_and_states_are_not_crushed_at_1024(qtbot: Any, started_window: Ma
         assert view.columnWidth(name) >= readable
         total = sum(view.columnWidth(i) for i in range(view.model().columnCount()))
         assert total >= view.viewport().width() - 2  # no gap: the name takes the room left
+    # From 1280 px on, every column shows without scrolling sideways, the last links («Puntos…») too.
+    started_window.resize(1280, 740)
+    qtbot.wait(50)
+    assert view.horizontalScrollBar().maximum() == 0
     software = show_page(started_window, "software")
     tree = software.view  # type: ignore[attr-defined]
     started_window.resize(1000, 740)

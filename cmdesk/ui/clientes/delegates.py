@@ -23,7 +23,7 @@ ACTIONS: tuple[tuple[str, str], ...] = (
     ("stamps", "Timbres…"),
     ("points", "Puntos…"),
 )
-_GAP = 14
+_GAP = 12
 DISPLAY = Qt.ItemDataRole.DisplayRole
 FONT = Qt.ItemDataRole.FontRole
 FOREGROUND = Qt.ItemDataRole.ForegroundRole

@@ -63,6 +63,8 @@ from cmdesk.ui.tabs import AppContext, TabPage
 log = logging.getLogger(__name__)
 
 SEARCH_DELAY_MS = 150
+# Room beside a column's widest text (its cells keep a margin of their own).
+PAD = 12
 
 
 def swatch_icon(color: str | None, size: int = 14) -> QIcon:
@@ -216,21 +218,22 @@ class ClientsPage(TabPage):
         self.actions_delegate.activated.connect(self._row_action)
         self.view.setItemDelegateForColumn(COLUMN_INDEX["actions"], self.actions_delegate)
         metrics = self.view.fontMetrics()
+        # Each column as wide as its widest text and `PAD`: the fifteen fit 1280 px, links included.
         widths = {
-            "favorite": metrics.horizontalAdvance("★") + 22,
-            "color": metrics.horizontalAdvance(tr("Color")) + 20,
-            "nic": metrics.horizontalAdvance("0000000") + 16,
-            "credited": metrics.horizontalAdvance(tr("Abonados")) + 20,
-            "issued": metrics.horizontalAdvance("000,000") + 20,
-            "cpd": metrics.horizontalAdvance("000.00") + 20,
-            "days_left": metrics.horizontalAdvance("0,000") + 20,
-            "stamps": metrics.horizontalAdvance("000,000") + 20,
-            "points": metrics.horizontalAdvance("000,000") + 20,
-            "created_at": metrics.horizontalAdvance("00/00/0000") + 20,
-            "last_purchase_at": metrics.horizontalAdvance("00/00/0000") + 20,
-            "last_issue_at": metrics.horizontalAdvance("00/00/0000") + 20,
-            "active": metrics.horizontalAdvance(tr("Activo")) + 20,
-            "actions": ActionsDelegate.width_for(metrics) + 8,
+            "favorite": metrics.horizontalAdvance("★") + 18,
+            "color": metrics.horizontalAdvance(tr("Color")) + PAD,
+            "nic": metrics.horizontalAdvance("0000000") + PAD,
+            "credited": metrics.horizontalAdvance(tr("Abonados")) + PAD,
+            "issued": metrics.horizontalAdvance("000,000") + PAD,
+            "cpd": metrics.horizontalAdvance("000.00") + PAD,
+            "days_left": metrics.horizontalAdvance("00,000") + PAD,
+            "stamps": metrics.horizontalAdvance("000,000") + PAD,
+            "points": metrics.horizontalAdvance("000,000") + PAD,
+            "created_at": metrics.horizontalAdvance("00/00/0000") + PAD,
+            "last_purchase_at": metrics.horizontalAdvance("00/00/0000") + PAD,
+            "last_issue_at": metrics.horizontalAdvance("00/00/0000") + PAD,
+            "active": metrics.horizontalAdvance(tr("Activo")) + PAD,
+            "actions": ActionsDelegate.width_for(metrics) + 4,
         }
         for key, width in widths.items():
             self.view.setColumnWidth(COLUMN_INDEX[key], width)
