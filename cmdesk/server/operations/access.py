@@ -251,8 +251,11 @@ def describe_invitation(session: Session, token: str, now: dt.datetime | None = 
     if inv is None or account is None:
         raise links.LinkProblem("unknown", "invitation")
     profile = session.get(Profile, inv.profile_id) if inv.profile_id else None
+    if profile is None:
+        profile = session.scalar(select(Profile).where(Profile.email == inv.email))
     return {
-        "refusal": invitation_refusal(account),
+        # Told before a password is typed for nothing: the account's state, then the person's.
+        "refusal": invitation_refusal(account) or _member_refusal(session, inv, profile),
         "email": inv.email,
         "profile_name": inv.name,
         "needs_password": profile is None or profile.password_hash is None,
@@ -260,6 +263,20 @@ def describe_invitation(session: Session, token: str, now: dt.datetime | None = 
         "account_nic": account.nic,
         "expires_at": row.expires_at,
     }
+
+
+def _member_refusal(session: Session, inv: Invitation, profile: Profile | None) -> str | None:
+    """Why the holder of the invited e-mail (`profile`, None: nobody yet) can't become a user of the
+    account. Told only to them (the link proves they hold the e-mail), never to the inviter."""
+    taken = select(Profile.id).where(Profile.mobile == inv.mobile)
+    if profile is None and inv.mobile and session.scalar(taken) is not None:
+        return (
+            f"El número móvil {inv.mobile} ya pertenece a otro perfil; pida a quien le invitó que le "
+            "invite de nuevo con su número."
+        )
+    if profile is not None and is_client_main_profile(session, profile.id):
+        return "Su perfil es el perfil principal de un cliente; no puede ser usuario de una Cuenta Maestra."
+    return None
 
 
 def invitation_refusal(account: Account) -> str | None:
@@ -302,19 +319,8 @@ def accept_invitation(
     if (refusal := invitation_refusal(account)) is not None:
         raise validation_error({"token": refusal})  # nothing changes: the link still works later
     name_n = v.optional("name", contact.check_person_name, name or "", "Nombre") or ""
-    taken = select(Profile.id).where(Profile.mobile == inv.mobile)
-    if profile is None and inv.mobile and session.scalar(taken) is not None:
-        # Told only to whoever holds the invited e-mail (the link proves it), never to the inviter.
-        v.add(
-            "token",
-            f"El número móvil {inv.mobile} ya pertenece a otro perfil; pida a quien le invitó que le "
-            "invite de nuevo con su número.",
-        )
-    if profile is not None and is_client_main_profile(session, profile.id):
-        v.add(
-            "token",
-            "Su perfil es el perfil principal de un cliente; no puede ser usuario de una Cuenta Maestra.",
-        )
+    if (refusal := _member_refusal(session, inv, profile)) is not None:
+        v.add("token", refusal)
     if profile is None or profile.password_hash is None:
         if not password:
             v.add("password", "Escriba la contraseña con la que iniciará sesión.")

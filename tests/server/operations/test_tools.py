@@ -343,9 +343,10 @@ def test_a_mobile_of_someone_else_is_told_to_the_invitee_only(factory):
     make_distributor(factory, email="beto@example.com", mobile="5533334444")
     actor = make_distributor(factory)
     db.run(factory, tools.add_user, actor, email="nueva@example.com", mobile="5533334444")
-    err = _err(
-        db.run, factory, access.accept_invitation, QueuedLinks(factory, "invitation")[-1][1], "ClaveNueva2026"
-    )
+    token = QueuedLinks(factory, "invitation")[-1][1]
+    # The invitation's page says it before a password is typed; the acceptance refuses it too.
+    assert "5533334444" in db.run(factory, access.describe_invitation, token)["refusal"]
+    err = _err(db.run, factory, access.accept_invitation, token, "ClaveNueva2026")
     assert err.code == ErrorCode.VALIDATION_ERROR and "5533334444" in err.errors[0].message
 
 
@@ -364,7 +365,10 @@ def test_a_clients_admin_profile_cannot_be_a_user(factory):
     )
     # The inviter is told nothing; the person learns why on the invitation's page.
     db.run(factory, tools.add_user, actor, email="cli@example.com", mobile="5544445555")
-    err = _err(db.run, factory, access.accept_invitation, QueuedLinks(factory, "invitation")[-1][1], None)
+    token = QueuedLinks(factory, "invitation")[-1][1]
+    page = db.run(factory, access.describe_invitation, token)
+    assert "perfil principal de un cliente" in page["refusal"] and page["needs_password"] is False
+    err = _err(db.run, factory, access.accept_invitation, token, None)
     assert (
         err.code == ErrorCode.VALIDATION_ERROR and "perfil principal de un cliente" in err.errors[0].message
     )
