@@ -124,29 +124,32 @@ CLIENT_COLUMNS = (
 
 
 def client_row(data: Mapping[str, Any], pending: bool) -> tuple[Any, ...]:
-    balances = data.get("balances") or {}
+    get = data.get  # bound once: a first sync makes 100,000 of these rows
+    balances = get("balances") or {}
+    nic = get("nic")
+    name = get("name")
     return (
         data["id"],
-        data.get("nic") or "",
-        nic_number(data.get("nic")),
-        data.get("name") or "",
-        sort_key(data.get("name")),
-        data.get("trade_name") or "",
-        data.get("rfc") or "",
-        data.get("phone") or "",
-        data.get("email") or "",
-        1 if data.get("favorite") else 0,
-        1 if data.get("dropped") else 0,
-        data.get("color"),
+        nic or "",
+        nic_number(nic),
+        name or "",
+        sort_key(name),
+        get("trade_name") or "",
+        get("rfc") or "",
+        get("phone") or "",
+        get("email") or "",
+        1 if get("favorite") else 0,
+        1 if get("dropped") else 0,
+        get("color"),
         whole(balances.get("stamps")),
         whole(balances.get("points")),
-        whole(data.get("credited")),
-        whole(data.get("issued")),
-        sortable_time(data.get("created_at")),
-        sortable_time(data.get("last_purchase_at")),
-        sortable_time(data.get("last_issue_at")),
+        whole(get("credited")),
+        whole(get("issued")),
+        sortable_time(get("created_at")),
+        sortable_time(get("last_purchase_at")),
+        sortable_time(get("last_issue_at")),
         client_search_text(data),
-        data.get("version"),
+        get("version"),
         1 if pending else 0,
     )
 
@@ -181,28 +184,29 @@ CTI_COLUMNS = (
 
 def cti_row(data: Mapping[str, Any], pending: bool, today: dt.date | None = None) -> tuple[Any, ...]:
     """A CTI's row, its forecast (`forecasts`) computed for `today` (default: the business day)."""
-    rule = data.get("auto_sale") or None
-    balance = data.get("balance")
+    get = data.get  # bound once: a first sync makes 150,000 of these rows
+    rule = get("auto_sale") or None
+    balance = get("balance")
     return (
         data["id"],
         fold(data["id"]),
-        data.get("client_id") or "",
-        data.get("kind") or "standard",
-        1 if data.get("active", True) else 0,
-        whole(data.get("credited")),
-        whole(data.get("issued")),
+        get("client_id") or "",
+        get("kind") or "standard",
+        1 if get("active", True) else 0,
+        whole(get("credited")),
+        whole(get("issued")),
         balance if isinstance(balance, int) else None,
-        data.get("rfc_restriction"),
-        sortable_time(data.get("paid_until")),
-        sortable_time(data.get("created_at")),
-        sortable_time(data.get("first_issue_at")),
-        sortable_time(data.get("last_issue_at")),
-        sortable_time(data.get("last_purchase_at")),
+        get("rfc_restriction"),
+        sortable_time(get("paid_until")),
+        sortable_time(get("created_at")),
+        sortable_time(get("first_issue_at")),
+        sortable_time(get("last_issue_at")),
+        sortable_time(get("last_purchase_at")),
         None if rule is None else (1 if rule.get("enabled") else 0),
         None if rule is None else rule.get("minimum"),
         None if rule is None else rule.get("credit"),
         None if rule is None else rule.get("amount_cents"),
-        data.get("version"),
+        get("version"),
         1 if pending else 0,
         *cti_row_fields(data, today or clock.today(server_now())),
     )
