@@ -3,11 +3,14 @@ at every commit, and a run a dead worker left finished exactly once."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine, func, select, update
 
 from cmdesk.domain.errors import DomainError, ErrorCode
@@ -78,6 +81,18 @@ def test_steps_write_what_one_transaction_writes(
         assert s.scalar(select(func.count()).select_from(BulkTransferRun)) == 0
         assert s.scalar(select(func.count()).select_from(BulkTransferChunk)) == 0
     assert_ledger_ok(factory)
+
+
+def test_the_answer_is_each_movements_view_made_json_ready() -> None:
+    now = dt.datetime(2026, 12, 6, 11, 0, 0, 123456, tzinfo=dt.UTC)
+    rows = [
+        ["M1", "stamping_account", "C1", "K1", None, "stamps", 3, 150, "fila 1"],
+        ["M2", "client", "K2", "K2", None, "points", 2, 0, ""],
+        ["M3", "account", "S1", None, "S1", "stamps", 1, 0, "ñandú\nsegunda línea"],
+    ]
+    expected = [to_jsonable_python(v) for v in bulk_transfers._views("A1", "P1", rows, now)]
+    answer = bulk_transfers.answer_views("A1", "P1", rows, now)
+    assert orjson.dumps(answer) == orjson.dumps(expected)  # the same values, in the same order
 
 
 def test_a_refusal_in_steps_changes_nothing(factory: db.SessionFactory) -> None:
