@@ -166,26 +166,13 @@ def _configure_sqlite(engine: Engine) -> None:
             _release_writer(conn.info)
             raise
 
-    # Given back once the COMMIT or ROLLBACK is done: SQLAlchemy's "commit" and "rollback" events come
-    # before the statement, and a writer let in then began while the transaction before it still held
-    # SQLite's lock, and waited in SQLite's busy handler (steps of up to 100 ms) after all.
-    dialect = engine.dialect
-    plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        _release_writer(conn.info)
 
-    def do_commit(dbapi_conn: Any) -> None:
-        try:
-            plain_commit(dbapi_conn)
-        finally:
-            _release_writer_of(dbapi_conn)
-
-    def do_rollback(dbapi_conn: Any) -> None:
-        try:
-            plain_rollback(dbapi_conn)
-        finally:
-            _release_writer_of(dbapi_conn)
-
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        _release_writer(conn.info)
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
@@ -195,16 +182,6 @@ def _configure_sqlite(engine: Engine) -> None:
 # How long a writer waits for the other writers of its process before it leaves the waiting to SQLite.
 WRITER_QUEUE_SECONDS = 30.0
 _WRITER = "cmdesk_sqlite_writer"
-
-
-def _release_writer_of(dbapi_conn: Any) -> None:
-    """Release the writer lock a pooled connection holds (the dialect is also given bare connections,
-    the first one's, which hold nothing)."""
-    try:
-        info = dbapi_conn.info
-    except (AttributeError, NotImplementedError):
-        return
-    _release_writer(info)
 
 
 def _release_writer(info: dict[Any, Any]) -> None:
