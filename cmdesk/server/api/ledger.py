@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +27,7 @@ from cmdesk.server.api.deps import (
     json_response,
 )
 from cmdesk.server.api.schemas_common import problem_responses
+from cmdesk.server.breathing import breathing
 from cmdesk.server.operations import bulk_transfers, ledger
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.settings import Settings
@@ -138,13 +140,24 @@ def _json_content(content_type: str | None) -> bool:
 
 
 def _validated_body(field: Any, body: bytes) -> Any:
-    """The body as the route's model, as FastAPI would make it; None when FastAPI would refuse it."""
+    """The body as the route's model, as FastAPI would make it; None when FastAPI would refuse it.
+    A list of items (a bulk's) is validated item after item (`breathing`), the model then made of the
+    items validated (pydantic takes a model instance as it is)."""
     try:
         data = json.loads(body)
     except ValueError:  # not JSON, not UTF-8: FastAPI answers
         return None
+    items = data.get("items") if isinstance(data, dict) and data.keys() == {"items"} else None
+    if isinstance(items, list) and items and field.field_info.annotation is schemas.BulkTransferIn:
+        try:
+            data = {"items": [_TRANSFER_IN.validate_python(item) for item in breathing(items)]}
+        except ValidationError:  # FastAPI answers, naming the item
+            return None
     value, errors = field.validate(data, {}, loc=("body",))
     return None if errors else value
+
+
+_TRANSFER_IN = TypeAdapter(schemas.TransferIn)
 
 
 async def bulk_transfer(

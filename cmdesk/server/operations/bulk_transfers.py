@@ -35,6 +35,7 @@ from cmdesk.models import (
     utcnow,
 )
 from cmdesk.server import db, feed, idempotency
+from cmdesk.server.breathing import breathing
 from cmdesk.server.operations import balances, bulk_chunk_sql, transfer_audit
 from cmdesk.server.operations.context import Actor
 from cmdesk.server.operations.ledger import (
@@ -68,7 +69,7 @@ def bulk_lines(items: Any) -> tuple[list[TransferLine], DomainError | None]:
         raise validation_error({"items": "Como máximo 5,000 transferencias en una operación."})
     lines: list[TransferLine] = []
     ids = new_ids(len(items))
-    for i, item in enumerate(items):
+    for i, item in enumerate(breathing(items)):
         target = item.get("target") or {} if isinstance(item, dict) else {}
         get = item.get if isinstance(item, dict) else {}.get
         try:
@@ -321,7 +322,7 @@ def answer_views(
             "quantity": quantity,
             "amount_cents": amount,
             "source": dict(source),
-            "target": {"type": target_type, "id": target_id},
+            "target": {"type": kind_of, "id": target},
             "client_id": client_id,
             "account_id": account_id,
             "comments": comments,
@@ -331,7 +332,9 @@ def answer_views(
             "top_up_code_id": None,
             "contract_id": None,
         }
-        for ident, target_type, target_id, client_id, _counterpart, asset, quantity, amount, comments in rows
+        for ident, kind_of, target, client_id, _counterpart, asset, quantity, amount, comments in breathing(
+            rows
+        )
     ]
 
 

@@ -32,6 +32,7 @@ from cmdesk.models import Account, AuditRecord, Client, StampingAccount
 from cmdesk.server import audit, db
 from cmdesk.server.audit.recorder import ACCOUNT
 from cmdesk.server.audit.values import json_value
+from cmdesk.server.breathing import breathing
 
 # A compact movement row of `ledger` (its `_ROW`): the positions used here.
 _ID, _TYPE, _TARGET, _CLIENT, _COUNTERPART, _ASSET, _QUANTITY, _AMOUNT, _COMMENTS = range(9)
@@ -255,7 +256,7 @@ def prepare(
         held.update(db.read(factory, balances_of, keys[start : start + step]))
     by_target: dict[tuple[str, str], dict[str, Any]] = {}
     subjects: set[tuple[str, str]] = {("account", account_id)}
-    for (target_type, ident, asset), (quantity, client_id) in targets.items():
+    for (target_type, ident, asset), (quantity, client_id) in breathing(targets.items()):
         change = by_target.setdefault(
             (target_type, ident),
             {"entity": _entity_name(target_type), "id": ident, "op": "update", "before": {}, "after": {}},
@@ -267,7 +268,7 @@ def prepare(
             subjects.add(("client", client_id))
     when = json_value(created_at)
     moves = []
-    for r in rows:
+    for r in breathing(rows):
         after = movement_values(account_id, author, r, when)
         moves.append({"entity": "movement", "id": r[_ID], "op": "create", "before": None, "after": after})
     spent: dict[str, int] = {}
