@@ -218,6 +218,12 @@ async def bulk_under_stamping(
         raise RuntimeError(f"la transferencia masiva respondió {status}: {answer[:300]!r}")
     movements = len(json.loads(answer)["movements"])
     assert movements == len(targets), movements
+    slow = [(t0 - started, lat) for t0, lat in samples if started <= t0 <= ended and lat > 0.05]
+    if slow:  # when, in the bulk, the slow stamps were sent: which of its phases held them
+        print(
+            "stamps over 50 ms during the bulk (sent at +ms: took ms): "
+            + ", ".join(f"+{at * 1000:.0f}: {lat * 1000:.0f}" for at, lat in slow)
+        )
     before = sorted(lat for t0, lat in samples if t0 < started)
     during = sorted(lat for t0, lat in samples if started <= t0 <= ended)
 

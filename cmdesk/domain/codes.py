@@ -41,6 +41,18 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def new_ids(count: int) -> list[str]:
+    """`count` row ids as `new_id` makes them (random UUIDs, version 4, as 32 lower-case hex
+    characters), from one read of the OS's random source: one read per id (5,000 for a bulk
+    transfer) let go of the GIL 5,000 times in a row, and a server's other threads waited for it."""
+    raw = bytearray(secrets.token_bytes(16 * count))
+    for at in range(0, 16 * count, 16):
+        raw[at + 6] = (raw[at + 6] & 0x0F) | 0x40  # version 4
+        raw[at + 8] = (raw[at + 8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return [text[at : at + 32] for at in range(0, 32 * count, 32)]
+
+
 def generate_cti_id() -> str:
     """An automatic CTI id: 32 upper-case hex characters (like A3113075036B40AC8774BFADACEF00D2)."""
     return secrets.token_hex(16).upper()

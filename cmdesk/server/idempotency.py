@@ -46,6 +46,7 @@ from cmdesk.domain.errors import DomainError, ErrorCode
 from cmdesk.models import IdempotencyRecord, utcnow
 from cmdesk.server import db
 from cmdesk.server.api.errors import domain_problem
+from cmdesk.server.breathing import breathing
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _canonical(value: Any) -> bytes:
     if isinstance(value, dict) and len(value) == 1:
         ((name, items),) = value.items()
         if isinstance(name, str) and isinstance(items, list) and len(items) > _PIECEWISE:
-            encoded = ",".join(_dumps(to_jsonable_python(i, fallback=str)) for i in items)
+            encoded = ",".join(_dumps(to_jsonable_python(i, fallback=str)) for i in breathing(items))
             return ("{" + _dumps(name) + ":[" + encoded + "]}").encode("utf-8")
     return _dumps(to_jsonable_python(value, fallback=str)).encode("utf-8")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +20,7 @@ from cmdesk.domain.codes import (
     generate_token,
     generate_top_up_code,
     new_id,
+    new_ids,
     normalize_top_up_code,
 )
 from cmdesk.domain.errors import DomainError, ErrorCode
@@ -145,3 +147,11 @@ def test_check_cti_id_refuses(typed):
 )
 def test_normalize_top_up_code(typed, code):
     assert normalize_top_up_code(typed) == code
+
+
+def test_new_ids_are_what_new_id_makes_each_one_its_own() -> None:
+    ids = new_ids(2000)
+    assert len(set(ids)) == 2000 and new_ids(0) == []
+    for ident in [*ids, new_id()]:
+        made = uuid.UUID(hex=ident)
+        assert (made.hex, made.version, made.variant) == (ident, 4, uuid.RFC_4122)

@@ -271,6 +271,7 @@ def transfer_line(
     amount_cents: Any,
     comments: Any,
     no_charge: bool | None = None,
+    movement_id: str | None = None,
 ) -> TransferLine:
     """The rules of a transfer that need no database, in the reference's order. A sale of $0.00
     (`no_charge` False) is refused with `sale_amount_required`; «Sin cargo» with an amount, 422
@@ -300,7 +301,8 @@ def transfer_line(
         raise validation_error(
             {"target.type": "El destino debe ser una cuenta de timbrado, un cliente o un sub-distribuidor."}
         )
-    return TransferLine(a, PartyType(target_type), target_id, quantity, amount, comments.strip())
+    line = (a, PartyType(target_type), target_id, quantity, amount, comments.strip())
+    return TransferLine(*line) if movement_id is None else TransferLine(*line, movement_id)
 
 
 def _resolve_target(session: Session, actor: Actor, line: TransferLine) -> _Target:

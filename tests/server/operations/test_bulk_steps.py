@@ -3,20 +3,30 @@ at every commit, and a run a dead worker left finished exactly once."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine, func, select, update
 
 from cmdesk.domain.errors import DomainError, ErrorCode
-from cmdesk.models import Account, BulkTransferChunk, BulkTransferRun, IdempotencyRecord, Movement
-from cmdesk.server import db, idempotency
+from cmdesk.models import (
+    Account,
+    AuditRecord,
+    BulkTransferChunk,
+    BulkTransferRun,
+    IdempotencyRecord,
+    Movement,
+)
+from cmdesk.server import audit, db, idempotency
 from cmdesk.server.app import create_app
 from cmdesk.server.operations import bulk_transfers
 from cmdesk.server.settings import Settings
-from tests.server.helpers import assert_ledger_ok
+from tests.server.helpers import assert_ledger_ok, give
 from tests.server.transfer_helpers import points, stamps, state, sub_distributor, to_sub, world
 
 
@@ -80,11 +90,25 @@ def test_steps_write_what_one_transaction_writes(
     assert_ledger_ok(factory)
 
 
+def test_the_answer_is_each_movements_view_made_json_ready() -> None:
+    now = dt.datetime(2026, 12, 6, 11, 0, 0, 123456, tzinfo=dt.UTC)
+    rows = [
+        ["M1", "stamping_account", "C1", "K1", None, "stamps", 3, 150, "fila 1"],
+        ["M2", "client", "K2", "K2", None, "points", 2, 0, ""],
+        ["M3", "account", "S1", None, "S1", "stamps", 1, 0, "ñandú\nsegunda línea"],
+    ]
+    expected = [to_jsonable_python(v) for v in bulk_transfers._views("A1", "P1", rows, now)]
+    answer = bulk_transfers.answer_views("A1", "P1", rows, now)
+    assert orjson.dumps(answer) == orjson.dumps(expected)  # the same values, in the same order
+
+
 def test_a_refusal_in_steps_changes_nothing(factory: db.SessionFactory) -> None:
     w = world(factory, stamps_held=10)
     before = state(factory, w["actor"])
     with pytest.raises(DomainError) as e:
-        bulk_transfers.bulk_transfer_in_steps(factory, w["actor"], [stamps(w["ctis"][0], 6), stamps(w["ctis"][1], 5)])
+        bulk_transfers.bulk_transfer_in_steps(
+            factory, w["actor"], [stamps(w["ctis"][0], 6), stamps(w["ctis"][1], 5)]
+        )
     assert e.value.code == ErrorCode.INSUFFICIENT_BALANCE and e.value.errors[0].field == "items[1]"
     assert state(factory, w["actor"]) == before
 
@@ -129,7 +153,9 @@ def test_a_dead_workers_keyed_run_is_taken_over_and_finished_once(
 
         def begin(session: Any) -> tuple[int, Any]:
             return 201, {
-                "run": bulk_transfers.begin_bulk_run(session, actor, plan, record_id=idempotency.claim_id(session))
+                "run": bulk_transfers.begin_bulk_run(
+                    session, actor, plan, record_id=idempotency.claim_id(session)
+                )
             }
 
         def finish(record_id: int) -> tuple[int, dict[str, Any]]:
@@ -210,3 +236,38 @@ def test_a_target_changed_after_the_reading_is_decided_in_the_accepting_transact
         db.run(factory, bulk_transfers.begin_bulk_run, actor, plan)
     assert e.value.code == ErrorCode.INVALID_STATE_TRANSITION and e.value.errors[0].field == "items[1]"
     assert state(factory, actor) == before
+
+
+@pytest.mark.parametrize("moved", [False, True])
+def test_the_records_distributor_change_is_its_balance_when_accepted(
+    factory: db.SessionFactory, moved: bool
+) -> None:
+    """The record's text is made with the plan, for the balance expected after the debit; when the
+    distributor's balance moved between the plan and the accepting transaction, the record tells the
+    balance that transaction found."""
+    w = world(factory, stamps_held=100)
+    items = [stamps(cti, 3) for cti in w["ctis"]]
+    with audit.context("ledger.bulk_transfer", account_id=w["actor"].account_id, method="POST"):
+        plan = bulk_transfers.plan_bulk(factory, w["actor"], items)
+        if moved:
+            give(factory, w["actor"], "stamps", 7)
+        run_id = db.run(factory, bulk_transfers.begin_bulk_run, w["actor"], plan)
+    bulk_transfers.finish_bulk_run(factory, run_id)
+    with db.transaction(factory) as s:
+        held = s.scalar(select(Account.stamps_balance).where(Account.id == w["actor"].account_id))
+        changes = s.scalars(
+            select(AuditRecord.changes)
+            .where(
+                AuditRecord.account_id == w["actor"].account_id, AuditRecord.action == "ledger.bulk_transfer"
+            )
+            .order_by(AuditRecord.id.desc())
+        ).first()
+    assert held == 100 - 6 + (7 if moved else 0)
+    assert changes is not None and changes[0] == {
+        "entity": "account",
+        "id": w["actor"].account_id,
+        "op": "update",
+        "before": {"stamps_balance": held + 6},
+        "after": {"stamps_balance": held},
+    }
+    assert_ledger_ok(factory)
