@@ -19,11 +19,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DDL, JSON, Index, String, Text, event
+from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cmdesk.models.base import Base, BigInt
+from cmdesk.models.base import Base, BigInt, postgres_function
 
 # JSONB on PostgreSQL (compact, and queryable by the functions), JSON text on SQLite.
 JsonValue = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
@@ -117,7 +117,4 @@ DROP_AUDIT_FUNCTION = (
     "jsonb, jsonb, jsonb, jsonb)"
 )
 
-_install = DDL(AUDIT_FUNCTION_V1)  # type: ignore[no-untyped-call]
-_remove = DDL(DROP_AUDIT_FUNCTION)  # type: ignore[no-untyped-call]
-event.listen(Base.metadata, "after_create", _install.execute_if(dialect="postgresql"))
-event.listen(Base.metadata, "before_drop", _remove.execute_if(dialect="postgresql"))
+postgres_function(AUDIT_FUNCTION_V1, DROP_AUDIT_FUNCTION)

@@ -19,9 +19,7 @@ the others: a changed function is a new constant and a new migration.
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, event
-
-from cmdesk.models.base import Base
+from cmdesk.models.base import postgres_function
 from cmdesk.models.pg_functions import TRANSFER_FUNCTION_V3
 
 _LOOKUP_V3 = (
@@ -76,13 +74,4 @@ DROP_BULK_TRANSFER_FUNCTION = (
     " timestamptz, timestamptz, boolean, jsonb, text[], text[], text[], text[], bigint[], bigint[], text[])"
 )
 
-event.listen(
-    Base.metadata,
-    "after_create",
-    DDL(BULK_TRANSFER_FUNCTION).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
-)
-event.listen(
-    Base.metadata,
-    "before_drop",
-    DDL(DROP_BULK_TRANSFER_FUNCTION).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
-)
+postgres_function(BULK_TRANSFER_FUNCTION, DROP_BULK_TRANSFER_FUNCTION)

@@ -26,9 +26,7 @@ that way).
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, event
-
-from cmdesk.models.base import Base
+from cmdesk.models.base import postgres_function
 
 CONSUME_FUNCTION_V1 = """
 CREATE OR REPLACE FUNCTION cmdesk_consume(
@@ -568,11 +566,5 @@ DROP_TRANSFER_FUNCTION = (
     " timestamptz, timestamptz, boolean, jsonb, text[], text[], text[], text[], bigint[], bigint[], text[])"
 )
 
-for _create, _drop in (
-    (CONSUME_FUNCTION, DROP_CONSUME_FUNCTION),
-    (TRANSFER_FUNCTION, DROP_TRANSFER_FUNCTION),
-):
-    _install = DDL(_create)  # type: ignore[no-untyped-call]
-    _remove = DDL(_drop)  # type: ignore[no-untyped-call]
-    event.listen(Base.metadata, "after_create", _install.execute_if(dialect="postgresql"))
-    event.listen(Base.metadata, "before_drop", _remove.execute_if(dialect="postgresql"))
+postgres_function(CONSUME_FUNCTION, DROP_CONSUME_FUNCTION)
+postgres_function(TRANSFER_FUNCTION, DROP_TRANSFER_FUNCTION)

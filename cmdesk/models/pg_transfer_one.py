@@ -25,9 +25,7 @@ keep calling V3 while the new ones call this; V3 stays for bulks. Generic plans,
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, event
-
-from cmdesk.models.base import Base
+from cmdesk.models.base import postgres_function
 from cmdesk.models.pg_functions import TRANSFER_FUNCTION_V3
 
 # Who calls and what its key holds: V3's first statements, word for word (the same decisions).
@@ -201,7 +199,4 @@ DROP_TRANSFER_ONE_FUNCTION = (
     " timestamptz, timestamptz, jsonb, text, text, text, text, bigint, bigint, text)"
 )
 
-_install = DDL(TRANSFER_ONE_FUNCTION)  # type: ignore[no-untyped-call]
-_remove = DDL(DROP_TRANSFER_ONE_FUNCTION)  # type: ignore[no-untyped-call]
-event.listen(Base.metadata, "after_create", _install.execute_if(dialect="postgresql"))
-event.listen(Base.metadata, "before_drop", _remove.execute_if(dialect="postgresql"))
+postgres_function(TRANSFER_ONE_FUNCTION, DROP_TRANSFER_ONE_FUNCTION)
