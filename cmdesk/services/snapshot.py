@@ -12,7 +12,7 @@ rows of the views. Parsing on the reading thread, beside the writes, made the fi
 `executemany` gives up Python's lock (GIL) around each row's step and waits to take it back while the
 other thread runs Python, up to the switch interval (5 ms) each time. 250,000 entities took 1.3 s to
 store alone and 18 s beside a thread parsing JSON; the replayed benchmark's snapshot was as quick
-either way and took a quarter less memory in one thread (`bench.desktop_sync`). Clients come in
+either way and took a quarter less memory in one thread (`bench.snapshot_fill` shows both). Clients come in
 chunks, each followed by its CTIs, so a client row gets its CTI ids and a CTI row its client's NIC and
 name in the same statement. The sort indexes are left out while the cache fills and built once at
 the end (one sort each, as `Cache.finish_pull` does); the search index is built on a third

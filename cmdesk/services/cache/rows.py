@@ -25,16 +25,6 @@ def sortable_time(value: Any) -> str | None:
     """An ISO 8601 time as fixed-width UTC text (`2026-05-01T10:00:00.000000Z`), which sorts as text."""
     if value is None or value == "":
         return None
-    # The server's own form first (`2026-05-01T10:00:00.123456+00:00`): a first sync has a million.
-    if (
-        value.__class__ is str
-        and len(value) == 32
-        and value[26:] == "+00:00"
-        and value[19] == "."
-        and value[10] == "T"
-        and value[20:26].isdigit()
-    ):
-        return value[:26] + "Z"
     if isinstance(value, str) and value[10:11] == "T":
         # UTC as the server writes it (`…:00+00:00`, `…:00.123456+00:00`, or with `Z`): pad the
         # fraction, no parsing needed (a first sync has a million of these).
