@@ -117,7 +117,8 @@ def convoy(body: Path, folder: Path, count: int) -> tuple[float, float]:
 
     alone = store()
     stop = threading.Event()
-    parsed = [line for line in body.open("rb").read(4 * 2**20).split(b"\n") if line[:1] == b"["]
+    with body.open("rb") as recorded:
+        parsed = [line for line in recorded.read(4 * 2**20).split(b"\n") if line[:1] == b"["]
 
     def parse() -> None:
         while not stop.is_set():
