@@ -130,7 +130,18 @@ assert CONSUME_FUNCTION_V1.count(_COUNTED) == 1
 CONSUME_FUNCTION_V2 = CONSUME_FUNCTION_V1.replace(_COUNTED, _COUNT_DAILY_USAGE + _COUNTED)
 
 # The version the current schema has (installed by create_all; migrations install each in turn).
-CONSUME_FUNCTION = CONSUME_FUNCTION_V2
+# V3: index scans whatever the statistics say (migration i25_function_index_scans). A plan is kept for
+# the life of the connection (an hour in the fast pools); one made while `issued_cfdi` or
+# `idempotency_records` were small (a new server, a test, a bench) scanned the whole table for every
+# key, slower with every row added: the transfer function's first run under pgbench did 1,579
+# transfers/s, 2,574 with index scans (`python -m bench.transfer_function`). Every statement of
+# these functions reads by key, so a sequential scan is never the plan wanted.
+INDEX_SCANS = "SET enable_seqscan = off"
+CONSUME_FUNCTION_V3 = CONSUME_FUNCTION_V2.replace(
+    "LANGUAGE plpgsql AS $$", f"LANGUAGE plpgsql {INDEX_SCANS} AS $$", 1
+)
+assert CONSUME_FUNCTION_V3 != CONSUME_FUNCTION_V2
+CONSUME_FUNCTION = CONSUME_FUNCTION_V3
 
 DROP_CONSUME_FUNCTION = "DROP FUNCTION IF EXISTS cmdesk_consume(text, text, text, text, timestamptz)"
 

@@ -26,7 +26,7 @@ keep calling V3 while the new ones call this; V3 stays for bulks. Generic plans,
 from __future__ import annotations
 
 from cmdesk.models.base import postgres_function
-from cmdesk.models.pg_functions import TRANSFER_FUNCTION_V3
+from cmdesk.models.pg_functions import INDEX_SCANS, TRANSFER_FUNCTION_V3
 
 # Who calls and what its key holds: V3's first statements, word for word (the same decisions).
 _V3_BEGIN = TRANSFER_FUNCTION_V3.index("BEGIN\n") + len("BEGIN\n")
@@ -192,7 +192,15 @@ BEGIN
     + _STORE_ANSWER
 )
 
-TRANSFER_ONE_FUNCTION = TRANSFER_ONE_FUNCTION_V4
+# V5: V4 with index scans whatever the statistics say (`pg_functions.INDEX_SCANS`, migration
+# i25_function_index_scans).
+TRANSFER_ONE_FUNCTION_V5 = TRANSFER_ONE_FUNCTION_V4.replace(
+    "SET plan_cache_mode = force_generic_plan AS $$",
+    f"SET plan_cache_mode = force_generic_plan {INDEX_SCANS} AS $$",
+    1,
+)
+assert TRANSFER_ONE_FUNCTION_V5 != TRANSFER_ONE_FUNCTION_V4
+TRANSFER_ONE_FUNCTION = TRANSFER_ONE_FUNCTION_V5
 
 DROP_TRANSFER_ONE_FUNCTION = (
     "DROP FUNCTION IF EXISTS cmdesk_transfer_one(text, text, text, text, text, text, timestamptz, text,"
