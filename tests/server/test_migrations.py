@@ -82,3 +82,46 @@ def test_migrations_install_the_functions_the_models_install(pg_url):
         with psycopg.connect(dsn, autocommit=True) as c:
             for name in names:
                 c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_the_hot_functions_plan_index_scans_on_a_new_server(pg_url):
+    """`cmdesk_consume` and `cmdesk_transfer_one` keep their plans as long as a pooled connection lives.
+    Planned on a new server's small tables, the key lookups were sequential scans, slower with every
+    row added; the functions' setting makes them index scans (migration i25_function_index_scans)."""
+    base = make_url(pg_url)
+    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
+    name = f"seq_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        migrations.upgrade(base.set(database=name).render_as_string(hide_password=False))
+        with psycopg.connect(dsn.replace(f"dbname={base.database}", f"dbname={name}"), autocommit=True) as c:
+            settings = dict(
+                c.execute(
+                    "SELECT proname, proconfig FROM pg_proc"
+                    " WHERE proname IN ('cmdesk_consume', 'cmdesk_transfer_one')"
+                ).fetchall()
+            )
+            assert set(settings) == {"cmdesk_consume", "cmdesk_transfer_one"}
+            assert all("enable_seqscan=off" in (config or []) for config in settings.values()), settings
+            # Why: a generic plan made while the table is small (analyzed with one row) scans it.
+            c.execute(
+                "INSERT INTO idempotency_records (scope, key, request_hash, method, path, completed,"
+                " created_at, expires_at) VALUES ('a', 'k', 'h', 'POST', '/v1/transfers', false, now(), now())"
+            )
+            c.execute("ANALYZE idempotency_records")
+            c.execute("SET plan_cache_mode = force_generic_plan")
+
+            def plan(statement: str) -> str:
+                c.execute(
+                    f"PREPARE {statement}(text, text) AS"
+                    " SELECT id FROM idempotency_records WHERE scope = $1 AND key = $2"
+                )
+                return "\n".join(row[0] for row in c.execute(f"EXPLAIN EXECUTE {statement}('a', 'k')"))
+
+            assert "Seq Scan" in plan("as_planned")
+            c.execute("SET enable_seqscan = off")
+            assert "Index" in plan("with_the_setting")
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
