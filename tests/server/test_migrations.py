@@ -12,6 +12,7 @@ from sqlalchemy import make_url
 
 from cmdesk.models import Base
 from cmdesk.server import db, migrations
+from tests.server.helpers import new_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,14 +89,10 @@ def test_the_hot_functions_plan_index_scans_on_a_new_server(pg_url):
     """`cmdesk_consume` and `cmdesk_transfer_one` keep their plans as long as a pooled connection lives.
     Planned on a new server's small tables, the key lookups were sequential scans, slower with every
     row added; the functions' setting makes them index scans (migration i25_function_index_scans)."""
-    base = make_url(pg_url)
-    dsn = f"host={base.host} port={base.port} user={base.username} dbname={base.database}"
-    name = f"seq_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    try:
-        migrations.upgrade(base.set(database=name).render_as_string(hide_password=False))
-        with psycopg.connect(dsn.replace(f"dbname={base.database}", f"dbname={name}"), autocommit=True) as c:
+    with new_database(pg_url, "seq") as url:
+        target = make_url(url)
+        dsn = f"host={target.host} port={target.port} user={target.username} dbname={target.database}"
+        with psycopg.connect(dsn, autocommit=True) as c:
             settings = dict(
                 c.execute(
                     "SELECT proname, proconfig FROM pg_proc"
@@ -122,6 +119,3 @@ def test_the_hot_functions_plan_index_scans_on_a_new_server(pg_url):
             assert "Seq Scan" in plan("as_planned")
             c.execute("SET enable_seqscan = off")
             assert "Index" in plan("with_the_setting")
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
