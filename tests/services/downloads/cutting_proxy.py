@@ -76,11 +76,13 @@ class CuttingProxy(LoopbackProxy):
                     if cut:
                         assert budget is not None
                         data = data[: budget - relayed]
-                    client.sendall(data)
-                    relayed += len(data)
+                    # Counted before the client can read them: a test that resets the counts once an
+                    # answer arrived (the sign-in) never sees that answer counted after the reset.
                     with self._lock:
                         self.bytes_down += len(data)
                         self.cuts += int(cut)
+                    client.sendall(data)
+                    relayed += len(data)
                     if cut:
                         return
         except OSError:
