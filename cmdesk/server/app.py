@@ -157,6 +157,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         },
     )
     app.state.fast_transfer = fast_transfer
+    app.state.cache_images = None
+    if settings.cache_images:
+        from cmdesk.server import cache_images
+
+        folder = settings.cache_image_folder or cache_images.default_folder(settings.database_url)
+        app.state.cache_images = cache_images.Builder(engine, folder)
     logs.install()
 
     errors.install(app)

@@ -82,6 +82,7 @@ GZIP_LEVEL = 1
 # The order of the sections (see the module docstring); CTIs travel with their client.
 _FIRST = ("account", "settings", "profile", "distributor", "client")
 _PARENT, _CHILD = "client", "stamping_account"
+_ENTITY = re.compile(r"^[a-z_]{1,30}$")
 _AFTER = re.compile(r"^([a-z_]{1,30}):([A-Za-z0-9._-]{1,64})$")
 
 
@@ -101,6 +102,16 @@ def parse_after(value: str | None) -> tuple[str, str] | None:
     if match is None:
         raise validation_error({"after": "El punto de reanudación no es válido."})
     return match[1], match[2]
+
+
+def parse_only(value: str | None) -> frozenset[str] | None:
+    """`only=a,b` → the entities a snapshot is limited to (None: all); a 422 when malformed."""
+    if not value:
+        return None
+    names = frozenset(part.strip() for part in value.split(","))
+    if not names or any(_ENTITY.match(name) is None for name in names):
+        raise validation_error({"only": "La lista de entidades no es válida."})
+    return names
 
 
 def choose_encoding(accept_encoding: str | None) -> str:
@@ -159,13 +170,17 @@ def stream(
     loaders: Mapping[str, feed.Loader],
     *,
     after: tuple[str, str] | None = None,
+    only: frozenset[str] | None = None,
     encoding: str = "identity",
     default: Callable[[Any], Any] | None = None,
     tail_wait: float = TAIL_WAIT_SECONDS,
 ) -> Generator[bytes]:
     """The body of a snapshot, compressed with `encoding`, piece by piece (the whole state is never
-    held in memory: one chunk of entities at a time). `default` encodes what orjson does not."""
+    held in memory: one chunk of entities at a time). `default` encodes what orjson does not. `only`
+    limits it to some entities (what a cache image leaves out, `cmdesk.server.cache_images`)."""
     encoder = _Encoder(encoding)
+    if only is not None:
+        loaders = {entity: loader for entity, loader in loaders.items() if entity in only}
     for piece in _content(engine, account_id, loaders, after, default, tail_wait):
         out = encoder.piece(piece)
         if out:

@@ -52,7 +52,7 @@ from typing import Any
 
 from cmdesk.domain.errors import ErrorCode
 from cmdesk.domain.field_paths import flatten, unflatten, value_at
-from cmdesk.services import overlays, storage
+from cmdesk.services import cache_image, overlays, storage
 from cmdesk.services.api_client import ApiClient, ApiError, OfflineError, decode_json, invalid_response
 from cmdesk.services.cache import Cache
 from cmdesk.services.cache.files import delete_files
@@ -130,6 +130,8 @@ class PullReport:
     # its phases ended, in seconds from its start (`SnapshotReport.phases`).
     snapshot: int = 0
     snapshot_phases: dict[str, float] = field(default_factory=dict)
+    # The cache came from the server's cache image (cmdesk.services.cache_image): its entities.
+    image: int = 0
 
 
 @dataclass
@@ -217,6 +219,7 @@ class SyncEngine:
         *,
         page_size: int = PAGE_SIZE,
         snapshot: bool = True,
+        image: bool = True,
     ) -> None:
         self.api = api
         self.cache = cache
@@ -224,6 +227,8 @@ class SyncEngine:
         self.page_size = page_size
         # Fill an empty cache from the server's snapshot (False: page the feed from the beginning).
         self.snapshot = snapshot
+        # …and from its cache image first, when it has one ready (cmdesk.services.cache_image).
+        self.image = image
         self._lock = threading.Lock()
         self._overlays_settled = False
 
@@ -448,7 +453,13 @@ class SyncEngine:
         }
 
     def _pull_snapshot(self, report: PullReport, progress: Progress | None) -> None:
-        """Fill the empty cache from the snapshot; the feed then goes on from its cursor."""
+        """Fill the empty cache from the server's cache image when it has one ready, else from the
+        snapshot; the feed then goes on from its cursor."""
+        if cache_image.pending(self.cache):  # an image adopted, what it left out still to come
+            report.changed |= cache_image.complete(self.api, self.cache)
+            return
+        if self.image and self.cache.get_meta("snapshot") is None and self._from_image(report, progress):
+            return
         try:
             filled = SnapshotFill(self.api, self.cache, progress).run()
         except SnapshotUnavailable:
@@ -495,11 +506,44 @@ class SyncEngine:
         report.pages += pulled.pages
         report.changes += pulled.changes
         report.snapshot += pulled.snapshot
+        report.image += pulled.image
         overlays.reapply_all(self.outbox, self.cache)
         return report
 
+    def _from_image(self, report: PullReport, progress: Progress | None) -> bool:
+        """Whether the cache was replaced by the server's cache image (False: it has none ready). The
+        queued changes are laid again over it; what it left out comes before its cursor is set."""
+        path = self.cache.rebuild_path()
+        started = time.perf_counter()
+        try:
+            header = cache_image.download(self.api, path, progress)
+        except cache_image.ImageUnavailable:
+            return False
+        except ApiError as error:
+            if error.code != "invalid_response":
+                raise
+            # A damaged image (its checksum or sizes do not match): never a cache; the snapshot then.
+            log.warning("the server's cache image arrived damaged; filling from the snapshot")
+            return False
+        downloaded = time.perf_counter() - started
+        self.cache.adopt(path)
+        if not cache_image.pending(self.cache):  # not what an image is: the snapshot, from nothing
+            log.warning("the server's cache image came without its cursor; filling from the snapshot")
+            self.cache.reset()
+            overlays.reapply_all(self.outbox, self.cache)
+            return False
+        overlays.reapply_all(self.outbox, self.cache)
+        report.changed |= cache_image.complete(self.api, self.cache)
+        report.changed |= {"client", "stamping_account", "account"}
+        report.image = int(header.get("entities") or 0)
+        report.snapshot_phases = {"downloaded": downloaded, "complete": time.perf_counter() - started}
+        return True
+
     def _rebuild_from_snapshot(self, report: PullReport, progress: Progress | None) -> bool:
-        """Whether the cache was replaced by one filled from the snapshot (False: no snapshots)."""
+        """Whether the cache was replaced by the server's cache image, or one filled from the snapshot
+        (False: no snapshots)."""
+        if self.image and self._from_image(report, progress):
+            return True
         path = self.cache.rebuild_path()
         delete_files(path)  # a rebuild stopped before starts over
         fresh: Cache | None = None
@@ -554,6 +598,7 @@ class SyncEngine:
         pull.pages += rebuilt.pages
         pull.changes += rebuilt.changes
         pull.snapshot += rebuilt.snapshot
+        pull.image += rebuilt.image
         report.rebuilt = True
         report.counts_ok = not self.count_differences()
 

@@ -19,12 +19,13 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
-from cmdesk.server import db, feed, snapshot
-from cmdesk.server.api.deps import CurrentActor, Db
+from cmdesk.domain.errors import DomainError, ErrorCode
+from cmdesk.server import cache_images, db, feed, snapshot
+from cmdesk.server.api.deps import AppSettings, CurrentActor, Db
 from cmdesk.server.api.resilience import database_unavailable
 from cmdesk.server.api.schemas_common import problem_responses
 from cmdesk.server.api.schemas_session import ChangesPage
@@ -162,6 +163,10 @@ def sync_snapshot(
         str | None,
         Query(max_length=100, description="Reanudar después de este punto (`at` de un envío cortado)."),
     ] = None,
+    only: Annotated[
+        str | None,
+        Query(max_length=200, description="Sólo estas entidades, separadas por comas."),
+    ] = None,
 ) -> Response:
     """Todo lo sincronizado de la cuenta en un punto del feed, de una vez (primera sincronización)."""
     encoding = snapshot.choose_encoding(request.headers.get("accept-encoding"))
@@ -170,6 +175,7 @@ def sync_snapshot(
         actor.account_id,
         feed_loaders(),
         after=snapshot.parse_after(after),
+        only=snapshot.parse_only(only),
         encoding=encoding,
         default=_fallback,
     )
@@ -187,3 +193,49 @@ def sync_snapshot(
         headers=headers,
         background=BackgroundTask(body.close),
     )
+
+
+CACHE_IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "La caché del escritorio de la cuenta, hecha por el servidor: una línea JSON de encabezado "
+            "(esquema, cursor del feed, tamaños, entidades omitidas) y los dos archivos en un marco zstd."
+        ),
+        "content": {cache_images.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    },
+    **problem_responses(401, 404, 422),
+}
+
+
+@router.get("/v1/sync/cache-image", response_class=Response, responses=CACHE_IMAGE_RESPONSES)
+def sync_cache_image(
+    actor: CurrentActor,
+    factory: Db,
+    settings: AppSettings,
+    request: Request,
+    schema: Annotated[int, Query(ge=1, le=10_000, description="Versión del esquema de la caché.")],
+    search: Annotated[str, Query(max_length=40, pattern=r"^[a-z0-9-]+$", description="Modo de búsqueda.")],
+) -> Response:
+    """La caché completa de la cuenta, lista para usarse (primera sincronización de cuentas grandes)."""
+    builder: cache_images.Builder | None = request.app.state.cache_images
+    if builder is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "Este servidor no prepara imágenes de la caché.")
+    image, rebuild = db.run(
+        factory,
+        cache_images.choose,
+        actor.account_id,
+        builder.folder,
+        schema=schema,
+        search_mode=search,
+        max_changes=settings.cache_image_max_changes,
+        refresh_changes=settings.cache_image_refresh_changes,
+        min_entities=settings.cache_image_min_entities,
+    )
+    if rebuild:
+        builder.request(actor.account_id)
+    if image is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND, "La cuenta no tiene una imagen de la caché lista: se usa la instantánea."
+        )
+    # A Range request resumes a cut download; If-Range (the ETag) makes sure it is the same image.
+    return FileResponse(image.path, media_type=cache_images.MEDIA_TYPE, headers={"Cache-Control": "no-store"})

@@ -76,6 +76,12 @@ Listener = Callable[[set[str]], None]
 
 # A cache up to this size is checked (quick_check) at every opening: ~0.1 s on a loaded 2-core machine.
 CHECK_ALWAYS_BYTES = 32 * 1024 * 1024
+# Meta keys of the cache a rebuild or an image replaces that the new files keep (see `adopt`).
+KEPT_ON_ADOPT = ("account_id", "catalog")
+# An adopted cache image waiting for what it left out: its cursor, and those entities (JSON list).
+IMAGE_CURSOR = "image_cursor"
+IMAGE_OMITTED = "image_omitted"
+IMAGE_KEYS = (IMAGE_CURSOR, IMAGE_OMITTED)
 CACHE_FULL = (
     "El disco de este equipo está lleno: no se pudo actualizar la copia local de los datos. Libere "
     "espacio; no se perdió nada."
@@ -136,11 +142,11 @@ class CacheStore(Sealing):
         size = sum(p.stat().st_size for p in (self.path, self.search_path) if p.exists())
         return size <= CHECK_ALWAYS_BYTES
 
-    def _open_writer(self) -> sqlite3.Connection:
+    def _open_writer(self, *, check: bool = True) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
         existed = self.path.exists()
         try:
-            check = existed and self._needs_check()
+            check = check and existed and self._needs_check()
             conn = self._connect()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             mode = None
@@ -593,7 +599,7 @@ class CacheStore(Sealing):
                 )
             for table in DATA_TABLES:
                 conn.execute(f"DELETE FROM {table}")
-            for key in ("cursor", "last_sync_at", "catalog", "search_stale", "snapshot"):
+            for key in ("cursor", "last_sync_at", "catalog", "search_stale", "snapshot", *IMAGE_KEYS):
                 self._set_meta(conn, key, None)
             if schema.FTS_AVAILABLE and not self._bulk_filling(conn):
                 exec_script(conn, FTS_TRIGGERS)
@@ -611,18 +617,37 @@ class CacheStore(Sealing):
 
     def adopt(self, source: Path) -> None:
         """Go on with the files of another cache, closed (a rebuild filled them while the views read
-        these), in the place of this one's. This cache's files go first, its WAL with them: a stop
-        midway leaves the old cache, the new one, or none (the next sync fills it), never a mix."""
+        these, or a cache image was downloaded into them), in the place of this one's. This cache's
+        files go first, its WAL with them: a stop midway leaves the old cache, the new one, or none
+        (the next sync fills it), never a mix. The account it belongs to and the catalog stay. The new
+        files are not read whole again (`quick_check`): this program just wrote and closed them."""
         with self._write_lock, self._read_lock:
             entities = {row[0] for row in self._reader.execute("SELECT DISTINCT entity FROM entities")}
+            marks = ",".join("?" for _ in KEPT_ON_ADOPT)
+            kept = self._reader.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", KEPT_ON_ADOPT)
+            kept_meta = kept.fetchall()
             self._reader.close()
             self._writer.close()
             files.delete_files(self.path)
             files.move_files(source, self.path)
-            self._writer = self._open_writer()
+            self._writer = self._open_writer(check=False)
             self._reader = self._connect()
             entities |= {row[0] for row in self._reader.execute("SELECT DISTINCT entity FROM entities")}
+        with self._write() as conn:
+            for key, value in kept_meta:
+                self._set_meta(conn, key, value)
         self._notify({*TYPED_ENTITIES, *entities})
+
+    def complete_image(self, changes: Sequence[Mapping[str, Any]], cursor: str) -> set[str]:
+        """An adopted cache image gets what it left out (`cmdesk.services.cache_image`) and, in the
+        same transaction, its cursor: from then on the cache is complete."""
+        with self._write() as conn:
+            changed = self._apply(conn, changes, guard=False) if changes else set()
+            self._set_meta(conn, "cursor", cursor)
+            for key in IMAGE_KEYS:
+                self._set_meta(conn, key, None)
+        self._notify(changed)
+        return changed
 
     @contextlib.contextmanager
     def bulk_transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
