@@ -141,6 +141,17 @@ def changes_after(session: Session, account_id: str, cursor: str, limit: int) ->
     return len(page.changes) + (1 if page.has_more else 0)
 
 
+def large_accounts(session: Session, min_entities: int) -> list[str]:
+    """The accounts with at least `min_entities` change rows (what `cmdesk-server cache-images` builds)."""
+    stmt = (
+        select(ChangeLog.account_id)
+        .group_by(ChangeLog.account_id)
+        .having(func.count() >= min_entities)
+        .order_by(ChangeLog.account_id)
+    )
+    return [str(account) for account in session.execute(stmt).scalars()]
+
+
 def account_size(session: Session, account_id: str) -> int:
     """The account's change rows: an upper bound of its entities, cheap (the feed's index)."""
     stmt = select(func.count()).select_from(ChangeLog).where(ChangeLog.account_id == account_id)
@@ -314,7 +325,7 @@ class Builder:
                     return
                 account_id = self._queue[0]
             try:
-                with _build_lock(self.folder, account_id) as acquired:
+                with build_lock(self.folder, account_id) as acquired:
                     if acquired:
                         build(self.engine, account_id, self.folder)
             except Exception:
@@ -325,7 +336,8 @@ class Builder:
 
 
 @contextlib.contextmanager
-def _build_lock(folder: Path, account_id: str) -> Iterator[bool]:
+def build_lock(folder: Path, account_id: str) -> Iterator[bool]:
+    """Whether this process may build the account's image now (False: another one is building it)."""
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / f"{account_id}.building"
     with contextlib.suppress(OSError):

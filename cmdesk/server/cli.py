@@ -7,6 +7,8 @@
     cmdesk-server create-distributor --email E --mobile M --password P --name N [--db URL]
     cmdesk-server maintenance [--db URL]          also queues the 30/7/1-day expiry reminders
     cmdesk-server mail run|send|status|retry|test  the mail sender and its queue (docs/deploy.md)
+    cmdesk-server cache-images [--account ID] [--min-entities N] [--folder DIR]
+                                                  builds the large accounts' cache images (docs/sync.md)
     cmdesk-server software add --product CODE --product-name NAME --kind KIND --title T --version V FILE
                                 [--manifest FILE.manifest.json --signature FILE.manifest.sig]
     cmdesk-server software sign-manifest --key PRIVATE.pem --version V [--product cmdesk] FILE
@@ -391,6 +393,44 @@ SOFTWARE_COMMANDS = {
 }
 
 
+def cmd_cache_images(args: argparse.Namespace) -> int:
+    """Build the cache images of the large accounts (or of one) now: after an upgrade, or nightly."""
+    import time
+
+    from cmdesk.server import cache_images, db
+    from cmdesk.server.settings import Settings
+
+    url = _db_url(args)
+    settings = Settings(database_url=url)
+    folder = Path(args.folder) if args.folder else settings.cache_image_folder
+    folder = folder or cache_images.default_folder(url)
+    engine = db.create_db_engine(url)
+    try:
+        if args.account:
+            accounts = [args.account]
+        else:
+            minimum = settings.cache_image_min_entities if args.min_entities is None else args.min_entities
+            with db.session_factory(engine)() as session:
+                accounts = cache_images.large_accounts(session, minimum)
+        if not accounts:
+            print("Ninguna cuenta es tan grande como para prepararle una imagen de la caché.")
+        for account in accounts:
+            with cache_images.build_lock(folder, account) as mine:
+                if not mine:
+                    print(f"La imagen de la cuenta {account} ya se está preparando en otro proceso.")
+                    continue
+                started = time.perf_counter()
+                image = cache_images.build(engine, account, folder)
+            size = image.path.stat().st_size / 1e6
+            print(
+                f"Imagen de la caché de la cuenta {account}: {image.header['entities']:,} registros, "
+                f"{size:,.0f} MB, en {time.perf_counter() - started:,.1f} s ({image.path})."
+            )
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -487,6 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True)
     sp.add_argument("--rfc")
     add("maintenance", "Marca cuentas vencidas y depura canceladas con más de 30 días")
+    sp = add("cache-images", "Prepara las imágenes de la caché de las cuentas grandes")
+    sp.add_argument("--account", help="Sólo esta cuenta (su id)")
+    sp.add_argument("--min-entities", type=int, help="Registros mínimos de la cuenta (20000)")
+    sp.add_argument("--folder", help="Carpeta de las imágenes (predeterminada: CMDESK_CACHE_IMAGE_FOLDER)")
     ml = sub.add_parser("mail", help="Correo saliente: el remitente y su cola")
     mlsub = ml.add_subparsers(dest="mail_command", required=True)
 
@@ -543,6 +587,7 @@ COMMANDS = {
     "seed": cmd_seed,
     "create-distributor": cmd_create_distributor,
     "maintenance": cmd_maintenance,
+    "cache-images": cmd_cache_images,
 }
 
 
