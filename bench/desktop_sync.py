@@ -5,10 +5,13 @@ Builds a server SQLite database with the demo distributor plus `--clients` synth
 on it (a separate process by default, as a central server would be; `--in-process` for the embedded
 default), and measures with the real service layer:
 
-- the first full sync into an empty cache from the server's snapshot (goal: < 6 s for 100,000
-  clients + 150,000 CTIs), with the desktop's peak memory during it (goal: < 400 MiB) and the time
-  until the clients tab's first page query answers rows (goal: < 2 s);
-- the same first sync paging the feed from the beginning (the fallback for an old server), to compare;
+- the server's cache image of the account, built ahead (`cmdesk-server cache-images`, as a nightly
+  task or the first sync that found none would have it built), and how long that took;
+- the first full sync into an empty cache from that image (goal: < 6 s for 100,000 clients + 150,000
+  CTIs), with the desktop's peak memory during it (goal: < 400 MiB) and the time until the clients
+  tab's first page query answers rows (goal: < 2 s);
+- the same first sync from the server's snapshot (an account without an image ready), and paging the
+  feed from the beginning (the fallback for an old server), to compare;
 - a delta sync after `--changes` client edits made by another desktop (goal: < 300 ms for 100);
 - the clients tab on the full cache: the first page of each of the twelve orders, and search keystrokes.
 
@@ -70,7 +73,10 @@ def figure(name: str, value: float, unit: str, goal: float | None = None) -> Non
     print("FIGURE " + json.dumps({"name": name, "value": round(value, 3), "unit": unit, "goal": goal}))
 
 
-def first_sync(base_url: str, folder: Path, snapshot: bool) -> dict[str, Any]:
+MODES = ("image", "snapshot", "paged")
+
+
+def first_sync(base_url: str, folder: Path, mode: str) -> dict[str, Any]:
     """A first full sync into an empty cache in `folder` (run in a process of its own, `--child`):
     its time, the desktop's peak memory, and when the clients tab's first page query first answered
     rows (polled every 20 ms on another thread, as the view would ask)."""
@@ -79,7 +85,7 @@ def first_sync(base_url: str, folder: Path, snapshot: bool) -> dict[str, Any]:
     outbox = Outbox(folder / "outbox.sqlite3")
     try:
         api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
-        engine = SyncEngine(api, cache, outbox, snapshot=snapshot)
+        engine = SyncEngine(api, cache, outbox, snapshot=mode != "paged", image=mode == "image")
         done = threading.Event()
         first_rows: list[float] = []
         started = time.perf_counter()
@@ -105,6 +111,7 @@ def first_sync(base_url: str, folder: Path, snapshot: bool) -> dict[str, Any]:
             "pages": report.pull.pages,
             "changes": report.pull.changes,
             "snapshot": report.pull.snapshot,
+            "image": report.pull.image,
             "phases": report.pull.snapshot_phases,
             "counts_ok": report.counts_ok and not report.rebuilt,
         }
@@ -119,13 +126,12 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def first_sync_in_child(server: Any, base_url: str, folder: Path, snapshot: bool) -> dict[str, Any]:
+def first_sync_in_child(server: Any, base_url: str, folder: Path, mode: str) -> dict[str, Any]:
     """`first_sync` in a process of its own; also the server's CPU time during it (when it is a process
     of its own)."""
     folder.mkdir(parents=True, exist_ok=True)
     server_cpu = getattr(server, "tree_cpu_seconds", None)
     before = server_cpu() if server_cpu else 0.0
-    mode = "snapshot" if snapshot else "paged"
     out = subprocess.run(
         [sys.executable, "-m", "bench.desktop_sync", "--child", mode, base_url, str(folder)],
         check=True,
@@ -144,9 +150,25 @@ def _cpu_pair(result: dict[str, Any]) -> str:
 
 def _server_ms_per_1000(result: dict[str, Any]) -> float | None:
     server = result.get("server_cpu_seconds")
-    if server is None or not result.get("snapshot"):
+    entities = result.get("snapshot") or result.get("image")
+    if server is None or not entities:
         return None
-    return float(server) * 1000 * 1000 / result["snapshot"]
+    return float(server) * 1000 * 1000 / entities
+
+
+def build_image(url: str) -> float:
+    """The demo distributor's cache image, built by `cmdesk-server cache-images` (into the server's
+    default folder, beside the database); its seconds. In a process of its own: Linux keeps a process's
+    peak memory across `exec`, so the first syncs' children would inherit this one's."""
+    engine = db.create_db_engine(url)
+    try:
+        account_id = portfolio.account_id_by_email(engine, DEMO_EMAIL)
+    finally:
+        engine.dispose()
+    started = time.perf_counter()
+    command = ["cache-images", "--db", url, "--account", account_id]
+    subprocess.run([sys.executable, "-m", "cmdesk.server.cli", *command], check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def build_database(folder: Path, clients: int) -> str:
@@ -184,12 +206,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         mode, url, child_folder = args.child
-        print(json.dumps(first_sync(url, Path(child_folder), snapshot=mode == "snapshot")))
+        print(json.dumps(first_sync(url, Path(child_folder), mode)))
         return
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="cmdesk-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     url = build_database(folder, args.clients)
+    build_seconds = build_image(url)
     server: Any
     if args.in_process:
         from cmdesk.server.embedded import EmbeddedServer
@@ -204,14 +227,15 @@ def main() -> None:
     outbox: Outbox | None = None
     api = ApiClient(base_url, read_timeout=120)
     try:
-        # The same first sync, both ways, each in a process of its own and into a cache of its own.
-        snap = first_sync_in_child(server, base_url, folder / "snapshot", snapshot=True)
-        paged = first_sync_in_child(server, base_url, folder / "paged", snapshot=False)
+        # The same first sync, three ways, each in a process of its own and into a cache of its own.
+        image = first_sync_in_child(server, base_url, folder / "image", "image")
+        snap = first_sync_in_child(server, base_url, folder / "snapshot", "snapshot")
+        paged = first_sync_in_child(server, base_url, folder / "paged", "paged")
 
         api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
         other.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
-        cache = Cache(folder / "snapshot" / "cache.sqlite3")
-        outbox = Outbox(folder / "snapshot" / "outbox.sqlite3")
+        cache = Cache(folder / "image" / "cache.sqlite3")
+        outbox = Outbox(folder / "image" / "outbox.sqlite3")
         engine = SyncEngine(api, cache, outbox)
         counts = cache.counts()
 
@@ -246,14 +270,23 @@ def main() -> None:
             f"{counts.get('client', 0):,} / {counts.get('stamping_account', 0):,} / "
             f"{counts.get('movement', 0):,}",
         )
-        row("first full sync", f"{snap['seconds']:,.2f} s", "goal < 6 s at 100k clients (snapshot)")
+        row("server: cache image built ahead (once)", f"{build_seconds:,.1f} s", "cmdesk-server cache-images")
+        row("first full sync, from the cache image", f"{image['seconds']:,.2f} s", "goal < 6 s at 100k")
+        row("  entities in the image / feed changes after", f"{image['image']:,} / {image['changes']:,}")
+        row("  first rows on screen during it", f"{image['first_rows']:,.2f} s", "goal < 2 s")
+        phases = " / ".join(f"{seconds:,.2f}" for seconds in image["phases"].values())
+        row("  downloaded / complete at", f"{phases} s")
+        row("  peak desktop RSS during it", f"{image['rss_mib']:,.0f} MiB", "goal < 400 MiB")
+        row("  counts match the server", str(image["counts_ok"]))
+        row("  CPU time: desktop / server", _cpu_pair(image))
+        row("first full sync, from the snapshot (no image)", f"{snap['seconds']:,.2f} s")
         row("  entities in the snapshot / feed changes after", f"{snap['snapshot']:,} / {snap['changes']:,}")
-        row("  first rows on screen during it", f"{snap['first_rows']:,.2f} s", "goal < 2 s")
+        row("  first rows on screen during it", f"{snap['first_rows']:,.2f} s")
         # When the snapshot's header arrived, the last entity was written, the sort indexes and the
         # search index were built (seconds from its start): where the time of a first sync goes.
         phases = " / ".join(f"{seconds:,.1f}" for seconds in snap["phases"].values())
         row("  header / received / indexes / search at", f"{phases} s")
-        row("  peak desktop RSS during it", f"{snap['rss_mib']:,.0f} MiB", "goal < 400 MiB")
+        row("  peak desktop RSS during it", f"{snap['rss_mib']:,.0f} MiB")
         row("  counts match the server", str(snap["counts_ok"]))
         row("  CPU time: desktop / server", _cpu_pair(snap), "(steadier than the clock under load)")
         server_per_1000 = _server_ms_per_1000(snap)
@@ -275,9 +308,12 @@ def main() -> None:
         sizes = [path.stat().st_size / 2**20 for path in (cache.path, cache.search_path)]
         row("cache files (data + search index)", f"{sizes[0]:,.0f} + {sizes[1]:,.0f} MiB")
         print()
-        figure("Primera sincronización completa (instantánea)", snap["seconds"], "s", 6)
-        figure("Primeras filas en pantalla durante ella", snap["first_rows"], "s", 2)
-        figure("Memoria máxima del escritorio durante ella", snap["rss_mib"], "MiB", 400)
+        figure("Primera sincronización completa (imagen de la caché)", image["seconds"], "s", 6)
+        figure("Primeras filas en pantalla durante ella", image["first_rows"], "s", 2)
+        figure("Memoria máxima del escritorio durante ella", image["rss_mib"], "MiB", 400)
+        figure("CPU del escritorio en ella (imagen)", image["cpu_seconds"], "s")
+        figure("Imagen de la caché preparada por el servidor (una vez)", build_seconds, "s")
+        figure("Primera sincronización desde la instantánea (sin imagen)", snap["seconds"], "s")
         figure("CPU del escritorio en ella (instantánea)", snap["cpu_seconds"], "s")
         if server_per_1000 is not None:
             figure("CPU del servidor en ella por 1.000 entidades", server_per_1000, "ms")
