@@ -8,7 +8,7 @@ syncs a whole collection by sending its file; so does this: the server keeps, pe
 desktop's own cache files (both: the cache and its search index) filled by the desktop's own code
 (`cmdesk.services.snapshot.SnapshotFill`, reading the server's snapshot in-process), with the
 feed cursor of the point they hold. The desktop downloads them, puts them in the place of its empty
-cache (`Cache.adopt`), and goes on with the feed from that cursor. Measured: see docs/sync.md.
+cache (`Cache.adopt`), and goes on with the feed from that cursor. Measured: see docs/api.md.
 
 An image never holds a secret: the top-up codes' NIPs are sealed in a desktop's cache with that
 desktop's key, which the server does not have, so the entities with sealed fields (`sealed.FIELDS`)

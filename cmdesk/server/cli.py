@@ -8,7 +8,7 @@
     cmdesk-server maintenance [--db URL]          also queues the 30/7/1-day expiry reminders
     cmdesk-server mail run|send|status|retry|test  the mail sender and its queue (docs/deploy.md)
     cmdesk-server cache-images [--account ID] [--min-entities N] [--folder DIR]
-                                                  builds the large accounts' cache images (docs/sync.md)
+                                                  builds the large accounts' cache images (docs/api.md)
     cmdesk-server software add --product CODE --product-name NAME --kind KIND --title T --version V FILE
                                 [--manifest FILE.manifest.json --signature FILE.manifest.sig]
     cmdesk-server software sign-manifest --key PRIVATE.pem --version V [--product cmdesk] FILE
