@@ -16,11 +16,11 @@ writer merely holds the feed back until it commits. On SQLite there is one write
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Select, event, func, insert, literal, select, text, tuple_, union_all
+from sqlalchemy import BigInteger, Select, and_, event, func, insert, literal, select, text, tuple_, union_all
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -252,11 +252,16 @@ def snapshot_point(session: Session) -> SnapshotPoint:
     return SnapshotPoint(cursor, cursor)
 
 
-def live_entities(session: Session, account_id: str) -> dict[str, list[str]]:
+def live_entities(
+    session: Session, account_id: str, entities: Collection[str] | None = None
+) -> dict[str, list[str]]:
     """entity → ids (ascending) of what replaying every change of `account_id` the transaction sees
     would leave in a cache: the (entity, id) pairs whose last change, in the feed's (txid, id) order,
-    is not a deletion. (Whether the row still exists is for the loaders to say, as in the feed.)"""
+    is not a deletion. (Whether the row still exists is for the loaders to say, as in the feed.)
+    `entities`: only those (a snapshot limited to them)."""
     mine = ChangeLog.account_id == account_id
+    if entities is not None:
+        mine = and_(mine, ChangeLog.entity.in_(sorted(entities)))
     if session.get_bind().dialect.name == "postgresql":
         last = (
             select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.deleted)
@@ -274,13 +279,19 @@ def live_entities(session: Session, account_id: str) -> dict[str, list[str]]:
     else:
         # txid is 0 on SQLite, so the last change is the one of largest id; SQLite takes the other
         # columns of a max() aggregate from the row holding the max.
+        only = ""
+        params: dict[str, Any] = {"account": account_id}
+        if entities is not None:
+            names = sorted(entities)
+            only = " AND entity IN (" + ", ".join(f":e{n}" for n in range(len(names))) + ")"
+            params.update({f"e{n}": name for n, name in enumerate(names)})
         rows = session.execute(
             text(
                 "SELECT entity, entity_id FROM (SELECT entity, entity_id, deleted, max(id) AS last"
-                " FROM change_log WHERE account_id = :account GROUP BY entity, entity_id)"
+                f" FROM change_log WHERE account_id = :account{only} GROUP BY entity, entity_id)"
                 " WHERE NOT deleted ORDER BY entity, entity_id"
             ),
-            {"account": account_id},
+            params,
         )
     out: dict[str, list[str]] = {}
     for entity, entity_id in rows.all():  # fetched at once: row by row cost more than the query

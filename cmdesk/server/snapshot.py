@@ -181,7 +181,7 @@ def stream(
     encoder = _Encoder(encoding)
     if only is not None:
         loaders = {entity: loader for entity, loader in loaders.items() if entity in only}
-    for piece in _content(engine, account_id, loaders, after, default, tail_wait):
+    for piece in _content(engine, account_id, loaders, after, default, tail_wait, only is not None):
         out = encoder.piece(piece)
         if out:
             yield out
@@ -199,12 +199,14 @@ def _content(
     after: tuple[str, str] | None,
     default: Callable[[Any], Any] | None,
     tail_wait: float,
+    limited: bool = False,
 ) -> Iterator[bytes]:
     sent = 0
     with read_session(engine) as session:
         point = feed.snapshot_point(session)  # first: it fixes what the transaction sees
         # Entities without a loader are left out, as the feed leaves them out (and warns).
-        live = {e: ids for e, ids in feed.live_entities(session, account_id).items() if e in loaders}
+        wanted = set(loaders) if limited else None  # a snapshot limited to some entities reads theirs only
+        live = {e: ids for e, ids in feed.live_entities(session, account_id, wanted).items() if e in loaders}
         counts = {e: len(ids) for e, ids in sorted(live.items(), key=lambda item: _section_key(item[0]))}
         header = {
             "format": FORMAT,
