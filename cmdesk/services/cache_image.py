@@ -61,7 +61,9 @@ class ImageUnavailable(Exception):
 
 
 def progress_text(done: int, total: int) -> str:
-    return f"Descargando la copia de la cuenta: {done / 1e6:,.0f} de {total / 1e6:,.0f} MB"
+    """"Descargando la copia de la cuenta: 45 de 132 MB" (a decimal below 10 MB)."""
+    digits = 1 if total < 10_000_000 else 0
+    return f"Descargando la copia de la cuenta: {done / 1e6:,.{digits}f} de {total / 1e6:,.{digits}f} MB"
 
 
 def download(api: ApiClient, target: Path, progress: Progress | None = None) -> dict[str, Any]:

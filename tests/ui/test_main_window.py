@@ -406,6 +406,35 @@ def test_restart_on_another_server_and_back(qtbot, started_window: MainWindow) -
     assert not notice.isVisibleTo(started_window.status) or notice.text() == SECRET_IN_FILE_MESSAGE
 
 
+def test_a_cache_image_shows_how_much_arrived_and_the_pages_read_it(qtbot, started_window: MainWindow) -> None:
+    """When the server keeps the account's cache image, a rebuild (here: a cache not synced for a
+    month) downloads it: the status bar tells how many MB of how many arrived, and the pages show it."""
+    import datetime as dt
+
+    from cmdesk.server import cache_images
+    from cmdesk.services import sync
+
+    session = started_window.session
+    cache = session.cache
+    assert cache is not None and session.server is not None and session.account_id is not None
+    builder = session.server._app.state.cache_images
+    image = cache_images.build(builder.engine, session.account_id, builder.folder)
+    before = sorted(client_names(shown(started_window, "clientes.clientes")))
+    messages: list[str] = []
+    started_window.status.messageChanged.connect(messages.append)
+    cache.mark_synced(dt.datetime.now(dt.UTC) - sync.STALE_AFTER - dt.timedelta(days=1))
+    try:
+        with qtbot.waitSignal(started_window.synced, timeout=60_000) as synced:
+            started_window.sync_now()
+    finally:
+        image.path.unlink()  # the other tests' server (the embedded default's files) has none
+    assert synced.args[0].pull.image == image.header["entities"]
+    arrived = [m for m in messages if m.startswith("Descargando la copia de la cuenta:")]
+    assert arrived and arrived[-1].endswith(" MB"), messages
+    assert dt.datetime.now(dt.UTC) - cache.last_sync_at < dt.timedelta(minutes=5)
+    qtbot.waitUntil(lambda: sorted(client_names(shown(started_window, "clientes.clientes"))) == before)
+
+
 def test_a_snapshot_shows_how_much_arrived_and_the_pages_read_the_new_cache(
     qtbot, started_window: MainWindow
 ) -> None:
