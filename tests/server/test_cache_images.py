@@ -6,6 +6,7 @@ image is served and when one is built again, and `cmdesk-server cache-images`.""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -61,6 +62,8 @@ def test_an_image_holds_the_feed_replayed_but_the_top_up_codes(engine, factory, 
     assert header["omitted"] == ["top_up_code"] and header["account_id"] == actor.account_id
     assert image.path == tmp_path / "images" / f"{actor.account_id}.image"
     assert not [p for p in image.path.parent.iterdir() if p != image.path], "nothing else is left"
+    if os.name != "nt":  # the account's data: for the server's user only
+        assert image.path.stat().st_mode & 0o077 == 0 and image.path.parent.stat().st_mode & 0o077 == 0
 
     path = unpack(image, tmp_path / "unpacked")
     state, _cursor = replay(factory, actor)
