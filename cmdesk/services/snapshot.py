@@ -1,8 +1,9 @@
 """Filling an empty cache from the server's snapshot (`GET /v1/sync/snapshot`, cmdesk.server.snapshot).
 
-Every first sync and every rebuild (a new cache, counts that differ, a cache of another schema) takes
-the whole state at once instead of paging the change feed, then the feed goes on from the snapshot's
-cursor for what changed since. An old server without the endpoint answers 404 and the sync pages the
+Every first sync and every rebuild (a new cache, counts that differ, a cache of another schema) that
+finds no cache image ready on the server (cmdesk.services.cache_image) takes the whole state at once
+instead of paging the change feed, then the feed goes on from the snapshot's cursor for what changed
+since. An old server without the endpoint answers 404 and the sync pages the
 feed as before (`SnapshotUnavailable`).
 
 The stream is read on a thread of its own (network, decompression, cutting it into lines and the

@@ -23,9 +23,11 @@ random ids that is most of them, so a commit per page wrote several times the da
 engine compares the cache's counts with `/v1/sync/counts`; when they differ even after pulling again,
 the cache is rebuilt from scratch (the outbox keeps every pending change, laid over it again).
 
-Snapshot. An empty cache (the first sync) is filled from the server's snapshot at once
-(cmdesk.services.snapshot), then pulled from the snapshot's cursor as above; a server without
-snapshots (404) is paged from the beginning instead. A rebuild, and a cache last synced more than
+Snapshot. An empty cache (the first sync) takes the server's cache image of the account when it has
+one ready (cmdesk.services.cache_image: the cache's files, built by the server, downloaded whole),
+else is filled from the server's snapshot at once (cmdesk.services.snapshot), then pulled from the
+image's or the snapshot's cursor as above; a server without snapshots (404) is paged from the
+beginning instead. A rebuild, and a cache last synced more than
 `STALE_AFTER` ago (its cursor too old: what changed since may be more than the whole portfolio), fill
 a cache of their own from the snapshot, which takes the old one's place once complete.
 A server without the counts endpoint (404: an older one) is synced without the comparison, and the

@@ -6,7 +6,6 @@ one for next time."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,11 @@ from tests.services.test_sealed_cache import cache_bytes, codes_made
 from tests.services.test_snapshot import (
     assert_cache_is_the_server,
     cache_state,
-    keep_writing,
     pg_server,  # noqa: F401  (a fixture)
     server,  # noqa: F401  (a fixture)
     server_state,
     signed_in,
+    writing,
 )
 
 # ---- helpers -----------------------------------------------------------------------------------------
@@ -336,38 +335,22 @@ def test_a_rebuild_takes_the_image_too(
 
 def _image_while_writing(server: EmbeddedServer, folder: Path) -> None:  # noqa: F811
     api, other = signed_in(server), signed_in(server)
-    ids = [c["id"] for c in other.get("/v1/clients", params={"limit": 100})["items"]]
-    stop, done = threading.Event(), []
-    errors: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            keep_writing(other, ids, stop, done)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    writer = threading.Thread(target=write)
-    writer.start()
     caches: list[Cache] = []
     try:
-        # Images built while the other desktop writes, each taken by a new desktop, also while it writes.
-        for n in range(2):
-            before = len(done)
-            build_image(server, api)
-            cache = Cache(folder / f"d{n}" / "cache.sqlite3")
-            caches.append(cache)
-            outbox = Outbox(folder / f"d{n}" / "outbox.sqlite3")
-            try:
-                report = SyncEngine(api, cache, outbox).sync_once(check_counts=False)
-            finally:
-                outbox.close()
-            assert report.pull.image > 0 and cache.cursor is not None
-        assert len(done) > before, "the writer wrote during the builds and syncs"
-    finally:
-        stop.set()
-        writer.join()
-    try:
-        assert not errors, errors
+        with writing(other) as done:
+            # Images built while the other desktop writes, each taken by a new desktop, also meanwhile.
+            for n in range(2):
+                before = len(done)
+                build_image(server, api)
+                cache = Cache(folder / f"d{n}" / "cache.sqlite3")
+                caches.append(cache)
+                outbox = Outbox(folder / f"d{n}" / "outbox.sqlite3")
+                try:
+                    report = SyncEngine(api, cache, outbox).sync_once(check_counts=False)
+                finally:
+                    outbox.close()
+                assert report.pull.image > 0 and cache.cursor is not None
+            assert len(done) > before, "the writer wrote during the builds and syncs"
         for n, cache in enumerate(caches):
             outbox = Outbox(folder / f"d{n}" / "outbox.sqlite3")
             try:

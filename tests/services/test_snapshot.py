@@ -5,6 +5,7 @@ cache while it fills."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import threading
@@ -257,7 +258,10 @@ def test_the_same_on_postgresql(pg_server: EmbeddedServer, tmp_path: Path, small
         other.close()
 
 
-def _while_writing(desktop: SyncEngine, other: ApiClient) -> None:
+@contextlib.contextmanager
+def writing(other: ApiClient) -> Iterator[list[int]]:
+    """Another desktop keeps changing things (`keep_writing`, on a thread) while the block runs; the
+    block gets the list of what it did so far. Its errors are raised when it stops."""
     ids = [c["id"] for c in other.get("/v1/clients", params={"limit": 100})["items"]]
     stop, done = threading.Event(), []
     errors: list[BaseException] = []
@@ -271,6 +275,15 @@ def _while_writing(desktop: SyncEngine, other: ApiClient) -> None:
     writer = threading.Thread(target=write)
     writer.start()
     try:
+        yield done
+    finally:
+        stop.set()
+        writer.join()
+    assert not errors, errors
+
+
+def _while_writing(desktop: SyncEngine, other: ApiClient) -> None:
+    with writing(other) as done:
         # Several first syncs, each into a new cache, while the other desktop writes.
         for _ in range(3):
             desktop.cache.reset()
@@ -279,10 +292,6 @@ def _while_writing(desktop: SyncEngine, other: ApiClient) -> None:
             assert report.pull.snapshot > 0
             assert desktop.cache.cursor is not None
         assert len(done) > before, "the writer wrote during the syncs"
-    finally:
-        stop.set()
-        writer.join()
-    assert not errors, errors
     desktop.sync_once()  # what changed since the last snapshot, from its cursor
     assert_cache_is_the_server(desktop.cache, desktop.api)
 
