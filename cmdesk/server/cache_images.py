@@ -25,8 +25,10 @@ Which image is served (`GET /v1/sync/cache-image`): the account's, when its sche
 the desktop's and fewer than `cache_image_max_changes` changes were made after its cursor (the feed
 brings those); otherwise 404 `cache_image_unavailable`, and the desktop fills its cache from the
 snapshot. An account with at least `cache_image_min_entities` entities whose image is missing, of
-another schema, or `cache_image_refresh_changes` behind gets a new one built in the background; the
-one being replaced is served meanwhile. `cmdesk-server cache-images` builds them at once (a nightly
+another schema, too far behind, or `cache_image_refresh_changes` behind and older than
+`cache_image_min_age_minutes` gets a new one built in the background (a build costs about a desktop's
+first sync from the snapshot: a busy account is not rebuilt every few minutes); the one being
+replaced is served meanwhile. `cmdesk-server cache-images` builds them at once (a nightly
 task, or after an upgrade).
 
 Consistency: the image is what the desktop's fill leaves from one snapshot (its cursor exact, see
@@ -90,6 +92,13 @@ class Image:
     @property
     def cursor(self) -> str:
         return str(self.header.get("cursor") or "")
+
+    def age(self) -> dt.timedelta:
+        try:
+            built = dt.datetime.fromisoformat(str(self.header.get("built_at")))
+        except ValueError:
+            return dt.timedelta.max
+        return dt.datetime.now(dt.UTC) - built
 
     def fits(self, schema: int, search_mode: str) -> bool:
         """Whether a desktop with this cache schema and search mode can take it."""
@@ -369,6 +378,7 @@ def choose(
     max_changes: int,
     refresh_changes: int,
     min_entities: int,
+    min_age: dt.timedelta = dt.timedelta(0),
 ) -> tuple[Image | None, bool]:
     """(the image to serve, or None; whether a new one should be built) for a desktop's request.
     Nothing is built for a desktop whose cache differs from the one this server's code makes."""
@@ -380,5 +390,5 @@ def choose(
         behind = changes_after(session, account_id, image.cursor, max_changes)
         if behind > max_changes:
             return None, ours
-        return image, ours and behind > refresh_changes
+        return image, ours and behind > refresh_changes and image.age() >= min_age
     return None, ours and account_size(session, account_id) >= min_entities

@@ -84,12 +84,14 @@ class Settings(BaseSettings):
     # Cache images (cmdesk.server.cache_images): the desktop cache of a large account, built ahead and
     # downloaded whole by a first sync. Kept in `cache_image_folder` (default: `cache-images` beside a
     # SQLite file, else in the data folder); built for accounts of at least `cache_image_min_entities`
-    # entities, again when `cache_image_refresh_changes` changes behind; not served when more than
-    # `cache_image_max_changes` behind (the feed would bring them page by page).
+    # entities, again when `cache_image_refresh_changes` changes behind (and at least
+    # `cache_image_min_age_minutes` old: a build costs ~20 s of a core for 250,000 entities); not served
+    # when more than `cache_image_max_changes` behind (the feed would bring them page by page).
     cache_images: bool = True
     cache_image_folder: Path | None = None
     cache_image_min_entities: int = Field(20_000, ge=0)
-    cache_image_refresh_changes: int = Field(2_000, ge=0)
+    cache_image_refresh_changes: int = Field(5_000, ge=0)
+    cache_image_min_age_minutes: float = Field(60.0, ge=0)
     cache_image_max_changes: int = Field(20_000, ge=1, le=1_000_000)
 
     # Low-balance alerts (cmdesk.server.operations.alerts): every server process runs the evaluator,

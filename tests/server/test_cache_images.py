@@ -5,6 +5,7 @@ image is served and when one is built again, and `cmdesk-server cache-images`.""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -125,6 +126,8 @@ def test_which_image_is_served_and_when_one_is_built_again(engine, factory, port
     assert choose(search_mode="like") == (None, False)
     db.run(factory, clients.update_client, actor, portfolio["clients"][0], {"trade_name": "Uno"})
     db.run(factory, clients.update_client, actor, portfolio["clients"][1], {"trade_name": "Dos"})
+    served, again = choose(min_age=dt.timedelta(hours=1))
+    assert served is not None and again is False, "a young image is not built again so soon"
     served, again = choose()
     assert served is not None and again is True, "served while a newer one is built"
     for n in range(3):

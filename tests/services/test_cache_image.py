@@ -39,7 +39,7 @@ from tests.services.test_snapshot import (
 def builder_of(running: EmbeddedServer, **settings: Any) -> cache_images.Builder:
     """The running server's image builder, its settings changed (images for any account by default)."""
     app: Any = running._app
-    app.state.settings = app.state.settings.model_copy(update={"cache_image_min_entities": 0, **settings})
+    app.state.settings = app.state.settings.model_copy(update={"cache_image_min_entities": 0, "cache_image_min_age_minutes": 0, **settings})
     builder: cache_images.Builder = app.state.cache_images
     return builder
 

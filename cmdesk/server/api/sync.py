@@ -8,6 +8,7 @@ an entity no loader knows is left out with a warning (a missing loader is a bug 
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import functools
 import importlib
@@ -230,6 +231,7 @@ def sync_cache_image(
         max_changes=settings.cache_image_max_changes,
         refresh_changes=settings.cache_image_refresh_changes,
         min_entities=settings.cache_image_min_entities,
+        min_age=dt.timedelta(minutes=settings.cache_image_min_age_minutes),
     )
     if rebuild:
         builder.request(actor.account_id)
