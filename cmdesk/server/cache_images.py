@@ -17,7 +17,8 @@ are left out (`omitted`) and the desktop takes them from the snapshot (`only=`),
 The file (`<account id>.image` in the images folder): one line of JSON (the header), then one zstd
 frame (with its checksum) of the cache file followed by the search file:
 
-    {"format": "cmdesk-cache-image/1", "schema": 4, "search_mode": "fts5-trigram", "cursor": "0.812",
+    {"format": "cmdesk-cache-image/1", "schema": 4, "search_mode": "fts5-trigram", "sqlite": "3.40.1",
+     "cursor": "0.812",
      "account_id": "…", "entities": 250042, "omitted": ["top_up_code"], "sizes": [434393088, 94687232],
      "built_at": "2026-12-06T15:00:00+00:00"}
 
@@ -44,6 +45,7 @@ import datetime as dt
 import logging
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -238,6 +240,8 @@ def build(engine: Engine, account_id: str, folder: Path) -> Image:
             "format": FORMAT,
             "schema": schema.SCHEMA_VERSION,
             "search_mode": schema.SEARCH_MODE,
+            # The SQLite that wrote the files: a desktop with an older one takes the snapshot instead.
+            "sqlite": sqlite3.sqlite_version,
             "cursor": report.cursor,
             "account_id": account_id,
             "entities": entities,
@@ -286,8 +290,6 @@ def _replace(source: Path, target: Path, wait: float = 120.0) -> None:
 
 def _checkpoint(path: Path) -> None:
     """Everything of the closed cache at `path` in its two files (no WAL left beside them)."""
-    import sqlite3
-
     from cmdesk.services.cache import files
 
     for file in (path, files.search_path(path)):

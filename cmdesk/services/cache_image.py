@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import sys
 import threading
 import time
@@ -188,11 +189,22 @@ def _receive(response: Any, target: Path, progress: Progress | None) -> dict[str
     return header
 
 
+def _version(text: object) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in str(text).split("."))
+    except ValueError:
+        return (0,)
+
+
 def _header(line: bytes) -> dict[str, Any]:
     try:
         header = orjson.loads(line)
     except orjson.JSONDecodeError:
         raise invalid_response() from None
+    if isinstance(header, dict) and _version(header.get("sqlite", "0")) > _version(sqlite3.sqlite_version):
+        # Files a newer SQLite wrote may use what this one cannot read (its search index's format).
+        log.info("cache image of SQLite %s (this one: %s)", header["sqlite"], sqlite3.sqlite_version)
+        raise ImageUnavailable()
     if (
         not isinstance(header, dict)
         or header.get("format") != FORMAT

@@ -6,6 +6,7 @@ one for next time."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,19 @@ def test_a_damaged_image_falls_back_to_the_snapshot(
     report = desktop.sync_once()
     assert report.pull.image == 0 and report.pull.snapshot > 35 and report.counts_ok
     assert_cache_is_the_server(desktop.cache, desktop.api)
+    assert not list(desktop.cache.path.parent.glob("*-rebuild*"))
+
+
+def test_an_image_a_newer_sqlite_wrote_is_left_for_the_snapshot(
+    server: EmbeddedServer,  # noqa: F811
+    desktop: SyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = build_image(server, desktop.api)
+    assert image.header["sqlite"] == sqlite3.sqlite_version
+    monkeypatch.setattr(cache_image.sqlite3, "sqlite_version", "3.7.0")  # an old SQLite on this desktop
+    report = desktop.sync_once()
+    assert report.pull.image == 0 and report.pull.snapshot > 35 and report.counts_ok
     assert not list(desktop.cache.path.parent.glob("*-rebuild*"))
 
 
