@@ -82,6 +82,8 @@ _ZSTD_OPTIONS: dict[int, int] = {
 COPY_BYTES = 4 * 2**20
 # A build that has not finished in this long is taken for dead (its lock file is removed).
 BUILD_STALE_SECONDS = 3600.0
+# A build that failed is not tried again for the same account before this long.
+RETRY_AFTER_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -316,10 +318,15 @@ class Builder:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._queue: list[str] = []
+        # When an account's last build failed (a full disk, a lost database): not tried again before
+        # RETRY_AFTER_SECONDS, or every first sync of the account would start a build that fails.
+        self._failed: dict[str, float] = {}
 
     def request(self, account_id: str) -> None:
         with self._lock:
             if account_id in self._queue:
+                return
+            if time.monotonic() - self._failed.get(account_id, -RETRY_AFTER_SECONDS) < RETRY_AFTER_SECONDS:
                 return
             self._queue.append(account_id)
             if self._thread is None or not self._thread.is_alive():
@@ -342,8 +349,10 @@ class Builder:
                 with build_lock(self.folder, account_id) as acquired:
                     if acquired:
                         build(self.engine, account_id, self.folder)
+                self._failed.pop(account_id, None)
             except Exception:
                 log.exception("building the cache image of %s failed", account_id)
+                self._failed[account_id] = time.monotonic()
             finally:
                 with self._lock:
                     self._queue.remove(account_id)

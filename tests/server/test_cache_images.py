@@ -152,6 +152,30 @@ def test_one_build_at_a_time_per_account(engine, portfolio, tmp_path):  # noqa: 
     assert not list(folder.glob("*.building"))
 
 
+def test_a_build_that_failed_is_not_tried_again_at_once(engine, portfolio, tmp_path, monkeypatch, caplog):  # noqa: F811
+    folder = tmp_path / "images"
+    account = portfolio["actor"].account_id
+    tried: list[str] = []
+    real = cache_images.build
+
+    def disk_full(engine: Any, account_id: str, folder: Path) -> cache_images.Image:
+        tried.append(account_id)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_images, "build", disk_full)
+    builder = cache_images.Builder(engine, folder)
+    for _ in range(3):  # three first syncs of the account, one after the other
+        builder.request(account)
+        builder.wait(timeout=60)
+    assert tried == [account] and "building the cache image" in caplog.text
+    assert not list(folder.glob("*.building")), "the lock is given back"
+    monkeypatch.setattr(cache_images, "build", real)
+    monkeypatch.setattr(cache_images, "RETRY_AFTER_SECONDS", 0.0)
+    builder.request(account)
+    builder.wait(timeout=120)
+    assert cache_images.current(folder, account) is not None, "tried again later"
+
+
 def test_the_command_builds_the_large_accounts_images(tmp_path, capsys):
     url = f"sqlite:///{(tmp_path / 'server.db').as_posix()}"
     assert cli.main(["migrate", "--db", url]) == 0
