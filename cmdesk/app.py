@@ -99,8 +99,13 @@ def start_reference_server(folder: Path) -> LocalServer:
     store = folder / "files"
     paths.private_folder(folder)  # its database holds the accounts
     secret, in_keyring = embedded_signing_secret(url)
+    # No cache images (cmdesk.server.cache_images): the server runs in the program's own process, so a
+    # build would share the windows' Python for ~20 s, to save a first sync that reads this computer.
     settings = Settings(
-        database_url=url, software_store=store, secret_key=SecretStr(secret) if secret else None
+        database_url=url,
+        software_store=store,
+        secret_key=SecretStr(secret) if secret else None,
+        cache_images=False,
     )
     server = EmbeddedServer(url, settings=settings, background_delay=BACKGROUND_DELAY)
     server.notice = None if in_keyring else SECRET_IN_FILE_MESSAGE

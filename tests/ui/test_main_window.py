@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -406,7 +407,9 @@ def test_restart_on_another_server_and_back(qtbot, started_window: MainWindow) -
     assert not notice.isVisibleTo(started_window.status) or notice.text() == SECRET_IN_FILE_MESSAGE
 
 
-def test_a_cache_image_shows_how_much_arrived_and_the_pages_read_it(qtbot, started_window: MainWindow) -> None:
+def test_a_cache_image_shows_how_much_arrived_and_the_pages_read_it(
+    qtbot, started_window: MainWindow, tmp_path: Path
+) -> None:
     """When the server keeps the account's cache image, a rebuild (here: a cache not synced for a
     month) downloads it: the status bar tells how many MB of how many arrived, and the pages show it."""
     import datetime as dt
@@ -417,7 +420,10 @@ def test_a_cache_image_shows_how_much_arrived_and_the_pages_read_it(qtbot, start
     session = started_window.session
     cache = session.cache
     assert cache is not None and session.server is not None and session.account_id is not None
-    builder = session.server._app.state.cache_images
+    # The embedded default keeps no images (it runs in this process): here it stands for a central server.
+    app = session.server._app
+    assert app.state.cache_images is None
+    builder = app.state.cache_images = cache_images.Builder(app.state.engine, tmp_path / "images")
     image = cache_images.build(builder.engine, session.account_id, builder.folder)
     before = sorted(client_names(shown(started_window, "clientes.clientes")))
     messages: list[str] = []
@@ -427,7 +433,7 @@ def test_a_cache_image_shows_how_much_arrived_and_the_pages_read_it(qtbot, start
         with qtbot.waitSignal(started_window.synced, timeout=60_000) as synced:
             started_window.sync_now()
     finally:
-        image.path.unlink()  # the other tests' server (the embedded default's files) has none
+        app.state.cache_images = None
     assert synced.args[0].pull.image == image.header["entities"]
     arrived = [m for m in messages if m.startswith("Descargando la copia de la cuenta:")]
     assert arrived and arrived[-1].endswith(" MB"), messages
@@ -449,12 +455,18 @@ def test_a_snapshot_shows_how_much_arrived_and_the_pages_read_the_new_cache(
     assert cache is not None
     before = sorted(client_names(shown(started_window, "clientes.clientes")))
     messages: list[str] = []
-    started_window.status.messageChanged.connect(messages.append)
+    maxima: list[int] = []  # the busy bar's range while it tells the progress (it resets when idle)
+
+    def told(message: str) -> None:
+        messages.append(message)
+        maxima.append(started_window.status.busy.maximum())
+
+    started_window.status.messageChanged.connect(told)
     cache.mark_synced(dt.datetime.now(dt.UTC) - sync.STALE_AFTER - dt.timedelta(days=1))
     with qtbot.waitSignal(started_window.synced, timeout=60_000):
         started_window.sync_now()
     arrived = [m for m in messages if m.startswith("Descargando la cartera:")]
     assert arrived, messages
-    assert started_window.status.busy.maximum() >= cache.count_clients() > 0
+    assert max(maxima) >= cache.count_clients() > 0
     assert dt.datetime.now(dt.UTC) - cache.last_sync_at < dt.timedelta(minutes=5)
     qtbot.waitUntil(lambda: sorted(client_names(shown(started_window, "clientes.clientes"))) == before)
