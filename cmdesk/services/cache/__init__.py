@@ -7,6 +7,7 @@
 - `schema`: the tables and indexes of its two files (the cache, and its search index beside it);
 - `rows`: how a record the server sends becomes a typed row (the keys its sorts and search use);
 - `store`: opening, writing the feed and the commands' answers, the optimistic values' storage;
+- `fills`: filling it in bulk (a snapshot, a cache image) and taking the files of another cache;
 - `sealed`: the secrets the server sends (top-up codes' NIPs) kept sealed with the user's key;
 - `forecasts`: C.P.D., D.R. and risk band of every CTI and client, columns computed as rows are written;
 - the queries, named by entity: `clients` (the portfolio), `stamping` (CTIs and their daily usage),
@@ -31,6 +32,7 @@ from cmdesk.services.cache.audit import AuditQueries
 from cmdesk.services.cache.billing import BillingQueries
 from cmdesk.services.cache.clients import CLIENT_ORDERS, ClientQueries
 from cmdesk.services.cache.entities import EntityQueries
+from cmdesk.services.cache.fills import BulkFills
 from cmdesk.services.cache.ledger import LedgerQueries
 from cmdesk.services.cache.risk import RiskQueries
 from cmdesk.services.cache.rows import TYPED_ENTITIES, client_search_text, sortable_time
@@ -49,6 +51,7 @@ class Cache(
     AuditQueries,
     EntityQueries,
     RiskQueries,
+    BulkFills,
     CacheStore,
 ):
     """The local cache of one account on one server: its store and the queries of every entity."""
