@@ -201,10 +201,6 @@ def _header(line: bytes) -> dict[str, Any]:
         header = orjson.loads(line)
     except orjson.JSONDecodeError:
         raise invalid_response() from None
-    if isinstance(header, dict) and _version(header.get("sqlite", "0")) > _version(sqlite3.sqlite_version):
-        # Files a newer SQLite wrote may use what this one cannot read (its search index's format).
-        log.info("cache image of SQLite %s (this one: %s)", header["sqlite"], sqlite3.sqlite_version)
-        raise ImageUnavailable()
     if (
         not isinstance(header, dict)
         or header.get("format") != FORMAT
@@ -216,6 +212,10 @@ def _header(line: bytes) -> dict[str, Any]:
         or not all(isinstance(size, int) and size >= 0 for size in header["sizes"])
     ):
         raise invalid_response()
+    if _version(header.get("sqlite", "0")) > _version(sqlite3.sqlite_version):
+        # Files a newer SQLite wrote may use what this one cannot read (its search index's format).
+        log.info("cache image of SQLite %s (this one: %s)", header["sqlite"], sqlite3.sqlite_version)
+        raise ImageUnavailable()
     return header
 
 
